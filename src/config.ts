@@ -1,0 +1,188 @@
+/**
+ * The one place that reads the environment. Everything else receives a typed Config.
+ * All problems are reported together, each naming the variable and what was expected,
+ * so an operator fixes a bad deployment in one pass.
+ */
+import { z } from 'zod';
+import path from 'node:path';
+
+const onOff = z.enum(['on', 'off']);
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+const optionalUrl = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()))
+  .pipe(z.url({ message: 'expected an absolute URL such as http://127.0.0.1:8080' }).optional());
+const int = (def: number, min: number, max: number) =>
+  z.coerce
+    .number({ message: `expected a whole number between ${min} and ${max}` })
+    .int({ message: `expected a whole number between ${min} and ${max}` })
+    .min(min, { message: `expected at least ${min}` })
+    .max(max, { message: `expected at most ${max}` })
+    .default(def);
+
+export const envSchema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    DATA_DIR: z.string().default('./data'),
+    DATABASE_URL: optionalUrl,
+    PORT: int(3000, 0, 65535),
+    HOST: z.string().default('127.0.0.1'),
+    // The playground runs beside any chat platform unless turned off.
+    PLAYGROUND: onOff.default('on'),
+    GALLERY: onOff.default('on'),
+
+    EMBEDDER: z.enum(['features', 'clip']).default('features'),
+    CLIP_MODEL: z.string().default('Xenova/clip-vit-base-patch32'),
+    CLIP_MODEL_DIR: optionalString,
+    CLIP_CACHE_DIR: optionalString,
+
+    IMAGEGEN: z.enum(['sketch', 'replicate', 'openai']).default('sketch'),
+    IMAGE_SIZE: int(512, 64, 2048),
+    IMAGEGEN_CONCURRENCY: int(4, 1, 64),
+    IMAGEGEN_TIMEOUT_MS: int(120_000, 100, 900_000),
+
+    OPENAI_API_KEY: optionalString,
+    OPENAI_BASE_URL: optionalUrl,
+    LLM_MODEL: z.string().default('gpt-4o-mini'),
+    LLM_FEEDBACK_MODEL: optionalString,
+    LLM_TIMEOUT_MS: int(60_000, 100, 600_000),
+    OPENAI_IMAGE_MODEL: z.string().default('gpt-image-1'),
+    MODERATION: z.enum(['on', 'off', 'auto']).default('auto'),
+    PROVIDER_MAX_RETRIES: int(2, 0, 10),
+
+    REPLICATE_API_TOKEN: optionalString,
+    REPLICATE_BASE_URL: optionalUrl,
+    REPLICATE_MODEL: z.string().default('black-forest-labs/flux-schnell'),
+    REPLICATE_INPUT: z
+      .string()
+      .default('{}')
+      .transform((s, ctx) => {
+        try {
+          const v = JSON.parse(s) as unknown;
+          if (v && typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown>;
+        } catch {
+          /* reported below */
+        }
+        ctx.addIssue({ code: 'custom', message: 'expected a JSON object such as {"num_inference_steps":4}' });
+        return z.NEVER;
+      }),
+
+    DISCORD_TOKEN: optionalString,
+    DISCORD_APPLICATION_ID: optionalString,
+    DISCORD_API_URL: optionalUrl,
+    DISCORD_GUILD_ID: optionalString,
+
+    SLACK_BOT_TOKEN: optionalString,
+    SLACK_SIGNING_SECRET: optionalString,
+    SLACK_APP_TOKEN: optionalString,
+    SLACK_API_URL: optionalUrl,
+    SLACK_PORT: int(3001, 0, 65535),
+
+    SCORER_METHOD: z.enum(['auto', 'global', 'finetune', 'knn', 'maml']).default('auto'),
+    OPTIMIZER: z.enum(['auto', 'llm', 'genetic', 'random']).default('auto'),
+    MAX_ACTIVE_RUNS_PER_USER: int(1, 1, 100),
+    MAX_IMAGES_PER_RUN: int(64, 1, 10_000),
+    DAILY_IMAGE_QUOTA_USER: int(200, 1, 1_000_000),
+    DAILY_IMAGE_QUOTA_WORKSPACE: int(2000, 1, 10_000_000),
+    DAILY_BUDGET_USD: z.coerce.number({ message: 'expected a number of US dollars' }).min(0).default(5),
+    BANNED_WORDS: z
+      .string()
+      .default('')
+      .transform((s) => s.split(',').map((w) => w.trim().toLowerCase()).filter(Boolean)),
+  })
+  .superRefine((env, ctx) => {
+    if (env.DISCORD_TOKEN && !env.DISCORD_APPLICATION_ID) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['DISCORD_APPLICATION_ID'],
+        message: 'required when DISCORD_TOKEN is set: copy the Application ID from the Discord developer portal',
+      });
+    }
+    if (env.SLACK_BOT_TOKEN && !env.SLACK_SIGNING_SECRET && !env.SLACK_APP_TOKEN) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['SLACK_SIGNING_SECRET'],
+        message: 'required with SLACK_BOT_TOKEN in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)',
+      });
+    }
+    if ((env.SLACK_SIGNING_SECRET || env.SLACK_APP_TOKEN) && !env.SLACK_BOT_TOKEN) {
+      ctx.addIssue({ code: 'custom', path: ['SLACK_BOT_TOKEN'], message: 'required when other SLACK_* settings are present' });
+    }
+    if (env.IMAGEGEN === 'replicate' && !env.REPLICATE_API_TOKEN) {
+      ctx.addIssue({ code: 'custom', path: ['REPLICATE_API_TOKEN'], message: 'required when IMAGEGEN=replicate' });
+    }
+    if (env.IMAGEGEN === 'openai' && !env.OPENAI_API_KEY) {
+      ctx.addIssue({ code: 'custom', path: ['OPENAI_API_KEY'], message: 'required when IMAGEGEN=openai' });
+    }
+    if (env.OPTIMIZER === 'llm' && !env.OPENAI_API_KEY) {
+      ctx.addIssue({ code: 'custom', path: ['OPENAI_API_KEY'], message: 'required when OPTIMIZER=llm' });
+    }
+  });
+
+export type Env = z.infer<typeof envSchema>;
+
+export interface Config extends Env {
+  /** Absolute data directory. */
+  dataDir: string;
+  imagesDir: string;
+  pgliteDir: string;
+  discordEnabled: boolean;
+  slackEnabled: boolean;
+  playgroundEnabled: boolean;
+  llmEnabled: boolean;
+}
+
+export class ConfigError extends Error {
+  constructor(public readonly problems: string[]) {
+    super(
+      `Invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n` +
+        problems.map((p) => `  - ${p}`).join('\n') +
+        '\nFix these environment variables (see the configuration table in README.md) and start again.',
+    );
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parse an environment (default: process.env). Throws ConfigError listing every problem. */
+export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = envSchema.safeParse(source);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const name = issue.path.join('.') || '(environment)';
+      const raw = typeof issue.path[0] === 'string' ? source[issue.path[0]] : undefined;
+      // Never echo values of secret-looking variables.
+      const shown = raw === undefined ? '' : isSecretName(name) ? ' (value hidden)' : ` (got "${String(raw).slice(0, 60)}")`;
+      return `${name}: ${issue.message}${shown}`;
+    });
+    throw new ConfigError(problems);
+  }
+  const env = parsed.data;
+  const dataDir = path.resolve(env.DATA_DIR);
+  const discordEnabled = Boolean(env.DISCORD_TOKEN);
+  const slackEnabled = Boolean(env.SLACK_BOT_TOKEN);
+  const playgroundEnabled = env.PLAYGROUND === 'on';
+  return {
+    ...env,
+    dataDir,
+    imagesDir: path.join(dataDir, 'images'),
+    pgliteDir: path.join(dataDir, 'pglite'),
+    discordEnabled,
+    slackEnabled,
+    playgroundEnabled,
+    llmEnabled: Boolean(env.OPENAI_API_KEY) && env.OPTIMIZER !== 'genetic' && env.OPTIMIZER !== 'random',
+  };
+}
+
+export function isSecretName(name: string): boolean {
+  return /TOKEN|SECRET|KEY|PASSWORD|DATABASE_URL/i.test(name);
+}
+
+/** A config for tests and tools: defaults plus overrides, without reading process.env. */
+export function testConfig(overrides: Record<string, string | undefined> = {}): Config {
+  return loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', ...overrides });
+}

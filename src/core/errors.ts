@@ -1,0 +1,72 @@
+/**
+ * Typed errors of the core. `UserError`s are a person's mistake (or a limit they hit): the platform
+ * edge shows their message privately. Anything else is unexpected and gets a reference id.
+ */
+export class TasteloopError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** A problem the person can fix; its message is safe and friendly to show them. */
+export class UserError extends TasteloopError {}
+
+export class InvalidScoreError extends UserError {
+  constructor(score: unknown) {
+    super(`A rating must be a whole number from 1 to 10 (got ${JSON.stringify(score)}).`);
+  }
+}
+export class UnknownImageError extends UserError {
+  constructor(public readonly imageId: string) {
+    super(`I don't know an image with id ${imageId.slice(0, 16)}…; rate one of the images I posted.`);
+  }
+}
+export class UnknownUserError extends UserError {
+  constructor(public readonly userId: string) {
+    super(`I have no ratings from that person yet. Use /rate to get started.`);
+  }
+}
+export class InvalidImageError extends UserError {
+  constructor(reason: string) {
+    super(`That file can't be used as an image: ${reason}`);
+  }
+}
+export class InvalidPromptError extends UserError {}
+export class LimitReachedError extends UserError {}
+export class NotAllowedError extends UserError {}
+export class CommandInputError extends UserError {
+  constructor(message: string, public readonly usage?: string) {
+    super(usage ? `${message}\nUsage: ${usage}` : message);
+  }
+}
+
+/** Vectors of one embedding model fed to a scorer of another: never mixed. */
+export class EmbeddingModelMismatchError extends TasteloopError {
+  constructor(expected: string, got: string) {
+    super(`Embedding model mismatch: scorer uses "${expected}" but got a vector from "${got}".`);
+  }
+}
+export class ModelNotFoundError extends TasteloopError {}
+export class ProviderError extends TasteloopError {
+  constructor(public readonly provider: string, message: string, options?: { cause?: unknown; status?: number }) {
+    super(`${provider}: ${message}`, options);
+    this.status = options?.status;
+  }
+  status: number | undefined;
+}
+export class ProviderTimeoutError extends ProviderError {
+  constructor(provider: string, ms: number) {
+    super(provider, `no answer within ${ms} ms (timed out); try again later or raise the timeout setting`);
+  }
+}
+export class QuotaExceededError extends ProviderError {}
+export class CancelledError extends TasteloopError {
+  constructor(message = 'cancelled') {
+    super(message);
+  }
+}
+
+export function isUserError(err: unknown): err is UserError {
+  return err instanceof UserError;
+}

@@ -1,0 +1,36 @@
+/**
+ * A person is identified by platform + platform user id, plus the Slack workspace (Slack user ids are
+ * unique only per workspace). Their taste follows them across servers of the same platform.
+ */
+import { createHash } from 'node:crypto';
+
+export type Platform = 'discord' | 'slack' | 'playground' | 'synthetic';
+
+export interface PersonRef {
+  platform: Platform;
+  /** Slack team id; omitted for Discord (global user ids) and the playground. */
+  workspaceId?: string;
+  userId: string;
+  displayName?: string;
+}
+
+export type UserKey = string;
+
+export function userKeyOf(p: PersonRef): UserKey {
+  const ws = p.platform === 'slack' ? (p.workspaceId ?? '-') : '-';
+  return `${p.platform}:${ws}:${p.userId}`;
+}
+
+export function parseUserKey(key: UserKey): PersonRef {
+  const [platform, ws, ...rest] = key.split(':');
+  return { platform: platform as Platform, workspaceId: ws === '-' ? undefined : ws, userId: rest.join(':') };
+}
+
+/** Stored for forgotten people instead of their key, so late events can be dropped without keeping the key. */
+export function hashUserKey(key: UserKey): string {
+  return createHash('sha256').update(`tasteloop-forget:${key}`).digest('hex');
+}
+
+/** Community models are stored under reserved keys. */
+export const GLOBAL_USER_KEY = '__global__';
+export const META_USER_KEY = '__meta__';

@@ -1,0 +1,273 @@
+/**
+ * The whole database schema, in one place (drizzle style). Migrations under migrations/ are
+ * generated from this file with `npm run db:generate` and applied at startup.
+ *
+ * People are keyed by `user_key` = `${platform}:${workspace or "-"}:${platformUserId}` (see core/identity.ts):
+ * Slack user ids are unique only within a workspace, Discord ids are global.
+ */
+import { sql } from 'drizzle-orm';
+import {
+  bigserial, boolean, doublePrecision, index, integer, jsonb, pgTable, primaryKey, real, smallint, text,
+  timestamp, uniqueIndex,
+} from 'drizzle-orm/pg-core';
+
+const createdAt = () => timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow();
+
+export const users = pgTable('users', {
+  userKey: text('user_key').primaryKey(),
+  platform: text('platform').notNull(),
+  workspaceId: text('workspace_id'),
+  platformUserId: text('platform_user_id').notNull(),
+  displayName: text('display_name'),
+  /** Opt-in: others may see / compare / include this profile (issue: profiles & privacy). */
+  shareProfile: boolean('share_profile').notNull().default(false),
+  createdAt: createdAt(),
+});
+
+/** Where a person has been seen (guild / workspace): the scope for cross-person features. */
+export const userScopes = pgTable(
+  'user_scopes',
+  {
+    userKey: text('user_key').notNull(),
+    scopeId: text('scope_id').notNull(),
+    lastSeenAt: timestamp('last_seen_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.userKey, t.scopeId] })],
+);
+
+/** Hashes of people who asked to be forgotten: later events for them are dropped. */
+export const forgottenUsers = pgTable('forgotten_users', {
+  userKeyHash: text('user_key_hash').primaryKey(),
+  forgottenAt: timestamp('forgotten_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+});
+
+export const images = pgTable(
+  'images',
+  {
+    /** sha256 of the normalized PNG bytes. */
+    id: text('id').primaryKey(),
+    width: integer('width').notNull(),
+    height: integer('height').notNull(),
+    bytes: integer('bytes').notNull(),
+    /** gallery | onboarding | generated | uploaded | attachment */
+    source: text('source').notNull(),
+    prompt: text('prompt'),
+    generator: text('generator'),
+    seed: integer('seed'),
+    /** For uploaded/attachment images: who brought it (deleted with them on forget). */
+    ownerKey: text('owner_key'),
+    createdAt: createdAt(),
+  },
+  (t) => [index('images_source_idx').on(t.source)],
+);
+
+export const embeddings = pgTable(
+  'embeddings',
+  {
+    imageId: text('image_id').notNull().references(() => images.id, { onDelete: 'cascade' }),
+    model: text('model').notNull(),
+    dim: integer('dim').notNull(),
+    vector: real('vector').array().notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.imageId, t.model] })],
+);
+
+/**
+ * One row per (person, image, score) vote, i.e. per rating reaction. `present=false` is a tombstone:
+ * a later-arriving duplicate add with an older event time cannot resurrect it.
+ */
+export const ratingVotes = pgTable(
+  'rating_votes',
+  {
+    userKey: text('user_key').notNull(),
+    imageId: text('image_id').notNull(),
+    score: smallint('score').notNull(),
+    present: boolean('present').notNull(),
+    eventTime: timestamp('event_time', { withTimezone: true, mode: 'date', precision: 6 }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.userKey, t.imageId, t.score] })],
+);
+
+/** The effective rating: the newest vote still standing. Absent when none stands. */
+export const ratings = pgTable(
+  'ratings',
+  {
+    userKey: text('user_key').notNull(),
+    imageId: text('image_id').notNull(),
+    score: smallint('score').notNull(),
+    eventTime: timestamp('event_time', { withTimezone: true, mode: 'date', precision: 6 }).notNull(),
+    source: text('source').notNull(),
+    scopeId: text('scope_id'),
+    channelId: text('channel_id'),
+    messageId: text('message_id'),
+    updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.userKey, t.imageId] }), index('ratings_image_idx').on(t.imageId)],
+);
+
+/** Append-only audit of every change to a person's ratings. */
+export const ratingEvents = pgTable(
+  'rating_events',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    userKey: text('user_key').notNull(),
+    imageId: text('image_id').notNull(),
+    kind: text('kind').notNull(), // add | remove
+    score: smallint('score').notNull(),
+    eventTime: timestamp('event_time', { withTimezone: true, mode: 'date', precision: 6 }).notNull(),
+    /** The effective rating after this change (null = no rating). */
+    effectiveScore: smallint('effective_score'),
+    source: text('source').notNull(),
+    scopeId: text('scope_id'),
+    channelId: text('channel_id'),
+    messageId: text('message_id'),
+    receivedAt: createdAt(),
+  },
+  (t) => [index('rating_events_user_idx').on(t.userKey, t.imageId)],
+);
+
+/** Persisted per-person scorer state (the model is small: O(d)). */
+export const scorerModels = pgTable(
+  'scorer_models',
+  {
+    userKey: text('user_key').notNull(), // '__global__' and '__meta__' for community models
+    model: text('model').notNull(), // embedder model id
+    method: text('method').notNull(),
+    n: integer('n').notNull(),
+    params: jsonb('params').notNull(),
+    quality: jsonb('quality'),
+    updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.userKey, t.model] })],
+);
+
+/** Messages the bot posted that carry an image: how a reaction finds its image after a restart. */
+export const platformMessages = pgTable(
+  'platform_messages',
+  {
+    platform: text('platform').notNull(),
+    messageId: text('message_id').notNull(),
+    channelId: text('channel_id').notNull(),
+    scopeId: text('scope_id'),
+    imageId: text('image_id'),
+    runId: text('run_id'),
+    kind: text('kind').notNull(), // rate | candidate | header | progress | summary | attachment
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.platform, t.messageId] })],
+);
+
+/** Per-server settings (e.g. rating attachments ingests them). */
+export const scopeSettings = pgTable('scope_settings', {
+  scopeId: text('scope_id').primaryKey(),
+  ingestAttachments: boolean('ingest_attachments').notNull().default(false),
+});
+
+export const runs = pgTable(
+  'runs',
+  {
+    id: text('id').primaryKey(),
+    userKey: text('user_key').notNull(),
+    scopeId: text('scope_id'),
+    /** Claim key: one interaction / request creates at most one run. */
+    requestKey: text('request_key'),
+    status: text('status').notNull(), // queued | running | finished | failed | cancelled
+    initialPrompt: text('initial_prompt').notNull(),
+    params: jsonb('params').notNull(),
+    /** Where to post: platform, channel, thread. */
+    destination: jsonb('destination'),
+    nextIteration: integer('next_iteration').notNull().default(0),
+    state: jsonb('state'),
+    metrics: jsonb('metrics'),
+    error: text('error'),
+    cancelRequested: boolean('cancel_requested').notNull().default(false),
+    lockedBy: text('locked_by'),
+    heartbeatAt: timestamp('heartbeat_at', { withTimezone: true, mode: 'date' }),
+    createdAt: createdAt(),
+    updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex('runs_request_key_idx').on(t.requestKey),
+    // At most one active run per person, enforced by the database itself.
+    uniqueIndex('runs_one_active_per_user_idx').on(t.userKey).where(sql`status in ('queued','running')`),
+    index('runs_status_idx').on(t.status),
+  ],
+);
+
+export const runIterations = pgTable(
+  'run_iterations',
+  {
+    runId: text('run_id').notNull().references(() => runs.id, { onDelete: 'cascade' }),
+    iteration: integer('iteration').notNull(),
+    bestScore: doublePrecision('best_score'),
+    bestSoFar: doublePrecision('best_so_far'),
+    feedback: text('feedback'),
+    /** Number of ratings the scorer had when it scored this iteration (human-in-the-loop record). */
+    scorerN: integer('scorer_n'),
+    optimizerState: jsonb('optimizer_state'),
+    completedAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.runId, t.iteration] })],
+);
+
+export const candidates = pgTable(
+  'candidates',
+  {
+    runId: text('run_id').notNull().references(() => runs.id, { onDelete: 'cascade' }),
+    iteration: integer('iteration').notNull(),
+    idx: integer('idx').notNull(),
+    prompt: text('prompt').notNull(),
+    imageId: text('image_id'),
+    score: doublePrecision('score'),
+    memberScores: jsonb('member_scores'),
+    feedback: text('feedback'),
+    skippedReason: text('skipped_reason'),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.runId, t.iteration, t.idx] })],
+);
+
+/** Transactional outbox: events to deliver to chat platforms, each exactly once per idempotency key. */
+export const outbox = pgTable(
+  'outbox',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    runId: text('run_id'),
+    key: text('key').notNull(),
+    kind: text('kind').notNull(),
+    payload: jsonb('payload').notNull(),
+    deliveredAt: timestamp('delivered_at', { withTimezone: true, mode: 'date' }),
+    deliveredRef: text('delivered_ref'),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex('outbox_key_idx').on(t.key), index('outbox_run_idx').on(t.runId)],
+);
+
+/** Every provider call that costs something. */
+export const usage = pgTable(
+  'usage',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    runId: text('run_id'),
+    userKey: text('user_key'),
+    scopeId: text('scope_id'),
+    provider: text('provider').notNull(),
+    model: text('model').notNull(),
+    kind: text('kind').notNull(), // chat | feedback | image | moderation | embed
+    tokensIn: integer('tokens_in').notNull().default(0),
+    tokensOut: integer('tokens_out').notNull().default(0),
+    images: integer('images').notNull().default(0),
+    attempts: integer('attempts').notNull().default(1),
+    costUsd: doublePrecision('cost_usd').notNull().default(0),
+    createdAt: createdAt(),
+  },
+  (t) => [index('usage_user_idx').on(t.userKey, t.createdAt), index('usage_scope_idx').on(t.scopeId, t.createdAt)],
+);
+
+/** Processed platform event ids (Slack event_id, Discord interaction id): dedupe retries. */
+export const processedEvents = pgTable('processed_events', {
+  eventKey: text('event_key').primaryKey(),
+  userKey: text('user_key'),
+  createdAt: createdAt(),
+});
