@@ -1,0 +1,58 @@
+/**
+ * Typed events a run emits; chat platforms render them. Every event carries an idempotency `key`
+ * (run id + what it is about) so a resumed run never makes a platform post twice.
+ */
+export type FeedbackSet = 'none' | 's+p' | 's+p+f' | 's+p+f+I';
+export type OptimizerKind = 'llm' | 'genetic' | 'random';
+export type GroupObjective = 'mean' | 'min';
+
+export interface RunParamsView {
+  prompt: string;
+  iterations: number;
+  candidates: number;
+  feedback: FeedbackSet;
+  optimizer: OptimizerKind;
+  objective: GroupObjective | 'single';
+  members: string[]; // user keys
+  seed: number;
+  generator: string; // e.g. "sketch", "replicate:black-forest-labs/flux-schnell"
+  llm: string | null; // model or null when none
+  scorer: string; // e.g. "auto (finetune) on features-v1"
+}
+
+export interface CandidateView {
+  iteration: number;
+  idx: number;
+  prompt: string;
+  imageId: string | null;
+  /** Objective score on 1..10 (group: mean or min of members). */
+  score: number | null;
+  /** Per-member predicted scores for group runs. */
+  memberScores?: Record<string, number>;
+  skippedReason?: string;
+}
+
+export interface RunMetricsView {
+  init: number;
+  max: number;
+  maxMinusInit: number;
+  kStar: number;
+  /** Cosine similarity of the best image to the most similar earlier high-rated image (null if none). */
+  maxSim: number | null;
+  scoreOfMostSim: number | null;
+  imagesUsed: number;
+  costUsd: number;
+  bestImageId: string | null;
+  bestPrompt: string | null;
+}
+
+export type RunEvent =
+  | { type: 'run.started'; key: string; runId: string; params: RunParamsView; note?: string }
+  | { type: 'iteration.images'; key: string; runId: string; iteration: number; candidates: CandidateView[] }
+  | { type: 'iteration.summary'; key: string; runId: string; iteration: number; bestSoFar: number; bestThisIteration: number | null; feedbackDigest: string | null; scorerN: number }
+  | { type: 'run.progress'; key: string; runId: string; iteration: number; iterations: number; imagesUsed: number; costUsd: number }
+  | { type: 'run.finished'; key: string; runId: string; metrics: RunMetricsView; stopReason: string }
+  | { type: 'run.failed'; key: string; runId: string; message: string; referenceId?: string }
+  | { type: 'run.cancelled'; key: string; runId: string; metrics: RunMetricsView | null };
+
+export type RunEventType = RunEvent['type'];
