@@ -95,36 +95,36 @@ export const envSchema = z
       .default('')
       .transform((s) => s.split(',').map((w) => w.trim().toLowerCase()).filter(Boolean)),
   })
-  .superRefine((env, ctx) => {
-    if (env.DISCORD_TOKEN && !env.DISCORD_APPLICATION_ID) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['DISCORD_APPLICATION_ID'],
-        message: 'required when DISCORD_TOKEN is set: copy the Application ID from the Discord developer portal',
-      });
-    }
-    if (env.SLACK_BOT_TOKEN && !env.SLACK_SIGNING_SECRET && !env.SLACK_APP_TOKEN) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['SLACK_SIGNING_SECRET'],
-        message: 'required with SLACK_BOT_TOKEN in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)',
-      });
-    }
-    if ((env.SLACK_SIGNING_SECRET || env.SLACK_APP_TOKEN) && !env.SLACK_BOT_TOKEN) {
-      ctx.addIssue({ code: 'custom', path: ['SLACK_BOT_TOKEN'], message: 'required when other SLACK_* settings are present' });
-    }
-    if (env.IMAGEGEN === 'replicate' && !env.REPLICATE_API_TOKEN) {
-      ctx.addIssue({ code: 'custom', path: ['REPLICATE_API_TOKEN'], message: 'required when IMAGEGEN=replicate' });
-    }
-    if (env.IMAGEGEN === 'openai' && !env.OPENAI_API_KEY) {
-      ctx.addIssue({ code: 'custom', path: ['OPENAI_API_KEY'], message: 'required when IMAGEGEN=openai' });
-    }
-    if (env.OPTIMIZER === 'llm' && !env.OPENAI_API_KEY) {
-      ctx.addIssue({ code: 'custom', path: ['OPENAI_API_KEY'], message: 'required when OPTIMIZER=llm' });
-    }
-  });
 
 export type Env = z.infer<typeof envSchema>;
+
+/**
+ * Rules that tie variables together. They run on the raw strings, so they are reported even when
+ * another variable is malformed (zod skips refinements once the object itself fails).
+ */
+function crossFieldProblems(source: NodeJS.ProcessEnv): { name: string; message: string }[] {
+  const has = (k: string) => typeof source[k] === 'string' && source[k]!.trim() !== '';
+  const out: { name: string; message: string }[] = [];
+  if (has('DISCORD_TOKEN') && !has('DISCORD_APPLICATION_ID')) {
+    out.push({ name: 'DISCORD_APPLICATION_ID', message: 'required when DISCORD_TOKEN is set: copy the Application ID from the Discord developer portal' });
+  }
+  if (has('SLACK_BOT_TOKEN') && !has('SLACK_SIGNING_SECRET') && !has('SLACK_APP_TOKEN')) {
+    out.push({ name: 'SLACK_SIGNING_SECRET', message: 'required with SLACK_BOT_TOKEN in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)' });
+  }
+  if ((has('SLACK_SIGNING_SECRET') || has('SLACK_APP_TOKEN')) && !has('SLACK_BOT_TOKEN')) {
+    out.push({ name: 'SLACK_BOT_TOKEN', message: 'required when other SLACK_* settings are present (the xoxb- bot token)' });
+  }
+  if (source.IMAGEGEN === 'replicate' && !has('REPLICATE_API_TOKEN')) {
+    out.push({ name: 'REPLICATE_API_TOKEN', message: 'required when IMAGEGEN=replicate' });
+  }
+  if (source.IMAGEGEN === 'openai' && !has('OPENAI_API_KEY')) {
+    out.push({ name: 'OPENAI_API_KEY', message: 'required when IMAGEGEN=openai' });
+  }
+  if (source.OPTIMIZER === 'llm' && !has('OPENAI_API_KEY')) {
+    out.push({ name: 'OPENAI_API_KEY', message: 'required when OPTIMIZER=llm' });
+  }
+  return out;
+}
 
 export interface Config extends Env {
   /** Absolute data directory. */
@@ -151,17 +151,19 @@ export class ConfigError extends Error {
 /** Parse an environment (default: process.env). Throws ConfigError listing every problem. */
 export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   const parsed = envSchema.safeParse(source);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => {
+  const cross = crossFieldProblems(source).map((p) => `${p.name}: ${p.message}`);
+  if (!parsed.success || cross.length > 0) {
+    const issues = parsed.success ? [] : parsed.error.issues;
+    const problems = issues.map((issue) => {
       const name = issue.path.join('.') || '(environment)';
       const raw = typeof issue.path[0] === 'string' ? source[issue.path[0]] : undefined;
       // Never echo values of secret-looking variables.
       const shown = raw === undefined ? '' : isSecretName(name) ? ' (value hidden)' : ` (got "${String(raw).slice(0, 60)}")`;
       return `${name}: ${issue.message}${shown}`;
     });
-    throw new ConfigError(problems);
+    throw new ConfigError([...problems, ...cross]);
   }
-  const env = parsed.data;
+  const env = parsed.data!;
   const dataDir = path.resolve(env.DATA_DIR);
   const discordEnabled = Boolean(env.DISCORD_TOKEN);
   const slackEnabled = Boolean(env.SLACK_BOT_TOKEN);

@@ -21,12 +21,24 @@ export function redactSecrets(text: string): string {
   return out;
 }
 
+const SECRET_KEYS = ['token', 'apiKey', 'api_key', 'authorization', 'Authorization', 'password', 'secret'];
 const REDACT_PATHS = [
-  '*.token', '*.apiKey', '*.api_key', '*.authorization', '*.Authorization', '*.password',
+  ...SECRET_KEYS,
+  ...SECRET_KEYS.map((k) => `*.${k}`), '*.apiKey', '*.api_key', '*.authorization', '*.Authorization', '*.password',
   '*.DISCORD_TOKEN', '*.SLACK_BOT_TOKEN', '*.SLACK_SIGNING_SECRET', '*.SLACK_APP_TOKEN',
   '*.OPENAI_API_KEY', '*.REPLICATE_API_TOKEN', '*.DATABASE_URL',
   'headers.authorization', 'req.headers.authorization',
 ];
+
+function deepRedact(value: unknown, depth = 0): unknown {
+  if (typeof value === 'string') return redactSecrets(value);
+  if (depth > 6 || value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map((v) => deepRedact(v, depth + 1));
+  if (value instanceof Error) return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) out[k] = deepRedact(v, depth + 1);
+  return out;
+}
 
 export function createLogger(level: string = process.env.LOG_LEVEL ?? 'info', destination?: pino.DestinationStream): Logger {
   return pino(
@@ -34,6 +46,10 @@ export function createLogger(level: string = process.env.LOG_LEVEL ?? 'info', de
       level,
       base: { app: 'tasteloop' },
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      formatters: {
+        // Deep-mask token-shaped strings in every logged field, whatever its name.
+        log: (obj) => deepRedact(obj) as Record<string, unknown>,
+      },
       hooks: {
         // Mask token-shaped substrings in every message string.
         logMethod(args, method) {
