@@ -94,7 +94,7 @@ export const envSchema = z
       .string()
       .default('')
       .transform((s) => s.split(',').map((w) => w.trim().toLowerCase()).filter(Boolean)),
-  })
+  });
 
 export type Env = z.infer<typeof envSchema>;
 
