@@ -89,6 +89,10 @@ CREATE TABLE "rating_votes" (
 	"score" smallint NOT NULL,
 	"present" boolean NOT NULL,
 	"event_time" timestamp (6) with time zone NOT NULL,
+	"source" text NOT NULL,
+	"scope_id" text,
+	"channel_id" text,
+	"message_id" text,
 	CONSTRAINT "rating_votes_user_key_image_id_score_pk" PRIMARY KEY("user_key","image_id","score")
 );
 --> statement-breakpoint

@@ -70,3 +70,22 @@ export class CancelledError extends TasteloopError {
 export function isUserError(err: unknown): err is UserError {
   return err instanceof UserError;
 }
+
+/** An evaluation dataset (e.g. the SAC release) that is missing, unreadable or not shaped as expected. */
+export class DatasetError extends TasteloopError {}
+
+/** An embedding that cannot be scored (non-finite values): a bug upstream, never the person's fault. */
+export class InvalidEmbeddingError extends TasteloopError {}
+
+/**
+ * Someone else's taste profile cannot be seen or used from here. ONE fixed message whatever the
+ * reason (no such person, not opted in, not in this server/workspace, forgotten): a refusal must
+ * never reveal whether the other person has a profile.
+ */
+export class ProfileNotAvailableError extends NotAllowedError {
+  static readonly MESSAGE =
+    "I can't show or use that taste profile here. People can let others see and use their profile with `/privacy share:on`, and only in a server or workspace you are both in.";
+  constructor() {
+    super(ProfileNotAvailableError.MESSAGE);
+  }
+}

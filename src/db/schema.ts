@@ -85,6 +85,11 @@ export const ratingVotes = pgTable(
     score: smallint('score').notNull(),
     present: boolean('present').notNull(),
     eventTime: timestamp('event_time', { withTimezone: true, mode: 'date', precision: 6 }).notNull(),
+    /** Where the latest event for this vote happened: when removing a newer vote falls back to this one, the `ratings` row takes it from here. */
+    source: text('source').notNull(),
+    scopeId: text('scope_id'),
+    channelId: text('channel_id'),
+    messageId: text('message_id'),
   },
   (t) => [primaryKey({ columns: [t.userKey, t.imageId, t.score] })],
 );

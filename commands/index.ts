@@ -1,0 +1,15 @@
+/** Every slash command, in the order platforms list them. */
+import { cancel } from './cancel';
+import { help } from './help';
+import { optimize } from './optimize';
+import { profile } from './profile';
+import { rate } from './rate';
+import type { CommandDefinition } from './types';
+
+export const COMMANDS: readonly CommandDefinition[] = [rate, optimize, cancel, profile, help];
+
+export function findCommand(name: string): CommandDefinition | undefined {
+  return COMMANDS.find((c) => c.name === name);
+}
+
+export type { CommandDefinition, OptionSpec } from './types';

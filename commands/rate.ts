@@ -1,0 +1,28 @@
+/** /rate [count] — posts images to rate, each its own message with the 1–10 rating controls. */
+import type { CommandDefinition } from './types';
+
+export const RATE_DEFAULT_COUNT = 5;
+
+export const rate: CommandDefinition = {
+  name: 'rate',
+  description: 'Rate a few images 1–10 so Tasteloop learns your taste',
+  usage: '/rate [count:1-10]',
+  options: [{ name: 'count', type: 'integer', description: 'How many images (1–10)', min: 1, max: 10, default: RATE_DEFAULT_COUNT }],
+  async execute(ctx) {
+    await ctx.defer();
+    const count = (ctx.options.count as number | undefined) ?? RATE_DEFAULT_COUNT;
+    const userKey = await ctx.services.people.touch(ctx.person, ctx.scopeId);
+    const images = await ctx.services.taste.nextToRate(userKey, count);
+    if (images.length === 0) {
+      await ctx.reply({ text: 'There are no images to rate right now. Try again after an /optimize run.' }, { ephemeral: true });
+      return;
+    }
+    await ctx.reply({
+      kind: 'info',
+      text: `Here ${images.length === 1 ? 'is 1 image' : `are ${images.length} images`} to rate: react 1️⃣ (not for me) … 🔟 (love it). Anyone here can rate; each rating is your own.`,
+    });
+    for (const [i, image] of images.entries()) {
+      await ctx.channel.post({ kind: 'rate', text: `Image ${i + 1}/${images.length}`, image: { imageId: image.id, rateable: true } });
+    }
+  },
+};

@@ -1,0 +1,299 @@
+/**
+ * Composition root: builds every backend from the Config and exposes the core as `Services`.
+ * Platforms (Discord, Slack, playground) and tests receive the result; nothing else constructs
+ * providers, so "which backend does each part use" is answered here and logged at startup.
+ */
+import { and, eq } from 'drizzle-orm';
+import type { Logger } from 'pino';
+import type { Config } from './config';
+import { openDatabase, type Database } from './db/connection';
+import { platformMessages, usage as usageTable } from './db/schema';
+import { EmbeddingService } from './core/embeddings';
+import { seedGallery } from './core/gallery';
+import { userKeyOf } from './core/identity';
+import { ImageStore } from './core/images';
+import { GeneticProposer } from './core/optimizer/genetic';
+import { LlmProposer } from './core/optimizer/llm';
+import type { LoopDeps } from './core/optimizer/loop';
+import { createScorerObjective } from './core/optimizer/objective';
+import type { RunParams } from './core/optimizer/params';
+import type { PromptProposer } from './core/optimizer/proposer';
+import { RandomProposer } from './core/optimizer/random';
+import { touchPerson } from './core/people';
+import type { Embedder, ImageGenerator } from './core/ports';
+import { RatingLedger } from './core/ratings';
+import { RunService } from './core/runs';
+import type { Services } from './core/services';
+import { TasteService } from './core/taste';
+import { FeaturesEmbedder } from './providers/embedder/features';
+import { SketchGenerator } from './providers/imagegen/sketch';
+import type { FeedbackLlm, Moderator, PromptOptimizerLlm } from './providers/llm/types';
+import type { UsageRecord } from './providers/usage';
+
+export interface AppOptions {
+  log: Logger;
+  /** Use this database instead of opening one from the config (tests). */
+  database?: Database;
+  /** Render the starter gallery now (default: config.GALLERY === 'on'). */
+  seedGallery?: boolean;
+  /** Job queue for runs; default graphile on PostgreSQL, in-process on PGlite. */
+  queue?: 'inprocess' | 'graphile';
+  /** Replace providers (tests and benchmarks). */
+  providers?: Partial<Providers>;
+  /** RunService timing knobs (tests). */
+  runOptions?: { staleAfterMs?: number; heartbeatMs?: number; sweepMs?: number; outboxPollMs?: number; shutdownGraceMs?: number };
+}
+
+export interface Providers {
+  embedder: Embedder;
+  generator: ImageGenerator;
+  llm: { optimizer: PromptOptimizerLlm; feedback: FeedbackLlm; moderator: Moderator } | null;
+}
+
+export interface App {
+  config: Config;
+  log: Logger;
+  database: Database;
+  images: ImageStore;
+  embeddings: EmbeddingService;
+  ledger: RatingLedger;
+  taste: TasteService;
+  runs: RunService;
+  providers: Providers;
+  services: Services;
+  /** Which backend each part uses (logged at startup). */
+  backends: Record<string, string>;
+  /** Start background work (run workers, outbox). */
+  start(): Promise<void>;
+  /** Stop taking work, checkpoint, close connections. */
+  close(): Promise<void>;
+}
+
+export async function createApp(config: Config, opts: AppOptions): Promise<App> {
+  const log = opts.log;
+  const database =
+    opts.database ?? (await openDatabase({ databaseUrl: config.DATABASE_URL, pgliteDir: config.DATABASE_URL ? undefined : config.pgliteDir }));
+  const db = database.db;
+
+  const recordUsage = async (r: UsageRecord & { scopeId?: string }) => {
+    try {
+      await db.insert(usageTable).values({
+        runId: r.runId ?? null,
+        userKey: r.userKey ?? null,
+        scopeId: r.scopeId ?? null,
+        provider: r.provider,
+        model: r.model,
+        kind: r.kind,
+        tokensIn: r.tokensIn,
+        tokensOut: r.tokensOut,
+        images: r.images,
+        attempts: r.attempts,
+        costUsd: r.costUsd,
+      });
+    } catch (err) {
+      log.warn({ err }, 'could not record provider usage');
+    }
+  };
+
+  const providers: Providers = {
+    embedder: opts.providers?.embedder ?? (await createEmbedder(config)),
+    generator: opts.providers?.generator ?? (await createGenerator(config, recordUsage)),
+    llm: opts.providers?.llm !== undefined ? opts.providers.llm : await createLlms(config, recordUsage),
+  };
+
+  const images = new ImageStore(db, config.imagesDir);
+  const embeddings = new EmbeddingService(db, images, providers.embedder);
+  const ledger = new RatingLedger(db, { log });
+  const taste = new TasteService({ db, ledger, embeddings, images, log, method: config.SCORER_METHOD });
+
+  const llmAvailable = providers.llm !== null;
+  const scorerLabel = `${config.SCORER_METHOD} on ${providers.embedder.modelId}`;
+  const queueKind = opts.queue ?? (database.kind === 'postgres' ? 'graphile' : 'inprocess');
+  const runs = new RunService({
+    db,
+    config,
+    llmAvailable,
+    log,
+    ...opts.runOptions,
+    describe: {
+      generator: providers.generator.describe(),
+      llm: providers.llm ? providers.llm.optimizer.model : null,
+      scorer: scorerLabel,
+    },
+    queue:
+      queueKind === 'graphile' && database.connectionString
+        ? { kind: 'graphile', connectionString: database.connectionString }
+        : { kind: 'inprocess' },
+    loopDeps: (params: RunParams): LoopDeps => ({
+      generator: providers.generator,
+      store: images,
+      objective: createScorerObjective(
+        {
+          predict: (u, ids) => taste.predict(u, ids),
+          ratingCount: (u) => ledger.count(u),
+          listRatings: (u) => ledger.listRatings(u),
+          embed: (ids) => embeddings.embed(ids),
+        },
+        { members: params.members, objective: params.objective, label: scorerLabel },
+      ),
+      proposer: proposerFor(params, providers.llm?.optimizer ?? null),
+      feedbackLlm: providers.llm?.feedback,
+      moderator: config.MODERATION === 'off' || !providers.llm ? undefined : providers.llm.moderator,
+      sanitize: { bannedWords: config.BANNED_WORDS },
+    }),
+  });
+
+  const backends: Record<string, string> = {
+    database: database.description,
+    embedder: providers.embedder.describe(),
+    imagegen: providers.generator.describe(),
+    llm: providers.llm ? `OpenAI-compatible ${providers.llm.optimizer.model} at ${config.OPENAI_BASE_URL ?? 'api.openai.com'}` : 'none (genetic optimizer)',
+    queue: queueKind === 'graphile' ? 'graphile-worker on PostgreSQL' : 'in-process runner',
+    scorer: scorerLabel,
+  };
+
+  const services: Services = {
+    backends,
+    images: {
+      get: (id) => images.get(id),
+      readBytes: (id) => images.readBytes(id),
+      ingest: (bytes, meta) => images.put(bytes, { source: meta.source, ownerKey: meta.ownerKey }),
+    },
+    people: { touch: (person, scopeId) => touchPerson(db, person, scopeId) },
+    ratings: {
+      rate: async (person, imageId, score, ctx, eventTime) => {
+        const userKey = await touchPerson(db, person, ctx.scopeId);
+        return ledger.rate({ userKey, imageId, score, eventTime, ctx });
+      },
+      unrate: async (person, imageId, score, ctx, eventTime) => {
+        const userKey = userKeyOf(person);
+        return ledger.unrate({ userKey, imageId, score, eventTime, ctx });
+      },
+      count: (userKey) => ledger.count(userKey),
+    },
+    taste: {
+      nextToRate: (userKey, k) => taste.nextToRate(userKey, k),
+      profile: (userKey) => taste.profile(userKey),
+      predict: (userKey, ids) => taste.predict(userKey, ids),
+    },
+    runs: {
+      start: async (req) => {
+        await touchPerson(db, req.requester, req.scopeId);
+        return runs.start(req);
+      },
+      cancel: (userKey, runId) => runs.cancel(userKey, runId),
+      subscribe: (listener) => runs.subscribe(listener),
+    },
+    messages: {
+      record: async (m) => {
+        await db
+          .insert(platformMessages)
+          .values({
+            platform: m.platform,
+            messageId: m.messageId,
+            channelId: m.channelId,
+            scopeId: m.scopeId ?? null,
+            imageId: m.imageId ?? null,
+            runId: m.runId ?? null,
+            kind: m.kind,
+          })
+          .onConflictDoNothing();
+      },
+      lookup: async (platform, messageId) => {
+        const [row] = await db
+          .select()
+          .from(platformMessages)
+          .where(and(eq(platformMessages.platform, platform), eq(platformMessages.messageId, messageId)))
+          .limit(1);
+        return row ? { imageId: row.imageId, runId: row.runId, kind: row.kind, channelId: row.channelId } : undefined;
+      },
+    },
+  };
+
+  if (opts.seedGallery ?? config.GALLERY === 'on') {
+    await seedGallery(images, providers.generator, { log, size: config.IMAGE_SIZE });
+  }
+  await taste.load();
+
+  let closed = false;
+  return {
+    config,
+    log,
+    database,
+    images,
+    embeddings,
+    ledger,
+    taste,
+    runs,
+    providers,
+    services,
+    backends,
+    start: () => runs.startWorker(),
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      await runs.stop();
+      taste.stop();
+      await taste.idle().catch(() => {});
+      if (!opts.database) await database.close();
+    },
+  };
+}
+
+function proposerFor(params: RunParams, llm: PromptOptimizerLlm | null): PromptProposer {
+  if (params.optimizer === 'llm' && llm) return new LlmProposer(llm, params.feedback);
+  if (params.optimizer === 'random') return new RandomProposer();
+  return new GeneticProposer();
+}
+
+async function createEmbedder(config: Config): Promise<Embedder> {
+  if (config.EMBEDDER === 'clip') {
+    const { ClipEmbedder, clipOptionsFromConfig } = await import('./providers/embedder/clip');
+    return ClipEmbedder.create(clipOptionsFromConfig(config));
+  }
+  return new FeaturesEmbedder();
+}
+
+async function createGenerator(config: Config, onUsage: (r: UsageRecord) => Promise<void>): Promise<ImageGenerator> {
+  if (config.IMAGEGEN === 'replicate') {
+    const { ReplicateImageGenerator } = await import('./providers/imagegen/replicate');
+    return new ReplicateImageGenerator({
+      auth: config.REPLICATE_API_TOKEN!,
+      baseUrl: config.REPLICATE_BASE_URL,
+      model: config.REPLICATE_MODEL,
+      input: config.REPLICATE_INPUT,
+      timeoutMs: config.IMAGEGEN_TIMEOUT_MS,
+      maxRetries: config.PROVIDER_MAX_RETRIES,
+      concurrency: config.IMAGEGEN_CONCURRENCY,
+      onUsage,
+    });
+  }
+  if (config.IMAGEGEN === 'openai') {
+    const { OpenAIImageGenerator } = await import('./providers/imagegen/openai');
+    return new OpenAIImageGenerator({
+      apiKey: config.OPENAI_API_KEY!,
+      baseURL: config.OPENAI_BASE_URL,
+      model: config.OPENAI_IMAGE_MODEL,
+      timeoutMs: config.IMAGEGEN_TIMEOUT_MS,
+      maxRetries: config.PROVIDER_MAX_RETRIES,
+      concurrency: config.IMAGEGEN_CONCURRENCY,
+      onUsage,
+    });
+  }
+  return new SketchGenerator({ size: config.IMAGE_SIZE, concurrency: Math.min(config.IMAGEGEN_CONCURRENCY, 4) });
+}
+
+async function createLlms(config: Config, onUsage: (r: UsageRecord) => Promise<void>): Promise<Providers['llm']> {
+  if (!config.llmEnabled) return null;
+  const { createOpenAILlms } = await import('./providers/llm/openai');
+  return createOpenAILlms({
+    apiKey: config.OPENAI_API_KEY!,
+    baseURL: config.OPENAI_BASE_URL,
+    model: config.LLM_MODEL,
+    feedbackModel: config.LLM_FEEDBACK_MODEL ?? config.LLM_MODEL,
+    timeoutMs: config.LLM_TIMEOUT_MS,
+    maxRetries: config.PROVIDER_MAX_RETRIES,
+    bannedWords: config.BANNED_WORDS,
+    onUsage,
+  });
+}

@@ -1,0 +1,42 @@
+/**
+ * The one interface every optimizer implements (llm, genetic, random). Proposers are stateless: all
+ * they need is the run's scored history, which the loop keeps in its JSON state, and a seeded rng
+ * derived from (seed, iteration). That is what lets a crashed run resume with the same choices.
+ */
+import type { LlmMessageImage } from '../../providers/llm/types';
+import type { OptimizerKind } from './events';
+import type { Rng } from './rng';
+
+export interface ScoredPrompt {
+  prompt: string;
+  /** null when the candidate was skipped (moderation) or its image failed. */
+  score: number | null;
+  iteration: number;
+  idx: number;
+}
+
+/** What the loop built from the last iteration, depending on the feedback set. */
+export interface ProposalFeedback {
+  /** s+p+f and up: one advice text per scored candidate of the last iteration. */
+  texts?: { prompt: string; score: number; text: string }[];
+  /** s+p+f+I: the last iteration's images themselves. */
+  images?: { prompt: string; score: number; image: LlmMessageImage }[];
+}
+
+export interface ProposeContext {
+  initialPrompt: string;
+  iteration: number;
+  signal?: AbortSignal;
+  runId?: string;
+  userKey?: string;
+}
+
+export interface PromptProposer {
+  readonly kind: OptimizerKind;
+  /** Whether the loop should pay for text feedback / images (only the LLM uses them). */
+  readonly wantsFeedback: boolean;
+  /** N diverse prompts spread around the initial prompt (iteration 0). */
+  initial(prompt: string, n: number, rng: Rng, ctx: ProposeContext): Promise<string[]>;
+  /** N new prompts that should score higher, given everything scored so far. */
+  next(history: ScoredPrompt[], n: number, rng: Rng, ctx: ProposeContext, feedback?: ProposalFeedback): Promise<string[]>;
+}

@@ -1,0 +1,378 @@
+/**
+ * The rating ledger: durable 1–10 ratings, idempotent under duplicated, reordered and concurrent
+ * delivery (Discord resume replays, Slack retries, two processes handling the same reaction).
+ *
+ * Storage (src/db/schema.ts):
+ *   rating_votes   one row per (person, image, score) — a rating reaction — present or a tombstone,
+ *                  with the event time of the last event applied to it;
+ *   ratings        the effective rating (latest vote still standing), absent when none stands;
+ *   rating_events  append-only audit, one row per event that changed something.
+ *
+ * Every event runs in one transaction that first takes a transaction-scoped advisory lock on
+ * (person, image), so the read–decide–write below is serialized per image even at READ COMMITTED;
+ * the vote upsert additionally carries the `excluded.event_time > rating_votes.event_time` guard, so
+ * the database itself never lets an older event overwrite a newer one. The decision rules are the
+ * pure functions of ./vote-rules.
+ */
+import { and, asc, count as sqlCount, eq, sql } from 'drizzle-orm';
+import type { Db } from '../db/connection';
+import { forgottenUsers, images, ratingEvents, ratingVotes, ratings } from '../db/schema';
+import { queryRows } from '../db/util';
+import { silentLogger, type Logger } from '../log';
+import { Emitter } from './emitter';
+import { InvalidScoreError, TasteloopError, UnknownImageError } from './errors';
+import { hashUserKey, type UserKey } from './identity';
+import type { RatingChange, RatingContext } from './ports';
+import { applyVoteEvent, isValidScore, type Vote, type VoteKind } from './vote-rules';
+
+export interface RatingEventInput {
+  userKey: UserKey;
+  imageId: string;
+  score: number;
+  /** When the person acted (platform timestamp); defaults to now. */
+  eventTime?: Date;
+  ctx: RatingContext;
+}
+
+export interface StoredRating {
+  imageId: string;
+  score: number;
+  eventTime: Date;
+}
+
+export interface RatingRow extends StoredRating {
+  userKey: UserKey;
+}
+
+export interface RatingHistoryEntry {
+  id: number;
+  userKey: UserKey;
+  imageId: string;
+  kind: VoteKind;
+  score: number;
+  eventTime: Date;
+  /** Effective rating after this change (null = none). */
+  effectiveScore: number | null;
+  ctx: RatingContext;
+  receivedAt: Date;
+}
+
+export interface RatingLedgerOptions {
+  log?: Logger;
+  now?: () => Date;
+  /** Attempts for a transaction that hit a serialization failure or deadlock (default 5). */
+  maxAttempts?: number;
+}
+
+/**
+ * Advisory-lock namespaces (the two-int4 key space, apart from the migrator's single bigint key).
+ * Rating events hold PERSON shared; `/privacy forget` should take it exclusively (lockPersonExclusive)
+ * so no rating can slip in between its forgotten_users insert and its deletes.
+ */
+const LOCK_NS_PERSON = 7281001;
+const LOCK_NS_VOTE = 7281002;
+
+/** Postgres SQLSTATEs worth retrying the whole transaction for. */
+const RETRYABLE_CODES = new Set(['40001', '40P01']);
+
+type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
+
+interface StoredVote extends Vote {
+  source: string;
+  scopeId: string | null;
+  channelId: string | null;
+  messageId: string | null;
+}
+
+interface Applied {
+  change: RatingChange;
+}
+
+export class RatingLedger {
+  private readonly log: Logger;
+  private readonly now: () => Date;
+  private readonly maxAttempts: number;
+  private readonly changes: Emitter<RatingChange>;
+
+  constructor(
+    private readonly db: Db,
+    opts: RatingLedgerOptions = {},
+  ) {
+    this.log = opts.log ?? silentLogger;
+    this.now = opts.now ?? monotonicClock();
+    this.maxAttempts = opts.maxAttempts ?? 5;
+    this.changes = new Emitter<RatingChange>((err) => this.log.error({ err }, 'rating-changed listener failed'));
+  }
+
+  /** Adds the vote `score` (one rating reaction). */
+  rate(input: RatingEventInput): Promise<RatingChange> {
+    return this.apply('add', input);
+  }
+
+  /** Removes the vote `score`; the rating falls back to the newest vote still standing. */
+  unrate(input: RatingEventInput): Promise<RatingChange> {
+    return this.apply('remove', input);
+  }
+
+  /** Called after commit, once per event that changed something. Returns the unsubscribe function. */
+  onChange(listener: (change: RatingChange) => void): () => void {
+    return this.changes.on(listener);
+  }
+
+  async getRating(userKey: UserKey, imageId: string): Promise<StoredRating | null> {
+    const rows = await this.db
+      .select({ imageId: ratings.imageId, score: ratings.score, eventTime: ratings.eventTime })
+      .from(ratings)
+      .where(and(eq(ratings.userKey, userKey), eq(ratings.imageId, imageId)));
+    return rows[0] ?? null;
+  }
+
+  /** A person's effective ratings, oldest first (the order they were given in). */
+  listRatings(userKey: UserKey): Promise<StoredRating[]> {
+    return this.db
+      .select({ imageId: ratings.imageId, score: ratings.score, eventTime: ratings.eventTime })
+      .from(ratings)
+      .where(eq(ratings.userKey, userKey))
+      .orderBy(asc(ratings.eventTime), asc(ratings.imageId));
+  }
+
+  async count(userKey: UserKey): Promise<number> {
+    const rows = await this.db.select({ n: sqlCount() }).from(ratings).where(eq(ratings.userKey, userKey));
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  /** The audit trail of a person (optionally for one image), in the order changes were recorded. */
+  async history(userKey: UserKey, imageId?: string): Promise<RatingHistoryEntry[]> {
+    const where = imageId === undefined
+      ? eq(ratingEvents.userKey, userKey)
+      : and(eq(ratingEvents.userKey, userKey), eq(ratingEvents.imageId, imageId));
+    const rows = await this.db.select().from(ratingEvents).where(where).orderBy(asc(ratingEvents.id));
+    return rows.map((r) => ({
+      id: r.id,
+      userKey: r.userKey,
+      imageId: r.imageId,
+      kind: r.kind as VoteKind,
+      score: r.score,
+      eventTime: r.eventTime,
+      effectiveScore: r.effectiveScore,
+      ctx: contextOf(r),
+      receivedAt: r.receivedAt,
+    }));
+  }
+
+  /**
+   * Every effective rating of everyone (for the community model), streamed in pages by keyset on
+   * (user_key, image_id) so memory stays flat however large the table grows.
+   */
+  async *allRatings(pageSize = 5000): AsyncGenerator<RatingRow> {
+    let after: { userKey: string; imageId: string } | undefined;
+    for (;;) {
+      const cols = { userKey: ratings.userKey, imageId: ratings.imageId, score: ratings.score, eventTime: ratings.eventTime };
+      const query = this.db.select(cols).from(ratings);
+      const page = await (after
+        ? query.where(sql`(${ratings.userKey}, ${ratings.imageId}) > (${after.userKey}, ${after.imageId})`)
+        : query
+      )
+        .orderBy(asc(ratings.userKey), asc(ratings.imageId))
+        .limit(pageSize);
+      yield* page;
+      const last = page[page.length - 1];
+      if (!last || page.length < pageSize) return;
+      after = { userKey: last.userKey, imageId: last.imageId };
+    }
+  }
+
+  /** Everyone with at least one effective rating, sorted. */
+  async ratedUsers(): Promise<UserKey[]> {
+    const rows = await this.db.selectDistinct({ userKey: ratings.userKey }).from(ratings).orderBy(asc(ratings.userKey));
+    return rows.map((r) => r.userKey);
+  }
+
+  // ---------- the write path ----------
+
+  private async apply(kind: VoteKind, input: RatingEventInput): Promise<RatingChange> {
+    if (!isValidScore(input.score)) throw new InvalidScoreError(input.score);
+    const eventTime = input.eventTime ?? this.now();
+    if (!(eventTime instanceof Date) || Number.isNaN(eventTime.getTime())) {
+      throw new TasteloopError(`Invalid rating event time: ${String(input.eventTime)}`);
+    }
+    const event = { ...input, eventTime };
+    const { change } = await this.withRetry(() => this.db.transaction((tx) => this.applyInTx(tx, kind, event)));
+    if (change.changed) this.changes.emit(change);
+    return change;
+  }
+
+  private async applyInTx(tx: Tx, kind: VoteKind, e: Required<RatingEventInput>): Promise<Applied> {
+    const { userKey, imageId, score, eventTime, ctx } = e;
+    const unchanged = (current: number | null): Applied => ({
+      change: { userKey, imageId, before: current, after: current, changed: false },
+    });
+
+    // Lock first, read after: at READ COMMITTED each later statement sees everything committed before we got the lock.
+    await tx.execute(sql`select
+      pg_advisory_xact_lock_shared(${LOCK_NS_PERSON}::int4, hashtext(${userKey})),
+      pg_advisory_xact_lock(${LOCK_NS_VOTE}::int4, hashtext(${`${userKey}|${imageId}`}))`);
+
+    const [flags] = await queryRows<{ forgotten: boolean; known: boolean }>(
+      tx as unknown as Db,
+      sql`select
+        exists(select 1 from ${forgottenUsers} where ${forgottenUsers.userKeyHash} = ${hashUserKey(userKey)}) as forgotten,
+        exists(select 1 from ${images} where ${images.id} = ${imageId}) as known`,
+    );
+    if (flags?.forgotten) {
+      this.log.debug({ imageId }, 'rating event for a forgotten person dropped');
+      return unchanged(null);
+    }
+    if (!flags?.known) throw new UnknownImageError(imageId);
+
+    const votes: StoredVote[] = await tx
+      .select({
+        score: ratingVotes.score,
+        present: ratingVotes.present,
+        eventTime: ratingVotes.eventTime,
+        source: ratingVotes.source,
+        scopeId: ratingVotes.scopeId,
+        channelId: ratingVotes.channelId,
+        messageId: ratingVotes.messageId,
+      })
+      .from(ratingVotes)
+      .where(and(eq(ratingVotes.userKey, userKey), eq(ratingVotes.imageId, imageId)));
+
+    const outcome = applyVoteEvent(votes, { kind, score, eventTime });
+    const before = outcome.before?.score ?? null;
+    if (!outcome.applied) return unchanged(before);
+
+    const voteRow = {
+      userKey,
+      imageId,
+      score,
+      present: outcome.vote.present,
+      eventTime,
+      source: ctx.source,
+      scopeId: ctx.scopeId ?? null,
+      channelId: ctx.channelId ?? null,
+      messageId: ctx.messageId ?? null,
+    };
+    await tx
+      .insert(ratingVotes)
+      .values(voteRow)
+      .onConflictDoUpdate({
+        target: [ratingVotes.userKey, ratingVotes.imageId, ratingVotes.score],
+        set: {
+          present: sql`excluded.present`,
+          eventTime: sql`excluded.event_time`,
+          source: sql`excluded.source`,
+          scopeId: sql`excluded.scope_id`,
+          channelId: sql`excluded.channel_id`,
+          messageId: sql`excluded.message_id`,
+        },
+        // The database's own guard: never let an older event overwrite a newer one.
+        setWhere: sql.raw('excluded.event_time > rating_votes.event_time'),
+      });
+
+    // The effective rating row follows the effective vote (its time and place too, when it falls back).
+    const eff = outcome.after;
+    // applyVoteEvent returns the new vote object itself when it is the effective one; otherwise a stored vote.
+    const effRow = !eff ? undefined : eff === outcome.vote ? voteRow : (eff as StoredVote);
+    const effChanged =
+      outcome.before?.score !== eff?.score || outcome.before?.eventTime.getTime() !== eff?.eventTime.getTime();
+    if (effChanged) {
+      if (!effRow) {
+        await tx.delete(ratings).where(and(eq(ratings.userKey, userKey), eq(ratings.imageId, imageId)));
+      } else {
+        const row = {
+          userKey,
+          imageId,
+          score: effRow.score,
+          eventTime: effRow.eventTime,
+          source: effRow.source,
+          scopeId: effRow.scopeId,
+          channelId: effRow.channelId,
+          messageId: effRow.messageId,
+        };
+        await tx
+          .insert(ratings)
+          .values(row)
+          .onConflictDoUpdate({
+            target: [ratings.userKey, ratings.imageId],
+            set: {
+              score: row.score,
+              eventTime: row.eventTime,
+              source: row.source,
+              scopeId: row.scopeId,
+              channelId: row.channelId,
+              messageId: row.messageId,
+              updatedAt: sql`now()`,
+            },
+          });
+      }
+    }
+
+    const after = eff?.score ?? null;
+    if (!outcome.changed) return unchanged(after);
+    await tx.insert(ratingEvents).values({
+      userKey,
+      imageId,
+      kind,
+      score,
+      eventTime,
+      effectiveScore: after,
+      source: ctx.source,
+      scopeId: ctx.scopeId ?? null,
+      channelId: ctx.channelId ?? null,
+      messageId: ctx.messageId ?? null,
+    });
+    return { change: { userKey, imageId, before, after, changed: true } };
+  }
+
+  private async withRetry<T>(fn: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fn();
+      } catch (err) {
+        const code = sqlStateOf(err);
+        if (!code || !RETRYABLE_CODES.has(code) || attempt >= this.maxAttempts) throw err;
+        this.log.warn({ code, attempt }, 'rating transaction conflicted; retrying');
+        await new Promise((r) => setTimeout(r, Math.random() * 10 * attempt));
+      }
+    }
+  }
+}
+
+/**
+ * For `/privacy forget`: call inside the forget transaction before inserting into forgotten_users and
+ * deleting, so rating events in flight for that person either commit before it or see the tombstone.
+ */
+export async function lockPersonExclusive(tx: Pick<Db, 'execute'>, userKey: UserKey): Promise<void> {
+  await tx.execute(sql`select pg_advisory_xact_lock(${LOCK_NS_PERSON}::int4, hashtext(${userKey}))`);
+}
+
+/**
+ * Wall-clock time that never repeats or goes backwards within this process: events stamped on
+ * receipt (Discord reaction events carry no timestamp) must keep their order, and an add and its
+ * remove landing in the same millisecond would otherwise look like duplicates.
+ */
+export function monotonicClock(): () => Date {
+  let last = 0;
+  return () => {
+    last = Math.max(Date.now(), last + 1);
+    return new Date(last);
+  };
+}
+
+/** The SQLSTATE of a driver error, also when drizzle wraps it (DrizzleQueryError.cause). */
+export function sqlStateOf(err: unknown): string | undefined {
+  for (let e = err, depth = 0; e && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code;
+  }
+  return undefined;
+}
+
+function contextOf(r: { source: string; scopeId: string | null; channelId: string | null; messageId: string | null }): RatingContext {
+  const ctx: RatingContext = { source: r.source };
+  if (r.scopeId !== null) ctx.scopeId = r.scopeId;
+  if (r.channelId !== null) ctx.channelId = r.channelId;
+  if (r.messageId !== null) ctx.messageId = r.messageId;
+  return ctx;
+}

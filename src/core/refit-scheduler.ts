@@ -1,0 +1,92 @@
+/**
+ * Coalesces scorer refits per person. A burst of ratings (100 in 10 s) must not queue 100 refits:
+ * while a person's refit runs, further requests only mark them dirty, and one more refit runs after
+ * the current one — which then sees every rating given so far. So per person at most two refits
+ * exist at any moment (one running, one pending) and the last one always starts after the last
+ * request. Different people never wait for each other.
+ */
+import { silentLogger, type Logger } from '../log';
+import type { UserKey } from './identity';
+
+export interface RefitSchedulerOptions {
+  refit: (userKey: UserKey) => Promise<void>;
+  log?: Logger;
+}
+
+export interface RefitStats {
+  /** Requests received. */
+  requested: number;
+  /** People with a refit pending behind a running one. */
+  queued: number;
+  /** Refits running now. */
+  running: number;
+  completed: number;
+  failed: number;
+  /** Requests absorbed into a running or pending refit. */
+  coalesced: number;
+}
+
+interface PersonState {
+  /** A request arrived while a refit was running: run once more afterwards. */
+  dirty: boolean;
+}
+
+export class RefitScheduler {
+  private readonly refit: (userKey: UserKey) => Promise<void>;
+  private readonly log: Logger;
+  /** People with a refit running (and maybe one pending). */
+  private readonly active = new Map<UserKey, PersonState>();
+  private idleWaiters: (() => void)[] = [];
+  private counts = { requested: 0, completed: 0, failed: 0, coalesced: 0 };
+
+  constructor(opts: RefitSchedulerOptions) {
+    this.refit = opts.refit;
+    this.log = opts.log ?? silentLogger;
+  }
+
+  /** Asks for a refit of this person's scorer. Never throws and never waits for the refit. */
+  request(userKey: UserKey): void {
+    this.counts.requested++;
+    const state = this.active.get(userKey);
+    if (state) {
+      if (state.dirty) this.counts.coalesced++;
+      state.dirty = true;
+      return;
+    }
+    this.active.set(userKey, { dirty: false });
+    void this.loop(userKey);
+  }
+
+  /** Resolves when no refit is running or pending (tests, graceful shutdown). */
+  idle(): Promise<void> {
+    if (this.active.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  stats(): RefitStats {
+    let queued = 0;
+    for (const s of this.active.values()) if (s.dirty) queued++;
+    return { ...this.counts, queued, running: this.active.size };
+  }
+
+  private async loop(userKey: UserKey): Promise<void> {
+    const state = this.active.get(userKey)!;
+    do {
+      state.dirty = false;
+      try {
+        // Deferred to a microtask so a synchronous throw or long synchronous part never runs in the rater's call.
+        await Promise.resolve().then(() => this.refit(userKey));
+        this.counts.completed++;
+      } catch (err) {
+        this.counts.failed++;
+        this.log.error({ err, userKey }, 'scorer refit failed');
+      }
+    } while (state.dirty);
+    this.active.delete(userKey);
+    if (this.active.size === 0) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const w of waiters) w();
+    }
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * Active selection: which images would teach the person's scorer most if they rated them next.
+ * Under the Bayesian linear model, rating image j shrinks the posterior covariance by a rank-one
+ * term that does not depend on the rating itself, so a batch can be chosen greedily: score every
+ * candidate, take the best, condition the covariance of all candidates on it, repeat. Conditioning
+ * lowers the variance of images similar to the chosen one, which diversifies the batch without a
+ * hand-tuned similarity penalty. (The caller puts onboarding images first for new people.)
+ *
+ * Criterion 'total' (default): how much the rating would reduce the summed predictive variance over
+ * the whole candidate pool, Σ_i C_ij² / (1 + C_jj) — high-variance images that are also
+ * *representative*. Plain maximum variance ('max') is the classic rule but chases outliers when the
+ * person has fewer ratings than dimensions (measured: worse than random at 6 ratings in d = 12).
+ */
+import type { IncrementalFinetune } from './finetune';
+
+/**
+ * Greedy sequential variance reduction. `full` is the m×m covariance of the candidates' ratings
+ * (x̃_aᵀA⁻¹x̃_b, in units of the noise variance); `cross` (optional) the covariance between each
+ * candidate's *taste* score and a rating of another — scoring by it ignores the offset, which any
+ * rating teaches equally. Both are modified. Returns up to k indices, most informative first.
+ */
+export function selectByVariance(
+  full: Float64Array,
+  m: number,
+  k: number,
+  exclude: ReadonlySet<number> = new Set(),
+  criterion: 'total' | 'max' = 'total',
+  cross: Float64Array = full,
+): number[] {
+  const chosen: number[] = [];
+  const taken = new Uint8Array(m);
+  for (const e of exclude) if (e >= 0 && e < m) taken[e] = 1;
+  const fcol = new Float64Array(m);
+  const ccol = new Float64Array(m);
+  const shared = cross === full;
+  while (chosen.length < k) {
+    let best = -1;
+    let bestScore = -Infinity;
+    for (let j = 0; j < m; j++) {
+      if (taken[j]) continue;
+      let v: number;
+      if (criterion === 'total') {
+        // Σ_i cross_ij² / (1 + full_jj): total taste variance removed by rating j.
+        let s = 0;
+        for (let i = 0; i < m; i++) s += (cross[i * m + j] as number) ** 2;
+        v = s / (1 + (full[j * m + j] as number));
+      } else {
+        v = cross[j * m + j] as number;
+      }
+      if (v > bestScore) {
+        bestScore = v;
+        best = j;
+      }
+    }
+    if (best < 0) break;
+    chosen.push(best);
+    taken[best] = 1;
+    // Condition on a (noisy, variance 1) rating of `best`.
+    const den = 1 + (full[best * m + best] as number);
+    for (let i = 0; i < m; i++) {
+      fcol[i] = full[i * m + best] as number;
+      ccol[i] = cross[i * m + best] as number;
+    }
+    for (let i = 0; i < m; i++) {
+      const fi = (fcol[i] as number) / den;
+      if (fi !== 0) for (let j = 0; j < m; j++) full[i * m + j] = (full[i * m + j] as number) - fi * (fcol[j] as number);
+      if (!shared) {
+        const ci = (ccol[i] as number) / den;
+        if (ci !== 0) for (let j = 0; j < m; j++) cross[i * m + j] = (cross[i * m + j] as number) - ci * (fcol[j] as number);
+      }
+    }
+  }
+  return chosen;
+}
+
+/** The k candidates (indices into `candidates`) whose ratings would teach this person's model most. */
+export function nextToRate(fit: IncrementalFinetune, candidates: readonly ArrayLike<number>[], k: number, exclude?: ReadonlySet<number>, criterion: 'total' | 'max' = 'total'): number[] {
+  if (k <= 0 || candidates.length === 0) return [];
+  const full = fit.posteriorCross(candidates, true);
+  const cross = fit.posteriorCross(candidates, false);
+  return selectByVariance(full, candidates.length, k, exclude, criterion, cross);
+}

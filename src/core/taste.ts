@@ -1,0 +1,261 @@
+/**
+ * TasteService: keeps every person's in-memory scorer in step with the rating ledger.
+ *
+ * The ledger (PostgreSQL) is the source of truth; the ScorerService is a cache of fitted models.
+ * After every rating change the RefitScheduler asks for a refit of that person; a refit diffs the
+ * person's ratings in the database against what their scorer holds and applies only the difference
+ * (incremental rank-one updates), so 100 ratings in 10 s cost ≤ 2 coalesced refits, each exact.
+ * The community prior (`global`) and the meta-learned init (`maml`) retrain in the background as
+ * ratings accumulate.
+ */
+import { and, desc, eq, inArray, notInArray } from 'drizzle-orm';
+import type { Logger } from 'pino';
+import type { Db } from '../db/connection';
+import { images as imagesTable, ratings as ratingsTable } from '../db/schema';
+import type { EmbeddingService } from './embeddings';
+import { galleryImageIds, onboardingImageIds } from './gallery';
+import type { UserKey } from './identity';
+import type { ImageStore } from './images';
+import type { ImageRecord, RatingChange, ScorerQuality } from './ports';
+import type { RatingLedger } from './ratings';
+import { RefitScheduler } from './refit-scheduler';
+import { packDataset, ScorerService, shouldRetrainMeta, trainGlobal, trainMeta, type PackedRatings, type ScorerMethod } from './scorer';
+
+export interface TasteServiceDeps {
+  db: Db;
+  ledger: RatingLedger;
+  embeddings: EmbeddingService;
+  images: ImageStore;
+  log: Logger;
+  method?: ScorerMethod;
+  /** Retrain the community prior after this many rating changes (default 20). */
+  globalEvery?: number;
+  /** Seed of the meta-learner (reproducible background training). */
+  seed?: number;
+}
+
+export interface TasteProfile {
+  userKey: UserKey;
+  ratings: number;
+  method: string;
+  quality: ScorerQuality;
+  topImages: { image: ImageRecord; score: number }[];
+  predictedFavorites: { image: ImageRecord; predicted: number }[];
+}
+
+/** How many images active selection considers per request (the most recent gallery/generated ones). */
+const CANDIDATE_POOL = 400;
+
+export class TasteService {
+  readonly scorer: ScorerService;
+  readonly scheduler: RefitScheduler;
+  private readonly db: Db;
+  private readonly deps: TasteServiceDeps;
+  /** What each person's scorer currently holds: imageId → score. Mirrors the ScorerService. */
+  private readonly held = new Map<UserKey, Map<string, number>>();
+  private readonly unsubscribe: () => void;
+  private changesSinceGlobal = 0;
+  private metaUsers = 0;
+  private communityJob: Promise<void> | null = null;
+  private communityDirty = false;
+  private stopped = false;
+
+  constructor(deps: TasteServiceDeps) {
+    this.deps = deps;
+    this.db = deps.db;
+    this.scorer = new ScorerService({ modelId: deps.embeddings.modelId, dim: deps.embeddings.dim, defaultMethod: deps.method ?? 'auto' });
+    this.scheduler = new RefitScheduler({ refit: async (userKey) => void (await this.refit(userKey)), log: deps.log });
+    this.unsubscribe = deps.ledger.onChange((change) => this.onRatingChange(change));
+  }
+
+  get modelId(): string {
+    return this.scorer.modelId;
+  }
+
+  /** Loads every person's ratings and fits the community models. Call once at startup. */
+  async load(): Promise<{ users: number; ratings: number }> {
+    const users = await this.deps.ledger.ratedUsers();
+    let total = 0;
+    for (const userKey of users) total += await this.refit(userKey);
+    await this.retrainCommunity();
+    this.deps.log.info({ users: users.length, ratings: total, model: this.modelId }, 'scorers loaded');
+    return { users: users.length, ratings: total };
+  }
+
+  /** Wait for queued refits and background training (tests, graceful shutdown). */
+  async idle(): Promise<void> {
+    await this.scheduler.idle();
+    while (this.communityJob) await this.communityJob;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.unsubscribe();
+  }
+
+  private onRatingChange(change: RatingChange): void {
+    if (this.stopped) return;
+    this.scheduler.request(change.userKey);
+    this.changesSinceGlobal++;
+    if (this.changesSinceGlobal >= (this.deps.globalEvery ?? 20)) {
+      this.changesSinceGlobal = 0;
+      void this.scheduleCommunity();
+    }
+  }
+
+  /**
+   * Brings one person's scorer in line with the ledger by applying only the difference.
+   * Returns how many ratings the person has.
+   */
+  async refit(userKey: UserKey): Promise<number> {
+    const rows = await this.deps.ledger.listRatings(userKey);
+    const want = new Map(rows.map((r) => [r.imageId, r.score]));
+    const have = this.held.get(userKey) ?? new Map<string, number>();
+    const toAdd = [...want].filter(([id, s]) => have.get(id) !== s);
+    const toRemove = [...have.keys()].filter((id) => !want.has(id));
+    if (toAdd.length === 0 && toRemove.length === 0) return want.size;
+    const vectors = await this.deps.embeddings.embed(toAdd.map(([id]) => id));
+    for (const id of toRemove) {
+      this.scorer.removeRating(userKey, id);
+      have.delete(id);
+    }
+    for (const [id, score] of toAdd) {
+      this.scorer.addRating(userKey, vectors.get(id)!, score, { imageId: id, modelId: this.modelId });
+      have.set(id, score);
+    }
+    if (have.size === 0) {
+      this.held.delete(userKey);
+      this.scorer.deleteUser(userKey);
+    } else this.held.set(userKey, have);
+    return want.size;
+  }
+
+  /** Forget a person's model (privacy). */
+  forget(userKey: UserKey): void {
+    this.held.delete(userKey);
+    this.scorer.deleteUser(userKey);
+  }
+
+  private scheduleCommunity(): Promise<void> {
+    if (this.communityJob) {
+      this.communityDirty = true;
+      return this.communityJob;
+    }
+    this.communityJob = (async () => {
+      try {
+        do {
+          this.communityDirty = false;
+          await this.retrainCommunity();
+        } while (this.communityDirty && !this.stopped);
+      } catch (err) {
+        this.deps.log.error({ err }, 'community model training failed; keeping the previous one');
+      } finally {
+        this.communityJob = null;
+      }
+    })();
+    return this.communityJob;
+  }
+
+  /** Trains the community prior on everyone's ratings and, when the community grew enough, the meta-init. */
+  async retrainCommunity(): Promise<void> {
+    const perUser = new Map<UserKey, { ids: string[]; y: number[] }>();
+    for await (const r of this.deps.ledger.allRatings()) {
+      const u = perUser.get(r.userKey) ?? { ids: [], y: [] };
+      u.ids.push(r.imageId);
+      u.y.push(r.score);
+      perUser.set(r.userKey, u);
+    }
+    if (perUser.size === 0) return;
+    const vectors = await this.deps.embeddings.embed([...new Set([...perUser.values()].flatMap((u) => u.ids))]);
+    const packed: PackedRatings[] = [...perUser.values()].map((u) =>
+      packDataset({ X: u.ids.map((id) => vectors.get(id)!), y: u.y }, this.scorer.dim),
+    );
+    this.scorer.setGlobal(trainGlobal(packed));
+    if (shouldRetrainMeta(this.metaUsers, packed.length)) {
+      // Yield first: meta-training is the heaviest step and should not block a burst of ratings.
+      await new Promise((r) => setImmediate(r));
+      this.scorer.setMeta(trainMeta(packed, {}, this.deps.seed ?? 1));
+      this.metaUsers = packed.length;
+    }
+  }
+
+  /** Predicted 1–10 ratings of images for a person (the community prior for a new person). */
+  async predict(userKey: UserKey, imageIds: string[]): Promise<number[]> {
+    if (imageIds.length === 0) return [];
+    const vectors = await this.deps.embeddings.embed(imageIds);
+    return this.scorer.predict(userKey, imageIds.map((id) => vectors.get(id)!), { modelId: this.modelId });
+  }
+
+  /**
+   * What to rate next: the fixed onboarding set first (so everyone's first ratings are comparable),
+   * then the images whose ratings would teach this person's scorer most (active selection).
+   */
+  async nextToRate(userKey: UserKey, k: number): Promise<ImageRecord[]> {
+    const rated = new Set((await this.deps.ledger.listRatings(userKey)).map((r) => r.imageId));
+    const picked: string[] = (await onboardingImageIds(this.db)).filter((id) => !rated.has(id)).slice(0, k);
+    if (picked.length < k) {
+      const pool = (await this.candidatePool()).filter((id) => !rated.has(id) && !picked.includes(id));
+      if (pool.length > 0) {
+        const vectors = await this.deps.embeddings.embed(pool);
+        const order = this.scorer.nextToRate(userKey, pool.map((id) => vectors.get(id)!), k - picked.length);
+        for (const i of order) picked.push(pool[i]!);
+      }
+    }
+    const records = await this.deps.images.getMany(picked);
+    return picked.map((id) => records.get(id)).filter((r): r is ImageRecord => r !== undefined);
+  }
+
+  private async candidatePool(): Promise<string[]> {
+    const gallery = await galleryImageIds(this.db);
+    const generated = await this.db
+      .select({ id: imagesTable.id })
+      .from(imagesTable)
+      .where(eq(imagesTable.source, 'generated'))
+      .orderBy(desc(imagesTable.createdAt))
+      .limit(CANDIDATE_POOL);
+    return [...new Set([...gallery, ...generated.map((r) => r.id)])].slice(0, CANDIDATE_POOL);
+  }
+
+  async profile(userKey: UserKey, opts: { top?: number } = {}): Promise<TasteProfile> {
+    const top = opts.top ?? 4;
+    await this.scheduler.idle();
+    const rows = await this.db
+      .select({ imageId: ratingsTable.imageId, score: ratingsTable.score })
+      .from(ratingsTable)
+      .where(eq(ratingsTable.userKey, userKey))
+      .orderBy(desc(ratingsTable.score), desc(ratingsTable.eventTime))
+      .limit(top);
+    const ratedIds = (await this.deps.ledger.listRatings(userKey)).map((r) => r.imageId);
+    const pool = await this.db
+      .select({ id: imagesTable.id })
+      .from(imagesTable)
+      .where(
+        and(
+          inArray(imagesTable.source, ['gallery', 'generated', 'onboarding']),
+          ratedIds.length ? notInArray(imagesTable.id, ratedIds) : undefined,
+        ),
+      )
+      .limit(CANDIDATE_POOL);
+    const poolIds = pool.map((r) => r.id);
+    const predicted = await this.predict(userKey, poolIds);
+    const favorites = poolIds
+      .map((id, i) => ({ id, predicted: predicted[i]! }))
+      .sort((a, b) => b.predicted - a.predicted)
+      .slice(0, top);
+    const records = await this.deps.images.getMany([...rows.map((r) => r.imageId), ...favorites.map((f) => f.id)]);
+    return {
+      userKey,
+      ratings: ratedIds.length,
+      method: this.scorer.method(userKey),
+      quality: this.scorer.quality(userKey),
+      topImages: rows.flatMap((r) => {
+        const image = records.get(r.imageId);
+        return image ? [{ image, score: r.score }] : [];
+      }),
+      predictedFavorites: favorites.flatMap((f) => {
+        const image = records.get(f.id);
+        return image ? [{ image, predicted: f.predicted }] : [];
+      }),
+    };
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * Tiny shared helpers for the evaluation and benchmark scripts: flag parsing, progress on stderr
+ * (stdout is reserved for the report and the final JSON line), and "am I the entry point?".
+ */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export type ArgValue = string | number | boolean;
+
+/**
+ * `--name value`, `--name=value` and bare `--flag` (true). Defaults give the known flags and their
+ * types; an unknown flag is an error so a typo never silently runs the default configuration.
+ */
+export function parseArgs<T extends Record<string, ArgValue | undefined>>(argv: string[], defaults: T): { [K in keyof T]: T[K] } {
+  const out: Record<string, ArgValue | undefined> = { ...defaults };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (!a.startsWith('--')) throw new Error(`unexpected argument "${a}" (flags look like --name value)`);
+    const [rawName, inline] = a.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
+    if (!(rawName in defaults)) throw new Error(`unknown flag --${rawName}; known: ${Object.keys(defaults).map((k) => `--${k}`).join(' ')}`);
+    const def = defaults[rawName];
+    if (typeof def === 'boolean') {
+      out[rawName] = inline === undefined ? true : inline !== 'false';
+      continue;
+    }
+    const value = inline ?? argv[++i];
+    if (value === undefined) throw new Error(`--${rawName} needs a value`);
+    if (typeof def === 'number') {
+      const n = Number(value);
+      if (!Number.isFinite(n)) throw new Error(`--${rawName} needs a number (got "${value}")`);
+      out[rawName] = n;
+    } else {
+      out[rawName] = value;
+    }
+  }
+  return out as { [K in keyof T]: T[K] };
+}
+
+/** Progress for humans, on stderr (the last stdout line is machine-read). */
+export function progress(message: string): void {
+  process.stderr.write(`${message}\n`);
+}
+
+/** True when the module with this import.meta.url is the script being run (not imported by a test). */
+export function isMain(importMetaUrl: string): boolean {
+  const entry = process.argv[1];
+  if (!entry) return false;
+  const self = fileURLToPath(importMetaUrl);
+  const resolved = path.resolve(entry);
+  return self === resolved || self.replace(/\.ts$/, '') === resolved.replace(/\.ts$/, '');
+}
+
+/** mean and (population) standard deviation, ignoring non-finite values. */
+export function meanStd(values: readonly (number | null | undefined)[]): { mean: number; std: number; n: number } {
+  const xs = values.filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
+  if (xs.length === 0) return { mean: NaN, std: NaN, n: 0 };
+  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const std = Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / xs.length);
+  return { mean, std, n: xs.length };
+}
+
+/** Rounds for reports and JSON (keeps 4 decimals; non-finite stays as is). */
+export function round4(x: number): number {
+  return Number.isFinite(x) ? Math.round(x * 1e4) / 1e4 : x;
+}

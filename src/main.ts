@@ -1,0 +1,78 @@
+/**
+ * `npm start`: read the config once, build the app, start every platform whose settings are present
+ * (plus the local playground unless PLAYGROUND=off), and drain cleanly on SIGTERM / SIGINT.
+ */
+import { ConfigError, loadConfig, type Config } from './config';
+import { createLogger, type Logger } from './log';
+import { createApp, type App } from './app';
+import { eq } from 'drizzle-orm';
+import { scopeSettings } from './db/schema';
+import { createConfiguredAdapters, startAdapters, stopAdapters } from './platforms/start';
+import type { ChatAdapter } from './platforms/types';
+
+/** SIGTERM must end the process within this many ms even if something hangs. */
+const SHUTDOWN_DEADLINE_MS = 9_000;
+
+export async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const log = createLogger(config.LOG_LEVEL);
+  log.info({ dataDir: config.dataDir }, 'Tasteloop starting');
+
+  let app: App;
+  try {
+    app = await createApp(config, { log });
+  } catch (err) {
+    log.fatal({ err }, `startup failed: ${(err as Error).message}`);
+    process.exit(1);
+  }
+  for (const [part, backend] of Object.entries(app.backends)) log.info({ part, backend }, `${part}: ${backend}`);
+
+  await app.start();
+  let adapters: ChatAdapter[] = [];
+  try {
+    adapters = await createConfiguredAdapters(config, app.services, log, {
+      // Per-server opt-in (scope_settings), off by default.
+      ingestAttachments: async (scopeId) => {
+        const [row] = await app.database.db.select().from(scopeSettings).where(eq(scopeSettings.scopeId, scopeId)).limit(1);
+        return row?.ingestAttachments ?? false;
+      },
+    });
+    await startAdapters(adapters);
+  } catch (err) {
+    log.fatal({ err }, `a chat platform failed to start: ${(err as Error).message}`);
+    await app.close().catch(() => {});
+    process.exit(1);
+  }
+  const names = adapters.map((a) => a.name);
+  log.info({ platforms: names }, `platforms: ${names.join(', ') || 'none'}`);
+  if (config.playgroundEnabled) log.info(`playground: open http://${config.HOST}:${config.PORT}`);
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'stopping: no new work; checkpointing runs in flight');
+    const deadline = setTimeout(() => {
+      log.warn('shutdown deadline reached; exiting now (runs resume from their last checkpoint)');
+      process.exit(0);
+    }, SHUTDOWN_DEADLINE_MS);
+    deadline.unref();
+    await stopAdapters(adapters);
+    await app.close().catch((err) => log.warn({ err }, 'close failed'));
+    log.info('stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+void main();

@@ -1,0 +1,267 @@
+/**
+ * The Discord bot (discord.js 14). It only translates: slash commands → the shared handlers,
+ * reactions → ratings, neutral messages → Discord messages. Long work posts with the bot token into
+ * threads; the interaction webhook is used only while its token is surely alive (< 13 of 15 minutes).
+ */
+import {
+  Client, Events, GatewayIntentBits, MessageFlags, Partials, Routes, ChannelType,
+  type ChatInputCommandInteraction, type Interaction, type MessageReaction, type PartialMessageReaction,
+  type PartialUser, type User, type RawFile, type InteractionReplyOptions,
+} from 'discord.js';
+import type { Logger } from 'pino';
+import { findCommand, COMMANDS } from '../../../commands/index';
+import type { RawOptions } from '../../../commands/options';
+import type { Config } from '../../config';
+import { userKeyOf, type PersonRef } from '../../core/identity';
+import type { Services } from '../../core/services';
+import { dispatchCommand } from '../dispatch';
+import { emojiToRating, isCancelEmoji, RATING_EMOJI } from '../emoji';
+import { recordPosted } from '../record';
+import type { ChatAdapter, CommandContext, Conversation, OutMessage, ReplyOptions } from '../types';
+import { toDiscordCommands } from './commands';
+import { encodeForUpload } from './upload';
+
+const PLATFORM = 'discord';
+/** The interaction token lives 15 minutes; stop using it well before. */
+export const WEBHOOK_CUTOFF_MS = 13 * 60 * 1000;
+const MAX_CONTENT = 2000;
+const NO_MENTIONS = { parse: [] as never[] };
+
+export interface DiscordAdapterOptions {
+  config: Partial<Pick<Config, 'DISCORD_TOKEN' | 'DISCORD_APPLICATION_ID' | 'DISCORD_API_URL' | 'DISCORD_GUILD_ID'>>;
+  services: Services;
+  log: Logger;
+  /**
+   * Per server, off by default (scope_settings.ingest_attachments): rating an image a person posted
+   * ingests it into the image store first. Needs the MessageContent intent to see attachments.
+   */
+  ingestAttachments?: (scopeId: string) => Promise<boolean>;
+  /** ms since epoch; injectable so tests can age an interaction past its token's lifetime. */
+  clock?: () => number;
+}
+
+export interface DiscordAdapter extends ChatAdapter {
+  readonly client: Client;
+  /** Resolves when every command and reaction being handled has finished (tests, shutdown). */
+  idle(): Promise<void>;
+}
+
+export function createDiscordAdapter(opts: DiscordAdapterOptions): DiscordAdapter {
+  const { config, services, log } = opts;
+  const clock = opts.clock ?? Date.now;
+  if (!config.DISCORD_TOKEN || !config.DISCORD_APPLICATION_ID) throw new Error('DISCORD_TOKEN and DISCORD_APPLICATION_ID are required for Discord');
+  const token = config.DISCORD_TOKEN;
+  const appId = config.DISCORD_APPLICATION_ID;
+
+  const client = new Client({
+    intents: [
+      GatewayIntentBits.Guilds,
+      GatewayIntentBits.GuildMessageReactions,
+      // Privileged: only requested when some server may ingest attachments.
+      ...(opts.ingestAttachments ? [GatewayIntentBits.GuildMessages, GatewayIntentBits.MessageContent] : []),
+    ],
+    // Without these, reactions on uncached messages (older ones, or after a restart) are dropped;
+    // without Partials.User, removals are silently dropped.
+    partials: [Partials.Message, Partials.Reaction, Partials.User, Partials.Channel, Partials.GuildMember],
+    allowedMentions: NO_MENTIONS,
+    // DISCORD_API_URL points REST at a compatible server; the gateway address comes from its /gateway/bot.
+    rest: config.DISCORD_API_URL ? { api: config.DISCORD_API_URL } : {},
+  });
+  const inFlight = new Set<Promise<unknown>>();
+  let stopping = false;
+  const track = (p: Promise<unknown>) => {
+    inFlight.add(p);
+    void p.finally(() => inFlight.delete(p));
+  };
+
+  // ---------- outgoing ----------
+
+  async function messageBody(msg: OutMessage): Promise<{ body: Record<string, unknown>; files?: RawFile[] }> {
+    const body: Record<string, unknown> = { content: truncate(msg.text), allowed_mentions: NO_MENTIONS };
+    if (!msg.image) return { body };
+    const png = await encodeForUpload(await services.images.readBytes(msg.image.imageId));
+    body.attachments = [{ id: 0, filename: 'image.png' }];
+    return { body, files: [{ name: 'image.png', data: png, contentType: 'image/png' }] };
+  }
+
+  /** A channel or thread, written to with the bot token (valid for as long as the bot runs). */
+  function conversation(channelId: string, scopeId: string | undefined): Conversation {
+    return {
+      id: channelId,
+      mention: `<#${channelId}>`,
+      async post(msg) {
+        const { body, files } = await messageBody(msg);
+        const res = (await client.rest.post(Routes.channelMessages(channelId), { body, files })) as { id: string };
+        await recordPosted(services, PLATFORM, { messageId: res.id, channelId, scopeId }, msg);
+        if (msg.image?.rateable) {
+          // Sequential on purpose: Discord orders reactions by arrival; the REST limiter paces them.
+          for (const e of RATING_EMOJI) await client.rest.put(Routes.channelMessageOwnReaction(channelId, res.id, encodeURIComponent(e)));
+        }
+        return res.id;
+      },
+      async edit(messageId, msg) {
+        await client.rest.patch(Routes.channelMessage(channelId, messageId), { body: { content: truncate(msg.text), allowed_mentions: NO_MENTIONS } });
+      },
+    };
+  }
+
+  // ---------- commands ----------
+
+  async function onCommand(i: ChatInputCommandInteraction): Promise<void> {
+    const receivedAt = clock();
+    const def = findCommand(i.commandName);
+    const channel = conversation(i.channelId, i.guildId ?? undefined);
+    // Acknowledge before any work (the 3-second rule): database latency must not cost the answer.
+    const deferredEphemeral = def ? Boolean(def.private) : true;
+    let acked = false;
+    try {
+      await i.deferReply(deferredEphemeral ? { flags: MessageFlags.Ephemeral } : {});
+      acked = true;
+    } catch (err) {
+      log.warn({ err, command: i.commandName }, 'could not acknowledge an interaction');
+    }
+    let originalFilled = false;
+    const webhookAlive = () => clock() - receivedAt < WEBHOOK_CUTOFF_MS;
+
+    const reply = async (msg: OutMessage, ro?: ReplyOptions): Promise<void> => {
+      const ephemeral = Boolean(ro?.ephemeral);
+      if (!acked || !webhookAlive()) {
+        // The interaction token is (nearly) expired: public answers go to the channel with the bot
+        // token; private ones cannot be delivered privately any more, so they are only logged.
+        if (ephemeral) return void log.info({ command: i.commandName }, 'dropped a private reply: interaction token expired');
+        await channel.post(msg);
+        return;
+      }
+      const { body, files } = await messageBody(msg);
+      const payload: InteractionReplyOptions = { content: body.content as string, allowedMentions: NO_MENTIONS, files: files?.map((f) => ({ attachment: f.data as Buffer, name: f.name })) };
+      if (!originalFilled) {
+        originalFilled = true;
+        if (ephemeral && !deferredEphemeral) {
+          // A public "thinking…" cannot turn private: remove it and answer privately.
+          await i.deleteReply().catch(() => undefined);
+          await i.followUp({ ...payload, flags: MessageFlags.Ephemeral });
+        } else {
+          await i.editReply({ content: payload.content, allowedMentions: NO_MENTIONS, files: payload.files });
+        }
+        return;
+      }
+      await i.followUp({ ...payload, flags: ephemeral ? MessageFlags.Ephemeral : undefined });
+    };
+
+    const person = personOf(i.user);
+    const base: Omit<CommandContext, 'options'> = {
+      platform: PLATFORM, person, scopeId: i.guildId ?? undefined, channel, invocationId: i.id, services, log, reply,
+      defer: async () => {},
+      openThread: async (title) => {
+        const t = (await client.rest.post(Routes.threads(i.channelId), {
+          body: { name: title.slice(0, 100), type: ChannelType.PublicThread, auto_archive_duration: 1440 },
+        })) as { id: string };
+        return conversation(t.id, i.guildId ?? undefined);
+      },
+    };
+    await dispatchCommand(i.commandName, rawOptions(i), base);
+  }
+
+  function rawOptions(i: ChatInputCommandInteraction): RawOptions {
+    const raw: RawOptions = {};
+    // Option names reach the handler by name, exactly as declared in commands/.
+    for (const o of i.options.data) {
+      if (o.user) raw[o.name] = personOf(o.user);
+      else if (o.value !== undefined) raw[o.name] = o.value;
+    }
+    return raw;
+  }
+
+  // ---------- reactions ----------
+
+  async function onReaction(kind: 'add' | 'remove', reaction: MessageReaction | PartialMessageReaction, user: User | PartialUser): Promise<void> {
+    if (user.id === client.user?.id || user.bot) return;
+    const emoji = { name: reaction.emoji.name, id: reaction.emoji.id };
+    const rating = emojiToRating(emoji);
+    const cancel = kind === 'add' && isCancelEmoji(emoji);
+    if (rating === null && !cancel) return;
+    const eventTime = new Date(clock());
+    // By message id from the database, not the client cache: works for old messages and after restarts.
+    let known = await services.messages.lookup(PLATFORM, reaction.message.id);
+    if (!known && rating !== null) known = await ingestAttachment(reaction);
+    if (!known) return;
+    const person = personOf(user);
+    if (cancel) {
+      if (known.kind === 'header' && known.runId) await services.runs.cancel(userKeyOf(person), known.runId);
+      return;
+    }
+    if (!known.imageId || rating === null) return;
+    const ctx = { source: PLATFORM, scopeId: reaction.message.guildId ?? undefined, channelId: reaction.message.channelId, messageId: reaction.message.id };
+    await services.people.touch(person, ctx.scopeId);
+    if (kind === 'add') await services.ratings.rate(person, known.imageId, rating, ctx, eventTime);
+    else await services.ratings.unrate(person, known.imageId, rating, ctx, eventTime);
+  }
+
+  /** The attachment-ingest path: only where the server turned it on, only PNG/JPEG/WebP images. */
+  async function ingestAttachment(reaction: MessageReaction | PartialMessageReaction) {
+    const scopeId = reaction.message.guildId;
+    if (!scopeId || !opts.ingestAttachments || !(await opts.ingestAttachments(scopeId))) return undefined;
+    const channelId = reaction.message.channelId;
+    const raw = (await client.rest.get(Routes.channelMessage(channelId, reaction.message.id))) as {
+      author?: { id: string; bot?: boolean };
+      attachments?: { url: string; content_type?: string; size: number }[];
+    };
+    const att = raw.attachments?.find((a) => /^image\/(png|jpeg|webp)$/.test(a.content_type ?? '') && a.size <= 20 * 1024 * 1024);
+    if (!att || !raw.author || raw.author.bot) return undefined;
+    const res = await fetch(att.url, { signal: AbortSignal.timeout(15_000) });
+    if (!res.ok) return undefined;
+    const image = await services.images.ingest(Buffer.from(await res.arrayBuffer()), {
+      source: 'attachment',
+      ownerKey: userKeyOf({ platform: PLATFORM, userId: raw.author.id }),
+    });
+    await services.messages.record({ platform: PLATFORM, messageId: reaction.message.id, channelId, scopeId, imageId: image.id, kind: 'attachment' });
+    return { imageId: image.id, runId: null, kind: 'attachment', channelId };
+  }
+
+  const guarded = (what: string, p: Promise<void>) => track(p.catch((err: unknown) => log.error({ err }, `${what} failed`)));
+
+  client.on(Events.InteractionCreate, (i: Interaction) => {
+    if (stopping || !i.isChatInputCommand()) return;
+    guarded('command', onCommand(i));
+  });
+  client.on(Events.MessageReactionAdd, (r, u) => guarded('reaction add', onReaction('add', r, u)));
+  client.on(Events.MessageReactionRemove, (r, u) => guarded('reaction remove', onReaction('remove', r, u)));
+  client.once(Events.ClientReady, () => {
+    guarded('command registration', registerCommands(client, appId, config.DISCORD_GUILD_ID).then((n) => log.info({ commands: n }, 'discord commands registered')));
+  });
+  client.on(Events.Error, (err) => log.error({ err }, 'discord client error'));
+
+  return {
+    name: PLATFORM,
+    client,
+    idle: async () => {
+      while (inFlight.size) await Promise.allSettled([...inFlight]);
+    },
+    async start() {
+      const ready = new Promise<void>((resolve) => client.once(Events.ClientReady, () => resolve()));
+      await client.login(token);
+      await ready;
+      log.info({ user: client.user?.tag }, 'discord connected');
+    },
+    async stop() {
+      stopping = true;
+      await Promise.race([Promise.allSettled([...inFlight]), new Promise((r) => setTimeout(r, 5000).unref())]);
+      await client.destroy();
+    },
+  };
+}
+
+/** Bulk-overwrites the slash commands (a guild's when guildId is given, else global). Returns how many. */
+export async function registerCommands(client: Pick<Client, 'rest'>, appId: string, guildId?: string): Promise<number> {
+  const body = toDiscordCommands(COMMANDS);
+  await client.rest.put(guildId ? Routes.applicationGuildCommands(appId, guildId) : Routes.applicationCommands(appId), { body });
+  return body.length;
+}
+
+function personOf(u: User | PartialUser): PersonRef {
+  return { platform: PLATFORM, userId: u.id, displayName: u.globalName ?? u.username ?? undefined };
+}
+
+function truncate(text: string): string {
+  return text.length > MAX_CONTENT ? `${text.slice(0, MAX_CONTENT - 1)}…` : text;
+}

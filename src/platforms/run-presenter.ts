@@ -1,0 +1,92 @@
+/**
+ * Shows one optimization run in a Conversation (a thread): subscribes to the core's live run events,
+ * renders them (render-run.ts) and applies the operations in order — posts, one progress message
+ * edited in place, and a closing notice for the channel the command came from.
+ *
+ * The subscription starts *before* the run does, so the run's first events are never missed; events
+ * of other runs are ignored. Event keys dedupe redeliveries within this process.
+ */
+import type { Logger } from 'pino';
+import { userKeyOf } from '../core/identity';
+import type { RunEvent } from '../core/optimizer/events';
+import type { Services, StartRunRequest } from '../core/services';
+import { renderRunEvent, type RenderOp } from './render-run';
+import type { Conversation, OutMessage } from './types';
+
+export type RunOutcome = 'finished' | 'failed' | 'cancelled';
+
+export interface PresentRunOptions {
+  services: Services;
+  /** Opened only once the run has really started, so a refused run leaves no empty thread. */
+  openThread: () => Promise<Conversation>;
+  request: StartRunRequest;
+  log: Logger;
+  /** Tells the command's channel how the run ended (Discord: the interaction, Slack: the channel). */
+  notify?: (msg: OutMessage) => Promise<void>;
+}
+
+export interface PresentedRun {
+  runId: string;
+  thread: Conversation;
+  /** Resolves when the run ended and its last message is out. */
+  done: Promise<RunOutcome>;
+}
+
+export async function startRunInThread(opts: PresentRunOptions): Promise<PresentedRun> {
+  const { services, log } = opts;
+  let threadPromise: Promise<Conversation> | null = null;
+  const thread = (): Promise<Conversation> => (threadPromise ??= opts.openThread());
+  let runId: string | null = null;
+  const early: RunEvent[] = [];
+  const seen = new Set<string>();
+  let progressId: string | null = null;
+  let chain: Promise<void> = Promise.resolve();
+  let resolveDone!: (o: RunOutcome) => void;
+  const done = new Promise<RunOutcome>((r) => (resolveDone = r));
+
+  const apply = async (op: RenderOp): Promise<void> => {
+    if (seen.has(op.key)) return;
+    seen.add(op.key);
+    try {
+      if (op.op === 'post') {
+        await (await thread()).post(op.message);
+      } else if (op.op === 'progress') {
+        const t = await thread();
+        if (progressId) await t.edit(progressId, op.message);
+        else progressId = await t.post(op.message);
+      } else {
+        unsubscribe();
+        if (opts.notify) await opts.notify(op.notice).catch((err: unknown) => log.warn({ err, runId }, 'could not post the run outcome notice'));
+        resolveDone(op.outcome);
+      }
+    } catch (err) {
+      // One lost post must not stop the rest of the run's messages.
+      log.error({ err, runId, key: op.key }, 'posting a run message failed');
+    }
+  };
+  const handle = (event: RunEvent): void => {
+    for (const op of renderRunEvent(event)) chain = chain.then(() => apply(op));
+  };
+
+  const unsubscribe = services.runs.subscribe((event) => {
+    if (runId === null) early.push(event);
+    else if (event.runId === runId) handle(event);
+  });
+  try {
+    ({ runId } = await services.runs.start(opts.request));
+  } catch (err) {
+    unsubscribe();
+    throw err;
+  }
+  for (const e of early.splice(0)) if (e.runId === runId) handle(e);
+  let opened: Conversation;
+  try {
+    opened = await thread();
+  } catch (err) {
+    // Without a thread nobody would see the run: stop it rather than spend images in the dark.
+    unsubscribe();
+    await services.runs.cancel(userKeyOf(opts.request.requester), runId).catch(() => null);
+    throw err;
+  }
+  return { runId, thread: opened, done };
+}

@@ -1,0 +1,88 @@
+/** The shared command layer: option validation/parsing, wording, and run rendering (pure parts). */
+import { describe, expect, it } from 'vitest';
+import { COMMANDS, findCommand } from '../commands/index';
+import { parseOptionText, validateOptions } from '../commands/options';
+import { renderProfile } from '../commands/profile';
+import { HELP_TEXT } from '../commands/help';
+import { CommandInputError } from '../src/core/errors';
+import { cleanUserText, formatScore, plural, progressBar } from '../src/platforms/format';
+import { renderRunEvent } from '../src/platforms/render-run';
+import type { ProfileSummary } from '../src/core/services';
+
+const optimize = findCommand('optimize')!;
+const rate = findCommand('rate')!;
+const person = (raw: string) => ({ platform: 'playground' as const, userId: raw.replace(/^@/, '') });
+
+describe('command declarations', () => {
+  it('declare exactly the specified options', () => {
+    const names = Object.fromEntries(COMMANDS.map((c) => [c.name, c.options.map((o) => o.name)]));
+    expect(names).toEqual({ rate: ['count'], optimize: ['prompt', 'iterations', 'candidates', 'feedback', 'optimizer'], cancel: [], profile: ['user'], help: [] });
+    expect(rate.options[0]).toMatchObject({ type: 'integer', min: 1, max: 10, default: 5 });
+    expect(optimize.options[0]).toMatchObject({ type: 'string', required: true, maxLength: 500 });
+  });
+});
+
+describe('validateOptions', () => {
+  it('applies defaults and converts numbers given as text', () => {
+    expect(validateOptions(rate, {})).toEqual({ count: 5 });
+    expect(validateOptions(rate, { count: '7' })).toEqual({ count: 7 });
+  });
+  it.each([[{ count: 0 }, /count must be from 1 to 10/], [{ count: 11 }, /from 1 to 10/], [{ count: '2.5' }, /whole number/], [{ bogus: 1 }, /no option "bogus"/]])(
+    'rejects %j', (raw, msg) => {
+      expect(() => validateOptions(rate, raw as never)).toThrow(CommandInputError);
+      expect(() => validateOptions(rate, raw as never)).toThrow(msg);
+    },
+  );
+  it('checks prompt presence and length, and choices', () => {
+    expect(() => validateOptions(optimize, {})).toThrow(/needs prompt/);
+    expect(() => validateOptions(optimize, { prompt: 'x'.repeat(501) })).toThrow(/at most 500/);
+    expect(() => validateOptions(optimize, { prompt: 'ok', feedback: 'all' })).toThrow(/none, s\+p, s\+p\+f, s\+p\+f\+I/);
+    expect(validateOptions(optimize, { prompt: ' ok ', feedback: 's+p+f+I', optimizer: 'GENETIC' })).toMatchObject({ prompt: 'ok', feedback: 's+p+f+I', optimizer: 'genetic' });
+  });
+});
+
+describe('parseOptionText (Slack and playground)', () => {
+  it('splits key:value pairs whose values contain spaces and colons', () => {
+    expect(parseOptionText(optimize, 'prompt:a fox: red, at dusk iterations:3 feedback:s+p', person)).toEqual({ prompt: 'a fox: red, at dusk', iterations: '3', feedback: 's+p' });
+  });
+  it('gives leading text to the required text option', () => {
+    expect(parseOptionText(optimize, 'a lighthouse candidates:2', person)).toEqual({ prompt: 'a lighthouse', candidates: '2' });
+    expect(parseOptionText(rate, '', person)).toEqual({});
+  });
+  it('resolves people through the platform', () => {
+    expect(parseOptionText(findCommand('profile')!, 'user:@ann', person)).toEqual({ user: { platform: 'playground', userId: 'ann' } });
+  });
+});
+
+describe('wording', () => {
+  const summary = (n: number): ProfileSummary => ({ userKey: 'k', ratings: n, method: 'finetune', quality: { n, srocc: n > 4 ? 0.61 : null, mse: null, mae: n > 4 ? 1.234 : null }, topImages: [], predictedFavorites: [] });
+  it('/profile counts ratings as "1 rating" / "0 ratings"', () => {
+    expect(renderProfile(summary(1), 'Your')).toContain('— 1 rating\n');
+    expect(renderProfile(summary(0), 'Your')).toContain('— 0 ratings\n');
+    expect(renderProfile(summary(12), 'Your')).toMatch(/12 ratings[\s\S]*Scorer: finetune · quality: cross-validated SROCC 0\.61, MAE 1\.23 over 12 ratings/);
+  });
+  it('scores look like 6.4/10', () => {
+    expect(formatScore(6.4321)).toBe('6.4/10');
+    expect(formatScore(10)).toBe('10.0/10');
+    expect(formatScore(null)).toBe('–/10');
+    expect(plural(1, 'image')).toBe('1 image');
+    expect(progressBar(3, 10)).toBe('▰▰▰▱▱▱▱▱▱▱');
+  });
+  it('/help covers what it does, the scale and privacy', () => {
+    expect(HELP_TEXT).toMatch(/1 = not for me, 10 = love it/);
+    expect(HELP_TEXT).toMatch(/\*\*Privacy:\*\*/);
+  });
+  it('user text loses invisible characters', () => {
+    expect(cleanUserText('a\u200Bb\u202Ec  d')).toBe('abc d');
+  });
+});
+
+describe('renderRunEvent', () => {
+  it('makes one progress op per progress event and ends with a done op', () => {
+    const m = { init: 5, max: 7.25, maxMinusInit: 2.25, kStar: 2, maxSim: 0.9, scoreOfMostSim: 6, imagesUsed: 9, costUsd: 0.12, bestImageId: 'img', bestPrompt: 'p' };
+    const ops = renderRunEvent({ type: 'run.finished', key: 'r:f', runId: 'r', metrics: m, stopReason: 'completed' });
+    expect(ops.map((o) => o.op)).toEqual(['post', 'progress', 'done']);
+    expect(ops[0]!.op === 'post' && ops[0]!.message.text).toContain('max 7.3/10 · max − init +2.3 · K* 2 · max sim 0.90 · score of most sim 6.0/10 · 9 images · cost $0.12');
+    expect(ops[0]!.op === 'post' && ops[0]!.message.image).toEqual({ imageId: 'img', rateable: true });
+  });
+});

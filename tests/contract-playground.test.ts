@@ -1,0 +1,42 @@
+import { silentLogger } from '../src/log';
+import { userKeyOf } from '../src/core/identity';
+import { createPlaygroundAdapter, personFor } from '../src/platforms/playground/adapter';
+import { CHANNEL_ID } from '../src/platforms/playground/state';
+import { createFakeServices } from './helpers/services';
+import { platformContract, type AdapterHarness } from './platform-contract';
+
+platformContract('playground', async (): Promise<AdapterHarness> => {
+  const services = await createFakeServices();
+  const adapter = createPlaygroundAdapter({ services, log: silentLogger, port: 0 });
+  await adapter.start();
+  const res = await fetch(`${adapter.url()}/api/commands`);
+  if (!res.ok) throw new Error('playground not serving');
+  const options = (o: Record<string, string | number>) => Object.entries(o).map(([k, v]) => `${k}:${v}`).join(' ');
+  return {
+    services,
+    channelId: CHANNEL_ID,
+    // Through HTTP, as the page does.
+    command: async (user, name, o = {}) => {
+      const r = await fetch(`${adapter.url()}/api/command`, { method: 'POST', body: JSON.stringify({ user, text: `/${name} ${options(o)}` }) });
+      if (!r.ok) throw new Error(`command failed: ${r.status}`);
+    },
+    messages: async () =>
+      [...adapter.state.messages.values()].filter((m) => m.author.bot).map((m) => ({
+        id: m.id, conversationId: m.conversationId, text: m.text, imageId: m.imageId ?? null, rateable: m.rateable, ephemeral: Boolean(m.ephemeralFor), edits: m.edits,
+      })),
+    threadIds: async () => [...adapter.state.threads.keys()],
+    rate: async (user, messageId, score) => {
+      const r = await fetch(`${adapter.url()}/api/rate`, { method: 'POST', body: JSON.stringify({ user, messageId, score }) });
+      if (!r.ok) throw new Error(`rate failed: ${await r.text()}`);
+    },
+    unrate: async (user, messageId, score) => {
+      // The page's button toggles: clicking your current rating clears it; clearing another score is a no-op.
+      const m = adapter.state.messages.get(messageId);
+      if (m?.ratings[personFor(user).userId] !== score) return;
+      const r = await fetch(`${adapter.url()}/api/rate`, { method: 'POST', body: JSON.stringify({ user, messageId, score: null }) });
+      if (!r.ok) throw new Error(`unrate failed: ${await r.text()}`);
+    },
+    userKey: (user) => userKeyOf(personFor(user)),
+    close: () => adapter.stop(),
+  };
+});

@@ -1,0 +1,129 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import sharp from 'sharp';
+import { z } from 'zod';
+import { buildPopulation, judgeLatents, trueTaste, LATENT_DIM } from '../src/eval/synthetic';
+import { runPiaaProtocol, syntheticPiaaData, markdownReport, piaaChart, defaultConfig, type PiaaSummary } from '../src/eval/piaa';
+import { parseSketchPrompt } from '../src/providers/imagegen/sketch';
+
+const METHODS = ['maml', 'finetune', 'knn', 'global', 'auto'];
+
+const metric = z.object({ srocc: z.number().min(-1).max(1), mse: z.number().min(0).max(81), mae: z.number().min(0).max(9) });
+const summarySchema = z.object({
+  shots: z.object({ '10': z.record(z.string(), metric), '50': z.record(z.string(), metric), '100': z.record(z.string(), metric) }),
+  ceiling: z.object({ srocc: z.number().min(0).max(1) }),
+  active_vs_random: z.record(z.string(), z.object({ active: z.number().min(-1).max(1), random: z.number().min(-1).max(1) })),
+  seed: z.number(),
+  people: z.number().int().positive(),
+});
+
+async function tinyRun(seed: number): Promise<PiaaSummary> {
+  const data = await syntheticPiaaData({ seed, people: 12, poolSize: 130, cacheDir: false });
+  const cfg = { ...defaultConfig(seed, true, METHODS), testSize: 25, communityPerRater: 60, activeCandidates: 80 };
+  return runPiaaProtocol(data, cfg);
+}
+
+describe('eval:piaa on a tiny synthetic population', () => {
+  let first: PiaaSummary;
+
+  it('produces the documented JSON shape with finite, in-range metrics for every method', async () => {
+    first = await tinyRun(3);
+    const parsed = summarySchema.parse(JSON.parse(JSON.stringify(first)));
+    for (const shot of ['10', '50', '100'] as const) {
+      expect(Object.keys(parsed.shots[shot]).sort()).toEqual([...METHODS].sort());
+      for (const m of Object.values(parsed.shots[shot])) {
+        for (const v of [m.srocc, m.mse, m.mae]) expect(Number.isFinite(v)).toBe(true);
+      }
+    }
+    expect(Object.keys(parsed.active_vs_random).sort()).toEqual(['10', '20', '50']);
+    expect(parsed.people).toBe(12);
+  });
+
+  it('keeps every method at or below the noise ceiling (up to sampling slack) and above chance with 100 ratings', () => {
+    const ceiling = (first.ceiling as { srocc: number }).srocc;
+    expect(ceiling).toBeGreaterThan(0.6);
+    for (const shot of ['10', '50', '100']) {
+      for (const m of Object.values(first.shots[shot]!)) expect(m.srocc).toBeLessThanOrEqual(ceiling + 0.05);
+    }
+    // Scorers see only embeddings, yet must pick up some of the hidden taste.
+    expect(first.shots['100']!.finetune!.srocc).toBeGreaterThan(0.15);
+  });
+
+  it('gives different numbers for a different seed (nothing hard-coded)', async () => {
+    const other = await tinyRun(4);
+    expect(other.seed).toBe(4);
+    expect(other.shots['50']!.finetune!.srocc).not.toBe(first.shots['50']!.finetune!.srocc);
+    expect(other.ceiling.srocc).not.toBe(first.ceiling.srocc);
+  });
+
+  it('renders the markdown table and the plot', async () => {
+    const md = markdownReport(first, METHODS);
+    expect(md).toMatch(/\| 100 \| maml \|/);
+    expect(md).toMatch(/Noise ceiling SROCC: 0\.\d{3} ± /);
+    const meta = await sharp(await piaaChart(first, METHODS)).metadata();
+    expect(meta.format).toBe('png');
+    expect(meta.width).toBe(760);
+  });
+});
+
+describe('the hidden judge is independent of what the scorers see', () => {
+  it('synthetic.ts never imports the embedders or the feature extractor', () => {
+    const src = fs.readFileSync(path.join(__dirname, '../src/eval/synthetic.ts'), 'utf8');
+    const imports = src.split('\n').filter((l) => /^import /.test(l));
+    expect(imports.length).toBeGreaterThan(0);
+    for (const l of imports) {
+      expect(l).not.toMatch(/embedder|features|extractFeatures|clip/i);
+    }
+  });
+
+  it('the judge reads a SceneSpec: its latents come from the spec alone', () => {
+    const spec = parseSketchPrompt('moody neon city at night, busy, pixel art');
+    const z = judgeLatents(spec);
+    expect(z).toHaveLength(LATENT_DIM);
+    expect(judgeLatents(parseSketchPrompt('moody neon city at night, busy, pixel art'))).toEqual(z);
+    expect(judgeLatents(parseSketchPrompt('pastel flowers meadow, minimal watercolor'))).not.toEqual(z);
+    // trueTaste's signature takes (person, judge, spec): there is no pixel or embedding argument.
+    expect(trueTaste.length).toBe(3);
+  });
+
+  it('replacing every rendered image by a blank one changes no hidden taste or rating', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tasteloop-judge-'));
+    try {
+      const real = await buildPopulation({ seed: 11, people: 5, poolSize: 40, cacheDir: dir });
+      // Poison the render cache: the pixels the scorers would see become one flat grey image.
+      const grey = await sharp({ create: { width: 16, height: 16, channels: 3, background: '#808080' } }).png().toBuffer();
+      const files = fs.readdirSync(dir);
+      expect(files.length).toBe(40);
+      for (const f of files) fs.writeFileSync(path.join(dir, f), grey);
+      const blank = await buildPopulation({ seed: 11, people: 5, poolSize: 40, cacheDir: dir });
+      expect(blank.pool[0]!.png.equals(grey)).toBe(true);
+      expect(blank.hidden.map((h) => Array.from(h))).toEqual(real.hidden.map((h) => Array.from(h)));
+      expect(blank.ratings.map((r) => Array.from(r))).toEqual(real.ratings.map((r) => Array.from(r)));
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('ratings are whole numbers 1..10 and people share a community taste but differ personally', async () => {
+    const pop = await buildPopulation({ seed: 5, people: 8, poolSize: 60, cacheDir: false });
+    for (const r of pop.ratings) for (const v of r) expect(v >= 1 && v <= 10 && Number.isInteger(v)).toBe(true);
+    const corr = (a: Float64Array, b: Float64Array) => {
+      const ma = a.reduce((s, x) => s + x, 0) / a.length;
+      const mb = b.reduce((s, x) => s + x, 0) / b.length;
+      let ab = 0, aa = 0, bb = 0;
+      for (let i = 0; i < a.length; i++) {
+        ab += (a[i]! - ma) * (b[i]! - mb);
+        aa += (a[i]! - ma) ** 2;
+        bb += (b[i]! - mb) ** 2;
+      }
+      return ab / Math.sqrt(aa * bb);
+    };
+    const cs: number[] = [];
+    for (let i = 0; i < 8; i++) for (let j = i + 1; j < 8; j++) cs.push(corr(pop.hidden[i]!, pop.hidden[j]!));
+    const mean = cs.reduce((a, b) => a + b, 0) / cs.length;
+    expect(mean).toBeGreaterThan(0.2); // a shared community part
+    expect(mean).toBeLessThan(0.9); // and a personal part
+  });
+});

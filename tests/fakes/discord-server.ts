@@ -1,0 +1,470 @@
+/**
+ * A fake Discord on 127.0.0.1 for driving the real discord.js client: REST under /api/v10 and a
+ * gateway WebSocket. It keeps channels, threads and messages, records every REST request and every
+ * gateway dispatch for assertions, can inject a 429 on a route, and can drop the socket so the client
+ * RESUMEs and gets events replayed.
+ *
+ * Known details of the real thing it reproduces: a 204 carries no JSON content type; paths arrive
+ * URL-encoded (reaction emoji); INTERACTION_CREATE needs `authorizing_integration_owners`.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer, type WebSocket } from 'ws';
+
+const EPOCH = 1420070400000n;
+
+export interface RecordedRequest {
+  seq: number;
+  method: string;
+  /** Decoded path below /api/v10, e.g. /channels/1/messages/2/reactions/7️⃣/@me */
+  path: string;
+  rawPath: string;
+  auth: string | null;
+  body: any;
+  files: { name: string; size: number; type: string; bytes: Buffer }[];
+}
+
+export interface FakeMessage {
+  id: string;
+  channel_id: string;
+  content: string;
+  flags: number;
+  attachments: { id: string; filename: string; size: number; content_type: string; url: string; bytes: Buffer }[];
+  allowed_mentions: unknown;
+  author_id: string;
+  /** Created through the interaction webhook rather than the bot token. */
+  viaWebhook: boolean;
+  interactionId?: string;
+  edits: number;
+  deleted: boolean;
+  /** emoji (decoded) → user ids */
+  reactions: Map<string, Set<string>>;
+}
+
+export interface FakeChannel {
+  id: string;
+  type: number;
+  name: string;
+  guild_id: string;
+  parent_id?: string;
+}
+
+interface Dispatch {
+  s: number;
+  t: string;
+  d: unknown;
+}
+
+export interface FakeDiscordOptions {
+  token?: string;
+  applicationId?: string;
+}
+
+export class FakeDiscord {
+  readonly token: string;
+  readonly applicationId: string;
+  readonly botUser = { id: '900000000000000001', username: 'Tasteloop', discriminator: '0', global_name: 'Tasteloop', avatar: null, bot: true };
+  readonly guildId = '800000000000000001';
+  readonly channelId = '810000000000000001';
+  readonly requests: RecordedRequest[] = [];
+  readonly messages = new Map<string, FakeMessage>();
+  readonly channels = new Map<string, FakeChannel>();
+  /** Every dispatch sent (including replays), for assertions. */
+  readonly dispatched: Dispatch[] = [];
+  readonly commands = new Map<string, unknown[]>();
+  identifies = 0;
+  resumes = 0;
+
+  private server: Server | null = null;
+  private wss: WebSocketServer | null = null;
+  private socket: WebSocket | null = null;
+  private seq = 0;
+  private idSeq = 0n;
+  private sessionId = 'fake-session-1';
+  /** Dispatches of this session, for replay on RESUME. */
+  private history: Dispatch[] = [];
+  /** Dispatches created while no socket was connected: delivered on RESUME. */
+  private pending: Dispatch[] = [];
+  private rateLimits: { match: (method: string, path: string) => boolean; retryAfter: number; remaining: number; global: boolean }[] = [];
+  private interactionTokens = new Map<string, string>();
+  /** Replays this many already-delivered events on the next RESUME (at-least-once delivery). */
+  private replayOnResume = 0;
+  private resumedWaiters: (() => void)[] = [];
+
+  constructor(opts: FakeDiscordOptions = {}) {
+    this.token = opts.token ?? 'fake-bot-token';
+    this.applicationId = opts.applicationId ?? '700000000000000001';
+    this.channels.set(this.channelId, { id: this.channelId, type: 0, name: 'general', guild_id: this.guildId });
+  }
+
+  get port(): number {
+    return (this.server!.address() as AddressInfo).port;
+  }
+  get apiUrl(): string {
+    return `http://127.0.0.1:${this.port}/api`;
+  }
+  get gatewayUrl(): string {
+    return `ws://127.0.0.1:${this.port}/gateway`;
+  }
+  get connected(): boolean {
+    return this.socket !== null;
+  }
+
+  async start(): Promise<void> {
+    this.server = createServer((req, res) => {
+      this.handle(req, res).catch((err: unknown) => {
+        res.writeHead(500, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ message: String(err), code: 0 }));
+      });
+    });
+    this.wss = new WebSocketServer({ noServer: true });
+    this.server.on('upgrade', (req, sock, head) => {
+      if (!req.url?.startsWith('/gateway')) return sock.destroy();
+      this.wss!.handleUpgrade(req, sock, head, (ws) => this.onSocket(ws));
+    });
+    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', () => r()));
+  }
+
+  async stop(): Promise<void> {
+    for (const c of this.wss?.clients ?? []) c.terminate();
+    this.wss?.close();
+    this.server?.closeAllConnections();
+    await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+  }
+
+  snowflake(): string {
+    const ms = BigInt(Date.now()) - EPOCH;
+    return ((ms << 22n) + (this.idSeq++ % 4096n)).toString();
+  }
+
+  // ---------- test controls ----------
+
+  /** The next `times` requests matching get a 429 with retry_after seconds. */
+  injectRateLimit(match: (method: string, path: string) => boolean, retryAfter = 0.2, times = 1, global = false): void {
+    this.rateLimits.push({ match, retryAfter, remaining: times, global });
+  }
+
+  /** Closes the gateway socket with a resumable code; events dispatched meanwhile are queued. */
+  dropConnection(opts: { replayDelivered?: number } = {}): Promise<void> {
+    this.replayOnResume = opts.replayDelivered ?? 0;
+    const resumed = new Promise<void>((r) => this.resumedWaiters.push(r));
+    this.socket?.close(4000, 'fake: dropped');
+    this.socket = null;
+    return resumed;
+  }
+
+  user(id: string, name = `user${id.slice(-3)}`, bot = false) {
+    return { id, username: name, discriminator: '0', global_name: name, avatar: null, bot };
+  }
+
+  /** Sends a slash command as `userId`; returns the interaction id. */
+  interact(userId: string, name: string, options: { name: string; type: number; value: unknown }[] = [], opts: { channelId?: string; users?: Record<string, ReturnType<FakeDiscord['user']>> } = {}): string {
+    const id = this.snowflake();
+    const token = `itoken-${id}`;
+    this.interactionTokens.set(token, id);
+    const channelId = opts.channelId ?? this.channelId;
+    const ch = this.channels.get(channelId)!;
+    this.dispatch('INTERACTION_CREATE', {
+      id, application_id: this.applicationId, type: 2, token, version: 1,
+      data: { id: `cmd-${name}`, name, type: 1, options, ...(opts.users ? { resolved: { users: opts.users } } : {}) },
+      guild_id: this.guildId, channel_id: channelId, channel: { ...ch },
+      member: { user: this.user(userId), roles: [], permissions: '2248473465835073', joined_at: new Date().toISOString(), deaf: false, mute: false, flags: 0 },
+      app_permissions: '2248473465835073', locale: 'en-US', guild_locale: 'en-US', entitlements: [],
+      authorizing_integration_owners: { '0': this.guildId }, context: 0,
+    });
+    return id;
+  }
+
+  react(userId: string, messageId: string, emoji: string | { id: string; name: string }, opts: { bot?: boolean; burst?: boolean } = {}): void {
+    const m = this.messages.get(messageId);
+    const channelId = m?.channel_id ?? this.channelId;
+    const e = typeof emoji === 'string' ? { id: null, name: emoji } : emoji;
+    this.dispatch('MESSAGE_REACTION_ADD', {
+      user_id: userId, channel_id: channelId, message_id: messageId, guild_id: this.guildId, emoji: e, burst: opts.burst ?? false, type: opts.burst ? 1 : 0,
+      member: { user: this.user(userId, undefined, opts.bot), roles: [], joined_at: new Date().toISOString(), deaf: false, mute: false, flags: 0 },
+      message_author_id: m?.author_id,
+    });
+  }
+
+  unreact(userId: string, messageId: string, emoji: string): void {
+    const m = this.messages.get(messageId);
+    this.dispatch('MESSAGE_REACTION_REMOVE', {
+      user_id: userId, channel_id: m?.channel_id ?? this.channelId, message_id: messageId, guild_id: this.guildId, emoji: { id: null, name: emoji }, burst: false, type: 0,
+    });
+  }
+
+  /** A message a person posted, with an image attachment (for the attachment-ingest path). */
+  postAsUser(userId: string, png: Buffer, channelId = this.channelId): FakeMessage {
+    const msg = this.createMessage(channelId, { content: '' }, [{ name: 'photo.png', size: png.length, type: 'image/png', bytes: png }], { viaWebhook: false });
+    msg.author_id = userId;
+    return msg;
+  }
+
+  /** Bot-authored messages in a channel/thread, oldest first (ephemeral ones included). */
+  channelMessages(channelId: string): FakeMessage[] {
+    return [...this.messages.values()].filter((m) => m.channel_id === channelId && !m.deleted);
+  }
+
+  threads(): FakeChannel[] {
+    return [...this.channels.values()].filter((c) => c.type === 11);
+  }
+
+  // ---------- gateway ----------
+
+  private dispatch(t: string, d: unknown): void {
+    const ev: Dispatch = { s: ++this.seq, t, d };
+    this.history.push(ev);
+    if (this.socket) this.send(ev);
+    else this.pending.push(ev);
+  }
+
+  private send(ev: Dispatch): void {
+    this.dispatched.push(ev);
+    this.socket?.send(JSON.stringify({ op: 0, s: ev.s, t: ev.t, d: ev.d }));
+  }
+
+  private onSocket(ws: WebSocket): void {
+    ws.send(JSON.stringify({ op: 10, d: { heartbeat_interval: 41_250 } }));
+    ws.on('message', (raw) => {
+      const msg = JSON.parse(String(raw)) as { op: number; d: any };
+      if (msg.op === 1) ws.send(JSON.stringify({ op: 11 }));
+      else if (msg.op === 2) this.onIdentify(ws, msg.d);
+      else if (msg.op === 6) this.onResume(ws, msg.d);
+    });
+    ws.on('close', () => {
+      if (this.socket === ws) this.socket = null;
+    });
+  }
+
+  private onIdentify(ws: WebSocket, d: { token: string }): void {
+    if (d.token.replace(/^Bot /, '') !== this.token) return ws.close(4004, 'Authentication failed');
+    this.identifies++;
+    this.socket = ws;
+    this.history = [];
+    this.pending = [];
+    this.sessionId = `fake-session-${this.identifies}`;
+    this.dispatch('READY', {
+      v: 10, user: this.botUser, guilds: [{ id: this.guildId, unavailable: true }], session_id: this.sessionId,
+      resume_gateway_url: this.gatewayUrl, application: { id: this.applicationId, flags: 0 }, shard: [0, 1],
+    });
+    this.dispatch('GUILD_CREATE', this.guildPayload());
+  }
+
+  private onResume(ws: WebSocket, d: { token: string; session_id: string; seq: number }): void {
+    if (d.session_id !== this.sessionId) {
+      ws.send(JSON.stringify({ op: 9, d: false }));
+      return;
+    }
+    this.resumes++;
+    this.socket = ws;
+    const fromSeq = Math.max(0, d.seq - this.replayOnResume);
+    this.replayOnResume = 0;
+    const replay = this.history.filter((e) => e.s > fromSeq && e.t !== 'READY');
+    this.pending = [];
+    for (const e of replay) this.send(e);
+    this.dispatch('RESUMED', {});
+    for (const w of this.resumedWaiters.splice(0)) w();
+  }
+
+  private guildPayload() {
+    const channels = [...this.channels.values()].filter((c) => c.type !== 11);
+    const threads = [...this.channels.values()].filter((c) => c.type === 11).map((c) => this.channelPayload(c));
+    return {
+      id: this.guildId, name: 'Fake Guild', icon: null, owner_id: '1', unavailable: false, member_count: 3, large: false,
+      joined_at: new Date().toISOString(), features: [], emojis: [], stickers: [], members: [], presences: [], voice_states: [],
+      stage_instances: [], guild_scheduled_events: [], soundboard_sounds: [],
+      roles: [{ id: this.guildId, name: '@everyone', permissions: '2248473465835073', position: 0, color: 0, hoist: false, managed: false, mentionable: false, flags: 0 }],
+      channels: channels.map((c) => this.channelPayload(c)), threads,
+      premium_tier: 0, preferred_locale: 'en-US', system_channel_flags: 0, verification_level: 0, default_message_notifications: 0,
+      explicit_content_filter: 0, mfa_level: 0, nsfw_level: 0, afk_timeout: 300,
+    };
+  }
+
+  private channelPayload(c: FakeChannel) {
+    const base = { id: c.id, type: c.type, name: c.name, guild_id: c.guild_id, permission_overwrites: [], position: 0, nsfw: false };
+    return c.type === 11
+      ? { ...base, parent_id: c.parent_id, owner_id: this.botUser.id, thread_metadata: { archived: false, auto_archive_duration: 1440, archive_timestamp: new Date().toISOString(), locked: false }, message_count: 0, member_count: 1 }
+      : base;
+  }
+
+  // ---------- REST ----------
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://x');
+    const rawPath = url.pathname.replace(/^\/api\/v\d+/, '');
+    const path = decodeURIComponent(rawPath);
+    const method = req.method ?? 'GET';
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const buf = Buffer.concat(chunks);
+    const ct = String(req.headers['content-type'] ?? '');
+    let body: any = null;
+    const files: RecordedRequest['files'] = [];
+    if (ct.startsWith('multipart/form-data')) {
+      const form = await new Response(buf, { headers: { 'content-type': ct } }).formData();
+      const entries: [string, FormDataEntryValue][] = [];
+      form.forEach((v, k) => entries.push([k, v]));
+      for (const [k, v] of entries) {
+        if (k === 'payload_json') body = JSON.parse(String(v));
+        else if (typeof v !== 'string') files.push({ name: v.name, size: v.size, type: v.type, bytes: Buffer.from(await v.arrayBuffer()) });
+      }
+    } else if (buf.length) {
+      body = JSON.parse(buf.toString('utf8'));
+    }
+    const auth = (req.headers.authorization as string | undefined) ?? null;
+    const rec: RecordedRequest = { seq: this.requests.length + 1, method, path, rawPath, auth, body, files };
+    this.requests.push(rec);
+
+    const limit = this.rateLimits.find((l) => l.remaining > 0 && l.match(method, path));
+    if (limit) {
+      limit.remaining--;
+      res.writeHead(429, {
+        'content-type': 'application/json', 'retry-after': String(Math.ceil(limit.retryAfter)),
+        'x-ratelimit-scope': limit.global ? 'global' : 'user', ...(limit.global ? { 'x-ratelimit-global': 'true' } : {}),
+        'x-ratelimit-bucket': 'fakebucket', 'x-ratelimit-limit': '1', 'x-ratelimit-remaining': '0', 'x-ratelimit-reset-after': String(limit.retryAfter),
+      });
+      res.end(JSON.stringify({ message: 'You are being rate limited.', retry_after: limit.retryAfter, global: limit.global }));
+      return;
+    }
+
+    const isBot = auth === `Bot ${this.token}`;
+    // Webhook routes authenticate by their token; attachments stand in for the (public) CDN.
+    const webhookRoute = path.startsWith('/webhooks/') || path.startsWith('/interactions/') || path.startsWith('/attachments/');
+    if (!webhookRoute && !isBot) return this.json(res, 401, { message: '401: Unauthorized', code: 0 });
+
+    const route = `${method} ${path}`;
+    let m: RegExpExecArray | null;
+    if (route === 'GET /gateway/bot') {
+      return this.json(res, 200, { url: this.gatewayUrl, shards: 1, session_start_limit: { total: 1000, remaining: 999, reset_after: 0, max_concurrency: 1 } });
+    }
+    if (route === 'GET /users/@me') return this.json(res, 200, this.botUser);
+    if ((m = /^PUT \/applications\/(\d+)(?:\/guilds\/(\d+))?\/commands$/.exec(route))) {
+      const list = (body as any[]).map((c) => ({ ...c, id: this.snowflake(), application_id: this.applicationId, version: '1', ...(m![2] ? { guild_id: m![2] } : {}) }));
+      this.commands.set(m[2] ?? 'global', list);
+      return this.json(res, 200, list);
+    }
+    if ((m = /^POST \/interactions\/(\d+)\/([^/]+)\/callback$/.exec(route))) {
+      const [, iid, token] = m;
+      if (this.interactionTokens.get(token!) !== iid) return this.json(res, 404, { message: 'Unknown interaction', code: 10062 });
+      const type = body.type as number;
+      const data = body.data ?? {};
+      const msg = this.createMessage(this.interactionChannel(iid!), data, files, { viaWebhook: true, interactionId: iid, placeholder: type === 5 });
+      this.messages.delete(msg.id);
+      msg.id = `orig-${token}`;
+      this.messages.set(msg.id, msg);
+      if (url.searchParams.get('with_response') === 'true') {
+        return this.json(res, 200, { interaction: { id: iid, type: 2, activity_instance_id: null, response_message_id: msg.id, response_message_loading: type === 5, response_message_ephemeral: Boolean(msg.flags & 64) }, resource: { type, message: this.messagePayload(msg) } });
+      }
+      return this.noContent(res);
+    }
+    if ((m = /^(PATCH|DELETE|GET) \/webhooks\/(\d+)\/([^/]+)\/messages\/([^/]+)$/.exec(route))) {
+      const [, verb, , token, which] = m;
+      const id = which === '@original' ? `orig-${token}` : which!;
+      const msg = this.messages.get(id);
+      if (!msg || msg.deleted) return this.json(res, 404, { message: 'Unknown Message', code: 10008 });
+      if (verb === 'DELETE') {
+        msg.deleted = true;
+        return this.noContent(res);
+      }
+      if (verb === 'PATCH') this.editMessage(msg, body, files);
+      return this.json(res, 200, this.messagePayload(msg));
+    }
+    if ((m = /^POST \/webhooks\/(\d+)\/([^/]+)$/.exec(route))) {
+      const iid = this.interactionTokens.get(m[2]!);
+      if (!iid) return this.json(res, 404, { message: 'Unknown Webhook', code: 10015 });
+      const msg = this.createMessage(this.interactionChannel(iid), body ?? {}, files, { viaWebhook: true, interactionId: iid });
+      return this.json(res, 200, this.messagePayload(msg));
+    }
+    if ((m = /^POST \/channels\/(\d+)\/messages$/.exec(route))) {
+      if (!this.channels.has(m[1]!)) return this.json(res, 404, { message: 'Unknown Channel', code: 10003 });
+      const msg = this.createMessage(m[1]!, body ?? {}, files, { viaWebhook: false });
+      return this.json(res, 200, this.messagePayload(msg));
+    }
+    if ((m = /^(PATCH|GET) \/channels\/(\d+)\/messages\/(\d+)$/.exec(route))) {
+      const msg = this.messages.get(m[3]!);
+      if (!msg || msg.deleted) return this.json(res, 404, { message: 'Unknown Message', code: 10008 });
+      if (m[1] === 'PATCH') this.editMessage(msg, body, files);
+      return this.json(res, 200, this.messagePayload(msg));
+    }
+    if ((m = /^(PUT|DELETE) \/channels\/(\d+)\/messages\/(\d+)\/reactions\/(.+)\/@me$/.exec(route))) {
+      const msg = this.messages.get(m[3]!);
+      if (!msg) return this.json(res, 404, { message: 'Unknown Message', code: 10008 });
+      const set = msg.reactions.get(m[4]!) ?? new Set<string>();
+      msg.reactions.set(m[4]!, set);
+      if (m[1] === 'PUT') set.add(this.botUser.id);
+      else set.delete(this.botUser.id);
+      return this.noContent(res);
+    }
+    if ((m = /^POST \/channels\/(\d+)\/threads$/.exec(route))) {
+      const parent = this.channels.get(m[1]!);
+      if (!parent) return this.json(res, 404, { message: 'Unknown Channel', code: 10003 });
+      const thread: FakeChannel = { id: this.snowflake(), type: body.type ?? 11, name: body.name, guild_id: this.guildId, parent_id: parent.id };
+      this.channels.set(thread.id, thread);
+      this.dispatch('THREAD_CREATE', { ...this.channelPayload(thread), newly_created: true });
+      return this.json(res, 201, this.channelPayload(thread));
+    }
+    if ((m = /^GET \/channels\/(\d+)$/.exec(route))) {
+      const c = this.channels.get(m[1]!);
+      return c ? this.json(res, 200, this.channelPayload(c)) : this.json(res, 404, { message: 'Unknown Channel', code: 10003 });
+    }
+    if ((m = /^GET \/attachments\/(\w+)$/.exec(route))) {
+      const att = [...this.messages.values()].flatMap((x) => x.attachments).find((a) => a.id === m![1]);
+      if (!att) return this.json(res, 404, { message: 'not found' });
+      res.writeHead(200, { 'content-type': att.content_type });
+      res.end(att.bytes);
+      return;
+    }
+    return this.json(res, 404, { message: `fake discord: no route ${route}`, code: 0 });
+  }
+
+  private interactionChannel(iid: string): string {
+    const ev = this.history.find((e) => e.t === 'INTERACTION_CREATE' && (e.d as { id: string }).id === iid) ?? this.dispatched.find((e) => e.t === 'INTERACTION_CREATE' && (e.d as { id: string }).id === iid);
+    return (ev?.d as { channel_id?: string } | undefined)?.channel_id ?? this.channelId;
+  }
+
+  private createMessage(channelId: string, body: any, files: RecordedRequest['files'], o: { viaWebhook: boolean; interactionId?: string; placeholder?: boolean }): FakeMessage {
+    const msg: FakeMessage = {
+      id: this.snowflake(), channel_id: channelId, content: o.placeholder ? '' : (body.content ?? ''), flags: body.flags ?? 0,
+      attachments: [], allowed_mentions: body.allowed_mentions, author_id: this.botUser.id, viaWebhook: o.viaWebhook,
+      interactionId: o.interactionId, edits: 0, deleted: false, reactions: new Map(),
+    };
+    this.attach(msg, files);
+    this.messages.set(msg.id, msg);
+    return msg;
+  }
+
+  private editMessage(msg: FakeMessage, body: any, files: RecordedRequest['files']): void {
+    if (body?.content !== undefined) msg.content = body.content;
+    if (body?.allowed_mentions !== undefined) msg.allowed_mentions = body.allowed_mentions;
+    if (files.length) this.attach(msg, files);
+    msg.edits++;
+  }
+
+  private attach(msg: FakeMessage, files: RecordedRequest['files']): void {
+    for (const f of files) {
+      const id = this.snowflake();
+      msg.attachments.push({ id, filename: f.name, size: f.size, content_type: f.type || 'image/png', url: `http://127.0.0.1:${this.port}/api/v10/attachments/${id}`, bytes: f.bytes });
+    }
+  }
+
+  messagePayload(msg: FakeMessage) {
+    return {
+      id: msg.id, channel_id: msg.channel_id, guild_id: this.guildId, type: 0, content: msg.content, flags: msg.flags,
+      author: msg.author_id === this.botUser.id ? this.botUser : this.user(msg.author_id), timestamp: new Date().toISOString(), edited_timestamp: msg.edits ? new Date().toISOString() : null,
+      tts: false, mention_everyone: false, mentions: [], mention_roles: [], embeds: [], pinned: false, components: [],
+      attachments: msg.attachments.map(({ bytes: _b, ...a }) => ({ ...a, proxy_url: a.url })),
+      ...(msg.viaWebhook ? { webhook_id: this.applicationId, application_id: this.applicationId } : {}),
+    };
+  }
+
+  private json(res: ServerResponse, status: number, body: unknown): void {
+    res.writeHead(status, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(body));
+  }
+
+  /** 204: no body and, as on Discord, no JSON content type (discord.js would try to parse it). */
+  private noContent(res: ServerResponse): void {
+    res.writeHead(204);
+    res.end();
+  }
+}

@@ -1,0 +1,224 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import sharp from 'sharp';
+import { sql } from 'drizzle-orm';
+import { testBackends } from './helpers/db';
+import type { Database } from '../src/db/connection';
+import { queryRows } from '../src/db/util';
+import {
+  extractFeatures, FEATURE_DIM, FEATURE_GROUPS, FEATURE_MEAN, FEATURE_SCALE, FeaturesEmbedder, FEATURES_MODEL_ID, standardizeFeatures,
+} from '../src/providers/embedder/features';
+import { parseSketchPrompt, renderSketch } from '../src/providers/imagegen/sketch';
+import { ImageStore } from '../src/core/images';
+import { EmbeddingService } from '../src/core/embeddings';
+import { UnknownImageError } from '../src/core/errors';
+import type { Embedder } from '../src/core/ports';
+
+const render = (p: string, seed = 1, size = 160) => renderSketch(parseSketchPrompt(p), { seed, size });
+const dot = (a: Float32Array, b: Float32Array) => a.reduce((s, x, i) => s + x * b[i]!, 0);
+const norm = (a: Float32Array) => Math.sqrt(dot(a, a));
+
+/** Offset of a named group in the raw vector. */
+function groupOffset(name: string): number {
+  let o = 0;
+  for (const g of FEATURE_GROUPS) {
+    if (g.name === name) return o;
+    o += g.dims;
+  }
+  throw new Error(name);
+}
+
+describe('features embedder', () => {
+  const embedder = new FeaturesEmbedder();
+
+  it('has a stable id, 64–128 dims and committed constants of the same length', () => {
+    expect(embedder.modelId).toBe(FEATURES_MODEL_ID);
+    expect(FEATURE_DIM).toBeGreaterThanOrEqual(64);
+    expect(FEATURE_DIM).toBeLessThanOrEqual(128);
+    expect(embedder.dim).toBe(FEATURE_DIM);
+    expect(FEATURE_MEAN.length).toBe(FEATURE_DIM);
+    expect(FEATURE_SCALE.length).toBe(FEATURE_DIM);
+    expect(FEATURE_SCALE.every((s) => s > 0)).toBe(true);
+  });
+
+  it('is deterministic, unit-norm and of the declared dimension', async () => {
+    const pngs = [await render('red abstract'), await render('ink mountains'), await render('neon city at night')];
+    const a = await embedder.embed(pngs);
+    const b = await embedder.embed(pngs);
+    expect(a).toHaveLength(3);
+    for (let i = 0; i < 3; i++) {
+      expect(a[i]!.length).toBe(FEATURE_DIM);
+      expect(Math.abs(norm(a[i]!) - 1)).toBeLessThan(1e-5);
+      expect(Array.from(a[i]!)).toEqual(Array.from(b[i]!));
+      expect(a[i]!.every(Number.isFinite)).toBe(true);
+    }
+    expect(dot(a[0]!, a[1]!)).toBeLessThan(0.99);
+  });
+
+  it('handles grayscale, alpha and tiny or flat images', async () => {
+    const gray = await sharp({ create: { width: 30, height: 20, channels: 3, background: '#808080' } }).grayscale().png().toBuffer();
+    const alpha = await sharp({ create: { width: 8, height: 8, channels: 4, background: { r: 10, g: 200, b: 30, alpha: 0.5 } } }).png().toBuffer();
+    const out = await embedder.embed([gray, alpha]);
+    for (const v of out) {
+      expect(v.length).toBe(FEATURE_DIM);
+      expect(Math.abs(norm(v) - 1)).toBeLessThan(1e-5);
+      expect(v.every(Number.isFinite)).toBe(true);
+    }
+  });
+
+  it('extractFeatures measures what it claims on synthetic pixels', () => {
+    const w = 64, h = 64;
+    const img = (f: (x: number, y: number) => [number, number, number]) => {
+      const a = new Uint8Array(w * h * 3);
+      for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) a.set(f(x, y), (y * w + x) * 3);
+      return a;
+    };
+    const black = extractFeatures(img(() => [0, 0, 0]), w, h);
+    const white = extractFeatures(img(() => [255, 255, 255]), w, h);
+    expect(black[0]).toBeCloseTo(0);
+    expect(white[0]).toBeCloseTo(1);
+    const orange = extractFeatures(img(() => [240, 120, 20]), w, h);
+    const blue = extractFeatures(img(() => [20, 80, 240]), w, h);
+    const warm = groupOffset('warmth');
+    expect(orange[warm]!).toBeGreaterThan(0.5);
+    expect(blue[warm]!).toBeLessThan(-0.5);
+    const stripes = extractFeatures(img((x) => (x % 4 < 2 ? [0, 0, 0] : [255, 255, 255])), w, h);
+    const e = groupOffset('edges');
+    expect(stripes[e]!).toBeGreaterThan(0.9);
+    expect(white[e]!).toBe(0);
+    const sym = groupOffset('symmetry');
+    const halfDark = extractFeatures(img((x) => (x < w / 2 ? [0, 0, 0] : [255, 255, 255])), w, h);
+    expect(white[sym]!).toBeCloseTo(1);
+    expect(halfDark[sym]!).toBeLessThan(0.1); // left–right asymmetric
+    expect(halfDark[sym + 1]!).toBeCloseTo(1); // but top–bottom symmetric
+  });
+
+  it('separates warm from cool and busy from minimal renders', async () => {
+    const seeds = [1, 2, 3, 4, 5];
+    const embedAll = async (prompts: string[]) => embedder.embed(await Promise.all(prompts.flatMap((p) => seeds.map((s) => render(p, s)))));
+    const warm = await embedAll(['warm golden hour mountains', 'warm sunset sea']);
+    const cool = await embedAll(['cool blue night mountains', 'cool icy sea']);
+    const busy = await embedAll(['busy intricate city', 'busy colorful flowers']);
+    const minimal = await embedAll(['minimal city', 'minimal flowers']);
+    const mean = (vs: Float32Array[]) => {
+      const m = new Float32Array(FEATURE_DIM);
+      for (const v of vs) for (let i = 0; i < FEATURE_DIM; i++) m[i]! += v[i]! / vs.length;
+      return m;
+    };
+    // Nearest-centroid (leave-one-in) classification: each render is closer to its own class centroid.
+    const accuracy = (a: Float32Array[], b: Float32Array[]) => {
+      const ca = mean(a), cb = mean(b);
+      let ok = 0;
+      for (const v of a) if (dot(v, ca) > dot(v, cb)) ok++;
+      for (const v of b) if (dot(v, cb) > dot(v, ca)) ok++;
+      return ok / (a.length + b.length);
+    };
+    expect(accuracy(warm, cool)).toBeGreaterThanOrEqual(0.9);
+    expect(accuracy(busy, minimal)).toBeGreaterThanOrEqual(0.9);
+    // And along the named dimensions of the standardized vector:
+    const w = groupOffset('warmth');
+    const e = groupOffset('edges');
+    expect(mean(warm)[w]!).toBeGreaterThan(mean(cool)[w]!);
+    expect(mean(busy)[e]!).toBeGreaterThan(mean(minimal)[e]!);
+  });
+
+  it('standardizeFeatures returns a unit vector even for the calibration mean', () => {
+    const v = standardizeFeatures(Float32Array.from(FEATURE_MEAN));
+    expect(norm(v)).toBeCloseTo(1, 5);
+  });
+});
+
+for (const backend of testBackends()) {
+  describe(`EmbeddingService cache (${backend.name})`, () => {
+    let database: Database;
+    let dir: string;
+    let store: ImageStore;
+    const ids: string[] = [];
+
+    /** The real features embedder, counting what it is asked to embed. */
+    class CountingEmbedder implements Embedder {
+      calls: number[] = [];
+      embedded = 0;
+      constructor(readonly modelId: string, private readonly inner = new FeaturesEmbedder()) {}
+      get dim() {
+        return this.inner.dim;
+      }
+      async embed(images: Buffer[]) {
+        this.calls.push(images.length);
+        this.embedded += images.length;
+        return this.inner.embed(images);
+      }
+      describe() {
+        return this.modelId;
+      }
+    }
+
+    beforeAll(async () => {
+      database = await backend.open();
+      dir = await mkdtemp(path.join(os.tmpdir(), 'tl-emb-'));
+      store = new ImageStore(database.db, dir);
+      for (const p of ['red sea', 'blue city', 'green forest', 'ink figure', 'neon abstract']) {
+        ids.push((await store.put(await render(p, 1, 96), { source: 'generated', prompt: p })).id);
+      }
+    });
+    afterAll(async () => {
+      await database.close();
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    const rows = async (model: string) =>
+      queryRows<{ image_id: string; dim: number; vector: number[] }>(database.db, sql`select image_id, dim, vector from embeddings where model = ${model}`);
+
+    it('embeds each image once; the second call reads the cache', async () => {
+      const emb = new CountingEmbedder('counting-a');
+      const svc = new EmbeddingService(database.db, store, emb, 2);
+      expect(svc.modelId).toBe('counting-a');
+      expect(svc.dim).toBe(FEATURE_DIM);
+      const first = await svc.embed([...ids, ids[0]!]);
+      expect(first.size).toBe(5);
+      expect(emb.embedded).toBe(5);
+      expect(emb.calls.every((n) => n <= 2)).toBe(true); // batched
+      const second = await svc.embed(ids);
+      expect(emb.embedded).toBe(5);
+      for (const id of ids) expect(Array.from(second.get(id)!)).toEqual(Array.from(first.get(id)!));
+      // A fresh service (e.g. after a restart) also hits the database cache.
+      const emb2 = new CountingEmbedder('counting-a');
+      await new EmbeddingService(database.db, store, emb2).embed(ids);
+      expect(emb2.embedded).toBe(0);
+      const stored = await rows('counting-a');
+      expect(stored).toHaveLength(5);
+      expect(stored.every((r) => r.dim === FEATURE_DIM && r.vector.length === FEATURE_DIM)).toBe(true);
+    });
+
+    it('concurrent calls for the same images embed them once', async () => {
+      const emb = new CountingEmbedder('counting-concurrent');
+      const svc = new EmbeddingService(database.db, store, emb);
+      const results = await Promise.all([svc.embed(ids), svc.embed(ids), svc.embed(ids.slice(0, 2))]);
+      expect(emb.embedded).toBe(5);
+      expect(results[2]!.size).toBe(2);
+    });
+
+    it('another model id gets its own rows and never reuses the other vectors', async () => {
+      const emb = new CountingEmbedder('counting-b');
+      const svc = new EmbeddingService(database.db, store, emb);
+      await svc.embed(ids.slice(0, 3));
+      expect(emb.embedded).toBe(3);
+      expect(await rows('counting-b')).toHaveLength(3);
+      expect(await rows('counting-a')).toHaveLength(5);
+    });
+
+    it('an unknown image id is a typed error', async () => {
+      const svc = new EmbeddingService(database.db, store, new CountingEmbedder('counting-c'));
+      await expect(svc.embed(['0'.repeat(64)])).rejects.toBeInstanceOf(UnknownImageError);
+    });
+
+    it('deleting an image removes its embeddings (cascade)', async () => {
+      const id = ids[4]!;
+      await store.delete(id);
+      const left = await queryRows<{ n: string | number }>(database.db, sql`select count(*) as n from embeddings where image_id = ${id}`);
+      expect(Number(left[0]!.n)).toBe(0);
+    });
+  });
+}

@@ -1,0 +1,71 @@
+/** The real discord.js bot wired to the fake Discord and the in-memory services, for tests. */
+import { createHash } from 'node:crypto';
+import { findCommand } from '../../commands/index';
+import { silentLogger, type Logger } from '../../src/log';
+import { userKeyOf } from '../../src/core/identity';
+import { RATING_EMOJI } from '../../src/platforms/emoji';
+import { createDiscordAdapter, type DiscordAdapter } from '../../src/platforms/discord/adapter';
+import { FakeDiscord } from '../fakes/discord-server';
+import { createFakeServices, type FakeServices, type FakeServicesOptions } from './services';
+import { waitFor } from './wait';
+import type { AdapterHarness, HarnessMessage } from '../platform-contract';
+
+export interface DiscordHarness extends AdapterHarness {
+  fake: FakeDiscord;
+  adapter: DiscordAdapter;
+  services: FakeServices;
+  idOf(user: string): string;
+  /** Sends a slash command; resolves when the bot has handled it. Returns the interaction id. */
+  interaction(user: string, name: string, options?: Record<string, string | number>): Promise<string>;
+}
+
+export async function openDiscordHarness(opts: { clock?: () => number; services?: FakeServicesOptions; log?: Logger; ingestAttachments?: (scopeId: string) => Promise<boolean> } = {}): Promise<DiscordHarness> {
+  const services = await createFakeServices(opts.services);
+  const fake = new FakeDiscord();
+  await fake.start();
+  const adapter = createDiscordAdapter({
+    config: { DISCORD_TOKEN: fake.token, DISCORD_APPLICATION_ID: fake.applicationId, DISCORD_API_URL: fake.apiUrl, DISCORD_GUILD_ID: fake.guildId },
+    services, log: opts.log ?? silentLogger, clock: opts.clock, ingestAttachments: opts.ingestAttachments,
+  });
+  await adapter.start();
+  await waitFor(() => adapter.client.guilds.cache.get(fake.guildId)?.available, 'the guild');
+  await waitFor(() => fake.commands.has(fake.guildId), 'command registration');
+
+  const idOf = (user: string) => (BigInt(`0x${createHash('sha256').update(user).digest('hex').slice(0, 12)}`) + 100000000000000000n).toString();
+  const interaction = async (user: string, name: string, o: Record<string, string | number> = {}) => {
+    const def = findCommand(name);
+    const options = Object.entries(o).map(([k, v]) => {
+      const spec = def?.options.find((s) => s.name === k);
+      return { name: k, type: spec?.type === 'integer' ? 4 : spec?.type === 'user' ? 6 : 3, value: spec?.type === 'user' ? idOf(String(v)) : v };
+    });
+    const users = Object.fromEntries(Object.entries(o).filter(([k]) => def?.options.find((s) => s.name === k)?.type === 'user').map(([, v]) => [idOf(String(v)), fake.user(idOf(String(v)), String(v))]));
+    const iid = fake.interact(idOf(user), name, options, Object.keys(users).length ? { users } : {});
+    await waitFor(() => fake.requests.some((r) => r.path.startsWith(`/interactions/${iid}/`)), `the ack of /${name}`);
+    await adapter.idle();
+    return iid;
+  };
+  const ratingStep = async (fn: () => void) => {
+    const before = services.ratingCalls.length;
+    fn();
+    await waitFor(() => services.ratingCalls.length > before, 'the rating to be handled');
+    await adapter.idle();
+  };
+  const messages = async (): Promise<HarnessMessage[]> =>
+    [...fake.messages.values()].filter((m) => !m.deleted && (m.content || m.attachments.length)).map((m) => ({
+      id: m.id, conversationId: m.channel_id, text: m.content, imageId: services.messagesMap.get(`discord|${m.id}`)?.imageId ?? null,
+      rateable: RATING_EMOJI.every((e) => m.reactions.get(e)?.has(fake.botUser.id)), ephemeral: Boolean(m.flags & 64), edits: m.edits,
+    }));
+  return {
+    fake, adapter, services, idOf, interaction, messages,
+    channelId: fake.channelId,
+    command: async (user, name, o) => void (await interaction(user, name, o)),
+    threadIds: async () => fake.threads().map((t) => t.id),
+    rate: (user, messageId, score) => ratingStep(() => fake.react(idOf(user), messageId, RATING_EMOJI[score - 1]!)),
+    unrate: (user, messageId, score) => ratingStep(() => fake.unreact(idOf(user), messageId, RATING_EMOJI[score - 1]!)),
+    userKey: (user) => userKeyOf({ platform: 'discord', userId: idOf(user) }),
+    close: async () => {
+      await adapter.stop();
+      await fake.stop();
+    },
+  };
+}

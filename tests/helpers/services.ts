@@ -1,0 +1,205 @@
+/**
+ * TEST DOUBLE — an in-memory `Services` for platform tests only (Discord / playground / contract
+ * suites), used until src/app.ts's real `createServices` is available to them. It keeps the
+ * semantics platforms rely on: ratings keyed by (person, image) with "latest remaining vote wins",
+ * message lookup by id, one active run per person, request-key dedupe, and a scripted run that
+ * emits RunEvents (each step waits on `gate`, so tests control timing without sleeping).
+ */
+import { createHash } from 'node:crypto';
+import sharp from 'sharp';
+import { userKeyOf, type PersonRef, type UserKey } from '../../src/core/identity';
+import { LimitReachedError, UnknownImageError, InvalidScoreError } from '../../src/core/errors';
+import type { ImageRecord, RatingChange, RatingContext } from '../../src/core/ports';
+import type { ProfileSummary, Services, StartRunRequest } from '../../src/core/services';
+import type { CandidateView, RunEvent, RunMetricsView } from '../../src/core/optimizer/events';
+
+export interface FakeServicesOptions {
+  galleryImages?: number;
+  /** Awaited before each run step ("started", then each iteration): lets a test hold or advance a run. */
+  gate?: (runId: string, step: number) => Promise<void>;
+}
+
+export interface FakeServices extends Services {
+  /** Effective ratings: `${userKey}|${imageId}` → score. */
+  ratingsMap: Map<string, number>;
+  /** Every rate/unrate call, in order (for replay/duplicate assertions). */
+  ratingCalls: { kind: 'rate' | 'unrate'; userKey: UserKey; imageId: string; score: number; ctx: RatingContext; changed: boolean }[];
+  messagesMap: Map<string, { imageId: string | null; runId: string | null; kind: string; channelId: string }>;
+  events: RunEvent[];
+  runs: Services['runs'] & { active: Map<string, { runId: string; cancelled: boolean }> };
+  addImage(bytes: Buffer, meta?: Partial<ImageRecord>): Promise<ImageRecord>;
+  /** Puts an image first in line for /rate. */
+  addToGallery(bytes: Buffer): Promise<ImageRecord>;
+  /** Resolves when every run started so far has ended. */
+  idle(): Promise<void>;
+}
+
+async function solidPng(i: number, size = 64): Promise<Buffer> {
+  const r = (i * 67) % 256, g = (i * 131) % 256, b = (i * 199) % 256;
+  return sharp({ create: { width: size, height: size, channels: 3, background: { r, g, b } } }).png().toBuffer();
+}
+
+export async function createFakeServices(opts: FakeServicesOptions = {}): Promise<FakeServices> {
+  const images = new Map<string, { rec: ImageRecord; bytes: Buffer }>();
+  const gallery: string[] = [];
+  // Votes per (user, image): score → { present, time }; effective = newest present vote.
+  const votes = new Map<string, Map<number, { present: boolean; time: number }>>();
+  const ratingsMap = new Map<string, number>();
+  const ratingCalls: FakeServices['ratingCalls'] = [];
+  const messagesMap: FakeServices['messagesMap'] = new Map();
+  const listeners = new Set<(e: RunEvent) => void>();
+  const events: RunEvent[] = [];
+  const active = new Map<string, { runId: string; cancelled: boolean }>();
+  const requestKeys = new Map<string, string>();
+  const running = new Set<Promise<void>>();
+  let runSeq = 0;
+  const gate = opts.gate ?? (() => new Promise<void>((r) => setImmediate(r)));
+
+  const addImage = async (bytes: Buffer, meta: Partial<ImageRecord> = {}): Promise<ImageRecord> => {
+    const png = await sharp(bytes).png().toBuffer();
+    const m = await sharp(png).metadata();
+    const id = createHash('sha256').update(png).digest('hex');
+    const rec: ImageRecord = {
+      id, width: m.width ?? 0, height: m.height ?? 0, bytes: png.length, source: 'gallery', prompt: null, generator: null,
+      seed: null, ownerKey: null, createdAt: new Date(), ...meta,
+    };
+    images.set(id, { rec, bytes: png });
+    return rec;
+  };
+  for (let i = 0; i < (opts.galleryImages ?? 12); i++) gallery.push((await addImage(await solidPng(i), { source: 'onboarding' })).id);
+
+  const emit = (e: RunEvent) => {
+    events.push(e);
+    for (const l of listeners) l(e);
+  };
+
+  const applyVote = (kind: 'rate' | 'unrate', person: PersonRef, imageId: string, score: number, ctx: RatingContext, at?: Date): RatingChange => {
+    if (!Number.isInteger(score) || score < 1 || score > 10) throw new InvalidScoreError(score);
+    if (!images.has(imageId)) throw new UnknownImageError(imageId);
+    const userKey = userKeyOf(person);
+    const k = `${userKey}|${imageId}`;
+    const time = (at ?? new Date()).getTime();
+    const v = votes.get(k) ?? new Map();
+    votes.set(k, v);
+    const before = ratingsMap.get(k) ?? null;
+    const prev = v.get(score);
+    if (!prev || prev.time <= time) v.set(score, { present: kind === 'rate', time });
+    let after: number | null = null;
+    let newest = -Infinity;
+    for (const [s, vote] of v) if (vote.present && vote.time >= newest) { newest = vote.time; after = s; }
+    if (after === null) ratingsMap.delete(k); else ratingsMap.set(k, after);
+    const changed = before !== after;
+    ratingCalls.push({ kind, userKey, imageId, score, ctx, changed });
+    return { userKey, imageId, before, after, changed };
+  };
+
+  const countFor = (userKey: UserKey) => [...ratingsMap.keys()].filter((k) => k.startsWith(`${userKey}|`)).length;
+
+  async function script(runId: string, userKey: UserKey, req: StartRunRequest, slot: { cancelled: boolean }): Promise<void> {
+    const K = req.iterations ?? 2;
+    const n = req.candidates ?? 2;
+    let best = 0, init = 0, kStar = 0, imagesUsed = 0, bestImageId: string | null = null, bestPrompt: string | null = null;
+    const metrics = (): RunMetricsView => ({ init, max: best, maxMinusInit: best - init, kStar, maxSim: 0.5, scoreOfMostSim: 5, imagesUsed, costUsd: 0, bestImageId, bestPrompt });
+    try {
+      await gate(runId, 0);
+      emit({ type: 'run.started', key: `${runId}:started`, runId, params: {
+        prompt: req.prompt, iterations: K, candidates: n, feedback: req.feedback ?? 's+p', optimizer: req.optimizer ?? 'genetic',
+        objective: 'single', members: [userKey], seed: 1, generator: 'fake', llm: null, scorer: 'fake scorer' } });
+      // Like the core's loop: iteration 0 scores the initial prompt alone, iterations 1..K render N candidates.
+      for (let it = 0; it <= K; it++) {
+        await gate(runId, it + 1);
+        if (slot.cancelled) { emit({ type: 'run.cancelled', key: `${runId}:cancelled`, runId, metrics: imagesUsed ? metrics() : null }); return; }
+        const cands: CandidateView[] = [];
+        for (let c = 0; c < (it === 0 ? 1 : n); c++) {
+          const prompt = it === 0 ? req.prompt : `${req.prompt} v${it}.${c}`;
+          const rec = await addImage(await solidPng(1000 + runSeq * 100 + it * 10 + c), { source: 'generated', prompt });
+          const score = 5 + it * 0.7 + c * 0.3;
+          imagesUsed++;
+          if (it === 0 && c === 0) init = score;
+          if (score > best) { best = score; kStar = it; bestImageId = rec.id; bestPrompt = prompt; }
+          cands.push({ iteration: it, idx: c, prompt, imageId: rec.id, score });
+        }
+        emit({ type: 'iteration.images', key: `${runId}:it${it}:images`, runId, iteration: it, candidates: cands });
+        emit({ type: 'iteration.summary', key: `${runId}:it${it}:summary`, runId, iteration: it, bestSoFar: best, bestThisIteration: cands.at(-1)!.score, feedbackDigest: 'brighter colors', scorerN: countFor(userKey) });
+        emit({ type: 'run.progress', key: `${runId}:it${it}:progress`, runId, iteration: it, iterations: K, imagesUsed, costUsd: 0 });
+      }
+      emit({ type: 'run.finished', key: `${runId}:finished`, runId, metrics: metrics(), stopReason: 'iterations done' });
+    } finally {
+      active.delete(userKey);
+    }
+  }
+
+  const services: FakeServices = {
+    backends: { images: 'fake', llm: 'none', embedder: 'fake', database: 'memory' },
+    ratingsMap, ratingCalls, messagesMap, events, addImage,
+    addToGallery: async (bytes) => {
+      const rec = await addImage(bytes, { source: 'onboarding' });
+      gallery.unshift(rec.id);
+      return rec;
+    },
+    images: {
+      get: async (id) => images.get(id)?.rec,
+      readBytes: async (id) => {
+        const i = images.get(id);
+        if (!i) throw new UnknownImageError(id);
+        return i.bytes;
+      },
+      ingest: async (bytes, meta) => addImage(bytes, { source: meta.source, ownerKey: meta.ownerKey ?? null }),
+    },
+    people: { touch: async (p) => userKeyOf(p) },
+    ratings: {
+      rate: async (p, id, s, ctx, t) => applyVote('rate', p, id, s, ctx, t),
+      unrate: async (p, id, s, ctx, t) => applyVote('unrate', p, id, s, ctx, t),
+      count: async (k) => countFor(k),
+    },
+    taste: {
+      nextToRate: async (k, n) => gallery.filter((id) => !ratingsMap.has(`${k}|${id}`)).slice(0, n).map((id) => images.get(id)!.rec),
+      profile: async (k): Promise<ProfileSummary> => {
+        const mine = [...ratingsMap].filter(([key]) => key.startsWith(`${k}|`)).map(([key, score]) => ({ image: images.get(key.split('|')[1]!)!.rec, score }));
+        mine.sort((a, b) => b.score - a.score);
+        return {
+          userKey: k, ratings: mine.length, method: mine.length >= 5 ? 'finetune' : 'global',
+          quality: { n: mine.length, srocc: mine.length >= 5 ? 0.5 : null, mse: null, mae: mine.length >= 5 ? 1.2 : null },
+          topImages: mine.slice(0, 3), predictedFavorites: [],
+        };
+      },
+      predict: async (_k, ids) => ids.map(() => 5.5),
+    },
+    runs: {
+      active,
+      start: async (req) => {
+        const userKey = userKeyOf(req.requester);
+        if (req.requestKey && requestKeys.has(req.requestKey)) return { runId: requestKeys.get(req.requestKey)! };
+        if (active.has(userKey)) throw new LimitReachedError('You already have a run in progress; /cancel it or wait for it to finish.');
+        const runId = `run${++runSeq}`;
+        if (req.requestKey) requestKeys.set(req.requestKey, runId);
+        const slot = { runId, cancelled: false };
+        active.set(userKey, slot);
+        const p = script(runId, userKey, req, slot);
+        running.add(p);
+        void p.finally(() => running.delete(p));
+        return { runId };
+      },
+      cancel: async (userKey, runId) => {
+        const slot = active.get(userKey);
+        if (!slot || (runId && slot.runId !== runId)) return null;
+        slot.cancelled = true;
+        return slot.runId;
+      },
+      subscribe: (l) => {
+        listeners.add(l);
+        return () => listeners.delete(l);
+      },
+    },
+    messages: {
+      record: async (m) => {
+        messagesMap.set(`${m.platform}|${m.messageId}`, { imageId: m.imageId ?? null, runId: m.runId ?? null, kind: m.kind, channelId: m.channelId });
+      },
+      lookup: async (platform, id) => messagesMap.get(`${platform}|${id}`),
+    },
+    idle: async () => {
+      while (running.size) await Promise.all([...running]);
+    },
+  };
+  return services;
+}

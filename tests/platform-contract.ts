@@ -1,0 +1,109 @@
+/**
+ * ONE contract every chat adapter must honour, run against each through a small harness
+ * (tests/contract-discord.test.ts, tests/contract-playground.test.ts; Slack later).
+ */
+import { describe, expect, it, beforeAll, afterAll } from 'vitest';
+import type { FakeServices } from './helpers/services';
+import { waitFor } from './helpers/wait';
+
+export interface HarnessMessage {
+  id: string;
+  conversationId: string;
+  text: string;
+  /** Image the platform message carries, as recorded in services.messages. */
+  imageId: string | null;
+  /** Rating controls offered (Discord: the bot's 10 reactions; playground: buttons). */
+  rateable: boolean;
+  /** Visible only to the invoker. */
+  ephemeral: boolean;
+  edits: number;
+}
+
+export interface AdapterHarness {
+  services: FakeServices;
+  /** The channel commands are typed in. */
+  channelId: string;
+  /** Runs a command as `user` and resolves once its handler finished. */
+  command(user: string, name: string, options?: Record<string, string | number>): Promise<void>;
+  messages(): Promise<HarnessMessage[]>;
+  threadIds(): Promise<string[]>;
+  rate(user: string, messageId: string, score: number): Promise<void>;
+  unrate(user: string, messageId: string, score: number): Promise<void>;
+  userKey(user: string): string;
+  close(): Promise<void>;
+}
+
+export function platformContract(name: string, open: () => Promise<AdapterHarness>): void {
+  describe(`platform contract: ${name}`, () => {
+    let h: AdapterHarness;
+    beforeAll(async () => {
+      h = await open();
+    });
+    afterAll(async () => {
+      await h?.close();
+    });
+
+    const rateable = async () => (await h.messages()).filter((m) => m.rateable && m.imageId && m.conversationId === h.channelId);
+
+    it('/rate posts rateable images, one message each', async () => {
+      await h.command('ann', 'rate', { count: 3 });
+      const imgs = await waitFor(async () => ((await rateable()).length >= 3 ? rateable() : null), 'three rateable images');
+      expect(imgs).toHaveLength(3);
+      expect(new Set(imgs.map((m) => m.imageId)).size).toBe(3);
+      expect(imgs.every((m) => !m.ephemeral)).toBe(true);
+    });
+
+    it('a rating is stored for the rating person; changing it keeps one rating; unrating removes it', async () => {
+      const [img] = await rateable();
+      const key = `${h.userKey('ben')}|${img!.imageId}`;
+      await h.rate('ben', img!.id, 7);
+      expect(h.services.ratingsMap.get(key)).toBe(7);
+      await h.rate('ben', img!.id, 9);
+      expect(h.services.ratingsMap.get(key)).toBe(9);
+      await h.unrate('ben', img!.id, 9);
+      await h.unrate('ben', img!.id, 7);
+      expect(h.services.ratingsMap.has(key)).toBe(false);
+      await h.rate('ben', img!.id, 4);
+      expect(h.services.ratingsMap.get(key)).toBe(4);
+      expect(h.services.ratingsMap.has(`${h.userKey('ann')}|${img!.imageId}`)).toBe(false);
+    });
+
+    it('/profile says "1 rating" and "0 ratings"', async () => {
+      await h.command('ben', 'profile');
+      await h.command('cat', 'profile');
+      const texts = (await h.messages()).filter((m) => m.ephemeral).map((m) => m.text);
+      expect(texts.some((t) => /— 1 rating\b/.test(t))).toBe(true);
+      expect(texts.some((t) => /— 0 ratings\b/.test(t))).toBe(true);
+    });
+
+    it('/optimize opens a thread with the header, rateable candidates, progress and a final summary', async () => {
+      const before = new Set(await h.threadIds());
+      await h.command('ann', 'optimize', { prompt: 'a lighthouse at dusk', iterations: 2, candidates: 2 });
+      const thread = await waitFor(async () => (await h.threadIds()).find((t) => !before.has(t)), 'a new thread');
+      const inThread = async () => (await h.messages()).filter((m) => m.conversationId === thread);
+      await waitFor(async () => (await inThread()).some((m) => m.text.includes('Run finished')), 'the final summary');
+      // The closing notice in the command's channel comes after the thread's last edit.
+      await waitFor(async () => (await h.messages()).some((m) => m.conversationId === h.channelId && m.text.startsWith('✅ Run finished:')), 'the outcome notice');
+      const msgs = await inThread();
+      expect(msgs[0]!.text).toContain('a lighthouse at dusk');
+      const candidates = msgs.filter((m) => m.rateable && m.imageId && /\/10/.test(m.text) && !m.text.includes('Run finished'));
+      expect(candidates).toHaveLength(1 + 2 * 2); // the initial prompt, then 2 iterations × 2
+      const progress = msgs.filter((m) => /^(⏳ Iteration \d+\/\d+|✅ Done)/.test(m.text));
+      expect(progress).toHaveLength(1);
+      expect(progress[0]!.edits).toBeGreaterThanOrEqual(2);
+      expect(msgs.filter((m) => m.text.startsWith('📊 **'))).toHaveLength(3);
+      const summary = msgs.find((m) => m.text.includes('Run finished'))!;
+      expect(summary.text).toMatch(/max \d+\.\d\/10 · max − init \+\d\.\d · K\* \d/);
+      // a run's candidate is rateable like any other image
+      await h.rate('ann', candidates[0]!.id, 8);
+      expect(h.services.ratingsMap.get(`${h.userKey('ann')}|${candidates[0]!.imageId}`)).toBe(8);
+    });
+
+    it('a person’s mistake gets a private, friendly reply', async () => {
+      await h.command('dan', 'rate', { count: 50 });
+      const errs = (await h.messages()).filter((m) => m.ephemeral && m.text.includes('count must be from 1 to 10'));
+      expect(errs).toHaveLength(1);
+      expect(errs[0]!.text).not.toMatch(/reference/i);
+    });
+  });
+}
