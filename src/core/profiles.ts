@@ -15,7 +15,7 @@
  * - The charts: a score-distribution bar chart (Vega-Lite → PNG, src/eval/charts.ts) and a grid of
  *   top-rated and predicted-favorite images composed with sharp.
  */
-import sharp from 'sharp';
+import sharp, { type OverlayOptions } from 'sharp';
 import { svgToPng, barChart } from '../eval/charts';
 import { FEATURE_DIM, FEATURE_GROUPS, FEATURES_MODEL_ID } from '../providers/embedder/features';
 
@@ -365,7 +365,7 @@ export async function imageGrid(rows: readonly GridRow[], opts: { tile?: number 
   const width = GRID_GAP + cols * (tile + GRID_GAP);
   const rowH = GRID_LABEL_H + tile + GRID_CAPTION_H + GRID_GAP;
   const height = GRID_GAP + rows.length * rowH;
-  const layers: sharp.OverlayOptions[] = [];
+  const layers: OverlayOptions[] = [];
   for (const [r, row] of rows.entries()) {
     const top = GRID_GAP + r * rowH;
     layers.push({ input: textStrip(row.label, width - 2 * GRID_GAP, GRID_LABEL_H, 15, true), left: GRID_GAP, top });

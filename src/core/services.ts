@@ -36,6 +36,10 @@ export interface ProfileSummary {
 
 export interface Services {
   backends: Record<string, string>;
+  /** Taste profiles and comparisons (issue 6); see src/core/profile-services.ts. Optional until every Services builder wires it. */
+  profiles?: ProfilesApi;
+  /** Opt-in sharing, visibility checks, forget and export (issue 6). */
+  privacy?: PrivacyApi;
   images: {
     get(id: string): Promise<ImageRecord | undefined>;
     readBytes(id: string): Promise<Buffer>;
@@ -69,4 +73,58 @@ export interface Services {
     record(m: { platform: string; messageId: string; channelId: string; scopeId?: string; imageId?: string; runId?: string; kind: string }): Promise<void>;
     lookup(platform: string, messageId: string): Promise<{ imageId: string | null; runId: string | null; kind: string; channelId: string } | undefined>;
   };
+}
+
+// ---------- profiles & privacy (issue 6) ----------
+
+export interface ProfileView {
+  summary: ProfileSummary;
+  /** Display name of the person the profile is about. */
+  name: string;
+  self: boolean;
+  /** What they like and dislike, and what they like more than the community, in sentences. */
+  description: string;
+  likes: string[];
+  dislikes: string[];
+  moreThanCommunity: string[];
+  lessThanCommunity: string[];
+  /** PNG: bar chart of the scores they gave (null without ratings). */
+  distributionChart: Buffer | null;
+  /** PNG: top-rated and predicted-favorite images (null when there are none). */
+  grid: Buffer | null;
+}
+
+export interface CompareView {
+  members: { key: UserKey; name: string }[];
+  pairs: { a: string; b: string; percent: number; explanation: string }[];
+  /** The whole answer as text (numbers explained in words). */
+  text: string;
+  /** PNG heatmap of the pairwise matches (groups of 3 or more). */
+  heatmap: Buffer | null;
+  consensusImageId: string;
+  divisiveImageId: string;
+}
+
+export interface ProfilesApi {
+  /** The viewer's own profile, or `target`'s when that person shares it in `scopeId` (else ProfileNotAvailableError). */
+  view(req: { viewer: PersonRef; target?: PersonRef; scopeId?: string }): Promise<ProfileView>;
+  /** 2–8 people (the requester is added when only one other person is named). */
+  compare(req: { requester: PersonRef; people: PersonRef[]; scopeId?: string }): Promise<CompareView>;
+}
+
+export interface ForgetSummary {
+  ratings: number;
+  runs: number;
+  images: number;
+}
+
+export interface PrivacyApi {
+  setSharing(person: PersonRef, share: boolean, scopeId?: string): Promise<void>;
+  isSharing(person: PersonRef): Promise<boolean>;
+  /** Group members as user keys; every member other than the requester must share in `scopeId` (else ProfileNotAvailableError). */
+  authorizeMembers(requester: PersonRef, members: PersonRef[], scopeId?: string): Promise<UserKey[]>;
+  /** Deletes everything about the person in one transaction and drops their later events. */
+  forget(person: PersonRef): Promise<ForgetSummary>;
+  /** Everything stored about the person, as pretty JSON. */
+  export(person: PersonRef): Promise<{ filename: string; json: string }>;
 }

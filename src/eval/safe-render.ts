@@ -35,6 +35,7 @@ export class SafeSketchRenderer {
       const p = this.pending.get(m.id);
       this.pending.delete(m.id);
       p?.resolve(m.png ? Buffer.from(m.png, 'base64') : null);
+      this.idle();
     });
     child.on('exit', () => {
       if (this.child === child) this.child = null;
@@ -44,17 +45,29 @@ export class SafeSketchRenderer {
         p.resolve(null);
       }
     });
-    child.unref();
-    (child.channel as unknown as { unref?: () => void } | undefined)?.unref?.();
     this.child = child;
     return child;
+  }
+
+  /** An idle worker must not keep the evaluation process alive; a busy one must. */
+  private idle(): void {
+    if (this.pending.size > 0 || !this.child) return;
+    this.child.unref();
+    (this.child.channel as unknown as { unref?: () => void } | null | undefined)?.unref?.();
+  }
+
+  private busy(child: ChildProcess): void {
+    child.ref();
+    (child.channel as unknown as { ref?: () => void } | null | undefined)?.ref?.();
   }
 
   private inWorker(prompt: string, seed: number, size: number): Promise<Buffer | null> {
     const id = this.nextId++;
     return new Promise((resolve) => {
       this.pending.set(id, { resolve });
-      this.worker().send({ id, prompt, seed, size });
+      const child = this.worker();
+      this.busy(child);
+      child.send({ id, prompt, seed, size });
     });
   }
 

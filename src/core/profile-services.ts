@@ -1,0 +1,226 @@
+/**
+ * The `profiles` and `privacy` sections of `Services` (src/core/services.ts), built from the core
+ * services. src/app.ts plugs them in:
+ *
+ *   const { profiles, privacy } = createProfileServices({ db, taste, images, ledger, embeddings, runs, log });
+ *
+ * Everything that reads another person's data goes through assertCanUseProfile first.
+ */
+import { eq, inArray } from 'drizzle-orm';
+import type { Db } from '../db/connection';
+import { users } from '../db/schema';
+import { heatmap } from '../eval/charts';
+import { silentLogger, type Logger } from '../log';
+import { compareTastes, matchCells, MAX_MEMBERS, MIN_MEMBERS, uniqueNames, type CompareMember, type CompareResult } from './compare';
+import type { EmbeddingService } from './embeddings';
+import { CommandInputError } from './errors';
+import { galleryImageIds, onboardingImageIds } from './gallery';
+import { parseUserKey, userKeyOf, type PersonRef, type UserKey } from './identity';
+import type { ImageStore } from './images';
+import { touchPerson } from './people';
+import { assertCanUseProfile, exportPerson, forgetPerson, isSharing, setSharing } from './privacy';
+import {
+  describeTaste, directionResponses, directionsFor, imageGrid, ratingDistributionChart, separatingSentence,
+  type DirectionResponse, type GridRow, type TasteDirection, type TextEmbedder,
+} from './profiles';
+import type { RatingLedger } from './ratings';
+import type { CompareView, PrivacyApi, ProfilesApi, ProfileView } from './services';
+import type { TasteService } from './taste';
+
+export interface ProfileServicesDeps {
+  db: Db;
+  taste: TasteService;
+  images: ImageStore;
+  ledger: RatingLedger;
+  embeddings: EmbeddingService;
+  /** CLIP text tower, when available: descriptions from ~150 phrases instead of feature directions. */
+  text?: TextEmbedder;
+  /** To stop a forgotten person's active run before their rows go. */
+  runs?: { cancel(userKey: UserKey, runId?: string): Promise<string | null> };
+  log?: Logger;
+  /** Reference images for descriptions and comparisons (default 300). */
+  referenceLimit?: number;
+}
+
+export interface ProfileServices {
+  profiles: ProfilesApi;
+  privacy: PrivacyApi;
+}
+
+export function createProfileServices(deps: ProfileServicesDeps): ProfileServices {
+  const { db, taste, ledger } = deps;
+  const log = deps.log ?? silentLogger;
+  const limit = deps.referenceLimit ?? 300;
+  let directions: Promise<TasteDirection[]> | null = null;
+  const getDirections = () => (directions ??= directionsFor(taste.modelId, deps.text).catch((err: unknown) => {
+    directions = null;
+    log.warn({ err }, 'taste directions unavailable; profiles go without a description');
+    return [];
+  }));
+
+  /** The shared reference set: onboarding first, then the gallery; rated images fill in a thin gallery. */
+  async function referenceIds(extraFrom: UserKey[] = []): Promise<string[]> {
+    const ids = [...new Set([...(await onboardingImageIds(db)), ...(await galleryImageIds(db))])].slice(0, limit);
+    if (ids.length < 20) {
+      for (const k of extraFrom) for (const r of await ledger.listRatings(k)) if (!ids.includes(r.imageId)) ids.push(r.imageId);
+    }
+    return ids.slice(0, limit);
+  }
+
+  async function responsesFor(keys: UserKey[], refIds: string[]): Promise<Map<UserKey, DirectionResponse[]>> {
+    const out = new Map<UserKey, DirectionResponse[]>();
+    const dirs = await getDirections();
+    if (!dirs.length || refIds.length < 3) return out;
+    const vectors = await deps.embeddings.embed(refIds);
+    const X = refIds.map((id) => vectors.get(id)!);
+    const g = taste.scorer.getGlobal();
+    const community = X.map((x) => {
+      let s = g.bias;
+      for (let j = 0; j < g.dim; j++) s += g.w[j]! * (x[j] as number);
+      return s;
+    });
+    for (const k of keys) out.set(k, directionResponses(X, await taste.predict(k, refIds), community, dirs));
+    return out;
+  }
+
+  async function namesOf(keys: UserKey[], hints: PersonRef[] = []): Promise<Map<UserKey, string>> {
+    const rows = keys.length ? await db.select({ k: users.userKey, n: users.displayName }).from(users).where(inArray(users.userKey, keys)) : [];
+    const out = new Map<UserKey, string>();
+    for (const k of keys) {
+      const hint = hints.find((h) => userKeyOf(h) === k)?.displayName;
+      out.set(k, hint || rows.find((r) => r.k === k)?.n || parseUserKey(k).userId);
+    }
+    return out;
+  }
+
+  const profiles: ProfilesApi = {
+    async view({ viewer, target, scopeId }): Promise<ProfileView> {
+      const viewerKey = await touchPerson(db, viewer, scopeId);
+      const targetKey = target ? userKeyOf(target) : viewerKey;
+      const self = targetKey === viewerKey;
+      await assertCanUseProfile(db, { requesterKey: viewerKey, targetKey, scopeId });
+      const summary = await taste.profile(targetKey, { top: 4 });
+      const name = (await namesOf([targetKey], target ? [target] : [viewer])).get(targetKey)!;
+      const refIds = await referenceIds([targetKey]);
+      const responses = summary.ratings > 0 ? (await responsesFor([targetKey], refIds)).get(targetKey) : undefined;
+      const description = responses
+        ? describeTaste(responses, { subject: self ? 'You' : name })
+        : { likes: [], dislikes: [], moreThanCommunity: [], lessThanCommunity: [], text: self ? 'Rate some images with /rate and I will describe your taste.' : `${name} has no ratings yet.` };
+      const scores = (await ledger.listRatings(targetKey)).map((r) => r.score);
+      const distributionChart = scores.length ? await ratingDistributionChart(scores, { title: `${self ? 'Your' : `${name}'s`} ratings (${scores.length})` }) : null;
+      const rows: GridRow[] = [];
+      const tiles = async (items: { id: string; caption: string }[]) => {
+        const out = [];
+        for (const it of items) {
+          const png = await deps.images.readBytes(it.id).catch(() => null);
+          if (png) out.push({ png, caption: it.caption });
+        }
+        return out;
+      };
+      const top = await tiles(summary.topImages.map((t) => ({ id: t.image.id, caption: `rated ${t.score}/10` })));
+      if (top.length) rows.push({ label: 'Top rated', tiles: top });
+      const fav = await tiles(summary.predictedFavorites.map((t) => ({ id: t.image.id, caption: `predicted ${formatScore(t.predicted)}` })));
+      if (fav.length && summary.ratings > 0) rows.push({ label: 'Predicted favorites (not rated yet)', tiles: fav });
+      const grid = rows.length ? await imageGrid(rows) : null;
+      return { summary, name, self, description: description.text, likes: description.likes, dislikes: description.dislikes, moreThanCommunity: description.moreThanCommunity, lessThanCommunity: description.lessThanCommunity, distributionChart, grid };
+    },
+
+    async compare({ requester, people, scopeId }): Promise<CompareView> {
+      const requesterKey = await touchPerson(db, requester, scopeId);
+      let keys = [...new Set(people.map(userKeyOf))];
+      if (keys.length === 1 && keys[0] !== requesterKey) keys = [requesterKey, ...keys];
+      if (keys.length < MIN_MEMBERS || keys.length > MAX_MEMBERS) {
+        throw new CommandInputError(`Compare ${MIN_MEMBERS} to ${MAX_MEMBERS} different people (you named ${keys.length}).`, '/compare users:@a @b [@c …]');
+      }
+      for (const k of keys) await assertCanUseProfile(db, { requesterKey, targetKey: k, scopeId });
+      const names = await namesOf(keys, [requester, ...people]);
+      const refIds = await referenceIds(keys);
+      if (refIds.length < 2) throw new CommandInputError('There are not enough shared images to compare tastes yet; try again once the gallery is ready.');
+      const members: CompareMember[] = [];
+      for (const k of keys) {
+        members.push({
+          key: k,
+          name: names.get(k)!,
+          predictions: await taste.predict(k, refIds),
+          ratings: new Map((await ledger.listRatings(k)).map((r) => [r.imageId, r.score])),
+        });
+      }
+      const result = compareTastes(members, refIds);
+      const fa = members[result.farthest.a]!;
+      const fb = members[result.farthest.b]!;
+      const responses = await responsesFor([fa.key, fb.key], refIds);
+      const ra = responses.get(fa.key);
+      const rb = responses.get(fb.key);
+      const separation = ra && rb ? separatingSentence({ name: fa.name, responses: ra }, { name: fb.name, responses: rb }) : null;
+      const counts = members.map((m) => m.ratings.size);
+      const text = renderCompare(result, separation, counts);
+      const heat = members.length >= 3
+        ? await heatmap(matchCells(result), { title: 'Taste match (%)', decimals: 0, width: 120 + 70 * members.length, height: 80 + 50 * members.length })
+        : null;
+      return {
+        members: result.members,
+        pairs: result.pairs.map((p) => ({ a: members[p.a]!.name, b: members[p.b]!.name, percent: p.percent, explanation: p.explanation })),
+        text,
+        heatmap: heat,
+        consensusImageId: result.consensus.imageId,
+        divisiveImageId: result.divisive.imageId,
+      };
+    },
+  };
+
+  const privacy: PrivacyApi = {
+    async setSharing(person, share, scopeId) {
+      const key = await touchPerson(db, person, scopeId);
+      await setSharing(db, key, share);
+    },
+    isSharing: (person) => isSharing(db, userKeyOf(person)),
+    async authorizeMembers(requester, members, scopeId) {
+      const requesterKey = await touchPerson(db, requester, scopeId);
+      const keys = [...new Set(members.map(userKeyOf))];
+      if (keys.length > MAX_MEMBERS) throw new CommandInputError(`A group run takes at most ${MAX_MEMBERS} people (you named ${keys.length}).`);
+      for (const k of keys) await assertCanUseProfile(db, { requesterKey, targetKey: k, scopeId });
+      return keys;
+    },
+    async forget(person) {
+      const key = userKeyOf(person);
+      await deps.runs?.cancel(key).catch((err: unknown) => log.warn({ err }, 'could not cancel the run of a person being forgotten'));
+      const report = await forgetPerson(db, key, { imagePath: (id) => deps.images.path(id) });
+      taste.forget(key);
+      // Others lost their ratings of the deleted images; the community model lost this person.
+      for (const k of report.affectedPeople) taste.scheduler.request(k);
+      void taste.retrainCommunity().catch((err: unknown) => log.error({ err }, 'community retrain after forget failed'));
+      log.info({ ratings: report.ratings, runs: report.runs, images: report.images }, 'a person was forgotten');
+      return { ratings: report.ratings, runs: report.runs, images: report.images };
+    },
+    async export(person) {
+      const key = userKeyOf(person);
+      const data = await exportPerson(db, key);
+      const slug = key.replace(/[^a-zA-Z0-9_-]+/g, '_');
+      return { filename: `tasteloop-export-${slug}.json`, json: JSON.stringify(data, null, 2) };
+    },
+  };
+
+  return { profiles, privacy };
+}
+
+/** `6.4/10` (the core does not import the platforms' formatters). */
+function formatScore(s: number): string {
+  return `${s.toFixed(1)}/10`;
+}
+
+/** The /compare answer in words: every pair explained, the closest pair, consensus, divisive, separation. */
+export function renderCompare(result: CompareResult, separation: string | null, ratingCounts: number[]): string {
+  const names = uniqueNames(result.members.map((m) => m.name));
+  const lines = [`**Taste match** (${result.members.length} people, ${result.referenceSize} shared reference images)`];
+  for (const p of [...result.pairs].sort((x, y) => y.percent - x.percent)) {
+    lines.push(`• ${p.explanation.replace(`${result.members[p.a]!.name} and ${result.members[p.b]!.name}`, `**${names[p.a]} & ${names[p.b]}**`)}`);
+  }
+  if (result.pairs.length > 1) lines.push(`Closest pair: **${names[result.closest.a]} & ${names[result.closest.b]}** (${result.closest.percent}%).`);
+  const per = (scores: number[]) => scores.map((s, i) => `${names[i]} ${formatScore(s)}`).join(', ');
+  lines.push(`Brings the group together (highest lowest score): predicted ${per(result.consensus.scores)}.`);
+  lines.push(`Most divisive (they disagree most): predicted ${per(result.divisive.scores)}.`);
+  if (separation) lines.push(separation);
+  const thin = names.filter((_, i) => (ratingCounts[i] ?? 0) < 10);
+  if (thin.length) lines.push(`_Few ratings so far for ${thin.join(', ')}: their numbers lean on the community's taste and will sharpen as they rate._`);
+  return lines.join('\n');
+}

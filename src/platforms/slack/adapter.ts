@@ -1,0 +1,367 @@
+/**
+ * The Slack app (@slack/bolt 5). It only translates, like the Discord bot: slash commands → the
+ * shared handlers (commands/), reactions → ratings, neutral messages → Slack messages.
+ *
+ * - HTTP mode (HTTPReceiver, v0 request signatures) by default; Socket Mode when SLACK_APP_TOKEN is set.
+ * - Every slash command is acknowledged first (Slack's 3-second rule); the work runs after the ack.
+ * - Images: files.uploadV2 into the channel / the run's thread; the message `ts` that carries the
+ *   file is read back from files.info (`shares`) so reactions find the image via platform_messages.
+ * - Outgoing calls go through one queue per channel (queue.ts): about one post per second, 429s
+ *   honored with Retry-After. The WebClient itself never retries (one retry layer only).
+ * - Retries never act twice: events are claimed by event_id, commands by trigger_id (processed_events).
+ */
+import { App, HTTPReceiver, LogLevel, webApi, type Logger as SlackLogger, type SlashCommand } from '@slack/bolt';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { COMMANDS, findCommand } from '../../../commands/index';
+import { parseOptionText, validateOptions, type RawOptions } from '../../../commands/options';
+import type { Config } from '../../config';
+import type { Db } from '../../db/connection';
+import { CommandInputError } from '../../core/errors';
+import { userKeyOf, type PersonRef } from '../../core/identity';
+import type { Services } from '../../core/services';
+import { describeFailure, dispatchCommand } from '../dispatch';
+import { encodeForUpload } from '../discord/upload';
+import { emojiToRating, isCancelEmoji, RATING_SLACK_NAMES } from '../emoji';
+import { recordPosted } from '../record';
+import type { ChatAdapter, CommandContext, Conversation, OutMessage, ReplyOptions } from '../types';
+import { dbEventClaimer, memoryEventClaimer, type EventClaimer } from './event-dedupe';
+import { ChannelQueue } from './queue';
+import {
+  decodeSlackEntities, parseSlackMessageId, parseUserMention, slackConversationId, slackMessageId, toSlackText, tsToDate,
+} from './text';
+
+const PLATFORM = 'slack';
+export const SLACK_EVENTS_PATH = '/slack/events';
+
+type WebClient = InstanceType<typeof webApi.WebClient>;
+
+export interface SlackAdapterOptions {
+  config: Partial<Pick<Config, 'SLACK_BOT_TOKEN' | 'SLACK_SIGNING_SECRET' | 'SLACK_APP_TOKEN' | 'SLACK_API_URL' | 'SLACK_PORT' | 'HOST'>>;
+  services: Services;
+  log: Logger;
+  /** The database: retries are deduplicated in processed_events (shared by every process). */
+  db?: Db;
+  /** Overrides the dedupe store (default: `db` when given, else process memory). */
+  claimer?: EventClaimer;
+  /** ms since epoch; event times come from Slack's `event_ts` when present. */
+  clock?: () => number;
+  /** Gap between posts in one channel (default 1000 ms, Slack's guidance). */
+  postIntervalMs?: number;
+  /** Delay between files.info polls while Slack shares an upload (default 400 ms). */
+  sharePollMs?: number;
+}
+
+export interface SlackAdapter extends ChatAdapter {
+  /** The bot's own user id (auth.test), once started. */
+  readonly botUserId: string | undefined;
+  readonly queue: ChannelQueue;
+  /** The request URL Slack posts to (HTTP mode), once started: http://host:port/slack/events. */
+  url(): string;
+  /** Resolves when every command and event being handled has finished and the queues are empty (tests, shutdown). */
+  idle(): Promise<void>;
+}
+
+export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
+  const { config, services, log } = opts;
+  const clock = opts.clock ?? Date.now;
+  const token = config.SLACK_BOT_TOKEN;
+  if (!token) throw new Error('SLACK_BOT_TOKEN is required for Slack');
+  const socketMode = Boolean(config.SLACK_APP_TOKEN);
+  if (!socketMode && !config.SLACK_SIGNING_SECRET) throw new Error('SLACK_SIGNING_SECRET is required for Slack in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)');
+  const claimer = opts.claimer ?? (opts.db ? dbEventClaimer(opts.db) : memoryEventClaimer());
+  const sharePollMs = opts.sharePollMs ?? 400;
+  const queue = new ChannelQueue({ postIntervalMs: opts.postIntervalMs ?? 1000, log });
+  const slackLogger = toSlackLogger(log);
+  const clientOptions: webApi.WebClientOptions = {
+    slackApiUrl: config.SLACK_API_URL ? withTrailingSlash(config.SLACK_API_URL) : undefined,
+    // One retry layer only: 429s are thrown at once and retried by the channel queue after
+    // Retry-After; other failures are not retried blindly, since a repeated post can post twice.
+    rejectRateLimitedCalls: true,
+    retryConfig: { retries: 0 },
+    timeout: 30_000,
+    logger: slackLogger,
+  };
+  const web: WebClient = new webApi.WebClient(token, clientOptions);
+
+  let app: App | null = null;
+  let server: Server | null = null;
+  let botUserId: string | undefined;
+  let stopping = false;
+  const inFlight = new Set<Promise<unknown>>();
+  const track = (what: string, work: () => Promise<void>) => {
+    const p = work().catch((err: unknown) => log.error({ err }, `slack ${what} failed`));
+    inFlight.add(p);
+    void p.finally(() => inFlight.delete(p));
+  };
+
+  // ---------- outgoing ----------
+
+  /** Where a file upload became a message: Slack shares uploads asynchronously, so poll files.info. */
+  async function findShareTs(fileId: string, channel: string): Promise<string> {
+    for (let attempt = 0; attempt < 25; attempt++) {
+      const info = (await queue.run('files.info', 'call', () => web.files.info({ file: fileId }))) as {
+        file?: { shares?: Record<string, Record<string, { ts: string }[]> | undefined> };
+      };
+      const shares = info.file?.shares;
+      const ts = shares?.public?.[channel]?.[0]?.ts ?? shares?.private?.[channel]?.[0]?.ts;
+      if (ts) return ts;
+      await new Promise((r) => setTimeout(r, sharePollMs * Math.min(1 + attempt, 5)));
+    }
+    throw new Error(`Slack did not report the message of file ${fileId} in ${channel}`);
+  }
+
+  function conversation(channel: string, threadTs: string | undefined, scopeId: string | undefined, label?: string): Conversation {
+    return {
+      id: slackConversationId(channel, threadTs),
+      mention: label ?? 'this channel',
+      async post(msg) {
+        const text = toSlackText(msg.text);
+        let ts: string;
+        if (msg.image) {
+          const png = await encodeForUpload(await services.images.readBytes(msg.image.imageId));
+          const res = (await queue.run(channel, 'post', () =>
+            web.files.uploadV2({
+              channel_id: channel, ...(threadTs ? { thread_ts: threadTs } : {}), initial_comment: text, file: png, filename: 'tasteloop.png',
+              title: 'Tasteloop image', alt_text: 'An image to rate',
+            } as Parameters<WebClient['files']['uploadV2']>[0]),
+          )) as { files?: { files?: { id?: string }[] }[] };
+          const fileId = res.files?.[0]?.files?.[0]?.id;
+          if (!fileId) throw new Error('files.uploadV2 returned no file id');
+          ts = await findShareTs(fileId, channel);
+        } else {
+          const res = await queue.run(channel, 'post', () =>
+            web.chat.postMessage({ channel, thread_ts: threadTs, text, mrkdwn: true, link_names: false, unfurl_links: false, unfurl_media: false }),
+          );
+          if (!res.ts) throw new Error('chat.postMessage returned no ts');
+          ts = res.ts;
+        }
+        const messageId = slackMessageId(channel, ts);
+        await recordPosted(services, PLATFORM, { messageId, channelId: channel, scopeId }, msg);
+        if (msg.image?.rateable) {
+          // In order, so people see 1…10; not paced like posts (reactions.add has its own, larger tier).
+          for (const name of RATING_SLACK_NAMES) {
+            await queue.run(channel, 'call', () => web.reactions.add({ channel, timestamp: ts, name })).catch((err: unknown) => {
+              if ((err as { data?: { error?: string } }).data?.error !== 'already_reacted') throw err;
+            });
+          }
+        }
+        return messageId;
+      },
+      async edit(messageId, msg) {
+        const { channel: ch, ts } = parseSlackMessageId(messageId);
+        await queue.run(ch, 'call', () => web.chat.update({ channel: ch, ts, text: toSlackText(msg.text) }));
+      },
+    };
+  }
+
+  // ---------- commands ----------
+
+  async function onCommand(
+    command: SlashCommand,
+    ack: (response?: { response_type: 'ephemeral'; text: string }) => Promise<void>,
+    respond: (msg: { response_type: 'ephemeral'; text: string }) => Promise<unknown>,
+  ): Promise<void> {
+    const name = command.command.replace(/^\//, '');
+    // Identity and workspace come from the verified request, never from the command text.
+    const person: PersonRef = { platform: PLATFORM, workspaceId: command.team_id, userId: command.user_id, displayName: command.user_name };
+    let raw: RawOptions;
+    try {
+      const def = findCommand(name);
+      if (!def) throw new CommandInputError(`I don't know ${command.command}. Commands: ${COMMANDS.map((c) => `/${c.name}`).join(', ')}.`);
+      raw = decodeStrings(parseOptionText(def, command.text ?? '', (v) => parseUserMention(v, command.team_id)));
+      validateOptions(def, raw); // pure: a mistake is answered in the ack itself, privately
+    } catch (err) {
+      await ack({ response_type: 'ephemeral', text: toSlackText(describeFailure(err, log, { command: name }).text) });
+      return;
+    }
+    await ack();
+    if (stopping) return;
+    track(`/${name}`, async () => {
+      // A redelivered command (same trigger) must not run twice.
+      if (!(await claimer.claim(`slack:cmd:${command.trigger_id}`, userKeyOf(person)))) return;
+      const channel = conversation(command.channel_id, undefined, command.team_id);
+      const reply = async (msg: OutMessage, ro?: ReplyOptions): Promise<void> => {
+        if (!ro?.ephemeral) return void (await channel.post(msg));
+        // Slack cannot attach files to ephemeral messages: private answers carry their text only.
+        const text = toSlackText(msg.text);
+        try {
+          await queue.run(command.channel_id, 'post', () => web.chat.postEphemeral({ channel: command.channel_id, user: command.user_id, text }));
+        } catch (err) {
+          // Not a member of that conversation (a DM, a private channel): the command's response_url still works.
+          log.debug({ err }, 'chat.postEphemeral failed; answering through response_url');
+          await respond({ response_type: 'ephemeral', text });
+        }
+      };
+      const base: Omit<CommandContext, 'options'> = {
+        platform: PLATFORM, person, scopeId: command.team_id, channel, invocationId: command.trigger_id, services, log, reply,
+        defer: async () => {},
+        openThread: async (title) => {
+          // A thread in Slack is a parent message; its ts is the thread id.
+          const parent = await queue.run(command.channel_id, 'post', () =>
+            web.chat.postMessage({ channel: command.channel_id, text: toSlackText(title), link_names: false, unfurl_links: false, unfurl_media: false }),
+          );
+          if (!parent.ts) throw new Error('chat.postMessage returned no ts');
+          return conversation(command.channel_id, parent.ts, command.team_id, `the thread “${title.replace(/[“”]/g, '')}”`);
+        },
+      };
+      await dispatchCommand(name, raw, base);
+    });
+  }
+
+  // ---------- reactions ----------
+
+  const botCache = new Map<string, Promise<boolean>>();
+  /** Other apps' bot users react too; they never rate. users.info is asked once per user. */
+  function isBotUser(userId: string): Promise<boolean> {
+    if (userId === botUserId || userId === 'USLACKBOT') return Promise.resolve(true);
+    let p = botCache.get(userId);
+    if (!p) {
+      p = queue
+        .run('users.info', 'call', () => web.users.info({ user: userId }))
+        .then((r) => Boolean(r.user?.is_bot || r.user?.is_app_user))
+        .catch((err: unknown) => {
+          botCache.delete(userId);
+          log.warn({ err, userId }, 'users.info failed; treating the reacting user as a person');
+          return false;
+        });
+      botCache.set(userId, p);
+      if (botCache.size > 10_000) botCache.delete(botCache.keys().next().value as string);
+    }
+    return p;
+  }
+
+  interface ReactionEvent {
+    user: string;
+    reaction: string;
+    item: { type: string; channel?: string; ts?: string };
+    event_ts?: string;
+  }
+
+  async function onReaction(kind: 'add' | 'remove', event: ReactionEvent, envelope: { team_id?: string; event_id?: string }): Promise<void> {
+    if (event.item.type !== 'message' || !event.item.channel || !event.item.ts) return;
+    if (event.user === botUserId) return;
+    const rating = emojiToRating(event.reaction);
+    const cancel = kind === 'add' && isCancelEmoji(event.reaction);
+    if (rating === null && !cancel) return;
+    const channel = event.item.channel;
+    const messageId = slackMessageId(channel, event.item.ts);
+    // By (channel, ts) from the database: works for old messages and after restarts.
+    const known = await services.messages.lookup(PLATFORM, messageId);
+    if (!known) return;
+    if (await isBotUser(event.user)) return;
+    const person: PersonRef = { platform: PLATFORM, workspaceId: envelope.team_id, userId: event.user };
+    // Slack redelivers an event it thinks we missed (X-Slack-Retry-Num), with the same event_id.
+    const eventKey = envelope.event_id ? `slack:event:${envelope.event_id}` : `slack:reaction:${kind}:${messageId}:${event.user}:${event.reaction}:${event.event_ts}`;
+    if (!(await claimer.claim(eventKey, userKeyOf(person)))) return;
+    if (cancel) {
+      if (known.kind === 'header' && known.runId) await services.runs.cancel(userKeyOf(person), known.runId);
+      return;
+    }
+    if (!known.imageId || rating === null) return;
+    const eventTime = tsToDate(event.event_ts) ?? new Date(clock());
+    const ctx = { source: PLATFORM, scopeId: envelope.team_id, channelId: channel, messageId };
+    await services.people.touch(person, envelope.team_id);
+    if (kind === 'add') await services.ratings.rate(person, known.imageId, rating, ctx, eventTime);
+    else await services.ratings.unrate(person, known.imageId, rating, ctx, eventTime);
+  }
+
+  function register(a: App): void {
+    a.command(/^\/.+/, async ({ command, ack, respond }) => {
+      await onCommand(command, ack as never, respond as never);
+    });
+    a.event('reaction_added', async ({ event, body }) => {
+      if (!stopping) track('reaction_added', () => onReaction('add', event as ReactionEvent, body as never));
+    });
+    a.event('reaction_removed', async ({ event, body }) => {
+      if (!stopping) track('reaction_removed', () => onReaction('remove', event as ReactionEvent, body as never));
+    });
+    a.error(async (err) => {
+      log.error({ err }, 'slack app error');
+    });
+  }
+
+  return {
+    name: PLATFORM,
+    queue,
+    get botUserId() {
+      return botUserId;
+    },
+    url() {
+      const a = server?.address() as AddressInfo | null | undefined;
+      if (!a) throw new Error('the Slack HTTP receiver is not started');
+      return `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}${SLACK_EVENTS_PATH}`;
+    },
+    async idle() {
+      while (inFlight.size) await Promise.allSettled([...inFlight]);
+      await queue.drain();
+    },
+    async start() {
+      // Fails fast with Slack's own reason (invalid_auth, …) before anything listens.
+      const auth = await web.auth.test();
+      botUserId = auth.user_id;
+      const common = {
+        token, botId: auth.bot_id, botUserId: auth.user_id, clientOptions, logger: slackLogger, logLevel: LogLevel.INFO,
+      };
+      if (socketMode) {
+        app = new App({ ...common, appToken: config.SLACK_APP_TOKEN, socketMode: true });
+        register(app);
+        await app.start();
+        log.info({ team: auth.team, bot: auth.user }, 'slack connected (Socket Mode)');
+        return;
+      }
+      const receiver = new HTTPReceiver({
+        signingSecret: config.SLACK_SIGNING_SECRET!,
+        endpoints: SLACK_EVENTS_PATH,
+        // Respond as soon as ack() is called; the work continues after the response (3-second rule).
+        processBeforeResponse: false,
+        logger: slackLogger,
+      });
+      app = new App({ ...common, receiver });
+      register(app);
+      server = (await app.start({ port: config.SLACK_PORT ?? 3001, host: config.HOST ?? '127.0.0.1' })) as Server;
+      log.info({ team: auth.team, bot: auth.user, url: this.url() }, 'slack app listening (HTTP mode)');
+    },
+    async stop() {
+      stopping = true;
+      const settle = (p: Promise<unknown>) => Promise.race([p, new Promise((r) => setTimeout(r, 5000).unref())]);
+      await settle(this.idle());
+      if (server) {
+        server.closeAllConnections();
+        server = null;
+      }
+      if (app) await app.stop().catch((err: unknown) => log.warn({ err }, 'stopping the slack app failed'));
+      app = null;
+    },
+  };
+}
+
+/** String option values arrive with Slack's entity escaping; people meant the characters. */
+function decodeStrings(raw: RawOptions): RawOptions {
+  const out: RawOptions = {};
+  for (const [k, v] of Object.entries(raw)) out[k] = typeof v === 'string' ? decodeSlackEntities(v) : v;
+  return out;
+}
+
+function withTrailingSlash(url: string): string {
+  return url.endsWith('/') ? url : `${url}/`;
+}
+
+/** Bolt and the WebClient log through pino, so their messages get the same redaction. */
+function toSlackLogger(log: Logger): SlackLogger {
+  const child = log.child({ lib: 'slack' });
+  let level = LogLevel.INFO;
+  const fmt = (msg: unknown[]) => msg.map((m) => (typeof m === 'string' ? m : JSON.stringify(m))).join(' ');
+  return {
+    debug: (...m: unknown[]) => child.debug(fmt(m)),
+    info: (...m: unknown[]) => child.info(fmt(m)),
+    warn: (...m: unknown[]) => child.warn(fmt(m)),
+    error: (...m: unknown[]) => child.error(fmt(m)),
+    setLevel: (l: LogLevel) => {
+      level = l;
+    },
+    getLevel: () => level,
+    setName: () => {},
+  };
+}
