@@ -1,12 +1,14 @@
 /** Every slash command, in the order platforms list them. */
 import { cancel } from './cancel';
+import { compare } from './compare';
 import { help } from './help';
 import { optimize } from './optimize';
+import { privacy } from './privacy';
 import { profile } from './profile';
 import { rate } from './rate';
 import type { CommandDefinition } from './types';
 
-export const COMMANDS: readonly CommandDefinition[] = [rate, optimize, cancel, profile, help];
+export const COMMANDS: readonly CommandDefinition[] = [rate, optimize, cancel, profile, compare, privacy, help];
 
 export function findCommand(name: string): CommandDefinition | undefined {
   return COMMANDS.find((c) => c.name === name);

@@ -1,4 +1,5 @@
 /** /profile [user] — ratings count, scorer method and its cross-validated quality, top images. */
+import { ProfileNotAvailableError } from '../src/core/errors';
 import { userKeyOf, type PersonRef } from '../src/core/identity';
 import type { ProfileSummary } from '../src/core/services';
 import { formatScore, plural } from '../src/platforms/format';
@@ -14,6 +15,19 @@ export const profile: CommandDefinition = {
     await ctx.defer({ ephemeral: true });
     const target = (ctx.options.user as PersonRef | undefined) ?? ctx.person;
     const self = userKeyOf(target) === userKeyOf(ctx.person);
+    if (ctx.services.profiles) {
+      // The rich profile (issue 6): description, charts and grid; another person's only when they share it here.
+      const view = await ctx.services.profiles.view({ viewer: ctx.person, target: self ? undefined : target, scopeId: ctx.scopeId });
+      const files = [
+        ...(view.grid ? [{ name: 'taste-grid.png', contentType: 'image/png', data: view.grid }] : []),
+        ...(view.distributionChart ? [{ name: 'ratings.png', contentType: 'image/png', data: view.distributionChart }] : []),
+      ];
+      const text = `${renderProfile(view.summary, self ? 'Your' : `${view.name}’s`)}\n${view.description}`;
+      await ctx.reply({ kind: 'info', text, userText: true, ...(files.length ? { files } : {}) }, { ephemeral: true });
+      return;
+    }
+    // Without the profiles service nobody else's profile is shown: the privacy checks live there.
+    if (!self) throw new ProfileNotAvailableError();
     const key = self ? await ctx.services.people.touch(ctx.person, ctx.scopeId) : userKeyOf(target);
     const summary = await ctx.services.taste.profile(key);
     await ctx.reply({ kind: 'info', text: renderProfile(summary, self ? 'Your' : `${target.displayName ?? 'Their'}’s`) }, { ephemeral: true });

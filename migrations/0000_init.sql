@@ -58,6 +58,7 @@ CREATE TABLE "platform_messages" (
 	"image_id" text,
 	"run_id" text,
 	"kind" text NOT NULL,
+	"event_key" text,
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
 	CONSTRAINT "platform_messages_platform_message_id_pk" PRIMARY KEY("platform","message_id")
 );
@@ -196,6 +197,7 @@ ALTER TABLE "run_iterations" ADD CONSTRAINT "run_iterations_run_id_runs_id_fk" F
 CREATE INDEX "images_source_idx" ON "images" USING btree ("source");--> statement-breakpoint
 CREATE UNIQUE INDEX "outbox_key_idx" ON "outbox" USING btree ("key");--> statement-breakpoint
 CREATE INDEX "outbox_run_idx" ON "outbox" USING btree ("run_id");--> statement-breakpoint
+CREATE UNIQUE INDEX "platform_messages_event_key_idx" ON "platform_messages" USING btree ("platform","event_key");--> statement-breakpoint
 CREATE INDEX "rating_events_user_idx" ON "rating_events" USING btree ("user_key","image_id");--> statement-breakpoint
 CREATE INDEX "ratings_image_idx" ON "ratings" USING btree ("image_id");--> statement-breakpoint
 CREATE UNIQUE INDEX "runs_request_key_idx" ON "runs" USING btree ("request_key");--> statement-breakpoint

@@ -23,8 +23,10 @@ import { touchPerson } from './core/people';
 import type { Embedder, ImageGenerator } from './core/ports';
 import { RatingLedger } from './core/ratings';
 import { RunService } from './core/runs';
+import { pendingRunEvents } from './core/run-feed';
 import type { Services } from './core/services';
 import { TasteService } from './core/taste';
+import { createProfileServices } from './core/profile-services';
 import { FeaturesEmbedder } from './providers/embedder/features';
 import { SketchGenerator } from './providers/imagegen/sketch';
 import type { FeedbackLlm, Moderator, PromptOptimizerLlm } from './providers/llm/types';
@@ -154,6 +156,8 @@ export async function createApp(config: Config, opts: AppOptions): Promise<App> 
 
   const services: Services = {
     backends,
+    // Profiles, /compare and privacy (issue 6).
+    ...createProfileServices({ db, taste, images, ledger, embeddings, runs, log }),
     images: {
       get: (id) => images.get(id),
       readBytes: (id) => images.readBytes(id),
@@ -183,6 +187,8 @@ export async function createApp(config: Config, opts: AppOptions): Promise<App> 
       },
       cancel: (userKey, runId) => runs.cancel(userKey, runId),
       subscribe: (listener) => runs.subscribe(listener),
+      setDestination: (runId, dest) => runs.setDestination(runId, dest),
+      feed: (platform, cursors) => pendingRunEvents(db, platform, cursors),
     },
     messages: {
       record: async (m) => {
@@ -196,8 +202,17 @@ export async function createApp(config: Config, opts: AppOptions): Promise<App> 
             imageId: m.imageId ?? null,
             runId: m.runId ?? null,
             kind: m.kind,
+            eventKey: m.eventKey ?? null,
           })
           .onConflictDoNothing();
+      },
+      byEventKey: async (platform, eventKey) => {
+        const [row] = await db
+          .select({ messageId: platformMessages.messageId, channelId: platformMessages.channelId })
+          .from(platformMessages)
+          .where(and(eq(platformMessages.platform, platform), eq(platformMessages.eventKey, eventKey)))
+          .limit(1);
+        return row;
       },
       lookup: async (platform, messageId) => {
         const [row] = await db

@@ -16,7 +16,7 @@ const person = (raw: string) => ({ platform: 'playground' as const, userId: raw.
 describe('command declarations', () => {
   it('declare exactly the specified options', () => {
     const names = Object.fromEntries(COMMANDS.map((c) => [c.name, c.options.map((o) => o.name)]));
-    expect(names).toEqual({ rate: ['count'], optimize: ['prompt', 'iterations', 'candidates', 'feedback', 'optimizer'], cancel: [], profile: ['user'], help: [] });
+    expect(names).toEqual({ rate: ['count'], optimize: ['prompt', 'iterations', 'candidates', 'feedback', 'optimizer', 'for', 'objective'], cancel: [], profile: ['user'], compare: ['users'], privacy: ['share', 'action', 'confirm'], help: [] });
     expect(rate.options[0]).toMatchObject({ type: 'integer', min: 1, max: 10, default: 5 });
     expect(optimize.options[0]).toMatchObject({ type: 'string', required: true, maxLength: 500 });
   });

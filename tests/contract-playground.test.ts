@@ -1,19 +1,20 @@
-import { silentLogger } from '../src/log';
 import { userKeyOf } from '../src/core/identity';
 import { createPlaygroundAdapter, personFor } from '../src/platforms/playground/adapter';
 import { CHANNEL_ID } from '../src/platforms/playground/state';
-import { createFakeServices } from './helpers/services';
+import { openTestCore } from './helpers/core';
 import { platformContract, type AdapterHarness } from './platform-contract';
+import { silentLogger } from '../src/log';
 
-platformContract('playground', async (): Promise<AdapterHarness> => {
-  const services = await createFakeServices();
-  const adapter = createPlaygroundAdapter({ services, log: silentLogger, port: 0 });
+platformContract('playground (real core on PGlite)', async (): Promise<AdapterHarness> => {
+  const core = await openTestCore();
+  const adapter = createPlaygroundAdapter({ services: core.app.services, log: silentLogger, port: 0, runFeedPollMs: 50 });
   await adapter.start();
   const res = await fetch(`${adapter.url()}/api/commands`);
   if (!res.ok) throw new Error('playground not serving');
   const options = (o: Record<string, string | number>) => Object.entries(o).map(([k, v]) => `${k}:${v}`).join(' ');
+  const userKey = (user: string) => userKeyOf(personFor(user));
   return {
-    services,
+    rating: (user, imageId) => core.rating(userKey(user), imageId),
     channelId: CHANNEL_ID,
     // Through HTTP, as the page does.
     command: async (user, name, o = {}) => {
@@ -36,7 +37,10 @@ platformContract('playground', async (): Promise<AdapterHarness> => {
       const r = await fetch(`${adapter.url()}/api/rate`, { method: 'POST', body: JSON.stringify({ user, messageId, score: null }) });
       if (!r.ok) throw new Error(`unrate failed: ${await r.text()}`);
     },
-    userKey: (user) => userKeyOf(personFor(user)),
-    close: () => adapter.stop(),
+    userKey,
+    close: async () => {
+      await adapter.stop();
+      await core.close();
+    },
   };
 });

@@ -1,10 +1,15 @@
 /**
- * The real discord.js client against the fake Discord (tests/fakes/discord-server.ts): commands,
+ * The real discord.js client against the fake Discord (tests/fakes/discord-server.ts) and the real
+ * core (createApp on PGlite, offline backends; only the image provider is a holdable double): commands,
  * reactions → ratings, uncached messages and restarts, RESUME replays, /optimize into a thread,
  * 429s, cancel, private errors, no mentions, and the interaction token's 13-minute cutoff.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
+import { desc, eq } from 'drizzle-orm';
+import { runs } from '../src/db/schema';
+import { ONBOARDING_PROMPTS } from '../src/core/gallery';
+import { GatedGenerator, openTestCore, type TestCore } from './helpers/core';
 import { createDiscordAdapter, WEBHOOK_CUTOFF_MS } from '../src/platforms/discord/adapter';
 import { RATING_EMOJI } from '../src/platforms/emoji';
 import { silentLogger } from '../src/log';
@@ -14,32 +19,26 @@ import { waitFor } from './helpers/wait';
 const KEY7 = RATING_EMOJI[6]!;
 const KEY9 = RATING_EMOJI[8]!;
 
-/** Holds a run before a given step until released, so tests control a run without sleeping. */
-function runGate() {
-  const releases = new Map<string, () => void>();
-  const reached = new Set<string>();
-  let holdStep = -1;
-  return {
-    hold(step: number) {
-      holdStep = step;
-    },
-    gate: async (runId: string, step: number) => {
-      if (step !== holdStep) return new Promise<void>((r) => setImmediate(r));
-      reached.add(runId);
-      await new Promise<void>((r) => releases.set(runId, r));
-    },
-    reached: (runId: string) => reached.has(runId),
-    release(runId: string) {
-      releases.get(runId)?.();
-    },
-  };
+/** The REAL core (PGlite, offline backends) shared by this file's harnesses; its image generator can be held mid-run. */
+const gen = new GatedGenerator();
+let core: TestCore;
+beforeAll(async () => {
+  try { core = await openTestCore({ generator: gen }); } catch (err) { console.error("CORE FAIL", (err as Error).stack); throw err; }
+});
+afterAll(async () => {
+  gen.release();
+  await core?.close();
+});
+
+async function runOf(h: DiscordHarness, user: string) {
+  const rows = await core.app.database.db.select().from(runs).where(eq(runs.userKey, h.userKey(user))).orderBy(desc(runs.createdAt)).limit(1);
+  return rows[0];
 }
 
 describe('discord bot against the fake Discord', () => {
   let h: DiscordHarness;
-  const gate = runGate();
   beforeAll(async () => {
-    h = await openDiscordHarness({ services: { gate: gate.gate } });
+    h = await openDiscordHarness({ core });
   });
   afterAll(async () => {
     await h?.close();
@@ -72,9 +71,9 @@ describe('discord bot against the fake Discord', () => {
   it('registers the slash commands on connect with the exact option names', () => {
     const cmds = h.fake.commands.get(h.fake.guildId) as { name: string; options: { name: string; min_value?: number; max_value?: number; max_length?: number; choices?: { value: string }[] }[] }[];
     const opt = (c: string) => cmds.find((x) => x.name === c)!.options;
-    expect(cmds.map((c) => c.name).sort()).toEqual(['cancel', 'help', 'optimize', 'profile', 'rate']);
+    expect(cmds.map((c) => c.name).sort()).toEqual(['cancel', 'compare', 'help', 'optimize', 'privacy', 'profile', 'rate']);
     expect(opt('rate')).toMatchObject([{ name: 'count', min_value: 1, max_value: 10 }]);
-    expect(opt('optimize').map((o) => o.name)).toEqual(['prompt', 'iterations', 'candidates', 'feedback', 'optimizer']);
+    expect(opt('optimize').map((o) => o.name)).toEqual(['prompt', 'iterations', 'candidates', 'feedback', 'optimizer', 'for', 'objective']);
     expect(opt('optimize')[0]!.max_length).toBe(500);
     expect(opt('optimize').find((o) => o.name === 'feedback')!.choices!.map((c) => c.value)).toEqual(['none', 's+p', 's+p+f', 's+p+f+I']);
     expect(opt('optimize').find((o) => o.name === 'optimizer')!.choices!.map((c) => c.value)).toEqual(['llm', 'genetic', 'random']);
@@ -106,16 +105,16 @@ describe('discord bot against the fake Discord', () => {
 
   it('reaction add, change and remove give the right rating; bots, custom and other emoji are ignored; no replies', async () => {
     const [img] = await rateImages();
-    const key = `${h.userKey('ben')}|${img!.imageId}`;
+    const ben = () => h.rating('ben', img!.imageId!);
     const reqsBefore = h.fake.requests.length;
     await h.rate('ben', img!.id, 7);
-    expect(h.services.ratingsMap.get(key)).toBe(7);
+    expect(await ben()).toBe(7);
     await h.rate('ben', img!.id, 9);
-    expect(h.services.ratingsMap.get(key)).toBe(9);
+    expect(await ben()).toBe(9);
     await h.unrate('ben', img!.id, 9);
-    expect(h.services.ratingsMap.get(key)).toBe(7); // the latest remaining vote wins
+    expect(await ben()).toBe(7); // the latest remaining vote wins
     await h.unrate('ben', img!.id, 7);
-    expect(h.services.ratingsMap.has(key)).toBe(false);
+    expect(await ben()).toBeNull();
 
     const calls = h.services.ratingCalls.length;
     h.fake.react(h.idOf('robot'), img!.id, KEY7, { bot: true });
@@ -134,36 +133,35 @@ describe('discord bot against the fake Discord', () => {
     const before = h.services.ratingCalls.length;
     h.fake.react(h.idOf('dan'), img!.id, '5\u20E3');
     await waitFor(() => h.services.ratingCalls.length > before, 'the FE0F-less rating');
-    expect(h.services.ratingsMap.get(`${h.userKey('dan')}|${img!.imageId}`)).toBe(5);
+    expect(await h.rating('dan', img!.imageId!)).toBe(5);
     h.fake.react(h.idOf('dan'), img!.id, '\u{1F51F}');
-    await waitFor(() => h.services.ratingsMap.get(`${h.userKey('dan')}|${img!.imageId}`) === 10, '🔟');
+    await waitFor(async () => (await h.rating('dan', img!.imageId!)) === 10, '🔟');
   });
 
   it('reactions on messages that are not in the client cache are handled', async () => {
     const [img] = await rateImages();
     for (const ch of h.adapter.client.channels.cache.values()) if ('messages' in ch) ch.messages.cache.clear();
     await h.rate('eve', img!.id, 8);
-    expect(h.services.ratingsMap.get(`${h.userKey('eve')}|${img!.imageId}`)).toBe(8);
+    expect(await h.rating('eve', img!.imageId!)).toBe(8);
     await h.unrate('eve', img!.id, 8);
-    expect(h.services.ratingsMap.has(`${h.userKey('eve')}|${img!.imageId}`)).toBe(false);
+    expect(await h.rating('eve', img!.imageId!)).toBeNull();
   });
 
   it('after RESUME: events missed while disconnected arrive, and a replayed event makes no duplicate', async () => {
     const [img] = await rateImages();
-    const key = `${h.userKey('fay')}|${img!.imageId}`;
     await h.rate('fay', img!.id, 6);
     const resumed = h.fake.dropConnection({ replayDelivered: 1 }); // also replays the already-delivered add
     h.fake.react(h.idOf('fay'), img!.id, KEY9); // sent while the socket is down
     await resumed;
     expect(h.fake.resumes).toBe(1);
     expect(h.fake.identifies).toBe(1);
-    await waitFor(() => h.services.ratingsMap.get(key) === 9, 'the missed reaction');
+    await waitFor(async () => (await h.rating('fay', img!.imageId!)) === 9, 'the missed reaction');
     await h.adapter.idle();
     const replays = h.fake.dispatched.filter((d) => d.t === 'MESSAGE_REACTION_ADD' && (d.d as { user_id: string }).user_id === h.idOf('fay'));
     expect(replays.length).toBeGreaterThanOrEqual(3); // 6, replayed 6, 9
     const fayCalls = h.services.ratingCalls.filter((c) => c.userKey === h.userKey('fay'));
     expect(fayCalls.filter((c) => c.changed)).toHaveLength(2); // add 6, add 9; the replay changed nothing
-    expect([...h.services.ratingsMap.keys()].filter((k) => k === key)).toHaveLength(1);
+    expect(await h.core.app.services.ratings.count(h.userKey('fay'))).toBe(1);
   });
 
   it('survives a 429 from the REST API (discord.js limiter retries)', async () => {
@@ -179,7 +177,8 @@ describe('discord bot against the fake Discord', () => {
   it('posts a 4096² image (re-encoded well under upload limits)', async () => {
     const noise = await sharp(Buffer.from(Array.from({ length: 512 * 512 * 3 }, (_, i) => (i * 2654435761) % 251)), { raw: { width: 512, height: 512, channels: 3 } })
       .resize(4096, 4096, { kernel: 'nearest' }).png().toBuffer();
-    const big = await h.services.addToGallery(noise);
+    // The newest rendering of the first onboarding prompt: what /rate offers a new person first.
+    const big = await core.app.images.put(noise, { source: 'onboarding', prompt: ONBOARDING_PROMPTS[0]!.prompt, seed: ONBOARDING_PROMPTS[0]!.seed });
     expect(big.width).toBe(4096);
     const first = h.fake.requests.length;
     await h.interaction('hal', 'rate', { count: 1 });
@@ -188,7 +187,7 @@ describe('discord bot against the fake Discord', () => {
     expect(post!.files[0]!.size).toBeLessThan(4 * 1024 * 1024);
     const meta = await sharp(post!.files[0]!.bytes).metadata();
     expect(Math.max(meta.width!, meta.height!)).toBeLessThanOrEqual(1536);
-    expect(h.services.messagesMap.get(`discord|${(await rateImages()).at(-1)!.id}`)?.imageId).toBe(big.id);
+    expect(await h.imageOf((await rateImages()).at(-1)!.id)).toBe(big.id);
   });
 
   it('/optimize runs into a thread with the bot token, progress edited in place, a final summary, no mentions', async () => {
@@ -203,11 +202,17 @@ describe('discord bot against the fake Discord', () => {
     const msgs = h.fake.channelMessages(thread.id);
     expect(msgs[0]!.content).toContain('a lighthouse');
     expect(msgs[0]!.content).toContain('optimizer genetic');
+    // One progress message, edited in place (never re-posted) up to "Done".
+    expect(msgs.filter((m) => /^(⏳ Iteration|✅ Done)/.test(m.content))).toHaveLength(1);
     const progress = msgs.find((m) => m.content.startsWith('✅ Done'))!;
-    expect(progress.edits).toBe(5); // iterations 0..3 + done, all on one message
-    expect(reqs.filter((r) => r.method === 'PATCH' && r.path === `/channels/${thread.id}/messages/${progress.id}`)).toHaveLength(5);
+    expect(progress.edits).toBeGreaterThanOrEqual(1);
+    expect(reqs.filter((r) => r.method === 'PATCH' && r.path === `/channels/${thread.id}/messages/${progress.id}`)).toHaveLength(progress.edits);
     expect(msgs.filter((m) => m.attachments.length && m.content.includes('/10'))).toHaveLength(1 + 3 * 2 + 1); // initial + candidates + best image
-    expect(msgs.at(-1)!.content).toMatch(/Run finished[\s\S]*max \d\.\d\/10 · max − init \+\d\.\d · K\* \d · max sim 0\.50 · score of most sim 5\.0\/10 · 7 images · cost \$0/);
+    expect(msgs.at(-1)!.content).toMatch(/Run finished[\s\S]*max \d+\.\d\/10 · max − init \+\d\.\d · K\* \d · max sim (–|\d\.\d\d) · score of most sim \S+ · 7 images · cost \$/);
+    // Every run message went out once: one POST per nonce.
+    const nonces = reqs.filter((r) => r.method === 'POST' && r.path === `/channels/${thread.id}/messages`).map((r) => r.body.nonce);
+    expect(nonces.every((n) => typeof n === 'string')).toBe(true);
+    expect(new Set(nonces).size).toBe(nonces.length);
     // Every message with content carries allowed_mentions parse [].
     const withText = reqs.filter((r) => r.body && typeof r.body.content === 'string');
     expect(withText.length).toBeGreaterThan(10);
@@ -216,34 +221,43 @@ describe('discord bot against the fake Discord', () => {
   });
 
   it('/cancel stops the caller’s run', async () => {
-    gate.hold(2);
-    await h.interaction('jay', 'optimize', { prompt: 'a slow run', iterations: 4, candidates: 1 });
-    const runId = await waitFor(() => [...h.services.runs.active.values()].find((s) => gate.reached(s.runId))?.runId, 'the held run');
-    await h.interaction('kim', 'cancel'); // someone else: nothing to cancel
-    expect(h.services.runs.active.get(h.userKey('jay'))!.cancelled).toBe(false);
-    await h.interaction('jay', 'cancel');
-    expect(h.services.runs.active.get(h.userKey('jay'))!.cancelled).toBe(true);
-    const replies = [...h.fake.messages.values()].filter((m) => m.flags & 64).map((m) => m.content);
-    expect(replies).toContain('You have no run in progress.');
-    expect(replies.some((t) => t.startsWith('🛑 Stopping your run'))).toBe(true);
-    gate.hold(-1);
-    gate.release(runId);
-    const thread = h.fake.threads().at(-1)!;
-    await waitFor(() => h.fake.channelMessages(thread.id).some((m) => m.content.includes('Run cancelled')), 'the cancelled summary');
+    gen.hold();
+    try {
+      await h.interaction('jay', 'optimize', { prompt: 'a slow run', iterations: 4, candidates: 1 });
+      await waitFor(() => gen.waiting > 0, 'the run to be held inside an image generation');
+      await h.interaction('kim', 'cancel'); // someone else: nothing to cancel
+      expect((await runOf(h, 'jay'))!.status).toBe('running');
+      await h.interaction('jay', 'cancel');
+      const replies = [...h.fake.messages.values()].filter((m) => m.flags & 64).map((m) => m.content);
+      expect(replies).toContain('You have no run in progress.');
+      expect(replies.some((t) => t.startsWith('🛑 Stopping your run'))).toBe(true);
+      // Cancel stops the generation in flight (no release needed).
+      await waitFor(async () => (await runOf(h, 'jay'))!.status === 'cancelled', 'the run to be cancelled');
+      const thread = h.fake.threads().at(-1)!;
+      await waitFor(() => h.fake.channelMessages(thread.id).some((m) => m.content.includes('Run cancelled')), 'the cancelled summary');
+    } finally {
+      gen.release();
+    }
   });
 
   it('a ❌ on the run header by the requester stops the run (by others: ignored)', async () => {
-    gate.hold(2);
-    await h.interaction('lea', 'optimize', { prompt: 'another slow run', iterations: 4, candidates: 1 });
-    const runId = await waitFor(() => [...h.services.runs.active.values()].find((s) => gate.reached(s.runId) && !s.cancelled)?.runId, 'the held run');
-    const thread = h.fake.threads().at(-1)!;
-    const header = await waitFor(() => h.fake.channelMessages(thread.id).find((m) => m.content.includes('another slow run')), 'the header');
-    h.fake.react(h.idOf('max'), header.id, '\u274C');
-    h.fake.react(h.idOf('lea'), header.id, '\u274C');
-    await waitFor(() => h.services.runs.active.get(h.userKey('lea'))?.cancelled, 'the cancel');
-    gate.hold(-1);
-    gate.release(runId);
-    await waitFor(() => h.fake.channelMessages(thread.id).some((m) => m.content.includes('Run cancelled')), 'the cancelled summary');
+    gen.hold();
+    try {
+      await h.interaction('lea', 'optimize', { prompt: 'another slow run', iterations: 4, candidates: 1 });
+      await waitFor(() => gen.waiting > 0, 'the run to be held inside an image generation');
+      const thread = h.fake.threads().at(-1)!;
+      const header = await waitFor(() => h.fake.channelMessages(thread.id).find((m) => m.content.includes('another slow run')), 'the header');
+      h.fake.react(h.idOf('max'), header.id, '\u274C');
+      // A rating by the same person after it proves the ❌ was handled (events arrive in order) — and ignored.
+      const [img] = await rateImages();
+      await h.rate('max', img!.id, 5);
+      expect((await runOf(h, 'lea'))!.status).toBe('running');
+      h.fake.react(h.idOf('lea'), header.id, '\u274C');
+      await waitFor(async () => (await runOf(h, 'lea'))!.status === 'cancelled', 'the cancel');
+      await waitFor(() => h.fake.channelMessages(thread.id).some((m) => m.content.includes('Run cancelled')), 'the cancelled summary');
+    } finally {
+      gen.release();
+    }
   });
 
   it('bad input gets a private explanation; an unexpected failure a reference id', async () => {
@@ -255,6 +269,7 @@ describe('discord bot against the fake Discord', () => {
     // The public "thinking…" placeholder of /optimize was removed, not left dangling.
     expect([...h.fake.messages.values()].filter((m) => m.deleted).length).toBeGreaterThan(0);
 
+    // The one place a core method is replaced: to make an unexpected failure happen on purpose.
     const original = h.services.taste.profile;
     h.services.taste.profile = async () => {
       throw new Error('db exploded: secret details');
@@ -291,7 +306,7 @@ describe('discord bot against the fake Discord', () => {
     const before = h.services.ratingCalls.length;
     h.fake.react(h.idOf('oli'), img!.id, KEY7);
     await waitFor(() => h.services.ratingCalls.length > before, 'the rating after restart');
-    expect(h.services.ratingsMap.get(`${h.userKey('oli')}|${img!.imageId}`)).toBe(7);
+    expect(await h.rating('oli', img!.imageId!)).toBe(7);
     await again.stop();
   });
 });
@@ -299,25 +314,23 @@ describe('discord bot against the fake Discord', () => {
 describe('the interaction token’s lifetime (injected clock)', () => {
   let h: DiscordHarness;
   let now = Date.parse('2025-01-01T12:00:00Z');
-  const gate = runGate();
   beforeAll(async () => {
-    h = await openDiscordHarness({ clock: () => now, services: { gate: gate.gate } });
+    h = await openDiscordHarness({ clock: () => now, core });
   });
   afterAll(async () => {
     await h?.close();
   });
 
   it('a 25-minute run never touches the interaction webhook after 13 minutes; it posts with the bot token', async () => {
-    gate.hold(2);
+    gen.hold();
     await h.interaction('pat', 'optimize', { prompt: 'a very long run', iterations: 3, candidates: 1 });
-    const runId = await waitFor(() => [...h.services.runs.active.values()].find((s) => gate.reached(s.runId))?.runId, 'the held run');
+    await waitFor(() => gen.waiting > 0, 'the run to be held inside an image generation');
     const webhook = (r: { path: string }) => r.path.startsWith('/webhooks/') || r.path.startsWith('/interactions/');
     expect(h.fake.requests.filter(webhook).length).toBeGreaterThanOrEqual(2); // ack + "run started" while young
     now += 25 * 60 * 1000;
     expect(25 * 60 * 1000).toBeGreaterThan(WEBHOOK_CUTOFF_MS);
     const cut = h.fake.requests.length;
-    gate.hold(-1);
-    gate.release(runId);
+    gen.release();
     const notice = await waitFor(() => h.fake.channelMessages(h.fake.channelId).find((m) => m.content.startsWith('✅ Run finished')), 'the outcome notice');
     expect(notice.viaWebhook).toBe(false);
     const after = h.fake.requests.slice(cut);
@@ -331,7 +344,7 @@ describe('attachment ingest (per server, off by default)', () => {
   let h: DiscordHarness;
   const enabled = new Set<string>();
   beforeAll(async () => {
-    h = await openDiscordHarness({ ingestAttachments: async (scope) => enabled.has(scope) });
+    h = await openDiscordHarness({ core, ingestAttachments: async (scope) => enabled.has(scope) });
   });
   afterAll(async () => {
     await h?.close();
@@ -345,15 +358,15 @@ describe('attachment ingest (per server, off by default)', () => {
     await h.interaction('rex', 'rate', { count: 1 });
     const [img] = (await h.messages()).filter((m) => m.rateable);
     await h.rate('rex', img!.id, 2);
-    expect(h.services.messagesMap.has(`discord|${posted.id}`)).toBe(false);
+    expect(await h.services.messages.lookup('discord', posted.id)).toBeUndefined();
 
     enabled.add(h.fake.guildId);
     const before = h.services.ratingCalls.length;
     h.fake.react(h.idOf('rex'), posted.id, KEY7);
     await waitFor(() => h.services.ratingCalls.length > before, 'the rating of the attachment');
-    const rec = h.services.messagesMap.get(`discord|${posted.id}`)!;
+    const rec = (await h.services.messages.lookup('discord', posted.id))!;
     expect(rec.kind).toBe('attachment');
     expect((await h.services.images.get(rec.imageId!))!).toMatchObject({ source: 'attachment', ownerKey: h.userKey('qua'), width: 40, height: 30 });
-    expect(h.services.ratingsMap.get(`${h.userKey('rex')}|${rec.imageId}`)).toBe(7);
+    expect(await h.rating('rex', rec.imageId!)).toBe(7);
   });
 });

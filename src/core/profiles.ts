@@ -43,7 +43,8 @@ interface Part {
 interface FeatureDirectionSpec {
   id: string;
   positive: string;
-  negative: string;
+  /** null: one-sided (hues) — leaning away reads as a dislike, not as a taste of its own. */
+  negative: string | null;
   parts: Part[];
 }
 
@@ -59,10 +60,10 @@ export const FEATURE_DIRECTION_SPECS: readonly FeatureDirectionSpec[] = [
   { id: 'sharp', positive: 'crisp detail', negative: 'soft, blurry textures', parts: [{ group: 'sharpness', weight: 1 }] },
   { id: 'centered', positive: 'centered subjects', negative: 'off-center subjects', parts: [{ group: 'centerBorder', weight: 1 }] },
   { id: 'thirds', positive: 'rule-of-thirds compositions', negative: 'compositions off the thirds', parts: [{ group: 'thirds', weight: 1 }] },
-  { id: 'reds', positive: 'reds and oranges', negative: 'few reds and oranges', parts: [{ group: 'hueHist', dims: [0, 1, 11], weight: 1 }] },
-  { id: 'greens', positive: 'greens', negative: 'few greens', parts: [{ group: 'hueHist', dims: [3, 4], weight: 1 }] },
-  { id: 'blues', positive: 'blues and teals', negative: 'few blues and teals', parts: [{ group: 'hueHist', dims: [5, 6, 7, 8], weight: 1 }] },
-  { id: 'purples', positive: 'purples and magentas', negative: 'few purples and magentas', parts: [{ group: 'hueHist', dims: [9, 10], weight: 1 }] },
+  { id: 'reds', positive: 'reds and oranges', negative: null, parts: [{ group: 'hueHist', dims: [0, 1, 11], weight: 1 }] },
+  { id: 'greens', positive: 'greens', negative: null, parts: [{ group: 'hueHist', dims: [3, 4], weight: 1 }] },
+  { id: 'blues', positive: 'blues and teals', negative: null, parts: [{ group: 'hueHist', dims: [5, 6, 7, 8], weight: 1 }] },
+  { id: 'purples', positive: 'purples and magentas', negative: null, parts: [{ group: 'hueHist', dims: [9, 10], weight: 1 }] },
 ];
 
 function groupOffsets(): Map<string, { offset: number; dims: number }> {

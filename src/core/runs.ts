@@ -249,6 +249,15 @@ export class RunService {
     return id;
   }
 
+  /**
+   * Merges `dest` into the run's destination (e.g. the thread a platform opened for it), so any
+   * process — also one started after a crash — can show the run's events in the same place.
+   */
+  async setDestination(runId: string, dest: Record<string, unknown>): Promise<void> {
+    await this.db.execute(sql`update runs set destination = coalesce(destination, '{}'::jsonb) || ${JSON.stringify(dest)}::jsonb,
+                                 updated_at = updated_at where id = ${runId}`);
+  }
+
   /** Events as the outbox delivers them (no replay of earlier ones). */
   subscribe(listener: (event: RunEvent) => void): () => void {
     const off = this.events.on(listener);

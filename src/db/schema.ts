@@ -158,9 +158,11 @@ export const platformMessages = pgTable(
     imageId: text('image_id'),
     runId: text('run_id'),
     kind: text('kind').notNull(), // rate | candidate | header | progress | summary | attachment
+    /** The run event (outbox key + part) this message shows: a restarted process posts each one once. */
+    eventKey: text('event_key'),
     createdAt: createdAt(),
   },
-  (t) => [primaryKey({ columns: [t.platform, t.messageId] })],
+  (t) => [primaryKey({ columns: [t.platform, t.messageId] }), uniqueIndex('platform_messages_event_key_idx').on(t.platform, t.eventKey)],
 );
 
 /** Per-server settings (e.g. rating attachments ingests them). */

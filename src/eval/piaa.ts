@@ -1,5 +1,8 @@
 /**
- * `npm run eval:piaa [-- --seed N --quick --people N --pool N --sac <sqlite> --images <dir>]`
+ * `npm run eval:piaa [-- --seed N --quick --people N --pool N --methods maml,finetune,knn,global,auto
+ *                      --out eval-results --sac <sqlite> --images <dir> --oracle-embedding]`
+ * With --sac, --people caps the number of raters (those with the most ratings are kept).
+ * --oracle-embedding is a diagnostic control (see syntheticPiaaData), never the reported result.
  *
  * Reproduces the method's PIAA table (SROCC / MSE / MAE of MAML, FineTune and kNN from 10, 50 and 100
  * of a person's ratings) and extends it with `global`, `auto`, the noise ceiling and active vs random
@@ -90,7 +93,8 @@ export interface MetricSummary {
 export interface PiaaSummary {
   shots: Record<string, Record<string, MetricSummary>>;
   ceiling: { srocc: number; srocc_std: number; n: number } | { srocc: null };
-  active_vs_random: Record<string, { active: number; random: number; active_std: number; random_std: number; n: number }>;
+  /** Per count: mean SROCC of each arm, plus the paired per-person difference (active − random). */
+  active_vs_random: Record<string, { active: number; random: number; active_std: number; random_std: number; diff: number; diff_se: number; active_wins: number; n: number }>;
   seed: number;
   people: number;
   source: 'synthetic' | 'sac';
@@ -222,7 +226,18 @@ function summarize(results: PersonResult[], data: PiaaData, cfg: PiaaConfig): Pi
     if (!rs.length) continue;
     const a = meanStd(rs.map((x) => x.active));
     const b = meanStd(rs.map((x) => x.random));
-    avr[String(c)] = { active: round4(a.mean), random: round4(b.mean), active_std: round4(a.std), random_std: round4(b.std), n: rs.length };
+    const paired = rs.filter((x) => x.active !== null && x.random !== null).map((x) => (x.active as number) - (x.random as number));
+    const d = meanStd(paired);
+    avr[String(c)] = {
+      active: round4(a.mean),
+      random: round4(b.mean),
+      active_std: round4(a.std),
+      random_std: round4(b.std),
+      diff: round4(d.mean),
+      diff_se: round4(d.std / Math.sqrt(Math.max(d.n, 1))),
+      active_wins: paired.filter((x) => x > 0).length,
+      n: rs.length,
+    };
   }
   return {
     shots,
@@ -304,8 +319,8 @@ export function markdownReport(s: PiaaSummary, methods: string[]): string {
       if (r) lines.push(`| ${shot} | ${m} | ${f(r.srocc, r.srocc_std)} | ${f(r.mse, r.mse_std)} | ${f(r.mae, r.mae_std)} | ${r.n} |`);
     }
   }
-  lines.push('', `Active vs random selection (SROCC of \`${s.active_model}\` at equal numbers of ratings):`, '', '| ratings | active | random | people |', '|---|---|---|---|');
-  for (const [c, r] of Object.entries(s.active_vs_random)) lines.push(`| ${c} | ${f(r.active, r.active_std)} | ${f(r.random, r.random_std)} | ${r.n} |`);
+  lines.push('', `Active vs random selection (SROCC of \`${s.active_model}\` at equal numbers of ratings):`, '', '| ratings | active | random | paired diff ± s.e. | active wins | people |', '|---|---|---|---|---|---|');
+  for (const [c, r] of Object.entries(s.active_vs_random)) lines.push(`| ${c} | ${f(r.active, r.active_std)} | ${f(r.random, r.random_std)} | ${r.diff >= 0 ? '+' : ''}${r.diff.toFixed(3)} ± ${r.diff_se.toFixed(3)} | ${r.active_wins}/${r.n} | ${r.n} |`);
   return lines.join('\n');
 }
 

@@ -12,8 +12,9 @@ export async function recordPosted(
   posted: { messageId: string; channelId: string; scopeId?: string },
   msg: OutMessage,
 ): Promise<void> {
-  // Images and run headers are what reactions act on (rating / ❌ cancel); other messages need no row.
-  if (!msg.image && msg.kind !== 'header') return;
+  // Images and run headers are what reactions act on (rating / ❌ cancel); run messages are recorded
+  // by their event key (exactly-once posting across restarts); other messages need no row.
+  if (!msg.image && msg.kind !== 'header' && !msg.idempotencyKey) return;
   await services.messages.record({
     platform,
     messageId: posted.messageId,
@@ -22,5 +23,6 @@ export async function recordPosted(
     imageId: msg.image?.imageId,
     runId: msg.runId,
     kind: msg.kind ?? (msg.image ? 'rate' : 'info'),
+    eventKey: msg.idempotencyKey,
   });
 }

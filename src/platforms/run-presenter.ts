@@ -11,6 +11,7 @@ import { userKeyOf } from '../core/identity';
 import type { RunEvent } from '../core/optimizer/events';
 import type { Services, StartRunRequest } from '../core/services';
 import { renderRunEvent, type RenderOp } from './render-run';
+import type { RunDisplay } from './run-display';
 import type { Conversation, OutMessage } from './types';
 
 export type RunOutcome = 'finished' | 'failed' | 'cancelled';
@@ -23,6 +24,12 @@ export interface PresentRunOptions {
   log: Logger;
   /** Tells the command's channel how the run ended (Discord: the interaction, Slack: the channel). */
   notify?: (msg: OutMessage) => Promise<void>;
+  /**
+   * The platform's durable display (run-display.ts). With it the run's thread is stored on the run
+   * and its messages come from the outbox (restarts continue in the same thread); without it this
+   * process shows the live events it sees.
+   */
+  display?: RunDisplay;
 }
 
 export interface PresentedRun {
@@ -33,6 +40,7 @@ export interface PresentedRun {
 }
 
 export async function startRunInThread(opts: PresentRunOptions): Promise<PresentedRun> {
+  if (opts.display) return startDurableRun(opts, opts.display);
   const { services, log } = opts;
   let threadPromise: Promise<Conversation> | null = null;
   const thread = (): Promise<Conversation> => (threadPromise ??= opts.openThread());
@@ -89,4 +97,23 @@ export async function startRunInThread(opts: PresentRunOptions): Promise<Present
     throw err;
   }
   return { runId, thread: opened, done };
+}
+
+/**
+ * The durable path: start the run, open its thread, store the thread on the run, and let the
+ * platform's RunDisplay show it from the outbox (here now, or in whichever process runs later).
+ */
+async function startDurableRun(opts: PresentRunOptions, display: RunDisplay): Promise<PresentedRun> {
+  const { services } = opts;
+  const { runId } = await services.runs.start(opts.request);
+  let thread: Conversation;
+  try {
+    thread = await opts.openThread();
+    await services.runs.setDestination(runId, { threadId: thread.id });
+  } catch (err) {
+    // Without a thread nobody would see the run: stop it rather than spend images in the dark.
+    await services.runs.cancel(userKeyOf(opts.request.requester), runId).catch(() => null);
+    throw err;
+  }
+  return { runId, thread, done: display.follow(runId, opts.notify) };
 }

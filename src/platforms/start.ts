@@ -1,16 +1,20 @@
 /**
  * Which chat surfaces run: each platform whose settings are present, plus the playground unless
  * PLAYGROUND=off — and the playground alone when nothing is configured, so `npm start` works out of
- * the box. (Slack joins here in its issue.)
+ * the box.
  */
+import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../config';
 import type { Services } from '../core/services';
+import type { Db } from '../db/connection';
 import type { ChatAdapter } from './types';
 
 export interface AdapterExtras {
   /** Reads scope_settings.ingest_attachments for a server (off when absent). */
   ingestAttachments?: (scopeId: string) => Promise<boolean>;
+  /** The database: Slack deduplicates retried events and commands in processed_events (else in memory). */
+  db?: Db;
 }
 
 export async function createConfiguredAdapters(config: Config, services: Services, log: Logger, extras: AdapterExtras = {}): Promise<ChatAdapter[]> {
@@ -19,10 +23,18 @@ export async function createConfiguredAdapters(config: Config, services: Service
     const { createDiscordAdapter } = await import('./discord/adapter');
     adapters.push(createDiscordAdapter({ config, services, log: log.child({ platform: 'discord' }), ingestAttachments: extras.ingestAttachments }));
   }
-  const nothingElse = adapters.length === 0 && !config.slackEnabled;
+  if (config.slackEnabled) {
+    const { createSlackAdapter } = await import('./slack/adapter');
+    adapters.push(createSlackAdapter({ config, services, log: log.child({ platform: 'slack' }), db: extras.db }));
+  }
+  const nothingElse = adapters.length === 0;
   if (config.playgroundEnabled || nothingElse) {
     const { createPlaygroundAdapter } = await import('./playground/adapter');
-    adapters.push(createPlaygroundAdapter({ services, log: log.child({ platform: 'playground' }), host: config.HOST, port: config.PORT }));
+    adapters.push(createPlaygroundAdapter({
+      services, log: log.child({ platform: 'playground' }), host: config.HOST, port: config.PORT,
+      // The conversation survives restarts next to the database (message ids stay valid).
+      stateFile: path.join(config.dataDir, 'playground.jsonl'),
+    }));
   }
   return adapters;
 }

@@ -10,6 +10,7 @@
 import type { Logger } from 'pino';
 import type { PersonRef, Platform } from '../core/identity';
 import type { Services } from '../core/services';
+import type { RunDisplay } from './run-display';
 
 /** What a message in a conversation is, so reactions and restarts can find it again (platform_messages.kind). */
 export type MessageKind = 'rate' | 'candidate' | 'header' | 'progress' | 'summary' | 'iteration' | 'info' | 'best';
@@ -32,6 +33,23 @@ export interface OutMessage {
    * "no mentions" to every message anyway; the flag documents intent.
    */
   userText?: boolean;
+  /**
+   * The run event this message shows (see run-display.ts): the adapter records it with the posted
+   * message (platform_messages.event_key) and, where the platform supports it, makes a repeated post
+   * of the same key return the first message (Discord: nonce + enforce_nonce).
+   */
+  idempotencyKey?: string;
+  /**
+   * Extra files shown with the message (charts, image grids, a JSON export — issue 6). Never
+   * rateable and not recorded: they are not images of the image store.
+   */
+  files?: OutFile[];
+}
+
+export interface OutFile {
+  name: string;
+  contentType: string;
+  data: Buffer;
 }
 
 /** A channel or a thread: somewhere messages can be posted and edited. */
@@ -77,6 +95,11 @@ export interface CommandContext {
   reply(msg: OutMessage, opts?: ReplyOptions): Promise<void>;
   /** Opens a thread under the command's channel for a long conversation (an /optimize run). */
   openThread(title: string): Promise<Conversation>;
+  /**
+   * The adapter's durable run display (run-display.ts). When present, runs are shown from the outbox
+   * (and survive restarts); without it the presenter shows live events of this process only.
+   */
+  runDisplay?: RunDisplay;
 }
 
 export interface ChatAdapter {

@@ -37,6 +37,7 @@ export interface FakeMessage {
   interactionId?: string;
   edits: number;
   deleted: boolean;
+  nonce?: string;
   /** emoji (decoded) → user ids */
   reactions: Map<string, Set<string>>;
 }
@@ -87,6 +88,8 @@ export class FakeDiscord {
   private pending: Dispatch[] = [];
   private rateLimits: { match: (method: string, path: string) => boolean; retryAfter: number; remaining: number; global: boolean }[] = [];
   private interactionTokens = new Map<string, string>();
+  /** channel|nonce → message id, for enforce_nonce. */
+  private nonces = new Map<string, string>();
   /** Replays this many already-delivered events on the next RESUME (at-least-once delivery). */
   private replayOnResume = 0;
   private resumedWaiters: (() => void)[] = [];
@@ -377,7 +380,12 @@ export class FakeDiscord {
     }
     if ((m = /^POST \/channels\/(\d+)\/messages$/.exec(route))) {
       if (!this.channels.has(m[1]!)) return this.json(res, 404, { message: 'Unknown Channel', code: 10003 });
+      // enforce_nonce: a repeated nonce from the same author returns the first message (as on Discord).
+      const nonceKey = body?.enforce_nonce && body?.nonce !== undefined ? `${m[1]}|${String(body.nonce)}` : null;
+      const earlier = nonceKey ? this.nonces.get(nonceKey) : undefined;
+      if (earlier) return this.json(res, 200, this.messagePayload(this.messages.get(earlier)!));
       const msg = this.createMessage(m[1]!, body ?? {}, files, { viaWebhook: false });
+      if (nonceKey) this.nonces.set(nonceKey, msg.id);
       return this.json(res, 200, this.messagePayload(msg));
     }
     if ((m = /^(PATCH|GET) \/channels\/(\d+)\/messages\/(\d+)$/.exec(route))) {
@@ -427,6 +435,7 @@ export class FakeDiscord {
       id: this.snowflake(), channel_id: channelId, content: o.placeholder ? '' : (body.content ?? ''), flags: body.flags ?? 0,
       attachments: [], allowed_mentions: body.allowed_mentions, author_id: this.botUser.id, viaWebhook: o.viaWebhook,
       interactionId: o.interactionId, edits: 0, deleted: false, reactions: new Map(),
+      ...(body.nonce !== undefined ? { nonce: String(body.nonce) } : {}),
     };
     this.attach(msg, files);
     this.messages.set(msg.id, msg);

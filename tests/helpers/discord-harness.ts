@@ -1,37 +1,54 @@
-/** The real discord.js bot wired to the fake Discord and the in-memory services, for tests. */
+/** The real discord.js bot wired to the fake Discord and the REAL core (tests/helpers/core.ts), for tests. */
 import { createHash } from 'node:crypto';
 import { findCommand } from '../../commands/index';
 import { silentLogger, type Logger } from '../../src/log';
 import { userKeyOf } from '../../src/core/identity';
+import type { Services } from '../../src/core/services';
 import { RATING_EMOJI } from '../../src/platforms/emoji';
 import { createDiscordAdapter, type DiscordAdapter } from '../../src/platforms/discord/adapter';
 import { FakeDiscord } from '../fakes/discord-server';
-import { createFakeServices, type FakeServices, type FakeServicesOptions } from './services';
+import { observeRatings, openTestCore, type RatingCall, type TestCore, type TestCoreOptions } from './core';
 import { waitFor } from './wait';
 import type { AdapterHarness, HarnessMessage } from '../platform-contract';
 
 export interface DiscordHarness extends AdapterHarness {
   fake: FakeDiscord;
   adapter: DiscordAdapter;
-  services: FakeServices;
+  core: TestCore;
+  /** The services the adapter uses: the core's, with rating calls observed. */
+  services: Services & { ratingCalls: RatingCall[] };
   idOf(user: string): string;
   /** Sends a slash command; resolves when the bot has handled it. Returns the interaction id. */
   interaction(user: string, name: string, options?: Record<string, string | number>): Promise<string>;
+  /** The image a bot message carries, from platform_messages. */
+  imageOf(messageId: string): Promise<string | null>;
 }
 
-export async function openDiscordHarness(opts: { clock?: () => number; services?: FakeServicesOptions; log?: Logger; ingestAttachments?: (scopeId: string) => Promise<boolean> } = {}): Promise<DiscordHarness> {
-  const services = await createFakeServices(opts.services);
+export interface DiscordHarnessOptions {
+  clock?: () => number;
+  log?: Logger;
+  ingestAttachments?: (scopeId: string) => Promise<boolean>;
+  /** Share one core between harnesses of a file (PGlite costs ~1 GB per instance); closed by its owner. */
+  core?: TestCore;
+  coreOptions?: TestCoreOptions;
+}
+
+export const discordIdOf = (user: string) => (BigInt(`0x${createHash('sha256').update(user).digest('hex').slice(0, 12)}`) + 100000000000000000n).toString();
+
+export async function openDiscordHarness(opts: DiscordHarnessOptions = {}): Promise<DiscordHarness> {
+  const core = opts.core ?? (await openTestCore(opts.coreOptions));
+  const services = observeRatings(core.app.services);
   const fake = new FakeDiscord();
   await fake.start();
   const adapter = createDiscordAdapter({
     config: { DISCORD_TOKEN: fake.token, DISCORD_APPLICATION_ID: fake.applicationId, DISCORD_API_URL: fake.apiUrl, DISCORD_GUILD_ID: fake.guildId },
-    services, log: opts.log ?? silentLogger, clock: opts.clock, ingestAttachments: opts.ingestAttachments,
+    services, log: opts.log ?? silentLogger, clock: opts.clock, ingestAttachments: opts.ingestAttachments, runFeedPollMs: 50,
   });
   await adapter.start();
   await waitFor(() => adapter.client.guilds.cache.get(fake.guildId)?.available, 'the guild');
   await waitFor(() => fake.commands.has(fake.guildId), 'command registration');
 
-  const idOf = (user: string) => (BigInt(`0x${createHash('sha256').update(user).digest('hex').slice(0, 12)}`) + 100000000000000000n).toString();
+  const idOf = discordIdOf;
   const interaction = async (user: string, name: string, o: Record<string, string | number> = {}) => {
     const def = findCommand(name);
     const options = Object.entries(o).map(([k, v]) => {
@@ -50,22 +67,27 @@ export async function openDiscordHarness(opts: { clock?: () => number; services?
     await waitFor(() => services.ratingCalls.length > before, 'the rating to be handled');
     await adapter.idle();
   };
+  const imageOf = async (messageId: string) => (await services.messages.lookup('discord', messageId))?.imageId ?? null;
   const messages = async (): Promise<HarnessMessage[]> =>
-    [...fake.messages.values()].filter((m) => !m.deleted && (m.content || m.attachments.length)).map((m) => ({
-      id: m.id, conversationId: m.channel_id, text: m.content, imageId: services.messagesMap.get(`discord|${m.id}`)?.imageId ?? null,
-      rateable: RATING_EMOJI.every((e) => m.reactions.get(e)?.has(fake.botUser.id)), ephemeral: Boolean(m.flags & 64), edits: m.edits,
-    }));
+    Promise.all(
+      [...fake.messages.values()].filter((m) => !m.deleted && (m.content || m.attachments.length)).map(async (m) => ({
+        id: m.id, conversationId: m.channel_id, text: m.content, imageId: await imageOf(m.id),
+        rateable: RATING_EMOJI.every((e) => m.reactions.get(e)?.has(fake.botUser.id)), ephemeral: Boolean(m.flags & 64), edits: m.edits,
+      })),
+    );
+  const userKey = (user: string) => userKeyOf({ platform: 'discord', userId: idOf(user) });
   return {
-    fake, adapter, services, idOf, interaction, messages,
+    fake, adapter, core, services, idOf, interaction, messages, imageOf, userKey,
+    rating: (user, imageId) => core.rating(userKey(user), imageId),
     channelId: fake.channelId,
     command: async (user, name, o) => void (await interaction(user, name, o)),
     threadIds: async () => fake.threads().map((t) => t.id),
     rate: (user, messageId, score) => ratingStep(() => fake.react(idOf(user), messageId, RATING_EMOJI[score - 1]!)),
     unrate: (user, messageId, score) => ratingStep(() => fake.unreact(idOf(user), messageId, RATING_EMOJI[score - 1]!)),
-    userKey: (user) => userKeyOf({ platform: 'discord', userId: idOf(user) }),
     close: async () => {
       await adapter.stop();
       await fake.stop();
+      if (!opts.core) await core.close();
     },
   };
 }

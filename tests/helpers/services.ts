@@ -1,6 +1,7 @@
 /**
- * TEST DOUBLE — an in-memory `Services` for platform tests only (Discord / playground / contract
- * suites), used until src/app.ts's real `createServices` is available to them. It keeps the
+ * TEST DOUBLE — an in-memory `Services` for tests of pure platform translation only. The contract
+ * suite, the Discord end-to-end tests and the playground browser test run on the real core
+ * (tests/helpers/core.ts); keep this for unit tests that check how an adapter maps its API. It keeps the
  * semantics platforms rely on: ratings keyed by (person, image) with "latest remaining vote wins",
  * message lookup by id, one active run per person, request-key dedupe, and a scripted run that
  * emits RunEvents (each step waits on `gate`, so tests control timing without sleeping).
@@ -51,6 +52,8 @@ export async function createFakeServices(opts: FakeServicesOptions = {}): Promis
   const events: RunEvent[] = [];
   const active = new Map<string, { runId: string; cancelled: boolean }>();
   const requestKeys = new Map<string, string>();
+  const destinations = new Map<string, Record<string, unknown>>();
+  const eventKeys = new Map<string, { messageId: string; channelId: string }>();
   const running = new Set<Promise<void>>();
   let runSeq = 0;
   const gate = opts.gate ?? (() => new Promise<void>((r) => setImmediate(r)));
@@ -173,6 +176,7 @@ export async function createFakeServices(opts: FakeServicesOptions = {}): Promis
         if (active.has(userKey)) throw new LimitReachedError('You already have a run in progress; /cancel it or wait for it to finish.');
         const runId = `run${++runSeq}`;
         if (req.requestKey) requestKeys.set(req.requestKey, runId);
+        if (req.destination) destinations.set(runId, { ...req.destination });
         const slot = { runId, cancelled: false };
         active.set(userKey, slot);
         const p = script(runId, userKey, req, slot);
@@ -190,12 +194,22 @@ export async function createFakeServices(opts: FakeServicesOptions = {}): Promis
         listeners.add(l);
         return () => listeners.delete(l);
       },
+      setDestination: async (runId, dest) => {
+        destinations.set(runId, { ...destinations.get(runId), ...dest });
+      },
+      // The event log stands in for the outbox (ids = positions), with the same filters as run-feed.ts.
+      feed: async (platform, cursors) =>
+        events
+          .map((event, i) => ({ id: i + 1, runId: event.runId, destination: destinations.get(event.runId) ?? {}, event }))
+          .filter((e) => e.destination.platform === platform && e.destination.threadId && !eventKeys.has(`${platform}|${e.runId}:end:done`) && e.id > (cursors[e.runId] ?? 0)),
     },
     messages: {
       record: async (m) => {
         messagesMap.set(`${m.platform}|${m.messageId}`, { imageId: m.imageId ?? null, runId: m.runId ?? null, kind: m.kind, channelId: m.channelId });
+        if (m.eventKey && !eventKeys.has(`${m.platform}|${m.eventKey}`)) eventKeys.set(`${m.platform}|${m.eventKey}`, { messageId: m.messageId, channelId: m.channelId });
       },
       lookup: async (platform, id) => messagesMap.get(`${platform}|${id}`),
+      byEventKey: async (platform, key) => eventKeys.get(`${platform}|${key}`),
     },
     idle: async () => {
       while (running.size) await Promise.all([...running]);

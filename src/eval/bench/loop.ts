@@ -53,7 +53,8 @@ class LatencyImageGenerator implements ImageGenerator {
   async generate(prompt: string, opts: GenerateOptions = {}): Promise<GeneratedImage> {
     await sleep(this.latencyMs, opts.signal);
     const h = createHash('sha256').update(prompt).digest();
-    // Distinct bytes per prompt (a trailing comment-free PNG chunk is not needed: append the hash).
+    // Distinct bytes per prompt, so every candidate gets its own content address: the prompt's
+    // hash is appended after the PNG's end (the objective strips it again before decoding).
     const base = this.images[h.readUInt16BE(0) % this.images.length] as Buffer;
     return { bytes: Buffer.concat([base, h]), generator: this.name, model: this.model, seed: opts.seed, costUsd: 0 };
   }

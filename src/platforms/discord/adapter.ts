@@ -17,9 +17,11 @@ import type { Services } from '../../core/services';
 import { dispatchCommand } from '../dispatch';
 import { emojiToRating, isCancelEmoji, RATING_EMOJI } from '../emoji';
 import { recordPosted } from '../record';
+import { RunDisplay } from '../run-display';
 import type { ChatAdapter, CommandContext, Conversation, OutMessage, ReplyOptions } from '../types';
 import { toDiscordCommands } from './commands';
 import { encodeForUpload } from './upload';
+import { createHash } from 'node:crypto';
 
 const PLATFORM = 'discord';
 /** The interaction token lives 15 minutes; stop using it well before. */
@@ -38,10 +40,13 @@ export interface DiscordAdapterOptions {
   ingestAttachments?: (scopeId: string) => Promise<boolean>;
   /** ms since epoch; injectable so tests can age an interaction past its token's lifetime. */
   clock?: () => number;
+  /** How often the run display reads the outbox feed (ms). */
+  runFeedPollMs?: number;
 }
 
 export interface DiscordAdapter extends ChatAdapter {
   readonly client: Client;
+  readonly runDisplay: RunDisplay;
   /** Resolves when every command and reaction being handled has finished (tests, shutdown). */
   idle(): Promise<void>;
 }
@@ -78,10 +83,19 @@ export function createDiscordAdapter(opts: DiscordAdapterOptions): DiscordAdapte
 
   async function messageBody(msg: OutMessage): Promise<{ body: Record<string, unknown>; files?: RawFile[] }> {
     const body: Record<string, unknown> = { content: truncate(msg.text), allowed_mentions: NO_MENTIONS };
-    if (!msg.image) return { body };
-    const png = await encodeForUpload(await services.images.readBytes(msg.image.imageId));
-    body.attachments = [{ id: 0, filename: 'image.png' }];
-    return { body, files: [{ name: 'image.png', data: png, contentType: 'image/png' }] };
+    if (msg.idempotencyKey) {
+      // Discord returns the first message for a repeated nonce (within minutes) instead of posting
+      // again: closes the window between a post and its record in platform_messages.
+      body.nonce = nonceFor(msg.idempotencyKey);
+      body.enforce_nonce = true;
+    }
+    const files: RawFile[] = [];
+    if (msg.image) files.push({ name: 'image.png', data: await encodeForUpload(await services.images.readBytes(msg.image.imageId)), contentType: 'image/png' });
+    // Charts, grids and exports (issue 6) ride along as further attachments.
+    for (const f of msg.files ?? []) files.push({ name: f.name, data: f.data, contentType: f.contentType });
+    if (!files.length) return { body };
+    body.attachments = files.map((f, id) => ({ id, filename: f.name }));
+    return { body, files };
   }
 
   /** A channel or thread, written to with the bot token (valid for as long as the bot runs). */
@@ -104,6 +118,12 @@ export function createDiscordAdapter(opts: DiscordAdapterOptions): DiscordAdapte
       },
     };
   }
+
+  // Runs are shown from the outbox into their thread, re-attached by id (also after a restart).
+  const runDisplay = new RunDisplay({
+    platform: PLATFORM, services, log, pollMs: opts.runFeedPollMs,
+    conversation: (id, dest) => conversation(id, dest.scopeId),
+  });
 
   // ---------- commands ----------
 
@@ -150,7 +170,7 @@ export function createDiscordAdapter(opts: DiscordAdapterOptions): DiscordAdapte
 
     const person = personOf(i.user);
     const base: Omit<CommandContext, 'options'> = {
-      platform: PLATFORM, person, scopeId: i.guildId ?? undefined, channel, invocationId: i.id, services, log, reply,
+      platform: PLATFORM, person, scopeId: i.guildId ?? undefined, channel, invocationId: i.id, services, log, reply, runDisplay,
       defer: async () => {},
       openThread: async (title) => {
         const t = (await client.rest.post(Routes.threads(i.channelId), {
@@ -234,6 +254,7 @@ export function createDiscordAdapter(opts: DiscordAdapterOptions): DiscordAdapte
   return {
     name: PLATFORM,
     client,
+    runDisplay,
     idle: async () => {
       while (inFlight.size) await Promise.allSettled([...inFlight]);
     },
@@ -241,11 +262,12 @@ export function createDiscordAdapter(opts: DiscordAdapterOptions): DiscordAdapte
       const ready = new Promise<void>((resolve) => client.once(Events.ClientReady, () => resolve()));
       await client.login(token);
       await ready;
+      runDisplay.start();
       log.info({ user: client.user?.tag }, 'discord connected');
     },
     async stop() {
       stopping = true;
-      await Promise.race([Promise.allSettled([...inFlight]), new Promise((r) => setTimeout(r, 5000).unref())]);
+      await Promise.race([Promise.allSettled([...inFlight, runDisplay.stop()]), new Promise((r) => setTimeout(r, 5000).unref())]);
       await client.destroy();
     },
   };
@@ -260,6 +282,11 @@ export async function registerCommands(client: Pick<Client, 'rest'>, appId: stri
 
 function personOf(u: User | PartialUser): PersonRef {
   return { platform: PLATFORM, userId: u.id, displayName: u.globalName ?? u.username ?? undefined };
+}
+
+/** Discord nonces are at most 25 characters: a digest of the event key. */
+export function nonceFor(key: string): string {
+  return createHash('sha256').update(key).digest('hex').slice(0, 25);
 }
 
 function truncate(text: string): string {

@@ -15,6 +15,7 @@ import type { PersonRef } from '../../core/identity';
 import type { Services } from '../../core/services';
 import { describeFailure, dispatchCommand } from '../dispatch';
 import { recordPosted } from '../record';
+import { RunDisplay } from '../run-display';
 import type { ChatAdapter, Conversation, OutMessage, ReplyOptions } from '../types';
 import { CHANNEL_ID, PlaygroundState, type StateChange } from './state';
 
@@ -31,10 +32,15 @@ export interface PlaygroundOptions {
   /** 0 = any free port (tests). */
   port?: number;
   clock?: () => number;
+  /** Keep the conversation across restarts in this file (npm start: DATA_DIR/playground.jsonl). */
+  stateFile?: string;
+  /** How often the run display reads the outbox feed (ms). */
+  runFeedPollMs?: number;
 }
 
 export interface PlaygroundAdapter extends ChatAdapter {
   readonly state: PlaygroundState;
+  readonly runDisplay: RunDisplay;
   /** http://host:port once started. */
   url(): string;
   /** Runs a command as `userId` from text like "/rate count:3" (what the page posts). */
@@ -51,7 +57,7 @@ export function personFor(userId: string): PersonRef {
 export function createPlaygroundAdapter(opts: PlaygroundOptions): PlaygroundAdapter {
   const { services, log } = opts;
   const clock = opts.clock ?? Date.now;
-  const state = new PlaygroundState(clock);
+  const state = new PlaygroundState(clock, { file: opts.stateFile });
   let server: Server | null = null;
   const sse = new Set<ServerResponse>();
   let invocations = 0;
@@ -72,6 +78,11 @@ export function createPlaygroundAdapter(opts: PlaygroundOptions): PlaygroundAdap
     },
   });
   const channel = conversation(CHANNEL_ID, '#general');
+  // Runs are shown from the outbox into their thread (found again by id after a restart).
+  const runDisplay = new RunDisplay({
+    platform: PLATFORM, services, log, pollMs: opts.runFeedPollMs,
+    conversation: (id) => (id === CHANNEL_ID ? channel : conversation(id, `the thread “${state.threads.get(id)?.title ?? id}”`)),
+  });
 
   async function command(userId: string, text: string): Promise<void> {
     const person = personFor(userId);
@@ -87,7 +98,7 @@ export function createPlaygroundAdapter(opts: PlaygroundOptions): PlaygroundAdap
       });
     };
     const base = {
-      platform: 'playground' as const, person, channel, invocationId, services, log, reply,
+      platform: 'playground' as const, person, channel, invocationId, services, log, reply, runDisplay,
       defer: async (o?: ReplyOptions) => {
         deferredEphemeral = Boolean(o?.ephemeral);
       },
@@ -114,16 +125,18 @@ export function createPlaygroundAdapter(opts: PlaygroundOptions): PlaygroundAdap
   async function rate(userId: string, messageId: string, score: number | null): Promise<void> {
     const person = personFor(userId);
     const m = state.messages.get(messageId);
+    // By message id from the database: the image is found even if this process lost the message.
     const known = await services.messages.lookup(PLATFORM, messageId);
-    if (!m || !known?.imageId) throw new CommandInputError('That message has no image to rate.');
+    if (!known?.imageId) throw new CommandInputError('That message has no image to rate.');
     if (score !== null && !(Number.isInteger(score) && score >= 1 && score <= 10)) throw new CommandInputError('Ratings go from 1 to 10.');
-    const previous = m.ratings[person.userId];
-    const ctx = { source: PLATFORM, channelId: m.conversationId, messageId };
+    const previous = m?.ratings[person.userId];
+    const ctx = { source: PLATFORM, channelId: known.channelId, messageId };
     const at = new Date(clock());
     await services.people.touch(person);
     // Like swapping one reaction for another: add the new vote, then take the old one back.
     if (score !== null) await services.ratings.rate(person, known.imageId, score, ctx, at);
     if (previous !== undefined && previous !== score) await services.ratings.unrate(person, known.imageId, previous, ctx, at);
+    if (!m) return;
     const ratings = { ...m.ratings };
     if (score === null) delete ratings[person.userId];
     else ratings[person.userId] = score;
@@ -188,6 +201,7 @@ export function createPlaygroundAdapter(opts: PlaygroundOptions): PlaygroundAdap
   return {
     name: PLATFORM,
     state,
+    runDisplay,
     command,
     rate,
     url() {
@@ -207,9 +221,11 @@ export function createPlaygroundAdapter(opts: PlaygroundOptions): PlaygroundAdap
         server!.once('error', reject);
         server!.listen(opts.port ?? 3000, opts.host ?? '127.0.0.1', () => resolve());
       });
+      runDisplay.start();
       log.info({ url: this.url() }, 'playground ready');
     },
     async stop() {
+      await runDisplay.stop();
       for (const res of sse) res.end();
       sse.clear();
       state.off('change', broadcast);

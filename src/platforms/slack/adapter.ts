@@ -25,7 +25,8 @@ import { describeFailure, dispatchCommand } from '../dispatch';
 import { encodeForUpload } from '../discord/upload';
 import { emojiToRating, isCancelEmoji, RATING_SLACK_NAMES } from '../emoji';
 import { recordPosted } from '../record';
-import type { ChatAdapter, CommandContext, Conversation, OutMessage, ReplyOptions } from '../types';
+import { RunDisplay } from '../run-display';
+import type { ChatAdapter, CommandContext, Conversation, OutFile, OutMessage, ReplyOptions } from '../types';
 import { dbEventClaimer, memoryEventClaimer, type EventClaimer } from './event-dedupe';
 import { ChannelQueue } from './queue';
 import {
@@ -51,16 +52,21 @@ export interface SlackAdapterOptions {
   postIntervalMs?: number;
   /** Delay between files.info polls while Slack shares an upload (default 400 ms). */
   sharePollMs?: number;
+  /** How often the run display reads the outbox feed (ms). */
+  runFeedPollMs?: number;
 }
 
 export interface SlackAdapter extends ChatAdapter {
   /** The bot's own user id (auth.test), once started. */
   readonly botUserId: string | undefined;
   readonly queue: ChannelQueue;
+  readonly runDisplay: RunDisplay;
   /** The request URL Slack posts to (HTTP mode), once started: http://host:port/slack/events. */
   url(): string;
   /** Resolves when every command and event being handled has finished and the queues are empty (tests, shutdown). */
   idle(): Promise<void>;
+  /** Deliveries fully handled so far (tests wait on these instead of sleeping; also handy in logs). */
+  readonly stats: { commands: number; events: number; duplicates: number };
 }
 
 export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
@@ -89,6 +95,7 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
   let server: Server | null = null;
   let botUserId: string | undefined;
   let stopping = false;
+  const stats = { commands: 0, events: 0, duplicates: 0 };
   const inFlight = new Set<Promise<unknown>>();
   const track = (what: string, work: () => Promise<void>) => {
     const p = work().catch((err: unknown) => log.error({ err }, `slack ${what} failed`));
@@ -110,6 +117,16 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
       await new Promise((r) => setTimeout(r, sharePollMs * Math.min(1 + attempt, 5)));
     }
     throw new Error(`Slack did not report the message of file ${fileId} in ${channel}`);
+  }
+
+  /** Extra files (charts, grids, exports): one files.uploadV2 call, shown in the channel / thread. */
+  async function uploadFiles(channel: string, threadTs: string | undefined, files: OutFile[], comment?: string): Promise<void> {
+    await queue.run(channel, 'post', () =>
+      web.files.uploadV2({
+        channel_id: channel, ...(threadTs ? { thread_ts: threadTs } : {}), ...(comment ? { initial_comment: comment } : {}),
+        file_uploads: files.map((f) => ({ file: f.data, filename: f.name })),
+      } as Parameters<WebClient['files']['uploadV2']>[0]),
+    );
   }
 
   function conversation(channel: string, threadTs: string | undefined, scopeId: string | undefined, label?: string): Conversation {
@@ -138,6 +155,7 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
           ts = res.ts;
         }
         const messageId = slackMessageId(channel, ts);
+        if (msg.files?.length) await uploadFiles(channel, threadTs, msg.files);
         await recordPosted(services, PLATFORM, { messageId, channelId: channel, scopeId }, msg);
         if (msg.image?.rateable) {
           // In order, so people see 1…10; not paced like posts (reactions.add has its own, larger tier).
@@ -155,6 +173,19 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
       },
     };
   }
+
+  /** A conversation from its id alone (`C123` or `C123/1700000000.000100`), e.g. a run's stored thread. */
+  function conversationById(id: string, scopeId: string | undefined): Conversation {
+    const [channel, threadTs] = id.split('/') as [string, string | undefined];
+    return conversation(channel, threadTs, scopeId, threadTs ? 'the run’s thread' : undefined);
+  }
+
+  // Runs are shown from the outbox into their thread, re-attached by id (also after a restart).
+  // Slack has no nonce: a crash between a post and its record can repeat that one post.
+  const runDisplay = new RunDisplay({
+    platform: PLATFORM, services, log, pollMs: opts.runFeedPollMs,
+    conversation: (id, dest) => conversationById(id, dest.scopeId),
+  });
 
   // ---------- commands ----------
 
@@ -174,40 +205,65 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
       validateOptions(def, raw); // pure: a mistake is answered in the ack itself, privately
     } catch (err) {
       await ack({ response_type: 'ephemeral', text: toSlackText(describeFailure(err, log, { command: name }).text) });
+      stats.commands++;
       return;
     }
     await ack();
     if (stopping) return;
     track(`/${name}`, async () => {
-      // A redelivered command (same trigger) must not run twice.
-      if (!(await claimer.claim(`slack:cmd:${command.trigger_id}`, userKeyOf(person)))) return;
-      const channel = conversation(command.channel_id, undefined, command.team_id);
-      const reply = async (msg: OutMessage, ro?: ReplyOptions): Promise<void> => {
-        if (!ro?.ephemeral) return void (await channel.post(msg));
-        // Slack cannot attach files to ephemeral messages: private answers carry their text only.
-        const text = toSlackText(msg.text);
-        try {
-          await queue.run(command.channel_id, 'post', () => web.chat.postEphemeral({ channel: command.channel_id, user: command.user_id, text }));
-        } catch (err) {
-          // Not a member of that conversation (a DM, a private channel): the command's response_url still works.
-          log.debug({ err }, 'chat.postEphemeral failed; answering through response_url');
-          await respond({ response_type: 'ephemeral', text });
-        }
-      };
-      const base: Omit<CommandContext, 'options'> = {
-        platform: PLATFORM, person, scopeId: command.team_id, channel, invocationId: command.trigger_id, services, log, reply,
-        defer: async () => {},
-        openThread: async (title) => {
-          // A thread in Slack is a parent message; its ts is the thread id.
-          const parent = await queue.run(command.channel_id, 'post', () =>
-            web.chat.postMessage({ channel: command.channel_id, text: toSlackText(title), link_names: false, unfurl_links: false, unfurl_media: false }),
-          );
-          if (!parent.ts) throw new Error('chat.postMessage returned no ts');
-          return conversation(command.channel_id, parent.ts, command.team_id, `the thread “${title.replace(/[“”]/g, '')}”`);
-        },
-      };
-      await dispatchCommand(name, raw, base);
+      try {
+        await runCommand(name, raw, command, person, respond);
+      } finally {
+        stats.commands++;
+      }
     });
+  }
+
+  async function runCommand(
+    name: string,
+    raw: RawOptions,
+    command: SlashCommand,
+    person: PersonRef,
+    respond: (msg: { response_type: 'ephemeral'; text: string }) => Promise<unknown>,
+  ): Promise<void> {
+    // A redelivered command (same trigger) must not run twice.
+    if (!(await claimer.claim(`slack:cmd:${command.trigger_id}`, userKeyOf(person)))) return void stats.duplicates++;
+    const channel = conversation(command.channel_id, undefined, command.team_id);
+    const reply = async (msg: OutMessage, ro?: ReplyOptions): Promise<void> => {
+      if (!ro?.ephemeral) return void (await channel.post(msg));
+      // Slack cannot attach files to ephemeral messages: private answers carry their text only.
+      const text = toSlackText(msg.text);
+      try {
+        await queue.run(command.channel_id, 'post', () => web.chat.postEphemeral({ channel: command.channel_id, user: command.user_id, text }));
+      } catch (err) {
+        // Not a member of that conversation (a DM, a private channel): the command's response_url still works.
+        log.debug({ err }, 'chat.postEphemeral failed; answering through response_url');
+        await respond({ response_type: 'ephemeral', text });
+      }
+      if (msg.files?.length) {
+        // Files cannot be ephemeral in Slack: private ones (charts, a data export) go to a direct message.
+        try {
+          const im = await queue.run('conversations.open', 'call', () => web.conversations.open({ users: command.user_id }));
+          if (!im.channel?.id) throw new Error('conversations.open returned no channel');
+          await uploadFiles(im.channel.id, undefined, msg.files, 'Your files from Tasteloop (only you can see this conversation).');
+        } catch (err) {
+          log.warn({ err }, 'could not send private files by direct message');
+        }
+      }
+    };
+    const base: Omit<CommandContext, 'options'> = {
+      platform: PLATFORM, person, scopeId: command.team_id, channel, invocationId: command.trigger_id, services, log, reply, runDisplay,
+      defer: async () => {},
+      openThread: async (title) => {
+        // A thread in Slack is a parent message; its ts is the thread id.
+        const parent = await queue.run(command.channel_id, 'post', () =>
+          web.chat.postMessage({ channel: command.channel_id, text: toSlackText(title), link_names: false, unfurl_links: false, unfurl_media: false }),
+        );
+        if (!parent.ts) throw new Error('chat.postMessage returned no ts');
+        return conversation(command.channel_id, parent.ts, command.team_id, `the thread “${title.replace(/[“”]/g, '')}”`);
+      },
+    };
+    await dispatchCommand(name, raw, base);
   }
 
   // ---------- reactions ----------
@@ -254,7 +310,7 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
     const person: PersonRef = { platform: PLATFORM, workspaceId: envelope.team_id, userId: event.user };
     // Slack redelivers an event it thinks we missed (X-Slack-Retry-Num), with the same event_id.
     const eventKey = envelope.event_id ? `slack:event:${envelope.event_id}` : `slack:reaction:${kind}:${messageId}:${event.user}:${event.reaction}:${event.event_ts}`;
-    if (!(await claimer.claim(eventKey, userKeyOf(person)))) return;
+    if (!(await claimer.claim(eventKey, userKeyOf(person)))) return void stats.duplicates++;
     if (cancel) {
       if (known.kind === 'header' && known.runId) await services.runs.cancel(userKeyOf(person), known.runId);
       return;
@@ -271,12 +327,18 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
     a.command(/^\/.+/, async ({ command, ack, respond }) => {
       await onCommand(command, ack as never, respond as never);
     });
-    a.event('reaction_added', async ({ event, body }) => {
-      if (!stopping) track('reaction_added', () => onReaction('add', event as ReactionEvent, body as never));
-    });
-    a.event('reaction_removed', async ({ event, body }) => {
-      if (!stopping) track('reaction_removed', () => onReaction('remove', event as ReactionEvent, body as never));
-    });
+    const onEvent = (kind: 'add' | 'remove') => async ({ event, body }: { event: unknown; body: unknown }) => {
+      if (stopping) return;
+      track(`reaction ${kind}`, async () => {
+        try {
+          await onReaction(kind, event as ReactionEvent, body as never);
+        } finally {
+          stats.events++;
+        }
+      });
+    };
+    a.event('reaction_added', onEvent('add'));
+    a.event('reaction_removed', onEvent('remove'));
     a.error(async (err) => {
       log.error({ err }, 'slack app error');
     });
@@ -285,6 +347,8 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
   return {
     name: PLATFORM,
     queue,
+    stats,
+    runDisplay,
     get botUserId() {
       return botUserId;
     },
@@ -303,11 +367,15 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
       botUserId = auth.user_id;
       const common = {
         token, botId: auth.bot_id, botUserId: auth.user_id, clientOptions, logger: slackLogger, logLevel: LogLevel.INFO,
+        // Bots are filtered in onReaction (our own id, and other apps' bots via users.info), and every
+        // delivery is counted there; Bolt's own filter would drop ours silently before that.
+        ignoreSelf: false,
       };
       if (socketMode) {
         app = new App({ ...common, appToken: config.SLACK_APP_TOKEN, socketMode: true });
         register(app);
         await app.start();
+        runDisplay.start();
         log.info({ team: auth.team, bot: auth.user }, 'slack connected (Socket Mode)');
         return;
       }
@@ -321,12 +389,13 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
       app = new App({ ...common, receiver });
       register(app);
       server = (await app.start({ port: config.SLACK_PORT ?? 3001, host: config.HOST ?? '127.0.0.1' })) as Server;
+      runDisplay.start();
       log.info({ team: auth.team, bot: auth.user, url: this.url() }, 'slack app listening (HTTP mode)');
     },
     async stop() {
       stopping = true;
       const settle = (p: Promise<unknown>) => Promise.race([p, new Promise((r) => setTimeout(r, 5000).unref())]);
-      await settle(this.idle());
+      await settle(Promise.allSettled([this.idle(), runDisplay.stop()]));
       if (server) {
         server.closeAllConnections();
         server = null;

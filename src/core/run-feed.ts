@@ -1,0 +1,54 @@
+/**
+ * The outbox as each chat platform reads it: events of runs shown on that platform (destination has a
+ * thread) that the platform has not finished showing yet. Unlike RunService.subscribe (one live
+ * hand-over, marked delivered globally), this read is per platform and repeatable, so a process that
+ * starts after a crash picks a run up where the thread left off; platforms make posting exactly-once
+ * by recording each message with its event key (platform_messages.event_key).
+ *
+ * Cursors are per run: one worker commits a run's events in order, while events of different runs
+ * may commit out of id order, so a single global cursor could skip a row that commits late.
+ */
+import { sql } from 'drizzle-orm';
+import type { Db } from '../db/connection';
+import { queryRows } from '../db/util';
+import type { RunEvent } from './optimizer/events';
+
+export interface FeedEvent {
+  /** Outbox row id (increasing within a run). */
+  id: number;
+  runId: string;
+  destination: Record<string, unknown>;
+  event: RunEvent;
+}
+
+/** Marks the end of a run's display on a platform: recorded once the closing notice is out. */
+export const runDoneKey = (runId: string): string => `${runId}:end:done`;
+
+/**
+ * Outbox events (id order) of runs whose destination is `platform` and has a `threadId`, that have
+ * no done marker on that platform yet, newer than `cursors[runId]` (0 when absent).
+ */
+export async function pendingRunEvents(db: Db, platform: string, cursors: Record<string, number>, limit = 500): Promise<FeedEvent[]> {
+  const rows = await queryRows<{ id: number | string; run_id: string; destination: unknown; payload: unknown }>(
+    db,
+    sql`select o.id, o.run_id, r.destination, o.payload
+          from outbox o join runs r on r.id = o.run_id
+         where r.destination->>'platform' = ${platform}
+           and r.destination ? 'threadId'
+           and not exists (select 1 from platform_messages pm
+                            where pm.platform = ${platform} and pm.event_key = r.id || ':end:done')
+           and o.id > coalesce((${JSON.stringify(cursors)}::jsonb ->> o.run_id)::bigint, 0)
+         order by o.id
+         limit ${limit}`,
+  );
+  return rows.map((r) => ({
+    id: Number(r.id),
+    runId: r.run_id,
+    destination: parseJson(r.destination) as Record<string, unknown>,
+    event: parseJson(r.payload) as RunEvent,
+  }));
+}
+
+function parseJson(v: unknown): unknown {
+  return typeof v === 'string' ? JSON.parse(v) : v;
+}

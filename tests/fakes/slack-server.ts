@@ -1,0 +1,253 @@
+/**
+ * A fake Slack Web API on 127.0.0.1 for the real @slack/web-api client (via slackApiUrl): auth.test,
+ * chat.postMessage / update / postEphemeral, reactions.add, the files.uploadV2 trio
+ * (files.getUploadURLExternal → POST to the upload URL → files.completeUploadExternal), files.info
+ * (whose `shares` appear only after a poll or two, as on real Slack), conversations.replies,
+ * users.info, and response_url endpoints. Every call is recorded in order; 429s with Retry-After
+ * can be programmed per method.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface FakeSlackMessage {
+  channel: string;
+  ts: string;
+  threadTs?: string;
+  text: string;
+  user: string;
+  files: string[];
+  edits: number;
+  /** Ephemeral messages: who sees them (chat.postEphemeral / response_url). */
+  ephemeralFor?: string;
+  /** reaction name → user ids. */
+  reactions: Map<string, Set<string>>;
+}
+
+export interface FakeSlackCall {
+  seq: number;
+  method: string;
+  body: Record<string, string>;
+  status: number;
+}
+
+interface FakeFile {
+  id: string;
+  bytes: number;
+  png: boolean;
+  channel?: string;
+  ts?: string;
+  threadTs?: string;
+  /** files.info calls left before its shares show (Slack shares uploads asynchronously). */
+  hiddenFor: number;
+}
+
+export class FakeSlack {
+  readonly token = 'xoxb-fake-0000000000-tasteloop';
+  readonly teamId = 'T0FAKE';
+  readonly botUserId = 'UBOT0001';
+  readonly botId = 'B0001';
+  readonly channelId = 'C0GENERAL';
+  readonly messages: FakeSlackMessage[] = [];
+  readonly calls: FakeSlackCall[] = [];
+  /** user ids users.info reports as bots. */
+  readonly bots = new Set<string>();
+  /** files.info polls before an upload's share becomes visible. */
+  shareDelayPolls = 1;
+  private server: Server | null = null;
+  private seq = 0;
+  private tsSeq = 0;
+  private fileSeq = 0;
+  private readonly files = new Map<string, FakeFile>();
+  private readonly limits: { method: string; times: number; retryAfter: number }[] = [];
+
+  get baseUrl(): string {
+    const a = this.server?.address() as AddressInfo | null;
+    if (!a) throw new Error('fake Slack not started');
+    return `http://127.0.0.1:${a.port}`;
+  }
+  /** What SLACK_API_URL is set to. */
+  get apiUrl(): string {
+    return `${this.baseUrl}/api/`;
+  }
+  responseUrl(id: string): string {
+    return `${this.baseUrl}/response/${id}`;
+  }
+
+  /** The next `times` calls of `method` get HTTP 429 with `Retry-After: retryAfter`. */
+  rateLimit(method: string, times: number, retryAfter: number): void {
+    this.limits.push({ method, times, retryAfter });
+  }
+
+  callsOf(method: string): FakeSlackCall[] {
+    return this.calls.filter((c) => c.method === method);
+  }
+
+  find(channel: string, ts: string): FakeSlackMessage | undefined {
+    return this.messages.find((m) => m.channel === channel && m.ts === ts && !m.ephemeralFor);
+  }
+
+  /** Uploaded files with the bytes the client sent (to check real PNGs arrived). */
+  uploaded(): { id: string; bytes: number; png: boolean }[] {
+    return [...this.files.values()].map(({ id, bytes, png }) => ({ id, bytes, png }));
+  }
+
+  async start(): Promise<void> {
+    this.server = createServer((req, res) => {
+      this.handle(req, res).catch((err: unknown) => {
+        res.writeHead(500, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ ok: false, error: String(err) }));
+      });
+    });
+    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', () => r()));
+  }
+
+  async stop(): Promise<void> {
+    const s = this.server;
+    this.server = null;
+    if (!s) return;
+    s.closeAllConnections();
+    await new Promise<void>((r) => s.close(() => r()));
+  }
+
+  private nextTs(): string {
+    this.tsSeq++;
+    return `${1_700_000_000 + this.tsSeq}.${String(this.tsSeq).padStart(6, '0')}`;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const raw = await readBody(req);
+    const url = new URL(req.url ?? '/', 'http://fake.slack');
+    const json = (status: number, body: unknown, headers: Record<string, string> = {}) => {
+      res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
+      res.end(JSON.stringify(body));
+    };
+
+    if (url.pathname.startsWith('/upload/')) {
+      const file = this.files.get(url.pathname.slice('/upload/'.length));
+      if (!file) return json(404, { ok: false });
+      file.bytes = raw.length;
+      file.png = raw.includes(Buffer.from([0x89, 0x50, 0x4e, 0x47]));
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end(`OK - ${raw.length}`);
+      return;
+    }
+    if (url.pathname.startsWith('/response/')) {
+      const body = JSON.parse(raw.toString('utf8') || '{}') as { text?: string; response_type?: string };
+      this.messages.push({
+        channel: 'response_url', ts: this.nextTs(), text: body.text ?? '', user: this.botUserId, files: [], edits: 0,
+        ephemeralFor: body.response_type === 'in_channel' ? undefined : url.pathname.slice('/response/'.length), reactions: new Map(),
+      });
+      return json(200, { ok: true });
+    }
+    if (!url.pathname.startsWith('/api/')) return json(404, { ok: false, error: 'unknown_path' });
+
+    const method = url.pathname.slice('/api/'.length);
+    const body = parseBody(req.headers['content-type'] ?? '', raw);
+    const seq = ++this.seq;
+    const limit = this.limits.find((l) => l.method === method && l.times > 0);
+    if (limit) {
+      limit.times--;
+      this.calls.push({ seq, method, body, status: 429 });
+      return json(429, { ok: false, error: 'ratelimited' }, { 'retry-after': String(limit.retryAfter) });
+    }
+    this.calls.push({ seq, method, body, status: 200 });
+    if (req.headers.authorization !== `Bearer ${this.token}` && body.token !== this.token) return json(200, { ok: false, error: 'invalid_auth' });
+    const out = this.api(method, body);
+    return json(200, out);
+  }
+
+  private api(method: string, b: Record<string, string>): Record<string, unknown> {
+    const fail = (error: string) => ({ ok: false, error });
+    switch (method) {
+      case 'auth.test':
+        return { ok: true, url: 'https://fake.slack.com/', team: 'Fake', user: 'tasteloop', team_id: this.teamId, user_id: this.botUserId, bot_id: this.botId };
+      case 'chat.postMessage': {
+        if (!b.channel) return fail('channel_not_found');
+        const m = this.post(b.channel, b.text ?? '', b.thread_ts);
+        return { ok: true, channel: m.channel, ts: m.ts, message: { text: m.text, ts: m.ts, user: m.user } };
+      }
+      case 'chat.update': {
+        const m = this.find(b.channel ?? '', b.ts ?? '');
+        if (!m) return fail('message_not_found');
+        m.text = b.text ?? '';
+        m.edits++;
+        return { ok: true, channel: m.channel, ts: m.ts, text: m.text };
+      }
+      case 'chat.postEphemeral': {
+        if (!b.channel || !b.user) return fail('channel_not_found');
+        const ts = this.nextTs();
+        this.messages.push({ channel: b.channel, ts, text: b.text ?? '', user: this.botUserId, files: [], edits: 0, ephemeralFor: b.user, reactions: new Map() });
+        return { ok: true, message_ts: ts };
+      }
+      case 'reactions.add': {
+        const m = this.find(b.channel ?? '', b.timestamp ?? '');
+        if (!m) return fail('message_not_found');
+        const users = m.reactions.get(b.name ?? '') ?? new Set<string>();
+        if (users.has(this.botUserId)) return fail('already_reacted');
+        users.add(this.botUserId);
+        m.reactions.set(b.name ?? '', users);
+        return { ok: true };
+      }
+      case 'files.getUploadURLExternal': {
+        if (!b.filename || !b.length) return fail('invalid_arguments');
+        const id = `F${String(++this.fileSeq).padStart(6, '0')}`;
+        this.files.set(id, { id, bytes: 0, png: false, hiddenFor: this.shareDelayPolls });
+        return { ok: true, upload_url: `${this.baseUrl}/upload/${id}`, file_id: id };
+      }
+      case 'files.completeUploadExternal': {
+        const list = JSON.parse(b.files ?? '[]') as { id: string; title?: string }[];
+        const out = [];
+        for (const f of list) {
+          const file = this.files.get(f.id);
+          if (!file || file.bytes === 0) return fail('file_not_found');
+          if (b.channel_id) {
+            const m = this.post(b.channel_id, b.initial_comment ?? '', b.thread_ts, [f.id]);
+            Object.assign(file, { channel: m.channel, ts: m.ts, threadTs: m.threadTs });
+          }
+          // Like Slack: shares are filled in asynchronously, so the completion reports none yet.
+          out.push({ id: f.id, title: f.title ?? '', shares: {} });
+        }
+        return { ok: true, files: out };
+      }
+      case 'files.info': {
+        const file = this.files.get(b.file ?? '');
+        if (!file) return fail('file_not_found');
+        const visible = file.hiddenFor-- <= 0 && file.channel && file.ts;
+        const shares = visible ? { public: { [file.channel!]: [{ ts: file.ts!, ...(file.threadTs ? { thread_ts: file.threadTs } : {}) }] } } : {};
+        return { ok: true, file: { id: file.id, shares } };
+      }
+      case 'conversations.replies': {
+        const msgs = this.messages.filter((m) => !m.ephemeralFor && m.channel === b.channel && (m.ts === b.ts || m.threadTs === b.ts));
+        return { ok: true, messages: msgs.map((m) => ({ ts: m.ts, thread_ts: m.threadTs, text: m.text, user: m.user, files: m.files.map((id) => ({ id })) })), has_more: false };
+      }
+      case 'conversations.open':
+        if (!b.users) return fail('invalid_arguments');
+        return { ok: true, channel: { id: `D${b.users}` } };
+      case 'users.info':
+        return { ok: true, user: { id: b.user, is_bot: this.bots.has(b.user ?? ''), name: b.user } };
+      default:
+        return fail('unknown_method');
+    }
+  }
+
+  private post(channel: string, text: string, threadTs?: string, files: string[] = []): FakeSlackMessage {
+    const m: FakeSlackMessage = { channel, ts: this.nextTs(), threadTs: threadTs || undefined, text, user: this.botUserId, files, edits: 0, reactions: new Map() };
+    this.messages.push(m);
+    return m;
+  }
+}
+
+async function readBody(req: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of req) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+function parseBody(contentType: string, raw: Buffer): Record<string, string> {
+  const text = raw.toString('utf8');
+  if (contentType.includes('application/json')) {
+    const v = JSON.parse(text || '{}') as Record<string, unknown>;
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, typeof x === 'string' ? x : JSON.stringify(x)]));
+  }
+  return Object.fromEntries(new URLSearchParams(text));
+}

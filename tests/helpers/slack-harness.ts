@@ -1,0 +1,177 @@
+/**
+ * The real Slack app (Bolt HTTPReceiver + the real WebClient) wired to the fake Slack Web API, for
+ * tests. Requests to the app are signed like Slack signs them (v0 HMAC-SHA256 over `v0:ts:body`).
+ */
+import { createHash, createHmac } from 'node:crypto';
+import { findCommand } from '../../commands/index';
+import { userKeyOf } from '../../src/core/identity';
+import type { Services } from '../../src/core/services';
+import type { Db } from '../../src/db/connection';
+import { RATING_SLACK_NAMES } from '../../src/platforms/emoji';
+import { createSlackAdapter, type SlackAdapter } from '../../src/platforms/slack/adapter';
+import type { EventClaimer } from '../../src/platforms/slack/event-dedupe';
+import { slackConversationId, slackMessageId } from '../../src/platforms/slack/text';
+import { silentLogger, type Logger } from '../../src/log';
+import { FakeSlack } from '../fakes/slack-server';
+import type { AdapterHarness, HarnessMessage } from '../platform-contract';
+import { createFakeServices, type FakeServices, type FakeServicesOptions } from './services';
+import { waitFor } from './wait';
+
+export const SIGNING_SECRET = 'fake-signing-secret-0123456789abcdef';
+
+export interface SignedResponse {
+  status: number;
+  text: string;
+  /** How many Web API calls the fake had seen when this response arrived (ordering assertions). */
+  callsSeenAtResponse: number;
+}
+
+export interface SlackHarness extends AdapterHarness {
+  fake: FakeSlack;
+  adapter: SlackAdapter;
+  services: Services;
+  idOf(user: string): string;
+  /** Ephemeral answers that came back in the slash command's HTTP response (the ack). */
+  ackReplies: { user: string; text: string }[];
+  /** POSTs a signed body to the app; `ts` (seconds) and the signature can be overridden. */
+  send(body: string, contentType: string, o?: { ts?: number; signature?: string; retryNum?: number }): Promise<SignedResponse>;
+  /** Sends a signed slash command; by default resolves once the app has handled it (`wait: false`: once acked). */
+  slash(user: string, name: string, text: string, o?: { triggerId?: string; wait?: boolean }): Promise<SignedResponse>;
+  /** Sends a reaction event; resolves when the app has handled it. */
+  reaction(kind: 'add' | 'remove', user: string, messageId: string, reaction: string, o?: { eventId?: string; retryNum?: number; eventTs?: string }): Promise<SignedResponse>;
+}
+
+export interface SlackHarnessOptions {
+  services?: Services;
+  fakeServices?: FakeServicesOptions;
+  db?: Db;
+  claimer?: EventClaimer;
+  log?: Logger;
+  postIntervalMs?: number;
+  /** The effective rating from the real core (TestCore.rating); default: the in-memory services' map. */
+  rating?: (userKey: string, imageId: string) => Promise<number | null>;
+}
+
+export function sign(secret: string, ts: number, body: string): string {
+  return `v0=${createHmac('sha256', secret).update(`v0:${ts}:${body}`).digest('hex')}`;
+}
+
+export async function openSlackHarness(opts: SlackHarnessOptions = {}): Promise<SlackHarness> {
+  const services = opts.services ?? (await createFakeServices(opts.fakeServices));
+  const fake = new FakeSlack();
+  fake.shareDelayPolls = 1;
+  await fake.start();
+  const adapter = createSlackAdapter({
+    config: { SLACK_BOT_TOKEN: fake.token, SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_API_URL: fake.apiUrl, SLACK_PORT: 0, HOST: '127.0.0.1' },
+    services, log: opts.log ?? silentLogger, db: opts.db, claimer: opts.claimer,
+    postIntervalMs: opts.postIntervalMs ?? 20, sharePollMs: 5,
+  });
+  await adapter.start();
+
+  const idOf = (user: string) => `U${createHash('sha256').update(user).digest('hex').slice(0, 9).toUpperCase()}`;
+  const ackReplies: SlackHarness['ackReplies'] = [];
+  let triggers = 0;
+  let events = 0;
+  let eventClock = 1_800_000_000;
+
+  const send: SlackHarness['send'] = async (body, contentType, o = {}) => {
+    const ts = o.ts ?? Math.floor(Date.now() / 1000);
+    const headers: Record<string, string> = {
+      'content-type': contentType,
+      'x-slack-request-timestamp': String(ts),
+      'x-slack-signature': o.signature ?? sign(SIGNING_SECRET, ts, body),
+    };
+    if (o.retryNum !== undefined) {
+      headers['x-slack-retry-num'] = String(o.retryNum);
+      headers['x-slack-retry-reason'] = 'http_timeout';
+    }
+    const res = await fetch(adapter.url(), { method: 'POST', headers, body });
+    const text = await res.text();
+    return { status: res.status, text, callsSeenAtResponse: fake.calls.length };
+  };
+
+  const slash: SlackHarness['slash'] = async (user, name, text, o = {}) => {
+    const triggerId = o.triggerId ?? `trig${++triggers}.${Date.now()}`;
+    const form = new URLSearchParams({
+      token: 'deprecated-verification-token', team_id: fake.teamId, team_domain: 'fake', channel_id: fake.channelId, channel_name: 'general',
+      user_id: idOf(user), user_name: user, command: `/${name}`, text, api_app_id: 'A0FAKE', is_enterprise_install: 'false',
+      response_url: fake.responseUrl(triggerId), trigger_id: triggerId,
+    }).toString();
+    const before = adapter.stats.commands;
+    const res = await send(form, 'application/x-www-form-urlencoded');
+    if (res.text) {
+      const body = JSON.parse(res.text) as { text?: string };
+      if (body.text) ackReplies.push({ user, text: body.text });
+    }
+    if (o.wait === false) return res;
+    if (res.status === 200) await waitFor(() => adapter.stats.commands > before, `/${name} to be handled`);
+    await adapter.idle();
+    return res;
+  };
+
+  const reaction: SlackHarness['reaction'] = async (kind, user, messageId, name, o = {}) => {
+    const [channel, ts] = messageId.split(':') as [string, string];
+    const eventTs = o.eventTs ?? `${++eventClock}.000100`;
+    const envelope = {
+      token: 'deprecated', team_id: fake.teamId, api_app_id: 'A0FAKE', type: 'event_callback',
+      event_id: o.eventId ?? `Ev${++events}${Date.now()}`, event_time: Number(eventTs.split('.')[0]),
+      authorizations: [{ team_id: fake.teamId, user_id: fake.botUserId, is_bot: true }],
+      event: {
+        type: kind === 'add' ? 'reaction_added' : 'reaction_removed', user: user.startsWith('U') ? user : idOf(user), reaction: name,
+        item: { type: 'message', channel, ts }, item_user: fake.botUserId, event_ts: eventTs,
+      },
+    };
+    const before = adapter.stats.events;
+    const res = await send(JSON.stringify(envelope), 'application/json', { retryNum: o.retryNum });
+    if (res.status === 200) await waitFor(() => adapter.stats.events > before, 'the reaction event to be handled');
+    await adapter.idle();
+    return res;
+  };
+
+  const userKey = (user: string) => userKeyOf({ platform: 'slack', workspaceId: fake.teamId, userId: idOf(user) });
+  const optionText = (name: string, o: Record<string, string | number>) =>
+    Object.entries(o)
+      .map(([k, v]) => {
+        const spec = findCommand(name)?.options.find((s) => s.name === k);
+        if (spec?.type === 'user') return `${k}:<@${idOf(String(v))}|${v}>`;
+        return typeof v === 'string' && /\s/.test(v) ? `${k}:"${v}"` : `${k}:${v}`;
+      })
+      .join(' ');
+
+  const messages = async (): Promise<HarnessMessage[]> => {
+    const fromApi = fake.messages.map((m) => {
+      const id = slackMessageId(m.channel, m.ts);
+      return {
+        id,
+        conversationId: m.channel === 'response_url' ? fake.channelId : slackConversationId(m.channel, m.threadTs),
+        text: m.text,
+        imageId: null as string | null,
+        rateable: RATING_SLACK_NAMES.every((n) => m.reactions.get(n)?.has(fake.botUserId)),
+        ephemeral: Boolean(m.ephemeralFor),
+        edits: m.edits,
+      };
+    });
+    // Which image a message carries, as the adapter recorded it (platform_messages).
+    for (const m of fromApi) m.imageId = (await services.messages.lookup('slack', m.id))?.imageId ?? null;
+    const fromAcks = ackReplies.map((a, i) => ({ id: `ack${i}`, conversationId: fake.channelId, text: a.text, imageId: null, rateable: false, ephemeral: true, edits: 0 }));
+    return [...fromApi, ...fromAcks];
+  };
+
+  return {
+    fake, adapter, services, idOf, ackReplies, send, slash, reaction, messages,
+    channelId: fake.channelId,
+    command: async (user, name, o = {}) => void (await slash(user, name, optionText(name, o))),
+    threadIds: async () => [...new Set(fake.messages.filter((m) => m.threadTs && !m.ephemeralFor).map((m) => slackConversationId(m.channel, m.threadTs)))],
+    rate: async (user, messageId, score) => void (await reaction('add', user, messageId, RATING_SLACK_NAMES[score - 1]!)),
+    unrate: async (user, messageId, score) => void (await reaction('remove', user, messageId, RATING_SLACK_NAMES[score - 1]!)),
+    userKey,
+    rating: async (user, imageId) => {
+      if (opts.rating) return opts.rating(userKey(user), imageId);
+      return (services as FakeServices).ratingsMap.get(`${userKey(user)}|${imageId}`) ?? null;
+    },
+    close: async () => {
+      await adapter.stop();
+      await fake.stop();
+    },
+  };
+}

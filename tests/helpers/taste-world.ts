@@ -1,0 +1,42 @@
+/**
+ * The real taste stack over a test database: ImageStore (temp dir) + features-v1 embeddings +
+ * RatingLedger + TasteService + the profile/privacy services. For profile, compare and privacy tests.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Db } from '../../src/db/connection';
+import { EmbeddingService } from '../../src/core/embeddings';
+import { ImageStore } from '../../src/core/images';
+import { createProfileServices, type ProfileServices } from '../../src/core/profile-services';
+import { RatingLedger } from '../../src/core/ratings';
+import { TasteService } from '../../src/core/taste';
+import { silentLogger } from '../../src/log';
+import { FeaturesEmbedder } from '../../src/providers/embedder/features';
+
+export interface TasteWorld extends ProfileServices {
+  db: Db;
+  dir: string;
+  store: ImageStore;
+  embeddings: EmbeddingService;
+  ledger: RatingLedger;
+  taste: TasteService;
+  close(): void;
+}
+
+export function createTasteWorld(db: Db): TasteWorld {
+  const dir = mkdtempSync(path.join(tmpdir(), 'tl-taste-'));
+  const store = new ImageStore(db, dir);
+  const embeddings = new EmbeddingService(db, store, new FeaturesEmbedder());
+  const ledger = new RatingLedger(db);
+  // A large globalEvery: tests retrain the community model explicitly, when they choose to.
+  const taste = new TasteService({ db, ledger, embeddings, images: store, log: silentLogger, globalEvery: 1_000_000, seed: 1 });
+  const services = createProfileServices({ db, taste, images: store, ledger, embeddings, log: silentLogger });
+  return {
+    db, dir, store, embeddings, ledger, taste, ...services,
+    close: () => {
+      taste.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
