@@ -27,6 +27,7 @@ import { pendingRunEvents } from './core/run-feed';
 import type { Services } from './core/services';
 import { TasteService } from './core/taste';
 import { createProfileServices } from './core/profile-services';
+import { assertCanUseProfile } from './core/privacy';
 import { FeaturesEmbedder } from './providers/embedder/features';
 import { SketchGenerator } from './providers/imagegen/sketch';
 import type { FeedbackLlm, Moderator, PromptOptimizerLlm } from './providers/llm/types';
@@ -182,7 +183,12 @@ export async function createApp(config: Config, opts: AppOptions): Promise<App> 
     },
     runs: {
       start: async (req) => {
-        await touchPerson(db, req.requester, req.scopeId);
+        const requesterKey = await touchPerson(db, req.requester, req.scopeId);
+        // Group runs use other people's scorers: each must have opted in and share this scope. Checked
+        // here, in the core, so no surface can skip it.
+        for (const targetKey of new Set(req.members ?? [])) {
+          await assertCanUseProfile(db, { requesterKey, targetKey, scopeId: req.scopeId });
+        }
         return runs.start(req);
       },
       cancel: (userKey, runId) => runs.cancel(userKey, runId),

@@ -100,6 +100,15 @@ for (const backend of testBackends()) {
       expect(await app.services.ratings.count(userKeyOf(ada))).toBe(50);
     });
 
+    it('refuses a group run with someone who has not opted in, whatever surface asks (privacy in the core)', async () => {
+      const bob: PersonRef = { platform: 'playground', userId: 'bob' };
+      await app.services.people.touch(bob, 'scope-1');
+      const attempt = () =>
+        app.services.runs.start({ requester: ada, members: [userKeyOf(ada), userKeyOf(bob)], objective: 'min', prompt: 'a garden', scopeId: 'scope-1' });
+      await expect(attempt()).rejects.toThrow(/not available|can't|cannot/i);
+      expect((await app.database.db.select().from(runs)).length).toBe(0);
+    });
+
     it('runs /optimize durably for the person, scored by their own scorer, with the method metrics', async () => {
       const events: RunEvent[] = [];
       const off = app.services.runs.subscribe((e) => events.push(e));
