@@ -40,6 +40,8 @@ export async function main(): Promise<void> {
   let adapters: ChatAdapter[] = [];
   try {
     adapters = await createConfiguredAdapters(config, app.services, log, {
+      // Slack retries (same event_id) are deduplicated across processes through the database.
+      db: app.database.db,
       // Per-server opt-in (scope_settings), off by default.
       ingestAttachments: async (scopeId) => {
         const [row] = await app.database.db.select().from(scopeSettings).where(eq(scopeSettings.scopeId, scopeId)).limit(1);

@@ -17,6 +17,7 @@ import type { Database } from '../src/db/connection';
 import { queryRows } from '../src/db/util';
 import { silentLogger } from '../src/log';
 import { RATING_SLACK_NAMES } from '../src/platforms/emoji';
+import { createSlackAdapter } from '../src/platforms/slack/adapter';
 import { dbEventClaimer } from '../src/platforms/slack/event-dedupe';
 import { renderSlackManifest } from '../src/platforms/slack/manifest';
 import { ChannelQueue } from '../src/platforms/slack/queue';
@@ -25,6 +26,7 @@ import { testBackends } from './helpers/db';
 import { createFakeServices, type FakeServices } from './helpers/services';
 import { openSlackHarness, SIGNING_SECRET, sign, type SlackHarness } from './helpers/slack-harness';
 import { waitFor } from './helpers/wait';
+import { FakeSlack } from './fakes/slack-server';
 
 describe('slash command text (Slack passes one string)', () => {
   const optimize = findCommand('optimize')!;
@@ -202,6 +204,8 @@ describe('slack app against the fake Slack (in-memory services)', () => {
     expect(JSON.parse(res.text).text).toMatch(/don't know the person "@ben"[\s\S]*Usage: \/profile/);
     await h.slash('fay', 'help', '');
     expect(h.fake.messages.filter((m) => m.ephemeralFor === h.idOf('fay')).at(-1)!.text).toContain('*Privacy:*');
+    await h.slash('fay', 'tl-help', ''); // a renamed command (another app owns /help) maps to the same one
+    expect(h.fake.messages.filter((m) => m.ephemeralFor === h.idOf('fay') && m.text.includes('*Privacy:*'))).toHaveLength(2);
   });
 
   it('a redelivered /optimize (same trigger_id) starts one run; typed mentions cannot ping', async () => {
@@ -215,6 +219,42 @@ describe('slack app against the fake Slack (in-memory services)', () => {
     const header = h.fake.messages.find((m) => m.text.includes('a harbor for'))!;
     expect(header.text).toContain('&lt;!channel&gt;');
     expect(h.fake.messages.some((m) => /<!channel>|<@U0BOSS>/.test(m.text))).toBe(false);
+  });
+});
+
+describe('Socket Mode (SLACK_APP_TOKEN)', () => {
+  it('connects over the WebSocket, acks envelopes, and a redelivered event rates once', async () => {
+    const services = await createFakeServices();
+    const fake = new FakeSlack();
+    await fake.start();
+    const adapter = createSlackAdapter({
+      config: { SLACK_BOT_TOKEN: fake.token, SLACK_APP_TOKEN: fake.appToken, SLACK_API_URL: fake.apiUrl },
+      services, log: silentLogger, postIntervalMs: 20, sharePollMs: 5,
+    });
+    try {
+      await adapter.start();
+      await waitFor(() => fake.socketClients === 1, 'the socket connection');
+      const cmd = { command: '/rate', text: 'count:1', user_id: 'USOCK1', user_name: 'sol', team_id: fake.teamId, channel_id: fake.channelId, trigger_id: 'trig-sock', response_url: fake.responseUrl('trig-sock'), api_app_id: 'A0FAKE' };
+      fake.sendEnvelope({ envelope_id: 'env-1', type: 'slash_commands', payload: cmd, accepts_response_payload: true });
+      await waitFor(() => fake.socketAcks.some((a) => a.envelope_id === 'env-1'), 'the ack of the command envelope');
+      await waitFor(() => adapter.stats.commands === 1, 'the command');
+      await adapter.idle();
+      const img = fake.messages.find((m) => m.files.length === 1)!;
+      expect(RATING_SLACK_NAMES.every((n) => img.reactions.get(n)?.has(fake.botUserId))).toBe(true);
+      const event = {
+        team_id: fake.teamId, api_app_id: 'A0FAKE', type: 'event_callback', event_id: 'Ev-SOCK-1', event_time: 1800200000,
+        event: { type: 'reaction_added', user: 'USOCK1', reaction: 'five', item: { type: 'message', channel: img.channel, ts: img.ts }, event_ts: '1800200000.000100' },
+      };
+      fake.sendEnvelope({ envelope_id: 'env-2', type: 'events_api', payload: event });
+      fake.sendEnvelope({ envelope_id: 'env-3', type: 'events_api', payload: event, retry_attempt: 1, retry_reason: 'timeout' });
+      await waitFor(() => adapter.stats.events === 2, 'both deliveries');
+      await adapter.idle();
+      expect(services.ratingCalls.filter((c) => c.kind === 'rate')).toHaveLength(1);
+      expect(services.ratingsMap.get(`slack:${fake.teamId}:USOCK1|${services.messagesMap.get(`slack|${img.channel}:${img.ts}`)!.imageId}`)).toBe(5);
+    } finally {
+      await adapter.stop();
+      await fake.stop();
+    }
   });
 });
 

@@ -8,6 +8,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { WebSocketServer, type WebSocket } from 'ws';
 
 export interface FakeSlackMessage {
   channel: string;
@@ -43,6 +44,11 @@ interface FakeFile {
 
 export class FakeSlack {
   readonly token = 'xoxb-fake-0000000000-tasteloop';
+  /** Socket Mode: the app-level token, and the envelopes the app acknowledged. */
+  readonly appToken = 'xapp-fake-0000000000-tasteloop';
+  readonly socketAcks: { envelope_id: string; payload?: unknown }[] = [];
+  private wss: WebSocketServer | null = null;
+  private readonly sockets = new Set<WebSocket>();
   readonly teamId = 'T0FAKE';
   readonly botUserId = 'UBOT0001';
   readonly botId = 'B0001';
@@ -98,13 +104,32 @@ export class FakeSlack {
         res.end(JSON.stringify({ ok: false, error: String(err) }));
       });
     });
+    this.wss = new WebSocketServer({ server: this.server, path: '/socket' });
+    this.wss.on('connection', (ws) => {
+      this.sockets.add(ws);
+      ws.on('close', () => this.sockets.delete(ws));
+      ws.on('message', (data) => this.socketAcks.push(JSON.parse(String(data)) as { envelope_id: string }));
+      ws.send(JSON.stringify({ type: 'hello', num_connections: 1, debug_info: { host: 'fake', approximate_connection_time: 3600 }, connection_info: { app_id: 'A0FAKE' } }));
+    });
     await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', () => r()));
+  }
+
+  /** Socket Mode clients connected now. */
+  get socketClients(): number {
+    return this.sockets.size;
+  }
+
+  /** Sends a Socket Mode envelope (events_api / slash_commands) to every connected app. */
+  sendEnvelope(envelope: { envelope_id: string; type: string; payload: unknown; retry_attempt?: number; retry_reason?: string; accepts_response_payload?: boolean }): void {
+    for (const ws of this.sockets) ws.send(JSON.stringify(envelope));
   }
 
   async stop(): Promise<void> {
     const s = this.server;
     this.server = null;
     if (!s) return;
+    for (const ws of this.sockets) ws.terminate();
+    this.wss?.close();
     s.closeAllConnections();
     await new Promise<void>((r) => s.close(() => r()));
   }
@@ -151,6 +176,10 @@ export class FakeSlack {
       return json(429, { ok: false, error: 'ratelimited' }, { 'retry-after': String(limit.retryAfter) });
     }
     this.calls.push({ seq, method, body, status: 200 });
+    if (method === 'apps.connections.open') {
+      if (req.headers.authorization !== `Bearer ${this.appToken}`) return json(200, { ok: false, error: 'invalid_auth' });
+      return json(200, { ok: true, url: `${this.baseUrl.replace('http:', 'ws:')}/socket` });
+    }
     if (req.headers.authorization !== `Bearer ${this.token}` && body.token !== this.token) return json(200, { ok: false, error: 'invalid_auth' });
     const out = this.api(method, body);
     return json(200, out);

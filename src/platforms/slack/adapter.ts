@@ -194,7 +194,8 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
     ack: (response?: { response_type: 'ephemeral'; text: string }) => Promise<void>,
     respond: (msg: { response_type: 'ephemeral'; text: string }) => Promise<unknown>,
   ): Promise<void> {
-    const name = command.command.replace(/^\//, '');
+    // `/tl-rate` or `/tasteloop-rate` also work, for workspaces where another app owns `/rate`.
+    const name = command.command.replace(/^\//, '').replace(/^(?:tasteloop|tl)[-_]/, '');
     // Identity and workspace come from the verified request, never from the command text.
     const person: PersonRef = { platform: PLATFORM, workspaceId: command.team_id, userId: command.user_id, displayName: command.user_name };
     let raw: RawOptions;
