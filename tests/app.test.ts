@@ -10,7 +10,7 @@ import path from 'node:path';
 import { eq } from 'drizzle-orm';
 import { createApp, type App } from '../src/app';
 import { testConfig } from '../src/config';
-import { candidates, runs, usage } from '../src/db/schema';
+import { candidates, runs, scorerModels, usage } from '../src/db/schema';
 import { ONBOARDING_PROMPTS } from '../src/core/gallery';
 import { userKeyOf, type PersonRef } from '../src/core/identity';
 import type { RunEvent } from '../src/core/optimizer/events';
@@ -72,6 +72,11 @@ for (const backend of testBackends()) {
       const truth = test.map((i) => likes(i.prompt ?? ''));
       const { srocc } = await import('../src/core/scorer');
       expect(srocc(truth, predicted)).toBeGreaterThan(0.5);
+
+      // The scorer's summary is recorded for /profile and /privacy export.
+      const [summary] = await app.database.db.select().from(scorerModels).where(eq(scorerModels.userKey, key));
+      expect(summary).toMatchObject({ model: app.taste.modelId, n: 50 });
+      expect((summary!.quality as { srocc: number | null }).srocc).not.toBeNull();
 
       const profile = await app.services.taste.profile(key);
       expect(profile.ratings).toBe(50);

@@ -11,7 +11,7 @@
 import { and, desc, eq, inArray, notInArray } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Db } from '../db/connection';
-import { images as imagesTable, ratings as ratingsTable } from '../db/schema';
+import { images as imagesTable, ratings as ratingsTable, scorerModels } from '../db/schema';
 import type { EmbeddingService } from './embeddings';
 import { galleryImageIds, onboardingImageIds } from './gallery';
 import type { UserKey } from './identity';
@@ -126,8 +126,35 @@ export class TasteService {
     if (have.size === 0) {
       this.held.delete(userKey);
       this.scorer.deleteUser(userKey);
-    } else this.held.set(userKey, have);
+      await this.db.delete(scorerModels).where(and(eq(scorerModels.userKey, userKey), eq(scorerModels.model, this.modelId)));
+    } else {
+      this.held.set(userKey, have);
+      await this.saveSummary(userKey);
+    }
     return want.size;
+  }
+
+  /**
+   * Records the person's scorer as it stands (method, hyper-parameters, cross-validated quality): what
+   * /profile and /privacy export report, and an audit of how the model evolved. The model itself is
+   * rebuilt from the ratings at startup, so it is not stored.
+   */
+  private async saveSummary(userKey: UserKey): Promise<void> {
+    const d = this.scorer.details(userKey);
+    if (!d) return;
+    const row = {
+      userKey,
+      model: this.modelId,
+      method: d.method,
+      n: d.quality.n,
+      params: { lambda: d.lambda, k: d.k },
+      quality: d.quality,
+      updatedAt: new Date(),
+    };
+    await this.db
+      .insert(scorerModels)
+      .values(row)
+      .onConflictDoUpdate({ target: [scorerModels.userKey, scorerModels.model], set: { method: row.method, n: row.n, params: row.params, quality: row.quality, updatedAt: row.updatedAt } });
   }
 
   /** Forget a person's model (privacy). */
