@@ -10,7 +10,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { silentLogger } from '../src/log';
 import { userKeyOf } from '../src/core/identity';
 import { createPlaygroundAdapter, personFor, type PlaygroundAdapter } from '../src/platforms/playground/adapter';
-import { createFakeServices, type FakeServices } from './helpers/services';
+import { GatedGenerator, openTestCore, type TestCore } from './helpers/core';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const hasChromium = existsSync(CHROMIUM);
@@ -18,15 +18,15 @@ if (!hasChromium) console.warn(`playground-browser.test: SKIPPED — no Chromium
 const ARTIFACTS = path.resolve('test-artifacts');
 
 describe.skipIf(!hasChromium)('playground in headless Chromium', () => {
-  let services: FakeServices;
+  let core: TestCore;
   let adapter: PlaygroundAdapter;
   let browser: Browser;
   let page: Page;
 
   beforeAll(async () => {
-    // Runs advance one step per animation-ish tick so the page sees iterations arrive one by one.
-    services = await createFakeServices({ gate: () => new Promise((r) => setTimeout(r, 150)) });
-    adapter = createPlaygroundAdapter({ services, log: silentLogger, port: 0 });
+    // The real core; each image takes ≥ 150 ms (a provider's latency) so the page sees iterations arrive one by one.
+    core = await openTestCore({ generator: new GatedGenerator({ delayMs: 150 }) });
+    adapter = createPlaygroundAdapter({ services: core.app.services, log: silentLogger, port: 0, runFeedPollMs: 50 });
     await adapter.start();
     browser = await chromium.launch({
       executablePath: CHROMIUM,
@@ -39,6 +39,7 @@ describe.skipIf(!hasChromium)('playground in headless Chromium', () => {
   afterAll(async () => {
     await browser?.close();
     await adapter?.stop();
+    await core?.close();
   });
 
   it('rates an image with a button: the rating is stored for the acting person', async () => {
@@ -51,7 +52,7 @@ describe.skipIf(!hasChromium)('playground in headless Chromium', () => {
     await first.locator('.rate-btn[data-score="8"]').click();
     await page.waitForSelector(`[data-message-id="${messageId}"] .rate-btn.mine[data-score="8"]`);
     const imageId = adapter.state.messages.get(messageId!)!.imageId!;
-    expect(services.ratingsMap.get(`${userKeyOf(personFor('bob'))}|${imageId}`)).toBe(8);
+    expect(await core.rating(userKeyOf(personFor('bob')), imageId)).toBe(8);
     // The image itself is served from the store.
     const ok = await page.evaluate(async (src) => (await fetch(src)).headers.get('content-type'), `/images/${imageId}.png`);
     expect(ok).toBe('image/png');

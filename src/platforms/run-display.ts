@@ -109,17 +109,22 @@ export class RunDisplay {
     await Promise.all(
       [...byRun.entries()].map(async ([runId, events]) => {
         const dest = events[0]!.destination as unknown as RunDestination;
-        await this.show(runId, dest, events.map((e) => e.event));
-        this.cursors.set(runId, Math.max(this.cursors.get(runId) ?? 0, ...events.map((e) => e.id)));
+        const ended = await this.show(runId, dest, events.map((e) => e.event));
+        // A run shown to its end leaves the feed (its done marker); keep no cursor for it.
+        if (ended) this.cursors.delete(runId);
+        else this.cursors.set(runId, Math.max(this.cursors.get(runId) ?? 0, ...events.map((e) => e.id)));
       }),
     );
   }
 
-  private async show(runId: string, dest: RunDestination, events: RunEvent[]): Promise<void> {
-    if (!dest.threadId) return;
+  /** Applies the events' operations in order; true when the run's display ended (its 'done' op ran). */
+  private async show(runId: string, dest: RunDestination, events: RunEvent[]): Promise<boolean> {
+    if (!dest.threadId) return false;
     const thread = this.opts.conversation(dest.threadId, dest);
+    let ended = false;
     for (const op of collapseProgress(events.flatMap((e) => renderRunEvent(e)))) {
-      if (this.stopped) return;
+      if (this.stopped) return false;
+      if (op.op === 'done') ended = true;
       try {
         await this.apply(runId, dest, thread, op);
       } catch (err) {
@@ -127,6 +132,7 @@ export class RunDisplay {
         this.opts.log.error({ err, runId, key: op.key }, 'posting a run message failed');
       }
     }
+    return ended;
   }
 
   private async apply(runId: string, dest: RunDestination, thread: Conversation, op: RenderOp): Promise<void> {
@@ -165,7 +171,6 @@ export class RunDisplay {
   private settle(runId: string, outcome: RunOutcome): void {
     const f = this.followers.get(runId);
     this.followers.delete(runId);
-    this.cursors.delete(runId);
     f?.resolve(outcome);
   }
 }

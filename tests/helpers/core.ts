@@ -20,6 +20,8 @@ export const TEST_IMAGE_SIZE = 128;
 
 export interface TestCoreOptions {
   database?: Database;
+  /** Let the app open its database from the config (PGlite under DATA_DIR: survives a restart on the same dir). */
+  ownDatabase?: boolean;
   dataDir?: string;
   /** Render the 84-image starter gallery (default true). */
   seedGallery?: boolean;
@@ -38,7 +40,7 @@ export interface TestCore {
 }
 
 export async function openTestCore(opts: TestCoreOptions = {}): Promise<TestCore> {
-  const database = opts.database ?? (await openDatabase({}));
+  const database = opts.ownDatabase ? undefined : (opts.database ?? (await openDatabase({})));
   const dataDir = opts.dataDir ?? mkdtempSync(path.join(tmpdir(), 'tl-core-'));
   const config = testConfig({ DATA_DIR: dataDir, IMAGE_SIZE: String(TEST_IMAGE_SIZE), ...opts.config });
   const app = await createApp(config, {
@@ -55,7 +57,7 @@ export async function openTestCore(opts: TestCoreOptions = {}): Promise<TestCore
     rating: async (userKey, imageId) => (await app.ledger.getRating(userKey, imageId))?.score ?? null,
     close: async () => {
       await app.close();
-      if (!opts.database) await database.close();
+      if (database && !opts.database) await database.close();
     },
   };
 }
@@ -90,6 +92,7 @@ export function observeRatings(services: Services): Services & { ratingCalls: Ra
 /**
  * A provider test double: the offline sketch generator, except that while `hold()` is on, every
  * generation waits until `release()` (or its AbortSignal: cancel stops it within the call).
+ * Gallery seeding also goes through it (fine: nothing is held while the app starts).
  */
 export class GatedGenerator implements ImageGenerator {
   readonly name = 'sketch';
@@ -101,8 +104,9 @@ export class GatedGenerator implements ImageGenerator {
   private releases: (() => void)[] = [];
   private readonly inner: SketchGenerator;
 
-  constructor(size = TEST_IMAGE_SIZE) {
-    this.inner = new SketchGenerator({ size, concurrency: 1 });
+  /** `delayMs`: each generation also takes at least this long (a provider's latency), so a run's steps arrive one by one. */
+  constructor(private readonly opts: { size?: number; delayMs?: number } = {}) {
+    this.inner = new SketchGenerator({ size: opts.size ?? TEST_IMAGE_SIZE, concurrency: 1 });
     this.model = this.inner.model;
   }
 
@@ -132,6 +136,7 @@ export class GatedGenerator implements ImageGenerator {
         this.waiting--;
       }
     }
+    if (this.opts.delayMs) await new Promise((r) => setTimeout(r, this.opts.delayMs));
     return this.inner.generate(prompt, opts);
   }
 }

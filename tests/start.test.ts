@@ -1,0 +1,136 @@
+/**
+ * `npm start` as an operator runs it: src/main.ts in a child process with the offline defaults.
+ * It logs which backend each part uses, serves the playground, takes a rating over the playground's
+ * HTTP API, exits with code 0 within 10 s of SIGTERM (the issue's contract; a generous bound, not a
+ * speed test), and keeps the rating across a restart on the same DATA_DIR. A bad configuration exits
+ * with code 2 naming every bad variable. A preloaded guard records any connection or name lookup
+ * beyond loopback: there must be none.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { waitFor } from './helpers/runs';
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+const GUARD = path.join(ROOT, 'tests/fixtures/net-guard.cjs');
+
+interface Started {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** A clean environment: only what a shell gives, never this machine's tokens or database settings. */
+function baseEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  return { PATH: process.env.PATH, HOME: process.env.HOME, ...extra };
+}
+
+function startMain(env: NodeJS.ProcessEnv): Started {
+  // `node --import tsx` is `npx tsx` without the wrapper process, so signals reach main.ts directly.
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })));
+  return { child, stdout: () => out, stderr: () => err, exit };
+}
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
+/** The playground's conversation, from the first (snapshot) event of its SSE stream. */
+async function snapshot(base: string): Promise<{ messages: { id: string; kind?: string; imageId?: string; text: string; ephemeralFor?: string; ratings: Record<string, number> }[] }> {
+  const ac = new AbortController();
+  const res = await fetch(`${base}/events`, { signal: ac.signal });
+  const reader = res.body!.getReader();
+  let buf = '';
+  while (!buf.includes('\n\n')) buf += new TextDecoder().decode((await reader.read()).value);
+  ac.abort();
+  const data = buf.split('\n').find((l) => l.startsWith('data: '))!.slice('data: '.length);
+  return JSON.parse(data);
+}
+
+const post = (url: string, body: unknown) => fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+describe('npm start (src/main.ts in a child process, offline defaults)', () => {
+  const running: ChildProcess[] = [];
+  afterAll(async () => {
+    for (const c of running) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  });
+
+  it('logs its backends, serves the playground, stops on SIGTERM with code 0, keeps ratings across a restart, and opens no non-loopback connection', async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'tl-start-'));
+    const guardLog = path.join(dataDir, 'net-guard.log');
+    const port = await freePort();
+    const env = baseEnv({
+      DATA_DIR: dataDir, PORT: String(port), LOG_LEVEL: 'info', IMAGE_SIZE: '128',
+      NODE_OPTIONS: `--require ${GUARD}`, NET_GUARD_LOG: guardLog,
+    });
+    const base = `http://127.0.0.1:${port}`;
+
+    const first = startMain(env);
+    running.push(first.child);
+    await waitFor(() => first.stdout().includes('playground: open') || first.child.exitCode !== null, 'the playground to be served', 120_000);
+    expect(first.child.exitCode).toBeNull();
+    const lines = first.stdout().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { msg: string; part?: string; backend?: string });
+    const parts = Object.fromEntries(lines.filter((l) => l.part).map((l) => [l.part, l.backend]));
+    expect(parts.database).toMatch(/PGlite/);
+    expect(parts.embedder).toBeTruthy();
+    expect(parts.imagegen).toMatch(/sketch/i);
+    expect(parts.llm).toMatch(/none/);
+    expect(lines.some((l) => l.msg === 'platforms: playground')).toBe(true);
+    expect((await fetch(base)).headers.get('content-type')).toMatch(/text\/html/);
+
+    // Rate through the playground's HTTP API, as the page does.
+    expect((await post(`${base}/api/command`, { user: 'tess', text: '/rate count:1' })).ok).toBe(true);
+    const img = (await snapshot(base)).messages.find((m) => m.kind === 'rate' && m.imageId)!;
+    expect(img).toBeDefined();
+    expect((await post(`${base}/api/rate`, { user: 'tess', messageId: img.id, score: 8 })).ok).toBe(true);
+
+    const t0 = Date.now();
+    first.child.kill('SIGTERM');
+    const firstExit = await first.exit;
+    const stopMs = Date.now() - t0;
+    expect(firstExit).toEqual({ code: 0, signal: null });
+    expect(stopMs).toBeLessThan(10_000); // the issue's contract, as a generous upper bound
+
+    // Restart on the same DATA_DIR: the rating and the conversation are still there.
+    const second = startMain(env);
+    running.push(second.child);
+    await waitFor(() => second.stdout().includes('playground: open') || second.child.exitCode !== null, 'the restarted playground', 120_000);
+    expect(second.child.exitCode).toBeNull();
+    const again = await snapshot(base);
+    expect(again.messages.find((m) => m.id === img.id)?.ratings).toEqual({ tess: 8 });
+    expect((await post(`${base}/api/command`, { user: 'tess', text: '/profile' })).ok).toBe(true);
+    const profile = await waitFor(async () => (await snapshot(base)).messages.find((m) => m.ephemeralFor === 'tess' && /profile/i.test(m.text)), 'the profile answer');
+    expect(profile.text).toMatch(/— 1 rating\b/);
+    // A reaction (button) on the image posted before the restart still rates.
+    expect((await post(`${base}/api/rate`, { user: 'tess', messageId: img.id, score: 3 })).ok).toBe(true);
+    second.child.kill('SIGTERM');
+    expect(await second.exit).toEqual({ code: 0, signal: null });
+
+    const attempts = existsSync(guardLog) ? readFileSync(guardLog, 'utf8').trim() : '';
+    expect(attempts).toBe('');
+    expect(first.stderr() + second.stderr()).not.toMatch(/Error/);
+    console.log(`start test: SIGTERM → exit in ${stopMs} ms`);
+  }, 300_000);
+
+  it('a bad configuration exits with code 2 and names every bad variable', async () => {
+    const bad = startMain(baseEnv({ PORT: 'abc', EMBEDDER: 'vgg', DATA_DIR: mkdtempSync(path.join(tmpdir(), 'tl-bad-')) }));
+    running.push(bad.child);
+    const { code } = await bad.exit;
+    expect(code).toBe(2);
+    expect(bad.stderr()).toMatch(/PORT/);
+    expect(bad.stderr()).toMatch(/EMBEDDER/);
+  }, 60_000);
+});
