@@ -841,11 +841,9 @@ export function buildSketchSvg(spec: SceneSpec, seed: number, size: number): str
 
   let body = parts.join('');
   const filters: string[] = [];
-  if (comp === 'symmetric') {
-    // Mirror the left half onto the right.
-    c.defs.push(`<clipPath id="leftHalf"><rect width="${W / 2}" height="${W}"/></clipPath>`);
-    body = `<g id="scene" clip-path="url(#leftHalf)">${body}</g><use href="#scene" transform="translate(${W} 0) scale(-1 1)"/>`;
-  }
+  // Symmetric scenes are NOT mirrored here: a clipped group reused through a mirrored <use> makes
+  // @resvg/resvg-js 2.6.2 panic and abort the whole process (uncatchable) on some scenes. The mirror
+  // is applied to the raster instead (see mirrorLeftHalf in renderSketch).
   // Ink is a cheap color filter; watercolor and oil are raster post-processes (see paintMedium):
   // resvg's feTurbulence costs ~40 ms per 512² layer, too slow for the budget.
   if (spec.medium === 'ink') {
@@ -985,6 +983,25 @@ function rgbaToRgb(rgba: Uint8Array): Uint8Array {
   return out;
 }
 
+/**
+ * Copies the left half of a square RGB raster onto the right half, mirrored (in place). With an odd
+ * width the middle column stays as rendered. Done in raster space because the SVG equivalent
+ * (clip + mirrored <use>) crashes resvg 2.6.2 natively.
+ */
+export function mirrorLeftHalf(rgb: Uint8Array, size: number): void {
+  const half = Math.floor(size / 2);
+  for (let y = 0; y < size; y++) {
+    const row = y * size * 3;
+    for (let x = 0; x < half; x++) {
+      const src = row + x * 3;
+      const dst = row + (size - 1 - x) * 3;
+      rgb[dst] = rgb[src]!;
+      rgb[dst + 1] = rgb[src + 1]!;
+      rgb[dst + 2] = rgb[src + 2]!;
+    }
+  }
+}
+
 /** Renders a scene to PNG bytes. Deterministic for (spec, seed, size). */
 export async function renderSketch(spec: SceneSpec, opts: { seed?: number; size?: number } = {}): Promise<Buffer> {
   const size = Math.max(16, Math.min(2048, Math.round(opts.size ?? 512)));
@@ -994,6 +1011,8 @@ export async function renderSketch(spec: SceneSpec, opts: { seed?: number; size?
   const svg = buildSketchSvg(spec, seed, renderSize);
   const img = new Resvg(svg, { fitTo: { mode: 'width', value: renderSize }, font: { loadSystemFonts: false }, background: '#000000' }).render();
   let rgb = rgbaToRgb(img.pixels);
+  // Mirror before the media effects, so brush strokes and paper grain stay non-symmetric like a real painting.
+  if (spec.composition === 'symmetric') mirrorLeftHalf(rgb, renderSize);
   const noiseSeed = hashWords(`${spec.prompt}\u0001${seed}`).readUInt32BE(0);
   if (spec.medium === 'watercolor') rgb = await watercolor(rgb, size, noiseSeed);
   else if (spec.medium === 'oil') rgb = oil(rgb, size, noiseSeed);
