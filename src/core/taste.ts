@@ -16,7 +16,8 @@ import type { EmbeddingService } from './embeddings';
 import { galleryImageIds, onboardingImageIds } from './gallery';
 import type { UserKey } from './identity';
 import type { ImageStore } from './images';
-import type { ImageRecord, RatingChange, ScorerQuality } from './ports';
+import type { ImageRecord, RatingChange } from './ports';
+import type { ProfileSummary } from './services';
 import type { RatingLedger } from './ratings';
 import { RefitScheduler } from './refit-scheduler';
 import { packDataset, ScorerService, shouldRetrainMeta, trainGlobal, trainMeta, type PackedRatings, type ScorerMethod } from './scorer';
@@ -32,15 +33,6 @@ export interface TasteServiceDeps {
   globalEvery?: number;
   /** Seed of the meta-learner (reproducible background training). */
   seed?: number;
-}
-
-export interface TasteProfile {
-  userKey: UserKey;
-  ratings: number;
-  method: string;
-  quality: ScorerQuality;
-  topImages: { image: ImageRecord; score: number }[];
-  predictedFavorites: { image: ImageRecord; predicted: number }[];
 }
 
 /** How many images active selection considers per request (the most recent gallery/generated ones). */
@@ -243,7 +235,7 @@ export class TasteService {
     return [...new Set([...gallery, ...generated.map((r) => r.id)])].slice(0, CANDIDATE_POOL);
   }
 
-  async profile(userKey: UserKey, opts: { top?: number } = {}): Promise<TasteProfile> {
+  async profile(userKey: UserKey, opts: { top?: number } = {}): Promise<ProfileSummary> {
     const top = opts.top ?? 4;
     await this.scheduler.idle();
     const rows = await this.db
