@@ -201,7 +201,7 @@ for (const backend of testBackends()) {
       await db.insert(outbox).values({ runId: 'run-dan', key: 'run-dan:started', kind: 'run.started', payload: { params: { members: [dan] } } });
       await db.insert(usage).values({ runId: 'run-dan', userKey: dan, scopeId: 'g1', provider: 'sketch', model: 'sketch', kind: 'image', images: 1 });
       await db.insert(platformMessages).values({ platform: 'discord', messageId: 'm-run', channelId: 'c1', runId: 'run-dan', kind: 'header' });
-      await db.insert(scorerModels).values({ userKey: dan, model: 'features-v1', method: 'finetune', n: 6, params: {} });
+      await db.insert(scorerModels).values({ userKey: dan, model: 'an-earlier-embedder', method: 'finetune', n: 6, params: {} });
       await db.insert(processedEvents).values({ eventKey: 'discord:i-1', userKey: dan });
       // Bob's group run that included Dan: kept, but Dan's key leaves its JSON.
       await db.insert(runs).values({ id: 'run-bob', userKey: bob, status: 'finished', initialPrompt: 'a lake', params: { members: [bob, dan], objective: 'min' } });
