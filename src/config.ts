@@ -85,7 +85,6 @@ export const envSchema = z
 
     SCORER_METHOD: z.enum(['auto', 'global', 'finetune', 'knn', 'maml']).default('auto'),
     OPTIMIZER: z.enum(['auto', 'llm', 'genetic', 'random']).default('auto'),
-    MAX_ACTIVE_RUNS_PER_USER: int(1, 1, 100),
     MAX_IMAGES_PER_RUN: int(64, 1, 10_000),
     DAILY_IMAGE_QUOTA_USER: int(200, 1, 1_000_000),
     DAILY_IMAGE_QUOTA_WORKSPACE: int(2000, 1, 10_000_000),

@@ -105,13 +105,27 @@ for (const backend of testBackends()) {
       expect(await app.services.ratings.count(userKeyOf(ada))).toBe(50);
     });
 
+    it('enforces the daily provider budget per person, and caps a run at what is left', async () => {
+      const carl: PersonRef = { platform: 'playground', userId: 'carl' };
+      const key = userKeyOf(carl);
+      await app.database.db.insert(usage).values({ userKey: key, provider: 'replicate', model: 'flux', kind: 'image', images: 1, costUsd: 5 });
+      await expect(app.services.runs.start({ requester: carl, prompt: 'a fox' })).rejects.toThrow(/daily provider budget \(\$5\.00 of \$5\.00\)/);
+      await app.database.db.delete(usage).where(eq(usage.userKey, key));
+      await app.database.db.insert(usage).values({ userKey: key, provider: 'replicate', model: 'flux', kind: 'image', images: 1, costUsd: 4.25 });
+      const { runId } = await app.services.runs.start({ requester: carl, prompt: 'a fox', iterations: 1, candidates: 1 });
+      const [row] = await app.database.db.select().from(runs).where(eq(runs.id, runId));
+      expect((row!.params as { budget: { maxUsd: number } }).budget.maxUsd).toBeCloseTo(0.75, 6);
+      await app.services.runs.cancel(key, runId);
+      await app.database.db.delete(usage).where(eq(usage.userKey, key));
+    });
+
     it('refuses a group run with someone who has not opted in, whatever surface asks (privacy in the core)', async () => {
       const bob: PersonRef = { platform: 'playground', userId: 'bob' };
       await app.services.people.touch(bob, 'scope-1');
       const attempt = () =>
         app.services.runs.start({ requester: ada, members: [userKeyOf(ada), userKeyOf(bob)], objective: 'min', prompt: 'a garden', scopeId: 'scope-1' });
       await expect(attempt()).rejects.toThrow(/not available|can't|cannot/i);
-      expect((await app.database.db.select().from(runs)).length).toBe(0);
+      expect((await app.database.db.select().from(runs).where(eq(runs.userKey, userKeyOf(ada)))).length).toBe(0);
     });
 
     it('runs /optimize durably for the person, scored by their own scorer, with the method metrics', async () => {

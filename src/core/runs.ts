@@ -50,7 +50,7 @@ class ShutdownError extends TasteloopError {}
 
 export interface RunServiceOptions {
   db: Db;
-  config: Pick<Config, 'MAX_IMAGES_PER_RUN' | 'DAILY_IMAGE_QUOTA_USER' | 'DAILY_IMAGE_QUOTA_WORKSPACE' | 'BANNED_WORDS' | 'OPTIMIZER' | 'IMAGE_SIZE'>;
+  config: Pick<Config, 'MAX_IMAGES_PER_RUN' | 'DAILY_IMAGE_QUOTA_USER' | 'DAILY_IMAGE_QUOTA_WORKSPACE' | 'DAILY_BUDGET_USD' | 'BANNED_WORDS' | 'OPTIMIZER' | 'IMAGE_SIZE'>;
   llmAvailable: boolean;
   /** The loop's collaborators for one run (the objective depends on its members). */
   loopDeps(params: RunParams, run: { id: string; userKey: UserKey }): Promise<LoopDeps> | LoopDeps;
@@ -154,6 +154,9 @@ export class RunService {
         // Serializes quota checks of one workspace (and of one person without workspace).
         await tx.execute(sql`select pg_advisory_xact_lock(7281924, hashtext(${req.scopeId ?? userKey}))`);
         await this.assertQuota(tx as unknown as Db, userKey, req.scopeId, planned);
+        // The run may spend at most what is left of the person's daily budget (it stops when spent).
+        const left = await this.budgetLeftUsd(tx as unknown as Db, userKey);
+        params = { ...params, budget: { ...params.budget, maxUsd: Math.min(params.budget.maxUsd ?? Infinity, left) } };
         await tx.insert(runs).values({
           id: runId, userKey, scopeId: req.scopeId ?? null, requestKey: req.requestKey ?? null, status: 'queued',
           initialPrompt: params.prompt, params, destination: req.destination ?? null, state: null,
@@ -180,6 +183,22 @@ export class RunService {
   private async assertNoActiveRun(userKey: UserKey): Promise<void> {
     const act = await this.db.select({ id: runs.id }).from(runs).where(and(eq(runs.userKey, userKey), inArray(runs.status, ACTIVE))).limit(1);
     if (act[0]) throw new LimitReachedError(`You already have a run going (${act[0].id}); /cancel it first.`);
+  }
+
+  /** What is left of the person's daily provider budget (DAILY_BUDGET_USD over the last 24 h of usage). */
+  private async budgetLeftUsd(db: Db, userKey: UserKey): Promise<number> {
+    const budget = this.opts.config.DAILY_BUDGET_USD;
+    const rows = await queryRows<{ spent: number | string | null }>(
+      db,
+      sql`select coalesce(sum(cost_usd), 0) as spent from usage where user_key = ${userKey} and created_at > now() - interval '1 day'`,
+    );
+    const spent = Number(rows[0]?.spent ?? 0);
+    if (spent >= budget) {
+      throw new LimitReachedError(
+        `You have used your daily provider budget ($${spent.toFixed(2)} of $${budget.toFixed(2)}). Try again tomorrow, or ask an operator to raise DAILY_BUDGET_USD.`,
+      );
+    }
+    return budget - spent;
   }
 
   /** Daily image quotas: images generated in the last 24 h plus what active runs may still use. */
