@@ -33,10 +33,10 @@ function groupOffset(name: string): number {
 describe('features embedder', () => {
   const embedder = new FeaturesEmbedder();
 
-  it('has a stable id, 64–128 dims and committed constants of the same length', () => {
+  it('has a stable id, 256–400 dims and committed constants of the same length', () => {
     expect(embedder.modelId).toBe(FEATURES_MODEL_ID);
-    expect(FEATURE_DIM).toBeGreaterThanOrEqual(64);
-    expect(FEATURE_DIM).toBeLessThanOrEqual(128);
+    expect(FEATURE_DIM).toBeGreaterThanOrEqual(256);
+    expect(FEATURE_DIM).toBeLessThanOrEqual(400);
     expect(embedder.dim).toBe(FEATURE_DIM);
     expect(FEATURE_MEAN.length).toBe(FEATURE_DIM);
     expect(FEATURE_SCALE.length).toBe(FEATURE_DIM);

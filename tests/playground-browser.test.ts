@@ -82,4 +82,50 @@ describe.skipIf(!hasChromium)('playground in headless Chromium', () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: path.join(ARTIFACTS, 'playground.png') });
   });
+
+  it('hints the syntax of a command and suggests people after "@"', async () => {
+    await page.click('#thread-close');
+    await page.fill('#command-input', '/compare ');
+    await page.waitForSelector('#hints .usage');
+    expect(await page.locator('#hints .usage').innerText()).toContain('/compare users:@a @b');
+    expect(await page.locator('#hints .opt b').allInnerTexts()).toEqual(['users:']);
+    await page.fill('#command-input', '/compare users:@');
+    await page.waitForFunction(() => document.querySelectorAll('#hints b').length >= 3);
+    expect(await page.locator('#hints div:not(.usage) b').allInnerTexts()).toEqual(expect.arrayContaining(['@alice', '@bob', '@carol']));
+    // Tab takes the first suggestion.
+    await page.fill('#command-input', '/compare users:@al');
+    await page.press('#command-input', 'Tab');
+    expect(await page.inputValue('#command-input')).toBe('/compare users:@alice ');
+    await page.fill('#command-input', '');
+  });
+
+  it('shows /profile with its charts inline (screenshot)', async () => {
+    // A few more ratings by bob, clicked in the page, so the profile has something to show.
+    await page.fill('#command-input', '/rate count:6');
+    await page.press('#command-input', 'Enter');
+    await page.waitForFunction(() => document.querySelectorAll('#channel-messages [data-kind="rate"] .ratebar').length === 9);
+    const toRate = page.locator('#channel-messages [data-kind="rate"]');
+    for (let i = 1; i < 9; i++) {
+      const score = [8, 3, 9, 2, 7, 5, 10, 4, 6][i]!;
+      await toRate.nth(i).locator(`.rate-btn[data-score="${score}"]`).click();
+      await toRate.nth(i).locator(`.rate-btn.mine[data-score="${score}"]`).waitFor();
+    }
+    await core.app.taste.idle();
+    await page.fill('#command-input', '/profile');
+    await page.press('#command-input', 'Enter');
+    // Both charts load as real images in the page (naturalWidth > 0 only once the PNG decoded).
+    await page.waitForFunction(() => {
+      const imgs = Array.from(document.querySelectorAll<HTMLImageElement>('#channel-messages .msg.ephemeral .attachment img'));
+      return imgs.length === 2 && imgs.every((i) => i.complete && i.naturalWidth > 0);
+    });
+    const profile = page.locator('#channel-messages .msg.ephemeral').last();
+    // (/rate may show an image again that was shown but not rated before, so count distinct images loosely.)
+    expect(await profile.innerText()).toMatch(/Your taste profile — (?:[5-9]|10) ratings/);
+    expect(await profile.locator('.attachment img').evaluateAll((els) => els.map((e) => e.getAttribute('data-file')))).toEqual(['taste-grid.png', 'ratings.png']);
+    await page.evaluate(() => {
+      const box = document.getElementById('channel-messages')!;
+      box.scrollTop = box.scrollHeight;
+    });
+    await page.screenshot({ path: path.join(ARTIFACTS, 'playground-profile.png') });
+  });
 });

@@ -35,8 +35,7 @@ import type { RunParams } from '../core/optimizer/params';
 import type { FeedbackLlm } from '../providers/llm/types';
 import type { PackedRatings } from '../core/scorer/data';
 import type { Embedder } from '../core/ports';
-import { parseSketchPrompt } from '../providers/imagegen/sketch';
-import { SafeSketchGenerator, SafeSketchRenderer } from './safe-render';
+import { parseSketchPrompt, SketchGenerator } from '../providers/imagegen/sketch';
 import { buildPopulation, trueTaste, type Population } from './synthetic';
 import { autoMethod, trainCommunity, globalMethod, type Community, type Predictor } from './piaa-methods';
 import { embedderForEval, embedPngs } from './embedding';
@@ -175,11 +174,10 @@ async function oneRun(
   objectiveFactory: (store: MemoryImageStore) => EmbeddingObjective,
   truth: (prompt: string) => number,
   cfg: OptimizeConfig,
-  renderer: SafeSketchRenderer,
 ): Promise<RunOutcome> {
   const store = new MemoryImageStore();
   const { proposer, feedbackLlm, feedback } = proposerFor(row, cfg);
-  const deps: LoopDeps = { generator: new SafeSketchGenerator(renderer, cfg.size, 4), store, objective: objectiveFactory(store), proposer, feedbackLlm };
+  const deps: LoopDeps = { generator: new SketchGenerator({ size: cfg.size, concurrency: 4 }), store, objective: objectiveFactory(store), proposer, feedbackLlm };
   const budget = 1 + cfg.iterations * cfg.candidates;
   const params: RunParams = {
     prompt,
@@ -261,55 +259,49 @@ export async function runOptimizeEval(cfg: OptimizeConfig): Promise<OptimizeSumm
   const embedder = await embedderForEval();
   const general: Record<string, RunOutcome[]> = Object.fromEntries(cfg.rows.map((r) => [r, []]));
   const personal: Record<string, RunOutcome[]> = Object.fromEntries(cfg.rows.map((r) => [r, []]));
-  const renderer = new SafeSketchRenderer();
-  try {
-    for (const seed of cfg.seeds) {
-      const t0 = performance.now();
-      const setup = await setupSeed(seed, cfg, embedder);
-      cfg.onProgress?.(`seed ${seed}: population, embeddings and community models in ${(performance.now() - t0).toFixed(0)} ms`);
-      const { pop, community, vecs, dim } = setup;
+  for (const seed of cfg.seeds) {
+    const t0 = performance.now();
+    const setup = await setupSeed(seed, cfg, embedder);
+    cfg.onProgress?.(`seed ${seed}: population, embeddings and community models in ${(performance.now() - t0).toFixed(0)} ms`);
+    const { pop, community, vecs, dim } = setup;
 
-      // General preference: the community scorer; truth = the population's mean hidden taste.
-      const communityPredict = globalMethod.fit({ n: 0, dim, X: new Float32Array(0), y: new Float64Array(0) }, community);
-      const meanTruth = (prompt: string) => {
-        const spec = parseSketchPrompt(prompt);
-        return pop.people.reduce((a, person) => a + trueTaste(person, pop.judge, spec), 0) / pop.people.length;
-      };
-      for (let g = 0; g < cfg.generalRuns; g++) {
-        const prompt = START_PROMPTS[(g + seed) % START_PROMPTS.length]!;
-        const runSeed = mixSeed(seed, 'general', g) & 0x7fffffff;
-        for (const row of cfg.rows) {
-          general[row]!.push(await oneRun(row, prompt, runSeed, (store) => new EmbeddingObjective(store, embedder, communityPredict, 'community scorer'), meanTruth, cfg, renderer));
-        }
-        cfg.onProgress?.(`seed ${seed}: general ${g + 1}/${cfg.generalRuns}`);
+    // General preference: the community scorer; truth = the population's mean hidden taste.
+    const communityPredict = globalMethod.fit({ n: 0, dim, X: new Float32Array(0), y: new Float64Array(0) }, community);
+    const meanTruth = (prompt: string) => {
+      const spec = parseSketchPrompt(prompt);
+      return pop.people.reduce((a, person) => a + trueTaste(person, pop.judge, spec), 0) / pop.people.length;
+    };
+    for (let g = 0; g < cfg.generalRuns; g++) {
+      const prompt = START_PROMPTS[(g + seed) % START_PROMPTS.length]!;
+      const runSeed = mixSeed(seed, 'general', g) & 0x7fffffff;
+      for (const row of cfg.rows) {
+        general[row]!.push(await oneRun(row, prompt, runSeed, (store) => new EmbeddingObjective(store, embedder, communityPredict, 'community scorer'), meanTruth, cfg));
       }
-
-      // Personal preference: each virtual person's own fitted scorer (the virtual human).
-      const rng = createRng(seed ^ 0xbeef);
-      for (let p = 0; p < cfg.people; p++) {
-        const items = rng.shuffle([...pop.pool.keys()]).slice(0, cfg.trainRatings);
-        const data = packPerson(pop, vecs, dim, p, items);
-        const predict = autoMethod.fit(data, community);
-        const chosen = autoMethod.lastChoice ?? 'auto';
-        const earlier = selectHighRated(items.map((i, k) => ({ imageId: `pool-${i}`, score: data.y[k]!, vector: vecs[i]! })));
-        const person = pop.people[p]!;
-        const truth = (prompt: string) => trueTaste(person, pop.judge, parseSketchPrompt(prompt));
-        const prompt = START_PROMPTS[(p + 3 * seed) % START_PROMPTS.length]!;
-        const runSeed = mixSeed(seed, 'personal', p) & 0x7fffffff;
-        for (const row of cfg.rows) {
-          personal[row]!.push(await oneRun(row, prompt, runSeed, (store) => new EmbeddingObjective(store, embedder, predict, `virtual human (${chosen})`, earlier), truth, cfg, renderer));
-        }
-        cfg.onProgress?.(`seed ${seed}: person ${p + 1}/${cfg.people} (virtual human: auto → ${chosen})`);
-      }
+      cfg.onProgress?.(`seed ${seed}: general ${g + 1}/${cfg.generalRuns}`);
     }
-  } finally {
-    renderer.close();
+
+    // Personal preference: each virtual person's own fitted scorer (the virtual human).
+    const rng = createRng(seed ^ 0xbeef);
+    for (let p = 0; p < cfg.people; p++) {
+      const items = rng.shuffle([...pop.pool.keys()]).slice(0, cfg.trainRatings);
+      const data = packPerson(pop, vecs, dim, p, items);
+      const predict = autoMethod.fit(data, community);
+      const chosen = autoMethod.lastChoice ?? 'auto';
+      const earlier = selectHighRated(items.map((i, k) => ({ imageId: `pool-${i}`, score: data.y[k]!, vector: vecs[i]! })));
+      const person = pop.people[p]!;
+      const truth = (prompt: string) => trueTaste(person, pop.judge, parseSketchPrompt(prompt));
+      const prompt = START_PROMPTS[(p + 3 * seed) % START_PROMPTS.length]!;
+      const runSeed = mixSeed(seed, 'personal', p) & 0x7fffffff;
+      for (const row of cfg.rows) {
+        personal[row]!.push(await oneRun(row, prompt, runSeed, (store) => new EmbeddingObjective(store, embedder, predict, `virtual human (${chosen})`, earlier), truth, cfg));
+      }
+      cfg.onProgress?.(`seed ${seed}: person ${p + 1}/${cfg.people} (virtual human: auto → ${chosen})`);
+    }
   }
   const notes = [
     `objective scores and true taste are on the 1..10 scale; true_gain = hidden true taste of the best image's scene − that of the initial prompt's scene`,
     `equal image budget per run: ${1 + cfg.iterations * cfg.candidates} images (1 initial + K=${cfg.iterations} × N=${cfg.candidates})`,
   ];
-  if (renderer.substitutions.length) notes.push(`${renderer.substitutions.length} candidate image(s) hit the known resvg crash on mirrored scenes and were rendered with a balanced composition instead`);
   if (!cfg.llm) notes.push('LLM rows (feedback sets none, s+p, s+p+f, s+p+f+I) need an LLM: set OPENAI_API_KEY (and OPENAI_BASE_URL for a compatible server). Only the offline baselines ran.');
   return {
     general: summarizeRows(general, false),

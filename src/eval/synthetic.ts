@@ -24,8 +24,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { createRng, type Rng } from '../core/random';
-import { SafeSketchRenderer } from './safe-render';
-import { parseSketchPrompt, type Composition, type Lighting, type Medium, type SceneSpec, type Subject } from '../providers/imagegen/sketch';
+import { parseSketchPrompt, renderSketch, type Composition, type Lighting, type Medium, type SceneSpec, type Subject } from '../providers/imagegen/sketch';
 
 // ---------------------------------------------------------------- prompts
 
@@ -256,32 +255,20 @@ export async function renderPool(prompts: { prompt: string; seed: number }[], si
   if (cacheDir) fs.mkdirSync(cacheDir, { recursive: true });
   const out: PoolImage[] = [];
   let rendered = 0;
-  const renderer = new SafeSketchRenderer();
-  try {
-    for (const { prompt, seed } of prompts) {
-      let spec = parseSketchPrompt(prompt);
-      const key = createHash('sha256').update(`sketch-v1|${size}|${seed}|${prompt}`).digest('hex').slice(0, 32);
-      const file = cacheDir ? path.join(cacheDir, `${key}.png`) : '';
-      let png: Buffer | undefined;
-      if (file && fs.existsSync(file)) png = fs.readFileSync(file);
-      if (!png) {
-        const crashed = renderer.substitutions.length;
-        png = await renderer.render(prompt, seed, size, spec);
-        if (renderer.substitutions.length > crashed) {
-          // The rasterizer crashed on this mirrored scene; the image shows the balanced version, and
-          // so must the judge's scene. Not cached (the cache is keyed by the prompt's own scene).
-          spec = { ...spec, composition: 'balanced' };
-          onProgress?.(`pool: renderer crash on "${prompt}" (seed ${seed}) — used the balanced composition instead`);
-        } else if (file) {
-          fs.writeFileSync(file, png);
-        }
-        rendered++;
-      }
-      out.push({ prompt, seed, spec, png });
-      if (onProgress && out.length % 200 === 0) onProgress(`pool: ${out.length}/${prompts.length} images (${rendered} rendered, rest cached)`);
+  for (const { prompt, seed } of prompts) {
+    const spec = parseSketchPrompt(prompt);
+    // v1.1: symmetric scenes are mirrored in raster space (the SVG mirror crashed resvg natively).
+    const key = createHash('sha256').update(`sketch-v1.1|${size}|${seed}|${prompt}`).digest('hex').slice(0, 32);
+    const file = cacheDir ? path.join(cacheDir, `${key}.png`) : '';
+    let png: Buffer | undefined;
+    if (file && fs.existsSync(file)) png = fs.readFileSync(file);
+    if (!png) {
+      png = await renderSketch(spec, { seed, size });
+      if (file) fs.writeFileSync(file, png);
+      rendered++;
     }
-  } finally {
-    renderer.close();
+    out.push({ prompt, seed, spec, png });
+    if (onProgress && out.length % 200 === 0) onProgress(`pool: ${out.length}/${prompts.length} images (${rendered} rendered, rest cached)`);
   }
   return out;
 }

@@ -1,25 +1,41 @@
 /**
  * A genetic algorithm over prompt keywords (after Pavlichenko & Ustalov 2023, "Best prompts for
  * text-to-image models and how to find them"): individuals are keyword sets attached to the person's
- * subject; the population is the best-scored prompts so far (elitism: the best always stay eligible
- * parents); each child comes from tournament selection, uniform crossover of the parents' keyword
- * sets and add / remove / replace mutations. Only unseen prompts are proposed, so no image is spent
- * twice on the same prompt.
+ * subject; parents come from the whole scored history by tournament selection; children are made by
+ * uniform crossover and add / remove / replace mutations. Only unseen prompts are proposed, so no
+ * image is spent twice on the same prompt.
+ *
+ * Why not just "crossover of random parents + mutation": at the method's budgets (N = 4, K = 6, i.e.
+ * 24 proposals) that operator is statistically the random baseline — it recombines keywords from
+ * everywhere and keeps no memory of what scored well. This GA instead
+ *   - is elitist: each generation grows `eliteChildren` children from the best prompt so far by ONE
+ *     small mutation (local exploitation: keep what works, change one keyword);
+ *   - selects every other parent by tournament over ALL distinct scored prompts (the population is
+ *     the history, not only the last batch), so good prompts from early iterations stay parents;
+ *   - keeps diversity with crossover between different good prompts and an occasional immigrant
+ *     (a fresh random keyword set).
+ * Deterministic under the rng; stateless (everything comes from the history), so resumes replay it.
  */
 import type { PromptProposer, ProposeContext, ScoredPrompt } from './proposer';
-import { MAX_KEYWORDS, categoryOf, dedupe, diverseInitialPrompts, formatPrompt, parsePrompt, randomKeyword, KEYWORD_VOCABULARY } from './keywords';
+import { MAX_KEYWORDS, categoryOf, dedupe, diverseInitialPrompts, formatPrompt, parsePrompt, randomKeyword, randomKeywordSet, KEYWORD_VOCABULARY } from './keywords';
 import { pick, randInt, type Rng } from './rng';
 
 export interface GeneticOptions {
-  /** Population size: the best M distinct prompts so far. */
+  /** Parent pool: the best `population` distinct scored prompts so far (the whole history in practice). */
   population: number;
   /** Tournament size for parent selection. */
   tournament: number;
-  /** Probability of one mutation per child (a second one follows with the same probability). */
+  /** Children per generation made from the best prompt so far by a single mutation. */
+  eliteChildren: number;
+  /** Probability that a non-elite child is a crossover of two tournament winners (else a mutated copy of one winner). */
+  crossoverRate: number;
+  /** Probability of a second mutation on a non-elite child (every child gets at least one change). */
   mutationRate: number;
+  /** Probability that a non-elite slot is filled by an immigrant (a fresh random keyword set). */
+  immigrantRate: number;
 }
 
-export const DEFAULT_GENETIC: GeneticOptions = { population: 8, tournament: 3, mutationRate: 0.6 };
+export const DEFAULT_GENETIC: GeneticOptions = { population: 64, tournament: 3, eliteChildren: 2, crossoverRate: 0.5, mutationRate: 0.3, immigrantRate: 0.1 };
 
 export class GeneticProposer implements PromptProposer {
   readonly kind = 'genetic' as const;
@@ -39,23 +55,40 @@ export class GeneticProposer implements PromptProposer {
     if (population.length === 0) return diverseInitialPrompts(ctx.initialPrompt, n, rng, new Set(history.map((h) => h.prompt)));
     const subject = parsePrompt(ctx.initialPrompt).subject;
     const seen = new Set(history.map((h) => h.prompt));
+    const elite = population[0] as Individual;
     const out: string[] = [];
-    for (let attempt = 0; out.length < n && attempt < n * 30; attempt++) {
-      const a = tournament(population, this.opts.tournament, rng);
-      const b = tournament(population, this.opts.tournament, rng);
-      let child = crossover(a.keywords, b.keywords, rng);
-      if (rng() < this.opts.mutationRate) child = mutate(child, rng);
-      if (rng() < this.opts.mutationRate) child = mutate(child, rng);
-      // A child identical to something already tried is forced to mutate until new.
+    const propose = (child: string[]): boolean => {
+      // A child identical to something already tried is mutated again until it is new.
       let text = formatPrompt({ subject, keywords: child });
       for (let k = 0; (seen.has(text) || child.length === 0) && k < 10; k++) {
         child = mutate(child, rng);
         text = formatPrompt({ subject, keywords: child });
       }
-      if (!seen.has(text)) {
-        seen.add(text);
-        out.push(text);
+      if (seen.has(text) || child.length === 0) return false;
+      seen.add(text);
+      out.push(text);
+      return true;
+    };
+    for (let attempt = 0; out.length < n && attempt < n * 30; attempt++) {
+      if (out.length < Math.min(this.opts.eliteChildren, n)) {
+        propose(mutate(elite.keywords, rng));
+        continue;
       }
+      if (rng() < this.opts.immigrantRate) {
+        propose(randomKeywordSet(rng, 2 + randInt(rng, 3)));
+        continue;
+      }
+      const a = tournament(population, this.opts.tournament, rng);
+      let child: string[];
+      if (rng() < this.opts.crossoverRate) {
+        const b = tournament(population, this.opts.tournament, rng);
+        child = crossover(a.keywords, b.keywords, rng);
+        if (sameSet(child, a.keywords) || sameSet(child, b.keywords)) child = mutate(child, rng);
+      } else {
+        child = mutate(a.keywords, rng);
+      }
+      if (rng() < this.opts.mutationRate) child = mutate(child, rng);
+      propose(child);
     }
     return out;
   }
@@ -66,7 +99,11 @@ interface Individual {
   score: number;
 }
 
-/** The best `size` distinct prompts (by their best score). */
+function sameSet(a: string[], b: string[]): boolean {
+  return a.length === b.length && a.every((k) => b.includes(k));
+}
+
+/** The best `size` distinct prompts (by their best score), best first; ties broken by prompt text. */
 export function selectPopulation(history: ScoredPrompt[], size: number): Individual[] {
   const best = new Map<string, number>();
   for (const h of history) {
@@ -80,6 +117,7 @@ export function selectPopulation(history: ScoredPrompt[], size: number): Individ
     .map(([prompt, score]) => ({ keywords: parsePrompt(prompt).keywords, score }));
 }
 
+/** Tournament selection: the best of `size` individuals drawn uniformly (with replacement). */
 function tournament(pop: Individual[], size: number, rng: Rng): Individual {
   let best = pick(rng, pop);
   for (let i = 1; i < size; i++) {

@@ -4,13 +4,24 @@
  */
 import { pick, shuffle, type Rng } from './rng';
 
+/**
+ * Every keyword is a word image models know AND one the offline sketch renderer reads
+ * (src/providers/imagegen/sketch.ts `parseSketchPrompt`: media, lighting and mood words, palette and
+ * color words, composition words, scenery subjects). A keyword the renderer does not understand only
+ * re-rolls the hash-derived details of the picture, which turns keyword search into noise: the old
+ * vocabulary (art-movement names, camera and "quality" words) was mostly such words, and with it the
+ * genetic optimizer could not beat random sampling. Scenery keywords matter for the same reason: when
+ * a prompt names no subject, the renderer picks one from the hash of all its words, so naming one
+ * keeps it stable while the other keywords evolve.
+ */
 export const KEYWORD_VOCABULARY = {
-  style: ['impressionism', 'art nouveau', 'surrealism', 'minimalism', 'cyberpunk', 'baroque', 'ukiyo-e', 'pop art', 'bauhaus', 'studio ghibli style'],
-  medium: ['watercolor', 'oil painting', 'pencil sketch', 'digital painting', '35mm photograph', 'charcoal drawing', 'vector illustration', '3d render', 'gouache', 'linocut print'],
-  lighting: ['golden hour', 'soft diffused light', 'dramatic rim light', 'neon glow', 'overcast light', 'candlelight', 'volumetric fog', 'backlit', 'moonlight', 'studio lighting'],
-  color: ['pastel palette', 'vibrant colors', 'monochrome', 'muted earth tones', 'teal and orange', 'black and white', 'warm palette', 'cool blue tones', 'high contrast', 'sepia'],
-  composition: ['wide angle', 'close-up', 'symmetrical composition', 'rule of thirds', 'bird\'s eye view', 'low angle', 'centered subject', 'negative space', 'panoramic', 'macro detail'],
-  quality: ['highly detailed', 'trending on artstation', 'sharp focus', '8k', 'intricate', 'award winning', 'masterpiece', 'cinematic', 'soft focus', 'hyperrealistic'],
+  medium: ['watercolor', 'oil painting', 'impressionist', 'gouache', 'ink sketch', 'charcoal', 'pencil sketch', 'pixel art', 'vector illustration', 'poster'],
+  lighting: ['golden hour', 'blue hour', 'sunset', 'sunrise', 'dusk', 'night', 'neon', 'daylight', 'misty', 'stormy'],
+  mood: ['warm', 'cozy', 'cool', 'icy', 'moody', 'dark', 'dreamy', 'serene', 'eerie', 'bright', 'autumn', 'winter', 'spring', 'summer'],
+  palette: ['pastel', 'vibrant', 'muted', 'faded', 'colorful', 'monochrome'],
+  color: ['teal and orange', 'crimson', 'gold', 'emerald', 'turquoise', 'navy blue', 'lavender', 'magenta', 'pink', 'amber', 'sepia', 'coral'],
+  composition: ['centered', 'symmetrical', 'minimalist', 'intricate', 'highly detailed', 'rule of thirds', 'reflection', 'sparse'],
+  scenery: ['mountains', 'seascape', 'forest', 'city skyline', 'flower garden', 'cloudy sky', 'desert dunes', 'galaxy', 'full moon', 'sun'],
 } as const;
 
 export type KeywordCategory = keyof typeof KEYWORD_VOCABULARY;
@@ -67,16 +78,30 @@ export function randomKeywordSet(rng: Rng, count: number, base: readonly string[
 }
 
 /**
- * N diverse starting prompts: the person's own prompt plus 2–3 keywords each, walking the categories
- * so the first iteration maps different regions of the style space.
+ * N diverse starting prompts: the person's own prompt plus 2–3 keywords each, stratified so the
+ * first iteration maps different regions of the style space — each category's values are dealt out
+ * without repetition across the N prompts (a Latin-hypercube-like spread), and the categories rotate
+ * so together the prompts cover every category instead of N random draws that often repeat one.
  */
 export function diverseInitialPrompts(prompt: string, n: number, rng: Rng, avoid: ReadonlySet<string> = new Set()): string[] {
   const base = parsePrompt(prompt);
   const out: string[] = [];
   const seen = new Set(avoid);
+  const cats = shuffle(rng, KEYWORD_CATEGORIES);
+  const deck = new Map<KeywordCategory, string[]>(KEYWORD_CATEGORIES.map((c) => [c, shuffle(rng, KEYWORD_VOCABULARY[c])]));
+  let slot = 0;
   for (let attempt = 0; out.length < n && attempt < n * 20; attempt++) {
     const extra = 2 + (attempt % 2);
-    const text = formatPrompt({ subject: base.subject, keywords: randomKeywordSet(rng, extra, base.keywords.slice(0, MAX_KEYWORDS - extra)) });
+    const keywords = base.keywords.slice(0, MAX_KEYWORDS - extra);
+    for (let j = 0; j < extra; j++) {
+      const cat = cats[slot++ % cats.length] as KeywordCategory;
+      const cards = deck.get(cat) as string[];
+      // Deal the next unused value of this category (reshuffled only once it runs out).
+      if (cards.length === 0) cards.push(...shuffle(rng, KEYWORD_VOCABULARY[cat]));
+      const k = cards.shift() as string;
+      if (!keywords.includes(k)) keywords.push(k);
+    }
+    const text = formatPrompt({ subject: base.subject, keywords });
     if (!seen.has(text)) {
       seen.add(text);
       out.push(text);

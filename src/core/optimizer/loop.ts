@@ -40,6 +40,14 @@ export interface ObjectiveResult {
 export interface Objective {
   describe(): string;
   score(imageIds: string[], signal?: AbortSignal): Promise<ObjectiveResult>;
+  /**
+   * Optional warm-up of the per-image work behind `score` (embedding), called as soon as each image
+   * is stored so it overlaps the renders still in flight. Must not change what `score` returns: the
+   * batch is still scored once, after all images are in, by one version of the scorer (so a refit
+   * landing mid-iteration never mixes two scorers in one iteration). Failures are ignored here —
+   * `score` redoes the work and reports them.
+   */
+  prepare?(imageId: string, signal?: AbortSignal): Promise<void>;
   /** Max-sim metric: the best image vs the person's earlier high-rated images (null when unknown). */
   similarity?(imageId: string): Promise<{ maxSim: number; scoreOfMostSim: number } | null>;
 }
@@ -58,7 +66,12 @@ export interface LoopDeps {
   moderator?: Moderator;
   /** Prompt hygiene (length, banned words); defaults to text-safety's defaults. */
   sanitize?: SanitizeOptions;
+  /** Feedback-LLM requests in flight at once (default 16): all N candidates' feedback in one round of latency. */
+  feedbackConcurrency?: number;
 }
+
+/** Default bound on concurrent feedback-LLM calls: N = 16 candidates cost one round of LLM latency, not four. */
+export const DEFAULT_FEEDBACK_CONCURRENCY = 16;
 
 // ---------- state ----------
 
@@ -145,26 +158,40 @@ export async function runIteration(state: LoopState, params: RunParams, deps: Lo
   const candidates: CandidateRecord[] = state.pending.map((prompt, idx) => ({ iteration: it, idx, prompt, imageId: null, score: null }));
   await screenPrompts(candidates, deps, it === 0, signal);
 
-  // 2. Render the admitted prompts concurrently (bounded by the provider's limit), storing each at once.
+  // 2. Render the admitted prompts concurrently (bounded by the provider's limit) as a per-image
+  //    pipeline: render → store → checkpoint → warm the objective (embedding), each image as soon as
+  //    it arrives, so storage and embedding overlap the renders still in flight.
   let generated = 0;
   let costUsd = 0;
   const toRender = candidates.filter((c) => !c.skippedReason);
-  await mapBounded(toRender, Math.max(1, deps.generator.concurrency), async (c) => {
-    const prior = opts.done?.get(c.idx);
-    if (prior) {
-      c.imageId = prior.imageId;
-      c.costUsd = prior.costUsd;
-      return;
-    }
-    throwIfAborted(signal);
-    const seed = mixSeed(params.seed, it, c.idx) & 0x7fffffff;
-    const img = await deps.generator.generate(c.prompt, { seed, size: params.size, signal, runId, userKey: opts.userKey });
-    generated++;
-    const rec = await deps.store.put(img.bytes, { source: 'generated', prompt: c.prompt, generator: deps.generator.name, seed });
-    c.imageId = rec.id;
-    c.costUsd = img.costUsd;
-    await opts.onImage?.(c.idx, { imageId: rec.id, costUsd: img.costUsd });
-  });
+  const warming: Promise<void>[] = [];
+  const warm = (imageId: string) => {
+    if (deps.objective.prepare) warming.push(deps.objective.prepare(imageId, signal).catch(() => undefined));
+  };
+  try {
+    await mapBounded(toRender, Math.max(1, deps.generator.concurrency), async (c) => {
+      const prior = opts.done?.get(c.idx);
+      if (prior) {
+        c.imageId = prior.imageId;
+        c.costUsd = prior.costUsd;
+        warm(prior.imageId);
+        return;
+      }
+      throwIfAborted(signal);
+      const seed = mixSeed(params.seed, it, c.idx) & 0x7fffffff;
+      const img = await deps.generator.generate(c.prompt, { seed, size: params.size, signal, runId, userKey: opts.userKey });
+      generated++;
+      const rec = await deps.store.put(img.bytes, { source: 'generated', prompt: c.prompt, generator: deps.generator.name, seed });
+      c.imageId = rec.id;
+      c.costUsd = img.costUsd;
+      await opts.onImage?.(c.idx, { imageId: rec.id, costUsd: img.costUsd });
+      // Not awaited: the render slot goes straight to the next prompt.
+      warm(rec.id);
+    });
+  } finally {
+    // Never leave warm-ups running past the iteration (they are caught, so this cannot throw).
+    await Promise.all(warming);
+  }
   for (const c of toRender) costUsd += c.costUsd ?? 0;
   throwIfAborted(signal);
 
@@ -293,7 +320,8 @@ async function buildFeedback(
   if (deps.feedbackLlm) {
     const fb = deps.feedbackLlm;
     out.texts = [];
-    await mapBounded(withImages, 4, async ({ c, image }) => {
+    // Every candidate's feedback at once (bounded by the feedback LLM's concurrency): one round of latency.
+    await mapBounded(withImages, Math.max(1, deps.feedbackConcurrency ?? DEFAULT_FEEDBACK_CONCURRENCY), async ({ c, image }) => {
       throwIfAborted(signal);
       const text = await fb.feedback({ prompt: c.prompt, score: c.score as number, image, signal, runId, userKey });
       c.feedback = text;

@@ -57,6 +57,11 @@ export function createScorerObjective(deps: ScorerObjectiveDeps, opts: ScorerObj
         }),
       };
     },
+    // Embeds (and caches, EmbeddingService persists vectors) each image as soon as it is stored, so the
+    // iteration's one predict() call finds its vectors ready instead of embedding the whole batch.
+    async prepare(imageId: string): Promise<void> {
+      if (deps.embed) await deps.embed([imageId]);
+    },
     async similarity(imageId: string) {
       if (!deps.listRatings || !deps.embed) return null;
       // For groups, compare against every member's favorites (the metric asks "did we rediscover one?").

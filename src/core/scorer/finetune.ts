@@ -159,6 +159,43 @@ export interface LambdaSelection {
   delta: Float64Array;
 }
 
+interface LooCandidate {
+  lambda: number;
+  mse: number;
+  /** Standard error of the LOO MSE (spread of the squared LOO residuals / √n). */
+  se: number;
+  loo: Float64Array;
+  coef: Float64Array;
+}
+
+function looCandidate(lambda: number, data: PackedRatings, e: Float64Array, coef: Float64Array): LooCandidate {
+  const n = data.n;
+  let mse = 0;
+  for (let i = 0; i < n; i++) mse += (e[i] as number) ** 2;
+  mse /= n;
+  let v = 0;
+  for (let i = 0; i < n; i++) v += ((e[i] as number) ** 2 - mse) ** 2;
+  const se = n > 1 ? Math.sqrt(v / (n - 1) / n) : Infinity;
+  const loo = new Float64Array(n);
+  for (let i = 0; i < n; i++) loo[i] = (data.y[i] as number) - (e[i] as number);
+  return { lambda, mse, se, loo, coef: Float64Array.from(coef) };
+}
+
+/**
+ * The one-standard-error rule: the most regularized λ (closest to the community prior) whose LOO MSE
+ * is within one standard error of the best. With 10 ratings the LOO curve is mostly noise and the
+ * plain minimum often lands on a small λ that overfits; measured on eval:piaa, finetune then ranked
+ * worse than the prior it starts from.
+ */
+function oneStandardErrorChoice(cands: readonly LooCandidate[]): LooCandidate {
+  let min = cands[0] as LooCandidate;
+  for (const c of cands) if (c.mse < min.mse) min = c;
+  const limit = min.mse + (Number.isFinite(min.se) ? min.se : 0);
+  let pick = min;
+  for (const c of cands) if (c.mse <= limit && c.lambda > pick.lambda) pick = c;
+  return pick;
+}
+
 /**
  * Closed-form LOO over a λ grid from one eigen-decomposition. With H = X̃(X̃ᵀX̃+λI)⁻¹X̃ᵀ, the LOO
  * residual of rating i is (r_i − (Hr)_i)/(1 − H_ii); in the dual this is [(K+λI)⁻¹r]_i / [(K+λI)⁻¹]_ii.
@@ -174,7 +211,8 @@ export function selectLambda(prior: FinetunePrior, data: PackedRatings, opts: Fi
   }
   const r = priorResiduals(prior, data);
   const results: { lambda: number; looMse: number }[] = [];
-  let best = { lambda: grid[0] as number, mse: Infinity, loo: new Float64Array(n), coef: new Float64Array(0) };
+  let best: LooCandidate;
+  const cands: LooCandidate[] = [];
   const e = new Float64Array(n);
   if (n <= p) {
     const K = gramDual(data, s, 0);
@@ -203,12 +241,9 @@ export function selectLambda(prior: FinetunePrior, data: PackedRatings, opts: Fi
       }
       mse /= n;
       results.push({ lambda: lam, looMse: mse });
-      if (mse < best.mse) {
-        const loo = new Float64Array(n);
-        for (let i = 0; i < n; i++) loo[i] = (data.y[i] as number) - (e[i] as number);
-        best = { lambda: lam, mse, loo, coef: Float64Array.from(a) };
-      }
+      cands.push(looCandidate(lam, data, e, a));
     }
+    best = oneStandardErrorChoice(cands);
     const delta = new Float64Array(p);
     dualToDelta(data, best.coef, s, delta);
     return { lambda: best.lambda, looPred: best.loo, looMse: best.mse, grid: results, delta };
@@ -250,12 +285,9 @@ export function selectLambda(prior: FinetunePrior, data: PackedRatings, opts: Fi
     }
     mse /= n;
     results.push({ lambda: lam, looMse: mse });
-    if (mse < best.mse) {
-      const loo = new Float64Array(n);
-      for (let i = 0; i < n; i++) loo[i] = (data.y[i] as number) - (e[i] as number);
-      best = { lambda: lam, mse, loo, coef: Float64Array.from(fitCoef) };
-    }
+    cands.push(looCandidate(lam, data, e, fitCoef));
   }
+  best = oneStandardErrorChoice(cands);
   const delta = new Float64Array(p);
   for (let k = 0; k < p; k++) {
     const ck = best.coef[k] as number;

@@ -13,7 +13,10 @@
  *   iterations 1..K−1:     L_img + L_llm (feedback, when the feedback set has text) + L_llm (proposals)
  *   iteration K (last):    L_img (no proposals after the last iteration)
  * overhead_ratio = Σ wall time ÷ Σ critical path, for N = 4 and N = 16 candidates. The fake image
- * provider allows N concurrent calls (its concurrency is a configuration, not the loop's choice).
+ * provider allows N concurrent calls (its concurrency is a configuration, not the loop's choice); the
+ * loop sends all N feedback requests at once (LoopDeps.feedbackConcurrency, default 16) and embeds
+ * each image as soon as it is stored (Objective.prepare, like EmbeddingService's cache in production),
+ * then scores the batch once.
  *
  * Last stdout line: JSON {overhead_ratio_n4, overhead_ratio_n16, …, l_img_ms, l_llm_ms, seed}.
  */
@@ -103,10 +106,24 @@ export async function benchLoop(opts: LoopBenchOptions, images: Buffer[]): Promi
   const w = Float64Array.from({ length: embedder.dim }, (_, j) => Math.sin(j + 1));
   const store = new MemoryImageStore();
   const llm = new LatencyLlm(opts.lLlmMs);
+  // Vectors cached by image id, as EmbeddingService does in production; `prepare` embeds each image
+  // as soon as the loop has stored it.
+  const cache = new Map<string, Promise<Float32Array>>();
+  const vectorOf = (id: string) => {
+    let v = cache.get(id);
+    if (!v) {
+      v = store.readBytes(id).then(async (b) => (await embedPngs(embedder, [b.subarray(0, b.length - 32)]))[0]!);
+      cache.set(id, v);
+    }
+    return v;
+  };
   const objective: Objective = {
     describe: () => 'bench objective (features + linear)',
+    async prepare(id) {
+      await vectorOf(id);
+    },
     async score(ids) {
-      const vecs = await embedPngs(embedder, await Promise.all(ids.map((id) => store.readBytes(id).then((b) => b.subarray(0, b.length - 32)))));
+      const vecs = await Promise.all(ids.map(vectorOf));
       const scores = vecs.map((v) => {
         let s = 0;
         for (let j = 0; j < v.length; j++) s += (w[j] as number) * (v[j] as number);

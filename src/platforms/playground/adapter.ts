@@ -2,10 +2,16 @@
  * The local playground: a ChatAdapter like Discord's, whose "chat platform" is a small web page
  * served on loopback. Commands typed in the page go through the same shared commands (commands/)
  * and the same core; the 1–10 buttons stand in for reactions; updates stream over Server-Sent Events.
+ *
+ * The one channel is one "server" (scope PLAYGROUND_SCOPE) that every person acting here shares, so
+ * the community features (/compare, others' /profile, group /optimize) work locally once people opt
+ * in with /privacy share:on — the same rules as on Discord/Slack, with the scope fixed by the adapter.
+ * Files a message carries (charts, grids, exports) are stored by files.ts and served at /files/:id/:name.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { COMMANDS, findCommand } from '../../../commands/index';
@@ -16,14 +22,21 @@ import type { Services } from '../../core/services';
 import { describeFailure, dispatchCommand } from '../dispatch';
 import { recordPosted } from '../record';
 import { RunDisplay } from '../run-display';
-import type { ChatAdapter, Conversation, OutMessage, ReplyOptions } from '../types';
-import { CHANNEL_ID, PlaygroundState, type StateChange } from './state';
+import type { ChatAdapter, Conversation, OutFile, OutMessage, ReplyOptions } from '../types';
+import { diskFileStore, FILE_ID, memoryFileStore, pngSize, safeFileName, type PlaygroundFileStore } from './files';
+import { CHANNEL_ID, PlaygroundState, type PlaygroundFile, type StateChange } from './state';
 
 const PLATFORM = 'playground';
 const BOT = { id: 'tasteloop', name: 'Tasteloop', bot: true };
 const PAGE_PATH = fileURLToPath(new URL('./page.html', import.meta.url));
 const IMAGE_ID = /^[0-9a-f]{16,64}$/;
 const MAX_BODY = 64 * 1024;
+/**
+ * The playground's server/workspace id: everyone acting in the page is "in" it (people.touch records
+ * it for each of them). Fixed by the adapter like a guild id from a verified event — never from text.
+ * No Discord guild (numeric) or Slack team (T…) id can collide with it.
+ */
+export const PLAYGROUND_SCOPE = 'playground';
 
 export interface PlaygroundOptions {
   services: Services;
@@ -36,6 +49,11 @@ export interface PlaygroundOptions {
   stateFile?: string;
   /** How often the run display reads the outbox feed (ms). */
   runFeedPollMs?: number;
+  /**
+   * Where file bytes (charts, grids, exports) are kept. Default: `playground-files/` next to
+   * `stateFile` (npm start: DATA_DIR/playground-files), or memory when there is no state file.
+   */
+  filesDir?: string;
 }
 
 export interface PlaygroundAdapter extends ChatAdapter {
@@ -47,6 +65,12 @@ export interface PlaygroundAdapter extends ChatAdapter {
   command(userId: string, text: string): Promise<void>;
   /** Sets (score) or clears (null) `userId`'s rating on a message, as the page's buttons do. */
   rate(userId: string, messageId: string, score: number | null): Promise<void>;
+  /** Where the page fetches a file shown with a message (relative to url()). */
+  fileUrl(file: PlaygroundFile): string;
+}
+
+export function fileUrl(file: PlaygroundFile): string {
+  return `/files/${file.id}/${encodeURIComponent(safeFileName(file.name))}`;
 }
 
 export function personFor(userId: string): PersonRef {
@@ -58,9 +82,22 @@ export function createPlaygroundAdapter(opts: PlaygroundOptions): PlaygroundAdap
   const { services, log } = opts;
   const clock = opts.clock ?? Date.now;
   const state = new PlaygroundState(clock, { file: opts.stateFile });
+  const filesDir = opts.filesDir ?? (opts.stateFile ? path.join(path.dirname(opts.stateFile), 'playground-files') : undefined);
+  const fileStore: PlaygroundFileStore = filesDir ? diskFileStore(filesDir) : memoryFileStore();
   let server: Server | null = null;
   const sse = new Set<ServerResponse>();
   let invocations = 0;
+
+  /** Bytes to the file store, metadata (small) to the message. */
+  async function storeFiles(files: OutFile[] | undefined): Promise<{ files?: PlaygroundFile[] }> {
+    if (!files?.length) return {};
+    const out: PlaygroundFile[] = [];
+    for (const f of files) {
+      const id = await fileStore.put(f.data);
+      out.push({ id, name: safeFileName(f.name), contentType: f.contentType, size: f.data.length, ...(f.contentType === 'image/png' ? pngSize(f.data) : null) });
+    }
+    return { files: out };
+  }
 
   const conversation = (id: string, label: string): Conversation => ({
     id,
@@ -68,9 +105,9 @@ export function createPlaygroundAdapter(opts: PlaygroundOptions): PlaygroundAdap
     async post(msg) {
       const m = state.addMessage({
         conversationId: id, author: BOT, text: msg.text, imageId: msg.image?.imageId, rateable: Boolean(msg.image?.rateable),
-        kind: msg.kind, runId: msg.runId,
+        kind: msg.kind, runId: msg.runId, ...(await storeFiles(msg.files)),
       });
-      await recordPosted(services, PLATFORM, { messageId: m.id, channelId: id }, msg);
+      await recordPosted(services, PLATFORM, { messageId: m.id, channelId: id, scopeId: PLAYGROUND_SCOPE }, msg);
       return m.id;
     },
     async edit(messageId, msg) {
@@ -94,11 +131,13 @@ export function createPlaygroundAdapter(opts: PlaygroundOptions): PlaygroundAdap
       const ephemeral = ro?.ephemeral ?? deferredEphemeral;
       state.addMessage({
         conversationId: CHANNEL_ID, author: BOT, text: msg.text, imageId: msg.image?.imageId, rateable: Boolean(msg.image?.rateable),
-        kind: msg.kind, runId: msg.runId, ephemeralFor: ephemeral ? person.userId : undefined,
+        kind: msg.kind, runId: msg.runId, ephemeralFor: ephemeral ? person.userId : undefined, ...(await storeFiles(msg.files)),
       });
     };
+    // Everyone who acts here is in the playground's one "server" (what /compare and group runs check).
+    await services.people.touch(person, PLAYGROUND_SCOPE);
     const base = {
-      platform: 'playground' as const, person, channel, invocationId, services, log, reply, runDisplay,
+      platform: 'playground' as const, person, scopeId: PLAYGROUND_SCOPE, channel, invocationId, services, log, reply, runDisplay,
       defer: async (o?: ReplyOptions) => {
         deferredEphemeral = Boolean(o?.ephemeral);
       },
@@ -130,9 +169,9 @@ export function createPlaygroundAdapter(opts: PlaygroundOptions): PlaygroundAdap
     if (!known?.imageId) throw new CommandInputError('That message has no image to rate.');
     if (score !== null && !(Number.isInteger(score) && score >= 1 && score <= 10)) throw new CommandInputError('Ratings go from 1 to 10.');
     const previous = m?.ratings[person.userId];
-    const ctx = { source: PLATFORM, channelId: known.channelId, messageId };
+    const ctx = { source: PLATFORM, scopeId: PLAYGROUND_SCOPE, channelId: known.channelId, messageId };
     const at = new Date(clock());
-    await services.people.touch(person);
+    await services.people.touch(person, PLAYGROUND_SCOPE);
     // Like swapping one reaction for another: add the new vote, then take the old one back.
     if (score !== null) await services.ratings.rate(person, known.imageId, score, ctx, at);
     if (previous !== undefined && previous !== score) await services.ratings.unrate(person, known.imageId, previous, ctx, at);
@@ -179,6 +218,19 @@ export function createPlaygroundAdapter(opts: PlaygroundOptions): PlaygroundAdap
       res.setHeader('cache-control', 'public, max-age=31536000, immutable');
       return send(res, 200, bytes, 'image/png');
     }
+    if (req.method === 'GET' && url.pathname.startsWith('/files/')) {
+      // /files/:id/:name — the name is only for the browser (download name); the id finds the file.
+      const id = url.pathname.split('/')[2] ?? '';
+      const entry = FILE_ID.test(id) ? state.files.get(id) : undefined;
+      const bytes = entry ? await fileStore.get(id) : null;
+      if (!entry || !bytes) return json(res, 404, { error: 'no such file' });
+      const { file } = entry;
+      // Only PNGs render inline; anything else (a JSON export) is a download, never rendered by the page's origin.
+      const inline = file.contentType === 'image/png';
+      res.setHeader('cache-control', 'private, max-age=31536000, immutable');
+      res.setHeader('content-disposition', `${inline ? 'inline' : 'attachment'}; filename="${safeFileName(file.name)}"`);
+      return send(res, 200, bytes, inline ? 'image/png' : 'application/octet-stream');
+    }
     if (route === 'POST /api/command') {
       const body = await readJson(req);
       const user = String(body.user ?? ''), text = String(body.text ?? '');
@@ -204,6 +256,7 @@ export function createPlaygroundAdapter(opts: PlaygroundOptions): PlaygroundAdap
     runDisplay,
     command,
     rate,
+    fileUrl,
     url() {
       const a = server?.address() as AddressInfo | null;
       if (!a) throw new Error('playground not started');

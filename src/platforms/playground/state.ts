@@ -13,6 +13,17 @@ import path from 'node:path';
 
 export const CHANNEL_ID = 'general';
 
+/** A file shown with a message (a chart, an image grid, an export); its bytes are in the file store (files.ts). */
+export interface PlaygroundFile {
+  id: string;
+  name: string;
+  contentType: string;
+  size: number;
+  /** PNG dimensions, so the page can lay the image out before it loads. */
+  width?: number;
+  height?: number;
+}
+
 export interface PlaygroundMessage {
   id: string;
   conversationId: string;
@@ -24,6 +35,8 @@ export interface PlaygroundMessage {
   runId?: string;
   /** Only this person sees it (ephemeral reply). */
   ephemeralFor?: string;
+  /** Charts, grids, exports (served at /files/:id/:name). */
+  files?: PlaygroundFile[];
   /** Thread started from this message. */
   threadId?: string;
   /** person id → their rating on this message. */
@@ -44,6 +57,8 @@ export type StateChange = { type: 'message'; message: PlaygroundMessage } | { ty
 export class PlaygroundState extends EventEmitter<{ change: [StateChange] }> {
   readonly messages = new Map<string, PlaygroundMessage>();
   readonly threads = new Map<string, PlaygroundThread>();
+  /** file id → the file and the message that shows it (who may see it: its ephemeralFor). */
+  readonly files = new Map<string, { file: PlaygroundFile; messageId: string }>();
   private seq = 0;
   private readonly file: string | undefined;
 
@@ -71,7 +86,10 @@ export class PlaygroundState extends EventEmitter<{ change: [StateChange] }> {
         continue;
       }
       const item = change.type === 'message' ? change.message : change.thread;
-      if (change.type === 'message') this.messages.set(change.message.id, change.message);
+      if (change.type === 'message') {
+        this.messages.set(change.message.id, change.message);
+        this.indexFiles(change.message);
+      }
       else this.threads.set(change.thread.id, change.thread);
       const n = Number.parseInt(item.id.slice(1), 36);
       if (Number.isFinite(n)) this.seq = Math.max(this.seq, n);
@@ -86,8 +104,13 @@ export class PlaygroundState extends EventEmitter<{ change: [StateChange] }> {
   addMessage(m: Omit<PlaygroundMessage, 'id' | 'ratings' | 'edits' | 'createdAt'>): PlaygroundMessage {
     const message: PlaygroundMessage = { ...m, id: this.nextId('m'), ratings: {}, edits: 0, createdAt: this.clock() };
     this.messages.set(message.id, message);
+    this.indexFiles(message);
     this.changed({ type: 'message', message });
     return message;
+  }
+
+  private indexFiles(m: PlaygroundMessage): void {
+    for (const file of m.files ?? []) this.files.set(file.id, { file, messageId: m.id });
   }
 
   updateMessage(id: string, patch: Partial<Pick<PlaygroundMessage, 'text' | 'threadId' | 'ratings'>>, countsAsEdit = true): PlaygroundMessage {

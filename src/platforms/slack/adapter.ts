@@ -27,7 +27,7 @@ import { emojiToRating, isCancelEmoji, RATING_SLACK_NAMES } from '../emoji';
 import { recordPosted } from '../record';
 import { RunDisplay } from '../run-display';
 import type { ChatAdapter, CommandContext, Conversation, OutFile, OutMessage, ReplyOptions } from '../types';
-import { dbEventClaimer, memoryEventClaimer, type EventClaimer } from './event-dedupe';
+import { dbEventClaimer, memoryEventClaimer, scheduleProcessedEventsPruning, type EventClaimer, type PruneSchedule } from './event-dedupe';
 import { ChannelQueue } from './queue';
 import {
   decodeSlackEntities, parseSlackMessageId, parseUserMention, slackConversationId, slackMessageId, toSlackText, tsToDate,
@@ -54,6 +54,8 @@ export interface SlackAdapterOptions {
   sharePollMs?: number;
   /** How often the run display reads the outbox feed (ms). */
   runFeedPollMs?: number;
+  /** processed_events pruning (with `db`): rows older than `days` (7) go at start and every `everyMs` (daily). */
+  pruneProcessedEvents?: { days?: number; everyMs?: number };
 }
 
 export interface SlackAdapter extends ChatAdapter {
@@ -95,6 +97,7 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
   let server: Server | null = null;
   let botUserId: string | undefined;
   let stopping = false;
+  let pruning: PruneSchedule | null = null;
   const stats = { commands: 0, events: 0, duplicates: 0 };
   const inFlight = new Set<Promise<unknown>>();
   const track = (what: string, work: () => Promise<void>) => {
@@ -366,6 +369,11 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
       // Fails fast with Slack's own reason (invalid_auth, …) before anything listens.
       const auth = await web.auth.test();
       botUserId = auth.user_id;
+      if (opts.db && !pruning) {
+        // Retry dedupe rows are needed for minutes; without pruning the table grows forever.
+        pruning = scheduleProcessedEventsPruning(opts.db, { log, ...opts.pruneProcessedEvents });
+        await pruning.first;
+      }
       const common = {
         token, botId: auth.bot_id, botUserId: auth.user_id, clientOptions, logger: slackLogger, logLevel: LogLevel.INFO,
         // Bots are filtered in onReaction (our own id, and other apps' bots via users.info), and every
@@ -395,6 +403,8 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
     },
     async stop() {
       stopping = true;
+      pruning?.stop();
+      pruning = null;
       const settle = (p: Promise<unknown>) => Promise.race([p, new Promise((r) => setTimeout(r, 5000).unref())]);
       await settle(Promise.allSettled([this.idle(), runDisplay.stop()]));
       if (server) {

@@ -13,7 +13,7 @@
 import sharp from 'sharp';
 import type { Embedder } from '../../core/ports';
 
-export const FEATURES_MODEL_ID = 'features-v1';
+export const FEATURES_MODEL_ID = 'features-v2';
 export const FEATURES_THUMB = 128;
 
 interface Group {
@@ -43,6 +43,15 @@ export const FEATURE_GROUPS: readonly Group[] = [
   { name: 'orientation', dims: 4, weight: 0.8 }, // gradient orientation energy: 0°, 45°, 90°, 135°
   { name: 'edgeGrid', dims: 9, weight: 1 }, // 3×3 edge density layout
   { name: 'labGrid', dims: 48, weight: 1.6 }, // 4×4 mean Lab
+  // ---- v2: content and layout, the kind of thing a learned image embedding captures (pixels only)
+  { name: 'labGrid6', dims: 108, weight: 1.6 }, // 6×6 mean Lab: where the sky, sun, ground and subject sit
+  { name: 'bandHue', dims: 24, weight: 1.4 }, // top / middle / bottom thirds × 8 hue bins (saturation-weighted)
+  { name: 'bandStats', dims: 12, weight: 1.2 }, // per third: saturation, luminance, luminance spread, red−blue
+  { name: 'hogCells', dims: 96, weight: 1.6 }, // 4×4 cells × 6 edge orientations (HOG-like): shapes
+  { name: 'structure', dims: 24, weight: 1.2 }, // 12 row bands of horizontal edges + 12 column bands of vertical edges
+  { name: 'blobs', dims: 8, weight: 1 }, // small spots (stars, flowers, birds) by half, brightest-disc strength and place
+  { name: 'texture', dims: 8, weight: 1.2 }, // fine / coarse detail energy per third, flat-neighbour share, palette size
+  { name: 'bandSymmetry', dims: 4, weight: 1 }, // left–right mirror similarity per third and exact-mirror share
 ];
 
 export const FEATURE_DIM = FEATURE_GROUPS.reduce((a, g) => a + g.dims, 0);
@@ -239,15 +248,235 @@ export function extractFeatures(rgb: Uint8Array, w: number, h: number): Float32A
     const [L, A, B] = rgbToLab(toSrgb(cells[c * 4]! / cnt), toSrgb(cells[c * 4 + 1]! / cnt), toSrgb(cells[c * 4 + 2]! / cnt));
     out.push(L / 100, A / 100, B / 100);
   }
+  appendLayoutFeatures(rgb, lum, sat, w, h, out);
   if (out.length !== FEATURE_DIM) throw new Error(`extractFeatures: produced ${out.length} dims, expected ${FEATURE_DIM}`);
   return Float32Array.from(out);
+}
+
+/**
+ * The v2 content/layout descriptors (appended in FEATURE_GROUPS order). Pixels only; meant to give a
+ * linear model on top a view of *what* is where — horizon, sky and ground colours, discs, verticals
+ * (buildings, trunks), diagonals (ridges, roofs), small repeated marks, texture and symmetry — which
+ * the global statistics above average away.
+ */
+function appendLayoutFeatures(rgb: Uint8Array, lum: Float32Array, sat: Float32Array, w: number, h: number, out: number[]): void {
+  const n = w * h;
+  const eps = 1e-9;
+  const band = (y: number) => Math.min(2, Math.floor((y * 3) / h));
+
+  // labGrid6: 6×6 mean Lab (averaged in linear light).
+  const G = 6;
+  const cells = new Float64Array(G * G * 4);
+  for (let y = 0; y < h; y++) {
+    const cy = Math.min(G - 1, Math.floor((y * G) / h));
+    for (let x = 0; x < w; x++) {
+      const o = (cy * G + Math.min(G - 1, Math.floor((x * G) / w))) * 4;
+      const i = (y * w + x) * 3;
+      cells[o]! += LINEAR[rgb[i]!]!;
+      cells[o + 1]! += LINEAR[rgb[i + 1]!]!;
+      cells[o + 2]! += LINEAR[rgb[i + 2]!]!;
+      cells[o + 3]! += 1;
+    }
+  }
+  const toSrgb = (v: number) => 255 * (v <= 0.0031308 ? 12.92 * v : 1.055 * Math.pow(v, 1 / 2.4) - 0.055);
+  for (let c = 0; c < G * G; c++) {
+    const cnt = Math.max(1, cells[c * 4 + 3]!);
+    const [L, A, B] = rgbToLab(toSrgb(cells[c * 4]! / cnt), toSrgb(cells[c * 4 + 1]! / cnt), toSrgb(cells[c * 4 + 2]! / cnt));
+    out.push(L / 100, A / 100, B / 100);
+  }
+
+  // bandHue + bandStats: per horizontal third.
+  const hue = new Float64Array(3 * 8);
+  const st = new Float64Array(3 * 5); // sat, lum, lum², r−b, count
+  for (let y = 0; y < h; y++) {
+    const b = band(y);
+    for (let x = 0; x < w; x++) {
+      const p = y * w + x;
+      const r = rgb[p * 3]!, g = rgb[p * 3 + 1]!, bl = rgb[p * 3 + 2]!;
+      const L = lum[p]!;
+      st[b * 5]! += sat[p]!;
+      st[b * 5 + 1]! += L;
+      st[b * 5 + 2]! += L * L;
+      st[b * 5 + 3]! += (r - bl) / 255;
+      st[b * 5 + 4]! += 1;
+      const max = Math.max(r, g, bl), min = Math.min(r, g, bl);
+      if (max > min) {
+        const d = max - min;
+        const hh = max === r ? ((g - bl) / d + 6) % 6 : max === g ? (bl - r) / d + 2 : (r - g) / d + 4; // 0..6
+        const pos = (hh / 6) * 8 - 0.5;
+        const lo = Math.floor(pos);
+        const t = pos - lo;
+        const wgt = sat[p]! * (max / 255);
+        hue[b * 8 + ((lo + 8) % 8)]! += wgt * (1 - t);
+        hue[b * 8 + ((lo + 9) % 8)]! += wgt * t;
+      }
+    }
+  }
+  for (let b = 0; b < 3; b++) {
+    const cnt = Math.max(1, st[b * 5 + 4]!);
+    for (let k = 0; k < 8; k++) out.push(Math.sqrt(hue[b * 8 + k]! / cnt)); // sqrt: small accents still register
+  }
+  for (let b = 0; b < 3; b++) {
+    const cnt = Math.max(1, st[b * 5 + 4]!);
+    const mL = st[b * 5 + 1]! / cnt;
+    out.push(st[b * 5]! / cnt, mL, Math.sqrt(Math.max(0, st[b * 5 + 2]! / cnt - mL * mL)), st[b * 5 + 3]! / cnt);
+  }
+
+  // Gradients once (central differences), reused by hogCells and structure.
+  const gxA = new Float32Array(n);
+  const gyA = new Float32Array(n);
+  for (let y = 1; y < h - 1; y++) {
+    for (let x = 1; x < w - 1; x++) {
+      const i = y * w + x;
+      gxA[i] = lum[i + 1]! - lum[i - 1]!;
+      gyA[i] = lum[i + w]! - lum[i - w]!;
+    }
+  }
+  // hogCells: 4×4 cells × 6 unsigned orientations, magnitude-weighted, soft-binned; each cell's
+  // histogram is square-rooted (Hellinger) so one strong edge does not dominate.
+  const C = 4, O = 6;
+  const hog = new Float64Array(C * C * O);
+  const rows = new Float64Array(12);
+  const colsV = new Float64Array(12);
+  for (let y = 1; y < h - 1; y++) {
+    const cy = Math.min(C - 1, Math.floor((y * C) / h));
+    const ry = Math.min(11, Math.floor((y * 12) / h));
+    for (let x = 1; x < w - 1; x++) {
+      const i = y * w + x;
+      const gx = gxA[i]!, gy = gyA[i]!;
+      const mag = Math.sqrt(gx * gx + gy * gy);
+      if (mag < 1e-4) continue;
+      let ang = Math.atan2(gy, gx);
+      if (ang < 0) ang += Math.PI; // unsigned, 0..π
+      const pos = (ang / Math.PI) * O - 0.5;
+      const lo = Math.floor(pos);
+      const t = pos - lo;
+      const o = (cy * C + Math.min(C - 1, Math.floor((x * C) / w))) * O;
+      hog[o + ((lo + O) % O)]! += mag * (1 - t);
+      hog[o + ((lo + O + 1) % O)]! += mag * t;
+      rows[ry]! += Math.abs(gy);
+      colsV[Math.min(11, Math.floor((x * 12) / w))]! += Math.abs(gx);
+    }
+  }
+  const cellArea = (w * h) / (C * C);
+  for (let k = 0; k < hog.length; k++) out.push(Math.sqrt(hog[k]! / cellArea));
+  // structure: where horizontal edges (horizon, shore, street) and vertical edges (buildings, trunks, figure) sit.
+  const rowArea = (w * h) / 12;
+  for (let k = 0; k < 12; k++) out.push(Math.sqrt(rows[k]! / rowArea));
+  for (let k = 0; k < 12; k++) out.push(Math.sqrt(colsV[k]! / rowArea));
+
+  // blobs on a half-resolution luminance: local extrema that stand out from their 5×5 surroundings.
+  const hw = Math.max(1, w >> 1), hh2 = Math.max(1, h >> 1);
+  const small = new Float32Array(hw * hh2);
+  const smallSat = new Float32Array(hw * hh2);
+  for (let y = 0; y < hh2; y++) {
+    for (let x = 0; x < hw; x++) {
+      let s = 0, ss = 0, c = 0;
+      for (let dy = 0; dy < 2; dy++) for (let dx = 0; dx < 2; dx++) {
+        const yy = Math.min(h - 1, y * 2 + dy), xx = Math.min(w - 1, x * 2 + dx);
+        s += lum[yy * w + xx]!;
+        ss += sat[yy * w + xx]!;
+        c++;
+      }
+      small[y * hw + x] = s / c;
+      smallSat[y * hw + x] = ss / c;
+    }
+  }
+  let brightTop = 0, brightBottom = 0, darkTop = 0, colorBottom = 0;
+  for (let y = 2; y < hh2 - 2; y++) {
+    for (let x = 2; x < hw - 2; x++) {
+      const i = y * hw + x;
+      let s = 0, ssat = 0, isMax = true, isMin = true;
+      for (let dy = -2; dy <= 2; dy++) for (let dx = -2; dx <= 2; dx++) {
+        const j = i + dy * hw + dx;
+        s += small[j]!;
+        ssat += smallSat[j]!;
+        if (Math.abs(dy) <= 1 && Math.abs(dx) <= 1 && j !== i) {
+          if (small[j]! > small[i]!) isMax = false;
+          if (small[j]! < small[i]!) isMin = false;
+        }
+      }
+      const contrast = small[i]! - s / 25;
+      const top = y < hh2 / 2;
+      if (isMax && contrast > 0.06) { if (top) brightTop++; else brightBottom++; }
+      if (isMin && contrast < -0.06 && top) darkTop++;
+      if (!top && smallSat[i]! - ssat / 25 > 0.15 && isMax) colorBottom++;
+    }
+  }
+  const halfArea = Math.max(1, (hw * hh2) / 2);
+  out.push(Math.sqrt(brightTop / halfArea), Math.sqrt(brightBottom / halfArea), Math.sqrt(darkTop / halfArea), Math.sqrt(colorBottom / halfArea));
+  // Brightest 8×8-block of the upper half (sun, moon, glow): how much it stands out, and where.
+  const B = 8;
+  let best = -1, bx = 0.5, by = 0.25, topMean = 0, topCnt = 0;
+  for (let y0 = 0; y0 + B <= hh2 / 2 + B / 2 && y0 + B <= hh2; y0 += B / 2) {
+    for (let x0 = 0; x0 + B <= hw; x0 += B / 2) {
+      let s = 0;
+      for (let y = y0; y < y0 + B; y++) for (let x = x0; x < x0 + B; x++) s += small[y * hw + x]!;
+      s /= B * B;
+      topMean += s;
+      topCnt++;
+      if (s > best) { best = s; bx = (x0 + B / 2) / hw; by = (y0 + B / 2) / hh2; }
+    }
+  }
+  topMean /= Math.max(1, topCnt);
+  out.push(Math.max(0, best - topMean), Math.abs(bx - 0.5), by, best < 0 ? 0 : best);
+
+  // texture: fine (1 px) and coarse (2 px, on the half-res image) Laplacian energy per third.
+  const fine = new Float64Array(3), fineN = new Float64Array(3), coarse = new Float64Array(3), coarseN = new Float64Array(3);
+  for (let y = 1; y < h - 1; y++) {
+    const b = band(y);
+    for (let x = 1; x < w - 1; x++) {
+      const i = y * w + x;
+      const lap = lum[i - 1]! + lum[i + 1]! + lum[i - w]! + lum[i + w]! - 4 * lum[i]!;
+      fine[b]! += lap * lap;
+      fineN[b]! += 1;
+    }
+  }
+  for (let y = 1; y < hh2 - 1; y++) {
+    const b = Math.min(2, Math.floor((y * 3) / hh2));
+    for (let x = 1; x < hw - 1; x++) {
+      const i = y * hw + x;
+      const lap = small[i - 1]! + small[i + 1]! + small[i - hw]! + small[i + hw]! - 4 * small[i]!;
+      coarse[b]! += lap * lap;
+      coarseN[b]! += 1;
+    }
+  }
+  for (let b = 0; b < 3; b++) out.push(Math.log10(1e-6 + fine[b]! / Math.max(1, fineN[b]!)));
+  for (let b = 0; b < 3; b++) out.push(Math.log10(1e-6 + coarse[b]! / Math.max(1, coarseN[b]!)));
+  // Flat neighbours (posterized / blocky art) and palette size (distinct 5-bit colours, log scale).
+  let flat = 0;
+  const seen = new Uint8Array(32768);
+  let distinct = 0;
+  for (let i = 0; i < n; i++) {
+    const o = i * 3;
+    if (i % w < w - 1 && rgb[o] === rgb[o + 3] && rgb[o + 1] === rgb[o + 4] && rgb[o + 2] === rgb[o + 5]) flat++;
+    const key = ((rgb[o]! >> 3) << 10) | ((rgb[o + 1]! >> 3) << 5) | (rgb[o + 2]! >> 3);
+    if (!seen[key]) { seen[key] = 1; distinct++; }
+  }
+  out.push(flat / Math.max(1, n - h), Math.log2(1 + distinct) / 15);
+
+  // bandSymmetry: left–right colour agreement per third, and the share of near-exact mirror pixels.
+  const sym = new Float64Array(3), symN = new Float64Array(3);
+  let exact = 0;
+  for (let y = 0; y < h; y++) {
+    const b = band(y);
+    for (let x = 0; x < w >> 1; x++) {
+      const a = (y * w + x) * 3, m = (y * w + (w - 1 - x)) * 3;
+      const d = Math.abs(rgb[a]! - rgb[m]!) + Math.abs(rgb[a + 1]! - rgb[m + 1]!) + Math.abs(rgb[a + 2]! - rgb[m + 2]!);
+      sym[b]! += d / 765;
+      symN[b]! += 1;
+      if (d < 24) exact++;
+    }
+  }
+  for (let b = 0; b < 3; b++) out.push(1 - sym[b]! / Math.max(1, symN[b]!));
+  out.push(exact / Math.max(1, h * (w >> 1)));
 }
 
 // Standardization constants: per-dimension mean and scale over ~400 sketch renders
 // (regenerate with `npx tsx src/eval/features-calibrate.ts` and bump FEATURES_MODEL_ID).
 // CALIBRATION:BEGIN
-export const FEATURE_MEAN: readonly number[] = [0.4563, 0.1717, 0.3622, 0.4738, 0.2666, 0.3825, 0.2608, 0.1098, 0.1123, 0.1485, 0.1077, 0.1979, 0.02552, 0.03746, 0.05459, 0.09124, 0.05339, 0.04131, 0.03508, 0.03216, 0.04623, 0.07402, 0.05813, 0.04251, 0.03756, 0.05718, 0.02029, 0.0275, 0.09029, 0.1024, -2.49, 0.9491, 0.7634, 0.1393, 0.3435, 0.6365, 0.1347, 0.119, 0.1953, 0.1199, 0.1278, 0.129, 0.09993, 0.07444, 0.4491, 0.03558, 0.04017, 0.03823, 0.05035, 0.03432, 0.05842, 0.2939, 0.4986, 0.1586, 0.1889, 0.1539, 0.06029, 0.09224, 0.06157, 0.1198, 0.1366, 0.1156, 0.07326, 0.07522, 0.07329, 0.5758, 0.05877, -0.01338, 0.6397, 0.04252, 0.006826, 0.6404, 0.0481, 0.005229, 0.5781, 0.05989, -0.01525, 0.5899, 0.04664, -0.007759, 0.6173, 0.03531, 0.009732, 0.6091, 0.04058, 0.00271, 0.5839, 0.05299, -0.01454, 0.4426, 0.01809, 0.03202, 0.4427, 0.01824, 0.03458, 0.4472, 0.02008, 0.03199, 0.4487, 0.02056, 0.02775, 0.3548, 0.01141, 0.03862, 0.353, 0.01043, 0.03689, 0.354, 0.01154, 0.03537, 0.3573, 0.01163, 0.0372];
-export const FEATURE_SCALE: readonly number[] = [0.2017, 0.06073, 0.1946, 0.1564, 0.1764, 0.2171, 0.3456, 0.1326, 0.1161, 0.1665, 0.1234, 0.2323, 0.08585, 0.1493, 0.1301, 0.1803, 0.1209, 0.106, 0.1088, 0.08896, 0.1197, 0.1493, 0.1227, 0.1037, 0.1071, 0.142, 0.1724, 0.5875, 0.05691, 0.0505, 0.4399, 0.04863, 0.1249, 0.0965, 0.1748, 0.1779, 0.261, 0.1761, 0.2192, 0.1338, 0.1305, 0.1327, 0.1358, 0.1373, 0.3475, 0.09422, 0.1055, 0.09361, 0.1266, 0.09675, 0.133, 0.2438, 0.2251, 0.07789, 0.1415, 0.07214, 0.07857, 0.08142, 0.07434, 0.1001, 0.1067, 0.09929, 0.1054, 0.1011, 0.1035, 0.2636, 0.2074, 0.2182, 0.2129, 0.1934, 0.2093, 0.2184, 0.1948, 0.2145, 0.2652, 0.2086, 0.2241, 0.2531, 0.1701, 0.1805, 0.2228, 0.158, 0.1739, 0.2276, 0.1546, 0.1793, 0.2583, 0.1717, 0.189, 0.2344, 0.1941, 0.223, 0.2277, 0.1941, 0.2229, 0.2279, 0.1947, 0.2242, 0.2358, 0.195, 0.223, 0.2122, 0.1798, 0.2154, 0.2101, 0.1778, 0.2137, 0.2107, 0.1801, 0.2168, 0.2134, 0.1827, 0.2175];
+export const FEATURE_MEAN: readonly number[] = [0.456, 0.1713, 0.3612, 0.4729, 0.2659, 0.384, 0.2599, 0.1098, 0.1123, 0.1485, 0.1075, 0.1975, 0.02414, 0.04042, 0.05436, 0.0908, 0.05335, 0.0413, 0.03507, 0.03215, 0.04585, 0.07438, 0.05887, 0.04288, 0.03774, 0.05784, 0.0201, 0.02739, 0.09107, 0.1031, -2.485, 0.9492, 0.7642, 0.1395, 0.3434, 0.6359, 0.1352, 0.1185, 0.1964, 0.1199, 0.1268, 0.1289, 0.09994, 0.07444, 0.4502, 0.03559, 0.04017, 0.03823, 0.05036, 0.03432, 0.05842, 0.2928, 0.4975, 0.159, 0.1894, 0.1541, 0.06029, 0.09226, 0.06155, 0.1207, 0.1376, 0.1166, 0.0745, 0.07683, 0.07443, 0.5758, 0.05877, -0.01338, 0.6398, 0.04252, 0.006832, 0.6404, 0.0481, 0.005237, 0.5781, 0.05989, -0.01525, 0.5898, 0.0468, -0.007854, 0.6173, 0.03546, 0.009651, 0.6091, 0.04074, 0.002616, 0.5839, 0.05316, -0.01464, 0.442, 0.02007, 0.03073, 0.4421, 0.01961, 0.03344, 0.4465, 0.02143, 0.03095, 0.448, 0.02249, 0.02654, 0.3547, 0.01418, 0.03643, 0.3529, 0.01309, 0.03509, 0.3539, 0.01421, 0.03359, 0.3571, 0.01442, 0.03504, 0.5454, 0.06329, -0.01628, 0.5924, 0.05314, -0.003122, 0.6149, 0.05025, 0.000446, 0.6162, 0.05356, 0.0009473, 0.5935, 0.05661, -0.005935, 0.5472, 0.0655, -0.01957, 0.5912, 0.062, -0.02392, 0.6474, 0.04414, 0.001976, 0.6727, 0.03804, 0.01173, 0.6683, 0.04122, 0.008797, 0.6402, 0.0525, -0.006519, 0.5899, 0.06527, -0.02619, 0.5672, 0.04534, -0.006024, 0.5811, 0.03775, 0.006608, 0.5803, 0.03776, 0.009457, 0.576, 0.0417, 0.002469, 0.5718, 0.04579, -0.003899, 0.5635, 0.04969, -0.01006, 0.4616, 0.02407, 0.02812, 0.4591, 0.02281, 0.03235, 0.4594, 0.0239, 0.0327, 0.4639, 0.02651, 0.03108, 0.4666, 0.02559, 0.02602, 0.465, 0.02618, 0.02373, 0.3808, 0.01092, 0.04048, 0.375, 0.00806, 0.03985, 0.3762, 0.01161, 0.03745, 0.378, 0.01229, 0.03714, 0.3832, 0.009421, 0.04036, 0.3845, 0.01218, 0.03794, 0.3448, 0.01535, 0.03654, 0.3463, 0.01522, 0.03396, 0.3458, 0.01506, 0.03402, 0.3436, 0.01645, 0.03179, 0.3475, 0.01272, 0.03485, 0.3476, 0.01491, 0.0332, 0.1165, 0.09183, 0.03314, 0.05536, 0.08615, 0.1059, 0.07184, 0.07596, 0.1102, 0.1089, 0.06339, 0.05414, 0.08183, 0.102, 0.06972, 0.07375, 0.09027, 0.1049, 0.07756, 0.04109, 0.07476, 0.08492, 0.04357, 0.05578, 0.3162, 0.5683, 0.1181, 0.01323, 0.3771, 0.4716, 0.1225, 0.02353, 0.4605, 0.325, 0.05269, 0.02362, 0.03382, 0.03922, 0.06122, 0.05906, 0.03016, 0.03022, 0.04378, 0.04829, 0.07277, 0.07205, 0.04607, 0.04258, 0.04138, 0.04327, 0.06879, 0.07586, 0.05363, 0.04614, 0.03097, 0.02881, 0.05698, 0.06346, 0.04194, 0.03655, 0.04193, 0.04045, 0.08036, 0.08346, 0.04605, 0.0449, 0.05571, 0.05673, 0.09082, 0.09311, 0.05683, 0.05569, 0.05384, 0.05214, 0.08958, 0.09348, 0.05993, 0.05604, 0.04306, 0.04261, 0.08043, 0.08249, 0.04366, 0.04215, 0.04569, 0.04377, 0.08028, 0.07324, 0.03697, 0.04485, 0.05407, 0.04356, 0.08174, 0.08281, 0.04413, 0.05351, 0.05314, 0.04262, 0.07759, 0.08523, 0.04674, 0.05431, 0.04771, 0.04264, 0.07551, 0.07942, 0.04282, 0.0473, 0.03842, 0.04187, 0.05754, 0.05241, 0.03594, 0.03771, 0.04061, 0.03862, 0.05621, 0.0572, 0.03676, 0.03942, 0.03877, 0.03705, 0.05388, 0.05938, 0.03971, 0.03938, 0.0375, 0.03834, 0.05429, 0.05677, 0.03814, 0.03771, 0.1101, 0.1237, 0.1186, 0.1364, 0.1469, 0.1414, 0.1403, 0.1301, 0.1059, 0.1101, 0.09734, 0.07644, 0.08788, 0.09785, 0.09988, 0.1037, 0.1153, 0.1134, 0.1189, 0.1147, 0.1011, 0.1052, 0.09595, 0.08532, 0.08022, 0.06721, 0.05892, 0.01143, 0.2741, 0.2141, 0.2634, 0.8281, -3.009, -2.502, -3.164, -2.806, -2.267, -3.004, 0.6016, 0.4935, 0.9151, 0.9578, 0.9737, 0.7199];
+export const FEATURE_SCALE: readonly number[] = [0.2017, 0.06118, 0.1948, 0.1581, 0.1757, 0.2202, 0.3462, 0.1326, 0.1161, 0.1665, 0.1235, 0.2327, 0.08396, 0.1628, 0.1298, 0.1804, 0.1209, 0.106, 0.1088, 0.08897, 0.1197, 0.1503, 0.127, 0.1049, 0.1069, 0.1448, 0.1729, 0.5885, 0.05683, 0.05024, 0.4371, 0.04868, 0.1257, 0.09626, 0.1741, 0.1788, 0.2622, 0.1759, 0.2219, 0.1338, 0.1298, 0.1328, 0.1358, 0.1373, 0.3485, 0.09422, 0.1055, 0.09361, 0.1266, 0.09675, 0.133, 0.2441, 0.2245, 0.07752, 0.1414, 0.072, 0.07858, 0.08146, 0.07433, 0.09977, 0.1065, 0.09885, 0.1055, 0.1015, 0.1036, 0.2636, 0.2074, 0.2182, 0.2129, 0.1934, 0.2093, 0.2184, 0.1948, 0.2145, 0.2652, 0.2086, 0.2241, 0.2531, 0.1705, 0.1806, 0.2229, 0.1583, 0.1741, 0.2277, 0.155, 0.1795, 0.2584, 0.172, 0.1892, 0.2343, 0.1956, 0.2239, 0.2275, 0.1954, 0.2236, 0.2278, 0.196, 0.2248, 0.2359, 0.1964, 0.2237, 0.2107, 0.1812, 0.217, 0.2086, 0.1793, 0.2151, 0.2092, 0.1816, 0.2182, 0.2119, 0.1841, 0.2191, 0.2778, 0.22, 0.2307, 0.2549, 0.2129, 0.2278, 0.2224, 0.2083, 0.2222, 0.2265, 0.2119, 0.2281, 0.2602, 0.2195, 0.2346, 0.2787, 0.2233, 0.2376, 0.2684, 0.1929, 0.2, 0.2509, 0.1775, 0.1951, 0.2069, 0.1655, 0.185, 0.2098, 0.1592, 0.188, 0.2525, 0.1731, 0.2019, 0.2736, 0.1906, 0.2034, 0.2631, 0.1754, 0.1893, 0.2521, 0.1719, 0.1905, 0.2429, 0.1662, 0.187, 0.2457, 0.1653, 0.1904, 0.2576, 0.1726, 0.197, 0.2659, 0.1799, 0.1973, 0.243, 0.1992, 0.2273, 0.2386, 0.199, 0.2274, 0.2348, 0.2002, 0.2267, 0.2345, 0.2013, 0.228, 0.2408, 0.1973, 0.2261, 0.2445, 0.2006, 0.2278, 0.2197, 0.1929, 0.2265, 0.2171, 0.1934, 0.2251, 0.2137, 0.193, 0.2257, 0.2152, 0.1961, 0.2311, 0.2184, 0.195, 0.2292, 0.2204, 0.1975, 0.23, 0.2104, 0.1805, 0.2171, 0.2098, 0.1794, 0.2157, 0.2102, 0.1788, 0.2162, 0.2087, 0.1797, 0.2172, 0.2115, 0.1829, 0.2183, 0.2123, 0.1821, 0.2174, 0.1593, 0.1217, 0.0955, 0.126, 0.1335, 0.1399, 0.1323, 0.1513, 0.1427, 0.1468, 0.1188, 0.1096, 0.1199, 0.1313, 0.1206, 0.1327, 0.143, 0.1587, 0.1441, 0.1008, 0.132, 0.1288, 0.1105, 0.1236, 0.2063, 0.2312, 0.07746, 0.2003, 0.2354, 0.2319, 0.06699, 0.1754, 0.2565, 0.1978, 0.04927, 0.1752, 0.03516, 0.03909, 0.03261, 0.03452, 0.03173, 0.02893, 0.03672, 0.03741, 0.03519, 0.03777, 0.0418, 0.03602, 0.03514, 0.03716, 0.03427, 0.03481, 0.04017, 0.03743, 0.03006, 0.02841, 0.03279, 0.03398, 0.03972, 0.03533, 0.03899, 0.0306, 0.0354, 0.03448, 0.03833, 0.04129, 0.04216, 0.03742, 0.03639, 0.03532, 0.03677, 0.04152, 0.04225, 0.03433, 0.03293, 0.0345, 0.03898, 0.04211, 0.03915, 0.03271, 0.03351, 0.03618, 0.03508, 0.03894, 0.0404, 0.02749, 0.03256, 0.03237, 0.03045, 0.04073, 0.0438, 0.03222, 0.03278, 0.03445, 0.03536, 0.04335, 0.04325, 0.03143, 0.03235, 0.0352, 0.03237, 0.04401, 0.04, 0.0261, 0.03039, 0.03338, 0.03252, 0.04102, 0.04125, 0.03963, 0.03962, 0.04056, 0.04116, 0.04183, 0.0411, 0.03928, 0.03978, 0.04148, 0.0409, 0.04114, 0.04063, 0.03913, 0.03969, 0.04077, 0.04004, 0.0408, 0.03911, 0.03688, 0.03765, 0.03865, 0.03995, 0.04015, 0.05544, 0.05474, 0.05076, 0.05525, 0.06777, 0.0687, 0.06919, 0.06287, 0.05837, 0.07128, 0.08028, 0.0729, 0.04791, 0.0508, 0.05258, 0.05275, 0.0543, 0.04836, 0.04785, 0.05139, 0.04865, 0.05098, 0.05037, 0.04451, 0.04991, 0.06088, 0.05039, 0.04135, 0.2055, 0.148, 0.1265, 0.1364, 1.078, 0.5511, 1.088, 1.246, 0.6095, 1.166, 0.314, 0.08248, 0.1065, 0.04044, 0.03852, 0.2003];
 // CALIBRATION:END
 
 const GROUP_WEIGHTS: Float32Array = (() => {
