@@ -327,7 +327,7 @@ export async function ratingDistributionChart(scores: readonly number[], opts: {
   for (const s of scores) if (Number.isInteger(s) && s >= 1 && s <= 10) counts[s - 1]!++;
   return barChart(
     counts.map((value, i) => ({ label: String(i + 1), value })),
-    { title: opts.title ?? `Ratings given (${scores.length})`, xTitle: 'score', yTitle: 'ratings', width: opts.width ?? 480, height: opts.height ?? 280 },
+    { title: opts.title ?? `Ratings given (${scores.length})`, xTitle: 'score', yTitle: 'ratings', integerY: true, width: opts.width ?? 480, height: opts.height ?? 280 },
   );
 }
 

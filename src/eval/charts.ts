@@ -24,6 +24,8 @@ export interface ChartOptions {
   yTitle?: string;
   /** Pixel density multiplier of the PNG (2 = retina). Default 1. */
   scale?: number;
+  /** The y values are counts: whole-number ticks only. */
+  integerY?: boolean;
 }
 
 export const CHART_FONT = 'DejaVu Sans';
@@ -152,7 +154,15 @@ export async function barChart(bars: Bar[], opts: ChartOptions = {}): Promise<Bu
   const xOffset = grouped ? { xOffset: { field: 'group', type: 'nominal', sort: [...new Set(bars.map((b) => b.group ?? ''))] } } : {};
   const color = grouped ? { color: { field: 'group', type: 'nominal', title: null, sort: [...new Set(bars.map((b) => b.group ?? ''))] } } : {};
   const layers: Record<string, unknown>[] = [
-    { mark: { type: 'bar' }, encoding: { x, y: { field: 'value', type: 'quantitative', title: opts.yTitle ?? 'value' }, ...xOffset, ...color } },
+    {
+      mark: { type: 'bar' },
+      encoding: {
+        x,
+        y: { field: 'value', type: 'quantitative', title: opts.yTitle ?? 'value', ...(opts.integerY ? { axis: { tickMinStep: 1, format: 'd' } } : {}) },
+        ...xOffset,
+        ...color,
+      },
+    },
   ];
   if (bars.some((b) => b.error !== undefined)) {
     layers.push({ mark: { type: 'rule', color: '#333' }, encoding: { x, y: { field: 'lo', type: 'quantitative' }, y2: { field: 'hi' }, ...xOffset } });
