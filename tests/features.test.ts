@@ -9,6 +9,7 @@ import type { Database } from '../src/db/connection';
 import { queryRows } from '../src/db/util';
 import {
   extractFeatures, FEATURE_DIM, FEATURE_GROUPS, FEATURE_MEAN, FEATURE_SCALE, FeaturesEmbedder, FEATURES_MODEL_ID, standardizeFeatures,
+  thumbnailRgb, FEATURES_THUMB,
 } from '../src/providers/embedder/features';
 import { parseSketchPrompt, renderSketch } from '../src/providers/imagegen/sketch';
 import { ImageStore } from '../src/core/images';
@@ -93,6 +94,63 @@ describe('features embedder', () => {
     expect(white[sym]!).toBeCloseTo(1);
     expect(halfDark[sym]!).toBeLessThan(0.1); // left–right asymmetric
     expect(halfDark[sym + 1]!).toBeCloseTo(1); // but top–bottom symmetric
+  });
+
+  it('v2 layout descriptors see where things are: bands, verticals, spots, blockiness, mirror symmetry', () => {
+    const w = 96, h = 96;
+    const img = (f: (x: number, y: number) => [number, number, number]) => {
+      const a = new Uint8Array(w * h * 3);
+      for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) a.set(f(x, y), (y * w + x) * 3);
+      return a;
+    };
+    // Blue sky over orange ground: bandHue puts blue on top, orange at the bottom.
+    const skyGround = extractFeatures(img((_x, y) => (y < h / 2 ? [40, 90, 230] : [230, 120, 30])), w, h);
+    const bh = groupOffset('bandHue'); // 3 bands × 8 hue bins (bin k centred at k·45°)
+    const topBlue = skyGround[bh + 5]! + skyGround[bh + 4]!;
+    const bottomOrange = skyGround[bh + 16]! + skyGround[bh + 17]!;
+    expect(topBlue).toBeGreaterThan(0.5);
+    expect(bottomOrange).toBeGreaterThan(0.5);
+    expect(skyGround[bh + 16]! + skyGround[bh + 17]!).toBeGreaterThan(skyGround[bh]! + skyGround[bh + 1]!);
+    // A horizon gives horizontal edges in the middle row bands; vertical bars give vertical edges.
+    const st = groupOffset('structure');
+    const rowsE = Array.from(skyGround.subarray(st, st + 12));
+    expect(rowsE.indexOf(Math.max(...rowsE))).toBeGreaterThanOrEqual(5);
+    expect(rowsE.indexOf(Math.max(...rowsE))).toBeLessThanOrEqual(6);
+    const bars = extractFeatures(img((x) => (Math.floor(x / 12) % 2 ? [20, 20, 20] : [220, 220, 220])), w, h);
+    const colsSum = (f: Float32Array) => Array.from(f.subarray(st + 12, st + 24)).reduce((a, b) => a + b, 0);
+    const rowsSum = (f: Float32Array) => Array.from(f.subarray(st, st + 12)).reduce((a, b) => a + b, 0);
+    expect(colsSum(bars)).toBeGreaterThan(rowsSum(bars) * 10);
+    // Stars: small bright dots in a dark upper half.
+    const bl = groupOffset('blobs');
+    const stars = extractFeatures(img((x, y) => (y < h / 2 && x % 16 === 5 && y % 14 === 6 ? [255, 255, 240] : [10, 12, 30])), w, h);
+    const night = extractFeatures(img(() => [10, 12, 30]), w, h);
+    expect(stars[bl]!).toBeGreaterThan(night[bl]!);
+    expect(stars[bl + 1]!).toBe(0);
+    // Blocky, posterized art: more identical neighbours and fewer colours than a smooth gradient.
+    const tx = groupOffset('texture');
+    const blocky = extractFeatures(img((x, y) => [Math.floor(x / 4) * 16, Math.floor(y / 4) * 10, 90]), w, h);
+    const smooth = extractFeatures(img((x, y) => [x * 2.6, y * 2.6, (x + y) * 1.3]), w, h);
+    expect(blocky[tx + 6]!).toBeGreaterThan(smooth[tx + 6]!);
+    expect(blocky[tx + 7]!).toBeLessThan(smooth[tx + 7]!);
+    // Mirror symmetry per band.
+    const sy = groupOffset('bandSymmetry');
+    const mirrored = extractFeatures(img((x, y) => { const u = Math.min(x, w - 1 - x); return [u * 5, y * 2, 100]; }), w, h);
+    const lopsided = extractFeatures(img((x, y) => [x * 2.6, y * 2, 100]), w, h);
+    expect(mirrored[sy + 3]!).toBeCloseTo(1);
+    expect(lopsided[sy + 3]!).toBeLessThan(0.3);
+    for (let b = 0; b < 3; b++) expect(mirrored[sy + b]!).toBeGreaterThan(lopsided[sy + b]!);
+  });
+
+  it('v2 separates symmetric from balanced renders', async () => {
+    const seeds = [1, 2, 3, 4, 5, 6];
+    // Raw descriptors of the thumbnails (the embedder's standardized vectors are rescaled per image).
+    const embedAll = async (prompts: string[]) =>
+      Promise.all(prompts.flatMap((p) => seeds.map(async (s) => extractFeatures(await thumbnailRgb(await render(p, s)), FEATURES_THUMB, FEATURES_THUMB))));
+    const sy = groupOffset('bandSymmetry');
+    const symmetric = await embedAll(['symmetric city', 'symmetric abstract shapes']);
+    const balanced = await embedAll(['balanced city', 'balanced abstract shapes']);
+    const meanAt = (vs: Float32Array[], i: number) => vs.reduce((a, v) => a + v[i]!, 0) / vs.length;
+    expect(meanAt(symmetric, sy + 3)).toBeGreaterThan(meanAt(balanced, sy + 3));
   });
 
   it('separates warm from cool and busy from minimal renders', async () => {

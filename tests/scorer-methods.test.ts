@@ -273,3 +273,46 @@ describe('active selection', () => {
     for (const g of gains) expect(g).toBeGreaterThan(0);
   });
 });
+
+describe('few-ratings safeguards', () => {
+  const ev = (method: 'global' | 'finetune' | 'knn', pred: number[]) => ({
+    method,
+    cvPred: Float64Array.from(pred),
+    rows: Int32Array.from(pred.map((_, i) => i)),
+    quality: qualityFromPredictions(Float64Array.from(pred), Float64Array.from(pred)),
+  });
+  const data: PackedRatings = { n: 10, dim: 1, X: new Float32Array(10), y: Float64Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]) };
+
+  it('pickAgainstDefault keeps the default unless another method is clearly better', async () => {
+    const { pickAgainstDefault } = await import('../src/core/scorer/auto');
+    const def = ev('finetune', [2, 2, 4, 4, 6, 6, 8, 8, 10, 9]); // off by ~0.5–1
+    const slightly = ev('knn', [1, 3, 3, 5, 5, 6, 8, 7, 10, 9]); // better on some rows, worse on others: noise
+    const clearly = ev('global', [1, 2, 3, 4, 5, 6, 7, 8, 9, 10.1]); // near perfect everywhere
+    expect(pickAgainstDefault(def, [def, slightly], data).method).toBe('finetune');
+    expect(pickAgainstDefault(def, [def, slightly, clearly], data).method).toBe('global');
+  });
+
+  it('finetune picks λ by the one-standard-error rule under ONE_SE_BELOW ratings, the LOO minimum above', async () => {
+    const { selectLambda, ONE_SE_BELOW } = await import('../src/core/scorer/finetune');
+    const rng = createRng(5);
+    const d = 8;
+    const prior = { w: new Float64Array(d), bias: 5 };
+    for (const n of [10, 60]) {
+      const X = new Float32Array(n * d);
+      const y = new Float64Array(n);
+      for (let i = 0; i < n; i++) {
+        for (let j = 0; j < d; j++) X[i * d + j] = rng.normal() / Math.sqrt(d);
+        y[i] = 5 + 3 * X[i * d]! + rng.normal();
+      }
+      const sel = selectLambda(prior, { n, dim: d, X, y });
+      const min = sel.grid.reduce((a, b) => (b.looMse < a.looMse ? b : a));
+      if (n < ONE_SE_BELOW) {
+        expect(sel.lambda).toBeGreaterThanOrEqual(min.lambda);
+        // Never a λ whose LOO error is far from the best one.
+        expect(sel.looMse).toBeLessThanOrEqual(min.looMse * 1.5);
+      } else {
+        expect(sel.lambda).toBe(min.lambda);
+      }
+    }
+  });
+});

@@ -10,8 +10,9 @@
  * everywhere and keeps no memory of what scored well. This GA instead
  *   - is elitist: each generation grows `eliteChildren` children from the best prompt so far by ONE
  *     small mutation (local exploitation: keep what works, change one keyword);
- *   - selects every other parent by tournament over ALL distinct scored prompts (the population is
- *     the history, not only the last batch), so good prompts from early iterations stay parents;
+ *   - selects every other parent by tournament among the best `population` distinct prompts of the
+ *     WHOLE scored history (truncation + tournament: strong selection pressure, and good prompts
+ *     from early iterations stay parents instead of being forgotten with their batch);
  *   - keeps diversity with crossover between different good prompts and an occasional immigrant
  *     (a fresh random keyword set).
  * Deterministic under the rng; stateless (everything comes from the history), so resumes replay it.
@@ -21,7 +22,7 @@ import { MAX_KEYWORDS, categoryOf, dedupe, diverseInitialPrompts, formatPrompt, 
 import { pick, randInt, type Rng } from './rng';
 
 export interface GeneticOptions {
-  /** Parent pool: the best `population` distinct scored prompts so far (the whole history in practice). */
+  /** Parent pool: the best `population` distinct scored prompts of the whole history. */
   population: number;
   /** Tournament size for parent selection. */
   tournament: number;
@@ -35,7 +36,7 @@ export interface GeneticOptions {
   immigrantRate: number;
 }
 
-export const DEFAULT_GENETIC: GeneticOptions = { population: 64, tournament: 3, eliteChildren: 2, crossoverRate: 0.5, mutationRate: 0.3, immigrantRate: 0.1 };
+export const DEFAULT_GENETIC: GeneticOptions = { population: 8, tournament: 3, eliteChildren: 2, crossoverRate: 0.5, mutationRate: 0.3, immigrantRate: 0.1 };
 
 export class GeneticProposer implements PromptProposer {
   readonly kind = 'genetic' as const;

@@ -38,6 +38,7 @@ export function selectByVariance(
     let bestScore = -Infinity;
     for (let j = 0; j < m; j++) {
       if (taken[j]) continue;
+      if (duplicatesChosen(full, m, j, chosen)) continue;
       let v: number;
       if (criterion === 'total') {
         // Σ_i cross_ij² / (1 + full_jj): total taste variance removed by rating j.
@@ -71,6 +72,21 @@ export function selectByVariance(
     }
   }
   return chosen;
+}
+
+/**
+ * Whether candidate j is (almost) the same image as one already chosen in this batch: perfectly
+ * correlated predictive distributions. Under a strong prior (large λ) one rating barely shrinks the
+ * variance, so without this check a duplicate scores nearly as high as the original.
+ */
+function duplicatesChosen(full: Float64Array, m: number, j: number, chosen: readonly number[]): boolean {
+  const vj = full[j * m + j] as number;
+  for (const c of chosen) {
+    const cjc = full[c * m + j] as number;
+    const vc = full[c * m + c] as number;
+    if (vj > 0 && vc > 0 && cjc * cjc >= 0.999 * vj * vc) return true;
+  }
+  return false;
 }
 
 /** The k candidates (indices into `candidates`) whose ratings would teach this person's model most. */

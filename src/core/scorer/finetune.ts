@@ -182,6 +182,19 @@ function looCandidate(lambda: number, data: PackedRatings, e: Float64Array, coef
 }
 
 /**
+ * Below this many ratings λ is chosen by the one-standard-error rule, above it by the plain LOO
+ * minimum. Measured on eval:piaa (features-v2, seed 1): the rule lifts finetune at 10 ratings from
+ * 0.528 to 0.552 SROCC (level with the prior) but costs 0.015 at 100 ratings, where LOO is reliable.
+ */
+export const ONE_SE_BELOW = 20;
+
+function minLooChoice(cands: readonly LooCandidate[]): LooCandidate {
+  let min = cands[0] as LooCandidate;
+  for (const c of cands) if (c.mse < min.mse) min = c;
+  return min;
+}
+
+/**
  * The one-standard-error rule: the most regularized λ (closest to the community prior) whose LOO MSE
  * is within one standard error of the best. With 10 ratings the LOO curve is mostly noise and the
  * plain minimum often lands on a small λ that overfits; measured on eval:piaa, finetune then ranked
@@ -243,7 +256,7 @@ export function selectLambda(prior: FinetunePrior, data: PackedRatings, opts: Fi
       results.push({ lambda: lam, looMse: mse });
       cands.push(looCandidate(lam, data, e, a));
     }
-    best = oneStandardErrorChoice(cands);
+    best = n < ONE_SE_BELOW ? oneStandardErrorChoice(cands) : minLooChoice(cands);
     const delta = new Float64Array(p);
     dualToDelta(data, best.coef, s, delta);
     return { lambda: best.lambda, looPred: best.loo, looMse: best.mse, grid: results, delta };
@@ -287,7 +300,7 @@ export function selectLambda(prior: FinetunePrior, data: PackedRatings, opts: Fi
     results.push({ lambda: lam, looMse: mse });
     cands.push(looCandidate(lam, data, e, fitCoef));
   }
-  best = oneStandardErrorChoice(cands);
+  best = n < ONE_SE_BELOW ? oneStandardErrorChoice(cands) : minLooChoice(cands);
   const delta = new Float64Array(p);
   for (let k = 0; k < p; k++) {
     const ck = best.coef[k] as number;
