@@ -6,7 +6,7 @@
  */
 import { RatingStore, type PackedRatings } from '../core/scorer/data';
 import { IncrementalFinetune } from '../core/scorer/finetune';
-import { nextToRate } from '../core/scorer/active';
+import { nextToRate, candidateGram } from '../core/scorer/active';
 import type { Community } from './piaa-methods';
 import { priorOf } from './piaa-methods';
 
@@ -23,6 +23,8 @@ export function activeOrder(pool: PackedRatings, community: Community, start: nu
   const model = new IncrementalFinetune(priorOf(community.global), new RatingStore(d, Math.max(8, total)));
   const chosen: number[] = [];
   const taken = new Set<number>();
+  // The candidates never change during the loop: their dot products are paid once, not per step.
+  const gram = candidateGram(rows);
   const take = (i: number) => {
     chosen.push(i);
     taken.add(i);
@@ -32,7 +34,7 @@ export function activeOrder(pool: PackedRatings, community: Community, start: nu
   const limit = Math.min(total, pool.n);
   while (chosen.length < limit) {
     if (model.data.n >= 5) model.reselectLambda();
-    const picks = nextToRate(model, rows, Math.min(batch, limit - chosen.length), taken);
+    const picks = nextToRate(model, rows, Math.min(batch, limit - chosen.length), taken, 'total', gram);
     if (picks.length === 0) break;
     for (const i of picks) take(i);
   }

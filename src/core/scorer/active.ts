@@ -89,10 +89,30 @@ function duplicatesChosen(full: Float64Array, m: number, j: number, chosen: read
   return false;
 }
 
-/** The k candidates (indices into `candidates`) whose ratings would teach this person's model most. */
-export function nextToRate(fit: IncrementalFinetune, candidates: readonly ArrayLike<number>[], k: number, exclude?: ReadonlySet<number>, criterion: 'total' | 'max' = 'total'): number[] {
+/**
+ * The k candidates (indices into `candidates`) whose ratings would teach this person's model most.
+ * `gram` (optional): the candidates' m×m dot products (see candidateGram), for callers that select
+ * from the same candidates repeatedly.
+ */
+export function nextToRate(fit: IncrementalFinetune, candidates: readonly ArrayLike<number>[], k: number, exclude?: ReadonlySet<number>, criterion: 'total' | 'max' = 'total', gram?: Float64Array): number[] {
   if (k <= 0 || candidates.length === 0) return [];
-  const full = fit.posteriorCross(candidates, true);
-  const cross = fit.posteriorCross(candidates, false);
+  const { full, cross } = fit.posteriorCovariances(candidates, gram);
   return selectByVariance(full, candidates.length, k, exclude, criterion, cross);
+}
+
+/** x_a·x_b for every pair of candidates (m×m, row-major): computed once, reused by nextToRate. */
+export function candidateGram(candidates: readonly ArrayLike<number>[]): Float64Array {
+  const m = candidates.length;
+  const G = new Float64Array(m * m);
+  for (let a = 0; a < m; a++) {
+    const xa = candidates[a] as ArrayLike<number>;
+    for (let b = 0; b <= a; b++) {
+      const xb = candidates[b] as ArrayLike<number>;
+      let v = 0;
+      for (let j = 0; j < xa.length; j++) v += (xa[j] as number) * (xb[j] as number);
+      G[a * m + b] = v;
+      G[b * m + a] = v;
+    }
+  }
+  return G;
 }

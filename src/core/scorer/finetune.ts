@@ -734,6 +734,55 @@ export class IncrementalFinetune {
     return C;
   }
 
+  /**
+   * Both matrices active selection needs — `full` = posteriorCross(cands, true) and `cross` =
+   * posteriorCross(cands, false) — in one pass. `gram` (optional, m×m row-major x_a·x_b of the
+   * candidates) lets a caller that asks repeatedly about the same candidates (a selection loop) pay
+   * the O(m²·d) candidate dot products once instead of per call: in the dual regime the remaining
+   * cost is O(m·n·d + m·n² + m²·n).
+   */
+  posteriorCovariances(cands: readonly ArrayLike<number>[], gram?: Float64Array): { full: Float64Array; cross: Float64Array } {
+    this.ensureFactor();
+    const m = cands.length;
+    const d = this.dim;
+    const s = this.offsetScale;
+    if (gram && gram.length !== m * m) throw new RangeError(`gram has ${gram.length} entries, expected ${m * m}`);
+    for (const x of cands) if (x.length !== d) throw new RangeError(`embedding has dimension ${x.length}, expected ${d}`);
+    const f = this.factor;
+    if (f !== null && f.kind === 'primal') return { full: this.posteriorCross(cands, true), cross: this.posteriorCross(cands, false) };
+    // Dual: t_aᵀA⁻¹x̃_b = (t_a·x̃_b − qr_a·q_b)/λ with q = L⁻¹(X x̃ + s²), qr = L⁻¹(X x) (taste rows).
+    const n = this.data.n;
+    const Q = new Float64Array(m * n);
+    const Qr = new Float64Array(m * n);
+    for (let a = 0; a < m; a++) {
+      const x = cands[a] as ArrayLike<number>;
+      const q = Q.subarray(a * n, a * n + n);
+      const qr = Qr.subarray(a * n, a * n + n);
+      for (let j = 0; j < n; j++) {
+        const dotx = dotAt(this.data.X, j * d, x, 0, d);
+        q[j] = dotx + s * s;
+        qr[j] = dotx;
+      }
+      if (f) {
+        forwardSolve(f.L, n, f.stride, q);
+        forwardSolve(f.L, n, f.stride, qr);
+      }
+    }
+    const full = new Float64Array(m * m);
+    const cross = new Float64Array(m * m);
+    const inv = 1 / this.lambda;
+    for (let a = 0; a < m; a++) {
+      for (let b = 0; b < m; b++) {
+        const xx = gram ? (gram[a * m + b] as number) : dotAt(cands[a] as ArrayLike<number>, 0, cands[b] as ArrayLike<number>, 0, d);
+        const qq = f && n > 0 ? dotAt(Q, a * n, Q, b * n, n) : 0;
+        const qrq = f && n > 0 ? dotAt(Qr, a * n, Q, b * n, n) : 0;
+        full[a * m + b] = (xx + s * s - qq) * inv;
+        cross[a * m + b] = (xx - qrq) * inv;
+      }
+    }
+    return { full, cross };
+  }
+
   /** x̃ᵀA⁻¹x̃ for each embedding: the model's uncertainty in units of the noise variance. */
   leverage(xs: readonly ArrayLike<number>[]): Float64Array {
     // Diagonal only; reuse the covariance code one candidate at a time to keep memory O(n + p).
