@@ -154,20 +154,28 @@ for (const backend of testBackends()) {
         { predict: (k, imgs) => world.taste.predict(k, imgs), ratingCount: (k) => world.ledger.count(k) },
         { members: keys, objective: 'min' },
       );
-      const params: RunParams = {
-        prompt: 'a lighthouse on a cliff', objective: 'min', members: keys, candidates: 4, iterations: 5, feedback: 'none',
-        optimizer: 'genetic', seed: 3, patience: null, budget: { maxImages: 21 }, size: 96,
-      };
-      const res = await runLoop(params, { generator: new SketchGenerator({ size: 96, concurrency: 2 }), store: world.store, objective, proposer: new GeneticProposer() }, { runId: 'group-min' });
-      // Every candidate shows each member's score, and the objective is their minimum.
-      for (const c of res.state.history) {
-        expect(Object.keys(c.memberScores ?? {}).sort()).toEqual([...keys].sort());
-        expect(c.score).toBeCloseTo(Math.min(...Object.values(c.memberScores!)), 9);
-      }
       const truthMin = (prompt: string) => Math.min(...members.map((m) => trueTaste(pop.people[m.p]!, pop.judge, parseSketchPrompt(prompt))));
-      const init = res.state.history.find((c) => c.iteration === 0)!;
-      expect(res.metrics.max).toBeGreaterThan(init.score!);
-      expect(truthMin(res.metrics.bestPrompt!)).toBeGreaterThan(truthMin(params.prompt));
+      // The optimizer is stochastic and the scorers are proxies of the hidden tastes: judge the true
+      // effect on average over several seeds, and the objective itself on every seed.
+      const trueGains: number[] = [];
+      for (const seed of [3, 4, 5, 6]) {
+        const params: RunParams = {
+          prompt: 'a lighthouse on a cliff', objective: 'min', members: keys, candidates: 4, iterations: 5, feedback: 'none',
+          optimizer: 'genetic', seed, patience: null, budget: { maxImages: 21 }, size: 96,
+        };
+        const res = await runLoop(params, { generator: new SketchGenerator({ size: 96, concurrency: 2 }), store: world.store, objective, proposer: new GeneticProposer() }, { runId: `group-min-${seed}` });
+        // Every candidate shows each member's score, and the objective is their minimum.
+        for (const c of res.state.history) {
+          expect(Object.keys(c.memberScores ?? {}).sort()).toEqual([...keys].sort());
+          expect(c.score).toBeCloseTo(Math.min(...Object.values(c.memberScores!)), 9);
+        }
+        const init = res.state.history.find((c) => c.iteration === 0)!;
+        expect(res.metrics.max).toBeGreaterThan(init.score!);
+        trueGains.push(truthMin(res.metrics.bestPrompt!) - truthMin(params.prompt));
+      }
+      const meanGain = trueGains.reduce((a, b) => a + b, 0) / trueGains.length;
+      console.log(`group min: true gains of the least-happy member per seed ${trueGains.map((g) => g.toFixed(2)).join(", ")}; mean ${meanGain.toFixed(2)}`);
+      expect(meanGain, `true gains of the least-happy member per seed: ${trueGains.map((g) => g.toFixed(2)).join(', ')}`).toBeGreaterThan(0);
     }, 240_000);
   });
 }
