@@ -168,7 +168,8 @@ describe('playground community features (real core)', () => {
     const inThread = () => [...adapter.state.messages.values()].filter((m) => m.conversationId === thread.id);
     const summary = await waitFor(() => inThread().find((m) => m.kind === 'summary'), 'the run’s final summary', 60_000);
     expect(summary.text).toContain('Run finished');
-    expect(summary.text).toMatch(/Best \(\d+\.\d\/10\)/);
+    // The best image with each member's score under it.
+    expect(summary.text).toMatch(/Best \(\d+\.\d\/10 \(ann: \d+\.\d\/10, bob: \d+\.\d\/10\)\)/);
     const header = inThread().find((m) => m.kind === 'header')!;
     expect(header.text).toContain('group of 2 (min)');
     const candidates = inThread().filter((m) => m.kind === 'candidate');

@@ -80,9 +80,7 @@ export function renderCandidate(runId: string, c: CandidateView): OutMessage {
   if (!c.imageId) {
     return { kind: 'candidate', runId, userText: true, text: `${label} skipped (${cleanUserText(c.skippedReason ?? 'no image', 200)}) — ${quoteUserText(c.prompt, 400)}` };
   }
-  const members = c.memberScores
-    ? ` (${Object.entries(c.memberScores).map(([k, v]) => `${k.split(':').pop()}: ${formatScore(v)}`).join(', ')})`
-    : '';
+  const members = memberScoresText(c.memberScores);
   return {
     kind: 'candidate',
     runId,
@@ -105,8 +103,14 @@ export function renderMetrics(m: RunMetricsView): string {
   ].join(' · ');
 }
 
+/** " (ann: 6.1/10, bob: 7.3/10)" for group runs; nothing for one person (the score says it all). */
+function memberScoresText(scores: Record<string, number> | undefined): string {
+  if (!scores || Object.keys(scores).length < 2) return '';
+  return ` (${Object.entries(scores).map(([k, v]) => `${k.split(':').pop()}: ${formatScore(v)}`).join(', ')})`;
+}
+
 function renderSummary(runId: string, title: string, m: RunMetricsView, stopReason: string): OutMessage {
-  const best = m.bestPrompt ? `\nBest (${formatScore(m.max)}): ${quoteUserText(m.bestPrompt, 400)}` : '';
+  const best = m.bestPrompt ? `\nBest (${formatScore(m.max)}${memberScoresText(m.bestMemberScores)}): ${quoteUserText(m.bestPrompt, 400)}` : '';
   return {
     kind: 'summary',
     runId,

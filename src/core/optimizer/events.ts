@@ -44,6 +44,8 @@ export interface RunMetricsView {
   costUsd: number;
   bestImageId: string | null;
   bestPrompt: string | null;
+  /** Group runs: each member's predicted score for the best image. */
+  bestMemberScores?: Record<string, number>;
 }
 
 export type RunEvent =

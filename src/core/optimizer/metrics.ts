@@ -52,7 +52,7 @@ export function mostSimilar(best: Float32Array, earlier: { imageId: string; scor
 }
 
 export interface MetricsInput {
-  candidates: Pick<CandidateView, 'iteration' | 'score' | 'imageId' | 'prompt'>[];
+  candidates: Pick<CandidateView, 'iteration' | 'score' | 'imageId' | 'prompt' | 'memberScores'>[];
   imagesUsed: number;
   costUsd: number;
   similarity: Pick<SimilarityResult, 'maxSim' | 'scoreOfMostSim'> | null;
@@ -84,5 +84,6 @@ export function computeMetrics(input: MetricsInput): RunMetricsView {
     costUsd: input.costUsd,
     bestImageId: best?.imageId ?? null,
     bestPrompt: best?.prompt ?? null,
+    ...(best?.memberScores && Object.keys(best.memberScores).length > 1 ? { bestMemberScores: best.memberScores } : {}),
   };
 }
