@@ -34,10 +34,10 @@ function groupOffset(name: string): number {
 describe('features embedder', () => {
   const embedder = new FeaturesEmbedder();
 
-  it('has a stable id, 256–400 dims and committed constants of the same length', () => {
+  it('has a stable id, 256–512 dims and committed constants of the same length', () => {
     expect(embedder.modelId).toBe(FEATURES_MODEL_ID);
     expect(FEATURE_DIM).toBeGreaterThanOrEqual(256);
-    expect(FEATURE_DIM).toBeLessThanOrEqual(400);
+    expect(FEATURE_DIM).toBeLessThanOrEqual(512);
     expect(embedder.dim).toBe(FEATURE_DIM);
     expect(FEATURE_MEAN.length).toBe(FEATURE_DIM);
     expect(FEATURE_SCALE.length).toBe(FEATURE_DIM);
@@ -139,6 +139,64 @@ describe('features embedder', () => {
     expect(mirrored[sy + 3]!).toBeCloseTo(1);
     expect(lopsided[sy + 3]!).toBeLessThan(0.3);
     for (let b = 0; b < 3; b++) expect(mirrored[sy + b]!).toBeGreaterThan(lopsided[sy + b]!);
+  });
+
+  it('v3 scene descriptors: sky gradient warmth, a round bright disc and its colour, star points, pixel blocks before downscaling', async () => {
+    const w = 96, h = 96;
+    const img = (f: (x: number, y: number) => [number, number, number]) => {
+      const a = new Uint8Array(w * h * 3);
+      for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) a.set(f(x, y), (y * w + x) * 3);
+      return a;
+    };
+    // Golden-hour-like sky (orange) vs a day sky (blue): the warm score of both sky bands flips sign.
+    const sg = groupOffset('skyGradient'); // per band: hue cos, hue sin, warm, warm per saturation, sat, lum, a*
+    const golden = extractFeatures(img(() => [240, 150, 60]), w, h);
+    const day = extractFeatures(img(() => [90, 150, 235]), w, h);
+    for (const b of [0, 7]) {
+      expect(golden[sg + b + 3]!).toBeGreaterThan(0.5);
+      expect(day[sg + b + 3]!).toBeLessThan(-0.5);
+    }
+    // A pale round disc (moon) vs a yellow one (sun) on a dark sky; and no disc at all.
+    const dk = groupOffset('disc'); // √area, roundness, …, x, y, contrast, sat, hue cos, hue sin, warm, std, peak
+    const disc = (col: [number, number, number]) => img((x, y) => ((x - 30) ** 2 + (y - 25) ** 2 <= 100 ? col : [15, 20, 50]));
+    const moon = extractFeatures(disc([235, 235, 220]), w, h);
+    const sun = extractFeatures(disc([255, 220, 40]), w, h);
+    const flat = extractFeatures(img(() => [15, 20, 50]), w, h);
+    expect(moon[dk + 1]!).toBeGreaterThan(0.7);
+    expect(moon[dk + 3]!).toBeCloseTo(30 / w, 1);
+    expect(moon[dk + 4]!).toBeCloseTo(25 / h, 1);
+    expect(moon[dk + 5]!).toBeGreaterThan(0.5);
+    expect(flat[dk + 5]!).toBeLessThan(0.05);
+    expect(sun[dk + 6]!).toBeGreaterThan(moon[dk + 6]! + 0.5);
+    expect(sun[dk + 9]!).toBeGreaterThan(0.3);
+    // Star points in a dark upper half, counted at every contrast threshold and gated by darkness.
+    const pt = groupOffset('points');
+    const stars = extractFeatures(img((x, y) => (y < h / 2 && x % 9 === 4 && y % 7 === 3 ? [250, 250, 240] : [10, 12, 30])), w, h);
+    for (let t = 0; t < 6; t++) expect(stars[pt + t]!).toBeGreaterThan(flat[pt + t]! + 0.2);
+    // Pixel art: measured on the full-resolution image passed alongside the thumbnail.
+    const pg = groupOffset('pixelGrid'); // equal H, equal V, run shares 1 | 2–3 | 4–8 | >8, log palette, small-palette
+    const full = (f: (x: number, y: number) => [number, number, number], W: number) => {
+      const a = new Uint8Array(W * W * 3);
+      for (let y = 0; y < W; y++) for (let x = 0; x < W; x++) a.set(f(x, y), (y * W + x) * 3);
+      return { rgb: a, w: W, h: W };
+    };
+    const thumb = img((x, y) => [x * 2.6, y * 2.6, 90]);
+    const blocks = extractFeatures(thumb, w, h, full((x, y) => [Math.floor(x / 5) * 13, Math.floor(y / 5) * 11, 90], 192));
+    const smooth = extractFeatures(thumb, w, h, full((x, y) => [x * 1.3, y * 1.3, (x * y) % 256], 192));
+    expect(blocks[pg]!).toBeGreaterThan(0.7);
+    expect(smooth[pg]!).toBeLessThan(0.2);
+    expect(blocks[pg + 4]!).toBeGreaterThan(0.8); // most pixels in runs of 4–8
+    expect(blocks[pg + 6]!).toBeLessThan(smooth[pg + 6]!);
+    // The embedder decodes the full image itself: a real pixel-art render is blockier than a flat one.
+    const [pix, flatR] = await Promise.all([render('pixel art city at night', 3, 256), render('city at night', 3, 256)]);
+    const { decodeForFeatures } = await import('../src/providers/embedder/features');
+    const a = await decodeForFeatures(pix);
+    const b = await decodeForFeatures(flatR);
+    expect(a.full.w).toBe(256);
+    const fa = extractFeatures(a.thumb, FEATURES_THUMB, FEATURES_THUMB, a.full);
+    const fb = extractFeatures(b.thumb, FEATURES_THUMB, FEATURES_THUMB, b.full);
+    expect(fa[pg + 1]!).toBeGreaterThan(fb[pg + 1]!);
+    expect(fa[pg + 7]!).toBeGreaterThan(fb[pg + 7]!);
   });
 
   it('v2 separates symmetric from balanced renders', async () => {

@@ -4,6 +4,7 @@ import { RatingStore, subsetRatings, type PackedRatings } from '../src/core/scor
 import { IncrementalFinetune, fitFinetuneBatch, selectLambda, predictLinear, lambdaIsStale, type FinetunePrior } from '../src/core/scorer/finetune';
 import { srocc } from '../src/core/scorer/metrics';
 import { symEig } from '../src/core/scorer/linalg';
+import { candidateGram } from '../src/core/scorer/active';
 
 function unit(rng: Rng, d: number): Float32Array {
   const v = new Float32Array(d);
@@ -190,6 +191,29 @@ describe('finetune behaviour', () => {
     for (let i = 0; i < 5; i++) inc.add(x, 6);
     expect(inc.leverage([x])[0]!).toBeLessThan(before / 3);
   });
+});
+
+describe('posteriorCovariances (the active-selection fast path)', () => {
+  // Must equal the two reference posteriorCross calls exactly, in both regimes, with and without the
+  // precomputed candidate Gram matrix.
+  for (const [label, n, d] of [['dual', 0, 16], ['dual', 9, 16], ['primal', 40, 12]] as const) {
+    it(`equals posteriorCross(…, true/false) (${label}, n=${n}, d=${d})`, () => {
+      const rng = createRng(5 + n);
+      const prior = randomPrior(rng, d);
+      const inc = new IncrementalFinetune(prior, new RatingStore(d), { lambda: 0.7 });
+      for (let i = 0; i < n; i++) inc.add(unit(rng, d), 1 + rng.int(10));
+      const cands = Array.from({ length: 7 }, () => unit(rng, d));
+      const full = inc.posteriorCross(cands, true);
+      const cross = inc.posteriorCross(cands, false);
+      const gram = candidateGram(cands);
+      for (const g of [undefined, gram]) {
+        const got = inc.posteriorCovariances(cands, g);
+        expect(maxAbsDiff(got.full, full)).toBeLessThan(1e-9);
+        expect(maxAbsDiff(got.cross, cross)).toBeLessThan(1e-9);
+      }
+      expect(Math.max(...cross)).toBeGreaterThan(0.01);
+    });
+  }
 });
 
 describe('linalg', () => {

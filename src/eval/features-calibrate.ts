@@ -8,7 +8,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { GALLERY_PROMPTS, ONBOARDING_PROMPTS } from '../core/gallery';
-import { extractFeatures, FEATURE_DIM, FEATURES_THUMB, thumbnailRgb } from '../providers/embedder/features';
+import { decodeForFeatures, extractFeatures, FEATURE_DIM, FEATURES_THUMB } from '../providers/embedder/features';
 import { parseSketchPrompt, renderSketch } from '../providers/imagegen/sketch';
 
 const WORDS = {
@@ -40,7 +40,8 @@ async function main(): Promise<void> {
     const p = prompts[i]!;
     if (process.env.CALIB_DEBUG) process.stderr.write(JSON.stringify(p) + '\n');
     const png = await renderSketch(parseSketchPrompt(p.prompt), { seed: p.seed, size: 256 });
-    const f = extractFeatures(await thumbnailRgb(png), FEATURES_THUMB, FEATURES_THUMB);
+    const { thumb, full } = await decodeForFeatures(png);
+    const f = extractFeatures(thumb, FEATURES_THUMB, FEATURES_THUMB, full);
     for (let d = 0; d < FEATURE_DIM; d++) {
       sum[d]! += f[d]!;
       sum2[d]! += f[d]! * f[d]!;

@@ -59,23 +59,29 @@ export const finetuneMethod: EvalMethod = {
   fit(train, c) {
     const prior = priorOf(c.global);
     if (train.n === 0) return linearPredictor(prior.w, prior.bias, train.dim);
-    const sel = selectLambda(prior, train);
-    const m = toLinearModel(prior, sel.delta, DEFAULT_OFFSET_SCALE);
-    return (X, rows) => {
-      const out = new Float64Array(rows);
-      for (let i = 0; i < rows; i++) out[i] = predictLinear(m, X, i * train.dim);
-      return out;
-    };
+    return finetuneFromSelection(train, c, selectLambda(prior, train).delta);
   },
 };
+
+function finetuneFromSelection(train: PackedRatings, c: Community, delta: Float64Array): Predictor {
+  const m = toLinearModel(priorOf(c.global), delta, DEFAULT_OFFSET_SCALE);
+  return (X, rows) => {
+    const out = new Float64Array(rows);
+    for (let i = 0; i < rows; i++) out[i] = predictLinear(m, X, i * train.dim);
+    return out;
+  };
+}
+
+function knnPredictor(train: PackedRatings, k: number): Predictor {
+  const sims = new Float64Array(train.n);
+  return (X, rows) => Float64Array.from({ length: rows }, (_, i) => knnPredict(train, k, X, i * train.dim, sims));
+}
 
 export const knnMethod: EvalMethod = {
   name: 'knn',
   fit(train, c) {
     if (train.n === 0) return globalMethod.fit(train, c);
-    const { k } = selectK(train);
-    const sims = new Float64Array(train.n);
-    return (X, rows) => Float64Array.from({ length: rows }, (_, i) => knnPredict(train, k, X, i * train.dim, sims));
+    return knnPredictor(train, selectK(train).k);
   },
 };
 
@@ -108,8 +114,12 @@ const BY_NAME: Record<MethodName, EvalMethod> = { global: globalMethod, finetune
 export const autoMethod: EvalMethod & { lastChoice?: MethodName } = {
   name: 'auto',
   fit(train, c) {
-    const choice = autoSelect(train, { global: c.global, meta: c.meta }).method;
+    const sel = autoSelect(train, { global: c.global, meta: c.meta });
+    const choice = sel.method;
     autoMethod.lastChoice = choice;
+    // Adopt the selection's by-products (the same λ fit / k) instead of selecting them again.
+    if (choice === 'finetune' && sel.finetune) return finetuneFromSelection(train, c, sel.finetune.delta);
+    if (choice === 'knn' && sel.knn) return knnPredictor(train, sel.knn.k);
     return BY_NAME[choice].fit(train, c);
   },
 };

@@ -32,8 +32,8 @@ import { srocc, mse, mae } from '../core/scorer/metrics';
 import { subsetRatings, type PackedRatings } from '../core/scorer/data';
 import { AVAILABLE_METHODS, trainCommunity, type Community, type EvalMethod } from './piaa-methods';
 import { activeOrder, ACTIVE_MODEL } from './piaa-active';
-import { buildPopulation, judgeLatents } from './synthetic';
-import { embedderForEval, embedPngs } from './embedding';
+import { buildPopulation, defaultCacheDir, judgeLatents } from './synthetic';
+import { embedderForEval, embedPngsCached } from './embedding';
 import { lineChart } from './charts';
 import { isMain, meanStd, parseArgs, progress, round4 } from './cli';
 
@@ -285,10 +285,12 @@ export async function syntheticPiaaData(opts: SyntheticDataOptions): Promise<Pia
     const embedder = await embedderForEval();
     modelId = embedder.modelId;
     const t0 = performance.now();
-    vecs = await embedPngs(embedder, pop.pool.map((p) => p.png), (done, total) => {
+    const cacheDir = opts.cacheDir === undefined ? defaultCacheDir() : opts.cacheDir;
+    const res = await embedPngsCached(embedder, pop.pool.map((p) => p.png), cacheDir, (done, total) => {
       if (done % 256 === 0 || done === total) opts.onProgress?.(`embedded ${done}/${total} images`);
     });
-    opts.onProgress?.(`embedding with ${embedder.modelId}: ${(performance.now() - t0).toFixed(0)} ms`);
+    vecs = res.vecs;
+    opts.onProgress?.(`embedding with ${embedder.modelId}: ${(performance.now() - t0).toFixed(0)} ms${res.cached ? ' (from cache)' : ''}`);
   }
   const dim = vecs[0]?.length ?? 0;
   const X = new Float32Array(vecs.length * dim);

@@ -750,34 +750,36 @@ export class IncrementalFinetune {
     for (const x of cands) if (x.length !== d) throw new RangeError(`embedding has dimension ${x.length}, expected ${d}`);
     const f = this.factor;
     if (f !== null && f.kind === 'primal') return { full: this.posteriorCross(cands, true), cross: this.posteriorCross(cands, false) };
-    // Dual: t_aᵀA⁻¹x̃_b = (t_a·x̃_b − qr_a·q_b)/λ with q = L⁻¹(X x̃ + s²), qr = L⁻¹(X x) (taste rows).
-    const n = this.data.n;
-    const Q = new Float64Array(m * n);
+    // Dual: t_aᵀA⁻¹x̃_b = (t_a·x̃_b − qr_a·q_b)/λ with qr_a = L⁻¹(X x_a) (taste rows) and
+    // q_b = L⁻¹(X x_b + s²·1) = qr_b + c, c = L⁻¹(s²·1). So both matrices follow from the symmetric
+    // R_ab = qr_a·qr_b (half of one m²·n product) and the m numbers qr_a·c.
+    const n = f ? this.data.n : 0;
     const Qr = new Float64Array(m * n);
+    const c = new Float64Array(n).fill(s * s);
+    if (f && n > 0) forwardSolve(f.L, n, f.stride, c);
+    const qc = new Float64Array(m);
     for (let a = 0; a < m; a++) {
       const x = cands[a] as ArrayLike<number>;
-      const q = Q.subarray(a * n, a * n + n);
       const qr = Qr.subarray(a * n, a * n + n);
-      for (let j = 0; j < n; j++) {
-        const dotx = dotAt(this.data.X, j * d, x, 0, d);
-        q[j] = dotx + s * s;
-        qr[j] = dotx;
-      }
-      if (f) {
-        forwardSolve(f.L, n, f.stride, q);
-        forwardSolve(f.L, n, f.stride, qr);
-      }
+      for (let j = 0; j < n; j++) qr[j] = dotAt(this.data.X, j * d, x, 0, d);
+      if (f && n > 0) forwardSolve(f.L, n, f.stride, qr);
+      qc[a] = dotAt(qr, 0, c, 0, n);
     }
+    const cc = dotAt(c, 0, c, 0, n);
     const full = new Float64Array(m * m);
     const cross = new Float64Array(m * m);
     const inv = 1 / this.lambda;
     for (let a = 0; a < m; a++) {
-      for (let b = 0; b < m; b++) {
+      const qa = qc[a] as number;
+      for (let b = 0; b <= a; b++) {
         const xx = gram ? (gram[a * m + b] as number) : dotAt(cands[a] as ArrayLike<number>, 0, cands[b] as ArrayLike<number>, 0, d);
-        const qq = f && n > 0 ? dotAt(Q, a * n, Q, b * n, n) : 0;
-        const qrq = f && n > 0 ? dotAt(Qr, a * n, Q, b * n, n) : 0;
-        full[a * m + b] = (xx + s * s - qq) * inv;
-        cross[a * m + b] = (xx - qrq) * inv;
+        const R = n > 0 ? dotAt(Qr, a * n, Qr, b * n, n) : 0;
+        const qb = qc[b] as number;
+        const fv = (xx + s * s - (R + qa + qb + cc)) * inv;
+        full[a * m + b] = fv;
+        full[b * m + a] = fv;
+        cross[a * m + b] = (xx - (R + qa)) * inv;
+        cross[b * m + a] = (xx - (R + qb)) * inv;
       }
     }
     return { full, cross };
