@@ -26,16 +26,21 @@ function splitmix32(x: number): number {
   return (z ^ (z >>> 16)) >>> 0;
 }
 
-export function createRng(seed: number): Rng {
-  let state = splitmix32(Math.floor(seed) | 0);
-  let spare: number | null = null;
-  const next = (): number => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = state;
+/** mulberry32: a tiny, fast 32-bit generator of uniform floats in [0, 1); the one every seeded stream uses. */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+export function createRng(seed: number): Rng {
+  const next = mulberry32(splitmix32(Math.floor(seed) | 0));
+  let spare: number | null = null;
   const rng: Rng = {
     seed,
     next,

@@ -3,22 +3,12 @@
  * purpose), so a resumed run makes exactly the choices the crashed one would have made without having
  * to persist generator state.
  */
-import { createRng } from '../random';
+import { createRng, mulberry32 } from '../random';
+
+export { mulberry32 };
 
 /** A uniform [0, 1) source; a plain function so proposers stay trivially testable. */
 export type Rng = () => number;
-
-/** mulberry32: tiny, fast, good enough for choosing keywords. Returns floats in [0, 1). */
-export function mulberry32(seed: number): Rng {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Mixes several integers into one 32-bit seed (FNV-1a over their bytes). */
 export function mixSeed(...parts: (number | string)[]): number {

@@ -10,6 +10,7 @@
  *
  * No <text> elements are ever emitted and system fonts are never loaded (fast and reproducible).
  */
+import { mulberry32 } from '../../core/random';
 import { createHash } from 'node:crypto';
 import { Resvg } from '@resvg/resvg-js';
 import sharp from 'sharp';
@@ -460,17 +461,8 @@ function shade(c: Hsl, dl: number, ds = 0): Hsl {
 
 // ---------------------------------------------------------------- random
 
-/** mulberry32: tiny, fast, good enough for layout. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Layout randomness: the shared seeded generator. */
+const rng = mulberry32;
 
 const f1 = (x: number) => (Math.round(x * 10) / 10).toString();
 
