@@ -7,7 +7,7 @@
  *   s+p+f+I   — + the last iteration's images themselves (vision input)
  * The request builder is pure so the ablations are tested without any LLM.
  */
-import type { ProposeRequest, PromptOptimizerLlm } from '../../providers/llm/types';
+import type { ProposeRequest, PromptOptimizerLlm } from '../ports';
 import type { FeedbackSet } from './events';
 import type { PromptProposer, ProposalFeedback, ProposeContext, ScoredPrompt } from './proposer';
 

@@ -11,7 +11,7 @@
 import { CancelledError, InvalidPromptError } from '../errors';
 import type { ImageGenerator, ImageRecord } from '../ports';
 import { sanitizePrompt, type SanitizeOptions } from '../text-safety';
-import type { FeedbackLlm, LlmMessageImage, Moderator } from '../../providers/llm/types';
+import type { FeedbackLlm, LlmMessageImage, Moderator } from '../ports';
 import type { CandidateView, RunEvent, RunMetricsView } from './events';
 import { feedbackHasImages, feedbackHasText } from './llm';
 import { bestCandidate, computeMetrics } from './metrics';

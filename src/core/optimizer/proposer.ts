@@ -3,7 +3,7 @@
  * they need is the run's scored history, which the loop keeps in its JSON state, and a seeded rng
  * derived from (seed, iteration). That is what lets a crashed run resume with the same choices.
  */
-import type { LlmMessageImage } from '../../providers/llm/types';
+import type { LlmMessageImage } from '../ports';
 import type { OptimizerKind } from './events';
 import type { Rng } from './rng';
 
