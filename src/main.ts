@@ -32,6 +32,8 @@ export async function main(): Promise<void> {
     app = await createApp(config, { log });
   } catch (err) {
     log.fatal({ err }, `startup failed: ${(err as Error).message}`);
+    // Also in plain text: the operator must be able to read what to fix without a JSON viewer.
+    process.stderr.write(`\nTasteloop could not start:\n${(err as Error).message}\n`);
     process.exit(1);
   }
   for (const [part, backend] of Object.entries(app.backends)) log.info({ part, backend }, `${part}: ${backend}`);

@@ -133,4 +133,18 @@ describe('npm start (src/main.ts in a child process, offline defaults)', () => {
     expect(bad.stderr()).toMatch(/PORT/);
     expect(bad.stderr()).toMatch(/EMBEDDER/);
   }, 60_000);
+
+  it('an unreachable DATABASE_URL or a missing CLIP model exits with code 1 and says, in plain text, what to fix', async () => {
+    const port = await freePort(); // nothing listens there
+    const noDb = startMain(baseEnv({ DATABASE_URL: `postgres://tasteloop@127.0.0.1:${port}/tasteloop`, DATA_DIR: mkdtempSync(path.join(tmpdir(), 'tl-nodb-')) }));
+    running.push(noDb.child);
+    expect((await noDb.exit).code).toBe(1);
+    expect(noDb.stderr()).toMatch(/could not start:\nCannot connect to PostgreSQL at 127\.0\.0\.1:\d+\/tasteloop: ECONNREFUSED/);
+    expect(noDb.stderr()).toMatch(/Check DATABASE_URL/);
+
+    const noModel = startMain(baseEnv({ EMBEDDER: 'clip', GALLERY: 'off', PORT: String(await freePort()), DATA_DIR: mkdtempSync(path.join(tmpdir(), 'tl-noclip-')) }));
+    running.push(noModel.child);
+    expect((await noModel.exit).code).toBe(1);
+    expect(noModel.stderr()).toMatch(/CLIP model "Xenova\/clip-vit-base-patch32"[\s\S]*CLIP_MODEL_DIR[\s\S]*EMBEDDER=features/);
+  }, 120_000);
 });

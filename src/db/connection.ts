@@ -52,7 +52,7 @@ async function openPostgres(url: string, max: number): Promise<Database> {
   } catch (err) {
     await client.end({ timeout: 1 }).catch(() => {});
     throw new Error(
-      `Cannot connect to PostgreSQL at ${describeUrl(url)}: ${(err as Error).message}. ` +
+      `Cannot connect to PostgreSQL at ${describeUrl(url)}: ${rootMessage(err)}. ` +
         'Check DATABASE_URL (postgres://user@host:5432/db), or unset it to use the embedded database.',
       { cause: err },
     );
@@ -102,6 +102,13 @@ export async function migrateDatabase(database: Database): Promise<void> {
   } finally {
     await client.end({ timeout: 5 });
   }
+}
+
+/** The innermost cause's message (drizzle wraps driver errors in "Failed query: …"). */
+function rootMessage(err: unknown): string {
+  let e = err as { message?: string; cause?: unknown; code?: string } | undefined;
+  while (e && e.cause) e = e.cause as typeof e;
+  return [e?.code, e?.message].filter(Boolean).join(' ') || String(err);
 }
 
 export function describeUrl(url: string): string {
