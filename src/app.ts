@@ -26,6 +26,7 @@ import { RunService } from './core/runs';
 import { pendingRunEvents } from './core/run-feed';
 import type { Services } from './core/services';
 import { TasteService } from './core/taste';
+import { AUTO_MIN_RATINGS } from './core/scorer';
 import { createProfileServices } from './core/profile-services';
 import { assertCanUseProfile } from './core/privacy';
 import { FeaturesEmbedder } from './providers/embedder/features';
@@ -189,7 +190,14 @@ export async function createApp(config: Config, opts: AppOptions): Promise<App> 
         for (const targetKey of new Set(req.members ?? [])) {
           await assertCanUseProfile(db, { requesterKey, targetKey, scopeId: req.scopeId });
         }
-        return runs.start(req);
+        // A scorer with few ratings still scores with the community's taste: say so in the header.
+        const members = req.members?.length ? req.members : [requesterKey];
+        const fewest = Math.min(...(await Promise.all(members.map((m) => ledger.count(m)))));
+        const learning =
+          fewest < AUTO_MIN_RATINGS
+            ? `Scores come mostly from the community's taste for now (${members.length > 1 ? 'a member has' : 'you have'} ${fewest} rating${fewest === 1 ? '' : 's'}; from ${AUTO_MIN_RATINGS} on the scorer becomes personal) — rate images with /rate or on this run.`
+            : undefined;
+        return runs.start({ ...req, note: [req.note, learning].filter(Boolean).join(' ') || undefined });
       },
       cancel: (userKey, runId) => runs.cancel(userKey, runId),
       subscribe: (listener) => runs.subscribe(listener),

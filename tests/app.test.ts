@@ -10,7 +10,7 @@ import path from 'node:path';
 import { eq } from 'drizzle-orm';
 import { createApp, type App } from '../src/app';
 import { testConfig } from '../src/config';
-import { candidates, runs, scorerModels, usage } from '../src/db/schema';
+import { candidates, outbox, runs, scorerModels, usage } from '../src/db/schema';
 import { ONBOARDING_PROMPTS } from '../src/core/gallery';
 import { userKeyOf, type PersonRef } from '../src/core/identity';
 import type { RunEvent } from '../src/core/optimizer/events';
@@ -115,6 +115,9 @@ for (const backend of testBackends()) {
       const { runId } = await app.services.runs.start({ requester: carl, prompt: 'a fox', iterations: 1, candidates: 1 });
       const [row] = await app.database.db.select().from(runs).where(eq(runs.id, runId));
       expect((row!.params as { budget: { maxUsd: number } }).budget.maxUsd).toBeCloseTo(0.75, 6);
+      // Carl has no ratings: the header says his scores are the community's for now.
+      const [started] = await app.database.db.select().from(outbox).where(eq(outbox.key, `${runId}:started`));
+      expect((started!.payload as { note?: string }).note).toMatch(/community's taste for now \(you have 0 ratings/);
       await app.services.runs.cancel(key, runId);
       await app.database.db.delete(usage).where(eq(usage.userKey, key));
     });

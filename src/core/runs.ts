@@ -148,7 +148,7 @@ export class RunService {
 
     const runId = `r${randomBytes(6).toString('hex')}`;
     const planned = plannedImages(params);
-    const started: RunEvent = { type: 'run.started', key: eventKeys.started(runId), runId, params: paramsView(params, this.opts.describe), ...(note ? { note } : {}) };
+    const started: RunEvent = { type: 'run.started', key: eventKeys.started(runId), runId, params: paramsView(params, this.opts.describe), ...(note || req.note ? { note: [note, req.note].filter(Boolean).join(' ') } : {}) };
     try {
       await this.db.transaction(async (tx) => {
         // Serializes quota checks of one workspace (and of one person without workspace).

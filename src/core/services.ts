@@ -23,6 +23,8 @@ export interface StartRunRequest {
   requestKey?: string;
   /** Where to post; opaque to the core, echoed back to the platform. */
   destination?: Record<string, unknown>;
+  /** Extra words for the run header (e.g. "your scorer is still learning"). */
+  note?: string;
 }
 
 export interface ProfileSummary {

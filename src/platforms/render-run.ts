@@ -70,7 +70,7 @@ export function renderHeader(p: RunParamsView, note?: string): string {
     `Backends: images ${p.generator} · LLM ${p.llm ?? 'none'} · scorer ${p.scorer}`,
     `Rate any image with 1️⃣…🔟 to teach your scorer. React ❌ here or use /cancel to stop.`,
   ];
-  if (note) lines.push(cleanUserText(note, 300));
+  if (note) lines.push(cleanUserText(note, 600));
   return lines.join('\n');
 }
 
