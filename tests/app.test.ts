@@ -86,6 +86,15 @@ for (const backend of testBackends()) {
       expect(profile.topImages[0]!.score).toBe(Math.max(...train.map((i) => likes(i.prompt ?? ''))));
     });
 
+    it('a prediction right after a rating already uses it (human-in-the-loop scoring)', async () => {
+      const dora: PersonRef = { platform: 'playground', userId: 'dora' };
+      const imgs = (await app.images.list({ source: 'gallery' })).slice(0, 6);
+      await Promise.all(imgs.map((img, i) => app.services.ratings.rate(dora, img.id, 3 + i, ctx)));
+      // No idle(): predict itself waits for Dora's pending refit.
+      await app.services.taste.predict(userKeyOf(dora), [imgs[0]!.id]);
+      expect(app.taste.scorer.count(userKeyOf(dora))).toBe(6);
+    });
+
     it('removing a rating refits the scorer without it', async () => {
       const key = userKeyOf(ada);
       const imageId = trained[0]!;

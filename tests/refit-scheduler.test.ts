@@ -156,4 +156,26 @@ describe('RefitScheduler', () => {
     await p;
     expect(idle).toBe(true);
   });
+
+  it("settled(user) waits for that person's running and pending refits only", async () => {
+    const g = gatedRefit();
+    const s = new RefitScheduler({ refit: g.refit });
+    await s.settled('ann'); // nothing scheduled: at once
+    s.request('ann');
+    s.request('bob');
+    await tick();
+    s.request('ann'); // a rating while Ann's refit runs → one rerun
+    let annSettled = false;
+    const p = s.settled('ann').then(() => (annSettled = true));
+    const bobDone = s.settled('bob');
+    g.calls.find((c) => c.userKey === 'bob')!.release();
+    await bobDone; // Bob settles although Ann is still busy
+    g.calls.find((c) => c.userKey === 'ann' && c.open)!.release();
+    await tick();
+    await tick();
+    expect(annSettled).toBe(false); // the rerun that sees the last rating is still open
+    g.calls.filter((c) => c.userKey === 'ann' && c.open).forEach((c) => c.release());
+    await p;
+    expect(annSettled).toBe(true);
+  });
 });

@@ -29,6 +29,8 @@ export interface RefitStats {
 interface PersonState {
   /** A request arrived while a refit was running: run once more afterwards. */
   dirty: boolean;
+  /** Callers waiting for this person's refits to settle. */
+  waiters: (() => void)[];
 }
 
 export class RefitScheduler {
@@ -53,8 +55,18 @@ export class RefitScheduler {
       state.dirty = true;
       return;
     }
-    this.active.set(userKey, { dirty: false });
+    this.active.set(userKey, { dirty: false, waiters: [] });
     void this.loop(userKey);
+  }
+
+  /**
+   * Resolves when this person has no refit running or pending, so a prediction made after it sees every
+   * rating committed before the call (human-in-the-loop scoring during a run).
+   */
+  settled(userKey: UserKey): Promise<void> {
+    const state = this.active.get(userKey);
+    if (!state) return Promise.resolve();
+    return new Promise((resolve) => state.waiters.push(resolve));
   }
 
   /** Resolves when no refit is running or pending (tests, graceful shutdown). */
@@ -83,6 +95,7 @@ export class RefitScheduler {
       }
     } while (state.dirty);
     this.active.delete(userKey);
+    for (const w of state.waiters) w();
     if (this.active.size === 0) {
       const waiters = this.idleWaiters;
       this.idleWaiters = [];

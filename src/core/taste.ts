@@ -201,6 +201,8 @@ export class TasteService {
   /** Predicted 1–10 ratings of images for a person (the community prior for a new person). */
   async predict(userKey: UserKey, imageIds: string[]): Promise<number[]> {
     if (imageIds.length === 0) return [];
+    // A rating given a moment ago (e.g. on a run's image) must count in the very next scoring.
+    await this.scheduler.settled(userKey);
     const vectors = await this.deps.embeddings.embed(imageIds);
     return this.scorer.predict(userKey, imageIds.map((id) => vectors.get(id)!), { modelId: this.modelId });
   }
