@@ -171,6 +171,33 @@ describe('slack app against the fake Slack (in-memory services)', () => {
     expect(services.ratingsMap.get(`${h.userKey('cal')}|${img!.imageId}`)).toBe(6);
   });
 
+  it('a rating that fails after the ack is retried; one that keeps failing gives its claim back so a redelivery lands', async () => {
+    const [, , img] = await rateable();
+    const key = `${h.userKey('dee')}|${img!.imageId}`;
+    const original = services.ratings.rate;
+    let failures = 1;
+    services.ratings.rate = async (...args) => {
+      if (failures-- > 0) throw new Error('connection reset (transient)');
+      return original(...args);
+    };
+    try {
+      await h.reaction('add', 'dee', img!.id, 'five', { eventId: 'Ev-FLAKY-1', eventTs: '1800020000.000100' });
+      await h.adapter.idle();
+      expect(services.ratingsMap.get(key)).toBe(5); // the passing failure was retried in-process
+
+      failures = 3; // every in-process attempt fails
+      await h.reaction('add', 'dee', img!.id, 'eight', { eventId: 'Ev-FLAKY-2', eventTs: '1800020001.000100' });
+      await h.adapter.idle();
+      expect(services.ratingsMap.get(key)).toBe(5);
+      // The claim was released: Slack's redelivery of the same event is handled, not dropped as a duplicate.
+      await h.reaction('add', 'dee', img!.id, 'eight', { eventId: 'Ev-FLAKY-2', eventTs: '1800020001.000100', retryNum: 1 });
+      await h.adapter.idle();
+      expect(services.ratingsMap.get(key)).toBe(8);
+    } finally {
+      services.ratings.rate = original;
+    }
+  });
+
   it('a 429 with Retry-After: 1 delays the post; it still lands and nothing is lost', async () => {
     const posts = h.fake.callsOf('chat.postMessage').filter((c) => c.status === 200).length;
     h.fake.rateLimit('chat.postMessage', 1, 1);

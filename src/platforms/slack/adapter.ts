@@ -18,7 +18,7 @@ import { COMMANDS, findCommand } from '../../../commands/index';
 import { parseOptionText, validateOptions, type RawOptions } from '../../../commands/options';
 import type { Config } from '../../config';
 import type { Db } from '../../db/connection';
-import { CommandInputError } from '../../core/errors';
+import { CommandInputError, isUserError } from '../../core/errors';
 import { userKeyOf, type PersonRef } from '../../core/identity';
 import type { Services } from '../../core/services';
 import { describeFailure, dispatchCommand } from '../dispatch';
@@ -315,16 +315,40 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
     // Slack redelivers an event it thinks we missed (X-Slack-Retry-Num), with the same event_id.
     const eventKey = envelope.event_id ? `slack:event:${envelope.event_id}` : `slack:reaction:${kind}:${messageId}:${event.user}:${event.reaction}:${event.event_ts}`;
     if (!(await claimer.claim(eventKey, userKeyOf(person)))) return void stats.duplicates++;
-    if (cancel) {
-      if (known.kind === 'header' && known.runId) await services.runs.cancel(userKeyOf(person), known.runId);
-      return;
+    try {
+      if (cancel) {
+        if (known.kind === 'header' && known.runId) await services.runs.cancel(userKeyOf(person), known.runId);
+        return;
+      }
+      if (!known.imageId || rating === null) return;
+      const imageId = known.imageId;
+      const eventTime = tsToDate(event.event_ts) ?? new Date(clock());
+      const ctx = { source: PLATFORM, scopeId: envelope.team_id, channelId: channel, messageId };
+      // The event was acked already, so Slack will not resend it: retry a passing failure here. The
+      // ledger is idempotent by event time, so a repeat is harmless.
+      await withRetries(3, async () => {
+        await services.people.touch(person, envelope.team_id);
+        if (kind === 'add') await services.ratings.rate(person, imageId, rating, ctx, eventTime);
+        else await services.ratings.unrate(person, imageId, rating, ctx, eventTime);
+      });
+    } catch (err) {
+      // Give the claim back: a redelivery (or a later reconcile) can still apply it.
+      await claimer.release(eventKey).catch(() => {});
+      throw err;
     }
-    if (!known.imageId || rating === null) return;
-    const eventTime = tsToDate(event.event_ts) ?? new Date(clock());
-    const ctx = { source: PLATFORM, scopeId: envelope.team_id, channelId: channel, messageId };
-    await services.people.touch(person, envelope.team_id);
-    if (kind === 'add') await services.ratings.rate(person, known.imageId, rating, ctx, eventTime);
-    else await services.ratings.unrate(person, known.imageId, rating, ctx, eventTime);
+  }
+
+  /** Runs `fn` up to `attempts` times, backing off 100 ms, 200 ms, …; a person's mistake is not retried. */
+  async function withRetries(attempts: number, fn: () => Promise<void>): Promise<void> {
+    for (let i = 1; ; i++) {
+      try {
+        return await fn();
+      } catch (err) {
+        if (i >= attempts || isUserError(err)) throw err;
+        log.warn({ err, attempt: i }, 'rating from a Slack reaction failed; retrying');
+        await new Promise((r) => setTimeout(r, 100 * 2 ** (i - 1)));
+      }
+    }
   }
 
   function register(a: App): void {

@@ -10,6 +10,8 @@ import { processedEvents } from '../../db/schema';
 export interface EventClaimer {
   /** True the first time `key` is claimed, false for every repeat. */
   claim(key: string, userKey?: string): Promise<boolean>;
+  /** Gives a claim back after the work failed, so a redelivery is handled instead of dropped. */
+  release(key: string): Promise<void>;
 }
 
 export function dbEventClaimer(db: Db): EventClaimer {
@@ -21,6 +23,9 @@ export function dbEventClaimer(db: Db): EventClaimer {
         .onConflictDoNothing()
         .returning({ k: processedEvents.eventKey });
       return rows.length === 1;
+    },
+    async release(key) {
+      await db.delete(processedEvents).where(sql`${processedEvents.eventKey} = ${key}`);
     },
   };
 }
@@ -78,6 +83,9 @@ export function memoryEventClaimer(max = 50_000): EventClaimer {
       seen.add(key);
       if (seen.size > max) seen.delete(seen.values().next().value as string);
       return true;
+    },
+    async release(key) {
+      seen.delete(key);
     },
   };
 }
