@@ -18,7 +18,7 @@ import { COMMANDS, findCommand } from '../../../commands/index';
 import { parseOptionText, validateOptions, type RawOptions } from '../../../commands/options';
 import type { Config } from '../../config';
 import type { Db } from '../../db/connection';
-import { CommandInputError, isUserError } from '../../core/errors';
+import { CommandInputError } from '../../core/errors';
 import { userKeyOf, type PersonRef } from '../../core/identity';
 import type { Services } from '../../core/services';
 import { describeFailure, dispatchCommand } from '../dispatch';
@@ -26,6 +26,7 @@ import { encodeForUpload } from '../discord/upload';
 import { emojiToRating, isCancelEmoji, RATING_SLACK_NAMES } from '../emoji';
 import { recordPosted } from '../record';
 import { RunDisplay } from '../run-display';
+import { withRetries } from '../retry';
 import type { ChatAdapter, CommandContext, Conversation, OutFile, OutMessage, ReplyOptions } from '../types';
 import { dbEventClaimer, memoryEventClaimer, scheduleProcessedEventsPruning, type EventClaimer, type PruneSchedule } from './event-dedupe';
 import { ChannelQueue } from './queue';
@@ -326,28 +327,18 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
       const ctx = { source: PLATFORM, scopeId: envelope.team_id, channelId: channel, messageId };
       // The event was acked already, so Slack will not resend it: retry a passing failure here. The
       // ledger is idempotent by event time, so a repeat is harmless.
-      await withRetries(3, async () => {
-        await services.people.touch(person, envelope.team_id);
-        if (kind === 'add') await services.ratings.rate(person, imageId, rating, ctx, eventTime);
-        else await services.ratings.unrate(person, imageId, rating, ctx, eventTime);
-      });
+      await withRetries(
+        async () => {
+          await services.people.touch(person, envelope.team_id);
+          if (kind === 'add') await services.ratings.rate(person, imageId, rating, ctx, eventTime);
+          else await services.ratings.unrate(person, imageId, rating, ctx, eventTime);
+        },
+        { log, what: 'rating from a Slack reaction' },
+      );
     } catch (err) {
       // Give the claim back: a redelivery (or a later reconcile) can still apply it.
       await claimer.release(eventKey).catch(() => {});
       throw err;
-    }
-  }
-
-  /** Runs `fn` up to `attempts` times, backing off 100 ms, 200 ms, …; a person's mistake is not retried. */
-  async function withRetries(attempts: number, fn: () => Promise<void>): Promise<void> {
-    for (let i = 1; ; i++) {
-      try {
-        return await fn();
-      } catch (err) {
-        if (i >= attempts || isUserError(err)) throw err;
-        log.warn({ err, attempt: i }, 'rating from a Slack reaction failed; retrying');
-        await new Promise((r) => setTimeout(r, 100 * 2 ** (i - 1)));
-      }
     }
   }
 
