@@ -5,6 +5,7 @@
  * embedded with the offline features embedder (CLIP weights cannot be downloaded here; the CLIP
  * loading path is tested in clip.test.ts).
  */
+import { createSacSchema } from './fixtures/sac-schema';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -24,13 +25,7 @@ beforeAll(async () => {
   const pop = await buildPopulation({ seed: 21, people: RATERS + 1, poolSize: IMAGES, size: 64, cacheDir: false });
   fs.mkdirSync(path.join(root, 'images'), { recursive: true });
   const db = new Database(path.join(root, 'sac.sqlite'));
-  db.exec(`
-    CREATE TABLE survey (id INTEGER, qid INTEGER, rating INTEGER);
-    CREATE TABLE generations (id INTEGER PRIMARY KEY, sid INTEGER, method INTEGER, prompt TEXT, verified INTEGER);
-    CREATE TABLE images (id INTEGER PRIMARY KEY, gid INTEGER, idx INTEGER);
-    CREATE TABLE paths (iid INTEGER, path TEXT);
-    CREATE TABLE ratings (sid INTEGER, iid INTEGER, rating INTEGER, verified INTEGER);
-  `);
+  createSacSchema(db);
   // One transaction: row-by-row autocommit would fsync per insert.
   const fill = db.transaction(() => {
     pop.pool.forEach((img, i) => {

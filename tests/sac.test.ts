@@ -2,6 +2,7 @@
  * The SAC importer against a small SAC-shaped SQLite file built here (same tables and columns as
  * sac_public_2022_06_29.sqlite) plus tiny PNGs written with sharp.
  */
+import { createSacSchema } from './fixtures/sac-schema';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -25,17 +26,6 @@ const IMAGES: Record<number, { gid: number; stored: string; file: string | null 
   6: { gid: 3, stored: 'home/jdp/sac/gen3/3_1.png', file: null }, // file missing
 };
 const PROMPTS: Record<number, string> = { 1: 'a red fox in snow', 2: 'neon city at night', 3: 'watercolor lake' };
-
-function createSacSchema(db: Database.Database): void {
-  db.exec(`
-    CREATE TABLE survey (id INTEGER, qid INTEGER, rating INTEGER);
-    CREATE TABLE generations (id INTEGER PRIMARY KEY, sid INTEGER, method INTEGER, prompt TEXT, verified INTEGER);
-    CREATE TABLE images (id INTEGER PRIMARY KEY, gid INTEGER, idx INTEGER);
-    CREATE TABLE paths (iid INTEGER, path TEXT);
-    CREATE TABLE ratings (sid INTEGER, iid INTEGER, rating INTEGER, verified INTEGER);
-    CREATE TABLE upscales (iid INTEGER, method INTEGER);
-  `);
-}
 
 beforeAll(async () => {
   root = await mkdtemp(path.join(os.tmpdir(), 'tasteloop-sac-'));

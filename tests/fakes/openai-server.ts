@@ -9,8 +9,8 @@
  *   server.fault({ kind: '500' }), { kind: 'hang' }, { kind: 'malformed' }, { kind: 'quota' }
  * `malformed` answers 200 with a non-JSON message content (structured output broken).
  */
+import { closeServer, listenOnLoopback } from './loopback';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import sharp from 'sharp';
 
@@ -85,15 +85,12 @@ export class FakeOpenAIServer {
   }
 
   async start(): Promise<this> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    this.port = (this.server.address() as AddressInfo).port;
+    this.port = await listenOnLoopback(this.server);
     return this;
   }
 
   async close(): Promise<void> {
-    for (const res of this.hung) res.destroy();
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await closeServer(this.server, this.hung);
   }
 
   /** Queue a fault for the next `times` requests (optionally only those whose path ends with `path`). */

@@ -2,6 +2,7 @@
  * Test doubles for the loop's *providers* only (image generator, LLMs, moderator, objective). The
  * loop, proposers and run service under test are always the real ones.
  */
+import { sleep as abortableSleep } from '../../src/providers/http-util';
 import { createHash } from 'node:crypto';
 import sharp from 'sharp';
 import { CancelledError } from '../../src/core/errors';
@@ -10,16 +11,11 @@ import type { FeedbackLlm, LlmMessageImage, ModerationResult, Moderator, PromptO
 import type { LoopImageStore, Objective, ObjectiveResult } from '../../src/core/optimizer/loop';
 import { parsePrompt } from '../../src/core/optimizer/keywords';
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(new CancelledError());
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
-      clearTimeout(t);
-      reject(new CancelledError());
-    }, { once: true });
+/** The shared abortable sleep, failing with CancelledError as a cancelled provider call does. */
+const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
+  abortableSleep(ms, signal).catch(() => {
+    throw new CancelledError();
   });
-}
 
 /** A tiny solid-colour PNG whose colour is a hash of (prompt, seed): deterministic, content-addressable. */
 export async function promptPng(prompt: string, seed = 0): Promise<Buffer> {

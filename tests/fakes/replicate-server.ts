@@ -9,8 +9,8 @@
  * Faults, consumed in order per matching request: '429' (+Retry-After), '500', 'hang' (never answer),
  * and `stuck` predictions that never leave "processing".
  */
+import { closeServer, listenOnLoopback } from './loopback';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { fakePng } from './openai-server';
 
@@ -85,15 +85,12 @@ export class FakeReplicateServer {
   }
 
   async start(): Promise<this> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    this.port = (this.server.address() as AddressInfo).port;
+    this.port = await listenOnLoopback(this.server);
     return this;
   }
 
   async close(): Promise<void> {
-    for (const res of this.hung) res.destroy();
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await closeServer(this.server, this.hung);
   }
 
   /** Queue a fault for the next `times` requests whose "METHOD path" matches `match` (default: any API request). */

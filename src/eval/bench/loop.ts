@@ -20,6 +20,7 @@
  *
  * Last stdout line: JSON {overhead_ratio_n4, overhead_ratio_n16, …, l_img_ms, l_llm_ms, seed}.
  */
+import { sleep as abortableSleep } from '../../providers/http-util';
 import { createHash } from 'node:crypto';
 import { CancelledError } from '../../core/errors';
 import type { GeneratedImage, GenerateOptions, ImageGenerator } from '../../core/ports';
@@ -33,16 +34,11 @@ import { embedPngs, embedderForEval } from '../embedding';
 import { MemoryImageStore } from '../memory-store';
 import { isMain, parseArgs, progress } from '../cli';
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(new CancelledError());
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
-      clearTimeout(t);
-      reject(new CancelledError());
-    });
+/** The shared abortable sleep, failing with CancelledError as a cancelled provider call does. */
+const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
+  abortableSleep(ms, signal).catch(() => {
+    throw new CancelledError();
   });
-}
 
 /** Returns one of a few real sketch PNGs after L_img (content differs per prompt, so scoring is real). */
 class LatencyImageGenerator implements ImageGenerator {
