@@ -4,9 +4,9 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import sharp from 'sharp';
 import { z } from 'zod';
-import { buildPopulation, judgeLatents, trueTaste, LATENT_DIM } from '../src/eval/synthetic';
+import { buildPopulation, judgeLatents, trueTaste, paletteTone, LATENT_DIM, LATENT_NAMES } from '../src/eval/synthetic';
 import { runPiaaProtocol, syntheticPiaaData, markdownReport, piaaChart, defaultConfig, type PiaaSummary } from '../src/eval/piaa';
-import { parseSketchPrompt } from '../src/providers/imagegen/sketch';
+import { parseSketchPrompt, skyElements } from '../src/providers/imagegen/sketch';
 
 const METHODS = ['maml', 'finetune', 'knn', 'global', 'auto'];
 
@@ -86,6 +86,24 @@ describe('the hidden judge is independent of what the scorers see', () => {
     expect(judgeLatents(parseSketchPrompt('pastel flowers meadow, minimal watercolor'))).not.toEqual(z);
     // trueTaste's signature takes (person, judge, spec): there is no pixel or embedding argument.
     expect(trueTaste.length).toBe(3);
+  });
+
+  it('the judge reacts to what is drawn, not to the words that asked for it', () => {
+    const at = (name: string) => LATENT_NAMES.indexOf(name);
+    // A night scene draws a moon and stars whether or not the prompt names them; golden hour a sun.
+    const night = parseSketchPrompt('quiet city at night');
+    expect(night.subjects).not.toContain('moon');
+    expect(skyElements(night)).toMatchObject({ moon: true, stars: true });
+    expect(judgeLatents(night)[at('subj:moon')]).toBe(1);
+    expect(judgeLatents(night)[at('subj:stars')]).toBe(1);
+    expect(judgeLatents(parseSketchPrompt('sunny sea'))[at('subj:moon')]).toBe(0);
+    expect(judgeLatents(parseSketchPrompt('golden hour desert'))[at('subj:sun')]).toBe(1);
+    // Warmth and brightness come from the palette the scene is painted in: a dark night is darker than a
+    // pastel meadow, an orange sunset warmer than an icy sea, whatever the mood words were.
+    expect(paletteTone(parseSketchPrompt('dark midnight forest')).brightness).toBeLessThan(paletteTone(parseSketchPrompt('pastel bright meadow')).brightness);
+    expect(paletteTone(parseSketchPrompt('orange sunset desert')).warmth).toBeGreaterThan(paletteTone(parseSketchPrompt('icy blue sea')).warmth);
+    // Non-sky subjects stay as drawn from the prompt.
+    expect(judgeLatents(parseSketchPrompt('forest'))[at('subj:forest')]).toBe(1);
   });
 
   it('replacing every rendered image by a blank one changes no hidden taste or rating', async () => {

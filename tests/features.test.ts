@@ -211,6 +211,34 @@ describe('features embedder', () => {
     expect(meanAt(symmetric, sy + 3)).toBeGreaterThan(meanAt(balanced, sy + 3));
   });
 
+  it('v4 composition descriptors: mirrored shapes and mass in the middle, on synthetic pixels and renders', async () => {
+    const w = 96, h = 96;
+    const img = (f: (x: number, y: number) => [number, number, number]) => {
+      const a = new Uint8Array(w * h * 3);
+      for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) a.set(f(x, y), (y * w + x) * 3);
+      return a;
+    };
+    const co = groupOffset('composition');
+    // Two towers placed symmetrically vs the same towers both on the left third.
+    const tower = (x: number, y: number, at: number[]) => at.some((c) => Math.abs(x - c) < 5) && y > 30;
+    const pair = extractFeatures(img((x, y) => (tower(x, y, [30, w - 1 - 30]) ? [200, 60, 40] : [90, 140, 220])), w, h);
+    const oneSide = extractFeatures(img((x, y) => (tower(x, y, [18, 34]) ? [200, 60, 40] : [90, 140, 220])), w, h);
+    expect(pair[co]!).toBeGreaterThan(0.9);
+    expect(oneSide[co]!).toBeLessThan(0.1);
+    expect(pair[co + 1]!).toBeGreaterThan(oneSide[co + 1]!);
+    // One tower in the middle vs one on a third: the vertical-edge and salient mass move to the middle fifth.
+    const middle = extractFeatures(img((x, y) => (tower(x, y, [w / 2]) ? [240, 240, 240] : [30, 40, 60])), w, h);
+    const third = extractFeatures(img((x, y) => (tower(x, y, [w / 3 - 8]) ? [240, 240, 240] : [30, 40, 60])), w, h);
+    expect(middle[co + 2]!).toBeGreaterThan(0.9);
+    expect(third[co + 2]!).toBeLessThan(0.1);
+    expect(middle[co + 3]!).toBeGreaterThan(third[co + 3]!);
+    // On renders: the symmetric (raster-mirrored) scenes show more mirrored edges than balanced ones.
+    const seeds = [1, 2, 3, 4];
+    const rawOf = async (p: string) => Promise.all(seeds.map(async (s) => extractFeatures(await thumbnailRgb(await render(p, s)), FEATURES_THUMB, FEATURES_THUMB)));
+    const mean = (vs: Float32Array[]) => vs.reduce((a, v) => a + v[co]!, 0) / vs.length;
+    expect(mean(await rawOf('symmetric mountains forest'))).toBeGreaterThan(mean(await rawOf('balanced mountains forest')) + 0.2);
+  });
+
   it('separates warm from cool and busy from minimal renders', async () => {
     const seeds = [1, 2, 3, 4, 5];
     const embedAll = async (prompts: string[]) => embedder.embed(await Promise.all(prompts.flatMap((p) => seeds.map((s) => render(p, s)))));

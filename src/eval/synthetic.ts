@@ -24,7 +24,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { createRng, type Rng } from '../core/random';
-import { parseSketchPrompt, renderSketch, type Composition, type Lighting, type Medium, type SceneSpec, type Subject } from '../providers/imagegen/sketch';
+import { parseSketchPrompt, renderSketch, skyElements, type SkyElements, type Composition, type Lighting, type Medium, type SceneSpec, type Subject } from '../providers/imagegen/sketch';
 
 // ---------------------------------------------------------------- prompts
 
@@ -66,6 +66,10 @@ const COMPOSITIONS: Composition[] = ['centered', 'symmetric', 'minimal', 'busy',
 const MEDIA: Medium[] = ['flat', 'watercolor', 'ink', 'pixel', 'oil'];
 const SUBJECTS: Subject[] = ['mountains', 'sea', 'city', 'forest', 'figure', 'abstract', 'sun', 'moon', 'flowers', 'stars', 'clouds', 'desert'];
 
+function isSkyElement(s: Subject): s is keyof SkyElements {
+  return s === 'sun' || s === 'moon' || s === 'stars' || s === 'clouds';
+}
+
 /** Names of the judge's latent dimensions, in order (for reports). */
 export const LATENT_NAMES: string[] = [
   'warmth', 'brightness', 'saturation', 'detail', 'horizon', 'accent_cos', 'accent_sin',
@@ -82,9 +86,10 @@ export const LATENT_DIM = LATENT_NAMES.length;
  */
 export function judgeLatents(spec: SceneSpec): number[] {
   const accent = spec.palette.accent.h * (Math.PI / 180);
+  const tone = paletteTone(spec);
   return [
-    spec.warmth,
-    spec.brightness,
+    tone.warmth,
+    tone.brightness,
     spec.saturation,
     spec.detail,
     spec.horizon,
@@ -93,8 +98,28 @@ export function judgeLatents(spec: SceneSpec): number[] {
     ...LIGHTINGS.map((l) => (spec.lighting === l ? 1 : 0)),
     ...COMPOSITIONS.map((c) => (spec.composition === c ? 1 : 0)),
     ...MEDIA.map((m) => (spec.medium === m ? 1 : 0)),
-    ...SUBJECTS.map((s) => (spec.subjects.includes(s) ? 1 : 0)),
+    ...SUBJECTS.map((s) => (isSkyElement(s) ? (skyElements(spec)[s] ? 1 : 0) : spec.subjects.includes(s) ? 1 : 0)),
   ];
+}
+
+/**
+ * Warmth and brightness of the colors the scene is painted in (its palette, weighted by roughly how
+ * much of the picture each fills: sky above the horizon, land below), rather than of the mood words
+ * that asked for them: a named color, the lighting or the medium can override what "warm" or "dark"
+ * asked for, and a visual judge reacts to what is shown. Brightness on −1…+1 like SceneSpec's.
+ */
+export function paletteTone(spec: SceneSpec): { warmth: number; brightness: number } {
+  const p = spec.palette;
+  const sky = spec.horizon;
+  const land = 1 - sky;
+  const parts: [typeof p.skyTop, number][] = [[p.skyTop, sky / 2], [p.skyBottom, sky / 2], [p.far, land * 0.3], [p.near, land * 0.3], [p.ground, land * 0.4]];
+  let warmth = 0;
+  let light = 0;
+  for (const [c, w] of parts) {
+    warmth += w * Math.cos(((c.h - 30) * Math.PI) / 180) * c.s;
+    light += w * c.l;
+  }
+  return { warmth, brightness: 2 * light - 1 };
 }
 
 /** Standardization of latents over the pool, so every dimension weighs in on the same scale. */
@@ -166,7 +191,7 @@ function rawTaste(person: Pick<VirtualPerson, 'weights' | 'ideal'>, judge: Hidde
   const z = judgeLatents(spec);
   let s = 0;
   for (let j = 0; j < z.length; j++) s += person.weights[j]! * ((z[j]! - judge.scale.mean[j]!) / judge.scale.std[j]!);
-  const db = spec.brightness - person.ideal.brightness;
+  const db = paletteTone(spec).brightness - person.ideal.brightness;
   const ds = spec.saturation - person.ideal.saturation;
   return s - person.ideal.strength * (db * db + 2 * ds * ds);
 }

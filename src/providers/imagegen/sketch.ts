@@ -801,6 +801,31 @@ function detailMarks(c: Ctx): string {
   return s;
 }
 
+/** Which sky elements a scene shows. */
+export interface SkyElements {
+  sun: boolean;
+  moon: boolean;
+  stars: boolean;
+  clouds: boolean;
+}
+
+/**
+ * What the renderer draws in the sky: the named subjects, plus what the lighting brings on its own (a
+ * night sky has stars and a moon, golden hour a sun, overcast clouds). The one place this is decided:
+ * buildSketchSvg draws from it, and the evaluations' hidden judge reads it, so "the picture shows a
+ * moon" means the same thing to both.
+ */
+export function skyElements(spec: SceneSpec): SkyElements {
+  const has = (s: Subject) => spec.subjects.includes(s);
+  const dark = spec.lighting === 'night' || spec.lighting === 'neon';
+  return {
+    stars: has('stars') || spec.lighting === 'night',
+    sun: has('sun') || (spec.lighting === 'golden' && !has('moon')) || (spec.lighting === 'neon' && !has('moon') && !has('city')),
+    moon: has('moon') || (spec.lighting === 'night' && !has('sun')),
+    clouds: has('clouds') || (spec.detail > 0.75 && !dark) || spec.lighting === 'overcast',
+  };
+}
+
 /** Builds the scene's SVG (viewBox 1000×1000, no text). Exposed for debugging and tests. */
 export function buildSketchSvg(spec: SceneSpec, seed: number, size: number): string {
   const W = 1000;
@@ -810,11 +835,12 @@ export function buildSketchSvg(spec: SceneSpec, seed: number, size: number): str
   const focusX = comp === 'centered' || comp === 'symmetric' || comp === 'minimal' ? W / 2 : W * (spec.variation[7]! < 0.5 ? 1 / 3 : 2 / 3);
   const c: Ctx = { spec, r, W, hy: spec.horizon * W + (r() - 0.5) * 30, defs: [], focusX, dark: spec.lighting === 'night' || spec.lighting === 'neon' };
   const has = (s: Subject) => spec.subjects.includes(s);
+  const sky = skyElements(spec);
   const parts: string[] = [skyLayer(c)];
-  if (has('stars') || spec.lighting === 'night') parts.push(starsLayer(c));
-  if (has('sun') || (spec.lighting === 'golden' && !has('moon')) || (spec.lighting === 'neon' && !has('moon') && !has('city'))) parts.push(celestialLayer(c, 'sun'));
-  if (has('moon') || (spec.lighting === 'night' && !has('sun'))) parts.push(celestialLayer(c, 'moon'));
-  if (has('clouds') || (spec.detail > 0.75 && !c.dark) || spec.lighting === 'overcast') parts.push(cloudsLayer(c));
+  if (sky.stars) parts.push(starsLayer(c));
+  if (sky.sun) parts.push(celestialLayer(c, 'sun'));
+  if (sky.moon) parts.push(celestialLayer(c, 'moon'));
+  if (sky.clouds) parts.push(cloudsLayer(c));
   const onlyAbstract = has('abstract') && !['mountains', 'sea', 'city', 'forest', 'desert', 'flowers'].some((s) => has(s as Subject));
   if (!onlyAbstract) {
     if (has('mountains')) parts.push(mountainsLayer(c));
