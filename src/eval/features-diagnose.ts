@@ -4,7 +4,7 @@
  *
  * For every judge latent (src/eval/synthetic.ts `judgeLatents`: warmth, lighting, subjects, medium, …)
  * a ridge regression from the embedding predicts it; the report is the cross-validated R² (K-fold,
- * λ per latent by inner choice on the grid). This is the diagnostic behind features-v3: the PIAA
+ * λ per latent by inner choice on the grid). This is the diagnostic behind features-v3 and v4: the PIAA
  * scorers are linear in the embedding, so a scene property with low R² here is one no personal taste
  * on it can be learned from. It reads the judge's latents only to *score* the embedding; the embedder
  * itself never sees them (pixels only).

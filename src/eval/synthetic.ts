@@ -6,7 +6,7 @@
  *   only through noisy ratings quantized to 1–10.
  *
  * NO SELF-FULFILLING BENCHMARK. The hidden judge never sees what the model under test sees. Scorers
- * get image *embeddings* (features-v1 pixel descriptors or CLIP); the judge gets the renderer's
+ * get image *embeddings* (the built-in pixel descriptors or CLIP); the judge gets the renderer's
  * *scene description* (`SceneSpec` from `parseSketchPrompt`: lighting, warmth, brightness, saturation,
  * detail, composition, medium, subjects, accent hue, horizon). A scorer can only do well by recovering
  * those latent scene properties from pixels, the way a real PIAA model must recover what people care
@@ -83,6 +83,10 @@ export const LATENT_DIM = LATENT_NAMES.length;
 /**
  * The latent scene properties the hidden judge sees: numbers straight from the renderer's scene
  * description. Deliberately takes a SceneSpec — never pixels, features or embeddings.
+ * It scores what the picture shows, not what the prompt asked for: the sky elements are the ones the
+ * renderer draws (`skyElements`, the renderer's own decision — a night sky has a moon whether or not the
+ * word was there), and warmth / brightness are those of the palette (`paletteTone`). A judge that liked
+ * the *word* "moon" would hold a taste no image model could ever learn from pixels.
  */
 export function judgeLatents(spec: SceneSpec): number[] {
   const accent = spec.palette.accent.h * (Math.PI / 180);
