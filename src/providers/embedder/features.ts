@@ -289,6 +289,20 @@ export function extractFeatures(rgb: Uint8Array, w: number, h: number, full?: Fu
   return Float32Array.from(out);
 }
 
+/** Central-difference luminance gradients (zero on the 1-px border). */
+function lumGradients(lum: Float32Array, w: number, h: number): { gx: Float32Array; gy: Float32Array } {
+  const gx = new Float32Array(w * h);
+  const gy = new Float32Array(w * h);
+  for (let y = 1; y < h - 1; y++) {
+    for (let x = 1; x < w - 1; x++) {
+      const i = y * w + x;
+      gx[i] = lum[i + 1]! - lum[i - 1]!;
+      gy[i] = lum[i + w]! - lum[i - w]!;
+    }
+  }
+  return { gx, gy };
+}
+
 /**
  * The v2 content/layout descriptors (appended in FEATURE_GROUPS order). Pixels only; meant to give a
  * linear model on top a view of *what* is where — horizon, sky and ground colours, discs, verticals
@@ -358,16 +372,8 @@ function appendLayoutFeatures(rgb: Uint8Array, lum: Float32Array, sat: Float32Ar
     out.push(st[b * 5]! / cnt, mL, Math.sqrt(Math.max(0, st[b * 5 + 2]! / cnt - mL * mL)), st[b * 5 + 3]! / cnt);
   }
 
-  // Gradients once (central differences), reused by hogCells and structure.
-  const gxA = new Float32Array(n);
-  const gyA = new Float32Array(n);
-  for (let y = 1; y < h - 1; y++) {
-    for (let x = 1; x < w - 1; x++) {
-      const i = y * w + x;
-      gxA[i] = lum[i + 1]! - lum[i - 1]!;
-      gyA[i] = lum[i + w]! - lum[i - w]!;
-    }
-  }
+  // Gradients once, reused by hogCells and structure.
+  const { gx: gxA, gy: gyA } = lumGradients(lum, w, h);
   // hogCells: 4×4 cells × 6 unsigned orientations, magnitude-weighted, soft-binned; each cell's
   // histogram is square-rooted (Hellinger) so one strong edge does not dominate.
   const C = 4, O = 6;
@@ -777,16 +783,12 @@ function appendPairs(out: number[]): void {
  */
 function appendComposition(rgb: Uint8Array, lum: Float32Array, w: number, h: number, out: number[]): void {
   const n = w * h;
+  const { gx, gy } = lumGradients(lum, w, h);
   const mag = new Float32Array(n);
   const gxAbs = new Float32Array(n);
-  for (let y = 1; y < h - 1; y++) {
-    for (let x = 1; x < w - 1; x++) {
-      const i = y * w + x;
-      const gx = lum[i + 1]! - lum[i - 1]!;
-      const gy = lum[i + w]! - lum[i - w]!;
-      mag[i] = Math.sqrt(gx * gx + gy * gy);
-      gxAbs[i] = Math.abs(gx);
-    }
+  for (let i = 0; i < n; i++) {
+    mag[i] = Math.sqrt(gx[i]! * gx[i]! + gy[i]! * gy[i]!);
+    gxAbs[i] = Math.abs(gx[i]!);
   }
   const strong = 0.08;
   const y0Low = Math.floor(h * 0.4);
