@@ -96,6 +96,9 @@ describe('the hidden judge is independent of what the scorers see', () => {
     expect(skyElements(night)).toMatchObject({ moon: true, stars: true });
     expect(judgeLatents(night)[at('subj:moon')]).toBe(1);
     expect(judgeLatents(night)[at('subj:stars')]).toBe(1);
+    // The diagnostic 'words' view (the judge before the correction) scores only the prompt's words.
+    expect(judgeLatents(night, 'words')[at('subj:moon')]).toBe(0);
+    expect(judgeLatents(night, 'words')[at('warmth')]).toBe(night.warmth);
     expect(judgeLatents(parseSketchPrompt('sunny sea'))[at('subj:moon')]).toBe(0);
     expect(judgeLatents(parseSketchPrompt('golden hour desert'))[at('subj:sun')]).toBe(1);
     // Warmth and brightness come from the palette the scene is painted in: a dark night is darker than a

@@ -1,8 +1,9 @@
 /**
  * `npm run eval:piaa [-- --seed N --quick --people N --pool N --methods maml,finetune,knn,global,auto
- *                      --out eval-results --sac <sqlite> --images <dir> --oracle-embedding]`
+ *                      --out eval-results --sac <sqlite> --images <dir> --oracle-embedding --judge drawn|words]`
  * With --sac, --people caps the number of raters (those with the most ratings are kept).
- * --oracle-embedding is a diagnostic control (see syntheticPiaaData), never the reported result.
+ * --oracle-embedding is a diagnostic control (see syntheticPiaaData), never the reported result; so is
+ * --judge words (the hidden judge before features-v4, which scored the prompt's words; see JudgeView).
  *
  * Reproduces the method's PIAA table (SROCC / MSE / MAE of MAML, FineTune and kNN from 10, 50 and 100
  * of a person's ratings) and extends it with `global`, `auto`, the noise ceiling and active vs random
@@ -32,7 +33,7 @@ import { srocc, mse, mae } from '../core/scorer/metrics';
 import { subsetRatings, type PackedRatings } from '../core/scorer/data';
 import { AVAILABLE_METHODS, trainCommunity, type Community, type EvalMethod } from './piaa-methods';
 import { activeOrder, ACTIVE_MODEL } from './piaa-active';
-import { buildPopulation, defaultCacheDir, judgeLatents } from './synthetic';
+import { buildPopulation, defaultCacheDir, judgeLatents, type JudgeView } from './synthetic';
 import { embedderForEval, embedPngsCached } from './embedding';
 import { lineChart } from './charts';
 import { isMain, meanStd, parseArgs, progress, round4 } from './cli';
@@ -266,18 +267,20 @@ export interface SyntheticDataOptions {
    * "scorer bottleneck". Never the reported result.
    */
   embedding?: 'embedder' | 'oracle-latents';
+  /** What the hidden judge looks at (default 'drawn'); 'words' is a diagnostic (see JudgeView). */
+  judgeView?: JudgeView;
   onProgress?: (msg: string) => void;
 }
 
 /** The synthetic population as PiaaData: every person has (hidden) ratings of every pool image. */
 export async function syntheticPiaaData(opts: SyntheticDataOptions): Promise<PiaaData> {
-  const pop = await buildPopulation({ seed: opts.seed, people: opts.people, poolSize: opts.poolSize, size: opts.size, cacheDir: opts.cacheDir, onProgress: opts.onProgress });
+  const pop = await buildPopulation({ seed: opts.seed, people: opts.people, poolSize: opts.poolSize, size: opts.size, cacheDir: opts.cacheDir, judgeView: opts.judgeView, onProgress: opts.onProgress });
   let vecs: Float32Array[];
   let modelId: string;
   if (opts.embedding === 'oracle-latents') {
     modelId = 'oracle-latents (diagnostic)';
     vecs = pop.pool.map((p) => {
-      const z = judgeLatents(p.spec).map((v, j) => (v - pop.judge.scale.mean[j]!) / pop.judge.scale.std[j]!);
+      const z = judgeLatents(p.spec, pop.judge.view).map((v, j) => (v - pop.judge.scale.mean[j]!) / pop.judge.scale.std[j]!);
       const norm = Math.hypot(...z) || 1;
       return Float32Array.from(z, (v) => v / norm);
     });
@@ -302,7 +305,7 @@ export async function syntheticPiaaData(opts: SyntheticDataOptions): Promise<Pia
     X,
     images: pop.pool.length,
     raters: pop.people.map((p, i) => ({ id: p.id, items: all, ratings: Float64Array.from(pop.ratings[i]!), hidden: pop.hidden[i]! })),
-    notes: [`synthetic population: ${opts.people} people, ${pop.pool.length} sketch images, embedder ${modelId}; hidden judge sees scene specs only`],
+    notes: [`synthetic population: ${opts.people} people, ${pop.pool.length} sketch images, embedder ${modelId}; hidden judge sees scene specs only (${pop.judge.view === 'drawn' ? 'what is drawn' : 'DIAGNOSTIC: the prompt\'s words'})`],
   };
 }
 
@@ -411,6 +414,7 @@ async function main(): Promise<void> {
     out: 'eval-results',
     methods: 'maml,finetune,knn,global,auto',
     'oracle-embedding': false,
+    judge: 'drawn',
   } as Record<string, string | number | boolean>);
   const seed = Number(args.seed);
   const quick = Boolean(args.quick);
@@ -428,7 +432,10 @@ async function main(): Promise<void> {
     const base = quick ? QUICK_CONFIG : FULL_CONFIG;
     const embedding = args['oracle-embedding'] ? 'oracle-latents' : 'embedder';
     if (embedding === 'oracle-latents') progress('DIAGNOSTIC: scorers get the judge\'s scene latents instead of image embeddings (--oracle-embedding); not a reportable result');
-    data = await syntheticPiaaData({ seed, people: Number(args.people) || base.people, poolSize: Number(args.pool) || base.pool, embedding, onProgress: progress });
+    const judgeView = String(args.judge);
+    if (judgeView !== 'drawn' && judgeView !== 'words') throw new Error(`--judge must be "drawn" (default) or "words" (diagnostic), got "${judgeView}"`);
+    if (judgeView === 'words') progress('DIAGNOSTIC: the hidden judge scores the prompt\'s sky words and mood numbers (--judge words), as before features-v4; not a reportable result');
+    data = await syntheticPiaaData({ seed, people: Number(args.people) || base.people, poolSize: Number(args.pool) || base.pool, embedding, judgeView, onProgress: progress });
   }
   const summary = runPiaaProtocol(data, cfg);
   const md = markdownReport(summary, methods);

@@ -81,6 +81,13 @@ export const LATENT_NAMES: string[] = [
 export const LATENT_DIM = LATENT_NAMES.length;
 
 /**
+ * What the judge looks at. 'drawn' (the default, and every reported figure): what the picture shows.
+ * 'words': the judge before features-v4, which scored the prompt's sky words and mood numbers — kept
+ * only as a diagnostic (`eval:piaa -- --judge words`) so the effect of the correction can be re-measured.
+ */
+export type JudgeView = 'drawn' | 'words';
+
+/**
  * The latent scene properties the hidden judge sees: numbers straight from the renderer's scene
  * description. Deliberately takes a SceneSpec — never pixels, features or embeddings.
  * It scores what the picture shows, not what the prompt asked for: the sky elements are the ones the
@@ -88,9 +95,10 @@ export const LATENT_DIM = LATENT_NAMES.length;
  * word was there), and warmth / brightness are those of the palette (`paletteTone`). A judge that liked
  * the *word* "moon" would hold a taste no image model could ever learn from pixels.
  */
-export function judgeLatents(spec: SceneSpec): number[] {
+export function judgeLatents(spec: SceneSpec, view: JudgeView = 'drawn'): number[] {
   const accent = spec.palette.accent.h * (Math.PI / 180);
-  const tone = paletteTone(spec);
+  const tone = sceneTone(spec, view);
+  const drawn = view === 'drawn' ? skyElements(spec) : null;
   return [
     tone.warmth,
     tone.brightness,
@@ -102,7 +110,7 @@ export function judgeLatents(spec: SceneSpec): number[] {
     ...LIGHTINGS.map((l) => (spec.lighting === l ? 1 : 0)),
     ...COMPOSITIONS.map((c) => (spec.composition === c ? 1 : 0)),
     ...MEDIA.map((m) => (spec.medium === m ? 1 : 0)),
-    ...SUBJECTS.map((s) => (isSkyElement(s) ? (skyElements(spec)[s] ? 1 : 0) : spec.subjects.includes(s) ? 1 : 0)),
+    ...SUBJECTS.map((s) => (drawn && isSkyElement(s) ? (drawn[s] ? 1 : 0) : spec.subjects.includes(s) ? 1 : 0)),
   ];
 }
 
@@ -124,6 +132,11 @@ export function paletteTone(spec: SceneSpec): { warmth: number; brightness: numb
     light += w * c.l;
   }
   return { warmth, brightness: 2 * light - 1 };
+}
+
+/** Warmth and brightness as the judge sees them (see JudgeView). */
+function sceneTone(spec: SceneSpec, view: JudgeView): { warmth: number; brightness: number } {
+  return view === 'drawn' ? paletteTone(spec) : { warmth: spec.warmth, brightness: spec.brightness };
 }
 
 /** Standardization of latents over the pool, so every dimension weighs in on the same scale. */
@@ -184,6 +197,7 @@ export interface HiddenJudge {
   scale: LatentScale;
   community: number[];
   params: TasteParams;
+  view: JudgeView;
 }
 
 function gaussianVector(rng: Rng, d: number, sd: number): number[] {
@@ -192,10 +206,10 @@ function gaussianVector(rng: Rng, d: number, sd: number): number[] {
 
 /** The person's taste before mapping to 1..10: linear + ideal-point terms over the scene. */
 function rawTaste(person: Pick<VirtualPerson, 'weights' | 'ideal'>, judge: HiddenJudge, spec: SceneSpec): number {
-  const z = judgeLatents(spec);
+  const z = judgeLatents(spec, judge.view);
   let s = 0;
   for (let j = 0; j < z.length; j++) s += person.weights[j]! * ((z[j]! - judge.scale.mean[j]!) / judge.scale.std[j]!);
-  const db = paletteTone(spec).brightness - person.ideal.brightness;
+  const db = sceneTone(spec, judge.view).brightness - person.ideal.brightness;
   const ds = spec.saturation - person.ideal.saturation;
   return s - person.ideal.strength * (db * db + 2 * ds * ds);
 }
@@ -259,6 +273,8 @@ export interface PopulationOptions {
   /** Render size in px (small is fine: descriptors are scale-robust and renders are faster). */
   size?: number;
   taste?: Partial<TasteParams>;
+  /** What the hidden judge looks at (default 'drawn'; 'words' is a diagnostic, see JudgeView). */
+  judgeView?: JudgeView;
   /** Folder for cached renders; default <os tmpdir>/tasteloop-eval-cache. `false` = no cache. */
   cacheDir?: string | false;
   onProgress?: (msg: string) => void;
@@ -315,9 +331,10 @@ export async function buildPopulation(opts: PopulationOptions): Promise<Populati
   const prompts = Array.from({ length: opts.poolSize }, () => ({ prompt: randomPrompt(promptRng), seed: promptRng.int(1_000_000) }));
   const pool = await renderPool(prompts, size, opts.cacheDir === undefined ? defaultCacheDir() : opts.cacheDir, opts.onProgress);
   const specs = pool.map((p) => p.spec);
-  const scale = fitLatentScale(specs.map(judgeLatents));
+  const view = opts.judgeView ?? 'drawn';
+  const scale = fitLatentScale(specs.map((s) => judgeLatents(s, view)));
   const params = { ...DEFAULT_TASTE, ...opts.taste };
-  const judge: HiddenJudge = { scale, community: gaussianVector(tasteRng, LATENT_DIM, 1 / Math.sqrt(LATENT_DIM)), params };
+  const judge: HiddenJudge = { scale, community: gaussianVector(tasteRng, LATENT_DIM, 1 / Math.sqrt(LATENT_DIM)), params, view };
   const people = createPeople(tasteRng, judge, opts.people, specs);
   const hidden = people.map((person) => Float64Array.from(specs, (s) => trueTaste(person, judge, s)));
   const ratings = people.map((person, p) => Uint8Array.from(hidden[p]!, (t) => noisyRating(person, t, noiseRng)));
