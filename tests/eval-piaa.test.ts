@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 import sharp from 'sharp';
 import { z } from 'zod';
 import { buildPopulation, judgeLatents, trueTaste, paletteTone, LATENT_DIM, LATENT_NAMES } from '../src/eval/synthetic';
-import { runPiaaProtocol, syntheticPiaaData, markdownReport, piaaChart, defaultConfig, type PiaaSummary } from '../src/eval/piaa';
+import { runPiaaProtocol, syntheticPiaaData, markdownReport, piaaChart, defaultConfig, type PiaaSummary, type PiaaData } from '../src/eval/piaa';
+import { createRng } from '../src/core/random';
 import { parseSketchPrompt, skyElements } from '../src/providers/imagegen/sketch';
 
 const METHODS = ['maml', 'finetune', 'knn', 'global', 'auto'];
@@ -146,5 +147,37 @@ describe('the hidden judge is independent of what the scorers see', () => {
     const mean = cs.reduce((a, b) => a + b, 0) / cs.length;
     expect(mean).toBeGreaterThan(0.2); // a shared community part
     expect(mean).toBeLessThan(0.9); // and a personal part
+  });
+});
+
+describe('the protocol tests every person on images the community models never saw', () => {
+  // Embeddings that identify an image and say nothing else (one-hot): the only way to predict a rating
+  // is to have seen ratings of that very image. Everyone shares each image's appeal, plus noise.
+  function memorizable(): PiaaData {
+    const rng = createRng(11);
+    const images = 120;
+    const X = new Float32Array(images * images);
+    for (let i = 0; i < images; i++) X[i * images + i] = 1;
+    const appeal = Array.from({ length: images }, () => rng.normal() * 2);
+    const items = Int32Array.from({ length: images }, (_, i) => i);
+    const raters = Array.from({ length: 40 }, (_, r) => ({
+      id: `p${r}`,
+      items,
+      hidden: Float64Array.from(appeal, (a) => 5.5 + a),
+      ratings: Float64Array.from(appeal, (a) => Math.min(10, Math.max(1, Math.round(5.5 + a + 0.5 * rng.normal())))),
+    }));
+    return { source: 'synthetic', dim: images, X, images, raters, notes: [] };
+  }
+  const run = (freshShare: number) =>
+    runPiaaProtocol(memorizable(), { ...defaultConfig(1, true, ['global']), shots: [10, 50], testSize: 25, communityPerRater: 90, activeCounts: [], freshShare });
+
+  it('a community model that memorized image means predicts nothing on fresh test images', () => {
+    const fresh = run(0.25).shots['10']!.global!;
+    const shared = run(0).shots['10']!.global!;
+    // Control: were test images shared with the community, memorizing them would look like skill.
+    expect(shared.srocc).toBeGreaterThan(0.8);
+    // With the protocol's fresh test images there is nothing to memorize: chance, and a far worse MSE.
+    expect(fresh.srocc > 0.1).toBe(false);
+    expect(fresh.mse).toBeGreaterThan(3 * shared.mse);
   });
 });

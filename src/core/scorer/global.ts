@@ -4,8 +4,17 @@
  * Centering removes how generous each rater is, so the weights capture shared taste only.
  * Prediction for a person = w·x + their offset, where the offset is their mean rating minus w·(their
  * mean embedding) — i.e. "global taste + that person's mean" — or the community's for a new person.
+ *
+ * Regularization is chosen for images nobody has rated yet — what the prior is for: generated images
+ * in /optimize and a newcomer's unrated gallery. A gallery image is rated by many people, so a
+ * held-out *rating* still has its image's other ratings in the fit; leave-one-rating-out (or GCV,
+ * its closed form) then rewards memorizing per-image means and picks too little regularization when
+ * images are fewer than dimensions. λ is therefore picked by leave-one-IMAGE-out: all ratings of an
+ * image (rows with identical embeddings) are held out together, in closed form from one eigen-
+ * decomposition. (Measured on the synthetic population, seed 1: with 150 ratings per rater over 300
+ * images, GCV chose λ = 0.1 and scored 0.530 SROCC on unseen images; λ = 3 scored 0.562.)
  */
-import { symEig, dotAt } from './linalg';
+import { symEig, dotAt, choleskyInPlace, forwardSolve, backSolveT } from './linalg';
 import type { PackedRatings } from './data';
 
 export interface GlobalModel {
@@ -30,10 +39,17 @@ export function emptyGlobal(dim: number, communityMean = 5.5): GlobalModel {
 }
 
 export interface TrainGlobalOptions {
-  /** Fixed λ; otherwise chosen by generalized cross-validation over `lambdaGrid`. */
+  /** Fixed λ; otherwise chosen over `lambdaGrid` by leave-one-image-out (GCV when that is not possible). */
   lambda?: number;
   lambdaGrid?: readonly number[];
+  /** How λ is chosen when not fixed: 'image' (default, see above) or 'gcv' (leave-one-rating-out). */
+  lambdaBy?: 'image' | 'gcv';
 }
+
+/** Cap on Σ (ratings per held-out image)² — bounds λ selection's cost (~budget·d flops per λ) on big communities. */
+const IMAGE_CV_BUDGET = 200_000;
+/** Below this many distinct images leave-one-image-out says little; GCV is used instead. */
+const IMAGE_CV_MIN_IMAGES = 10;
 
 export function trainGlobal(users: readonly PackedRatings[], opts: TrainGlobalOptions = {}): GlobalModel {
   const dim = users[0]?.dim ?? 0;
@@ -46,6 +62,10 @@ export function trainGlobal(users: readonly PackedRatings[], opts: TrainGlobalOp
   let yy = 0;
   const xc = new Float64Array(dim);
   const xm = new Float64Array(dim);
+  // For leave-one-image-out: which image each rating is of, and each person's mean embedding.
+  const images = new ImageIndex();
+  const rows: { user: number; image: number; yc: number }[] = [];
+  const userMeans: Float64Array[] = [];
   for (const u of users) {
     if (u.dim !== dim) throw new RangeError(`users have different dimensions (${u.dim} vs ${dim})`);
     if (u.n === 0) continue;
@@ -60,8 +80,11 @@ export function trainGlobal(users: readonly PackedRatings[], opts: TrainGlobalOp
     for (let j = 0; j < dim; j++) xSum[j] = (xSum[j] as number) + (xm[j] as number);
     ym /= u.n;
     for (let j = 0; j < dim; j++) xm[j] = (xm[j] as number) / u.n;
+    const userIdx = userMeans.length;
+    userMeans.push(Float64Array.from(xm));
     for (let i = 0; i < u.n; i++) {
       const yc = (u.y[i] as number) - ym;
+      rows.push({ user: userIdx, image: images.idOf(u.X, i * dim, dim), yc });
       yy += yc * yc;
       for (let j = 0; j < dim; j++) xc[j] = (u.X[i * dim + j] as number) - (xm[j] as number);
       for (let a = 0; a < dim; a++) {
@@ -96,9 +119,13 @@ export function trainGlobal(users: readonly PackedRatings[], opts: TrainGlobalOp
   };
   const dof = Math.max(N - U, 1); // per-person centering spends one degree of freedom each
   let lambda = opts.lambda ?? NaN;
+  const grid = opts.lambdaGrid ?? DEFAULT_GLOBAL_LAMBDA_GRID;
+  if (!(lambda > 0) && (opts.lambdaBy ?? 'image') === 'image' && images.count >= IMAGE_CV_MIN_IMAGES) {
+    lambda = leaveImageOutLambda({ s, vectors, beta, dim, grid, rows, images, userMeans });
+  }
   if (!(lambda > 0)) {
     let best = Infinity;
-    for (const lam of opts.lambdaGrid ?? DEFAULT_GLOBAL_LAMBDA_GRID) {
+    for (const lam of grid) {
       const { rss, df } = rssAt(lam);
       const gcv = (dof * rss) / Math.max(dof - df, 1e-9) ** 2;
       if (gcv < best) {
@@ -151,4 +178,142 @@ export function globalLooPredictions(g: GlobalModel, data: PackedRatings): Float
     out[i] = (wx[i] as number) + offset;
   }
   return out;
+}
+
+/**
+ * Distinct images among the rating rows, by exact equality of their embedding (the same image always
+ * has the same vector under one model). Remembers where each image's vector is, not a copy.
+ */
+class ImageIndex {
+  private readonly ids = new Map<string, number>();
+  readonly at: { X: ArrayLike<number>; off: number }[] = [];
+  private readonly bits = new Float32Array(1);
+  private readonly word = new Uint32Array(this.bits.buffer);
+
+  get count(): number {
+    return this.at.length;
+  }
+
+  idOf(X: ArrayLike<number>, off: number, dim: number): number {
+    // Two 32-bit FNV-1a variants over the float32 bit patterns; then compare exactly on a hit.
+    let h1 = 0x811c9dc5;
+    let h2 = 0x01000193;
+    for (let j = 0; j < dim; j++) {
+      this.bits[0] = X[off + j] as number;
+      const w = this.word[0] as number;
+      h1 = Math.imul(h1 ^ w, 0x01000193);
+      h2 = Math.imul(h2 ^ (w >>> 7) ^ (w << 11), 0x5bd1e995);
+    }
+    const key = `${(h1 >>> 0).toString(36)}:${(h2 >>> 0).toString(36)}`;
+    const hit = this.ids.get(key);
+    if (hit !== undefined && sameRow(this.at[hit]!, X, off, dim)) return hit;
+    const id = this.at.length;
+    this.at.push({ X, off });
+    // On the (astronomically rare) hash collision the newer image simply keeps its own id unmapped.
+    if (hit === undefined) this.ids.set(key, id);
+    return id;
+  }
+}
+
+function sameRow(a: { X: ArrayLike<number>; off: number }, X: ArrayLike<number>, off: number, dim: number): boolean {
+  for (let j = 0; j < dim; j++) if (Math.fround(a.X[a.off + j] as number) !== Math.fround(X[off + j] as number)) return false;
+  return true;
+}
+
+/**
+ * The λ of `grid` with the smallest leave-one-image-out squared error. For ridge with fixed λ the
+ * held-out residuals of a group G of rows are exact in closed form: e_G = (I − H_GG)⁻¹ (y_G − ŷ_G),
+ * H = X(XᵀX + λI)⁻¹Xᵀ. In the eigenbasis (XᵀX = V S Vᵀ) a row's coordinates are z = Vᵀ(x − x̄_user),
+ * so H_rs = Σ_k z_rk z_sk / (s_k + λ) and ŷ_r = Σ_k z_rk β_k / (s_k + λ). Images are scored in a
+ * deterministic order until IMAGE_CV_BUDGET is spent, which keeps big communities affordable.
+ * (Per-person centering uses each person's mean over all their ratings, held-out image included — a
+ * small optimistic bias shared by every λ.)
+ */
+function leaveImageOutLambda(a: {
+  s: Float64Array;
+  vectors: Float64Array;
+  beta: Float64Array;
+  dim: number;
+  grid: readonly number[];
+  rows: readonly { user: number; image: number; yc: number }[];
+  images: ImageIndex;
+  userMeans: readonly Float64Array[];
+}): number {
+  const { s, vectors, beta, dim } = a;
+  const groups: number[][] = Array.from({ length: a.images.count }, () => []);
+  a.rows.forEach((r, i) => groups[r.image]!.push(i));
+  const picked: number[][] = [];
+  let cost = 0;
+  for (const g of groups) {
+    if (g.length === 0 || cost + g.length * g.length > IMAGE_CV_BUDGET) continue;
+    picked.push(g);
+    cost += g.length * g.length;
+  }
+  if (picked.length < IMAGE_CV_MIN_IMAGES) return NaN;
+  // Eigen-coordinates of the picked images and of their raters' means.
+  const project = (x: ArrayLike<number>, off: number): Float64Array => {
+    const z = new Float64Array(dim);
+    for (let k = 0; k < dim; k++) z[k] = dotAt(vectors, k * dim, x, off, dim);
+    return z;
+  };
+  const zImage = new Map<number, Float64Array>();
+  const zUser = new Map<number, Float64Array>();
+  const zRows: Float64Array[][] = picked.map((g) =>
+    g.map((ri) => {
+      const r = a.rows[ri]!;
+      let zi = zImage.get(r.image);
+      if (!zi) {
+        const at = a.images.at[r.image]!;
+        zi = project(at.X, at.off);
+        zImage.set(r.image, zi);
+      }
+      let zu = zUser.get(r.user);
+      if (!zu) {
+        zu = project(a.userMeans[r.user]!, 0);
+        zUser.set(r.user, zu);
+      }
+      return zi.map((v, k) => v - (zu[k] as number));
+    }),
+  );
+  let best = NaN;
+  let bestErr = Infinity;
+  const inv = new Float64Array(dim);
+  const bz = new Float64Array(dim);
+  for (const lam of a.grid) {
+    for (let k = 0; k < dim; k++) {
+      inv[k] = 1 / (Math.max(s[k] as number, 0) + lam);
+      bz[k] = (beta[k] as number) * (inv[k] as number);
+    }
+    let err = 0;
+    for (let gi = 0; gi < picked.length && err < bestErr; gi++) {
+      const g = picked[gi]!;
+      const z = zRows[gi]!;
+      const m = g.length;
+      const A = new Float64Array(m * m);
+      const e = new Float64Array(m);
+      for (let r = 0; r < m; r++) {
+        const zr = z[r]!;
+        e[r] = a.rows[g[r]!]!.yc - dotAt(zr, 0, bz, 0, dim);
+        for (let c = 0; c <= r; c++) {
+          const zc = z[c]!;
+          let h = 0;
+          for (let k = 0; k < dim; k++) h += (zr[k] as number) * (zc[k] as number) * (inv[k] as number);
+          A[r * m + c] = (r === c ? 1 : 0) - h;
+          A[c * m + r] = A[r * m + c] as number;
+        }
+      }
+      if (!choleskyInPlace(A, m)) {
+        err = Infinity; // the fit interpolates this image: held out it is unpredictable at this λ
+        break;
+      }
+      forwardSolve(A, m, m, e);
+      backSolveT(A, m, m, e);
+      for (let r = 0; r < m; r++) err += (e[r] as number) ** 2;
+    }
+    if (err < bestErr) {
+      bestErr = err;
+      best = lam;
+    }
+  }
+  return best;
 }
