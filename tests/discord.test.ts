@@ -225,6 +225,10 @@ describe('discord bot against the fake Discord', () => {
   it('a crash after each post but before its record posts nothing twice: the nonce returns the first message (row 13)', async () => {
     const run = (await runOf(h, 'ivy'))!;
     const thread = (run.destination as { threadId: string }).threadId;
+    // Let the previous test's display settle first: under load its last records can still be in flight,
+    // and one written after the deletes below would make the replay look already done.
+    await waitFor(async () => (await h.services.messages.byEventKey('discord', `${run.id}:end:done`)) !== undefined, 'the first display to end');
+    await h.adapter.runDisplay.poll();
     const before = h.fake.channelMessages(thread).map((m) => m.id);
     const postsBefore = h.fake.requests.filter((r) => r.method === 'POST' && r.path === `/channels/${thread}/messages`).length;
     // As if the process had died right after every post: no run message of the thread is recorded.

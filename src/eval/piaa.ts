@@ -1,9 +1,11 @@
 /**
  * `npm run eval:piaa [-- --seed N --quick --people N --pool N --methods maml,finetune,knn,global,auto
- *                      --out eval-results --sac <sqlite> --images <dir> --oracle-embedding --judge drawn|words]`
+ *                      --out eval-results --sac <sqlite> --images <dir> --oracle-embedding --judge drawn|words
+ *                      --fresh-share 0.25]`
  * With --sac, --people caps the number of raters (those with the most ratings are kept).
  * --oracle-embedding is a diagnostic control (see syntheticPiaaData), never the reported result; so is
- * --judge words (the hidden judge before features-v4, which scored the prompt's words; see JudgeView).
+ * --judge words (the hidden judge before features-v4, which scored the prompt's words; see JudgeView); so is
+ * --fresh-share 0 (test images shared with the community models; see the protocol note below).
  *
  * Reproduces the method's PIAA table (SROCC / MSE / MAE of MAML, FineTune and kNN from 10, 50 and 100
  * of a person's ratings) and extends it with `global`, `auto`, the noise ceiling and active vs random
@@ -270,7 +272,12 @@ function summarize(results: PersonResult[], data: PiaaData, cfg: PiaaConfig): Pi
     people: results.length,
     source: data.source,
     active_model: ACTIVE_MODEL,
-    notes: data.notes,
+    notes: [
+      ...data.notes,
+      cfg.freshShare > 0
+        ? `test images: fresh — ${Math.round(cfg.freshShare * 100)}% of the images per fold, never seen by the community models (${cfg.communityPerRater} ratings per community member)`
+        : 'DIAGNOSTIC: test images may be ones the community models were trained on (--fresh-share 0)',
+    ],
   };
 }
 
@@ -438,6 +445,7 @@ async function main(): Promise<void> {
     methods: 'maml,finetune,knn,global,auto',
     'oracle-embedding': false,
     judge: 'drawn',
+    'fresh-share': 0.25,
   } as Record<string, string | number | boolean>);
   const seed = Number(args.seed);
   const quick = Boolean(args.quick);
@@ -445,7 +453,10 @@ async function main(): Promise<void> {
   const methods = wanted.filter((m) => AVAILABLE_METHODS[m]);
   const missing = wanted.filter((m) => !AVAILABLE_METHODS[m]);
   if (missing.length) progress(`note: methods not available in this build, skipped: ${missing.join(', ')}`);
-  const cfg = { ...defaultConfig(seed, quick, methods), onProgress: progress };
+  const freshShare = Number(args['fresh-share']);
+  if (!(freshShare >= 0 && freshShare < 1)) throw new Error(`--fresh-share must be a number from 0 up to (not including) 1, got "${String(args['fresh-share'])}"`);
+  if (freshShare === 0) progress('DIAGNOSTIC: test images may be ones the community models were trained on (--fresh-share 0); not a reportable result');
+  const cfg = { ...defaultConfig(seed, quick, methods), freshShare, onProgress: progress };
   const t0 = performance.now();
   let data: PiaaData;
   if (args.sac) {
