@@ -110,6 +110,8 @@ for (const backend of testBackends()) {
       for (const { ref, p } of community) await rateAll(ref, (i) => pop.ratings[p]![i]!);
       await world.taste.idle();
       await world.taste.retrainCommunity();
+      // The community prior trained in a worker thread, not on the thread serving people.
+      expect(world.taste.lastCommunityThread).toBeGreaterThan(0);
     }, 240_000);
 
     afterAll(async () => {

@@ -20,7 +20,7 @@ import type { ImageRecord, RatingChange } from './ports';
 import type { ProfileSummary } from './services';
 import type { RatingLedger } from './ratings';
 import { RefitScheduler } from './refit-scheduler';
-import { packDataset, ScorerService, shouldRetrainMeta, trainGlobal, trainMeta, type PackedRatings, type ScorerMethod } from './scorer';
+import { packDataset, ScorerService, shouldRetrainMeta, trainOffThread, type CommunityTrainer, type PackedRatings, type ScorerMethod } from './scorer';
 
 export interface TasteServiceDeps {
   db: Db;
@@ -33,6 +33,8 @@ export interface TasteServiceDeps {
   globalEvery?: number;
   /** Seed of the meta-learner (reproducible background training). */
   seed?: number;
+  /** Where community models train (default: a worker thread, so the event loop keeps serving). */
+  trainCommunity?: CommunityTrainer;
 }
 
 /** How many images active selection considers per request (the most recent gallery/generated ones). */
@@ -51,6 +53,10 @@ export class TasteService {
   private communityJob: Promise<void> | null = null;
   private communityDirty = false;
   private stopped = false;
+  /** Aborts an in-flight community training (its worker) on stop(). */
+  private readonly training = new AbortController();
+  /** Thread the last community models were trained on (0 = inline); observability and tests. */
+  lastCommunityThread: number | null = null;
 
   constructor(deps: TasteServiceDeps) {
     this.deps = deps;
@@ -83,6 +89,7 @@ export class TasteService {
   stop(): void {
     this.stopped = true;
     this.unsubscribe();
+    this.training.abort();
   }
 
   private onRatingChange(change: RatingChange): void {
@@ -189,13 +196,15 @@ export class TasteService {
     const packed: PackedRatings[] = [...perUser.values()].map((u) =>
       packDataset({ X: u.ids.map((id) => vectors.get(id)!), y: u.y }, this.scorer.dim),
     );
-    this.scorer.setGlobal(trainGlobal(packed));
-    if (shouldRetrainMeta(this.metaUsers, packed.length)) {
-      // Yield first: meta-training is the heaviest step and should not block a burst of ratings.
-      await new Promise((r) => setImmediate(r));
-      this.scorer.setMeta(trainMeta(packed, {}, this.deps.seed ?? 1));
+    const meta = shouldRetrainMeta(this.metaUsers, packed.length);
+    const trained = await (this.deps.trainCommunity ?? trainOffThread)(packed, { meta, seed: this.deps.seed ?? 1 }, this.training.signal);
+    if (this.stopped) return;
+    this.scorer.setGlobal(trained.global);
+    if (trained.meta) {
+      this.scorer.setMeta(trained.meta);
       this.metaUsers = packed.length;
     }
+    this.lastCommunityThread = trained.threadId;
   }
 
   /** Predicted 1–10 ratings of images for a person (the community prior for a new person). */

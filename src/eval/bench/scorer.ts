@@ -1,5 +1,6 @@
 /**
- * Scorer benchmark: incremental vs full refit, prediction throughput and memory per stored person.
+ * Scorer benchmark: incremental vs full refit, prediction throughput, memory per stored person, and how
+ * long a community retrain stalls the event loop (inline vs in its worker thread).
  * Human-readable lines on stderr; the last stdout line is one JSON object. `--seed N` (default 1).
  */
 import v8 from 'node:v8';
@@ -9,6 +10,8 @@ import { ScorerService } from '../../core/scorer/service';
 import { emptyGlobal, type GlobalModel } from '../../core/scorer/global';
 import { RatingStore } from '../../core/scorer/data';
 import { IncrementalFinetune, fitFinetuneBatch, selectLambda } from '../../core/scorer/finetune';
+import { trainInline, trainOffThread, type CommunityTrainer } from '../../core/scorer/community';
+import type { PackedRatings } from '../../core/scorer/data';
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
@@ -164,7 +167,48 @@ function benchMemory(d: number, ratings: number, users: number, hotCapacity: num
   return { perUser, rssPerUser: (rssAfter - rssBefore) / users };
 }
 
-function main(): void {
+/**
+ * A community retrain (global prior + meta-init) of `users` people × `perUser` ratings at d, and the
+ * longest gap between ticks of a 5 ms timer meanwhile: what every chat acknowledgement waiting on
+ * this process would be delayed by.
+ */
+async function benchCommunity(d: number, users: number, perUser: number, rng: Rng): Promise<{ trainMs: number; inlineStallMs: number; workerStallMs: number }> {
+  const w = Float64Array.from({ length: d }, () => rng.normal());
+  const images = Array.from({ length: 600 }, () => unit(rng, d));
+  const community: PackedRatings[] = Array.from({ length: users }, () => {
+    const s = new RatingStore(d, perUser);
+    for (let i = 0; i < perUser; i++) {
+      const x = images[rng.int(images.length)] as Float32Array;
+      s.add(x, rating(rng, w, x));
+    }
+    return s;
+  });
+  const stall = async (train: CommunityTrainer): Promise<{ ms: number; stall: number }> => {
+    let last = performance.now();
+    let worst = 0;
+    const timer = setInterval(() => {
+      const now = performance.now();
+      worst = Math.max(worst, now - last);
+      last = now;
+    }, 5);
+    const t0 = performance.now();
+    await new Promise((r) => setTimeout(r, 20));
+    await train(community, { meta: true, seed: 1 });
+    const ms = performance.now() - t0 - 20;
+    await new Promise((r) => setTimeout(r, 20));
+    clearInterval(timer);
+    return { ms, stall: worst };
+  };
+  const inline = await stall(trainInline);
+  const worker = await stall(trainOffThread);
+  log(
+    `community retrain, ${users} people × ${perUser} ratings at d=${d}: inline ${inline.ms.toFixed(0)} ms, stalling the event loop ${inline.stall.toFixed(0)} ms; ` +
+      `in a worker ${worker.ms.toFixed(0)} ms, longest stall ${worker.stall.toFixed(1)} ms`,
+  );
+  return { trainMs: inline.ms, inlineStallMs: inline.stall, workerStallMs: worker.stall };
+}
+
+async function main(): Promise<void> {
   const rng = createRng(seed);
   const started = performance.now();
   log(`bench:scorer seed=${seed}`);
@@ -173,6 +217,7 @@ function main(): void {
   const pred = benchPredict(512, rng.fork());
   const m50 = benchMemory(512, 50, 400, 16, true, rng.fork());
   const m1000 = benchMemory(512, 1000, 32, 4, false, rng.fork());
+  const comm = await benchCommunity(512, 50, 100, rng.fork());
   // Sanity: the incremental path really is exact (cheap spot check on a small person).
   const srng = rng.fork();
   const g = randomGlobal(srng, 32);
@@ -199,6 +244,10 @@ function main(): void {
     bytes_per_user_1000: m1000.perUser,
     rss_bytes_per_user_1000: m1000.rssPerUser,
     exactness_max_abs_err: maxErr,
+    community_retrain_ms: comm.trainMs,
+    community_stall_inline_ms: comm.inlineStallMs,
+    community_stall_worker_ms: comm.workerStallMs,
+    community_stall_ratio: comm.inlineStallMs / comm.workerStallMs,
     elapsed_s: (performance.now() - started) / 1000,
   };
   log(
@@ -208,4 +257,4 @@ function main(): void {
   console.log(JSON.stringify(out));
 }
 
-main();
+await main();
