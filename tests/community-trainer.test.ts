@@ -23,8 +23,8 @@ describe('community models train off the main thread', () => {
   it('a worker thread returns exactly the models inline training gives, and leaves the callers data intact', async () => {
     const users = community(1);
     const before = users.map((u) => Float32Array.from(u.X.subarray(0, u.n * u.dim)));
-    const off = await trainOffThread(users, { meta: true, seed: 7 });
-    const inline = trainCommunityModels(users, { meta: true, seed: 7 });
+    const off = await trainOffThread(users, { meta: true, calibrate: true, seed: 7 });
+    const inline = trainCommunityModels(users, { meta: true, calibrate: true, seed: 7 });
     expect(off.threadId).not.toBe(threadId);
     expect(off.threadId).toBeGreaterThan(0);
     expect(Array.from(off.global.w)).toEqual(Array.from(inline.global.w));
@@ -40,7 +40,7 @@ describe('community models train off the main thread', () => {
       let ticks = 0;
       const timer = setInterval(() => ticks++, 0);
       try {
-        await train(users, { meta: false, seed: 1 });
+        await train(users, { meta: false, calibrate: false, seed: 1 });
         return ticks;
       } finally {
         clearInterval(timer);
@@ -52,10 +52,10 @@ describe('community models train off the main thread', () => {
 
   it('an abort ends the worker and rejects with an AbortError; a failure inside it is reported, not swallowed', async () => {
     const ac = new AbortController();
-    const pending = trainOffThread(community(3), { meta: true, seed: 1 }, ac.signal);
+    const pending = trainOffThread(community(3), { meta: true, calibrate: true, seed: 1 }, ac.signal);
     ac.abort();
     await expect(pending).rejects.toMatchObject({ name: 'AbortError' });
     const mixed = [...community(4, 2, 10, 8), ...community(5, 2, 10, 9)];
-    await expect(trainOffThread(mixed, { meta: false, seed: 1 })).rejects.toThrow(/community training failed in its worker: .*different dimensions/);
+    await expect(trainOffThread(mixed, { meta: false, calibrate: false, seed: 1 })).rejects.toThrow(/community training failed in its worker: .*different dimensions/);
   });
 });

@@ -112,6 +112,8 @@ for (const backend of testBackends()) {
       await world.taste.retrainCommunity();
       // The community prior trained in a worker thread, not on the thread serving people.
       expect(world.taste.lastCommunityThread).toBeGreaterThan(0);
+      // …with finetune's λ schedule calibrated on the community (80 ratings each: counts up to 70).
+      expect(world.taste.scorer.getGlobal().lambdaSchedule?.points.at(-1)?.n).toBe(70);
     }, 240_000);
 
     afterAll(async () => {

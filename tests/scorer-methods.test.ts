@@ -1,13 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { createRng, type Rng } from '../src/core/random';
-import { RatingStore, type PackedRatings } from '../src/core/scorer/data';
+import { RatingStore, subsetRatings, type PackedRatings } from '../src/core/scorer/data';
 import { averageRanks, mae, mse, pearson, srocc } from '../src/core/scorer/metrics';
 import { selectK, knnPredict } from '../src/core/scorer/knn';
 import { trainMeta, adapt, zeroMeta, shouldRetrainMeta, type MetaParams } from '../src/core/scorer/maml';
 import { autoSelect } from '../src/core/scorer/auto';
 import { trainGlobal, emptyGlobal, globalOffset, DEFAULT_GLOBAL_LAMBDA_GRID } from '../src/core/scorer/global';
 import { spdInverse } from '../src/core/scorer/linalg';
-import { IncrementalFinetune } from '../src/core/scorer/finetune';
+import { calibrateLambdaSchedule, scheduledLambda } from '../src/core/scorer/calibrate';
+import { IncrementalFinetune, selectLambda } from '../src/core/scorer/finetune';
 import { selectByVariance, nextToRate } from '../src/core/scorer/active';
 import { qualityFromPredictions } from '../src/core/scorer/quality';
 
@@ -393,5 +394,46 @@ describe('few-ratings safeguards', () => {
         expect(sel.lambda).toBe(min.lambda);
       }
     }
+  });
+});
+
+describe('community-calibrated λ schedule', () => {
+  // People = shared taste + a personal part of a given size; each rates `perUser` random images.
+  function people(seed: number, personal: number, users = 24, perUser = 40, d = 16): PackedRatings[] {
+    const rng = createRng(seed);
+    const shared = Float64Array.from({ length: d }, () => rng.normal() * 2);
+    return Array.from({ length: users }, () => {
+      const own = Float64Array.from(shared, (v) => v + personal * rng.normal());
+      const X = Array.from({ length: perUser }, () => unit(rng, d));
+      return store(d, X, X.map((x) => 5 + dotv(own, x) * 2 + 0.3 * rng.normal()));
+    });
+  }
+
+  it('trusts the prior more when people share their taste, less when they differ, and only where it has enough people', () => {
+    const alike = calibrateLambdaSchedule(people(31, 0.05));
+    const unalike = calibrateLambdaSchedule(people(31, 3));
+    // 40 ratings each: counts up to 30 leave the 10 held-out ratings calibration needs.
+    expect(alike.points.map((p) => p.n)).toEqual([5, 10, 15, 20, 30]);
+    expect(alike.points.every((p) => p.members === 24)).toBe(true);
+    const at = (s: typeof alike, n: number) => s.points.find((p) => p.n === n)!.lambda;
+    for (const n of [10, 20, 30]) expect(at(alike, n)).toBeGreaterThan(at(unalike, n));
+    // Too few people with enough ratings: no schedule, finetune keeps its own leave-one-out.
+    expect(calibrateLambdaSchedule(people(32, 1, 5)).points).toEqual([]);
+  });
+
+  it('finetune adopts the scheduled λ up to the last calibrated count and its own leave-one-out beyond', () => {
+    const schedule = { points: [{ n: 5, lambda: 100, members: 9 }, { n: 20, lambda: 3, members: 9 }] };
+    expect(scheduledLambda(schedule, 4)).toBe(100);
+    expect(scheduledLambda(schedule, 19)).toBe(100);
+    expect(scheduledLambda(schedule, 20)).toBe(3);
+    expect(scheduledLambda(schedule, 21)).toBeNull();
+    expect(scheduledLambda(undefined, 10)).toBeNull();
+    const [u] = people(33, 1, 1, 60);
+    const g = trainGlobal(people(34, 1));
+    const withSchedule = { w: g.w, bias: g.bias, lambdaSchedule: { points: [{ n: 5, lambda: 95, members: 9 }, { n: 30, lambda: 0.11, members: 9 }] } };
+    const first = (n: number) => subsetRatings(u!, Array.from({ length: n }, (_, i) => i));
+    expect(selectLambda(withSchedule, first(12)).lambda).toBe(100); // nearest grid value to 95
+    expect(selectLambda(withSchedule, first(30)).lambda).toBe(0.1);
+    expect(selectLambda(withSchedule, first(60)).lambda).toBe(selectLambda({ w: g.w, bias: g.bias }, first(60)).lambda);
   });
 });

@@ -196,10 +196,12 @@ export class TasteService {
     const packed: PackedRatings[] = [...perUser.values()].map((u) =>
       packDataset({ X: u.ids.map((id) => vectors.get(id)!), y: u.y }, this.scorer.dim),
     );
+    // The meta-init and the λ schedule follow slow community growth; the prior itself every retrain.
     const meta = shouldRetrainMeta(this.metaUsers, packed.length);
-    const trained = await (this.deps.trainCommunity ?? trainOffThread)(packed, { meta, seed: this.deps.seed ?? 1 }, this.training.signal);
+    const trained = await (this.deps.trainCommunity ?? trainOffThread)(packed, { meta, calibrate: meta, seed: this.deps.seed ?? 1 }, this.training.signal);
     if (this.stopped) return;
-    this.scorer.setGlobal(trained.global);
+    const schedule = trained.global.lambdaSchedule ?? this.scorer.getGlobal().lambdaSchedule;
+    this.scorer.setGlobal(schedule ? { ...trained.global, lambdaSchedule: schedule } : trained.global);
     if (trained.meta) {
       this.scorer.setMeta(trained.meta);
       this.metaUsers = packed.length;

@@ -5,7 +5,8 @@
  * product's own code from src/core/scorer — this file only adapts call shapes.
  */
 import type { PackedRatings } from '../core/scorer/data';
-import { trainGlobal, globalOffset, type GlobalModel } from '../core/scorer/global';
+import { globalOffset, type GlobalModel } from '../core/scorer/global';
+import { trainCommunityModels } from '../core/scorer/community';
 import { selectLambda, toLinearModel, predictLinear, DEFAULT_OFFSET_SCALE, type FinetunePrior } from '../core/scorer/finetune';
 import { dotAt } from '../core/scorer/linalg';
 import type { Rng } from '../core/random';
@@ -27,9 +28,13 @@ export interface EvalMethod {
   fit(train: PackedRatings, community: Community): Predictor;
 }
 
-/** Community models from other people's ratings: the global ridge and (optionally) the MAML meta-model. */
-export function trainCommunity(raters: readonly PackedRatings[], rng?: Rng, opts: { maml?: boolean } = {}): Community {
-  const global = trainGlobal(raters);
+/**
+ * Community models from other people's ratings: the global ridge with its calibrated λ schedule (as
+ * the product trains them: src/core/scorer/community.ts) and (optionally) the MAML meta-model.
+ * `calibrate: false` leaves finetune's λ to per-person leave-one-out (a diagnostic).
+ */
+export function trainCommunity(raters: readonly PackedRatings[], rng?: Rng, opts: { maml?: boolean; calibrate?: boolean } = {}): Community {
+  const global = trainCommunityModels(raters, { meta: false, calibrate: opts.calibrate !== false, seed: 1 }).global;
   const meta = opts.maml === false ? null : trainMeta(raters, {}, rng ? rng.int(2 ** 31) : 1);
   return { global, meta };
 }
@@ -43,7 +48,7 @@ function linearPredictor(w: Float64Array, bias: number, dim: number): Predictor 
 }
 
 export function priorOf(g: GlobalModel): FinetunePrior {
-  return { w: g.w, bias: g.bias };
+  return { w: g.w, bias: g.bias, lambdaSchedule: g.lambdaSchedule };
 }
 
 export const globalMethod: EvalMethod = {

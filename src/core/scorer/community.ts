@@ -10,10 +10,13 @@ import { Worker } from 'node:worker_threads';
 import type { PackedRatings } from './data';
 import { trainGlobal, type GlobalModel } from './global';
 import { trainMeta, type MetaParams } from './maml';
+import { calibrateLambdaSchedule } from './calibrate';
 
 export interface CommunityJob {
   /** Also (re)train the meta-learned init. */
   meta: boolean;
+  /** Also (re)calibrate finetune's λ schedule (calibrate.ts); otherwise the global carries none. */
+  calibrate: boolean;
   seed: number;
 }
 
@@ -24,7 +27,9 @@ export interface CommunityModels {
 
 /** The training itself: pure, the same code on either thread. */
 export function trainCommunityModels(users: readonly PackedRatings[], job: CommunityJob): CommunityModels {
-  return { global: trainGlobal(users), meta: job.meta ? trainMeta(users, {}, job.seed) : null };
+  const global = trainGlobal(users);
+  const lambdaSchedule = job.calibrate ? calibrateLambdaSchedule(users) : undefined;
+  return { global: lambdaSchedule ? { ...global, lambdaSchedule } : global, meta: job.meta ? trainMeta(users, {}, job.seed) : null };
 }
 
 /** A trainer: inline (`trainCommunityModels` wrapped in a promise) or off-thread (the default). */

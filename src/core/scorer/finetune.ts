@@ -18,6 +18,7 @@
  * of the smaller Gram matrix: LOO residual_i = e_i / (1 − H_ii). Re-selecting costs O(min(n,p)³), so
  * callers do it on a schedule (`lambdaIsStale`), while each rating refits exactly at the current λ.
  */
+import { scheduledLambda, type LambdaSchedule } from './lambda-schedule';
 import { choleskyInPlace, choleskySolve, forwardSolve, backSolveT, choleskyRankOneUpdate, dotAt, spdInverse, symEig } from './linalg';
 import type { PackedRatings } from './data';
 import { RatingStore } from './data';
@@ -25,6 +26,8 @@ import { RatingStore } from './data';
 export interface FinetunePrior {
   readonly w: Float64Array;
   readonly bias: number;
+  /** λ by rating count, learned from the community (calibrate.ts); per-person LOO where it has none. */
+  readonly lambdaSchedule?: LambdaSchedule;
 }
 
 /** What prediction needs: w·x + bias. */
@@ -210,6 +213,21 @@ function oneStandardErrorChoice(cands: readonly LooCandidate[]): LooCandidate {
 }
 
 /**
+ * The λ finetune adopts with n ratings: the community's calibrated choice where there is one (the
+ * grid value nearest to it), else the one-standard-error rule below ONE_SE_BELOW ratings and the LOO
+ * minimum above.
+ */
+function chooseLambda(cands: readonly LooCandidate[], n: number, schedule: LambdaSchedule | undefined): LooCandidate {
+  const target = scheduledLambda(schedule, n);
+  if (target !== null) {
+    let pick = cands[0] as LooCandidate;
+    for (const c of cands) if (Math.abs(Math.log(c.lambda / target)) < Math.abs(Math.log(pick.lambda / target))) pick = c;
+    return pick;
+  }
+  return n < ONE_SE_BELOW ? oneStandardErrorChoice(cands) : minLooChoice(cands);
+}
+
+/**
  * Closed-form LOO over a λ grid from one eigen-decomposition. With H = X̃(X̃ᵀX̃+λI)⁻¹X̃ᵀ, the LOO
  * residual of rating i is (r_i − (Hr)_i)/(1 − H_ii); in the dual this is [(K+λI)⁻¹r]_i / [(K+λI)⁻¹]_ii.
  */
@@ -256,7 +274,7 @@ export function selectLambda(prior: FinetunePrior, data: PackedRatings, opts: Fi
       results.push({ lambda: lam, looMse: mse });
       cands.push(looCandidate(lam, data, e, a));
     }
-    best = n < ONE_SE_BELOW ? oneStandardErrorChoice(cands) : minLooChoice(cands);
+    best = chooseLambda(cands, n, prior.lambdaSchedule);
     const delta = new Float64Array(p);
     dualToDelta(data, best.coef, s, delta);
     return { lambda: best.lambda, looPred: best.loo, looMse: best.mse, grid: results, delta };
@@ -300,7 +318,7 @@ export function selectLambda(prior: FinetunePrior, data: PackedRatings, opts: Fi
     results.push({ lambda: lam, looMse: mse });
     cands.push(looCandidate(lam, data, e, fitCoef));
   }
-  best = n < ONE_SE_BELOW ? oneStandardErrorChoice(cands) : minLooChoice(cands);
+  best = chooseLambda(cands, n, prior.lambdaSchedule);
   const delta = new Float64Array(p);
   for (let k = 0; k < p; k++) {
     const ck = best.coef[k] as number;

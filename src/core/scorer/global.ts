@@ -15,6 +15,7 @@
  * images, GCV chose λ = 0.1 and scored 0.530 SROCC on unseen images; λ = 3 scored 0.562.)
  */
 import { symEig, dotAt, choleskyInPlace, forwardSolve, backSolveT } from './linalg';
+import type { LambdaSchedule } from './lambda-schedule';
 import type { PackedRatings } from './data';
 
 export interface GlobalModel {
@@ -29,6 +30,8 @@ export interface GlobalModel {
   readonly residualVar: number;
   readonly users: number;
   readonly ratings: number;
+  /** λ by rating count for the personal fits on top of this prior (calibrate.ts); none until calibrated. */
+  readonly lambdaSchedule?: LambdaSchedule;
 }
 
 export const DEFAULT_GLOBAL_LAMBDA_GRID: readonly number[] = [0.1, 0.3, 1, 3, 10, 30, 100, 300, 1000];

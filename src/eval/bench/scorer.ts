@@ -193,7 +193,7 @@ async function benchCommunity(d: number, users: number, perUser: number, rng: Rn
     }, 5);
     const t0 = performance.now();
     await new Promise((r) => setTimeout(r, 20));
-    await train(community, { meta: true, seed: 1 });
+    await train(community, { meta: true, calibrate: true, seed: 1 });
     const ms = performance.now() - t0 - 20;
     await new Promise((r) => setTimeout(r, 20));
     clearInterval(timer);
