@@ -14,9 +14,12 @@
  *    (O(p²) per rating, removals by the matching downdate).
  * The factor is the only O(n²)/O(p²) state; it can be released (cold users) and rebuilt from the data.
  *
- * λ is chosen by closed-form leave-one-out over a grid (`selectLambda`), from one eigen-decomposition
- * of the smaller Gram matrix: LOO residual_i = e_i / (1 − H_ii). Re-selecting costs O(min(n,p)³), so
- * callers do it on a schedule (`lambdaIsStale`), while each rating refits exactly at the current λ.
+ * λ comes from the community's calibrated schedule λ(n) for a person's first ratings (the prior carries
+ * it; see calibrate.ts) and from closed-form leave-one-out over a grid beyond it (`selectLambda`, one
+ * eigen-decomposition of the smaller Gram matrix: LOO residual_i = e_i / (1 − H_ii)). The LOO
+ * predictions are computed either way (auto and the quality report use them). Re-selecting costs
+ * O(min(n,p)³), so callers do it on a schedule (`lambdaIsStale`), while each rating refits exactly at
+ * the current λ.
  */
 import { scheduledLambda, type LambdaSchedule } from './lambda-schedule';
 import { choleskyInPlace, choleskySolve, forwardSolve, backSolveT, choleskyRankOneUpdate, dotAt, spdInverse, symEig } from './linalg';
