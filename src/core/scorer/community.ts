@@ -1,7 +1,7 @@
 /**
  * Training the community models — the global prior and (when due) the meta-learned init — off the
  * main thread. Training is seconds of pure arithmetic (an O(N·d²) Gram matrix and d×d eigen-
- * decompositions: ~4 s for 5,000 ratings and ~9 s for 20,000 at d = 512 on this machine). Run inline it
+ * decompositions: ~3 s for 5,000 ratings at d = 512 in bench:scorer, ~9 s for 20,000 on this machine). Run inline it
  * would freeze the event loop, and with it every platform acknowledgement (Discord and Slack allow 3 s).
  * So each retrain runs in a short-lived worker thread: the ratings are transferred (not copied), the
  * models come back by structured clone, and a crash or an abort costs only that retrain.
