@@ -213,6 +213,7 @@ export function runPiaaProtocol(data: PiaaData, cfg: PiaaConfig): PiaaSummary {
   const order = permutation(data.raters.length, rng);
   const folds = [order.filter((_, i) => i % 2 === 0), order.filter((_, i) => i % 2 === 1)];
   const results: PersonResult[] = [];
+  const schedules: string[] = [];
   for (let f = 0; f < 2; f++) {
     const testIdx = folds[f]!.slice(0, cfg.maxTestPeople ?? Infinity);
     const commIdx = folds[1 - f]!;
@@ -221,16 +222,18 @@ export function runPiaaProtocol(data: PiaaData, cfg: PiaaConfig): PiaaSummary {
     const t0 = performance.now();
     const community = trainCommunity(commIdx.map((i) => communityRatings(data, data.raters[i]!, cfg.communityPerRater, fresh, commRng)), commRng, { maml: cfg.methods.includes("maml") || cfg.methods.includes("auto") });
     cfg.onProgress?.(`fold ${f + 1}/2: community models from ${commIdx.length} raters in ${(performance.now() - t0).toFixed(0)} ms; evaluating ${testIdx.length} people`);
+    const pts = community.global.lambdaSchedule?.points ?? [];
+    schedules.push(`fold ${f + 1}: community λ ${community.global.lambda}, finetune λ schedule ${pts.length ? pts.map((p) => `${p.n}→${p.lambda}`).join(' ') : 'none'}`);
     testIdx.forEach((i, k) => {
       const r = evaluatePerson(data, data.raters[i]!, community, cfg, fresh, rng.fork());
       if (r) results.push(r);
       if ((k + 1) % 10 === 0 || k + 1 === testIdx.length) cfg.onProgress?.(`fold ${f + 1}/2: ${k + 1}/${testIdx.length} people`);
     });
   }
-  return summarize(results, data, cfg);
+  return summarize(results, data, cfg, schedules);
 }
 
-function summarize(results: PersonResult[], data: PiaaData, cfg: PiaaConfig): PiaaSummary {
+function summarize(results: PersonResult[], data: PiaaData, cfg: PiaaConfig, schedules: string[] = []): PiaaSummary {
   const shots: PiaaSummary['shots'] = {};
   for (const s of cfg.shots) {
     const row: Record<string, MetricSummary> = {};
@@ -277,6 +280,7 @@ function summarize(results: PersonResult[], data: PiaaData, cfg: PiaaConfig): Pi
       cfg.freshShare > 0
         ? `test images: fresh — ${Math.round(cfg.freshShare * 100)}% of the images per fold, never seen by the community models (${cfg.communityPerRater} ratings per community member)`
         : 'DIAGNOSTIC: test images may be ones the community models were trained on (--fresh-share 0)',
+      ...schedules,
     ],
   };
 }
