@@ -8,6 +8,7 @@
  * - A group run with objective `min` raises the least-happy member's TRUE (hidden) taste over the
  *   initial prompt, driving the product's optimizer loop with the offline sketch generator.
  */
+import pino from 'pino';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../src/db/connection';
@@ -24,6 +25,7 @@ import { SketchGenerator, parseSketchPrompt } from '../src/providers/imagegen/sk
 import { buildPopulation, noisyRating, trueTaste, type Population } from '../src/eval/synthetic';
 import { testBackends } from './helpers/db';
 import { createTasteWorld, type TasteWorld } from './helpers/taste-world';
+import { TasteService } from '../src/core/taste';
 
 describe('compareTastes (pure, constructed predictions)', () => {
   const ids = ['a', 'b', 'c', 'd', 'e', 'f'];
@@ -119,6 +121,26 @@ for (const backend of testBackends()) {
     afterAll(async () => {
       world?.close();
       await database?.close();
+    });
+
+    it('starts serving with the neutral prior, and says so, when community training fails at startup', async () => {
+      const lines: string[] = [];
+      const log = pino({ level: 'error' }, { write: (l: string) => void lines.push(l) });
+      const broken = new TasteService({
+        db: world.db, ledger: world.ledger, embeddings: world.embeddings, images: world.store, log, globalEvery: 1_000_000, seed: 1,
+        trainCommunity: async () => {
+          throw new Error('worker could not start');
+        },
+      });
+      try {
+        const loaded = await broken.load();
+        expect(loaded.ratings).toBeGreaterThan(0);
+        expect(broken.scorer.getGlobal().users).toBe(0); // the neutral prior
+        const logged = lines.map((l) => JSON.parse(l) as { msg: string; err?: { message: string } });
+        expect(logged).toContainEqual(expect.objectContaining({ msg: expect.stringContaining('community models could not be trained at startup'), err: expect.objectContaining({ message: 'worker could not start' }) }));
+      } finally {
+        broken.stop();
+      }
     });
 
     it('gives the same hidden taste a high match and the mirrored taste a low one, and explains it', async () => {

@@ -75,7 +75,12 @@ export class TasteService {
     const users = await this.deps.ledger.ratedUsers();
     let total = 0;
     for (const userKey of users) total += await this.refit(userKey);
-    await this.retrainCommunity();
+    try {
+      await this.retrainCommunity();
+    } catch (err) {
+      // Serving with the neutral prior beats not starting; the next retrain (every globalEvery ratings) tries again.
+      this.deps.log.error({ err }, 'community models could not be trained at startup; scores use the neutral prior until the next retrain');
+    }
     this.deps.log.info({ users: users.length, ratings: total, model: this.modelId }, 'scorers loaded');
     return { users: users.length, ratings: total };
   }
