@@ -1,10 +1,11 @@
 /**
- * Training the community models — the global prior and (when due) the meta-learned init — off the
- * main thread. Training is seconds of pure arithmetic (an O(N·d²) Gram matrix and d×d eigen-
- * decompositions: ~3 s for 5,000 ratings at d = 512 in bench:scorer, ~9 s for 20,000 on this machine). Run inline it
- * would freeze the event loop, and with it every platform acknowledgement (Discord and Slack allow 3 s).
- * So each retrain runs in a short-lived worker thread: the ratings are transferred (not copied), the
- * models come back by structured clone, and a crash or an abort costs only that retrain.
+ * Training the community models — the global prior, and when due the meta-learned init and finetune's
+ * λ schedule (calibrate.ts) — off the main thread. Training is seconds of pure arithmetic (an O(N·d²)
+ * Gram matrix and d×d eigendecompositions: ~3 s for 5,000 ratings at d = 512 in bench:scorer, ~9 s for
+ * 20,000 on this machine). Run inline it would freeze the event loop, and with it every platform
+ * acknowledgement (Discord and Slack allow 3 s). So each retrain runs in a short-lived worker thread:
+ * the ratings are copied once into exact-size buffers and transferred, the models come back by
+ * structured clone, and a crash or an abort costs only that retrain.
  */
 import { Worker } from 'node:worker_threads';
 import type { PackedRatings } from './data';
