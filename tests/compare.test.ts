@@ -26,6 +26,8 @@ import { buildPopulation, noisyRating, trueTaste, type Population } from '../src
 import { testBackends } from './helpers/db';
 import { createTasteWorld, type TasteWorld } from './helpers/taste-world';
 import { TasteService } from '../src/core/taste';
+import { trainInline, type CommunityJob } from '../src/core/scorer/community';
+import { silentLogger } from '../src/log';
 
 describe('compareTastes (pure, constructed predictions)', () => {
   const ids = ['a', 'b', 'c', 'd', 'e', 'f'];
@@ -140,6 +142,26 @@ for (const backend of testBackends()) {
         expect(logged).toContainEqual(expect.objectContaining({ msg: expect.stringContaining('community models could not be trained at startup'), err: expect.objectContaining({ message: 'worker could not start' }) }));
       } finally {
         broken.stop();
+      }
+    });
+
+    it('recalibrates the meta-init and λ schedule only as the community grows; the prior every time', async () => {
+      const jobs: CommunityJob[] = [];
+      const recording = new TasteService({
+        db: world.db, ledger: world.ledger, embeddings: world.embeddings, images: world.store, log: silentLogger, globalEvery: 1_000_000, seed: 1,
+        trainCommunity: async (users, job, signal) => {
+          jobs.push(job);
+          return trainInline(users, job, signal);
+        },
+      });
+      try {
+        await recording.load();
+        await recording.retrainCommunity();
+        expect(jobs.map((j) => [j.meta, j.calibrate])).toEqual([[true, true], [false, false]]);
+        // The schedule calibrated first is kept by the second retrain, which did not recalibrate.
+        expect(recording.scorer.getGlobal().lambdaSchedule?.points.length).toBeGreaterThan(0);
+      } finally {
+        recording.stop();
       }
     });
 

@@ -50,6 +50,8 @@ export class TasteService {
   private readonly unsubscribe: () => void;
   private changesSinceGlobal = 0;
   private metaUsers = 0;
+  /** Ratings in the community when finetune's λ schedule was last calibrated. */
+  private calibratedRatings = 0;
   private communityJob: Promise<void> | null = null;
   private communityDirty = false;
   private stopped = false;
@@ -179,7 +181,8 @@ export class TasteService {
           await this.retrainCommunity();
         } while (this.communityDirty && !this.stopped);
       } catch (err) {
-        this.deps.log.error({ err }, 'community model training failed; keeping the previous one');
+        // A training aborted by stop() is not a failure worth an error line at shutdown.
+        if (!this.stopped) this.deps.log.error({ err }, 'community model training failed; keeping the previous one');
       } finally {
         this.communityJob = null;
       }
@@ -201,9 +204,13 @@ export class TasteService {
     const packed: PackedRatings[] = [...perUser.values()].map((u) =>
       packDataset({ X: u.ids.map((id) => vectors.get(id)!), y: u.y }, this.scorer.dim),
     );
-    // The meta-init and the λ schedule follow slow community growth; the prior itself every retrain.
+    // The meta-init and the λ schedule follow slow community growth (25% more people, or for the
+    // schedule also 25% more ratings: its longest calibrated count grows with people's histories);
+    // the prior itself retrains every time.
     const meta = shouldRetrainMeta(this.metaUsers, packed.length);
-    const trained = await (this.deps.trainCommunity ?? trainOffThread)(packed, { meta, calibrate: meta, seed: this.deps.seed ?? 1 }, this.training.signal);
+    const ratings = packed.reduce((n, u) => n + u.n, 0);
+    const calibrate = meta || ratings >= this.calibratedRatings * 1.25;
+    const trained = await (this.deps.trainCommunity ?? trainOffThread)(packed, { meta, calibrate, seed: this.deps.seed ?? 1 }, this.training.signal);
     if (this.stopped) return;
     const schedule = trained.global.lambdaSchedule ?? this.scorer.getGlobal().lambdaSchedule;
     this.scorer.setGlobal(schedule ? { ...trained.global, lambdaSchedule: schedule } : trained.global);
@@ -211,6 +218,7 @@ export class TasteService {
       this.scorer.setMeta(trained.meta);
       this.metaUsers = packed.length;
     }
+    if (calibrate) this.calibratedRatings = ratings;
     this.lastCommunityThread = trained.threadId;
   }
 
