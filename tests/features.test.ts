@@ -22,6 +22,14 @@ const dot = (a: Float32Array, b: Float32Array) => a.reduce((s, x, i) => s + x * 
 const norm = (a: Float32Array) => Math.sqrt(dot(a, a));
 
 /** Offset of a named group in the raw vector. */
+type Pixel = (x: number, y: number) => [number, number, number];
+/** A w×h RGB image painted pixel by pixel. */
+function paint(w: number, h: number, f: Pixel): Uint8Array {
+  const a = new Uint8Array(w * h * 3);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) a.set(f(x, y), (y * w + x) * 3);
+  return a;
+}
+
 function groupOffset(name: string): number {
   let o = 0;
   for (const g of FEATURE_GROUPS) {
@@ -71,11 +79,7 @@ describe('features embedder', () => {
 
   it('extractFeatures measures what it claims on synthetic pixels', () => {
     const w = 64, h = 64;
-    const img = (f: (x: number, y: number) => [number, number, number]) => {
-      const a = new Uint8Array(w * h * 3);
-      for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) a.set(f(x, y), (y * w + x) * 3);
-      return a;
-    };
+    const img = (f: Pixel) => paint(w, h, f);
     const black = extractFeatures(img(() => [0, 0, 0]), w, h);
     const white = extractFeatures(img(() => [255, 255, 255]), w, h);
     expect(black[0]).toBeCloseTo(0);
@@ -98,11 +102,7 @@ describe('features embedder', () => {
 
   it('v2 layout descriptors see where things are: bands, verticals, spots, blockiness, mirror symmetry', () => {
     const w = 96, h = 96;
-    const img = (f: (x: number, y: number) => [number, number, number]) => {
-      const a = new Uint8Array(w * h * 3);
-      for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) a.set(f(x, y), (y * w + x) * 3);
-      return a;
-    };
+    const img = (f: Pixel) => paint(w, h, f);
     // Blue sky over orange ground: bandHue puts blue on top, orange at the bottom.
     const skyGround = extractFeatures(img((_x, y) => (y < h / 2 ? [40, 90, 230] : [230, 120, 30])), w, h);
     const bh = groupOffset('bandHue'); // 3 bands × 8 hue bins (bin k centred at k·45°)
@@ -143,11 +143,7 @@ describe('features embedder', () => {
 
   it('v3 scene descriptors: sky gradient warmth, a round bright disc and its colour, star points, pixel blocks before downscaling', async () => {
     const w = 96, h = 96;
-    const img = (f: (x: number, y: number) => [number, number, number]) => {
-      const a = new Uint8Array(w * h * 3);
-      for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) a.set(f(x, y), (y * w + x) * 3);
-      return a;
-    };
+    const img = (f: Pixel) => paint(w, h, f);
     // Golden-hour-like sky (orange) vs a day sky (blue): the warm score of both sky bands flips sign.
     const sg = groupOffset('skyGradient'); // per band: hue cos, hue sin, warm, warm per saturation, sat, lum, a*
     const golden = extractFeatures(img(() => [240, 150, 60]), w, h);
@@ -213,11 +209,7 @@ describe('features embedder', () => {
 
   it('v4 composition descriptors: mirrored shapes and mass in the middle, on synthetic pixels and renders', async () => {
     const w = 96, h = 96;
-    const img = (f: (x: number, y: number) => [number, number, number]) => {
-      const a = new Uint8Array(w * h * 3);
-      for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) a.set(f(x, y), (y * w + x) * 3);
-      return a;
-    };
+    const img = (f: Pixel) => paint(w, h, f);
     const co = groupOffset('composition');
     // Two towers placed symmetrically vs the same towers both on the left third.
     const tower = (x: number, y: number, at: number[]) => at.some((c) => Math.abs(x - c) < 5) && y > 30;

@@ -5,6 +5,9 @@
  */
 import type { Logger } from 'pino';
 import { isUserError } from '../core/errors';
+import type { PersonRef } from '../core/identity';
+import type { RatingContext } from '../core/ports';
+import type { Services } from '../core/services';
 
 export async function withRetries<T>(fn: () => Promise<T>, opts: { attempts?: number; baseDelayMs?: number; log?: Logger; what?: string } = {}): Promise<T> {
   const attempts = opts.attempts ?? 3;
@@ -18,4 +21,23 @@ export async function withRetries<T>(fn: () => Promise<T>, opts: { attempts?: nu
       await new Promise((r) => setTimeout(r, base * 2 ** (i - 1)));
     }
   }
+}
+
+/**
+ * Applies one rating reaction (added or removed) for a person, with the retries above: every chat
+ * platform stores a reaction the same way once it knows who, which image and which score.
+ */
+export async function storeReactionRating(
+  services: Services,
+  r: { kind: 'add' | 'remove'; person: PersonRef; imageId: string; rating: number; ctx: RatingContext; eventTime?: Date },
+  opts: { log?: Logger; what: string },
+): Promise<void> {
+  await withRetries(
+    async () => {
+      await services.people.touch(r.person, r.ctx.scopeId);
+      if (r.kind === 'add') await services.ratings.rate(r.person, r.imageId, r.rating, r.ctx, r.eventTime);
+      else await services.ratings.unrate(r.person, r.imageId, r.rating, r.ctx, r.eventTime);
+    },
+    opts,
+  );
 }

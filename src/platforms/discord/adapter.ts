@@ -16,7 +16,7 @@ import { userKeyOf, type PersonRef } from '../../core/identity';
 import type { Services } from '../../core/services';
 import { dispatchCommand } from '../dispatch';
 import { emojiToRating, isCancelEmoji, RATING_EMOJI } from '../emoji';
-import { withRetries } from '../retry';
+import { storeReactionRating } from '../retry';
 import { recordPosted } from '../record';
 import { RunDisplay } from '../run-display';
 import type { ChatAdapter, CommandContext, Conversation, OutMessage, ReplyOptions } from '../types';
@@ -213,16 +213,8 @@ export function createDiscordAdapter(opts: DiscordAdapterOptions): DiscordAdapte
     }
     if (!known.imageId || rating === null) return;
     const ctx = { source: PLATFORM, scopeId: reaction.message.guildId ?? undefined, channelId: reaction.message.channelId, messageId: reaction.message.id };
-    const imageId = known.imageId;
     // Gateway events are never resent: retry a passing storage failure here (the ledger is idempotent).
-    await withRetries(
-      async () => {
-        await services.people.touch(person, ctx.scopeId);
-        if (kind === 'add') await services.ratings.rate(person, imageId, rating, ctx, eventTime);
-        else await services.ratings.unrate(person, imageId, rating, ctx, eventTime);
-      },
-      { log, what: 'rating from a Discord reaction' },
-    );
+    await storeReactionRating(services, { kind, person, imageId: known.imageId, rating, ctx, eventTime }, { log, what: 'rating from a Discord reaction' });
   }
 
   /** The attachment-ingest path: only where the server turned it on, only PNG/JPEG/WebP images. */

@@ -26,7 +26,7 @@ import { encodeForUpload } from '../discord/upload';
 import { emojiToRating, isCancelEmoji, RATING_SLACK_NAMES } from '../emoji';
 import { recordPosted } from '../record';
 import { RunDisplay } from '../run-display';
-import { withRetries } from '../retry';
+import { storeReactionRating } from '../retry';
 import type { ChatAdapter, CommandContext, Conversation, OutFile, OutMessage, ReplyOptions } from '../types';
 import { dbEventClaimer, memoryEventClaimer, scheduleProcessedEventsPruning, type EventClaimer, type PruneSchedule } from './event-dedupe';
 import { ChannelQueue } from './queue';
@@ -322,19 +322,11 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
         return;
       }
       if (!known.imageId || rating === null) return;
-      const imageId = known.imageId;
       const eventTime = tsToDate(event.event_ts) ?? new Date(clock());
       const ctx = { source: PLATFORM, scopeId: envelope.team_id, channelId: channel, messageId };
       // The event was acked already, so Slack will not resend it: retry a passing failure here. The
       // ledger is idempotent by event time, so a repeat is harmless.
-      await withRetries(
-        async () => {
-          await services.people.touch(person, envelope.team_id);
-          if (kind === 'add') await services.ratings.rate(person, imageId, rating, ctx, eventTime);
-          else await services.ratings.unrate(person, imageId, rating, ctx, eventTime);
-        },
-        { log, what: 'rating from a Slack reaction' },
-      );
+      await storeReactionRating(services, { kind, person, imageId: known.imageId, rating, ctx, eventTime }, { log, what: 'rating from a Slack reaction' });
     } catch (err) {
       // Give the claim back: a redelivery (or a later reconcile) can still apply it.
       await claimer.release(eventKey).catch(() => {});
