@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -179,5 +180,17 @@ describe('the protocol tests every person on images the community models never s
     // With the protocol's fresh test images there is nothing to memorize: chance, and a far worse MSE.
     expect(fresh.srocc > 0.1).toBe(false);
     expect(fresh.mse).toBeGreaterThan(3 * shared.mse);
+  });
+});
+
+describe('eval:piaa command line', () => {
+  it('a bad flag value is one plain line naming the flag and what it accepts, exit code 2, nothing run', () => {
+    const run = spawnSync(process.execPath, ['--import', 'tsx', 'src/eval/piaa.ts', '--quick', '--fresh-share', '1.5', '--out', path.join(os.tmpdir(), 'tl-piaa-badflag')], { encoding: 'utf8' });
+    expect(run.status).toBe(2);
+    expect(run.stderr.trim()).toBe('error: --fresh-share must be a number from 0 up to (not including) 1, got "1.5"');
+    expect(run.stdout).toBe('');
+    const typo = spawnSync(process.execPath, ['--import', 'tsx', 'src/eval/piaa.ts', '--quik'], { encoding: 'utf8' });
+    expect(typo.status).toBe(2);
+    expect(typo.stderr).toMatch(/^error: unknown flag --quik; known: .*--quick/);
   });
 });

@@ -7,6 +7,11 @@ import { fileURLToPath } from 'node:url';
 
 export type ArgValue = string | number | boolean;
 
+/** A mistake in how the script was called: reported as one plain line (no stack), exit code 2. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
 /**
  * `--name value`, `--name=value` and bare `--flag` (true). Defaults give the known flags and their
  * types; an unknown flag is an error so a typo never silently runs the default configuration.
@@ -15,19 +20,19 @@ export function parseArgs<T extends Record<string, ArgValue | undefined>>(argv: 
   const out: Record<string, ArgValue | undefined> = { ...defaults };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
-    if (!a.startsWith('--')) throw new Error(`unexpected argument "${a}" (flags look like --name value)`);
+    if (!a.startsWith('--')) throw new UsageError(`unexpected argument "${a}" (flags look like --name value)`);
     const [rawName, inline] = a.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
-    if (!(rawName in defaults)) throw new Error(`unknown flag --${rawName}; known: ${Object.keys(defaults).map((k) => `--${k}`).join(' ')}`);
+    if (!(rawName in defaults)) throw new UsageError(`unknown flag --${rawName}; known: ${Object.keys(defaults).map((k) => `--${k}`).join(' ')}`);
     const def = defaults[rawName];
     if (typeof def === 'boolean') {
       out[rawName] = inline === undefined ? true : inline !== 'false';
       continue;
     }
     const value = inline ?? argv[++i];
-    if (value === undefined) throw new Error(`--${rawName} needs a value`);
+    if (value === undefined) throw new UsageError(`--${rawName} needs a value`);
     if (typeof def === 'number') {
       const n = Number(value);
-      if (!Number.isFinite(n)) throw new Error(`--${rawName} needs a number (got "${value}")`);
+      if (!Number.isFinite(n)) throw new UsageError(`--${rawName} needs a number (got "${value}")`);
       out[rawName] = n;
     } else {
       out[rawName] = value;
@@ -48,6 +53,22 @@ export function isMain(importMetaUrl: string): boolean {
   const self = fileURLToPath(importMetaUrl);
   const resolved = path.resolve(entry);
   return self === resolved || self.replace(/\.ts$/, '') === resolved.replace(/\.ts$/, '');
+}
+
+/**
+ * Runs `main` when this module is the script being run. A UsageError prints as one line saying what to
+ * fix (exit 2); anything else prints in full (exit 1).
+ */
+export function runMain(importMetaUrl: string, main: () => Promise<void>): void {
+  if (!isMain(importMetaUrl)) return;
+  main().catch((err: unknown) => {
+    if (err instanceof UsageError) {
+      console.error(`error: ${err.message}`);
+      process.exit(2);
+    }
+    console.error(err);
+    process.exit(1);
+  });
 }
 
 /** mean and (population) standard deviation, ignoring non-finite values. */

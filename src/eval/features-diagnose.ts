@@ -12,7 +12,7 @@
 import { buildPopulation, judgeLatents, LATENT_NAMES } from './synthetic';
 import { embedderForEval, embedPngsCached } from './embedding';
 import { defaultCacheDir } from './synthetic';
-import { isMain, parseArgs, progress } from './cli';
+import { runMain, parseArgs, progress } from './cli';
 import { symEig, dotAt } from '../core/scorer/linalg';
 
 export interface LatentVisibility {
@@ -106,9 +106,4 @@ async function main(): Promise<void> {
   console.log(JSON.stringify({ model: r.modelId, dim: r.dim, seed: Number(args.seed), pool: Number(args.pool), mean_r2: Number(r.mean.toFixed(4)), taste_r2: Number(r.tasteR2.toFixed(4)), people: r.people, r2: Object.fromEntries(r.latents.map((l) => [l.name, Number(l.r2.toFixed(4))])) }));
 }
 
-if (isMain(import.meta.url)) {
-  main().catch((err) => {
-    console.error(err);
-    process.exit(1);
-  });
-}
+runMain(import.meta.url, main);

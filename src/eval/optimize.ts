@@ -41,7 +41,7 @@ import { autoMethod, trainCommunity, globalMethod, type Community, type Predicto
 import { embedderForEval, embedPngs } from './embedding';
 import { MemoryImageStore } from './memory-store';
 import { lineChart } from './charts';
-import { isMain, meanStd, parseArgs, progress, round4 } from './cli';
+import { runMain, meanStd, parseArgs, progress, round4 } from './cli';
 
 /** Neutral starting prompts (subjects without style words), one per run, cycling. */
 export const START_PROMPTS = [
@@ -396,9 +396,4 @@ async function main(): Promise<void> {
   console.log(JSON.stringify(summary));
 }
 
-if (isMain(import.meta.url)) {
-  main().catch((err) => {
-    console.error(err);
-    process.exit(1);
-  });
-}
+runMain(import.meta.url, main);

@@ -44,7 +44,7 @@ import { activeOrder, ACTIVE_MODEL } from './piaa-active';
 import { buildPopulation, defaultCacheDir, judgeLatents, type JudgeView } from './synthetic';
 import { embedderForEval, embedPngsCached } from './embedding';
 import { lineChart } from './charts';
-import { isMain, meanStd, parseArgs, progress, round4 } from './cli';
+import { runMain, UsageError, meanStd, parseArgs, progress, round4 } from './cli';
 
 // ---------------------------------------------------------------- data shape
 
@@ -458,7 +458,7 @@ async function main(): Promise<void> {
   const missing = wanted.filter((m) => !AVAILABLE_METHODS[m]);
   if (missing.length) progress(`note: methods not available in this build, skipped: ${missing.join(', ')}`);
   const freshShare = Number(args['fresh-share']);
-  if (!(freshShare >= 0 && freshShare < 1)) throw new Error(`--fresh-share must be a number from 0 up to (not including) 1, got "${String(args['fresh-share'])}"`);
+  if (!(freshShare >= 0 && freshShare < 1)) throw new UsageError(`--fresh-share must be a number from 0 up to (not including) 1, got "${String(args['fresh-share'])}"`);
   if (freshShare === 0) progress('DIAGNOSTIC: test images may be ones the community models were trained on (--fresh-share 0); not a reportable result');
   const cfg = { ...defaultConfig(seed, quick, methods), freshShare, onProgress: progress };
   const t0 = performance.now();
@@ -471,7 +471,7 @@ async function main(): Promise<void> {
     const embedding = args['oracle-embedding'] ? 'oracle-latents' : 'embedder';
     if (embedding === 'oracle-latents') progress('DIAGNOSTIC: scorers get the judge\'s scene latents instead of image embeddings (--oracle-embedding); not a reportable result');
     const judgeView = String(args.judge);
-    if (judgeView !== 'drawn' && judgeView !== 'words') throw new Error(`--judge must be "drawn" (default) or "words" (diagnostic), got "${judgeView}"`);
+    if (judgeView !== 'drawn' && judgeView !== 'words') throw new UsageError(`--judge must be "drawn" (default) or "words" (diagnostic), got "${judgeView}"`);
     if (judgeView === 'words') progress('DIAGNOSTIC: the hidden judge scores the prompt\'s sky words and mood numbers (--judge words), as before features-v4; not a reportable result');
     data = await syntheticPiaaData({ seed, people: Number(args.people) || base.people, poolSize: Number(args.pool) || base.pool, embedding, judgeView, onProgress: progress });
   }
@@ -490,9 +490,4 @@ async function main(): Promise<void> {
   console.log(JSON.stringify(summary));
 }
 
-if (isMain(import.meta.url)) {
-  main().catch((err) => {
-    console.error(err);
-    process.exit(1);
-  });
-}
+runMain(import.meta.url, main);

@@ -32,7 +32,7 @@ import type { FeedbackLlm, PromptOptimizerLlm, ProposeRequest } from '../../prov
 import { parseSketchPrompt, renderSketch } from '../../providers/imagegen/sketch';
 import { embedPngs, embedderForEval } from '../embedding';
 import { MemoryImageStore } from '../memory-store';
-import { isMain, parseArgs, progress } from '../cli';
+import { runMain, parseArgs, progress } from '../cli';
 
 /** The shared abortable sleep, failing with CancelledError as a cancelled provider call does. */
 const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
@@ -189,9 +189,4 @@ async function main(): Promise<void> {
   console.log(JSON.stringify(summary));
 }
 
-if (isMain(import.meta.url)) {
-  main().catch((err) => {
-    console.error(err);
-    process.exit(1);
-  });
-}
+runMain(import.meta.url, main);
