@@ -3,7 +3,7 @@
  * Platforms (Discord, Slack, playground) and tests receive the result; nothing else constructs
  * providers, so "which backend does each part use" is answered here and logged at startup.
  */
-import { and, eq } from 'drizzle-orm';
+import { and, desc, eq, gte, isNotNull } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Config } from './config';
 import { openDatabase, type Database } from './db/connection';
@@ -22,6 +22,7 @@ import { RandomProposer } from './core/optimizer/random';
 import { touchPerson } from './core/people';
 import type { Embedder, ImageGenerator } from './core/ports';
 import { RatingLedger } from './core/ratings';
+import { reconcileMessage } from './core/reconcile';
 import { RunService } from './core/runs';
 import { pendingRunEvents } from './core/run-feed';
 import type { Services } from './core/services';
@@ -176,6 +177,15 @@ export async function createApp(config: Config, opts: AppOptions): Promise<App> 
         return ledger.unrate({ userKey, imageId, score, eventTime, ctx });
       },
       count: (userKey) => ledger.count(userKey),
+      reconcile: (m) =>
+        reconcileMessage(
+          {
+            standingVotes: (imageId) => ledger.standingVotes(imageId),
+            rate: async (person, imageId, score, ctx, eventTime) => ledger.rate({ userKey: await touchPerson(db, person, ctx.scopeId), imageId, score, eventTime, ctx }),
+            unrate: (person, imageId, score, ctx, eventTime) => ledger.unrate({ userKey: userKeyOf(person), imageId, score, eventTime, ctx }),
+          },
+          m,
+        ),
     },
     taste: {
       nextToRate: (userKey, k) => taste.nextToRate(userKey, k),
@@ -227,6 +237,15 @@ export async function createApp(config: Config, opts: AppOptions): Promise<App> 
           .where(and(eq(platformMessages.platform, platform), eq(platformMessages.eventKey, eventKey)))
           .limit(1);
         return row;
+      },
+      recentRateable: async (platform, since, limit) => {
+        const rows = await db
+          .select({ messageId: platformMessages.messageId, channelId: platformMessages.channelId, scopeId: platformMessages.scopeId, imageId: platformMessages.imageId })
+          .from(platformMessages)
+          .where(and(eq(platformMessages.platform, platform), gte(platformMessages.createdAt, since), isNotNull(platformMessages.imageId)))
+          .orderBy(desc(platformMessages.createdAt))
+          .limit(limit);
+        return rows.map((r) => ({ ...r, imageId: r.imageId as string }));
       },
       lookup: async (platform, messageId) => {
         const [row] = await db

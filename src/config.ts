@@ -82,6 +82,8 @@ export const envSchema = z
     SLACK_APP_TOKEN: optionalString,
     SLACK_API_URL: optionalUrl,
     SLACK_PORT: int(3001, 0, 65535),
+    // After a (re)connect, reactions on rateable messages of the last N days are re-read (0 = off).
+    REACTION_RECONCILE_DAYS: int(7, 0, 365),
 
     SCORER_METHOD: z.enum(['auto', 'global', 'finetune', 'knn', 'maml']).default('auto'),
     OPTIMIZER: z.enum(['auto', 'llm', 'genetic', 'random']).default('auto'),

@@ -32,7 +32,18 @@ export interface AdapterHarness {
   rate(user: string, messageId: string, score: number): Promise<void>;
   unrate(user: string, messageId: string, score: number): Promise<void>;
   userKey(user: string): string;
+  /**
+   * Optional (chat platforms whose reactions live on the platform): the bot stops, `during` changes
+   * reactions that never reach it, the bot starts again and resolves once it has reconciled.
+   */
+  away?(during: (platform: AwayControls) => Promise<void> | void): Promise<{ messages: number; added: number; removed: number; gone: number; failed: number }>;
   close(): Promise<void>;
+}
+
+export interface AwayControls {
+  rate(user: string, messageId: string, score: number): void;
+  unrate(user: string, messageId: string, score: number): void;
+  deleteMessage(messageId: string): void;
 }
 
 export function platformContract(name: string, open: () => Promise<AdapterHarness>): void {
@@ -101,6 +112,38 @@ export function platformContract(name: string, open: () => Promise<AdapterHarnes
       // a run's candidate is rateable like any other image
       await h.rate('ann', candidates[0]!.id, 8);
       expect(await h.rating('ann', candidates[0]!.imageId!)).toBe(8);
+    });
+
+    it('reactions added and removed while the bot was down are read back when it returns', async (ctx) => {
+      if (!h.away) return ctx.skip(); // the playground has no reactions outside the running bot
+      const imgs = await rateable();
+      expect(imgs.length).toBeGreaterThanOrEqual(3);
+      const [a, b, c] = imgs as [HarnessMessage, HarnessMessage, HarnessMessage];
+      // Before: eve 6 on a, fay 2 on b (live), gus 5 on c.
+      await h.rate('eve', a.id, 6);
+      await h.rate('fay', b.id, 2);
+      await h.rate('gus', c.id, 5);
+      const report = await h.away((p) => {
+        p.unrate('eve', a.id, 6); // taken back while away
+        p.rate('eve', a.id, 9);
+        p.rate('hal', a.id, 3); // a new person
+        p.rate('fay', b.id, 8); // a second vote: the newest wins
+        p.deleteMessage(c.id); // deleting the message is not taking gus's rating back
+      });
+      expect(await h.rating('eve', a.imageId!)).toBe(9);
+      expect(await h.rating('hal', a.imageId!)).toBe(3);
+      expect(await h.rating('fay', b.imageId!)).toBe(8);
+      expect(await h.rating('gus', c.imageId!)).toBe(5);
+      expect(report).toMatchObject({ added: 3, removed: 1, failed: 0 });
+      expect(report.gone).toBeGreaterThanOrEqual(1);
+      // The bot works as before after coming back: live reactions still count, and taking the newest
+      // vote back falls back to the one left.
+      await h.unrate('fay', b.id, 8);
+      expect(await h.rating('fay', b.imageId!)).toBe(2);
+      // A second return with nothing changed changes nothing.
+      const again = await h.away(() => {});
+      expect(again).toMatchObject({ added: 0, removed: 0, failed: 0 });
+      expect(await h.rating('eve', a.imageId!)).toBe(9);
     });
 
     it('a person’s mistake gets a private, friendly reply', async () => {

@@ -23,6 +23,7 @@ import { Emitter } from './emitter';
 import { InvalidScoreError, TasteloopError, UnknownImageError } from './errors';
 import { hashUserKey, type UserKey } from './identity';
 import type { RatingChange, RatingContext } from './ports';
+import type { StandingVote } from './reconcile';
 import { applyVoteEvent, isValidScore, type Vote, type VoteKind } from './vote-rules';
 
 export interface RatingEventInput {
@@ -180,6 +181,16 @@ export class RatingLedger {
       if (!last || page.length < pageSize) return;
       after = { userKey: last.userKey, imageId: last.imageId };
     }
+  }
+
+  /** Votes standing (present) for an image, from everyone: what reconciling a message compares with. */
+  async standingVotes(imageId: string): Promise<StandingVote[]> {
+    const rows = await this.db
+      .select({ userKey: ratingVotes.userKey, score: ratingVotes.score, source: ratingVotes.source, messageId: ratingVotes.messageId })
+      .from(ratingVotes)
+      .where(and(eq(ratingVotes.imageId, imageId), eq(ratingVotes.present, true)))
+      .orderBy(asc(ratingVotes.userKey), asc(ratingVotes.score));
+    return rows;
   }
 
   /** Everyone with at least one effective rating, sorted. */

@@ -5,6 +5,15 @@
 import type { PersonRef, UserKey } from './identity';
 import type { ImageRecord, RatingChange, RatingContext, ScorerQuality } from './ports';
 import type { FeedbackSet, GroupObjective, OptimizerKind, RunEvent } from './optimizer/events';
+import type { ReconcileMessageInput } from './reconcile';
+
+/** A message the bot posted that carries an image people rate by reacting. */
+export interface RateableMessage {
+  messageId: string;
+  channelId: string;
+  scopeId: string | null;
+  imageId: string;
+}
 
 export interface StartRunRequest {
   requester: PersonRef;
@@ -56,6 +65,11 @@ export interface Services {
     rate(person: PersonRef, imageId: string, score: number, ctx: RatingContext, eventTime?: Date): Promise<RatingChange>;
     unrate(person: PersonRef, imageId: string, score: number, ctx: RatingContext, eventTime?: Date): Promise<RatingChange>;
     count(userKey: UserKey): Promise<number>;
+    /**
+     * Brings the ledger in line with the rating reactions a message shows now (after the bot was
+     * away; see core/reconcile.ts). Returns how many votes it added and removed.
+     */
+    reconcile(m: ReconcileMessageInput): Promise<{ added: number; removed: number }>;
   };
   taste: {
     /** Images to rate next: onboarding first for a new person, then active selection. */
@@ -86,6 +100,8 @@ export interface Services {
     lookup(platform: string, messageId: string): Promise<{ imageId: string | null; runId: string | null; kind: string; channelId: string } | undefined>;
     /** The message recorded for a run event on a platform (exactly-once posting after restarts). */
     byEventKey(platform: string, eventKey: string): Promise<{ messageId: string; channelId: string } | undefined>;
+    /** Image-carrying messages posted on a platform since `since`, newest first (what reconciling reads). */
+    recentRateable(platform: string, since: Date, limit: number): Promise<RateableMessage[]>;
   };
 }
 

@@ -91,7 +91,8 @@ export const ratingVotes = pgTable(
     channelId: text('channel_id'),
     messageId: text('message_id'),
   },
-  (t) => [primaryKey({ columns: [t.userKey, t.imageId, t.score] })],
+  // By image: reconciling a message's reactions reads the votes standing for its image.
+  (t) => [primaryKey({ columns: [t.userKey, t.imageId, t.score] }), index('rating_votes_image_idx').on(t.imageId)],
 );
 
 /** The effective rating: the newest vote still standing. Absent when none stands. */
@@ -162,7 +163,12 @@ export const platformMessages = pgTable(
     eventKey: text('event_key'),
     createdAt: createdAt(),
   },
-  (t) => [primaryKey({ columns: [t.platform, t.messageId] }), uniqueIndex('platform_messages_event_key_idx').on(t.platform, t.eventKey)],
+  (t) => [
+    primaryKey({ columns: [t.platform, t.messageId] }),
+    uniqueIndex('platform_messages_event_key_idx').on(t.platform, t.eventKey),
+    // Newest first per platform: which messages to reconcile after a restart.
+    index('platform_messages_recent_idx').on(t.platform, t.createdAt),
+  ],
 );
 
 /** Per-server settings (e.g. rating attachments ingests them). */

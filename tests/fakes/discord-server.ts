@@ -74,6 +74,8 @@ export class FakeDiscord {
   readonly dispatched: Dispatch[] = [];
   readonly commands = new Map<string, unknown[]>();
   identifies = 0;
+  /** Users created as bots by react(…, { bot: true }): reaction user lists mark them so. */
+  readonly botUsers = new Set<string>();
   resumes = 0;
 
   private server: Server | null = null;
@@ -178,10 +180,22 @@ export class FakeDiscord {
     return id;
   }
 
+  /**
+   * A person reacts: the message's state changes (what GET …/reactions reads) and MESSAGE_REACTION_ADD
+   * is dispatched — or, while no gateway session is connected, queued for a RESUME and lost to a new
+   * session, as on Discord.
+   */
   react(userId: string, messageId: string, emoji: string | { id: string; name: string }, opts: { bot?: boolean; burst?: boolean } = {}): void {
     const m = this.messages.get(messageId);
     const channelId = m?.channel_id ?? this.channelId;
     const e = typeof emoji === 'string' ? { id: null, name: emoji } : emoji;
+    if (m) {
+      const key = e.id ? `${e.name}:${e.id}` : e.name;
+      const set = m.reactions.get(key) ?? new Set<string>();
+      set.add(userId);
+      m.reactions.set(key, set);
+      if (opts.bot) this.botUsers.add(userId);
+    }
     this.dispatch('MESSAGE_REACTION_ADD', {
       user_id: userId, channel_id: channelId, message_id: messageId, guild_id: this.guildId, emoji: e, burst: opts.burst ?? false, type: opts.burst ? 1 : 0,
       member: { user: this.user(userId, undefined, opts.bot), roles: [], joined_at: new Date().toISOString(), deaf: false, mute: false, flags: 0 },
@@ -191,6 +205,7 @@ export class FakeDiscord {
 
   unreact(userId: string, messageId: string, emoji: string): void {
     const m = this.messages.get(messageId);
+    m?.reactions.get(emoji)?.delete(userId);
     this.dispatch('MESSAGE_REACTION_REMOVE', {
       user_id: userId, channel_id: m?.channel_id ?? this.channelId, message_id: messageId, guild_id: this.guildId, emoji: { id: null, name: emoji }, burst: false, type: 0,
     });
@@ -403,6 +418,16 @@ export class FakeDiscord {
       else set.delete(this.botUser.id);
       return this.noContent(res);
     }
+    if ((m = /^GET \/channels\/(\d+)\/messages\/(\d+)\/reactions\/([^/]+)$/.exec(route))) {
+      const msg = this.messages.get(m[2]!);
+      if (!msg || msg.deleted) return this.json(res, 404, { message: 'Unknown Message', code: 10008 });
+      // Burst ("super") reactions are not modelled: type=1 lists nobody.
+      if (url.searchParams.get('type') === '1') return this.json(res, 200, []);
+      const limit = Math.min(100, Number(url.searchParams.get('limit') ?? 25));
+      const after = BigInt(url.searchParams.get('after') ?? '0');
+      const ids = [...(msg.reactions.get(m[3]!) ?? [])].sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1)).filter((id) => BigInt(id) > after).slice(0, limit);
+      return this.json(res, 200, ids.map((id) => (id === this.botUser.id ? this.botUser : this.user(id, undefined, this.botUsers.has(id)))));
+    }
     if ((m = /^POST \/channels\/(\d+)\/threads$/.exec(route))) {
       const parent = this.channels.get(m[1]!);
       if (!parent) return this.json(res, 404, { message: 'Unknown Channel', code: 10003 });
@@ -462,8 +487,20 @@ export class FakeDiscord {
       author: msg.author_id === this.botUser.id ? this.botUser : this.user(msg.author_id), timestamp: new Date().toISOString(), edited_timestamp: msg.edits ? new Date().toISOString() : null,
       tts: false, mention_everyone: false, mentions: [], mention_roles: [], embeds: [], pinned: false, components: [],
       attachments: msg.attachments.map(({ bytes: _b, ...a }) => ({ ...a, proxy_url: a.url })),
+      reactions: this.reactionsPayload(msg),
       ...(msg.viaWebhook ? { webhook_id: this.applicationId, application_id: this.applicationId } : {}),
     };
+  }
+
+  /** As on Discord: one entry per emoji with anyone on it, `me` = the bot reacted too. */
+  private reactionsPayload(msg: FakeMessage) {
+    return [...msg.reactions].filter(([, users]) => users.size > 0).map(([key, users]) => {
+      const [name, id] = key.includes(':') ? key.split(':') : [key, null];
+      return {
+        emoji: { id, name }, count: users.size, count_details: { burst: 0, normal: users.size },
+        me: users.has(this.botUser.id), me_burst: false, burst_colors: [],
+      };
+    });
   }
 
   private json(res: ServerResponse, status: number, body: unknown): void {

@@ -1,6 +1,6 @@
 /**
  * A fake Slack Web API on 127.0.0.1 for the real @slack/web-api client (via slackApiUrl): auth.test,
- * chat.postMessage / update / postEphemeral, reactions.add, the files.uploadV2 trio
+ * chat.postMessage / update / postEphemeral, reactions.add / get, the files.uploadV2 trio
  * (files.getUploadURLExternal → POST to the upload URL → files.completeUploadExternal), files.info
  * (whose `shares` appear only after a poll or two, as on real Slack), conversations.replies,
  * users.info, and response_url endpoints. Every call is recorded in order; 429s with Retry-After
@@ -90,6 +90,25 @@ export class FakeSlack {
 
   find(channel: string, ts: string): FakeSlackMessage | undefined {
     return this.messages.find((m) => m.channel === channel && m.ts === ts && !m.ephemeralFor);
+  }
+
+  /**
+   * A person's reaction changes the message's state (what reactions.get reads). Sending the matching
+   * event is the harness's part: while the app is down, nobody sends it.
+   */
+  setReaction(kind: 'add' | 'remove', user: string, channel: string, ts: string, name: string): void {
+    const m = this.find(channel, ts);
+    if (!m) return;
+    const users = m.reactions.get(name) ?? new Set<string>();
+    if (kind === 'add') users.add(user);
+    else users.delete(user);
+    m.reactions.set(name, users);
+  }
+
+  /** A message deleted (by a person or an admin): the API no longer finds it. */
+  deleteMessage(channel: string, ts: string): void {
+    const i = this.messages.findIndex((m) => m.channel === channel && m.ts === ts && !m.ephemeralFor);
+    if (i >= 0) this.messages.splice(i, 1);
   }
 
   /** Uploaded files with the bytes the client sent (to check real PNGs arrived). */
@@ -216,6 +235,12 @@ export class FakeSlack {
         users.add(this.botUserId);
         m.reactions.set(b.name ?? '', users);
         return { ok: true };
+      }
+      case 'reactions.get': {
+        const m = this.find(b.channel ?? '', b.timestamp ?? '');
+        if (!m) return fail('message_not_found');
+        const reactions = [...m.reactions].filter(([, users]) => users.size > 0).map(([name, users]) => ({ name, users: [...users], count: users.size }));
+        return { ok: true, type: 'message', channel: m.channel, message: { type: 'message', text: m.text, user: m.user, ts: m.ts, reactions } };
       }
       case 'files.getUploadURLExternal': {
         if (!b.filename || !b.length) return fail('invalid_arguments');

@@ -40,13 +40,19 @@ export async function openDiscordHarness(opts: DiscordHarnessOptions = {}): Prom
   const services = observeRatings(core.app.services);
   const fake = new FakeDiscord();
   await fake.start();
-  const adapter = createDiscordAdapter({
-    config: { DISCORD_TOKEN: fake.token, DISCORD_APPLICATION_ID: fake.applicationId, DISCORD_API_URL: fake.apiUrl, DISCORD_GUILD_ID: fake.guildId },
-    services, log: opts.log ?? silentLogger, clock: opts.clock, ingestAttachments: opts.ingestAttachments, runFeedPollMs: 50,
-  });
-  await adapter.start();
-  await waitFor(() => adapter.client.guilds.cache.get(fake.guildId)?.available, 'the guild');
-  await waitFor(() => fake.commands.has(fake.guildId), 'command registration');
+  const makeAdapter = () =>
+    createDiscordAdapter({
+      config: { DISCORD_TOKEN: fake.token, DISCORD_APPLICATION_ID: fake.applicationId, DISCORD_API_URL: fake.apiUrl, DISCORD_GUILD_ID: fake.guildId },
+      services, log: opts.log ?? silentLogger, clock: opts.clock, ingestAttachments: opts.ingestAttachments, runFeedPollMs: 50,
+    });
+  let adapter = makeAdapter();
+  const startAdapter = async () => {
+    await adapter.start();
+    await waitFor(() => adapter.client.guilds.cache.get(fake.guildId)?.available, 'the guild');
+    await waitFor(() => fake.commands.has(fake.guildId), 'command registration');
+    await waitFor(() => adapter.lastReconcile, 'the reconcile of the new session');
+  };
+  await startAdapter();
 
   const idOf = discordIdOf;
   const interaction = async (user: string, name: string, o: Record<string, string | number> = {}) => {
@@ -77,7 +83,28 @@ export async function openDiscordHarness(opts: DiscordHarnessOptions = {}): Prom
     );
   const userKey = (user: string) => userKeyOf({ platform: 'discord', userId: idOf(user) });
   return {
-    fake, adapter, core, services, idOf, interaction, messages, imageOf, userKey,
+    fake, core, services, idOf, interaction, messages, imageOf, userKey,
+    get adapter() {
+      return adapter;
+    },
+    away: async (during) => {
+      await adapter.stop();
+      await waitFor(() => !fake.connected, 'the gateway session to close');
+      // Reactions while the bot is down: their events are queued for a RESUME that never comes (the
+      // restarted bot starts a new session), exactly as on Discord.
+      await during({
+        rate: (user, messageId, score) => fake.react(idOf(user), messageId, RATING_EMOJI[score - 1]!),
+        unrate: (user, messageId, score) => fake.unreact(idOf(user), messageId, RATING_EMOJI[score - 1]!),
+        deleteMessage: (messageId) => {
+          const m = fake.messages.get(messageId);
+          if (m) m.deleted = true;
+        },
+      });
+      adapter = makeAdapter();
+      await startAdapter();
+      await adapter.idle();
+      return adapter.lastReconcile!;
+    },
     rating: (user, imageId) => core.rating(userKey(user), imageId),
     channelId: fake.channelId,
     command: async (user, name, o) => void (await interaction(user, name, o)),

@@ -13,6 +13,7 @@ import { LimitReachedError, UnknownImageError, InvalidScoreError } from '../../s
 import type { ImageRecord, RatingChange, RatingContext } from '../../src/core/ports';
 import type { ProfileSummary, Services, StartRunRequest } from '../../src/core/services';
 import type { CandidateView, RunEvent, RunMetricsView } from '../../src/core/optimizer/events';
+import { reconcileMessage } from '../../src/core/reconcile';
 
 export interface FakeServicesOptions {
   galleryImages?: number;
@@ -25,7 +26,7 @@ export interface FakeServices extends Services {
   ratingsMap: Map<string, number>;
   /** Every rate/unrate call, in order (for replay/duplicate assertions). */
   ratingCalls: { kind: 'rate' | 'unrate'; userKey: UserKey; imageId: string; score: number; ctx: RatingContext; changed: boolean }[];
-  messagesMap: Map<string, { imageId: string | null; runId: string | null; kind: string; channelId: string }>;
+  messagesMap: Map<string, { imageId: string | null; runId: string | null; kind: string; channelId: string; scopeId?: string | null }>;
   events: RunEvent[];
   runs: Services['runs'] & { active: Map<string, { runId: string; cancelled: boolean }> };
   addImage(bytes: Buffer, meta?: Partial<ImageRecord>): Promise<ImageRecord>;
@@ -44,7 +45,7 @@ export async function createFakeServices(opts: FakeServicesOptions = {}): Promis
   const images = new Map<string, { rec: ImageRecord; bytes: Buffer }>();
   const gallery: string[] = [];
   // Votes per (user, image): score → { present, time }; effective = newest present vote.
-  const votes = new Map<string, Map<number, { present: boolean; time: number }>>();
+  const votes = new Map<string, Map<number, { present: boolean; time: number; source: string; messageId: string | null }>>();
   const ratingsMap = new Map<string, number>();
   const ratingCalls: FakeServices['ratingCalls'] = [];
   const messagesMap: FakeServices['messagesMap'] = new Map();
@@ -86,7 +87,7 @@ export async function createFakeServices(opts: FakeServicesOptions = {}): Promis
     votes.set(k, v);
     const before = ratingsMap.get(k) ?? null;
     const prev = v.get(score);
-    if (!prev || prev.time <= time) v.set(score, { present: kind === 'rate', time });
+    if (!prev || prev.time <= time) v.set(score, { present: kind === 'rate', time, source: ctx.source, messageId: ctx.messageId ?? null });
     let after: number | null = null;
     let newest = -Infinity;
     for (const [s, vote] of v) if (vote.present && vote.time >= newest) { newest = vote.time; after = s; }
@@ -153,6 +154,17 @@ export async function createFakeServices(opts: FakeServicesOptions = {}): Promis
     ratings: {
       rate: async (p, id, s, ctx, t) => applyVote('rate', p, id, s, ctx, t),
       unrate: async (p, id, s, ctx, t) => applyVote('unrate', p, id, s, ctx, t),
+      // The real planning (core/reconcile.ts) over this in-memory ledger.
+      reconcile: (m) =>
+        reconcileMessage(
+          {
+            standingVotes: async (imageId) =>
+              [...votes].flatMap(([k, v]) => (k.endsWith(`|${imageId}`) ? [...v].filter(([, x]) => x.present).map(([score, x]) => ({ userKey: k.slice(0, -imageId.length - 1), score, source: x.source, messageId: x.messageId })) : [])),
+            rate: async (person, imageId, score, ctx, at) => applyVote('rate', person, imageId, score, ctx, at),
+            unrate: async (person, imageId, score, ctx, at) => applyVote('unrate', person, imageId, score, ctx, at),
+          },
+          m,
+        ),
       count: async (k) => countFor(k),
     },
     taste: {
@@ -205,10 +217,19 @@ export async function createFakeServices(opts: FakeServicesOptions = {}): Promis
     },
     messages: {
       record: async (m) => {
-        messagesMap.set(`${m.platform}|${m.messageId}`, { imageId: m.imageId ?? null, runId: m.runId ?? null, kind: m.kind, channelId: m.channelId });
+        messagesMap.set(`${m.platform}|${m.messageId}`, { imageId: m.imageId ?? null, runId: m.runId ?? null, kind: m.kind, channelId: m.channelId, scopeId: m.scopeId ?? null });
         if (m.eventKey && !eventKeys.has(`${m.platform}|${m.eventKey}`)) eventKeys.set(`${m.platform}|${m.eventKey}`, { messageId: m.messageId, channelId: m.channelId });
       },
-      lookup: async (platform, id) => messagesMap.get(`${platform}|${id}`),
+      lookup: async (platform, id) => {
+        const m = messagesMap.get(`${platform}|${id}`);
+        return m && { imageId: m.imageId, runId: m.runId, kind: m.kind, channelId: m.channelId };
+      },
+      recentRateable: async (platform, _since, limit) =>
+        [...messagesMap]
+          .filter(([k, m]) => k.startsWith(`${platform}|`) && m.imageId)
+          .reverse()
+          .slice(0, limit)
+          .map(([k, m]) => ({ messageId: k.slice(platform.length + 1), channelId: m.channelId, scopeId: m.scopeId ?? null, imageId: m.imageId as string })),
       byEventKey: async (platform, key) => eventKeys.get(`${platform}|${key}`),
     },
     idle: async () => {

@@ -61,18 +61,27 @@ export async function openSlackHarness(opts: SlackHarnessOptions = {}): Promise<
   const fake = new FakeSlack();
   fake.shareDelayPolls = 1;
   await fake.start();
-  const adapter = createSlackAdapter({
-    config: { SLACK_BOT_TOKEN: fake.token, SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_API_URL: fake.apiUrl, SLACK_PORT: 0, HOST: '127.0.0.1' },
-    services, log: opts.log ?? silentLogger, db: opts.db, claimer: opts.claimer,
-    postIntervalMs: opts.postIntervalMs ?? 20, sharePollMs: 5,
-  });
+  const makeAdapter = () =>
+    createSlackAdapter({
+      config: { SLACK_BOT_TOKEN: fake.token, SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_API_URL: fake.apiUrl, SLACK_PORT: 0, HOST: '127.0.0.1' },
+      services, log: opts.log ?? silentLogger, db: opts.db, claimer: opts.claimer,
+      postIntervalMs: opts.postIntervalMs ?? 20, sharePollMs: 5,
+    });
+  let adapter = makeAdapter();
   await adapter.start();
+  await waitFor(() => adapter.lastReconcile, 'the startup reconcile');
 
   const idOf = (user: string) => `U${createHash('sha256').update(user).digest('hex').slice(0, 9).toUpperCase()}`;
   const ackReplies: SlackHarness['ackReplies'] = [];
   let triggers = 0;
   let events = 0;
-  let eventClock = 1_800_000_000;
+  // Event times as Slack stamps them: the wall clock (seconds.microseconds), strictly increasing, so
+  // a reconcile and live events order the way they happened.
+  let lastEventMs = 0;
+  const nextEventTs = () => {
+    lastEventMs = Math.max(lastEventMs + 1, Date.now());
+    return `${Math.floor(lastEventMs / 1000)}.${String((lastEventMs % 1000) * 1000).padStart(6, '0')}`;
+  };
 
   const send: SlackHarness['send'] = async (body, contentType, o = {}) => {
     const ts = o.ts ?? Math.floor(Date.now() / 1000);
@@ -111,7 +120,8 @@ export async function openSlackHarness(opts: SlackHarnessOptions = {}): Promise<
 
   const reaction: SlackHarness['reaction'] = async (kind, user, messageId, name, o = {}) => {
     const [channel, ts] = messageId.split(':') as [string, string];
-    const eventTs = o.eventTs ?? `${++eventClock}.000100`;
+    fake.setReaction(kind, user.startsWith('U') ? user : idOf(user), channel, ts, name);
+    const eventTs = o.eventTs ?? nextEventTs();
     const envelope = {
       token: 'deprecated', team_id: fake.teamId, api_app_id: 'A0FAKE', type: 'event_callback',
       event_id: o.eventId ?? `Ev${++events}${Date.now()}`, event_time: Number(eventTs.split('.')[0]),
@@ -158,7 +168,34 @@ export async function openSlackHarness(opts: SlackHarnessOptions = {}): Promise<
   };
 
   return {
-    fake, adapter, services, idOf, ackReplies, send, slash, reaction, messages,
+    fake, services, idOf, ackReplies, send, slash, reaction, messages,
+    get adapter() {
+      return adapter;
+    },
+    away: async (during) => {
+      await adapter.stop();
+      // While the app is down reactions change on Slack and their events are never delivered (a
+      // longer outage than Slack's hour of retries).
+      await during({
+        rate: (user, messageId, score) => {
+          const [channel, ts] = messageId.split(':') as [string, string];
+          fake.setReaction('add', idOf(user), channel, ts, RATING_SLACK_NAMES[score - 1]!);
+        },
+        unrate: (user, messageId, score) => {
+          const [channel, ts] = messageId.split(':') as [string, string];
+          fake.setReaction('remove', idOf(user), channel, ts, RATING_SLACK_NAMES[score - 1]!);
+        },
+        deleteMessage: (messageId) => {
+          const [channel, ts] = messageId.split(':') as [string, string];
+          fake.deleteMessage(channel, ts);
+        },
+      });
+      adapter = makeAdapter();
+      await adapter.start();
+      await waitFor(() => adapter.lastReconcile, 'the reconcile after the restart');
+      await adapter.idle();
+      return adapter.lastReconcile!;
+    },
     channelId: fake.channelId,
     command: async (user, name, o = {}) => void (await slash(user, name, optionText(name, o))),
     threadIds: async () => [...new Set(fake.messages.filter((m) => m.threadTs && !m.ephemeralFor).map((m) => slackConversationId(m.channel, m.threadTs)))],

@@ -23,6 +23,9 @@ import type { ChatAdapter, CommandContext, Conversation, OutMessage, ReplyOption
 import { toDiscordCommands } from './commands';
 import { encodeForUpload } from './upload';
 import { createHash } from 'node:crypto';
+import type { ObservedVotes } from '../../core/reconcile';
+import type { RateableMessage } from '../../core/services';
+import { DEFAULT_RECONCILE_DAYS, reconcileRecentMessages, reconcileScheduler, type ReconcileReport } from '../reconcile';
 
 const PLATFORM = 'discord';
 /** The interaction token lives 15 minutes; stop using it well before. */
@@ -31,7 +34,7 @@ const MAX_CONTENT = 2000;
 const NO_MENTIONS = { parse: [] as never[] };
 
 export interface DiscordAdapterOptions {
-  config: Partial<Pick<Config, 'DISCORD_TOKEN' | 'DISCORD_APPLICATION_ID' | 'DISCORD_API_URL' | 'DISCORD_GUILD_ID'>>;
+  config: Partial<Pick<Config, 'DISCORD_TOKEN' | 'DISCORD_APPLICATION_ID' | 'DISCORD_API_URL' | 'DISCORD_GUILD_ID' | 'REACTION_RECONCILE_DAYS'>>;
   services: Services;
   log: Logger;
   /**
@@ -50,6 +53,8 @@ export interface DiscordAdapter extends ChatAdapter {
   readonly runDisplay: RunDisplay;
   /** Resolves when every command and reaction being handled has finished (tests, shutdown). */
   idle(): Promise<void>;
+  /** The last finished pass over recent messages' reactions (after each new gateway session). */
+  readonly lastReconcile: ReconcileReport | null;
 }
 
 export function createDiscordAdapter(opts: DiscordAdapterOptions): DiscordAdapter {
@@ -195,6 +200,59 @@ export function createDiscordAdapter(opts: DiscordAdapterOptions): DiscordAdapte
 
   // ---------- reactions ----------
 
+  /**
+   * The rating reactions a message shows now, per person, over REST (GET message for the counts, then
+   * the users of each rating emoji, 100 per page, normal and burst reactions alike). Bots — this one
+   * included — are left out, as on the live path.
+   */
+  async function readReactions(m: RateableMessage): Promise<ObservedVotes[] | 'gone'> {
+    let raw: { reactions?: DiscordReaction[] };
+    try {
+      raw = (await client.rest.get(Routes.channelMessage(m.channelId, m.messageId))) as typeof raw;
+    } catch (err) {
+      if (isGoneError(err)) return 'gone';
+      throw err;
+    }
+    const people = new Map<string, { person: PersonRef; scores: Set<number> }>();
+    for (const r of raw.reactions ?? []) {
+      const rating = emojiToRating({ name: r.emoji.name, id: r.emoji.id });
+      if (rating === null) continue;
+      const burst = r.count_details?.burst ?? 0;
+      const normal = r.count_details?.normal ?? r.count - burst;
+      const types = [...(normal - (r.me ? 1 : 0) > 0 ? [0] : []), ...(burst - (r.me_burst ? 1 : 0) > 0 ? [1] : [])];
+      const emoji = encodeURIComponent(r.emoji.id ? `${r.emoji.name ?? '_'}:${r.emoji.id}` : (r.emoji.name ?? ''));
+      for (const type of types) {
+        let after: string | undefined;
+        for (;;) {
+          const query = new URLSearchParams({ limit: '100', type: String(type), ...(after ? { after } : {}) });
+          let page: { id: string; bot?: boolean; username?: string; global_name?: string | null }[];
+          try {
+            page = (await client.rest.get(Routes.channelMessageReaction(m.channelId, m.messageId, emoji), { query })) as typeof page;
+          } catch (err) {
+            if (isGoneError(err)) return 'gone';
+            throw err;
+          }
+          for (const u of page) {
+            if (u.bot || u.id === client.user?.id) continue;
+            const entry = people.get(u.id) ?? { person: { platform: PLATFORM, userId: u.id, displayName: u.global_name ?? u.username ?? undefined }, scores: new Set<number>() };
+            entry.scores.add(rating);
+            people.set(u.id, entry);
+          }
+          if (page.length < 100) break;
+          after = page[page.length - 1]!.id;
+        }
+      }
+    }
+    return [...people.values()];
+  }
+
+  let lastReconcile: ReconcileReport | null = null;
+  const reconciler = reconcileScheduler(async () => {
+    lastReconcile = await reconcileRecentMessages({
+      platform: PLATFORM, services, log, days: config.REACTION_RECONCILE_DAYS ?? DEFAULT_RECONCILE_DAYS, read: readReactions, shouldStop: () => stopping, clock,
+    });
+  });
+
   async function onReaction(kind: 'add' | 'remove', reaction: MessageReaction | PartialMessageReaction, user: User | PartialUser): Promise<void> {
     if (user.id === client.user?.id || user.bot) return;
     const emoji = { name: reaction.emoji.name, id: reaction.emoji.id };
@@ -246,6 +304,11 @@ export function createDiscordAdapter(opts: DiscordAdapterOptions): DiscordAdapte
   });
   client.on(Events.MessageReactionAdd, (r, u) => guarded('reaction add', onReaction('add', r, u)));
   client.on(Events.MessageReactionRemove, (r, u) => guarded('reaction remove', onReaction('remove', r, u)));
+  // Every new gateway session (the first, and any after Discord refused to RESUME) may have missed
+  // reactions; a RESUME replays them, so it needs no pass.
+  client.on(Events.ShardReady, () => {
+    if (!stopping) guarded('reaction reconcile', reconciler.request());
+  });
   client.once(Events.ClientReady, () => {
     guarded('command registration', registerCommands(client, appId, config.DISCORD_GUILD_ID).then((n) => log.info({ commands: n }, 'discord commands registered')));
   });
@@ -257,6 +320,9 @@ export function createDiscordAdapter(opts: DiscordAdapterOptions): DiscordAdapte
     runDisplay,
     idle: async () => {
       while (inFlight.size) await Promise.allSettled([...inFlight]);
+    },
+    get lastReconcile() {
+      return lastReconcile;
     },
     async start() {
       const ready = new Promise<void>((resolve) => client.once(Events.ClientReady, () => resolve()));
@@ -278,6 +344,21 @@ export async function registerCommands(client: Pick<Client, 'rest'>, appId: stri
   const body = toDiscordCommands(COMMANDS);
   await client.rest.put(guildId ? Routes.applicationGuildCommands(appId, guildId) : Routes.applicationCommands(appId), { body });
   return body.length;
+}
+
+interface DiscordReaction {
+  emoji: { id: string | null; name: string | null };
+  count: number;
+  count_details?: { burst: number; normal: number };
+  me: boolean;
+  me_burst?: boolean;
+}
+
+/** Unknown channel / message, missing access or permissions: the message is out of reach, not broken. */
+const GONE_CODES = new Set([10003, 10008, 50001, 50013]);
+function isGoneError(err: unknown): boolean {
+  const e = err as { code?: unknown; status?: unknown };
+  return (typeof e?.code === 'number' && GONE_CODES.has(e.code)) || e?.status === 404;
 }
 
 function personOf(u: User | PartialUser): PersonRef {

@@ -20,7 +20,9 @@ import type { Config } from '../../config';
 import type { Db } from '../../db/connection';
 import { CommandInputError } from '../../core/errors';
 import { userKeyOf, type PersonRef } from '../../core/identity';
-import type { Services } from '../../core/services';
+import type { ObservedVotes } from '../../core/reconcile';
+import type { RateableMessage, Services } from '../../core/services';
+import { DEFAULT_RECONCILE_DAYS, reconcileRecentMessages, reconcileScheduler, type ReconcileReport } from '../reconcile';
 import { describeFailure, dispatchCommand } from '../dispatch';
 import { encodeForUpload } from '../discord/upload';
 import { emojiToRating, isCancelEmoji, RATING_SLACK_NAMES } from '../emoji';
@@ -40,7 +42,7 @@ export const SLACK_EVENTS_PATH = '/slack/events';
 type WebClient = InstanceType<typeof webApi.WebClient>;
 
 export interface SlackAdapterOptions {
-  config: Partial<Pick<Config, 'SLACK_BOT_TOKEN' | 'SLACK_SIGNING_SECRET' | 'SLACK_APP_TOKEN' | 'SLACK_API_URL' | 'SLACK_PORT' | 'HOST'>>;
+  config: Partial<Pick<Config, 'SLACK_BOT_TOKEN' | 'SLACK_SIGNING_SECRET' | 'SLACK_APP_TOKEN' | 'SLACK_API_URL' | 'SLACK_PORT' | 'HOST' | 'REACTION_RECONCILE_DAYS'>>;
   services: Services;
   log: Logger;
   /** The database: retries are deduplicated in processed_events (shared by every process). */
@@ -70,6 +72,8 @@ export interface SlackAdapter extends ChatAdapter {
   idle(): Promise<void>;
   /** Deliveries fully handled so far (tests wait on these instead of sleeping; also handy in logs). */
   readonly stats: { commands: number; events: number; duplicates: number };
+  /** The last finished pass over recent messages' reactions (run at every start). */
+  readonly lastReconcile: ReconcileReport | null;
 }
 
 export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
@@ -334,6 +338,42 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
     }
   }
 
+  /**
+   * The rating reactions a message shows now, per person (reactions.get with full=true lists every
+   * reacting user). Bots and other apps are left out, as on the live path. The person's workspace is
+   * the one the message was posted in (Slack user ids are per workspace).
+   */
+  async function readReactions(m: RateableMessage): Promise<ObservedVotes[] | 'gone'> {
+    const ts = m.messageId.slice(m.messageId.indexOf(':') + 1);
+    let res: { message?: { reactions?: { name?: string; users?: string[] }[] } };
+    try {
+      res = (await queue.run('reactions.get', 'call', () => web.reactions.get({ channel: m.channelId, timestamp: ts, full: true }))) as typeof res;
+    } catch (err) {
+      const code = (err as { data?: { error?: string } }).data?.error;
+      if (code && GONE_ERRORS.has(code)) return 'gone';
+      throw err;
+    }
+    const people = new Map<string, { person: PersonRef; scores: Set<number> }>();
+    for (const r of res.message?.reactions ?? []) {
+      const rating = emojiToRating(r.name);
+      if (rating === null) continue;
+      for (const user of r.users ?? []) {
+        if (user === botUserId || (await isBotUser(user))) continue;
+        const entry = people.get(user) ?? { person: { platform: PLATFORM, workspaceId: m.scopeId ?? undefined, userId: user }, scores: new Set<number>() };
+        entry.scores.add(rating);
+        people.set(user, entry);
+      }
+    }
+    return [...people.values()];
+  }
+
+  let lastReconcile: ReconcileReport | null = null;
+  const reconciler = reconcileScheduler(async () => {
+    lastReconcile = await reconcileRecentMessages({
+      platform: PLATFORM, services, log, days: config.REACTION_RECONCILE_DAYS ?? DEFAULT_RECONCILE_DAYS, read: readReactions, shouldStop: () => stopping, clock,
+    });
+  });
+
   function register(a: App): void {
     a.command(/^\/.+/, async ({ command, ack, respond }) => {
       await onCommand(command, ack as never, respond as never);
@@ -362,6 +402,9 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
     runDisplay,
     get botUserId() {
       return botUserId;
+    },
+    get lastReconcile() {
+      return lastReconcile;
     },
     url() {
       const a = server?.address() as AddressInfo | null | undefined;
@@ -393,6 +436,7 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
         await app.start();
         runDisplay.start();
         log.info({ team: auth.team, bot: auth.user }, 'slack connected (Socket Mode)');
+        track('reaction reconcile', () => reconciler.request());
         return;
       }
       const receiver = new HTTPReceiver({
@@ -407,6 +451,8 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
       server = (await app.start({ port: config.SLACK_PORT ?? 3001, host: config.HOST ?? '127.0.0.1' })) as Server;
       runDisplay.start();
       log.info({ team: auth.team, bot: auth.user, url: this.url() }, 'slack app listening (HTTP mode)');
+      // Slack retries an event for about an hour; reactions from a longer outage are read back here.
+      track('reaction reconcile', () => reconciler.request());
     },
     async stop() {
       stopping = true;
@@ -430,6 +476,9 @@ function decodeStrings(raw: RawOptions): RawOptions {
   for (const [k, v] of Object.entries(raw)) out[k] = typeof v === 'string' ? decodeSlackEntities(v) : v;
   return out;
 }
+
+/** reactions.get errors meaning the message is out of reach (deleted, channel gone or left), not broken. */
+const GONE_ERRORS = new Set(['message_not_found', 'channel_not_found', 'not_in_channel', 'is_archived', 'no_item_specified']);
 
 function withTrailingSlash(url: string): string {
   return url.endsWith('/') ? url : `${url}/`;

@@ -1,0 +1,2 @@
+CREATE INDEX "platform_messages_recent_idx" ON "platform_messages" USING btree ("platform","created_at");--> statement-breakpoint
+CREATE INDEX "rating_votes_image_idx" ON "rating_votes" USING btree ("image_id");

@@ -1,0 +1,104 @@
+/**
+ * After (re)connecting, read the reactions of the platform's recent rateable messages and bring the
+ * ledger in line (core/reconcile.ts says what changes and why). Every chat platform runs this same
+ * loop; each supplies only `read`: the rating reactions a message shows now, per person, over its REST
+ * API — or 'gone' when the message (or its channel) no longer exists or is out of reach, in which case
+ * its ratings are kept as they are: deleting a message is not taking a rating back.
+ *
+ * One message at a time: the platform's own client paces requests (rate limits), and a failure on one
+ * message is logged and skipped, never the end of the pass.
+ */
+import type { Logger } from 'pino';
+import type { ObservedVotes } from '../core/reconcile';
+import type { RateableMessage, Services } from '../core/services';
+
+export const DEFAULT_RECONCILE_DAYS = 7;
+/** Upper bound per pass: at ~2 requests a message, a few minutes of background REST calls. */
+export const RECONCILE_MAX_MESSAGES = 1000;
+
+export interface ReconcileReport {
+  messages: number;
+  added: number;
+  removed: number;
+  gone: number;
+  failed: number;
+  stopped: boolean;
+}
+
+export interface ReconcileOptions {
+  platform: string;
+  services: Services;
+  log: Logger;
+  /** How far back to look (days); 0 turns reconciling off. */
+  days: number;
+  read: (m: RateableMessage) => Promise<ObservedVotes[] | 'gone'>;
+  /** Checked between messages: a shutdown ends the pass early. */
+  shouldStop?: () => boolean;
+  clock?: () => number;
+  maxMessages?: number;
+}
+
+export async function reconcileRecentMessages(o: ReconcileOptions): Promise<ReconcileReport> {
+  const report: ReconcileReport = { messages: 0, added: 0, removed: 0, gone: 0, failed: 0, stopped: false };
+  if (o.days <= 0) return report;
+  const clock = o.clock ?? Date.now;
+  const since = new Date(clock() - o.days * 86_400_000);
+  const messages = await o.services.messages.recentRateable(o.platform, since, o.maxMessages ?? RECONCILE_MAX_MESSAGES);
+  for (const m of messages) {
+    if (o.shouldStop?.()) {
+      report.stopped = true;
+      break;
+    }
+    report.messages++;
+    // Taken before asking the platform: any live event after this instant carries a later time and wins.
+    const observedAt = new Date(clock());
+    try {
+      const observed = await o.read(m);
+      if (observed === 'gone') {
+        report.gone++;
+        continue;
+      }
+      const r = await o.services.ratings.reconcile({
+        platform: o.platform, messageId: m.messageId, channelId: m.channelId, scopeId: m.scopeId ?? undefined, imageId: m.imageId, observedAt, observed,
+      });
+      report.added += r.added;
+      report.removed += r.removed;
+    } catch (err) {
+      report.failed++;
+      o.log.warn({ err, messageId: m.messageId }, 'could not reconcile the reactions of a message; skipped');
+    }
+  }
+  const level = report.failed ? 'warn' : 'info';
+  o.log[level]({ ...report, days: o.days }, `reconciled reactions of ${report.messages} recent rateable messages: ${report.added} ratings added, ${report.removed} removed while the bot was away`);
+  return report;
+}
+
+/**
+ * Runs one pass at a time; a request while a pass runs queues exactly one more (a reconnect during a
+ * pass may have missed events the running pass already read past).
+ */
+export function reconcileScheduler(run: () => Promise<unknown>): { request(): Promise<void>; idle(): Promise<void> } {
+  let running: Promise<void> | null = null;
+  let again = false;
+  const loop = async () => {
+    do {
+      again = false;
+      await run();
+    } while (again);
+  };
+  return {
+    request() {
+      if (running) {
+        again = true;
+        return running;
+      }
+      running = loop().finally(() => {
+        running = null;
+      });
+      return running;
+    },
+    idle: async () => {
+      await running;
+    },
+  };
+}
