@@ -17,7 +17,7 @@ describe('config', () => {
   it('reports every invalid variable together, naming each and what was expected', () => {
     let err: unknown;
     try {
-      loadConfig({ PORT: 'eighty', EMBEDDER: 'vgg', DATABASE_URL: 'not a url', IMAGEGEN: 'replicate', REPLICATE_INPUT: '[1,2]' });
+      loadConfig({ PORT: 'eighty', EMBEDDER: 'vgg', DATABASE_URL: 'not a url', IMAGEGEN: 'replicate', REPLICATE_INPUT: '[1,2]', REACTION_RECONCILE_DAYS: '-1' });
     } catch (e) {
       err = e;
     }
@@ -28,7 +28,8 @@ describe('config', () => {
     expect(problems).toMatch(/DATABASE_URL: expected an absolute URL/);
     expect(problems).toMatch(/REPLICATE_API_TOKEN: required when IMAGEGEN=replicate/);
     expect(problems).toMatch(/REPLICATE_INPUT: expected a JSON object/);
-    expect((err as ConfigError).problems.length).toBe(5);
+    expect(problems).toMatch(/REACTION_RECONCILE_DAYS: expected at least 0/);
+    expect((err as ConfigError).problems.length).toBe(6);
     expect((err as Error).message).toMatch(/README/);
   });
 

@@ -158,6 +158,17 @@ export class FakeDiscord {
     return resumed;
   }
 
+  /**
+   * Closes the gateway socket and forgets the session, as when a bot stays away past the resume
+   * window: its RESUME gets INVALID_SESSION (not resumable), it identifies anew, and the events
+   * dispatched meanwhile are never delivered.
+   */
+  expireSession(): void {
+    this.sessionId = `expired-${this.sessionId}`;
+    this.socket?.close(4000, 'fake: dropped');
+    this.socket = null;
+  }
+
   user(id: string, name = `user${id.slice(-3)}`, bot = false) {
     return { id, username: name, discriminator: '0', global_name: name, avatar: null, bot };
   }

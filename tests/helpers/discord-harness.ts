@@ -20,6 +20,8 @@ export interface DiscordHarness extends AdapterHarness {
   idOf(user: string): string;
   /** Sends a slash command; resolves when the bot has handled it. Returns the interaction id. */
   interaction(user: string, name: string, options?: Record<string, string | number>): Promise<string>;
+  /** Stops the bot, lets reactions change meanwhile, starts it again and waits for its reconcile. */
+  away: NonNullable<AdapterHarness['away']>;
   /** The image a bot message carries, from platform_messages. */
   imageOf(messageId: string): Promise<string | null>;
 }

@@ -37,6 +37,8 @@ export interface SlackHarness extends AdapterHarness {
   send(body: string, contentType: string, o?: { ts?: number; signature?: string; retryNum?: number }): Promise<SignedResponse>;
   /** Sends a signed slash command; by default resolves once the app has handled it (`wait: false`: once acked). */
   slash(user: string, name: string, text: string, o?: { triggerId?: string; wait?: boolean }): Promise<SignedResponse>;
+  /** Stops the bot, lets reactions change meanwhile, starts it again and waits for its reconcile. */
+  away: NonNullable<AdapterHarness['away']>;
   /** Sends a reaction event; resolves when the app has handled it. */
   reaction(kind: 'add' | 'remove', user: string, messageId: string, reaction: string, o?: { eventId?: string; retryNum?: number; eventTs?: string }): Promise<SignedResponse>;
 }

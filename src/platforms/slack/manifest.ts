@@ -20,7 +20,7 @@ export const SLACK_BOT_SCOPES = [
   'chat:write', // posts, thread replies, progress edits (chat.update), ephemeral answers
   'files:write', // files.uploadV2 of the images
   'files:read', // files.info: which message carries an uploaded image (so reactions find it)
-  'reactions:read', // reaction_added / reaction_removed events
+  'reactions:read', // reaction_added / reaction_removed events, and reactions.get when reconciling after a restart
   'reactions:write', // the :one: … :keycap_ten: rating reactions under each image
   'users:read', // users.info: reactions by other apps' bots are ignored
   'im:write', // conversations.open: private files (profile charts, a data export) go by direct message

@@ -1,0 +1,61 @@
+/**
+ * Discord specifics of reading reactions back (reliability scenario 5: offline past the resume
+ * window): the real discord.js client against the fake Discord, the real core on PGlite.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RATING_EMOJI } from '../src/platforms/emoji';
+import { openDiscordHarness, discordIdOf, type DiscordHarness } from './helpers/discord-harness';
+import { waitFor } from './helpers/wait';
+
+describe('discord: reactions are reconciled after a new gateway session', () => {
+  let h: DiscordHarness;
+  let images: { id: string; imageId: string }[];
+
+  beforeAll(async () => {
+    h = await openDiscordHarness();
+    await h.command('ann', 'rate', { count: 3 });
+    const msgs = await waitFor(async () => {
+      const m = (await h.messages()).filter((x) => x.rateable && x.imageId);
+      return m.length >= 3 ? m : null;
+    }, 'three rateable images');
+    images = msgs.map((m) => ({ id: m.id, imageId: m.imageId! }));
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it('a session Discord will not resume: the events sent meanwhile are lost, the REST pass restores them', async () => {
+    const [a, b] = images as [{ id: string; imageId: string }, { id: string; imageId: string }];
+    await h.rate('ivy', a.id, 4);
+    const before = h.adapter.lastReconcile;
+    const identifies = h.fake.identifies;
+    h.fake.expireSession();
+    // While disconnected: ivy changes her mind, jon rates b.
+    h.fake.unreact(h.idOf('ivy'), a.id, RATING_EMOJI[3]!);
+    h.fake.react(h.idOf('ivy'), a.id, RATING_EMOJI[8]!);
+    h.fake.react(h.idOf('jon'), b.id, RATING_EMOJI[1]!);
+    await waitFor(() => h.adapter.lastReconcile !== before && h.adapter.lastReconcile, 'a reconcile after the new session');
+    await h.adapter.idle();
+    expect(h.fake.identifies).toBe(identifies + 1); // a new session, not a resume
+    expect(await h.rating('ivy', a.imageId)).toBe(9);
+    expect(await h.rating('jon', b.imageId)).toBe(2);
+    expect(h.adapter.lastReconcile).toMatchObject({ added: 2, removed: 1, failed: 0 });
+  });
+
+  it('reads every page of a crowded reaction, leaves bots out, and rides out a 429', async () => {
+    const c = images[2]!;
+    const people = Array.from({ length: 130 }, (_, i) => `crowd${i}`);
+    h.fake.injectRateLimit((method, path) => method === 'GET' && path.includes('/reactions/'), 0.3, 1);
+    const report = await h.away((p) => {
+      for (const u of people) p.rate(u, c.id, 7);
+      // Another app's bot reacting is not a person rating.
+      h.fake.react(discordIdOf('some-bot'), c.id, RATING_EMOJI[0]!, { bot: true });
+    });
+    const pages = h.fake.requests.filter((r) => r.method === 'GET' && r.path.startsWith(`/channels/${h.fake.channelId}/messages/${c.id}/reactions/`));
+    expect(pages.length).toBeGreaterThanOrEqual(3); // 429 + page of 100 + page of the rest
+    expect(report).toMatchObject({ added: 130, removed: 0, failed: 0 });
+    const rated = await Promise.all(people.map((u) => h.rating(u, c.imageId)));
+    expect(rated.every((r) => r === 7)).toBe(true);
+    expect(await h.rating('some-bot', c.imageId)).toBeNull();
+  });
+});

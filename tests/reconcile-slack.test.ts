@@ -1,0 +1,39 @@
+/**
+ * Slack specifics of reading reactions back after the app was away (longer than Slack's hour of
+ * event retries): the real Bolt app and WebClient against the fake Slack API.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openSlackHarness, type SlackHarness } from './helpers/slack-harness';
+import { waitFor } from './helpers/wait';
+
+describe('slack: reactions are reconciled at start', () => {
+  let h: SlackHarness;
+  beforeAll(async () => {
+    h = await openSlackHarness();
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it('reads reactions.get for recent rateable messages, leaves bots out, and waits out a 429', async () => {
+    await h.command('ann', 'rate', { count: 2 });
+    const [a, b] = await waitFor(async () => {
+      const m = (await h.messages()).filter((x) => x.rateable && x.imageId && x.conversationId === h.channelId);
+      return m.length >= 2 ? m : null;
+    }, 'two rateable images');
+    h.fake.bots.add(h.idOf('helperbot'));
+    h.fake.rateLimit('reactions.get', 1, 1);
+    const report = await h.away((p) => {
+      p.rate('kim', a!.id, 8);
+      p.rate('kim', b!.id, 3);
+      p.rate('helperbot', a!.id, 10);
+    });
+    expect(report).toMatchObject({ messages: 2, added: 2, removed: 0, failed: 0 });
+    expect(await h.rating('kim', a!.imageId!)).toBe(8);
+    expect(await h.rating('kim', b!.imageId!)).toBe(3);
+    expect(await h.rating('helperbot', a!.imageId!)).toBeNull();
+    // The 429 was answered by waiting Retry-After and asking again, not by giving up on the message.
+    expect(h.fake.callsOf('reactions.get').filter((c) => c.status === 429)).toHaveLength(1);
+    expect(h.fake.callsOf('reactions.get').filter((c) => c.status === 200)).toHaveLength(2);
+  });
+});
