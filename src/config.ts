@@ -31,6 +31,8 @@ export const envSchema = z
     DATA_DIR: z.string().default('./data'),
     DATABASE_URL: optionalUrl,
     PORT: int(3000, 0, 65535),
+    // /healthz and /readyz for orchestrators (its own port: a Discord-only bot serves no other HTTP).
+    HEALTH_PORT: int(3002, 0, 65535),
     HOST: z.string().default('127.0.0.1'),
     // The playground runs beside any chat platform unless turned off.
     PLAYGROUND: onOff.default('on'),

@@ -5,10 +5,11 @@
 import { ConfigError, loadConfig, type Config } from './config';
 import { createLogger, type Logger } from './log';
 import { createApp, type App } from './app';
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { scopeSettings } from './db/schema';
 import { createConfiguredAdapters, startAdapters, stopAdapters } from './platforms/start';
 import type { ChatAdapter } from './platforms/types';
+import { createHealthServer, type HealthCheck } from './health';
 
 /** SIGTERM must end the process within this many ms even if something hangs. */
 const SHUTDOWN_DEADLINE_MS = 9_000;
@@ -40,6 +41,26 @@ export async function main(): Promise<void> {
 
   await app.start();
   let adapters: ChatAdapter[] = [];
+  let stopping = false;
+  let platformsStarted = false;
+  // Up before the platforms connect: live at once, ready once the database answers and every platform is connected.
+  const health = createHealthServer({
+    host: config.HOST, port: config.HEALTH_PORT, log, isStopping: () => stopping,
+    checks: () => [
+      { name: 'database', check: async () => (await app.database.db.execute(sql`select 1`), { ok: true, detail: app.backends.database }) },
+      ...(platformsStarted
+        ? adapters.map((a): HealthCheck => ({ name: a.name, check: () => a.health() }))
+        : [{ name: 'platforms', check: () => ({ ok: false, detail: 'starting' }) }]),
+    ],
+  });
+  try {
+    await health.start();
+  } catch (err) {
+    log.fatal({ err }, `the health endpoint could not listen on ${config.HOST}:${config.HEALTH_PORT}: ${(err as Error).message}`);
+    process.stderr.write(`\nTasteloop could not start: HEALTH_PORT ${config.HEALTH_PORT} is not free (${(err as Error).message}). Set HEALTH_PORT to a free port.\n`);
+    await app.close().catch(() => {});
+    process.exit(1);
+  }
   try {
     adapters = await createConfiguredAdapters(config, app.services, log, {
       // Slack retries (same event_id) are deduplicated across processes through the database.
@@ -51,8 +72,10 @@ export async function main(): Promise<void> {
       },
     });
     await startAdapters(adapters);
+    platformsStarted = true;
   } catch (err) {
     log.fatal({ err }, `a chat platform failed to start: ${(err as Error).message}`);
+    await health.stop().catch(() => {});
     await app.close().catch(() => {});
     process.exit(1);
   }
@@ -60,7 +83,6 @@ export async function main(): Promise<void> {
   log.info({ platforms: names }, `platforms: ${names.join(', ') || 'none'}`);
   if (config.playgroundEnabled) log.info(`playground: open http://${config.HOST}:${config.PORT}`);
 
-  let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
@@ -72,6 +94,7 @@ export async function main(): Promise<void> {
     deadline.unref();
     await stopAdapters(adapters);
     await app.close().catch((err) => log.warn({ err }, 'close failed'));
+    await health.stop().catch(() => {});
     log.info('stopped');
     process.exit(0);
   };

@@ -38,6 +38,7 @@ platformContract('playground (real core on PGlite)', async (): Promise<AdapterHa
       if (!r.ok) throw new Error(`unrate failed: ${await r.text()}`);
     },
     userKey,
+    health: () => adapter.health(),
     close: async () => {
       await adapter.stop();
       await core.close();

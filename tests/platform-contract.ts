@@ -32,6 +32,8 @@ export interface AdapterHarness {
   rate(user: string, messageId: string, score: number): Promise<void>;
   unrate(user: string, messageId: string, score: number): Promise<void>;
   userKey(user: string): string;
+  /** The adapter's own health() (what /readyz reports for it). */
+  health(): { ok: boolean; detail?: string };
   /**
    * Optional (chat platforms whose reactions live on the platform): the bot stops, `during` changes
    * reactions that never reach it, the bot starts again and resolves once it has reconciled.
@@ -57,6 +59,12 @@ export function platformContract(name: string, open: () => Promise<AdapterHarnes
     });
 
     const rateable = async () => (await h.messages()).filter((m) => m.rateable && m.imageId && m.conversationId === h.channelId);
+
+    it('reports itself healthy once started (what /readyz shows)', () => {
+      const health = h.health();
+      expect(health.ok).toBe(true);
+      expect(health.detail).toBeTruthy();
+    });
 
     it('/rate posts rateable images, one message each', async () => {
       await h.command('ann', 'rate', { count: 3 });

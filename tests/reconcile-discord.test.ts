@@ -30,6 +30,9 @@ describe('discord: reactions are reconciled after a new gateway session', () => 
     const before = h.adapter.lastReconcile;
     const identifies = h.fake.identifies;
     h.fake.expireSession();
+    // Not ready while the gateway is down (what /readyz reports), ready again once reconnected.
+    await waitFor(() => !h.adapter.health().ok, 'the adapter to report the lost gateway');
+    expect(h.adapter.health().detail).toMatch(/^gateway /);
     // While disconnected: ivy changes her mind, jon rates b.
     h.fake.unreact(h.idOf('ivy'), a.id, RATING_EMOJI[3]!);
     h.fake.react(h.idOf('ivy'), a.id, RATING_EMOJI[8]!);
@@ -37,6 +40,7 @@ describe('discord: reactions are reconciled after a new gateway session', () => 
     await waitFor(() => h.adapter.lastReconcile !== before && h.adapter.lastReconcile, 'a reconcile after the new session');
     await h.adapter.idle();
     expect(h.fake.identifies).toBe(identifies + 1); // a new session, not a resume
+    expect(h.adapter.health()).toMatchObject({ ok: true });
     expect(await h.rating('ivy', a.imageId)).toBe(9);
     expect(await h.rating('jon', b.imageId)).toBe(2);
     expect(h.adapter.lastReconcile).toMatchObject({ added: 2, removed: 1, failed: 0 });

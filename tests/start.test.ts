@@ -72,8 +72,9 @@ describe('npm start (src/main.ts in a child process, offline defaults)', () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'tl-start-'));
     const guardLog = path.join(dataDir, 'net-guard.log');
     const port = await freePort();
+    const healthPort = await freePort();
     const env = baseEnv({
-      DATA_DIR: dataDir, PORT: String(port), LOG_LEVEL: 'info', IMAGE_SIZE: '128',
+      DATA_DIR: dataDir, PORT: String(port), HEALTH_PORT: String(healthPort), LOG_LEVEL: 'info', IMAGE_SIZE: '128',
       NODE_OPTIONS: `--require ${GUARD}`, NET_GUARD_LOG: guardLog,
     });
     const base = `http://127.0.0.1:${port}`;
@@ -90,6 +91,13 @@ describe('npm start (src/main.ts in a child process, offline defaults)', () => {
     expect(parts.llm).toMatch(/none/);
     expect(lines.some((l) => l.msg === 'platforms: playground')).toBe(true);
     expect((await fetch(base)).headers.get('content-type')).toMatch(/text\/html/);
+    // Orchestrator probes on their own port: alive, and ready with the database and the playground up.
+    expect((await fetch(`http://127.0.0.1:${healthPort}/healthz`)).status).toBe(200);
+    const ready = await fetch(`http://127.0.0.1:${healthPort}/readyz`);
+    const readyBody = (await ready.json()) as { status: string; checks: Record<string, { ok: boolean }> };
+    expect(ready.status).toBe(200);
+    expect(readyBody.status).toBe('ready');
+    expect(Object.keys(readyBody.checks).sort()).toEqual(['database', 'playground']);
 
     // Rate through the playground's HTTP API, as the page does.
     expect((await post(`${base}/api/command`, { user: 'tess', text: '/rate count:1' })).ok).toBe(true);
@@ -124,6 +132,21 @@ describe('npm start (src/main.ts in a child process, offline defaults)', () => {
     expect(first.stderr() + second.stderr()).not.toMatch(/Error/);
     console.log(`start test: SIGTERM → exit in ${stopMs} ms`);
   }, 300_000);
+
+  it('a HEALTH_PORT that is taken exits with code 1 and says which variable to change', async () => {
+    const busy = createServer();
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', () => r()));
+    const taken = (busy.address() as { port: number }).port;
+    try {
+      const child = startMain(baseEnv({ HEALTH_PORT: String(taken), PORT: String(await freePort()), IMAGE_SIZE: '128', DATA_DIR: mkdtempSync(path.join(tmpdir(), 'tl-health-')) }));
+      running.push(child.child);
+      const { code } = await child.exit;
+      expect(code).toBe(1);
+      expect(child.stderr()).toMatch(new RegExp(`HEALTH_PORT ${taken} is not free.*Set HEALTH_PORT to a free port`));
+    } finally {
+      busy.close();
+    }
+  }, 120_000);
 
   it('a bad configuration exits with code 2 and names every bad variable', async () => {
     const bad = startMain(baseEnv({ PORT: 'abc', EMBEDDER: 'vgg', DATA_DIR: mkdtempSync(path.join(tmpdir(), 'tl-bad-')) }));

@@ -107,6 +107,8 @@ export interface ChatAdapter {
   start(): Promise<void>;
   /** Stops taking new work and releases connections; resolves when done. */
   stop(): Promise<void>;
+  /** Whether it is connected and taking work now (the /readyz check), with a word on why not. */
+  health(): { ok: boolean; detail?: string };
 }
 
 export interface AdapterDeps {

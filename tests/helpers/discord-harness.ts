@@ -89,6 +89,7 @@ export async function openDiscordHarness(opts: DiscordHarnessOptions = {}): Prom
     get adapter() {
       return adapter;
     },
+    health: () => adapter.health(),
     away: async (during) => {
       await adapter.stop();
       await waitFor(() => !fake.connected, 'the gateway session to close');

@@ -174,6 +174,7 @@ export async function openSlackHarness(opts: SlackHarnessOptions = {}): Promise<
     get adapter() {
       return adapter;
     },
+    health: () => adapter.health(),
     away: async (during) => {
       await adapter.stop();
       // While the app is down reactions change on Slack and their events are never delivered (a

@@ -4,7 +4,7 @@
  * threads; the interaction webhook is used only while its token is surely alive (< 13 of 15 minutes).
  */
 import {
-  Client, Events, GatewayIntentBits, MessageFlags, Partials, Routes, ChannelType,
+  Client, Events, GatewayIntentBits, MessageFlags, Partials, Routes, ChannelType, Status,
   type ChatInputCommandInteraction, type Interaction, type MessageReaction, type PartialMessageReaction,
   type PartialUser, type User, type RawFile, type InteractionReplyOptions,
 } from 'discord.js';
@@ -323,6 +323,12 @@ export function createDiscordAdapter(opts: DiscordAdapterOptions): DiscordAdapte
     },
     get lastReconcile() {
       return lastReconcile;
+    },
+    health() {
+      if (stopping) return { ok: false, detail: 'stopping' };
+      const shards = [...client.ws.shards.values()];
+      if (shards.length > 0 && shards.every((s) => s.status === Status.Ready)) return { ok: true, detail: `gateway ready, heartbeat ${client.ws.ping} ms` };
+      return { ok: false, detail: `gateway ${shards.map((s) => Status[s.status]).join(', ') || 'not connected'}` };
     },
     async start() {
       const ready = new Promise<void>((resolve) => client.once(Events.ClientReady, () => resolve()));

@@ -277,6 +277,9 @@ export function createPlaygroundAdapter(opts: PlaygroundOptions): PlaygroundAdap
       runDisplay.start();
       log.info({ url: this.url() }, 'playground ready');
     },
+    health() {
+      return server?.listening ? { ok: true, detail: `listening on ${this.url()}` } : { ok: false, detail: 'not listening' };
+    },
     async stop() {
       await runDisplay.stop();
       for (const res of sse) res.end();

@@ -406,6 +406,11 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
     get lastReconcile() {
       return lastReconcile;
     },
+    health() {
+      if (stopping) return { ok: false, detail: 'stopping' };
+      if (!app) return { ok: false, detail: 'not started' };
+      return { ok: true, detail: socketMode ? 'Socket Mode app started' : `listening on ${this.url()}` };
+    },
     url() {
       const a = server?.address() as AddressInfo | null | undefined;
       if (!a) throw new Error('the Slack HTTP receiver is not started');

@@ -1,0 +1,81 @@
+/**
+ * /healthz and /readyz (src/health.ts): the readiness rules, and the HTTP server a probe talks to.
+ * The wiring into `npm start` is checked in tests/start.test.ts; each chat adapter's own health()
+ * in the platform contract.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHealthServer, evaluateReadiness, type HealthCheck } from '../src/health';
+import { silentLogger } from '../src/log';
+
+const ok = (name: string): HealthCheck => ({ name, check: () => ({ ok: true, detail: 'fine' }) });
+
+describe('evaluateReadiness', () => {
+  it('is ready only when every check passes and the bot is not stopping', async () => {
+    expect((await evaluateReadiness([ok('database'), ok('discord')])).ready).toBe(true);
+    const down = await evaluateReadiness([ok('database'), { name: 'discord', check: () => ({ ok: false, detail: 'gateway Resuming' }) }]);
+    expect(down.ready).toBe(false);
+    expect(down.checks.discord).toMatchObject({ ok: false, detail: 'gateway Resuming' });
+    expect(down.checks.database).toMatchObject({ ok: true });
+    const stopping = await evaluateReadiness([ok('database')], { stopping: true });
+    expect(stopping).toMatchObject({ ready: false, stopping: true });
+  });
+
+  it('a check that throws or hangs fails with a reason instead of breaking or hanging the probe', async () => {
+    const r = await evaluateReadiness(
+      [
+        { name: 'database', check: async () => Promise.reject(new Error('connection refused')) },
+        { name: 'slack', check: () => new Promise(() => {}) },
+      ],
+      { timeoutMs: 50 },
+    );
+    expect(r.ready).toBe(false);
+    expect(r.checks.database).toMatchObject({ ok: false, detail: 'connection refused' });
+    expect(r.checks.slack).toMatchObject({ ok: false, detail: 'no answer within 50 ms' });
+  });
+});
+
+describe('health server', () => {
+  let discordOk = true;
+  let stopping = false;
+  const server = createHealthServer({
+    host: '127.0.0.1', port: 0, log: silentLogger, isStopping: () => stopping,
+    checks: () => [ok('database'), { name: 'discord', check: () => ({ ok: discordOk, detail: discordOk ? 'gateway ready' : 'gateway Reconnecting' }) }],
+  });
+  let base = '';
+  beforeAll(async () => {
+    base = `http://127.0.0.1:${await server.start()}`;
+  });
+  afterAll(async () => {
+    await server.stop();
+  });
+
+  it('/healthz answers 200 while the process serves; /readyz follows the checks with 200 or 503 and says why', async () => {
+    const live = await fetch(`${base}/healthz`);
+    expect(live.status).toBe(200);
+    expect(await live.json()).toMatchObject({ status: 'ok' });
+
+    let ready = await fetch(`${base}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(ready.headers.get('cache-control')).toBe('no-store');
+    expect(await ready.json()).toMatchObject({ status: 'ready', checks: { database: { ok: true }, discord: { ok: true } } });
+
+    discordOk = false;
+    ready = await fetch(`${base}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(await ready.json()).toMatchObject({ status: 'not ready', checks: { discord: { ok: false, detail: 'gateway Reconnecting' } } });
+
+    discordOk = true;
+    stopping = true;
+    ready = await fetch(`${base}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(await ready.json()).toMatchObject({ status: 'stopping' });
+    expect((await fetch(`${base}/healthz`)).status).toBe(200); // stopping is not dead
+  });
+
+  it('anything else is a 404 or 405 that points at the right paths', async () => {
+    const nf = await fetch(`${base}/metrics`);
+    expect(nf.status).toBe(404);
+    expect(await nf.text()).toMatch(/\/healthz/);
+    expect((await fetch(`${base}/healthz`, { method: 'POST' })).status).toBe(405);
+  });
+});
