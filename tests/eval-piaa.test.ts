@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import sharp from 'sharp';
 import { z } from 'zod';
 import { buildPopulation, judgeLatents, trueTaste, paletteTone, LATENT_DIM, LATENT_NAMES } from '../src/eval/synthetic';
-import { runPiaaProtocol, syntheticPiaaData, markdownReport, piaaChart, defaultConfig, type PiaaSummary, type PiaaData } from '../src/eval/piaa';
+import { runPiaaProtocol, syntheticPiaaData, markdownReport, piaaChart, defaultConfig, parseSeeds, acrossSeeds, acrossSeedsReport, type PiaaSummary, type PiaaData } from '../src/eval/piaa';
 import { createRng } from '../src/core/random';
 import { parseSketchPrompt, skyElements } from '../src/providers/imagegen/sketch';
 
@@ -192,5 +192,37 @@ describe('eval:piaa command line', () => {
     const typo = spawnSync(process.execPath, ['--import', 'tsx', 'src/eval/piaa.ts', '--quik'], { encoding: 'utf8' });
     expect(typo.status).toBe(2);
     expect(typo.stderr).toMatch(/^error: unknown flag --quik; known: .*--quick/);
+    const seeds = spawnSync(process.execPath, ['--import', 'tsx', 'src/eval/piaa.ts', '--quick', '--seeds', '5-1'], { encoding: 'utf8' });
+    expect(seeds.status).toBe(2);
+    expect(seeds.stderr.trim()).toBe('error: --seeds range "5-1" must go upwards and span at most 100 seeds');
+  });
+
+  it('--seeds accepts ranges and lists', () => {
+    expect(parseSeeds('1-5')).toEqual([1, 2, 3, 4, 5]);
+    expect(parseSeeds('3, 7,3,8-9')).toEqual([3, 7, 8, 9]);
+    expect(() => parseSeeds('one')).toThrow(/--seeds takes seeds like 1-5/);
+    expect(() => parseSeeds('')).toThrow(/--seeds takes seeds like 1-5/);
+  });
+});
+
+describe('eval:piaa across seeds', () => {
+  const run = (seed: number, ceiling: number, finetune: number, auto: number, diffs: [number, number][]): PiaaSummary => ({
+    shots: { '100': { finetune: { srocc: finetune, mse: 1, mae: 1, srocc_std: 0.1, mse_std: 0.1, mae_std: 0.1, n: 50 }, auto: { srocc: auto, mse: 1, mae: 1, srocc_std: 0.1, mse_std: 0.1, mae_std: 0.1, n: 50 } } },
+    ceiling: { srocc: ceiling, srocc_std: 0.05, n: 50 },
+    active_vs_random: Object.fromEntries(diffs.map(([d, se], i) => [String([10, 50][i]), { active: 0.5 + d, random: 0.5, active_std: 0.1, random_std: 0.1, diff: d, diff_se: se, active_wins: 25, n: 50 }])),
+    seed, people: 50, source: 'synthetic', active_model: 'finetune', notes: [],
+  });
+
+  it('lists every seed, pools the active − random differences with their s.e., and counts the seeds each target held on', () => {
+    const a = acrossSeeds([run(1, 0.8, 0.68, 0.66, [[0.01, 0.003], [0.004, 0.004]]), run(2, 0.8, 0.66, 0.6, [[-0.002, 0.003], [0.006, 0.004]])]);
+    expect(a.rows.map((r) => [r.seed, r.best?.method, r.best?.ratio, r.autoGap])).toEqual([[1, 'finetune', 0.85, 0.02], [2, 'finetune', 0.825, 0.06]]);
+    expect(a.ratio).toEqual({ mean: 0.8375, min: 0.825 });
+    expect(a.active['10']).toEqual({ diff: 0.004, se: 0.0021, ahead: 1, seeds: 2 });
+    expect(a.active['50']).toMatchObject({ diff: 0.005, ahead: 2 });
+    // 80% held on both, auto within 0.03 only on seed 1, active ahead at every count only on seed 1.
+    expect(a.met).toEqual({ ceiling80: 2, autoWithin003: 1, activeEveryCount: 1, seeds: 2 });
+    const md = acrossSeedsReport(a);
+    expect(md).toMatch(/\| 2 \| 0\.800 \| finetune 0\.660 \| 82\.5% \| 0\.060 \| -0\.002 ± 0\.003 \| \+0\.006 ± 0\.004 \|/);
+    expect(md).toMatch(/active ahead of random at every count on 1\/2/);
   });
 });

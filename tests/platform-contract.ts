@@ -58,6 +58,8 @@ export function platformContract(name: string, open: () => Promise<AdapterHarnes
       await h?.close();
     });
 
+    /** A run candidate ann rated in a thread (set by the /optimize test). */
+    let annCandidate: HarnessMessage | undefined;
     const rateable = async () => (await h.messages()).filter((m) => m.rateable && m.imageId && m.conversationId === h.channelId);
 
     it('reports itself healthy once started (what /readyz shows)', () => {
@@ -120,6 +122,7 @@ export function platformContract(name: string, open: () => Promise<AdapterHarnes
       // a run's candidate is rateable like any other image
       await h.rate('ann', candidates[0]!.id, 8);
       expect(await h.rating('ann', candidates[0]!.imageId!)).toBe(8);
+      annCandidate = candidates[0];
     });
 
     it('reactions added and removed while the bot was down are read back when it returns', async (ctx) => {
@@ -142,6 +145,10 @@ export function platformContract(name: string, open: () => Promise<AdapterHarnes
       expect(await h.rating('hal', a.imageId!)).toBe(3);
       expect(await h.rating('fay', b.imageId!)).toBe(8);
       expect(await h.rating('gus', c.imageId!)).toBe(5);
+      // Ratings nobody touched while away stand, in the channel and in a run's thread alike.
+      expect(await h.rating('ben', a.imageId!)).toBe(4);
+      expect(annCandidate).toBeDefined();
+      expect(await h.rating('ann', annCandidate!.imageId!)).toBe(8);
       expect(report).toMatchObject({ added: 3, removed: 1, failed: 0 });
       expect(report.gone).toBeGreaterThanOrEqual(1);
       // The bot works as before after coming back: live reactions still count, and taking the newest

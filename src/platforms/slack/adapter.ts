@@ -344,6 +344,8 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
    * the one the message was posted in (Slack user ids are per workspace).
    */
   async function readReactions(m: RateableMessage): Promise<ObservedVotes[] | 'gone'> {
+    // Without the workspace a reacting user's identity is ambiguous (ids are per workspace): leave it.
+    if (!m.scopeId) return 'gone';
     const ts = m.messageId.slice(m.messageId.indexOf(':') + 1);
     let res: { message?: { reactions?: { name?: string; users?: string[] }[] } };
     try {
@@ -359,7 +361,7 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
       if (rating === null) continue;
       for (const user of r.users ?? []) {
         if (user === botUserId || (await isBotUser(user))) continue;
-        const entry = people.get(user) ?? { person: { platform: PLATFORM, workspaceId: m.scopeId ?? undefined, userId: user }, scores: new Set<number>() };
+        const entry = people.get(user) ?? { person: { platform: PLATFORM, workspaceId: m.scopeId!, userId: user }, scores: new Set<number>() };
         entry.scores.add(rating);
         people.set(user, entry);
       }
