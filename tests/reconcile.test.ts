@@ -91,7 +91,17 @@ describe('reconcileRecentMessages', () => {
       },
     });
     expect(calls).toEqual(['since 2026-01-08T00:00:00.000Z', 'reconcile a at 2026-01-10T00:00:00.000Z']);
-    expect(report).toEqual({ messages: 3, added: 1, removed: 0, gone: 1, failed: 1, stopped: false });
+    expect(report).toEqual({ messages: 3, added: 1, removed: 0, gone: 1, failed: 1, stopped: false, capped: false });
+  });
+
+  it('reads at most maxMessages, newest first, and says when the window held more', async () => {
+    const calls: string[] = [];
+    const read: string[] = [];
+    const report = await reconcileRecentMessages({
+      platform: 'discord', services: servicesWith(calls), log: silentLogger, days: 7, maxMessages: 2, read: async (m) => (read.push(m.messageId), []),
+    });
+    expect(read).toEqual(['a', 'b']);
+    expect(report).toMatchObject({ messages: 2, capped: true });
   });
 
   it('does nothing when turned off (0 days) and stops early on shutdown', async () => {

@@ -23,6 +23,8 @@ export interface ReconcileReport {
   gone: number;
   failed: number;
   stopped: boolean;
+  /** More recent rateable messages existed than one pass reads (the oldest of the window were left). */
+  capped: boolean;
 }
 
 export interface ReconcileOptions {
@@ -39,11 +41,17 @@ export interface ReconcileOptions {
 }
 
 export async function reconcileRecentMessages(o: ReconcileOptions): Promise<ReconcileReport> {
-  const report: ReconcileReport = { messages: 0, added: 0, removed: 0, gone: 0, failed: 0, stopped: false };
+  const report: ReconcileReport = { messages: 0, added: 0, removed: 0, gone: 0, failed: 0, stopped: false, capped: false };
   if (o.days <= 0) return report;
   const clock = o.clock ?? Date.now;
   const since = new Date(clock() - o.days * 86_400_000);
-  const messages = await o.services.messages.recentRateable(o.platform, since, o.maxMessages ?? RECONCILE_MAX_MESSAGES);
+  const max = o.maxMessages ?? RECONCILE_MAX_MESSAGES;
+  // One more than the cap, to know whether the window held more than a pass reads.
+  const messages = await o.services.messages.recentRateable(o.platform, since, max + 1);
+  if (messages.length > max) {
+    report.capped = true;
+    messages.length = max;
+  }
   for (const m of messages) {
     if (o.shouldStop?.()) {
       report.stopped = true;
@@ -68,8 +76,9 @@ export async function reconcileRecentMessages(o: ReconcileOptions): Promise<Reco
       o.log.warn({ err, messageId: m.messageId }, 'could not reconcile the reactions of a message; skipped');
     }
   }
-  const level = report.failed ? 'warn' : 'info';
-  o.log[level]({ ...report, days: o.days }, `reconciled reactions of ${report.messages} recent rateable messages: ${report.added} ratings added, ${report.removed} removed while the bot was away`);
+  const level = report.failed || report.capped ? 'warn' : 'info';
+  const capNote = report.capped ? ` (the newest ${max} of the last ${o.days} days; older ones were not read — lower REACTION_RECONCILE_DAYS or expect them missed)` : '';
+  o.log[level]({ ...report, days: o.days }, `reconciled reactions of ${report.messages} recent rateable messages${capNote}: ${report.added} ratings added, ${report.removed} removed while the bot was away`);
   return report;
 }
 
