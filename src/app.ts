@@ -23,6 +23,7 @@ import { touchPerson } from './core/people';
 import type { Embedder, ImageGenerator } from './core/ports';
 import { RatingLedger } from './core/ratings';
 import { reconcileMessage } from './core/reconcile';
+import { ratingChangesTotal, runsEndedTotal } from './metrics';
 import { RunService } from './core/runs';
 import { pendingRunEvents } from './core/run-feed';
 import type { Services } from './core/services';
@@ -111,6 +112,10 @@ export async function createApp(config: Config, opts: AppOptions): Promise<App> 
   const ledger = new RatingLedger(db, { log });
   const taste = new TasteService({ db, ledger, embeddings, images, log, method: config.SCORER_METHOD });
 
+  // Operational counters (/metrics): rating changes and how runs end.
+  const unobserve = [
+    ledger.onChange((c) => ratingChangesTotal.inc({ change: c.before === null ? 'added' : c.after === null ? 'removed' : 'changed' })),
+  ];
   const llmAvailable = providers.llm !== null;
   const scorerLabel = `${config.SCORER_METHOD} on ${providers.embedder.modelId}`;
   const queueKind = opts.queue ?? (database.kind === 'postgres' ? 'graphile' : 'inprocess');
@@ -147,6 +152,11 @@ export async function createApp(config: Config, opts: AppOptions): Promise<App> 
       sanitize: { bannedWords: config.BANNED_WORDS },
     }),
   });
+  unobserve.push(
+    runs.subscribe((e) => {
+      if (e.type === 'run.finished' || e.type === 'run.failed' || e.type === 'run.cancelled') runsEndedTotal.inc({ outcome: e.type.slice('run.'.length) });
+    }),
+  );
 
   const backends: Record<string, string> = {
     database: database.description,
@@ -280,6 +290,7 @@ export async function createApp(config: Config, opts: AppOptions): Promise<App> 
     close: async () => {
       if (closed) return;
       closed = true;
+      for (const off of unobserve) off();
       await runs.stop();
       taste.stop();
       await taste.idle().catch(() => {});

@@ -6,6 +6,7 @@
  *   GET /readyz   200 when every check passes — the database answers, every chat platform is
  *                 connected — and the bot is not shutting down; otherwise 503. The JSON body names
  *                 each check with ok / detail, so "why is it not ready" is one request away.
+ *   GET /metrics  operational counters in the Prometheus text format (src/metrics.ts).
  *
  * A check that hangs counts as failed after `timeoutMs`: a stuck database must turn readiness red,
  * not hang the probe. Bodies carry no secrets or personal data.
@@ -13,6 +14,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import { metrics as defaultMetrics, type MetricsRegistry } from './metrics';
 
 export interface CheckResult {
   ok: boolean;
@@ -67,6 +69,8 @@ export interface HealthServerOptions {
   isStopping: () => boolean;
   timeoutMs?: number;
   log: Logger;
+  /** What /metrics shows (default: the process-wide registry). */
+  metrics?: MetricsRegistry;
 }
 
 export interface HealthServer {
@@ -94,7 +98,12 @@ export function createHealthServer(o: HealthServerOptions): HealthServer {
           });
           return;
         }
-        send(res, 404, { error: 'not found: try /healthz or /readyz' });
+        if (path === '/metrics') {
+          res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'cache-control': 'no-store' });
+          res.end((o.metrics ?? defaultMetrics).render());
+          return;
+        }
+        send(res, 404, { error: 'not found: try /healthz, /readyz or /metrics' });
       });
       await new Promise<void>((resolve, reject) => {
         server!.once('error', reject);

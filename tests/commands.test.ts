@@ -86,3 +86,29 @@ describe('renderRunEvent', () => {
     expect(ops[0]!.op === 'post' && ops[0]!.message.image).toEqual({ imageId: 'img', rateable: true });
   });
 });
+
+describe('dispatchCommand', () => {
+  it('answers a mistake privately and an unexpected failure with a reference id, and counts each outcome for /metrics', async () => {
+    const { dispatchCommand } = await import('../src/platforms/dispatch');
+    const { commandsTotal } = await import('../src/metrics');
+    const { silentLogger } = await import('../src/log');
+    const replies: { text: string; ephemeral: boolean }[] = [];
+    // Any use of the services is a failure nobody planned for.
+    const services = new Proxy({}, { get: () => { throw new Error('database is on fire'); } });
+    const base = {
+      platform: 'playground', person: person('ann'), channel: {}, invocationId: 'i1', services, log: silentLogger,
+      reply: async (m: { text: string }, o?: { ephemeral?: boolean }) => void replies.push({ text: m.text, ephemeral: Boolean(o?.ephemeral) }),
+      defer: async () => {}, openThread: async () => ({}), runDisplay: {},
+    } as unknown as Parameters<typeof dispatchCommand>[2];
+    const count = (command: string, outcome: string) => commandsTotal.get({ platform: 'playground', command, outcome });
+    const before = [count('rate', 'user_error'), count('unknown', 'user_error'), count('profile', 'error')];
+    await dispatchCommand('rate', { count: 50 }, base);
+    await dispatchCommand('frobnicate', {}, base);
+    await dispatchCommand('profile', {}, base);
+    expect(replies.map((r) => r.ephemeral)).toEqual([true, true, true]);
+    expect(replies[0]!.text).toMatch(/count must be from 1 to 10/);
+    expect(replies[1]!.text).toMatch(/I don't know \/frobnicate/);
+    expect(replies[2]!.text).toMatch(/reference \*\*E-[0-9A-F]{8}\*\*/);
+    expect([count('rate', 'user_error'), count('unknown', 'user_error'), count('profile', 'error')].map((v, i) => v - before[i]!)).toEqual([1, 1, 1]);
+  });
+});

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHealthServer, evaluateReadiness, type HealthCheck } from '../src/health';
 import { silentLogger } from '../src/log';
+import { MetricsRegistry } from '../src/metrics';
 
 const ok = (name: string): HealthCheck => ({ name, check: () => ({ ok: true, detail: 'fine' }) });
 
@@ -73,9 +74,55 @@ describe('health server', () => {
   });
 
   it('anything else is a 404 or 405 that points at the right paths', async () => {
-    const nf = await fetch(`${base}/metrics`);
+    const nf = await fetch(`${base}/stats`);
     expect(nf.status).toBe(404);
     expect(await nf.text()).toMatch(/\/healthz/);
     expect((await fetch(`${base}/healthz`, { method: 'POST' })).status).toBe(405);
+  });
+});
+
+describe('metrics', () => {
+  it('renders counters and gauges in the Prometheus text format, labels escaped and sorted', () => {
+    const r = new MetricsRegistry();
+    const c = r.counter('t_events_total', 'Events.\nTwo lines.');
+    c.inc({ platform: 'discord', outcome: 'ok' });
+    c.inc({ outcome: 'ok', platform: 'discord' }, 2); // same series, labels in any order
+    c.inc({ platform: 'slack', outcome: 'say "hi"\\' });
+    r.gauge('t_temperature', 'A reading.', () => 21.5);
+    r.gauge('t_broken', 'Throws.', () => {
+      throw new Error('sensor gone');
+    });
+    expect(c.get({ platform: 'discord', outcome: 'ok' })).toBe(3);
+    expect(r.render()).toBe(
+      [
+        '# HELP t_events_total Events.\\nTwo lines.',
+        '# TYPE t_events_total counter',
+        't_events_total{outcome="ok",platform="discord"} 3',
+        't_events_total{outcome="say \\"hi\\"\\\\",platform="slack"} 1',
+        '# HELP t_temperature A reading.',
+        '# TYPE t_temperature gauge',
+        't_temperature 21.5',
+        '',
+      ].join('\n'),
+    );
+    expect(() => c.inc({}, -1)).toThrow(/only go up/);
+    expect(() => r.counter('bad name', 'x')).toThrow(/invalid metric name/);
+  });
+
+  it('/metrics serves the process registry with the bot series and process gauges', async () => {
+    const server = createHealthServer({ host: '127.0.0.1', port: 0, log: silentLogger, isStopping: () => false, checks: () => [] });
+    const port = await server.start();
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+      const text = await res.text();
+      for (const name of ['tasteloop_commands_total', 'tasteloop_rating_changes_total', 'tasteloop_runs_ended_total', 'tasteloop_resident_memory_bytes', 'tasteloop_event_loop_delay_p99_seconds']) {
+        expect(text).toContain(`# TYPE ${name} `);
+      }
+      expect(Number(/^tasteloop_resident_memory_bytes (\d+)$/m.exec(text)?.[1])).toBeGreaterThan(1e6);
+    } finally {
+      await server.stop();
+    }
   });
 });

@@ -13,6 +13,7 @@ import { RatingLedger } from '../src/core/ratings';
 import { planReconcile, reconcileMessage, type ReconcileLedgerPort, type StandingVote } from '../src/core/reconcile';
 import { reconcileRecentMessages, reconcileScheduler } from '../src/platforms/reconcile';
 import { silentLogger } from '../src/log';
+import { reconcileMessagesTotal, reconciledTotal } from '../src/metrics';
 import type { Services } from '../src/core/services';
 import { testBackends } from './helpers/db';
 
@@ -82,6 +83,7 @@ describe('reconcileRecentMessages', () => {
 
   it('asks for the window, snapshots before each read, skips gone messages and carries on past a failure', async () => {
     const calls: string[] = [];
+    const before = { added: reconciledTotal.get({ platform: 'discord', change: 'added' }), gone: reconcileMessagesTotal.get({ platform: 'discord', outcome: 'gone' }), failed: reconcileMessagesTotal.get({ platform: 'discord', outcome: 'failed' }) };
     let now = Date.UTC(2026, 0, 10);
     const report = await reconcileRecentMessages({
       platform: 'discord', services: servicesWith(calls, 'c'), log: silentLogger, days: 2, clock: () => now,
@@ -92,6 +94,10 @@ describe('reconcileRecentMessages', () => {
     });
     expect(calls).toEqual(['since 2026-01-08T00:00:00.000Z', 'reconcile a at 2026-01-10T00:00:00.000Z']);
     expect(report).toEqual({ messages: 3, added: 1, removed: 0, gone: 1, failed: 1, stopped: false, capped: false });
+    // The same outcomes, counted for /metrics.
+    expect(reconciledTotal.get({ platform: 'discord', change: 'added' }) - before.added).toBe(1);
+    expect(reconcileMessagesTotal.get({ platform: 'discord', outcome: 'gone' }) - before.gone).toBe(1);
+    expect(reconcileMessagesTotal.get({ platform: 'discord', outcome: 'failed' }) - before.failed).toBe(1);
   });
 
   it('reads at most maxMessages, newest first, and says when the window held more', async () => {

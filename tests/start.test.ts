@@ -104,6 +104,10 @@ describe('npm start (src/main.ts in a child process, offline defaults)', () => {
     const img = (await snapshot(base)).messages.find((m) => m.kind === 'rate' && m.imageId)!;
     expect(img).toBeDefined();
     expect((await post(`${base}/api/rate`, { user: 'tess', messageId: img.id, score: 8 })).ok).toBe(true);
+    // …and the operational counters saw both (Prometheus text on the health port).
+    const scrape = await (await fetch(`http://127.0.0.1:${healthPort}/metrics`)).text();
+    expect(scrape).toContain('tasteloop_commands_total{command="rate",outcome="ok",platform="playground"} 1');
+    expect(scrape).toContain('tasteloop_rating_changes_total{change="added"} 1');
 
     const t0 = Date.now();
     first.child.kill('SIGTERM');

@@ -9,16 +9,21 @@ import { findCommand } from '../../commands/index';
 import { validateOptions, type RawOptions } from '../../commands/options';
 import { CommandInputError, isUserError } from '../core/errors';
 import type { CommandContext, OutMessage } from './types';
+import { commandsTotal } from '../metrics';
 
 export type CommandInvocation = Omit<CommandContext, 'options'>;
 
 export async function dispatchCommand(name: string, raw: RawOptions, base: CommandInvocation): Promise<void> {
+  const def = findCommand(name);
+  // Only declared names become label values: a typo cannot grow the metric's series.
+  const command = def ? def.name : 'unknown';
   try {
-    const def = findCommand(name);
     if (!def) throw new CommandInputError(`I don't know /${name}. Try /help.`);
     const ctx: CommandContext = { ...base, options: validateOptions(def, raw) };
     await def.execute(ctx);
+    commandsTotal.inc({ platform: base.platform, command, outcome: 'ok' });
   } catch (err) {
+    commandsTotal.inc({ platform: base.platform, command, outcome: isUserError(err) ? 'user_error' : 'error' });
     const msg = describeFailure(err, base.log, { command: name, platform: base.platform, invocationId: base.invocationId });
     await base.reply(msg, { ephemeral: true }).catch((replyErr: unknown) => base.log.error({ err: replyErr }, 'could not send the error reply'));
   }

@@ -11,6 +11,7 @@
 import type { Logger } from 'pino';
 import type { ObservedVotes } from '../core/reconcile';
 import type { RateableMessage, Services } from '../core/services';
+import { reconcileMessagesTotal, reconciledTotal } from '../metrics';
 
 export const DEFAULT_RECONCILE_DAYS = 7;
 /** Upper bound per pass: at ~2 requests a message, a few minutes of background REST calls. */
@@ -64,6 +65,7 @@ export async function reconcileRecentMessages(o: ReconcileOptions): Promise<Reco
       const observed = await o.read(m);
       if (observed === 'gone') {
         report.gone++;
+        reconcileMessagesTotal.inc({ platform: o.platform, outcome: 'gone' });
         continue;
       }
       const r = await o.services.ratings.reconcile({
@@ -71,8 +73,12 @@ export async function reconcileRecentMessages(o: ReconcileOptions): Promise<Reco
       });
       report.added += r.added;
       report.removed += r.removed;
+      reconcileMessagesTotal.inc({ platform: o.platform, outcome: 'read' });
+      reconciledTotal.inc({ platform: o.platform, change: 'added' }, r.added);
+      reconciledTotal.inc({ platform: o.platform, change: 'removed' }, r.removed);
     } catch (err) {
       report.failed++;
+      reconcileMessagesTotal.inc({ platform: o.platform, outcome: 'failed' });
       o.log.warn({ err, messageId: m.messageId }, 'could not reconcile the reactions of a message; skipped');
     }
   }

@@ -220,7 +220,8 @@ export function createDiscordAdapter(opts: DiscordAdapterOptions): DiscordAdapte
       const burst = r.count_details?.burst ?? 0;
       const normal = r.count_details?.normal ?? r.count - burst;
       const types = [...(normal - (r.me ? 1 : 0) > 0 ? [0] : []), ...(burst - (r.me_burst ? 1 : 0) > 0 ? [1] : [])];
-      const emoji = encodeURIComponent(r.emoji.id ? `${r.emoji.name ?? '_'}:${r.emoji.id}` : (r.emoji.name ?? ''));
+      // Rating emoji are always Unicode (emojiToRating rejects custom ones), so the name is the identifier.
+      const emoji = encodeURIComponent(r.emoji.name ?? '');
       for (const type of types) {
         let after: string | undefined;
         for (;;) {
