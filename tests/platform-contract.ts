@@ -6,6 +6,7 @@
  */
 import { describe, expect, it, beforeAll, afterAll } from 'vitest';
 import { waitFor } from './helpers/wait';
+import type { ReconcileReport } from '../src/platforms/reconcile';
 
 export interface HarnessMessage {
   id: string;
@@ -38,7 +39,7 @@ export interface AdapterHarness {
    * Optional (chat platforms whose reactions live on the platform): the bot stops, `during` changes
    * reactions that never reach it, the bot starts again and resolves once it has reconciled.
    */
-  away?(during: (platform: AwayControls) => Promise<void> | void): Promise<{ messages: number; added: number; removed: number; gone: number; failed: number }>;
+  away?(during: (platform: AwayControls) => Promise<void> | void): Promise<ReconcileReport>;
   close(): Promise<void>;
 }
 

@@ -5,14 +5,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RATING_EMOJI } from '../src/platforms/emoji';
 import { openDiscordHarness, discordIdOf, type DiscordHarness } from './helpers/discord-harness';
+import { captureLogger } from './helpers/log-capture';
 import { waitFor } from './helpers/wait';
 
 describe('discord: reactions are reconciled after a new gateway session', () => {
   let h: DiscordHarness;
   let images: { id: string; imageId: string }[];
 
+  const logs = captureLogger();
   beforeAll(async () => {
-    h = await openDiscordHarness();
+    h = await openDiscordHarness({ log: logs.logger });
     await h.command('ann', 'rate', { count: 3 });
     const msgs = await waitFor(async () => {
       const m = (await h.messages()).filter((x) => x.rateable && x.imageId);
@@ -61,5 +63,20 @@ describe('discord: reactions are reconciled after a new gateway session', () => 
     const rated = await Promise.all(people.map((u) => h.rating(u, c.imageId)));
     expect(rated.every((r) => r === 7)).toBe(true);
     expect(await h.rating('some-bot', c.imageId)).toBeNull();
+  });
+
+  it('a channel the bot may no longer read: its ratings stay, and the log says which permission to give back', async () => {
+    const c = images[2]!;
+    const before = await h.rating('crowd0', c.imageId);
+    h.fake.unreadableChannels.add(h.fake.channelId);
+    try {
+      const report = await h.away((p) => p.unrate('crowd0', c.id, 7));
+      expect(report.forbidden).toBeGreaterThanOrEqual(3);
+      expect(report.failed).toBe(0);
+      expect(await h.rating('crowd0', c.imageId)).toBe(before);
+      expect(logs.lines().some((l) => l.level === 'warn' && /lacks access there — give the bot View Channel and Read Message History/.test(l.msg))).toBe(true);
+    } finally {
+      h.fake.unreadableChannels.clear();
+    }
   });
 });

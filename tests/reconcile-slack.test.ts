@@ -4,12 +4,14 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openSlackHarness, type SlackHarness } from './helpers/slack-harness';
+import { captureLogger } from './helpers/log-capture';
 import { waitFor } from './helpers/wait';
 
 describe('slack: reactions are reconciled at start', () => {
   let h: SlackHarness;
+  const logs = captureLogger();
   beforeAll(async () => {
-    h = await openSlackHarness();
+    h = await openSlackHarness({ log: logs.logger });
   });
   afterAll(async () => {
     await h?.close();
@@ -35,5 +37,18 @@ describe('slack: reactions are reconciled at start', () => {
     // The 429 was answered by waiting Retry-After and asking again, not by giving up on the message.
     expect(h.fake.callsOf('reactions.get').filter((c) => c.status === 429)).toHaveLength(1);
     expect(h.fake.callsOf('reactions.get').filter((c) => c.status === 200)).toHaveLength(2);
+  });
+
+  it('a channel the app was removed from: ratings stay, and the log says what to fix', async () => {
+    const [a] = (await h.messages()).filter((x) => x.rateable && x.imageId && x.conversationId === h.channelId);
+    h.fake.unreadableChannels.add(h.fake.channelId);
+    try {
+      const report = await h.away((p) => p.unrate('kim', a!.id, 8));
+      expect(report).toMatchObject({ forbidden: 2, failed: 0 });
+      expect(await h.rating('kim', a!.imageId!)).toBe(8);
+      expect(logs.lines().some((l) => l.level === 'warn' && /add the reactions:read scope \(reinstall the app\) and \/invite the bot/.test(l.msg))).toBe(true);
+    } finally {
+      h.fake.unreadableChannels.clear();
+    }
   });
 });

@@ -93,7 +93,7 @@ describe('reconcileRecentMessages', () => {
       },
     });
     expect(calls).toEqual(['since 2026-01-08T00:00:00.000Z', 'reconcile a at 2026-01-10T00:00:00.000Z']);
-    expect(report).toEqual({ messages: 3, added: 1, removed: 0, gone: 1, failed: 1, stopped: false, capped: false });
+    expect(report).toEqual({ messages: 3, added: 1, removed: 0, gone: 1, forbidden: 0, failed: 1, stopped: false, capped: false });
     // The same outcomes, counted for /metrics.
     expect(reconciledTotal.get({ platform: 'discord', change: 'added' }) - before.added).toBe(1);
     expect(reconcileMessagesTotal.get({ platform: 'discord', outcome: 'gone' }) - before.gone).toBe(1);

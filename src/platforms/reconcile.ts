@@ -2,8 +2,9 @@
  * After (re)connecting, read the reactions of the platform's recent rateable messages and bring the
  * ledger in line (core/reconcile.ts says what changes and why). Every chat platform runs this same
  * loop; each supplies only `read`: the rating reactions a message shows now, per person, over its REST
- * API — or 'gone' when the message (or its channel) no longer exists or is out of reach, in which case
- * its ratings are kept as they are: deleting a message is not taking a rating back.
+ * API — or 'gone' when the message (or its channel) no longer exists, or 'forbidden' when the bot may
+ * not read it (a missing permission or scope: the pass then warns with the fix). Either way its ratings
+ * are kept as they are: deleting a message is not taking a rating back.
  *
  * One message at a time: the platform's own client paces requests (rate limits), and a failure on one
  * message is logged and skipped, never the end of the pass.
@@ -22,6 +23,8 @@ export interface ReconcileReport {
   added: number;
   removed: number;
   gone: number;
+  /** Messages the bot was not allowed to read (permissions / scopes): see `forbiddenHint`. */
+  forbidden: number;
   failed: number;
   stopped: boolean;
   /** More recent rateable messages existed than one pass reads (the oldest of the window were left). */
@@ -34,7 +37,9 @@ export interface ReconcileOptions {
   log: Logger;
   /** How far back to look (days); 0 turns reconciling off. */
   days: number;
-  read: (m: RateableMessage) => Promise<ObservedVotes[] | 'gone'>;
+  read: (m: RateableMessage) => Promise<ObservedVotes[] | 'gone' | 'forbidden'>;
+  /** What to grant when messages were forbidden, e.g. "give the bot Read Message History". */
+  forbiddenHint?: string;
   /** Checked between messages: a shutdown ends the pass early. */
   shouldStop?: () => boolean;
   clock?: () => number;
@@ -42,7 +47,7 @@ export interface ReconcileOptions {
 }
 
 export async function reconcileRecentMessages(o: ReconcileOptions): Promise<ReconcileReport> {
-  const report: ReconcileReport = { messages: 0, added: 0, removed: 0, gone: 0, failed: 0, stopped: false, capped: false };
+  const report: ReconcileReport = { messages: 0, added: 0, removed: 0, gone: 0, forbidden: 0, failed: 0, stopped: false, capped: false };
   if (o.days <= 0) return report;
   const clock = o.clock ?? Date.now;
   const since = new Date(clock() - o.days * 86_400_000);
@@ -63,9 +68,9 @@ export async function reconcileRecentMessages(o: ReconcileOptions): Promise<Reco
     const observedAt = new Date(clock());
     try {
       const observed = await o.read(m);
-      if (observed === 'gone') {
-        report.gone++;
-        reconcileMessagesTotal.inc({ platform: o.platform, outcome: 'gone' });
+      if (observed === 'gone' || observed === 'forbidden') {
+        report[observed]++;
+        reconcileMessagesTotal.inc({ platform: o.platform, outcome: observed });
         continue;
       }
       const r = await o.services.ratings.reconcile({
@@ -81,6 +86,9 @@ export async function reconcileRecentMessages(o: ReconcileOptions): Promise<Reco
       reconcileMessagesTotal.inc({ platform: o.platform, outcome: 'failed' });
       o.log.warn({ err, messageId: m.messageId }, 'could not reconcile the reactions of a message; skipped');
     }
+  }
+  if (report.forbidden) {
+    o.log.warn({ platform: o.platform, forbidden: report.forbidden }, `could not read the reactions of ${report.forbidden} message(s): the bot lacks access there — ${o.forbiddenHint ?? 'check its permissions'}; ratings given there while it was away are missing until then`);
   }
   const level = report.failed || report.capped ? 'warn' : 'info';
   const capNote = report.capped ? ` (the newest ${max} of the last ${o.days} days; older ones were not read — lower REACTION_RECONCILE_DAYS or expect them missed)` : '';

@@ -74,6 +74,8 @@ export class FakeDiscord {
   readonly dispatched: Dispatch[] = [];
   readonly commands = new Map<string, unknown[]>();
   identifies = 0;
+  /** Channels the bot may no longer read (its View Channel / Read Message History was taken away). */
+  readonly unreadableChannels = new Set<string>();
   /** Users created as bots by react(…, { bot: true }): reaction user lists mark them so. */
   readonly botUsers = new Set<string>();
   resumes = 0;
@@ -413,6 +415,9 @@ export class FakeDiscord {
       const msg = this.createMessage(m[1]!, body ?? {}, files, { viaWebhook: false });
       if (nonceKey) this.nonces.set(nonceKey, msg.id);
       return this.json(res, 200, this.messagePayload(msg));
+    }
+    if ((m = /^GET \/channels\/(\d+)\/messages\//.exec(route)) && this.unreadableChannels.has(m[1]!)) {
+      return this.json(res, 403, { message: 'Missing Access', code: 50001 });
     }
     if ((m = /^(PATCH|GET) \/channels\/(\d+)\/messages\/(\d+)$/.exec(route))) {
       const msg = this.messages.get(m[3]!);

@@ -55,6 +55,8 @@ export class FakeSlack {
   readonly channelId = 'C0GENERAL';
   readonly messages: FakeSlackMessage[] = [];
   readonly calls: FakeSlackCall[] = [];
+  /** Channels the app is no longer a member of: reactions.get answers not_in_channel. */
+  readonly unreadableChannels = new Set<string>();
   /** user ids users.info reports as bots. */
   readonly bots = new Set<string>();
   /** files.info polls before an upload's share becomes visible. */
@@ -237,6 +239,7 @@ export class FakeSlack {
         return { ok: true };
       }
       case 'reactions.get': {
+        if (this.unreadableChannels.has(b.channel ?? '')) return fail('not_in_channel');
         const m = this.find(b.channel ?? '', b.timestamp ?? '');
         if (!m) return fail('message_not_found');
         const reactions = [...m.reactions].filter(([, users]) => users.size > 0).map(([name, users]) => ({ name, users: [...users], count: users.size }));

@@ -205,12 +205,13 @@ export function createDiscordAdapter(opts: DiscordAdapterOptions): DiscordAdapte
    * the users of each rating emoji, 100 per page, normal and burst reactions alike). Bots — this one
    * included — are left out, as on the live path.
    */
-  async function readReactions(m: RateableMessage): Promise<ObservedVotes[] | 'gone'> {
+  async function readReactions(m: RateableMessage): Promise<ObservedVotes[] | 'gone' | 'forbidden'> {
     let raw: { reactions?: DiscordReaction[] };
     try {
       raw = (await client.rest.get(Routes.channelMessage(m.channelId, m.messageId))) as typeof raw;
     } catch (err) {
-      if (isGoneError(err)) return 'gone';
+      const why = unreachable(err);
+      if (why) return why;
       throw err;
     }
     const people = new Map<string, { person: PersonRef; scores: Set<number> }>();
@@ -230,7 +231,8 @@ export function createDiscordAdapter(opts: DiscordAdapterOptions): DiscordAdapte
           try {
             page = (await client.rest.get(Routes.channelMessageReaction(m.channelId, m.messageId, emoji), { query })) as typeof page;
           } catch (err) {
-            if (isGoneError(err)) return 'gone';
+            const why = unreachable(err);
+            if (why) return why;
             throw err;
           }
           for (const u of page) {
@@ -251,6 +253,7 @@ export function createDiscordAdapter(opts: DiscordAdapterOptions): DiscordAdapte
   const reconciler = reconcileScheduler(async () => {
     lastReconcile = await reconcileRecentMessages({
       platform: PLATFORM, services, log, days: config.REACTION_RECONCILE_DAYS ?? DEFAULT_RECONCILE_DAYS, read: readReactions, shouldStop: () => stopping, clock,
+      forbiddenHint: 'give the bot View Channel and Read Message History in those channels (and their threads)',
     });
   });
 
@@ -361,11 +364,15 @@ interface DiscordReaction {
   me_burst?: boolean;
 }
 
-/** Unknown channel / message, missing access or permissions: the message is out of reach, not broken. */
-const GONE_CODES = new Set([10003, 10008, 50001, 50013]);
-function isGoneError(err: unknown): boolean {
+/** Unknown channel / message → 'gone'; missing access or permissions → 'forbidden'; anything else is an error. */
+const GONE_CODES = new Set([10003, 10008]);
+const FORBIDDEN_CODES = new Set([50001, 50013]);
+function unreachable(err: unknown): 'gone' | 'forbidden' | null {
   const e = err as { code?: unknown; status?: unknown };
-  return (typeof e?.code === 'number' && GONE_CODES.has(e.code)) || e?.status === 404;
+  if (typeof e?.code === 'number' && FORBIDDEN_CODES.has(e.code)) return 'forbidden';
+  if (e?.status === 403) return 'forbidden';
+  if ((typeof e?.code === 'number' && GONE_CODES.has(e.code)) || e?.status === 404) return 'gone';
+  return null;
 }
 
 function personOf(u: User | PartialUser): PersonRef {

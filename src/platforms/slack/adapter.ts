@@ -343,7 +343,7 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
    * reacting user). Bots and other apps are left out, as on the live path. The person's workspace is
    * the one the message was posted in (Slack user ids are per workspace).
    */
-  async function readReactions(m: RateableMessage): Promise<ObservedVotes[] | 'gone'> {
+  async function readReactions(m: RateableMessage): Promise<ObservedVotes[] | 'gone' | 'forbidden'> {
     // Without the workspace a reacting user's identity is ambiguous (ids are per workspace): leave it.
     if (!m.scopeId) return 'gone';
     const ts = m.messageId.slice(m.messageId.indexOf(':') + 1);
@@ -353,6 +353,7 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
     } catch (err) {
       const code = (err as { data?: { error?: string } }).data?.error;
       if (code && GONE_ERRORS.has(code)) return 'gone';
+      if (code && FORBIDDEN_ERRORS.has(code)) return 'forbidden';
       throw err;
     }
     const people = new Map<string, { person: PersonRef; scores: Set<number> }>();
@@ -373,6 +374,7 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
   const reconciler = reconcileScheduler(async () => {
     lastReconcile = await reconcileRecentMessages({
       platform: PLATFORM, services, log, days: config.REACTION_RECONCILE_DAYS ?? DEFAULT_RECONCILE_DAYS, read: readReactions, shouldStop: () => stopping, clock,
+      forbiddenHint: 'add the reactions:read scope (reinstall the app) and /invite the bot to those channels',
     });
   });
 
@@ -484,8 +486,9 @@ function decodeStrings(raw: RawOptions): RawOptions {
   return out;
 }
 
-/** reactions.get errors meaning the message is out of reach (deleted, channel gone or left), not broken. */
-const GONE_ERRORS = new Set(['message_not_found', 'channel_not_found', 'not_in_channel', 'is_archived', 'no_item_specified']);
+/** reactions.get errors: the message no longer exists, or the app may not read it (a scope or membership is missing). */
+const GONE_ERRORS = new Set(['message_not_found', 'channel_not_found', 'is_archived', 'no_item_specified']);
+const FORBIDDEN_ERRORS = new Set(['not_in_channel', 'missing_scope', 'access_denied', 'no_permission']);
 
 function withTrailingSlash(url: string): string {
   return url.endsWith('/') ? url : `${url}/`;
