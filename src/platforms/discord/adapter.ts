@@ -23,8 +23,7 @@ import type { ChatAdapter, CommandContext, Conversation, OutMessage, ReplyOption
 import { toDiscordCommands } from './commands';
 import { encodeForUpload } from './upload';
 import { createHash } from 'node:crypto';
-import type { ObservedVotes } from '../../core/reconcile';
-import type { RateableMessage } from '../../core/services';
+import { readDiscordReactions } from './reactions';
 import { DEFAULT_RECONCILE_DAYS, reconcileRecentMessages, reconcileScheduler, type ReconcileReport } from '../reconcile';
 
 const PLATFORM = 'discord';
@@ -200,59 +199,10 @@ export function createDiscordAdapter(opts: DiscordAdapterOptions): DiscordAdapte
 
   // ---------- reactions ----------
 
-  /**
-   * The rating reactions a message shows now, per person, over REST (GET message for the counts, then
-   * the users of each rating emoji, 100 per page, normal and burst reactions alike). Bots — this one
-   * included — are left out, as on the live path.
-   */
-  async function readReactions(m: RateableMessage): Promise<ObservedVotes[] | 'gone' | 'forbidden'> {
-    let raw: { reactions?: DiscordReaction[] };
-    try {
-      raw = (await client.rest.get(Routes.channelMessage(m.channelId, m.messageId))) as typeof raw;
-    } catch (err) {
-      const why = unreachable(err);
-      if (why) return why;
-      throw err;
-    }
-    const people = new Map<string, { person: PersonRef; scores: Set<number> }>();
-    for (const r of raw.reactions ?? []) {
-      const rating = emojiToRating({ name: r.emoji.name, id: r.emoji.id });
-      if (rating === null) continue;
-      const burst = r.count_details?.burst ?? 0;
-      const normal = r.count_details?.normal ?? r.count - burst;
-      const types = [...(normal - (r.me ? 1 : 0) > 0 ? [0] : []), ...(burst - (r.me_burst ? 1 : 0) > 0 ? [1] : [])];
-      // Rating emoji are always Unicode (emojiToRating rejects custom ones), so the name is the identifier.
-      const emoji = encodeURIComponent(r.emoji.name ?? '');
-      for (const type of types) {
-        let after: string | undefined;
-        for (;;) {
-          const query = new URLSearchParams({ limit: '100', type: String(type), ...(after ? { after } : {}) });
-          let page: { id: string; bot?: boolean; username?: string; global_name?: string | null }[];
-          try {
-            page = (await client.rest.get(Routes.channelMessageReaction(m.channelId, m.messageId, emoji), { query })) as typeof page;
-          } catch (err) {
-            const why = unreachable(err);
-            if (why) return why;
-            throw err;
-          }
-          for (const u of page) {
-            if (u.bot || u.id === client.user?.id) continue;
-            const entry = people.get(u.id) ?? { person: { platform: PLATFORM, userId: u.id, displayName: u.global_name ?? u.username ?? undefined }, scores: new Set<number>() };
-            entry.scores.add(rating);
-            people.set(u.id, entry);
-          }
-          if (page.length < 100) break;
-          after = page[page.length - 1]!.id;
-        }
-      }
-    }
-    return [...people.values()];
-  }
-
   let lastReconcile: ReconcileReport | null = null;
   const reconciler = reconcileScheduler(async () => {
     lastReconcile = await reconcileRecentMessages({
-      platform: PLATFORM, services, log, days: config.REACTION_RECONCILE_DAYS ?? DEFAULT_RECONCILE_DAYS, read: readReactions, shouldStop: () => stopping, clock,
+      platform: PLATFORM, services, log, days: config.REACTION_RECONCILE_DAYS ?? DEFAULT_RECONCILE_DAYS, read: (m) => readDiscordReactions(client.rest, client.user?.id, m), shouldStop: () => stopping, clock,
       forbiddenHint: 'give the bot View Channel and Read Message History in those channels (and their threads)',
     });
   });
@@ -354,25 +304,6 @@ export async function registerCommands(client: Pick<Client, 'rest'>, appId: stri
   const body = toDiscordCommands(COMMANDS);
   await client.rest.put(guildId ? Routes.applicationGuildCommands(appId, guildId) : Routes.applicationCommands(appId), { body });
   return body.length;
-}
-
-interface DiscordReaction {
-  emoji: { id: string | null; name: string | null };
-  count: number;
-  count_details?: { burst: number; normal: number };
-  me: boolean;
-  me_burst?: boolean;
-}
-
-/** Unknown channel / message → 'gone'; missing access or permissions → 'forbidden'; anything else is an error. */
-const GONE_CODES = new Set([10003, 10008]);
-const FORBIDDEN_CODES = new Set([50001, 50013]);
-function unreachable(err: unknown): 'gone' | 'forbidden' | null {
-  const e = err as { code?: unknown; status?: unknown };
-  if (typeof e?.code === 'number' && FORBIDDEN_CODES.has(e.code)) return 'forbidden';
-  if (e?.status === 403) return 'forbidden';
-  if ((typeof e?.code === 'number' && GONE_CODES.has(e.code)) || e?.status === 404) return 'gone';
-  return null;
 }
 
 function personOf(u: User | PartialUser): PersonRef {

@@ -20,8 +20,7 @@ import type { Config } from '../../config';
 import type { Db } from '../../db/connection';
 import { CommandInputError } from '../../core/errors';
 import { userKeyOf, type PersonRef } from '../../core/identity';
-import type { ObservedVotes } from '../../core/reconcile';
-import type { RateableMessage, Services } from '../../core/services';
+import type { Services } from '../../core/services';
 import { DEFAULT_RECONCILE_DAYS, reconcileRecentMessages, reconcileScheduler, type ReconcileReport } from '../reconcile';
 import { describeFailure, dispatchCommand } from '../dispatch';
 import { encodeForUpload } from '../discord/upload';
@@ -32,6 +31,7 @@ import { storeReactionRating } from '../retry';
 import type { ChatAdapter, CommandContext, Conversation, OutFile, OutMessage, ReplyOptions } from '../types';
 import { dbEventClaimer, memoryEventClaimer, scheduleProcessedEventsPruning, type EventClaimer, type PruneSchedule } from './event-dedupe';
 import { ChannelQueue } from './queue';
+import { readSlackReactions } from './reactions';
 import {
   decodeSlackEntities, parseSlackMessageId, parseUserMention, slackConversationId, slackMessageId, toSlackText, tsToDate,
 } from './text';
@@ -338,42 +338,10 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
     }
   }
 
-  /**
-   * The rating reactions a message shows now, per person (reactions.get with full=true lists every
-   * reacting user). Bots and other apps are left out, as on the live path. The person's workspace is
-   * the one the message was posted in (Slack user ids are per workspace).
-   */
-  async function readReactions(m: RateableMessage): Promise<ObservedVotes[] | 'gone' | 'forbidden'> {
-    // Without the workspace a reacting user's identity is ambiguous (ids are per workspace): leave it.
-    if (!m.scopeId) return 'gone';
-    const ts = m.messageId.slice(m.messageId.indexOf(':') + 1);
-    let res: { message?: { reactions?: { name?: string; users?: string[] }[] } };
-    try {
-      res = (await queue.run('reactions.get', 'call', () => web.reactions.get({ channel: m.channelId, timestamp: ts, full: true }))) as typeof res;
-    } catch (err) {
-      const code = (err as { data?: { error?: string } }).data?.error;
-      if (code && GONE_ERRORS.has(code)) return 'gone';
-      if (code && FORBIDDEN_ERRORS.has(code)) return 'forbidden';
-      throw err;
-    }
-    const people = new Map<string, { person: PersonRef; scores: Set<number> }>();
-    for (const r of res.message?.reactions ?? []) {
-      const rating = emojiToRating(r.name);
-      if (rating === null) continue;
-      for (const user of r.users ?? []) {
-        if (user === botUserId || (await isBotUser(user))) continue;
-        const entry = people.get(user) ?? { person: { platform: PLATFORM, workspaceId: m.scopeId!, userId: user }, scores: new Set<number>() };
-        entry.scores.add(rating);
-        people.set(user, entry);
-      }
-    }
-    return [...people.values()];
-  }
-
   let lastReconcile: ReconcileReport | null = null;
   const reconciler = reconcileScheduler(async () => {
     lastReconcile = await reconcileRecentMessages({
-      platform: PLATFORM, services, log, days: config.REACTION_RECONCILE_DAYS ?? DEFAULT_RECONCILE_DAYS, read: readReactions, shouldStop: () => stopping, clock,
+      platform: PLATFORM, services, log, days: config.REACTION_RECONCILE_DAYS ?? DEFAULT_RECONCILE_DAYS, read: (m) => readSlackReactions({ reactionsGet: (args) => queue.run('reactions.get', 'call', () => web.reactions.get(args)), isBot: (u) => u === botUserId || isBotUser(u) }, m), shouldStop: () => stopping, clock,
       forbiddenHint: 'add the reactions:read scope (reinstall the app) and /invite the bot to those channels',
     });
   });
@@ -485,10 +453,6 @@ function decodeStrings(raw: RawOptions): RawOptions {
   for (const [k, v] of Object.entries(raw)) out[k] = typeof v === 'string' ? decodeSlackEntities(v) : v;
   return out;
 }
-
-/** reactions.get errors: the message no longer exists, or the app may not read it (a scope or membership is missing). */
-const GONE_ERRORS = new Set(['message_not_found', 'channel_not_found', 'is_archived', 'no_item_specified']);
-const FORBIDDEN_ERRORS = new Set(['not_in_channel', 'missing_scope', 'access_denied', 'no_permission']);
 
 function withTrailingSlash(url: string): string {
   return url.endsWith('/') ? url : `${url}/`;
