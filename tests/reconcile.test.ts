@@ -110,6 +110,31 @@ describe('reconcileRecentMessages', () => {
     expect(report).toMatchObject({ messages: 2, capped: true });
   });
 
+  it('reads a few messages at once, never more than `concurrency`, and every message once', async () => {
+    const many = Array.from({ length: 11 }, (_, i) => message(`m${i}`));
+    const services = {
+      messages: { recentRateable: async () => many },
+      ratings: { reconcile: async () => ({ added: 0, removed: 0 }) },
+    } as unknown as Services;
+    let inFlight = 0;
+    let peak = 0;
+    const seen: string[] = [];
+    const report = await reconcileRecentMessages({
+      platform: 'discord', services, log: silentLogger, days: 7, concurrency: 3,
+      read: async (m) => {
+        inFlight++;
+        peak = Math.max(peak, inFlight);
+        seen.push(m.messageId);
+        await new Promise((r) => setTimeout(r, 5));
+        inFlight--;
+        return [];
+      },
+    });
+    expect(peak).toBe(3);
+    expect(seen).toEqual(many.map((m) => m.messageId)); // taken newest first, each once
+    expect(report).toMatchObject({ messages: 11, failed: 0, stopped: false });
+  });
+
   it('does nothing when turned off (0 days) and stops early on shutdown', async () => {
     const calls: string[] = [];
     const off = await reconcileRecentMessages({ platform: 'discord', services: servicesWith(calls), log: silentLogger, days: 0, read: async () => [] });
@@ -182,3 +207,16 @@ for (const backend of testBackends()) {
     });
   });
 }
+
+describe('bench:reconcile', () => {
+  it('runs the real pass on a real core and ends with its JSON line (figures are for `npm run bench`, not asserted here)', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const run = spawnSync(process.execPath, ['--import', 'tsx', 'src/eval/bench/reconcile.ts', '--messages', '6', '--reactors', '2', '--latency', '1'], { encoding: 'utf8', timeout: 120_000 });
+    expect(run.status, run.stderr).toBe(0);
+    const out = JSON.parse(run.stdout.trim().split('\n').pop()!) as Record<string, number>;
+    expect(Object.keys(out).sort()).toEqual(['conc4_ms_per_message', 'conc4_s', 'db_only_messages_per_s', 'latency_ms', 'messages', 'reactors', 'seed', 'seq_ms_per_message', 'seq_s', 'speedup_conc4'].sort());
+    expect(out).toMatchObject({ messages: 6, reactors: 2, latency_ms: 1 });
+    // Every configuration applied every vote it read (progress lines on stderr).
+    expect(run.stderr.match(/12 votes added/g)).toHaveLength(3);
+  }, 150_000);
+});
