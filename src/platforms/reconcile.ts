@@ -63,12 +63,21 @@ export async function reconcileRecentMessages(o: ReconcileOptions): Promise<Reco
     report.capped = true;
     messages.length = max;
   }
+  // A channel that refused once refuses again: asking anyway only adds to the platform's count of
+  // invalid requests (Discord blocks an IP for an hour at 10,000 in 10 minutes).
+  const refused = new Set<string>();
   const one = async (m: RateableMessage): Promise<void> => {
     report.messages++;
+    if (refused.has(m.channelId)) {
+      report.forbidden++;
+      reconcileMessagesTotal.inc({ platform: o.platform, outcome: 'forbidden' });
+      return;
+    }
     // Taken before asking the platform: any live event after this instant carries a later time and wins.
     const observedAt = new Date(clock());
     try {
       const observed = await o.read(m);
+      if (observed === 'forbidden') refused.add(m.channelId);
       if (observed === 'gone' || observed === 'forbidden') {
         report[observed]++;
         reconcileMessagesTotal.inc({ platform: o.platform, outcome: observed });
