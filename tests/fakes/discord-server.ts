@@ -74,6 +74,8 @@ export class FakeDiscord {
   readonly dispatched: Dispatch[] = [];
   readonly commands = new Map<string, unknown[]>();
   identifies = 0;
+  /** After revokeToken(): the bot token is refused with 401, as after a reset in the developer portal. */
+  private tokenRevoked = false;
   /** Channels the bot may no longer read (its View Channel / Read Message History was taken away). */
   readonly unreadableChannels = new Set<string>();
   /** Users created as bots by react(…, { bot: true }): reaction user lists mark them so. */
@@ -169,6 +171,11 @@ export class FakeDiscord {
     this.sessionId = `expired-${this.sessionId}`;
     this.socket?.close(4000, 'fake: dropped');
     this.socket = null;
+  }
+
+  /** The token is reset in the developer portal: every REST call with the old one gets 401 from now on. */
+  revokeToken(): void {
+    this.tokenRevoked = true;
   }
 
   user(id: string, name = `user${id.slice(-3)}`, bot = false) {
@@ -358,7 +365,7 @@ export class FakeDiscord {
       return;
     }
 
-    const isBot = auth === `Bot ${this.token}`;
+    const isBot = !this.tokenRevoked && auth === `Bot ${this.token}`;
     // Webhook routes authenticate by their token; attachments stand in for the (public) CDN.
     const webhookRoute = path.startsWith('/webhooks/') || path.startsWith('/interactions/') || path.startsWith('/attachments/');
     if (!webhookRoute && !isBot) return this.json(res, 401, { message: '401: Unauthorized', code: 0 });

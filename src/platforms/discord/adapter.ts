@@ -75,7 +75,20 @@ export function createDiscordAdapter(opts: DiscordAdapterOptions): DiscordAdapte
     partials: [Partials.Message, Partials.Reaction, Partials.User, Partials.Channel, Partials.GuildMember],
     allowedMentions: NO_MENTIONS,
     // DISCORD_API_URL points REST at a compatible server; the gateway address comes from its /gateway/bot.
-    rest: config.DISCORD_API_URL ? { api: config.DISCORD_API_URL } : {},
+    // Every 250th invalid request (401/403/429) in Discord's 10-minute window is reported (see below).
+    rest: { ...(config.DISCORD_API_URL ? { api: config.DISCORD_API_URL } : {}), invalidRequestWarningInterval: 250 },
+  });
+  // A 401 means the token was reset or revoked: discord.js stops sending it; say what to do, once, and
+  // report not-ready until an operator puts the new token in (a restart with it clears this).
+  let tokenRejected = false;
+  client.rest.on('response', (_request, response) => {
+    if (response.status !== 401 || tokenRejected) return;
+    tokenRejected = true;
+    log.error('Discord rejected the bot token (401 Unauthorized): nothing can be posted or read. Put the current token from the developer portal (Bot → Reset Token) in DISCORD_TOKEN and restart.');
+  });
+  // Discord blocks an IP for an hour after 10,000 invalid requests in 10 minutes: warn well before.
+  client.rest.on('invalidRequestWarning', ({ count, remainingTime }) => {
+    log.warn({ count, resetInMs: remainingTime }, `Discord has counted ${count} invalid requests (401/403/429) in its current 10-minute window; at 10,000 it blocks this IP for an hour — check the bot's permissions and token`);
   });
   const inFlight = new Set<Promise<unknown>>();
   let stopping = false;
@@ -202,7 +215,7 @@ export function createDiscordAdapter(opts: DiscordAdapterOptions): DiscordAdapte
   let lastReconcile: ReconcileReport | null = null;
   const reconciler = reconcileScheduler(async () => {
     lastReconcile = await reconcileRecentMessages({
-      platform: PLATFORM, services, log, days: config.REACTION_RECONCILE_DAYS ?? DEFAULT_RECONCILE_DAYS, read: (m) => readDiscordReactions(client.rest, client.user?.id, m), shouldStop: () => stopping, clock,
+      platform: PLATFORM, services, log, days: config.REACTION_RECONCILE_DAYS ?? DEFAULT_RECONCILE_DAYS, read: (m) => readDiscordReactions(client.rest, client.user?.id, m), shouldStop: () => stopping || tokenRejected, clock,
       forbiddenHint: 'give the bot View Channel and Read Message History in those channels (and their threads)',
     });
   });
@@ -280,6 +293,7 @@ export function createDiscordAdapter(opts: DiscordAdapterOptions): DiscordAdapte
     },
     health() {
       if (stopping) return { ok: false, detail: 'stopping' };
+      if (tokenRejected) return { ok: false, detail: 'Discord rejected the bot token (401): replace DISCORD_TOKEN and restart' };
       const shards = [...client.ws.shards.values()];
       if (shards.length > 0 && shards.every((s) => s.status === Status.Ready)) return { ok: true, detail: `gateway ready, heartbeat ${client.ws.ping} ms` };
       return { ok: false, detail: `gateway ${shards.map((s) => Status[s.status]).join(', ') || 'not connected'}` };
