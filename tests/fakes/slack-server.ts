@@ -57,6 +57,11 @@ export class FakeSlack {
   readonly calls: FakeSlackCall[] = [];
   /** Channels the app is no longer a member of: reactions.get answers not_in_channel. */
   readonly unreadableChannels = new Set<string>();
+  /** After revokeToken(): every Web API call answers token_revoked, as after an uninstall or a token rotation. */
+  private tokenRevoked = false;
+  revokeToken(): void {
+    this.tokenRevoked = true;
+  }
   /** user ids users.info reports as bots. */
   readonly bots = new Set<string>();
   /** files.info polls before an upload's share becomes visible. */
@@ -197,6 +202,7 @@ export class FakeSlack {
       return json(429, { ok: false, error: 'ratelimited' }, { 'retry-after': String(limit.retryAfter) });
     }
     this.calls.push({ seq, method, body, status: 200 });
+    if (this.tokenRevoked) return json(200, { ok: false, error: 'token_revoked' });
     if (method === 'apps.connections.open') {
       if (req.headers.authorization !== `Bearer ${this.appToken}`) return json(200, { ok: false, error: 'invalid_auth' });
       return json(200, { ok: true, url: `${this.baseUrl.replace('http:', 'ws:')}/socket` });

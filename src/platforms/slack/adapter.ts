@@ -96,7 +96,24 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
     timeout: 30_000,
     logger: slackLogger,
   };
-  const web: WebClient = new webApi.WebClient(token, clientOptions);
+  // A revoked or rotated token, or an uninstalled app, fails every call: say what to do, once, and
+  // report not-ready (every Web API call goes through apiCall, so one place sees them all).
+  let tokenRejected: string | null = null;
+  class ObservedWebClient extends webApi.WebClient {
+    override async apiCall(method: string, options?: Record<string, unknown>): Promise<webApi.WebAPICallResult> {
+      try {
+        return await super.apiCall(method, options);
+      } catch (err) {
+        const code = (err as { data?: { error?: string } }).data?.error;
+        if (code && AUTH_ERRORS.has(code) && !tokenRejected) {
+          tokenRejected = code;
+          log.error({ error: code }, `Slack refused the bot token (${code}): nothing can be posted or read. Reinstall the app to the workspace if it was removed, put the current xoxb- token in SLACK_BOT_TOKEN and restart.`);
+        }
+        throw err;
+      }
+    }
+  }
+  const web: WebClient = new ObservedWebClient(token, clientOptions);
 
   let app: App | null = null;
   let server: Server | null = null;
@@ -341,7 +358,7 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
   let lastReconcile: ReconcileReport | null = null;
   const reconciler = reconcileScheduler(async () => {
     lastReconcile = await reconcileRecentMessages({
-      platform: PLATFORM, services, log, days: config.REACTION_RECONCILE_DAYS ?? DEFAULT_RECONCILE_DAYS, read: (m) => readSlackReactions({ reactionsGet: (args) => queue.run('reactions.get', 'call', () => web.reactions.get(args)), isBot: (u) => u === botUserId || isBotUser(u) }, m), shouldStop: () => stopping, clock,
+      platform: PLATFORM, services, log, days: config.REACTION_RECONCILE_DAYS ?? DEFAULT_RECONCILE_DAYS, read: (m) => readSlackReactions({ reactionsGet: (args) => queue.run('reactions.get', 'call', () => web.reactions.get(args)), isBot: (u) => u === botUserId || isBotUser(u) }, m), shouldStop: () => stopping || tokenRejected !== null, clock,
       forbiddenHint: 'add the reactions:read scope (reinstall the app) and /invite the bot to those channels',
     });
   });
@@ -380,6 +397,7 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
     },
     health() {
       if (stopping) return { ok: false, detail: 'stopping' };
+      if (tokenRejected) return { ok: false, detail: `Slack refused the bot token (${tokenRejected}): replace SLACK_BOT_TOKEN and restart` };
       if (!app) return { ok: false, detail: 'not started' };
       return { ok: true, detail: socketMode ? 'Socket Mode app started' : `listening on ${this.url()}` };
     },
@@ -446,6 +464,9 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
     },
   };
 }
+
+/** Web API errors meaning the token itself is no good (not a missing scope or a bad argument). */
+const AUTH_ERRORS = new Set(['invalid_auth', 'not_authed', 'token_revoked', 'token_expired', 'account_inactive', 'no_permission_for_team']);
 
 /** String option values arrive with Slack's entity escaping; people meant the characters. */
 function decodeStrings(raw: RawOptions): RawOptions {
