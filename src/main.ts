@@ -10,6 +10,7 @@ import { scopeSettings } from './db/schema';
 import { createConfiguredAdapters, startAdapters, stopAdapters } from './platforms/start';
 import type { ChatAdapter } from './platforms/types';
 import { createHealthServer, type HealthCheck } from './health';
+import { metrics } from './metrics';
 
 /** SIGTERM must end the process within this many ms even if something hangs. */
 const SHUTDOWN_DEADLINE_MS = 9_000;
@@ -53,6 +54,10 @@ export async function main(): Promise<void> {
         : [{ name: 'platforms', check: () => ({ ok: false, detail: 'starting' }) }]),
     ],
   });
+  // Per platform, 1 while connected and taking work: what to alert on.
+  metrics.gauge('tasteloop_platform_ready', 'Whether each chat platform is connected and taking work (1) or not (0).', () =>
+    adapters.map((a): [Record<string, string>, number] => [{ platform: a.name }, platformsStarted && a.health().ok ? 1 : 0]),
+  );
   try {
     await health.start();
   } catch (err) {

@@ -108,6 +108,7 @@ describe('npm start (src/main.ts in a child process, offline defaults)', () => {
     const scrape = await (await fetch(`http://127.0.0.1:${healthPort}/metrics`)).text();
     expect(scrape).toContain('tasteloop_commands_total{command="rate",outcome="ok",platform="playground"} 1');
     expect(scrape).toContain('tasteloop_rating_changes_total{change="added"} 1');
+    expect(scrape).toContain('tasteloop_platform_ready{platform="playground"} 1');
 
     const t0 = Date.now();
     first.child.kill('SIGTERM');
