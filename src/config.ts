@@ -138,6 +138,8 @@ export interface Config extends Env {
   slackEnabled: boolean;
   playgroundEnabled: boolean;
   llmEnabled: boolean;
+  /** HEALTH_PORT was chosen by the operator (not the default): a taken port then stops startup. */
+  healthPortChosen: boolean;
 }
 
 export class ConfigError extends Error {
@@ -180,6 +182,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     slackEnabled,
     playgroundEnabled,
     llmEnabled: Boolean(env.OPENAI_API_KEY) && env.OPTIMIZER !== 'genetic' && env.OPTIMIZER !== 'random',
+    healthPortChosen: typeof source.HEALTH_PORT === 'string' && source.HEALTH_PORT.trim() !== '',
   };
 }
 

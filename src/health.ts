@@ -74,7 +74,8 @@ export interface HealthServerOptions {
 }
 
 export interface HealthServer {
-  start(): Promise<number>;
+  /** Listens on the configured port (or `port`, e.g. 0 for any free one); resolves to the port. */
+  start(port?: number): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -86,7 +87,7 @@ export function createHealthServer(o: HealthServerOptions): HealthServer {
     res.end(JSON.stringify(body));
   };
   return {
-    async start() {
+    async start(port = o.port) {
       server = createServer((req, res) => {
         const path = (req.url ?? '/').split('?')[0];
         if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, { error: 'use GET' });
@@ -107,11 +108,11 @@ export function createHealthServer(o: HealthServerOptions): HealthServer {
       });
       await new Promise<void>((resolve, reject) => {
         server!.once('error', reject);
-        server!.listen(o.port, o.host, () => resolve());
+        server!.listen(port, o.host, () => resolve());
       });
-      const port = (server.address() as AddressInfo).port;
-      o.log.info({ port }, `health: http://${o.host}:${port}/healthz and /readyz`);
-      return port;
+      const bound = (server.address() as AddressInfo).port;
+      o.log.info({ port: bound }, `health: http://${o.host}:${bound}/healthz, /readyz and /metrics`);
+      return bound;
     },
     async stop() {
       const s = server;

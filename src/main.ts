@@ -59,7 +59,13 @@ export async function main(): Promise<void> {
     adapters.map((a): [Record<string, string>, number] => [{ platform: a.name }, platformsStarted && a.health().ok ? 1 : 0]),
   );
   try {
-    await health.start();
+    await health.start().catch(async (err: NodeJS.ErrnoException) => {
+      // The default port taken (say, by a dev server on 3002) must not stop `npm start`: take a free
+      // one and say where. A port the operator chose is a promise to their probes: that fails below.
+      if (err.code !== 'EADDRINUSE' || config.healthPortChosen) throw err;
+      const port = await health.start(0);
+      log.warn({ port }, `port ${config.HEALTH_PORT} is taken: /healthz, /readyz and /metrics are on ${port} instead (set HEALTH_PORT to choose one)`);
+    });
   } catch (err) {
     log.fatal({ err }, `the health endpoint could not listen on ${config.HOST}:${config.HEALTH_PORT}: ${(err as Error).message}`);
     process.stderr.write(`\nTasteloop could not start: HEALTH_PORT ${config.HEALTH_PORT} is not free (${(err as Error).message}). Set HEALTH_PORT to a free port.\n`);

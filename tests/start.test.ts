@@ -153,6 +153,29 @@ describe('npm start (src/main.ts in a child process, offline defaults)', () => {
     }
   }, 120_000);
 
+  it('the default HEALTH_PORT taken (say, by a dev server) does not stop npm start: the endpoints move and the log says where', async () => {
+    // Take 3002 if it is free; if something else already holds it, it is taken all the same.
+    const busy = createServer();
+    await new Promise<void>((r) => {
+      busy.once('error', () => r());
+      busy.listen(3002, '127.0.0.1', () => r());
+    });
+    try {
+      const port = await freePort();
+      const child = startMain(baseEnv({ PORT: String(port), IMAGE_SIZE: '128', LOG_LEVEL: 'info', DATA_DIR: mkdtempSync(path.join(tmpdir(), 'tl-health-default-')) }));
+      running.push(child.child);
+      await waitFor(() => child.stdout().includes('playground: open') || child.child.exitCode !== null, 'the playground to be served', 120_000);
+      expect(child.child.exitCode).toBeNull();
+      const moved = child.stdout().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { msg: string; level: number; port?: number }).find((l) => l.msg.startsWith('port 3002 is taken'));
+      expect(moved?.msg).toMatch(/\/healthz, \/readyz and \/metrics are on \d+ instead \(set HEALTH_PORT to choose one\)/);
+      expect((await fetch(`http://127.0.0.1:${moved!.port}/healthz`)).status).toBe(200);
+      child.child.kill('SIGTERM');
+      expect(await child.exit).toEqual({ code: 0, signal: null });
+    } finally {
+      busy.close();
+    }
+  }, 120_000);
+
   it('a bad configuration exits with code 2 and names every bad variable', async () => {
     const bad = startMain(baseEnv({ PORT: 'abc', EMBEDDER: 'vgg', DATA_DIR: mkdtempSync(path.join(tmpdir(), 'tl-bad-')) }));
     running.push(bad.child);
