@@ -6,7 +6,7 @@
  *   GET /readyz   200 when every check passes — the database answers, every chat platform is
  *                 connected — and the bot is not shutting down; otherwise 503. The JSON body names
  *                 each check with ok / detail, so "why is it not ready" is one request away.
- *   GET /metrics  operational counters in the Prometheus text format (src/metrics.ts).
+ *   GET /metrics  operational counters and process metrics in the Prometheus text format (src/metrics.ts).
  *
  * A check that hangs counts as failed after `timeoutMs`: a stuck database must turn readiness red,
  * not hang the probe. Bodies carry no secrets or personal data.
@@ -14,7 +14,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { metrics as defaultMetrics, type MetricsRegistry } from './metrics';
+import type { Registry } from 'prom-client';
+import { metrics as defaultMetrics } from './metrics';
 
 export interface CheckResult {
   ok: boolean;
@@ -70,7 +71,7 @@ export interface HealthServerOptions {
   timeoutMs?: number;
   log: Logger;
   /** What /metrics shows (default: the process-wide registry). */
-  metrics?: MetricsRegistry;
+  metrics?: Registry;
 }
 
 export interface HealthServer {
@@ -100,8 +101,17 @@ export function createHealthServer(o: HealthServerOptions): HealthServer {
           return;
         }
         if (path === '/metrics') {
-          res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'cache-control': 'no-store' });
-          res.end((o.metrics ?? defaultMetrics).render());
+          const registry = o.metrics ?? defaultMetrics;
+          void registry.metrics().then(
+            (text) => {
+              res.writeHead(200, { 'content-type': registry.contentType, 'cache-control': 'no-store' });
+              res.end(text);
+            },
+            (err: unknown) => {
+              o.log.warn({ err }, 'collecting metrics failed');
+              send(res, 500, { error: 'collecting metrics failed' });
+            },
+          );
           return;
         }
         send(res, 404, { error: 'not found: try /healthz, /readyz or /metrics' });

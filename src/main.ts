@@ -10,6 +10,7 @@ import { scopeSettings } from './db/schema';
 import { createConfiguredAdapters, startAdapters, stopAdapters } from './platforms/start';
 import type { ChatAdapter } from './platforms/types';
 import { createHealthServer, type HealthCheck } from './health';
+import { Gauge } from 'prom-client';
 import { metrics } from './metrics';
 
 /** SIGTERM must end the process within this many ms even if something hangs. */
@@ -55,9 +56,12 @@ export async function main(): Promise<void> {
     ],
   });
   // Per platform, 1 while connected and taking work: what to alert on.
-  metrics.gauge('tasteloop_platform_ready', 'Whether each chat platform is connected and taking work (1) or not (0).', () =>
-    adapters.map((a): [Record<string, string>, number] => [{ platform: a.name }, platformsStarted && a.health().ok ? 1 : 0]),
-  );
+  new Gauge({
+    name: 'tasteloop_platform_ready', help: 'Whether each chat platform is connected and taking work (1) or not (0).', labelNames: ['platform'], registers: [metrics],
+    collect() {
+      for (const a of adapters) this.set({ platform: a.name }, platformsStarted && a.health().ok ? 1 : 0);
+    },
+  });
   try {
     await health.start().catch(async (err: NodeJS.ErrnoException) => {
       // The default port taken (say, by a dev server on 3002) must not stop `npm start`: take a free
@@ -68,7 +72,8 @@ export async function main(): Promise<void> {
     });
   } catch (err) {
     log.fatal({ err }, `the health endpoint could not listen on ${config.HOST}:${config.HEALTH_PORT}: ${(err as Error).message}`);
-    process.stderr.write(`\nTasteloop could not start: HEALTH_PORT ${config.HEALTH_PORT} is not free (${(err as Error).message}). Set HEALTH_PORT to a free port.\n`);
+    const reason = (err as NodeJS.ErrnoException).code === 'EADDRINUSE' ? 'is not free' : `cannot be listened on at HOST ${config.HOST}`;
+    process.stderr.write(`\nTasteloop could not start: HEALTH_PORT ${config.HEALTH_PORT} ${reason} (${(err as Error).message}). Set HEALTH_PORT to a free port (or HOST to an address of this machine).\n`);
     await app.close().catch(() => {});
     process.exit(1);
   }

@@ -90,7 +90,7 @@ describe('renderRunEvent', () => {
 describe('dispatchCommand', () => {
   it('answers a mistake privately and an unexpected failure with a reference id, and counts each outcome for /metrics', async () => {
     const { dispatchCommand } = await import('../src/platforms/dispatch');
-    const { commandsTotal } = await import('../src/metrics');
+    const { commandsTotal, valueOf } = await import('../src/metrics');
     const { silentLogger } = await import('../src/log');
     const replies: { text: string; ephemeral: boolean }[] = [];
     // Any use of the services is a failure nobody planned for.
@@ -100,8 +100,8 @@ describe('dispatchCommand', () => {
       reply: async (m: { text: string }, o?: { ephemeral?: boolean }) => void replies.push({ text: m.text, ephemeral: Boolean(o?.ephemeral) }),
       defer: async () => {}, openThread: async () => ({}), runDisplay: {},
     } as unknown as Parameters<typeof dispatchCommand>[2];
-    const count = (command: string, outcome: string) => commandsTotal.get({ platform: 'playground', command, outcome });
-    const before = [count('rate', 'user_error'), count('unknown', 'user_error'), count('profile', 'error')];
+    const count = (command: string, outcome: string) => valueOf(commandsTotal, { platform: 'playground', command, outcome });
+    const before = await Promise.all([count('rate', 'user_error'), count('unknown', 'user_error'), count('profile', 'error')]);
     await dispatchCommand('rate', { count: 50 }, base);
     await dispatchCommand('frobnicate', {}, base);
     await dispatchCommand('profile', {}, base);
@@ -109,6 +109,6 @@ describe('dispatchCommand', () => {
     expect(replies[0]!.text).toMatch(/count must be from 1 to 10/);
     expect(replies[1]!.text).toMatch(/I don't know \/frobnicate/);
     expect(replies[2]!.text).toMatch(/reference \*\*E-[0-9A-F]{8}\*\*/);
-    expect([count('rate', 'user_error'), count('unknown', 'user_error'), count('profile', 'error')].map((v, i) => v - before[i]!)).toEqual([1, 1, 1]);
+    expect((await Promise.all([count('rate', 'user_error'), count('unknown', 'user_error'), count('profile', 'error')])).map((v, i) => v - before[i]!)).toEqual([1, 1, 1]);
   });
 });

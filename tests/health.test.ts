@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHealthServer, evaluateReadiness, type HealthCheck } from '../src/health';
 import { silentLogger } from '../src/log';
-import { MetricsRegistry } from '../src/metrics';
+import { commandsTotal, valueOf } from '../src/metrics';
 
 const ok = (name: string): HealthCheck => ({ name, check: () => ({ ok: true, detail: 'fine' }) });
 
@@ -82,34 +82,11 @@ describe('health server', () => {
 });
 
 describe('metrics', () => {
-  it('renders counters and gauges in the Prometheus text format, labels escaped and sorted', () => {
-    const r = new MetricsRegistry();
-    const c = r.counter('t_events_total', 'Events.\nTwo lines.');
-    c.inc({ platform: 'discord', outcome: 'ok' });
-    c.inc({ outcome: 'ok', platform: 'discord' }, 2); // same series, labels in any order
-    c.inc({ platform: 'slack', outcome: 'say "hi"\\' });
-    r.gauge('t_temperature', 'A reading.', () => 21.5);
-    r.gauge('t_broken', 'Throws.', () => {
-      throw new Error('sensor gone');
-    });
-    expect(c.get({ platform: 'discord', outcome: 'ok' })).toBe(3);
-    expect(r.render()).toBe(
-      [
-        '# HELP t_events_total Events.\\nTwo lines.',
-        '# TYPE t_events_total counter',
-        't_events_total{outcome="ok",platform="discord"} 3',
-        't_events_total{outcome="say \\"hi\\"\\\\",platform="slack"} 1',
-        '# HELP t_temperature A reading.',
-        '# TYPE t_temperature gauge',
-        't_temperature 21.5',
-        '',
-      ].join('\n'),
-    );
-    expect(() => c.inc({}, -1)).toThrow(/only go up/);
-    expect(() => r.counter('bad name', 'x')).toThrow(/invalid metric name/);
-  });
-
-  it('/metrics serves the process registry with the bot series and process gauges', async () => {
+  it('/metrics serves the bot series and the process metrics in the Prometheus text format', async () => {
+    commandsTotal.inc({ platform: 'discord', command: 'rate', outcome: 'ok' });
+    commandsTotal.inc({ platform: 'discord', command: 'rate', outcome: 'ok' }, 2);
+    expect(await valueOf(commandsTotal, { platform: 'discord', command: 'rate', outcome: 'ok' })).toBe(3);
+    expect(await valueOf(commandsTotal, { platform: 'slack', command: 'rate', outcome: 'ok' })).toBe(0);
     const server = createHealthServer({ host: '127.0.0.1', port: 0, log: silentLogger, isStopping: () => false, checks: () => [] });
     const port = await server.start();
     try {
@@ -117,10 +94,11 @@ describe('metrics', () => {
       expect(res.status).toBe(200);
       expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
       const text = await res.text();
-      for (const name of ['tasteloop_commands_total', 'tasteloop_rating_changes_total', 'tasteloop_runs_ended_total', 'tasteloop_resident_memory_bytes', 'tasteloop_event_loop_delay_p99_seconds']) {
+      expect(text).toContain('tasteloop_commands_total{platform="discord",command="rate",outcome="ok"} 3');
+      for (const name of ['tasteloop_commands_total', 'tasteloop_rating_changes_total', 'tasteloop_runs_ended_total', 'tasteloop_reactions_reconciled_total', 'tasteloop_process_resident_memory_bytes', 'tasteloop_nodejs_eventloop_lag_p99_seconds']) {
         expect(text).toContain(`# TYPE ${name} `);
       }
-      expect(Number(/^tasteloop_resident_memory_bytes (\d+)$/m.exec(text)?.[1])).toBeGreaterThan(1e6);
+      expect(Number(/^tasteloop_process_resident_memory_bytes (\d+)$/m.exec(text)?.[1])).toBeGreaterThan(1e6);
     } finally {
       await server.stop();
     }

@@ -3,7 +3,7 @@
  * the pure plan, the one-pass-at-a-time scheduler, and the time rules on the real ledger (PGlite, and
  * PostgreSQL when TEST_DATABASE_URL is set): a snapshot never overrides a later live event.
  * The platforms' side (reading reactions over REST after a restart) is in the platform contract
- * (tests/platform-contract.ts) and tests/reconcile-discord.test.ts.
+ * (tests/platform-contract.ts) and tests/discord-recovery.test.ts and tests/slack-recovery.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { forgottenUsers, images } from '../src/db/schema';
@@ -13,7 +13,7 @@ import { RatingLedger } from '../src/core/ratings';
 import { planReconcile, reconcileMessage, type ReconcileLedgerPort, type StandingVote } from '../src/core/reconcile';
 import { reconcileRecentMessages, reconcileScheduler } from '../src/platforms/reconcile';
 import { silentLogger } from '../src/log';
-import { reconcileMessagesTotal, reconciledTotal } from '../src/metrics';
+import { reconcileMessagesTotal, reconciledTotal, valueOf } from '../src/metrics';
 import type { Services } from '../src/core/services';
 import { testBackends } from './helpers/db';
 
@@ -83,7 +83,7 @@ describe('reconcileRecentMessages', () => {
 
   it('asks for the window, snapshots before each read, skips gone messages and carries on past a failure', async () => {
     const calls: string[] = [];
-    const before = { added: reconciledTotal.get({ platform: 'discord', change: 'added' }), gone: reconcileMessagesTotal.get({ platform: 'discord', outcome: 'gone' }), failed: reconcileMessagesTotal.get({ platform: 'discord', outcome: 'failed' }) };
+    const before = { added: (await valueOf(reconciledTotal, { platform: 'discord', change: 'added' })), gone: (await valueOf(reconcileMessagesTotal, { platform: 'discord', outcome: 'gone' })), failed: (await valueOf(reconcileMessagesTotal, { platform: 'discord', outcome: 'failed' })) };
     let now = Date.UTC(2026, 0, 10);
     const report = await reconcileRecentMessages({
       platform: 'discord', services: servicesWith(calls, 'c'), log: silentLogger, days: 2, clock: () => now,
@@ -95,9 +95,9 @@ describe('reconcileRecentMessages', () => {
     expect(calls).toEqual(['since 2026-01-08T00:00:00.000Z', 'reconcile a at 2026-01-10T00:00:00.000Z']);
     expect(report).toEqual({ messages: 3, added: 1, removed: 0, gone: 1, forbidden: 0, failed: 1, stopped: false, capped: false });
     // The same outcomes, counted for /metrics.
-    expect(reconciledTotal.get({ platform: 'discord', change: 'added' }) - before.added).toBe(1);
-    expect(reconcileMessagesTotal.get({ platform: 'discord', outcome: 'gone' }) - before.gone).toBe(1);
-    expect(reconcileMessagesTotal.get({ platform: 'discord', outcome: 'failed' }) - before.failed).toBe(1);
+    expect((await valueOf(reconciledTotal, { platform: 'discord', change: 'added' })) - before.added).toBe(1);
+    expect((await valueOf(reconcileMessagesTotal, { platform: 'discord', outcome: 'gone' })) - before.gone).toBe(1);
+    expect((await valueOf(reconcileMessagesTotal, { platform: 'discord', outcome: 'failed' })) - before.failed).toBe(1);
   });
 
   it('reads at most maxMessages, newest first, and says when the window held more', async () => {

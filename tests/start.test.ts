@@ -106,7 +106,7 @@ describe('npm start (src/main.ts in a child process, offline defaults)', () => {
     expect((await post(`${base}/api/rate`, { user: 'tess', messageId: img.id, score: 8 })).ok).toBe(true);
     // …and the operational counters saw both (Prometheus text on the health port).
     const scrape = await (await fetch(`http://127.0.0.1:${healthPort}/metrics`)).text();
-    expect(scrape).toContain('tasteloop_commands_total{command="rate",outcome="ok",platform="playground"} 1');
+    expect(scrape).toContain('tasteloop_commands_total{platform="playground",command="rate",outcome="ok"} 1');
     expect(scrape).toContain('tasteloop_rating_changes_total{change="added"} 1');
     expect(scrape).toContain('tasteloop_platform_ready{platform="playground"} 1');
 

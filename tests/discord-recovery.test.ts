@@ -1,6 +1,8 @@
 /**
- * Discord specifics of reading reactions back (reliability scenario 5: offline past the resume
- * window): the real discord.js client against the fake Discord, the real core on PGlite.
+ * The Discord adapter when things around it go wrong: reactions given while it was away (reliability
+ * scenario 5: offline past the resume window) are read back, a channel it may no longer read keeps its
+ * ratings, and a revoked token is reported once with the fix and turns readiness red. The real
+ * discord.js client against the fake Discord, the real core on PGlite.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RATING_EMOJI } from '../src/platforms/emoji';
@@ -8,7 +10,7 @@ import { openDiscordHarness, discordIdOf, type DiscordHarness } from './helpers/
 import { captureLogger } from './helpers/log-capture';
 import { waitFor } from './helpers/wait';
 
-describe('discord: reactions are reconciled after a new gateway session', () => {
+describe('discord: recovering from time away, lost access and a revoked token', () => {
   let h: DiscordHarness;
   let images: { id: string; imageId: string }[];
 
@@ -83,5 +85,23 @@ describe('discord: reactions are reconciled after a new gateway session', () => 
     } finally {
       h.fake.unreadableChannels.clear();
     }
+  });
+
+  // Last: it leaves this harness without a working token.
+  it('turns readiness red with the fix, logs it once, and sends the dead token no more', async () => {
+    expect(h.adapter.health().ok).toBe(true);
+    h.fake.revokeToken();
+    await h.command('ann', 'rate', { count: 1 }); // posting the image needs the bot token → 401
+    await waitFor(() => !h.adapter.health().ok, 'readiness to turn red');
+    expect(h.adapter.health().detail).toBe('Discord rejected the bot token (401): replace DISCORD_TOKEN and restart');
+    const after401 = h.fake.requests.length;
+    await h.command('ann', 'rate', { count: 1 });
+    await h.command('ben', 'profile');
+    const botAuth = h.fake.requests.slice(after401).filter((r) => r.auth?.startsWith('Bot '));
+    expect(botAuth).toEqual([]);
+    const errors = logs.lines().filter((l) => l.level === 'error' && /Discord rejected the bot token \(401 Unauthorized\).*DISCORD_TOKEN/.test(l.msg));
+    expect(errors).toHaveLength(1);
+    // The people who typed the commands still got an answer through the interaction (no bot token needed).
+    expect(h.fake.requests.slice(after401).some((r) => r.path.startsWith('/interactions/') || r.path.startsWith('/webhooks/'))).toBe(true);
   });
 });

@@ -1,13 +1,15 @@
 /**
- * Slack specifics of reading reactions back after the app was away (longer than Slack's hour of
- * event retries): the real Bolt app and WebClient against the fake Slack API.
+ * The Slack app when things around it go wrong: reactions given while it was away (longer than Slack's
+ * hour of event retries) are read back, a channel it was removed from keeps its ratings, and a revoked
+ * token is reported once with the fix and turns readiness red. The real Bolt app and WebClient against
+ * the fake Slack API.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openSlackHarness, type SlackHarness } from './helpers/slack-harness';
 import { captureLogger } from './helpers/log-capture';
 import { waitFor } from './helpers/wait';
 
-describe('slack: reactions are reconciled at start', () => {
+describe('slack: recovering from time away, lost access and a revoked token', () => {
   let h: SlackHarness;
   const logs = captureLogger();
   beforeAll(async () => {
@@ -50,5 +52,20 @@ describe('slack: reactions are reconciled at start', () => {
     } finally {
       h.fake.unreadableChannels.clear();
     }
+  });
+
+  // Last: it leaves this harness without a working token.
+  it('turns readiness red with the fix and logs it once', async () => {
+    expect(h.adapter.health().ok).toBe(true);
+    const answeredBefore = h.fake.messages.filter((m) => m.channel === 'response_url' && m.ephemeralFor).length;
+    h.fake.revokeToken();
+    await h.command('ann', 'rate', { count: 1 }); // posting the image needs the token → token_revoked
+    await waitFor(() => !h.adapter.health().ok, 'readiness to turn red');
+    expect(h.adapter.health().detail).toBe('Slack refused the bot token (token_revoked): replace SLACK_BOT_TOKEN and restart');
+    await h.command('ann', 'rate', { count: 1 });
+    const errors = logs.lines().filter((l) => l.level === 'error' && /Slack refused the bot token \(token_revoked\).*SLACK_BOT_TOKEN/.test(l.msg));
+    expect(errors).toHaveLength(1);
+    // The person who typed the command got a private answer through response_url (no token needed).
+    expect(h.fake.messages.filter((m) => m.channel === 'response_url' && m.ephemeralFor).length).toBeGreaterThan(answeredBefore);
   });
 });
