@@ -285,6 +285,67 @@ describe('Socket Mode (SLACK_APP_TOKEN)', () => {
   });
 });
 
+describe('Socket Mode: a dropped socket', () => {
+  const setup = async (opts: { socketGapReconcileMs?: number }) => {
+    const services = await createFakeServices();
+    const fake = new FakeSlack();
+    await fake.start();
+    const adapter = createSlackAdapter({
+      config: { SLACK_BOT_TOKEN: fake.token, SLACK_APP_TOKEN: fake.appToken, SLACK_API_URL: fake.apiUrl },
+      services, log: silentLogger, postIntervalMs: 20, sharePollMs: 5, socketPingTimeoutMs: 40, ...opts,
+    });
+    await adapter.start();
+    await waitFor(() => adapter.lastReconcile, 'the startup read-back');
+    const cmd = { command: '/rate', text: 'count:1', user_id: 'USOCK1', user_name: 'sol', team_id: fake.teamId, channel_id: fake.channelId, trigger_id: 'trig-drop', response_url: fake.responseUrl('trig-drop'), api_app_id: 'A0FAKE' };
+    fake.sendEnvelope({ envelope_id: 'env-drop-1', type: 'slash_commands', payload: cmd, accepts_response_payload: true });
+    await waitFor(() => adapter.stats.commands === 1, 'the command');
+    await adapter.idle();
+    const img = fake.messages.find((m) => m.files.length === 1)!;
+    const key = `slack:${fake.teamId}:USOCK2|${services.messagesMap.get(`slack|${img.channel}:${img.ts}`)!.imageId}`;
+    /** The socket drops and stays down until `during` has run; returns once it is connected again. */
+    const outage = async (during: () => void) => {
+      fake.socketsRefused = true;
+      fake.dropSockets();
+      await waitFor(() => !adapter.health().ok, 'readiness to turn red');
+      expect(adapter.health().detail).toBe('Socket Mode reconnecting');
+      during();
+      fake.socketsRefused = false;
+      await waitFor(() => fake.socketClients === 1 && adapter.health().ok, 'the socket to come back');
+    };
+    return { services, fake, adapter, img, key, outage, close: async () => { await adapter.stop(); await fake.stop(); } };
+  };
+
+  it('turns readiness red while it is down and, after a long gap, reads back the reactions given meanwhile', async () => {
+    const t = await setup({ socketGapReconcileMs: 0 });
+    try {
+      expect(t.adapter.health()).toEqual({ ok: true, detail: 'Socket Mode connected' });
+      const startup = t.adapter.lastReconcile;
+      // No event reaches the app while its socket is down (and Slack's few retries are long over).
+      await t.outage(() => t.fake.setReaction('add', 'USOCK2', t.img.channel, t.img.ts, 'seven'));
+      await waitFor(() => t.adapter.lastReconcile !== startup && t.adapter.lastReconcile, 'the read-back after the reconnect');
+      await t.adapter.idle();
+      expect(t.adapter.lastReconcile).toMatchObject({ added: 1, failed: 0 });
+      expect(t.services.ratingsMap.get(t.key)).toBe(7);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('a short gap (Slack recycling the connection) is left to Slack\'s retries: no read-back', async () => {
+    const t = await setup({});
+    try {
+      const startup = t.adapter.lastReconcile;
+      const readsBefore = t.fake.callsOf('reactions.get').length;
+      await t.outage(() => {});
+      await t.adapter.idle();
+      expect(t.adapter.lastReconcile).toBe(startup);
+      expect(t.fake.callsOf('reactions.get')).toHaveLength(readsBefore);
+    } finally {
+      await t.close();
+    }
+  });
+});
+
 describe('the Slack manifest', () => {
   it('is generated from commands/ and deploy/slack-manifest.yml is up to date', () => {
     const yml = renderSlackManifest({ baseUrl: 'https://tasteloop.example.com' });

@@ -132,12 +132,24 @@ export class FakeSlack {
     });
     this.wss = new WebSocketServer({ server: this.server, path: '/socket' });
     this.wss.on('connection', (ws) => {
+      if (this.socketsRefused) {
+        ws.terminate();
+        return;
+      }
       this.sockets.add(ws);
       ws.on('close', () => this.sockets.delete(ws));
       ws.on('message', (data) => this.socketAcks.push(JSON.parse(String(data)) as { envelope_id: string }));
       ws.send(JSON.stringify({ type: 'hello', num_connections: 1, debug_info: { host: 'fake', approximate_connection_time: 3600 }, connection_info: { app_id: 'A0FAKE' } }));
     });
     await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', () => r()));
+  }
+
+  /** While true, Socket Mode connections are dropped as they open (a network outage on the way to Slack). */
+  socketsRefused = false;
+
+  /** Drops every Socket Mode connection without a goodbye, as a network failure does. */
+  dropSockets(): void {
+    for (const ws of this.sockets) ws.terminate();
   }
 
   /** Socket Mode clients connected now. */

@@ -3,6 +3,8 @@
  * shared handlers (commands/), reactions → ratings, neutral messages → Slack messages.
  *
  * - HTTP mode (HTTPReceiver, v0 request signatures) by default; Socket Mode when SLACK_APP_TOKEN is set.
+ *   In Socket Mode readiness follows the socket, and after the socket comes back the reactions of recent
+ *   messages are read back (events Slack could not deliver meanwhile may never be retried).
  * - Every slash command is acknowledged first (Slack's 3-second rule); the work runs after the ack.
  * - Images: files.uploadV2 into the channel / the run's thread; the message `ts` that carries the
  *   file is read back from files.info (`shares`) so reactions find the image via platform_messages.
@@ -10,7 +12,7 @@
  *   honored with Retry-After. The WebClient itself never retries (one retry layer only).
  * - Retries never act twice: events are claimed by event_id, commands by trigger_id (processed_events).
  */
-import { App, HTTPReceiver, LogLevel, webApi, type Logger as SlackLogger, type SlashCommand } from '@slack/bolt';
+import { App, HTTPReceiver, LogLevel, SocketModeReceiver, webApi, type Logger as SlackLogger, type SlashCommand } from '@slack/bolt';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
@@ -55,6 +57,10 @@ export interface SlackAdapterOptions {
   postIntervalMs?: number;
   /** Delay between files.info polls while Slack shares an upload (default 400 ms). */
   sharePollMs?: number;
+  /** Socket Mode: how long to wait for a pong, and the base of the reconnect back-off (default 5000 ms, the SDK's). */
+  socketPingTimeoutMs?: number;
+  /** Socket Mode: a socket down at least this long reads reactions back when it returns (default 60 s). */
+  socketGapReconcileMs?: number;
   /** How often the run display reads the outbox feed (ms). */
   runFeedPollMs?: number;
   /** processed_events pruning (with `db`): rows older than `days` (7) go at start and every `everyMs` (daily). */
@@ -85,6 +91,7 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
   if (!socketMode && !config.SLACK_SIGNING_SECRET) throw new Error('SLACK_SIGNING_SECRET is required for Slack in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)');
   const claimer = opts.claimer ?? (opts.db ? dbEventClaimer(opts.db) : memoryEventClaimer());
   const sharePollMs = opts.sharePollMs ?? 400;
+  const socketGapReconcileMs = opts.socketGapReconcileMs ?? 60_000;
   const queue = new ChannelQueue({ postIntervalMs: opts.postIntervalMs ?? 1000, log });
   const slackLogger = toSlackLogger(log);
   const clientOptions: webApi.WebClientOptions = {
@@ -119,6 +126,8 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
   let server: Server | null = null;
   let botUserId: string | undefined;
   let stopping = false;
+  /** Socket Mode only: the socket's state as the SocketModeClient reports it. */
+  let socketState: 'connecting' | 'connected' | 'reconnecting' | 'disconnected' = 'connecting';
   let pruning: PruneSchedule | null = null;
   const stats = { commands: 0, events: 0, duplicates: 0 };
   const inFlight = new Set<Promise<unknown>>();
@@ -363,6 +372,43 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
     });
   });
 
+  /**
+   * Readiness follows the socket, and a socket that was down for a while reads reactions back when it
+   * returns. Slack retries an undelivered event only a few times within minutes, so a reaction given
+   * during a longer drop (a network outage, our reconnect backing off) would otherwise be lost. Short
+   * gaps — Slack recycles every connection every few hours — are left to those retries: a read-back
+   * costs one reactions.get per recent message.
+   */
+  function watchSocket(client: SocketModeReceiver['client']): void {
+    let connectedBefore = false;
+    let downSince: number | null = null;
+    const down = (state: 'reconnecting' | 'disconnected') => {
+      socketState = state;
+      downSince ??= Date.now();
+    };
+    client.on('connected', () => {
+      socketState = 'connected';
+      const gap = downSince === null ? 0 : Date.now() - downSince;
+      downSince = null;
+      if (!connectedBefore) {
+        connectedBefore = true;
+        return;
+      }
+      if (gap < socketGapReconcileMs) return;
+      log.info({ downMs: gap }, 'slack socket back after a long gap: reading back reactions given while it was down');
+      track('reaction reconcile', () => reconciler.request());
+    });
+    // 'close' is the socket dropping (the SDK then waits and reconnects); 'disconnected' is final.
+    client.on('close', () => {
+      if (!stopping) down('reconnecting');
+    });
+    client.on('reconnecting', () => down('reconnecting'));
+    client.on('disconnected', () => {
+      down('disconnected');
+      if (!stopping) log.warn('slack socket disconnected and will not reconnect by itself');
+    });
+  }
+
   function register(a: App): void {
     a.command(/^\/.+/, async ({ command, ack, respond }) => {
       await onCommand(command, ack as never, respond as never);
@@ -399,7 +445,8 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
       if (stopping) return { ok: false, detail: 'stopping' };
       if (tokenRejected) return { ok: false, detail: `Slack refused the bot token (${tokenRejected}): replace SLACK_BOT_TOKEN and restart` };
       if (!app) return { ok: false, detail: 'not started' };
-      return { ok: true, detail: socketMode ? 'Socket Mode app started' : `listening on ${this.url()}` };
+      if (socketMode) return socketState === 'connected' ? { ok: true, detail: 'Socket Mode connected' } : { ok: false, detail: `Socket Mode ${socketState}` };
+      return { ok: true, detail: `listening on ${this.url()}` };
     },
     url() {
       const a = server?.address() as AddressInfo | null | undefined;
@@ -426,7 +473,12 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
         ignoreSelf: false,
       };
       if (socketMode) {
-        app = new App({ ...common, appToken: config.SLACK_APP_TOKEN, socketMode: true });
+        const receiver = new SocketModeReceiver({
+          appToken: config.SLACK_APP_TOKEN!, logger: slackLogger, logLevel: LogLevel.INFO,
+          installerOptions: { clientOptions }, clientPingTimeout: opts.socketPingTimeoutMs,
+        });
+        watchSocket(receiver.client);
+        app = new App({ ...common, receiver });
         register(app);
         await app.start();
         runDisplay.start();
