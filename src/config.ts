@@ -78,6 +78,8 @@ export const envSchema = z
     DISCORD_APPLICATION_ID: optionalString,
     DISCORD_API_URL: optionalUrl,
     DISCORD_GUILD_ID: optionalString,
+    // `npm run discord:rest-proxy` listens here; bot processes then set DISCORD_API_URL to http://<proxy>:<port>/api.
+    DISCORD_REST_PROXY_PORT: int(3003, 0, 65535),
 
     SLACK_BOT_TOKEN: optionalString,
     SLACK_SIGNING_SECRET: optionalString,

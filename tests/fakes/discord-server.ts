@@ -93,6 +93,10 @@ export class FakeDiscord {
   /** Dispatches created while no socket was connected: delivered on RESUME. */
   private pending: Dispatch[] = [];
   private rateLimits: { match: (method: string, path: string) => boolean; retryAfter: number; remaining: number; global: boolean }[] = [];
+  /** Per-route buckets (see limitRoute): requests counted per window, shared by every client of this token. */
+  private buckets: { name: string; match: (method: string, path: string) => string | null; limit: number; windowMs: number; windows: Map<string, { resetAt: number; used: number }> }[] = [];
+  /** Every 429 this server answered, with its scope. */
+  readonly served429: { path: string; scope: 'user' | 'global' | 'shared' }[] = [];
   private interactionTokens = new Map<string, string>();
   /** channel|nonce → message id, for enforce_nonce. */
   private nonces = new Map<string, string>();
@@ -151,6 +155,16 @@ export class FakeDiscord {
   /** The next `times` requests matching get a 429 with retry_after seconds. */
   injectRateLimit(match: (method: string, path: string) => boolean, retryAfter = 0.2, times = 1, global = false): void {
     this.rateLimits.push({ match, retryAfter, remaining: times, global });
+  }
+
+  /**
+   * A rate-limit bucket as Discord keeps it: `limit` requests per `windowMs` for each value of the
+   * route's major parameter (what `match` returns, e.g. the channel id; null = not this bucket). Every
+   * answer carries the X-RateLimit-* headers; a request over the budget gets a 429 (scope user) with
+   * retry_after until the window resets. The budget belongs to the token, so two clients share it.
+   */
+  limitRoute(name: string, match: (method: string, path: string) => string | null, limit: number, windowMs: number): void {
+    this.buckets.push({ name, match, limit, windowMs, windows: new Map() });
   }
 
   /** Closes the gateway socket with a resumable code; events dispatched meanwhile are queued. */
@@ -356,6 +370,7 @@ export class FakeDiscord {
     const limit = this.rateLimits.find((l) => l.remaining > 0 && l.match(method, path));
     if (limit) {
       limit.remaining--;
+      this.served429.push({ path, scope: limit.global ? 'global' : 'user' });
       res.writeHead(429, {
         'content-type': 'application/json', 'retry-after': String(Math.ceil(limit.retryAfter)),
         'x-ratelimit-scope': limit.global ? 'global' : 'user', ...(limit.global ? { 'x-ratelimit-global': 'true' } : {}),
@@ -363,6 +378,27 @@ export class FakeDiscord {
       });
       res.end(JSON.stringify({ message: 'You are being rate limited.', retry_after: limit.retryAfter, global: limit.global }));
       return;
+    }
+
+    for (const b of this.buckets) {
+      const major = b.match(method, path);
+      if (major === null) continue;
+      const now = Date.now();
+      let w = b.windows.get(major);
+      if (!w || now >= w.resetAt) b.windows.set(major, (w = { resetAt: now + b.windowMs, used: 0 }));
+      const resetAfter = Math.max(0.001, (w.resetAt - now) / 1000);
+      const common = {
+        'x-ratelimit-bucket': `${b.name}-${major}`, 'x-ratelimit-limit': String(b.limit),
+        'x-ratelimit-reset': (w.resetAt / 1000).toFixed(3), 'x-ratelimit-reset-after': resetAfter.toFixed(3),
+      };
+      if (w.used >= b.limit) {
+        this.served429.push({ path, scope: 'user' });
+        res.writeHead(429, { 'content-type': 'application/json', 'retry-after': String(Math.ceil(resetAfter)), 'x-ratelimit-scope': 'user', 'x-ratelimit-remaining': '0', ...common });
+        res.end(JSON.stringify({ message: 'You are being rate limited.', retry_after: resetAfter, global: false }));
+        return;
+      }
+      w.used++;
+      for (const [k, v] of Object.entries({ ...common, 'x-ratelimit-remaining': String(b.limit - w.used) })) res.setHeader(k, v);
     }
 
     const isBot = !this.tokenRevoked && auth === `Bot ${this.token}`;

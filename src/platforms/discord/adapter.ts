@@ -74,9 +74,7 @@ export function createDiscordAdapter(opts: DiscordAdapterOptions): DiscordAdapte
     // without Partials.User, removals are silently dropped.
     partials: [Partials.Message, Partials.Reaction, Partials.User, Partials.Channel, Partials.GuildMember],
     allowedMentions: NO_MENTIONS,
-    // DISCORD_API_URL points REST at a compatible server; the gateway address comes from its /gateway/bot.
-    // Every 250th invalid request (401/403/429) in Discord's 10-minute window is reported (see below).
-    rest: { ...(config.DISCORD_API_URL ? { api: config.DISCORD_API_URL } : {}), invalidRequestWarningInterval: 250 },
+    rest: discordRestOptions(config),
   });
   // A 401 means the token was reset or revoked: discord.js stops sending it; say what to do, once, and
   // report not-ready until an operator puts the new token in (a restart with it clears this).
@@ -314,6 +312,16 @@ export function createDiscordAdapter(opts: DiscordAdapterOptions): DiscordAdapte
 }
 
 /** Bulk-overwrites the slash commands (a guild's when guildId is given, else global). Returns how many. */
+/**
+ * REST options of every bot process. DISCORD_API_URL points REST at a compatible server — the shared
+ * rate-limit proxy of a multi-process deployment (rest-proxy.ts), or a fake in tests; the gateway
+ * address then comes from its /gateway/bot. Every 250th invalid request (401/403/429) in Discord's
+ * 10-minute window is reported.
+ */
+export function discordRestOptions(config: Partial<Pick<Config, 'DISCORD_API_URL'>>): { api?: string; invalidRequestWarningInterval: number } {
+  return { ...(config.DISCORD_API_URL ? { api: config.DISCORD_API_URL } : {}), invalidRequestWarningInterval: 250 };
+}
+
 export async function registerCommands(client: Pick<Client, 'rest'>, appId: string, guildId?: string): Promise<number> {
   const body = toDiscordCommands(COMMANDS);
   await client.rest.put(guildId ? Routes.applicationGuildCommands(appId, guildId) : Routes.applicationCommands(appId), { body });

@@ -5,7 +5,7 @@
 import { REST } from 'discord.js';
 import { loadConfig } from '../../config';
 import { createLogger } from '../../log';
-import { registerCommands } from './adapter';
+import { discordRestOptions, registerCommands } from './adapter';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -15,7 +15,7 @@ async function main(): Promise<void> {
     process.exitCode = 1;
     return;
   }
-  const rest = new REST(config.DISCORD_API_URL ? { api: config.DISCORD_API_URL } : {}).setToken(config.DISCORD_TOKEN);
+  const rest = new REST(discordRestOptions(config)).setToken(config.DISCORD_TOKEN);
   const n = await registerCommands({ rest } as never, config.DISCORD_APPLICATION_ID, config.DISCORD_GUILD_ID);
   log.info({ commands: n, scope: config.DISCORD_GUILD_ID ? `guild ${config.DISCORD_GUILD_ID}` : 'global' }, 'discord commands deployed');
 }
