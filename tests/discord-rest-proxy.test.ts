@@ -96,6 +96,16 @@ describe('discord: several bot processes, one rate limit', () => {
     await expect(rest.post(Routes.channelMessages(fake.channelId), { body: { content: 'x' } })).rejects.toMatchObject({ status: 401 });
   });
 
+  it('Discord out of reach: the bot gets a 502 it can retry, never an empty 200 that would pass for a sent post', async () => {
+    const closed = new FakeDiscord();
+    await closed.start();
+    const deadApi = closed.apiUrl;
+    await closed.stop(); // nothing listens there any more
+    proxy = await startDiscordRestProxy({ port: 0, host: '127.0.0.1', upstreamApi: deadApi, log: silentLogger });
+    const rest = new REST({ ...discordRestOptions({ DISCORD_API_URL: `${proxy.url}/api` }), retries: 0 }).setToken(fake.token);
+    await expect(rest.post(Routes.channelMessages(fake.channelId), { body: { content: 'lost?' } })).rejects.toMatchObject({ status: 502 });
+  });
+
   it('npm run discord:rest-proxy: listens on DISCORD_REST_PROXY_PORT and says how to point the bots at it; a taken port is named', async () => {
     const root = path.resolve(import.meta.dirname, '..');
     const run = (env: Record<string, string>) => {
