@@ -34,6 +34,7 @@ import type { ChatAdapter, CommandContext, Conversation, OutFile, OutMessage, Re
 import { dbEventClaimer, memoryEventClaimer, scheduleProcessedEventsPruning, type EventClaimer, type PruneSchedule } from './event-dedupe';
 import { ChannelQueue } from './queue';
 import { readSlackReactions } from './reactions';
+import { watchSocketMode, type SocketWatch } from './socket-watch';
 import {
   decodeSlackEntities, parseSlackMessageId, parseUserMention, slackConversationId, slackMessageId, toSlackText, tsToDate,
 } from './text';
@@ -127,7 +128,7 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
   let botUserId: string | undefined;
   let stopping = false;
   /** Socket Mode only: the socket's state as the SocketModeClient reports it. */
-  let socketState: 'connecting' | 'connected' | 'reconnecting' | 'disconnected' = 'connecting';
+  let socket: SocketWatch | null = null;
   let pruning: PruneSchedule | null = null;
   const stats = { commands: 0, events: 0, duplicates: 0 };
   const inFlight = new Set<Promise<unknown>>();
@@ -372,43 +373,6 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
     });
   });
 
-  /**
-   * Readiness follows the socket, and a socket that was down for a while reads reactions back when it
-   * returns. Slack retries an undelivered event only a few times within minutes, so a reaction given
-   * during a longer drop (a network outage, our reconnect backing off) would otherwise be lost. Short
-   * gaps — Slack recycles every connection every few hours — are left to those retries: a read-back
-   * costs one reactions.get per recent message.
-   */
-  function watchSocket(client: SocketModeReceiver['client']): void {
-    let connectedBefore = false;
-    let downSince: number | null = null;
-    const down = (state: 'reconnecting' | 'disconnected') => {
-      socketState = state;
-      downSince ??= Date.now();
-    };
-    client.on('connected', () => {
-      socketState = 'connected';
-      const gap = downSince === null ? 0 : Date.now() - downSince;
-      downSince = null;
-      if (!connectedBefore) {
-        connectedBefore = true;
-        return;
-      }
-      if (gap < socketGapReconcileMs) return;
-      log.info({ downMs: gap }, 'slack socket back after a long gap: reading back reactions given while it was down');
-      track('reaction reconcile', () => reconciler.request());
-    });
-    // 'close' is the socket dropping (the SDK then waits and reconnects); 'disconnected' is final.
-    client.on('close', () => {
-      if (!stopping) down('reconnecting');
-    });
-    client.on('reconnecting', () => down('reconnecting'));
-    client.on('disconnected', () => {
-      down('disconnected');
-      if (!stopping) log.warn('slack socket disconnected and will not reconnect by itself');
-    });
-  }
-
   function register(a: App): void {
     a.command(/^\/.+/, async ({ command, ack, respond }) => {
       await onCommand(command, ack as never, respond as never);
@@ -445,7 +409,10 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
       if (stopping) return { ok: false, detail: 'stopping' };
       if (tokenRejected) return { ok: false, detail: `Slack refused the bot token (${tokenRejected}): replace SLACK_BOT_TOKEN and restart` };
       if (!app) return { ok: false, detail: 'not started' };
-      if (socketMode) return socketState === 'connected' ? { ok: true, detail: 'Socket Mode connected' } : { ok: false, detail: `Socket Mode ${socketState}` };
+      if (socketMode) {
+        const state = socket?.state ?? 'connecting';
+        return state === 'connected' ? { ok: true, detail: 'Socket Mode connected' } : { ok: false, detail: `Socket Mode ${state}` };
+      }
       return { ok: true, detail: `listening on ${this.url()}` };
     },
     url() {
@@ -477,7 +444,15 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
           appToken: config.SLACK_APP_TOKEN!, logger: slackLogger, logLevel: LogLevel.INFO,
           installerOptions: { clientOptions }, clientPingTimeout: opts.socketPingTimeoutMs,
         });
-        watchSocket(receiver.client);
+        socket = watchSocketMode(receiver.client, {
+          gapMs: socketGapReconcileMs,
+          isStopping: () => stopping,
+          onBackAfterGap: (downMs) => {
+            log.info({ downMs }, 'slack socket back after a long gap: reading back reactions given while it was down');
+            track('reaction reconcile', () => reconciler.request());
+          },
+          onGaveUp: () => log.warn('slack socket disconnected and will not reconnect by itself'),
+        });
         app = new App({ ...common, receiver });
         register(app);
         await app.start();
