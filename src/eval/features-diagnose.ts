@@ -13,58 +13,13 @@ import { buildPopulation, judgeLatents, LATENT_NAMES } from './synthetic';
 import { embedderForEval, embedPngsCached } from './embedding';
 import { defaultCacheDir } from './synthetic';
 import { runMain, parseArgs, progress } from './cli';
-import { symEig, dotAt } from '../core/scorer/linalg';
+import { outOfFoldRidge } from './ridge-cv';
 
 export interface LatentVisibility {
   name: string;
   /** Cross-validated R² of the best ridge λ (can be < 0 for invisible properties). */
   r2: number;
   lambda: number;
-}
-
-const LAMBDAS = [0.01, 0.03, 0.1, 0.3, 1, 3, 10];
-
-/**
- * K-fold cross-validated ridge R² for each column of Y (n×t) from X (n×d, rows = unit embeddings).
- * One eigen-decomposition of the training Gram per fold serves every λ and every target. Pure.
- */
-export function crossValidatedR2(X: Float32Array, n: number, d: number, Y: Float64Array[], folds = 5): { r2: number; lambda: number }[] {
-  const t = Y.length;
-  const sse = LAMBDAS.map(() => new Float64Array(t));
-  for (let f = 0; f < folds; f++) {
-    const train: number[] = [];
-    const test: number[] = [];
-    for (let i = 0; i < n; i++) (i % folds === f ? test : train).push(i);
-    // Center on the training fold; dual (kernel) ridge when n_train < d, primal otherwise.
-    const mx = new Float64Array(d);
-    for (const i of train) for (let j = 0; j < d; j++) mx[j]! += X[i * d + j]! / train.length;
-    const xc = (i: number) => Float64Array.from({ length: d }, (_, j) => X[i * d + j]! - mx[j]!);
-    const Xtr = train.map(xc);
-    const Xte = test.map(xc);
-    const M = new Float64Array(d * d);
-    for (const x of Xtr) for (let a = 0; a < d; a++) { const xa = x[a]!; if (xa === 0) continue; for (let b = 0; b <= a; b++) M[a * d + b]! += xa * x[b]!; }
-    for (let a = 0; a < d; a++) for (let b = 0; b < a; b++) M[b * d + a] = M[a * d + b]!;
-    const { values, vectors } = symEig(M, d);
-    const Ztr = Xtr.map((x) => Float64Array.from({ length: d }, (_, k) => dotAt(vectors, k * d, x, 0, d)));
-    const Zte = Xte.map((x) => Float64Array.from({ length: d }, (_, k) => dotAt(vectors, k * d, x, 0, d)));
-    for (let c = 0; c < t; c++) {
-      const y = Y[c]!;
-      const my = train.reduce((s, i) => s + y[i]!, 0) / train.length;
-      const beta = new Float64Array(d);
-      train.forEach((i, r) => { const z = Ztr[r]!; const yc = y[i]! - my; for (let k = 0; k < d; k++) beta[k]! += z[k]! * yc; });
-      LAMBDAS.forEach((lam, li) => {
-        const coef = Float64Array.from(beta, (b, k) => b / (Math.max(values[k]!, 0) + lam));
-        test.forEach((i, r) => { sse[li]![c]! += (y[i]! - my - dotAt(Zte[r]!, 0, coef, 0, d)) ** 2; });
-      });
-    }
-  }
-  return Y.map((y, c) => {
-    const m = y.reduce((a, b) => a + b, 0) / n;
-    const sst = y.reduce((a, b) => a + (b - m) ** 2, 0);
-    let best = { r2: -Infinity, lambda: LAMBDAS[0]! };
-    LAMBDAS.forEach((lam, li) => { const r2 = sst > 0 ? 1 - sse[li]![c]! / sst : 0; if (r2 > best.r2) best = { r2, lambda: lam }; });
-    return best;
-  });
 }
 
 export async function diagnoseFeatures(opts: { seed: number; pool: number; folds: number; people?: number }): Promise<{ modelId: string; dim: number; latents: LatentVisibility[]; mean: number; weighted: number; tasteR2: number; people: number }> {
@@ -78,16 +33,16 @@ export async function diagnoseFeatures(opts: { seed: number; pool: number; folds
   vecs.forEach((v, i) => X.set(v, i * d));
   const Z = pop.pool.map((p) => judgeLatents(p.spec, pop.judge.view));
   const Y = LATENT_NAMES.map((_, j) => Float64Array.from(Z, (z) => z[j]!));
-  const res = crossValidatedR2(X, n, d, Y, opts.folds);
-  const latents = LATENT_NAMES.map((name, j) => ({ name, r2: res[j]!.r2, lambda: res[j]!.lambda }));
+  const res = outOfFoldRidge(X, n, d, Y, opts.folds);
+  const latents = LATENT_NAMES.map((name, j) => ({ name, r2: res.r2[j]!, lambda: res.lambda[j]! }));
   // The judge standardizes every latent, so each weighs equally in the taste: the plain mean of the
   // clipped R² is the share of (linear) taste variance the embedding can carry.
   const mean = latents.reduce((a, l) => a + Math.max(0, l.r2), 0) / latents.length;
   // The same for whole people: the share of each virtual person's noise-free taste a linear scorer on
   // this embedding could learn from (folds−1)/folds of the pool — an upper bound for every scorer in
   // eval:piaa however many ratings it gets (they are all linear in the embedding).
-  const taste = crossValidatedR2(X, n, d, pop.hidden.map((h) => Float64Array.from(h)), opts.folds);
-  const tasteR2 = taste.reduce((a, t) => a + t.r2, 0) / taste.length;
+  const taste = outOfFoldRidge(X, n, d, pop.hidden.map((h) => Float64Array.from(h)), opts.folds);
+  const tasteR2 = taste.r2.reduce((a, r) => a + r, 0) / taste.r2.length;
   return { modelId: embedder.modelId, dim: d, latents, mean, weighted: mean, tasteR2, people };
 }
 

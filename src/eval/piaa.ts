@@ -47,6 +47,7 @@ import { activeOrder, ACTIVE_MODEL } from './piaa-active';
 import { buildPopulation, defaultCacheDir, judgeLatents, type JudgeView } from './synthetic';
 import { embedderForEval, embedPngsCached } from './embedding';
 import { lineChart } from './charts';
+import { outOfFoldRidge } from './ridge-cv';
 import { runMain, UsageError, meanStd, parseArgs, progress, round4 } from './cli';
 
 // ---------------------------------------------------------------- data shape
@@ -59,6 +60,12 @@ export interface RaterData {
   ratings: Float64Array;
   /** Hidden noise-free taste (synthetic only), aligned with items. */
   hidden?: Float64Array;
+  /**
+   * The embedding bound (synthetic only), aligned with items: each image's noise-free taste as predicted
+   * by a ridge fit of this person's noise-free taste on the other folds' images (ridge-cv.ts). What a
+   * linear scorer on this embedding could reach with hundreds of perfect ratings — a diagnostic, never a method.
+   */
+  bound?: Float64Array;
 }
 
 export interface PiaaData {
@@ -110,6 +117,8 @@ export interface MetricSummary {
 export interface PiaaSummary {
   shots: Record<string, Record<string, MetricSummary>>;
   ceiling: { srocc: number; srocc_std: number; n: number } | { srocc: null };
+  /** SROCC of the embedding bound (see RaterData.bound) against the observed ratings: the practical ceiling of every scorer here. */
+  embedding_bound?: { srocc: number; srocc_std: number; n: number };
   /** Per count: mean SROCC of each arm, plus the paired per-person difference (active − random). */
   active_vs_random: Record<string, { active: number; random: number; active_std: number; random_std: number; diff: number; diff_se: number; active_wins: number; n: number }>;
   seed: number;
@@ -149,6 +158,7 @@ function permutation(n: number, rng: Rng): number[] {
 interface PersonResult {
   shots: Record<number, Record<string, { srocc: number | null; mse: number | null; mae: number | null }>>;
   ceiling: number | null;
+  bound: number | null;
   active: Record<number, { active: number | null; random: number | null }>;
 }
 
@@ -165,11 +175,12 @@ function evaluatePerson(data: PiaaData, rater: RaterData, community: Community, 
   const fitting = cfg.shots.filter((s) => s <= trainSeq.length);
   if (fitting.length === 0) return null;
   const test = packRows(data, rater, testPos);
-  const out: PersonResult = { shots: {}, ceiling: null, active: {} };
+  const out: PersonResult = { shots: {}, ceiling: null, bound: null, active: {} };
   if (rater.hidden) {
     const h = Float64Array.from(testPos, (p) => rater.hidden![p] as number);
     out.ceiling = srocc(h, test.y);
   }
+  if (rater.bound) out.bound = srocc(Float64Array.from(testPos, (p) => rater.bound![p] as number), test.y);
   for (const s of fitting) {
     const train = packRows(data, rater, trainSeq.slice(0, s));
     out.shots[s] = {};
@@ -251,6 +262,7 @@ function summarize(results: PersonResult[], data: PiaaData, cfg: PiaaConfig, sch
     if (Object.keys(row).length) shots[String(s)] = row;
   }
   const ce = meanStd(results.map((r) => r.ceiling));
+  const eb = meanStd(results.map((r) => r.bound));
   const avr: PiaaSummary['active_vs_random'] = {};
   for (const c of cfg.activeCounts) {
     const rs = results.map((r) => r.active[c]).filter((x): x is NonNullable<typeof x> => Boolean(x));
@@ -273,6 +285,7 @@ function summarize(results: PersonResult[], data: PiaaData, cfg: PiaaConfig, sch
   return {
     shots,
     ceiling: ce.n ? { srocc: round4(ce.mean), srocc_std: round4(ce.std), n: ce.n } : { srocc: null },
+    ...(eb.n ? { embedding_bound: { srocc: round4(eb.mean), srocc_std: round4(eb.std), n: eb.n } } : {}),
     active_vs_random: avr,
     seed: cfg.seed,
     people: results.length,
@@ -335,12 +348,15 @@ export async function syntheticPiaaData(opts: SyntheticDataOptions): Promise<Pia
   const X = new Float32Array(vecs.length * dim);
   vecs.forEach((v, i) => X.set(v, i * dim));
   const all = Int32Array.from({ length: pop.pool.length }, (_, i) => i);
+  const t1 = performance.now();
+  const bound = outOfFoldRidge(X, vecs.length, dim, pop.hidden.map((h) => Float64Array.from(h))).pred;
+  opts.onProgress?.(`embedding bound (linear fits of the noise-free tastes): ${(performance.now() - t1).toFixed(0)} ms`);
   return {
     source: 'synthetic',
     dim,
     X,
     images: pop.pool.length,
-    raters: pop.people.map((p, i) => ({ id: p.id, items: all, ratings: Float64Array.from(pop.ratings[i]!), hidden: pop.hidden[i]! })),
+    raters: pop.people.map((p, i) => ({ id: p.id, items: all, ratings: Float64Array.from(pop.ratings[i]!), hidden: pop.hidden[i]!, bound: bound[i]! })),
     notes: [`synthetic population: ${opts.people} people, ${pop.pool.length} sketch images, embedder ${modelId}; hidden judge sees scene specs only (${pop.judge.view === 'drawn' ? 'what is drawn' : 'DIAGNOSTIC: the prompt\'s words'})`],
   };
 }
@@ -352,7 +368,12 @@ export function markdownReport(s: PiaaSummary, methods: string[]): string {
   const f = (x: number, sd: number) => `${x.toFixed(3)} ± ${sd.toFixed(3)}`;
   lines.push(`## PIAA evaluation (${s.source}, seed ${s.seed}, ${s.people} people)`, '');
   const ceil = s.ceiling.srocc === null ? 'n/a (real data)' : f(s.ceiling.srocc, (s.ceiling as { srocc_std: number }).srocc_std);
-  lines.push(`Noise ceiling SROCC: ${ceil}`, '');
+  lines.push(`Noise ceiling SROCC: ${ceil}`);
+  if (s.embedding_bound) {
+    const b = s.embedding_bound;
+    lines.push(`Embedding bound SROCC: ${f(b.srocc, b.srocc_std)}${s.ceiling.srocc ? ` (${((b.srocc / s.ceiling.srocc) * 100).toFixed(0)}% of the ceiling)` : ''} — a linear fit of each person's *noise-free* taste on 4/5 of all images, tested on the rest: how far any scorer on this embedding could get (diagnostic)`);
+  }
+  lines.push('');
   lines.push('| ratings | method | SROCC | MSE | MAE | people |', '|---|---|---|---|---|---|');
   for (const [shot, row] of Object.entries(s.shots)) {
     for (const m of methods) {
@@ -374,7 +395,8 @@ export function targetChecks(s: PiaaSummary): string[] {
     const best = entries.reduce((a, b) => (b[1].srocc > a[1].srocc ? b : a));
     if (s.ceiling.srocc !== null) {
       const ratio = best[1].srocc / s.ceiling.srocc;
-      out.push(`best at 100 ratings: ${best[0]} ${best[1].srocc.toFixed(3)} = ${(ratio * 100).toFixed(0)}% of the ceiling ${s.ceiling.srocc.toFixed(3)} (target ≥ 80%): ${ratio >= 0.8 ? 'MET' : 'MISSED'}`);
+      const ofBound = s.embedding_bound ? `; ${((best[1].srocc / s.embedding_bound.srocc) * 100).toFixed(0)}% of the embedding bound ${s.embedding_bound.srocc.toFixed(3)}` : '';
+      out.push(`best at 100 ratings: ${best[0]} ${best[1].srocc.toFixed(3)} = ${(ratio * 100).toFixed(0)}% of the ceiling ${s.ceiling.srocc.toFixed(3)} (target ≥ 80%): ${ratio >= 0.8 ? 'MET' : 'MISSED'}${ofBound}`);
     }
     const auto = row100.auto;
     if (auto) {
