@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import sharp from 'sharp';
 import { z } from 'zod';
 import { buildPopulation, judgeLatents, trueTaste, paletteTone, LATENT_DIM, LATENT_NAMES } from '../src/eval/synthetic';
-import { runPiaaProtocol, syntheticPiaaData, markdownReport, piaaChart, defaultConfig, parseSeeds, acrossSeeds, acrossSeedsReport, type PiaaSummary, type PiaaData } from '../src/eval/piaa';
+import { runPiaaProtocol, runPiaaProtocolParallel, syntheticPiaaData, markdownReport, piaaChart, defaultConfig, parseSeeds, acrossSeeds, acrossSeedsReport, type PiaaSummary, type PiaaData } from '../src/eval/piaa';
 import { createRng } from '../src/core/random';
 import { parseSketchPrompt, skyElements } from '../src/providers/imagegen/sketch';
 
@@ -51,6 +51,25 @@ describe('eval:piaa on a tiny synthetic population', () => {
     }
     // Scorers see only embeddings, yet must pick up some of the hidden taste.
     expect(first.shots['100']!.finetune!.srocc).toBeGreaterThan(0.15);
+  });
+
+  it('reports the embedding bound: between the methods and the ceiling, and not from the ratings the methods see', () => {
+    const bound = first.embedding_bound!;
+    const ceiling = (first.ceiling as { srocc: number }).srocc;
+    expect(bound.n).toBe(first.people);
+    expect(bound.srocc).toBeLessThan(ceiling);
+    // A linear fit of the noise-free taste on ~100 images beats every scorer fitted on noisy ratings.
+    expect(bound.srocc).toBeGreaterThan(first.shots['100']!.finetune!.srocc);
+    expect(markdownReport(first, METHODS)).toMatch(/Embedding bound SROCC: 0\.\d{3} ± 0\.\d{3} \(\d+% of the ceiling\)/);
+  });
+
+  it('gives the same figures with its two folds in two worker threads as on one thread', async () => {
+    const data = await syntheticPiaaData({ seed: 3, people: 12, poolSize: 130, cacheDir: false });
+    const cfg = { ...defaultConfig(3, true, METHODS), testSize: 25, communityPerRater: 60, activeCandidates: 80 };
+    const progress: string[] = [];
+    const parallel = await runPiaaProtocolParallel(data, { ...cfg, onProgress: (m) => progress.push(m) });
+    expect(parallel).toEqual(first);
+    expect(progress.filter((m) => /^fold [12]\/2: community models/.test(m))).toHaveLength(2);
   });
 
   it('gives different numbers for a different seed (nothing hard-coded)', async () => {
@@ -209,6 +228,7 @@ describe('eval:piaa across seeds', () => {
   const run = (seed: number, ceiling: number, finetune: number, auto: number, diffs: [number, number][]): PiaaSummary => ({
     shots: { '100': { finetune: { srocc: finetune, mse: 1, mae: 1, srocc_std: 0.1, mse_std: 0.1, mae_std: 0.1, n: 50 }, auto: { srocc: auto, mse: 1, mae: 1, srocc_std: 0.1, mse_std: 0.1, mae_std: 0.1, n: 50 } } },
     ceiling: { srocc: ceiling, srocc_std: 0.05, n: 50 },
+    ...(seed === 2 ? { embedding_bound: { srocc: 0.7, srocc_std: 0.1, n: 50 } } : {}),
     active_vs_random: Object.fromEntries(diffs.map(([d, se], i) => [String([10, 50][i]), { active: 0.5 + d, random: 0.5, active_std: 0.1, random_std: 0.1, diff: d, diff_se: se, active_wins: 25, n: 50 }])),
     seed, people: 50, source: 'synthetic', active_model: 'finetune', notes: [],
   });
@@ -222,7 +242,8 @@ describe('eval:piaa across seeds', () => {
     // 80% held on both, auto within 0.03 only on seed 1, active ahead at every count only on seed 1.
     expect(a.met).toEqual({ ceiling80: 2, autoWithin003: 1, activeEveryCount: 1, seeds: 2 });
     const md = acrossSeedsReport(a);
-    expect(md).toMatch(/\| 2 \| 0\.800 \| finetune 0\.660 \| 82\.5% \| 0\.060 \| -0\.002 ± 0\.003 \| \+0\.006 ± 0\.004 \|/);
+    expect(md).toMatch(/\| 2 \| 0\.800 \| 0\.700 \(87%\) \| finetune 0\.660 \| 82\.5% \| 0\.060 \| -0\.002 ± 0\.003 \| \+0\.006 ± 0\.004 \|/);
+    expect(md).toMatch(/\| 1 \| 0\.800 \| n\/a \| finetune 0\.680 \|/);
     expect(md).toMatch(/active ahead of random at every count on 1\/2/);
   });
 });

@@ -3,6 +3,7 @@
  * (stdout is reserved for the report and the final JSON line), and "am I the entry point?".
  */
 import path from 'node:path';
+import { isMainThread } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 
 export type ArgValue = string | number | boolean;
@@ -48,6 +49,8 @@ export function progress(message: string): void {
 
 /** True when the module with this import.meta.url is the script being run (not imported by a test). */
 export function isMain(importMetaUrl: string): boolean {
+  // A worker thread sees the parent's argv: the module it imports from the entry script is not its main.
+  if (!isMainThread) return false;
   const entry = process.argv[1];
   if (!entry) return false;
   const self = fileURLToPath(importMetaUrl);

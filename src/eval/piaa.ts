@@ -39,6 +39,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { createRng, type Rng } from '../core/random';
 import { srocc, mse, mae } from '../core/scorer/metrics';
 import { subsetRatings, type PackedRatings } from '../core/scorer/data';
@@ -155,7 +156,7 @@ function permutation(n: number, rng: Rng): number[] {
   return rng.shuffle(Array.from({ length: n }, (_, i) => i));
 }
 
-interface PersonResult {
+export interface PersonResult {
   shots: Record<number, Record<string, { srocc: number | null; mse: number | null; mae: number | null }>>;
   ceiling: number | null;
   bound: number | null;
@@ -222,29 +223,92 @@ export function freshImages(images: number, share: number, rng: Rng): Uint8Array
   return fresh;
 }
 
-export function runPiaaProtocol(data: PiaaData, cfg: PiaaConfig): PiaaSummary {
+/**
+ * What one fold needs to run on its own: who is tested, whose ratings train the community models, and
+ * the seeds of its random streams. Drawn up front, in the order a single sequential loop forks them, so
+ * folds run inline or in parallel threads give the same figures to the last digit.
+ */
+export interface FoldPlan {
+  fold: number;
+  testIdx: number[];
+  commIdx: number[];
+  commSeed: number;
+  personSeeds: number[];
+}
+
+export interface FoldResult {
+  results: PersonResult[];
+  schedule: string;
+}
+
+/** The seed Rng.fork() would give its child (it draws exactly one value from the parent). */
+const forkSeed = (rng: Rng) => Math.floor(rng.next() * 4294967296);
+
+export function planFolds(data: PiaaData, cfg: Pick<PiaaConfig, 'seed' | 'maxTestPeople'>): FoldPlan[] {
   const rng = createRng(cfg.seed ^ 0x5eed);
   const order = permutation(data.raters.length, rng);
-  const folds = [order.filter((_, i) => i % 2 === 0), order.filter((_, i) => i % 2 === 1)];
+  const halves = [order.filter((_, i) => i % 2 === 0), order.filter((_, i) => i % 2 === 1)];
+  return [0, 1].map((f) => {
+    const testIdx = halves[f]!.slice(0, cfg.maxTestPeople ?? Infinity);
+    const commSeed = forkSeed(rng);
+    return { fold: f, testIdx, commIdx: halves[1 - f]!, commSeed, personSeeds: testIdx.map(() => forkSeed(rng)) };
+  });
+}
+
+export function runFold(data: PiaaData, cfg: PiaaConfig, plan: FoldPlan): FoldResult {
+  const f = plan.fold;
+  const commRng = createRng(plan.commSeed);
+  const fresh = freshImages(data.images, cfg.freshShare, commRng);
+  const t0 = performance.now();
+  const community = trainCommunity(plan.commIdx.map((i) => communityRatings(data, data.raters[i]!, cfg.communityPerRater, fresh, commRng)), commRng, { maml: cfg.methods.includes('maml') || cfg.methods.includes('auto') });
+  cfg.onProgress?.(`fold ${f + 1}/2: community models from ${plan.commIdx.length} raters in ${(performance.now() - t0).toFixed(0)} ms; evaluating ${plan.testIdx.length} people`);
+  const pts = community.global.lambdaSchedule?.points ?? [];
+  const schedule = `fold ${f + 1}: community λ ${community.global.lambda}, finetune λ schedule ${pts.length ? pts.map((p) => `${p.n}→${p.lambda}`).join(' ') : 'none'}`;
   const results: PersonResult[] = [];
-  const schedules: string[] = [];
-  for (let f = 0; f < 2; f++) {
-    const testIdx = folds[f]!.slice(0, cfg.maxTestPeople ?? Infinity);
-    const commIdx = folds[1 - f]!;
-    const commRng = rng.fork();
-    const fresh = freshImages(data.images, cfg.freshShare, commRng);
-    const t0 = performance.now();
-    const community = trainCommunity(commIdx.map((i) => communityRatings(data, data.raters[i]!, cfg.communityPerRater, fresh, commRng)), commRng, { maml: cfg.methods.includes("maml") || cfg.methods.includes("auto") });
-    cfg.onProgress?.(`fold ${f + 1}/2: community models from ${commIdx.length} raters in ${(performance.now() - t0).toFixed(0)} ms; evaluating ${testIdx.length} people`);
-    const pts = community.global.lambdaSchedule?.points ?? [];
-    schedules.push(`fold ${f + 1}: community λ ${community.global.lambda}, finetune λ schedule ${pts.length ? pts.map((p) => `${p.n}→${p.lambda}`).join(' ') : 'none'}`);
-    testIdx.forEach((i, k) => {
-      const r = evaluatePerson(data, data.raters[i]!, community, cfg, fresh, rng.fork());
-      if (r) results.push(r);
-      if ((k + 1) % 10 === 0 || k + 1 === testIdx.length) cfg.onProgress?.(`fold ${f + 1}/2: ${k + 1}/${testIdx.length} people`);
+  plan.testIdx.forEach((i, k) => {
+    const r = evaluatePerson(data, data.raters[i]!, community, cfg, fresh, createRng(plan.personSeeds[k]!));
+    if (r) results.push(r);
+    if ((k + 1) % 10 === 0 || k + 1 === plan.testIdx.length) cfg.onProgress?.(`fold ${f + 1}/2: ${k + 1}/${plan.testIdx.length} people`);
+  });
+  return { results, schedule };
+}
+
+/** The protocol on the calling thread, one fold after the other. */
+export function runPiaaProtocol(data: PiaaData, cfg: PiaaConfig): PiaaSummary {
+  const folds = planFolds(data, cfg).map((plan) => runFold(data, cfg, plan));
+  return summarize(folds.flatMap((r) => r.results), data, cfg, folds.map((r) => r.schedule));
+}
+
+/**
+ * The same protocol with its two folds in two worker threads (the machine's two cores): the folds
+ * share nothing but the read-only data, so this halves the wall time and changes no figure.
+ */
+export async function runPiaaProtocolParallel(data: PiaaData, cfg: PiaaConfig): Promise<PiaaSummary> {
+  const { onProgress, ...cloneable } = cfg;
+  const folds = await Promise.all(planFolds(data, cfg).map((plan) => runFoldInWorker(data, cloneable, plan, onProgress)));
+  return summarize(folds.flatMap((r) => r.results), data, cfg, folds.map((r) => r.schedule));
+}
+
+export type PiaaWorkerMessage = { progress: string } | { result: FoldResult } | { error: string; stack?: string };
+
+function runFoldInWorker(data: PiaaData, cfg: Omit<PiaaConfig, 'onProgress'>, plan: FoldPlan, onProgress?: (msg: string) => void): Promise<FoldResult> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(new URL('./piaa-worker.mjs', import.meta.url), { workerData: { data, cfg, plan } });
+    let done = false;
+    const finish = (fn: () => void) => {
+      if (done) return;
+      done = true;
+      fn();
+      void worker.terminate();
+    };
+    worker.on('message', (m: PiaaWorkerMessage) => {
+      if ('progress' in m) onProgress?.(m.progress);
+      else if ('result' in m) finish(() => resolve(m.result));
+      else finish(() => reject(Object.assign(new Error(`eval:piaa fold ${plan.fold + 1} failed in its worker: ${m.error}`), { stack: m.stack })));
     });
-  }
-  return summarize(results, data, cfg, schedules);
+    worker.once('error', (err) => finish(() => reject(err)));
+    worker.once('exit', (code) => finish(() => reject(new Error(`eval:piaa fold ${plan.fold + 1} worker exited (code ${code}) before replying`))));
+  });
 }
 
 function summarize(results: PersonResult[], data: PiaaData, cfg: PiaaConfig, schedules: string[] = []): PiaaSummary {
@@ -460,6 +524,8 @@ export function parseSeeds(spec: string): number[] {
 export interface SeedRow {
   seed: number;
   ceiling: number | null;
+  /** The embedding bound (synthetic only; see RaterData.bound). */
+  bound: number | null;
   best: { method: string; srocc: number; ratio: number | null } | null;
   autoGap: number | null;
   active: Record<string, { diff: number; se: number }>;
@@ -485,6 +551,7 @@ export function acrossSeeds(summaries: readonly PiaaSummary[]): AcrossSeeds {
     return {
       seed: s.seed,
       ceiling,
+      bound: s.embedding_bound?.srocc ?? null,
       best: bestEntry ? { method: bestEntry[0], srocc: bestEntry[1].srocc, ratio: ceiling ? round4(bestEntry[1].srocc / ceiling) : null } : null,
       autoGap: bestEntry && row100.auto ? round4(bestEntry[1].srocc - row100.auto.srocc) : null,
       active: Object.fromEntries(Object.entries(s.active_vs_random).map(([c, r]) => [c, { diff: r.diff, se: r.diff_se }])),
@@ -521,14 +588,15 @@ export function acrossSeedsReport(a: AcrossSeeds): string {
   const lines = [
     `## PIAA across ${a.rows.length} seeds`,
     '',
-    `| seed | ceiling | best @100 | % of ceiling | auto gap | ${counts.map((c) => `active − random @${c}`).join(' | ')} |`,
-    `|---|---|---|---|---|${counts.map(() => '---|').join('')}`,
+    `| seed | ceiling | embedding bound | best @100 | % of ceiling | auto gap | ${counts.map((c) => `active − random @${c}`).join(' | ')} |`,
+    `|---|---|---|---|---|---|${counts.map(() => '---|').join('')}`,
   ];
   for (const r of a.rows) {
-    lines.push(`| ${r.seed} | ${r.ceiling?.toFixed(3) ?? 'n/a'} | ${r.best ? `${r.best.method} ${r.best.srocc.toFixed(3)}` : 'n/a'} | ${r.best?.ratio != null ? `${(r.best.ratio * 100).toFixed(1)}%` : 'n/a'} | ${r.autoGap?.toFixed(3) ?? 'n/a'} | ${counts.map((c) => (r.active[c] ? `${sign(r.active[c]!.diff)} ± ${r.active[c]!.se.toFixed(3)}` : 'n/a')).join(' | ')} |`);
+    const bound = r.bound !== null ? `${r.bound.toFixed(3)}${r.ceiling ? ` (${((r.bound / r.ceiling) * 100).toFixed(0)}%)` : ''}` : 'n/a';
+    lines.push(`| ${r.seed} | ${r.ceiling?.toFixed(3) ?? 'n/a'} | ${bound} | ${r.best ? `${r.best.method} ${r.best.srocc.toFixed(3)}` : 'n/a'} | ${r.best?.ratio != null ? `${(r.best.ratio * 100).toFixed(1)}%` : 'n/a'} | ${r.autoGap?.toFixed(3) ?? 'n/a'} | ${counts.map((c) => (r.active[c] ? `${sign(r.active[c]!.diff)} ± ${r.active[c]!.se.toFixed(3)}` : 'n/a')).join(' | ')} |`);
   }
   const pooled = counts.map((c) => `${sign(a.active[c]!.diff)} ± ${a.active[c]!.se.toFixed(3)} (ahead on ${a.active[c]!.ahead}/${a.active[c]!.seeds})`).join(' | ');
-  lines.push(`| all | | | ${a.ratio ? `${(a.ratio.mean * 100).toFixed(1)}% (min ${(a.ratio.min * 100).toFixed(1)}%)` : 'n/a'} | | ${pooled} |`);
+  lines.push(`| all | | | | ${a.ratio ? `${(a.ratio.mean * 100).toFixed(1)}% (min ${(a.ratio.min * 100).toFixed(1)}%)` : 'n/a'} | | ${pooled} |`);
   const m = a.met;
   lines.push(
     '',
@@ -600,7 +668,7 @@ async function main(): Promise<void> {
     const summaries: PiaaSummary[] = [];
     for (const sd of seeds) {
       progress(`--- seed ${sd} (${summaries.length + 1}/${seeds.length})`);
-      const sum = runPiaaProtocol(await synthetic(sd), { ...defaultConfig(sd, quick, methods), freshShare, onProgress: progress });
+      const sum = await runPiaaProtocolParallel(await synthetic(sd), { ...defaultConfig(sd, quick, methods), freshShare, onProgress: progress });
       summaries.push(sum);
       for (const c of targetChecks(sum)) progress(`seed ${sd}: ${c}`);
     }
@@ -617,7 +685,7 @@ async function main(): Promise<void> {
   } else {
     data = await synthetic(seed);
   }
-  const summary = runPiaaProtocol(data, cfg);
+  const summary = await runPiaaProtocolParallel(data, cfg);
   const md = markdownReport(summary, methods);
   const checks = targetChecks(summary);
   const outDir = String(args.out);
