@@ -6,6 +6,7 @@ import { userKeyOf } from '../../src/core/identity';
 import type { Services } from '../../src/core/services';
 import { RATING_EMOJI } from '../../src/platforms/emoji';
 import { createDiscordAdapter, type DiscordAdapter } from '../../src/platforms/discord/adapter';
+import { startDiscordRestProxy } from '../../src/platforms/discord/rest-proxy';
 import { FakeDiscord } from '../fakes/discord-server';
 import { observeRatings, openTestCore, type RatingCall, type TestCore, type TestCoreOptions } from './core';
 import { waitFor } from './wait';
@@ -33,6 +34,8 @@ export interface DiscordHarnessOptions {
   /** Share one core between harnesses of a file (PGlite costs ~1 GB per instance); closed by its owner. */
   core?: TestCore;
   coreOptions?: TestCoreOptions;
+  /** Send the bot's REST through the shared rate-limit proxy (rest-proxy.ts), as a multi-process deployment does. */
+  restProxy?: boolean;
 }
 
 export const discordIdOf = (user: string) => (BigInt(`0x${createHash('sha256').update(user).digest('hex').slice(0, 12)}`) + 100000000000000000n).toString();
@@ -42,9 +45,11 @@ export async function openDiscordHarness(opts: DiscordHarnessOptions = {}): Prom
   const services = observeRatings(core.app.services);
   const fake = new FakeDiscord();
   await fake.start();
+  const proxy = opts.restProxy ? await startDiscordRestProxy({ port: 0, host: '127.0.0.1', upstreamApi: fake.apiUrl, log: silentLogger }) : null;
+  const apiUrl = proxy ? `${proxy.url}/api` : fake.apiUrl;
   const makeAdapter = () =>
     createDiscordAdapter({
-      config: { DISCORD_TOKEN: fake.token, DISCORD_APPLICATION_ID: fake.applicationId, DISCORD_API_URL: fake.apiUrl, DISCORD_GUILD_ID: fake.guildId },
+      config: { DISCORD_TOKEN: fake.token, DISCORD_APPLICATION_ID: fake.applicationId, DISCORD_API_URL: apiUrl, DISCORD_GUILD_ID: fake.guildId },
       services, log: opts.log ?? silentLogger, clock: opts.clock, ingestAttachments: opts.ingestAttachments, runFeedPollMs: 50,
     });
   let adapter = makeAdapter();
@@ -116,6 +121,9 @@ export async function openDiscordHarness(opts: DiscordHarnessOptions = {}): Prom
     unrate: (user, messageId, score) => ratingStep(() => fake.unreact(idOf(user), messageId, RATING_EMOJI[score - 1]!)),
     close: async () => {
       await adapter.stop();
+      // The contract passing proves nothing about the proxy unless the bot's requests went through it.
+      if (proxy && proxy.stats.forwarded < 20) throw new Error(`the REST proxy forwarded only ${proxy.stats.forwarded} requests: the bot did not use it`);
+      await proxy?.close();
       await fake.stop();
       if (!opts.core) await core.close();
     },
