@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { Config } from './config';
 import { openDatabase, type Database } from './db/connection';
 import { platformMessages, usage as usageTable } from './db/schema';
+import { claimReadBack, finishReadBack } from './db/read-back-passes';
 import { EmbeddingService } from './core/embeddings';
 import { seedGallery } from './core/gallery';
 import { userKeyOf } from './core/identity';
@@ -257,6 +258,8 @@ export async function createApp(config: Config, opts: AppOptions): Promise<App> 
           .limit(limit);
         return rows.map((r) => ({ ...r, imageId: r.imageId as string }));
       },
+      claimReadBack: (o) => claimReadBack(db, o),
+      finishReadBack: (o) => finishReadBack(db, o),
       lookup: async (platform, messageId) => {
         const [row] = await db
           .select()

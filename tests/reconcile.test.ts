@@ -6,7 +6,9 @@
  * (tests/platform-contract.ts) and tests/discord-recovery.test.ts and tests/slack-recovery.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { forgottenUsers, images } from '../src/db/schema';
+import { eq } from 'drizzle-orm';
+import { forgottenUsers, images, readBackPasses } from '../src/db/schema';
+import { claimReadBack, finishReadBack } from '../src/db/read-back-passes';
 import type { Database } from '../src/db/connection';
 import { hashUserKey, userKeyOf, type PersonRef } from '../src/core/identity';
 import { RatingLedger } from '../src/core/ratings';
@@ -64,6 +66,22 @@ describe('reconcileScheduler', () => {
     expect(passes).toBe(2);
     await sched.request();
     expect(passes).toBe(3);
+  });
+
+  it('a queued pass is needed since the latest session that asked for one', async () => {
+    const needed: number[] = [];
+    let release: () => void = () => {};
+    const sched = reconcileScheduler(async (since) => {
+      needed.push(since.getTime());
+      if (needed.length === 1) await new Promise<void>((r) => (release = r));
+    });
+    const first = sched.request(new Date(1000));
+    void sched.request(new Date(3000));
+    void sched.request(new Date(2000));
+    release();
+    await first;
+    await sched.idle();
+    expect(needed).toEqual([1000, 3000]);
   });
 });
 
@@ -198,6 +216,56 @@ for (const backend of testBackends()) {
       await ledger.unrate({ userKey: key('dan'), imageId: 'r3', score: 4, ctx, eventTime: at(30) });
       await reconcileMessage(port, input('r3', at(25), [shows('dan', 4)]));
       expect(await ledger.getRating(key('dan'), 'r3')).toBeNull();
+    });
+
+    it('several processes: one read-back since their sessions began; a running one is waited for, a dead one taken over', async () => {
+      const db = database.db;
+      const base = Date.now();
+      const t = (ms: number) => new Date(base + ms);
+      const claim = (holder: string, neededSince: Date, now: Date) => claimReadBack(db, { platform: 'p-coord', holder, neededSince, leaseMs: 60_000, now });
+      expect(await claim('A', t(0), t(10))).toBe('claimed'); // A's session began at 0: the first pass
+      expect(await claim('B', t(5), t(12))).toBe('busy'); // B's began at 5; A's pass (from 10) is running: wait for it
+      await finishReadBack(db, { platform: 'p-coord', holder: 'A', now: t(20) });
+      expect(await claim('B', t(5), t(21))).toBe('covered'); // A's pass started after B's session began
+      expect(await claim('C', t(30), t(31))).toBe('claimed'); // C's session began after A's pass started: its own pass
+      // C dies mid-pass: D waits while C's lease runs, then takes over; C's late "finished" does not end D's pass.
+      expect(await claim('D', t(25), t(40))).toBe('busy');
+      expect(await claim('D', t(25), t(31 + 60_001))).toBe('claimed');
+      await finishReadBack(db, { platform: 'p-coord', holder: 'C', now: t(70_000) });
+      const [row] = await db.select().from(readBackPasses).where(eq(readBackPasses.platform, 'p-coord'));
+      expect(row).toMatchObject({ holder: 'D', finishedAt: null });
+    });
+
+    it('eight processes asking at once: exactly one runs the pass', async () => {
+      const since = new Date(Date.now() - 1000);
+      const claims = await Promise.all(Array.from({ length: 8 }, (_, i) => claimReadBack(database.db, { platform: 'p-race', holder: `P${i}`, neededSince: since, leaseMs: 60_000 })));
+      expect(claims.filter((c) => c === 'claimed')).toHaveLength(1);
+      expect(claims.filter((c) => c === 'busy')).toHaveLength(7);
+    });
+
+    it('two processes back at the same time read the messages once between them', async () => {
+      const reads: string[] = [];
+      const processServices = (holder: string) =>
+        ({
+          messages: {
+            recentRateable: async () => [{ messageId: 'x1', channelId: 'c1', scopeId: 'g1', imageId: 'r1' }, { messageId: 'x2', channelId: 'c1', scopeId: 'g1', imageId: 'r2' }],
+            claimReadBack: (o: Parameters<Services['messages']['claimReadBack']>[0]) => claimReadBack(database.db, o),
+            finishReadBack: (o: Parameters<Services['messages']['finishReadBack']>[0]) => finishReadBack(database.db, o),
+          },
+          ratings: { reconcile: async () => ({ added: 0, removed: 0 }) },
+          holder,
+        }) as unknown as Services;
+      const since = new Date();
+      const pass = (holder: string) =>
+        reconcileRecentMessages({
+          platform: 'p-two', services: processServices(holder), log: silentLogger, days: 7,
+          read: async (m) => (reads.push(`${holder} ${m.messageId}`), await new Promise((r) => setTimeout(r, 50)), []),
+          coordinate: { holder, neededSince: since, pollMs: 20 },
+        });
+      const [a, b] = await Promise.all([pass('A'), pass('B')]);
+      expect(reads).toHaveLength(2);
+      expect([a.covered, b.covered].filter(Boolean)).toHaveLength(1);
+      expect([a.messages, b.messages].sort()).toEqual([0, 2]);
     });
 
     it('never brings back the ratings of a person who asked to be forgotten', async () => {

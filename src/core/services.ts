@@ -7,6 +7,9 @@ import type { ImageRecord, RatingChange, RatingContext, ScorerQuality } from './
 import type { FeedbackSet, GroupObjective, OptimizerKind, RunEvent } from './optimizer/events';
 import type { ReconcileMessageInput } from './reconcile';
 
+/** See Services.messages.claimReadBack. */
+export type ReadBackClaim = 'claimed' | 'covered' | 'busy';
+
 /** A message the bot posted that carries an image people rate by reacting. */
 export interface RateableMessage {
   messageId: string;
@@ -102,6 +105,12 @@ export interface Services {
     byEventKey(platform: string, eventKey: string): Promise<{ messageId: string; channelId: string } | undefined>;
     /** Image-carrying messages posted on a platform since `since`, newest first (what reconciling reads). */
     recentRateable(platform: string, since: Date, limit: number): Promise<RateableMessage[]>;
+    /**
+     * One reaction read-back per platform across all processes: 'claimed' = run it; 'covered' = a pass
+     * that started after `neededSince` has finished; 'busy' = one is running (wait and ask again).
+     */
+    claimReadBack(o: { platform: string; holder: string; neededSince: Date; leaseMs: number }): Promise<ReadBackClaim>;
+    finishReadBack(o: { platform: string; holder: string }): Promise<void>;
   };
 }
 

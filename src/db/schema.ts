@@ -284,3 +284,15 @@ export const processedEvents = pgTable('processed_events', {
   userKey: text('user_key'),
   createdAt: createdAt(),
 });
+
+/**
+ * The latest reaction read-back per platform (platforms/reconcile.ts), shared by every process of a
+ * deployment: a process whose session began before another process's pass started is covered by that
+ * pass and skips its own (db/read-back-passes.ts).
+ */
+export const readBackPasses = pgTable('read_back_passes', {
+  platform: text('platform').primaryKey(),
+  holder: text('holder').notNull(),
+  startedAt: timestamp('started_at', { withTimezone: true, mode: 'date' }).notNull(),
+  finishedAt: timestamp('finished_at', { withTimezone: true, mode: 'date' }),
+});

@@ -11,6 +11,8 @@
  * serialized behind network latency (`npm run bench:reconcile`). A failure on one message is logged and
  * skipped, never the end of the pass.
  */
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { ObservedVotes } from '../core/reconcile';
 import type { RateableMessage, Services } from '../core/services';
@@ -32,6 +34,8 @@ export interface ReconcileReport {
   stopped: boolean;
   /** More recent rateable messages existed than one pass reads (the oldest of the window were left). */
   capped: boolean;
+  /** Skipped: another process read back after this one's session began (see `coordinate`). */
+  covered?: boolean;
 }
 
 export interface ReconcileOptions {
@@ -49,11 +53,49 @@ export interface ReconcileOptions {
   maxMessages?: number;
   /** Messages read at once (default 4). */
   concurrency?: number;
+  /**
+   * Several processes of one deployment: run the pass only if no other process started one after
+   * `neededSince` (when this process's session began); wait while another runs
+   * (services.messages.claimReadBack). Without it every pass runs.
+   */
+  coordinate?: { holder: string; neededSince: Date; leaseMs?: number; pollMs?: number };
 }
+
+/** This process's name in read_back_passes: host, pid and a random part (two adapters never share one). */
+export function processHolder(platform: string): string {
+  return `${hostname()}:${process.pid}:${platform}:${randomUUID().slice(0, 8)}`;
+}
+
+/** A pass that has not finished after this long is taken to have died with its process. */
+export const READ_BACK_LEASE_MS = 15 * 60_000;
 
 export async function reconcileRecentMessages(o: ReconcileOptions): Promise<ReconcileReport> {
   const report: ReconcileReport = { messages: 0, added: 0, removed: 0, gone: 0, forbidden: 0, failed: 0, stopped: false, capped: false };
   if (o.days <= 0) return report;
+  if (o.coordinate && !(await claimOrWait(o, o.coordinate))) {
+    report.covered = true;
+    o.log.info({ platform: o.platform }, 'reactions were read back by another process since this session began; not reading them again');
+    return report;
+  }
+  try {
+    return await pass(o, report);
+  } finally {
+    if (o.coordinate) await o.services.messages.finishReadBack({ platform: o.platform, holder: o.coordinate.holder }).catch((err: unknown) => o.log.warn({ err }, 'could not mark the read-back finished'));
+  }
+}
+
+/** True when this process should run the pass; false when another process's pass covers it. */
+async function claimOrWait(o: ReconcileOptions, c: NonNullable<ReconcileOptions['coordinate']>): Promise<boolean> {
+  for (;;) {
+    const claim = await o.services.messages.claimReadBack({ platform: o.platform, holder: c.holder, neededSince: c.neededSince, leaseMs: c.leaseMs ?? READ_BACK_LEASE_MS });
+    if (claim !== 'busy') return claim === 'claimed';
+    if (o.shouldStop?.()) return false;
+    // Another process is reading back right now: its result decides (or its lease runs out).
+    await new Promise((r) => setTimeout(r, c.pollMs ?? 5_000));
+  }
+}
+
+async function pass(o: ReconcileOptions, report: ReconcileReport): Promise<ReconcileReport> {
   const clock = o.clock ?? Date.now;
   const since = new Date(clock() - o.days * 86_400_000);
   const max = o.maxMessages ?? RECONCILE_MAX_MESSAGES;
@@ -120,23 +162,23 @@ export async function reconcileRecentMessages(o: ReconcileOptions): Promise<Reco
 
 /**
  * Runs one pass at a time; a request while a pass runs queues exactly one more (a reconnect during a
- * pass may have missed events the running pass already read past).
+ * pass may have missed events the running pass already read past). Each request says since when a
+ * pass is needed (the start of the session that asked); a queued pass needs the latest of them.
  */
-export function reconcileScheduler(run: () => Promise<unknown>): { request(): Promise<void>; idle(): Promise<void> } {
+export function reconcileScheduler(run: (neededSince: Date) => Promise<unknown>): { request(neededSince?: Date): Promise<void>; idle(): Promise<void> } {
   let running: Promise<void> | null = null;
-  let again = false;
+  let pending: Date | null = null;
   const loop = async () => {
-    do {
-      again = false;
-      await run();
-    } while (again);
+    while (pending) {
+      const since = pending;
+      pending = null;
+      await run(since);
+    }
   };
   return {
-    request() {
-      if (running) {
-        again = true;
-        return running;
-      }
+    request(neededSince = new Date()) {
+      if (!pending || neededSince > pending) pending = neededSince;
+      if (running) return running;
       running = loop().finally(() => {
         running = null;
       });

@@ -231,6 +231,9 @@ export async function createFakeServices(opts: FakeServicesOptions = {}): Promis
           .slice(0, limit)
           .map(([k, m]) => ({ messageId: k.slice(platform.length + 1), channelId: m.channelId, scopeId: m.scopeId ?? null, imageId: m.imageId as string })),
       byEventKey: async (platform, key) => eventKeys.get(`${platform}|${key}`),
+      // One process in these tests: every read-back runs (the shared rule is tested on the real database).
+      claimReadBack: async () => 'claimed' as const,
+      finishReadBack: async () => {},
     },
     idle: async () => {
       while (running.size) await Promise.all([...running]);

@@ -24,7 +24,7 @@ import { toDiscordCommands } from './commands';
 import { encodeForUpload } from './upload';
 import { createHash } from 'node:crypto';
 import { readDiscordReactions } from './reactions';
-import { DEFAULT_RECONCILE_DAYS, reconcileRecentMessages, reconcileScheduler, type ReconcileReport } from '../reconcile';
+import { DEFAULT_RECONCILE_DAYS, processHolder, reconcileRecentMessages, reconcileScheduler, type ReconcileReport } from '../reconcile';
 
 const PLATFORM = 'discord';
 /** The interaction token lives 15 minutes; stop using it well before. */
@@ -211,8 +211,11 @@ export function createDiscordAdapter(opts: DiscordAdapterOptions): DiscordAdapte
   // ---------- reactions ----------
 
   let lastReconcile: ReconcileReport | null = null;
-  const reconciler = reconcileScheduler(async () => {
+  // Who this process is when several share the read-back (one pass per platform across them).
+  const readBackHolder = processHolder(PLATFORM);
+  const reconciler = reconcileScheduler(async (neededSince) => {
     lastReconcile = await reconcileRecentMessages({
+      coordinate: { holder: readBackHolder, neededSince },
       platform: PLATFORM, services, log, days: config.REACTION_RECONCILE_DAYS ?? DEFAULT_RECONCILE_DAYS, read: (m) => readDiscordReactions(client.rest, client.user?.id, m), shouldStop: () => stopping || tokenRejected, clock,
       forbiddenHint: 'give the bot View Channel and Read Message History in those channels (and their threads)',
     });

@@ -23,7 +23,7 @@ import type { Db } from '../../db/connection';
 import { CommandInputError } from '../../core/errors';
 import { userKeyOf, type PersonRef } from '../../core/identity';
 import type { Services } from '../../core/services';
-import { DEFAULT_RECONCILE_DAYS, reconcileRecentMessages, reconcileScheduler, type ReconcileReport } from '../reconcile';
+import { DEFAULT_RECONCILE_DAYS, processHolder, reconcileRecentMessages, reconcileScheduler, type ReconcileReport } from '../reconcile';
 import { describeFailure, dispatchCommand } from '../dispatch';
 import { encodeForUpload } from '../discord/upload';
 import { emojiToRating, isCancelEmoji, RATING_SLACK_NAMES } from '../emoji';
@@ -366,8 +366,11 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
   }
 
   let lastReconcile: ReconcileReport | null = null;
-  const reconciler = reconcileScheduler(async () => {
+  // Who this process is when several share the read-back (one pass per platform across them).
+  const readBackHolder = processHolder(PLATFORM);
+  const reconciler = reconcileScheduler(async (neededSince) => {
     lastReconcile = await reconcileRecentMessages({
+      coordinate: { holder: readBackHolder, neededSince },
       platform: PLATFORM, services, log, days: config.REACTION_RECONCILE_DAYS ?? DEFAULT_RECONCILE_DAYS, read: (m) => readSlackReactions({ reactionsGet: (args) => queue.run('reactions.get', 'call', () => web.reactions.get(args)), isBot: (u) => u === botUserId || isBotUser(u) }, m), shouldStop: () => stopping || tokenRejected !== null, clock,
       forbiddenHint: 'add the reactions:read scope (reinstall the app) and /invite the bot to those channels',
     });
