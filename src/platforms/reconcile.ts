@@ -72,10 +72,13 @@ export const READ_BACK_LEASE_MS = 15 * 60_000;
 export async function reconcileRecentMessages(o: ReconcileOptions): Promise<ReconcileReport> {
   const report: ReconcileReport = { messages: 0, added: 0, removed: 0, gone: 0, forbidden: 0, failed: 0, stopped: false, capped: false };
   if (o.days <= 0) return report;
-  if (o.coordinate && !(await claimOrWait(o, o.coordinate))) {
-    report.covered = true;
-    o.log.info({ platform: o.platform }, 'reactions were read back by another process since this session began; not reading them again');
-    return report;
+  if (o.coordinate) {
+    const claim = await claimOrWait(o, o.coordinate);
+    if (claim === 'stopped') return { ...report, stopped: true };
+    if (claim === 'covered') {
+      o.log.info({ platform: o.platform }, 'reactions were read back by another process since this session began; not reading them again');
+      return { ...report, covered: true };
+    }
   }
   try {
     return await pass(o, report);
@@ -84,12 +87,12 @@ export async function reconcileRecentMessages(o: ReconcileOptions): Promise<Reco
   }
 }
 
-/** True when this process should run the pass; false when another process's pass covers it. */
-async function claimOrWait(o: ReconcileOptions, c: NonNullable<ReconcileOptions['coordinate']>): Promise<boolean> {
+/** 'claimed': this process runs the pass; 'covered': another process's pass covers it. */
+async function claimOrWait(o: ReconcileOptions, c: NonNullable<ReconcileOptions['coordinate']>): Promise<'claimed' | 'covered' | 'stopped'> {
   for (;;) {
     const claim = await o.services.messages.claimReadBack({ platform: o.platform, holder: c.holder, neededSince: c.neededSince, leaseMs: c.leaseMs ?? READ_BACK_LEASE_MS });
-    if (claim !== 'busy') return claim === 'claimed';
-    if (o.shouldStop?.()) return false;
+    if (claim !== 'busy') return claim;
+    if (o.shouldStop?.()) return 'stopped';
     // Another process is reading back right now: its result decides (or its lease runs out).
     await new Promise((r) => setTimeout(r, c.pollMs ?? 5_000));
   }
