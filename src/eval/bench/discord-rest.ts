@@ -16,7 +16,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { REST } from '@discordjs/rest';
+import { REST } from 'discord.js';
 import { createRng } from '../../core/random';
 import { silentLogger } from '../../log';
 import { discordRestOptions } from '../../platforms/discord/adapter';

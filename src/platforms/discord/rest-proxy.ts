@@ -12,19 +12,21 @@
  * DISCORD_API_URL (default: Discord), answers `GET /healthz` itself, and logs its rate-limit waits and
  * Discord's invalid-request count.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { populateErrorResponse, populateSuccessfulResponse } from '@discordjs/proxy';
-// From @discordjs/rest itself, not discord.js's re-export: the proxy's error helpers recognize
-// Discord's answers by `instanceof`, and discord.js loads the CommonJS build while this module gets
-// the ESM one — two copies of every error class.
-import { REST, type RequestMethod } from '@discordjs/rest';
+import { REST, type RequestMethod } from 'discord.js';
 import type { Logger } from 'pino';
 import { loadConfig, ConfigError } from '../../config';
 import { createLogger } from '../../log';
+
+// The CommonJS build of @discordjs/proxy, on purpose: its error helpers recognize Discord's answers by
+// `instanceof`, so they must share @discordjs/rest with discord.js, which loads the CommonJS build (the
+// ESM import would bring a second copy of every error class — and, under vitest's module runner, a
+// second @vladfrangu/async_event_emitter whose bundled util.inspect fails at import).
+const { populateErrorResponse, populateSuccessfulResponse } = createRequire(import.meta.url)('@discordjs/proxy') as typeof import('@discordjs/proxy');
 
 export interface DiscordRestProxy {
   readonly url: string;
