@@ -241,9 +241,12 @@ describe('eval:piaa across seeds', () => {
     expect(a.active['50']).toMatchObject({ diff: 0.005, ahead: 2 });
     // 80% held on both, auto within 0.03 only on seed 1, active ahead at every count only on seed 1.
     expect(a.met).toEqual({ ceiling80: 2, autoWithin003: 1, activeEveryCount: 1, seeds: 2 });
+    // Only seed 2 reports an embedding bound (0.70 of a 0.80 ceiling = 87.5%).
+    expect(a.boundReaches80).toEqual({ seeds: 1, of: 1 });
     const md = acrossSeedsReport(a);
     expect(md).toMatch(/\| 2 \| 0\.800 \| 0\.700 \(87%\) \| finetune 0\.660 \| 82\.5% \| 0\.060 \| -0\.002 ± 0\.003 \| \+0\.006 ± 0\.004 \|/);
     expect(md).toMatch(/\| 1 \| 0\.800 \| n\/a \| finetune 0\.680 \|/);
     expect(md).toMatch(/active ahead of random at every count on 1\/2/);
+    expect(md).toMatch(/the embedding bound itself reaches 80% of the ceiling on 1\/1 seeds/);
   });
 });
