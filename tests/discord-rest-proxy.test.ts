@@ -96,6 +96,17 @@ describe('discord: several bot processes, one rate limit', () => {
     await expect(rest.post(Routes.channelMessages(fake.channelId), { body: { content: 'x' } })).rejects.toMatchObject({ status: 401 });
   });
 
+  it('a body over the cap is refused with a 413 and never reaches Discord', async () => {
+    proxy = await startDiscordRestProxy({ port: 0, host: '127.0.0.1', upstreamApi: fake.apiUrl, log: silentLogger, maxBodyBytes: 2_000 });
+    const rest = new REST({ ...discordRestOptions({ DISCORD_API_URL: `${proxy.url}/api` }), retries: 0 }).setToken(fake.token);
+    const requestsBefore = fake.requests.length;
+    await expect(rest.post(Routes.channelMessages(fake.channelId), { body: { content: 'big' }, files: [{ name: 'big.png', data: Buffer.alloc(5_000, 1), contentType: 'image/png' }] })).rejects.toMatchObject({ status: 413 });
+    expect(fake.requests.length).toBe(requestsBefore);
+    // A small post through the same proxy still goes out.
+    await rest.post(Routes.channelMessages(fake.channelId), { body: { content: 'small' } });
+    expect(fake.requests.length).toBe(requestsBefore + 1);
+  });
+
   it('Discord out of reach: the bot gets a 502 it can retry, never an empty 200 that would pass for a sent post', async () => {
     const closed = new FakeDiscord();
     await closed.start();

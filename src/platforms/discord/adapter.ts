@@ -314,7 +314,6 @@ export function createDiscordAdapter(opts: DiscordAdapterOptions): DiscordAdapte
   };
 }
 
-/** Bulk-overwrites the slash commands (a guild's when guildId is given, else global). Returns how many. */
 /**
  * REST options of every bot process. DISCORD_API_URL points REST at a compatible server — the shared
  * rate-limit proxy of a multi-process deployment (rest-proxy.ts), or a fake in tests; the gateway
@@ -325,6 +324,7 @@ export function discordRestOptions(config: Partial<Pick<Config, 'DISCORD_API_URL
   return { ...(config.DISCORD_API_URL ? { api: config.DISCORD_API_URL } : {}), invalidRequestWarningInterval: 250 };
 }
 
+/** Bulk-overwrites the slash commands (a guild's when guildId is given, else global). Returns how many. */
 export async function registerCommands(client: Pick<Client, 'rest'>, appId: string, guildId?: string): Promise<number> {
   const body = toDiscordCommands(COMMANDS);
   await client.rest.put(guildId ? Routes.applicationGuildCommands(appId, guildId) : Routes.applicationCommands(appId), { body });

@@ -41,10 +41,13 @@ export interface DiscordRestProxyOptions {
   /** Where the requests go (Discord's API by default; a fake in tests). */
   upstreamApi?: string;
   log: Logger;
+  /** Larger request bodies get a 413 without reaching Discord (default MAX_BODY_BYTES). */
+  maxBodyBytes?: number;
 }
 
 export async function startDiscordRestProxy(opts: DiscordRestProxyOptions): Promise<DiscordRestProxy> {
   const { log } = opts;
+  const maxBodyBytes = opts.maxBodyBytes ?? MAX_BODY_BYTES;
   // rejectOnRateLimit stays off: the whole point is to wait for the bucket instead of failing.
   const rest = new REST({ ...(opts.upstreamApi ? { api: opts.upstreamApi } : {}), invalidRequestWarningInterval: 250 });
   const stats = { forwarded: 0, upstream429: 0, waits: 0 };
@@ -74,7 +77,7 @@ export async function startDiscordRestProxy(opts: DiscordRestProxyOptions): Prom
     try {
       // Buffered, not streamed: after a 429 the request is sent again, and a consumed stream would go
       // out empty (an image post would turn into "Cannot send an empty message").
-      const body = await readBody(req);
+      const body = await readBody(req, maxBodyBytes);
       const answer = await rest.queueRequest({
         fullRoute: url.pathname.replace(/^\/api(\/v\d+)?/, '') as `/${string}`,
         method: (req.method ?? 'GET') as RequestMethod,
@@ -87,7 +90,12 @@ export async function startDiscordRestProxy(opts: DiscordRestProxyOptions): Prom
       });
       await populateSuccessfulResponse(res, answer);
     } catch (err) {
-      if (!populateErrorResponse(res, err)) {
+      if (err instanceof BodyTooLargeError) {
+        log.warn({ method: req.method, path: url.pathname, limit: maxBodyBytes }, 'discord rest proxy: request body too large; not forwarded');
+        res.statusCode = 413;
+        res.setHeader('content-type', 'application/json');
+        res.write(JSON.stringify({ message: `Request body over ${maxBodyBytes} bytes: not forwarded to Discord (it would refuse it too)`, code: 40005 }));
+      } else if (!populateErrorResponse(res, err)) {
         log.error({ err, method: req.method, path: url.pathname }, 'discord rest proxy: no answer from Discord');
         res.statusCode = 502;
         res.setHeader('content-type', 'application/json');
@@ -120,17 +128,25 @@ export async function startDiscordRestProxy(opts: DiscordRestProxyOptions): Prom
   };
 }
 
-/** Discord takes at most 25 MiB of attachments per message (more with boosts); leave room for the form. */
-const MAX_BODY_BYTES = 110 * 1024 * 1024;
+/**
+ * Bodies are held in memory (see `forward`), so they are capped: Discord takes up to 100 MiB of
+ * attachments per message on a fully boosted server (25 MiB otherwise); the rest is room for the form.
+ */
+export const MAX_BODY_BYTES = 110 * 1024 * 1024;
 
-async function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
+class BodyTooLargeError extends Error {}
+
+async function readBody(req: IncomingMessage, max: number): Promise<Buffer | undefined> {
+  if (Number(req.headers['content-length']) > max) throw new BodyTooLargeError(`request body over ${max} bytes`);
   const chunks: Buffer[] = [];
   let size = 0;
+  // Read to the end even past the cap (kept bytes stop there): leaving the loop early would destroy the
+  // socket, and the bot would see a reset connection instead of the 413.
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new Error(`request body over ${MAX_BODY_BYTES} bytes`);
-    chunks.push(chunk as Buffer);
+    if (size <= max) chunks.push(chunk as Buffer);
   }
+  if (size > max) throw new BodyTooLargeError(`request body over ${max} bytes`);
   return size ? Buffer.concat(chunks) : undefined;
 }
 
