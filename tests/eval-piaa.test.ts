@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import sharp from 'sharp';
 import { z } from 'zod';
 import { buildPopulation, judgeLatents, trueTaste, paletteTone, LATENT_DIM, LATENT_NAMES } from '../src/eval/synthetic';
-import { runPiaaProtocol, runPiaaProtocolParallel, syntheticPiaaData, markdownReport, piaaChart, defaultConfig, parseSeeds, acrossSeeds, acrossSeedsReport, type PiaaSummary, type PiaaData } from '../src/eval/piaa';
+import { runPiaaProtocol, runPiaaProtocolParallel, syntheticPiaaData, markdownReport, piaaChart, defaultConfig, parseSeeds, randomArmOrders, acrossSeeds, acrossSeedsReport, type PiaaSummary, type PiaaData } from '../src/eval/piaa';
 import { createRng } from '../src/core/random';
 import { parseSketchPrompt, skyElements } from '../src/providers/imagegen/sketch';
 
@@ -214,6 +214,21 @@ describe('eval:piaa command line', () => {
     const seeds = spawnSync(process.execPath, ['--import', 'tsx', 'src/eval/piaa.ts', '--quick', '--seeds', '5-1'], { encoding: 'utf8' });
     expect(seeds.status).toBe(2);
     expect(seeds.stderr.trim()).toBe('error: --seeds range "5-1" must go upwards and span at most 100 seeds');
+  });
+
+  it('the random arm rates the same start set first, then the other candidates in fresh random orders', () => {
+    const candidates = [7, 3, 9, 1, 4, 8, 2, 6, 5, 0];
+    const orders = randomArmOrders(candidates, 3, 6, createRng(4));
+    expect(orders).toHaveLength(6);
+    expect(orders[0]).toEqual(candidates);
+    for (const o of orders) {
+      expect(o.slice(0, 3)).toEqual([7, 3, 9]);
+      expect([...o].sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    }
+    // Different draws, not one order repeated (the mean over them is what the arm reports).
+    expect(new Set(orders.map((o) => o.join(','))).size).toBeGreaterThan(3);
+    expect(randomArmOrders(candidates, 3, 1, createRng(4))).toEqual([candidates]);
+    expect(defaultConfig(1, true, ['finetune']).randomOrders).toBeGreaterThan(1);
   });
 
   it('--seeds accepts ranges and lists', () => {

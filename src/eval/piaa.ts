@@ -100,6 +100,8 @@ export interface PiaaConfig {
   activeBatch: number;
   /** Candidate pool size for active selection (random subset of the person's non-test images). */
   activeCandidates: number;
+  /** Random orders the random arm is averaged over, per person (default 1). */
+  randomOrders?: number;
   /** At most this many test people per fold (all when undefined). */
   maxTestPeople?: number;
   onProgress?: (msg: string) => void;
@@ -199,15 +201,28 @@ function evaluatePerson(data: PiaaData, rater: RaterData, community: Community, 
     const pool = packRows(data, rater, candPos);
     const maxCount = Math.max(...counts);
     const activeSeq = activeOrder(pool, community, start.map((_, i) => i), maxCount, cfg.activeBatch).map((i) => candPos[i] as number);
-    const randomSeq = candPos; // already a random order, starting with the same start set
+    const randomSeqs = randomArmOrders(candPos, start.length, cfg.randomOrders ?? 1, rng);
     for (const c of counts) {
+      const randoms = randomSeqs.map((seq) => evaluate(model, packRows(data, rater, seq.slice(0, c)), test, community).srocc).filter((v): v is number => v !== null);
       out.active[c] = {
         active: evaluate(model, packRows(data, rater, activeSeq.slice(0, c)), test, community).srocc,
-        random: evaluate(model, packRows(data, rater, randomSeq.slice(0, c)), test, community).srocc,
+        random: randoms.length ? randoms.reduce((a, b) => a + b, 0) / randoms.length : null,
       };
     }
   }
   return out;
+}
+
+/**
+ * The orders the random arm of active vs random rates a person's candidates in: `orders` of them, each
+ * the same `startLength` images first (the start set active selection also begins from), then the rest
+ * in a random order; the first is `candidates` itself (already a random order). The arm's figure is the
+ * mean over these orders — the *expected* result of random picks rather than the luck of one draw.
+ */
+export function randomArmOrders(candidates: readonly number[], startLength: number, orders: number, rng: Rng): number[][] {
+  const start = candidates.slice(0, startLength);
+  const rest = candidates.slice(startLength);
+  return [[...candidates], ...Array.from({ length: Math.max(0, orders - 1) }, () => [...start, ...rng.shuffle([...rest])])];
 }
 
 /** Ratings of a community member used to train the community models (a random subset of non-fresh images). */
@@ -360,6 +375,7 @@ function summarize(results: PersonResult[], data: PiaaData, cfg: PiaaConfig, sch
       cfg.freshShare > 0
         ? `test images: fresh — ${Math.round(cfg.freshShare * 100)}% of the images per fold, never seen by the community models (${cfg.communityPerRater} ratings per community member)`
         : 'DIAGNOSTIC: test images may be ones the community models were trained on (--fresh-share 0)',
+      ...(Object.keys(avr).length ? [`active vs random: ${cfg.activeStart} random images first for both arms, then ${cfg.activeBatch} per active step from ${cfg.activeCandidates} candidates; the random arm is the mean of ${cfg.randomOrders ?? 1} random order(s) per person`] : []),
       ...schedules,
     ],
   };
@@ -614,6 +630,9 @@ export function acrossSeedsReport(a: AcrossSeeds): string {
 
 // ---------------------------------------------------------------- CLI
 
+/** Random orders per person behind the random arm of active vs random (see evaluatePerson). */
+export const RANDOM_ORDERS = 8;
+
 export const FULL_CONFIG = { people: 100, pool: 1000, testSize: 100, communityPerRater: 100, activeCandidates: 400 };
 export const QUICK_CONFIG = { people: 100, pool: 400, testSize: 60, communityPerRater: 60, activeCandidates: 200 };
 
@@ -631,6 +650,7 @@ export function defaultConfig(seed: number, quick: boolean, methods: string[]): 
     activeStart: 5,
     activeBatch: quick ? 5 : 1,
     activeCandidates: c.activeCandidates,
+    randomOrders: RANDOM_ORDERS,
   };
 }
 
