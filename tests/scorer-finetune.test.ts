@@ -214,6 +214,25 @@ describe('posteriorCovariances (the active-selection fast path)', () => {
       expect(Math.max(...cross)).toBeGreaterThan(0.01);
     });
   }
+
+  it('reads the rated rows from the candidates\' gram when every rated image is a candidate (the evaluation\'s loop)', () => {
+    const rng = createRng(77);
+    const d = 16;
+    const cands = Array.from({ length: 12 }, () => unit(rng, d));
+    const inc = new IncrementalFinetune(randomPrior(rng, d), new RatingStore(d), { lambda: 0.7 });
+    const rated = [4, 0, 9, 2, 7];
+    for (const i of rated) inc.add(cands[i]!, 1 + rng.int(10));
+    const gram = candidateGram(cands);
+    const ref = inc.posteriorCovariances(cands);
+    const fast = inc.posteriorCovariances(cands, gram, rated);
+    expect(maxAbsDiff(fast.full, ref.full)).toBeLessThan(1e-9);
+    expect(maxAbsDiff(fast.cross, ref.cross)).toBeLessThan(1e-9);
+    // The mapping is used, not ignored: naming the wrong candidates gives a different posterior.
+    const wrong = inc.posteriorCovariances(cands, gram, [1, 3, 5, 6, 8]);
+    expect(maxAbsDiff(wrong.full, ref.full)).toBeGreaterThan(1e-3);
+    // A mapping that does not cover every rated row falls back to the dot products.
+    expect(maxAbsDiff(inc.posteriorCovariances(cands, gram, [4, 0]).full, ref.full)).toBeLessThan(1e-9);
+  });
 });
 
 describe('linalg', () => {

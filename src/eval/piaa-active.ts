@@ -34,7 +34,8 @@ export function activeOrder(pool: PackedRatings, community: Community, start: nu
   const limit = Math.min(total, pool.n);
   while (chosen.length < limit) {
     if (model.data.n >= 5) model.reselectLambda();
-    const picks = nextToRate(model, rows, Math.min(batch, limit - chosen.length), taken, 'total', gram);
+    // Every rated row is a candidate (chosen, in the order added): the model's X·x products come from the gram.
+    const picks = nextToRate(model, rows, Math.min(batch, limit - chosen.length), taken, 'total', gram, chosen);
     if (picks.length === 0) break;
     for (const i of picks) take(i);
   }

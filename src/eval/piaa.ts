@@ -102,6 +102,8 @@ export interface PiaaConfig {
   activeCandidates: number;
   /** Random orders the random arm is averaged over, per person (default 1). */
   randomOrders?: number;
+  /** Draws of (candidates, start set) per person that both arms are averaged over (default 1). */
+  activeReplicates?: number;
   /** At most this many test people per fold (all when undefined). */
   maxTestPeople?: number;
   onProgress?: (msg: string) => void;
@@ -192,23 +194,34 @@ function evaluatePerson(data: PiaaData, rater: RaterData, community: Community, 
       if (m) out.shots[s]![name] = evaluate(m, train, test, community);
     }
   }
-  // Active vs random from the same start set, over the same candidate pool.
+  // Active vs random from the same start set, over the same candidate pool; repeated over
+  // `activeReplicates` draws of (candidates, start set) from the person's training images — the first
+  // is the protocol's own order — and averaged, so the person's figure is the expected result of each
+  // rule rather than the luck of one start set.
   const counts = cfg.activeCounts.filter((c) => c <= trainSeq.length);
   const model = AVAILABLE_METHODS[ACTIVE_MODEL];
   if (counts.length && model) {
-    const candPos = trainSeq.slice(0, Math.min(trainSeq.length, Math.max(cfg.activeCandidates, Math.max(...counts))));
-    const start = candPos.slice(0, cfg.activeStart);
-    const pool = packRows(data, rater, candPos);
-    const maxCount = Math.max(...counts);
-    const activeSeq = activeOrder(pool, community, start.map((_, i) => i), maxCount, cfg.activeBatch).map((i) => candPos[i] as number);
-    const randomSeqs = randomArmOrders(candPos, start.length, cfg.randomOrders ?? 1, rng);
-    for (const c of counts) {
-      const randoms = randomSeqs.map((seq) => evaluate(model, packRows(data, rater, seq.slice(0, c)), test, community).srocc).filter((v): v is number => v !== null);
-      out.active[c] = {
-        active: evaluate(model, packRows(data, rater, activeSeq.slice(0, c)), test, community).srocc,
-        random: randoms.length ? randoms.reduce((a, b) => a + b, 0) / randoms.length : null,
-      };
+    const sums = counts.map(() => ({ active: [] as number[], random: [] as number[] }));
+    const replicates = Math.max(1, cfg.activeReplicates ?? 1);
+    for (let k = 0; k < replicates; k++) {
+      const order = k === 0 ? trainSeq : rng.shuffle([...trainSeq]);
+      const candPos = order.slice(0, Math.min(order.length, Math.max(cfg.activeCandidates, Math.max(...counts))));
+      const pool = packRows(data, rater, candPos);
+      const start = candPos.slice(0, cfg.activeStart);
+      const activeSeq = activeOrder(pool, community, start.map((_, i) => i), Math.max(...counts), cfg.activeBatch).map((i) => candPos[i] as number);
+      const randomSeqs = randomArmOrders(candPos, start.length, cfg.randomOrders ?? 1, rng);
+      counts.forEach((c, ci) => {
+        const a = evaluate(model, packRows(data, rater, activeSeq.slice(0, c)), test, community).srocc;
+        const randoms = randomSeqs.map((seq) => evaluate(model, packRows(data, rater, seq.slice(0, c)), test, community).srocc).filter((v): v is number => v !== null);
+        // A replicate counts only when both arms have a figure, so the two means stay paired.
+        if (a !== null && randoms.length) {
+          sums[ci]!.active.push(a);
+          sums[ci]!.random.push(randoms.reduce((x, y) => x + y, 0) / randoms.length);
+        }
+      });
     }
+    const mean = (v: number[]) => (v.length ? v.reduce((x, y) => x + y, 0) / v.length : null);
+    counts.forEach((c, ci) => (out.active[c] = { active: mean(sums[ci]!.active), random: mean(sums[ci]!.random) }));
   }
   return out;
 }
@@ -375,7 +388,7 @@ function summarize(results: PersonResult[], data: PiaaData, cfg: PiaaConfig, sch
       cfg.freshShare > 0
         ? `test images: fresh — ${Math.round(cfg.freshShare * 100)}% of the images per fold, never seen by the community models (${cfg.communityPerRater} ratings per community member)`
         : 'DIAGNOSTIC: test images may be ones the community models were trained on (--fresh-share 0)',
-      ...(Object.keys(avr).length ? [`active vs random: ${cfg.activeStart} random images first for both arms, then ${cfg.activeBatch} per active step from ${cfg.activeCandidates} candidates; the random arm is the mean of ${cfg.randomOrders ?? 1} random order(s) per person`] : []),
+      ...(Object.keys(avr).length ? [`active vs random: ${cfg.activeStart} random images first for both arms, then ${cfg.activeBatch} per active step from ${cfg.activeCandidates} candidates; both arms averaged over ${cfg.activeReplicates ?? 1} draw(s) of start set and candidates per person, the random arm over ${cfg.randomOrders ?? 1} random order(s) per draw`] : []),
       ...schedules,
     ],
   };
@@ -631,7 +644,9 @@ export function acrossSeedsReport(a: AcrossSeeds): string {
 // ---------------------------------------------------------------- CLI
 
 /** Random orders per person behind the random arm of active vs random (see evaluatePerson). */
-export const RANDOM_ORDERS = 8;
+export const RANDOM_ORDERS = 4;
+/** Draws of (candidates, start set) per person behind both arms of active vs random (see evaluatePerson). */
+export const ACTIVE_REPLICATES = 4;
 
 export const FULL_CONFIG = { people: 100, pool: 1000, testSize: 100, communityPerRater: 100, activeCandidates: 400 };
 export const QUICK_CONFIG = { people: 100, pool: 400, testSize: 60, communityPerRater: 60, activeCandidates: 200 };
@@ -651,6 +666,7 @@ export function defaultConfig(seed: number, quick: boolean, methods: string[]): 
     activeBatch: quick ? 5 : 1,
     activeCandidates: c.activeCandidates,
     randomOrders: RANDOM_ORDERS,
+    activeReplicates: ACTIVE_REPLICATES,
   };
 }
 

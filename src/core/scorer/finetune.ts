@@ -762,7 +762,7 @@ export class IncrementalFinetune {
    * the O(m²·d) candidate dot products once instead of per call: in the dual regime the remaining
    * cost is O(m·n·d + m·n² + m²·n).
    */
-  posteriorCovariances(cands: readonly ArrayLike<number>[], gram?: Float64Array): { full: Float64Array; cross: Float64Array } {
+  posteriorCovariances(cands: readonly ArrayLike<number>[], gram?: Float64Array, rowsInCands?: readonly number[]): { full: Float64Array; cross: Float64Array } {
     this.ensureFactor();
     const m = cands.length;
     const d = this.dim;
@@ -782,7 +782,10 @@ export class IncrementalFinetune {
     for (let a = 0; a < m; a++) {
       const x = cands[a] as ArrayLike<number>;
       const qr = Qr.subarray(a * n, a * n + n);
-      for (let j = 0; j < n; j++) qr[j] = dotAt(this.data.X, j * d, x, 0, d);
+      // X·x_a: read from the candidates' gram when the rated rows are candidates themselves (the
+      // evaluation's active loop), instead of n dot products of length d per candidate and step.
+      if (gram && rowsInCands && rowsInCands.length === n) for (let j = 0; j < n; j++) qr[j] = gram[a * m + (rowsInCands[j] as number)] as number;
+      else for (let j = 0; j < n; j++) qr[j] = dotAt(this.data.X, j * d, x, 0, d);
       if (f && n > 0) forwardSolve(f.L, n, f.stride, qr);
       qc[a] = dotAt(qr, 0, c, 0, n);
     }
