@@ -214,6 +214,10 @@ describe('eval:piaa command line', () => {
     const seeds = spawnSync(process.execPath, ['--import', 'tsx', 'src/eval/piaa.ts', '--quick', '--seeds', '5-1'], { encoding: 'utf8' });
     expect(seeds.status).toBe(2);
     expect(seeds.stderr.trim()).toBe('error: --seeds range "5-1" must go upwards and span at most 100 seeds');
+    const draws = spawnSync(process.execPath, ['--import', 'tsx', 'src/eval/piaa.ts', '--quick', '--active-replicates', '0'], { encoding: 'utf8' });
+    expect(draws.status).toBe(2);
+    expect(draws.stderr.trim()).toBe('error: --active-replicates must be a whole number from 1 to 64, got "0"');
+    expect(draws.stdout).toBe('');
   });
 
   it('the random arm rates the same start set first, then the other candidates in fresh random orders', () => {

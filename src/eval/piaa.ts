@@ -1,6 +1,7 @@
 /**
  * `npm run eval:piaa [-- --seed N --quick --people N --pool N --methods maml,finetune,knn,global,auto
  *                      --out eval-results --sac <sqlite> --images <dir> --oracle-embedding --judge drawn|words
+ *                      --active-replicates 4 --random-orders 4 (how active vs random is averaged per person)
  *                      --fresh-share 0.25 --seeds 1-5]`
  *
  * --seeds runs the synthetic protocol once per seed and adds an across-seeds table: the issue's targets
@@ -673,6 +674,13 @@ export function defaultConfig(seed: number, quick: boolean, methods: string[]): 
   };
 }
 
+/** A whole number of draws from 1 to 64, or a UsageError naming the flag. */
+function countFlag(args: Record<string, string | number | boolean>, name: string): number {
+  const v = Number(args[name]);
+  if (!Number.isInteger(v) || v < 1 || v > 64) throw new UsageError(`--${name} must be a whole number from 1 to 64, got "${String(args[name])}"`);
+  return v;
+}
+
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2), {
     seed: 1,
@@ -687,6 +695,8 @@ async function main(): Promise<void> {
     judge: 'drawn',
     'fresh-share': 0.25,
     seeds: '',
+    'active-replicates': ACTIVE_REPLICATES,
+    'random-orders': RANDOM_ORDERS,
   } as Record<string, string | number | boolean>);
   const seed = Number(args.seed);
   const quick = Boolean(args.quick);
@@ -697,7 +707,9 @@ async function main(): Promise<void> {
   const freshShare = Number(args['fresh-share']);
   if (!(freshShare >= 0 && freshShare < 1)) throw new UsageError(`--fresh-share must be a number from 0 up to (not including) 1, got "${String(args['fresh-share'])}"`);
   if (freshShare === 0) progress('DIAGNOSTIC: test images may be ones the community models were trained on (--fresh-share 0); not a reportable result');
-  const cfg = { ...defaultConfig(seed, quick, methods), freshShare, onProgress: progress };
+  // How the active-vs-random comparison is averaged per person (1 and 1: one draw, as the first versions did).
+  const averaging = { activeReplicates: countFlag(args, 'active-replicates'), randomOrders: countFlag(args, 'random-orders') };
+  const cfg = { ...defaultConfig(seed, quick, methods), ...averaging, freshShare, onProgress: progress };
   const t0 = performance.now();
   const base = quick ? QUICK_CONFIG : FULL_CONFIG;
   const embedding = args['oracle-embedding'] ? 'oracle-latents' : 'embedder';
@@ -714,7 +726,7 @@ async function main(): Promise<void> {
     const summaries: PiaaSummary[] = [];
     for (const sd of seeds) {
       progress(`--- seed ${sd} (${summaries.length + 1}/${seeds.length})`);
-      const sum = await runPiaaProtocolParallel(await synthetic(sd), { ...defaultConfig(sd, quick, methods), freshShare, onProgress: progress });
+      const sum = await runPiaaProtocolParallel(await synthetic(sd), { ...defaultConfig(sd, quick, methods), ...averaging, freshShare, onProgress: progress });
       summaries.push(sum);
       for (const c of targetChecks(sum)) progress(`seed ${sd}: ${c}`);
     }
