@@ -31,6 +31,7 @@ import type { Services } from './core/services';
 import { TasteService } from './core/taste';
 import { AUTO_MIN_RATINGS } from './core/scorer';
 import { createProfileServices } from './core/profile-services';
+import { createOffThreadChartRenderer } from './charts/off-thread';
 import { assertCanUseProfile } from './core/privacy';
 import { FeaturesEmbedder } from './providers/embedder/features';
 import { SketchGenerator } from './providers/imagegen/sketch';
@@ -112,6 +113,8 @@ export async function createApp(config: Config, opts: AppOptions): Promise<App> 
   const embeddings = new EmbeddingService(db, images, providers.embedder);
   const ledger = new RatingLedger(db, { log });
   const taste = new TasteService({ db, ledger, embeddings, images, log, method: config.SCORER_METHOD });
+  // Charts are drawn in a worker thread: the chart stack must never share a realm with a chat SDK.
+  const charts = createOffThreadChartRenderer();
 
   // Operational counters (/metrics): rating changes and how runs end.
   const unobserve = [
@@ -171,7 +174,7 @@ export async function createApp(config: Config, opts: AppOptions): Promise<App> 
   const services: Services = {
     backends,
     // Profiles, /compare and privacy (issue 6).
-    ...createProfileServices({ db, taste, images, ledger, embeddings, runs, log }),
+    ...createProfileServices({ db, charts, taste, images, ledger, embeddings, runs, log }),
     images: {
       get: (id) => images.get(id),
       readBytes: (id) => images.readBytes(id),
@@ -297,6 +300,7 @@ export async function createApp(config: Config, opts: AppOptions): Promise<App> 
       await runs.stop();
       taste.stop();
       await taste.idle().catch(() => {});
+      await charts.close();
       if (!opts.database) await database.close();
     },
   };

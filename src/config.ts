@@ -78,6 +78,9 @@ export const envSchema = z
     DISCORD_APPLICATION_ID: optionalString,
     DISCORD_API_URL: optionalUrl,
     DISCORD_GUILD_ID: optionalString,
+    // Privileged (off for a new application until its owner turns on "Message Content Intent" in the
+    // developer portal): only attachment ingest needs it, so the bot asks for it only when told to.
+    DISCORD_MESSAGE_CONTENT: onOff.default('off'),
     // `npm run discord:rest-proxy` listens here; bot processes then set DISCORD_API_URL to http://<proxy>:<port>/api.
     DISCORD_REST_PROXY_PORT: int(3003, 0, 65535),
 

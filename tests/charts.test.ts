@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import sharp from 'sharp';
-import { barChart, chartFontFiles, heatmap, histogram, lineChart, svgToPng } from '../src/eval/charts';
+import { barChart, chartFontFiles, heatmap, histogram, lineChart, svgToPng } from '../src/charts/render';
 
 /** Count of pixels darker than mid-grey in a region: text and lines are dark on the white background. */
 async function darkPixels(png: Buffer, region?: { left: number; top: number; width: number; height: number }): Promise<number> {

@@ -366,7 +366,7 @@ describe('attachment ingest (per server, off by default)', () => {
   let h: DiscordHarness;
   const enabled = new Set<string>();
   beforeAll(async () => {
-    h = await openDiscordHarness({ core, ingestAttachments: async (scope) => enabled.has(scope) });
+    h = await openDiscordHarness({ core, messageContent: true, ingestAttachments: async (scope) => enabled.has(scope) });
   });
   afterAll(async () => {
     await h?.close();

@@ -14,6 +14,7 @@ import {
   ratingDistributionChart, separatingSentence, slopePerSd, type TextEmbedder,
 } from '../src/core/profiles';
 import { createRng } from '../src/core/random';
+import { inProcessChartRenderer } from '../src/charts/render';
 import { FeaturesEmbedder, FEATURE_DIM } from '../src/providers/embedder/features';
 import { renderSketch, parseSketchPrompt } from '../src/providers/imagegen/sketch';
 import { testBackends } from './helpers/db';
@@ -99,7 +100,7 @@ describe('taste directions and descriptions (features-v1)', () => {
 
 describe('profile pictures', () => {
   it('renders the score distribution as a PNG of the requested size', async () => {
-    const png = await ratingDistributionChart([1, 5, 5, 7, 9, 10, 10], { width: 480, height: 280 });
+    const png = await ratingDistributionChart(inProcessChartRenderer, [1, 5, 5, 7, 9, 10, 10], { width: 480, height: 280 });
     const meta = await sharp(png).metadata();
     expect(meta.format).toBe('png');
     expect([meta.width, meta.height]).toEqual([480, 280]);
@@ -111,7 +112,7 @@ describe('profile pictures', () => {
   it('composes a grid of top-rated and predicted-favorite images', async () => {
     const tiles = (await render([...WARM.slice(0, 3)], 9)).map((png, i) => ({ png, caption: `rated ${9 - i}/10` }));
     const rows = [{ label: 'Top rated', tiles }, { label: 'Predicted favorites', tiles: tiles.slice(0, 2) }];
-    const png = await imageGrid(rows);
+    const png = await imageGrid(inProcessChartRenderer, rows);
     const meta = await sharp(png).metadata();
     expect(meta.format).toBe('png');
     expect({ width: meta.width, height: meta.height }).toEqual(gridSize(rows));

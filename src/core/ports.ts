@@ -141,3 +141,63 @@ export interface Moderator {
 }
 
 /** Constructor options shared by the OpenAI-backed implementations. */
+
+// ---------- charts ----------
+
+/** Size, titles and density of a chart PNG. */
+export interface ChartOptions {
+  title?: string;
+  /** Final PNG width and height in CSS pixels (before `scale`). Default 640×400. */
+  width?: number;
+  height?: number;
+  xTitle?: string;
+  yTitle?: string;
+  /** Pixel density multiplier of the PNG (2 = retina). Default 1. */
+  scale?: number;
+  /** The y values are counts: whole-number ticks only. */
+  integerY?: boolean;
+}
+
+export interface LinePoint {
+  x: number;
+  y: number;
+  /** Optional band (e.g. mean ± std). */
+  lo?: number;
+  hi?: number;
+}
+export interface LineSeries {
+  name: string;
+  points: LinePoint[];
+}
+
+export interface Bar {
+  label: string;
+  value: number;
+  /** Side-by-side groups within a label (e.g. method per shot count). */
+  group?: string;
+  /** Symmetric error bar (e.g. std). */
+  error?: number;
+}
+
+export interface HeatCell {
+  x: string;
+  y: string;
+  value: number;
+}
+
+/** One picture to draw, as plain data (it crosses a thread boundary). */
+export type ChartRequest =
+  | { kind: 'line'; series: LineSeries[]; options?: ChartOptions & { yDomain?: [number, number]; xLog?: boolean } }
+  | { kind: 'bar'; bars: Bar[]; options?: ChartOptions }
+  | { kind: 'heatmap'; cells: HeatCell[]; options?: ChartOptions & { decimals?: number } }
+  | { kind: 'histogram'; values: number[]; options?: ChartOptions & { bins?: number; extent?: [number, number] } }
+  /** A hand-made SVG (text strips, labels) rasterized with the same fonts as the charts. */
+  | { kind: 'svg'; svg: string; scale?: number };
+
+/**
+ * Draws charts to PNG. The core describes what to draw; the implementation decides where the chart
+ * stack runs (the bot keeps it off the main thread, see src/charts/off-thread.ts).
+ */
+export interface ChartRenderer {
+  render(request: ChartRequest): Promise<Buffer>;
+}

@@ -2,17 +2,17 @@
  * The `profiles` and `privacy` sections of `Services` (src/core/services.ts), built from the core
  * services. src/app.ts plugs them in:
  *
- *   const { profiles, privacy } = createProfileServices({ db, taste, images, ledger, embeddings, runs, log });
+ *   const { profiles, privacy } = createProfileServices({ db, charts, taste, images, ledger, embeddings, runs, log });
  *
  * Everything that reads another person's data goes through assertCanUseProfile first.
  */
 import { eq, inArray } from 'drizzle-orm';
 import type { Db } from '../db/connection';
 import { users } from '../db/schema';
-import { heatmap } from '../eval/charts';
 import { silentLogger, type Logger } from '../log';
 import { compareTastes, matchCells, MAX_MEMBERS, MIN_MEMBERS, uniqueNames, type CompareMember, type CompareResult } from './compare';
 import type { EmbeddingService } from './embeddings';
+import type { ChartRenderer } from './ports';
 import { CommandInputError } from './errors';
 import { galleryImageIds, onboardingImageIds } from './gallery';
 import { parseUserKey, userKeyOf, type PersonRef, type UserKey } from './identity';
@@ -29,6 +29,8 @@ import type { TasteService } from './taste';
 
 export interface ProfileServicesDeps {
   db: Db;
+  /** Draws the distribution chart, the image grid's captions and the /compare heatmap. */
+  charts: ChartRenderer;
   taste: TasteService;
   images: ImageStore;
   ledger: RatingLedger;
@@ -107,7 +109,7 @@ export function createProfileServices(deps: ProfileServicesDeps): ProfileService
         ? describeTaste(responses, { subject: self ? 'You' : name })
         : { likes: [], dislikes: [], moreThanCommunity: [], lessThanCommunity: [], text: self ? 'Rate some images with /rate and I will describe your taste.' : `${name} has no ratings yet.` };
       const scores = (await ledger.listRatings(targetKey)).map((r) => r.score);
-      const distributionChart = scores.length ? await ratingDistributionChart(scores, { title: `${self ? 'Your' : `${name}'s`} ratings (${scores.length})` }) : null;
+      const distributionChart = scores.length ? await ratingDistributionChart(deps.charts, scores, { title: `${self ? 'Your' : `${name}'s`} ratings (${scores.length})` }) : null;
       const rows: GridRow[] = [];
       const tiles = async (items: { id: string; caption: string }[]) => {
         const out = [];
@@ -121,7 +123,7 @@ export function createProfileServices(deps: ProfileServicesDeps): ProfileService
       if (top.length) rows.push({ label: 'Top rated', tiles: top });
       const fav = await tiles(summary.predictedFavorites.map((t) => ({ id: t.image.id, caption: `predicted ${formatScore(t.predicted)}` })));
       if (fav.length && summary.ratings > 0) rows.push({ label: 'Predicted favorites (not rated yet)', tiles: fav });
-      const grid = rows.length ? await imageGrid(rows) : null;
+      const grid = rows.length ? await imageGrid(deps.charts, rows) : null;
       return { summary, name, self, description: description.text, likes: description.likes, dislikes: description.dislikes, moreThanCommunity: description.moreThanCommunity, lessThanCommunity: description.lessThanCommunity, distributionChart, grid };
     },
 
@@ -155,7 +157,7 @@ export function createProfileServices(deps: ProfileServicesDeps): ProfileService
       const counts = members.map((m) => m.ratings.size);
       const text = renderCompare(result, separation, counts);
       const heat = members.length >= 3
-        ? await heatmap(matchCells(result), { title: 'Taste match (%)', decimals: 0, width: 120 + 70 * members.length, height: 80 + 50 * members.length })
+        ? await deps.charts.render({ kind: 'heatmap', cells: matchCells(result), options: { title: 'Taste match (%)', decimals: 0, width: 120 + 70 * members.length, height: 80 + 50 * members.length } })
         : null;
       return {
         members: result.members,

@@ -40,7 +40,7 @@ import { buildPopulation, trueTaste, type Population } from './synthetic';
 import { autoMethod, trainCommunity, globalMethod, type Community, type Predictor } from './piaa-methods';
 import { embedderForEval, embedPngs } from './embedding';
 import { MemoryImageStore } from './memory-store';
-import { lineChart } from './charts';
+import { lineChart } from '../charts/render';
 import { runMain, meanStd, parseArgs, progress, round4 } from './cli';
 
 /** Neutral starting prompts (subjects without style words), one per run, cycling. */

@@ -51,7 +51,7 @@ import { AVAILABLE_METHODS, trainCommunity, type Community, type EvalMethod } fr
 import { activeOrder, ACTIVE_MODEL } from './piaa-active';
 import { buildPopulation, defaultCacheDir, judgeLatents, type JudgeView } from './synthetic';
 import { embedderForEval, embedPngsCached } from './embedding';
-import { lineChart } from './charts';
+import { lineChart } from '../charts/render';
 import { outOfFoldRidge } from './ridge-cv';
 import { runMain, UsageError, meanStd, parseArgs, progress, round4 } from './cli';
 

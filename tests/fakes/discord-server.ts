@@ -59,13 +59,27 @@ interface Dispatch {
 export interface FakeDiscordOptions {
   token?: string;
   applicationId?: string;
+  /**
+   * Privileged gateway intents the application's owner turned on in the developer portal (bits of
+   * GUILD_MEMBERS 1<<1, GUILD_PRESENCES 1<<8, MESSAGE_CONTENT 1<<15). None by default, as for a new
+   * application: asking for one closes the gateway with 4014, as Discord does.
+   */
+  privilegedIntents?: number;
 }
+
+/** GUILD_MEMBERS | GUILD_PRESENCES | MESSAGE_CONTENT. */
+export const PRIVILEGED_INTENTS = (1 << 1) | (1 << 8) | (1 << 15);
+export const MESSAGE_CONTENT_INTENT = 1 << 15;
 
 export class FakeDiscord {
   readonly token: string;
   readonly applicationId: string;
   readonly botUser = { id: '900000000000000001', username: 'Tasteloop', discriminator: '0', global_name: 'Tasteloop', avatar: null, bot: true };
   readonly guildId = '800000000000000001';
+  /** Privileged intents allowed for this application (see FakeDiscordOptions). */
+  privilegedIntents: number;
+  /** The intents of every IDENTIFY, in order. */
+  readonly identifyIntents: number[] = [];
   readonly channelId = '810000000000000001';
   readonly requests: RecordedRequest[] = [];
   readonly messages = new Map<string, FakeMessage>();
@@ -107,6 +121,7 @@ export class FakeDiscord {
   constructor(opts: FakeDiscordOptions = {}) {
     this.token = opts.token ?? 'fake-bot-token';
     this.applicationId = opts.applicationId ?? '700000000000000001';
+    this.privilegedIntents = opts.privilegedIntents ?? 0;
     this.channels.set(this.channelId, { id: this.channelId, type: 0, name: 'general', guild_id: this.guildId });
   }
 
@@ -288,8 +303,10 @@ export class FakeDiscord {
     });
   }
 
-  private onIdentify(ws: WebSocket, d: { token: string }): void {
+  private onIdentify(ws: WebSocket, d: { token: string; intents?: number }): void {
     if (d.token.replace(/^Bot /, '') !== this.token) return ws.close(4004, 'Authentication failed');
+    this.identifyIntents.push(d.intents ?? 0);
+    if ((d.intents ?? 0) & PRIVILEGED_INTENTS & ~this.privilegedIntents) return ws.close(4014, 'Disallowed intent(s).');
     this.identifies++;
     this.socket = ws;
     this.history = [];

@@ -7,7 +7,7 @@ import type { Services } from '../../src/core/services';
 import { RATING_EMOJI } from '../../src/platforms/emoji';
 import { createDiscordAdapter, type DiscordAdapter } from '../../src/platforms/discord/adapter';
 import { startDiscordRestProxy } from '../../src/platforms/discord/rest-proxy';
-import { FakeDiscord } from '../fakes/discord-server';
+import { FakeDiscord, MESSAGE_CONTENT_INTENT } from '../fakes/discord-server';
 import { observeRatings, openTestCore, type RatingCall, type TestCore, type TestCoreOptions } from './core';
 import { waitFor } from './wait';
 import type { AdapterHarness, HarnessMessage } from '../platform-contract';
@@ -36,6 +36,8 @@ export interface DiscordHarnessOptions {
   coreOptions?: TestCoreOptions;
   /** Send the bot's REST through the shared rate-limit proxy (rest-proxy.ts), as a multi-process deployment does. */
   restProxy?: boolean;
+  /** The operator turned on the Message Content intent (portal and DISCORD_MESSAGE_CONTENT=on). */
+  messageContent?: boolean;
 }
 
 export const discordIdOf = (user: string) => (BigInt(`0x${createHash('sha256').update(user).digest('hex').slice(0, 12)}`) + 100000000000000000n).toString();
@@ -43,13 +45,13 @@ export const discordIdOf = (user: string) => (BigInt(`0x${createHash('sha256').u
 export async function openDiscordHarness(opts: DiscordHarnessOptions = {}): Promise<DiscordHarness> {
   const core = opts.core ?? (await openTestCore(opts.coreOptions));
   const services = observeRatings(core.app.services);
-  const fake = new FakeDiscord();
+  const fake = new FakeDiscord({ privilegedIntents: opts.messageContent ? MESSAGE_CONTENT_INTENT : 0 });
   await fake.start();
   const proxy = opts.restProxy ? await startDiscordRestProxy({ port: 0, host: '127.0.0.1', upstreamApi: fake.apiUrl, log: silentLogger }) : null;
   const apiUrl = proxy ? `${proxy.url}/api` : fake.apiUrl;
   const makeAdapter = () =>
     createDiscordAdapter({
-      config: { DISCORD_TOKEN: fake.token, DISCORD_APPLICATION_ID: fake.applicationId, DISCORD_API_URL: apiUrl, DISCORD_GUILD_ID: fake.guildId },
+      config: { DISCORD_TOKEN: fake.token, DISCORD_APPLICATION_ID: fake.applicationId, DISCORD_API_URL: apiUrl, DISCORD_GUILD_ID: fake.guildId, DISCORD_MESSAGE_CONTENT: opts.messageContent ? 'on' : 'off' },
       services, log: opts.log ?? silentLogger, clock: opts.clock, ingestAttachments: opts.ingestAttachments, runFeedPollMs: 50,
     });
   let adapter = makeAdapter();

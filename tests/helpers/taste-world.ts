@@ -12,6 +12,7 @@ import { createProfileServices, type ProfileServices } from '../../src/core/prof
 import { RatingLedger } from '../../src/core/ratings';
 import { TasteService } from '../../src/core/taste';
 import { silentLogger } from '../../src/log';
+import { createOffThreadChartRenderer } from '../../src/charts/off-thread';
 import { FeaturesEmbedder } from '../../src/providers/embedder/features';
 
 export interface TasteWorld extends ProfileServices {
@@ -31,11 +32,14 @@ export function createTasteWorld(db: Db): TasteWorld {
   const ledger = new RatingLedger(db);
   // A large globalEvery: tests retrain the community model explicitly, when they choose to.
   const taste = new TasteService({ db, ledger, embeddings, images: store, log: silentLogger, globalEvery: 1_000_000, seed: 1 });
-  const services = createProfileServices({ db, taste, images: store, ledger, embeddings, log: silentLogger });
+  // The bot's own chart path (a worker thread), so profile and compare tests exercise it.
+  const charts = createOffThreadChartRenderer();
+  const services = createProfileServices({ db, charts, taste, images: store, ledger, embeddings, log: silentLogger });
   return {
     db, dir, store, embeddings, ledger, taste, ...services,
     close: () => {
       taste.stop();
+      void charts.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };

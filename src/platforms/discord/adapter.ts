@@ -33,12 +33,13 @@ const MAX_CONTENT = 2000;
 const NO_MENTIONS = { parse: [] as never[] };
 
 export interface DiscordAdapterOptions {
-  config: Partial<Pick<Config, 'DISCORD_TOKEN' | 'DISCORD_APPLICATION_ID' | 'DISCORD_API_URL' | 'DISCORD_GUILD_ID' | 'REACTION_RECONCILE_DAYS'>>;
+  config: Partial<Pick<Config, 'DISCORD_TOKEN' | 'DISCORD_APPLICATION_ID' | 'DISCORD_API_URL' | 'DISCORD_GUILD_ID' | 'REACTION_RECONCILE_DAYS' | 'DISCORD_MESSAGE_CONTENT'>>;
   services: Services;
   log: Logger;
   /**
    * Per server, off by default (scope_settings.ingest_attachments): rating an image a person posted
-   * ingests it into the image store first. Needs the MessageContent intent to see attachments.
+   * ingests it into the image store first. Works only with DISCORD_MESSAGE_CONTENT=on: without the
+   * Message Content intent Discord sends messages of other people without their attachments.
    */
   ingestAttachments?: (scopeId: string) => Promise<boolean>;
   /** ms since epoch; injectable so tests can age an interaction past its token's lifetime. */
@@ -63,12 +64,14 @@ export function createDiscordAdapter(opts: DiscordAdapterOptions): DiscordAdapte
   const token = config.DISCORD_TOKEN;
   const appId = config.DISCORD_APPLICATION_ID;
 
+  const messageContent = config.DISCORD_MESSAGE_CONTENT === 'on';
   const client = new Client({
     intents: [
       GatewayIntentBits.Guilds,
       GatewayIntentBits.GuildMessageReactions,
-      // Privileged: only requested when some server may ingest attachments.
-      ...(opts.ingestAttachments ? [GatewayIntentBits.GuildMessages, GatewayIntentBits.MessageContent] : []),
+      // Privileged: a new application does not have it, and Discord closes the gateway (4014) for
+      // asking. Only the operator knows whether it was turned on in the developer portal.
+      ...(messageContent ? [GatewayIntentBits.GuildMessages, GatewayIntentBits.MessageContent] : []),
     ],
     // Without these, reactions on uncached messages (older ones, or after a restart) are dropped;
     // without Partials.User, removals are silently dropped.
@@ -79,6 +82,8 @@ export function createDiscordAdapter(opts: DiscordAdapterOptions): DiscordAdapte
   // A 401 means the token was reset or revoked: discord.js stops sending it; say what to do, once, and
   // report not-ready until an operator puts the new token in (a restart with it clears this).
   let tokenRejected = false;
+  /** The gateway closed with 4014: a privileged intent this application lacks was asked for. */
+  let intentsRefused = false;
   client.rest.on('response', (_request, response) => {
     if (response.status !== 401 || tokenRejected) return;
     tokenRejected = true;
@@ -243,10 +248,20 @@ export function createDiscordAdapter(opts: DiscordAdapterOptions): DiscordAdapte
     await storeReactionRating(services, { kind, person, imageId: known.imageId, rating, ctx, eventTime }, { log, what: 'rating from a Discord reaction' });
   }
 
+  /** Servers already told that their opt-in needs DISCORD_MESSAGE_CONTENT (said once per server). */
+  const toldNoMessageContent = new Set<string>();
+
   /** The attachment-ingest path: only where the server turned it on, only PNG/JPEG/WebP images. */
   async function ingestAttachment(reaction: MessageReaction | PartialMessageReaction) {
     const scopeId = reaction.message.guildId;
     if (!scopeId || !opts.ingestAttachments || !(await opts.ingestAttachments(scopeId))) return undefined;
+    if (!messageContent) {
+      if (!toldNoMessageContent.has(scopeId)) {
+        toldNoMessageContent.add(scopeId);
+        log.warn({ scopeId }, `server ${scopeId} turned on attachment ingest, but the bot runs without the Message Content intent, so Discord sends it no attachments: turn on "Message Content Intent" for this application in the Discord developer portal (Bot → Privileged Gateway Intents) and set DISCORD_MESSAGE_CONTENT=on`);
+      }
+      return undefined;
+    }
     const channelId = reaction.message.channelId;
     const raw = (await client.rest.get(Routes.channelMessage(channelId, reaction.message.id))) as {
       author?: { id: string; bot?: boolean };
@@ -295,13 +310,23 @@ export function createDiscordAdapter(opts: DiscordAdapterOptions): DiscordAdapte
     health() {
       if (stopping) return { ok: false, detail: 'stopping' };
       if (tokenRejected) return { ok: false, detail: 'Discord rejected the bot token (401): replace DISCORD_TOKEN and restart' };
+      if (intentsRefused) return { ok: false, detail: 'Discord refused the Message Content intent (4014): turn it on in the developer portal or set DISCORD_MESSAGE_CONTENT=off, then restart' };
       const shards = [...client.ws.shards.values()];
       if (shards.length > 0 && shards.every((s) => s.status === Status.Ready)) return { ok: true, detail: `gateway ready, heartbeat ${client.ws.ping} ms` };
       return { ok: false, detail: `gateway ${shards.map((s) => Status[s.status]).join(', ') || 'not connected'}` };
     },
     async start() {
       const ready = new Promise<void>((resolve) => client.once(Events.ClientReady, () => resolve()));
-      await client.login(token);
+      try {
+        await client.login(token);
+      } catch (err) {
+        if (!isDisallowedIntents(err)) throw err;
+        // Gateway close 4014: no retry can succeed until the operator acts, so exiting would only make
+        // the orchestrator restart us into the same refusal. Stay up, say it once, report not-ready.
+        intentsRefused = true;
+        log.error(`Discord refused the gateway connection (close code 4014, disallowed intents): the bot asked for the Message Content intent (DISCORD_MESSAGE_CONTENT=on), which this application does not have. Turn on "Message Content Intent" in the Discord developer portal (your application → Bot → Privileged Gateway Intents), or set DISCORD_MESSAGE_CONTENT=off, then restart.`);
+        return;
+      }
       await ready;
       runDisplay.start();
       log.info({ user: client.user?.tag }, 'discord connected');
@@ -312,6 +337,11 @@ export function createDiscordAdapter(opts: DiscordAdapterOptions): DiscordAdapte
       await client.destroy();
     },
   };
+}
+
+/** discord.js rejects login with this when the gateway closes with 4014 (disallowed intents). */
+function isDisallowedIntents(err: unknown): boolean {
+  return err instanceof Error && /disallowed intents/i.test(err.message);
 }
 
 /**

@@ -1,32 +1,28 @@
 /**
- * Server-side charts: a Vega-Lite spec is compiled to Vega, rendered headless to SVG by Vega's own
- * scenegraph (`renderer: 'none'` + `toSVG()`), then rasterized to PNG with resvg. No chart is drawn by
- * hand — the helpers below only shape data into Vega-Lite specs.
+ * Server-side charts, rendered in the calling thread: a Vega-Lite spec is compiled to Vega, rendered
+ * headless to SVG by Vega's own scenegraph (`renderer: 'none'` + `toSVG()`), then rasterized to PNG
+ * with resvg. No chart is drawn by hand — the helpers below only shape data into Vega-Lite specs.
+ *
+ * Loading this module changes the realm it runs in: vega-lite's module body installs
+ * `Set.prototype.toJSON` (a zero-argument method returning a string). Libraries that copy the built-in
+ * prototypes at load time — discord.js's event emitter bundles node-inspect-extracted, whose
+ * `makeSafe(Set)` calls every zero-argument Set method and tests `Symbol.iterator in` the result —
+ * then throw `string "Set()" is not iterable`. So the bot never imports this module on its main
+ * thread: it renders through src/charts/off-thread.ts (a worker thread with a realm of its own). Only
+ * the chart worker and the evaluation CLIs (processes without a chat SDK) import it.
  *
  * Fonts: nothing is downloaded. resvg loads the system fonts (fontconfig folders), and we also pass
  * the DejaVu files explicitly when present (Debian's fonts-dejavu-core) so text renders even where
  * fontconfig is absent. Every spec asks for "DejaVu Sans" first, falling back to any sans-serif.
- *
- * Used by the evaluations (plots of SROCC vs ratings, best-so-far vs iteration) and by taste profiles.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { Resvg } from '@resvg/resvg-js';
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
+import type { Bar, ChartOptions, ChartRenderer, ChartRequest, HeatCell, LineSeries } from '../core/ports';
 
-export interface ChartOptions {
-  title?: string;
-  /** Final PNG width and height in CSS pixels (before `scale`). Default 640×400. */
-  width?: number;
-  height?: number;
-  xTitle?: string;
-  yTitle?: string;
-  /** Pixel density multiplier of the PNG (2 = retina). Default 1. */
-  scale?: number;
-  /** The y values are counts: whole-number ticks only. */
-  integerY?: boolean;
-}
+export type { Bar, ChartOptions, HeatCell, LinePoint, LineSeries } from '../core/ports';
 
 export const CHART_FONT = 'DejaVu Sans';
 const FONT_DIRS = ['/usr/share/fonts/truetype/dejavu', '/usr/share/fonts/dejavu', '/usr/share/fonts/TTF'];
@@ -102,17 +98,6 @@ export async function renderVegaLite(spec: Record<string, unknown>, opts: ChartO
   return svgToPng(svg, opts.scale ?? 1);
 }
 
-export interface LinePoint {
-  x: number;
-  y: number;
-  /** Optional band (e.g. mean ± std). */
-  lo?: number;
-  hi?: number;
-}
-export interface LineSeries {
-  name: string;
-  points: LinePoint[];
-}
 
 /** Lines (one per series, colored, with legend); error bands drawn where points carry lo/hi. */
 export async function lineChart(series: LineSeries[], opts: ChartOptions & { yDomain?: [number, number]; xLog?: boolean } = {}): Promise<Buffer> {
@@ -136,14 +121,6 @@ export async function lineChart(series: LineSeries[], opts: ChartOptions & { yDo
   return renderVegaLite({ data: { values }, layer: layers }, opts);
 }
 
-export interface Bar {
-  label: string;
-  value: number;
-  /** Side-by-side groups within a label (e.g. method per shot count). */
-  group?: string;
-  /** Symmetric error bar (e.g. std). */
-  error?: number;
-}
 
 /** Vertical bars; grouped side by side when bars carry `group`, with optional error bars. */
 export async function barChart(bars: Bar[], opts: ChartOptions = {}): Promise<Buffer> {
@@ -170,11 +147,6 @@ export async function barChart(bars: Bar[], opts: ChartOptions = {}): Promise<Bu
   return renderVegaLite({ data: { values }, layer: layers }, opts);
 }
 
-export interface HeatCell {
-  x: string;
-  y: string;
-  value: number;
-}
 
 /** A grid of colored cells with the value printed in each. */
 export async function heatmap(cells: HeatCell[], opts: ChartOptions & { decimals?: number } = {}): Promise<Buffer> {
@@ -214,3 +186,22 @@ export async function histogram(values: number[], opts: ChartOptions & { bins?: 
     opts,
   );
 }
+
+/** Draws one request in this thread (the chart worker's whole job). */
+export async function renderChart(request: ChartRequest): Promise<Buffer> {
+  switch (request.kind) {
+    case 'line':
+      return lineChart(request.series, request.options);
+    case 'bar':
+      return barChart(request.bars, request.options);
+    case 'heatmap':
+      return heatmap(request.cells, request.options);
+    case 'histogram':
+      return histogram(request.values, request.options);
+    case 'svg':
+      return svgToPng(request.svg, request.scale);
+  }
+}
+
+/** Charts drawn in the calling thread: for the evaluation CLIs and tests, never the bot's main thread. */
+export const inProcessChartRenderer: ChartRenderer = { render: renderChart };
