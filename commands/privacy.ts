@@ -4,16 +4,24 @@
  *                                     (only from servers/workspaces you are both in)
  *   /privacy action:status            what is shared
  *   /privacy action:export            everything stored about you, as a JSON file
- *   /privacy action:forget confirm:yes  delete it all (asks first without confirm:yes)
+ *   /privacy action:forget confirm:yes  delete it all and store nothing from you afterwards (asks first without confirm:yes)
+ *   /privacy action:resume            opt back in after a forget (nothing from before comes back)
+ *
+ * A forgotten person gets the ForgottenError reply from every other command (the core refuses to
+ * store for them); here status and export say so too, and forget may be repeated (it is idempotent).
  */
-import { CommandInputError, ProfileNotAvailableError } from '../src/core/errors';
+import { CommandInputError, ForgottenError, ProfileNotAvailableError } from '../src/core/errors';
 import { plural } from '../src/platforms/format';
 import type { CommandDefinition } from './types';
 
-const USAGE = '/privacy share:on|off · /privacy action:status|export · /privacy action:forget confirm:yes';
+const USAGE = '/privacy share:on|off · /privacy action:status|export · /privacy action:forget confirm:yes · /privacy action:resume';
 
 export const FORGET_WARNING =
-  '⚠️ This deletes your ratings, your taste model, your runs and the images you uploaded, for good, and ignores anything you do with Tasteloop afterwards. To go ahead, run `/privacy action:forget confirm:yes`.';
+  '⚠️ This deletes your ratings, your taste model, your runs, the images made from your prompts and the images you uploaded, for good, and Tasteloop stores nothing from you afterwards (until you run `/privacy action:resume`). To go ahead, run `/privacy action:forget confirm:yes`.';
+
+export const RESUMED =
+  '✅ Welcome back: Tasteloop stores your ratings and runs again. Nothing from before was kept, so start with /rate.';
+export const NOT_FORGOTTEN = 'Tasteloop has not forgotten you, so there is nothing to resume.';
 
 export const privacy: CommandDefinition = {
   name: 'privacy',
@@ -22,7 +30,7 @@ export const privacy: CommandDefinition = {
   private: true,
   options: [
     { name: 'share', type: 'choice', description: 'Let people in this server see and use your profile', choices: ['on', 'off'] },
-    { name: 'action', type: 'choice', description: 'status, export your data, or forget you', choices: ['status', 'export', 'forget'] },
+    { name: 'action', type: 'choice', description: 'status, export your data, forget you, or resume after a forget', choices: ['status', 'export', 'forget', 'resume'] },
     { name: 'confirm', type: 'choice', description: 'Confirm forget', choices: ['yes'] },
   ],
   async execute(ctx) {
@@ -42,7 +50,13 @@ export const privacy: CommandDefinition = {
       }, { ephemeral: true });
       return;
     }
+    if (action === 'resume') {
+      const resumed = await api.resume(ctx.person);
+      await ctx.reply({ kind: 'info', text: resumed ? RESUMED : NOT_FORGOTTEN }, { ephemeral: true });
+      return;
+    }
     if (action === 'status') {
+      if (await api.isForgotten(ctx.person)) throw new ForgottenError();
       const on = await api.isSharing(ctx.person);
       await ctx.reply({ kind: 'info', text: on ? 'Your profile is shared (`/privacy share:off` to stop).' : 'Your profile is private (`/privacy share:on` to share it).' }, { ephemeral: true });
       return;
@@ -57,6 +71,6 @@ export const privacy: CommandDefinition = {
       return;
     }
     const r = await api.forget(ctx.person);
-    await ctx.reply({ kind: 'info', text: `🗑️ Done: deleted ${plural(r.ratings, 'rating')}, ${plural(r.runs, 'run')} and ${plural(r.images, 'uploaded image')}. Tasteloop will ignore your future events.` }, { ephemeral: true });
+    await ctx.reply({ kind: 'info', text: `🗑️ Done: deleted ${plural(r.ratings, 'rating')}, ${plural(r.runs, 'run')} and ${plural(r.images, 'image')} of yours. From now on Tasteloop stores nothing from you; \`/privacy action:resume\` starts again.` }, { ephemeral: true });
   },
 };

@@ -13,13 +13,20 @@ export const rate: CommandDefinition = {
     const count = (ctx.options.count as number | undefined) ?? RATE_DEFAULT_COUNT;
     const userKey = await ctx.services.people.touch(ctx.person, ctx.scopeId);
     const images = await ctx.services.taste.nextToRate(userKey, count);
+    // Right after a first start the starter images are still being drawn: offer what exists, and say so.
+    const gallery = ctx.services.gallery?.status();
+    const drawing = gallery !== undefined && (gallery.state === 'pending' || gallery.state === 'drawing');
     if (images.length === 0) {
-      await ctx.reply({ text: 'There are no images to rate right now. Try again after an /optimize run.' }, { ephemeral: true });
+      const text = drawing
+        ? `The starter images are still being drawn (${gallery.ready} of ${gallery.total} ready) — try /rate again in a few seconds.`
+        : 'There are no images to rate right now. Try again after an /optimize run.';
+      await ctx.reply({ kind: 'info', text }, { ephemeral: true });
       return;
     }
+    const more = drawing && images.length < count ? ` More are still being drawn (${gallery.ready} of ${gallery.total} starter images ready).` : '';
     await ctx.reply({
       kind: 'info',
-      text: `Here ${images.length === 1 ? 'is 1 image' : `are ${images.length} images`} to rate: react 1️⃣ (not for me) … 🔟 (love it). Anyone here can rate; each rating is your own.`,
+      text: `Here ${images.length === 1 ? 'is 1 image' : `are ${images.length} images`} to rate: react 1️⃣ (not for me) … 🔟 (love it). Anyone here can rate; each rating is your own.${more}`,
     });
     for (const [i, image] of images.entries()) {
       await ctx.channel.post({ kind: 'rate', text: `Image ${i + 1}/${images.length}`, image: { imageId: image.id, rateable: true } });

@@ -3,6 +3,8 @@
  * Platforms (Discord, Slack, playground) and tests receive the result; nothing else constructs
  * providers, so "which backend does each part use" is answered here and logged at startup.
  */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { and, desc, eq, gte, isNotNull } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Config } from './config';
@@ -10,7 +12,7 @@ import { openDatabase, type Database } from './db/connection';
 import { platformMessages, usage as usageTable } from './db/schema';
 import { claimReadBack, finishReadBack } from './db/read-back-passes';
 import { EmbeddingService } from './core/embeddings';
-import { seedGallery } from './core/gallery';
+import { GalleryProgress } from './core/gallery';
 import { userKeyOf } from './core/identity';
 import { ImageStore } from './core/images';
 import { GeneticProposer } from './core/optimizer/genetic';
@@ -28,6 +30,7 @@ import { ratingChangesTotal, runsEndedTotal } from './metrics';
 import { RunService } from './core/runs';
 import { pendingRunEvents } from './core/run-feed';
 import type { Services } from './core/services';
+import { redactSecrets, redactUrl } from './redact';
 import { TasteService } from './core/taste';
 import { AUTO_MIN_RATINGS } from './core/scorer';
 import { createProfileServices } from './core/profile-services';
@@ -35,6 +38,7 @@ import { createOffThreadChartRenderer } from './charts/off-thread';
 import { assertCanUseProfile } from './core/privacy';
 import { FeaturesEmbedder } from './providers/embedder/features';
 import { SketchGenerator } from './providers/imagegen/sketch';
+import { createReplicateWebhookReceiver, type ReplicateWebhookReceiver } from './providers/replicate-webhook';
 import type { FeedbackLlm, Moderator, PromptOptimizerLlm } from './providers/llm/types';
 import type { UsageRecord } from './providers/usage';
 
@@ -42,7 +46,10 @@ export interface AppOptions {
   log: Logger;
   /** Use this database instead of opening one from the config (tests). */
   database?: Database;
-  /** Render the starter gallery now (default: config.GALLERY === 'on'). */
+  /**
+   * Draw the starter gallery (default: config.GALLERY === 'on'). It is drawn in the background once
+   * drawGallery() is called; a test that needs it calls that and awaits `app.gallery.done`.
+   */
   seedGallery?: boolean;
   /** Job queue for runs; default graphile on PostgreSQL, in-process on PGlite. */
   queue?: 'inprocess' | 'graphile';
@@ -71,6 +78,14 @@ export interface App {
   services: Services;
   /** Which backend each part uses (logged at startup). */
   backends: Record<string, string>;
+  /** The starter gallery and onboarding set: how far drawing is, and `done`. */
+  gallery: GalleryProgress;
+  /**
+   * Starts drawing the missing starter images in the background (once; later calls do nothing).
+   * Not part of createApp or start(): the bot connects and answers first (main calls this once the
+   * platforms are up), since drawing takes the CPU for seconds to a minute on a first start.
+   */
+  drawGallery(): void;
   /** Start background work (run workers, outbox). */
   start(): Promise<void>;
   /** Stop taking work, checkpoint, close connections. */
@@ -79,6 +94,10 @@ export interface App {
 
 export async function createApp(config: Config, opts: AppOptions): Promise<App> {
   const log = opts.log;
+  // Creating the embedded database takes seconds with no other sign of life: say what is happening.
+  if (!opts.database && !config.DATABASE_URL && !existsSync(path.join(config.pgliteDir, 'PG_VERSION'))) {
+    log.info({ dir: config.pgliteDir }, 'first start: creating the embedded database (a few seconds)');
+  }
   const database =
     opts.database ?? (await openDatabase({ databaseUrl: config.DATABASE_URL, pgliteDir: config.DATABASE_URL ? undefined : config.pgliteDir }));
   const db = database.db;
@@ -103,9 +122,14 @@ export async function createApp(config: Config, opts: AppOptions): Promise<App> 
     }
   };
 
+  // REPLICATE_WEBHOOK_URL: completions arrive on their own port (src/providers/replicate-webhook.ts).
+  const replicateWebhook =
+    !opts.providers?.generator && config.IMAGEGEN === 'replicate' && config.REPLICATE_WEBHOOK_URL
+      ? createReplicateWebhookReceiver({ url: config.REPLICATE_WEBHOOK_URL, secret: config.REPLICATE_WEBHOOK_SECRET, auth: config.REPLICATE_API_TOKEN!, baseUrl: config.REPLICATE_BASE_URL, log })
+      : undefined;
   const providers: Providers = {
-    embedder: opts.providers?.embedder ?? (await createEmbedder(config)),
-    generator: opts.providers?.generator ?? (await createGenerator(config, recordUsage)),
+    embedder: opts.providers?.embedder ?? (await createEmbedder(config, log)),
+    generator: opts.providers?.generator ?? (await createGenerator(config, recordUsage, replicateWebhook)),
     llm: opts.providers?.llm !== undefined ? opts.providers.llm : await createLlms(config, recordUsage),
   };
 
@@ -152,7 +176,9 @@ export async function createApp(config: Config, opts: AppOptions): Promise<App> 
       ),
       proposer: proposerFor(params, providers.llm?.optimizer ?? null),
       feedbackLlm: providers.llm?.feedback,
+      // Prompts before rendering, images before they are stored or posted (fail closed on errors).
       moderator: config.MODERATION === 'off' || !providers.llm ? undefined : providers.llm.moderator,
+      onModerationError: (err) => log.warn({ err }, 'image moderation failed: the image was withheld'),
       sanitize: { bannedWords: config.BANNED_WORDS },
     }),
   });
@@ -164,9 +190,9 @@ export async function createApp(config: Config, opts: AppOptions): Promise<App> 
 
   const backends: Record<string, string> = {
     database: database.description,
-    embedder: providers.embedder.describe(),
+    embedder: redactSecrets(providers.embedder.describe()),
     imagegen: providers.generator.describe(),
-    llm: providers.llm ? `OpenAI-compatible ${providers.llm.optimizer.model} at ${config.OPENAI_BASE_URL ?? 'api.openai.com'}` : 'none (genetic optimizer)',
+    llm: providers.llm ? `OpenAI-compatible ${providers.llm.optimizer.model} at ${redactUrl(config.OPENAI_BASE_URL ?? 'api.openai.com')}` : 'none (genetic optimizer)',
     queue: queueKind === 'graphile' ? 'graphile-worker on PostgreSQL' : 'in-process runner',
     scorer: scorerLabel,
   };
@@ -189,6 +215,10 @@ export async function createApp(config: Config, opts: AppOptions): Promise<App> 
       unrate: async (person, imageId, score, ctx, eventTime) => {
         const userKey = userKeyOf(person);
         return ledger.unrate({ userKey, imageId, score, eventTime, ctx });
+      },
+      standing: async (person, imageId) => {
+        const userKey = userKeyOf(person);
+        return (await ledger.standingVotes(imageId)).filter((v) => v.userKey === userKey).map((v) => v.score);
       },
       count: (userKey) => ledger.count(userKey),
       reconcile: (m) =>
@@ -274,10 +304,11 @@ export async function createApp(config: Config, opts: AppOptions): Promise<App> 
     },
   };
 
-  if (opts.seedGallery ?? config.GALLERY === 'on') {
-    await seedGallery(images, providers.generator, { log, size: config.IMAGE_SIZE });
-  }
-  await taste.load();
+  // Scorers load in the background (seconds per hundred people): predictions wait for the load
+  // (TasteService.load), so the bot may answer while it runs without scoring from half a model.
+  void taste.load().catch((err: unknown) => log.error({ err }, `scorers could not be loaded: ${(err as Error).message}; scores use what is loaded`));
+  const gallery = new GalleryProgress(opts.seedGallery ?? config.GALLERY === 'on');
+  services.gallery = { status: () => gallery.status() };
 
   let closed = false;
   return {
@@ -292,12 +323,20 @@ export async function createApp(config: Config, opts: AppOptions): Promise<App> 
     providers,
     services,
     backends,
-    start: () => runs.startWorker(),
+    gallery,
+    drawGallery: () => void gallery.draw(images, providers.generator, { log, size: config.IMAGE_SIZE }),
+    start: async () => {
+      if (replicateWebhook) log.info({ port: await replicateWebhook.listen(config.REPLICATE_WEBHOOK_PORT, config.HOST) }, 'replicate webhooks: listening');
+      await runs.startWorker();
+    },
     close: async () => {
       if (closed) return;
       closed = true;
       for (const off of unobserve) off();
+      const drawing = gallery.stop(); // the next start draws what is missing
       await runs.stop();
+      await replicateWebhook?.close();
+      await drawing;
       taste.stop();
       await taste.idle().catch(() => {});
       await charts.close();
@@ -312,15 +351,16 @@ function proposerFor(params: RunParams, llm: PromptOptimizerLlm | null): PromptP
   return new GeneticProposer();
 }
 
-async function createEmbedder(config: Config): Promise<Embedder> {
+async function createEmbedder(config: Config, log: Logger): Promise<Embedder> {
   if (config.EMBEDDER === 'clip') {
     const { ClipEmbedder, clipOptionsFromConfig } = await import('./providers/embedder/clip');
-    return ClipEmbedder.create(clipOptionsFromConfig(config));
+    // The first start may download the model (hundreds of MB): its progress goes to the log.
+    return ClipEmbedder.create({ ...clipOptionsFromConfig(config), log: log.child({ component: 'clip' }) });
   }
   return new FeaturesEmbedder();
 }
 
-async function createGenerator(config: Config, onUsage: (r: UsageRecord) => Promise<void>): Promise<ImageGenerator> {
+async function createGenerator(config: Config, onUsage: (r: UsageRecord) => Promise<void>, webhook?: ReplicateWebhookReceiver): Promise<ImageGenerator> {
   if (config.IMAGEGEN === 'replicate') {
     const { ReplicateImageGenerator } = await import('./providers/imagegen/replicate');
     return new ReplicateImageGenerator({
@@ -332,6 +372,7 @@ async function createGenerator(config: Config, onUsage: (r: UsageRecord) => Prom
       maxRetries: config.PROVIDER_MAX_RETRIES,
       concurrency: config.IMAGEGEN_CONCURRENCY,
       onUsage,
+      webhook: webhook && config.REPLICATE_WEBHOOK_URL ? { url: config.REPLICATE_WEBHOOK_URL, receiver: webhook } : undefined,
     });
   }
   if (config.IMAGEGEN === 'openai') {

@@ -5,8 +5,22 @@
  */
 import { z } from 'zod';
 import path from 'node:path';
+import { redactSecrets, redactUrl } from './redact';
 
 const onOff = z.enum(['on', 'off']);
+/** A yes/no switch written the ways people (and the Hugging Face tools) write it; empty = the default. */
+const flag = (def: boolean) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      const s = v?.trim().toLowerCase();
+      if (s === undefined || s === '') return def;
+      if (['1', 'on', 'true', 'yes'].includes(s)) return true;
+      if (['0', 'off', 'false', 'no'].includes(s)) return false;
+      ctx.addIssue({ code: 'custom', message: 'expected 1/0, on/off or true/false' });
+      return z.NEVER;
+    });
 const optionalString = z
   .string()
   .optional()
@@ -36,12 +50,19 @@ export const envSchema = z
     HOST: z.string().default('127.0.0.1'),
     // The playground runs beside any chat platform unless turned off.
     PLAYGROUND: onOff.default('on'),
+    // Required for the playground to listen off loopback (HOST=0.0.0.0): browsers log in with it once.
+    PLAYGROUND_TOKEN: optionalString.pipe(z.string().min(16, { message: 'expected at least 16 characters (e.g. `openssl rand -hex 24`)' }).optional()),
     GALLERY: onOff.default('on'),
 
     EMBEDDER: z.enum(['features', 'clip']).default('features'),
     CLIP_MODEL: z.string().default('Xenova/clip-vit-base-patch32'),
     CLIP_MODEL_DIR: optionalString,
     CLIP_CACHE_DIR: optionalString,
+    // CLIP downloads on first use unless told not to; HF_HUB_OFFLINE is the Hugging Face tools' own switch.
+    CLIP_OFFLINE: flag(false),
+    HF_HUB_OFFLINE: flag(false),
+    // A Hugging Face hub mirror (transformers.js does not read this variable itself).
+    HF_ENDPOINT: optionalUrl,
 
     IMAGEGEN: z.enum(['sketch', 'replicate', 'openai']).default('sketch'),
     IMAGE_SIZE: int(512, 64, 2048),
@@ -60,6 +81,12 @@ export const envSchema = z
     REPLICATE_API_TOKEN: optionalString,
     REPLICATE_BASE_URL: optionalUrl,
     REPLICATE_MODEL: z.string().default('black-forest-labs/flux-schnell'),
+    // Webhook mode: Replicate posts completions to this public URL (served on REPLICATE_WEBHOOK_PORT,
+    // verified with REPLICATE_WEBHOOK_SECRET or the secret from GET /v1/webhooks/default/secret);
+    // polling stays the fallback. Unset: polling only.
+    REPLICATE_WEBHOOK_URL: optionalUrl,
+    REPLICATE_WEBHOOK_SECRET: optionalString,
+    REPLICATE_WEBHOOK_PORT: int(3004, 0, 65535),
     REPLICATE_INPUT: z
       .string()
       .default('{}')
@@ -168,7 +195,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       const name = issue.path.join('.') || '(environment)';
       const raw = typeof issue.path[0] === 'string' ? source[issue.path[0]] : undefined;
       // Never echo values of secret-looking variables.
-      const shown = raw === undefined ? '' : isSecretName(name) ? ' (value hidden)' : ` (got "${String(raw).slice(0, 60)}")`;
+      const shown = raw === undefined ? '' : isSecretName(name) ? ' (value hidden)' : ` (got "${redactSecrets(redactUrl(String(raw))).slice(0, 60)}")`;
       return `${name}: ${issue.message}${shown}`;
     });
     throw new ConfigError([...problems, ...cross]);

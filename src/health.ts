@@ -5,7 +5,8 @@
  *   GET /healthz  200 while the process serves requests at all (liveness: restart me if this fails).
  *   GET /readyz   200 when every check passes — the database answers, every chat platform is
  *                 connected — and the bot is not shutting down; otherwise 503. The JSON body names
- *                 each check with ok / detail, so "why is it not ready" is one request away.
+ *                 each check with ok / detail, so "why is it not ready" is one request away, and
+ *                 may carry `info` that never affects readiness (the starter gallery's progress).
  *   GET /metrics  operational counters and process metrics in the Prometheus text format (src/metrics.ts).
  *
  * A check that hangs counts as failed after `timeoutMs`: a stuck database must turn readiness red,
@@ -16,6 +17,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { metrics as defaultMetrics } from './metrics';
+import { redactSecrets } from './redact';
 
 export interface CheckResult {
   ok: boolean;
@@ -49,7 +51,8 @@ export async function evaluateReadiness(checks: readonly HealthCheck[], opts: { 
       try {
         r = await Promise.race([Promise.resolve().then(() => c.check()), timeout]);
       } catch (err) {
-        r = { ok: false, detail: (err as Error).message || String(err) };
+        // A failing check's message can quote a connection string: never serve its credentials.
+        r = { ok: false, detail: redactSecrets((err as Error).message || String(err)) };
       } finally {
         clearTimeout(timer);
       }
@@ -67,6 +70,11 @@ export interface HealthServerOptions {
   port: number;
   /** Read at every /readyz: the platforms join once they are started. */
   checks: () => readonly HealthCheck[];
+  /**
+   * Informational facts shown with /readyz (e.g. how far the starter gallery is drawn). Never part of
+   * readiness: the bot serves while they are incomplete.
+   */
+  info?: () => Record<string, unknown>;
   isStopping: () => boolean;
   timeoutMs?: number;
   log: Logger;
@@ -83,6 +91,15 @@ export interface HealthServer {
 export function createHealthServer(o: HealthServerOptions): HealthServer {
   const startedAt = Date.now();
   let server: Server | null = null;
+  // A broken info source must not break the probe: it is left out.
+  const readInfo = (): { info?: Record<string, unknown> } => {
+    try {
+      return o.info ? { info: o.info() } : {};
+    } catch (err) {
+      o.log.warn({ err }, 'readiness info failed');
+      return {};
+    }
+  };
   const send = (res: import('node:http').ServerResponse, status: number, body: unknown) => {
     res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
     res.end(JSON.stringify(body));
@@ -96,7 +113,7 @@ export function createHealthServer(o: HealthServerOptions): HealthServer {
         if (path === '/readyz') {
           void evaluateReadiness(o.checks(), { stopping: o.isStopping(), timeoutMs: o.timeoutMs }).then((r) => {
             if (!r.ready) o.log.debug({ readiness: r }, 'not ready');
-            send(res, r.ready ? 200 : 503, { status: r.ready ? 'ready' : r.stopping ? 'stopping' : 'not ready', checks: r.checks });
+            send(res, r.ready ? 200 : 503, { status: r.ready ? 'ready' : r.stopping ? 'stopping' : 'not ready', checks: r.checks, ...readInfo() });
           });
           return;
         }

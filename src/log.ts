@@ -1,69 +1,56 @@
 /**
- * Structured logging (pino). Secrets never reach the log: known secret fields are redacted by
- * path, and any string that looks like a token is masked by the serializer as a second line of defence.
+ * Structured logging (pino). Secrets never reach the log; every path goes through src/redact.ts:
+ *  - `formatters.log` / `formatters.bindings`: every logged object and every child binding is walked by
+ *    structure (secret-named keys at any depth, Errors with their own properties, causes, request,
+ *    response, config, headers, data, body) and by shape (token-looking strings, URLs);
+ *  - `serializers.err`: an `err` that reaches pino some other way is serialized the same way;
+ *  - `hooks.logMethod`: message strings and interpolation arguments are masked, and `log.error(err)`
+ *    gets the redacted `err.message` as its message (pino would copy the raw one);
+ *  - `hooks.streamWrite`: the finished JSON line is masked once more by shape, and every secret value
+ *    configured in the environment (tokens, keys, URL passwords) is masked wherever it appears.
  */
 import pino, { type Logger } from 'pino';
+import { isErrorLike, maskValues, redactDeep, redactSecrets, secretsFromEnv } from './redact';
 
-const TOKEN_PATTERNS: RegExp[] = [
-  /sk-[A-Za-z0-9_-]{16,}/g, // OpenAI
-  /xox[abprs]-[0-9A-Za-z-]{10,}/g, // Slack bot/user tokens
-  /xapp-[0-9A-Za-z-]{10,}/g, // Slack app tokens
-  /r8_[A-Za-z0-9]{16,}/g, // Replicate
-  /[MN][A-Za-z0-9_-]{23,}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,}/g, // Discord bot token
-  /(postgres(?:ql)?:\/\/[^:\s/]+:)[^@\s]+@/g, // password in a connection string
-];
+export { redactSecrets, redactUrl, redactDeep, isSecretKey, REDACTED } from './redact';
 
-export function redactSecrets(text: string): string {
-  let out = text;
-  for (const re of TOKEN_PATTERNS) {
-    out = out.replace(re, (m, prefix?: string) => (typeof prefix === 'string' && m.startsWith(prefix) ? `${prefix}[redacted]@` : '[redacted]'));
+export interface LoggerOptions {
+  /** Exact values to mask wherever they appear (default: the secrets configured in `env`). */
+  secrets?: readonly string[];
+  /** Where configured secrets are read from (default process.env). */
+  env?: Record<string, string | undefined>;
+}
+
+function cleanArgs(args: unknown[]): unknown[] {
+  const out = args.map((a, i) => (typeof a === 'string' ? redactSecrets(a) : i === 0 ? a : redactDeep(a)));
+  // log.error(err) / log.error({ err }): pino would use the raw err.message as the message.
+  const first = args[0];
+  if (out.length === 1 && typeof first === 'object' && first !== null && (first as { msg?: unknown }).msg === undefined) {
+    const err = isErrorLike(first) ? first : isErrorLike((first as { err?: unknown }).err) ? (first as { err: Error }).err : undefined;
+    if (err && typeof err.message === 'string') out.push(redactSecrets(err.message));
   }
   return out;
 }
 
-const SECRET_KEYS = ['token', 'apiKey', 'api_key', 'authorization', 'Authorization', 'password', 'secret'];
-const REDACT_PATHS = [
-  ...SECRET_KEYS,
-  ...SECRET_KEYS.map((k) => `*.${k}`), '*.apiKey', '*.api_key', '*.authorization', '*.Authorization', '*.password',
-  '*.DISCORD_TOKEN', '*.SLACK_BOT_TOKEN', '*.SLACK_SIGNING_SECRET', '*.SLACK_APP_TOKEN',
-  '*.OPENAI_API_KEY', '*.REPLICATE_API_TOKEN', '*.DATABASE_URL',
-  'headers.authorization', 'req.headers.authorization',
-];
-
-function deepRedact(value: unknown, depth = 0): unknown {
-  if (typeof value === 'string') return redactSecrets(value);
-  if (depth > 6 || value === null || typeof value !== 'object') return value;
-  if (Array.isArray(value)) return value.map((v) => deepRedact(v, depth + 1));
-  if (value instanceof Error) return value;
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) out[k] = deepRedact(v, depth + 1);
-  return out;
-}
-
-export function createLogger(level: string = process.env.LOG_LEVEL ?? 'info', destination?: pino.DestinationStream): Logger {
+export function createLogger(level: string = process.env.LOG_LEVEL ?? 'info', destination?: pino.DestinationStream, opts: LoggerOptions = {}): Logger {
+  const known = [...(opts.secrets ?? []), ...secretsFromEnv(opts.env ?? process.env)];
   return pino(
     {
       level,
       base: { app: 'tasteloop' },
-      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
       formatters: {
-        // Deep-mask token-shaped strings in every logged field, whatever its name.
-        log: (obj) => deepRedact(obj) as Record<string, unknown>,
+        log: (obj) => redactDeep(obj) as Record<string, unknown>,
+        bindings: (bindings) => redactDeep(bindings) as pino.Bindings,
       },
       hooks: {
-        // Mask token-shaped substrings in every message string.
         logMethod(args, method) {
-          const cleaned = args.map((a) => (typeof a === 'string' ? redactSecrets(a) : a)) as Parameters<typeof method>;
-          return method.apply(this, cleaned);
+          return method.apply(this, cleanArgs(args) as Parameters<typeof method>);
         },
+        streamWrite: (line) => maskValues(redactSecrets(line), known),
       },
       serializers: {
-        err: (err: unknown) => {
-          const s = pino.stdSerializers.err(err as Error);
-          if (s && typeof s.message === 'string') s.message = redactSecrets(s.message);
-          if (s && typeof s.stack === 'string') s.stack = redactSecrets(s.stack);
-          return s;
-        },
+        // formatters.log has already turned errors into redacted objects; this covers child bindings.
+        err: (err: unknown) => redactDeep(err),
       },
     },
     destination,

@@ -3,7 +3,7 @@
  * (plus the local playground unless PLAYGROUND=off), and drain cleanly on SIGTERM / SIGINT.
  */
 import { ConfigError, loadConfig, type Config } from './config';
-import { createLogger, type Logger } from './log';
+import { createLogger, redactSecrets, type Logger } from './log';
 import { createApp, type App } from './app';
 import { eq, sql } from 'drizzle-orm';
 import { scopeSettings } from './db/schema';
@@ -36,7 +36,7 @@ export async function main(): Promise<void> {
   } catch (err) {
     log.fatal({ err }, `startup failed: ${(err as Error).message}`);
     // Also in plain text: the operator must be able to read what to fix without a JSON viewer.
-    process.stderr.write(`\nTasteloop could not start:\n${(err as Error).message}\n`);
+    process.stderr.write(`\nTasteloop could not start:\n${redactSecrets((err as Error).message)}\n`);
     process.exit(1);
   }
   for (const [part, backend] of Object.entries(app.backends)) log.info({ part, backend }, `${part}: ${backend}`);
@@ -54,6 +54,8 @@ export async function main(): Promise<void> {
         ? adapters.map((a): HealthCheck => ({ name: a.name, check: () => a.health() }))
         : [{ name: 'platforms', check: () => ({ ok: false, detail: 'starting' }) }]),
     ],
+    // Drawn in the background after the platforms connect: shown, never a reason to be unready.
+    info: () => ({ gallery: app.gallery.status() }),
   });
   // Per platform, 1 while connected and taking work: what to alert on.
   new Gauge({
@@ -91,6 +93,7 @@ export async function main(): Promise<void> {
     platformsStarted = true;
   } catch (err) {
     log.fatal({ err }, `a chat platform failed to start: ${(err as Error).message}`);
+    process.stderr.write(`\nTasteloop could not start:\n${redactSecrets((err as Error).message)}\n`);
     await health.stop().catch(() => {});
     await app.close().catch(() => {});
     process.exit(1);
@@ -98,6 +101,8 @@ export async function main(): Promise<void> {
   const names = adapters.map((a) => a.name);
   log.info({ platforms: names }, `platforms: ${names.join(', ') || 'none'}`);
   if (config.playgroundEnabled) log.info(`playground: open http://${config.HOST}:${config.PORT}`);
+  // Only now: on a first start drawing takes the CPU for a while, and connecting comes first.
+  app.drawGallery();
 
   const shutdown = async (signal: string) => {
     if (stopping) return;

@@ -32,6 +32,8 @@ for (const backend of testBackends()) {
       const config = testConfig({ DATA_DIR: mkdtempSync(path.join(tmpdir(), 'tl-app-')), IMAGE_SIZE: '96' });
       app = await createApp(config, { log: silentLogger, database, runOptions: { outboxPollMs: 50 } });
       await app.start();
+      app.drawGallery(); // in the background, as after npm start connects
+      await app.gallery.done;
     });
     afterAll(async () => {
       await app?.close();

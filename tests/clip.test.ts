@@ -1,6 +1,7 @@
 /**
- * The `clip` embedder, loaded through the real @huggingface/transformers code path, fully offline, on a
- * tiny CLIP-shaped ONNX model the test builds itself (tests/fixtures/tiny-clip.ts).
+ * The `clip` embedder, loaded through the real @huggingface/transformers code path, fully offline
+ * (`allowRemoteModels: false`, i.e. CLIP_OFFLINE=1), on a tiny CLIP-shaped ONNX model the test builds itself
+ * (tests/fixtures/tiny-clip.ts). Downloading is covered by tests/clip-download.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
@@ -55,7 +56,7 @@ beforeAll(async () => {
   root = await mkdtemp(path.join(os.tmpdir(), 'tasteloop-clip-'));
   modelDir = path.join(root, 'models');
   await writeTinyClipModel(modelDir, TINY_CLIP_MODEL_ID, { dim: 8 });
-  embedder = new ClipEmbedder({ modelId: TINY_CLIP_MODEL_ID, modelDir, cacheDir: path.join(root, 'cache'), threads: 1 });
+  embedder = new ClipEmbedder({ modelId: TINY_CLIP_MODEL_ID, modelDir, cacheDir: path.join(root, 'cache'), threads: 1, allowRemoteModels: false });
 });
 
 afterAll(async () => {
@@ -110,7 +111,7 @@ describe('ClipEmbedder on a tiny offline CLIP-shaped model', () => {
       await solidPng(10, 200, 60, 64),
       await splitPng([0, 0, 0], [255, 255, 255]),
     ];
-    const chunked = new ClipEmbedder({ modelId: TINY_CLIP_MODEL_ID, modelDir, threads: 1, batchSize: 2 });
+    const chunked = new ClipEmbedder({ modelId: TINY_CLIP_MODEL_ID, modelDir, threads: 1, batchSize: 2, allowRemoteModels: false });
     try {
       const batch = await embedder.embed(images);
       const batchChunked = await chunked.embed(images);
@@ -144,7 +145,7 @@ describe('ClipEmbedder on a tiny offline CLIP-shaped model', () => {
   it('learns the dimension from the first output when config.json has no projection_dim', async () => {
     const dir = path.join(root, 'models-nodim');
     await writeTinyClipModel(dir, 'tiny/no-dim', { dim: 5, writeProjectionDim: false });
-    const e = new ClipEmbedder({ modelId: 'tiny/no-dim', modelDir: dir, threads: 1 });
+    const e = new ClipEmbedder({ modelId: 'tiny/no-dim', modelDir: dir, threads: 1, allowRemoteModels: false });
     try {
       expect(e.dim).toBe(0);
       await e.load();
@@ -159,7 +160,7 @@ describe('ClipEmbedder on a tiny offline CLIP-shaped model', () => {
 
   it('a missing model fails with ModelNotFoundError saying which files go where and naming CLIP_MODEL_DIR', async () => {
     const emptyDir = path.join(root, 'empty-models');
-    const e = new ClipEmbedder({ modelDir: emptyDir });
+    const e = new ClipEmbedder({ modelDir: emptyDir, allowRemoteModels: false });
     expect(e.modelId).toBe(`clip:${DEFAULT_CLIP_MODEL}`);
     const err = await e.embed([await solidPng(1, 2, 3)]).catch((x: unknown) => x);
     expect(err).toBeInstanceOf(ModelNotFoundError);
@@ -175,7 +176,7 @@ describe('ClipEmbedder on a tiny offline CLIP-shaped model', () => {
   });
 
   it('checks the file of the chosen dtype: q8 needs onnx/vision_model_quantized.onnx', async () => {
-    const e = new ClipEmbedder({ modelId: TINY_CLIP_MODEL_ID, modelDir, dtype: 'q8' });
+    const e = new ClipEmbedder({ modelId: TINY_CLIP_MODEL_ID, modelDir, dtype: 'q8', allowRemoteModels: false });
     const err = await e.load().catch((x: unknown) => x);
     expect(err).toBeInstanceOf(ModelNotFoundError);
     expect((err as Error).message).toContain(path.join(TINY_CLIP_MODEL_ID, 'onnx', 'vision_model_quantized.onnx'));
@@ -184,7 +185,7 @@ describe('ClipEmbedder on a tiny offline CLIP-shaped model', () => {
   it('also finds a model laid out under CLIP_CACHE_DIR (transformers file cache)', async () => {
     const cacheDir = path.join(root, 'cache-only');
     await writeTinyClipModel(cacheDir, 'tiny/cached', { dim: 6 });
-    const e = new ClipEmbedder({ modelId: 'tiny/cached', modelDir: path.join(root, 'no-models-here'), cacheDir, threads: 1 });
+    const e = new ClipEmbedder({ modelId: 'tiny/cached', modelDir: path.join(root, 'no-models-here'), cacheDir, threads: 1, allowRemoteModels: false });
     try {
       const [v] = await e.embed([await solidPng(30, 60, 90)]);
       expect(e.dim).toBe(6);
@@ -194,16 +195,23 @@ describe('ClipEmbedder on a tiny offline CLIP-shaped model', () => {
     }
   });
 
-  it('maps the configuration: CLIP_MODEL, CLIP_MODEL_DIR (default DATA_DIR/models), CLIP_CACHE_DIR', () => {
-    expect(clipOptionsFromConfig({ CLIP_MODEL: 'a/b', CLIP_MODEL_DIR: undefined, CLIP_CACHE_DIR: undefined, dataDir: '/srv/data' })).toEqual({
+  it('maps the configuration: CLIP_MODEL, CLIP_MODEL_DIR (default DATA_DIR/models), CLIP_CACHE_DIR, CLIP_OFFLINE', () => {
+    const online = { CLIP_OFFLINE: false, HF_HUB_OFFLINE: false, HF_ENDPOINT: undefined };
+    expect(clipOptionsFromConfig({ CLIP_MODEL: 'a/b', CLIP_MODEL_DIR: undefined, CLIP_CACHE_DIR: undefined, dataDir: '/srv/data', ...online })).toEqual({
       modelId: 'a/b',
       modelDir: '/srv/data/models',
       cacheDir: undefined,
+      allowRemoteModels: true,
+      remoteHost: undefined,
     });
-    expect(clipOptionsFromConfig({ CLIP_MODEL: 'a/b', CLIP_MODEL_DIR: '/m', CLIP_CACHE_DIR: '/c', dataDir: '/srv/data' })).toEqual({
+    expect(
+      clipOptionsFromConfig({ CLIP_MODEL: 'a/b', CLIP_MODEL_DIR: '/m', CLIP_CACHE_DIR: '/c', dataDir: '/srv/data', ...online, CLIP_OFFLINE: true }),
+    ).toEqual({
       modelId: 'a/b',
       modelDir: '/m',
       cacheDir: '/c',
+      allowRemoteModels: false,
+      remoteHost: undefined,
     });
   });
 

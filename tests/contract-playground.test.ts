@@ -2,6 +2,7 @@ import { userKeyOf } from '../src/core/identity';
 import { createPlaygroundAdapter, personFor } from '../src/platforms/playground/adapter';
 import { CHANNEL_ID } from '../src/platforms/playground/state';
 import { openTestCore } from './helpers/core';
+import { PlaygroundClient } from './helpers/playground-client';
 import { platformContract, type AdapterHarness } from './platform-contract';
 import { silentLogger } from '../src/log';
 
@@ -9,17 +10,23 @@ platformContract('playground (real core on PGlite)', async (): Promise<AdapterHa
   const core = await openTestCore();
   const adapter = createPlaygroundAdapter({ services: core.app.services, log: silentLogger, port: 0, runFeedPollMs: 50 });
   await adapter.start();
-  const res = await fetch(`${adapter.url()}/api/commands`);
+  const res = await fetch(adapter.url());
   if (!res.ok) throw new Error('playground not serving');
   const options = (o: Record<string, string | number>) => Object.entries(o).map(([k, v]) => `${k}:${v}`).join(' ');
   const userKey = (user: string) => userKeyOf(personFor(user));
+  // One browser session per person, as several people at their own browsers.
+  const clients = new Map<string, Promise<PlaygroundClient>>();
+  const as = (user: string) => {
+    if (!clients.has(user)) clients.set(user, PlaygroundClient.as(adapter.url(), user));
+    return clients.get(user)!;
+  };
   return {
     rating: (user, imageId) => core.rating(userKey(user), imageId),
     channelId: CHANNEL_ID,
-    // Through HTTP, as the page does.
+    // Through HTTP, as the page does: 200 = it ran, 422 = refused before running (answered privately).
     command: async (user, name, o = {}) => {
-      const r = await fetch(`${adapter.url()}/api/command`, { method: 'POST', body: JSON.stringify({ user, text: `/${name} ${options(o)}` }) });
-      if (!r.ok) throw new Error(`command failed: ${r.status}`);
+      const r = await (await as(user)).command(`/${name} ${options(o)}`);
+      if (r.status !== 200 && r.status !== 422) throw new Error(`command failed: ${r.status} ${JSON.stringify(r.body)}`);
     },
     messages: async () =>
       [...adapter.state.messages.values()].filter((m) => m.author.bot).map((m) => ({
@@ -27,15 +34,15 @@ platformContract('playground (real core on PGlite)', async (): Promise<AdapterHa
       })),
     threadIds: async () => [...adapter.state.threads.keys()],
     rate: async (user, messageId, score) => {
-      const r = await fetch(`${adapter.url()}/api/rate`, { method: 'POST', body: JSON.stringify({ user, messageId, score }) });
-      if (!r.ok) throw new Error(`rate failed: ${await r.text()}`);
+      const r = await (await as(user)).rate(messageId, score);
+      if (r.status !== 200) throw new Error(`rate failed: ${r.status} ${JSON.stringify(r.body)}`);
     },
     unrate: async (user, messageId, score) => {
       // The page's button toggles: clicking your current rating clears it; clearing another score is a no-op.
       const m = adapter.state.messages.get(messageId);
       if (m?.ratings[personFor(user).userId] !== score) return;
-      const r = await fetch(`${adapter.url()}/api/rate`, { method: 'POST', body: JSON.stringify({ user, messageId, score: null }) });
-      if (!r.ok) throw new Error(`unrate failed: ${await r.text()}`);
+      const r = await (await as(user)).rate(messageId, null);
+      if (r.status !== 200) throw new Error(`unrate failed: ${r.status} ${JSON.stringify(r.body)}`);
     },
     userKey,
     health: () => adapter.health(),

@@ -7,6 +7,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
+import { request } from 'node:http';
 import path from 'node:path';
 import { REST, Routes } from 'discord.js';
 import { silentLogger } from '../src/log';
@@ -79,6 +80,12 @@ describe('discord: several bot processes, one rate limit', () => {
 
   it('a window someone else already spent: one 429 teaches the proxy the bucket, it waits, and every post goes out again whole', async () => {
     proxy = await startDiscordRestProxy({ port: 0, host: '127.0.0.1', upstreamApi: fake.apiUrl, log: silentLogger });
+    // The proxy has forwarded a post before, so it knows the route's bucket. A proxy that has not may
+    // draw a second 429 here, depending on the machine's speed: @discordjs/rest queues a route's
+    // requests under a provisional handler until Discord names the bucket, and a request arriving
+    // after that goes to the bucket's own handler, which has not seen the first 429.
+    await new REST(discordRestOptions({ DISCORD_API_URL: `${proxy.url}/api` })).setToken(fake.token).post(Routes.channelMessages(fake.channelId), { body: { content: 'warm-up' } });
+    await new Promise((r) => setTimeout(r, WINDOW_MS)); // a fresh window for the outsider to spend
     // A process not behind the proxy spends the window just before.
     const outsider = new REST(discordRestOptions({ DISCORD_API_URL: fake.apiUrl })).setToken(fake.token);
     await Promise.all(Array.from({ length: 5 }, (_, i) => outsider.post(Routes.channelMessages(fake.channelId), { body: { content: `outsider #${i}` } })));
@@ -97,14 +104,31 @@ describe('discord: several bot processes, one rate limit', () => {
   });
 
   it('a body over the cap is refused with a 413 and never reaches Discord', async () => {
-    proxy = await startDiscordRestProxy({ port: 0, host: '127.0.0.1', upstreamApi: fake.apiUrl, log: silentLogger, maxBodyBytes: 2_000 });
+    // A small cap, so the test holds a few KiB rather than the production cap's 110 MiB.
+    const cap = 64 * 1024;
+    proxy = await startDiscordRestProxy({ port: 0, host: '127.0.0.1', upstreamApi: fake.apiUrl, log: silentLogger, maxBodyBytes: cap });
     const rest = new REST({ ...discordRestOptions({ DISCORD_API_URL: `${proxy.url}/api` }), retries: 0 }).setToken(fake.token);
     const requestsBefore = fake.requests.length;
-    await expect(rest.post(Routes.channelMessages(fake.channelId), { body: { content: 'big' }, files: [{ name: 'big.png', data: Buffer.alloc(5_000, 1), contentType: 'image/png' }] })).rejects.toMatchObject({ status: 413 });
+    // Sized: discord.js sends a Content-Length, here just over the cap (the file alone is the cap).
+    await expect(rest.post(Routes.channelMessages(fake.channelId), { body: { content: 'big' }, files: [{ name: 'big.png', data: Buffer.alloc(cap, 1), contentType: 'image/png' }] })).rejects.toMatchObject({ status: 413 });
+    // Chunked: no Content-Length, so the proxy only learns the size by reading; one byte over the cap.
+    const chunked = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = request(`${proxy!.url}/api/v10/channels/${fake.channelId}/messages`, { method: 'POST', headers: { authorization: `Bot ${fake.token}`, 'content-type': 'application/octet-stream' } }, (res) => {
+        let body = '';
+        res.setEncoding('utf8').on('data', (d: string) => (body += d)).on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      req.on('error', reject);
+      for (let i = 0; i < 16; i++) req.write(Buffer.alloc(4 * 1024, 1));
+      req.end(Buffer.alloc(1, 1));
+    });
+    expect(chunked.status).toBe(413);
+    expect(JSON.parse(chunked.body)).toMatchObject({ code: 40005 });
     expect(fake.requests.length).toBe(requestsBefore);
-    // A small post through the same proxy still goes out.
+    // A small post through the same proxy still goes out. Earlier tests may have spent this channel's
+    // window: a 429 the proxy waits out and sends again is one more request at the fake, not a second post.
+    const served429Before = fake.served429.length;
     await rest.post(Routes.channelMessages(fake.channelId), { body: { content: 'small' } });
-    expect(fake.requests.length).toBe(requestsBefore + 1);
+    expect(fake.requests.length - (fake.served429.length - served429Before)).toBe(requestsBefore + 1);
   });
 
   it('Discord out of reach: the bot gets a 502 it can retry, never an empty 200 that would pass for a sent post', async () => {
@@ -128,17 +152,22 @@ describe('discord: several bot processes, one rate limit', () => {
       return { child, output: () => out, exited };
     };
     const a = run({ DISCORD_REST_PROXY_PORT: '0', DISCORD_API_URL: fake.apiUrl });
+    let b: ReturnType<typeof run> | undefined;
     try {
-      const line = await waitFor(() => /set DISCORD_API_URL=(http:\/\/[^ "]+\/api)/.exec(a.output()), 'the listening line', 20_000);
+      // Each process loads discord.js through tsx: seconds when idle, much longer on a busy machine.
+      const line = await waitFor(() => /set DISCORD_API_URL=(http:\/\/[^ "]+\/api)/.exec(a.output()), 'the listening line', 150_000);
       const res = await fetch(`${line[1]!.replace(/\/api$/, '')}/healthz`);
       expect(res.status).toBe(200);
       const port = new URL(line[1]!).port;
-      const b = run({ DISCORD_REST_PROXY_PORT: port });
+      b = run({ DISCORD_REST_PROXY_PORT: port });
       expect(await b.exited).toBe(1);
       expect(b.output()).toContain(`DISCORD_REST_PROXY_PORT ${port} is not free. Set DISCORD_REST_PROXY_PORT to a free port.`);
-    } finally {
       a.child.kill('SIGTERM');
       expect(await a.exited).toBe(0);
+    } finally {
+      // After a failure above: leave nothing running (a no-op for a process that has exited).
+      a.child.kill('SIGKILL');
+      b?.child.kill('SIGKILL');
     }
-  });
+  }, 300_000);
 });

@@ -82,6 +82,32 @@ describe('health server', () => {
 });
 
 describe('metrics', () => {
+  it('/readyz shows informational facts (the starter gallery) without them affecting readiness, and survives a broken source', async () => {
+    let gallery = { state: 'drawing', ready: 12, total: 84 };
+    let broken = false;
+    const server = createHealthServer({
+      host: '127.0.0.1', port: 0, log: silentLogger, isStopping: () => false, checks: () => [ok('database')],
+      info: () => {
+        if (broken) throw new Error('no status');
+        return { gallery };
+      },
+    });
+    const port = await server.start();
+    try {
+      const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
+      expect(ready.status).toBe(200);
+      expect(await ready.json()).toMatchObject({ status: 'ready', info: { gallery: { state: 'drawing', ready: 12, total: 84 } } });
+      gallery = { state: 'failed', ready: 30, total: 84 };
+      expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
+      broken = true;
+      const again = await fetch(`http://127.0.0.1:${port}/readyz`);
+      expect(again.status).toBe(200);
+      expect(await again.json()).not.toHaveProperty('info');
+    } finally {
+      await server.stop();
+    }
+  });
+
   it('/metrics serves the bot series and the process metrics in the Prometheus text format', async () => {
     commandsTotal.inc({ platform: 'discord', command: 'rate', outcome: 'ok' });
     commandsTotal.inc({ platform: 'discord', command: 'rate', outcome: 'ok' }, 2);

@@ -1,12 +1,15 @@
 /**
  * The playground in a real headless Chromium (Debian's chromium + playwright-core): rate an image,
  * run a short /optimize and watch its iterations arrive live; keeps a screenshot in test-artifacts/.
+ * The browser's own rules are part of the test: the page calls the server from its origin with its
+ * session cookie (the person switcher is the session's), a second browser has its own session, and
+ * with PLAYGROUND_TOKEN the page asks for the token first.
  * Skipped, saying so, where Chromium is not installed (CI installs it).
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { silentLogger } from '../src/log';
 import { userKeyOf } from '../src/core/identity';
 import { createPlaygroundAdapter, personFor, type PlaygroundAdapter } from '../src/platforms/playground/adapter';
@@ -36,6 +39,10 @@ describe.skipIf(!hasChromium)('playground in headless Chromium', () => {
     await page.goto(adapter.url());
     await page.waitForSelector('body[data-connected="1"]');
   });
+  const others: BrowserContext[] = [];
+  afterAll(async () => {
+    for (const c of others) await c.close().catch(() => {});
+  });
   afterAll(async () => {
     await browser?.close();
     await adapter?.stop();
@@ -43,6 +50,9 @@ describe.skipIf(!hasChromium)('playground in headless Chromium', () => {
   });
 
   it('rates an image with a button: the rating is stored for the acting person', async () => {
+    // The session's cookie is out of the page's reach (HttpOnly), and the server knows who acts.
+    expect(await page.evaluate(() => document.cookie)).toBe('');
+    expect(await page.inputValue('#person')).toBe('alice');
     await page.selectOption('#person', 'bob');
     await page.fill('#command-input', '/rate count:3');
     await page.press('#command-input', 'Enter');
@@ -99,6 +109,14 @@ describe.skipIf(!hasChromium)('playground in headless Chromium', () => {
     await page.fill('#command-input', '');
   });
 
+  it('a refused command is answered privately and left in the box to fix', async () => {
+    await page.fill('#command-input', '/rate count:50');
+    await page.press('#command-input', 'Enter');
+    await page.waitForFunction(() => Array.from(document.querySelectorAll('#channel-messages .msg.ephemeral')).some((e) => e.textContent!.includes('count must be from 1 to 10')));
+    expect(await page.inputValue('#command-input')).toBe('/rate count:50');
+    await page.fill('#command-input', '');
+  });
+
   it('shows /profile with its charts inline (screenshot)', async () => {
     // A few more ratings by bob, clicked in the page, so the profile has something to show.
     await page.fill('#command-input', '/rate count:6');
@@ -127,5 +145,57 @@ describe.skipIf(!hasChromium)('playground in headless Chromium', () => {
       box.scrollTop = box.scrollHeight;
     });
     await page.screenshot({ path: path.join(ARTIFACTS, 'playground-profile.png') });
+  });
+
+  it('a second browser has its own session: it acts as its own person and never sees bob’s private replies or files', async () => {
+    const bobPrivate = [...adapter.state.messages.values()].filter((m) => m.ephemeralFor === 'bob');
+    expect(bobPrivate.length).toBeGreaterThan(0);
+    const chart = bobPrivate.flatMap((m) => m.files ?? [])[0]!;
+    const ctx = await browser.newContext();
+    others.push(ctx);
+    const other = await ctx.newPage();
+    await other.goto(adapter.url());
+    await other.waitForSelector('body[data-connected="1"]');
+    expect(await other.inputValue('#person')).toBe('alice');
+    expect(await other.locator('.msg.ephemeral').count()).toBe(0);
+    for (const m of bobPrivate) expect(await other.locator(`[data-message-id="${m.id}"]`).count()).toBe(0);
+    // bob's chart is not there for alice's session, even by its address.
+    expect(await other.evaluate(async (href) => (await fetch(href)).status, adapter.fileUrl(chart))).toBe(404);
+    expect(await page.evaluate(async (href) => (await fetch(href)).status, adapter.fileUrl(chart))).toBe(200);
+    // Switching the first browser does not switch the second.
+    await page.selectOption('#person', 'carol');
+    await page.waitForFunction(() => document.querySelectorAll('#channel-messages .msg.ephemeral').length === 0);
+    expect(await other.inputValue('#person')).toBe('alice');
+    await page.selectOption('#person', 'bob');
+    await page.waitForFunction(() => document.querySelectorAll('#channel-messages .msg.ephemeral').length > 0);
+  });
+
+  it('with PLAYGROUND_TOKEN the page asks for the token first, then works', async () => {
+    const token = 'browser-test-token-0123456789';
+    const guarded = createPlaygroundAdapter({ services: core.app.services, log: silentLogger, port: 0, runFeedPollMs: 50, token });
+    await guarded.start();
+    try {
+      const ctx = await browser.newContext();
+      others.push(ctx);
+      const p = await ctx.newPage();
+      await p.goto(guarded.url());
+      await p.waitForSelector('#token');
+      await p.fill('#token', 'not the token');
+      await p.click('button[type="submit"]');
+      await p.waitForFunction(() => document.getElementById('error')!.textContent === 'wrong token');
+      await p.fill('#token', token);
+      await p.click('button[type="submit"]');
+      await p.waitForSelector('body[data-connected="1"]');
+      // A person of one's own, added with the "+ person" box (the server switches the session to her).
+      await p.fill('#new-person', 'dora');
+      await p.press('#new-person', 'Enter');
+      await p.waitForFunction(() => (document.getElementById('person') as HTMLSelectElement).value === 'dora');
+      await p.fill('#command-input', '/privacy action:status');
+      await p.press('#command-input', 'Enter');
+      await p.waitForSelector('#channel-messages .msg.ephemeral');
+      expect([...guarded.state.messages.values()].some((m) => m.ephemeralFor === 'dora')).toBe(true);
+    } finally {
+      await guarded.stop();
+    }
   });
 });

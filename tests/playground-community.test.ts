@@ -18,6 +18,7 @@ import { silentLogger } from '../src/log';
 import { createPlaygroundAdapter, personFor, PLAYGROUND_SCOPE, type PlaygroundAdapter } from '../src/platforms/playground/adapter';
 import { CHANNEL_ID, type PlaygroundFile, type PlaygroundMessage } from '../src/platforms/playground/state';
 import { openTestCore, type TestCore } from './helpers/core';
+import { PlaygroundClient } from './helpers/playground-client';
 import { waitFor } from './helpers/wait';
 
 const REFUSAL = `⚠️ ${ProfileNotAvailableError.MESSAGE}`;
@@ -36,6 +37,12 @@ describe('playground community features (real core)', () => {
   let adapter: PlaygroundAdapter;
   let dataDir: string;
   let stateFile: string;
+  // One browser session per person.
+  let clients = new Map<string, PlaygroundClient>();
+  async function as(user: string): Promise<PlaygroundClient> {
+    if (!clients.has(user)) clients.set(user, await PlaygroundClient.as(adapter.url(), user));
+    return clients.get(user)!;
+  }
 
   beforeAll(async () => {
     core = await openTestCore();
@@ -52,16 +59,17 @@ describe('playground community features (real core)', () => {
   /** Runs a command through the page's HTTP API; returns the bot messages it produced in the channel. */
   async function command(user: string, text: string): Promise<PlaygroundMessage[]> {
     const before = new Set(adapter.state.messages.keys());
-    const r = await fetch(`${adapter.url()}/api/command`, { method: 'POST', body: JSON.stringify({ user, text }) });
+    const r = await (await as(user)).command(text);
     expect(r.status).toBe(200);
     return [...adapter.state.messages.values()].filter((m) => !before.has(m.id) && m.author.bot && m.conversationId === CHANNEL_ID);
   }
-  async function fetchFile(file: PlaygroundFile): Promise<Response> {
-    return fetch(`${adapter.url()}${adapter.fileUrl(file)}`);
+  /** Fetches a file as `user`'s session would (a private file only for its owner). */
+  async function fetchFile(file: PlaygroundFile, user = 'ann'): Promise<Response> {
+    return (await as(user)).get(adapter.fileUrl(file));
   }
   /** Fetches a PNG file over HTTP and checks it is a real, decodable PNG of the recorded size. */
-  async function servedPng(file: PlaygroundFile): Promise<{ width: number; height: number; bytes: Buffer }> {
-    const res = await fetchFile(file);
+  async function servedPng(file: PlaygroundFile, user?: string): Promise<{ width: number; height: number; bytes: Buffer }> {
+    const res = await fetchFile(file, user);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('image/png');
     const bytes = Buffer.from(await res.arrayBuffer());
@@ -82,7 +90,7 @@ describe('playground community features (real core)', () => {
     const rateMessages = [...adapter.state.messages.values()].filter((m) => m.kind === 'rate');
     for (const [user, scores] of Object.entries(TASTES)) {
       for (const [i, m] of rateMessages.entries()) {
-        const r = await fetch(`${adapter.url()}/api/rate`, { method: 'POST', body: JSON.stringify({ user, messageId: m.id, score: scores[i] }) });
+        const r = await (await as(user)).rate(m.id, scores[i]!);
         expect(r.status).toBe(200);
       }
     }
@@ -92,7 +100,7 @@ describe('playground community features (real core)', () => {
     }
     const rows = await core.app.database.db.select({ k: userScopes.userKey }).from(userScopes).where(eq(userScopes.scopeId, PLAYGROUND_SCOPE));
     expect(rows.map((r) => r.k).sort()).toEqual(['ann', 'bob', 'carol', 'dave'].map((u) => userKeyOf(personFor(u))));
-  });
+  }, 180_000); // 40 clicks, each a few ledger transactions: slow on a busy shared machine
 
   it('before opting in, nobody can be compared — the refusal is generic', async () => {
     const [reply] = await command('ann', '/compare users:@ann @bob');
@@ -136,7 +144,7 @@ describe('playground community features (real core)', () => {
     expect(own?.ephemeralFor).toBe('bob');
     const names = (own?.files ?? []).map((f) => f.name).sort();
     expect(names).toEqual(['ratings.png', 'taste-grid.png']);
-    for (const f of own!.files!) await servedPng(f);
+    for (const f of own!.files!) await servedPng(f, 'bob');
 
     const [other] = await command('bob', '/profile user:@ann');
     expect(other?.text).toContain('**Ann’s taste profile** — 10 ratings');
@@ -186,7 +194,7 @@ describe('playground community features (real core)', () => {
     const [exp] = await command('carol', '/privacy action:export');
     const file = exp?.files?.[0];
     expect(file?.contentType).toBe('application/json');
-    const res = await fetchFile(file!);
+    const res = await fetchFile(file!, 'carol');
     expect(res.status).toBe(200);
     expect(res.headers.get('content-disposition')).toMatch(/^attachment; filename="tasteloop-export-playground_-_carol\.json"$/);
     const data = JSON.parse(await res.text()) as { userKey: string; ratings: unknown[] };
@@ -206,7 +214,7 @@ describe('playground community features (real core)', () => {
 
     // Unknown ids are 404, and so are path tricks.
     for (const bad of ['/files/000000000000000000000000/x.png', '/files/..%2Fplayground.jsonl/x', '/files/']) {
-      expect((await fetch(`${adapter.url()}${bad}`)).status).toBe(404);
+      expect((await (await as('ann')).get(bad)).status).toBe(404);
     }
 
     // A restart on the same DATA_DIR still serves the files of old messages.
@@ -214,6 +222,7 @@ describe('playground community features (real core)', () => {
     await adapter.stop();
     adapter = createPlaygroundAdapter({ services: core.app.services, log: silentLogger, port: 0, runFeedPollMs: 50, stateFile });
     await adapter.start();
+    clients = new Map(); // sessions do not outlive the process: each browser opens a new one
     expect(existsSync(stateFile)).toBe(true);
     expect(adapter.state.files.get(heat.id)?.file).toEqual(heat);
     await servedPng(heat);

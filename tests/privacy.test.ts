@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database, Db } from '../src/db/connection';
 import { candidates, outbox, platformMessages, processedEvents, runIterations, runs, scorerModels, usage } from '../src/db/schema';
 import { queryRows } from '../src/db/util';
-import { ProfileNotAvailableError } from '../src/core/errors';
+import { ForgottenError, ProfileNotAvailableError } from '../src/core/errors';
 import { hashUserKey, userKeyOf, type PersonRef } from '../src/core/identity';
 import { isForgotten, touchPerson } from '../src/core/people';
 import { canUseProfile, FORGOTTEN_MEMBER } from '../src/core/privacy';
@@ -228,11 +228,11 @@ for (const backend of testBackends()) {
       // Bob's rating of the deleted image is gone too (an image that no longer exists cannot be scored).
       expect(await world.ledger.getRating(bob, upload.id)).toBeNull();
 
-      // A late duplicate of an old event, a newer event and a touch from a platform event bring nothing back.
+      // A late duplicate of an old event, a newer event and a touch from a platform event are refused and bring nothing back.
       const gal = { ...late, imageId: gallery[4]! };
-      expect((await world.ledger.rate(gal)).changed).toBe(false);
-      expect((await world.ledger.rate({ ...gal, eventTime: new Date('2031-01-01T00:00:00Z') })).changed).toBe(false);
-      await touchPerson(db, DAN, 'g1');
+      await expect(world.ledger.rate(gal)).rejects.toBeInstanceOf(ForgottenError);
+      await expect(world.ledger.rate({ ...gal, eventTime: new Date('2031-01-01T00:00:00Z') })).rejects.toBeInstanceOf(ForgottenError);
+      await expect(touchPerson(db, DAN, 'g1')).rejects.toBeInstanceOf(ForgottenError);
       await world.taste.idle();
       expect(await mentions(db, dan)).toEqual([]);
       expect(world.taste.scorer.hasUser(dan)).toBe(false);

@@ -23,7 +23,8 @@ function llms(extra: Partial<OpenAILlmOptions> = {}) {
     apiKey: 'sk-test-not-real',
     baseURL: server.baseURL,
     model: 'gpt-4o-mini',
-    timeoutMs: 2000,
+    // Per attempt; a test of timeouts sets its own. A normal reply must never run into it, busy machine or not.
+    timeoutMs: 30_000,
     maxRetries: 2,
     onUsage: (r) => {
       usage.push(r);
@@ -161,14 +162,16 @@ describe('retries, timeouts and cancellation', () => {
 
   it('a hang is retried by the client once, each attempt counted', async () => {
     server.fault({ kind: 'hang' });
-    const prompts = await llms({ timeoutMs: 300, maxRetries: 1 }).optimizer.proposePrompts({ task: 'initial', n: 2, initialPrompt: 'a cat' });
+    // The retry is a normal reply that must come within the same per-attempt timeout: not too short.
+    const prompts = await llms({ timeoutMs: 2_000, maxRetries: 1 }).optimizer.proposePrompts({ task: 'initial', n: 2, initialPrompt: 'a cat' });
     expect(prompts).toHaveLength(2);
     expect(usage[0]).toMatchObject({ attempts: 2, ok: true });
   });
 
   it('the overall deadline bounds a long Retry-After → ProviderTimeoutError', async () => {
     server.fault({ kind: '429', retryAfter: 30 });
-    const err = await llms({ deadlineMs: 400 })
+    // Long enough for the first request to be answered (its 429 is what the deadline then cuts short).
+    const err = await llms({ deadlineMs: 2_000 })
       .optimizer.proposePrompts({ task: 'initial', n: 2, initialPrompt: 'a cat' })
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ProviderTimeoutError);
@@ -294,6 +297,36 @@ describe('vision, feedback and moderation', () => {
     expect(req.input).toEqual(['a calm lake', 'a scene full of gore']);
     expect(usage[0]).toMatchObject({ kind: 'moderation', attempts: 1, costUsd: 0 });
   });
+
+  it('image moderation sends one data-URL image part and reads the single result', async () => {
+    server.flaggedImageColors = [{ r: 255, g: 0, b: 0 }];
+    try {
+      const red = await sharp({ create: { width: 16, height: 16, channels: 3, background: { r: 255, g: 0, b: 0 } } }).png().toBuffer();
+      const blue = await sharp({ create: { width: 16, height: 16, channels: 3, background: { r: 0, g: 0, b: 255 } } }).jpeg().toBuffer();
+      const { moderator } = llms();
+      expect(await moderator.checkImage({ mime: 'image/png', bytes: red }, { runId: 'r9', userKey: 'discord:-:9' })).toEqual({ flagged: true, categories: ['sexual'] });
+      expect(await moderator.checkImage({ mime: 'image/jpeg', bytes: blue })).toEqual({ flagged: false, categories: [] });
+      const [first, second] = server.requestsTo('/moderations').map((r) => r.body);
+      expect(first.model).toBe('omni-moderation-latest');
+      expect(first.input).toEqual([{ type: 'image_url', image_url: { url: `data:image/png;base64,${red.toString('base64')}` } }]);
+      expect(second.input[0].image_url.url).toMatch(/^data:image\/jpeg;base64,/);
+      expect(usage).toEqual([
+        expect.objectContaining({ kind: 'moderation', ok: true, runId: 'r9', userKey: 'discord:-:9', images: 0 }),
+        expect.objectContaining({ kind: 'moderation', ok: true }),
+      ]);
+    } finally {
+      server.flaggedImageColors = [];
+    }
+  });
+
+  it('image moderation errors are thrown after the SDK retries (the caller fails closed)', async () => {
+    server.fault({ kind: '500' }, { times: 3, path: '/moderations' });
+    const png = await fakePng('x');
+    const err = await llms({ maxRetries: 2 }).moderator.checkImage({ mime: 'image/png', bytes: png }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ProviderError);
+    expect(server.requestsTo('/moderations')).toHaveLength(3);
+    expect(usage).toEqual([expect.objectContaining({ kind: 'moderation', ok: false, attempts: 3 })]);
+  });
 });
 
 describe('usage records', () => {
@@ -310,7 +343,7 @@ describe('usage records', () => {
 
 describe('OpenAIImageGenerator', () => {
   const gen = (extra = {}) =>
-    new OpenAIImageGenerator({ apiKey: 'sk-test-not-real', baseURL: server.baseURL, timeoutMs: 2000, maxRetries: 2, onUsage: (r) => void usage.push(r), ...extra });
+    new OpenAIImageGenerator({ apiKey: 'sk-test-not-real', baseURL: server.baseURL, timeoutMs: 30_000, maxRetries: 2, onUsage: (r) => void usage.push(r), ...extra });
 
   it('returns b64_json bytes and a usage record priced by tokens', async () => {
     const img = await gen().generate('a red kite', { runId: 'r3', size: 512 });
@@ -342,7 +375,8 @@ describe('OpenAIImageGenerator', () => {
 
   it('a hung Images API times out; abort cancels', async () => {
     server.fault({ kind: 'hang' }, { path: '/images/generations' });
-    await expect(gen({ timeoutMs: 300, maxRetries: 0 }).generate('a kite')).rejects.toBeInstanceOf(ProviderTimeoutError);
+    // Long enough for the hung request to reach the server: the wait below counts it.
+    await expect(gen({ timeoutMs: 2_000, maxRetries: 0 }).generate('a kite')).rejects.toBeInstanceOf(ProviderTimeoutError);
     server.fault({ kind: 'hang' }, { path: '/images/generations' });
     const ac = new AbortController();
     const p = gen({ timeoutMs: 60_000 }).generate('a kite', { signal: ac.signal });
@@ -352,7 +386,8 @@ describe('OpenAIImageGenerator', () => {
   });
 });
 
-async function waitFor(cond: () => boolean, maxMs = 5000): Promise<void> {
+/** Polls until `cond` holds (the deadline only bounds a hang). */
+async function waitFor(cond: () => boolean, maxMs = 30_000): Promise<void> {
   const start = Date.now();
   while (!cond()) {
     if (Date.now() - start > maxMs) throw new Error('condition not met in time');

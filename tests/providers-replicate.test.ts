@@ -23,7 +23,8 @@ const gen = (extra: Partial<ReplicateOptions> = {}) =>
     auth: FAKE_REPLICATE_TOKEN,
     baseUrl: server.baseUrl,
     pollIntervalMs: 10,
-    timeoutMs: 5000,
+    // The whole call's deadline; a test of it sets its own. A normal call must never run into it.
+    timeoutMs: 30_000,
     backoffBaseMs: 20,
     onUsage: (r) => {
       usage.push(r);
@@ -77,11 +78,10 @@ describe('ReplicateImageGenerator', () => {
   });
 
   it('stores bytes on arrival: the URL expires soon after, and no download fails', async () => {
-    server.urlExpiryMs = 1000;
     const img = await gen().generate('a fox');
     expect(img.bytes.length).toBeGreaterThan(0);
     const url = `http://127.0.0.1:${server.port}${server.downloads[0]!.path}`;
-    await new Promise((r) => setTimeout(r, 1100));
+    server.urlExpiryMs = -1; // the URL's time is up (however long the call took)
     expect((await fetch(url)).status).toBe(404); // expired now, but we already have the bytes
     expect(server.downloads.map((d) => d.status)).toEqual([200, 404]);
   });
@@ -121,7 +121,8 @@ describe('ReplicateImageGenerator', () => {
 
   it('a prediction that never finishes hits the deadline: cancel endpoint called, ProviderTimeoutError', async () => {
     server.stuck = true;
-    const err = await gen({ timeoutMs: 300 }).generate('a kite').catch((e: unknown) => e);
+    // Long enough for the create and a first poll (what makes it billable) before the deadline.
+    const err = await gen({ timeoutMs: 2_000 }).generate('a kite').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ProviderTimeoutError);
     expect(server.cancelled).toHaveLength(1);
     const id = server.cancelled[0]!;
@@ -131,7 +132,8 @@ describe('ReplicateImageGenerator', () => {
 
   it('a hung HTTP request (poll never answered) also times out and cancels', async () => {
     server.fault({ kind: 'hang' }, { match: /^GET \/v1\/predictions\// });
-    const err = await gen({ timeoutMs: 300 }).generate('a kite').catch((e: unknown) => e);
+    // Long enough for the create to be answered: only a known prediction can be cancelled.
+    const err = await gen({ timeoutMs: 2_000 }).generate('a kite').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ProviderTimeoutError);
     expect(server.cancelled).toHaveLength(1);
   });
@@ -204,7 +206,8 @@ describe('Replicate webhook verification', () => {
   });
 });
 
-async function waitFor(cond: () => boolean, maxMs = 5000): Promise<void> {
+/** Polls until `cond` holds (the deadline only bounds a hang). */
+async function waitFor(cond: () => boolean, maxMs = 30_000): Promise<void> {
   const start = Date.now();
   while (!cond()) {
     if (Date.now() - start > maxMs) throw new Error('condition not met in time');

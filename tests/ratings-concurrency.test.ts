@@ -9,6 +9,7 @@ import { and, count, eq, sql } from 'drizzle-orm';
 import { openDatabase, type Database } from '../src/db/connection';
 import { forgottenUsers, images, ratingEvents, ratingVotes, ratings } from '../src/db/schema';
 import { queryRows } from '../src/db/util';
+import { ForgottenError } from '../src/core/errors';
 import { hashUserKey } from '../src/core/identity';
 import type { RatingChange } from '../src/core/ports';
 import { RatingLedger, lockPersonExclusive } from '../src/core/ratings';
@@ -129,13 +130,13 @@ for (const backend of backends) {
       expect(new Set(h.map((e) => `${e.kind}${e.score}@${e.eventTime.getTime()}`)).size).toBe(h.length);
     });
 
-    it.skipIf(backend.name !== 'postgres')('a forget holding the person lock makes an in-flight rating wait and then drop', async () => {
+    it.skipIf(backend.name !== 'postgres')('a forget holding the person lock makes an in-flight rating wait and then be refused', async () => {
       const u = 'discord:-:leaving';
-      let rated: Promise<RatingChange> | undefined;
+      let rated: Promise<unknown> | undefined;
       await database.db.transaction(async (tx) => {
         await lockPersonExclusive(tx, u);
         await tx.insert(forgottenUsers).values({ userKeyHash: hashUserKey(u) });
-        rated = ledger.rate({ userKey: u, imageId: 'img-3', score: 4, ctx: { source: 'discord' } });
+        rated = ledger.rate({ userKey: u, imageId: 'img-3', score: 4, ctx: { source: 'discord' } }).catch((err: unknown) => err);
         // Wait (bounded) until that rating is blocked on our advisory lock, so it cannot have read anything yet.
         for (let i = 0; i < 200; i++) {
           const [w] = await queryRows<{ n: number }>(database.db, sql`select count(*)::int as n from pg_locks where locktype = 'advisory' and not granted`);
@@ -143,7 +144,7 @@ for (const backend of backends) {
           await new Promise((r) => setTimeout(r, 10));
         }
       });
-      expect(await rated).toMatchObject({ changed: false, after: null });
+      expect(await rated).toBeInstanceOf(ForgottenError);
       expect(await counts(database, u, 'img-3')).toEqual({ votes: 0, ratings: 0, events: 0 });
     });
   });

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { and, count, eq } from 'drizzle-orm';
 import type { Database } from '../src/db/connection';
 import { forgottenUsers, images, ratingEvents, ratingVotes, ratings, userScopes, users } from '../src/db/schema';
-import { InvalidScoreError, UnknownImageError } from '../src/core/errors';
+import { ForgottenError, InvalidScoreError, UnknownImageError } from '../src/core/errors';
 import { hashUserKey } from '../src/core/identity';
 import type { RatingChange, RatingContext } from '../src/core/ports';
 import { RatingLedger, monotonicClock } from '../src/core/ratings';
@@ -185,19 +185,18 @@ for (const backend of testBackends()) {
       expect(await rowCounts(database, u, 'no-such-image')).toEqual({ votes: 0, ratings: 0, events: 0 });
     });
 
-    it('drops events for forgotten people', async () => {
+    it('refuses events for forgotten people with ForgottenError and stores nothing', async () => {
       const u = 'slack:T1:forgotten';
       await database.db.insert(forgottenUsers).values({ userKeyHash: hashUserKey(u) });
       const seen: RatingChange[] = [];
       const off = ledger.onChange((c) => seen.push(c));
-      expect(await ledger.rate({ userKey: u, imageId: 'img-a', score: 5, eventTime: t(40), ctx: ctx('m') })).toEqual({
-        userKey: u, imageId: 'img-a', before: null, after: null, changed: false,
-      });
+      await expect(ledger.rate({ userKey: u, imageId: 'img-a', score: 5, eventTime: t(40), ctx: ctx('m') })).rejects.toBeInstanceOf(ForgottenError);
+      await expect(ledger.unrate({ userKey: u, imageId: 'img-a', score: 5, eventTime: t(41), ctx: ctx('m') })).rejects.toBeInstanceOf(ForgottenError);
       off();
       expect(seen).toEqual([]);
       expect(await rowCounts(database, u, 'img-a')).toEqual({ votes: 0, ratings: 0, events: 0 });
       // touchPerson does not bring them back either.
-      expect(await touchPerson(database.db, { platform: 'slack', workspaceId: 'T1', userId: 'forgotten' }, 'T1')).toBe(u);
+      await expect(touchPerson(database.db, { platform: 'slack', workspaceId: 'T1', userId: 'forgotten' }, 'T1')).rejects.toBeInstanceOf(ForgottenError);
       expect(await database.db.select().from(users).where(eq(users.userKey, u))).toEqual([]);
     });
 

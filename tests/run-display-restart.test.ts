@@ -187,5 +187,5 @@ describe('playground: a restart on the same DATA_DIR (PGlite)', () => {
     await adapter.start();
     await adapter.rate('bo', rateMsgs[1]!.id, 6);
     expect(await core.rating(userKeyOf(personFor('bo')), rateMsgs[1]!.imageId!)).toBe(6);
-  });
+  }, 240_000); // the core opened twice on PGlite, a gallery drawn and a run: ~30 s on a busy 2-core machine
 });

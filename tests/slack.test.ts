@@ -292,7 +292,9 @@ describe('Socket Mode: a dropped socket', () => {
     await fake.start();
     const adapter = createSlackAdapter({
       config: { SLACK_BOT_TOKEN: fake.token, SLACK_APP_TOKEN: fake.appToken, SLACK_API_URL: fake.apiUrl },
-      services, log: silentLogger, postIntervalMs: 20, sharePollMs: 5, socketPingTimeoutMs: 40, ...opts,
+      // The SDK waits this long (times the failures so far) before each reconnect, so it is short; but a
+      // pong later than this also drops the socket, so not so short that a busy machine's pauses do.
+      services, log: silentLogger, postIntervalMs: 20, sharePollMs: 5, socketPingTimeoutMs: 2_000, ...opts,
     });
     await adapter.start();
     await waitFor(() => adapter.lastReconcile, 'the startup read-back');
@@ -351,7 +353,7 @@ describe('the Slack manifest', () => {
     const yml = renderSlackManifest({ baseUrl: 'https://tasteloop.example.com' });
     for (const name of ['/rate', '/optimize', '/cancel', '/profile', '/help']) expect(yml).toContain(`command: "${name}"`);
     expect(yml).toMatch(/bot_events:\n\s+- reaction_added\n\s+- reaction_removed/);
-    for (const scope of ['commands', 'chat:write', 'files:write', 'files:read', 'reactions:read', 'reactions:write', 'users:read', 'im:write']) expect(yml).toContain(`- ${scope}\n`);
+    for (const scope of ['commands', 'chat:write', 'files:write', 'files:read', 'reactions:read', 'reactions:write', 'users:read', 'im:write', 'channels:history', 'groups:history']) expect(yml).toContain(`- ${scope}\n`);
     const checkedIn = readFileSync(path.resolve(import.meta.dirname, '../deploy/slack-manifest.yml'), 'utf8');
     expect(checkedIn, 'run `npm run slack:manifest` after changing commands/').toBe(yml);
   });
@@ -367,6 +369,8 @@ for (const backend of testBackends()) {
       const config = testConfig({ DATA_DIR: mkdtempSync(path.join(tmpdir(), 'tl-slack-')), IMAGE_SIZE: '128', IMAGEGEN: 'sketch', OPTIMIZER: 'genetic' });
       app = await createApp(config, { log: silentLogger, database, seedGallery: true, queue: 'inprocess', runOptions: { outboxPollMs: 50 } });
       await app.start();
+      app.drawGallery();
+      await app.gallery.done;
       h = await openSlackHarness({ services: app.services, db: database.db });
     }, 120_000);
     afterAll(async () => {

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { waitFor } from './helpers/runs';
+import { PlaygroundClient } from './helpers/playground-client';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const GUARD = path.join(ROOT, 'tests/fixtures/net-guard.cjs');
@@ -48,19 +49,6 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-/** The playground's conversation, from the first (snapshot) event of its SSE stream. */
-async function snapshot(base: string): Promise<{ messages: { id: string; kind?: string; imageId?: string; text: string; ephemeralFor?: string; ratings: Record<string, number> }[] }> {
-  const ac = new AbortController();
-  const res = await fetch(`${base}/events`, { signal: ac.signal });
-  const reader = res.body!.getReader();
-  let buf = '';
-  while (!buf.includes('\n\n')) buf += new TextDecoder().decode((await reader.read()).value);
-  ac.abort();
-  const data = buf.split('\n').find((l) => l.startsWith('data: '))!.slice('data: '.length);
-  return JSON.parse(data);
-}
-
-const post = (url: string, body: unknown) => fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
 describe('npm start (src/main.ts in a child process, offline defaults)', () => {
   const running: ChildProcess[] = [];
@@ -94,16 +82,21 @@ describe('npm start (src/main.ts in a child process, offline defaults)', () => {
     // Orchestrator probes on their own port: alive, and ready with the database and the playground up.
     expect((await fetch(`http://127.0.0.1:${healthPort}/healthz`)).status).toBe(200);
     const ready = await fetch(`http://127.0.0.1:${healthPort}/readyz`);
-    const readyBody = (await ready.json()) as { status: string; checks: Record<string, { ok: boolean }> };
+    const readyBody = (await ready.json()) as { status: string; checks: Record<string, { ok: boolean }>; info: { gallery: { state: string; ready: number; total: number } } };
     expect(ready.status).toBe(200);
     expect(readyBody.status).toBe('ready');
     expect(Object.keys(readyBody.checks).sort()).toEqual(['database', 'playground']);
+    // The starter gallery is drawn in the background: reported, never a reason to be unready.
+    expect(readyBody.info.gallery).toMatchObject({ total: 84 });
+    expect(['pending', 'drawing', 'done']).toContain(readyBody.info.gallery.state);
+    await waitFor(() => first.stdout().includes('starter gallery ready: 84/84'), 'the starter gallery to be drawn', 120_000);
 
-    // Rate through the playground's HTTP API, as the page does.
-    expect((await post(`${base}/api/command`, { user: 'tess', text: '/rate count:1' })).ok).toBe(true);
-    const img = (await snapshot(base)).messages.find((m) => m.kind === 'rate' && m.imageId)!;
+    // Rate through the playground's HTTP API, as the page does: a browser session acting as tess.
+    const tess = await PlaygroundClient.as(base, 'tess');
+    expect((await tess.command('/rate count:1')).status).toBe(200);
+    const img = (await tess.snapshot()).messages.find((m) => m.kind === 'rate' && m.imageId)!;
     expect(img).toBeDefined();
-    expect((await post(`${base}/api/rate`, { user: 'tess', messageId: img.id, score: 8 })).ok).toBe(true);
+    expect((await tess.rate(img.id, 8)).status).toBe(200);
     // …and the operational counters saw both (Prometheus text on the health port).
     const scrape = await (await fetch(`http://127.0.0.1:${healthPort}/metrics`)).text();
     expect(scrape).toContain('tasteloop_commands_total{platform="playground",command="rate",outcome="ok"} 1');
@@ -122,13 +115,18 @@ describe('npm start (src/main.ts in a child process, offline defaults)', () => {
     running.push(second.child);
     await waitFor(() => second.stdout().includes('playground: open') || second.child.exitCode !== null, 'the restarted playground', 120_000);
     expect(second.child.exitCode).toBeNull();
-    const again = await snapshot(base);
+    // Sessions live in memory: the old cookie is no session any more; the page opens a new one.
+    expect((await tess.get('/events')).status).toBe(401);
+    const tessAgain = await PlaygroundClient.as(base, 'tess');
+    const again = await tessAgain.snapshot();
     expect(again.messages.find((m) => m.id === img.id)?.ratings).toEqual({ tess: 8 });
-    expect((await post(`${base}/api/command`, { user: 'tess', text: '/profile' })).ok).toBe(true);
-    const profile = await waitFor(async () => (await snapshot(base)).messages.find((m) => m.ephemeralFor === 'tess' && /profile/i.test(m.text)), 'the profile answer');
+    expect((await tessAgain.command('/profile')).status).toBe(200);
+    const profile = await waitFor(async () => (await tessAgain.snapshot()).messages.find((m) => m.ephemeralFor === 'tess' && /profile/i.test(m.text)), 'the profile answer');
     expect(profile.text).toMatch(/— 1 rating\b/);
+    // Another person's session does not see tess's private answer.
+    expect((await (await PlaygroundClient.as(base, 'uma')).snapshot()).messages.some((m) => m.id === profile.id)).toBe(false);
     // A reaction (button) on the image posted before the restart still rates.
-    expect((await post(`${base}/api/rate`, { user: 'tess', messageId: img.id, score: 3 })).ok).toBe(true);
+    expect((await tessAgain.rate(img.id, 3)).status).toBe(200);
     second.child.kill('SIGTERM');
     expect(await second.exit).toEqual({ code: 0, signal: null });
 
@@ -176,6 +174,22 @@ describe('npm start (src/main.ts in a child process, offline defaults)', () => {
     }
   }, 120_000);
 
+  it('the playground on a non-loopback HOST without PLAYGROUND_TOKEN does not start: exit 1 naming both', async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'tl-exposed-'));
+    const exposed = startMain(baseEnv({ HOST: '0.0.0.0', PORT: String(await freePort()), HEALTH_PORT: String(await freePort()), GALLERY: 'off', IMAGE_SIZE: '128', DATA_DIR: dataDir }));
+    running.push(exposed.child);
+    const { code } = await exposed.exit;
+    expect(code).toBe(1);
+    expect(exposed.stderr()).toMatch(/could not start:\n.*HOST=0\.0\.0\.0.*PLAYGROUND_TOKEN/);
+    expect(exposed.stdout()).not.toContain('playground ready');
+    // A token that is too short is a configuration error (exit 2) naming the variable, never its value.
+    const weak = startMain(baseEnv({ HOST: '0.0.0.0', PLAYGROUND_TOKEN: 'hunter2', DATA_DIR: dataDir }));
+    running.push(weak.child);
+    expect((await weak.exit).code).toBe(2);
+    expect(weak.stderr()).toMatch(/PLAYGROUND_TOKEN: expected at least 16 characters/);
+    expect(weak.stderr()).not.toContain('hunter2');
+  }, 120_000);
+
   it('a bad configuration exits with code 2 and names every bad variable', async () => {
     const bad = startMain(baseEnv({ PORT: 'abc', EMBEDDER: 'vgg', DATA_DIR: mkdtempSync(path.join(tmpdir(), 'tl-bad-')) }));
     running.push(bad.child);
@@ -193,7 +207,7 @@ describe('npm start (src/main.ts in a child process, offline defaults)', () => {
     expect(noDb.stderr()).toMatch(/could not start:\nCannot connect to PostgreSQL at 127\.0\.0\.1:\d+\/tasteloop: ECONNREFUSED/);
     expect(noDb.stderr()).toMatch(/Check DATABASE_URL/);
 
-    const noModel = startMain(baseEnv({ EMBEDDER: 'clip', GALLERY: 'off', PORT: String(await freePort()), DATA_DIR: mkdtempSync(path.join(tmpdir(), 'tl-noclip-')) }));
+    const noModel = startMain(baseEnv({ EMBEDDER: 'clip', CLIP_OFFLINE: '1', GALLERY: 'off', PORT: String(await freePort()), DATA_DIR: mkdtempSync(path.join(tmpdir(), 'tl-noclip-')) }));
     running.push(noModel.child);
     expect((await noModel.exit).code).toBe(1);
     expect(noModel.stderr()).toMatch(/CLIP model "Xenova\/clip-vit-base-patch32"[\s\S]*CLIP_MODEL_DIR[\s\S]*EMBEDDER=features/);

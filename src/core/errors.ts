@@ -67,6 +67,24 @@ export class CancelledError extends TasteloopError {
   }
 }
 
+/**
+ * The person asked Tasteloop to forget them (/privacy action:forget): nothing from them is stored
+ * until they opt back in. Thrown by every core entry point that would store something for them
+ * (people.touch, ratings, runs, profiles, export); the platform edge answers with this one private
+ * message. It carries no key or id: it may be logged as it is.
+ */
+export class ForgottenError extends UserError {
+  static readonly MESSAGE =
+    'You asked Tasteloop to forget you, so it stores nothing from you. Use `/privacy action:resume` to start again.';
+  constructor() {
+    super(ForgottenError.MESSAGE);
+  }
+}
+
+export function isForgottenError(err: unknown): err is ForgottenError {
+  return err instanceof ForgottenError;
+}
+
 export function isUserError(err: unknown): err is UserError {
   return err instanceof UserError;
 }

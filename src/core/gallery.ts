@@ -8,7 +8,9 @@
  *   only append new gallery prompts.
  */
 import { and, eq, inArray } from 'drizzle-orm';
+import type { Logger } from 'pino';
 import type { Db } from '../db/connection';
+import { CancelledError } from './errors';
 import { images } from '../db/schema';
 import type { ImageGenerator, ImageSource } from './ports';
 import type { ImageStore } from './images';
@@ -119,10 +121,20 @@ export interface SeedGalleryOptions {
   log?: { info: (obj: object, msg?: string) => void };
   /** Edge length; default: the generator's default. */
   size?: number;
+  /** Stops taking new images (shutdown); an image being drawn may finish. */
   signal?: AbortSignal;
+  /** How many starter images exist so far, of how many: once before drawing, then after each image. */
+  onProgress?: (ready: number, total: number) => void;
 }
 
-/** Renders every missing gallery/onboarding image. Idempotent: a second call renders nothing. */
+/** How many starter images there are: the onboarding set and the gallery. */
+export const STARTER_TOTAL = ONBOARDING_PROMPTS.length + GALLERY_PROMPTS.length;
+
+/**
+ * Renders every missing gallery/onboarding image, the onboarding set first (/rate offers it first).
+ * Idempotent: a second call renders nothing. The first failure stops it (rejecting with that error)
+ * once the images already being drawn are stored, so the next call resumes where this one stopped.
+ */
 export async function seedGallery(
   store: ImageStore,
   generator: ImageGenerator,
@@ -142,20 +154,164 @@ export async function seedGallery(
     ).map((r) => `${r.source}\u0000${r.prompt}\u0000${r.seed}`),
   );
   const todo = wanted.filter(({ p, source }) => !have.has(`${source}\u0000${p.prompt}\u0000${p.seed}`));
+  const skipped = wanted.length - todo.length;
+  opts.onProgress?.(skipped, wanted.length);
   let rendered = 0;
   let next = 0;
+  let failure: { err: unknown } | undefined;
   const worker = async () => {
-    while (next < todo.length) {
+    while (next < todo.length && !failure && !opts.signal?.aborted) {
       const item = todo[next++]!;
-      const img = await generator.generate(item.p.prompt, { seed: item.p.seed, size: opts.size, signal: opts.signal });
-      await store.put(img.bytes, { source: item.source, prompt: item.p.prompt, generator: img.generator, seed: item.p.seed });
-      rendered++;
+      try {
+        const img = await generator.generate(item.p.prompt, { seed: item.p.seed, size: opts.size, signal: opts.signal });
+        await store.put(img.bytes, { source: item.source, prompt: item.p.prompt, generator: img.generator, seed: item.p.seed });
+        rendered++;
+        opts.onProgress?.(skipped + rendered, wanted.length);
+      } catch (err) {
+        failure ??= { err };
+      }
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(generator.concurrency, todo.length)) }, worker));
-  const result = { rendered, skipped: wanted.length - todo.length };
+  if (failure) throw failure.err;
+  if (skipped + rendered < wanted.length) throw new CancelledError('the starter gallery was stopped before it was complete');
+  const result = { rendered, skipped };
   opts.log?.info(result, `starter gallery ready (${generator.name})`);
   return result;
+}
+
+/** Where the starter gallery stands. 'off': not drawn (GALLERY=off); 'pending': not begun yet. */
+export type GalleryState = 'off' | 'pending' | 'drawing' | 'done' | 'failed';
+
+export interface GalleryStatus {
+  state: GalleryState;
+  /** Starter images that exist (for the current generator). */
+  ready: number;
+  total: number;
+}
+
+/**
+ * The starter gallery drawn in the background: how far it is (for /rate and /readyz) and `done`, which
+ * settles when drawing ends — resolved once every image exists, rejected with the error that stopped
+ * it. Nobody has to await `done`: a failure is logged where it happens, never an unhandled rejection.
+ */
+export class GalleryProgress {
+  readonly total = STARTER_TOTAL;
+  readonly done: Promise<void>;
+  private state: GalleryState;
+  private count = 0;
+  private settle!: (err?: unknown) => void;
+  private readonly stopping = new AbortController();
+
+  constructor(enabled: boolean) {
+    this.state = enabled ? 'pending' : 'off';
+    this.done = new Promise<void>((resolve, reject) => {
+      this.settle = (err) => (err === undefined ? resolve() : reject(err));
+    });
+    this.done.catch(() => {});
+    if (!enabled) this.settle();
+  }
+
+  ready(): number {
+    return this.count;
+  }
+
+  status(): GalleryStatus {
+    return { state: this.state, ready: this.count, total: this.total };
+  }
+
+  /** Draws what is missing (see drawStarterGallery); a second call only returns `done`. */
+  draw(store: ImageStore, generator: ImageGenerator, opts: Omit<DrawGalleryOptions, 'signal'>): Promise<void> {
+    if (this.state === 'pending') void drawStarterGallery(store, generator, this, { ...opts, signal: this.stopping.signal });
+    return this.done;
+  }
+
+  /**
+   * Shutdown: stops taking new images (the generator may give up the one being drawn; the next start
+   * draws the rest) and resolves once drawing has ended. Never rejects.
+   */
+  async stop(): Promise<void> {
+    this.stopping.abort();
+    if (this.state === 'pending') this.finish(new CancelledError('the starter gallery was not drawn before shutdown'));
+    await this.done.catch(() => {});
+  }
+
+  /** @internal (drawStarterGallery) */
+  begin(): void {
+    this.state = 'drawing';
+  }
+  /** @internal */
+  update(ready: number): void {
+    this.count = ready;
+  }
+  /** @internal */
+  finish(err?: unknown): void {
+    this.state = err === undefined ? 'done' : 'failed';
+    this.settle(err);
+  }
+}
+
+export interface DrawGalleryOptions {
+  log: Pick<Logger, 'info' | 'error'>;
+  size?: number;
+  /** Aborted on shutdown: drawing stops, and the next start draws the rest. */
+  signal?: AbortSignal;
+  /** With slow progress (under 10% per interval), still one line per this many ms (default 5000). */
+  progressEveryMs?: number;
+}
+
+/**
+ * Draws the missing starter images in the background with a progress line in the log (every 10% or,
+ * when slower, every few seconds) and a last line with the time it took. Never rejects: a failure is
+ * logged and settles `progress.done`; seedGallery draws only what is missing, so the next start retries.
+ */
+export async function drawStarterGallery(store: ImageStore, generator: ImageGenerator, progress: GalleryProgress, opts: DrawGalleryOptions): Promise<void> {
+  const t0 = performance.now();
+  const seconds = () => Math.round((performance.now() - t0) / 100) / 10;
+  const log = opts.log;
+  let due: ((ready: number) => boolean) | undefined;
+  progress.begin();
+  try {
+    const r = await seedGallery(store, generator, {
+      size: opts.size,
+      signal: opts.signal,
+      onProgress: (ready, total) => {
+        progress.update(ready);
+        if (!due) {
+          due = progressThrottle(ready, total, opts.progressEveryMs ?? 5000);
+          if (ready < total) log.info({ ready, total }, `drawing the starter gallery in the background: ${total - ready} of ${total} images, the ${ONBOARDING_PROMPTS.length} onboarding ones first (/rate offers each as soon as it is drawn)`);
+        } else if (due(ready)) {
+          log.info({ ready, total }, `starter gallery ${ready}/${total}`);
+        }
+      },
+    });
+    const took = seconds();
+    log.info({ ...r, total: progress.total, seconds: took, generator: generator.name }, `starter gallery ready: ${progress.total}/${progress.total} (${r.rendered} drawn now) in ${took} s`);
+    progress.finish();
+  } catch (err) {
+    const at = `${progress.ready()}/${progress.total}`;
+    if (opts.signal?.aborted) log.info({ ready: progress.ready(), total: progress.total }, `starter gallery paused at ${at} (stopping); the next start draws the rest`);
+    else log.error({ err, ready: progress.ready(), total: progress.total, seconds: seconds() }, `starter gallery stopped at ${at}: ${(err as Error)?.message ?? String(err)} — /rate offers what is drawn; the next start draws the rest`);
+    progress.finish(err);
+  }
+}
+
+/**
+ * Whether a progress line is due: when 10% more of the total is ready since the last line, or, when
+ * slower than that, when something new is ready and `everyMs` passed — a sign of life without flooding.
+ * The last image never gets one (the "ready" line says it).
+ */
+export function progressThrottle(start: number, total: number, everyMs: number, now: () => number = () => performance.now()): (ready: number) => boolean {
+  const step = Math.max(1, Math.ceil(total / 10));
+  let lastReady = start;
+  let lastAt = now();
+  return (ready) => {
+    if (ready >= total || ready <= lastReady) return false;
+    if (ready - lastReady < step && now() - lastAt < everyMs) return false;
+    lastReady = ready;
+    lastAt = now();
+    return true;
+  };
 }
 
 async function idsFor(db: Db, source: 'gallery' | 'onboarding'): Promise<{ id: string; prompt: string | null; seed: number | null; createdAt: Date }[]> {

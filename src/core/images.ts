@@ -12,7 +12,8 @@ import sharp from 'sharp';
 import { and, desc, eq } from 'drizzle-orm';
 import type { Db } from '../db/connection';
 import { images } from '../db/schema';
-import { InvalidImageError, UnknownImageError } from './errors';
+import { ForgottenError, InvalidImageError, UnknownImageError } from './errors';
+import { isForgotten } from './people';
 import type { ImageRecord, ImageSource } from './ports';
 
 /** Largest accepted input file (before decoding). */
@@ -108,6 +109,8 @@ export class ImageStore {
   }
 
   async put(bytes: Buffer, meta: PutImageMeta): Promise<ImageRecord> {
+    // An upload/attachment of a person who asked to be forgotten is not stored (nor its file).
+    if (meta.ownerKey && (await isForgotten(this.db, meta.ownerKey))) throw new ForgottenError();
     const img = await normalizeImage(bytes);
     await this.writeFileAtomic(img.id, img.png);
     const seed = meta.seed === undefined || meta.seed === null ? null : Math.trunc(meta.seed) | 0;

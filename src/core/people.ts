@@ -2,41 +2,62 @@
  * People as the database knows them: one `users` row per person (platform + user id, plus the Slack
  * workspace) and one `user_scopes` row per server/workspace they were seen in, which is what
  * cross-person features check before showing one person's profile to another.
+ *
+ * A person who asked to be forgotten (/privacy action:forget) has only a tombstone: the hash of their
+ * key in forgotten_users. Nothing is recorded for them until they opt back in (resumePerson):
+ * touchPerson throws ForgottenError, which the platform edge turns into one private reply.
  */
 import { eq, sql } from 'drizzle-orm';
 import type { Db } from '../db/connection';
 import { forgottenUsers, userScopes, users } from '../db/schema';
+import { ForgottenError } from './errors';
 import { hashUserKey, userKeyOf, type PersonRef, type UserKey } from './identity';
+import { lockPersonShared } from './ratings';
+
+type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
 
 /**
- * Records the person (and the scope they were seen in) and returns their key. A person who asked to
- * be forgotten is not recorded again by late events: nothing is written for them.
+ * Records the person (and the scope they were seen in) and returns their key. Throws ForgottenError
+ * for a person who asked to be forgotten: nothing is written for them. The check and the writes run
+ * under the person's shared lock, so a forget running at the same time either sees these rows (and
+ * deletes them) or commits its tombstone first (and this throws).
  */
 export async function touchPerson(db: Db, person: PersonRef, scopeId?: string): Promise<UserKey> {
   const userKey = userKeyOf(person);
-  if (await isForgotten(db, userKey)) return userKey;
   const displayName = person.displayName?.trim() || null;
-  await db
-    .insert(users)
-    .values({
-      userKey,
-      platform: person.platform,
-      workspaceId: person.platform === 'slack' ? (person.workspaceId ?? null) : null,
-      platformUserId: person.userId,
-      displayName,
-    })
-    .onConflictDoUpdate({
-      target: users.userKey,
-      // Keep the last known name when an event carries none; never touch share_profile here.
-      set: { displayName: sql`coalesce(excluded.display_name, ${users.displayName})` },
-    });
-  if (scopeId) {
-    await db
-      .insert(userScopes)
-      .values({ userKey, scopeId })
-      .onConflictDoUpdate({ target: [userScopes.userKey, userScopes.scopeId], set: { lastSeenAt: sql`now()` } });
-  }
+  await db.transaction(async (tx) => {
+    await assertNotForgotten(tx, userKey);
+    await tx
+      .insert(users)
+      .values({
+        userKey,
+        platform: person.platform,
+        workspaceId: person.platform === 'slack' ? (person.workspaceId ?? null) : null,
+        platformUserId: person.userId,
+        displayName,
+      })
+      .onConflictDoUpdate({
+        target: users.userKey,
+        // Keep the last known name when an event carries none; never touch share_profile here.
+        set: { displayName: sql`coalesce(excluded.display_name, ${users.displayName})` },
+      });
+    if (scopeId) {
+      await tx
+        .insert(userScopes)
+        .values({ userKey, scopeId })
+        .onConflictDoUpdate({ target: [userScopes.userKey, userScopes.scopeId], set: { lastSeenAt: sql`now()` } });
+    }
+  });
   return userKey;
+}
+
+/**
+ * Inside a transaction that is about to store something for the person: takes their shared lock and
+ * throws ForgottenError when they are forgotten.
+ */
+export async function assertNotForgotten(tx: Tx | Db, userKey: UserKey): Promise<void> {
+  await lockPersonShared(tx, userKey);
+  if (await isForgotten(tx as Db, userKey)) throw new ForgottenError();
 }
 
 export async function isForgotten(db: Db, userKey: UserKey): Promise<boolean> {
@@ -45,5 +66,11 @@ export async function isForgotten(db: Db, userKey: UserKey): Promise<boolean> {
     .from(forgottenUsers)
     .where(eq(forgottenUsers.userKeyHash, hashUserKey(userKey)))
     .limit(1);
+  return rows.length > 0;
+}
+
+/** Opts a forgotten person back in: removes their tombstone. Returns whether there was one. */
+export async function resumePerson(db: Db, userKey: UserKey): Promise<boolean> {
+  const rows = await db.delete(forgottenUsers).where(eq(forgottenUsers.userKeyHash, hashUserKey(userKey))).returning({ h: forgottenUsers.userKeyHash });
   return rows.length > 0;
 }

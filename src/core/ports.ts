@@ -135,9 +135,21 @@ export interface ModerationResult {
   categories: string[];
 }
 
+export interface ModerationOptions {
+  signal?: AbortSignal;
+  /** For usage records. */
+  runId?: string;
+  userKey?: string;
+}
+
 export interface Moderator {
   /** One result per text, in order. */
   check(texts: string[], signal?: AbortSignal): Promise<ModerationResult[]>;
+  /**
+   * One image (PNG, JPEG, WebP or GIF bytes). Throws when the image could not be checked (timeout,
+   * provider error): the caller decides what that means — the run loop fails closed and withholds it.
+   */
+  checkImage(image: LlmMessageImage, opts?: ModerationOptions): Promise<ModerationResult>;
 }
 
 /** Constructor options shared by the OpenAI-backed implementations. */

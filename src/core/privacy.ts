@@ -7,24 +7,33 @@
  * (user_scopes; the scope is the guild / workspace of the verified platform event, never a command
  * argument). Every refusal throws the same ProfileNotAvailableError, whatever the reason.
  *
- * Forget (row 24): ONE transaction that first takes the person's advisory lock exclusively (rating
- * events hold it shared), writes the forgotten_users tombstone (a hash, not the key) so later
- * events for them are dropped, and deletes every row that names them. Their uploaded/attachment
- * images are deleted too (rows in the transaction, files after commit), with everybody's ratings of
- * those images (an image that no longer exists cannot be scored). Group runs of OTHER people that
- * included them keep their rows but lose the person's key from their JSON (members, member scores).
+ * Forget (row 24) is a state, not a one-off delete (the privacy service's forget runs the steps):
+ *  1. tombstone: forgotten_users gets the hash of the person's key (never the key), committed at
+ *     once under their exclusive advisory lock. Everything that stores for a person (ratings, touch,
+ *     run start) checks it under the shared lock, so from here on nothing new is stored: those entry
+ *     points throw ForgottenError, which platforms answer with one private reply;
+ *  2. their run is cancelled and awaited (no image is stored after the deletes);
+ *  3. ONE transaction deletes every row that names them or holds their text: ratings, votes and
+ *     audit, runs with iterations, candidates, outbox events and usage, platform message records,
+ *     scorer state, users/user_scopes, processed events, and the images that are theirs — uploads
+ *     and every image made from their prompts — with everybody's ratings of those images (an image
+ *     that no longer exists cannot be scored); the image files go after commit. Group runs of OTHER
+ *     people that included them keep their rows but lose the person's key from their JSON;
+ *  4. in-memory scorers, and the platforms' own stores (ForgetHook: the playground's log and files).
+ * resumePerson (people.ts) removes the tombstone: /privacy action:resume opts back in.
  */
 import { rm } from 'node:fs/promises';
-import { and, asc, eq, inArray, or, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNotNull, ne, or, sql } from 'drizzle-orm';
 import type { Db } from '../db/connection';
 import {
   candidates, embeddings, forgottenUsers, images, outbox, platformMessages, processedEvents, ratingEvents, ratingVotes, ratings,
   runIterations, runs, scorerModels, usage, userScopes, users,
 } from '../db/schema';
 import { ProfileNotAvailableError } from './errors';
-import { hashUserKey, type UserKey } from './identity';
+import { hashUserKey, parseUserKey, type PersonRef, type UserKey } from './identity';
 import { isForgotten } from './people';
 import { lockPersonExclusive } from './ratings';
+import { queryRows } from '../db/util';
 
 type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
 
@@ -73,7 +82,34 @@ export async function assertCanUseProfile(db: Db, req: AccessRequest): Promise<v
 
 // ---------------------------------------------------------------- forget
 
-export interface ForgetReport {
+/**
+ * What a forget removed, for the stores outside the database that platforms keep (the playground's
+ * conversation log and files): they drop what belongs to the person or quotes their text.
+ */
+export interface ForgottenPerson {
+  userKey: UserKey;
+  /** Platform and user id (from the key): who the platform's own records name. */
+  person: PersonRef;
+  /** Their runs (deleted): messages that show them go. */
+  runIds: string[];
+  /** Images deleted with them (uploads, images made from their prompts): messages that show them go. */
+  imageIds: string[];
+  /** Their prompts (initial and every candidate): public messages quoting one go. */
+  prompts: string[];
+}
+
+/**
+ * A store outside the database that holds something of a person (registered by a platform with
+ * PrivacyApi.onForget). Called after the database forgot them; must be idempotent (a failed forget
+ * is repeated by asking again).
+ */
+export interface ForgetHook {
+  /** For logs. */
+  name: string;
+  forget(p: ForgottenPerson): Promise<void>;
+}
+
+export interface ForgetReport extends ForgottenPerson {
   ratings: number;
   votes: number;
   ratingEvents: number;
@@ -81,8 +117,6 @@ export interface ForgetReport {
   images: number;
   /** Other people whose ratings of the deleted images were removed (their scorers need a refit). */
   affectedPeople: UserKey[];
-  /** Image ids whose files were deleted. */
-  imageIds: string[];
 }
 
 export interface ForgetOptions {
@@ -90,7 +124,23 @@ export interface ForgetOptions {
   imagePath?: (imageId: string) => string;
 }
 
-/** Deletes everything that names the person, in one transaction, and tombstones them. */
+/**
+ * Step one of a forget: the tombstone, committed on its own under the person's exclusive lock, so
+ * from here on nothing new is stored for them (ratings, touch, run start all check it under the
+ * shared lock) while their runs are stopped and before everything is deleted.
+ */
+export async function tombstonePerson(db: Db, userKey: UserKey): Promise<void> {
+  await db.transaction(async (tx) => {
+    await lockPersonExclusive(tx, userKey);
+    await tx.insert(forgottenUsers).values({ userKeyHash: hashUserKey(userKey) }).onConflictDoNothing();
+  });
+}
+
+/**
+ * Deletes everything that names the person or holds their text, in ONE transaction, and tombstones
+ * them; then the deleted images' files. Stop their runs first (a run still executing could store an
+ * image after this): see the privacy service's forget.
+ */
 export async function forgetPerson(db: Db, userKey: UserKey, opts: ForgetOptions = {}): Promise<ForgetReport> {
   const report = await db.transaction(async (tx) => forgetInTx(tx, userKey));
   if (opts.imagePath) {
@@ -102,13 +152,58 @@ export async function forgetPerson(db: Db, userKey: UserKey, opts: ForgetOptions
   return report;
 }
 
+/** Image sources that are shared starter sets, never a person's: kept whatever prompt they carry. */
+const SHARED_SOURCES = ['gallery', 'onboarding'];
+
 async function forgetInTx(tx: Tx, userKey: UserKey): Promise<ForgetReport> {
   // First: rating events in flight for this person commit before us or see the tombstone after us.
   await lockPersonExclusive(tx, userKey);
   await tx.insert(forgottenUsers).values({ userKeyHash: hashUserKey(userKey) }).onConflictDoNothing();
+  const db = tx as unknown as Db;
 
-  const imageIds = (await tx.select({ id: images.id }).from(images).where(eq(images.ownerKey, userKey))).map((r) => r.id);
   const runIds = (await tx.select({ id: runs.id }).from(runs).where(eq(runs.userKey, userKey))).map((r) => r.id);
+  // Their text: every prompt of their runs (the initial one and each candidate's).
+  const prompts = new Set<string>();
+  for (const r of await tx.select({ p: runs.initialPrompt, params: runs.params }).from(runs).where(inArray(runs.id, runIds))) {
+    prompts.add(r.p);
+    const pp = (r.params as { prompt?: unknown } | null)?.prompt;
+    if (typeof pp === 'string') prompts.add(pp);
+  }
+  for (const c of await tx.selectDistinct({ p: candidates.prompt }).from(candidates).where(inArray(candidates.runId, runIds))) prompts.add(c.p);
+  prompts.delete('');
+
+  // Images that are theirs: uploads/attachments they brought, and every image made from their
+  // prompts — committed candidates, images checkpointed by an iteration that never committed
+  // (runs.state.partial), and any generated image carrying one of their prompts (stored just before
+  // a crash, never checkpointed). Starter images and images other people's runs show are kept.
+  const candidateIds = new Set<string>();
+  for (const r of await tx.select({ id: images.id }).from(images).where(eq(images.ownerKey, userKey))) candidateIds.add(r.id);
+  for (const r of await tx.selectDistinct({ id: candidates.imageId }).from(candidates).where(and(inArray(candidates.runId, runIds), isNotNull(candidates.imageId)))) candidateIds.add(r.id!);
+  if (runIds.length) {
+    const partial = await queryRows<{ id: string | null }>(
+      db,
+      sql`select p.value->>'imageId' as id from runs r, jsonb_each(coalesce(r.state->'partial', '{}'::jsonb)) p
+          where r.id in (${sql.join(runIds.map((id) => sql`${id}`), sql`, `)})`,
+    );
+    for (const r of partial) if (r.id) candidateIds.add(r.id);
+  }
+  if (prompts.size) {
+    const byPrompt = await tx.select({ id: images.id }).from(images).where(and(eq(images.source, 'generated'), inArray(images.prompt, [...prompts])));
+    for (const r of byPrompt) candidateIds.add(r.id);
+  }
+  const kept = new Set<string>();
+  if (candidateIds.size) {
+    const ids = [...candidateIds];
+    for (const r of await tx.select({ id: images.id }).from(images).where(and(inArray(images.id, ids), inArray(images.source, SHARED_SOURCES)))) kept.add(r.id);
+    const others = await tx
+      .selectDistinct({ id: candidates.imageId })
+      .from(candidates)
+      .innerJoin(runs, eq(runs.id, candidates.runId))
+      .where(and(inArray(candidates.imageId, ids), ne(runs.userKey, userKey)));
+    for (const r of others) if (r.id) kept.add(r.id);
+  }
+  const imageIds = [...candidateIds].filter((id) => !kept.has(id)).sort();
+
   const affected = await tx
     .selectDistinct({ k: ratings.userKey })
     .from(ratings)
@@ -146,13 +241,17 @@ async function forgetInTx(tx: Tx, userKey: UserKey): Promise<ForgetReport> {
   }
 
   return {
+    userKey,
+    person: parseUserKey(userKey),
+    runIds,
+    imageIds,
+    prompts: [...prompts],
     ratings: deletedRatings.filter((r) => r.k === userKey).length,
     votes: deletedVotes.filter((r) => r.k === userKey).length,
     ratingEvents: deletedEvents.filter((r) => r.k === userKey).length,
     runs: deletedRuns.length,
     images: imageIds.length,
     affectedPeople: affected.map((a) => a.k).filter((k) => k !== userKey),
-    imageIds,
   };
 }
 

@@ -6,19 +6,19 @@
  *
  * Everything that reads another person's data goes through assertCanUseProfile first.
  */
-import { eq, inArray } from 'drizzle-orm';
+import { inArray, or } from 'drizzle-orm';
 import type { Db } from '../db/connection';
-import { users } from '../db/schema';
+import { platformMessages, users } from '../db/schema';
 import { silentLogger, type Logger } from '../log';
 import { compareTastes, matchCells, MAX_MEMBERS, MIN_MEMBERS, uniqueNames, type CompareMember, type CompareResult } from './compare';
 import type { EmbeddingService } from './embeddings';
 import type { ChartRenderer } from './ports';
-import { CommandInputError } from './errors';
+import { CommandInputError, ForgottenError, TasteloopError } from './errors';
 import { galleryImageIds, onboardingImageIds } from './gallery';
 import { parseUserKey, userKeyOf, type PersonRef, type UserKey } from './identity';
 import type { ImageStore } from './images';
-import { touchPerson } from './people';
-import { assertCanUseProfile, exportPerson, forgetPerson, isSharing, setSharing } from './privacy';
+import { isForgotten, resumePerson, touchPerson } from './people';
+import { assertCanUseProfile, exportPerson, forgetPerson, isSharing, setSharing, tombstonePerson, type ForgetHook } from './privacy';
 import {
   describeTaste, directionResponses, directionsFor, imageGrid, ratingDistributionChart, separatingSentence,
   type DirectionResponse, type GridRow, type TasteDirection, type TextEmbedder,
@@ -37,8 +37,13 @@ export interface ProfileServicesDeps {
   embeddings: EmbeddingService;
   /** CLIP text tower, when available: descriptions from ~150 phrases instead of feature directions. */
   text?: TextEmbedder;
-  /** To stop a forgotten person's active run before their rows go. */
-  runs?: { cancel(userKey: UserKey, runId?: string): Promise<string | null> };
+  /** To stop a forgotten person's active run, and wait for it, before their rows go. */
+  runs?: {
+    cancel(userKey: UserKey, runId?: string): Promise<string | null>;
+    waitStopped?(userKey: UserKey, opts?: { timeoutMs?: number }): Promise<boolean>;
+  };
+  /** How long forget waits for the person's run to stop (default 30 s). */
+  forgetRunWaitMs?: number;
   log?: Logger;
   /** Reference images for descriptions and comparisons (default 300). */
   referenceLimit?: number;
@@ -170,6 +175,9 @@ export function createProfileServices(deps: ProfileServicesDeps): ProfileService
     },
   };
 
+  /** Platforms' stores outside the database (PrivacyApi.onForget). */
+  const forgetHooks = new Set<ForgetHook>();
+
   const privacy: PrivacyApi = {
     async setSharing(person, share, scopeId) {
       const key = await touchPerson(db, person, scopeId);
@@ -185,17 +193,48 @@ export function createProfileServices(deps: ProfileServicesDeps): ProfileService
     },
     async forget(person) {
       const key = userKeyOf(person);
-      await deps.runs?.cancel(key).catch((err: unknown) => log.warn({ err }, 'could not cancel the run of a person being forgotten'));
+      // 1. From now on nothing new is stored for them (every entry point checks the tombstone).
+      await tombstonePerson(db, key);
+      // 2. Their run stops first: a run still executing could store an image after the deletes.
+      if (deps.runs) {
+        await deps.runs.cancel(key).catch((err: unknown) => log.warn({ err }, 'could not cancel the run of a person being forgotten'));
+        const stopped = (await deps.runs.waitStopped?.(key, { timeoutMs: deps.forgetRunWaitMs ?? 30_000 })) ?? true;
+        if (!stopped) log.warn('the run of a person being forgotten did not stop in time; deleting it anyway');
+      }
+      // A refit in flight must not write their scorer summary back after the deletes.
+      await taste.scheduler.settled(key);
+      // 3. One transaction; image files after commit.
       const report = await forgetPerson(db, key, { imagePath: (id) => deps.images.path(id) });
       taste.forget(key);
       // Others lost their ratings of the deleted images; the community model lost this person.
       for (const k of report.affectedPeople) taste.scheduler.request(k);
       void taste.retrainCommunity().catch((err: unknown) => log.error({ err }, 'community retrain after forget failed'));
-      log.info({ ratings: report.ratings, runs: report.runs, images: report.images }, 'a person was forgotten');
+      // 4. What platforms keep outside the database (the playground's conversation log and files).
+      const failed: string[] = [];
+      for (const hook of [...forgetHooks]) {
+        try {
+          await hook.forget(report);
+        } catch (err) {
+          failed.push(hook.name);
+          log.error({ err, hook: hook.name }, 'a platform could not forget a person');
+        }
+      }
+      // A platform still showing one of their runs may have recorded a message for it meanwhile.
+      await db.delete(platformMessages).where(or(inArray(platformMessages.runId, report.runIds), inArray(platformMessages.imageId, report.imageIds)));
+      log.info({ ratings: report.ratings, runs: report.runs, images: report.images, affected: report.affectedPeople.length }, 'a person was forgotten');
+      // The database part is done and the person stays forgotten; asking again repeats the rest.
+      if (failed.length) throw new TasteloopError(`forget: ${failed.join(', ')} could not remove their copies`);
       return { ratings: report.ratings, runs: report.runs, images: report.images };
+    },
+    isForgotten: (person) => isForgotten(db, userKeyOf(person)),
+    resume: (person) => resumePerson(db, userKeyOf(person)),
+    onForget(hook) {
+      forgetHooks.add(hook);
+      return () => void forgetHooks.delete(hook);
     },
     async export(person) {
       const key = userKeyOf(person);
+      if (await isForgotten(db, key)) throw new ForgottenError();
       const data = await exportPerson(db, key);
       const slug = key.replace(/[^a-zA-Z0-9_-]+/g, '_');
       return { filename: `tasteloop-export-${slug}.json`, json: JSON.stringify(data, null, 2) };

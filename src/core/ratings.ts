@@ -20,7 +20,7 @@ import { forgottenUsers, images, ratingEvents, ratingVotes, ratings } from '../d
 import { queryRows } from '../db/util';
 import { silentLogger, type Logger } from '../log';
 import { Emitter } from './emitter';
-import { InvalidScoreError, TasteloopError, UnknownImageError } from './errors';
+import { ForgottenError, InvalidScoreError, TasteloopError, UnknownImageError } from './errors';
 import { hashUserKey, type UserKey } from './identity';
 import type { RatingChange, RatingContext } from './ports';
 import type { StandingVote } from './reconcile';
@@ -230,10 +230,8 @@ export class RatingLedger {
         exists(select 1 from ${forgottenUsers} where ${forgottenUsers.userKeyHash} = ${hashUserKey(userKey)}) as forgotten,
         exists(select 1 from ${images} where ${images.id} = ${imageId}) as known`,
     );
-    if (flags?.forgotten) {
-      this.log.debug({ imageId }, 'rating event for a forgotten person dropped');
-      return unchanged(null);
-    }
+    // Checked under the person lock: a forget either committed before (we refuse) or waits for us.
+    if (flags?.forgotten) throw new ForgottenError();
     if (!flags?.known) throw new UnknownImageError(imageId);
 
     const votes: StoredVote[] = await tx
@@ -348,6 +346,15 @@ export class RatingLedger {
       }
     }
   }
+}
+
+/**
+ * Held shared by every transaction that stores something for a person (ratings, touch, run start)
+ * while it checks the forgotten_users tombstone: a forget (lockPersonExclusive) waits for them, and
+ * they see its tombstone once it committed.
+ */
+export async function lockPersonShared(tx: Pick<Db, 'execute'>, userKey: UserKey): Promise<void> {
+  await tx.execute(sql`select pg_advisory_xact_lock_shared(${LOCK_NS_PERSON}::int4, hashtext(${userKey}))`);
 }
 
 /**

@@ -19,6 +19,7 @@
  * event that happened after the snapshot has a later time and wins in the ledger (whichever is applied
  * first), and an event from before it is already visible in the snapshot.
  */
+import { isForgottenError } from './errors';
 import { userKeyOf, parseUserKey, type PersonRef, type UserKey } from './identity';
 import type { RatingContext } from './ports';
 
@@ -83,7 +84,9 @@ export async function reconcileMessage(ledger: ReconcileLedgerPort, m: Reconcile
   const ctx: RatingContext = { source: m.platform, scopeId: m.scopeId, channelId: m.channelId, messageId: m.messageId };
   let added = 0;
   let removed = 0;
-  for (const a of plan.add) if ((await ledger.rate(a.person, m.imageId, a.score, ctx, m.observedAt)).changed) added++;
-  for (const r of plan.remove) if ((await ledger.unrate(r.person, m.imageId, r.score, ctx, m.observedAt)).changed) removed++;
+  // A person who asked to be forgotten is skipped (nothing stored); everyone else is still applied.
+  const changed = (p: Promise<{ changed: boolean }>) => p.then((r) => r.changed, (err: unknown) => (isForgottenError(err) ? false : Promise.reject(err)));
+  for (const a of plan.add) if (await changed(ledger.rate(a.person, m.imageId, a.score, ctx, m.observedAt))) added++;
+  for (const r of plan.remove) if (await changed(ledger.unrate(r.person, m.imageId, r.score, ctx, m.observedAt))) removed++;
   return { added, removed };
 }

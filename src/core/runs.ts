@@ -32,6 +32,7 @@ import { silentLogger, type Logger } from '../log';
 import { Emitter } from './emitter';
 import { CancelledError, CommandInputError, InvalidPromptError, LimitReachedError, TasteloopError, isUserError } from './errors';
 import { userKeyOf, type UserKey } from './identity';
+import { assertNotForgotten } from './people';
 import type { RunEvent } from './optimizer/events';
 import {
   eventKeys, finalMetrics, initialState, isAbort, runIteration, type DoneImage, type IterationResult, type LoopDeps, type LoopState,
@@ -153,6 +154,9 @@ export class RunService {
       await this.db.transaction(async (tx) => {
         // Serializes quota checks of one workspace (and of one person without workspace).
         await tx.execute(sql`select pg_advisory_xact_lock(7281924, hashtext(${req.scopeId ?? userKey}))`);
+        // A person who asked to be forgotten starts nothing (checked under their lock: a forget in
+        // progress either sees this run, cancels and deletes it, or has committed its tombstone).
+        await assertNotForgotten(tx, userKey);
         await this.assertQuota(tx as unknown as Db, userKey, req.scopeId, planned);
         // The run may spend at most what is left of the person's daily budget (it stops when spent).
         const left = await this.budgetLeftUsd(tx as unknown as Db, userKey);
@@ -266,6 +270,30 @@ export class RunService {
     if (!cancelled) this.active.get(id)?.ac.abort(new CancelledError('cancelled by the person'));
     void this.kickOutbox();
     return id;
+  }
+
+  /**
+   * Resolves once none of the person's runs is queued or running any more (a cancelled run has
+   * written its end), or after `timeoutMs`. A run executing in this process is awaited directly;
+   * one on another worker is polled (it notices the cancel at its next heartbeat). Returns whether
+   * they all stopped.
+   */
+  async waitStopped(userKey: UserKey, opts: { timeoutMs?: number; pollMs?: number } = {}): Promise<boolean> {
+    const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
+    for (;;) {
+      // A run whose worker is gone (stale heartbeat, not running here) has nobody left to stop.
+      const stale = new Date(Date.now() - this.staleAfterMs).toISOString();
+      const act = (await this.db
+        .select({ id: runs.id, live: sql<boolean>`coalesce(${runs.heartbeatAt}, ${runs.updatedAt}) >= ${stale}::timestamptz` })
+        .from(runs)
+        .where(and(eq(runs.userKey, userKey), inArray(runs.status, ACTIVE)))).filter((a) => a.live || this.active.has(a.id));
+      if (act.length === 0) return true;
+      const left = deadline - Date.now();
+      if (left <= 0) return false;
+      const here = act.map((a) => this.active.get(a.id)?.done).filter((d): d is Promise<unknown> => d !== undefined);
+      const pause = new Promise((r) => setTimeout(r, Math.min(left, opts.pollMs ?? 100)).unref());
+      await (here.length ? Promise.race([Promise.all(here), pause]) : pause);
+    }
   }
 
   /**

@@ -2,9 +2,11 @@
  * What commands and platform adapters may call: the core's public face. src/app.ts builds one
  * `Services` from the configured backends; tests build it on PGlite with offline providers.
  */
+import type { GalleryStatus } from './gallery';
 import type { PersonRef, UserKey } from './identity';
 import type { ImageRecord, RatingChange, RatingContext, ScorerQuality } from './ports';
 import type { FeedbackSet, GroupObjective, OptimizerKind, RunEvent } from './optimizer/events';
+import type { ForgetHook } from './privacy';
 import type { ReconcileMessageInput } from './reconcile';
 
 /** See Services.messages.claimReadBack. */
@@ -61,12 +63,14 @@ export interface Services {
     ingest(bytes: Buffer, meta: { source: 'uploaded' | 'attachment'; ownerKey?: UserKey }): Promise<ImageRecord>;
   };
   people: {
-    /** Records the person (and the scope they were seen in). Returns their key. */
+    /** Records the person (and the scope they were seen in). Returns their key. ForgottenError for a forgotten person. */
     touch(person: PersonRef, scopeId?: string): Promise<UserKey>;
   };
   ratings: {
     rate(person: PersonRef, imageId: string, score: number, ctx: RatingContext, eventTime?: Date): Promise<RatingChange>;
     unrate(person: PersonRef, imageId: string, score: number, ctx: RatingContext, eventTime?: Date): Promise<RatingChange>;
+    /** Scores of the person's votes standing on the image now, read from the ledger (the playground's buttons clear these). Optional for test doubles. */
+    standing?(person: PersonRef, imageId: string): Promise<number[]>;
     count(userKey: UserKey): Promise<number>;
     /**
      * Brings the ledger in line with the rating reactions a message shows now (after the bot was
@@ -74,8 +78,13 @@ export interface Services {
      */
     reconcile(m: ReconcileMessageInput): Promise<{ added: number; removed: number }>;
   };
+  /**
+   * The starter gallery, drawn in the background after start: lets /rate tell "still being drawn"
+   * from "nothing left to rate". Optional: test doubles may leave it out.
+   */
+  gallery?: { status(): GalleryStatus };
   taste: {
-    /** Images to rate next: onboarding first for a new person, then active selection. */
+    /** Images to rate next (only images that exist): onboarding first for a new person, then active selection. */
     nextToRate(userKey: UserKey, k: number): Promise<ImageRecord[]>;
     profile(userKey: UserKey): Promise<ProfileSummary>;
     predict(userKey: UserKey, imageIds: string[]): Promise<number[]>;
@@ -162,8 +171,18 @@ export interface PrivacyApi {
   isSharing(person: PersonRef): Promise<boolean>;
   /** Group members as user keys; every member other than the requester must share in `scopeId` (else ProfileNotAvailableError). */
   authorizeMembers(requester: PersonRef, members: PersonRef[], scopeId?: string): Promise<UserKey[]>;
-  /** Deletes everything about the person in one transaction and drops their later events. */
+  /**
+   * Forgets the person: from now on nothing is stored for them (ForgottenError from every entry point
+   * that stores); their run is stopped; everything about them is deleted in one transaction; then the
+   * platforms' stores registered with onForget drop their copies.
+   */
   forget(person: PersonRef): Promise<ForgetSummary>;
-  /** Everything stored about the person, as pretty JSON. */
+  /** Whether the person asked to be forgotten (and has not resumed). */
+  isForgotten(person: PersonRef): Promise<boolean>;
+  /** Opts a forgotten person back in (nothing from before comes back). Returns whether they were forgotten. */
+  resume(person: PersonRef): Promise<boolean>;
+  /** A platform's store outside the database that must forget people too (e.g. the playground's log). Returns the unregister function. */
+  onForget(hook: ForgetHook): () => void;
+  /** Everything stored about the person, as pretty JSON (ForgottenError for a forgotten person). */
   export(person: PersonRef): Promise<{ filename: string; json: string }>;
 }

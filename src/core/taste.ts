@@ -53,6 +53,8 @@ export class TasteService {
   /** Ratings in the community when finetune's λ schedule was last calibrated. */
   private calibratedRatings = 0;
   private communityJob: Promise<void> | null = null;
+  /** Settles when load() has finished (see load); resolved until it is called. */
+  private loading: Promise<void> = Promise.resolve();
   private communityDirty = false;
   private stopped = false;
   /** Aborts an in-flight community training (its worker) on stop(). */
@@ -72,23 +74,43 @@ export class TasteService {
     return this.scorer.modelId;
   }
 
-  /** Loads every person's ratings and fits the community models. Call once at startup. */
-  async load(): Promise<{ users: number; ratings: number }> {
+  /**
+   * Loads every person's ratings into their scorer and fits the community models. Call once at startup;
+   * it may run in the background while the bot serves: each person's refit goes through the scheduler
+   * (one at a time per person, so a rating given meanwhile never doubles a refit), and predictions,
+   * active selection and profiles wait until it is done, so none is made from a half-loaded model.
+   */
+  load(): Promise<{ users: number; ratings: number }> {
+    const run = this.loadAll();
+    this.loading = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  private async loadAll(): Promise<{ users: number; ratings: number }> {
     const users = await this.deps.ledger.ratedUsers();
-    let total = 0;
-    for (const userKey of users) total += await this.refit(userKey);
+    for (const userKey of users) {
+      if (this.stopped) break;
+      this.scheduler.request(userKey);
+      await this.scheduler.settled(userKey);
+    }
+    const total = users.reduce((n, u) => n + (this.held.get(u)?.size ?? 0), 0);
+    if (this.stopped) return { users: users.length, ratings: total };
     try {
       await this.retrainCommunity();
     } catch (err) {
       // Serving with the neutral prior beats not starting; the next retrain (every globalEvery ratings) tries again.
-      this.deps.log.error({ err }, 'community models could not be trained at startup; scores use the neutral prior until the next retrain');
+      if (!this.stopped) this.deps.log.error({ err }, 'community models could not be trained at startup; scores use the neutral prior until the next retrain');
     }
     this.deps.log.info({ users: users.length, ratings: total, model: this.modelId }, 'scorers loaded');
     return { users: users.length, ratings: total };
   }
 
-  /** Wait for queued refits and background training (tests, graceful shutdown). */
+  /** Wait for the startup load, queued refits and background training (tests, graceful shutdown). */
   async idle(): Promise<void> {
+    await this.loading;
     await this.scheduler.idle();
     while (this.communityJob) await this.communityJob;
   }
@@ -225,6 +247,7 @@ export class TasteService {
   /** Predicted 1–10 ratings of images for a person (the community prior for a new person). */
   async predict(userKey: UserKey, imageIds: string[]): Promise<number[]> {
     if (imageIds.length === 0) return [];
+    await this.loading;
     // A rating given a moment ago (e.g. on a run's image) must count in the very next scoring.
     await this.scheduler.settled(userKey);
     const vectors = await this.deps.embeddings.embed(imageIds);
@@ -239,6 +262,8 @@ export class TasteService {
     const rated = new Set((await this.deps.ledger.listRatings(userKey)).map((r) => r.imageId));
     const picked: string[] = (await onboardingImageIds(this.db)).filter((id) => !rated.has(id)).slice(0, k);
     if (picked.length < k) {
+      // Onboarding needs no model; active selection does: it waits for the startup load.
+      await this.loading;
       const pool = (await this.candidatePool()).filter((id) => !rated.has(id) && !picked.includes(id));
       if (pool.length > 0) {
         const vectors = await this.deps.embeddings.embed(pool);
@@ -263,6 +288,7 @@ export class TasteService {
 
   async profile(userKey: UserKey, opts: { top?: number } = {}): Promise<ProfileSummary> {
     const top = opts.top ?? 4;
+    await this.loading;
     await this.scheduler.idle();
     const rows = await this.db
       .select({ imageId: ratingsTable.imageId, score: ratingsTable.score })

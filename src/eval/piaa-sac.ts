@@ -2,7 +2,7 @@
  * The real-data side of eval:piaa: the Simulacra Aesthetic Captions release as PiaaData.
  * Raters are SAC surveys (the release's pseudonymous rater identity); corrupted surveys (more than
  * 20 answers) are excluded by the importer and reported here. Images are embedded with CLIP
- * (ClipEmbedder, local weights only); embeddings are cached per model so a rerun skips the work.
+ * (ClipEmbedder: weights from CLIP_MODEL_DIR, downloaded there on first use unless CLIP_OFFLINE=1); embeddings are cached per model so a rerun skips the work.
  */
 import fs from 'node:fs';
 import path from 'node:path';

@@ -41,8 +41,10 @@ export function renderRunEvent(event: RunEvent): RenderOp[] {
       ];
     }
     case 'run.failed': {
-      const ref = event.referenceId ? ` (reference ${event.referenceId})` : '';
-      const text = `⚠️ **Run failed**: ${cleanUserText(event.message, 300)}${ref}`;
+      // One reference per notice: the core's message may already name it (runs.ts writes it into the stored error).
+      const message = cleanUserText(event.message, 300);
+      const ref = event.referenceId && !message.includes(event.referenceId) ? ` (reference ${event.referenceId})` : '';
+      const text = `⚠️ **Run failed**: ${message}${ref}`;
       return [
         { op: 'post', key: event.key, message: { kind: 'summary', runId: event.runId, text } },
         { op: 'progress', key: `${event.key}:progress`, message: { kind: 'progress', runId: event.runId, text: '⚠️ Stopped: the run failed.' } },
@@ -77,6 +79,11 @@ export function renderHeader(p: RunParamsView, note?: string): string {
 export function renderCandidate(runId: string, c: CandidateView): OutMessage {
   // Iteration 0 is the person's own prompt (the baseline every later score is compared with).
   const label = c.iteration === 0 ? '**Your prompt**' : `**Iteration ${c.iteration} · #${c.idx + 1}**`;
+  if (c.withheld) {
+    // Neutral and short: the image is not posted, and the prompt is not repeated next to it.
+    const why = c.withheld === 'flagged' ? cleanUserText(c.skippedReason ?? 'the image was flagged by moderation', 200) : 'the image could not be checked by moderation';
+    return { kind: 'candidate', runId, text: `${label} was withheld: ${why}.` };
+  }
   if (!c.imageId) {
     return { kind: 'candidate', runId, userText: true, text: `${label} skipped (${cleanUserText(c.skippedReason ?? 'no image', 200)}) — ${quoteUserText(c.prompt, 400)}` };
   }

@@ -32,6 +32,8 @@ export async function createConfiguredAdapters(config: Config, services: Service
     const { createPlaygroundAdapter } = await import('./playground/adapter');
     adapters.push(createPlaygroundAdapter({
       services, log: log.child({ platform: 'playground' }), host: config.HOST, port: config.PORT,
+      // Required off loopback: every browser logs in with it once.
+      token: config.PLAYGROUND_TOKEN,
       // The conversation survives restarts next to the database (message ids stay valid).
       stateFile: path.join(config.dataDir, 'playground.jsonl'),
     }));

@@ -62,6 +62,13 @@ export interface Conversation {
   post(msg: OutMessage): Promise<string>;
   /** Replaces the text of a message this bot posted. */
   edit(messageId: string, msg: OutMessage): Promise<void>;
+  /**
+   * Recovery after a crash between a post and its record (run-display.ts): the message this bot
+   * already posted here for `msg.idempotencyKey`, if any. When found it is recorded (as post would
+   * have) and finished (rating controls), and its id returned; undefined = never posted. Platforms
+   * whose posts are idempotent by themselves (Discord's nonce) leave it out.
+   */
+  findPosted?(msg: OutMessage): Promise<string | undefined>;
 }
 
 export interface ReplyOptions {

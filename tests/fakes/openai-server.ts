@@ -2,7 +2,10 @@
  * A fake OpenAI API on 127.0.0.1:0 that the real `openai` client talks to (baseURL = server.baseURL).
  * Implements POST /v1/chat/completions (json_schema structured output via a pluggable handler),
  * POST /v1/images/generations (b64_json PNG made with sharp, or a URL served here) and
- * POST /v1/moderations (flags texts containing configured words). Every request is recorded.
+ * POST /v1/moderations (flags texts containing configured words; images — multi-modal input
+ * `[{ type: 'image_url', image_url: { url: 'data:…' } }]`, one result per request as the real
+ * endpoint answers — whose mean colour is near a marker colour, or the n-th image check). Every
+ * request is recorded.
  *
  * Faults are queued and consumed one per matching request, in order:
  *   server.fault({ kind: '429', retryAfter: 1 }, { times: 2 })    // next 2 replies 429 + Retry-After
@@ -20,6 +23,12 @@ export type OpenAIFault =
   | { kind: 'hang' }
   | { kind: 'malformed'; content?: string }
   | { kind: 'quota' };
+
+export interface Rgb {
+  r: number;
+  g: number;
+  b: number;
+}
 
 export interface RecordedRequest {
   method: string;
@@ -47,6 +56,12 @@ export interface FakeOpenAIOptions {
   chat?: ChatHandler;
   /** Lower-case words whose presence flags a moderation input. */
   flaggedWords?: string[];
+  /** Images whose mean colour is within ±12 per channel of one of these are flagged. */
+  flaggedImageColors?: Rgb[];
+  /** 1-based numbers of image moderation calls to flag (e.g. [3]: the third image checked). */
+  flagImageCalls?: number[];
+  /** The category a flagged image is flagged for (default "sexual"). */
+  imageCategory?: string;
   /** 'b64_json' (default) or 'url' replies from images.generate. */
   imageResponse?: 'b64_json' | 'url';
 }
@@ -62,8 +77,13 @@ export class FakeOpenAIServer {
   readonly requests: RecordedRequest[] = [];
   chat: ChatHandler;
   flaggedWords: string[];
+  flaggedImageColors: Rgb[];
+  flagImageCalls: number[];
+  imageCategory: string;
+  /** Image moderation calls so far (the n of flagImageCalls), with what was decided. */
+  readonly imageChecks: { n: number; mime: string; mean: Rgb | null; flagged: boolean }[] = [];
   imageResponse: 'b64_json' | 'url';
-  private faults: { fault: OpenAIFault; path?: string }[] = [];
+  private faults: { fault: OpenAIFault; path?: string; images?: boolean }[] = [];
   private server: http.Server;
   private files = new Map<string, Buffer>();
   private hung = new Set<http.ServerResponse>();
@@ -72,6 +92,9 @@ export class FakeOpenAIServer {
   constructor(opts: FakeOpenAIOptions = {}) {
     this.chat = opts.chat ?? defaultChatHandler;
     this.flaggedWords = opts.flaggedWords ?? [];
+    this.flaggedImageColors = opts.flaggedImageColors ?? [];
+    this.flagImageCalls = opts.flagImageCalls ?? [];
+    this.imageCategory = opts.imageCategory ?? 'sexual';
     this.imageResponse = opts.imageResponse ?? 'b64_json';
     this.server = http.createServer((req, res) => {
       this.handle(req, res).catch((err: unknown) => {
@@ -93,9 +116,12 @@ export class FakeOpenAIServer {
     await closeServer(this.server, this.hung);
   }
 
-  /** Queue a fault for the next `times` requests (optionally only those whose path ends with `path`). */
-  fault(fault: OpenAIFault, opts: { times?: number; path?: string } = {}): this {
-    for (let i = 0; i < (opts.times ?? 1); i++) this.faults.push({ fault, path: opts.path });
+  /**
+   * Queue a fault for the next `times` requests (optionally only those whose path ends with `path`;
+   * `images: true` only moderation requests that carry an image).
+   */
+  fault(fault: OpenAIFault, opts: { times?: number; path?: string; images?: boolean } = {}): this {
+    for (let i = 0; i < (opts.times ?? 1); i++) this.faults.push({ fault, path: opts.path, images: opts.images });
     return this;
   }
 
@@ -107,8 +133,13 @@ export class FakeOpenAIServer {
     return this.requests.filter((r) => r.path.endsWith(pathSuffix));
   }
 
-  private takeFault(path: string): OpenAIFault | undefined {
-    const i = this.faults.findIndex((f) => !f.path || path.endsWith(f.path));
+  /** Moderation requests that carried an image. */
+  imageModerations(): RecordedRequest[] {
+    return this.requestsTo('/moderations').filter((r) => hasImageInput(r.body));
+  }
+
+  private takeFault(path: string, body: unknown): OpenAIFault | undefined {
+    const i = this.faults.findIndex((f) => (!f.path || path.endsWith(f.path)) && (!f.images || hasImageInput(body)));
     if (i < 0) return undefined;
     return this.faults.splice(i, 1)[0]?.fault;
   }
@@ -140,7 +171,7 @@ export class FakeOpenAIServer {
     }
     this.requests.push(rec);
 
-    const fault = this.takeFault(path);
+    const fault = this.takeFault(path, body);
     if (fault) {
       rec.fault = fault.kind;
       switch (fault.kind) {
@@ -194,18 +225,58 @@ export class FakeOpenAIServer {
       return this.json(res, 200, { created: Math.floor(Date.now() / 1000), data, ...(usage ? { usage } : {}) });
     }
     if (req.method === 'POST' && path === '/v1/moderations') {
+      const model = body?.model ?? 'omni-moderation-latest';
+      const result = (hit: string | null) => {
+        const categories: Record<string, boolean> = { violence: false, harassment: false, sexual: false };
+        const scores: Record<string, number> = { violence: 0.01, harassment: 0.0, sexual: 0.0 };
+        if (hit) {
+          categories[hit] = true;
+          scores[hit] = 0.97;
+        }
+        return { flagged: hit !== null, categories, category_scores: scores };
+      };
+      const textHit = (t: string) => (this.flaggedWords.some((w) => t.toLowerCase().includes(w)) ? 'violence' : null);
+      if (Array.isArray(body?.input) && body.input.some((p: unknown) => typeof p === 'object' && p !== null)) {
+        // Multi-modal input: one result for the whole array (as the real endpoint answers).
+        let hit: string | null = null;
+        const applied: Record<string, string[]> = {};
+        for (const part of body.input as any[]) {
+          if (part?.type === 'text') {
+            const h = textHit(String(part.text ?? ''));
+            if (h) (hit = h), (applied[h] = [...(applied[h] ?? []), 'text']);
+          } else if (part?.type === 'image_url') {
+            const h = await this.imageHit(String(part.image_url?.url ?? ''));
+            if (h === 'invalid') return this.json(res, 400, { error: { message: 'Invalid image.', type: 'invalid_request_error', code: 'invalid_image' } });
+            if (h) (hit = h), (applied[h] = [...(applied[h] ?? []), 'image']);
+          } else {
+            return this.json(res, 400, { error: { message: `unknown input type ${part?.type}`, type: 'invalid_request_error' } });
+          }
+        }
+        return this.json(res, 200, { id: `modr-${randomUUID()}`, model, results: [{ ...result(hit), category_applied_input_types: applied }] });
+      }
       const inputs: string[] = Array.isArray(body?.input) ? body.input : [String(body?.input ?? '')];
-      const results = inputs.map((t) => {
-        const hit = this.flaggedWords.some((w) => t.toLowerCase().includes(w));
-        return {
-          flagged: hit,
-          categories: { violence: hit, harassment: false, sexual: false },
-          category_scores: { violence: hit ? 0.97 : 0.01, harassment: 0.0, sexual: 0.0 },
-        };
-      });
-      return this.json(res, 200, { id: `modr-${randomUUID()}`, model: body?.model ?? 'omni-moderation-latest', results });
+      return this.json(res, 200, { id: `modr-${randomUUID()}`, model, results: inputs.map((t) => result(textHit(t))) });
     }
     this.json(res, 404, { error: { message: `no route ${req.method} ${path}` } });
+  }
+
+  /** The category an image is flagged for, null when it passes, 'invalid' when it is not a base64 image data URL. */
+  private async imageHit(url: string): Promise<string | null | 'invalid'> {
+    const m = /^data:(image\/(?:png|jpeg|webp|gif));base64,([A-Za-z0-9+/=]+)$/.exec(url);
+    if (!m) return 'invalid';
+    let mean: Rgb | null = null;
+    try {
+      const stats = await sharp(Buffer.from(m[2]!, 'base64')).stats();
+      const [r, g, b] = stats.channels.map((c) => c.mean);
+      mean = { r: r ?? 0, g: g ?? r ?? 0, b: b ?? r ?? 0 };
+    } catch {
+      return 'invalid';
+    }
+    const n = this.imageChecks.length + 1;
+    const near = (c: Rgb) => Math.abs(c.r - mean!.r) <= 12 && Math.abs(c.g - mean!.g) <= 12 && Math.abs(c.b - mean!.b) <= 12;
+    const flagged = this.flagImageCalls.includes(n) || this.flaggedImageColors.some(near);
+    this.imageChecks.push({ n, mime: m[1]!, mean, flagged });
+    return flagged ? this.imageCategory : null;
   }
 
   private completion(body: any, content: string) {
@@ -220,6 +291,11 @@ export class FakeOpenAIServer {
       usage: { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens },
     };
   }
+}
+
+/** Whether a moderation request body carries an image part. */
+export function hasImageInput(body: any): boolean {
+  return Array.isArray(body?.input) && body.input.some((p: any) => p?.type === 'image_url');
 }
 
 /** Text of all messages (string contents and text parts), for handlers and assertions. */

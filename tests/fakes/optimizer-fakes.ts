@@ -123,10 +123,16 @@ export class ScriptedFeedbackLlm implements FeedbackLlm {
   }
 }
 
-/** Flags any text containing one of `words`. */
+/** Flags any text containing one of `words`; images pass unless `imageVerdict` says otherwise. */
 export class WordModerator implements Moderator {
   checked: string[] = [];
+  imagesChecked: LlmMessageImage[] = [];
+  imageVerdict?: (image: LlmMessageImage, n: number) => ModerationResult | Promise<ModerationResult>;
   constructor(private readonly words: string[]) {}
+  async checkImage(image: LlmMessageImage): Promise<ModerationResult> {
+    this.imagesChecked.push(image);
+    return this.imageVerdict ? this.imageVerdict(image, this.imagesChecked.length) : { flagged: false, categories: [] };
+  }
   async check(texts: string[]): Promise<ModerationResult[]> {
     this.checked.push(...texts);
     return texts.map((t) => {

@@ -4,6 +4,12 @@
  *   GET  /v1/predictions/{id}                    → starting → processing → succeeded after `pollsToSucceed` polls
  *   POST /v1/predictions/{id}/cancel             → status "canceled" (recorded)
  *   GET  /files/{id}.png                         → the image; 404 once `urlExpiryMs` has passed (URL expiry)
+ *   GET  /v1/webhooks/default/secret             → { key: "whsec_…" } (the signing secret of the webhooks below)
+ * A prediction created with `webhook` (+ `webhook_events_filter` containing "completed") finishes on
+ * its own after `webhookDelayMs` and its completion is POSTed to the webhook URL, signed the Standard
+ * Webhooks way (signed here independently of src/providers/replicate-webhook.ts). Every delivery is
+ * recorded (so tests can replay it); `webhookDelivery: 'drop'` finishes without delivering (polling
+ * fallback), and `deliver(id)` sends one by hand.
  * Output is `[url]` (plain http URL, which replicate.run() does not wrap) or `[data:…]` (wrapped in a
  * FileOutput), or a bare string with outputShape 'string'.
  * Faults, consumed in order per matching request: '429' (+Retry-After), '500', 'hang' (never answer),
@@ -11,7 +17,7 @@
  */
 import { closeServer, listenOnLoopback } from './loopback';
 import http from 'node:http';
-import { randomUUID } from 'node:crypto';
+import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { fakePng } from './openai-server';
 
 export type ReplicateFault = { kind: '429'; retryAfter?: number | string } | { kind: '500' } | { kind: 'hang' };
@@ -26,6 +32,23 @@ export interface FakePrediction {
   output: unknown;
   error: string | null;
   stuck: boolean;
+  webhook?: string;
+  webhookEvents?: string[];
+}
+
+export interface WebhookDelivery {
+  url: string;
+  predictionId: string;
+  headers: { 'webhook-id': string; 'webhook-timestamp': string; 'webhook-signature': string };
+  body: string;
+  /** The receiver's answer (0 when it could not be reached). */
+  status: number;
+}
+
+/** Standard Webhooks signature, as Replicate sends it: "v1,<base64 HMAC-SHA256(key, id.ts.body)>". */
+export function signStandardWebhook(secret: string, id: string, timestamp: string, body: string): string {
+  const key = Buffer.from(secret.replace(/^whsec_/, ''), 'base64');
+  return `v1,${createHmac('sha256', key).update(`${id}.${timestamp}.${body}`).digest('base64')}`;
 }
 
 export interface RecordedReplicateRequest {
@@ -47,6 +70,10 @@ export interface FakeReplicateOptions {
   stuck?: boolean;
   /** Fail predictions with this error. */
   failWith?: string;
+  /** 'send' (default) posts completions to the prediction's webhook; 'drop' never does. */
+  webhookDelivery?: 'send' | 'drop';
+  /** How soon a prediction with a webhook finishes on its own (default 20 ms). */
+  webhookDelayMs?: number;
 }
 
 export class FakeReplicateServer {
@@ -60,6 +87,11 @@ export class FakeReplicateServer {
   urlExpiryMs: number;
   stuck: boolean;
   failWith: string | undefined;
+  webhookDelivery: 'send' | 'drop';
+  webhookDelayMs: number;
+  readonly webhookSecret = `whsec_${randomBytes(32).toString('base64')}`;
+  readonly deliveries: WebhookDelivery[] = [];
+  private timers = new Set<NodeJS.Timeout>();
   port = 0;
   private faults: { fault: ReplicateFault; match?: RegExp }[] = [];
   private files = new Map<string, { bytes: Buffer; createdAt: number }>();
@@ -73,6 +105,8 @@ export class FakeReplicateServer {
     this.urlExpiryMs = opts.urlExpiryMs ?? 3_600_000;
     this.stuck = opts.stuck ?? false;
     this.failWith = opts.failWith;
+    this.webhookDelivery = opts.webhookDelivery ?? 'send';
+    this.webhookDelayMs = opts.webhookDelayMs ?? 20;
     this.server = http.createServer((req, res) => {
       this.handle(req, res).catch((err: unknown) => {
         if (!res.headersSent) this.json(res, 500, { detail: String(err) });
@@ -90,7 +124,29 @@ export class FakeReplicateServer {
   }
 
   async close(): Promise<void> {
+    for (const t of this.timers) clearTimeout(t);
     await closeServer(this.server, this.hung);
+  }
+
+  /** POSTs the prediction's current state to its webhook, signed (or as `sign` says), and records it. */
+  async deliver(predictionId: string, opts: { timestamp?: number; id?: string; secret?: string; body?: string; url?: string } = {}): Promise<WebhookDelivery> {
+    const p = this.predictions.get(predictionId);
+    const url = opts.url ?? p?.webhook;
+    if (!url) throw new Error(`prediction ${predictionId} has no webhook`);
+    const body = opts.body ?? JSON.stringify(p ? this.view(p) : { id: predictionId });
+    const id = opts.id ?? `msg_${randomUUID().replace(/-/g, '')}`;
+    const ts = String(Math.floor((opts.timestamp ?? Date.now()) / 1000));
+    const headers = { 'webhook-id': id, 'webhook-timestamp': ts, 'webhook-signature': signStandardWebhook(opts.secret ?? this.webhookSecret, id, ts, body) };
+    const d: WebhookDelivery = { url, predictionId, headers, body, status: 0 };
+    try {
+      const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+      d.status = res.status;
+      await res.body?.cancel();
+    } catch {
+      d.status = 0;
+    }
+    this.deliveries.push(d);
+    return d;
   }
 
   /** Queue a fault for the next `times` requests whose "METHOD path" matches `match` (default: any API request). */
@@ -106,6 +162,9 @@ export class FakeReplicateServer {
     this.faults = [];
     this.stuck = false;
     this.failWith = undefined;
+    this.deliveries.length = 0;
+    this.webhookDelivery = 'send';
+    this.webhookDelayMs = 20;
   }
 
   requestsMatching(re: RegExp): RecordedReplicateRequest[] {
@@ -200,6 +259,8 @@ export class FakeReplicateServer {
       return this.json(res, 401, { title: 'Unauthenticated', detail: 'You did not pass a valid authentication token', status: 401 });
     }
 
+    if (method === 'GET' && path === '/v1/webhooks/default/secret') return this.json(res, 200, { key: this.webhookSecret });
+
     let m = /^\/v1\/models\/([^/]+)\/([^/]+)\/predictions$/.exec(path);
     if (m && method === 'POST') {
       const p: FakePrediction = {
@@ -212,8 +273,23 @@ export class FakeReplicateServer {
         output: null,
         error: null,
         stuck: this.stuck,
+        webhook: typeof body?.webhook === 'string' ? body.webhook : undefined,
+        webhookEvents: Array.isArray(body?.webhook_events_filter) ? body.webhook_events_filter : undefined,
       };
       this.predictions.set(p.id, p);
+      if (p.webhook) {
+        // With a webhook nobody polls: the prediction finishes on its own, then its completion is posted.
+        const t = setTimeout(() => {
+          this.timers.delete(t);
+          void (async () => {
+            if (p.stuck || (p.status !== 'starting' && p.status !== 'processing')) return;
+            await this.finish(p);
+            const wanted = !p.webhookEvents || p.webhookEvents.includes('completed');
+            if (wanted && this.webhookDelivery === 'send') await this.deliver(p.id);
+          })();
+        }, this.webhookDelayMs);
+        this.timers.add(t);
+      }
       return this.json(res, 201, this.view(p));
     }
     m = /^\/v1\/predictions\/([^/]+)$/.exec(path);

@@ -2,9 +2,11 @@
  * A fake Slack Web API on 127.0.0.1 for the real @slack/web-api client (via slackApiUrl): auth.test,
  * chat.postMessage / update / postEphemeral, reactions.add / get, the files.uploadV2 trio
  * (files.getUploadURLExternal → POST to the upload URL → files.completeUploadExternal), files.info
- * (whose `shares` appear only after a poll or two, as on real Slack), conversations.replies,
- * users.info, and response_url endpoints. Every call is recorded in order; 429s with Retry-After
- * can be programmed per method.
+ * (whose `shares` appear only after a poll or two, as on real Slack), conversations.replies /
+ * .history (paged with limit + cursor; message `metadata` only with include_all_metadata=true, as on
+ * Slack; `blocks` as posted, block_ids kept), users.info, and response_url endpoints. Every call is
+ * recorded in order; 429s with Retry-After can be programmed per method; `onAnswer` sees each answered
+ * call (tests use it to SIGKILL a bot process right after Slack took a post).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -22,6 +24,17 @@ export interface FakeSlackMessage {
   ephemeralFor?: string;
   /** reaction name → user ids. */
   reactions: Map<string, Set<string>>;
+  /** Message metadata as posted (chat.postMessage / chat.update `metadata`). */
+  metadata?: { event_type: string; event_payload: Record<string, unknown> };
+  /** Block Kit blocks as posted (chat.postMessage `blocks`, files.completeUploadExternal `blocks`). */
+  blocks?: { type: string; block_id?: string; text?: { type: string; text: string } }[];
+}
+
+/** An answered Web API call, as `onAnswer` sees it: the messages it created (a post, a file share). */
+export interface FakeSlackAnswer {
+  method: string;
+  body: Record<string, string>;
+  created: FakeSlackMessage[];
 }
 
 export interface FakeSlackCall {
@@ -55,6 +68,8 @@ export class FakeSlack {
   readonly channelId = 'C0GENERAL';
   readonly messages: FakeSlackMessage[] = [];
   readonly calls: FakeSlackCall[] = [];
+  /** method → the error every call of it answers (e.g. missing_scope for an app installed without a scope). */
+  readonly refusing = new Map<string, string>();
   /** Channels the app is no longer a member of: reactions.get answers not_in_channel. */
   readonly unreadableChannels = new Set<string>();
   /** After revokeToken(): every Web API call answers token_revoked, as after an uninstall or a token rotation. */
@@ -66,6 +81,13 @@ export class FakeSlack {
   readonly bots = new Set<string>();
   /** files.info polls before an upload's share becomes visible. */
   shareDelayPolls = 1;
+  /**
+   * Called right after a Web API call was answered (the response is written): a test can act at the
+   * exact moment Slack has taken a post but the app has not seen the answer yet.
+   */
+  onAnswer: ((answer: FakeSlackAnswer) => void) | null = null;
+  /** Messages created by the call being answered. */
+  private created: FakeSlackMessage[] = [];
   private server: Server | null = null;
   private seq = 0;
   private tsSeq = 0;
@@ -220,8 +242,12 @@ export class FakeSlack {
       return json(200, { ok: true, url: `${this.baseUrl.replace('http:', 'ws:')}/socket` });
     }
     if (req.headers.authorization !== `Bearer ${this.token}` && body.token !== this.token) return json(200, { ok: false, error: 'invalid_auth' });
-    const out = this.api(method, body);
-    return json(200, out);
+    this.created = [];
+    const refused = this.refusing.get(method);
+    const out = refused ? { ok: false, error: refused } : this.api(method, body);
+    const created = this.created;
+    json(200, out);
+    this.onAnswer?.({ method, body, created });
   }
 
   private api(method: string, b: Record<string, string>): Record<string, unknown> {
@@ -231,14 +257,19 @@ export class FakeSlack {
         return { ok: true, url: 'https://fake.slack.com/', team: 'Fake', user: 'tasteloop', team_id: this.teamId, user_id: this.botUserId, bot_id: this.botId };
       case 'chat.postMessage': {
         if (!b.channel) return fail('channel_not_found');
-        const m = this.post(b.channel, b.text ?? '', b.thread_ts);
-        return { ok: true, channel: m.channel, ts: m.ts, message: { text: m.text, ts: m.ts, user: m.user } };
+        const blocks = parseJson<FakeSlackMessage['blocks']>(b.blocks);
+        const metadata = parseJson<FakeSlackMessage['metadata']>(b.metadata);
+        if (b.metadata !== undefined && !(metadata?.event_type && metadata.event_payload)) return fail('invalid_metadata_format');
+        const m = this.post(b.channel, b.text ?? textOfBlocks(blocks), b.thread_ts, [], { blocks, metadata });
+        return { ok: true, channel: m.channel, ts: m.ts, message: { text: m.text, ts: m.ts, user: m.user, bot_id: this.botId } };
       }
       case 'chat.update': {
         const m = this.find(b.channel ?? '', b.ts ?? '');
         if (!m) return fail('message_not_found');
         m.text = b.text ?? '';
         m.edits++;
+        // Metadata left out of an update stays as it was.
+        if (b.metadata !== undefined) m.metadata = parseJson<FakeSlackMessage['metadata']>(b.metadata);
         return { ok: true, channel: m.channel, ts: m.ts, text: m.text };
       }
       case 'chat.postEphemeral': {
@@ -276,7 +307,9 @@ export class FakeSlack {
           const file = this.files.get(f.id);
           if (!file || file.bytes === 0) return fail('file_not_found');
           if (b.channel_id) {
-            const m = this.post(b.channel_id, b.initial_comment ?? '', b.thread_ts, [f.id]);
+            // Like Slack: with initial_comment, blocks are ignored. A share never carries metadata.
+            const blocks = b.initial_comment === undefined ? parseJson<FakeSlackMessage['blocks']>(b.blocks) : undefined;
+            const m = this.post(b.channel_id, b.initial_comment ?? textOfBlocks(blocks), b.thread_ts, [f.id], { blocks });
             Object.assign(file, { channel: m.channel, ts: m.ts, threadTs: m.threadTs });
           }
           // Like Slack: shares are filled in asynchronously, so the completion reports none yet.
@@ -292,8 +325,24 @@ export class FakeSlack {
         return { ok: true, file: { id: file.id, shares } };
       }
       case 'conversations.replies': {
+        if (!b.channel || !b.ts) return fail('invalid_arguments');
+        // The parent first, then its replies, oldest first.
         const msgs = this.messages.filter((m) => !m.ephemeralFor && m.channel === b.channel && (m.ts === b.ts || m.threadTs === b.ts));
-        return { ok: true, messages: msgs.map((m) => ({ ts: m.ts, thread_ts: m.threadTs, text: m.text, user: m.user, files: m.files.map((id) => ({ id })) })), has_more: false };
+        if (!msgs.some((m) => m.ts === b.ts)) return fail('thread_not_found');
+        return this.page(msgs.sort((x, y) => Number(x.ts) - Number(y.ts)), b);
+      }
+      case 'conversations.history': {
+        if (!b.channel) return fail('channel_not_found');
+        // Top-level messages (thread parents included, replies not), newest first, within oldest…latest.
+        const inclusive = b.inclusive === 'true' || b.inclusive === '1';
+        const oldest = b.oldest ? Number(b.oldest) : -Infinity;
+        const latest = b.latest ? Number(b.latest) : Infinity;
+        const msgs = this.messages.filter((m) => {
+          if (m.ephemeralFor || m.channel !== b.channel || (m.threadTs && m.threadTs !== m.ts)) return false;
+          const t = Number(m.ts);
+          return inclusive ? t >= oldest && t <= latest : t > oldest && t < latest;
+        });
+        return this.page(msgs.sort((x, y) => Number(y.ts) - Number(x.ts)), b);
       }
       case 'conversations.open':
         if (!b.users) return fail('invalid_arguments');
@@ -305,11 +354,52 @@ export class FakeSlack {
     }
   }
 
-  private post(channel: string, text: string, threadTs?: string, files: string[] = []): FakeSlackMessage {
-    const m: FakeSlackMessage = { channel, ts: this.nextTs(), threadTs: threadTs || undefined, text, user: this.botUserId, files, edits: 0, reactions: new Map() };
+  private post(channel: string, text: string, threadTs?: string, files: string[] = [], extra: Pick<FakeSlackMessage, 'blocks' | 'metadata'> = {}): FakeSlackMessage {
+    const m: FakeSlackMessage = {
+      channel, ts: this.nextTs(), threadTs: threadTs || undefined, text, user: this.botUserId, files, edits: 0, reactions: new Map(),
+      ...(extra.blocks ? { blocks: extra.blocks } : {}), ...(extra.metadata ? { metadata: extra.metadata } : {}),
+    };
     this.messages.push(m);
+    this.created.push(m);
     return m;
   }
+
+  /** One page of a history answer: `limit` (default 100, at most 1000) from `cursor` on; metadata only when asked for. */
+  private page(msgs: FakeSlackMessage[], b: Record<string, string>): Record<string, unknown> {
+    const limit = Math.min(Math.max(Number(b.limit) || 100, 1), 1000);
+    const from = b.cursor ? Number(Buffer.from(b.cursor, 'base64').toString('utf8').replace(/^next:/, '')) : 0;
+    if (!Number.isInteger(from) || from < 0) return { ok: false, error: 'invalid_cursor' };
+    const slice = msgs.slice(from, from + limit);
+    const more = from + limit < msgs.length;
+    const withMetadata = b.include_all_metadata === 'true' || b.include_all_metadata === '1';
+    const replyCount = (m: FakeSlackMessage) => this.messages.filter((r) => !r.ephemeralFor && r.channel === m.channel && r.threadTs === m.ts && r.ts !== m.ts).length;
+    return {
+      ok: true,
+      messages: slice.map((m) => ({
+        type: 'message', ts: m.ts, user: m.user, ...(m.user === this.botUserId ? { bot_id: this.botId } : {}), text: m.text,
+        ...(m.threadTs ? { thread_ts: m.threadTs } : replyCount(m) ? { thread_ts: m.ts, reply_count: replyCount(m) } : {}),
+        ...(m.files.length ? { files: m.files.map((id) => ({ id })) } : {}),
+        ...(m.blocks ? { blocks: m.blocks } : {}),
+        ...(withMetadata && m.metadata ? { metadata: m.metadata } : {}),
+      })),
+      has_more: more,
+      response_metadata: { next_cursor: more ? Buffer.from(`next:${from + limit}`).toString('base64') : '' },
+    };
+  }
+}
+
+function parseJson<T>(v: string | undefined): T | undefined {
+  if (v === undefined || v === '') return undefined;
+  try {
+    return JSON.parse(v) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+/** What a message made of blocks reads as (the text of its sections), like Slack's fallback. */
+function textOfBlocks(blocks: FakeSlackMessage['blocks']): string {
+  return (blocks ?? []).map((b) => b.text?.text ?? '').filter(Boolean).join('\n');
 }
 
 async function readBody(req: IncomingMessage): Promise<Buffer> {

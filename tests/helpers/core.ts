@@ -23,7 +23,7 @@ export interface TestCoreOptions {
   /** Let the app open its database from the config (PGlite under DATA_DIR: survives a restart on the same dir). */
   ownDatabase?: boolean;
   dataDir?: string;
-  /** Render the 84-image starter gallery (default true). */
+  /** Draw the 84-image starter gallery before returning (default true). */
   seedGallery?: boolean;
   generator?: ImageGenerator;
   config?: Record<string, string>;
@@ -52,6 +52,9 @@ export async function openTestCore(opts: TestCoreOptions = {}): Promise<TestCore
     runOptions: { outboxPollMs: 50, sweepMs: 500, ...opts.runOptions },
   });
   await app.start();
+  // The gallery is drawn in the background (main.ts: after the platforms connect); tests start with it drawn.
+  app.drawGallery();
+  await app.gallery.done;
   return {
     app,
     rating: async (userKey, imageId) => (await app.ledger.getRating(userKey, imageId))?.score ?? null,

@@ -12,12 +12,20 @@ import { createSlackAdapter, type SlackAdapter } from '../../src/platforms/slack
 import type { EventClaimer } from '../../src/platforms/slack/event-dedupe';
 import { slackConversationId, slackMessageId } from '../../src/platforms/slack/text';
 import { silentLogger, type Logger } from '../../src/log';
-import { FakeSlack } from '../fakes/slack-server';
+import { FakeSlack, type FakeSlackMessage } from '../fakes/slack-server';
+import { EVENT_METADATA_TYPE } from '../../src/platforms/slack/event-marks';
 import type { AdapterHarness, HarnessMessage } from '../platform-contract';
 import { createFakeServices, type FakeServices, type FakeServicesOptions } from './services';
 import { waitFor } from './wait';
 
 export const SIGNING_SECRET = 'fake-signing-secret-0123456789abcdef';
+
+/** The run event key a Slack message carries (event-marks.ts): its metadata, or the block_id of an image share's text. */
+export function slackEventKey(m: Pick<FakeSlackMessage, 'metadata' | 'blocks'>): string | undefined {
+  if (m.metadata?.event_type === EVENT_METADATA_TYPE) return String(m.metadata.event_payload.event_key);
+  const mark = m.blocks?.find((b) => b.block_id?.startsWith(`${EVENT_METADATA_TYPE}:`))?.block_id;
+  return mark?.slice(EVENT_METADATA_TYPE.length + 1);
+}
 
 export interface SignedResponse {
   status: number;

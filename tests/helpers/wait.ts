@@ -1,5 +1,9 @@
-/** Polls until `check` returns a truthy value (a guard against hangs, not a timing assertion). */
-export async function waitFor<T>(check: () => T | Promise<T>, what: string, timeoutMs = 15_000): Promise<NonNullable<T>> {
+/**
+ * Polls until `check` returns a truthy value (a guard against hangs, not a timing assertion). The
+ * default deadline is generous, for a loaded machine, yet below vitest's 60 s test timeout so a hang
+ * still names what it was waiting for.
+ */
+export async function waitFor<T>(check: () => T | Promise<T>, what: string, timeoutMs = 45_000): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {

@@ -30,6 +30,11 @@ export interface CandidateView {
   /** Per-member predicted scores for group runs. */
   memberScores?: Record<string, number>;
   skippedReason?: string;
+  /**
+   * The image was made but not shown: moderation flagged it, or could not check it (fail closed).
+   * `skippedReason` then says why, e.g. "the image was flagged by moderation (sexual)".
+   */
+  withheld?: 'flagged' | 'unchecked';
 }
 
 export interface RunMetricsView {

@@ -7,8 +7,13 @@
  * Iteration 0 renders and scores the initial prompt (the "init" score) and asks the proposer for N
  * diverse prompts; iteration i ≥ 1 renders the N pending prompts, scores them, builds feedback and
  * proposes N more (unless the run stops after this iteration).
+ *
+ * Moderation (when a moderator is configured): every prompt is checked before it is rendered, and
+ * every rendered image before it is stored, scored or posted. A flagged image — or one moderation
+ * could not check — is withheld: its bytes are never stored, its candidate carries `withheld` and a
+ * neutral reason, and the run goes on with the other candidates.
  */
-import { CancelledError, InvalidPromptError } from '../errors';
+import { CancelledError, InvalidPromptError, ProviderError } from '../errors';
 import type { ImageGenerator, ImageRecord } from '../ports';
 import { sanitizePrompt, type SanitizeOptions } from '../text-safety';
 import type { FeedbackLlm, LlmMessageImage, Moderator } from '../ports';
@@ -63,7 +68,10 @@ export interface LoopDeps {
   objective: Objective;
   proposer: PromptProposer;
   feedbackLlm?: FeedbackLlm;
+  /** Checks prompts before rendering and images before they are stored, scored or posted. */
   moderator?: Moderator;
+  /** Told when an image could not be moderated (it is withheld either way); for the operator's log. */
+  onModerationError?: (err: unknown) => void;
   /** Prompt hygiene (length, banned words); defaults to text-safety's defaults. */
   sanitize?: SanitizeOptions;
   /** Feedback-LLM requests in flight at once (default 16): all N candidates' feedback in one round of latency. */
@@ -103,10 +111,19 @@ export function initialState(params: RunParams): LoopState {
   return { version: 1, iteration: 0, pending: [params.prompt], history: [], init: null, bestSoFar: null, sinceImprovement: 0, imagesUsed: 0, costUsd: 0, stopReason: null };
 }
 
+/** Why a rendered image was not shown (see CandidateView.withheld). */
+export interface WithheldImage {
+  kind: 'flagged' | 'unchecked';
+  /** Neutral, shown in the thread: "the image was flagged by moderation (sexual)". */
+  reason: string;
+}
+
 /** An image already generated for the iteration in flight before a crash (checkpointed by the caller). */
 export interface DoneImage {
-  imageId: string;
+  /** null when the image was withheld by moderation (its bytes were never stored). */
+  imageId: string | null;
   costUsd: number;
+  withheld?: WithheldImage;
 }
 
 export interface IterationOptions {
@@ -115,7 +132,7 @@ export interface IterationOptions {
   userKey?: string;
   /** Images of this iteration generated before a crash, by candidate index: not generated again. */
   done?: ReadonlyMap<number, DoneImage>;
-  /** Called as soon as each image is stored, so the caller can checkpoint it. */
+  /** Called as soon as each image is stored (or withheld by moderation), so the caller can checkpoint it. */
   onImage?: (idx: number, image: DoneImage) => Promise<void>;
 }
 
@@ -159,8 +176,10 @@ export async function runIteration(state: LoopState, params: RunParams, deps: Lo
   await screenPrompts(candidates, deps, it === 0, signal);
 
   // 2. Render the admitted prompts concurrently (bounded by the provider's limit) as a per-image
-  //    pipeline: render → store → checkpoint → warm the objective (embedding), each image as soon as
-  //    it arrives, so storage and embedding overlap the renders still in flight.
+  //    pipeline: render → moderate → store → checkpoint → warm the objective (embedding), each image
+  //    as soon as it arrives, so storage and embedding overlap the renders still in flight.
+  //    Moderation comes before the store on purpose: stored generated images feed /rate and profile
+  //    pools, so a flagged image must never get there.
   let generated = 0;
   let costUsd = 0;
   const toRender = candidates.filter((c) => !c.skippedReason);
@@ -168,12 +187,20 @@ export async function runIteration(state: LoopState, params: RunParams, deps: Lo
   const warm = (imageId: string) => {
     if (deps.objective.prepare) warming.push(deps.objective.prepare(imageId, signal).catch(() => undefined));
   };
+  const moderation = { signal, runId, userKey: opts.userKey };
   try {
     await mapBounded(toRender, Math.max(1, deps.generator.concurrency), async (c) => {
       const prior = opts.done?.get(c.idx);
       if (prior) {
-        c.imageId = prior.imageId;
         c.costUsd = prior.costUsd;
+        if (prior.withheld || !prior.imageId) return withhold(c, prior.withheld ?? UNCHECKED);
+        // Stored before a crash, so it passed moderation then — unless moderation was turned on
+        // since. Checking again is cheap and leaves no path where an unchecked image is posted.
+        if (deps.moderator) {
+          const verdict = await screenImage(await deps.store.readBytes(prior.imageId), deps, moderation);
+          if (verdict) return withhold(c, verdict);
+        }
+        c.imageId = prior.imageId;
         warm(prior.imageId);
         return;
       }
@@ -181,9 +208,16 @@ export async function runIteration(state: LoopState, params: RunParams, deps: Lo
       const seed = mixSeed(params.seed, it, c.idx) & 0x7fffffff;
       const img = await deps.generator.generate(c.prompt, { seed, size: params.size, signal, runId, userKey: opts.userKey });
       generated++;
+      c.costUsd = img.costUsd;
+      const verdict = deps.moderator ? await screenImage(img.bytes, deps, moderation) : null;
+      if (verdict) {
+        withhold(c, verdict);
+        // Checkpointed too: a resumed run neither pays for this image again nor shows it.
+        await opts.onImage?.(c.idx, { imageId: null, costUsd: img.costUsd, withheld: verdict });
+        return;
+      }
       const rec = await deps.store.put(img.bytes, { source: 'generated', prompt: c.prompt, generator: deps.generator.name, seed });
       c.imageId = rec.id;
-      c.costUsd = img.costUsd;
       await opts.onImage?.(c.idx, { imageId: rec.id, costUsd: img.costUsd });
       // Not awaited: the render slot goes straight to the next prompt.
       warm(rec.id);
@@ -197,6 +231,8 @@ export async function runIteration(state: LoopState, params: RunParams, deps: Lo
 
   // 3. Score with the objective as it is now (fresh ratings included).
   const rendered = toRender.filter((c) => c.imageId);
+  // Withheld images were made (and paid for): they count against the image budget like shown ones.
+  const made = toRender.filter((c) => c.imageId || c.withheld).length;
   let scorerN = 0;
   if (rendered.length) {
     const res = await deps.objective.score(rendered.map((c) => c.imageId as string), signal);
@@ -208,7 +244,12 @@ export async function runIteration(state: LoopState, params: RunParams, deps: Lo
       if (params.members.length > 1) c.memberScores = s.memberScores;
     });
   }
-  if (it === 0 && rendered.length === 0) throw new InvalidPromptError('The initial prompt could not be rendered.');
+  if (it === 0 && rendered.length === 0) {
+    const w = candidates[0]?.withheld;
+    if (w === 'flagged') throw new InvalidPromptError(`The image for your prompt was withheld: ${candidates[0]?.skippedReason}. Nothing was posted; try a different prompt.`);
+    if (w === 'unchecked') throw new ProviderError('moderation', 'the image for your prompt could not be checked, so it was withheld; try again later');
+    throw new InvalidPromptError('The initial prompt could not be rendered.');
+  }
 
   // 4. Book-keeping: best so far, patience, budget.
   const bestHere = bestCandidate(candidates)?.score ?? null;
@@ -217,7 +258,7 @@ export async function runIteration(state: LoopState, params: RunParams, deps: Lo
     iteration: it + 1,
     pending: [],
     history: [...state.history, ...candidates],
-    imagesUsed: state.imagesUsed + rendered.length,
+    imagesUsed: state.imagesUsed + made,
     costUsd: state.costUsd + costUsd,
   };
   if (it === 0) {
@@ -230,7 +271,7 @@ export async function runIteration(state: LoopState, params: RunParams, deps: Lo
     next.sinceImprovement = state.sinceImprovement + 1;
   }
   const n = nextBatchSize(next, params);
-  next.stopReason = stopReasonAfter(next, params, it, n, rendered.length ? costUsd / rendered.length : 0);
+  next.stopReason = stopReasonAfter(next, params, it, n, made ? costUsd / made : 0);
 
   // 5. Feedback and the next prompts (not needed when the run ends here).
   let feedbackDigest: string | null = null;
@@ -303,6 +344,47 @@ async function screenPrompts(candidates: CandidateRecord[], deps: LoopDeps, isIn
   });
 }
 
+const UNCHECKED: WithheldImage = { kind: 'unchecked', reason: 'the image could not be checked by moderation' };
+
+function withhold(c: CandidateRecord, w: WithheldImage): void {
+  c.imageId = null;
+  c.withheld = w.kind;
+  c.skippedReason = w.reason;
+}
+
+/** null when the image may be shown; otherwise why it is withheld. */
+async function screenImage(
+  bytes: Buffer,
+  deps: LoopDeps,
+  opts: { signal?: AbortSignal; runId: string; userKey?: string },
+): Promise<WithheldImage | null> {
+  if (!deps.moderator) return null;
+  throwIfAborted(opts.signal);
+  try {
+    const r = await deps.moderator.checkImage({ mime: sniffImageMime(bytes), bytes }, opts);
+    if (!r.flagged) return null;
+    const why = r.categories.length ? r.categories.join(', ') : 'unsafe content';
+    return { kind: 'flagged', reason: `the image was flagged by moderation (${why})` };
+  } catch (err) {
+    if (isAbort(err, opts.signal)) throw err;
+    // Fail closed: an image moderation could not vouch for (timeout, 5xx after the SDK's retries, a
+    // malformed reply) is withheld like a flagged one — never stored, scored or posted unchecked —
+    // with its own reason, and the run goes on with the other candidates.
+    deps.onModerationError?.(err);
+    return UNCHECKED;
+  }
+}
+
+/** The MIME type of image bytes from their signature (what the data URL for moderation says). */
+export function sniffImageMime(b: Buffer): string {
+  if (b.length >= 8 && b[0] === 0x89 && b.subarray(1, 4).toString('latin1') === 'PNG') return 'image/png';
+  if (b.length >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return 'image/jpeg';
+  if (b.length >= 12 && b.subarray(0, 4).toString('latin1') === 'RIFF' && b.subarray(8, 12).toString('latin1') === 'WEBP') return 'image/webp';
+  if (b.length >= 6 && b.subarray(0, 4).toString('latin1') === 'GIF8') return 'image/gif';
+  // Unknown: the moderation endpoint rejects it, and the image is withheld (fail closed).
+  return 'application/octet-stream';
+}
+
 async function buildFeedback(
   candidates: CandidateRecord[],
   params: RunParams,
@@ -340,6 +422,7 @@ export function toView(c: CandidateRecord): CandidateView {
   const v: CandidateView = { iteration: c.iteration, idx: c.idx, prompt: c.prompt, imageId: c.imageId, score: c.score };
   if (c.memberScores) v.memberScores = c.memberScores;
   if (c.skippedReason) v.skippedReason = c.skippedReason;
+  if (c.withheld) v.withheld = c.withheld;
   return v;
 }
 

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const BENCHES = ['scorer', 'loop', 'reconcile', 'discord-rest'] as const;
+const BENCHES = ['scorer', 'loop', 'reconcile', 'discord-rest', 'startup'] as const;
 
 function runBench(name: string, args: string[]): Promise<unknown> {
   return new Promise((resolve, reject) => {

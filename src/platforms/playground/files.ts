@@ -7,7 +7,7 @@
  * Ids are random (not derived from content): the page can only fetch files it was shown.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 export interface PlaygroundFileStore {
@@ -15,6 +15,8 @@ export interface PlaygroundFileStore {
   put(data: Buffer): Promise<string>;
   /** The bytes, or null for an unknown / malformed id. */
   get(id: string): Promise<Buffer | null>;
+  /** Removes the file (forget); an unknown id is a no-op. */
+  delete(id: string): Promise<void>;
 }
 
 export const FILE_ID = /^[0-9a-f]{24}$/;
@@ -37,6 +39,9 @@ export function diskFileStore(dir: string): PlaygroundFileStore {
       if (!FILE_ID.test(id)) return null;
       return readFile(path.join(dir, id)).catch(() => null);
     },
+    async delete(id) {
+      if (FILE_ID.test(id)) await rm(path.join(dir, id), { force: true });
+    },
   };
 }
 
@@ -50,6 +55,9 @@ export function memoryFileStore(): PlaygroundFileStore {
     },
     async get(id) {
       return files.get(id) ?? null;
+    },
+    async delete(id) {
+      files.delete(id);
     },
   };
 }

@@ -5,10 +5,14 @@
  *
  * With a `file` (npm start: DATA_DIR/playground.jsonl) every change is appended as one JSON line and
  * replayed on the next start, so a restart keeps the conversation, its threads and message ids —
- * which the database's platform_messages rows (ratings, run threads) refer to.
+ * which the database's platform_messages rows (ratings, run threads) refer to. Transient messages
+ * (the private answer to a command that was refused before it ran) are never written there.
+ *
+ * Who sees what: a message with `ephemeralFor` is only for that person (`visibleTo`); the adapter
+ * sends each browser session only what its current person may see.
  */
 import { EventEmitter } from 'node:events';
-import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 export const CHANNEL_ID = 'general';
@@ -33,12 +37,20 @@ export interface PlaygroundMessage {
   rateable: boolean;
   kind?: string;
   runId?: string;
+  /**
+   * The run event (outbox key) this message shows. Written with the message in the same state-file
+   * line, before anyone sees it: a process that dies before recording it in platform_messages finds it
+   * here after the restart instead of posting a copy (run-display.ts, Conversation.findPosted).
+   */
+  eventKey?: string;
   /** Only this person sees it (ephemeral reply). */
   ephemeralFor?: string;
   /** Charts, grids, exports (served at /files/:id/:name). */
   files?: PlaygroundFile[];
   /** Thread started from this message. */
   threadId?: string;
+  /** Kept in memory only, never written to the state file (a refused command's private answer). */
+  transient?: boolean;
   /** person id → their rating on this message. */
   ratings: Record<string, number>;
   edits: number;
@@ -85,6 +97,11 @@ export class PlaygroundState extends EventEmitter<{ change: [StateChange] }> {
       } catch {
         continue;
       }
+      // Written by compact(): ids handed out before stay taken even when their messages were removed.
+      if ((change as { type: string }).type === 'seq') {
+        this.seq = Math.max(this.seq, Number((change as unknown as { seq: unknown }).seq) || 0);
+        continue;
+      }
       const item = change.type === 'message' ? change.message : change.thread;
       if (change.type === 'message') {
         this.messages.set(change.message.id, change.message);
@@ -97,12 +114,15 @@ export class PlaygroundState extends EventEmitter<{ change: [StateChange] }> {
   }
 
   private changed(change: StateChange): void {
-    if (this.file) appendFileSync(this.file, `${JSON.stringify(change)}\n`);
+    const transient = change.type === 'message' && change.message.transient;
+    if (this.file && !transient) appendFileSync(this.file, `${JSON.stringify(change)}\n`);
     this.emit('change', change);
   }
 
-  addMessage(m: Omit<PlaygroundMessage, 'id' | 'ratings' | 'edits' | 'createdAt'>): PlaygroundMessage {
-    const message: PlaygroundMessage = { ...m, id: this.nextId('m'), ratings: {}, edits: 0, createdAt: this.clock() };
+  addMessage(m: Omit<PlaygroundMessage, 'id' | 'ratings' | 'edits' | 'createdAt' | 'transient'>, opts: { transient?: boolean } = {}): PlaygroundMessage {
+    const message: PlaygroundMessage = {
+      ...m, id: this.nextId('m'), ratings: {}, edits: 0, createdAt: this.clock(), ...(opts.transient ? { transient: true } : {}),
+    };
     this.messages.set(message.id, message);
     this.indexFiles(message);
     this.changed({ type: 'message', message });
@@ -129,7 +149,30 @@ export class PlaygroundState extends EventEmitter<{ change: [StateChange] }> {
     return thread;
   }
 
-  snapshot(): { messages: PlaygroundMessage[]; threads: PlaygroundThread[] } {
-    return { messages: [...this.messages.values()], threads: [...this.threads.values()] };
+  /**
+   * Rewrites the state file from memory — one line per thread and message, transient ones left out —
+   * after a forget took messages out of the maps (forget.ts): nothing removed survives in the file.
+   * The id sequence is kept (a `seq` line), so a removed message's id is never handed out again
+   * (platform_messages rows may still name it). Write-then-rename: a crash leaves the old file or the new.
+   */
+  compact(): void {
+    if (!this.file) return;
+    const lines = [JSON.stringify({ type: 'seq', seq: this.seq })];
+    for (const thread of this.threads.values()) lines.push(JSON.stringify({ type: 'thread', thread } satisfies StateChange));
+    for (const message of this.messages.values()) if (!message.transient) lines.push(JSON.stringify({ type: 'message', message } satisfies StateChange));
+    const tmp = `${this.file}.${process.pid}.tmp`;
+    writeFileSync(tmp, `${lines.join('\n')}\n`);
+    renameSync(tmp, this.file);
   }
+
+  /** Everything, or (with `viewer`, a person id) only what that person may see. */
+  snapshot(viewer?: string): { messages: PlaygroundMessage[]; threads: PlaygroundThread[] } {
+    const messages = [...this.messages.values()];
+    return { messages: viewer === undefined ? messages : messages.filter((m) => visibleTo(m, viewer)), threads: [...this.threads.values()] };
+  }
+}
+
+/** Whether `viewer` (a person id) may see the message: everyone for channel messages, the owner for private ones. */
+export function visibleTo(m: Pick<PlaygroundMessage, 'ephemeralFor'>, viewer: string): boolean {
+  return m.ephemeralFor === undefined || m.ephemeralFor === viewer;
 }

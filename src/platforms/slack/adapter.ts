@@ -8,6 +8,10 @@
  * - Every slash command is acknowledged first (Slack's 3-second rule); the work runs after the ack.
  * - Images: files.uploadV2 into the channel / the run's thread; the message `ts` that carries the
  *   file is read back from files.info (`shares`) so reactions find the image via platform_messages.
+ * - Run messages carry their outbox event key (event-marks.ts: message metadata, or the block_id of
+ *   an image share's text). When a run is caught up with after a restart, the thread's (channel's)
+ *   history is read once and a post found there is recorded instead of posted again
+ *   (Conversation.findPosted): a crash between a post and its record leaves no copy.
  * - Outgoing calls go through one queue per channel (queue.ts): about one post per second, 429s
  *   honored with Retry-After. The WebClient itself never retries (one retry layer only).
  * - Retries never act twice: events are claimed by event_id, commands by trigger_id (processed_events).
@@ -35,6 +39,7 @@ import { dbEventClaimer, memoryEventClaimer, scheduleProcessedEventsPruning, typ
 import { ChannelQueue } from './queue';
 import { readSlackReactions } from './reactions';
 import { watchSocketMode, type SocketWatch } from './socket-watch';
+import { eventMetadata, markedTextBlocks, PostedIndex, type HistoryMessage } from './event-marks';
 import {
   decodeSlackEntities, parseSlackMessageId, parseUserMention, slackConversationId, slackMessageId, toSlackText, tsToDate,
 } from './text';
@@ -126,6 +131,7 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
   let app: App | null = null;
   let server: Server | null = null;
   let botUserId: string | undefined;
+  let botId: string | undefined;
   let stopping = false;
   /** Socket Mode only: the socket's state as the SocketModeClient reports it. */
   let socket: SocketWatch | null = null;
@@ -164,18 +170,73 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
     );
   }
 
-  function conversation(channel: string, threadTs: string | undefined, scopeId: string | undefined, label?: string): Conversation {
+  /** The :one: … :keycap_ten: rating reactions, in order so people see 1…10 (again after a crash: already_reacted is fine). */
+  async function addRatingControls(channel: string, ts: string): Promise<void> {
+    // Not paced like posts (reactions.add has its own, larger tier).
+    for (const name of RATING_SLACK_NAMES) {
+      await queue.run(channel, 'call', () => web.reactions.add({ channel, timestamp: ts, name })).catch((err: unknown) => {
+        if ((err as { data?: { error?: string } }).data?.error !== 'already_reacted') throw err;
+      });
+    }
+  }
+
+  /** Pages of history read at most when looking for lost posts (200 messages each). */
+  const RECOVERY_PAGES = 25;
+  let historyScopeWarned = false;
+  const isOwn = (m: HistoryMessage) => (botUserId !== undefined && m.user === botUserId) || (botId !== undefined && m.bot_id === botId);
+
+  /**
+   * This app's marked messages in a thread (conversations.replies) or a channel since `sinceTs`
+   * (conversations.history), with their metadata (include_all_metadata). Undefined when Slack refuses
+   * (a missing history scope): then nothing can be found and posts go out as before.
+   */
+  async function readPostedIndex(channel: string, threadTs: string | undefined, sinceTs: string | undefined): Promise<PostedIndex | undefined> {
+    const index = new PostedIndex();
+    let cursor: string | undefined;
+    try {
+      for (let page = 0; page < RECOVERY_PAGES; page++) {
+        const res = (await queue.run(channel, 'call', () =>
+          threadTs
+            ? web.conversations.replies({ channel, ts: threadTs, include_all_metadata: true, limit: 200, ...(cursor ? { cursor } : {}) })
+            : web.conversations.history({ channel, include_all_metadata: true, limit: 200, ...(sinceTs ? { oldest: sinceTs, inclusive: true } : {}), ...(cursor ? { cursor } : {}) }),
+        )) as { messages?: HistoryMessage[]; has_more?: boolean; response_metadata?: { next_cursor?: string } };
+        index.add(res.messages ?? [], isOwn);
+        cursor = res.response_metadata?.next_cursor || undefined;
+        if (!res.has_more || !cursor) return index;
+      }
+      log.warn({ channel, threadTs, pages: RECOVERY_PAGES }, 'looked through the most recent history only for run messages posted before a restart');
+      return index;
+    } catch (err) {
+      const code = (err as { data?: { error?: string } }).data?.error;
+      if (!historyScopeWarned) {
+        historyScopeWarned = true;
+        log.warn(
+          { err, error: code },
+          'could not read the conversation history to find run messages posted before a restart: a crash right after a post may show it twice. Add the channels:history and groups:history scopes (reinstall the app).',
+        );
+      }
+      return undefined;
+    }
+  }
+
+  /** `sinceTs`: channel conversations only read history from there on (a run's notice comes after its thread). */
+  function conversation(channel: string, threadTs: string | undefined, scopeId: string | undefined, label?: string, sinceTs?: string): Conversation {
+    /** Read once per conversation object (RunDisplay makes one per batch of a run's events). */
+    let posted: Promise<PostedIndex | undefined> | null = null;
     return {
       id: slackConversationId(channel, threadTs),
       mention: label ?? 'this channel',
       async post(msg) {
         const text = toSlackText(msg.text);
+        const key = msg.idempotencyKey;
         let ts: string;
         if (msg.image) {
           const png = await encodeForUpload(await services.images.readBytes(msg.image.imageId));
+          // A run's image: its text goes in a section block marked with the event key (a share cannot carry metadata).
+          const caption = key ? { blocks: markedTextBlocks(text, key) } : { initial_comment: text };
           const res = (await queue.run(channel, 'post', () =>
             web.files.uploadV2({
-              channel_id: channel, ...(threadTs ? { thread_ts: threadTs } : {}), initial_comment: text, file: png, filename: 'tasteloop.png',
+              channel_id: channel, ...(threadTs ? { thread_ts: threadTs } : {}), ...caption, file: png, filename: 'tasteloop.png',
               title: 'Tasteloop image', alt_text: 'An image to rate',
             } as Parameters<WebClient['files']['uploadV2']>[0]),
           )) as { files?: { files?: { id?: string }[] }[] };
@@ -184,7 +245,10 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
           ts = await findShareTs(fileId, channel);
         } else {
           const res = await queue.run(channel, 'post', () =>
-            web.chat.postMessage({ channel, thread_ts: threadTs, text, mrkdwn: true, link_names: false, unfurl_links: false, unfurl_media: false }),
+            web.chat.postMessage({
+              channel, thread_ts: threadTs, text, mrkdwn: true, link_names: false, unfurl_links: false, unfurl_media: false,
+              ...(key ? { metadata: eventMetadata(key) } : {}),
+            }),
           );
           if (!res.ts) throw new Error('chat.postMessage returned no ts');
           ts = res.ts;
@@ -192,14 +256,18 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
         const messageId = slackMessageId(channel, ts);
         if (msg.files?.length) await uploadFiles(channel, threadTs, msg.files);
         await recordPosted(services, PLATFORM, { messageId, channelId: channel, scopeId }, msg);
-        if (msg.image?.rateable) {
-          // In order, so people see 1…10; not paced like posts (reactions.add has its own, larger tier).
-          for (const name of RATING_SLACK_NAMES) {
-            await queue.run(channel, 'call', () => web.reactions.add({ channel, timestamp: ts, name })).catch((err: unknown) => {
-              if ((err as { data?: { error?: string } }).data?.error !== 'already_reacted') throw err;
-            });
-          }
-        }
+        if (msg.image?.rateable) await addRatingControls(channel, ts);
+        return messageId;
+      },
+      async findPosted(msg) {
+        if (!msg.idempotencyKey) return undefined;
+        const index = await (posted ??= readPostedIndex(channel, threadTs, sinceTs));
+        const ts = index?.find(msg.idempotencyKey);
+        if (!ts) return undefined;
+        const messageId = slackMessageId(channel, ts);
+        await recordPosted(services, PLATFORM, { messageId, channelId: channel, scopeId }, msg);
+        // The crash may have come before every rating reaction was added.
+        if (msg.image?.rateable) await addRatingControls(channel, ts);
         return messageId;
       },
       async edit(messageId, msg) {
@@ -209,17 +277,21 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
     };
   }
 
-  /** A conversation from its id alone (`C123` or `C123/1700000000.000100`), e.g. a run's stored thread. */
-  function conversationById(id: string, scopeId: string | undefined): Conversation {
+  /**
+   * A conversation from its id alone (`C123` or `C123/1700000000.000100`), e.g. a run's stored thread.
+   * `sinceTs`: for a channel, where looking for lost posts starts.
+   */
+  function conversationById(id: string, scopeId: string | undefined, sinceTs?: string): Conversation {
     const [channel, threadTs] = id.split('/') as [string, string | undefined];
-    return conversation(channel, threadTs, scopeId, threadTs ? 'the run’s thread' : undefined);
+    return conversation(channel, threadTs, scopeId, threadTs ? 'the run’s thread' : undefined, sinceTs);
   }
 
   // Runs are shown from the outbox into their thread, re-attached by id (also after a restart).
-  // Slack has no nonce: a crash between a post and its record can repeat that one post.
+  // Slack has no nonce: run messages carry their event key and are looked for before a repeat (findPosted).
   const runDisplay = new RunDisplay({
     platform: PLATFORM, services, log, pollMs: opts.runFeedPollMs,
-    conversation: (id, dest) => conversationById(id, dest.scopeId),
+    // The run's notice goes to the command's channel after its thread was opened: history from there on.
+    conversation: (id, dest) => conversationById(id, dest.scopeId, dest.threadId?.split('/')[1]),
   });
 
   // ---------- commands ----------
@@ -299,7 +371,8 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
         return conversation(command.channel_id, parent.ts, command.team_id, `the thread “${title.replace(/[“”]/g, '')}”`);
       },
     };
-    await dispatchCommand(name, raw, base);
+    // A forgotten person leaves no dedupe row behind (it names them).
+    if ((await dispatchCommand(name, raw, base)) === 'forgotten') await claimer.release(`slack:cmd:${command.trigger_id}`).catch(() => {});
   }
 
   // ---------- reactions ----------
@@ -357,7 +430,9 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
       const ctx = { source: PLATFORM, scopeId: envelope.team_id, channelId: channel, messageId };
       // The event was acked already, so Slack will not resend it: retry a passing failure here. The
       // ledger is idempotent by event time, so a repeat is harmless.
-      await storeReactionRating(services, { kind, person, imageId: known.imageId, rating, ctx, eventTime }, { log, what: 'rating from a Slack reaction' });
+      const stored = await storeReactionRating(services, { kind, person, imageId: known.imageId, rating, ctx, eventTime }, { log, what: 'rating from a Slack reaction' });
+      // A forgotten person leaves no dedupe row behind (it names them); a redelivery is refused again.
+      if (stored === 'forgotten') await claimer.release(eventKey).catch(() => {});
     } catch (err) {
       // Give the claim back: a redelivery (or a later reconcile) can still apply it.
       await claimer.release(eventKey).catch(() => {});
@@ -431,6 +506,7 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
       // Fails fast with Slack's own reason (invalid_auth, …) before anything listens.
       const auth = await web.auth.test();
       botUserId = auth.user_id;
+      botId = auth.bot_id;
       if (opts.db && !pruning) {
         // Retry dedupe rows are needed for minutes; without pruning the table grows forever.
         pruning = scheduleProcessedEventsPruning(opts.db, { log, ...opts.pruneProcessedEvents });

@@ -24,6 +24,10 @@ export const SLACK_BOT_SCOPES = [
   'reactions:write', // the :one: … :keycap_ten: rating reactions under each image
   'users:read', // users.info: reactions by other apps' bots are ignored
   'im:write', // conversations.open: private files (profile charts, a data export) go by direct message
+  // conversations.replies / .history: after a crash, a run message that was posted but never recorded is
+  // found by its event key (message metadata) instead of being posted twice (public / private channels).
+  'channels:history',
+  'groups:history',
 ] as const;
 
 export const SLACK_BOT_EVENTS = ['reaction_added', 'reaction_removed'] as const;

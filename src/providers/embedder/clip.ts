@@ -2,26 +2,36 @@
  * `clip` embedder: CLIP image embeddings (the vision tower with its projection, `image_embeds`) through
  * @huggingface/transformers v4 and onnxruntime-node.
  *
- * Offline by default: weights cannot be downloaded on the machines this runs on, so remote loading stays
- * off unless `allowRemoteModels` is set explicitly, and a missing model fails with a ModelNotFoundError
- * that says which files to put where. The model loads lazily, once, on first use (or via `load()`).
+ * Like transformers.js itself, it downloads the model from the Hugging Face hub (or the HF_ENDPOINT mirror) on
+ * first use and caches it in the model folder, so the next start loads it from disk without a request.
+ * CLIP_OFFLINE=1 or HF_HUB_OFFLINE=1 (→ `allowRemoteModels: false`) forbid downloading: a missing model then
+ * fails with a ModelNotFoundError that says which files to put where. A hub that refuses a file or stops
+ * sending fails the load with one error naming the URL. The model loads lazily, once, on first use (or `load()`).
  *
- * Model folder layout (what transformers.js reads for a model id `<owner>/<name>`):
+ * Model folder layout (what transformers.js reads for a model id `<owner>/<name>`, and where it caches downloads):
  *   <CLIP_MODEL_DIR>/<owner>/<name>/config.json
  *   <CLIP_MODEL_DIR>/<owner>/<name>/preprocessor_config.json
  *   <CLIP_MODEL_DIR>/<owner>/<name>/onnx/vision_model.onnx            (dtype fp32, the default)
  *                                       onnx/vision_model_quantized.onnx  (dtype q8)
- * The same layout under CLIP_CACHE_DIR is searched too (transformers' file cache).
+ * When CLIP_CACHE_DIR is set, downloads go there instead (same layout), and both folders are searched.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import type { Embedder } from '../../core/ports';
-import { InvalidImageError, ModelNotFoundError, ProviderError } from '../../core/errors';
+import { InvalidImageError, ModelNotFoundError, ProviderError, ProviderTimeoutError } from '../../core/errors';
 import type { Config } from '../../config';
+import { DownloadProgress, formatMs, HubSession, type ClipLogger, type HubFailure } from './clip-hub';
+
+export type { ClipLogger } from './clip-hub';
 
 export const DEFAULT_CLIP_MODEL = 'Xenova/clip-vit-base-patch32';
+export const DEFAULT_HUB_URL = 'https://huggingface.co/';
+/** transformers.js' own default; our error messages build the same URLs. */
+const REMOTE_PATH_TEMPLATE = '{model}/resolve/{revision}/';
+/** Generous: it bounds silence (no answer, no new bytes), not the length of a slow but moving download. */
+export const DEFAULT_DOWNLOAD_TIMEOUT_MS = 5 * 60_000;
 
 /** Precisions transformers.js can load; each maps to an ONNX file name suffix. */
 export type ClipDtype = 'fp32' | 'fp16' | 'q8' | 'int8' | 'uint8' | 'q4' | 'q4f16' | 'bnb4';
@@ -40,28 +50,40 @@ const DTYPE_SUFFIX: Record<ClipDtype, string> = {
 export interface ClipEmbedderOptions {
   /** Hugging Face style model id, default `Xenova/clip-vit-base-patch32`. */
   modelId?: string;
-  /** Local model folder (CLIP_MODEL_DIR) → `env.localModelPath`. Default `./data/models`. */
+  /** Local model folder (CLIP_MODEL_DIR) → `env.localModelPath`, and where downloads land. Default `./data/models`. */
   modelDir?: string;
-  /** Cache folder (CLIP_CACHE_DIR) → `env.cacheDir`. Default: transformers' own. */
+  /** Download cache (CLIP_CACHE_DIR) → `env.cacheDir`. Default: the model folder itself. */
   cacheDir?: string;
   /** Which ONNX file to load (see the layout above). Default `fp32`. */
   dtype?: ClipDtype;
-  /** Allow downloading from the Hugging Face hub. Default false: nothing touches the network. */
+  /** Download missing files from the hub. Default true; CLIP_OFFLINE / HF_HUB_OFFLINE turn it off. */
   allowRemoteModels?: boolean;
+  /** Hub base URL (HF_ENDPOINT, e.g. a mirror) → `env.remoteHost`. Default https://huggingface.co/. */
+  remoteHost?: string;
+  /** A hub request that gets no answer, or no new bytes, for this long fails the load. Default 5 minutes. */
+  downloadTimeoutMs?: number;
+  /** Receives the download's start, progress (every 10%) and end. */
+  log?: ClipLogger;
   /** onnxruntime intra-op threads. Default min(2, cores): the bot shares a small machine. */
   threads?: number;
   /** Max images per inference call (bounds memory: 224² × 3 floats × batch). Default 16. */
   batchSize?: number;
 }
 
-/** Maps the parsed environment to embedder options: CLIP_MODEL, CLIP_MODEL_DIR (default DATA_DIR/models), CLIP_CACHE_DIR. */
+
+/**
+ * Maps the parsed environment to embedder options: CLIP_MODEL, CLIP_MODEL_DIR (default DATA_DIR/models),
+ * CLIP_CACHE_DIR, CLIP_OFFLINE / HF_HUB_OFFLINE (either forbids downloading) and HF_ENDPOINT.
+ */
 export function clipOptionsFromConfig(
-  config: Pick<Config, 'CLIP_MODEL' | 'CLIP_MODEL_DIR' | 'CLIP_CACHE_DIR' | 'dataDir'>,
+  config: Pick<Config, 'CLIP_MODEL' | 'CLIP_MODEL_DIR' | 'CLIP_CACHE_DIR' | 'CLIP_OFFLINE' | 'HF_HUB_OFFLINE' | 'HF_ENDPOINT' | 'dataDir'>,
 ): ClipEmbedderOptions {
   return {
     modelId: config.CLIP_MODEL,
     modelDir: path.resolve(config.CLIP_MODEL_DIR ?? path.join(config.dataDir, 'models')),
     cacheDir: config.CLIP_CACHE_DIR ? path.resolve(config.CLIP_CACHE_DIR) : undefined,
+    allowRemoteModels: !config.CLIP_OFFLINE && !config.HF_HUB_OFFLINE,
+    remoteHost: config.HF_ENDPOINT,
   };
 }
 
@@ -99,6 +121,9 @@ export class ClipEmbedder implements Embedder {
   private readonly cacheDir: string | undefined;
   private readonly dtype: ClipDtype;
   private readonly allowRemote: boolean;
+  private readonly remoteHost: string;
+  private readonly downloadTimeoutMs: number;
+  private readonly log: ClipLogger | undefined;
   private readonly threads: number;
   private readonly batchSize: number;
   private dimension = 0;
@@ -112,7 +137,11 @@ export class ClipEmbedder implements Embedder {
     this.modelDir = path.resolve(opts.modelDir ?? path.join('data', 'models'));
     this.cacheDir = opts.cacheDir ? path.resolve(opts.cacheDir) : undefined;
     this.dtype = opts.dtype ?? 'fp32';
-    this.allowRemote = opts.allowRemoteModels ?? false;
+    this.allowRemote = opts.allowRemoteModels ?? true;
+    // transformers.js joins remoteHost and the path template as strings: the host must end with '/'.
+    this.remoteHost = (opts.remoteHost ?? DEFAULT_HUB_URL).replace(/\/*$/, '/');
+    this.downloadTimeoutMs = Math.max(1, opts.downloadTimeoutMs ?? DEFAULT_DOWNLOAD_TIMEOUT_MS);
+    this.log = opts.log;
     this.threads = Math.max(1, Math.floor(opts.threads ?? Math.min(2, os.availableParallelism())));
     this.batchSize = Math.max(1, Math.floor(opts.batchSize ?? 16));
     // Known before loading when the local config.json says so; otherwise learned at load().
@@ -132,8 +161,10 @@ export class ClipEmbedder implements Embedder {
   }
 
   describe(): string {
-    const where = this.allowRemote ? 'remote downloads allowed' : 'offline';
-    return `clip (${this.hubModelId}, ${this.dtype}, model dir ${this.modelDir}${this.cacheDir ? `, cache ${this.cacheDir}` : ''}, ${where})`;
+    const where = this.allowRemote
+      ? `downloads on first use from ${this.remoteHost} to ${this.downloadDir}`
+      : `offline, model dir ${this.modelDir}${this.cacheDir ? `, cache ${this.cacheDir}` : ''}`;
+    return `clip ${this.hubModelId} (${this.dtype}, ${where})`;
   }
 
   /** Loads model and processor once; later calls share the same promise. A failed load is retried on the next call. */
@@ -165,6 +196,11 @@ export class ClipEmbedder implements Embedder {
 
   // ---------- internals ----------
 
+  /** Where transformers.js writes downloaded files: the cache folder when one is set, else the model folder. */
+  private get downloadDir(): string {
+    return this.cacheDir ?? this.modelDir;
+  }
+
   private loaded(): Promise<Loaded> {
     if (!this.loading) {
       this.loading = this.doLoad();
@@ -179,20 +215,22 @@ export class ClipEmbedder implements Embedder {
     if (!this.allowRemote) this.assertModelPresent();
     // Imported lazily: the features embedder (the offline default) never pays for onnxruntime.
     const lib = await import('@huggingface/transformers');
-    // transformers.js keeps these settings in one global object; set them right before loading.
-    lib.env.allowLocalModels = true;
-    lib.env.allowRemoteModels = this.allowRemote;
-    lib.env.localModelPath = this.modelDir + path.sep;
-    if (this.cacheDir) lib.env.cacheDir = this.cacheDir;
+    const hub = this.allowRemote ? new HubSession(this.downloadTimeoutMs) : null;
+    this.configureTransformers(lib, hub);
+    const missing = this.missingFiles();
+    const progress = hub && missing.length > 0 ? this.startDownloadLog(hub, missing) : null;
+    const progress_callback = progress ? (info: unknown) => progress.onEvent(info) : undefined;
     try {
       const [processor, model] = await Promise.all([
-        lib.AutoProcessor.from_pretrained(this.hubModelId),
+        lib.AutoProcessor.from_pretrained(this.hubModelId, { progress_callback }),
         lib.CLIPVisionModelWithProjection.from_pretrained(this.hubModelId, {
           dtype: this.dtype,
           device: 'cpu',
           session_options: { intraOpNumThreads: this.threads, interOpNumThreads: 1 },
+          progress_callback,
         }),
       ]);
+      progress?.finish();
       const loaded: Loaded = {
         lib,
         processor: processor as unknown as Processor,
@@ -206,13 +244,80 @@ export class ClipEmbedder implements Embedder {
       }
       return loaded;
     } catch (err) {
-      if (err instanceof lib.ModelFileNotFoundError || /not found locally|could not locate file/i.test(String(err))) {
-        throw new ModelNotFoundError(this.missingModelMessage([String((err as Error).message ?? err)]), { cause: err });
-      }
-      throw new ProviderError('clip', `could not load ${this.hubModelId}: ${(err as Error).message ?? String(err)}`, {
-        cause: err,
-      });
+      throw this.loadError(lib, hub, err);
+    } finally {
+      // Whatever is still open (e.g. the other half of a failed Promise.all) must not keep downloading.
+      hub?.close();
     }
+  }
+
+  /** transformers.js keeps these settings in one global object: set them right before loading. */
+  private configureTransformers(lib: Transformers, hub: HubSession | null): void {
+    lib.env.allowLocalModels = true;
+    lib.env.allowRemoteModels = hub !== null;
+    lib.env.localModelPath = this.modelDir + path.sep;
+    // The file cache uses the same <owner>/<name>/<file> layout as localModelPath, so a download into the
+    // model folder is found there on the next start without any request.
+    lib.env.useFSCache = true;
+    lib.env.cacheDir = this.downloadDir;
+    if (hub) {
+      lib.env.remoteHost = this.remoteHost;
+      lib.env.remotePathTemplate = REMOTE_PATH_TEMPLATE;
+      // transformers.js has no timeout of its own; every hub request goes through env.fetch.
+      lib.env.fetch = hub.fetch;
+    }
+  }
+
+  private startDownloadLog(hub: HubSession, missing: string[]): DownloadProgress {
+    this.log?.info(
+      { model: this.hubModelId, from: this.remoteHost, to: this.downloadDir, files: missing },
+      `CLIP model ${this.hubModelId} is not on disk yet: downloading ${missing.join(', ')} from ${this.remoteHost} into ${this.downloadDir}`,
+    );
+    return new DownloadProgress(this.hubModelId, missing, (file) => hub.fetchedFile(file), this.log);
+  }
+
+  /** One typed error for a failed load, naming the hub URL when a request was what failed. */
+  private loadError(lib: Transformers, hub: HubSession | null, err: unknown): Error {
+    if (err instanceof ModelNotFoundError || err instanceof ProviderError) return err;
+    const failure = hub?.failureBehind(err);
+    if (failure) return this.downloadError(failure);
+    if (err instanceof lib.ModelFileNotFoundError || /not found locally|could not locate file/i.test(String(err))) {
+      return new ModelNotFoundError(this.missingModelMessage([String((err as Error).message ?? err)]), { cause: err });
+    }
+    return new ProviderError('clip', `could not load ${this.hubModelId}: ${(err as Error).message ?? String(err)}`, {
+      cause: err,
+    });
+  }
+
+  private downloadError(failure: HubFailure): Error {
+    const how = this.manualInstallLines();
+    if (failure.kind === 'stall') {
+      return new ClipDownloadTimeoutError(
+        failure.url,
+        this.downloadTimeoutMs,
+        [
+          `CLIP model "${this.hubModelId}" could not be downloaded: ${failure.url} sent nothing for ${formatMs(this.downloadTimeoutMs)}` +
+            ` (the hub${this.remoteHost === DEFAULT_HUB_URL ? '' : ` at ${this.remoteHost}`} is not answering), so the download was stopped.`,
+          ...how,
+        ].join('\n'),
+      );
+    }
+    if (failure.kind === 'network') {
+      return new ProviderError(
+        'clip',
+        [`CLIP model "${this.hubModelId}" could not be downloaded: ${failure.url} could not be reached (${failure.reason}).`, ...how].join('\n'),
+        { cause: failure.cause },
+      );
+    }
+    const message = [
+      `CLIP model "${this.hubModelId}" could not be downloaded: ${failure.url} answered HTTP ${failure.status}` +
+        (failure.status === 404 ? ' (not found: check CLIP_MODEL, and HF_ENDPOINT if you set it).' : '.'),
+      ...how,
+    ].join('\n');
+    // 401/403/404: the hub does not have (or will not give) this model — the same remedy as a missing model.
+    return failure.status === 401 || failure.status === 403 || failure.status === 404
+      ? new ModelNotFoundError(message)
+      : new ProviderError('clip', message, { status: failure.status });
   }
 
   private async infer(loaded: Loaded, images: unknown[]): Promise<Float32Array[]> {
@@ -243,7 +348,7 @@ export class ClipEmbedder implements Embedder {
   private candidateFolders(): string[] {
     const parts = this.hubModelId.split('/');
     const folders = [path.join(this.modelDir, ...parts)];
-    if (this.cacheDir) folders.push(path.join(this.cacheDir, ...parts));
+    if (this.cacheDir && this.cacheDir !== this.modelDir) folders.push(path.join(this.cacheDir, ...parts));
     return folders;
   }
 
@@ -260,6 +365,12 @@ export class ClipEmbedder implements Embedder {
     return undefined;
   }
 
+  /** Required files that no searched folder holds: what a first start will download. */
+  private missingFiles(): string[] {
+    const folders = this.candidateFolders();
+    return clipRequiredFiles(this.dtype).filter((f) => !folders.some((folder) => existsSync(path.join(folder, f))));
+  }
+
   /** Fails fast (before transformers logs a warning per missing file) when no folder holds a complete model. */
   private assertModelPresent(): void {
     const required = clipRequiredFiles(this.dtype);
@@ -271,19 +382,40 @@ export class ClipEmbedder implements Embedder {
   }
 
   private missingModelMessage(missing: string[]): string {
+    return [
+      `CLIP model "${this.hubModelId}" (dtype ${this.dtype}) was not found locally, and downloading is turned off (CLIP_OFFLINE or HF_HUB_OFFLINE).`,
+      `Missing: ${missing.join(', ')}`,
+      ...this.manualInstallLines(),
+    ].join('\n');
+  }
+
+  /** How to put the model in place by hand: shared by the offline error and every download error. */
+  private manualInstallLines(): string[] {
     const folder = path.join(this.modelDir, ...this.hubModelId.split('/'));
     const files = clipRequiredFiles(this.dtype);
     return [
-      `CLIP model "${this.hubModelId}" (dtype ${this.dtype}) was not found locally, and downloading is disabled (this machine works offline).`,
-      `Missing: ${missing.join(', ')}`,
-      `To provide it, copy these files from the model's Hugging Face repository (https://huggingface.co/${this.hubModelId}), fetched on a machine with internet access:`,
+      `To install it by hand, copy these files from the model's Hugging Face repository (${this.remoteHost}${this.hubModelId}), fetched on a machine with internet access:`,
       ...files.map((f) => `  ${path.join(folder, f)}`),
       `i.e. <CLIP_MODEL_DIR>/${this.hubModelId}/{config.json, preprocessor_config.json, ${clipOnnxFile(this.dtype)}}` +
         ` (the quantized variant is ${clipOnnxFile('q8')}, loaded with dtype q8).`,
       `CLIP_MODEL_DIR is currently ${this.modelDir}` +
         (this.cacheDir ? `; CLIP_CACHE_DIR (${this.cacheDir}) is searched with the same layout.` : '; CLIP_CACHE_DIR may point at a transformers.js cache with the same layout.'),
-      `Set CLIP_MODEL to use another model id, or EMBEDDER=features to run without CLIP.`,
-    ].join('\n');
+      `Then set CLIP_OFFLINE=1 so the bot never tries to download, or set HF_ENDPOINT to a reachable hub mirror.` +
+        ` Set CLIP_MODEL to use another model id, or EMBEDDER=features to run without CLIP.`,
+    ];
+  }
+}
+
+/** A hub request that got no answer, or no new bytes, within the download deadline. */
+export class ClipDownloadTimeoutError extends ProviderTimeoutError {
+  constructor(
+    readonly url: string,
+    ms: number,
+    message: string,
+  ) {
+    super('clip', ms);
+    // ProviderTimeoutError's generic text cannot name the URL or the manual install; say both.
+    this.message = `clip: ${message}`;
   }
 }
 

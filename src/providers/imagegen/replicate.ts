@@ -15,12 +15,19 @@
  *
  * Output shapes: replicate.run() wraps only https: and data: strings in FileOutput; plain http URLs
  * (and anything else) come back as strings. Both are handled, as are arrays and single values.
+ *
+ * Webhook mode (REPLICATE_WEBHOOK_URL, `webhook` option): the prediction is created with `webhook`
+ * and `webhook_events_filter: ['completed']`, and the call waits for the verified completion from
+ * the receiver (src/providers/replicate-webhook.ts) instead of polling. If none arrives within
+ * `webhook.waitMs` (default 30 s) it falls back to polling — and a webhook arriving during the
+ * polling still wins. Deadline, cancel and usage work as in polling mode.
  */
 import Replicate from 'replicate';
 import type { GeneratedImage, GenerateOptions, ImageGenerator } from '../../core/ports';
 import { CancelledError, ProviderError, ProviderTimeoutError } from '../../core/errors';
 import { backoffMs, callScope, downloadBytes, parseRetryAfter, sleep, type CallScope, MAX_IMAGE_DOWNLOAD_BYTES } from '../http-util';
 import { imageCostUsd, type ImagePrice } from '../pricing';
+import type { CompletedPrediction, PredictionWaiter } from '../replicate-webhook';
 import { emitUsage, type UsageSink } from '../usage';
 
 export interface ReplicateOptions {
@@ -48,9 +55,17 @@ export interface ReplicateOptions {
   onUsage?: UsageSink;
   prices?: Record<string, ImagePrice>;
   fetch?: typeof fetch;
+  /** Webhook mode: the public URL Replicate posts completions to, and the receiver behind it. */
+  webhook?: {
+    url: string;
+    receiver: PredictionWaiter;
+    /** How long to wait for the webhook before polling as well (default 30 s). */
+    waitMs?: number;
+  };
 }
 
 const PROVIDER = 'replicate';
+const DEFAULT_WEBHOOK_WAIT_MS = 30_000;
 
 interface CallLedger {
   /** POSTs that tried to create the prediction (1 + retries). */
@@ -77,7 +92,8 @@ export class ReplicateImageGenerator implements ImageGenerator {
   }
 
   describe(): string {
-    return `replicate (${this.model}, timeout ${this.timeoutMs} ms)`;
+    const mode = this.opts.webhook ? `, completion webhooks at ${redactedUrl(this.opts.webhook.url)} with polling fallback` : '';
+    return `replicate (${this.model}, timeout ${this.timeoutMs} ms${mode})`;
   }
 
   async generate(prompt: string, opts: GenerateOptions = {}): Promise<GeneratedImage> {
@@ -92,16 +108,18 @@ export class ReplicateImageGenerator implements ImageGenerator {
     if (opts.seed !== undefined) input.seed = opts.seed;
     let ok = false;
     try {
-      const output = await scope.race(
-        client.run(
-          this.model as `${string}/${string}`,
-          { input, signal: scope.signal, wait: { mode: 'poll', interval: this.opts.pollIntervalMs ?? 500 } },
-          (p: { id?: string; status?: string }) => {
-            if (p.id) ledger.predictionId = p.id;
-            if (p.status && p.status !== 'starting') ledger.started = true;
-          },
-        ),
-      );
+      const output = this.opts.webhook
+        ? await this.runWithWebhook(client, input, scope, ledger, this.opts.webhook)
+        : await scope.race(
+            client.run(
+              this.model as `${string}/${string}`,
+              { input, signal: scope.signal, wait: { mode: 'poll', interval: this.opts.pollIntervalMs ?? 500 } },
+              (p: { id?: string; status?: string }) => {
+                if (p.id) ledger.predictionId = p.id;
+                if (p.status && p.status !== 'starting') ledger.started = true;
+              },
+            ),
+          );
       if (scope.reason) throw scope.abortError();
       const bytes = await scope.race(this.download(output, scope));
       ok = true;
@@ -128,6 +146,54 @@ export class ReplicateImageGenerator implements ImageGenerator {
         userKey: opts.userKey,
         ok,
       });
+    }
+  }
+
+  /**
+   * Create with a completion webhook; wait for it, polling only if it does not come in time. Returns
+   * the prediction's output (plain strings, as the API sends them).
+   */
+  private async runWithWebhook(
+    client: Replicate,
+    input: Record<string, unknown>,
+    scope: CallScope,
+    ledger: CallLedger,
+    hook: NonNullable<ReplicateOptions['webhook']>,
+  ): Promise<unknown> {
+    const [model = this.model, version] = this.model.split(':');
+    const created = (await scope.race(
+      client.predictions.create({
+        ...(version ? { version } : { model }),
+        input,
+        webhook: hook.url,
+        webhook_events_filter: ['completed'],
+      }),
+    )) as unknown as { id: string; status: string; output?: unknown; error?: unknown };
+    ledger.predictionId = created.id;
+    const waiting = hook.receiver.waitFor(created.id);
+    const stopPolling = new AbortController();
+    let settled = false;
+    try {
+      let final: { status: string; output?: unknown; error?: unknown } = created;
+      if (!['succeeded', 'failed', 'canceled'].includes(created.status)) {
+        const polled = (async () => {
+          await sleep(hook.waitMs ?? DEFAULT_WEBHOOK_WAIT_MS, AbortSignal.any([scope.signal, stopPolling.signal]));
+          return client.wait(created as never, { interval: this.opts.pollIntervalMs ?? 500 }, async (p: { status?: string }) => {
+            if (p.status && p.status !== 'starting') ledger.started = true;
+            return settled;
+          });
+        })();
+        polled.catch(() => undefined); // the losing branch may fail after the race is decided
+        final = (await scope.race(Promise.race<CompletedPrediction | { status: string }>([waiting.promise, polled]))) as typeof final;
+      }
+      ledger.started = true;
+      if (final.status === 'failed') throw new ProviderError(PROVIDER, `prediction failed: ${String(final.error ?? 'unknown error')}`.slice(0, 300));
+      if (final.status !== 'succeeded') throw new ProviderError(PROVIDER, `prediction ended as ${String(final.status).slice(0, 40)}`);
+      return final.output;
+    } finally {
+      settled = true;
+      stopPolling.abort();
+      waiting.dispose();
     }
   }
 
@@ -239,6 +305,16 @@ export function firstOutput(output: unknown): string | FileOutputLike | undefine
   }
   if (output && typeof output === 'object') return firstOutput(Object.values(output));
   return undefined;
+}
+
+/** The URL without query or credentials (for logs). */
+function redactedUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${u.pathname}`;
+  } catch {
+    return '(invalid URL)';
+  }
 }
 
 function toProviderError(err: unknown): Error {

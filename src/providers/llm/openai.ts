@@ -16,7 +16,7 @@ import { callScope, type CallScope } from '../http-util';
 import { CountingOpenAI, billableAttempts, mapOpenAIError, type OpenAIConnection } from '../openai-client';
 import { chatCostUsd, MODERATION_PRICE_PER_CALL, type TokenPrice } from '../pricing';
 import { emitUsage, type UsageKind, type UsageSink } from '../usage';
-import type { FeedbackLlm, LlmMessageImage, ModerationResult, Moderator, PromptOptimizerLlm, ProposeRequest } from './types';
+import type { FeedbackLlm, LlmMessageImage, ModerationOptions, ModerationResult, Moderator, PromptOptimizerLlm, ProposeRequest } from './types';
 
 type ChatMessage = OpenAI.Chat.Completions.ChatCompletionMessageParam;
 type ContentPart = OpenAI.Chat.Completions.ChatCompletionContentPart;
@@ -359,21 +359,37 @@ export class OpenAIModerator implements Moderator {
 
   async check(texts: string[], signal?: AbortSignal): Promise<ModerationResult[]> {
     if (texts.length === 0) return [];
-    const scope = callScope(PROVIDER, this.core.deadlineMs(), signal);
+    // Moderate what would actually be rendered: the cleaned text.
+    return this.moderate(texts.map((t) => stripInvisible(t)), texts.length, { signal });
+  }
+
+  /**
+   * One image as a data URL (`omni-moderation-latest` takes images; one image per request, and the
+   * reply is one result for the whole input). Errors (timeout, 5xx after the SDK's retries, a reply
+   * without a result) are thrown as provider errors: the caller fails closed.
+   */
+  async checkImage(image: LlmMessageImage, opts: ModerationOptions = {}): Promise<ModerationResult> {
+    const input: OpenAI.ModerationMultiModalInput[] = [
+      { type: 'image_url', image_url: { url: `data:${image.mime};base64,${image.bytes.toString('base64')}` } },
+    ];
+    const [result] = await this.moderate(input, 1, opts);
+    return result as ModerationResult;
+  }
+
+  private async moderate(input: string[] | OpenAI.ModerationMultiModalInput[], expected: number, opts: ModerationOptions): Promise<ModerationResult[]> {
+    const scope = callScope(PROVIDER, this.core.deadlineMs(), opts.signal);
     const tracker = this.core.api.begin();
     let ok = false;
     try {
-      // Moderate what would actually be rendered: the cleaned text.
-      const input = texts.map((t) => stripInvisible(t));
       const res = await scope.race(
         this.core.api.client.moderations.create({ model: this.model, input }, { signal: scope.signal, headers: tracker.headers }),
       );
-      if (res.results.length !== texts.length) {
-        throw new ProviderError(PROVIDER, `moderation returned ${res.results.length} results for ${texts.length} texts`);
+      if (!Array.isArray(res.results) || res.results.length !== expected) {
+        throw new ProviderError(PROVIDER, `moderation returned ${res.results?.length ?? 0} results for ${expected} inputs`);
       }
       ok = true;
       return res.results.map((r) => ({
-        flagged: r.flagged,
+        flagged: r.flagged === true,
         categories: Object.entries(r.categories ?? {})
           .filter(([, v]) => v === true)
           .map(([k]) => k),
@@ -392,6 +408,8 @@ export class OpenAIModerator implements Moderator {
         images: 0,
         attempts: tracker.log.attempts,
         costUsd: MODERATION_PRICE_PER_CALL,
+        runId: opts.runId,
+        userKey: opts.userKey,
         ok,
       });
     }
