@@ -86,7 +86,7 @@ for (const backend of testBackends()) {
       expect(profile.quality.srocc).not.toBeNull();
       expect(profile.topImages.length).toBeGreaterThan(0);
       expect(profile.topImages[0]!.score).toBe(Math.max(...train.map((i) => likes(i.prompt ?? ''))));
-    });
+    }, 180_000); // 50 ratings, each refitting the scorer: ~17 s on a busy 2-core machine
 
     it('a prediction right after a rating already uses it (human-in-the-loop scoring)', async () => {
       const dora: PersonRef = { platform: 'playground', userId: 'dora' };

@@ -209,7 +209,6 @@ describe('a hub that refuses or stops answering fails the start with one clear e
     const model = 'tiny/clip-hang';
     hub.addTinyClip(model);
     hub.fault = { kind: 'hang' };
-    const started = Date.now();
     try {
       const err = await ClipEmbedder.create({ ...optionsFor(model, path.join(root, 'data-hang')), downloadTimeoutMs: 300 }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(ClipDownloadTimeoutError);
@@ -218,8 +217,8 @@ describe('a hub that refuses or stops answering fails the start with one clear e
       expect(message).toMatch(new RegExp(`${escapeRe(hub.url)}/${escapeRe(model)}/resolve/main/(config|preprocessor_config)\\.json sent nothing for 300 ms`));
       expect(message).toContain('CLIP_MODEL_DIR');
       expect(message).toContain('CLIP_OFFLINE=1');
-      // One deadline, not one per file (later requests fail at once after the first stall).
-      expect(Date.now() - started).toBeLessThan(5_000);
+      // One deadline, not one per file: after the first stall no further file is even asked for.
+      expect(hub.requestsFor(model).some((r) => r.path.endsWith('.onnx'))).toBe(false);
     } finally {
       hub.fault = null;
     }

@@ -156,7 +156,7 @@ describe('kill -9 between a post and its record: each run message once (child pr
     expect(await b.exit).toEqual({ code: 0, signal: null });
 
     // The thread: one parent (the title), and every run message once.
-    const parents = fake.messages.filter((m) => m.channel === fake.channelId && !m.threadTs && m.text.includes('a lighthouse at dusk'));
+    const parents = fake.messages.filter((m) => m.channel === fake.channelId && !m.threadTs && m.text.startsWith('🎨 a lighthouse at dusk'));
     expect(parents).toHaveLength(1);
     const thread = fake.messages.filter((m) => m.threadTs === parents[0]!.ts && !m.ephemeralFor);
     const keys = thread.map(slackEventKey).filter((k): k is string => Boolean(k));

@@ -70,5 +70,5 @@ describe('eval:piaa --sac', () => {
       }
     }
     expect(Object.keys(s.active_vs_random).sort()).toEqual(['10', '20', '50']);
-  });
+  }, 180_000); // a whole protocol run: ~25 s on a busy 2-core machine
 });

@@ -21,6 +21,9 @@ const summarySchema = z.object({
   people: z.number().int().positive(),
 });
 
+/** A whole protocol run takes ~25 s on a busy 2-core machine: too close to the default 60 s test timeout. */
+const HEAVY_MS = 180_000;
+
 async function tinyRun(seed: number): Promise<PiaaSummary> {
   const data = await syntheticPiaaData({ seed, people: 12, poolSize: 130, cacheDir: false });
   const cfg = { ...defaultConfig(seed, true, METHODS), testSize: 25, communityPerRater: 60, activeCandidates: 80 };
@@ -41,7 +44,7 @@ describe('eval:piaa on a tiny synthetic population', () => {
     }
     expect(Object.keys(parsed.active_vs_random).sort()).toEqual(['10', '20', '50']);
     expect(parsed.people).toBe(12);
-  });
+  }, HEAVY_MS);
 
   it('keeps every method at or below the noise ceiling (up to sampling slack) and above chance with 100 ratings', () => {
     const ceiling = (first.ceiling as { srocc: number }).srocc;
@@ -70,14 +73,14 @@ describe('eval:piaa on a tiny synthetic population', () => {
     const parallel = await runPiaaProtocolParallel(data, { ...cfg, onProgress: (m) => progress.push(m) });
     expect(parallel).toEqual(first);
     expect(progress.filter((m) => /^fold [12]\/2: community models/.test(m))).toHaveLength(2);
-  });
+  }, HEAVY_MS);
 
   it('gives different numbers for a different seed (nothing hard-coded)', async () => {
     const other = await tinyRun(4);
     expect(other.seed).toBe(4);
     expect(other.shots['50']!.finetune!.srocc).not.toBe(first.shots['50']!.finetune!.srocc);
     expect(other.ceiling.srocc).not.toBe(first.ceiling.srocc);
-  });
+  }, HEAVY_MS);
 
   it('renders the markdown table and the plot', async () => {
     const md = markdownReport(first, METHODS);

@@ -80,6 +80,8 @@ export function createProfileServices(deps: ProfileServicesDeps): ProfileService
     if (!dirs.length || refIds.length < 3) return out;
     const vectors = await deps.embeddings.embed(refIds);
     const X = refIds.map((id) => vectors.get(id)!);
+    // Right after a restart the community model is still the neutral prior until the load ends.
+    await taste.loaded();
     const g = taste.scorer.getGlobal();
     const community = X.map((x) => {
       let s = g.bias;

@@ -108,6 +108,11 @@ export class TasteService {
     return { users: users.length, ratings: total };
   }
 
+  /** Resolves once the startup load is over (read the community model only after it). */
+  loaded(): Promise<void> {
+    return this.loading;
+  }
+
   /** Wait for the startup load, queued refits and background training (tests, graceful shutdown). */
   async idle(): Promise<void> {
     await this.loading;
