@@ -5,9 +5,11 @@
  * label is in the thread exactly once, and the restarted process says it found the killed post rather
  * than posting it again (which proves the kill landed between the post and its record).
  *
- * - Slack: the fake Slack runs in this process and kills the child right after it answered the post
- *   (FakeSlack.onAnswer): a candidate image (file share), an iteration summary (chat.postMessage) and
- *   the closing notice in the channel — three kills, four processes.
+ * - Slack: the fake Slack runs in this process and kills the child the moment it has taken the post,
+ *   before its answer goes out (FakeSlack.beforeAnswer): a candidate image (file share), an iteration
+ *   summary (chat.postMessage) and the closing notice in the channel — three kills, four processes.
+ *   (Killing right after the answer is written races with the bot, which sometimes read it and
+ *   recorded the post before the signal took effect: seen here under load.)
  * - Playground: the child is killed as soon as a candidate shows up in the /events stream. That races
  *   with the record, a local PGlite write a fraction of a millisecond later, which in practice wins.
  *   So, with the child dead, the test opens DATA_DIR's database and, if the record made it, takes it
@@ -20,7 +22,7 @@
  * tests/run-display-restart.test.ts on PostgreSQL).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -85,16 +87,23 @@ const recoveredKeys = (bot: Bot) => bot.lines().filter((l) => RECOVERED.test(l.m
 describe('kill -9 between a post and its record: each run message once (child processes)', () => {
   const bots: Bot[] = [];
   const fake = new FakeSlack();
+  const dirs: string[] = [];
+  const dataDirFor = (prefix: string) => {
+    const dir = mkdtempSync(path.join(tmpdir(), prefix));
+    dirs.push(dir);
+    return dir;
+  };
   afterAll(async () => {
     for (const b of bots) if (b.child.exitCode === null && b.child.signalCode === null) b.child.kill('SIGKILL');
     await Promise.all(bots.map((b) => b.exit));
     await fake.stop();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
 
   it('Slack: killed after a file share, a thread post and the channel notice; each event key once in Slack', async () => {
     await fake.start();
     fake.shareDelayPolls = 1;
-    const dataDir = mkdtempSync(path.join(tmpdir(), 'tl-crash-slack-'));
+    const dataDir = dataDirFor('tl-crash-slack-');
     const slackPort = await freePort();
     const env = baseEnv({
       DATA_DIR: dataDir, PLAYGROUND: 'off', GALLERY: 'off', IMAGE_SIZE: '128', LOG_LEVEL: 'info', HOST: '127.0.0.1',
@@ -111,18 +120,20 @@ describe('kill -9 between a post and its record: each run message once (child pr
       return b;
     };
 
-    // The kill points, in order; the fake calls this right after writing its answer.
+    // The kill points, in order; the fake calls this once it stored the post, before answering.
     const plan: { what: string; at: (a: FakeSlackAnswer) => boolean }[] = [
       { what: 'a candidate image', at: (a) => a.method === 'files.completeUploadExternal' && /^\*Iteration 1 · #2\*/.test(a.created[0]?.text ?? '') },
       { what: 'an iteration summary', at: (a) => a.method === 'chat.postMessage' && /^📊 \*Iteration 2 done\*/.test(a.created[0]?.text ?? '') },
       { what: 'the closing notice', at: (a) => a.method === 'chat.postMessage' && !a.created[0]?.threadTs && /^✅ Run finished/.test(a.created[0]?.text ?? '') },
     ];
     const killed: { what: string; key: string; by: Bot }[] = [];
-    fake.onAnswer = (a) => {
+    fake.beforeAnswer = async (a) => {
       const next = plan[killed.length];
       if (!bot || !next || !a.created[0] || !next.at(a)) return;
-      bot.child.kill('SIGKILL');
-      killed.push({ what: next.what, key: slackEventKey(a.created[0])!, by: bot });
+      const victim = bot;
+      victim.child.kill('SIGKILL');
+      killed.push({ what: next.what, key: slackEventKey(a.created[0])!, by: victim });
+      await victim.exit; // the answer goes nowhere: the bot is gone
     };
 
     let b = await start('slack 1');
@@ -146,12 +157,23 @@ describe('kill -9 between a post and its record: each run message once (child pr
       expect(key).toBeTruthy();
       // Slack holds the post exactly once; the process died before it could record it.
       expect(fake.messages.filter((m) => slackEventKey(m) === key)).toHaveLength(1);
+      const callsBefore = fake.calls.length;
       b = await start(`slack ${i + 2}`);
       const now = b;
       // The restarted process found the post by its key: it was not recorded (the window was hit) and is not posted again.
-      await waitFor(() => recoveredKeys(now).includes(key), `slack ${i + 2} to find ${plan[i]!.what} posted before the crash`, 60_000);
+      await waitFor(() => recoveredKeys(now).includes(key), `slack ${i + 2} to find ${plan[i]!.what} posted before the crash`, 120_000).catch(async (err: Error) => {
+        const calls = fake.calls.slice(callsBefore).map((c) => `${c.method}${c.body.channel ? ` ${c.body.channel}` : ''}${c.body.ts ? ` ts=${c.body.ts}` : ''}${c.body.oldest ? ` oldest=${c.body.oldest}` : ''}`);
+        now.child.kill('SIGKILL');
+        await now.exit;
+        const database = await openDatabase({ pgliteDir: path.join(dataDir, 'pglite') });
+        const rows = await queryRows(database.db, sql`select message_id, event_key, kind, created_at from platform_messages where event_key is not null order by created_at`).catch((e: unknown) => [String(e)]);
+        const runRows = await queryRows(database.db, sql`select id, status, destination, updated_at from runs`).catch((e: unknown) => [String(e)]);
+        await database.close();
+        console.error(`DIAG platform_messages: ${JSON.stringify(rows)}\nruns: ${JSON.stringify(runRows)}`);
+        throw new Error(`${err.message} (${key})\nits calls: ${calls.join(', ')}\nits log:\n${now.stdout().slice(-6000)}\nthe killed one's log:\n${at.stdout().slice(-4000)}`);
+      });
     }
-    fake.onAnswer = null;
+    fake.beforeAnswer = null;
     b.child.kill('SIGTERM');
     expect(await b.exit).toEqual({ code: 0, signal: null });
 
@@ -178,7 +200,7 @@ describe('kill -9 between a post and its record: each run message once (child pr
   }, 600_000);
 
   it('playground: killed as a candidate appears in /events; after restarts each "Iteration i · #j" once', async () => {
-    const dataDir = mkdtempSync(path.join(tmpdir(), 'tl-crash-pg-'));
+    const dataDir = dataDirFor('tl-crash-pg-');
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
     const env = baseEnv({ DATA_DIR: dataDir, PORT: String(port), HEALTH_PORT: String(await freePort()), GALLERY: 'off', IMAGE_SIZE: '128', LOG_LEVEL: 'info', HOST: '127.0.0.1' });

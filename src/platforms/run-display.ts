@@ -13,8 +13,9 @@
  *   block_id of an image share; playground: the message in its state file), and
  *   Conversation.findPosted looks for it. It is asked only while a run is being caught up with (the
  *   run's events this process had not shown yet when it first read them: what an earlier process may
- *   have posted without recording), never in steady state, so it costs one history read per run and
- *   process at most. What it finds is recorded and not posted again.
+ *   have posted without recording), never in steady state: after a restart that is one history read
+ *   per run (per batch of its events, until one posts something new). What it finds is recorded (and
+ *   finished: rating controls) and not posted again.
  * The progress message is one message per run (key `${runId}:progress`), found again after a restart
  * and edited in place. The closing notice records `${runId}:end:done`, which ends the run's feed.
  */

@@ -5,8 +5,9 @@
  * (whose `shares` appear only after a poll or two, as on real Slack), conversations.replies /
  * .history (paged with limit + cursor; message `metadata` only with include_all_metadata=true, as on
  * Slack; `blocks` as posted, block_ids kept), users.info, and response_url endpoints. Every call is
- * recorded in order; 429s with Retry-After can be programmed per method; `onAnswer` sees each answered
- * call (tests use it to SIGKILL a bot process right after Slack took a post).
+ * recorded in order; 429s with Retry-After can be programmed per method; `beforeAnswer` sees each call
+ * once Slack has done it and before the answer goes out (tests SIGKILL a bot process there: the post
+ * is on Slack, the bot never learns it).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -30,7 +31,7 @@ export interface FakeSlackMessage {
   blocks?: { type: string; block_id?: string; text?: { type: string; text: string } }[];
 }
 
-/** An answered Web API call, as `onAnswer` sees it: the messages it created (a post, a file share). */
+/** A Web API call done and about to be answered, as `beforeAnswer` sees it: the messages it created (a post, a file share). */
 export interface FakeSlackAnswer {
   method: string;
   body: Record<string, string>;
@@ -82,10 +83,13 @@ export class FakeSlack {
   /** files.info polls before an upload's share becomes visible. */
   shareDelayPolls = 1;
   /**
-   * Called right after a Web API call was answered (the response is written): a test can act at the
-   * exact moment Slack has taken a post but the app has not seen the answer yet.
+   * Called when a Web API call has been carried out (a post is stored) and before its answer is
+   * written; the answer waits for a returned promise. A test can act at the exact moment Slack has
+   * taken a post and the app has not seen the answer: a SIGKILL there always lands between the post
+   * and anything the app does after it (a kill after the answer races with the app, which may have
+   * read the answer and recorded the post already).
    */
-  onAnswer: ((answer: FakeSlackAnswer) => void) | null = null;
+  beforeAnswer: ((answer: FakeSlackAnswer) => void | Promise<void>) | null = null;
   /** Messages created by the call being answered. */
   private created: FakeSlackMessage[] = [];
   private server: Server | null = null;
@@ -245,9 +249,8 @@ export class FakeSlack {
     this.created = [];
     const refused = this.refusing.get(method);
     const out = refused ? { ok: false, error: refused } : this.api(method, body);
-    const created = this.created;
-    json(200, out);
-    this.onAnswer?.({ method, body, created });
+    await this.beforeAnswer?.({ method, body, created: this.created });
+    return json(200, out);
   }
 
   private api(method: string, b: Record<string, string>): Record<string, unknown> {

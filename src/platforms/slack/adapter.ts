@@ -208,12 +208,16 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
       return index;
     } catch (err) {
       const code = (err as { data?: { error?: string } }).data?.error;
-      if (!historyScopeWarned) {
-        historyScopeWarned = true;
-        log.warn(
-          { err, error: code },
-          'could not read the conversation history to find run messages posted before a restart: a crash right after a post may show it twice. Add the channels:history and groups:history scopes (reinstall the app).',
-        );
+      if (code === 'missing_scope') {
+        if (!historyScopeWarned) {
+          historyScopeWarned = true;
+          log.warn(
+            { error: code },
+            'could not read the conversation history to find run messages posted before a restart: a crash right after a post may show it twice. Add the channels:history and groups:history scopes (reinstall the app).',
+          );
+        }
+      } else {
+        log.warn({ err, channel, threadTs }, 'could not read the conversation history to find run messages posted before a restart; posting them again');
       }
       return undefined;
     }
