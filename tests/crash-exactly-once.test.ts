@@ -23,7 +23,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -35,6 +34,7 @@ import { FakeSlack, type FakeSlackAnswer } from './fakes/slack-server';
 import { PlaygroundClient, type PlaygroundSnapshotMessage } from './helpers/playground-client';
 import { sign, SIGNING_SECRET, slackEventKey } from './helpers/slack-harness';
 import { waitFor } from './helpers/wait';
+import { freePort } from './helpers/ports';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const K = 2; // iterations
@@ -70,13 +70,6 @@ function startBot(name: string, env: NodeJS.ProcessEnv): Bot {
   return { child, name, stdout: () => out, exit, lines };
 }
 
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
 
 /** A clean environment: only what a shell gives, never this machine's tokens or database settings. */
 const baseEnv = (extra: Record<string, string>): NodeJS.ProcessEnv => ({ PATH: process.env.PATH, HOME: process.env.HOME, ...extra });

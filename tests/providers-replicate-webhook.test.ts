@@ -6,7 +6,6 @@
  * fallback when no webhook comes; deadline → cancel; and the wiring through createApp.
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createServer } from 'node:net';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -25,6 +24,7 @@ import type { RunEvent } from '../src/core/optimizer/events';
 import { FAKE_REPLICATE_TOKEN, FakeReplicateServer, signStandardWebhook } from './fakes/replicate-server';
 import { fakePng } from './fakes/openai-server';
 import { waitFor } from './helpers/runs';
+import { freePort } from './helpers/ports';
 
 let server: FakeReplicateServer;
 let receiver: ReplicateWebhookReceiver;
@@ -253,10 +253,3 @@ describe('REPLICATE_WEBHOOK_URL through createApp', () => {
   }, 120_000);
 });
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}

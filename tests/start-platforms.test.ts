@@ -17,13 +17,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeDiscord, PRIVILEGED_INTENTS, type FakeMessage } from './fakes/discord-server';
 import { FakeSlack, type FakeSlackMessage } from './fakes/slack-server';
 import { PlaygroundClient, type PlaygroundSnapshotMessage } from './helpers/playground-client';
+import { freePort } from './helpers/ports';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const S = 1000;
@@ -211,13 +211,6 @@ async function rateTwo<M>(p: Started, send: () => Promise<RateAttempt<M>>): Prom
   );
 }
 
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
 
 interface Ports {
   port: number;

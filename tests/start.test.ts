@@ -14,6 +14,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { waitFor } from './helpers/runs';
 import { PlaygroundClient } from './helpers/playground-client';
+import { freePort } from './helpers/ports';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const GUARD = path.join(ROOT, 'tests/fixtures/net-guard.cjs');
@@ -41,13 +42,6 @@ function startMain(env: NodeJS.ProcessEnv): Started {
   return { child, stdout: () => out, stderr: () => err, exit };
 }
 
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
 
 
 describe('npm start (src/main.ts in a child process, offline defaults)', () => {
