@@ -20,10 +20,23 @@ export const compare: CommandDefinition = {
     if (!ctx.services.profiles) throw new ProfileNotAvailableError();
     await ctx.defer();
     const view = await ctx.services.profiles.compare({ requester: ctx.person, people, scopeId: ctx.scopeId });
-    await ctx.reply({ kind: 'info', text: view.text, userText: true, ...(view.heatmap ? { files: [{ name: 'taste-match.png', contentType: 'image/png', data: view.heatmap }] } : {}) });
-    await ctx.reply({ kind: 'info', text: '🤝 The image that brings you together', image: { imageId: view.consensusImageId, rateable: false } });
+    await ctx.reply({
+      kind: 'info',
+      text: view.text,
+      userText: true,
+      ...(view.heatmap ? { files: [{ name: 'taste-match.png', contentType: 'image/png', data: view.heatmap }] } : {}),
+    });
+    await ctx.reply({
+      kind: 'info',
+      text: '🤝 The image that brings you together',
+      image: { imageId: view.consensusImageId, rateable: false },
+    });
     if (view.divisiveImageId !== view.consensusImageId) {
-      await ctx.reply({ kind: 'info', text: '⚡ The image you disagree about most', image: { imageId: view.divisiveImageId, rateable: false } });
+      await ctx.reply({
+        kind: 'info',
+        text: '⚡ The image you disagree about most',
+        image: { imageId: view.divisiveImageId, rateable: false },
+      });
     }
   },
 };

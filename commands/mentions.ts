@@ -14,7 +14,10 @@ const TAG = /^<@!?([A-Za-z0-9]+)(?:\|([^>]*))?>$/;
 
 export function parseMentions(text: string, requester: PersonRef, usage?: string): PersonRef[] {
   const out: PersonRef[] = [];
-  const tokens = text.replace(/>\s*</g, '> <').split(/[\s,]+/).filter(Boolean);
+  const tokens = text
+    .replace(/>\s*</g, '> <')
+    .split(/[\s,]+/)
+    .filter(Boolean);
   for (const token of tokens) {
     const tag = TAG.exec(token);
     if (tag && requester.platform !== 'playground') {

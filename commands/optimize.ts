@@ -20,16 +20,27 @@ export const OBJECTIVE_CHOICES = ['mean', 'min'] as const;
 export const optimize: CommandDefinition = {
   name: 'optimize',
   description: 'Optimize an image prompt for your taste',
-  usage: '/optimize prompt:<text> [iterations:1-10] [candidates:1-8] [feedback:none|s+p|s+p+f|s+p+f+I] [optimizer:llm|genetic|random] [for:@a @b …] [objective:mean|min]',
+  usage:
+    '/optimize prompt:<text> [iterations:1-10] [candidates:1-8] [feedback:none|s+p|s+p+f|s+p+f+I] [optimizer:llm|genetic|random] [for:@a @b …] [objective:mean|min]',
   options: [
     { name: 'prompt', type: 'string', description: 'What to draw (up to 500 characters)', required: true, maxLength: MAX_PROMPT_CHARS },
     { name: 'iterations', type: 'integer', description: 'Optimization rounds (1–10)', min: 1, max: 10 },
     { name: 'candidates', type: 'integer', description: 'Images per round (1–8)', min: 1, max: 8 },
-    { name: 'feedback', type: 'choice', description: 'What the optimizer learns from: scores, prompts, feedback text, images', choices: FEEDBACK_CHOICES },
+    {
+      name: 'feedback',
+      type: 'choice',
+      description: 'What the optimizer learns from: scores, prompts, feedback text, images',
+      choices: FEEDBACK_CHOICES,
+    },
     { name: 'optimizer', type: 'choice', description: 'Who proposes new prompts', choices: OPTIMIZER_CHOICES },
     // Group runs (issue 6): the people mentioned (mention yourself to be included); others must share their profile here.
     { name: 'for', type: 'string', description: 'Optimize for a group: mention 1–8 people (include yourself to count)', maxLength: 600 },
-    { name: 'objective', type: 'choice', description: 'Group goal: mean score, or the least-happy member (min)', choices: OBJECTIVE_CHOICES },
+    {
+      name: 'objective',
+      type: 'choice',
+      description: 'Group goal: mean score, or the least-happy member (min)',
+      choices: OBJECTIVE_CHOICES,
+    },
   ],
   async execute(ctx) {
     const prompt = cleanUserText(String(ctx.options.prompt ?? ''), MAX_PROMPT_CHARS);

@@ -67,11 +67,7 @@ function convert(def: CommandDefinition, spec: OptionSpec, value: OptionValue): 
  * remainder: it goes to the first required text option (so `/optimize a red fox iterations:3`
  * works), or to the first option (`/profile @ann`). User values are resolved by the platform.
  */
-export function parseOptionText(
-  def: CommandDefinition,
-  text: string,
-  resolveUser: (raw: string) => PersonRef | undefined,
-): RawOptions {
+export function parseOptionText(def: CommandDefinition, text: string, resolveUser: (raw: string) => PersonRef | undefined): RawOptions {
   const names = def.options.map((o) => o.name);
   const raw: RawOptions = {};
   const t = text.trim();

@@ -19,8 +19,7 @@ const USAGE = '/privacy share:on|off · /privacy action:status|export · /privac
 export const FORGET_WARNING =
   '⚠️ This deletes your ratings, your taste model, your runs, the images made from your prompts and the images you uploaded, for good, and Tasteloop stores nothing from you afterwards (until you run `/privacy action:resume`). To go ahead, run `/privacy action:forget confirm:yes`.';
 
-export const RESUMED =
-  '✅ Welcome back: Tasteloop stores your ratings and runs again. Nothing from before was kept, so start with /rate.';
+export const RESUMED = '✅ Welcome back: Tasteloop stores your ratings and runs again. Nothing from before was kept, so start with /rate.';
 export const NOT_FORGOTTEN = 'Tasteloop has not forgotten you, so there is nothing to resume.';
 
 export const privacy: CommandDefinition = {
@@ -30,7 +29,12 @@ export const privacy: CommandDefinition = {
   private: true,
   options: [
     { name: 'share', type: 'choice', description: 'Let people in this server see and use your profile', choices: ['on', 'off'] },
-    { name: 'action', type: 'choice', description: 'status, export your data, forget you, or resume after a forget', choices: ['status', 'export', 'forget', 'resume'] },
+    {
+      name: 'action',
+      type: 'choice',
+      description: 'status, export your data, forget you, or resume after a forget',
+      choices: ['status', 'export', 'forget', 'resume'],
+    },
     { name: 'confirm', type: 'choice', description: 'Confirm forget', choices: ['yes'] },
   ],
   async execute(ctx) {
@@ -42,12 +46,16 @@ export const privacy: CommandDefinition = {
     await ctx.defer({ ephemeral: true });
     if (share) {
       await api.setSharing(ctx.person, share === 'on', ctx.scopeId);
-      await ctx.reply({
-        kind: 'info',
-        text: share === 'on'
-          ? '✅ Your profile is shared: people in servers you are both in can see it, compare with you and include you in group runs.'
-          : '🔒 Your profile is private again: only you can see or use it.',
-      }, { ephemeral: true });
+      await ctx.reply(
+        {
+          kind: 'info',
+          text:
+            share === 'on'
+              ? '✅ Your profile is shared: people in servers you are both in can see it, compare with you and include you in group runs.'
+              : '🔒 Your profile is private again: only you can see or use it.',
+        },
+        { ephemeral: true },
+      );
       return;
     }
     if (action === 'resume') {
@@ -58,12 +66,27 @@ export const privacy: CommandDefinition = {
     if (action === 'status') {
       if (await api.isForgotten(ctx.person)) throw new ForgottenError();
       const on = await api.isSharing(ctx.person);
-      await ctx.reply({ kind: 'info', text: on ? 'Your profile is shared (`/privacy share:off` to stop).' : 'Your profile is private (`/privacy share:on` to share it).' }, { ephemeral: true });
+      await ctx.reply(
+        {
+          kind: 'info',
+          text: on
+            ? 'Your profile is shared (`/privacy share:off` to stop).'
+            : 'Your profile is private (`/privacy share:on` to share it).',
+        },
+        { ephemeral: true },
+      );
       return;
     }
     if (action === 'export') {
       const { filename, json } = await api.export(ctx.person);
-      await ctx.reply({ kind: 'info', text: `📦 Everything Tasteloop stores about you is in **${filename}**.`, files: [{ name: filename, contentType: 'application/json', data: Buffer.from(json) }] }, { ephemeral: true });
+      await ctx.reply(
+        {
+          kind: 'info',
+          text: `📦 Everything Tasteloop stores about you is in **${filename}**.`,
+          files: [{ name: filename, contentType: 'application/json', data: Buffer.from(json) }],
+        },
+        { ephemeral: true },
+      );
       return;
     }
     if (ctx.options.confirm !== 'yes') {
@@ -71,6 +94,12 @@ export const privacy: CommandDefinition = {
       return;
     }
     const r = await api.forget(ctx.person);
-    await ctx.reply({ kind: 'info', text: `🗑️ Done: deleted ${plural(r.ratings, 'rating')}, ${plural(r.runs, 'run')} and ${plural(r.images, 'image')} of yours. From now on Tasteloop stores nothing from you; \`/privacy action:resume\` starts again.` }, { ephemeral: true });
+    await ctx.reply(
+      {
+        kind: 'info',
+        text: `🗑️ Done: deleted ${plural(r.ratings, 'rating')}, ${plural(r.runs, 'run')} and ${plural(r.images, 'image')} of yours. From now on Tasteloop stores nothing from you; \`/privacy action:resume\` starts again.`,
+      },
+      { ephemeral: true },
+    );
   },
 };

@@ -30,9 +30,15 @@ export const profile: CommandDefinition = {
     if (!self) throw new ProfileNotAvailableError();
     const key = self ? await ctx.services.people.touch(ctx.person, ctx.scopeId) : userKeyOf(target);
     const summary = await ctx.services.taste.profile(key);
-    await ctx.reply({ kind: 'info', text: renderProfile(summary, self ? 'Your' : `${target.displayName ?? 'Their'}’s`) }, { ephemeral: true });
+    await ctx.reply(
+      { kind: 'info', text: renderProfile(summary, self ? 'Your' : `${target.displayName ?? 'Their'}’s`) },
+      { ephemeral: true },
+    );
     for (const { image, score } of summary.topImages.slice(0, 3)) {
-      await ctx.reply({ kind: 'info', text: `Rated ${formatScore(score)}`, image: { imageId: image.id, rateable: false } }, { ephemeral: true });
+      await ctx.reply(
+        { kind: 'info', text: `Rated ${formatScore(score)}`, image: { imageId: image.id, rateable: false } },
+        { ephemeral: true },
+      );
     }
   },
 };
@@ -45,8 +51,20 @@ export function renderProfile(s: ProfileSummary, whose: string): string {
       ? 'not enough ratings yet to cross-validate (rate a few more)'
       : `cross-validated SROCC ${q.srocc.toFixed(2)}${q.mae === null ? '' : `, MAE ${q.mae.toFixed(2)}`} over ${plural(q.n, 'rating')}`;
   const lines = [`**${whose} taste profile** — ${plural(s.ratings, 'rating')}`, `Scorer: ${s.method} · quality: ${quality}`];
-  if (s.topImages.length) lines.push(`Top rated: ${s.topImages.slice(0, 3).map((t) => formatScore(t.score)).join(', ')}`);
-  if (s.predictedFavorites.length) lines.push(`Predicted favorites: ${s.predictedFavorites.slice(0, 3).map((t) => formatScore(t.predicted)).join(', ')}`);
+  if (s.topImages.length)
+    lines.push(
+      `Top rated: ${s.topImages
+        .slice(0, 3)
+        .map((t) => formatScore(t.score))
+        .join(', ')}`,
+    );
+  if (s.predictedFavorites.length)
+    lines.push(
+      `Predicted favorites: ${s.predictedFavorites
+        .slice(0, 3)
+        .map((t) => formatScore(t.predicted))
+        .join(', ')}`,
+    );
   if (s.ratings === 0) lines.push('Use /rate to get started.');
   return lines.join('\n');
 }

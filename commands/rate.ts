@@ -23,7 +23,8 @@ export const rate: CommandDefinition = {
       await ctx.reply({ kind: 'info', text }, { ephemeral: true });
       return;
     }
-    const more = drawing && images.length < count ? ` More are still being drawn (${gallery.ready} of ${gallery.total} starter images ready).` : '';
+    const more =
+      drawing && images.length < count ? ` More are still being drawn (${gallery.ready} of ${gallery.total} starter images ready).` : '';
     await ctx.reply({
       kind: 'info',
       text: `Here ${images.length === 1 ? 'is 1 image' : `are ${images.length} images`} to rate: react 1️⃣ (not for me) … 🔟 (love it). Anyone here can rate; each rating is your own.${more}`,

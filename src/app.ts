@@ -99,7 +99,8 @@ export async function createApp(config: Config, opts: AppOptions): Promise<App> 
     log.info({ dir: config.pgliteDir }, 'first start: creating the embedded database (a few seconds)');
   }
   const database =
-    opts.database ?? (await openDatabase({ databaseUrl: config.DATABASE_URL, pgliteDir: config.DATABASE_URL ? undefined : config.pgliteDir }));
+    opts.database ??
+    (await openDatabase({ databaseUrl: config.DATABASE_URL, pgliteDir: config.DATABASE_URL ? undefined : config.pgliteDir }));
   const db = database.db;
 
   const recordUsage = async (r: UsageRecord & { scopeId?: string }) => {
@@ -125,7 +126,13 @@ export async function createApp(config: Config, opts: AppOptions): Promise<App> 
   // REPLICATE_WEBHOOK_URL: completions arrive on their own port (src/providers/replicate-webhook.ts).
   const replicateWebhook =
     !opts.providers?.generator && config.IMAGEGEN === 'replicate' && config.REPLICATE_WEBHOOK_URL
-      ? createReplicateWebhookReceiver({ url: config.REPLICATE_WEBHOOK_URL, secret: config.REPLICATE_WEBHOOK_SECRET, auth: config.REPLICATE_API_TOKEN!, baseUrl: config.REPLICATE_BASE_URL, log })
+      ? createReplicateWebhookReceiver({
+          url: config.REPLICATE_WEBHOOK_URL,
+          secret: config.REPLICATE_WEBHOOK_SECRET,
+          auth: config.REPLICATE_API_TOKEN!,
+          baseUrl: config.REPLICATE_BASE_URL,
+          log,
+        })
       : undefined;
   const providers: Providers = {
     embedder: opts.providers?.embedder ?? (await createEmbedder(config, log)),
@@ -184,7 +191,8 @@ export async function createApp(config: Config, opts: AppOptions): Promise<App> 
   });
   unobserve.push(
     runs.subscribe((e) => {
-      if (e.type === 'run.finished' || e.type === 'run.failed' || e.type === 'run.cancelled') runsEndedTotal.inc({ outcome: e.type.slice('run.'.length) });
+      if (e.type === 'run.finished' || e.type === 'run.failed' || e.type === 'run.cancelled')
+        runsEndedTotal.inc({ outcome: e.type.slice('run.'.length) });
     }),
   );
 
@@ -192,7 +200,9 @@ export async function createApp(config: Config, opts: AppOptions): Promise<App> 
     database: database.description,
     embedder: redactSecrets(providers.embedder.describe()),
     imagegen: providers.generator.describe(),
-    llm: providers.llm ? `OpenAI-compatible ${providers.llm.optimizer.model} at ${redactUrl(config.OPENAI_BASE_URL ?? 'api.openai.com')}` : 'none (genetic optimizer)',
+    llm: providers.llm
+      ? `OpenAI-compatible ${providers.llm.optimizer.model} at ${redactUrl(config.OPENAI_BASE_URL ?? 'api.openai.com')}`
+      : 'none (genetic optimizer)',
     queue: queueKind === 'graphile' ? 'graphile-worker on PostgreSQL' : 'in-process runner',
     scorer: scorerLabel,
   };
@@ -225,8 +235,10 @@ export async function createApp(config: Config, opts: AppOptions): Promise<App> 
         reconcileMessage(
           {
             standingVotes: (imageId) => ledger.standingVotes(imageId),
-            rate: async (person, imageId, score, ctx, eventTime) => ledger.rate({ userKey: await touchPerson(db, person, ctx.scopeId), imageId, score, eventTime, ctx }),
-            unrate: (person, imageId, score, ctx, eventTime) => ledger.unrate({ userKey: userKeyOf(person), imageId, score, eventTime, ctx }),
+            rate: async (person, imageId, score, ctx, eventTime) =>
+              ledger.rate({ userKey: await touchPerson(db, person, ctx.scopeId), imageId, score, eventTime, ctx }),
+            unrate: (person, imageId, score, ctx, eventTime) =>
+              ledger.unrate({ userKey: userKeyOf(person), imageId, score, eventTime, ctx }),
           },
           m,
         ),
@@ -284,7 +296,12 @@ export async function createApp(config: Config, opts: AppOptions): Promise<App> 
       },
       recentRateable: async (platform, since, limit) => {
         const rows = await db
-          .select({ messageId: platformMessages.messageId, channelId: platformMessages.channelId, scopeId: platformMessages.scopeId, imageId: platformMessages.imageId })
+          .select({
+            messageId: platformMessages.messageId,
+            channelId: platformMessages.channelId,
+            scopeId: platformMessages.scopeId,
+            imageId: platformMessages.imageId,
+          })
           .from(platformMessages)
           .where(and(eq(platformMessages.platform, platform), gte(platformMessages.createdAt, since), isNotNull(platformMessages.imageId)))
           .orderBy(desc(platformMessages.createdAt))
@@ -306,7 +323,9 @@ export async function createApp(config: Config, opts: AppOptions): Promise<App> 
 
   // Scorers load in the background (seconds per hundred people): predictions wait for the load
   // (TasteService.load), so the bot may answer while it runs without scoring from half a model.
-  void taste.load().catch((err: unknown) => log.error({ err }, `scorers could not be loaded: ${(err as Error).message}; scores use what is loaded`));
+  void taste
+    .load()
+    .catch((err: unknown) => log.error({ err }, `scorers could not be loaded: ${(err as Error).message}; scores use what is loaded`));
   const gallery = new GalleryProgress(opts.seedGallery ?? config.GALLERY === 'on');
   services.gallery = { status: () => gallery.status() };
 
@@ -326,7 +345,8 @@ export async function createApp(config: Config, opts: AppOptions): Promise<App> 
     gallery,
     drawGallery: () => void gallery.draw(images, providers.generator, { log, size: config.IMAGE_SIZE }),
     start: async () => {
-      if (replicateWebhook) log.info({ port: await replicateWebhook.listen(config.REPLICATE_WEBHOOK_PORT, config.HOST) }, 'replicate webhooks: listening');
+      if (replicateWebhook)
+        log.info({ port: await replicateWebhook.listen(config.REPLICATE_WEBHOOK_PORT, config.HOST) }, 'replicate webhooks: listening');
       await runs.startWorker();
     },
     close: async () => {
@@ -360,7 +380,11 @@ async function createEmbedder(config: Config, log: Logger): Promise<Embedder> {
   return new FeaturesEmbedder();
 }
 
-async function createGenerator(config: Config, onUsage: (r: UsageRecord) => Promise<void>, webhook?: ReplicateWebhookReceiver): Promise<ImageGenerator> {
+async function createGenerator(
+  config: Config,
+  onUsage: (r: UsageRecord) => Promise<void>,
+  webhook?: ReplicateWebhookReceiver,
+): Promise<ImageGenerator> {
   if (config.IMAGEGEN === 'replicate') {
     const { ReplicateImageGenerator } = await import('./providers/imagegen/replicate');
     return new ReplicateImageGenerator({

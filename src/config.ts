@@ -38,98 +38,104 @@ const int = (def: number, min: number, max: number) =>
     .max(max, { message: `expected at most ${max}` })
     .default(def);
 
-export const envSchema = z
-  .object({
-    NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
-    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-    DATA_DIR: z.string().default('./data'),
-    DATABASE_URL: optionalUrl,
-    PORT: int(3000, 0, 65535),
-    // /healthz and /readyz for orchestrators (its own port: a Discord-only bot serves no other HTTP).
-    HEALTH_PORT: int(3002, 0, 65535),
-    HOST: z.string().default('127.0.0.1'),
-    // The playground runs beside any chat platform unless turned off.
-    PLAYGROUND: onOff.default('on'),
-    // Required for the playground to listen off loopback (HOST=0.0.0.0): browsers log in with it once.
-    PLAYGROUND_TOKEN: optionalString.pipe(z.string().min(16, { message: 'expected at least 16 characters (e.g. `openssl rand -hex 24`)' }).optional()),
-    GALLERY: onOff.default('on'),
+export const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  DATA_DIR: z.string().default('./data'),
+  DATABASE_URL: optionalUrl,
+  PORT: int(3000, 0, 65535),
+  // /healthz and /readyz for orchestrators (its own port: a Discord-only bot serves no other HTTP).
+  HEALTH_PORT: int(3002, 0, 65535),
+  HOST: z.string().default('127.0.0.1'),
+  // The playground runs beside any chat platform unless turned off.
+  PLAYGROUND: onOff.default('on'),
+  // Required for the playground to listen off loopback (HOST=0.0.0.0): browsers log in with it once.
+  PLAYGROUND_TOKEN: optionalString.pipe(
+    z.string().min(16, { message: 'expected at least 16 characters (e.g. `openssl rand -hex 24`)' }).optional(),
+  ),
+  GALLERY: onOff.default('on'),
 
-    EMBEDDER: z.enum(['features', 'clip']).default('features'),
-    CLIP_MODEL: z.string().default('Xenova/clip-vit-base-patch32'),
-    CLIP_MODEL_DIR: optionalString,
-    CLIP_CACHE_DIR: optionalString,
-    // CLIP downloads on first use unless told not to; HF_HUB_OFFLINE is the Hugging Face tools' own switch.
-    CLIP_OFFLINE: flag(false),
-    HF_HUB_OFFLINE: flag(false),
-    // A Hugging Face hub mirror (transformers.js does not read this variable itself).
-    HF_ENDPOINT: optionalUrl,
+  EMBEDDER: z.enum(['features', 'clip']).default('features'),
+  CLIP_MODEL: z.string().default('Xenova/clip-vit-base-patch32'),
+  CLIP_MODEL_DIR: optionalString,
+  CLIP_CACHE_DIR: optionalString,
+  // CLIP downloads on first use unless told not to; HF_HUB_OFFLINE is the Hugging Face tools' own switch.
+  CLIP_OFFLINE: flag(false),
+  HF_HUB_OFFLINE: flag(false),
+  // A Hugging Face hub mirror (transformers.js does not read this variable itself).
+  HF_ENDPOINT: optionalUrl,
 
-    IMAGEGEN: z.enum(['sketch', 'replicate', 'openai']).default('sketch'),
-    IMAGE_SIZE: int(512, 64, 2048),
-    IMAGEGEN_CONCURRENCY: int(4, 1, 64),
-    IMAGEGEN_TIMEOUT_MS: int(120_000, 100, 900_000),
+  IMAGEGEN: z.enum(['sketch', 'replicate', 'openai']).default('sketch'),
+  IMAGE_SIZE: int(512, 64, 2048),
+  IMAGEGEN_CONCURRENCY: int(4, 1, 64),
+  IMAGEGEN_TIMEOUT_MS: int(120_000, 100, 900_000),
 
-    OPENAI_API_KEY: optionalString,
-    OPENAI_BASE_URL: optionalUrl,
-    LLM_MODEL: z.string().default('gpt-4o-mini'),
-    LLM_FEEDBACK_MODEL: optionalString,
-    LLM_TIMEOUT_MS: int(60_000, 100, 600_000),
-    OPENAI_IMAGE_MODEL: z.string().default('gpt-image-1'),
-    MODERATION: z.enum(['on', 'off', 'auto']).default('auto'),
-    PROVIDER_MAX_RETRIES: int(2, 0, 10),
+  OPENAI_API_KEY: optionalString,
+  OPENAI_BASE_URL: optionalUrl,
+  LLM_MODEL: z.string().default('gpt-4o-mini'),
+  LLM_FEEDBACK_MODEL: optionalString,
+  LLM_TIMEOUT_MS: int(60_000, 100, 600_000),
+  OPENAI_IMAGE_MODEL: z.string().default('gpt-image-1'),
+  MODERATION: z.enum(['on', 'off', 'auto']).default('auto'),
+  PROVIDER_MAX_RETRIES: int(2, 0, 10),
 
-    REPLICATE_API_TOKEN: optionalString,
-    REPLICATE_BASE_URL: optionalUrl,
-    REPLICATE_MODEL: z.string().default('black-forest-labs/flux-schnell'),
-    // Webhook mode: Replicate posts completions to this public URL (served on REPLICATE_WEBHOOK_PORT,
-    // verified with REPLICATE_WEBHOOK_SECRET or the secret from GET /v1/webhooks/default/secret);
-    // polling stays the fallback. Unset: polling only.
-    REPLICATE_WEBHOOK_URL: optionalUrl,
-    REPLICATE_WEBHOOK_SECRET: optionalString,
-    REPLICATE_WEBHOOK_PORT: int(3004, 0, 65535),
-    REPLICATE_INPUT: z
-      .string()
-      .default('{}')
-      .transform((s, ctx) => {
-        try {
-          const v = JSON.parse(s) as unknown;
-          if (v && typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown>;
-        } catch {
-          /* reported below */
-        }
-        ctx.addIssue({ code: 'custom', message: 'expected a JSON object such as {"num_inference_steps":4}' });
-        return z.NEVER;
-      }),
+  REPLICATE_API_TOKEN: optionalString,
+  REPLICATE_BASE_URL: optionalUrl,
+  REPLICATE_MODEL: z.string().default('black-forest-labs/flux-schnell'),
+  // Webhook mode: Replicate posts completions to this public URL (served on REPLICATE_WEBHOOK_PORT,
+  // verified with REPLICATE_WEBHOOK_SECRET or the secret from GET /v1/webhooks/default/secret);
+  // polling stays the fallback. Unset: polling only.
+  REPLICATE_WEBHOOK_URL: optionalUrl,
+  REPLICATE_WEBHOOK_SECRET: optionalString,
+  REPLICATE_WEBHOOK_PORT: int(3004, 0, 65535),
+  REPLICATE_INPUT: z
+    .string()
+    .default('{}')
+    .transform((s, ctx) => {
+      try {
+        const v = JSON.parse(s) as unknown;
+        if (v && typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown>;
+      } catch {
+        /* reported below */
+      }
+      ctx.addIssue({ code: 'custom', message: 'expected a JSON object such as {"num_inference_steps":4}' });
+      return z.NEVER;
+    }),
 
-    DISCORD_TOKEN: optionalString,
-    DISCORD_APPLICATION_ID: optionalString,
-    DISCORD_API_URL: optionalUrl,
-    DISCORD_GUILD_ID: optionalString,
-    // Privileged (off for a new application until its owner turns on "Message Content Intent" in the
-    // developer portal): only attachment ingest needs it, so the bot asks for it only when told to.
-    DISCORD_MESSAGE_CONTENT: onOff.default('off'),
-    // `npm run discord:rest-proxy` listens here; bot processes then set DISCORD_API_URL to http://<proxy>:<port>/api.
-    DISCORD_REST_PROXY_PORT: int(3003, 0, 65535),
+  DISCORD_TOKEN: optionalString,
+  DISCORD_APPLICATION_ID: optionalString,
+  DISCORD_API_URL: optionalUrl,
+  DISCORD_GUILD_ID: optionalString,
+  // Privileged (off for a new application until its owner turns on "Message Content Intent" in the
+  // developer portal): only attachment ingest needs it, so the bot asks for it only when told to.
+  DISCORD_MESSAGE_CONTENT: onOff.default('off'),
+  // `npm run discord:rest-proxy` listens here; bot processes then set DISCORD_API_URL to http://<proxy>:<port>/api.
+  DISCORD_REST_PROXY_PORT: int(3003, 0, 65535),
 
-    SLACK_BOT_TOKEN: optionalString,
-    SLACK_SIGNING_SECRET: optionalString,
-    SLACK_APP_TOKEN: optionalString,
-    SLACK_API_URL: optionalUrl,
-    SLACK_PORT: int(3001, 0, 65535),
-    // After a (re)connect, reactions on rateable messages of the last N days are re-read (0 = off).
-    REACTION_RECONCILE_DAYS: int(7, 0, 365),
+  SLACK_BOT_TOKEN: optionalString,
+  SLACK_SIGNING_SECRET: optionalString,
+  SLACK_APP_TOKEN: optionalString,
+  SLACK_API_URL: optionalUrl,
+  SLACK_PORT: int(3001, 0, 65535),
+  // After a (re)connect, reactions on rateable messages of the last N days are re-read (0 = off).
+  REACTION_RECONCILE_DAYS: int(7, 0, 365),
 
-    SCORER_METHOD: z.enum(['auto', 'global', 'finetune', 'knn', 'maml']).default('auto'),
-    OPTIMIZER: z.enum(['auto', 'llm', 'genetic', 'random']).default('auto'),
-    MAX_IMAGES_PER_RUN: int(64, 1, 10_000),
-    DAILY_IMAGE_QUOTA_USER: int(200, 1, 1_000_000),
-    DAILY_IMAGE_QUOTA_WORKSPACE: int(2000, 1, 10_000_000),
-    DAILY_BUDGET_USD: z.coerce.number({ message: 'expected a number of US dollars' }).min(0).default(5),
-    BANNED_WORDS: z
-      .string()
-      .default('')
-      .transform((s) => s.split(',').map((w) => w.trim().toLowerCase()).filter(Boolean)),
-  });
+  SCORER_METHOD: z.enum(['auto', 'global', 'finetune', 'knn', 'maml']).default('auto'),
+  OPTIMIZER: z.enum(['auto', 'llm', 'genetic', 'random']).default('auto'),
+  MAX_IMAGES_PER_RUN: int(64, 1, 10_000),
+  DAILY_IMAGE_QUOTA_USER: int(200, 1, 1_000_000),
+  DAILY_IMAGE_QUOTA_WORKSPACE: int(2000, 1, 10_000_000),
+  DAILY_BUDGET_USD: z.coerce.number({ message: 'expected a number of US dollars' }).min(0).default(5),
+  BANNED_WORDS: z
+    .string()
+    .default('')
+    .transform((s) =>
+      s
+        .split(',')
+        .map((w) => w.trim().toLowerCase())
+        .filter(Boolean),
+    ),
+});
 
 export type Env = z.infer<typeof envSchema>;
 
@@ -138,13 +144,19 @@ export type Env = z.infer<typeof envSchema>;
  * another variable is malformed (zod skips refinements once the object itself fails).
  */
 function crossFieldProblems(source: NodeJS.ProcessEnv): { name: string; message: string }[] {
-  const has = (k: string) => typeof source[k] === 'string' && source[k]!.trim() !== '';
+  const has = (k: string) => typeof source[k] === 'string' && source[k].trim() !== '';
   const out: { name: string; message: string }[] = [];
   if (has('DISCORD_TOKEN') && !has('DISCORD_APPLICATION_ID')) {
-    out.push({ name: 'DISCORD_APPLICATION_ID', message: 'required when DISCORD_TOKEN is set: copy the Application ID from the Discord developer portal' });
+    out.push({
+      name: 'DISCORD_APPLICATION_ID',
+      message: 'required when DISCORD_TOKEN is set: copy the Application ID from the Discord developer portal',
+    });
   }
   if (has('SLACK_BOT_TOKEN') && !has('SLACK_SIGNING_SECRET') && !has('SLACK_APP_TOKEN')) {
-    out.push({ name: 'SLACK_SIGNING_SECRET', message: 'required with SLACK_BOT_TOKEN in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)' });
+    out.push({
+      name: 'SLACK_SIGNING_SECRET',
+      message: 'required with SLACK_BOT_TOKEN in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)',
+    });
   }
   if ((has('SLACK_SIGNING_SECRET') || has('SLACK_APP_TOKEN')) && !has('SLACK_BOT_TOKEN')) {
     out.push({ name: 'SLACK_BOT_TOKEN', message: 'required when other SLACK_* settings are present (the xoxb- bot token)' });
@@ -195,12 +207,13 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       const name = issue.path.join('.') || '(environment)';
       const raw = typeof issue.path[0] === 'string' ? source[issue.path[0]] : undefined;
       // Never echo values of secret-looking variables.
-      const shown = raw === undefined ? '' : isSecretName(name) ? ' (value hidden)' : ` (got "${redactSecrets(redactUrl(String(raw))).slice(0, 60)}")`;
+      const shown =
+        raw === undefined ? '' : isSecretName(name) ? ' (value hidden)' : ` (got "${redactSecrets(redactUrl(String(raw))).slice(0, 60)}")`;
       return `${name}: ${issue.message}${shown}`;
     });
     throw new ConfigError([...problems, ...cross]);
   }
-  const env = parsed.data!;
+  const env = parsed.data;
   const dataDir = path.resolve(env.DATA_DIR);
   const discordEnabled = Boolean(env.DISCORD_TOKEN);
   const slackEnabled = Boolean(env.SLACK_BOT_TOKEN);

@@ -38,7 +38,10 @@ export interface Readiness {
 export const DEFAULT_CHECK_TIMEOUT_MS = 2000;
 
 /** Runs every check concurrently, each bounded by `timeoutMs`. Never throws. */
-export async function evaluateReadiness(checks: readonly HealthCheck[], opts: { stopping?: boolean; timeoutMs?: number } = {}): Promise<Readiness> {
+export async function evaluateReadiness(
+  checks: readonly HealthCheck[],
+  opts: { stopping?: boolean; timeoutMs?: number } = {},
+): Promise<Readiness> {
   const timeoutMs = opts.timeoutMs ?? DEFAULT_CHECK_TIMEOUT_MS;
   const results = await Promise.all(
     checks.map(async (c) => {
@@ -113,7 +116,11 @@ export function createHealthServer(o: HealthServerOptions): HealthServer {
         if (path === '/readyz') {
           void evaluateReadiness(o.checks(), { stopping: o.isStopping(), timeoutMs: o.timeoutMs }).then((r) => {
             if (!r.ready) o.log.debug({ readiness: r }, 'not ready');
-            send(res, r.ready ? 200 : 503, { status: r.ready ? 'ready' : r.stopping ? 'stopping' : 'not ready', checks: r.checks, ...readInfo() });
+            send(res, r.ready ? 200 : 503, {
+              status: r.ready ? 'ready' : r.stopping ? 'stopping' : 'not ready',
+              checks: r.checks,
+              ...readInfo(),
+            });
           });
           return;
         }

@@ -32,7 +32,11 @@ function cleanArgs(args: unknown[]): unknown[] {
   return out;
 }
 
-export function createLogger(level: string = process.env.LOG_LEVEL ?? 'info', destination?: pino.DestinationStream, opts: LoggerOptions = {}): Logger {
+export function createLogger(
+  level: string = process.env.LOG_LEVEL ?? 'info',
+  destination?: pino.DestinationStream,
+  opts: LoggerOptions = {},
+): Logger {
   const known = [...(opts.secrets ?? []), ...secretsFromEnv(opts.env ?? process.env)];
   return pino(
     {

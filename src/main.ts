@@ -47,7 +47,10 @@ export async function main(): Promise<void> {
   let platformsStarted = false;
   // Up before the platforms connect: live at once, ready once the database answers and every platform is connected.
   const health = createHealthServer({
-    host: config.HOST, port: config.HEALTH_PORT, log, isStopping: () => stopping,
+    host: config.HOST,
+    port: config.HEALTH_PORT,
+    log,
+    isStopping: () => stopping,
     checks: () => [
       { name: 'database', check: async () => (await app.database.db.execute(sql`select 1`), { ok: true, detail: app.backends.database }) },
       ...(platformsStarted
@@ -59,7 +62,10 @@ export async function main(): Promise<void> {
   });
   // Per platform, 1 while connected and taking work: what to alert on.
   new Gauge({
-    name: 'tasteloop_platform_ready', help: 'Whether each chat platform is connected and taking work (1) or not (0).', labelNames: ['platform'], registers: [metrics],
+    name: 'tasteloop_platform_ready',
+    help: 'Whether each chat platform is connected and taking work (1) or not (0).',
+    labelNames: ['platform'],
+    registers: [metrics],
     collect() {
       for (const a of adapters) this.set({ platform: a.name }, platformsStarted && a.health().ok ? 1 : 0);
     },
@@ -70,12 +76,17 @@ export async function main(): Promise<void> {
       // one and say where. A port the operator chose is a promise to their probes: that fails below.
       if (err.code !== 'EADDRINUSE' || config.healthPortChosen) throw err;
       const port = await health.start(0);
-      log.warn({ port }, `port ${config.HEALTH_PORT} is taken: /healthz, /readyz and /metrics are on ${port} instead (set HEALTH_PORT to choose one)`);
+      log.warn(
+        { port },
+        `port ${config.HEALTH_PORT} is taken: /healthz, /readyz and /metrics are on ${port} instead (set HEALTH_PORT to choose one)`,
+      );
     });
   } catch (err) {
     log.fatal({ err }, `the health endpoint could not listen on ${config.HOST}:${config.HEALTH_PORT}: ${(err as Error).message}`);
     const reason = (err as NodeJS.ErrnoException).code === 'EADDRINUSE' ? 'is not free' : `cannot be listened on at HOST ${config.HOST}`;
-    process.stderr.write(`\nTasteloop could not start: HEALTH_PORT ${config.HEALTH_PORT} ${reason} (${(err as Error).message}). Set HEALTH_PORT to a free port (or HOST to an address of this machine).\n`);
+    process.stderr.write(
+      `\nTasteloop could not start: HEALTH_PORT ${config.HEALTH_PORT} ${reason} (${(err as Error).message}). Set HEALTH_PORT to a free port (or HOST to an address of this machine).\n`,
+    );
     await app.close().catch(() => {});
     process.exit(1);
   }

@@ -14,11 +14,29 @@ collectDefaultMetrics({ register: metrics, prefix: 'tasteloop_' });
 const counter = <L extends string>(name: string, help: string, labelNames: readonly L[]) =>
   new Counter<L>({ name, help, labelNames, registers: [metrics] });
 
-export const commandsTotal = counter('tasteloop_commands_total', 'Slash commands handled, by platform, command and outcome (ok, user_error, error).', ['platform', 'command', 'outcome']);
-export const ratingChangesTotal = counter('tasteloop_rating_changes_total', 'Changes to effective ratings: added, changed or removed.', ['change']);
-export const reconciledTotal = counter('tasteloop_reactions_reconciled_total', 'Rating votes added or removed by reading reactions back after the bot was away.', ['platform', 'change']);
-export const reconcileMessagesTotal = counter('tasteloop_reconcile_messages_total', 'Messages whose reactions were read back, by outcome (read, gone, forbidden, failed).', ['platform', 'outcome']);
-export const runsEndedTotal = counter('tasteloop_runs_ended_total', 'Optimization runs that ended, by outcome (finished, failed, cancelled).', ['outcome']);
+export const commandsTotal = counter(
+  'tasteloop_commands_total',
+  'Slash commands handled, by platform, command and outcome (ok, user_error, error).',
+  ['platform', 'command', 'outcome'],
+);
+export const ratingChangesTotal = counter('tasteloop_rating_changes_total', 'Changes to effective ratings: added, changed or removed.', [
+  'change',
+]);
+export const reconciledTotal = counter(
+  'tasteloop_reactions_reconciled_total',
+  'Rating votes added or removed by reading reactions back after the bot was away.',
+  ['platform', 'change'],
+);
+export const reconcileMessagesTotal = counter(
+  'tasteloop_reconcile_messages_total',
+  'Messages whose reactions were read back, by outcome (read, gone, forbidden, failed).',
+  ['platform', 'outcome'],
+);
+export const runsEndedTotal = counter(
+  'tasteloop_runs_ended_total',
+  'Optimization runs that ended, by outcome (finished, failed, cancelled).',
+  ['outcome'],
+);
 
 /** The current value of one labelled series (0 if never counted): for tests and logs. */
 export async function valueOf(c: Counter<string>, labels: Record<string, string>): Promise<number> {

@@ -28,7 +28,21 @@ const normalizeKey = (key: string): string => key.toLowerCase().replace(/[^a-z0-
 // Not `pwd`: that is the shell's working directory (PWD), whose value is in every stack trace.
 const SECRET_KEYS_EXACT = new Set(['auth', 'pass', 'passwd', 'sig', 'cookie', 'cookies', 'setcookie', 'credential', 'credentials', 'dsn']);
 /** Normalised key endings that make a key secret: DISCORD_TOKEN, signingSecret, x-api-key, client_secret… */
-const SECRET_KEY_SUFFIXES = ['authorization', 'token', 'secret', 'password', 'passwd', 'passphrase', 'apikey', 'privatekey', 'accesskey', 'cookie', 'signature', 'credentials', 'sessionid'];
+const SECRET_KEY_SUFFIXES = [
+  'authorization',
+  'token',
+  'secret',
+  'password',
+  'passwd',
+  'passphrase',
+  'apikey',
+  'privatekey',
+  'accesskey',
+  'cookie',
+  'signature',
+  'credentials',
+  'sessionid',
+];
 
 /**
  * Whether values under this key are secrets: authorization, token, secret, password, api-key/apiKey/
@@ -224,7 +238,11 @@ function isRedactable(v: unknown): boolean {
   return v !== undefined && v !== null && typeof v !== 'boolean';
 }
 
-function headersObject(h: { forEach: (cb: (value: string, key: string) => void) => void }, depth: number, w: Walk): Record<string, unknown> {
+function headersObject(
+  h: { forEach: (cb: (value: string, key: string) => void) => void },
+  depth: number,
+  w: Walk,
+): Record<string, unknown> {
   const entries: [string, string][] = [];
   try {
     h.forEach((value, key) => entries.push([key, value]));
@@ -237,7 +255,8 @@ function headersObject(h: { forEach: (cb: (value: string, key: string) => void) 
 const isFetchHeaders = (v: object): v is Headers => typeof Headers !== 'undefined' && v instanceof Headers;
 const isFetchRequest = (v: object): v is Request => typeof Request !== 'undefined' && v instanceof Request;
 const isFetchResponse = (v: object): v is Response => typeof Response !== 'undefined' && v instanceof Response;
-const isEmitter = (v: object): boolean => typeof (v as { on?: unknown }).on === 'function' && typeof (v as { emit?: unknown }).emit === 'function';
+const isEmitter = (v: object): boolean =>
+  typeof (v as { on?: unknown }).on === 'function' && typeof (v as { emit?: unknown }).emit === 'function';
 
 /** Node's http.ClientRequest (what axios puts in `err.request`): method, host, path, headers — never `_header`. */
 function nodeRequestSummary(v: object, depth: number, w: Walk): Record<string, unknown> | undefined {
@@ -262,7 +281,8 @@ function nodeRequestSummary(v: object, depth: number, w: Walk): Record<string, u
 /** Node's http.IncomingMessage: status, url and headers — never the socket. */
 function nodeResponseSummary(v: object, depth: number, w: Walk): Record<string, unknown> | undefined {
   const r = v as { statusCode?: unknown; statusMessage?: unknown; headers?: unknown; url?: unknown; method?: unknown };
-  if (typeof r.headers !== 'object' || r.headers === null || (typeof r.statusCode !== 'number' && typeof r.method !== 'string')) return undefined;
+  if (typeof r.headers !== 'object' || r.headers === null || (typeof r.statusCode !== 'number' && typeof r.method !== 'string'))
+    return undefined;
   return {
     type: className(v),
     method: typeof r.method === 'string' ? r.method : undefined,
@@ -293,7 +313,8 @@ function walkError(err: Error, depth: number, w: Walk, asCause: boolean): Record
     }
     const outKey = key === 'type' ? 'errorType' : key; // keep `type` for the class name
     if (isSecretKey(key) && isRedactable(v)) out[outKey] = REDACTED;
-    else if (key === 'cause' && isErrorLike(v)) out.cause = w.ancestors.has(v) ? '[Circular]' : withAncestor(v, w, () => walkError(v, depth + 1, w, true));
+    else if (key === 'cause' && isErrorLike(v))
+      out.cause = w.ancestors.has(v) ? '[Circular]' : withAncestor(v, w, () => walkError(v, depth + 1, w, true));
     else out[outKey] = walk(v, depth + 1, w, key);
   }
   return out;
@@ -329,7 +350,8 @@ function walk(value: unknown, depth: number, w: Walk, parentKey: string | undefi
   if (depth > w.maxDepth) return Array.isArray(obj) ? '[Array]' : `[${className(obj)}]`;
 
   if (isErrorLike(obj)) return withAncestor(obj, w, () => walkError(obj, depth, w, false));
-  if (Buffer.isBuffer(obj) || ArrayBuffer.isView(obj) || obj instanceof ArrayBuffer) return `[${className(obj)} ${(obj as ArrayBufferLike).byteLength} bytes]`;
+  if (Buffer.isBuffer(obj) || ArrayBuffer.isView(obj) || obj instanceof ArrayBuffer)
+    return `[${className(obj)} ${(obj as ArrayBufferLike).byteLength} bytes]`;
   if (obj instanceof Date) return Number.isNaN(obj.getTime()) ? 'Invalid Date' : obj.toISOString();
   if (obj instanceof URL) return redactUrl(obj.href);
   if (obj instanceof URLSearchParams) return redactUrl(`?${obj.toString()}`).slice(1);
@@ -348,8 +370,16 @@ function walk(value: unknown, depth: number, w: Walk, parentKey: string | undefi
     if (obj instanceof Map) return walkEntries(obj.entries(), depth, w);
     if (obj instanceof Set) return [...obj].map((v) => walk(v, depth + 1, w, parentKey));
     if (isFetchHeaders(obj)) return headersObject(obj, depth, w);
-    if (isFetchRequest(obj)) return { type: 'Request', method: obj.method, url: redactUrl(obj.url), headers: headersObject(obj.headers, depth + 1, w) };
-    if (isFetchResponse(obj)) return { type: 'Response', status: obj.status, statusText: obj.statusText, url: redactUrl(obj.url), headers: headersObject(obj.headers, depth + 1, w) };
+    if (isFetchRequest(obj))
+      return { type: 'Request', method: obj.method, url: redactUrl(obj.url), headers: headersObject(obj.headers, depth + 1, w) };
+    if (isFetchResponse(obj))
+      return {
+        type: 'Response',
+        status: obj.status,
+        statusText: obj.statusText,
+        url: redactUrl(obj.url),
+        headers: headersObject(obj.headers, depth + 1, w),
+      };
     if (isEmitter(obj)) {
       // Sockets, agents, clients, streams: their internals hold raw headers and connections.
       return nodeRequestSummary(obj, depth, w) ?? nodeResponseSummary(obj, depth, w) ?? `[${className(obj)}]`;

@@ -70,7 +70,10 @@ for (const backend of testBackends()) {
       const refits = app.taste.scheduler.stats();
       expect(refits.completed).toBeLessThan(50); // coalesced
       const test = pool.slice(50);
-      const predicted = await app.services.taste.predict(key, test.map((i) => i.id));
+      const predicted = await app.services.taste.predict(
+        key,
+        test.map((i) => i.id),
+      );
       const truth = test.map((i) => likes(i.prompt ?? ''));
       const { srocc } = await import('../src/core/scorer');
       expect(srocc(truth, predicted)).toBeGreaterThan(0.5);
@@ -119,15 +122,24 @@ for (const backend of testBackends()) {
     it('enforces the daily provider budget per person, and caps a run at what is left', async () => {
       const carl: PersonRef = { platform: 'playground', userId: 'carl' };
       const key = userKeyOf(carl);
-      await app.database.db.insert(usage).values({ userKey: key, provider: 'replicate', model: 'flux', kind: 'image', images: 1, costUsd: 5 });
-      await expect(app.services.runs.start({ requester: carl, prompt: 'a fox' })).rejects.toThrow(/daily provider budget \(\$5\.00 of \$5\.00\)/);
+      await app.database.db
+        .insert(usage)
+        .values({ userKey: key, provider: 'replicate', model: 'flux', kind: 'image', images: 1, costUsd: 5 });
+      await expect(app.services.runs.start({ requester: carl, prompt: 'a fox' })).rejects.toThrow(
+        /daily provider budget \(\$5\.00 of \$5\.00\)/,
+      );
       await app.database.db.delete(usage).where(eq(usage.userKey, key));
-      await app.database.db.insert(usage).values({ userKey: key, provider: 'replicate', model: 'flux', kind: 'image', images: 1, costUsd: 4.25 });
+      await app.database.db
+        .insert(usage)
+        .values({ userKey: key, provider: 'replicate', model: 'flux', kind: 'image', images: 1, costUsd: 4.25 });
       const { runId } = await app.services.runs.start({ requester: carl, prompt: 'a fox', iterations: 1, candidates: 1 });
       const [row] = await app.database.db.select().from(runs).where(eq(runs.id, runId));
       expect((row!.params as { budget: { maxUsd: number } }).budget.maxUsd).toBeCloseTo(0.75, 6);
       // Carl has no ratings: the header says his scores are the community's for now.
-      const [started] = await app.database.db.select().from(outbox).where(eq(outbox.key, `${runId}:started`));
+      const [started] = await app.database.db
+        .select()
+        .from(outbox)
+        .where(eq(outbox.key, `${runId}:started`));
       expect((started!.payload as { note?: string }).note).toMatch(/community's taste for now \(you have 0 ratings/);
       await app.services.runs.cancel(key, runId);
       await app.database.db.delete(usage).where(eq(usage.userKey, key));
@@ -137,15 +149,35 @@ for (const backend of testBackends()) {
       const bob: PersonRef = { platform: 'playground', userId: 'bob' };
       await app.services.people.touch(bob, 'scope-1');
       const attempt = () =>
-        app.services.runs.start({ requester: ada, members: [userKeyOf(ada), userKeyOf(bob)], objective: 'min', prompt: 'a garden', scopeId: 'scope-1' });
+        app.services.runs.start({
+          requester: ada,
+          members: [userKeyOf(ada), userKeyOf(bob)],
+          objective: 'min',
+          prompt: 'a garden',
+          scopeId: 'scope-1',
+        });
       await expect(attempt()).rejects.toThrow(/not available|can't|cannot/i);
-      expect((await app.database.db.select().from(runs).where(eq(runs.userKey, userKeyOf(ada)))).length).toBe(0);
+      expect(
+        (
+          await app.database.db
+            .select()
+            .from(runs)
+            .where(eq(runs.userKey, userKeyOf(ada)))
+        ).length,
+      ).toBe(0);
     });
 
     it('runs /optimize durably for the person, scored by their own scorer, with the method metrics', async () => {
       const events: RunEvent[] = [];
       const off = app.services.runs.subscribe((e) => events.push(e));
-      const { runId } = await app.services.runs.start({ requester: ada, prompt: 'a quiet harbor', iterations: 2, candidates: 3, seed: 7, scopeId: 'scope-1' });
+      const { runId } = await app.services.runs.start({
+        requester: ada,
+        prompt: 'a quiet harbor',
+        iterations: 2,
+        candidates: 3,
+        seed: 7,
+        scopeId: 'scope-1',
+      });
       await waitFor(() => events.some((e) => e.runId === runId && e.type === 'run.finished'), 'run.finished', 120_000);
       off();
       const [row] = await app.database.db.select().from(runs).where(eq(runs.id, runId));
@@ -163,7 +195,10 @@ for (const backend of testBackends()) {
       // Candidate scores equal the person's scorer's prediction for that image.
       const cands = await app.database.db.select().from(candidates).where(eq(candidates.runId, runId));
       const scored = cands.filter((c) => c.imageId && c.score !== null);
-      const again = await app.services.taste.predict(userKeyOf(ada), scored.map((c) => c.imageId!));
+      const again = await app.services.taste.predict(
+        userKeyOf(ada),
+        scored.map((c) => c.imageId!),
+      );
       // The scorer did not change during the run (no ratings), so scores are reproducible.
       scored.forEach((c, i) => expect(c.score!).toBeCloseTo(again[i]!, 6));
       // Offline: nothing billable was recorded.

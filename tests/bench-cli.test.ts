@@ -6,13 +6,18 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 
-const tsx = (file: string, args: string[], timeout = 120_000) => spawnSync(process.execPath, ['--import', 'tsx', file, ...args], { encoding: 'utf8', timeout });
+const tsx = (file: string, args: string[], timeout = 120_000) =>
+  spawnSync(process.execPath, ['--import', 'tsx', file, ...args], { encoding: 'utf8', timeout });
 
 describe('benchmark CLIs', () => {
   it('bench:discord-rest runs straight and through the proxy and ends with its JSON line', () => {
     const run = tsx('src/eval/bench/discord-rest.ts', ['--processes', '2', '--seeds', '1', '--messages', '6', '--window', '200']);
     expect(run.status, run.stderr).toBe(0);
-    const out = JSON.parse(run.stdout.trim().split('\n').pop()!) as { rows: Record<string, number>[]; direct_429_share: number; proxy_429_share: number };
+    const out = JSON.parse(run.stdout.trim().split('\n').pop()!) as {
+      rows: Record<string, number>[];
+      direct_429_share: number;
+      proxy_429_share: number;
+    };
     expect(out.rows).toHaveLength(1);
     expect(out.rows[0]).toMatchObject({ processes: 2, seed: 1, proxy_requests: 12 }); // through the proxy: every post once
     expect(out.rows[0]!.direct_requests).toBeGreaterThanOrEqual(12);

@@ -26,10 +26,30 @@ describe('charts (Vega-Lite → SVG → resvg PNG)', () => {
 
   it('lineChart gives a PNG of the requested size whose title is drawn', async () => {
     const series = [
-      { name: 'maml', points: [{ x: 10, y: 0.3, lo: 0.2, hi: 0.4 }, { x: 50, y: 0.5 }, { x: 100, y: 0.6 }] },
-      { name: 'knn', points: [{ x: 10, y: 0.2 }, { x: 50, y: 0.4 }, { x: 100, y: 0.5 }] },
+      {
+        name: 'maml',
+        points: [
+          { x: 10, y: 0.3, lo: 0.2, hi: 0.4 },
+          { x: 50, y: 0.5 },
+          { x: 100, y: 0.6 },
+        ],
+      },
+      {
+        name: 'knn',
+        points: [
+          { x: 10, y: 0.2 },
+          { x: 50, y: 0.4 },
+          { x: 100, y: 0.5 },
+        ],
+      },
     ];
-    const titled = await lineChart(series, { title: 'SROCC vs number of ratings', width: 500, height: 300, xTitle: 'ratings', yTitle: 'SROCC' });
+    const titled = await lineChart(series, {
+      title: 'SROCC vs number of ratings',
+      width: 500,
+      height: 300,
+      xTitle: 'ratings',
+      yTitle: 'SROCC',
+    });
     const meta = await sharp(titled).metadata();
     expect(meta.format).toBe('png');
     expect([meta.width, meta.height]).toEqual([500, 300]);
@@ -41,7 +61,18 @@ describe('charts (Vega-Lite → SVG → resvg PNG)', () => {
   });
 
   it('scale multiplies the pixel size', async () => {
-    const png = await lineChart([{ name: 'a', points: [{ x: 0, y: 0 }, { x: 1, y: 1 }] }], { width: 200, height: 120, scale: 2 });
+    const png = await lineChart(
+      [
+        {
+          name: 'a',
+          points: [
+            { x: 0, y: 0 },
+            { x: 1, y: 1 },
+          ],
+        },
+      ],
+      { width: 200, height: 120, scale: 2 },
+    );
     const meta = await sharp(png).metadata();
     expect([meta.width, meta.height]).toEqual([400, 240]);
   });

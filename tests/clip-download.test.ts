@@ -37,7 +37,9 @@ function recordingLog(): { lines: string[]; info: (fields: Record<string, unknow
 }
 
 async function png(r: number, g: number, b: number): Promise<Buffer> {
-  return sharp({ create: { width: 40, height: 40, channels: 3, background: { r, g, b } } }).png().toBuffer();
+  return sharp({ create: { width: 40, height: 40, channels: 3, background: { r, g, b } } })
+    .png()
+    .toBuffer();
 }
 
 function norm(v: Float32Array): number {
@@ -52,7 +54,9 @@ function optionsFor(model: string, dataDir: string, env: Record<string, string> 
 
 async function filesUnder(dir: string): Promise<string[]> {
   if (!existsSync(dir)) return [];
-  return (await readdir(dir, { recursive: true, withFileTypes: true })).filter((d) => d.isFile()).map((d) => path.relative(dir, path.join(d.parentPath, d.name)));
+  return (await readdir(dir, { recursive: true, withFileTypes: true }))
+    .filter((d) => d.isFile())
+    .map((d) => path.relative(dir, path.join(d.parentPath, d.name)));
 }
 
 function escapeRe(s: string): string {
@@ -112,7 +116,9 @@ describe('CLIP model download on first use (fake hub via HF_ENDPOINT)', () => {
     const embedder = new ClipEmbedder({ ...optionsFor(MODEL, dataDir()), log });
     try {
       // Startup logs this line: it must say that a download may happen, from where, and to where.
-      expect(embedder.describe()).toBe(`clip ${MODEL} (fp32, downloads on first use from ${hub.url}/ to ${path.join(dataDir(), 'models')})`);
+      expect(embedder.describe()).toBe(
+        `clip ${MODEL} (fp32, downloads on first use from ${hub.url}/ to ${path.join(dataDir(), 'models')})`,
+      );
       const [red, blue] = await embedder.embed([await png(220, 30, 30), await png(20, 40, 230)]);
       expect(embedder.dim).toBe(8);
       for (const v of [red!, blue!]) {
@@ -134,9 +140,15 @@ describe('CLIP model download on first use (fake hub via HF_ENDPOINT)', () => {
     expect(requests.every((r) => /^transformers\.js\//.test(r.userAgent ?? ''))).toBe(true);
 
     // Progress: a start line, then increasing 10% steps ending at 100%, then a done line.
-    expect(log.lines[0]).toMatch(new RegExp(`^CLIP model ${escapeRe(MODEL)} is not on disk yet: downloading .*onnx/vision_model\\.onnx from ${escapeRe(hub.url)}/ into `));
-    const steps = log.lines.map((l) => /^CLIP model download (\d+)% \((\d+\.\d) of (\d+\.\d) kB\)$|^CLIP model download (100)% \((\d+\.\d) kB\)$/.exec(l)).filter((m) => m !== null);
-    const percents = steps.map((m) => Number(m![1] ?? m![4]));
+    expect(log.lines[0]).toMatch(
+      new RegExp(
+        `^CLIP model ${escapeRe(MODEL)} is not on disk yet: downloading .*onnx/vision_model\\.onnx from ${escapeRe(hub.url)}/ into `,
+      ),
+    );
+    const steps = log.lines
+      .map((l) => /^CLIP model download (\d+)% \((\d+\.\d) of (\d+\.\d) kB\)$|^CLIP model download (100)% \((\d+\.\d) kB\)$/.exec(l))
+      .filter((m) => m !== null);
+    const percents = steps.map((m) => Number(m[1] ?? m[4]));
     expect(percents.length).toBeGreaterThanOrEqual(2);
     expect(percents.at(-1)).toBe(100);
     for (let i = 1; i < percents.length; i++) expect(percents[i]).toBeGreaterThan(percents[i - 1]!);
@@ -180,7 +192,9 @@ describe('a hub that refuses or stops answering fails the start with one clear e
       const err = await ClipEmbedder.create(optionsFor(model, dataDir)).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(ModelNotFoundError);
       const message = (err as Error).message;
-      expect(message).toMatch(new RegExp(`${escapeRe(hub.url)}/${escapeRe(model)}/resolve/main/(config|preprocessor_config)\\.json answered HTTP 404`));
+      expect(message).toMatch(
+        new RegExp(`${escapeRe(hub.url)}/${escapeRe(model)}/resolve/main/(config|preprocessor_config)\\.json answered HTTP 404`),
+      );
       expect(message.match(/could not be downloaded/g)).toHaveLength(1);
       const folder = path.join(dataDir, 'models', 'tiny', 'clip-missing');
       for (const f of FILES) expect(message).toContain(path.join(folder, f));
@@ -210,11 +224,15 @@ describe('a hub that refuses or stops answering fails the start with one clear e
     hub.addTinyClip(model);
     hub.fault = { kind: 'hang' };
     try {
-      const err = await ClipEmbedder.create({ ...optionsFor(model, path.join(root, 'data-hang')), downloadTimeoutMs: 300 }).catch((e: unknown) => e);
+      const err = await ClipEmbedder.create({ ...optionsFor(model, path.join(root, 'data-hang')), downloadTimeoutMs: 300 }).catch(
+        (e: unknown) => e,
+      );
       expect(err).toBeInstanceOf(ClipDownloadTimeoutError);
       expect(err).toBeInstanceOf(ProviderTimeoutError);
       const message = (err as Error).message;
-      expect(message).toMatch(new RegExp(`${escapeRe(hub.url)}/${escapeRe(model)}/resolve/main/(config|preprocessor_config)\\.json sent nothing for 300 ms`));
+      expect(message).toMatch(
+        new RegExp(`${escapeRe(hub.url)}/${escapeRe(model)}/resolve/main/(config|preprocessor_config)\\.json sent nothing for 300 ms`),
+      );
       expect(message).toContain('CLIP_MODEL_DIR');
       expect(message).toContain('CLIP_OFFLINE=1');
       // One deadline, not one per file: after the first stall no further file is even asked for.
@@ -242,7 +260,12 @@ describe('a hub that refuses or stops answering fails the start with one clear e
 });
 
 describe('CLIP_OFFLINE and HF_HUB_OFFLINE forbid downloading', () => {
-  const offlineSettings: Record<string, string>[] = [{ CLIP_OFFLINE: '1' }, { HF_HUB_OFFLINE: '1' }, { CLIP_OFFLINE: 'on' }, { HF_HUB_OFFLINE: 'true' }];
+  const offlineSettings: Record<string, string>[] = [
+    { CLIP_OFFLINE: '1' },
+    { HF_HUB_OFFLINE: '1' },
+    { CLIP_OFFLINE: 'on' },
+    { HF_HUB_OFFLINE: 'true' },
+  ];
   for (const env of offlineSettings) {
     it(`(e) ${JSON.stringify(env)} → no request at all, ModelNotFoundError naming the files and CLIP_MODEL_DIR`, async () => {
       const model = 'tiny/clip-offline';
@@ -263,7 +286,15 @@ describe('CLIP_OFFLINE and HF_HUB_OFFLINE forbid downloading', () => {
 
 describe('configuration', () => {
   it('CLIP_OFFLINE and HF_HUB_OFFLINE accept 1/0, on/off, true/false; HF_ENDPOINT must be a URL', () => {
-    for (const [raw, value] of [['1', true], ['on', true], ['TRUE', true], ['0', false], ['off', false], ['false', false], ['', false]] as const) {
+    for (const [raw, value] of [
+      ['1', true],
+      ['on', true],
+      ['TRUE', true],
+      ['0', false],
+      ['off', false],
+      ['false', false],
+      ['', false],
+    ] as const) {
       expect(testConfig({ CLIP_OFFLINE: raw }).CLIP_OFFLINE).toBe(value);
       expect(testConfig({ HF_HUB_OFFLINE: raw }).HF_HUB_OFFLINE).toBe(value);
     }

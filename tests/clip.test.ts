@@ -21,14 +21,16 @@ const realFetch = globalThis.fetch;
 globalThis.fetch = ((input: Parameters<typeof fetch>[0], init?: RequestInit) => {
   networkCalls.push(String(input instanceof Request ? input.url : input));
   return realFetch(input, init);
-}) as typeof fetch;
+});
 
 let root: string;
 let modelDir: string;
 let embedder: ClipEmbedder;
 
 async function solidPng(r: number, g: number, b: number, size = 48): Promise<Buffer> {
-  return sharp({ create: { width: size, height: size, channels: 3, background: { r, g, b } } }).png().toBuffer();
+  return sharp({ create: { width: size, height: size, channels: 3, background: { r, g, b } } })
+    .png()
+    .toBuffer();
 }
 
 /** Left half one colour, right half another: same mean colour as its mirror image, different layout. */
@@ -56,7 +58,13 @@ beforeAll(async () => {
   root = await mkdtemp(path.join(os.tmpdir(), 'tasteloop-clip-'));
   modelDir = path.join(root, 'models');
   await writeTinyClipModel(modelDir, TINY_CLIP_MODEL_ID, { dim: 8 });
-  embedder = new ClipEmbedder({ modelId: TINY_CLIP_MODEL_ID, modelDir, cacheDir: path.join(root, 'cache'), threads: 1, allowRemoteModels: false });
+  embedder = new ClipEmbedder({
+    modelId: TINY_CLIP_MODEL_ID,
+    modelDir,
+    cacheDir: path.join(root, 'cache'),
+    threads: 1,
+    allowRemoteModels: false,
+  });
 });
 
 afterAll(async () => {
@@ -185,7 +193,13 @@ describe('ClipEmbedder on a tiny offline CLIP-shaped model', () => {
   it('also finds a model laid out under CLIP_CACHE_DIR (transformers file cache)', async () => {
     const cacheDir = path.join(root, 'cache-only');
     await writeTinyClipModel(cacheDir, 'tiny/cached', { dim: 6 });
-    const e = new ClipEmbedder({ modelId: 'tiny/cached', modelDir: path.join(root, 'no-models-here'), cacheDir, threads: 1, allowRemoteModels: false });
+    const e = new ClipEmbedder({
+      modelId: 'tiny/cached',
+      modelDir: path.join(root, 'no-models-here'),
+      cacheDir,
+      threads: 1,
+      allowRemoteModels: false,
+    });
     try {
       const [v] = await e.embed([await solidPng(30, 60, 90)]);
       expect(e.dim).toBe(6);
@@ -197,7 +211,9 @@ describe('ClipEmbedder on a tiny offline CLIP-shaped model', () => {
 
   it('maps the configuration: CLIP_MODEL, CLIP_MODEL_DIR (default DATA_DIR/models), CLIP_CACHE_DIR, CLIP_OFFLINE', () => {
     const online = { CLIP_OFFLINE: false, HF_HUB_OFFLINE: false, HF_ENDPOINT: undefined };
-    expect(clipOptionsFromConfig({ CLIP_MODEL: 'a/b', CLIP_MODEL_DIR: undefined, CLIP_CACHE_DIR: undefined, dataDir: '/srv/data', ...online })).toEqual({
+    expect(
+      clipOptionsFromConfig({ CLIP_MODEL: 'a/b', CLIP_MODEL_DIR: undefined, CLIP_CACHE_DIR: undefined, dataDir: '/srv/data', ...online }),
+    ).toEqual({
       modelId: 'a/b',
       modelDir: '/srv/data/models',
       cacheDir: undefined,
@@ -205,7 +221,14 @@ describe('ClipEmbedder on a tiny offline CLIP-shaped model', () => {
       remoteHost: undefined,
     });
     expect(
-      clipOptionsFromConfig({ CLIP_MODEL: 'a/b', CLIP_MODEL_DIR: '/m', CLIP_CACHE_DIR: '/c', dataDir: '/srv/data', ...online, CLIP_OFFLINE: true }),
+      clipOptionsFromConfig({
+        CLIP_MODEL: 'a/b',
+        CLIP_MODEL_DIR: '/m',
+        CLIP_CACHE_DIR: '/c',
+        dataDir: '/srv/data',
+        ...online,
+        CLIP_OFFLINE: true,
+      }),
     ).toEqual({
       modelId: 'a/b',
       modelDir: '/m',

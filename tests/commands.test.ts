@@ -16,7 +16,15 @@ const person = (raw: string) => ({ platform: 'playground' as const, userId: raw.
 describe('command declarations', () => {
   it('declare exactly the specified options', () => {
     const names = Object.fromEntries(COMMANDS.map((c) => [c.name, c.options.map((o) => o.name)]));
-    expect(names).toEqual({ rate: ['count'], optimize: ['prompt', 'iterations', 'candidates', 'feedback', 'optimizer', 'for', 'objective'], cancel: [], profile: ['user'], compare: ['users'], privacy: ['share', 'action', 'confirm'], help: [] });
+    expect(names).toEqual({
+      rate: ['count'],
+      optimize: ['prompt', 'iterations', 'candidates', 'feedback', 'optimizer', 'for', 'objective'],
+      cancel: [],
+      profile: ['user'],
+      compare: ['users'],
+      privacy: ['share', 'action', 'confirm'],
+      help: [],
+    });
     expect(rate.options[0]).toMatchObject({ type: 'integer', min: 1, max: 10, default: 5 });
     expect(optimize.options[0]).toMatchObject({ type: 'string', required: true, maxLength: 500 });
   });
@@ -27,23 +35,34 @@ describe('validateOptions', () => {
     expect(validateOptions(rate, {})).toEqual({ count: 5 });
     expect(validateOptions(rate, { count: '7' })).toEqual({ count: 7 });
   });
-  it.each([[{ count: 0 }, /count must be from 1 to 10/], [{ count: 11 }, /from 1 to 10/], [{ count: '2.5' }, /whole number/], [{ bogus: 1 }, /no option "bogus"/]])(
-    'rejects %j', (raw, msg) => {
-      expect(() => validateOptions(rate, raw as never)).toThrow(CommandInputError);
-      expect(() => validateOptions(rate, raw as never)).toThrow(msg);
-    },
-  );
+  it.each([
+    [{ count: 0 }, /count must be from 1 to 10/],
+    [{ count: 11 }, /from 1 to 10/],
+    [{ count: '2.5' }, /whole number/],
+    [{ bogus: 1 }, /no option "bogus"/],
+  ])('rejects %j', (raw, msg) => {
+    expect(() => validateOptions(rate, raw as never)).toThrow(CommandInputError);
+    expect(() => validateOptions(rate, raw as never)).toThrow(msg);
+  });
   it('checks prompt presence and length, and choices', () => {
     expect(() => validateOptions(optimize, {})).toThrow(/needs prompt/);
     expect(() => validateOptions(optimize, { prompt: 'x'.repeat(501) })).toThrow(/at most 500/);
     expect(() => validateOptions(optimize, { prompt: 'ok', feedback: 'all' })).toThrow(/none, s\+p, s\+p\+f, s\+p\+f\+I/);
-    expect(validateOptions(optimize, { prompt: ' ok ', feedback: 's+p+f+I', optimizer: 'GENETIC' })).toMatchObject({ prompt: 'ok', feedback: 's+p+f+I', optimizer: 'genetic' });
+    expect(validateOptions(optimize, { prompt: ' ok ', feedback: 's+p+f+I', optimizer: 'GENETIC' })).toMatchObject({
+      prompt: 'ok',
+      feedback: 's+p+f+I',
+      optimizer: 'genetic',
+    });
   });
 });
 
 describe('parseOptionText (Slack and playground)', () => {
   it('splits key:value pairs whose values contain spaces and colons', () => {
-    expect(parseOptionText(optimize, 'prompt:a fox: red, at dusk iterations:3 feedback:s+p', person)).toEqual({ prompt: 'a fox: red, at dusk', iterations: '3', feedback: 's+p' });
+    expect(parseOptionText(optimize, 'prompt:a fox: red, at dusk iterations:3 feedback:s+p', person)).toEqual({
+      prompt: 'a fox: red, at dusk',
+      iterations: '3',
+      feedback: 's+p',
+    });
   });
   it('gives leading text to the required text option', () => {
     expect(parseOptionText(optimize, 'a lighthouse candidates:2', person)).toEqual({ prompt: 'a lighthouse', candidates: '2' });
@@ -55,11 +74,20 @@ describe('parseOptionText (Slack and playground)', () => {
 });
 
 describe('wording', () => {
-  const summary = (n: number): ProfileSummary => ({ userKey: 'k', ratings: n, method: 'finetune', quality: { n, srocc: n > 4 ? 0.61 : null, mse: null, mae: n > 4 ? 1.234 : null }, topImages: [], predictedFavorites: [] });
+  const summary = (n: number): ProfileSummary => ({
+    userKey: 'k',
+    ratings: n,
+    method: 'finetune',
+    quality: { n, srocc: n > 4 ? 0.61 : null, mse: null, mae: n > 4 ? 1.234 : null },
+    topImages: [],
+    predictedFavorites: [],
+  });
   it('/profile counts ratings as "1 rating" / "0 ratings"', () => {
     expect(renderProfile(summary(1), 'Your')).toContain('— 1 rating\n');
     expect(renderProfile(summary(0), 'Your')).toContain('— 0 ratings\n');
-    expect(renderProfile(summary(12), 'Your')).toMatch(/12 ratings[\s\S]*Scorer: finetune · quality: cross-validated SROCC 0\.61, MAE 1\.23 over 12 ratings/);
+    expect(renderProfile(summary(12), 'Your')).toMatch(
+      /12 ratings[\s\S]*Scorer: finetune · quality: cross-validated SROCC 0\.61, MAE 1\.23 over 12 ratings/,
+    );
   });
   it('scores look like 6.4/10', () => {
     expect(formatScore(6.4321)).toBe('6.4/10');
@@ -79,10 +107,23 @@ describe('wording', () => {
 
 describe('renderRunEvent', () => {
   it('makes one progress op per progress event and ends with a done op', () => {
-    const m = { init: 5, max: 7.25, maxMinusInit: 2.25, kStar: 2, maxSim: 0.9, scoreOfMostSim: 6, imagesUsed: 9, costUsd: 0.12, bestImageId: 'img', bestPrompt: 'p' };
+    const m = {
+      init: 5,
+      max: 7.25,
+      maxMinusInit: 2.25,
+      kStar: 2,
+      maxSim: 0.9,
+      scoreOfMostSim: 6,
+      imagesUsed: 9,
+      costUsd: 0.12,
+      bestImageId: 'img',
+      bestPrompt: 'p',
+    };
     const ops = renderRunEvent({ type: 'run.finished', key: 'r:f', runId: 'r', metrics: m, stopReason: 'completed' });
     expect(ops.map((o) => o.op)).toEqual(['post', 'progress', 'done']);
-    expect(ops[0]!.op === 'post' && ops[0]!.message.text).toContain('max 7.3/10 · max − init +2.3 · K* 2 · max sim 0.90 · score of most sim 6.0/10 · 9 images · cost $0.12');
+    expect(ops[0]!.op === 'post' && ops[0]!.message.text).toContain(
+      'max 7.3/10 · max − init +2.3 · K* 2 · max sim 0.90 · score of most sim 6.0/10 · 9 images · cost $0.12',
+    );
     expect(ops[0]!.op === 'post' && ops[0]!.message.image).toEqual({ imageId: 'img', rateable: true });
   });
 });
@@ -94,11 +135,26 @@ describe('dispatchCommand', () => {
     const { silentLogger } = await import('../src/log');
     const replies: { text: string; ephemeral: boolean }[] = [];
     // Any use of the services is a failure nobody planned for.
-    const services = new Proxy({}, { get: () => { throw new Error('database is on fire'); } });
+    const services = new Proxy(
+      {},
+      {
+        get: () => {
+          throw new Error('database is on fire');
+        },
+      },
+    );
     const base = {
-      platform: 'playground', person: person('ann'), channel: {}, invocationId: 'i1', services, log: silentLogger,
-      reply: async (m: { text: string }, o?: { ephemeral?: boolean }) => void replies.push({ text: m.text, ephemeral: Boolean(o?.ephemeral) }),
-      defer: async () => {}, openThread: async () => ({}), runDisplay: {},
+      platform: 'playground',
+      person: person('ann'),
+      channel: {},
+      invocationId: 'i1',
+      services,
+      log: silentLogger,
+      reply: async (m: { text: string }, o?: { ephemeral?: boolean }) =>
+        void replies.push({ text: m.text, ephemeral: Boolean(o?.ephemeral) }),
+      defer: async () => {},
+      openThread: async () => ({}),
+      runDisplay: {},
     } as unknown as Parameters<typeof dispatchCommand>[2];
     const count = (command: string, outcome: string) => valueOf(commandsTotal, { platform: 'playground', command, outcome });
     const before = await Promise.all([count('rate', 'user_error'), count('unknown', 'user_error'), count('profile', 'error')]);
@@ -109,6 +165,10 @@ describe('dispatchCommand', () => {
     expect(replies[0]!.text).toMatch(/count must be from 1 to 10/);
     expect(replies[1]!.text).toMatch(/I don't know \/frobnicate/);
     expect(replies[2]!.text).toMatch(/reference \*\*E-[0-9A-F]{8}\*\*/);
-    expect((await Promise.all([count('rate', 'user_error'), count('unknown', 'user_error'), count('profile', 'error')])).map((v, i) => v - before[i]!)).toEqual([1, 1, 1]);
+    expect(
+      (await Promise.all([count('rate', 'user_error'), count('unknown', 'user_error'), count('profile', 'error')])).map(
+        (v, i) => v - before[i]!,
+      ),
+    ).toEqual([1, 1, 1]);
   });
 });

@@ -56,6 +56,8 @@ describe('community models train off the main thread', () => {
     ac.abort();
     await expect(pending).rejects.toMatchObject({ name: 'AbortError' });
     const mixed = [...community(4, 2, 10, 8), ...community(5, 2, 10, 9)];
-    await expect(trainOffThread(mixed, { meta: false, calibrate: false, seed: 1 })).rejects.toThrow(/community training failed in its worker: .*different dimensions/);
+    await expect(trainOffThread(mixed, { meta: false, calibrate: false, seed: 1 })).rejects.toThrow(
+      /community training failed in its worker: .*different dimensions/,
+    );
   });
 });

@@ -31,14 +31,16 @@ import { silentLogger } from '../src/log';
 
 describe('compareTastes (pure, constructed predictions)', () => {
   const ids = ['a', 'b', 'c', 'd', 'e', 'f'];
-  const member = (key: string, predictions: number[], ratings: [string, number][] = []): CompareMember => ({ key, name: key, predictions, ratings: new Map(ratings) });
+  const member = (key: string, predictions: number[], ratings: [string, number][] = []): CompareMember => ({
+    key,
+    name: key,
+    predictions,
+    ratings: new Map(ratings),
+  });
 
   it('finds the consensus (highest minimum) and the divisive image (largest leniency-free spread)', () => {
     // Image "c" is liked by all (min 7); image "e" splits them (9 vs 2) although both like "c".
-    const r = compareTastes(
-      [member('x', [5, 4, 8, 5, 9, 5]), member('y', [6, 5, 7, 6, 2, 6]), member('z', [4, 9, 7.5, 4, 6, 4])],
-      ids,
-    );
+    const r = compareTastes([member('x', [5, 4, 8, 5, 9, 5]), member('y', [6, 5, 7, 6, 2, 6]), member('z', [4, 9, 7.5, 4, 6, 4])], ids);
     expect(r.consensus.imageId).toBe('c');
     expect(r.consensus.min).toBe(7);
     expect(r.divisive.imageId).toBe('e');
@@ -76,7 +78,12 @@ describe('compareTastes (pure, constructed predictions)', () => {
 
   it('rejects fewer than 2 or more than 8 people', () => {
     expect(() => compareTastes([member('x', [1, 2, 3, 4, 5, 6])], ids)).toThrow(/2–8/);
-    expect(() => compareTastes(Array.from({ length: 9 }, (_, i) => member(`m${i}`, [1, 2, 3, 4, 5, 6])), ids)).toThrow(/2–8/);
+    expect(() =>
+      compareTastes(
+        Array.from({ length: 9 }, (_, i) => member(`m${i}`, [1, 2, 3, 4, 5, 6])),
+        ids,
+      ),
+    ).toThrow(/2–8/);
   });
 });
 
@@ -106,7 +113,8 @@ for (const backend of testBackends()) {
         await touchPerson(world.db, who, SCOPE);
         await setSharing(world.db, userKeyOf(who), true);
         const items = rng.shuffle([...ids.keys()]).slice(0, 80);
-        for (const i of items) await world.ledger.rate({ userKey: userKeyOf(who), imageId: ids[i]!, score: score(i), ctx: { source: 'eval', scopeId: SCOPE } });
+        for (const i of items)
+          await world.ledger.rate({ userKey: userKeyOf(who), imageId: ids[i]!, score: score(i), ctx: { source: 'eval', scopeId: SCOPE } });
       };
       await rateAll(A, (i) => pop.ratings[0]![i]!);
       await rateAll(TWIN, (i) => noisyRating(ann, pop.hidden[0]![i]!, rng));
@@ -129,7 +137,13 @@ for (const backend of testBackends()) {
       const lines: string[] = [];
       const log = pino({ level: 'error' }, { write: (l: string) => void lines.push(l) });
       const broken = new TasteService({
-        db: world.db, ledger: world.ledger, embeddings: world.embeddings, images: world.store, log, globalEvery: 1_000_000, seed: 1,
+        db: world.db,
+        ledger: world.ledger,
+        embeddings: world.embeddings,
+        images: world.store,
+        log,
+        globalEvery: 1_000_000,
+        seed: 1,
         trainCommunity: async () => {
           throw new Error('worker could not start');
         },
@@ -139,7 +153,12 @@ for (const backend of testBackends()) {
         expect(loaded.ratings).toBeGreaterThan(0);
         expect(broken.scorer.getGlobal().users).toBe(0); // the neutral prior
         const logged = lines.map((l) => JSON.parse(l) as { msg: string; err?: { message: string } });
-        expect(logged).toContainEqual(expect.objectContaining({ msg: expect.stringContaining('community models could not be trained at startup'), err: expect.objectContaining({ message: 'worker could not start' }) }));
+        expect(logged).toContainEqual(
+          expect.objectContaining({
+            msg: expect.stringContaining('community models could not be trained at startup'),
+            err: expect.objectContaining({ message: 'worker could not start' }),
+          }),
+        );
       } finally {
         broken.stop();
       }
@@ -148,7 +167,13 @@ for (const backend of testBackends()) {
     it('recalibrates the meta-init and λ schedule only as the community grows; the prior every time', async () => {
       const jobs: CommunityJob[] = [];
       const recording = new TasteService({
-        db: world.db, ledger: world.ledger, embeddings: world.embeddings, images: world.store, log: silentLogger, globalEvery: 1_000_000, seed: 1,
+        db: world.db,
+        ledger: world.ledger,
+        embeddings: world.embeddings,
+        images: world.store,
+        log: silentLogger,
+        globalEvery: 1_000_000,
+        seed: 1,
         trainCommunity: async (users, job, signal) => {
           jobs.push(job);
           return trainInline(users, job, signal);
@@ -157,7 +182,10 @@ for (const backend of testBackends()) {
       try {
         await recording.load();
         await recording.retrainCommunity();
-        expect(jobs.map((j) => [j.meta, j.calibrate])).toEqual([[true, true], [false, false]]);
+        expect(jobs.map((j) => [j.meta, j.calibrate])).toEqual([
+          [true, true],
+          [false, false],
+        ]);
         // The schedule calibrated first is kept by the second retrain, which did not recalibrate.
         expect(recording.scorer.getGlobal().lambdaSchedule?.points.length).toBeGreaterThan(0);
       } finally {
@@ -202,16 +230,30 @@ for (const backend of testBackends()) {
         { predict: (k, imgs) => world.taste.predict(k, imgs), ratingCount: (k) => world.ledger.count(k) },
         { members: keys, objective: 'min' },
       );
-      const truthMin = (prompt: string) => Math.min(...members.map((m) => trueTaste(pop.people[m.p]!, pop.judge, parseSketchPrompt(prompt))));
+      const truthMin = (prompt: string) =>
+        Math.min(...members.map((m) => trueTaste(pop.people[m.p]!, pop.judge, parseSketchPrompt(prompt))));
       // The optimizer is stochastic and the scorers are proxies of the hidden tastes: judge the true
       // effect on average over several seeds, and the objective itself on every seed.
       const trueGains: number[] = [];
       for (const seed of [3, 4, 5, 6]) {
         const params: RunParams = {
-          prompt: 'a lighthouse on a cliff', objective: 'min', members: keys, candidates: 4, iterations: 5, feedback: 'none',
-          optimizer: 'genetic', seed, patience: null, budget: { maxImages: 21 }, size: 96,
+          prompt: 'a lighthouse on a cliff',
+          objective: 'min',
+          members: keys,
+          candidates: 4,
+          iterations: 5,
+          feedback: 'none',
+          optimizer: 'genetic',
+          seed,
+          patience: null,
+          budget: { maxImages: 21 },
+          size: 96,
         };
-        const res = await runLoop(params, { generator: new SketchGenerator({ size: 96, concurrency: 2 }), store: world.store, objective, proposer: new GeneticProposer() }, { runId: `group-min-${seed}` });
+        const res = await runLoop(
+          params,
+          { generator: new SketchGenerator({ size: 96, concurrency: 2 }), store: world.store, objective, proposer: new GeneticProposer() },
+          { runId: `group-min-${seed}` },
+        );
         // Every candidate shows each member's score, and the objective is their minimum.
         for (const c of res.state.history) {
           expect(Object.keys(c.memberScores ?? {}).sort()).toEqual([...keys].sort());
@@ -222,8 +264,12 @@ for (const backend of testBackends()) {
         trueGains.push(truthMin(res.metrics.bestPrompt!) - truthMin(params.prompt));
       }
       const meanGain = trueGains.reduce((a, b) => a + b, 0) / trueGains.length;
-      console.log(`group min: true gains of the least-happy member per seed ${trueGains.map((g) => g.toFixed(2)).join(", ")}; mean ${meanGain.toFixed(2)}`);
-      expect(meanGain, `true gains of the least-happy member per seed: ${trueGains.map((g) => g.toFixed(2)).join(', ')}`).toBeGreaterThan(0);
+      console.log(
+        `group min: true gains of the least-happy member per seed ${trueGains.map((g) => g.toFixed(2)).join(', ')}; mean ${meanGain.toFixed(2)}`,
+      );
+      expect(meanGain, `true gains of the least-happy member per seed: ${trueGains.map((g) => g.toFixed(2)).join(', ')}`).toBeGreaterThan(
+        0,
+      );
     }, 240_000);
   });
 }

@@ -17,7 +17,14 @@ describe('config', () => {
   it('reports every invalid variable together, naming each and what was expected', () => {
     let err: unknown;
     try {
-      loadConfig({ PORT: 'eighty', EMBEDDER: 'vgg', DATABASE_URL: 'not a url', IMAGEGEN: 'replicate', REPLICATE_INPUT: '[1,2]', REACTION_RECONCILE_DAYS: '-1' });
+      loadConfig({
+        PORT: 'eighty',
+        EMBEDDER: 'vgg',
+        DATABASE_URL: 'not a url',
+        IMAGEGEN: 'replicate',
+        REPLICATE_INPUT: '[1,2]',
+        REACTION_RECONCILE_DAYS: '-1',
+      });
     } catch (e) {
       err = e;
     }

@@ -12,7 +12,10 @@ platformContract('playground (real core on PGlite)', async (): Promise<AdapterHa
   await adapter.start();
   const res = await fetch(adapter.url());
   if (!res.ok) throw new Error('playground not serving');
-  const options = (o: Record<string, string | number>) => Object.entries(o).map(([k, v]) => `${k}:${v}`).join(' ');
+  const options = (o: Record<string, string | number>) =>
+    Object.entries(o)
+      .map(([k, v]) => `${k}:${v}`)
+      .join(' ');
   const userKey = (user: string) => userKeyOf(personFor(user));
   // One browser session per person, as several people at their own browsers.
   const clients = new Map<string, Promise<PlaygroundClient>>();
@@ -29,9 +32,17 @@ platformContract('playground (real core on PGlite)', async (): Promise<AdapterHa
       if (r.status !== 200 && r.status !== 422) throw new Error(`command failed: ${r.status} ${JSON.stringify(r.body)}`);
     },
     messages: async () =>
-      [...adapter.state.messages.values()].filter((m) => m.author.bot).map((m) => ({
-        id: m.id, conversationId: m.conversationId, text: m.text, imageId: m.imageId ?? null, rateable: m.rateable, ephemeral: Boolean(m.ephemeralFor), edits: m.edits,
-      })),
+      [...adapter.state.messages.values()]
+        .filter((m) => m.author.bot)
+        .map((m) => ({
+          id: m.id,
+          conversationId: m.conversationId,
+          text: m.text,
+          imageId: m.imageId ?? null,
+          rateable: m.rateable,
+          ephemeral: Boolean(m.ephemeralFor),
+          edits: m.edits,
+        })),
     threadIds: async () => [...adapter.state.threads.keys()],
     rate: async (user, messageId, score) => {
       const r = await (await as(user)).rate(messageId, score);

@@ -2,14 +2,17 @@ import { openTestCore } from './helpers/core';
 import { openSlackHarness } from './helpers/slack-harness';
 import { platformContract, type AdapterHarness } from './platform-contract';
 
-platformContract('slack (real Bolt HTTPReceiver + WebClient against the fake Slack API, real core on PGlite)', async (): Promise<AdapterHarness> => {
-  const core = await openTestCore();
-  const h = await openSlackHarness({ services: core.app.services, db: core.app.database.db, rating: core.rating });
-  return {
-    ...h,
-    close: async () => {
-      await h.close();
-      await core.close();
-    },
-  };
-});
+platformContract(
+  'slack (real Bolt HTTPReceiver + WebClient against the fake Slack API, real core on PGlite)',
+  async (): Promise<AdapterHarness> => {
+    const core = await openTestCore();
+    const h = await openSlackHarness({ services: core.app.services, db: core.app.database.db, rating: core.rating });
+    return {
+      ...h,
+      close: async () => {
+        await h.close();
+        await core.close();
+      },
+    };
+  },
+);

@@ -53,9 +53,11 @@ interface Bot {
 function startBot(name: string, env: NodeJS.ProcessEnv): Bot {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => process.stderr.write(`[${name}] ${d.toString()}`));
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })));
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => process.stderr.write(`[${name}] ${d.toString()}`));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
+    child.once('exit', (code, signal) => r({ code, signal })),
+  );
   const lines = () =>
     out
       .split('\n')
@@ -70,12 +72,15 @@ function startBot(name: string, env: NodeJS.ProcessEnv): Bot {
   return { child, name, stdout: () => out, exit, lines };
 }
 
-
 /** A clean environment: only what a shell gives, never this machine's tokens or database settings. */
 const baseEnv = (extra: Record<string, string>): NodeJS.ProcessEnv => ({ PATH: process.env.PATH, HOME: process.env.HOME, ...extra });
 
 const RECOVERED = /posted before a restart but never recorded/;
-const recoveredKeys = (bot: Bot) => bot.lines().filter((l) => RECOVERED.test(l.msg)).map((l) => l.key);
+const recoveredKeys = (bot: Bot) =>
+  bot
+    .lines()
+    .filter((l) => RECOVERED.test(l.msg))
+    .map((l) => l.key);
 
 describe('kill -9 between a post and its record: each run message once (child processes)', () => {
   const bots: Bot[] = [];
@@ -99,9 +104,17 @@ describe('kill -9 between a post and its record: each run message once (child pr
     const dataDir = dataDirFor('tl-crash-slack-');
     const slackPort = await freePort();
     const env = baseEnv({
-      DATA_DIR: dataDir, PLAYGROUND: 'off', GALLERY: 'off', IMAGE_SIZE: '128', LOG_LEVEL: 'info', HOST: '127.0.0.1',
-      HEALTH_PORT: String(await freePort()), SLACK_PORT: String(slackPort),
-      SLACK_BOT_TOKEN: fake.token, SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_API_URL: fake.apiUrl,
+      DATA_DIR: dataDir,
+      PLAYGROUND: 'off',
+      GALLERY: 'off',
+      IMAGE_SIZE: '128',
+      LOG_LEVEL: 'info',
+      HOST: '127.0.0.1',
+      HEALTH_PORT: String(await freePort()),
+      SLACK_PORT: String(slackPort),
+      SLACK_BOT_TOKEN: fake.token,
+      SLACK_SIGNING_SECRET: SIGNING_SECRET,
+      SLACK_API_URL: fake.apiUrl,
     });
     let bot: Bot | null = null;
     const start = async (name: string) => {
@@ -115,9 +128,18 @@ describe('kill -9 between a post and its record: each run message once (child pr
 
     // The kill points, in order; the fake calls this once it stored the post, before answering.
     const plan: { what: string; at: (a: FakeSlackAnswer) => boolean }[] = [
-      { what: 'a candidate image', at: (a) => a.method === 'files.completeUploadExternal' && /^\*Iteration 1 · #2\*/.test(a.created[0]?.text ?? '') },
-      { what: 'an iteration summary', at: (a) => a.method === 'chat.postMessage' && /^📊 \*Iteration 2 done\*/.test(a.created[0]?.text ?? '') },
-      { what: 'the closing notice', at: (a) => a.method === 'chat.postMessage' && !a.created[0]?.threadTs && /^✅ Run finished/.test(a.created[0]?.text ?? '') },
+      {
+        what: 'a candidate image',
+        at: (a) => a.method === 'files.completeUploadExternal' && /^\*Iteration 1 · #2\*/.test(a.created[0]?.text ?? ''),
+      },
+      {
+        what: 'an iteration summary',
+        at: (a) => a.method === 'chat.postMessage' && /^📊 \*Iteration 2 done\*/.test(a.created[0]?.text ?? ''),
+      },
+      {
+        what: 'the closing notice',
+        at: (a) => a.method === 'chat.postMessage' && !a.created[0]?.threadTs && /^✅ Run finished/.test(a.created[0]?.text ?? ''),
+      },
     ];
     const killed: { what: string; key: string; by: Bot }[] = [];
     fake.beforeAnswer = async (a) => {
@@ -131,14 +153,29 @@ describe('kill -9 between a post and its record: each run message once (child pr
 
     let b = await start('slack 1');
     const form = new URLSearchParams({
-      token: 'deprecated', team_id: fake.teamId, team_domain: 'fake', channel_id: fake.channelId, channel_name: 'general',
-      user_id: 'UANN000001', user_name: 'ann', command: '/optimize', text: `prompt:"a lighthouse at dusk" iterations:${K} candidates:${N}`,
-      api_app_id: 'A0FAKE', is_enterprise_install: 'false', response_url: fake.responseUrl('trig-crash'), trigger_id: 'trig-crash',
+      token: 'deprecated',
+      team_id: fake.teamId,
+      team_domain: 'fake',
+      channel_id: fake.channelId,
+      channel_name: 'general',
+      user_id: 'UANN000001',
+      user_name: 'ann',
+      command: '/optimize',
+      text: `prompt:"a lighthouse at dusk" iterations:${K} candidates:${N}`,
+      api_app_id: 'A0FAKE',
+      is_enterprise_install: 'false',
+      response_url: fake.responseUrl('trig-crash'),
+      trigger_id: 'trig-crash',
     }).toString();
     const ts = Math.floor(Date.now() / 1000);
     const ack = await fetch(`http://127.0.0.1:${slackPort}/slack/events`, {
-      method: 'POST', body: form,
-      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': String(ts), 'x-slack-signature': sign(SIGNING_SECRET, ts, form) },
+      method: 'POST',
+      body: form,
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        'x-slack-request-timestamp': String(ts),
+        'x-slack-signature': sign(SIGNING_SECRET, ts, form),
+      },
     });
     expect(ack.status).toBe(200);
 
@@ -154,16 +191,32 @@ describe('kill -9 between a post and its record: each run message once (child pr
       b = await start(`slack ${i + 2}`);
       const now = b;
       // The restarted process found the post by its key: it was not recorded (the window was hit) and is not posted again.
-      await waitFor(() => recoveredKeys(now).includes(key), `slack ${i + 2} to find ${plan[i]!.what} posted before the crash`, 120_000).catch(async (err: Error) => {
-        const calls = fake.calls.slice(callsBefore).map((c) => `${c.method}${c.body.channel ? ` ${c.body.channel}` : ''}${c.body.ts ? ` ts=${c.body.ts}` : ''}${c.body.oldest ? ` oldest=${c.body.oldest}` : ''}`);
+      await waitFor(
+        () => recoveredKeys(now).includes(key),
+        `slack ${i + 2} to find ${plan[i]!.what} posted before the crash`,
+        120_000,
+      ).catch(async (err: Error) => {
+        const calls = fake.calls
+          .slice(callsBefore)
+          .map(
+            (c) =>
+              `${c.method}${c.body.channel ? ` ${c.body.channel}` : ''}${c.body.ts ? ` ts=${c.body.ts}` : ''}${c.body.oldest ? ` oldest=${c.body.oldest}` : ''}`,
+          );
         now.child.kill('SIGKILL');
         await now.exit;
         const database = await openDatabase({ pgliteDir: path.join(dataDir, 'pglite') });
-        const rows = await queryRows(database.db, sql`select message_id, event_key, kind, created_at from platform_messages where event_key is not null order by created_at`).catch((e: unknown) => [String(e)]);
-        const runRows = await queryRows(database.db, sql`select id, status, destination, updated_at from runs`).catch((e: unknown) => [String(e)]);
+        const rows = await queryRows(
+          database.db,
+          sql`select message_id, event_key, kind, created_at from platform_messages where event_key is not null order by created_at`,
+        ).catch((e: unknown) => [String(e)]);
+        const runRows = await queryRows(database.db, sql`select id, status, destination, updated_at from runs`).catch((e: unknown) => [
+          String(e),
+        ]);
         await database.close();
         console.error(`DIAG platform_messages: ${JSON.stringify(rows)}\nruns: ${JSON.stringify(runRows)}`);
-        throw new Error(`${err.message} (${key})\nits calls: ${calls.join(', ')}\nits log:\n${now.stdout().slice(-6000)}\nthe killed one's log:\n${at.stdout().slice(-4000)}`);
+        throw new Error(
+          `${err.message} (${key})\nits calls: ${calls.join(', ')}\nits log:\n${now.stdout().slice(-6000)}\nthe killed one's log:\n${at.stdout().slice(-4000)}`,
+        );
       });
     }
     fake.beforeAnswer = null;
@@ -171,7 +224,9 @@ describe('kill -9 between a post and its record: each run message once (child pr
     expect(await b.exit).toEqual({ code: 0, signal: null });
 
     // The thread: one parent (the title), and every run message once.
-    const parents = fake.messages.filter((m) => m.channel === fake.channelId && !m.threadTs && m.text.startsWith('🎨 a lighthouse at dusk'));
+    const parents = fake.messages.filter(
+      (m) => m.channel === fake.channelId && !m.threadTs && m.text.startsWith('🎨 a lighthouse at dusk'),
+    );
     expect(parents).toHaveLength(1);
     const thread = fake.messages.filter((m) => m.threadTs === parents[0]!.ts && !m.ephemeralFor);
     const keys = thread.map(slackEventKey).filter((k): k is string => Boolean(k));
@@ -181,22 +236,37 @@ describe('kill -9 between a post and its record: each run message once (child pr
     expect(labels.sort()).toEqual(LABELS);
     expect(thread.filter((m) => /^(⏳ Iteration|✅ Done)/.test(m.text))).toHaveLength(1);
     expect(thread.find((m) => /^(⏳ Iteration|✅ Done)/.test(m.text))!.text).toMatch(/^✅ Done/);
-    for (const m of thread.filter((x) => x.files.length)) expect(RATING_SLACK_NAMES.every((n) => m.reactions.get(n)?.has(fake.botUserId))).toBe(true);
+    for (const m of thread.filter((x) => x.files.length))
+      expect(RATING_SLACK_NAMES.every((n) => m.reactions.get(n)?.has(fake.botUserId))).toBe(true);
     const notices = fake.messages.filter((m) => m.channel === fake.channelId && !m.threadTs && m.text.startsWith('✅ Run finished'));
     expect(notices).toHaveLength(1);
     // Each killed post went to Slack once (one call made it), and was found by the next process.
     for (const k of killed) {
-      const posts = fake.calls.filter((c) => (c.method === 'chat.postMessage' && c.body.metadata?.includes(`"${k.key}"`)) || (c.method === 'files.completeUploadExternal' && c.body.blocks?.includes(`tasteloop_event:${k.key}"`)));
+      const posts = fake.calls.filter(
+        (c) =>
+          (c.method === 'chat.postMessage' && c.body.metadata?.includes(`"${k.key}"`)) ||
+          (c.method === 'files.completeUploadExternal' && c.body.blocks?.includes(`tasteloop_event:${k.key}"`)),
+      );
       expect(posts, k.what).toHaveLength(1);
     }
-    console.log(`slack crash test: killed at ${killed.map((k) => k.what).join(', ')}; ${bots.length} processes; ${thread.length} thread messages`);
+    console.log(
+      `slack crash test: killed at ${killed.map((k) => k.what).join(', ')}; ${bots.length} processes; ${thread.length} thread messages`,
+    );
   }, 600_000);
 
   it('playground: killed as a candidate appears in /events; after restarts each "Iteration i · #j" once', async () => {
     const dataDir = dataDirFor('tl-crash-pg-');
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
-    const env = baseEnv({ DATA_DIR: dataDir, PORT: String(port), HEALTH_PORT: String(await freePort()), GALLERY: 'off', IMAGE_SIZE: '128', LOG_LEVEL: 'info', HOST: '127.0.0.1' });
+    const env = baseEnv({
+      DATA_DIR: dataDir,
+      PORT: String(port),
+      HEALTH_PORT: String(await freePort()),
+      GALLERY: 'off',
+      IMAGE_SIZE: '128',
+      LOG_LEVEL: 'info',
+      HOST: '127.0.0.1',
+    });
     const start = async (name: string) => {
       const b = startBot(name, env);
       bots.push(b);
@@ -216,7 +286,12 @@ describe('kill -9 between a post and its record: each run message once (child pr
           const left = deadline - Date.now();
           const ev = await Promise.race([
             stream.next(),
-            new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no ${label} within 120 s; bot log:\n${b.stdout().slice(-3000)}`)), Math.max(left, 0)).unref()),
+            new Promise<never>((_, reject) =>
+              setTimeout(
+                () => reject(new Error(`no ${label} within 120 s; bot log:\n${b.stdout().slice(-3000)}`)),
+                Math.max(left, 0),
+              ).unref(),
+            ),
           ]);
           const m = ev.data as PlaygroundSnapshotMessage;
           if (ev.type !== 'message' || !label.test(m.text)) continue;
@@ -260,7 +335,9 @@ describe('kill -9 between a post and its record: each run message once (child pr
       b = await start(`playground ${i + 2}`);
       client = await PlaygroundClient.as(base, 'amy');
       // Shown before the kill, so the restart has it: the state file is written before anyone sees a message.
-      const restored = (await client.snapshot<PlaygroundSnapshotMessage & { eventKey?: string }>()).messages.find((m) => m.id === victim.id);
+      const restored = (await client.snapshot<PlaygroundSnapshotMessage & { eventKey?: string }>()).messages.find(
+        (m) => m.id === victim.id,
+      );
       expect(restored?.text).toBe(victim.text);
       expect(restored?.eventKey).toBeTruthy();
       // The display catches up at start: it finds the unrecorded message in the state and records it.
@@ -269,7 +346,11 @@ describe('kill -9 between a post and its record: each run message once (child pr
       killedAt.push({ id: victim.id, natural });
     }
     // Killed runs resume once their claim is stale (30 s): wait for both ends.
-    await waitFor(async () => (await client.snapshot()).messages.filter((m) => m.text.startsWith('✅ Run finished:')).length === runs.length, 'both runs to finish after the restarts', 240_000);
+    await waitFor(
+      async () => (await client.snapshot()).messages.filter((m) => m.text.startsWith('✅ Run finished:')).length === runs.length,
+      'both runs to finish after the restarts',
+      240_000,
+    );
     await new Promise((r) => setTimeout(r, 1000)); // nothing more is coming: a late copy would show now
     const snap = await client.snapshot<PlaygroundSnapshotMessage & { eventKey?: string }>();
     b.child.kill('SIGTERM');
@@ -286,6 +367,8 @@ describe('kill -9 between a post and its record: each run message once (child pr
     }
     expect(snap.messages.filter((m) => m.text.startsWith('✅ Run finished:'))).toHaveLength(runs.length);
     const natural = killedAt.filter((k) => k.natural).length;
-    console.log(`playground crash test: ${natural}/${killedAt.length} kills landed between the post and its record by themselves (the others: record taken out)`);
+    console.log(
+      `playground crash test: ${natural}/${killedAt.length} kills landed between the post and its record by themselves (the others: record taken out)`,
+    );
   }, 600_000);
 });

@@ -59,7 +59,9 @@ describe('discord: recovering from time away, lost access and a revoked token', 
       // Another app's bot reacting is not a person rating.
       h.fake.react(discordIdOf('some-bot'), c.id, RATING_EMOJI[0]!, { bot: true });
     });
-    const pages = h.fake.requests.filter((r) => r.method === 'GET' && r.path.startsWith(`/channels/${h.fake.channelId}/messages/${c.id}/reactions/`));
+    const pages = h.fake.requests.filter(
+      (r) => r.method === 'GET' && r.path.startsWith(`/channels/${h.fake.channelId}/messages/${c.id}/reactions/`),
+    );
     expect(pages.length).toBeGreaterThanOrEqual(3); // 429 + page of 100 + page of the rest
     expect(report).toMatchObject({ added: 130, removed: 0, failed: 0 });
     const rated = await Promise.all(people.map((u) => h.rating(u, c.imageId)));
@@ -81,7 +83,11 @@ describe('discord: recovering from time away, lost access and a revoked token', 
       const asked = h.fake.requests.filter((r) => r.method === 'GET' && r.path.startsWith(`/channels/${h.fake.channelId}/messages/`));
       expect(asked.filter((r) => r.seq > requestsBefore).length).toBeLessThanOrEqual(4); // at most one per worker already in flight
       expect(await h.rating('crowd0', c.imageId)).toBe(before);
-      expect(logs.lines().some((l) => l.level === 'warn' && /lacks access there — give the bot View Channel and Read Message History/.test(l.msg))).toBe(true);
+      expect(
+        logs
+          .lines()
+          .some((l) => l.level === 'warn' && /lacks access there — give the bot View Channel and Read Message History/.test(l.msg)),
+      ).toBe(true);
     } finally {
       h.fake.unreadableChannels.clear();
     }
@@ -99,7 +105,9 @@ describe('discord: recovering from time away, lost access and a revoked token', 
     await h.command('ben', 'profile');
     const botAuth = h.fake.requests.slice(after401).filter((r) => r.auth?.startsWith('Bot '));
     expect(botAuth).toEqual([]);
-    const errors = logs.lines().filter((l) => l.level === 'error' && /Discord rejected the bot token \(401 Unauthorized\).*DISCORD_TOKEN/.test(l.msg));
+    const errors = logs
+      .lines()
+      .filter((l) => l.level === 'error' && /Discord rejected the bot token \(401 Unauthorized\).*DISCORD_TOKEN/.test(l.msg));
     expect(errors).toHaveLength(1);
     // The people who typed the commands still got an answer through the interaction (no bot token needed).
     expect(h.fake.requests.slice(after401).some((r) => r.path.startsWith('/interactions/') || r.path.startsWith('/webhooks/'))).toBe(true);

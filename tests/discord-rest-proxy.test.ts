@@ -26,7 +26,12 @@ describe('discord: several bot processes, one rate limit', () => {
   beforeAll(async () => {
     fake = new FakeDiscord();
     await fake.start();
-    fake.limitRoute('messages', (method, p) => (method === 'POST' ? (/^\/channels\/(\d+)\/messages$/.exec(p)?.[1] ?? null) : null), 5, WINDOW_MS);
+    fake.limitRoute(
+      'messages',
+      (method, p) => (method === 'POST' ? (/^\/channels\/(\d+)\/messages$/.exec(p)?.[1] ?? null) : null),
+      5,
+      WINDOW_MS,
+    );
   });
   afterEach(async () => {
     await proxy?.close();
@@ -84,11 +89,15 @@ describe('discord: several bot processes, one rate limit', () => {
     // draw a second 429 here, depending on the machine's speed: @discordjs/rest queues a route's
     // requests under a provisional handler until Discord names the bucket, and a request arriving
     // after that goes to the bucket's own handler, which has not seen the first 429.
-    await new REST(discordRestOptions({ DISCORD_API_URL: `${proxy.url}/api` })).setToken(fake.token).post(Routes.channelMessages(fake.channelId), { body: { content: 'warm-up' } });
+    await new REST(discordRestOptions({ DISCORD_API_URL: `${proxy.url}/api` }))
+      .setToken(fake.token)
+      .post(Routes.channelMessages(fake.channelId), { body: { content: 'warm-up' } });
     await new Promise((r) => setTimeout(r, WINDOW_MS)); // a fresh window for the outsider to spend
     // A process not behind the proxy spends the window just before.
     const outsider = new REST(discordRestOptions({ DISCORD_API_URL: fake.apiUrl })).setToken(fake.token);
-    await Promise.all(Array.from({ length: 5 }, (_, i) => outsider.post(Routes.channelMessages(fake.channelId), { body: { content: `outsider #${i}` } })));
+    await Promise.all(
+      Array.from({ length: 5 }, (_, i) => outsider.post(Routes.channelMessages(fake.channelId), { body: { content: `outsider #${i}` } })),
+    );
     const before = fake.served429.length;
     const posted = await twoProcessesPost(`${proxy.url}/api`, 'after-outsider');
     expect(fake.served429.length - before).toBeLessThanOrEqual(1);
@@ -110,13 +119,25 @@ describe('discord: several bot processes, one rate limit', () => {
     const rest = new REST({ ...discordRestOptions({ DISCORD_API_URL: `${proxy.url}/api` }), retries: 0 }).setToken(fake.token);
     const requestsBefore = fake.requests.length;
     // Sized: discord.js sends a Content-Length, here just over the cap (the file alone is the cap).
-    await expect(rest.post(Routes.channelMessages(fake.channelId), { body: { content: 'big' }, files: [{ name: 'big.png', data: Buffer.alloc(cap, 1), contentType: 'image/png' }] })).rejects.toMatchObject({ status: 413 });
+    await expect(
+      rest.post(Routes.channelMessages(fake.channelId), {
+        body: { content: 'big' },
+        files: [{ name: 'big.png', data: Buffer.alloc(cap, 1), contentType: 'image/png' }],
+      }),
+    ).rejects.toMatchObject({ status: 413 });
     // Chunked: no Content-Length, so the proxy only learns the size by reading; one byte over the cap.
     const chunked = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = request(`${proxy!.url}/api/v10/channels/${fake.channelId}/messages`, { method: 'POST', headers: { authorization: `Bot ${fake.token}`, 'content-type': 'application/octet-stream' } }, (res) => {
-        let body = '';
-        res.setEncoding('utf8').on('data', (d: string) => (body += d)).on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      });
+      const req = request(
+        `${proxy!.url}/api/v10/channels/${fake.channelId}/messages`,
+        { method: 'POST', headers: { authorization: `Bot ${fake.token}`, 'content-type': 'application/octet-stream' } },
+        (res) => {
+          let body = '';
+          res
+            .setEncoding('utf8')
+            .on('data', (d: string) => (body += d))
+            .on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        },
+      );
       req.on('error', reject);
       for (let i = 0; i < 16; i++) req.write(Buffer.alloc(4 * 1024, 1));
       req.end(Buffer.alloc(1, 1));
@@ -144,7 +165,11 @@ describe('discord: several bot processes, one rate limit', () => {
   it('npm run discord:rest-proxy: listens on DISCORD_REST_PROXY_PORT and says how to point the bots at it; a taken port is named', async () => {
     const root = path.resolve(import.meta.dirname, '..');
     const run = (env: Record<string, string>) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', 'src/platforms/discord/rest-proxy.ts'], { cwd: root, env: { ...process.env, LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, ['--import', 'tsx', 'src/platforms/discord/rest-proxy.ts'], {
+        cwd: root,
+        env: { ...process.env, LOG_LEVEL: 'info', ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let out = '';
       child.stdout.on('data', (d) => (out += String(d)));
       child.stderr.on('data', (d) => (out += String(d)));

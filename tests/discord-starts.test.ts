@@ -75,8 +75,14 @@ describe('privileged intents', () => {
     await fake.start();
     const { logger, lines } = captureLogger();
     const adapter = createDiscordAdapter({
-      config: { DISCORD_TOKEN: fake.token, DISCORD_APPLICATION_ID: fake.applicationId, DISCORD_API_URL: fake.apiUrl, DISCORD_MESSAGE_CONTENT: 'on' },
-      services: core.app.services, log: logger,
+      config: {
+        DISCORD_TOKEN: fake.token,
+        DISCORD_APPLICATION_ID: fake.applicationId,
+        DISCORD_API_URL: fake.apiUrl,
+        DISCORD_MESSAGE_CONTENT: 'on',
+      },
+      services: core.app.services,
+      log: logger,
     });
     try {
       // Start resolves: exiting would only make an orchestrator restart the bot into the same refusal.
@@ -105,8 +111,14 @@ describe('privileged intents', () => {
     const fake = new FakeDiscord({ privilegedIntents: MESSAGE_CONTENT });
     await fake.start();
     const adapter = createDiscordAdapter({
-      config: { DISCORD_TOKEN: fake.token, DISCORD_APPLICATION_ID: fake.applicationId, DISCORD_API_URL: fake.apiUrl, DISCORD_MESSAGE_CONTENT: 'on' },
-      services: core.app.services, log: captureLogger().logger,
+      config: {
+        DISCORD_TOKEN: fake.token,
+        DISCORD_APPLICATION_ID: fake.applicationId,
+        DISCORD_API_URL: fake.apiUrl,
+        DISCORD_MESSAGE_CONTENT: 'on',
+      },
+      services: core.app.services,
+      log: captureLogger().logger,
     });
     try {
       await adapter.start();

@@ -33,7 +33,12 @@ afterAll(async () => {
 });
 
 async function runOf(h: DiscordHarness, user: string) {
-  const rows = await core.app.database.db.select().from(runs).where(eq(runs.userKey, h.userKey(user))).orderBy(desc(runs.createdAt)).limit(1);
+  const rows = await core.app.database.db
+    .select()
+    .from(runs)
+    .where(eq(runs.userKey, h.userKey(user)))
+    .orderBy(desc(runs.createdAt))
+    .limit(1);
   return rows[0];
 }
 
@@ -71,14 +76,25 @@ describe('discord bot against the fake Discord', () => {
   });
 
   it('registers the slash commands on connect with the exact option names', () => {
-    const cmds = h.fake.commands.get(h.fake.guildId) as { name: string; options: { name: string; min_value?: number; max_value?: number; max_length?: number; choices?: { value: string }[] }[] }[];
+    const cmds = h.fake.commands.get(h.fake.guildId) as {
+      name: string;
+      options: { name: string; min_value?: number; max_value?: number; max_length?: number; choices?: { value: string }[] }[];
+    }[];
     const opt = (c: string) => cmds.find((x) => x.name === c)!.options;
     expect(cmds.map((c) => c.name).sort()).toEqual(['cancel', 'compare', 'help', 'optimize', 'privacy', 'profile', 'rate']);
     expect(opt('rate')).toMatchObject([{ name: 'count', min_value: 1, max_value: 10 }]);
     expect(opt('optimize').map((o) => o.name)).toEqual(['prompt', 'iterations', 'candidates', 'feedback', 'optimizer', 'for', 'objective']);
     expect(opt('optimize')[0]!.max_length).toBe(500);
-    expect(opt('optimize').find((o) => o.name === 'feedback')!.choices!.map((c) => c.value)).toEqual(['none', 's+p', 's+p+f', 's+p+f+I']);
-    expect(opt('optimize').find((o) => o.name === 'optimizer')!.choices!.map((c) => c.value)).toEqual(['llm', 'genetic', 'random']);
+    expect(
+      opt('optimize')
+        .find((o) => o.name === 'feedback')!
+        .choices!.map((c) => c.value),
+    ).toEqual(['none', 's+p', 's+p+f', 's+p+f+I']);
+    expect(
+      opt('optimize')
+        .find((o) => o.name === 'optimizer')!
+        .choices!.map((c) => c.value),
+    ).toEqual(['llm', 'genetic', 'random']);
     expect(opt('profile')).toMatchObject([{ name: 'user', type: 6 }]);
   });
 
@@ -99,7 +115,9 @@ describe('discord bot against the fake Discord', () => {
     }
     const imgs = (await rateImages()).slice(already);
     expect(imgs).toHaveLength(2);
-    const reactionPuts = reqs.filter((r) => r.method === 'PUT' && r.path.startsWith(`/channels/${h.fake.channelId}/messages/${imgs[0]!.id}/reactions/`));
+    const reactionPuts = reqs.filter(
+      (r) => r.method === 'PUT' && r.path.startsWith(`/channels/${h.fake.channelId}/messages/${imgs[0]!.id}/reactions/`),
+    );
     expect(reactionPuts.map((r) => r.path.split('/')[6])).toEqual([...RATING_EMOJI]);
     // Paths arrive URL-encoded, as on Discord.
     expect(reactionPuts[0]!.rawPath).toContain(encodeURIComponent(RATING_EMOJI[0]!));
@@ -126,7 +144,12 @@ describe('discord bot against the fake Discord', () => {
     await h.rate('cat', img!.id, 3);
     expect(h.services.ratingCalls.slice(calls).map((c) => [c.userKey, c.score])).toEqual([[h.userKey('cat'), 3]]);
     expect(h.fake.requests.slice(reqsBefore)).toHaveLength(0); // no reply per reaction
-    expect(h.services.ratingCalls.at(-1)!.ctx).toMatchObject({ source: 'discord', scopeId: h.fake.guildId, channelId: h.fake.channelId, messageId: img!.id });
+    expect(h.services.ratingCalls.at(-1)!.ctx).toMatchObject({
+      source: 'discord',
+      scopeId: h.fake.guildId,
+      channelId: h.fake.channelId,
+      messageId: img!.id,
+    });
   });
 
   it('a reaction without the U+FE0F selector and a 🔟 count too', async () => {
@@ -159,7 +182,9 @@ describe('discord bot against the fake Discord', () => {
     expect(h.fake.identifies).toBe(1);
     await waitFor(async () => (await h.rating('fay', img!.imageId!)) === 9, 'the missed reaction');
     await h.adapter.idle();
-    const replays = h.fake.dispatched.filter((d) => d.t === 'MESSAGE_REACTION_ADD' && (d.d as { user_id: string }).user_id === h.idOf('fay'));
+    const replays = h.fake.dispatched.filter(
+      (d) => d.t === 'MESSAGE_REACTION_ADD' && (d.d as { user_id: string }).user_id === h.idOf('fay'),
+    );
     expect(replays.length).toBeGreaterThanOrEqual(3); // 6, replayed 6, 9
     const fayCalls = h.services.ratingCalls.filter((c) => c.userKey === h.userKey('fay'));
     expect(fayCalls.filter((c) => c.changed)).toHaveLength(2); // add 6, add 9; the replay changed nothing
@@ -177,10 +202,18 @@ describe('discord bot against the fake Discord', () => {
   });
 
   it('posts a 4096² image (re-encoded well under upload limits)', async () => {
-    const noise = await sharp(Buffer.from(Array.from({ length: 512 * 512 * 3 }, (_, i) => (i * 2654435761) % 251)), { raw: { width: 512, height: 512, channels: 3 } })
-      .resize(4096, 4096, { kernel: 'nearest' }).png().toBuffer();
+    const noise = await sharp(Buffer.from(Array.from({ length: 512 * 512 * 3 }, (_, i) => (i * 2654435761) % 251)), {
+      raw: { width: 512, height: 512, channels: 3 },
+    })
+      .resize(4096, 4096, { kernel: 'nearest' })
+      .png()
+      .toBuffer();
     // The newest rendering of the first onboarding prompt: what /rate offers a new person first.
-    const big = await core.app.images.put(noise, { source: 'onboarding', prompt: ONBOARDING_PROMPTS[0]!.prompt, seed: ONBOARDING_PROMPTS[0]!.seed });
+    const big = await core.app.images.put(noise, {
+      source: 'onboarding',
+      prompt: ONBOARDING_PROMPTS[0]!.prompt,
+      seed: ONBOARDING_PROMPTS[0]!.seed,
+    });
     expect(big.width).toBe(4096);
     const first = h.fake.requests.length;
     await h.interaction('hal', 'rate', { count: 1 });
@@ -188,15 +221,24 @@ describe('discord bot against the fake Discord', () => {
     expect(post).toBeDefined();
     expect(post!.files[0]!.size).toBeLessThan(4 * 1024 * 1024);
     const meta = await sharp(post!.files[0]!.bytes).metadata();
-    expect(Math.max(meta.width!, meta.height!)).toBeLessThanOrEqual(1536);
+    expect(Math.max(meta.width, meta.height)).toBeLessThanOrEqual(1536);
     expect(await h.imageOf((await rateImages()).at(-1)!.id)).toBe(big.id);
   });
 
   it('/optimize runs into a thread with the bot token, progress edited in place, a final summary, no mentions', async () => {
     const first = h.fake.requests.length;
-    await h.interaction('ivy', 'optimize', { prompt: '@everyone <@123> a lighthouse', iterations: 3, candidates: 2, optimizer: 'genetic', feedback: 's+p' });
+    await h.interaction('ivy', 'optimize', {
+      prompt: '@everyone <@123> a lighthouse',
+      iterations: 3,
+      candidates: 2,
+      optimizer: 'genetic',
+      feedback: 's+p',
+    });
     const thread = await waitFor(() => h.fake.threads().at(-1), 'the thread');
-    await waitFor(() => h.fake.channelMessages(h.fake.channelId).some((m) => m.content.startsWith('✅ Run finished')), 'the outcome notice');
+    await waitFor(
+      () => h.fake.channelMessages(h.fake.channelId).some((m) => m.content.startsWith('✅ Run finished')),
+      'the outcome notice',
+    );
     const reqs = h.fake.requests.slice(first);
     const inThread = reqs.filter((r) => r.path.startsWith(`/channels/${thread.id}/`));
     expect(inThread.length).toBeGreaterThan(0);
@@ -208,9 +250,13 @@ describe('discord bot against the fake Discord', () => {
     expect(msgs.filter((m) => /^(⏳ Iteration|✅ Done)/.test(m.content))).toHaveLength(1);
     const progress = msgs.find((m) => m.content.startsWith('✅ Done'))!;
     expect(progress.edits).toBeGreaterThanOrEqual(1);
-    expect(reqs.filter((r) => r.method === 'PATCH' && r.path === `/channels/${thread.id}/messages/${progress.id}`)).toHaveLength(progress.edits);
+    expect(reqs.filter((r) => r.method === 'PATCH' && r.path === `/channels/${thread.id}/messages/${progress.id}`)).toHaveLength(
+      progress.edits,
+    );
     expect(msgs.filter((m) => m.attachments.length && m.content.includes('/10'))).toHaveLength(1 + 3 * 2 + 1); // initial + candidates + best image
-    expect(msgs.at(-1)!.content).toMatch(/Run finished[\s\S]*max \d+\.\d\/10 · max − init \+\d\.\d · K\* \d · max sim (–|\d\.\d\d) · score of most sim \S+ · 7 images · cost \$/);
+    expect(msgs.at(-1)!.content).toMatch(
+      /Run finished[\s\S]*max \d+\.\d\/10 · max − init \+\d\.\d · K\* \d · max sim (–|\d\.\d\d) · score of most sim \S+ · 7 images · cost \$/,
+    );
     // Every run message went out once: one POST per nonce.
     const nonces = reqs.filter((r) => r.method === 'POST' && r.path === `/channels/${thread.id}/messages`).map((r) => r.body.nonce);
     expect(nonces.every((n) => typeof n === 'string')).toBe(true);
@@ -227,13 +273,20 @@ describe('discord bot against the fake Discord', () => {
     const thread = (run.destination as { threadId: string }).threadId;
     // Let the previous test's display settle first: under load its last records can still be in flight,
     // and one written after the deletes below would make the replay look already done.
-    await waitFor(async () => (await h.services.messages.byEventKey('discord', `${run.id}:end:done`)) !== undefined, 'the first display to end');
+    await waitFor(
+      async () => (await h.services.messages.byEventKey('discord', `${run.id}:end:done`)) !== undefined,
+      'the first display to end',
+    );
     await h.adapter.runDisplay.poll();
     const before = h.fake.channelMessages(thread).map((m) => m.id);
     const postsBefore = h.fake.requests.filter((r) => r.method === 'POST' && r.path === `/channels/${thread}/messages`).length;
     // As if the process had died right after every post: no run message of the thread is recorded.
-    await core.app.database.db.execute(sql`delete from platform_messages where platform = 'discord' and run_id = ${run.id} and channel_id = ${thread}`);
-    await core.app.database.db.execute(sql`delete from platform_messages where platform = 'discord' and event_key = ${run.id + ':end:done'}`);
+    await core.app.database.db.execute(
+      sql`delete from platform_messages where platform = 'discord' and run_id = ${run.id} and channel_id = ${thread}`,
+    );
+    await core.app.database.db.execute(
+      sql`delete from platform_messages where platform = 'discord' and event_key = ${run.id + ':end:done'}`,
+    );
     await h.adapter.runDisplay.poll(); // replays the whole run from the outbox
     await waitFor(async () => (await h.services.messages.byEventKey('discord', `${run.id}:end:done`)) !== undefined, 'the replay to end');
     const reposts = h.fake.requests.filter((r) => r.method === 'POST' && r.path === `/channels/${thread}/messages`).length - postsBefore;
@@ -267,7 +320,10 @@ describe('discord bot against the fake Discord', () => {
       await h.interaction('lea', 'optimize', { prompt: 'another slow run', iterations: 4, candidates: 1 });
       await waitFor(() => gen.waiting > 0, 'the run to be held inside an image generation');
       const thread = h.fake.threads().at(-1)!;
-      const header = await waitFor(() => h.fake.channelMessages(thread.id).find((m) => m.content.includes('another slow run')), 'the header');
+      const header = await waitFor(
+        () => h.fake.channelMessages(thread.id).find((m) => m.content.includes('another slow run')),
+        'the header',
+      );
       h.fake.react(h.idOf('max'), header.id, '\u274C');
       // A rating by the same person after it proves the ❌ was handled (events arrive in order) — and ignored.
       const [img] = await rateImages();
@@ -320,7 +376,8 @@ describe('discord bot against the fake Discord', () => {
     await h.adapter.stop();
     const again = createDiscordAdapter({
       config: { DISCORD_TOKEN: h.fake.token, DISCORD_APPLICATION_ID: h.fake.applicationId, DISCORD_API_URL: h.fake.apiUrl },
-      services: h.services, log: silentLogger,
+      services: h.services,
+      log: silentLogger,
     });
     await again.start();
     await waitFor(() => again.client.guilds.cache.get(h.fake.guildId)?.available, 'the guild');
@@ -353,7 +410,10 @@ describe('the interaction token’s lifetime (injected clock)', () => {
     expect(25 * 60 * 1000).toBeGreaterThan(WEBHOOK_CUTOFF_MS);
     const cut = h.fake.requests.length;
     gen.release();
-    const notice = await waitFor(() => h.fake.channelMessages(h.fake.channelId).find((m) => m.content.startsWith('✅ Run finished')), 'the outcome notice');
+    const notice = await waitFor(
+      () => h.fake.channelMessages(h.fake.channelId).find((m) => m.content.startsWith('✅ Run finished')),
+      'the outcome notice',
+    );
     expect(notice.viaWebhook).toBe(false);
     const after = h.fake.requests.slice(cut);
     expect(after.filter(webhook)).toHaveLength(0);
@@ -373,7 +433,9 @@ describe('attachment ingest (per server, off by default)', () => {
   });
 
   it('ignores ratings on a person’s image while off; ingests and rates it once the server turns it on', async () => {
-    const png = await sharp({ create: { width: 40, height: 30, channels: 3, background: { r: 200, g: 10, b: 90 } } }).png().toBuffer();
+    const png = await sharp({ create: { width: 40, height: 30, channels: 3, background: { r: 200, g: 10, b: 90 } } })
+      .png()
+      .toBuffer();
     const posted = h.fake.postAsUser(h.idOf('qua'), png);
     h.fake.react(h.idOf('rex'), posted.id, KEY7);
     // A known message rated afterwards proves the first reaction was processed (and ignored).
@@ -388,7 +450,12 @@ describe('attachment ingest (per server, off by default)', () => {
     await waitFor(() => h.services.ratingCalls.length > before, 'the rating of the attachment');
     const rec = (await h.services.messages.lookup('discord', posted.id))!;
     expect(rec.kind).toBe('attachment');
-    expect((await h.services.images.get(rec.imageId!))!).toMatchObject({ source: 'attachment', ownerKey: h.userKey('qua'), width: 40, height: 30 });
+    expect((await h.services.images.get(rec.imageId!))!).toMatchObject({
+      source: 'attachment',
+      ownerKey: h.userKey('qua'),
+      width: 40,
+      height: 30,
+    });
     expect(await h.rating('rex', rec.imageId!)).toBe(7);
   });
 });

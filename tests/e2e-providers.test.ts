@@ -34,7 +34,11 @@ describe('optimize end-to-end with the real openai + replicate clients against l
         const n = Number(/exactly (\d+) prompts/.exec(text)?.[1] ?? 4);
         proposals++;
         // The first prompt of every proposal is one moderation must stop.
-        return { prompts: Array.from({ length: n }, (_, i) => (i === 0 ? `gore scene ${proposals}` : `a harbor at dusk, version ${proposals} variant ${i}`)) };
+        return {
+          prompts: Array.from({ length: n }, (_, i) =>
+            i === 0 ? `gore scene ${proposals}` : `a harbor at dusk, version ${proposals} variant ${i}`,
+          ),
+        };
       },
     });
     replicate = await startFakeReplicate({ pollsToSucceed: 1 });
@@ -49,7 +53,12 @@ describe('optimize end-to-end with the real openai + replicate clients against l
       LLM_TIMEOUT_MS: '20000',
       MAX_IMAGES_PER_RUN: '64',
     });
-    app = await createApp(config, { log: silentLogger, database: await openDatabase({}), seedGallery: false, runOptions: { outboxPollMs: 50 } });
+    app = await createApp(config, {
+      log: silentLogger,
+      database: await openDatabase({}),
+      seedGallery: false,
+      runOptions: { outboxPollMs: 50 },
+    });
     await app.start();
   });
   afterAll(async () => {
@@ -63,8 +72,19 @@ describe('optimize end-to-end with the real openai + replicate clients against l
     const events: RunEvent[] = [];
     const off = app.services.runs.subscribe((e) => events.push(e));
     const before = openai.requests.length;
-    const { runId } = await app.services.runs.start({ requester: person, prompt: 'a harbor at dusk', iterations: 2, candidates: 3, feedback, seed: 11 });
-    await waitFor(() => events.find((e) => e.runId === runId && (e.type === 'run.finished' || e.type === 'run.failed')), `run ${feedback}`, 120_000);
+    const { runId } = await app.services.runs.start({
+      requester: person,
+      prompt: 'a harbor at dusk',
+      iterations: 2,
+      candidates: 3,
+      feedback,
+      seed: 11,
+    });
+    await waitFor(
+      () => events.find((e) => e.runId === runId && (e.type === 'run.finished' || e.type === 'run.failed')),
+      `run ${feedback}`,
+      120_000,
+    );
     off();
     const [row] = await app.database.db.select().from(runs).where(eq(runs.id, runId));
     const cands = await app.database.db.select().from(candidates).where(eq(candidates.runId, runId));

@@ -41,7 +41,8 @@ beforeAll(async () => {
       const sid = r < RATERS ? r + 1 : 99;
       const answers = r < RATERS ? 20 : 23;
       for (let q = 0; q < answers; q++) db.prepare('INSERT INTO survey (id, qid, rating) VALUES (?, ?, ?)').run(sid, q % 20, 5);
-      for (let i = 0; i < IMAGES; i++) db.prepare('INSERT INTO ratings (sid, iid, rating, verified) VALUES (?, ?, ?, 1)').run(sid, i + 1, pop.ratings[r]![i]!);
+      for (let i = 0; i < IMAGES; i++)
+        db.prepare('INSERT INTO ratings (sid, iid, rating, verified) VALUES (?, ?, ?, 1)').run(sid, i + 1, pop.ratings[r]![i]!);
     }
   });
   fill();
@@ -52,13 +53,23 @@ afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 
 describe('eval:piaa --sac', () => {
   it('runs the protocol on SAC raters, excluding and reporting the corrupted survey', async () => {
-    const data = await sacPiaaData({ sqlite: path.join(root, 'sac.sqlite'), imagesDir: path.join(root, 'images'), embedder: new FeaturesEmbedder(), cacheDir: false });
+    const data = await sacPiaaData({
+      sqlite: path.join(root, 'sac.sqlite'),
+      imagesDir: path.join(root, 'images'),
+      embedder: new FeaturesEmbedder(),
+      cacheDir: false,
+    });
     expect(data.source).toBe('sac');
     expect(data.raters.map((r) => r.id).sort()).toEqual(Array.from({ length: RATERS }, (_, i) => `survey-${i + 1}`).sort());
     expect(data.images).toBe(IMAGES);
     expect(data.notes.join(' ')).toMatch(/1 corrupted surveys \(> 20 answers\) excluded with their 140 ratings \(ids 99\)/);
 
-    const cfg = { ...defaultConfig(1, true, ['finetune', 'knn', 'global', 'auto']), testSize: 20, communityPerRater: 60, activeCandidates: 60 };
+    const cfg = {
+      ...defaultConfig(1, true, ['finetune', 'knn', 'global', 'auto']),
+      testSize: 20,
+      communityPerRater: 60,
+      activeCandidates: 60,
+    };
     const s = runPiaaProtocol(data, cfg);
     expect(s.people).toBe(RATERS);
     expect(s.ceiling).toEqual({ srocc: null }); // real data: the hidden taste is unknown

@@ -6,7 +6,20 @@ import { describe, expect, it } from 'vitest';
 import sharp from 'sharp';
 import { z } from 'zod';
 import { buildPopulation, judgeLatents, trueTaste, paletteTone, LATENT_DIM, LATENT_NAMES } from '../src/eval/synthetic';
-import { runPiaaProtocol, runPiaaProtocolParallel, syntheticPiaaData, markdownReport, piaaChart, defaultConfig, parseSeeds, randomArmOrders, acrossSeeds, acrossSeedsReport, type PiaaSummary, type PiaaData } from '../src/eval/piaa';
+import {
+  runPiaaProtocol,
+  runPiaaProtocolParallel,
+  syntheticPiaaData,
+  markdownReport,
+  piaaChart,
+  defaultConfig,
+  parseSeeds,
+  randomArmOrders,
+  acrossSeeds,
+  acrossSeedsReport,
+  type PiaaSummary,
+  type PiaaData,
+} from '../src/eval/piaa';
 import { createRng } from '../src/core/random';
 import { parseSketchPrompt, skyElements } from '../src/providers/imagegen/sketch';
 
@@ -33,18 +46,22 @@ async function tinyRun(seed: number): Promise<PiaaSummary> {
 describe('eval:piaa on a tiny synthetic population', () => {
   let first: PiaaSummary;
 
-  it('produces the documented JSON shape with finite, in-range metrics for every method', async () => {
-    first = await tinyRun(3);
-    const parsed = summarySchema.parse(JSON.parse(JSON.stringify(first)));
-    for (const shot of ['10', '50', '100'] as const) {
-      expect(Object.keys(parsed.shots[shot]).sort()).toEqual([...METHODS].sort());
-      for (const m of Object.values(parsed.shots[shot])) {
-        for (const v of [m.srocc, m.mse, m.mae]) expect(Number.isFinite(v)).toBe(true);
+  it(
+    'produces the documented JSON shape with finite, in-range metrics for every method',
+    async () => {
+      first = await tinyRun(3);
+      const parsed = summarySchema.parse(JSON.parse(JSON.stringify(first)));
+      for (const shot of ['10', '50', '100'] as const) {
+        expect(Object.keys(parsed.shots[shot]).sort()).toEqual([...METHODS].sort());
+        for (const m of Object.values(parsed.shots[shot])) {
+          for (const v of [m.srocc, m.mse, m.mae]) expect(Number.isFinite(v)).toBe(true);
+        }
       }
-    }
-    expect(Object.keys(parsed.active_vs_random).sort()).toEqual(['10', '20', '50']);
-    expect(parsed.people).toBe(12);
-  }, HEAVY_MS);
+      expect(Object.keys(parsed.active_vs_random).sort()).toEqual(['10', '20', '50']);
+      expect(parsed.people).toBe(12);
+    },
+    HEAVY_MS,
+  );
 
   it('keeps every method at or below the noise ceiling (up to sampling slack) and above chance with 100 ratings', () => {
     const ceiling = (first.ceiling as { srocc: number }).srocc;
@@ -66,21 +83,29 @@ describe('eval:piaa on a tiny synthetic population', () => {
     expect(markdownReport(first, METHODS)).toMatch(/Embedding bound SROCC: 0\.\d{3} ± 0\.\d{3} \(\d+% of the ceiling\)/);
   });
 
-  it('gives the same figures with its two folds in two worker threads as on one thread', async () => {
-    const data = await syntheticPiaaData({ seed: 3, people: 12, poolSize: 130, cacheDir: false });
-    const cfg = { ...defaultConfig(3, true, METHODS), testSize: 25, communityPerRater: 60, activeCandidates: 80 };
-    const progress: string[] = [];
-    const parallel = await runPiaaProtocolParallel(data, { ...cfg, onProgress: (m) => progress.push(m) });
-    expect(parallel).toEqual(first);
-    expect(progress.filter((m) => /^fold [12]\/2: community models/.test(m))).toHaveLength(2);
-  }, HEAVY_MS);
+  it(
+    'gives the same figures with its two folds in two worker threads as on one thread',
+    async () => {
+      const data = await syntheticPiaaData({ seed: 3, people: 12, poolSize: 130, cacheDir: false });
+      const cfg = { ...defaultConfig(3, true, METHODS), testSize: 25, communityPerRater: 60, activeCandidates: 80 };
+      const progress: string[] = [];
+      const parallel = await runPiaaProtocolParallel(data, { ...cfg, onProgress: (m) => progress.push(m) });
+      expect(parallel).toEqual(first);
+      expect(progress.filter((m) => /^fold [12]\/2: community models/.test(m))).toHaveLength(2);
+    },
+    HEAVY_MS,
+  );
 
-  it('gives different numbers for a different seed (nothing hard-coded)', async () => {
-    const other = await tinyRun(4);
-    expect(other.seed).toBe(4);
-    expect(other.shots['50']!.finetune!.srocc).not.toBe(first.shots['50']!.finetune!.srocc);
-    expect(other.ceiling.srocc).not.toBe(first.ceiling.srocc);
-  }, HEAVY_MS);
+  it(
+    'gives different numbers for a different seed (nothing hard-coded)',
+    async () => {
+      const other = await tinyRun(4);
+      expect(other.seed).toBe(4);
+      expect(other.shots['50']!.finetune!.srocc).not.toBe(first.shots['50']!.finetune!.srocc);
+      expect(other.ceiling.srocc).not.toBe(first.ceiling.srocc);
+    },
+    HEAVY_MS,
+  );
 
   it('renders the markdown table and the plot', async () => {
     const md = markdownReport(first, METHODS);
@@ -127,8 +152,12 @@ describe('the hidden judge is independent of what the scorers see', () => {
     expect(judgeLatents(parseSketchPrompt('golden hour desert'))[at('subj:sun')]).toBe(1);
     // Warmth and brightness come from the palette the scene is painted in: a dark night is darker than a
     // pastel meadow, an orange sunset warmer than an icy sea, whatever the mood words were.
-    expect(paletteTone(parseSketchPrompt('dark midnight forest')).brightness).toBeLessThan(paletteTone(parseSketchPrompt('pastel bright meadow')).brightness);
-    expect(paletteTone(parseSketchPrompt('orange sunset desert')).warmth).toBeGreaterThan(paletteTone(parseSketchPrompt('icy blue sea')).warmth);
+    expect(paletteTone(parseSketchPrompt('dark midnight forest')).brightness).toBeLessThan(
+      paletteTone(parseSketchPrompt('pastel bright meadow')).brightness,
+    );
+    expect(paletteTone(parseSketchPrompt('orange sunset desert')).warmth).toBeGreaterThan(
+      paletteTone(parseSketchPrompt('icy blue sea')).warmth,
+    );
     // Non-sky subjects stay as drawn from the prompt.
     expect(judgeLatents(parseSketchPrompt('forest'))[at('subj:forest')]).toBe(1);
   });
@@ -138,7 +167,9 @@ describe('the hidden judge is independent of what the scorers see', () => {
     try {
       const real = await buildPopulation({ seed: 11, people: 5, poolSize: 40, cacheDir: dir });
       // Poison the render cache: the pixels the scorers would see become one flat grey image.
-      const grey = await sharp({ create: { width: 16, height: 16, channels: 3, background: '#808080' } }).png().toBuffer();
+      const grey = await sharp({ create: { width: 16, height: 16, channels: 3, background: '#808080' } })
+        .png()
+        .toBuffer();
       const files = fs.readdirSync(dir);
       expect(files.length).toBe(40);
       for (const f of files) fs.writeFileSync(path.join(dir, f), grey);
@@ -157,7 +188,9 @@ describe('the hidden judge is independent of what the scorers see', () => {
     const corr = (a: Float64Array, b: Float64Array) => {
       const ma = a.reduce((s, x) => s + x, 0) / a.length;
       const mb = b.reduce((s, x) => s + x, 0) / b.length;
-      let ab = 0, aa = 0, bb = 0;
+      let ab = 0,
+        aa = 0,
+        bb = 0;
       for (let i = 0; i < a.length; i++) {
         ab += (a[i]! - ma) * (b[i]! - mb);
         aa += (a[i]! - ma) ** 2;
@@ -192,7 +225,14 @@ describe('the protocol tests every person on images the community models never s
     return { source: 'synthetic', dim: images, X, images, raters, notes: [] };
   }
   const run = (freshShare: number) =>
-    runPiaaProtocol(memorizable(), { ...defaultConfig(1, true, ['global']), shots: [10, 50], testSize: 25, communityPerRater: 90, activeCounts: [], freshShare });
+    runPiaaProtocol(memorizable(), {
+      ...defaultConfig(1, true, ['global']),
+      shots: [10, 50],
+      testSize: 25,
+      communityPerRater: 90,
+      activeCounts: [],
+      freshShare,
+    });
 
   it('a community model that memorized image means predicts nothing on fresh test images', () => {
     const fresh = run(0.25).shots['10']!.global!;
@@ -207,7 +247,11 @@ describe('the protocol tests every person on images the community models never s
 
 describe('eval:piaa command line', () => {
   it('a bad flag value is one plain line naming the flag and what it accepts, exit code 2, nothing run', () => {
-    const run = spawnSync(process.execPath, ['--import', 'tsx', 'src/eval/piaa.ts', '--quick', '--fresh-share', '1.5', '--out', path.join(os.tmpdir(), 'tl-piaa-badflag')], { encoding: 'utf8' });
+    const run = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', 'src/eval/piaa.ts', '--quick', '--fresh-share', '1.5', '--out', path.join(os.tmpdir(), 'tl-piaa-badflag')],
+      { encoding: 'utf8' },
+    );
     expect(run.status).toBe(2);
     expect(run.stderr.trim()).toBe('error: --fresh-share must be a number from 0 up to (not including) 1, got "1.5"');
     expect(run.stdout).toBe('');
@@ -217,7 +261,9 @@ describe('eval:piaa command line', () => {
     const seeds = spawnSync(process.execPath, ['--import', 'tsx', 'src/eval/piaa.ts', '--quick', '--seeds', '5-1'], { encoding: 'utf8' });
     expect(seeds.status).toBe(2);
     expect(seeds.stderr.trim()).toBe('error: --seeds range "5-1" must go upwards and span at most 100 seeds');
-    const draws = spawnSync(process.execPath, ['--import', 'tsx', 'src/eval/piaa.ts', '--quick', '--active-replicates', '0'], { encoding: 'utf8' });
+    const draws = spawnSync(process.execPath, ['--import', 'tsx', 'src/eval/piaa.ts', '--quick', '--active-replicates', '0'], {
+      encoding: 'utf8',
+    });
     expect(draws.status).toBe(2);
     expect(draws.stderr.trim()).toBe('error: --active-replicates must be a whole number from 1 to 64, got "0"');
     expect(draws.stdout).toBe('');
@@ -248,16 +294,42 @@ describe('eval:piaa command line', () => {
 
 describe('eval:piaa across seeds', () => {
   const run = (seed: number, ceiling: number, finetune: number, auto: number, diffs: [number, number][]): PiaaSummary => ({
-    shots: { '100': { finetune: { srocc: finetune, mse: 1, mae: 1, srocc_std: 0.1, mse_std: 0.1, mae_std: 0.1, n: 50 }, auto: { srocc: auto, mse: 1, mae: 1, srocc_std: 0.1, mse_std: 0.1, mae_std: 0.1, n: 50 } } },
+    shots: {
+      '100': {
+        finetune: { srocc: finetune, mse: 1, mae: 1, srocc_std: 0.1, mse_std: 0.1, mae_std: 0.1, n: 50 },
+        auto: { srocc: auto, mse: 1, mae: 1, srocc_std: 0.1, mse_std: 0.1, mae_std: 0.1, n: 50 },
+      },
+    },
     ceiling: { srocc: ceiling, srocc_std: 0.05, n: 50 },
     ...(seed === 2 ? { embedding_bound: { srocc: 0.7, srocc_std: 0.1, n: 50 } } : {}),
-    active_vs_random: Object.fromEntries(diffs.map(([d, se], i) => [String([10, 50][i]), { active: 0.5 + d, random: 0.5, active_std: 0.1, random_std: 0.1, diff: d, diff_se: se, active_wins: 25, n: 50 }])),
-    seed, people: 50, source: 'synthetic', active_model: 'finetune', notes: [],
+    active_vs_random: Object.fromEntries(
+      diffs.map(([d, se], i) => [
+        String([10, 50][i]),
+        { active: 0.5 + d, random: 0.5, active_std: 0.1, random_std: 0.1, diff: d, diff_se: se, active_wins: 25, n: 50 },
+      ]),
+    ),
+    seed,
+    people: 50,
+    source: 'synthetic',
+    active_model: 'finetune',
+    notes: [],
   });
 
   it('lists every seed, pools the active − random differences with their s.e., and counts the seeds each target held on', () => {
-    const a = acrossSeeds([run(1, 0.8, 0.68, 0.66, [[0.01, 0.003], [0.004, 0.004]]), run(2, 0.8, 0.66, 0.6, [[-0.002, 0.003], [0.006, 0.004]])]);
-    expect(a.rows.map((r) => [r.seed, r.best?.method, r.best?.ratio, r.autoGap])).toEqual([[1, 'finetune', 0.85, 0.02], [2, 'finetune', 0.825, 0.06]]);
+    const a = acrossSeeds([
+      run(1, 0.8, 0.68, 0.66, [
+        [0.01, 0.003],
+        [0.004, 0.004],
+      ]),
+      run(2, 0.8, 0.66, 0.6, [
+        [-0.002, 0.003],
+        [0.006, 0.004],
+      ]),
+    ]);
+    expect(a.rows.map((r) => [r.seed, r.best?.method, r.best?.ratio, r.autoGap])).toEqual([
+      [1, 'finetune', 0.85, 0.02],
+      [2, 'finetune', 0.825, 0.06],
+    ]);
     expect(a.ratio).toEqual({ mean: 0.8375, min: 0.825 });
     expect(a.active['10']).toEqual({ diff: 0.004, se: 0.0021, ahead: 1, seeds: 2 });
     expect(a.active['50']).toMatchObject({ diff: 0.005, ahead: 2 });
@@ -266,7 +338,9 @@ describe('eval:piaa across seeds', () => {
     // Only seed 2 reports an embedding bound (0.70 of a 0.80 ceiling = 87.5%).
     expect(a.boundReaches80).toEqual({ seeds: 1, of: 1 });
     const md = acrossSeedsReport(a);
-    expect(md).toMatch(/\| 2 \| 0\.800 \| 0\.700 \(87%\) \| finetune 0\.660 \| 82\.5% \| 0\.060 \| -0\.002 ± 0\.003 \| \+0\.006 ± 0\.004 \|/);
+    expect(md).toMatch(
+      /\| 2 \| 0\.800 \| 0\.700 \(87%\) \| finetune 0\.660 \| 82\.5% \| 0\.060 \| -0\.002 ± 0\.003 \| \+0\.006 ± 0\.004 \|/,
+    );
     expect(md).toMatch(/\| 1 \| 0\.800 \| n\/a \| finetune 0\.680 \|/);
     expect(md).toMatch(/active ahead of random at every count on 1\/2/);
     expect(md).toMatch(/the embedding bound itself reaches 80% of the ceiling on 1\/1 seeds/);

@@ -94,7 +94,9 @@ function filesUnder(dir: string): string[] {
 /** Files under DATA_DIR whose bytes contain `needle`. */
 function fileHits(dir: string, needle: string): string[] {
   const n = Buffer.from(needle);
-  return filesUnder(dir).filter((f) => readFileSync(f).includes(n)).map((f) => path.relative(dir, f));
+  return filesUnder(dir)
+    .filter((f) => readFileSync(f).includes(n))
+    .map((f) => path.relative(dir, f));
 }
 
 /** Every file with its size and content hash: "nothing was written here". */
@@ -114,20 +116,34 @@ for (const backend of testBackends()) {
     const db = () => database.db;
 
     const messages = () => [...adapter.state.messages.values()];
-    const lastFor = (user: string): PlaygroundMessage => messages().filter((m) => m.author.bot && m.ephemeralFor === user).at(-1)!;
+    const lastFor = (user: string): PlaygroundMessage =>
+      messages()
+        .filter((m) => m.author.bot && m.ephemeralFor === user)
+        .at(-1)!;
     const run = async (user: string, text: string) => {
       const outcome = await adapter.command(user, text);
       expect(outcome.accepted, `${text}: ${outcome.error}`).toBe(true);
     };
     const rateMessages = (after = '') => messages().filter((m) => m.kind === 'rate' && m.imageId && m.id > after);
     const runRow = async (prompt: string) =>
-      (await queryRows<{ id: string; status: string }>(db(), sql`select id, status from runs where user_key = ${zoeKey} and initial_prompt = ${prompt}`))[0];
+      (
+        await queryRows<{ id: string; status: string }>(
+          db(),
+          sql`select id, status from runs where user_key = ${zoeKey} and initial_prompt = ${prompt}`,
+        )
+      )[0];
 
     beforeAll(async () => {
       database = await backend.open();
       dataDir = mkdtempSync(path.join(tmpdir(), 'tl-forget-'));
       core = await openTestCore({ database, dataDir, generator: gen, runOptions: { heartbeatMs: 100 } });
-      adapter = createPlaygroundAdapter({ services: core.app.services, log: silentLogger, port: 0, runFeedPollMs: 50, stateFile: path.join(dataDir, 'playground.jsonl') });
+      adapter = createPlaygroundAdapter({
+        services: core.app.services,
+        log: silentLogger,
+        port: 0,
+        runFeedPollMs: 50,
+        stateFile: path.join(dataDir, 'playground.jsonl'),
+      });
       await adapter.start();
     }, 240_000);
 
@@ -156,7 +172,10 @@ for (const backend of testBackends()) {
       await run(ZOE, `/optimize prompt:${first} iterations:1 candidates:2`);
       await waitFor(async () => (await runRow(first))?.status === 'finished', 'the first run to finish', 60_000);
       const runId = (await runRow(first))!.id;
-      const candidate = await waitFor(() => messages().find((m) => m.runId === runId && m.kind === 'candidate' && m.imageId && m.rateable), 'a candidate message');
+      const candidate = await waitFor(
+        () => messages().find((m) => m.runId === runId && m.kind === 'candidate' && m.imageId && m.rateable),
+        'a candidate message',
+      );
       await adapter.rate(BOB, candidate.id, 9);
       expect(await core.rating(bobKey, candidate.imageId!)).toBe(9);
 
@@ -170,17 +189,27 @@ for (const backend of testBackends()) {
       // A second run, held mid-iteration with images of the iteration in flight already stored.
       const second = `${WORD} castle in the fog`;
       await run(ZOE, `/optimize prompt:${second} iterations:3 candidates:3`);
-      const held = await waitFor(async () => {
-        const r = await runRow(second);
-        if (!r) return null;
-        const [s] = await queryRows<{ n: number | string }>(db(), sql`select count(*) as n from jsonb_object_keys(coalesce((select state->'partial' from runs where id = ${r.id}), '{}'::jsonb))`);
-        return Number(s?.n) >= 1 ? r : null;
-      }, 'an image of the iteration in flight', 60_000);
+      const held = await waitFor(
+        async () => {
+          const r = await runRow(second);
+          if (!r) return null;
+          const [s] = await queryRows<{ n: number | string }>(
+            db(),
+            sql`select count(*) as n from jsonb_object_keys(coalesce((select state->'partial' from runs where id = ${r.id}), '{}'::jsonb))`,
+          );
+          return Number(s?.n) >= 1 ? r : null;
+        },
+        'an image of the iteration in flight',
+        60_000,
+      );
       gen.hold();
       await waitFor(() => gen.waiting > 0, 'a generation held');
       expect((await runRow(second))!.status).toBe('running');
 
-      const images = await queryRows<{ id: string }>(db(), sql`select id from images where source = 'generated' and strpos(prompt, ${WORD}) > 0`);
+      const images = await queryRows<{ id: string }>(
+        db(),
+        sql`select id from images where source = 'generated' and strpos(prompt, ${WORD}) > 0`,
+      );
       zoeImages = images.map((r) => r.id);
       expect(zoeImages.length).toBeGreaterThanOrEqual(4);
       for (const id of zoeImages) expect(existsSync(core.app.images.path(id))).toBe(true);
@@ -217,7 +246,11 @@ for (const backend of testBackends()) {
       // In memory: her scorer, and the playground's conversation.
       expect(core.app.taste.scorer.hasUser(zoeKey)).toBe(false);
       // (The answer to her forget is shown to her but transient: never written.)
-      expect(messages().filter((m) => !m.transient).some((m) => m.author.id === ZOE || m.ephemeralFor === ZOE || m.runId === runId || ZOE in m.ratings)).toBe(false);
+      expect(
+        messages()
+          .filter((m) => !m.transient)
+          .some((m) => m.author.id === ZOE || m.ephemeralFor === ZOE || m.runId === runId || ZOE in m.ratings),
+      ).toBe(false);
       expect(lastFor(ZOE).transient).toBe(true);
       expect([...adapter.state.threads.values()].some((t) => t.title.includes(WORD))).toBe(false);
       // Only the tombstone is left: a hash of her key.
@@ -232,7 +265,15 @@ for (const backend of testBackends()) {
       const files = dirFingerprint(dataDir);
       const rateable = rateMessages().find((m) => m.imageId)!;
 
-      for (const text of [`/optimize prompt:${WORD} again`, '/rate count:2', '/profile', '/privacy action:status', '/privacy action:export', '/privacy share:on', '/cancel']) {
+      for (const text of [
+        `/optimize prompt:${WORD} again`,
+        '/rate count:2',
+        '/profile',
+        '/privacy action:status',
+        '/privacy action:export',
+        '/privacy share:on',
+        '/cancel',
+      ]) {
         await run(ZOE, text);
         const answer = lastFor(ZOE);
         expect(answer.text, text).toBe(ForgottenError.MESSAGE);
@@ -246,7 +287,13 @@ for (const backend of testBackends()) {
       const log = captureLogger('debug');
       const outcome = await storeReactionRating(
         core.app.services,
-        { kind: 'add', person: personFor(ZOE), imageId: rateable.imageId!, rating: 6, ctx: { source: 'discord', scopeId: 'g1', channelId: 'c1', messageId: 'm1' } },
+        {
+          kind: 'add',
+          person: personFor(ZOE),
+          imageId: rateable.imageId!,
+          rating: 6,
+          ctx: { source: 'discord', scopeId: 'g1', channelId: 'c1', messageId: 'm1' },
+        },
         { log: log.logger, what: 'rating from a Discord reaction' },
       );
       expect(outcome).toBe('forgotten');
@@ -278,23 +325,63 @@ for (const backend of testBackends()) {
 }
 
 describe('the playground forgets what is theirs, and only that', () => {
-  it('removes their commands, private replies, clicks, run threads and bot quotes of their prompts; keeps others\' messages and /rate offers', () => {
+  it("removes their commands, private replies, clicks, run threads and bot quotes of their prompts; keeps others' messages and /rate offers", () => {
     const state = new PlaygroundState(() => 1);
     const bot = { id: 'tasteloop', name: 'Tasteloop', bot: true };
-    const say = (who: string, text: string) => state.addMessage({ conversationId: CHANNEL_ID, author: { id: who, name: who, bot: false }, text, rateable: false });
+    const say = (who: string, text: string) =>
+      state.addMessage({ conversationId: CHANNEL_ID, author: { id: who, name: who, bot: false }, text, rateable: false });
     const long = `an ${WORD} ${'very '.repeat(30)}long prompt`;
     const echo = say(ZOE, `/optimize prompt:${long}`);
     const thread = state.addThread(echo.id, `🎨 ${long.slice(0, 90)}`);
-    const inThread = state.addMessage({ conversationId: thread.id, author: bot, text: 'Iteration 1 · #1 6.0/10', rateable: true, imageId: 'b'.repeat(64), runId: 'r1' });
-    const started = state.addMessage({ conversationId: CHANNEL_ID, author: bot, text: `🎨 Run started — follow it in the thread “🎨 ${long.slice(0, 90)}”.`, rateable: false });
-    const privateReply = state.addMessage({ conversationId: CHANNEL_ID, author: bot, text: 'Your profile is private.', rateable: false, ephemeralFor: ZOE, files: [{ id: 'f'.repeat(24), name: 'x.json', contentType: 'application/json', size: 2 }] });
-    const offer = state.addMessage({ conversationId: CHANNEL_ID, author: bot, text: 'Image 1/3', rateable: true, imageId: 'a'.repeat(64), kind: 'rate' });
+    const inThread = state.addMessage({
+      conversationId: thread.id,
+      author: bot,
+      text: 'Iteration 1 · #1 6.0/10',
+      rateable: true,
+      imageId: 'b'.repeat(64),
+      runId: 'r1',
+    });
+    const started = state.addMessage({
+      conversationId: CHANNEL_ID,
+      author: bot,
+      text: `🎨 Run started — follow it in the thread “🎨 ${long.slice(0, 90)}”.`,
+      rateable: false,
+    });
+    const privateReply = state.addMessage({
+      conversationId: CHANNEL_ID,
+      author: bot,
+      text: 'Your profile is private.',
+      rateable: false,
+      ephemeralFor: ZOE,
+      files: [{ id: 'f'.repeat(24), name: 'x.json', contentType: 'application/json', size: 2 }],
+    });
+    const offer = state.addMessage({
+      conversationId: CHANNEL_ID,
+      author: bot,
+      text: 'Image 1/3',
+      rateable: true,
+      imageId: 'a'.repeat(64),
+      kind: 'rate',
+    });
     state.updateMessage(offer.id, { ratings: { [ZOE]: 7, [BOB]: 4 } }, false);
     const bobSays = say(BOB, `I like ${WORD} too`);
     const bobNotice = state.addMessage({ conversationId: CHANNEL_ID, author: bot, text: 'Here are 3 images to rate', rateable: false });
-    const shortPrompt = state.addMessage({ conversationId: CHANNEL_ID, author: bot, text: 'Image 2/3', rateable: true, imageId: 'c'.repeat(64), kind: 'rate' });
+    const shortPrompt = state.addMessage({
+      conversationId: CHANNEL_ID,
+      author: bot,
+      text: 'Image 2/3',
+      rateable: true,
+      imageId: 'c'.repeat(64),
+      kind: 'rate',
+    });
 
-    const gone = forgetInState(state, { userKey: 'playground:-:zoe', person: personFor(ZOE), runIds: ['r1'], imageIds: [], prompts: [long, 'image'] });
+    const gone = forgetInState(state, {
+      userKey: 'playground:-:zoe',
+      person: personFor(ZOE),
+      runIds: ['r1'],
+      imageIds: [],
+      prompts: [long, 'image'],
+    });
     expect(gone.messages.sort()).toEqual([echo.id, inThread.id, started.id, privateReply.id].sort());
     expect(gone.threads).toEqual([thread.id]);
     expect(gone.files).toEqual(['f'.repeat(24)]);

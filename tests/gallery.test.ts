@@ -27,7 +27,8 @@ describe('gallery prompts', () => {
   it('is diverse: every subject, medium, composition and both poles of light and warmth appear', () => {
     const specs = [...GALLERY_PROMPTS, ...ONBOARDING_PROMPTS].map((p) => parseSketchPrompt(p.prompt));
     const subjects = new Set(specs.flatMap((s) => (s.subjectsExplicit ? s.subjects : [])));
-    for (const s of ['mountains', 'sea', 'city', 'forest', 'figure', 'abstract', 'sun', 'moon', 'flowers', 'desert', 'stars']) expect(subjects, s).toContain(s);
+    for (const s of ['mountains', 'sea', 'city', 'forest', 'figure', 'abstract', 'sun', 'moon', 'flowers', 'desert', 'stars'])
+      expect(subjects, s).toContain(s);
     expect(new Set(specs.map((s) => s.medium))).toEqual(new Set(['flat', 'watercolor', 'ink', 'pixel', 'oil']));
     expect(new Set(specs.map((s) => s.composition))).toEqual(new Set(['centered', 'symmetric', 'minimal', 'busy', 'balanced']));
     expect(new Set(specs.map((s) => s.lighting))).toEqual(new Set(['day', 'golden', 'night', 'neon', 'overcast', 'dawn']));
@@ -82,7 +83,9 @@ for (const backend of testBackends()) {
       expect(gen.calls).toBe(total);
       expect(logs).toEqual([{ rendered: total, skipped: 0 }]);
       const count = async (source: string) =>
-        Number((await queryRows<{ n: string | number }>(database.db, sql`select count(*) as n from images where source = ${source}`))[0]!.n);
+        Number(
+          (await queryRows<{ n: string | number }>(database.db, sql`select count(*) as n from images where source = ${source}`))[0]!.n,
+        );
       expect(await count('onboarding')).toBe(20);
       expect(await count('gallery')).toBe(GALLERY_PROMPTS.length);
       const files = (await readdir(dir, { recursive: true })).filter((f) => String(f).endsWith('.png'));
@@ -109,7 +112,12 @@ for (const backend of testBackends()) {
       expect(ids).toHaveLength(20);
       for (let i = 0; i < 20; i++) {
         const rec = await store.get(ids[i]!);
-        expect(rec).toMatchObject({ source: 'onboarding', prompt: ONBOARDING_PROMPTS[i]!.prompt, seed: ONBOARDING_PROMPTS[i]!.seed, generator: 'sketch' });
+        expect(rec).toMatchObject({
+          source: 'onboarding',
+          prompt: ONBOARDING_PROMPTS[i]!.prompt,
+          seed: ONBOARDING_PROMPTS[i]!.seed,
+          generator: 'sketch',
+        });
       }
       expect(await onboardingImageIds(database.db)).toEqual(ids);
       const gallery = await galleryImageIds(database.db);

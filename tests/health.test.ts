@@ -39,8 +39,14 @@ describe('health server', () => {
   let discordOk = true;
   let stopping = false;
   const server = createHealthServer({
-    host: '127.0.0.1', port: 0, log: silentLogger, isStopping: () => stopping,
-    checks: () => [ok('database'), { name: 'discord', check: () => ({ ok: discordOk, detail: discordOk ? 'gateway ready' : 'gateway Reconnecting' }) }],
+    host: '127.0.0.1',
+    port: 0,
+    log: silentLogger,
+    isStopping: () => stopping,
+    checks: () => [
+      ok('database'),
+      { name: 'discord', check: () => ({ ok: discordOk, detail: discordOk ? 'gateway ready' : 'gateway Reconnecting' }) },
+    ],
   });
   let base = '';
   beforeAll(async () => {
@@ -86,7 +92,11 @@ describe('metrics', () => {
     let gallery = { state: 'drawing', ready: 12, total: 84 };
     let broken = false;
     const server = createHealthServer({
-      host: '127.0.0.1', port: 0, log: silentLogger, isStopping: () => false, checks: () => [ok('database')],
+      host: '127.0.0.1',
+      port: 0,
+      log: silentLogger,
+      isStopping: () => false,
+      checks: () => [ok('database')],
       info: () => {
         if (broken) throw new Error('no status');
         return { gallery };
@@ -121,7 +131,14 @@ describe('metrics', () => {
       expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
       const text = await res.text();
       expect(text).toContain('tasteloop_commands_total{platform="discord",command="rate",outcome="ok"} 3');
-      for (const name of ['tasteloop_commands_total', 'tasteloop_rating_changes_total', 'tasteloop_runs_ended_total', 'tasteloop_reactions_reconciled_total', 'tasteloop_process_resident_memory_bytes', 'tasteloop_nodejs_eventloop_lag_p99_seconds']) {
+      for (const name of [
+        'tasteloop_commands_total',
+        'tasteloop_rating_changes_total',
+        'tasteloop_runs_ended_total',
+        'tasteloop_reactions_reconciled_total',
+        'tasteloop_process_resident_memory_bytes',
+        'tasteloop_nodejs_eventloop_lag_p99_seconds',
+      ]) {
         expect(text).toContain(`# TYPE ${name} `);
       }
       expect(Number(/^tasteloop_process_resident_memory_bytes (\d+)$/m.exec(text)?.[1])).toBeGreaterThan(1e6);

@@ -22,11 +22,15 @@ async function noisy(width: number, height: number, seed = 1): Promise<Buffer> {
   const raw = Buffer.alloc(width * height * 3);
   let s = seed;
   for (let i = 0; i < raw.length; i++) raw[i] = (s = (Math.imul(s, 1103515245) + 12345) >>> 0) >>> 24;
-  return sharp(raw, { raw: { width, height, channels: 3 } }).png().toBuffer();
+  return sharp(raw, { raw: { width, height, channels: 3 } })
+    .png()
+    .toBuffer();
 }
 
 async function solid(width: number, height: number, color = '#c83232'): Promise<Buffer> {
-  return sharp({ create: { width, height, channels: 3, background: color } }).png().toBuffer();
+  return sharp({ create: { width, height, channels: 3, background: color } })
+    .png()
+    .toBuffer();
 }
 
 for (const backend of testBackends()) {
@@ -47,11 +51,12 @@ for (const backend of testBackends()) {
       await database.db.execute(sql`delete from images`);
     });
 
-    const rowCount = async () => Number((await queryRows<{ n: string | number }>(database.db, sql`select count(*) as n from images`))[0]!.n);
+    const rowCount = async () =>
+      Number((await queryRows<{ n: string | number }>(database.db, sql`select count(*) as n from images`))[0]!.n);
 
     async function expectRejected(bytes: Buffer, reason: RegExp): Promise<void> {
       await expect(store.put(bytes, { source: 'uploaded' })).rejects.toSatisfy(
-        (e: unknown) => e instanceof InvalidImageError && reason.test((e as Error).message),
+        (e: unknown) => e instanceof InvalidImageError && reason.test((e).message),
       );
       expect(await filesUnder(dir)).toEqual([]);
       expect(await rowCount()).toBe(0);
@@ -82,8 +87,18 @@ for (const backend of testBackends()) {
     });
 
     it('rejects GIF and TIFF (unsupported formats) and writes nothing', async () => {
-      await expectRejected(await sharp({ create: { width: 20, height: 20, channels: 3, background: '#00f' } }).gif().toBuffer(), /GIF/);
-      await expectRejected(await sharp({ create: { width: 20, height: 20, channels: 3, background: '#00f' } }).tiff().toBuffer(), /TIFF/);
+      await expectRejected(
+        await sharp({ create: { width: 20, height: 20, channels: 3, background: '#00f' } })
+          .gif()
+          .toBuffer(),
+        /GIF/,
+      );
+      await expectRejected(
+        await sharp({ create: { width: 20, height: 20, channels: 3, background: '#00f' } })
+          .tiff()
+          .toBuffer(),
+        /TIFF/,
+      );
     });
 
     it('stores a PNG content-addressed: same bytes → same id, one row, one file', async () => {
@@ -134,7 +149,10 @@ for (const backend of testBackends()) {
 
     it('applies EXIF orientation and strips metadata', async () => {
       // 60×20 stored, orientation 6 = rotate 90° clockwise when displayed → 20×60.
-      const jpeg = await sharp(await solid(60, 20, '#3080c0')).jpeg().withMetadata({ orientation: 6 }).toBuffer();
+      const jpeg = await sharp(await solid(60, 20, '#3080c0'))
+        .jpeg()
+        .withMetadata({ orientation: 6 })
+        .toBuffer();
       expect((await sharp(jpeg).metadata()).orientation).toBe(6);
       const rec = await store.put(jpeg, { source: 'uploaded' });
       expect([rec.width, rec.height]).toEqual([20, 60]);
@@ -170,4 +188,3 @@ for (const backend of testBackends()) {
     });
   });
 }
-

@@ -70,28 +70,88 @@ describe('secret redaction (reliability #26)', () => {
 
 describe('isSecretKey: by name, any case, any separator', () => {
   it.each([
-    'authorization', 'Authorization', 'AUTHORIZATION', 'proxy-authorization', 'token', 'access_token', 'refreshToken', 'id-token',
-    'api-key', 'apiKey', 'api_key', 'API_KEY', 'x-api-key', 'X-Api-Key', 'cookie', 'set-cookie', 'Set-Cookie', 'secret', 'client_secret',
-    'clientSecret', 'signing secret', 'signingSecret', 'SLACK_SIGNING_SECRET', 'password', 'DB_PASSWORD', 'private_key', 'privateKey',
-    'DISCORD_TOKEN', 'SLACK_BOT_TOKEN', 'OPENAI_API_KEY', 'REPLICATE_API_TOKEN', 'auth', 'x-slack-signature', 'credentials',
+    'authorization',
+    'Authorization',
+    'AUTHORIZATION',
+    'proxy-authorization',
+    'token',
+    'access_token',
+    'refreshToken',
+    'id-token',
+    'api-key',
+    'apiKey',
+    'api_key',
+    'API_KEY',
+    'x-api-key',
+    'X-Api-Key',
+    'cookie',
+    'set-cookie',
+    'Set-Cookie',
+    'secret',
+    'client_secret',
+    'clientSecret',
+    'signing secret',
+    'signingSecret',
+    'SLACK_SIGNING_SECRET',
+    'password',
+    'DB_PASSWORD',
+    'private_key',
+    'privateKey',
+    'DISCORD_TOKEN',
+    'SLACK_BOT_TOKEN',
+    'OPENAI_API_KEY',
+    'REPLICATE_API_TOKEN',
+    'auth',
+    'x-slack-signature',
+    'credentials',
   ])('%s is secret', (k) => expect(isSecretKey(k)).toBe(true));
 
-  it.each(['tokens', 'total_tokens', 'maxTokens', 'key', 'userKey', 'eventKey', 'author', 'authorId', 'tokenizer', 'passwordHint', 'secretary', 'message', 'url', 'status', 'PWD', 'OLDPWD'])(
-    '%s is not',
-    (k) => expect(isSecretKey(k)).toBe(false),
-  );
+  it.each([
+    'tokens',
+    'total_tokens',
+    'maxTokens',
+    'key',
+    'userKey',
+    'eventKey',
+    'author',
+    'authorId',
+    'tokenizer',
+    'passwordHint',
+    'secretary',
+    'message',
+    'url',
+    'status',
+    'PWD',
+    'OLDPWD',
+  ])('%s is not', (k) => expect(isSecretKey(k)).toBe(false));
 });
 
 describe('redactUrl', () => {
   it('replaces credentials and key-like query or fragment parameters, keeping the rest', () => {
-    expect(redactUrl('http://user:hunter2@127.0.0.1:8080/v1?api-key=abc&model=x')).toBe('http://[redacted]@127.0.0.1:8080/v1?api-key=[redacted]&model=x');
+    expect(redactUrl('http://user:hunter2@127.0.0.1:8080/v1?api-key=abc&model=x')).toBe(
+      'http://[redacted]@127.0.0.1:8080/v1?api-key=[redacted]&model=x',
+    );
     expect(redactUrl('postgres://tl:p@ss@db:5432/app')).toBe('postgres://[redacted]@db:5432/app');
     expect(redactUrl('https://sk-abcdefghijklmnopqrstuv@api.example.com/')).toBe('https://[redacted]@api.example.com/');
     expect(redactUrl('user:hunter2@host/v1')).toBe('[redacted]@host/v1'); // no scheme
     expect(redactUrl('postgres://user@host:5432/db')).toBe('postgres://user@host:5432/db'); // a user name alone is no secret
     expect(redactUrl('https://0123456789abcdef0123@api.example.com/')).toBe('https://[redacted]@api.example.com/'); // …unless it is a key
     expect(redactUrl('http//llm:hunter2@host')).toBe('http//[redacted]@host'); // a typo in the scheme
-    for (const p of ['api-key', 'api_key', 'apikey', 'key', 'token', 'access_token', 'sig', 'signature', 'secret', 'password', 'auth', 'client_secret', 'X-Amz-Signature']) {
+    for (const p of [
+      'api-key',
+      'api_key',
+      'apikey',
+      'key',
+      'token',
+      'access_token',
+      'sig',
+      'signature',
+      'secret',
+      'password',
+      'auth',
+      'client_secret',
+      'X-Amz-Signature',
+    ]) {
       expect(redactUrl(`https://h/p?a=1&${p}=s3cr3tvalue&b=2`)).toBe(`https://h/p?a=1&${p}=[redacted]&b=2`);
     }
     expect(redactUrl('https://app.example/cb#access_token=abc&state=1')).toBe('https://app.example/cb#access_token=[redacted]&state=1');
@@ -102,7 +162,15 @@ describe('redactUrl', () => {
   });
 
   it('leaves URLs without secrets (and non-URLs) as they are, and is idempotent', () => {
-    for (const u of ['https://api.openai.com/v1', 'api.openai.com', 'http://127.0.0.1:3000/?page=2&q=a+b', 'http://[::1]:8080/x', '', 'not a url']) expect(redactUrl(u)).toBe(u);
+    for (const u of [
+      'https://api.openai.com/v1',
+      'api.openai.com',
+      'http://127.0.0.1:3000/?page=2&q=a+b',
+      'http://[::1]:8080/x',
+      '',
+      'not a url',
+    ])
+      expect(redactUrl(u)).toBe(u);
     const once = redactUrl('http://u:p@h/x?token=t&x=1');
     expect(redactUrl(once)).toBe(once);
   });
@@ -113,17 +181,27 @@ describe('redactSecrets: by shape and by context', () => {
     expect(redactSecrets('Authorization: Bearer opaque.value-123')).toBe('Authorization: [redacted]');
     expect(redactSecrets('sent Bearer opaque.value-123 to the proxy')).toBe('sent Bearer [redacted] to the proxy');
     expect(redactSecrets(`proxy said Basic ${Buffer.from('svc:pw123').toString('base64')}`)).toBe('proxy said Basic [redacted]');
-    expect(redactSecrets('SLACK_SIGNING_SECRET=0123456789abcdef0123456789abcdef and more')).toBe('SLACK_SIGNING_SECRET=[redacted] and more');
-    expect(redactSecrets('{"signing_secret":"0123456789abcdef0123456789abcdef","ok":true}')).toBe('{"signing_secret":"[redacted]","ok":true}');
+    expect(redactSecrets('SLACK_SIGNING_SECRET=0123456789abcdef0123456789abcdef and more')).toBe(
+      'SLACK_SIGNING_SECRET=[redacted] and more',
+    );
+    expect(redactSecrets('{"signing_secret":"0123456789abcdef0123456789abcdef","ok":true}')).toBe(
+      '{"signing_secret":"[redacted]","ok":true}',
+    );
     expect(redactSecrets('password: hunter2, user: tl')).toBe('password: [redacted], user: tl');
     expect(redactSecrets('Cookie: sid=abc; theme=dark')).toBe('Cookie: [redacted]');
-    expect(redactSecrets('could not reach postgresql://tl:hunter2@db/app (ECONNREFUSED)')).toBe('could not reach postgresql://[redacted]@db/app (ECONNREFUSED)');
+    expect(redactSecrets('could not reach postgresql://tl:hunter2@db/app (ECONNREFUSED)')).toBe(
+      'could not reach postgresql://[redacted]@db/app (ECONNREFUSED)',
+    );
     const pem = ['-----BEGIN PRIVATE KEY-----', 'MIIEvQIBADANBgkqhkiG9w0BAQEFAASC', '-----END PRIVATE KEY-----'].join('\n');
     expect(redactSecrets(`key ${pem} end`)).toBe('key [redacted] end');
   });
 
   it('is safe on a finished JSON line (never eats a quote or a backslash) and idempotent', () => {
-    const line = JSON.stringify({ msg: 'Authorization: Bearer abc\n"quoted" token=xyz', url: 'https://u:p@h/?key=1', nested: '{"token":"t0k3n"}' });
+    const line = JSON.stringify({
+      msg: 'Authorization: Bearer abc\n"quoted" token=xyz',
+      url: 'https://u:p@h/?key=1',
+      nested: '{"token":"t0k3n"}',
+    });
     const out = redactSecrets(line);
     expect(() => JSON.parse(out)).not.toThrow();
     expect(out).not.toMatch(/abc|xyz|t0k3n|u:p@/);
@@ -137,7 +215,10 @@ describe('redactDeep: by structure', () => {
       a: { b: { c: { d: { e: { f: { g: { password: 'pw-1234567' } } } } } } },
       list: [{ 'X-Api-Key': 'k-123456' }, { ok: 1 }],
       headers: new Headers({ Authorization: 'Bearer zzz', accept: 'image/png' }),
-      map: new Map<string, unknown>([['Set-Cookie', ['a=1']], ['other', 'fine']]),
+      map: new Map<string, unknown>([
+        ['Set-Cookie', ['a=1']],
+        ['other', 'fine'],
+      ]),
       rawHeaders: ['Host', 'h', 'Cookie', 'sid=1'],
       flag: { token: true, secret: null },
       when: new Date(0),
@@ -157,7 +238,10 @@ describe('redactDeep: by structure', () => {
   });
 
   it('walks Errors: own properties (request, response, config, headers, data, body), causes and aggregates', () => {
-    const inner = Object.assign(new Error('socket hang up'), { code: 'ECONNRESET', config: { headers: { authorization: 'Bot abc.def.ghi' } } });
+    const inner = Object.assign(new Error('socket hang up'), {
+      code: 'ECONNRESET',
+      config: { headers: { authorization: 'Bot abc.def.ghi' } },
+    });
     const err = Object.assign(new Error('request failed', { cause: inner }), {
       status: 401,
       request: { url: 'https://u:pw@h/x?token=1', headers: { Authorization: 'Bearer q' } },

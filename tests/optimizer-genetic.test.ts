@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { GeneticProposer, crossover, mutate } from '../src/core/optimizer/genetic';
 import { RandomProposer } from '../src/core/optimizer/random';
-import { ALL_KEYWORDS, KEYWORD_CATEGORIES, KEYWORD_VOCABULARY, MAX_KEYWORDS, diverseInitialPrompts, parsePrompt } from '../src/core/optimizer/keywords';
+import {
+  ALL_KEYWORDS,
+  KEYWORD_CATEGORIES,
+  KEYWORD_VOCABULARY,
+  MAX_KEYWORDS,
+  diverseInitialPrompts,
+  parsePrompt,
+} from '../src/core/optimizer/keywords';
 import type { ScoredPrompt } from '../src/core/optimizer/proposer';
 import { parseSketchPrompt } from '../src/providers/imagegen/sketch';
 import { runLoop } from '../src/core/optimizer/loop';
@@ -23,7 +30,10 @@ async function bestOf(kind: 'genetic' | 'random', seed: number, preferred: strin
 
 describe('keyword operators', () => {
   it('parses subject and keywords', () => {
-    expect(parsePrompt('a cat, Watercolor , golden hour,,watercolor')).toEqual({ subject: 'a cat', keywords: ['watercolor', 'golden hour'] });
+    expect(parsePrompt('a cat, Watercolor , golden hour,,watercolor')).toEqual({
+      subject: 'a cat',
+      keywords: ['watercolor', 'golden hour'],
+    });
   });
   it('crossover keeps shared keywords; mutation changes the set and respects the cap', () => {
     const rng = mulberry32(1);
@@ -45,7 +55,9 @@ describe('keyword vocabulary', () => {
       const spec = parseSketchPrompt(`a lighthouse on a cliff, ${k}`);
       // Every word of the keyword is read (a mood, color, composition, medium or subject), apart from
       // filler such as "full" in "full moon" — and the scene's readable fields move.
-      expect(spec.unknownWords.filter((w) => !base.unknownWords.includes(w)).length, k).toBeLessThanOrEqual(k === 'full moon' || k === 'highly detailed' ? 1 : 0);
+      expect(spec.unknownWords.filter((w) => !base.unknownWords.includes(w)).length, k).toBeLessThanOrEqual(
+        k === 'full moon' || k === 'highly detailed' ? 1 : 0,
+      );
     }
   });
 
@@ -70,7 +82,9 @@ describe('genetic operators in a run', () => {
     const history: ScoredPrompt[] = [
       at('a lighthouse on a cliff', 4, 0, 0),
       at('a lighthouse on a cliff, watercolor, golden hour, pastel', 9, 1, 0), // the best, from iteration 1
-      ...Array.from({ length: 12 }, (_, i) => at(`a lighthouse on a cliff, ${ALL_KEYWORDS[10 + i]}, ${ALL_KEYWORDS[30 + i]}`, 3 + (i % 3) * 0.1, 2 + Math.floor(i / 4), i % 4)),
+      ...Array.from({ length: 12 }, (_, i) =>
+        at(`a lighthouse on a cliff, ${ALL_KEYWORDS[10 + i]}, ${ALL_KEYWORDS[30 + i]}`, 3 + (i % 3) * 0.1, 2 + Math.floor(i / 4), i % 4),
+      ),
     ];
     const best = ['watercolor', 'golden hour', 'pastel'];
     for (let seed = 1; seed <= 10; seed++) {
@@ -109,7 +123,9 @@ describe('genetic vs random at equal image budgets', () => {
     // Same budget for both rows.
     expect(images.genetic).toEqual(images.random);
     expect(images.genetic.every((n) => n === 61)).toBe(true);
-    console.log(`mean best score over ${seeds.length} seeds: genetic ${mean(gains.genetic).toFixed(2)}, random ${mean(gains.random).toFixed(2)}`);
+    console.log(
+      `mean best score over ${seeds.length} seeds: genetic ${mean(gains.genetic).toFixed(2)}, random ${mean(gains.random).toFixed(2)}`,
+    );
     expect(mean(gains.genetic)).toBeGreaterThan(mean(gains.random) + 0.5);
   });
 });

@@ -27,11 +27,14 @@ import { openDatabase } from '../src/db/connection';
 import { candidates, images, usage as usageTable } from '../src/db/schema';
 import { silentLogger } from '../src/log';
 import { FakeGenerator, KeywordObjective, MemoryImageStore, ScriptedOptimizerLlm, WordModerator } from './fakes/optimizer-fakes';
-import { FakeOpenAIServer, startFakeOpenAI } from './fakes/openai-server';
+import { type FakeOpenAIServer, startFakeOpenAI } from './fakes/openai-server';
 import { waitFor } from './helpers/runs';
 
 const RED = { r: 255, g: 0, b: 0 };
-const redPng = () => sharp({ create: { width: 8, height: 8, channels: 3, background: RED } }).png().toBuffer();
+const redPng = () =>
+  sharp({ create: { width: 8, height: 8, channels: 3, background: RED } })
+    .png()
+    .toBuffer();
 
 /** The fake generator, except that a prompt mentioning "crimson" renders the marker colour. */
 class MarkerGenerator extends FakeGenerator {
@@ -64,7 +67,16 @@ function setup(input: Partial<RunParamsInput> = {}, moderatorErrors: unknown[] =
   const generator = new MarkerGenerator(2);
   const llm = new ScriptedOptimizerLlm();
   const { params } = resolveRunParams(
-    { prompt: 'a fox in a forest', members: ['discord:-:1'], iterations: 2, candidates: 3, seed: 5, optimizer: 'llm', feedback: 's+p', ...input },
+    {
+      prompt: 'a fox in a forest',
+      members: ['discord:-:1'],
+      iterations: 2,
+      candidates: 3,
+      seed: 5,
+      optimizer: 'llm',
+      feedback: 's+p',
+      ...input,
+    },
     { llmAvailable: true, maxImagesPerRun: 64 },
   );
   const { moderator } = createOpenAILlms({
@@ -107,7 +119,14 @@ describe('image moderation in the loop (real OpenAI moderator, fake server)', ()
 
     expect(res.stopReason).toBe('completed');
     const flagged = res.state.history.find((c) => c.prompt.includes('crimson'))!;
-    expect(flagged).toMatchObject({ iteration: 1, idx: 1, imageId: null, score: null, withheld: 'flagged', skippedReason: 'the image was flagged by moderation (sexual)' });
+    expect(flagged).toMatchObject({
+      iteration: 1,
+      idx: 1,
+      imageId: null,
+      score: null,
+      withheld: 'flagged',
+      skippedReason: 'the image was flagged by moderation (sexual)',
+    });
     // It was rendered (and paid for), but its bytes never reached the store.
     expect(s.generator.calls.some((c) => c.prompt.includes('crimson'))).toBe(true);
     const red = await redPng();
@@ -168,14 +187,20 @@ describe('image moderation in the loop (real OpenAI moderator, fake server)', ()
     const unchecked = res.state.history.filter((c) => c.withheld);
     expect(unchecked.map((c) => c.iteration).sort()).toEqual([1, 2]);
     for (const c of unchecked) {
-      expect(c).toMatchObject({ withheld: 'unchecked', imageId: null, score: null, skippedReason: 'the image could not be checked by moderation' });
+      expect(c).toMatchObject({
+        withheld: 'unchecked',
+        imageId: null,
+        score: null,
+        skippedReason: 'the image could not be checked by moderation',
+      });
     }
     expect(res.state.history.filter((c) => c.imageId)).toHaveLength(5);
     expect(errors).toHaveLength(2);
     expect(errors.every((e) => e instanceof ProviderError)).toBe(true);
     const lines = posted(res.events).filter((p) => p.text.includes('withheld'));
     expect(lines).toHaveLength(2);
-    for (const l of lines) expect(l.text).toMatch(/^\*\*Iteration \d · #\d\*\* was withheld: the image could not be checked by moderation\.$/);
+    for (const l of lines)
+      expect(l.text).toMatch(/^\*\*Iteration \d · #\d\*\* was withheld: the image could not be checked by moderation\.$/);
     expect(usage.filter((u) => u.kind === 'moderation' && !u.ok)).toHaveLength(2);
   });
 
@@ -210,20 +235,31 @@ describe('image moderation across a crash (checkpointed images)', () => {
     const generator = new MarkerGenerator(1);
     const moderator = new WordModerator([]);
     const red = await redPng();
-    moderator.imageVerdict = (img) => (img.bytes.equals(red) ? { flagged: true, categories: ['violence'] } : { flagged: false, categories: [] });
+    moderator.imageVerdict = (img) =>
+      img.bytes.equals(red) ? { flagged: true, categories: ['violence'] } : { flagged: false, categories: [] };
     const llm = new ScriptedOptimizerLlm();
     llm.script = [['a fox, crimson', 'a fox, watercolor', 'a fox, pastel palette']];
     const { params } = resolveRunParams(
       { prompt: 'a fox', members: ['u'], iterations: 2, candidates: 3, seed: 1, optimizer: 'llm', feedback: 's+p' },
       { llmAvailable: true, maxImagesPerRun: 64 },
     );
-    const deps: LoopDeps = { generator, store, objective: new KeywordObjective((id) => store.promptOf(id), ['watercolor']), proposer: new LlmProposer(llm, params.feedback), moderator };
+    const deps: LoopDeps = {
+      generator,
+      store,
+      objective: new KeywordObjective((id) => store.promptOf(id), ['watercolor']),
+      proposer: new LlmProposer(llm, params.feedback),
+      moderator,
+    };
     const r0 = await runIteration(initialState(params), params, deps, { runId: 'crash' });
 
     // The first attempt at iteration 1: the checkpoints it writes.
     const checkpoints = new Map<number, DoneImage>();
     await runIteration(r0.state, params, deps, { runId: 'crash', onImage: async (idx, image) => void checkpoints.set(idx, image) });
-    expect(checkpoints.get(0)).toEqual({ imageId: null, costUsd: 0.01, withheld: { kind: 'flagged', reason: 'the image was flagged by moderation (violence)' } });
+    expect(checkpoints.get(0)).toEqual({
+      imageId: null,
+      costUsd: 0.01,
+      withheld: { kind: 'flagged', reason: 'the image was flagged by moderation (violence)' },
+    });
     expect(checkpoints.get(1)?.imageId).toMatch(/^[0-9a-f]{64}$/);
 
     // Resume from those checkpoints, as if the process died before the commit. A stored image that
@@ -249,8 +285,20 @@ describe('image moderation across a crash (checkpointed images)', () => {
 
   it('sniffs the MIME type of the bytes it sends', async () => {
     expect(sniffImageMime(await redPng())).toBe('image/png');
-    expect(sniffImageMime(await sharp(await redPng()).jpeg().toBuffer())).toBe('image/jpeg');
-    expect(sniffImageMime(await sharp(await redPng()).webp().toBuffer())).toBe('image/webp');
+    expect(
+      sniffImageMime(
+        await sharp(await redPng())
+          .jpeg()
+          .toBuffer(),
+      ),
+    ).toBe('image/jpeg');
+    expect(
+      sniffImageMime(
+        await sharp(await redPng())
+          .webp()
+          .toBuffer(),
+      ),
+    ).toBe('image/webp');
     expect(sniffImageMime(Buffer.from('not an image'))).toBe('application/octet-stream');
   });
 });
@@ -281,15 +329,29 @@ describe('through the production wiring (createApp, sketch images, OpenAI modera
       await app.start();
       const events: RunEvent[] = [];
       const off = app.services.runs.subscribe((e) => events.push(e));
-      const { runId } = await app.services.runs.start({ requester: person, prompt: 'a lighthouse at dusk', iterations: 1, candidates: 3, feedback: 's+p', seed: 3 });
-      await waitFor(() => events.find((e) => e.runId === runId && (e.type === 'run.finished' || e.type === 'run.failed')), 'the run', 60_000);
+      const { runId } = await app.services.runs.start({
+        requester: person,
+        prompt: 'a lighthouse at dusk',
+        iterations: 1,
+        candidates: 3,
+        feedback: 's+p',
+        seed: 3,
+      });
+      await waitFor(
+        () => events.find((e) => e.runId === runId && (e.type === 'run.finished' || e.type === 'run.failed')),
+        'the run',
+        60_000,
+      );
       off();
       const db = app.database.db;
       return {
         events: events.filter((e) => e.runId === runId),
         cands: await db.select().from(candidates).where(eq(candidates.runId, runId)),
         generated: await db.select().from(images).where(eq(images.source, 'generated')),
-        usage: await db.select().from(usageTable).where(and(eq(usageTable.kind, 'moderation'), eq(usageTable.runId, runId))),
+        usage: await db
+          .select()
+          .from(usageTable)
+          .where(and(eq(usageTable.kind, 'moderation'), eq(usageTable.runId, runId))),
         runId,
       };
     } finally {

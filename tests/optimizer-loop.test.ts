@@ -5,7 +5,14 @@ import { LlmProposer } from '../src/core/optimizer/llm';
 import { runLoop, type LoopDeps } from '../src/core/optimizer/loop';
 import { resolveRunParams, type RunParamsInput } from '../src/core/optimizer/params';
 import type { FeedbackSet } from '../src/core/optimizer/events';
-import { FakeGenerator, KeywordObjective, MemoryImageStore, ScriptedFeedbackLlm, ScriptedOptimizerLlm, WordModerator } from './fakes/optimizer-fakes';
+import {
+  FakeGenerator,
+  KeywordObjective,
+  MemoryImageStore,
+  ScriptedFeedbackLlm,
+  ScriptedOptimizerLlm,
+  WordModerator,
+} from './fakes/optimizer-fakes';
 
 const PREF = ['watercolor', 'golden hour', 'pastel palette', 'wide angle'];
 
@@ -35,8 +42,12 @@ describe('run parameters', () => {
     expect(resolveRunParams({ prompt: 'x', members: ['u'] }, { llmAvailable: true, maxImagesPerRun: 64 }).params.optimizer).toBe('llm');
   });
   it('rejects K × N above the cap with a clear message', () => {
-    expect(() => resolveRunParams({ prompt: 'x', members: ['u'], iterations: 10, candidates: 8 }, { llmAvailable: false, maxImagesPerRun: 64 })).toThrow(LimitReachedError);
-    expect(() => resolveRunParams({ prompt: 'x', members: ['u'], iterations: 10, candidates: 8 }, { llmAvailable: false, maxImagesPerRun: 64 })).toThrow(/10 × 8 = 80 images; the limit is 64/);
+    expect(() =>
+      resolveRunParams({ prompt: 'x', members: ['u'], iterations: 10, candidates: 8 }, { llmAvailable: false, maxImagesPerRun: 64 }),
+    ).toThrow(LimitReachedError);
+    expect(() =>
+      resolveRunParams({ prompt: 'x', members: ['u'], iterations: 10, candidates: 8 }, { llmAvailable: false, maxImagesPerRun: 64 }),
+    ).toThrow(/10 × 8 = 80 images; the limit is 64/);
   });
 });
 
@@ -105,9 +116,13 @@ describe('loop controls', () => {
 
   it('a flagged or banned initial prompt fails before any image', async () => {
     const s = setup({ prompt: 'a gore scene' });
-    await expect(runLoop(s.params, { ...s.deps, moderator: new WordModerator(['gore']) }, { runId: 'bad' })).rejects.toThrow(InvalidPromptError);
+    await expect(runLoop(s.params, { ...s.deps, moderator: new WordModerator(['gore']) }, { runId: 'bad' })).rejects.toThrow(
+      InvalidPromptError,
+    );
     const t = setup({ prompt: 'a forbidden fox' });
-    await expect(runLoop(t.params, { ...t.deps, sanitize: { bannedWords: ['forbidden'] } }, { runId: 'bad2' })).rejects.toThrow(/not allowed/);
+    await expect(runLoop(t.params, { ...t.deps, sanitize: { bannedWords: ['forbidden'] } }, { runId: 'bad2' })).rejects.toThrow(
+      /not allowed/,
+    );
     expect(s.generator.calls.length + t.generator.calls.length).toBe(0);
   });
 

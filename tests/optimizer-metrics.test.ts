@@ -60,8 +60,20 @@ describe('optimizer metrics', () => {
 describe('scorer-backed objective', () => {
   // Plain data behind the structural deps; the objective itself is the real one.
   const preds: Record<string, Record<string, number>> = { a: { x: 8, y: 4 }, b: { x: 6, y: 9 } };
-  const ratings: Record<string, { imageId: string; score: number }[]> = { a: [{ imageId: 'fav', score: 9 }, { imageId: 'meh', score: 3 }, { imageId: 'ok', score: 7 }], b: [] };
-  const vecs: Record<string, Float32Array> = { x: new Float32Array([1, 0]), fav: new Float32Array([0.8, 0.6]), ok: new Float32Array([0, 1]), meh: new Float32Array([1, 0]) };
+  const ratings: Record<string, { imageId: string; score: number }[]> = {
+    a: [
+      { imageId: 'fav', score: 9 },
+      { imageId: 'meh', score: 3 },
+      { imageId: 'ok', score: 7 },
+    ],
+    b: [],
+  };
+  const vecs: Record<string, Float32Array> = {
+    x: new Float32Array([1, 0]),
+    fav: new Float32Array([0.8, 0.6]),
+    ok: new Float32Array([0, 1]),
+    meh: new Float32Array([1, 0]),
+  };
   const deps = {
     predict: async (u: string, ids: string[]) => ids.map((id) => preds[u]![id]!),
     ratingCount: async (u: string) => ratings[u]!.length,

@@ -40,7 +40,7 @@ function llmParams(candidates: number, iterations = 2) {
 }
 
 describe('feedback for all candidates at once', () => {
-  it('asks for every candidate\'s feedback concurrently (default bound 16), not four at a time', async () => {
+  it("asks for every candidate's feedback concurrently (default bound 16), not four at a time", async () => {
     const store = new MemoryImageStore();
     const fb = new CountingFeedbackLlm();
     const deps: LoopDeps = {
@@ -86,7 +86,10 @@ class StaggeredGenerator implements ImageGenerator {
   private inFlight = 0;
   private baseline = 0;
   private firstDone = false;
-  constructor(private readonly log: string[], private readonly prepared: () => number) {}
+  constructor(
+    private readonly log: string[],
+    private readonly prepared: () => number,
+  ) {}
   async generate(prompt: string, opts: GenerateOptions = {}): Promise<GeneratedImage> {
     const first = this.inFlight === 0;
     this.inFlight++;
@@ -142,7 +145,10 @@ describe('per-image pipeline: render → store → prepare, scoring once per ite
     let objective!: PreparingObjective;
     const generator = new StaggeredGenerator(log, () => objective.prepared.size);
     objective = new PreparingObjective(new KeywordObjective((id) => store.promptOf(id), PREF), log);
-    const { params } = resolveRunParams({ prompt: 'a fox in a forest', members: ['u'], iterations: 1, candidates: 4, seed: 9 }, { llmAvailable: false, maxImagesPerRun: 64 });
+    const { params } = resolveRunParams(
+      { prompt: 'a fox in a forest', members: ['u'], iterations: 1, candidates: 4, seed: 9 },
+      { llmAvailable: false, maxImagesPerRun: 64 },
+    );
     const res = await runLoop(params, { generator, store, objective, proposer: new GeneticProposer() }, { runId: 'pipe' });
     expect(res.stopReason).toBe('completed');
     // Iteration 1 (4 concurrent renders): the first image was prepared before any other finished rendering.
@@ -164,8 +170,15 @@ describe('per-image pipeline: render → store → prepare, scoring once per ite
       const store = new MemoryImageStore();
       const inner = new KeywordObjective((id) => store.promptOf(id), PREF);
       const objective: Objective = mode === 'none' ? inner : new PreparingObjective(inner, [], mode === 'fail');
-      const { params } = resolveRunParams({ prompt: 'a fox in a forest', members: ['u'], iterations: 4, candidates: 4, seed: 21 }, { llmAvailable: false, maxImagesPerRun: 64 });
-      const res = await runLoop(params, { generator: new FakeGenerator(3), store, objective, proposer: new GeneticProposer() }, { runId: 'same' });
+      const { params } = resolveRunParams(
+        { prompt: 'a fox in a forest', members: ['u'], iterations: 4, candidates: 4, seed: 21 },
+        { llmAvailable: false, maxImagesPerRun: 64 },
+      );
+      const res = await runLoop(
+        params,
+        { generator: new FakeGenerator(3), store, objective, proposer: new GeneticProposer() },
+        { runId: 'same' },
+      );
       return res.state.history.map((c) => [c.prompt, c.imageId, c.score]);
     };
     const plain = await run('none');

@@ -107,7 +107,10 @@ export function platformContract(name: string, open: () => Promise<AdapterHarnes
       const inThread = async () => (await h.messages()).filter((m) => m.conversationId === thread);
       await waitFor(async () => (await inThread()).some((m) => m.text.includes('Run finished')), 'the final summary');
       // The closing notice in the command's channel comes after the thread's last edit.
-      await waitFor(async () => (await h.messages()).some((m) => m.conversationId === h.channelId && m.text.startsWith('✅ Run finished:')), 'the outcome notice');
+      await waitFor(
+        async () => (await h.messages()).some((m) => m.conversationId === h.channelId && m.text.startsWith('✅ Run finished:')),
+        'the outcome notice',
+      );
       const msgs = await inThread();
       expect(msgs[0]!.text).toContain('a lighthouse at dusk');
       const candidates = msgs.filter((m) => m.rateable && m.imageId && /\/10/.test(m.text) && !m.text.includes('Run finished'));

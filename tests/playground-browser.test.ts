@@ -17,7 +17,8 @@ import { GatedGenerator, openTestCore, type TestCore } from './helpers/core';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const hasChromium = existsSync(CHROMIUM);
-if (!hasChromium) console.warn(`playground-browser.test: SKIPPED — no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`);
+if (!hasChromium)
+  console.warn(`playground-browser.test: SKIPPED — no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`);
 const ARTIFACTS = path.resolve('test-artifacts');
 
 describe.skipIf(!hasChromium)('playground in headless Chromium', () => {
@@ -33,7 +34,15 @@ describe.skipIf(!hasChromium)('playground in headless Chromium', () => {
     await adapter.start();
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--no-first-run',
+        '--disable-sync',
+      ],
     });
     page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
     await page.goto(adapter.url());
@@ -112,7 +121,11 @@ describe.skipIf(!hasChromium)('playground in headless Chromium', () => {
   it('a refused command is answered privately and left in the box to fix', async () => {
     await page.fill('#command-input', '/rate count:50');
     await page.press('#command-input', 'Enter');
-    await page.waitForFunction(() => Array.from(document.querySelectorAll('#channel-messages .msg.ephemeral')).some((e) => e.textContent!.includes('count must be from 1 to 10')));
+    await page.waitForFunction(() =>
+      Array.from(document.querySelectorAll('#channel-messages .msg.ephemeral')).some((e) =>
+        e.textContent.includes('count must be from 1 to 10'),
+      ),
+    );
     expect(await page.inputValue('#command-input')).toBe('/rate count:50');
     await page.fill('#command-input', '');
   });
@@ -139,7 +152,10 @@ describe.skipIf(!hasChromium)('playground in headless Chromium', () => {
     const profile = page.locator('#channel-messages .msg.ephemeral').last();
     // (/rate may show an image again that was shown but not rated before, so count distinct images loosely.)
     expect(await profile.innerText()).toMatch(/Your taste profile — (?:[5-9]|10) ratings/);
-    expect(await profile.locator('.attachment img').evaluateAll((els) => els.map((e) => e.getAttribute('data-file')))).toEqual(['taste-grid.png', 'ratings.png']);
+    expect(await profile.locator('.attachment img').evaluateAll((els) => els.map((e) => e.getAttribute('data-file')))).toEqual([
+      'taste-grid.png',
+      'ratings.png',
+    ]);
     await page.evaluate(() => {
       const box = document.getElementById('channel-messages')!;
       box.scrollTop = box.scrollHeight;

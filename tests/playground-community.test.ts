@@ -80,7 +80,7 @@ describe('playground community features (real core)', () => {
     expect({ width: meta.width, height: meta.height }).toEqual({ width: file.width, height: file.height });
     expect(meta.width).toBeGreaterThan(100);
     expect(meta.height).toBeGreaterThan(100);
-    return { width: meta.width!, height: meta.height!, bytes };
+    return { width: meta.width, height: meta.height, bytes };
   }
 
   it('everyone who acts is recorded in the playground scope; rating works for several people', async () => {
@@ -98,7 +98,10 @@ describe('playground community features (real core)', () => {
     for (const [user, scores] of Object.entries(TASTES)) {
       expect(await core.rating(userKeyOf(personFor(user)), rateMessages[0]!.imageId!)).toBe(scores[0]);
     }
-    const rows = await core.app.database.db.select({ k: userScopes.userKey }).from(userScopes).where(eq(userScopes.scopeId, PLAYGROUND_SCOPE));
+    const rows = await core.app.database.db
+      .select({ k: userScopes.userKey })
+      .from(userScopes)
+      .where(eq(userScopes.scopeId, PLAYGROUND_SCOPE));
     expect(rows.map((r) => r.k).sort()).toEqual(['ann', 'bob', 'carol', 'dave'].map((u) => userKeyOf(personFor(u))));
   }, 180_000); // 40 clicks, each a few ledger transactions: slow on a busy shared machine
 

@@ -74,7 +74,10 @@ describe('playground rating clicks follow the ledger (real core, over HTTP)', ()
     const bo = await PlaygroundClient.as(adapter.url(), 'bo');
     const random = rng(200);
     const all = ids();
-    const clicks = Array.from({ length: 200 }, (_, i) => ({ messageId: all[i < all.length ? i : Math.floor(random() * all.length)]!, score: 1 + Math.floor(random() * 10) }));
+    const clicks = Array.from({ length: 200 }, (_, i) => ({
+      messageId: all[i < all.length ? i : Math.floor(random() * all.length)]!,
+      score: 1 + Math.floor(random() * 10),
+    }));
     const answers = await Promise.all(clicks.map((c) => bo.rate(c.messageId, c.score)));
     expect(answers.every((a) => a.status === 200)).toBe(true);
     // Before clearing: the ledger holds each image's latest click.
@@ -91,7 +94,10 @@ describe('playground rating clicks follow the ledger (real core, over HTTP)', ()
     const cleared = await Promise.all(all.map((id) => bo.rate(id, null)));
     expect(cleared.every((a) => a.status === 200)).toBe(true);
     expect(await core.app.services.ratings.count(userKeyOf(personFor('bo')))).toBe(0);
-    const left = await queryRows(core.app.database.db, sql`select image_id, score from rating_votes where user_key = ${userKeyOf(personFor('bo'))} and present`);
+    const left = await queryRows(
+      core.app.database.db,
+      sql`select image_id, score from rating_votes where user_key = ${userKeyOf(personFor('bo'))} and present`,
+    );
     expect(left).toEqual([]);
     for (const id of all) expect(adapter.state.messages.get(id)!.ratings.bo).toBeUndefined();
 
@@ -103,7 +109,9 @@ describe('playground rating clicks follow the ledger (real core, over HTTP)', ()
 
   it('property: random set/clear sequences (some concurrent, several people) end with the ledger equal to the last click per image', async () => {
     const people = ['cy', 'di'];
-    const clients = Object.fromEntries(await Promise.all(people.map(async (p) => [p, await PlaygroundClient.as(adapter.url(), p)] as const)));
+    const clients = Object.fromEntries(
+      await Promise.all(people.map(async (p) => [p, await PlaygroundClient.as(adapter.url(), p)] as const)),
+    );
     for (const seed of [1, 2, 3, 4]) {
       const random = rng(seed);
       // A few images per sequence so clicks collide; fresh ones each time.

@@ -51,7 +51,10 @@ interface RawAnswer {
 }
 
 /** One HTTP request with full control of its headers (fetch cannot set Host). */
-function raw(base: string, o: { method?: string; path?: string; headers?: Record<string, string>; body?: string | Buffer; chunks?: Buffer[] } = {}): Promise<RawAnswer> {
+function raw(
+  base: string,
+  o: { method?: string; path?: string; headers?: Record<string, string>; body?: string | Buffer; chunks?: Buffer[] } = {},
+): Promise<RawAnswer> {
   const u = new URL(base);
   return new Promise((resolve, reject) => {
     const req = request({ host: u.hostname, port: u.port, method: o.method ?? 'GET', path: o.path ?? '/', headers: o.headers }, (res) => {
@@ -83,7 +86,10 @@ describe('the playground over HTTP: origin, sessions, strict input (real core)',
   beforeAll(async () => {
     core = await openTestCore({ generator: new ExplodingGenerator() });
     stateFile = path.join(mkdtempSync(path.join(tmpdir(), 'tl-pg-sec-')), 'playground.jsonl');
-    const log = pino({ level: 'debug' }, { write: (line: string) => void logLines.push(JSON.parse(line) as { level: number; msg: string }) });
+    const log = pino(
+      { level: 'debug' },
+      { write: (line: string) => void logLines.push(JSON.parse(line) as { level: number; msg: string }) },
+    );
     adapter = createPlaygroundAdapter({ services: core.app.services, log, port: 0, runFeedPollMs: 50, stateFile });
     await adapter.start();
     ann = await PlaygroundClient.as(adapter.url(), 'ann');
@@ -133,19 +139,85 @@ describe('the playground over HTTP: origin, sessions, strict input (real core)',
       const before = await effects();
       const victim = ann.cookie!; // even were the browser to attach the cookie
       const attempts: { path: string; headers: Record<string, string>; body: string; status: number; why: RegExp }[] = [
-        { path: '/api/command', headers: { origin: ATTACKER, 'content-type': 'text/plain' }, body: JSON.stringify({ text: '/privacy share:on' }), status: 403, why: /cross-origin/ },
-        { path: '/api/command', headers: { origin: ATTACKER, 'content-type': 'text/plain' }, body: JSON.stringify({ user: 'bob', text: '/privacy action:forget confirm:yes' }), status: 403, why: /cross-origin/ },
-        { path: '/api/command', headers: { origin: ATTACKER, 'content-type': 'application/json' }, body: JSON.stringify({ text: '/privacy share:on' }), status: 403, why: /cross-origin/ },
-        { path: '/api/command', headers: { origin: 'null', 'content-type': 'application/json' }, body: JSON.stringify({ text: '/privacy share:on' }), status: 403, why: /cross-origin/ },
-        { path: '/api/command', headers: { 'sec-fetch-site': 'cross-site', 'content-type': 'application/json' }, body: JSON.stringify({ text: '/privacy share:on' }), status: 403, why: /cross-site/ },
+        {
+          path: '/api/command',
+          headers: { origin: ATTACKER, 'content-type': 'text/plain' },
+          body: JSON.stringify({ text: '/privacy share:on' }),
+          status: 403,
+          why: /cross-origin/,
+        },
+        {
+          path: '/api/command',
+          headers: { origin: ATTACKER, 'content-type': 'text/plain' },
+          body: JSON.stringify({ user: 'bob', text: '/privacy action:forget confirm:yes' }),
+          status: 403,
+          why: /cross-origin/,
+        },
+        {
+          path: '/api/command',
+          headers: { origin: ATTACKER, 'content-type': 'application/json' },
+          body: JSON.stringify({ text: '/privacy share:on' }),
+          status: 403,
+          why: /cross-origin/,
+        },
+        {
+          path: '/api/command',
+          headers: { origin: 'null', 'content-type': 'application/json' },
+          body: JSON.stringify({ text: '/privacy share:on' }),
+          status: 403,
+          why: /cross-origin/,
+        },
+        {
+          path: '/api/command',
+          headers: { 'sec-fetch-site': 'cross-site', 'content-type': 'application/json' },
+          body: JSON.stringify({ text: '/privacy share:on' }),
+          status: 403,
+          why: /cross-site/,
+        },
         // Another server on this machine (another port) is same-site, not same-origin.
-        { path: '/api/command', headers: { 'sec-fetch-site': 'same-site', origin: 'http://127.0.0.1:1', 'content-type': 'application/json' }, body: JSON.stringify({ text: '/privacy share:on' }), status: 403, why: /cross-site/ },
+        {
+          path: '/api/command',
+          headers: { 'sec-fetch-site': 'same-site', origin: 'http://127.0.0.1:1', 'content-type': 'application/json' },
+          body: JSON.stringify({ text: '/privacy share:on' }),
+          status: 403,
+          why: /cross-site/,
+        },
         // Same origin, but a form or text/plain post: refused for its type.
-        { path: '/api/command', headers: { origin: adapter.url(), 'content-type': 'text/plain' }, body: JSON.stringify({ text: '/privacy share:on' }), status: 415, why: /application\/json/ },
-        { path: '/api/command', headers: { origin: adapter.url(), 'content-type': 'application/x-www-form-urlencoded' }, body: 'text=%2Fprivacy+share%3Aon', status: 415, why: /application\/json/ },
-        { path: '/api/command', headers: { 'content-type': 'multipart/form-data; boundary=x' }, body: '--x--', status: 415, why: /application\/json/ },
-        { path: '/api/rate', headers: { origin: ATTACKER, 'content-type': 'text/plain' }, body: JSON.stringify({ messageId: imageMessageId, score: 9 }), status: 403, why: /cross-origin/ },
-        { path: '/api/session', headers: { origin: ATTACKER, 'content-type': 'text/plain' }, body: JSON.stringify({ person: 'bob' }), status: 403, why: /cross-origin/ },
+        {
+          path: '/api/command',
+          headers: { origin: adapter.url(), 'content-type': 'text/plain' },
+          body: JSON.stringify({ text: '/privacy share:on' }),
+          status: 415,
+          why: /application\/json/,
+        },
+        {
+          path: '/api/command',
+          headers: { origin: adapter.url(), 'content-type': 'application/x-www-form-urlencoded' },
+          body: 'text=%2Fprivacy+share%3Aon',
+          status: 415,
+          why: /application\/json/,
+        },
+        {
+          path: '/api/command',
+          headers: { 'content-type': 'multipart/form-data; boundary=x' },
+          body: '--x--',
+          status: 415,
+          why: /application\/json/,
+        },
+        {
+          path: '/api/rate',
+          headers: { origin: ATTACKER, 'content-type': 'text/plain' },
+          body: JSON.stringify({ messageId: imageMessageId, score: 9 }),
+          status: 403,
+          why: /cross-origin/,
+        },
+        {
+          path: '/api/session',
+          headers: { origin: ATTACKER, 'content-type': 'text/plain' },
+          body: JSON.stringify({ person: 'bob' }),
+          status: 403,
+          why: /cross-origin/,
+        },
         { path: '/api/logout', headers: { origin: ATTACKER, 'content-type': 'text/plain' }, body: '{}', status: 403, why: /cross-origin/ },
       ];
       for (const a of attempts) {
@@ -168,13 +240,24 @@ describe('the playground over HTTP: origin, sessions, strict input (real core)',
     it('a foreign Host is refused (DNS rebinding); this server’s own names are served', async () => {
       const port = new URL(adapter.url()).port;
       const cookie = ann.cookie!;
-      for (const host of [`rebind.evil.example:${port}`, 'rebind.evil.example', `127.0.0.1:${Number(port) + 1}`, `localhost.evil.example:${port}`, `127.0.0.1.nip.io:${port}`]) {
+      for (const host of [
+        `rebind.evil.example:${port}`,
+        'rebind.evil.example',
+        `127.0.0.1:${Number(port) + 1}`,
+        `localhost.evil.example:${port}`,
+        `127.0.0.1.nip.io:${port}`,
+      ]) {
         for (const p of ['/', '/events', '/api/session']) {
           const r = await raw(adapter.url(), { path: p, headers: { host, cookie } });
           expect(r.status, `${host} ${p}`).toBe(403);
           expect(r.body).not.toContain('"messages"');
         }
-        const post = await raw(adapter.url(), { method: 'POST', path: '/api/command', headers: { host, cookie, 'content-type': 'application/json' }, body: '{"text":"/help"}' });
+        const post = await raw(adapter.url(), {
+          method: 'POST',
+          path: '/api/command',
+          headers: { host, cookie, 'content-type': 'application/json' },
+          body: '{"text":"/help"}',
+        });
         expect(post.status).toBe(403);
       }
       for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `LOCALHOST:${port}`, `[::1]:${port}`]) {
@@ -184,7 +267,11 @@ describe('the playground over HTTP: origin, sessions, strict input (real core)',
 
     it('commands and clicks act as the session’s person; a person named in the body is refused, not obeyed', async () => {
       const before = await effects();
-      for (const body of [{ user: 'bob', text: '/privacy share:on' }, { person: 'bob', text: '/privacy share:on' }, { asUser: 'bob', text: '/privacy share:on' }]) {
+      for (const body of [
+        { user: 'bob', text: '/privacy share:on' },
+        { person: 'bob', text: '/privacy share:on' },
+        { asUser: 'bob', text: '/privacy share:on' },
+      ]) {
         const r = await ann.post('/api/command', body);
         expect(r.status).toBe(400);
         expect((r.body as { error: string }).error).toMatch(/unknown field .*session/);
@@ -253,7 +340,9 @@ describe('the playground over HTTP: origin, sessions, strict input (real core)',
     });
 
     it('a private file (an export) is served only to its owner’s session: 404 for anyone else', async () => {
-      const exportMsg = [...adapter.state.messages.values()].filter((m) => m.ephemeralFor === 'ann' && m.files?.some((f) => f.contentType === 'application/json')).at(-1)!;
+      const exportMsg = [...adapter.state.messages.values()]
+        .filter((m) => m.ephemeralFor === 'ann' && m.files?.some((f) => f.contentType === 'application/json'))
+        .at(-1)!;
       const file = exportMsg.files![0]!;
       const own = await ann.get(adapter.fileUrl(file));
       expect(own.status).toBe(200);
@@ -265,7 +354,11 @@ describe('the playground over HTTP: origin, sessions, strict input (real core)',
       expect((await bob.get(`/files/${file.id}/anything.json`)).status).toBe(404);
       expect((await new PlaygroundClient(adapter.url()).get(adapter.fileUrl(file))).status).toBe(401);
       // A public message's file is everyone's.
-      await adapter.channel.post({ kind: 'info', text: 'a public chart', files: [{ name: 'public.txt', contentType: 'text/plain', data: Buffer.from('hello') }] });
+      await adapter.channel.post({
+        kind: 'info',
+        text: 'a public chart',
+        files: [{ name: 'public.txt', contentType: 'text/plain', data: Buffer.from('hello') }],
+      });
       const pub = [...adapter.state.messages.values()].at(-1)!.files![0]!;
       expect((await bob.get(adapter.fileUrl(pub))).status).toBe(200);
     });
@@ -280,7 +373,9 @@ describe('the playground over HTTP: origin, sessions, strict input (real core)',
       expect(r.status).toBe(413);
       expect((r.body as { error: string }).error).toMatch(/too large/);
       const chunked = await raw(adapter.url(), {
-        method: 'POST', path: '/api/command', headers: { cookie: ann.cookie!, 'content-type': 'application/json', 'transfer-encoding': 'chunked' },
+        method: 'POST',
+        path: '/api/command',
+        headers: { cookie: ann.cookie!, 'content-type': 'application/json', 'transfer-encoding': 'chunked' },
         chunks: Array.from({ length: 20 }, () => Buffer.alloc(10 * 1024, 0x20)),
       });
       expect(chunked.status).toBe(413);
@@ -293,11 +388,19 @@ describe('the playground over HTTP: origin, sessions, strict input (real core)',
     it('malformed JSON is 400 and runs nothing (no empty command as “guest”)', async () => {
       const before = await effects();
       for (const body of ['{not json', '', 'null', '[]', '"text"', '{"text": 7}', '{"text": ""}']) {
-        const r = await raw(adapter.url(), { method: 'POST', path: '/api/command', headers: { cookie: ann.cookie!, 'content-type': 'application/json' }, body });
+        const r = await raw(adapter.url(), {
+          method: 'POST',
+          path: '/api/command',
+          headers: { cookie: ann.cookie!, 'content-type': 'application/json' },
+          body,
+        });
         expect(r.status, body).toBe(400);
       }
       expect(await effects()).toBe(before);
-      const guests = await queryRows(core.app.database.db, sql`select user_key from users where user_key = ${userKeyOf(personFor('guest'))}`);
+      const guests = await queryRows(
+        core.app.database.db,
+        sql`select user_key from users where user_key = ${userKeyOf(personFor('guest'))}`,
+      );
       expect(guests).toEqual([]);
     });
 
@@ -309,7 +412,8 @@ describe('the playground over HTTP: origin, sessions, strict input (real core)',
         expect((r.body as { error: string }).error).toMatch(/whole number from 1 to 10/);
       }
       expect((await ann.post('/api/rate', { messageId: imageMessageId })).status).toBe(400);
-      for (const messageId of [7, null, '../m0001', 'x'.repeat(100)]) expect((await ann.post('/api/rate', { messageId, score: 5 })).status).toBe(400);
+      for (const messageId of [7, null, '../m0001', 'x'.repeat(100)])
+        expect((await ann.post('/api/rate', { messageId, score: 5 })).status).toBe(400);
       expect((await ann.post('/api/rate', { messageId: 'm9999', score: 5 })).status).toBe(404);
       expect(await effects()).toBe(before);
       expect(await core.rating(userKeyOf(personFor('ann')), imageId)).toBeNull();
@@ -345,20 +449,36 @@ describe('the playground over HTTP: origin, sessions, strict input (real core)',
 
     it('a failed run’s notice carries one reference id (every platform: the shared renderer)', async () => {
       // The renderer alone, with a message that already names its reference (as the core writes it).
-      const ops = renderRunEvent({ type: 'run.failed', key: 'k', runId: 'r1', message: 'The run stopped because of an unexpected problem (reference 8cc67231).', referenceId: '8cc67231' });
+      const ops = renderRunEvent({
+        type: 'run.failed',
+        key: 'k',
+        runId: 'r1',
+        message: 'The run stopped because of an unexpected problem (reference 8cc67231).',
+        referenceId: '8cc67231',
+      });
       for (const op of ops) {
         const text = op.op === 'done' ? op.notice.text : op.message.text;
         expect(text.match(/8cc67231/g)?.length ?? 0).toBeLessThanOrEqual(1);
       }
       const plain = renderRunEvent({ type: 'run.failed', key: 'k', runId: 'r1', message: 'Something broke.', referenceId: 'abcd1234' });
-      expect(plain.find((o) => o.op === 'done')!.op === 'done' && (plain.find((o) => o.op === 'done') as { notice: { text: string } }).notice.text).toBe('⚠️ **Run failed**: Something broke. (reference abcd1234)');
+      expect(
+        plain.find((o) => o.op === 'done')!.op === 'done' &&
+          (plain.find((o) => o.op === 'done') as { notice: { text: string } }).notice.text,
+      ).toBe('⚠️ **Run failed**: Something broke. (reference abcd1234)');
 
       // End to end: a run whose renderer fails, in the playground.
       expect((await ann.command('/optimize prompt:explode the lighthouse iterations:1 candidates:1')).status).toBe(200);
-      const notice = await waitFor(() => [...adapter.state.messages.values()].find((m) => m.conversationId === CHANNEL_ID && m.text.includes('Run failed')), 'the failed-run notice', 60_000);
+      const notice = await waitFor(
+        () => [...adapter.state.messages.values()].find((m) => m.conversationId === CHANNEL_ID && m.text.includes('Run failed')),
+        'the failed-run notice',
+        60_000,
+      );
       const refs = [...notice.text.matchAll(/reference ([0-9a-f]{8})/g)].map((m) => m[1]);
       expect(refs).toHaveLength(1);
-      const inThread = await waitFor(() => [...adapter.state.messages.values()].find((m) => m.conversationId !== CHANNEL_ID && m.text.includes('Run failed')), 'the failure in the thread');
+      const inThread = await waitFor(
+        () => [...adapter.state.messages.values()].find((m) => m.conversationId !== CHANNEL_ID && m.text.includes('Run failed')),
+        'the failure in the thread',
+      );
       expect(inThread.text.match(/reference [0-9a-f]{8}/g)).toHaveLength(1);
     });
   });
@@ -378,7 +498,10 @@ describe('the playground off loopback', () => {
   it('refuses to start on a non-loopback HOST without PLAYGROUND_TOKEN, naming both', async () => {
     for (const host of ['0.0.0.0', '::']) {
       const a = createPlaygroundAdapter({ services: core.app.services, log: silentLogger, host, port: 0 });
-      const err = await a.start().then(() => null, (e: unknown) => e as Error);
+      const err = await a.start().then(
+        () => null,
+        (e: unknown) => e as Error,
+      );
       expect(err).toBeInstanceOf(PlaygroundExposedError);
       expect(err!.message).toContain('PLAYGROUND_TOKEN');
       expect(err!.message).toContain(`HOST=${host}`);
@@ -427,7 +550,16 @@ describe('the playground off loopback', () => {
     expect((await browser.snapshot()).person).toBe('zoe'); // the person carries over
     // Still same-origin only, and only this machine's names.
     expect((await raw(base, { path: '/api/session', headers: { cookie: browser.cookie!, host: 'rebind.evil.example' } })).status).toBe(403);
-    expect((await raw(base, { method: 'POST', path: '/api/command', headers: { cookie: browser.cookie!, origin: ATTACKER, 'content-type': 'text/plain' }, body: '{"text":"/help"}' })).status).toBe(403);
+    expect(
+      (
+        await raw(base, {
+          method: 'POST',
+          path: '/api/command',
+          headers: { cookie: browser.cookie!, origin: ATTACKER, 'content-type': 'text/plain' },
+          body: '{"text":"/help"}',
+        })
+      ).status,
+    ).toBe(403);
     // Logging out ends the session.
     expect((await browser.post('/api/logout', {})).status).toBe(200);
     expect((await browser.get('/api/session')).status).toBe(401);

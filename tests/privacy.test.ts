@@ -38,7 +38,10 @@ describe('mentions in text options', () => {
 import { createTasteWorld, type TasteWorld } from './helpers/taste-world';
 
 const person = (id: string): PersonRef => ({ platform: 'discord', userId: id, displayName: id });
-const solid = (i: number) => sharp({ create: { width: 48, height: 48, channels: 3, background: { r: (i * 53) % 256, g: (i * 97) % 256, b: (i * 151) % 256 } } }).png().toBuffer();
+const solid = (i: number) =>
+  sharp({ create: { width: 48, height: 48, channels: 3, background: { r: (i * 53) % 256, g: (i * 97) % 256, b: (i * 151) % 256 } } })
+    .png()
+    .toBuffer();
 
 /** Every (table, column) in the public schema whose values can hold text: text, varchar, json(b), arrays. */
 async function textColumns(db: Db): Promise<{ table: string; column: string }[]> {
@@ -76,14 +79,20 @@ for (const backend of testBackends()) {
 
     const rateN = async (who: PersonRef, n: number, scopeId: string, offset = 0) => {
       for (let i = 0; i < n; i++) {
-        await world.ledger.rate({ userKey: userKeyOf(who), imageId: gallery[(i + offset) % gallery.length]!, score: 1 + ((i * 7 + offset) % 10), ctx: { source: 'discord', scopeId } });
+        await world.ledger.rate({
+          userKey: userKeyOf(who),
+          imageId: gallery[(i + offset) % gallery.length]!,
+          score: 1 + ((i * 7 + offset) % 10),
+          ctx: { source: 'discord', scopeId },
+        });
       }
     };
 
     beforeAll(async () => {
       database = await backend.open();
       world = createTasteWorld(database.db);
-      for (let i = 0; i < 12; i++) gallery.push((await world.store.put(await solid(i), { source: 'gallery', prompt: `g${i}`, seed: i })).id);
+      for (let i = 0; i < 12; i++)
+        gallery.push((await world.store.put(await solid(i), { source: 'gallery', prompt: `g${i}`, seed: i })).id);
       await touchPerson(world.db, ANN, 'g1');
       await touchPerson(world.db, BOB, 'g1');
       await touchPerson(world.db, CAT, 'g2');
@@ -100,7 +109,10 @@ for (const backend of testBackends()) {
     });
 
     async function refusal(p: Promise<unknown>): Promise<string> {
-      const err = await p.then(() => null, (e: unknown) => e);
+      const err = await p.then(
+        () => null,
+        (e: unknown) => e,
+      );
       expect(err).toBeInstanceOf(ProfileNotAvailableError);
       return (err as Error).message;
     }
@@ -138,7 +150,12 @@ for (const backend of testBackends()) {
     it('exports a person’s data as JSON with their ratings', async () => {
       const { filename, json } = await world.privacy.export(ANN);
       expect(filename).toMatch(/\.json$/);
-      const data = JSON.parse(json) as { userKey: string; ratings: { imageId: string; score: number }[]; ratingEvents: unknown[]; scopes: unknown[] };
+      const data = JSON.parse(json) as {
+        userKey: string;
+        ratings: { imageId: string; score: number }[];
+        ratingEvents: unknown[];
+        scopes: unknown[];
+      };
       expect(data.userKey).toBe(userKeyOf(ANN));
       expect(data.ratings).toHaveLength(10);
       expect(data.ratings.map((r) => r.imageId).sort()).toEqual(gallery.slice(0, 10).sort());
@@ -150,17 +167,27 @@ for (const backend of testBackends()) {
       const replies: OutMessage[] = [];
       const run = async (name: string, options: Record<string, unknown>, who: PersonRef) => {
         const ctx = {
-          platform: 'discord', person: who, scopeId: 'g1', invocationId: 'i-1', options, log: silentLogger,
+          platform: 'discord',
+          person: who,
+          scopeId: 'g1',
+          invocationId: 'i-1',
+          options,
+          log: silentLogger,
           services: { profiles: world.profiles, privacy: world.privacy },
-          defer: async () => {}, reply: async (m: OutMessage) => void replies.push(m),
+          defer: async () => {},
+          reply: async (m: OutMessage) => void replies.push(m),
           channel: { id: 'c1', mention: '#c1', post: async () => 'm', edit: async () => {} },
-          openThread: async () => { throw new Error('no threads here'); },
+          openThread: async () => {
+            throw new Error('no threads here');
+          },
         } as unknown as CommandContext;
         await findCommand(name)!.execute(ctx);
       };
       await world.privacy.setSharing(BOB, false, 'g1');
       await expect(run('compare', { users: `<@${BOB.userId}>` }, ANN)).rejects.toThrow(ProfileNotAvailableError.MESSAGE);
-      await expect(run('optimize', { prompt: 'a fox', for: `<@${ANN.userId}> <@${BOB.userId}>` }, ANN)).rejects.toThrow(ProfileNotAvailableError.MESSAGE);
+      await expect(run('optimize', { prompt: 'a fox', for: `<@${ANN.userId}> <@${BOB.userId}>` }, ANN)).rejects.toThrow(
+        ProfileNotAvailableError.MESSAGE,
+      );
       await run('privacy', { action: 'forget' }, ANN);
       expect(replies.at(-1)!.text).toBe(FORGET_WARNING);
       expect(await world.ledger.count(userKeyOf(ANN))).toBe(10);
@@ -189,24 +216,71 @@ for (const backend of testBackends()) {
       const uploadFile = world.store.path(upload.id);
       expect(existsSync(uploadFile)).toBe(true);
       await world.embeddings.embed([upload.id]);
-      const late = { userKey: dan, imageId: upload.id, score: 9, eventTime: new Date('2030-01-01T00:00:00Z'), ctx: { source: 'discord', scopeId: 'g1' } };
+      const late = {
+        userKey: dan,
+        imageId: upload.id,
+        score: 9,
+        eventTime: new Date('2030-01-01T00:00:00Z'),
+        ctx: { source: 'discord', scopeId: 'g1' },
+      };
       await world.ledger.rate(late);
       await world.ledger.rate({ userKey: bob, imageId: upload.id, score: 4, ctx: { source: 'discord', scopeId: 'g1' } });
       await world.ledger.unrate({ userKey: dan, imageId: gallery[2]!, score: 3, ctx: { source: 'discord' } });
-      await db.insert(platformMessages).values({ platform: 'discord', messageId: 'm-upload', channelId: 'c1', scopeId: 'g1', imageId: upload.id, kind: 'attachment' });
+      await db
+        .insert(platformMessages)
+        .values({ platform: 'discord', messageId: 'm-upload', channelId: 'c1', scopeId: 'g1', imageId: upload.id, kind: 'attachment' });
       // Dan's run with everything hanging off it.
-      await db.insert(runs).values({ id: 'run-dan', userKey: dan, scopeId: 'g1', requestKey: 'discord:i-1', status: 'finished', initialPrompt: 'a fox', params: { members: [dan] }, state: { history: [] } });
+      await db
+        .insert(runs)
+        .values({
+          id: 'run-dan',
+          userKey: dan,
+          scopeId: 'g1',
+          requestKey: 'discord:i-1',
+          status: 'finished',
+          initialPrompt: 'a fox',
+          params: { members: [dan] },
+          state: { history: [] },
+        });
       await db.insert(runIterations).values({ runId: 'run-dan', iteration: 0, bestScore: 6, bestSoFar: 6, scorerN: 6 });
-      await db.insert(candidates).values({ runId: 'run-dan', iteration: 0, idx: 0, prompt: 'a fox', imageId: gallery[0]!, score: 6, memberScores: { [dan]: 6 } });
-      await db.insert(outbox).values({ runId: 'run-dan', key: 'run-dan:started', kind: 'run.started', payload: { params: { members: [dan] } } });
-      await db.insert(usage).values({ runId: 'run-dan', userKey: dan, scopeId: 'g1', provider: 'sketch', model: 'sketch', kind: 'image', images: 1 });
-      await db.insert(platformMessages).values({ platform: 'discord', messageId: 'm-run', channelId: 'c1', runId: 'run-dan', kind: 'header' });
+      await db
+        .insert(candidates)
+        .values({ runId: 'run-dan', iteration: 0, idx: 0, prompt: 'a fox', imageId: gallery[0]!, score: 6, memberScores: { [dan]: 6 } });
+      await db
+        .insert(outbox)
+        .values({ runId: 'run-dan', key: 'run-dan:started', kind: 'run.started', payload: { params: { members: [dan] } } });
+      await db
+        .insert(usage)
+        .values({ runId: 'run-dan', userKey: dan, scopeId: 'g1', provider: 'sketch', model: 'sketch', kind: 'image', images: 1 });
+      await db
+        .insert(platformMessages)
+        .values({ platform: 'discord', messageId: 'm-run', channelId: 'c1', runId: 'run-dan', kind: 'header' });
       await db.insert(scorerModels).values({ userKey: dan, model: 'an-earlier-embedder', method: 'finetune', n: 6, params: {} });
       await db.insert(processedEvents).values({ eventKey: 'discord:i-1', userKey: dan });
       // Bob's group run that included Dan: kept, but Dan's key leaves its JSON.
-      await db.insert(runs).values({ id: 'run-bob', userKey: bob, status: 'finished', initialPrompt: 'a lake', params: { members: [bob, dan], objective: 'min' } });
-      await db.insert(candidates).values({ runId: 'run-bob', iteration: 0, idx: 0, prompt: 'a lake', imageId: gallery[1]!, score: 5, memberScores: { [bob]: 7, [dan]: 5 } });
-      await db.insert(outbox).values({ runId: 'run-bob', key: 'run-bob:started', kind: 'run.started', payload: { params: { members: [bob, dan] } } });
+      await db
+        .insert(runs)
+        .values({
+          id: 'run-bob',
+          userKey: bob,
+          status: 'finished',
+          initialPrompt: 'a lake',
+          params: { members: [bob, dan], objective: 'min' },
+        });
+      await db
+        .insert(candidates)
+        .values({
+          runId: 'run-bob',
+          iteration: 0,
+          idx: 0,
+          prompt: 'a lake',
+          imageId: gallery[1]!,
+          score: 5,
+          memberScores: { [bob]: 7, [dan]: 5 },
+        });
+      await db
+        .insert(outbox)
+        .values({ runId: 'run-bob', key: 'run-bob:started', kind: 'run.started', payload: { params: { members: [bob, dan] } } });
       await world.taste.idle();
       expect(world.taste.scorer.hasUser(dan)).toBe(true);
       expect((await mentions(db, dan)).length).toBeGreaterThan(8);
@@ -220,7 +294,10 @@ for (const backend of testBackends()) {
       expect(existsSync(uploadFile)).toBe(false);
       expect(world.taste.scorer.hasUser(dan)).toBe(false);
       expect(await isForgotten(db, dan)).toBe(true);
-      const [tomb] = await queryRows<{ n: number | string }>(db, sql`select count(*) as n from forgotten_users where user_key_hash = ${hashUserKey(dan)}`);
+      const [tomb] = await queryRows<{ n: number | string }>(
+        db,
+        sql`select count(*) as n from forgotten_users where user_key_hash = ${hashUserKey(dan)}`,
+      );
       expect(Number(tomb?.n)).toBe(1);
       // Bob's run survives, with Dan replaced by a placeholder.
       const [bobRun] = await queryRows<{ params: unknown }>(db, sql`select params from runs where id = 'run-bob'`);
@@ -238,7 +315,9 @@ for (const backend of testBackends()) {
       expect(world.taste.scorer.hasUser(dan)).toBe(false);
       // Dan can no longer be compared, with the same refusal as anyone else.
       await world.privacy.setSharing(BOB, true, 'g1');
-      expect(await refusal(world.profiles.compare({ requester: BOB, people: [DAN], scopeId: 'g1' }))).toBe(ProfileNotAvailableError.MESSAGE);
+      expect(await refusal(world.profiles.compare({ requester: BOB, people: [DAN], scopeId: 'g1' }))).toBe(
+        ProfileNotAvailableError.MESSAGE,
+      );
     });
   });
 }

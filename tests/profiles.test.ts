@@ -10,8 +10,17 @@ import type { Database } from '../src/db/connection';
 import { userKeyOf, type PersonRef } from '../src/core/identity';
 import { touchPerson } from '../src/core/people';
 import {
-  allDescriptorPhrases, describeTaste, directionResponses, featureDirections, gridSize, imageGrid, phraseDirections,
-  ratingDistributionChart, separatingSentence, slopePerSd, type TextEmbedder,
+  allDescriptorPhrases,
+  describeTaste,
+  directionResponses,
+  featureDirections,
+  gridSize,
+  imageGrid,
+  phraseDirections,
+  ratingDistributionChart,
+  separatingSentence,
+  slopePerSd,
+  type TextEmbedder,
 } from '../src/core/profiles';
 import { createRng } from '../src/core/random';
 import { inProcessChartRenderer } from '../src/charts/render';
@@ -20,8 +29,22 @@ import { renderSketch, parseSketchPrompt } from '../src/providers/imagegen/sketc
 import { testBackends } from './helpers/db';
 import { createTasteWorld, type TasteWorld } from './helpers/taste-world';
 
-const WARM = ['warm golden hour desert with a low sun', 'warm orange autumn forest', 'red and amber sunset over dunes', 'cozy warm village at dusk, golden', 'fiery orange abstract flames', 'golden wheat fields under a warm sky'];
-const COOL = ['cool blue icy lake under a pale winter sky', 'frozen blue forest in winter, icy', 'teal ocean at blue hour, cold', 'cold blue night city', 'navy and cyan abstract waves, cool', 'misty blue mountains, icy cold'];
+const WARM = [
+  'warm golden hour desert with a low sun',
+  'warm orange autumn forest',
+  'red and amber sunset over dunes',
+  'cozy warm village at dusk, golden',
+  'fiery orange abstract flames',
+  'golden wheat fields under a warm sky',
+];
+const COOL = [
+  'cool blue icy lake under a pale winter sky',
+  'frozen blue forest in winter, icy',
+  'teal ocean at blue hour, cold',
+  'cold blue night city',
+  'navy and cyan abstract waves, cool',
+  'misty blue mountains, icy cold',
+];
 
 async function render(prompts: string[], seedBase: number, size = 96): Promise<Buffer[]> {
   return Promise.all(prompts.map((p, i) => renderSketch(parseSketchPrompt(p), { seed: seedBase + i, size })));
@@ -65,13 +88,31 @@ describe('taste directions and descriptions (features-v1)', () => {
     expect(d.moreThanCommunity).toContain('warm palettes');
     expect(d.text).toMatch(/You lean towards .*warm palettes/);
     // The mirror person gets the other pole; with the community liking warmth as much, nothing is "more".
-    const cool = describeTaste(directionResponses(X, isWarm.map((w) => (w ? 3 : 8.5)), community, featureDirections()));
+    const cool = describeTaste(
+      directionResponses(
+        X,
+        isWarm.map((w) => (w ? 3 : 8.5)),
+        community,
+        featureDirections(),
+      ),
+    );
     expect(cool.likes).toContain('cool palettes');
     const same = describeTaste(directionResponses(X, person, person, featureDirections()));
     expect(same.moreThanCommunity).toEqual([]);
-    expect(separatingSentence({ name: 'Ann', responses }, { name: 'Bob', responses: directionResponses(X, isWarm.map((w) => (w ? 3 : 8.5)), community, featureDirections()) })).toMatch(
-      /Ann (leans towards warm palettes while Bob leans towards cool palettes|likes reds and oranges much more than Bob does)/,
-    );
+    expect(
+      separatingSentence(
+        { name: 'Ann', responses },
+        {
+          name: 'Bob',
+          responses: directionResponses(
+            X,
+            isWarm.map((w) => (w ? 3 : 8.5)),
+            community,
+            featureDirections(),
+          ),
+        },
+      ),
+    ).toMatch(/Ann (leans towards warm palettes while Bob leans towards cool palettes|likes reds and oranges much more than Bob does)/);
   });
 
   it('uses descriptor phrases through a TextEmbedder (the CLIP path)', async () => {
@@ -83,11 +124,24 @@ describe('taste directions and descriptions (features-v1)', () => {
     const rng = createRng(3);
     const text: TextEmbedder = {
       modelId: 'fake-clip',
-      embedText: async (ts) => ts.map((t) => Float32Array.from({ length: FEATURE_DIM }, (_, j) => (t === 'warm colors' ? warm[j]! : t === 'cool colors' ? -warm[j]! : 0) + rng.normal() * 0.01)),
+      embedText: async (ts) =>
+        ts.map((t) =>
+          Float32Array.from(
+            { length: FEATURE_DIM },
+            (_, j) => (t === 'warm colors' ? warm[j]! : t === 'cool colors' ? -warm[j]! : 0) + rng.normal() * 0.01,
+          ),
+        ),
     };
     const dirs = await phraseDirections(text);
     expect(dirs).toHaveLength(phrases.length);
-    const d = describeTaste(directionResponses(X, isWarm.map((w) => (w ? 8.5 : 3)), isWarm.map(() => 5.5), dirs));
+    const d = describeTaste(
+      directionResponses(
+        X,
+        isWarm.map((w) => (w ? 8.5 : 3)),
+        isWarm.map(() => 5.5),
+        dirs,
+      ),
+    );
     expect(d.likes[0]).toBe('warm colors');
     expect(d.dislikes[0]).toBe('cool colors');
   });
@@ -111,7 +165,10 @@ describe('profile pictures', () => {
 
   it('composes a grid of top-rated and predicted-favorite images', async () => {
     const tiles = (await render([...WARM.slice(0, 3)], 9)).map((png, i) => ({ png, caption: `rated ${9 - i}/10` }));
-    const rows = [{ label: 'Top rated', tiles }, { label: 'Predicted favorites', tiles: tiles.slice(0, 2) }];
+    const rows = [
+      { label: 'Top rated', tiles },
+      { label: 'Predicted favorites', tiles: tiles.slice(0, 2) },
+    ];
     const png = await imageGrid(inProcessChartRenderer, rows);
     const meta = await sharp(png).metadata();
     expect(meta.format).toBe('png');
@@ -133,13 +190,19 @@ for (const backend of testBackends()) {
       const ids: string[] = [];
       for (let round = 0; round < 3; round++) {
         const pngs = await render(prompts, 100 * round);
-        for (const [i, png] of pngs.entries()) ids.push((await world.store.put(png, { source: 'gallery', prompt: prompts[i]!, seed: 100 * round + i })).id);
+        for (const [i, png] of pngs.entries())
+          ids.push((await world.store.put(png, { source: 'gallery', prompt: prompts[i]!, seed: 100 * round + i })).id);
       }
       await touchPerson(world.db, ME, 'g1');
       // Rate two thirds: warm high, cool low; the last round stays unrated (predicted favorites come from it).
       for (let k = 0; k < 24; k++) {
         const warm = k % 12 < WARM.length;
-        await world.ledger.rate({ userKey: userKeyOf(ME), imageId: ids[k]!, score: warm ? 9 - (k % 2) : 2 + (k % 2), ctx: { source: 'discord', scopeId: 'g1' } });
+        await world.ledger.rate({
+          userKey: userKeyOf(ME),
+          imageId: ids[k]!,
+          score: warm ? 9 - (k % 2) : 2 + (k % 2),
+          ctx: { source: 'discord', scopeId: 'g1' },
+        });
       }
       await world.taste.idle();
     }, 120_000);

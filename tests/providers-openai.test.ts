@@ -13,7 +13,8 @@ import { chatCostUsd } from '../src/providers/pricing';
 import { FakeOpenAIServer, defaultChatHandler, fakePng, messageText } from './fakes/openai-server';
 
 // Independent of the implementation's own regex: code points an attacker uses to hide text.
-const HIDDEN = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u00AD\u200B-\u200F\u202A-\u202E\u2060-\u2064\u2066-\u2069\uFEFF\u{E0000}-\u{E007F}]/u;
+const HIDDEN =
+  /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u00AD\u200B-\u200F\u202A-\u202E\u2060-\u2064\u2066-\u2069\uFEFF\u{E0000}-\u{E007F}]/u;
 
 let server: FakeOpenAIServer;
 let usage: UsageRecord[];
@@ -163,7 +164,11 @@ describe('retries, timeouts and cancellation', () => {
   it('a hang is retried by the client once, each attempt counted', async () => {
     server.fault({ kind: 'hang' });
     // The retry is a normal reply that must come within the same per-attempt timeout: not too short.
-    const prompts = await llms({ timeoutMs: 2_000, maxRetries: 1 }).optimizer.proposePrompts({ task: 'initial', n: 2, initialPrompt: 'a cat' });
+    const prompts = await llms({ timeoutMs: 2_000, maxRetries: 1 }).optimizer.proposePrompts({
+      task: 'initial',
+      n: 2,
+      initialPrompt: 'a cat',
+    });
     expect(prompts).toHaveLength(2);
     expect(usage[0]).toMatchObject({ attempts: 2, ok: true });
   });
@@ -200,9 +205,9 @@ describe('retries, timeouts and cancellation', () => {
   it('an already-aborted signal sends nothing', async () => {
     const ac = new AbortController();
     ac.abort();
-    await expect(llms().optimizer.proposePrompts({ task: 'initial', n: 2, initialPrompt: 'a cat', signal: ac.signal })).rejects.toBeInstanceOf(
-      CancelledError,
-    );
+    await expect(
+      llms().optimizer.proposePrompts({ task: 'initial', n: 2, initialPrompt: 'a cat', signal: ac.signal }),
+    ).rejects.toBeInstanceOf(CancelledError);
     expect(server.requestsTo('/chat/completions')).toHaveLength(0);
   });
 });
@@ -301,10 +306,17 @@ describe('vision, feedback and moderation', () => {
   it('image moderation sends one data-URL image part and reads the single result', async () => {
     server.flaggedImageColors = [{ r: 255, g: 0, b: 0 }];
     try {
-      const red = await sharp({ create: { width: 16, height: 16, channels: 3, background: { r: 255, g: 0, b: 0 } } }).png().toBuffer();
-      const blue = await sharp({ create: { width: 16, height: 16, channels: 3, background: { r: 0, g: 0, b: 255 } } }).jpeg().toBuffer();
+      const red = await sharp({ create: { width: 16, height: 16, channels: 3, background: { r: 255, g: 0, b: 0 } } })
+        .png()
+        .toBuffer();
+      const blue = await sharp({ create: { width: 16, height: 16, channels: 3, background: { r: 0, g: 0, b: 255 } } })
+        .jpeg()
+        .toBuffer();
       const { moderator } = llms();
-      expect(await moderator.checkImage({ mime: 'image/png', bytes: red }, { runId: 'r9', userKey: 'discord:-:9' })).toEqual({ flagged: true, categories: ['sexual'] });
+      expect(await moderator.checkImage({ mime: 'image/png', bytes: red }, { runId: 'r9', userKey: 'discord:-:9' })).toEqual({
+        flagged: true,
+        categories: ['sexual'],
+      });
       expect(await moderator.checkImage({ mime: 'image/jpeg', bytes: blue })).toEqual({ flagged: false, categories: [] });
       const [first, second] = server.requestsTo('/moderations').map((r) => r.body);
       expect(first.model).toBe('omni-moderation-latest');
@@ -322,7 +334,9 @@ describe('vision, feedback and moderation', () => {
   it('image moderation errors are thrown after the SDK retries (the caller fails closed)', async () => {
     server.fault({ kind: '500' }, { times: 3, path: '/moderations' });
     const png = await fakePng('x');
-    const err = await llms({ maxRetries: 2 }).moderator.checkImage({ mime: 'image/png', bytes: png }).catch((e: unknown) => e);
+    const err = await llms({ maxRetries: 2 })
+      .moderator.checkImage({ mime: 'image/png', bytes: png })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ProviderError);
     expect(server.requestsTo('/moderations')).toHaveLength(3);
     expect(usage).toEqual([expect.objectContaining({ kind: 'moderation', ok: false, attempts: 3 })]);
@@ -343,7 +357,14 @@ describe('usage records', () => {
 
 describe('OpenAIImageGenerator', () => {
   const gen = (extra = {}) =>
-    new OpenAIImageGenerator({ apiKey: 'sk-test-not-real', baseURL: server.baseURL, timeoutMs: 30_000, maxRetries: 2, onUsage: (r) => void usage.push(r), ...extra });
+    new OpenAIImageGenerator({
+      apiKey: 'sk-test-not-real',
+      baseURL: server.baseURL,
+      timeoutMs: 30_000,
+      maxRetries: 2,
+      onUsage: (r) => void usage.push(r),
+      ...extra,
+    });
 
   it('returns b64_json bytes and a usage record priced by tokens', async () => {
     const img = await gen().generate('a red kite', { runId: 'r3', size: 512 });

@@ -108,7 +108,11 @@ describe('Replicate webhook mode', () => {
     expect(again).toEqual({ status: 409, body: { error: 'replayed' } });
     // A fresh timestamp does not make an old id new.
     const ts = String(Math.floor(Date.now() / 1000));
-    const resigned = { ...d!.headers, 'webhook-timestamp': ts, 'webhook-signature': signStandardWebhook(server.webhookSecret, d!.headers['webhook-id'], ts, d!.body) };
+    const resigned = {
+      ...d!.headers,
+      'webhook-timestamp': ts,
+      'webhook-signature': signStandardWebhook(server.webhookSecret, d!.headers['webhook-id'], ts, d!.body),
+    };
     expect((await post(resigned, d!.body)).status).toBe(409);
     expect(receiver.stats.rejected).toEqual(['replayed', 'replayed']);
   });
@@ -122,7 +126,12 @@ describe('Replicate webhook mode', () => {
     const ts = String(Math.floor(Date.now() / 1000));
     const other = `whsec_${randomBytes(32).toString('base64')}`;
     // Signed with another secret; a genuine signature over another body; no signature at all.
-    expect(await post({ 'webhook-id': 'msg_forged1', 'webhook-timestamp': ts, 'webhook-signature': signStandardWebhook(other, 'msg_forged1', ts, evil) }, evil)).toEqual({
+    expect(
+      await post(
+        { 'webhook-id': 'msg_forged1', 'webhook-timestamp': ts, 'webhook-signature': signStandardWebhook(other, 'msg_forged1', ts, evil) },
+        evil,
+      ),
+    ).toEqual({
       status: 401,
       body: { error: 'bad-signature' },
     });
@@ -161,7 +170,15 @@ describe('Replicate webhook mode', () => {
     try {
       const body = JSON.stringify({ id: 'p-early', status: 'succeeded', output: ['x'] });
       const ts = String(Math.floor(Date.now() / 1000));
-      const res = await post({ 'webhook-id': 'msg_e', 'webhook-timestamp': ts, 'webhook-signature': signStandardWebhook(server.webhookSecret, 'msg_e', ts, body) }, body, `http://127.0.0.1:${port}/h`);
+      const res = await post(
+        {
+          'webhook-id': 'msg_e',
+          'webhook-timestamp': ts,
+          'webhook-signature': signStandardWebhook(server.webhookSecret, 'msg_e', ts, body),
+        },
+        body,
+        `http://127.0.0.1:${port}/h`,
+      );
       expect(res.status).toBe(200);
       expect(await r.waitFor('p-early').promise).toMatchObject({ id: 'p-early', status: 'succeeded' });
     } finally {
@@ -180,7 +197,9 @@ describe('Replicate webhook mode', () => {
 
   it('a failed prediction reported by webhook is a ProviderError', async () => {
     server.failWith = 'NSFW content detected';
-    const err = await gen().generate('a kite').catch((e: unknown) => e);
+    const err = await gen()
+      .generate('a kite')
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ProviderError);
     expect((err as Error).message).toMatch(/prediction failed: NSFW content detected/);
     expect(polls()).toHaveLength(0);
@@ -188,7 +207,9 @@ describe('Replicate webhook mode', () => {
 
   it('the deadline still holds: a prediction that never completes times out and is cancelled', async () => {
     server.stuck = true;
-    const err = await gen({ timeoutMs: 400 }, 100).generate('a kite').catch((e: unknown) => e);
+    const err = await gen({ timeoutMs: 400 }, 100)
+      .generate('a kite')
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ProviderTimeoutError);
     expect(server.cancelled).toHaveLength(1);
   });
@@ -206,7 +227,11 @@ describe('Replicate webhook mode', () => {
     try {
       const body = JSON.stringify({ id: 'p1', status: 'succeeded' });
       const ts = String(Math.floor(Date.now() / 1000));
-      const h = { 'webhook-id': 'msg_s', 'webhook-timestamp': ts, 'webhook-signature': signStandardWebhook(server.webhookSecret, 'msg_s', ts, body) };
+      const h = {
+        'webhook-id': 'msg_s',
+        'webhook-timestamp': ts,
+        'webhook-signature': signStandardWebhook(server.webhookSecret, 'msg_s', ts, body),
+      };
       expect((await post(h, body, `http://127.0.0.1:${port}/h`)).status).toBe(503);
       fail = false;
       expect((await post(h, body, `http://127.0.0.1:${port}/h`)).status).toBe(200);
@@ -235,8 +260,18 @@ describe('REPLICATE_WEBHOOK_URL through createApp', () => {
       await app.start();
       const events: RunEvent[] = [];
       const off = app.services.runs.subscribe((e) => events.push(e));
-      const { runId } = await app.services.runs.start({ requester: { platform: 'playground', userId: 'hook' }, prompt: 'a harbor at dusk', iterations: 1, candidates: 2, seed: 4 });
-      const end = await waitFor(() => events.find((e) => e.runId === runId && (e.type === 'run.finished' || e.type === 'run.failed')), 'the run', 60_000);
+      const { runId } = await app.services.runs.start({
+        requester: { platform: 'playground', userId: 'hook' },
+        prompt: 'a harbor at dusk',
+        iterations: 1,
+        candidates: 2,
+        seed: 4,
+      });
+      const end = await waitFor(
+        () => events.find((e) => e.runId === runId && (e.type === 'run.finished' || e.type === 'run.failed')),
+        'the run',
+        60_000,
+      );
       off();
       expect(end.type).toBe('run.finished');
       const cands = await database.db.select().from(candidates).where(eq(candidates.runId, runId));
@@ -252,4 +287,3 @@ describe('REPLICATE_WEBHOOK_URL through createApp', () => {
     await expect(fetch(`http://127.0.0.1:${port}/replicate/webhook`, { method: 'POST' })).rejects.toThrow();
   }, 120_000);
 });
-

@@ -49,7 +49,11 @@ beforeEach(() => {
 
 describe('ReplicateImageGenerator', () => {
   it('runs end to end: create, poll until succeeded, download the bytes (plain http URL string)', async () => {
-    const img = await gen({ input: { num_inference_steps: 4, prompt: 'overridden' } }).generate('a heron in fog', { seed: 42, runId: 'r1', userKey: 'discord:-:7' });
+    const img = await gen({ input: { num_inference_steps: 4, prompt: 'overridden' } }).generate('a heron in fog', {
+      seed: 42,
+      runId: 'r1',
+      userKey: 'discord:-:7',
+    });
     expect(await fakePng('a heron in fog', 42)).toEqual(img.bytes);
     expect((await sharp(img.bytes).metadata()).format).toBe('png');
     expect(img).toMatchObject({ generator: 'replicate', model: 'black-forest-labs/flux-schnell', seed: 42, costUsd: 0.003 });
@@ -58,7 +62,16 @@ describe('ReplicateImageGenerator', () => {
     expect(server.requestsMatching(/^GET \/v1\/predictions\//).length).toBeGreaterThanOrEqual(3);
     expect(server.downloads).toEqual([expect.objectContaining({ status: 200 })]);
     expect(usage).toEqual([
-      expect.objectContaining({ provider: 'replicate', kind: 'image', images: 1, attempts: 1, costUsd: 0.003, runId: 'r1', userKey: 'discord:-:7', ok: true }),
+      expect.objectContaining({
+        provider: 'replicate',
+        kind: 'image',
+        images: 1,
+        attempts: 1,
+        costUsd: 0.003,
+        runId: 'r1',
+        userKey: 'discord:-:7',
+        ok: true,
+      }),
     ]);
   });
 
@@ -88,7 +101,9 @@ describe('ReplicateImageGenerator', () => {
 
   it('an expired URL (downloaded too late) is a clear ProviderError', async () => {
     server.urlExpiryMs = -1;
-    const err = await gen().generate('a fox').catch((e: unknown) => e);
+    const err = await gen()
+      .generate('a fox')
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ProviderError);
     expect((err as Error).message).toMatch(/expired/);
   });
@@ -105,7 +120,9 @@ describe('ReplicateImageGenerator', () => {
 
   it('gives up after bounded retries, without the client stacking its own 5 retries', async () => {
     server.fault({ kind: '429' }, { times: 20, match: /^POST .*\/predictions$/ });
-    const err = await gen({ maxRetries: 2 }).generate('a kite').catch((e: unknown) => e);
+    const err = await gen({ maxRetries: 2 })
+      .generate('a kite')
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ProviderError);
     expect((err as ProviderError).message).toMatch(/rate limited \(429\) after 3 attempts/);
     expect(server.requestsMatching(/^POST .*\/predictions$/)).toHaveLength(3);
@@ -122,7 +139,9 @@ describe('ReplicateImageGenerator', () => {
   it('a prediction that never finishes hits the deadline: cancel endpoint called, ProviderTimeoutError', async () => {
     server.stuck = true;
     // Long enough for the create and a first poll (what makes it billable) before the deadline.
-    const err = await gen({ timeoutMs: 2_000 }).generate('a kite').catch((e: unknown) => e);
+    const err = await gen({ timeoutMs: 2_000 })
+      .generate('a kite')
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ProviderTimeoutError);
     expect(server.cancelled).toHaveLength(1);
     const id = server.cancelled[0]!;
@@ -133,7 +152,9 @@ describe('ReplicateImageGenerator', () => {
   it('a hung HTTP request (poll never answered) also times out and cancels', async () => {
     server.fault({ kind: 'hang' }, { match: /^GET \/v1\/predictions\// });
     // Long enough for the create to be answered: only a known prediction can be cancelled.
-    const err = await gen({ timeoutMs: 2_000 }).generate('a kite').catch((e: unknown) => e);
+    const err = await gen({ timeoutMs: 2_000 })
+      .generate('a kite')
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ProviderTimeoutError);
     expect(server.cancelled).toHaveLength(1);
   });
@@ -150,13 +171,17 @@ describe('ReplicateImageGenerator', () => {
 
   it('a failed prediction is a ProviderError with the model error', async () => {
     server.failWith = 'NSFW content detected';
-    const err = await gen().generate('a kite').catch((e: unknown) => e);
+    const err = await gen()
+      .generate('a kite')
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ProviderError);
     expect((err as Error).message).toMatch(/prediction failed: NSFW content detected/);
   });
 
   it('a bad token is a ProviderError (401), not retried', async () => {
-    const err = await gen({ auth: 'r8_wrong' }).generate('a kite').catch((e: unknown) => e);
+    const err = await gen({ auth: 'r8_wrong' })
+      .generate('a kite')
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ProviderError);
     expect((err as ProviderError).status).toBe(401);
     expect(server.requests).toHaveLength(1);
@@ -180,14 +205,23 @@ describe('Replicate webhook verification', () => {
 
   it('rejects a replay after 10 minutes', () => {
     const sig = signReplicateWebhook(secret, 'msg_1', ts, body);
-    expect(verifyReplicateWebhook(headersFor('msg_1', ts, `v1,${sig}`), body, secret, now + 10 * 60_000)).toEqual({ ok: false, reason: 'stale' });
-    expect(verifyReplicateWebhook(headersFor('msg_1', ts, `v1,${sig}`), body, secret, now - 10 * 60_000)).toEqual({ ok: false, reason: 'stale' });
+    expect(verifyReplicateWebhook(headersFor('msg_1', ts, `v1,${sig}`), body, secret, now + 10 * 60_000)).toEqual({
+      ok: false,
+      reason: 'stale',
+    });
+    expect(verifyReplicateWebhook(headersFor('msg_1', ts, `v1,${sig}`), body, secret, now - 10 * 60_000)).toEqual({
+      ok: false,
+      reason: 'stale',
+    });
   });
 
   it('rejects forgeries: other secret, altered body, altered id or timestamp, missing headers', () => {
     const other = `whsec_${randomBytes(24).toString('base64')}`;
     const forged = signReplicateWebhook(other, 'msg_1', ts, body);
-    expect(verifyReplicateWebhook(headersFor('msg_1', ts, `v1,${forged}`), body, secret, now)).toEqual({ ok: false, reason: 'bad-signature' });
+    expect(verifyReplicateWebhook(headersFor('msg_1', ts, `v1,${forged}`), body, secret, now)).toEqual({
+      ok: false,
+      reason: 'bad-signature',
+    });
     const sig = signReplicateWebhook(secret, 'msg_1', ts, body);
     expect(verifyReplicateWebhook(headersFor('msg_1', ts, `v1,${sig}`), body.replace('succeeded', 'failed'), secret, now).ok).toBe(false);
     expect(verifyReplicateWebhook(headersFor('msg_2', ts, `v1,${sig}`), body, secret, now).ok).toBe(false);
@@ -195,7 +229,10 @@ describe('Replicate webhook verification', () => {
     expect(verifyReplicateWebhook(headersFor('msg_1', ts, `v2,${sig}`), body, secret, now).ok).toBe(false);
     expect(verifyReplicateWebhook(headersFor('msg_1', ts, 'v1,'), body, secret, now).ok).toBe(false);
     expect(verifyReplicateWebhook({ 'webhook-id': 'msg_1' }, body, secret, now)).toEqual({ ok: false, reason: 'missing-headers' });
-    expect(verifyReplicateWebhook(headersFor('msg_1', 'yesterday', `v1,${sig}`), body, secret, now)).toEqual({ ok: false, reason: 'bad-timestamp' });
+    expect(verifyReplicateWebhook(headersFor('msg_1', 'yesterday', `v1,${sig}`), body, secret, now)).toEqual({
+      ok: false,
+      reason: 'bad-timestamp',
+    });
   });
 
   it('reads headers from a fetch Headers object or a Node header record', () => {

@@ -58,9 +58,18 @@ async function deliver<T>(events: T[], callers: number, send: (e: T) => Promise<
 
 async function counts(database: Database, userKey: string, imageId: string) {
   const db = database.db;
-  const [v] = await db.select({ n: count() }).from(ratingVotes).where(and(eq(ratingVotes.userKey, userKey), eq(ratingVotes.imageId, imageId)));
-  const [r] = await db.select({ n: count() }).from(ratings).where(and(eq(ratings.userKey, userKey), eq(ratings.imageId, imageId)));
-  const [e] = await db.select({ n: count() }).from(ratingEvents).where(and(eq(ratingEvents.userKey, userKey), eq(ratingEvents.imageId, imageId)));
+  const [v] = await db
+    .select({ n: count() })
+    .from(ratingVotes)
+    .where(and(eq(ratingVotes.userKey, userKey), eq(ratingVotes.imageId, imageId)));
+  const [r] = await db
+    .select({ n: count() })
+    .from(ratings)
+    .where(and(eq(ratings.userKey, userKey), eq(ratings.imageId, imageId)));
+  const [e] = await db
+    .select({ n: count() })
+    .from(ratingEvents)
+    .where(and(eq(ratingEvents.userKey, userKey), eq(ratingEvents.imageId, imageId)));
   return { votes: Number(v?.n), ratings: Number(r?.n), events: Number(e?.n) };
 }
 
@@ -75,9 +84,9 @@ for (const backend of backends) {
       // Open every pooled connection up front, so the first wave of callers really runs in parallel
       // instead of queueing behind connection set-up (which would hide races).
       await Promise.all(Array.from({ length: 20 }, () => database.db.execute(sql`select pg_sleep(0.05)`)));
-      await database.db.insert(images).values(
-        ['img-1', 'img-2', 'img-3'].map((id) => ({ id, width: 8, height: 8, bytes: 100, source: 'gallery' })),
-      );
+      await database.db
+        .insert(images)
+        .values(['img-1', 'img-2', 'img-3'].map((id) => ({ id, width: 8, height: 8, bytes: 100, source: 'gallery' })));
     });
     afterAll(async () => {
       await database?.close();
@@ -88,10 +97,17 @@ for (const backend of backends) {
       const emitted: RatingChange[] = [];
       const off = ledger.onChange((c) => emitted.push(c));
       const event = {
-        userKey: u, imageId: 'img-1', score: 7, eventTime: new Date('2025-03-01T10:00:00.123Z'),
+        userKey: u,
+        imageId: 'img-1',
+        score: 7,
+        eventTime: new Date('2025-03-01T10:00:00.123Z'),
         ctx: { source: 'discord', scopeId: 'g', channelId: 'c', messageId: 'm' },
       };
-      const { results, errors, maxInFlight } = await deliver(Array.from({ length: EVENTS }, () => event), CALLERS, (e) => ledger.rate(e));
+      const { results, errors, maxInFlight } = await deliver(
+        Array.from({ length: EVENTS }, () => event),
+        CALLERS,
+        (e) => ledger.rate(e),
+      );
       off();
       expect(errors).toEqual([]);
       expect(maxInFlight).toBe(CALLERS);
@@ -107,15 +123,23 @@ for (const backend of backends) {
       const u = 'slack:T1:mixed';
       // add 7, add 9, add 3, remove 9, remove 3, add 5, remove 5 → 7 remains (its add is the newest present).
       const script: { kind: 'add' | 'remove'; score: number; s: number }[] = [
-        { kind: 'add', score: 7, s: 1 }, { kind: 'add', score: 9, s: 2 }, { kind: 'add', score: 3, s: 3 },
-        { kind: 'remove', score: 9, s: 4 }, { kind: 'remove', score: 3, s: 5 }, { kind: 'add', score: 5, s: 6 },
+        { kind: 'add', score: 7, s: 1 },
+        { kind: 'add', score: 9, s: 2 },
+        { kind: 'add', score: 3, s: 3 },
+        { kind: 'remove', score: 9, s: 4 },
+        { kind: 'remove', score: 3, s: 5 },
+        { kind: 'add', score: 5, s: 6 },
         { kind: 'remove', score: 5, s: 7 },
       ];
       // Every event 30 times, interleaved, so adds and removes of the same vote race each other.
       const events = Array.from({ length: 30 }, () => script).flat();
       const { errors } = await deliver(events, CALLERS, (e) =>
         (e.kind === 'add' ? ledger.rate.bind(ledger) : ledger.unrate.bind(ledger))({
-          userKey: u, imageId: 'img-2', score: e.score, eventTime: new Date(Date.UTC(2025, 2, 1, 0, 0, e.s)), ctx: { source: 'slack' },
+          userKey: u,
+          imageId: 'img-2',
+          score: e.score,
+          eventTime: new Date(Date.UTC(2025, 2, 1, 0, 0, e.s)),
+          ctx: { source: 'slack' },
         }),
       );
       expect(errors).toEqual([]);
@@ -130,22 +154,28 @@ for (const backend of backends) {
       expect(new Set(h.map((e) => `${e.kind}${e.score}@${e.eventTime.getTime()}`)).size).toBe(h.length);
     });
 
-    it.skipIf(backend.name !== 'postgres')('a forget holding the person lock makes an in-flight rating wait and then be refused', async () => {
-      const u = 'discord:-:leaving';
-      let rated: Promise<unknown> | undefined;
-      await database.db.transaction(async (tx) => {
-        await lockPersonExclusive(tx, u);
-        await tx.insert(forgottenUsers).values({ userKeyHash: hashUserKey(u) });
-        rated = ledger.rate({ userKey: u, imageId: 'img-3', score: 4, ctx: { source: 'discord' } }).catch((err: unknown) => err);
-        // Wait (bounded) until that rating is blocked on our advisory lock, so it cannot have read anything yet.
-        for (let i = 0; i < 200; i++) {
-          const [w] = await queryRows<{ n: number }>(database.db, sql`select count(*)::int as n from pg_locks where locktype = 'advisory' and not granted`);
-          if (Number(w?.n) > 0) break;
-          await new Promise((r) => setTimeout(r, 10));
-        }
-      });
-      expect(await rated).toBeInstanceOf(ForgottenError);
-      expect(await counts(database, u, 'img-3')).toEqual({ votes: 0, ratings: 0, events: 0 });
-    });
+    it.skipIf(backend.name !== 'postgres')(
+      'a forget holding the person lock makes an in-flight rating wait and then be refused',
+      async () => {
+        const u = 'discord:-:leaving';
+        let rated: Promise<unknown> | undefined;
+        await database.db.transaction(async (tx) => {
+          await lockPersonExclusive(tx, u);
+          await tx.insert(forgottenUsers).values({ userKeyHash: hashUserKey(u) });
+          rated = ledger.rate({ userKey: u, imageId: 'img-3', score: 4, ctx: { source: 'discord' } }).catch((err: unknown) => err);
+          // Wait (bounded) until that rating is blocked on our advisory lock, so it cannot have read anything yet.
+          for (let i = 0; i < 200; i++) {
+            const [w] = await queryRows<{ n: number }>(
+              database.db,
+              sql`select count(*)::int as n from pg_locks where locktype = 'advisory' and not granted`,
+            );
+            if (Number(w?.n) > 0) break;
+            await new Promise((r) => setTimeout(r, 10));
+          }
+        });
+        expect(await rated).toBeInstanceOf(ForgottenError);
+        expect(await counts(database, u, 'img-3')).toEqual({ votes: 0, ratings: 0, events: 0 });
+      },
+    );
   });
 }

@@ -26,9 +26,18 @@ async function addImages(database: Database, ids: string[]): Promise<void> {
 
 async function rowCounts(database: Database, userKey: string, imageId: string) {
   const db = database.db;
-  const [v] = await db.select({ n: count() }).from(ratingVotes).where(and(eq(ratingVotes.userKey, userKey), eq(ratingVotes.imageId, imageId)));
-  const [r] = await db.select({ n: count() }).from(ratings).where(and(eq(ratings.userKey, userKey), eq(ratings.imageId, imageId)));
-  const [e] = await db.select({ n: count() }).from(ratingEvents).where(and(eq(ratingEvents.userKey, userKey), eq(ratingEvents.imageId, imageId)));
+  const [v] = await db
+    .select({ n: count() })
+    .from(ratingVotes)
+    .where(and(eq(ratingVotes.userKey, userKey), eq(ratingVotes.imageId, imageId)));
+  const [r] = await db
+    .select({ n: count() })
+    .from(ratings)
+    .where(and(eq(ratings.userKey, userKey), eq(ratings.imageId, imageId)));
+  const [e] = await db
+    .select({ n: count() })
+    .from(ratingEvents)
+    .where(and(eq(ratingEvents.userKey, userKey), eq(ratingEvents.imageId, imageId)));
   return { votes: Number(v?.n), ratings: Number(r?.n), events: Number(e?.n) };
 }
 
@@ -64,7 +73,10 @@ function shuffle<T>(xs: T[], rnd: () => number): T[] {
 function generateDelivery(rnd: () => number): Ev[] {
   const pool = shuffle([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], rnd).slice(0, 1 + Math.floor(rnd() * 4));
   const n = 1 + Math.floor(rnd() * 12);
-  const times = shuffle(Array.from({ length: n }, (_, i) => i + 1), rnd);
+  const times = shuffle(
+    Array.from({ length: n }, (_, i) => i + 1),
+    rnd,
+  );
   const events: Ev[] = times.map((time) => ({
     kind: rnd() < 0.6 ? 'add' : 'remove',
     score: pool[Math.floor(rnd() * pool.length)]!,
@@ -108,26 +120,48 @@ for (const backend of testBackends()) {
     it('latest remaining vote wins: add 7, add 9 → 9; remove 9 → 7; remove 7 → none', async () => {
       const u = 'discord:-:latest';
       expect(await ledger.rate({ userKey: u, imageId: 'img-a', score: 7, eventTime: t(1), ctx: ctx('m7') })).toEqual({
-        userKey: u, imageId: 'img-a', before: null, after: 7, changed: true,
+        userKey: u,
+        imageId: 'img-a',
+        before: null,
+        after: 7,
+        changed: true,
       });
-      expect(await ledger.rate({ userKey: u, imageId: 'img-a', score: 9, eventTime: t(2), ctx: ctx('m9') })).toMatchObject({ before: 7, after: 9, changed: true });
+      expect(await ledger.rate({ userKey: u, imageId: 'img-a', score: 9, eventTime: t(2), ctx: ctx('m9') })).toMatchObject({
+        before: 7,
+        after: 9,
+        changed: true,
+      });
       expect((await ledger.getRating(u, 'img-a'))?.score).toBe(9);
 
-      expect(await ledger.unrate({ userKey: u, imageId: 'img-a', score: 9, eventTime: t(3), ctx: ctx('m9') })).toMatchObject({ before: 9, after: 7, changed: true });
+      expect(await ledger.unrate({ userKey: u, imageId: 'img-a', score: 9, eventTime: t(3), ctx: ctx('m9') })).toMatchObject({
+        before: 9,
+        after: 7,
+        changed: true,
+      });
       const fallback = await ledger.getRating(u, 'img-a');
       expect(fallback).toEqual({ imageId: 'img-a', score: 7, eventTime: t(1) });
       // The effective row takes the time and place of the vote it fell back to.
-      const [row] = await database.db.select().from(ratings).where(and(eq(ratings.userKey, u), eq(ratings.imageId, 'img-a')));
+      const [row] = await database.db
+        .select()
+        .from(ratings)
+        .where(and(eq(ratings.userKey, u), eq(ratings.imageId, 'img-a')));
       expect(row).toMatchObject({ score: 7, messageId: 'm7', scopeId: 'guild-1', channelId: 'chan-1', source: 'discord' });
 
-      expect(await ledger.unrate({ userKey: u, imageId: 'img-a', score: 7, eventTime: t(4), ctx: ctx('m7') })).toMatchObject({ before: 7, after: null, changed: true });
+      expect(await ledger.unrate({ userKey: u, imageId: 'img-a', score: 7, eventTime: t(4), ctx: ctx('m7') })).toMatchObject({
+        before: 7,
+        after: null,
+        changed: true,
+      });
       expect(await ledger.getRating(u, 'img-a')).toBeNull();
       expect(await ledger.count(u)).toBe(0);
 
       // The audit has exactly the four changes, each with the effective score after it.
       const h = await ledger.history(u, 'img-a');
       expect(h.map((e) => [e.kind, e.score, e.effectiveScore])).toEqual([
-        ['add', 7, 7], ['add', 9, 9], ['remove', 9, 7], ['remove', 7, null],
+        ['add', 7, 7],
+        ['add', 9, 9],
+        ['remove', 9, 7],
+        ['remove', 7, null],
       ]);
       expect(h[0]!.ctx).toEqual(ctx('m7'));
       expect(h.map((e) => e.eventTime.getTime())).toEqual([t(1), t(2), t(3), t(4)].map((d) => d.getTime()));
@@ -136,8 +170,14 @@ for (const backend of testBackends()) {
 
       // "Latest" means newest, not highest: add 9 then add 3 → 3; remove 3 → 9.
       await ledger.rate({ userKey: u, imageId: 'img-b', score: 9, eventTime: t(5), ctx: ctx('m9') });
-      expect(await ledger.rate({ userKey: u, imageId: 'img-b', score: 3, eventTime: t(6), ctx: ctx('m3') })).toMatchObject({ before: 9, after: 3 });
-      expect(await ledger.unrate({ userKey: u, imageId: 'img-b', score: 3, eventTime: t(7), ctx: ctx('m3') })).toMatchObject({ before: 3, after: 9 });
+      expect(await ledger.rate({ userKey: u, imageId: 'img-b', score: 3, eventTime: t(6), ctx: ctx('m3') })).toMatchObject({
+        before: 9,
+        after: 3,
+      });
+      expect(await ledger.unrate({ userKey: u, imageId: 'img-b', score: 3, eventTime: t(7), ctx: ctx('m3') })).toMatchObject({
+        before: 3,
+        after: 9,
+      });
     });
 
     it('a stale retried add after a remove is ignored (tombstone), also when the remove arrives first', async () => {
@@ -149,13 +189,22 @@ for (const backend of testBackends()) {
       expect(await ledger.getRating(u, 'img-a')).toBeNull();
 
       // Reordered delivery: the removal (newer) arrives before its add.
-      expect(await ledger.unrate({ userKey: u, imageId: 'img-b', score: 4, eventTime: t(21), ctx: ctx('m') })).toMatchObject({ changed: false, after: null });
-      expect(await ledger.rate({ userKey: u, imageId: 'img-b', score: 4, eventTime: t(20), ctx: ctx('m') })).toMatchObject({ changed: false, after: null });
+      expect(await ledger.unrate({ userKey: u, imageId: 'img-b', score: 4, eventTime: t(21), ctx: ctx('m') })).toMatchObject({
+        changed: false,
+        after: null,
+      });
+      expect(await ledger.rate({ userKey: u, imageId: 'img-b', score: 4, eventTime: t(20), ctx: ctx('m') })).toMatchObject({
+        changed: false,
+        after: null,
+      });
       expect(await ledger.getRating(u, 'img-b')).toBeNull();
       expect(await rowCounts(database, u, 'img-b')).toEqual({ votes: 1, ratings: 0, events: 0 });
 
       // A genuinely newer add does bring it back.
-      expect(await ledger.rate({ userKey: u, imageId: 'img-b', score: 4, eventTime: t(22), ctx: ctx('m') })).toMatchObject({ changed: true, after: 4 });
+      expect(await ledger.rate({ userKey: u, imageId: 'img-b', score: 4, eventTime: t(22), ctx: ctx('m') })).toMatchObject({
+        changed: true,
+        after: 4,
+      });
     });
 
     it('duplicate events are no-ops and leave one audit row', async () => {
@@ -190,13 +239,19 @@ for (const backend of testBackends()) {
       await database.db.insert(forgottenUsers).values({ userKeyHash: hashUserKey(u) });
       const seen: RatingChange[] = [];
       const off = ledger.onChange((c) => seen.push(c));
-      await expect(ledger.rate({ userKey: u, imageId: 'img-a', score: 5, eventTime: t(40), ctx: ctx('m') })).rejects.toBeInstanceOf(ForgottenError);
-      await expect(ledger.unrate({ userKey: u, imageId: 'img-a', score: 5, eventTime: t(41), ctx: ctx('m') })).rejects.toBeInstanceOf(ForgottenError);
+      await expect(ledger.rate({ userKey: u, imageId: 'img-a', score: 5, eventTime: t(40), ctx: ctx('m') })).rejects.toBeInstanceOf(
+        ForgottenError,
+      );
+      await expect(ledger.unrate({ userKey: u, imageId: 'img-a', score: 5, eventTime: t(41), ctx: ctx('m') })).rejects.toBeInstanceOf(
+        ForgottenError,
+      );
       off();
       expect(seen).toEqual([]);
       expect(await rowCounts(database, u, 'img-a')).toEqual({ votes: 0, ratings: 0, events: 0 });
       // touchPerson does not bring them back either.
-      await expect(touchPerson(database.db, { platform: 'slack', workspaceId: 'T1', userId: 'forgotten' }, 'T1')).rejects.toBeInstanceOf(ForgottenError);
+      await expect(touchPerson(database.db, { platform: 'slack', workspaceId: 'T1', userId: 'forgotten' }, 'T1')).rejects.toBeInstanceOf(
+        ForgottenError,
+      );
       expect(await database.db.select().from(users).where(eq(users.userKey, u))).toEqual([]);
     });
 
@@ -225,7 +280,11 @@ for (const backend of testBackends()) {
       offBad();
       off();
       await ledger.rate({ userKey: u, imageId: 'img-c', score: 1, eventTime: t(53), ctx: ctx('m') });
-      expect(seen.map((c) => [c.before, c.after])).toEqual([[null, 2], [2, 10], [10, 2]]);
+      expect(seen.map((c) => [c.before, c.after])).toEqual([
+        [null, 2],
+        [2, 10],
+        [10, 2],
+      ]);
       expect(seen.every((c) => c.changed && c.userKey === u && c.imageId === 'img-c')).toBe(true);
       expect(ratingsSeenByListener).toEqual([2, 10, 2]);
     });
@@ -250,8 +309,9 @@ for (const backend of testBackends()) {
       await l.unrate({ userKey: 'playground:-:gone', imageId: 'img-d', score: 5, eventTime: t(91), ctx: { source: 'playground' } });
       const all: { userKey: string; imageId: string }[] = [];
       for await (const r of l.allRatings(2)) all.push({ userKey: r.userKey, imageId: r.imageId });
-      const expected = (await database.db.select({ userKey: ratings.userKey, imageId: ratings.imageId }).from(ratings))
-        .sort((a, b) => (a.userKey + '\u0000' + a.imageId < b.userKey + '\u0000' + b.imageId ? -1 : 1));
+      const expected = (await database.db.select({ userKey: ratings.userKey, imageId: ratings.imageId }).from(ratings)).sort((a, b) =>
+        a.userKey + '\u0000' + a.imageId < b.userKey + '\u0000' + b.imageId ? -1 : 1,
+      );
       expect(all.length).toBeGreaterThanOrEqual(3);
       expect(all).toEqual(expected);
       const users_ = await l.ratedUsers();
@@ -290,9 +350,15 @@ for (const backend of testBackends()) {
         const concurrent = backend.name === 'postgres' && seq % 4 === 3;
         if (concurrent) {
           await Promise.all(
-            delivery.map((e) => (e.kind === 'add' ? ledger.rate.bind(ledger) : ledger.unrate.bind(ledger))({
-              userKey: u, imageId: 'img-prop', score: e.score, eventTime: new Date(e.time), ctx: { source: 'eval' },
-            })),
+            delivery.map((e) =>
+              (e.kind === 'add' ? ledger.rate.bind(ledger) : ledger.unrate.bind(ledger))({
+                userKey: u,
+                imageId: 'img-prop',
+                score: e.score,
+                eventTime: new Date(e.time),
+                ctx: { source: 'eval' },
+              }),
+            ),
           );
           seen.push(...delivery);
         } else {

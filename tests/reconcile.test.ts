@@ -22,7 +22,12 @@ import { testBackends } from './helpers/db';
 const person = (userId: string): PersonRef => ({ platform: 'discord', userId });
 const key = (userId: string) => userKeyOf(person(userId));
 const where = { platform: 'discord', messageId: 'm1' };
-const vote = (userId: string, score: number, messageId: string | null = 'm1', source = 'discord'): StandingVote => ({ userKey: key(userId), score, source, messageId });
+const vote = (userId: string, score: number, messageId: string | null = 'm1', source = 'discord'): StandingVote => ({
+  userKey: key(userId),
+  score,
+  source,
+  messageId,
+});
 const shows = (userId: string, ...scores: number[]) => ({ person: person(userId), scores: new Set(scores) });
 
 describe('planReconcile', () => {
@@ -44,7 +49,10 @@ describe('planReconcile', () => {
   });
 
   it('an unchanged message plans nothing', () => {
-    expect(planReconcile([shows('ann', 7), shows('ben', 2, 8)], [vote('ann', 7), vote('ben', 2), vote('ben', 8)], where)).toEqual({ add: [], remove: [] });
+    expect(planReconcile([shows('ann', 7), shows('ben', 2, 8)], [vote('ann', 7), vote('ben', 2), vote('ben', 8)], where)).toEqual({
+      add: [],
+      remove: [],
+    });
   });
 });
 
@@ -89,7 +97,12 @@ describe('reconcileRecentMessages', () => {
   const message = (id: string) => ({ messageId: id, channelId: 'c1', scopeId: 'g1', imageId: `img-${id}` });
   const servicesWith = (calls: string[], failOn?: string) =>
     ({
-      messages: { recentRateable: async (_p: string, since: Date) => (calls.push(`since ${since.toISOString()}`), [message('a'), message('b'), message('c')]) },
+      messages: {
+        recentRateable: async (_p: string, since: Date) => (
+          calls.push(`since ${since.toISOString()}`),
+          [message('a'), message('b'), message('c')]
+        ),
+      },
       ratings: {
         reconcile: async (m: { messageId: string; observedAt: Date }) => {
           if (m.messageId === failOn) throw new Error('database hiccup');
@@ -101,10 +114,18 @@ describe('reconcileRecentMessages', () => {
 
   it('asks for the window, snapshots before each read, skips gone messages and carries on past a failure', async () => {
     const calls: string[] = [];
-    const before = { added: (await valueOf(reconciledTotal, { platform: 'discord', change: 'added' })), gone: (await valueOf(reconcileMessagesTotal, { platform: 'discord', outcome: 'gone' })), failed: (await valueOf(reconcileMessagesTotal, { platform: 'discord', outcome: 'failed' })) };
+    const before = {
+      added: await valueOf(reconciledTotal, { platform: 'discord', change: 'added' }),
+      gone: await valueOf(reconcileMessagesTotal, { platform: 'discord', outcome: 'gone' }),
+      failed: await valueOf(reconcileMessagesTotal, { platform: 'discord', outcome: 'failed' }),
+    };
     let now = Date.UTC(2026, 0, 10);
     const report = await reconcileRecentMessages({
-      platform: 'discord', services: servicesWith(calls, 'c'), log: silentLogger, days: 2, clock: () => now,
+      platform: 'discord',
+      services: servicesWith(calls, 'c'),
+      log: silentLogger,
+      days: 2,
+      clock: () => now,
       read: async (m) => {
         now += 1000; // the read takes a second: the snapshot time must be from before it
         return m.messageId === 'b' ? 'gone' : [];
@@ -122,7 +143,12 @@ describe('reconcileRecentMessages', () => {
     const calls: string[] = [];
     const read: string[] = [];
     const report = await reconcileRecentMessages({
-      platform: 'discord', services: servicesWith(calls), log: silentLogger, days: 7, maxMessages: 2, read: async (m) => (read.push(m.messageId), []),
+      platform: 'discord',
+      services: servicesWith(calls),
+      log: silentLogger,
+      days: 7,
+      maxMessages: 2,
+      read: async (m) => (read.push(m.messageId), []),
     });
     expect(read).toEqual(['a', 'b']);
     expect(report).toMatchObject({ messages: 2, capped: true });
@@ -138,7 +164,11 @@ describe('reconcileRecentMessages', () => {
     let peak = 0;
     const seen: string[] = [];
     const report = await reconcileRecentMessages({
-      platform: 'discord', services, log: silentLogger, days: 7, concurrency: 3,
+      platform: 'discord',
+      services,
+      log: silentLogger,
+      days: 7,
+      concurrency: 3,
       read: async (m) => {
         inFlight++;
         peak = Math.max(peak, inFlight);
@@ -155,12 +185,23 @@ describe('reconcileRecentMessages', () => {
 
   it('does nothing when turned off (0 days) and stops early on shutdown', async () => {
     const calls: string[] = [];
-    const off = await reconcileRecentMessages({ platform: 'discord', services: servicesWith(calls), log: silentLogger, days: 0, read: async () => [] });
+    const off = await reconcileRecentMessages({
+      platform: 'discord',
+      services: servicesWith(calls),
+      log: silentLogger,
+      days: 0,
+      read: async () => [],
+    });
     expect(off.messages).toBe(0);
     expect(calls).toEqual([]);
     let reads = 0;
     const stopped = await reconcileRecentMessages({
-      platform: 'discord', services: servicesWith(calls), log: silentLogger, days: 7, read: async () => (reads++, []), shouldStop: () => reads >= 1,
+      platform: 'discord',
+      services: servicesWith(calls),
+      log: silentLogger,
+      days: 7,
+      read: async () => (reads++, []),
+      shouldStop: () => reads >= 1,
     });
     expect(stopped).toMatchObject({ messages: 1, stopped: true });
   });
@@ -173,7 +214,15 @@ for (const backend of testBackends()) {
     let port: ReconcileLedgerPort;
     const ctx = { source: 'discord', scopeId: 'g1', channelId: 'c1', messageId: 'm1' };
     const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 12, 0, s));
-    const input = (imageId: string, observedAt: Date, observed: ReturnType<typeof shows>[]) => ({ platform: 'discord', messageId: 'm1', channelId: 'c1', scopeId: 'g1', imageId, observedAt, observed });
+    const input = (imageId: string, observedAt: Date, observed: ReturnType<typeof shows>[]) => ({
+      platform: 'discord',
+      messageId: 'm1',
+      channelId: 'c1',
+      scopeId: 'g1',
+      imageId,
+      observedAt,
+      observed,
+    });
 
     beforeAll(async () => {
       database = await backend.open();
@@ -200,7 +249,9 @@ for (const backend of testBackends()) {
       expect((await ledger.getRating(key('ben'), 'r1'))?.eventTime.toISOString()).toBe(at(10).toISOString());
       const history = await ledger.history(key('ann'), 'r1');
       expect(history.map((h) => [h.kind, h.score, h.eventTime.toISOString()])).toEqual([
-        ['add', 6, at(1).toISOString()], ['add', 9, at(10).toISOString()], ['remove', 6, at(10).toISOString()],
+        ['add', 6, at(1).toISOString()],
+        ['add', 9, at(10).toISOString()],
+        ['remove', 6, at(10).toISOString()],
       ]);
       // Running it again changes nothing.
       expect(await reconcileMessage(port, input('r1', at(11), [shows('ann', 9), shows('ben', 3)]))).toEqual({ added: 0, removed: 0 });
@@ -222,7 +273,8 @@ for (const backend of testBackends()) {
       const db = database.db;
       const base = Date.now();
       const t = (ms: number) => new Date(base + ms);
-      const claim = (holder: string, neededSince: Date, now: Date) => claimReadBack(db, { platform: 'p-coord', holder, neededSince, leaseMs: 60_000, now });
+      const claim = (holder: string, neededSince: Date, now: Date) =>
+        claimReadBack(db, { platform: 'p-coord', holder, neededSince, leaseMs: 60_000, now });
       expect(await claim('A', t(0), t(10))).toBe('claimed'); // A's session began at 0: the first pass
       expect(await claim('B', t(5), t(12))).toBe('busy'); // B's began at 5; A's pass (from 10) is running: wait for it
       await finishReadBack(db, { platform: 'p-coord', holder: 'A', now: t(20) });
@@ -238,7 +290,11 @@ for (const backend of testBackends()) {
 
     it('eight processes asking at once: exactly one runs the pass', async () => {
       const since = new Date(Date.now() - 1000);
-      const claims = await Promise.all(Array.from({ length: 8 }, (_, i) => claimReadBack(database.db, { platform: 'p-race', holder: `P${i}`, neededSince: since, leaseMs: 60_000 })));
+      const claims = await Promise.all(
+        Array.from({ length: 8 }, (_, i) =>
+          claimReadBack(database.db, { platform: 'p-race', holder: `P${i}`, neededSince: since, leaseMs: 60_000 }),
+        ),
+      );
       expect(claims.filter((c) => c === 'claimed')).toHaveLength(1);
       expect(claims.filter((c) => c === 'busy')).toHaveLength(7);
     });
@@ -248,7 +304,10 @@ for (const backend of testBackends()) {
       const processServices = (holder: string) =>
         ({
           messages: {
-            recentRateable: async () => [{ messageId: 'x1', channelId: 'c1', scopeId: 'g1', imageId: 'r1' }, { messageId: 'x2', channelId: 'c1', scopeId: 'g1', imageId: 'r2' }],
+            recentRateable: async () => [
+              { messageId: 'x1', channelId: 'c1', scopeId: 'g1', imageId: 'r1' },
+              { messageId: 'x2', channelId: 'c1', scopeId: 'g1', imageId: 'r2' },
+            ],
             claimReadBack: (o: Parameters<Services['messages']['claimReadBack']>[0]) => claimReadBack(database.db, o),
             finishReadBack: (o: Parameters<Services['messages']['finishReadBack']>[0]) => finishReadBack(database.db, o),
           },
@@ -258,7 +317,10 @@ for (const backend of testBackends()) {
       const since = new Date();
       const pass = (holder: string) =>
         reconcileRecentMessages({
-          platform: 'p-two', services: processServices(holder), log: silentLogger, days: 7,
+          platform: 'p-two',
+          services: processServices(holder),
+          log: silentLogger,
+          days: 7,
           read: async (m) => (reads.push(`${holder} ${m.messageId}`), await new Promise((r) => setTimeout(r, 50)), []),
           coordinate: { holder, neededSince: since, pollMs: 20 },
         });
@@ -269,7 +331,10 @@ for (const backend of testBackends()) {
     });
 
     it('never brings back the ratings of a person who asked to be forgotten', async () => {
-      await database.db.insert(forgottenUsers).values({ userKeyHash: hashUserKey(key('eve')) }).onConflictDoNothing();
+      await database.db
+        .insert(forgottenUsers)
+        .values({ userKeyHash: hashUserKey(key('eve')) })
+        .onConflictDoNothing();
       expect(await reconcileMessage(port, input('r4', at(40), [shows('eve', 8)]))).toEqual({ added: 0, removed: 0 });
       expect(await ledger.getRating(key('eve'), 'r4')).toBeNull();
     });
@@ -280,10 +345,27 @@ describe('bench:reconcile', () => {
   it('runs the real pass on a real core and ends with its JSON line (figures are for `npm run bench`, not asserted here)', async () => {
     const { spawnSync } = await import('node:child_process');
     // Tens of seconds on a busy machine: the timeout only bounds a hang.
-    const run = spawnSync(process.execPath, ['--import', 'tsx', 'src/eval/bench/reconcile.ts', '--messages', '6', '--reactors', '2', '--latency', '1'], { encoding: 'utf8', timeout: 300_000 });
+    const run = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', 'src/eval/bench/reconcile.ts', '--messages', '6', '--reactors', '2', '--latency', '1'],
+      { encoding: 'utf8', timeout: 300_000 },
+    );
     expect(run.status, run.stderr).toBe(0);
     const out = JSON.parse(run.stdout.trim().split('\n').pop()!) as Record<string, number>;
-    expect(Object.keys(out).sort()).toEqual(['conc4_ms_per_message', 'conc4_s', 'db_only_messages_per_s', 'latency_ms', 'messages', 'reactors', 'seed', 'seq_ms_per_message', 'seq_s', 'speedup_conc4'].sort());
+    expect(Object.keys(out).sort()).toEqual(
+      [
+        'conc4_ms_per_message',
+        'conc4_s',
+        'db_only_messages_per_s',
+        'latency_ms',
+        'messages',
+        'reactors',
+        'seed',
+        'seq_ms_per_message',
+        'seq_s',
+        'speedup_conc4',
+      ].sort(),
+    );
     expect(out).toMatchObject({ messages: 6, reactors: 2, latency_ms: 1 });
     // Every configuration applied every vote it read (progress lines on stderr).
     expect(run.stderr.match(/12 votes added/g)).toHaveLength(3);

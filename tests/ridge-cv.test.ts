@@ -14,10 +14,11 @@ function naive(X: Float32Array, n: number, d: number, y: Float64Array, lam: numb
     const my = tr.reduce((s, i) => s + y[i]!, 0) / tr.length;
     const A = new Float64Array(d * d);
     const b = new Float64Array(d);
-    for (const i of tr) for (let a = 0; a < d; a++) {
-      b[a]! += (X[i * d + a]! - mx[a]!) * (y[i]! - my);
-      for (let c = 0; c < d; c++) A[a * d + c]! += (X[i * d + a]! - mx[a]!) * (X[i * d + c]! - mx[c]!);
-    }
+    for (const i of tr)
+      for (let a = 0; a < d; a++) {
+        b[a]! += (X[i * d + a]! - mx[a]!) * (y[i]! - my);
+        for (let c = 0; c < d; c++) A[a * d + c]! += (X[i * d + a]! - mx[a]!) * (X[i * d + c]! - mx[c]!);
+      }
     for (let a = 0; a < d; a++) A[a * d + a]! += lam;
     choleskyInPlace(A, d);
     choleskySolve(A, d, d, b);
@@ -27,7 +28,10 @@ function naive(X: Float32Array, n: number, d: number, y: Float64Array, lam: numb
 }
 
 describe('outOfFoldRidge', () => {
-  for (const [n, d, form] of [[40, 60, 'dual (fewer training rows than dimensions)'], [80, 12, 'primal']] as const) {
+  for (const [n, d, form] of [
+    [40, 60, 'dual (fewer training rows than dimensions)'],
+    [80, 12, 'primal'],
+  ] as const) {
     it(`matches the normal equations, ${form}`, () => {
       const rng = createRng(7);
       const X = Float32Array.from({ length: n * d }, () => rng.normal());

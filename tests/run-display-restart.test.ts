@@ -30,101 +30,124 @@ import { TEST_DATABASE_URL, createFreshPostgresDatabase } from './helpers/db';
 import { discordIdOf } from './helpers/discord-harness';
 import { waitFor } from './helpers/runs';
 
-const exited = (c: ChildProcess) => new Promise<void>((r) => (c.exitCode !== null || c.signalCode !== null ? r() : c.once('exit', () => r())));
+const exited = (c: ChildProcess) =>
+  new Promise<void>((r) => (c.exitCode !== null || c.signalCode !== null ? r() : c.once('exit', () => r())));
 
-describe.skipIf(!TEST_DATABASE_URL)('Discord: kill -9 mid-run, restart → the run finishes in the same thread, each message once (real PostgreSQL)', () => {
-  const fake = new FakeDiscord();
-  let child: ChildProcess | undefined;
-  let database: Database | undefined;
-  let drop: (() => Promise<void>) | undefined;
-  let core: TestCore | undefined;
-  let adapter: DiscordAdapter | undefined;
-  afterAll(async () => {
-    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    if (child) await exited(child);
-    await adapter?.stop();
-    await core?.close();
-    await database?.close();
-    await drop?.();
-    await fake.stop();
-  });
-
-  it('re-attaches to the thread by id and posts every event exactly once', async () => {
-    await fake.start();
-    const fresh = await createFreshPostgresDatabase();
-    drop = fresh.drop;
-    const dir = mkdtempSync(path.join(tmpdir(), 'tl-discord-crash-'));
-    child = spawn(process.execPath, ['--import', 'tsx', 'tests/fixtures/discord-app.ts', fresh.url, dir, fake.apiUrl], {
-      cwd: path.resolve(import.meta.dirname, '..'),
-      stdio: ['ignore', 'ignore', 'pipe'],
-      env: { ...process.env, LOG_LEVEL: 'warn' },
+describe.skipIf(!TEST_DATABASE_URL)(
+  'Discord: kill -9 mid-run, restart → the run finishes in the same thread, each message once (real PostgreSQL)',
+  () => {
+    const fake = new FakeDiscord();
+    let child: ChildProcess | undefined;
+    let database: Database | undefined;
+    let drop: (() => Promise<void>) | undefined;
+    let core: TestCore | undefined;
+    let adapter: DiscordAdapter | undefined;
+    afterAll(async () => {
+      if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      if (child) await exited(child);
+      await adapter?.stop();
+      await core?.close();
+      await database?.close();
+      await drop?.();
+      await fake.stop();
     });
-    child.stderr?.on('data', (d: Buffer) => process.stderr.write(`[bot 1] ${d.toString()}`));
-    await waitFor(() => existsSync(path.join(dir, 'ready')), 'the first bot process', 120_000);
 
-    const K = 3;
-    const N = 2;
-    fake.interact(discordIdOf('ann'), 'optimize', [
-      { name: 'prompt', type: 3, value: 'a lighthouse at dusk' },
-      { name: 'iterations', type: 4, value: K },
-      { name: 'candidates', type: 4, value: N },
-    ]);
-    const thread = await waitFor(() => fake.threads()[0], 'the run thread');
-    const candidateMsgs = () => fake.channelMessages(thread.id).filter((m) => m.attachments.length && /^\*\*(Your prompt|Iteration \d+ · #\d+)\*\*/.test(m.content));
-    // Mid-run: the first candidates are out, more are being generated (300 ms each).
-    await waitFor(() => candidateMsgs().length >= 2, 'the first candidate messages', 60_000);
-    child.kill('SIGKILL');
-    await exited(child);
-    const postedBeforeCrash = candidateMsgs().length;
-    expect(postedBeforeCrash).toBeLessThan(1 + K * N);
+    it('re-attaches to the thread by id and posts every event exactly once', async () => {
+      await fake.start();
+      const fresh = await createFreshPostgresDatabase();
+      drop = fresh.drop;
+      const dir = mkdtempSync(path.join(tmpdir(), 'tl-discord-crash-'));
+      child = spawn(process.execPath, ['--import', 'tsx', 'tests/fixtures/discord-app.ts', fresh.url, dir, fake.apiUrl], {
+        cwd: path.resolve(import.meta.dirname, '..'),
+        stdio: ['ignore', 'ignore', 'pipe'],
+        env: { ...process.env, LOG_LEVEL: 'warn' },
+      });
+      child.stderr?.on('data', (d: Buffer) => process.stderr.write(`[bot 1] ${d.toString()}`));
+      await waitFor(() => existsSync(path.join(dir, 'ready')), 'the first bot process', 120_000);
 
-    // A new process on the same database and the same Discord.
-    database = await openDatabase({ databaseUrl: fresh.url, maxConnections: 5 });
-    core = await openTestCore({
-      database, dataDir: dir, seedGallery: false, queue: 'graphile',
-      runOptions: { staleAfterMs: 3000, heartbeatMs: 500, sweepMs: 500, outboxPollMs: 100 },
-    });
-    adapter = createDiscordAdapter({
-      config: { DISCORD_TOKEN: fake.token, DISCORD_APPLICATION_ID: fake.applicationId, DISCORD_API_URL: fake.apiUrl, DISCORD_GUILD_ID: fake.guildId },
-      services: core.app.services, log: silentLogger, runFeedPollMs: 100,
-    });
-    await adapter.start();
-    const notices = () => fake.channelMessages(fake.channelId).filter((m) => m.content.startsWith('✅ Run finished'));
-    await waitFor(() => notices().length > 0, 'the outcome notice', 180_000);
-    await adapter.runDisplay.poll();
-    const notice = notices();
+      const K = 3;
+      const N = 2;
+      fake.interact(discordIdOf('ann'), 'optimize', [
+        { name: 'prompt', type: 3, value: 'a lighthouse at dusk' },
+        { name: 'iterations', type: 4, value: K },
+        { name: 'candidates', type: 4, value: N },
+      ]);
+      const thread = await waitFor(() => fake.threads()[0], 'the run thread');
+      const candidateMsgs = () =>
+        fake
+          .channelMessages(thread.id)
+          .filter((m) => m.attachments.length && /^\*\*(Your prompt|Iteration \d+ · #\d+)\*\*/.test(m.content));
+      // Mid-run: the first candidates are out, more are being generated (300 ms each).
+      await waitFor(() => candidateMsgs().length >= 2, 'the first candidate messages', 60_000);
+      child.kill('SIGKILL');
+      await exited(child);
+      const postedBeforeCrash = candidateMsgs().length;
+      expect(postedBeforeCrash).toBeLessThan(1 + K * N);
 
-    // The same thread, and only one.
-    expect(fake.threads().map((t) => t.id)).toEqual([thread.id]);
-    const [run] = await database.db.select().from(runs).where(eq(runs.userKey, userKeyOf({ platform: 'discord', userId: discordIdOf('ann') })));
-    expect(run!.status).toBe('finished');
-    expect((run!.destination as { threadId?: string }).threadId).toBe(thread.id);
-    const msgs = fake.channelMessages(thread.id);
-    // Every candidate image exactly once (initial prompt + K × N), the header once, one progress message, one summary.
-    expect(candidateMsgs()).toHaveLength(1 + K * N);
-    expect(new Set(candidateMsgs().map((m) => m.content)).size).toBe(1 + K * N);
-    expect(msgs.filter((m) => m.content.startsWith('🎨 **Optimizing**'))).toHaveLength(1);
-    expect(msgs.filter((m) => /^(⏳ Iteration|✅ Done)/.test(m.content))).toHaveLength(1);
-    expect(msgs.find((m) => /^(⏳ Iteration|✅ Done)/.test(m.content))!.content).toMatch(/^✅ Done/);
-    expect(msgs.filter((m) => m.content.startsWith('📊 **'))).toHaveLength(K + 1);
-    expect(msgs.filter((m) => m.content.includes('Run finished'))).toHaveLength(1);
-    expect(notice).toHaveLength(1);
-    // One message per nonce; a nonce POSTed twice (the crash window) still made one message.
-    const posts = fake.requests.filter((r) => r.method === 'POST' && r.path === `/channels/${thread.id}/messages`);
-    const perNonce = new Map<string, number>();
-    for (const p of posts) perNonce.set(p.body.nonce, (perNonce.get(p.body.nonce) ?? 0) + 1);
-    expect([...perNonce.keys()].every((n) => typeof n === 'string' && n.length <= 25)).toBe(true);
-    expect(new Set(msgs.map((m) => m.nonce)).size).toBe(msgs.length);
-    expect([...perNonce.values()].every((n) => n <= 2)).toBe(true);
-    // The database's record: one platform message per event key.
-    const keys = await queryRows<{ event_key: string; n: number | string }>(
-      database.db, sql`select event_key, count(*) as n from platform_messages where run_id = ${run!.id} and event_key is not null group by event_key`,
-    );
-    expect(keys.every((k) => Number(k.n) === 1)).toBe(true);
-    expect(keys.length).toBe(1 /* header */ + 1 /* progress */ + (1 + K * N) + (K + 1) /* summaries */ + 1 /* final */ + 1 /* done */);
-    console.log(`discord crash test: ${postedBeforeCrash} candidate messages before SIGKILL; ${posts.length} POSTs into the thread for ${msgs.length} messages`);
-  }, 300_000);
-});
+      // A new process on the same database and the same Discord.
+      database = await openDatabase({ databaseUrl: fresh.url, maxConnections: 5 });
+      core = await openTestCore({
+        database,
+        dataDir: dir,
+        seedGallery: false,
+        queue: 'graphile',
+        runOptions: { staleAfterMs: 3000, heartbeatMs: 500, sweepMs: 500, outboxPollMs: 100 },
+      });
+      adapter = createDiscordAdapter({
+        config: {
+          DISCORD_TOKEN: fake.token,
+          DISCORD_APPLICATION_ID: fake.applicationId,
+          DISCORD_API_URL: fake.apiUrl,
+          DISCORD_GUILD_ID: fake.guildId,
+        },
+        services: core.app.services,
+        log: silentLogger,
+        runFeedPollMs: 100,
+      });
+      await adapter.start();
+      const notices = () => fake.channelMessages(fake.channelId).filter((m) => m.content.startsWith('✅ Run finished'));
+      await waitFor(() => notices().length > 0, 'the outcome notice', 180_000);
+      await adapter.runDisplay.poll();
+      const notice = notices();
+
+      // The same thread, and only one.
+      expect(fake.threads().map((t) => t.id)).toEqual([thread.id]);
+      const [run] = await database.db
+        .select()
+        .from(runs)
+        .where(eq(runs.userKey, userKeyOf({ platform: 'discord', userId: discordIdOf('ann') })));
+      expect(run!.status).toBe('finished');
+      expect((run!.destination as { threadId?: string }).threadId).toBe(thread.id);
+      const msgs = fake.channelMessages(thread.id);
+      // Every candidate image exactly once (initial prompt + K × N), the header once, one progress message, one summary.
+      expect(candidateMsgs()).toHaveLength(1 + K * N);
+      expect(new Set(candidateMsgs().map((m) => m.content)).size).toBe(1 + K * N);
+      expect(msgs.filter((m) => m.content.startsWith('🎨 **Optimizing**'))).toHaveLength(1);
+      expect(msgs.filter((m) => /^(⏳ Iteration|✅ Done)/.test(m.content))).toHaveLength(1);
+      expect(msgs.find((m) => /^(⏳ Iteration|✅ Done)/.test(m.content))!.content).toMatch(/^✅ Done/);
+      expect(msgs.filter((m) => m.content.startsWith('📊 **'))).toHaveLength(K + 1);
+      expect(msgs.filter((m) => m.content.includes('Run finished'))).toHaveLength(1);
+      expect(notice).toHaveLength(1);
+      // One message per nonce; a nonce POSTed twice (the crash window) still made one message.
+      const posts = fake.requests.filter((r) => r.method === 'POST' && r.path === `/channels/${thread.id}/messages`);
+      const perNonce = new Map<string, number>();
+      for (const p of posts) perNonce.set(p.body.nonce, (perNonce.get(p.body.nonce) ?? 0) + 1);
+      expect([...perNonce.keys()].every((n) => typeof n === 'string' && n.length <= 25)).toBe(true);
+      expect(new Set(msgs.map((m) => m.nonce)).size).toBe(msgs.length);
+      expect([...perNonce.values()].every((n) => n <= 2)).toBe(true);
+      // The database's record: one platform message per event key.
+      const keys = await queryRows<{ event_key: string; n: number | string }>(
+        database.db,
+        sql`select event_key, count(*) as n from platform_messages where run_id = ${run!.id} and event_key is not null group by event_key`,
+      );
+      expect(keys.every((k) => Number(k.n) === 1)).toBe(true);
+      expect(keys.length).toBe(1 /* header */ + 1 /* progress */ + (1 + K * N) + (K + 1) /* summaries */ + 1 /* final */ + 1 /* done */);
+      console.log(
+        `discord crash test: ${postedBeforeCrash} candidate messages before SIGKILL; ${posts.length} POSTs into the thread for ${msgs.length} messages`,
+      );
+    }, 300_000);
+  },
+);
 
 if (!TEST_DATABASE_URL) {
   describe('Discord kill -9 mid-run', () => {

@@ -28,7 +28,8 @@ function spawnWorker(url: string, dir: string, id: string): ChildProcess {
   return child;
 }
 
-const exited = (c: ChildProcess) => new Promise<void>((r) => (c.exitCode !== null || c.signalCode !== null ? r() : c.once('exit', () => r())));
+const exited = (c: ChildProcess) =>
+  new Promise<void>((r) => (c.exitCode !== null || c.signalCode !== null ? r() : c.once('exit', () => r())));
 
 describe.skipIf(!TEST_DATABASE_URL)('kill -9 mid-iteration (real PostgreSQL, graphile-worker)', () => {
   let database: Database | undefined;
@@ -51,14 +52,24 @@ describe.skipIf(!TEST_DATABASE_URL)('kill -9 mid-iteration (real PostgreSQL, gra
 
     // The requesting side (a chat gateway) only enqueues.
     const front = new RunService({
-      db: database.db, config: testConfig(), llmAvailable: false,
-      loopDeps: () => { throw new Error('the front end does not execute runs'); },
+      db: database.db,
+      config: testConfig(),
+      llmAvailable: false,
+      loopDeps: () => {
+        throw new Error('the front end does not execute runs');
+      },
       describe: { generator: 'slowfake', llm: null, scorer: 'keyword' },
       queue: { kind: 'graphile', connectionString: fresh.url },
     });
     const K = 4;
     const N = 4;
-    const { runId } = await front.start({ requester: { platform: 'discord', userId: 'crash' }, prompt: 'a lighthouse at dusk', iterations: K, candidates: N, seed: 42 });
+    const { runId } = await front.start({
+      requester: { platform: 'discord', userId: 'crash' },
+      prompt: 'a lighthouse at dusk',
+      iterations: K,
+      candidates: N,
+      seed: 42,
+    });
     await front.stop();
 
     const w1 = spawnWorker(fresh.url, dir, 'w1');
@@ -76,11 +87,22 @@ describe.skipIf(!TEST_DATABASE_URL)('kill -9 mid-iteration (real PostgreSQL, gra
     children.push(w2);
     await waitFor(() => lines(calls).some((l) => l.startsWith('w2\t')), 'worker 2 to resume', 180_000);
     const resumeMs = Date.now() - killedAt; // reported, not asserted (speed belongs in benchmarks)
-    await waitFor(async () => (await database!.db.select().from(runs).where(eq(runs.id, runId)))[0]?.status === 'finished', 'the run to finish on worker 2', 180_000);
-    await waitFor(async () => {
-      const r = await queryRows<{ n: number | string }>(database!.db, sql`select count(*) as n from outbox where run_id = ${runId} and delivered_at is null`);
-      return Number(r[0]?.n) === 0;
-    }, 'all events delivered', 60_000);
+    await waitFor(
+      async () => (await database!.db.select().from(runs).where(eq(runs.id, runId)))[0]?.status === 'finished',
+      'the run to finish on worker 2',
+      180_000,
+    );
+    await waitFor(
+      async () => {
+        const r = await queryRows<{ n: number | string }>(
+          database!.db,
+          sql`select count(*) as n from outbox where run_id = ${runId} and delivered_at is null`,
+        );
+        return Number(r[0]?.n) === 0;
+      },
+      'all events delivered',
+      60_000,
+    );
     w2.kill('SIGTERM');
     await exited(w2);
 
@@ -92,7 +114,9 @@ describe.skipIf(!TEST_DATABASE_URL)('kill -9 mid-iteration (real PostgreSQL, gra
     // Every outbox key once in the table, and each delivered exactly once across both workers.
     const keys = await queryRows<{ key: string }>(database.db, sql`select key from outbox where run_id = ${runId}`);
     expect(keys).toHaveLength(1 + (K + 1) * 3 + 1);
-    const deliveredKeys = lines(delivered).map((l) => l.split('\t')[1]).filter((k) => k?.startsWith(runId));
+    const deliveredKeys = lines(delivered)
+      .map((l) => l.split('\t')[1])
+      .filter((k) => k?.startsWith(runId));
     expect(deliveredKeys.sort()).toEqual(keys.map((k) => k.key).sort());
     // At most one generation repeated: the one in flight when worker 1 died.
     const all = lines(calls);
@@ -105,7 +129,9 @@ describe.skipIf(!TEST_DATABASE_URL)('kill -9 mid-iteration (real PostgreSQL, gra
     expect(repeated).toBeLessThanOrEqual(1);
     expect(all.length).toBeLessThanOrEqual(1 + K * N + 1);
     expect(all.filter((l) => l.startsWith('w2\t')).length).toBe(1 + K * N - (callsAtKill - 1));
-    console.log(`crash test: ${all.length} generations for ${1 + K * N} images, ${repeated} repeated; worker 1 made ${callsAtKill}; resumed ${resumeMs} ms after the kill (stale-claim threshold 3 s in this test, 30 s default)`);
+    console.log(
+      `crash test: ${all.length} generations for ${1 + K * N} images, ${repeated} repeated; worker 1 made ${callsAtKill}; resumed ${resumeMs} ms after the kill (stale-claim threshold 3 s in this test, 30 s default)`,
+    );
   }, 300_000);
 });
 

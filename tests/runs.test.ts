@@ -31,7 +31,14 @@ for (const backend of testBackends()) {
       service.subscribe((e) => seen.push(e));
       await service.startWorker();
       try {
-        const { runId } = await service.start({ requester: person('complete'), prompt: 'a fox in a forest', iterations: 3, candidates: 3, seed: 3, requestKey: 'i-complete' });
+        const { runId } = await service.start({
+          requester: person('complete'),
+          prompt: 'a fox in a forest',
+          iterations: 3,
+          candidates: 3,
+          seed: 3,
+          requestKey: 'i-complete',
+        });
         await waitFor(async () => (await status(runId)) === 'finished', 'run to finish');
         await waitFor(() => seen.some((e) => e.type === 'run.finished' && e.runId === runId), 'run.finished delivered');
         const its = await database.db.select().from(runIterations).where(eq(runIterations.runId, runId));
@@ -53,7 +60,10 @@ for (const backend of testBackends()) {
         const fin = mine.at(-1) as Extract<RunEvent, { type: 'run.finished' }>;
         expect(fin.metrics.imagesUsed).toBe(10);
         expect(fin.metrics.max).toBeGreaterThanOrEqual(fin.metrics.init);
-        const pending = await database.db.select({ n: count() }).from(outbox).where(sql`${outbox.runId} = ${runId} and ${outbox.deliveredAt} is null`);
+        const pending = await database.db
+          .select({ n: count() })
+          .from(outbox)
+          .where(sql`${outbox.runId} = ${runId} and ${outbox.deliveredAt} is null`);
         expect(pending[0]!.n).toBe(0);
         const row = (await database.db.select().from(runs).where(eq(runs.id, runId)))[0]!;
         expect(row.metrics).toMatchObject({ imagesUsed: 10 });
@@ -67,7 +77,9 @@ for (const backend of testBackends()) {
       const { service } = makeService(database.db); // no worker: runs stay queued
       const who = person('fifty');
       const results = await Promise.allSettled(
-        Array.from({ length: 50 }, (_, i) => service.start({ requester: who, prompt: 'a cat', iterations: 2, candidates: 2, requestKey: `fifty-${i}` })),
+        Array.from({ length: 50 }, (_, i) =>
+          service.start({ requester: who, prompt: 'a cat', iterations: 2, candidates: 2, requestKey: `fifty-${i}` }),
+        ),
       );
       const ok = results.filter((r) => r.status === 'fulfilled');
       const bad = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -77,22 +89,37 @@ for (const backend of testBackends()) {
         expect(b.reason).toBeInstanceOf(LimitReachedError);
         expect((b.reason as Error).message).toMatch(/already have a run going.*\/cancel it first/);
       }
-      const rows = await database.db.select().from(runs).where(eq(runs.userKey, userKeyOf(who)));
+      const rows = await database.db
+        .select()
+        .from(runs)
+        .where(eq(runs.userKey, userKeyOf(who)));
       expect(rows).toHaveLength(1);
       // The same interaction delivered 20 times (retries, two processes): one run, same id for all.
-      const again = await Promise.all(Array.from({ length: 20 }, () => service.start({ requester: person('dup'), prompt: 'a cat', iterations: 2, candidates: 2, requestKey: 'same-interaction' })));
+      const again = await Promise.all(
+        Array.from({ length: 20 }, () =>
+          service.start({ requester: person('dup'), prompt: 'a cat', iterations: 2, candidates: 2, requestKey: 'same-interaction' }),
+        ),
+      );
       expect(new Set(again.map((r) => r.runId)).size).toBe(1);
       await service.cancel(userKeyOf(who));
       await service.cancel(userKeyOf(person('dup')));
     });
 
     it('quota and cap errors have clear messages', async () => {
-      const { service } = makeService(database.db, { config: { DAILY_IMAGE_QUOTA_USER: '12', DAILY_IMAGE_QUOTA_WORKSPACE: '20', MAX_IMAGES_PER_RUN: '30' } });
-      await expect(service.start({ requester: person('cap'), prompt: 'x', iterations: 8, candidates: 4 })).rejects.toThrow(/8 × 4 = 32 images; the limit is 30/);
-      await expect(service.start({ requester: person('q'), prompt: 'x', iterations: 3, candidates: 4 })).rejects.toThrow(/needs up to 13 images but you have 12 of your 12 daily images left/);
+      const { service } = makeService(database.db, {
+        config: { DAILY_IMAGE_QUOTA_USER: '12', DAILY_IMAGE_QUOTA_WORKSPACE: '20', MAX_IMAGES_PER_RUN: '30' },
+      });
+      await expect(service.start({ requester: person('cap'), prompt: 'x', iterations: 8, candidates: 4 })).rejects.toThrow(
+        /8 × 4 = 32 images; the limit is 30/,
+      );
+      await expect(service.start({ requester: person('q'), prompt: 'x', iterations: 3, candidates: 4 })).rejects.toThrow(
+        /needs up to 13 images but you have 12 of your 12 daily images left/,
+      );
       // Workspace: A reserves 11 of 20; B's 11 would exceed it.
       const a = await service.start({ requester: person('wa'), prompt: 'x', iterations: 2, candidates: 5, scopeId: 'guild-q' });
-      const err = await service.start({ requester: person('wb'), prompt: 'x', iterations: 2, candidates: 5, scopeId: 'guild-q' }).catch((e: unknown) => e);
+      const err = await service
+        .start({ requester: person('wb'), prompt: 'x', iterations: 2, candidates: 5, scopeId: 'guild-q' })
+        .catch((e: unknown) => e);
       expect(err).toBeInstanceOf(LimitReachedError);
       expect((err as Error).message).toMatch(/server\/workspace has 9 of its 20 daily images left/);
       // Other workspaces are unaffected; cancelling A frees its reservation.
@@ -121,7 +148,10 @@ for (const backend of testBackends()) {
       try {
         const who = person('crun');
         const { runId } = await service.start({ requester: who, prompt: 'a boat', iterations: 6, candidates: 4 });
-        await waitFor(async () => (await database.db.select().from(runIterations).where(eq(runIterations.runId, runId))).length >= 2, 'two iterations');
+        await waitFor(
+          async () => (await database.db.select().from(runIterations).where(eq(runIterations.runId, runId))).length >= 2,
+          'two iterations',
+        );
         // Someone else cannot cancel it.
         expect(await service.cancel(userKeyOf(person('stranger')), runId)).toBeNull();
         const callsAtCancel = slow.calls.length;
@@ -167,7 +197,10 @@ for (const backend of testBackends()) {
         expect(genB.calls).toHaveLength(2 + 4);
         const its = await database.db.select().from(runIterations).where(eq(runIterations.runId, runId));
         expect(its.map((i) => i.iteration).sort()).toEqual([0, 1, 2]);
-        const rows = await queryRows<{ key: string; n: number | string }>(database.db, sql`select key, count(*) as n from outbox where run_id = ${runId} group by key`);
+        const rows = await queryRows<{ key: string; n: number | string }>(
+          database.db,
+          sql`select key, count(*) as n from outbox where run_id = ${runId} group by key`,
+        );
         expect(rows.every((r) => Number(r.n) === 1)).toBe(true);
         expect(rows).toHaveLength(1 + 3 * 3 + 1);
       } finally {
@@ -207,7 +240,15 @@ for (const backend of testBackends()) {
       const got: string[] = [];
       // Subscribing makes each service drain; drive both concurrently over the same pending rows.
       for (let i = 0; i < 60; i++) {
-        const ev: RunEvent = { type: 'run.progress', key: `synthetic:${i}`, runId: 'synthetic', iteration: i, iterations: 60, imagesUsed: i, costUsd: 0 };
+        const ev: RunEvent = {
+          type: 'run.progress',
+          key: `synthetic:${i}`,
+          runId: 'synthetic',
+          iteration: i,
+          iterations: 60,
+          imagesUsed: i,
+          costUsd: 0,
+        };
         await database.db.insert(outbox).values({ runId: null, key: ev.key, kind: ev.type, payload: ev });
       }
       await database.db.insert(outbox).values({ runId: null, key: 'synthetic:0', kind: 'run.progress', payload: {} }).onConflictDoNothing();
@@ -215,7 +256,10 @@ for (const backend of testBackends()) {
       two.subscribe((e) => e.key.startsWith('synthetic:') && got.push(e.key));
       await Promise.all([one.kickOutbox(), two.kickOutbox(), one.kickOutbox(), two.kickOutbox()]);
       await waitFor(async () => {
-        const r = await queryRows<{ n: number | string }>(database.db, sql`select count(*) as n from outbox where key like 'synthetic:%' and delivered_at is null`);
+        const r = await queryRows<{ n: number | string }>(
+          database.db,
+          sql`select count(*) as n from outbox where key like 'synthetic:%' and delivered_at is null`,
+        );
         return Number(r[0]?.n) === 0;
       }, 'all delivered');
       expect(got).toHaveLength(60);

@@ -57,7 +57,12 @@ beforeAll(async () => {
   answers(4, 15); // incomplete, still a rater (C)
 
   for (const [gid, prompt] of Object.entries(PROMPTS)) {
-    db.prepare('INSERT INTO generations (id, sid, method, prompt, verified) VALUES (?, ?, ?, ?, 1)').run(Number(gid), 1, Number(gid) === 3 ? 2 : 3, prompt);
+    db.prepare('INSERT INTO generations (id, sid, method, prompt, verified) VALUES (?, ?, ?, ?, 1)').run(
+      Number(gid),
+      1,
+      Number(gid) === 3 ? 2 : 3,
+      prompt,
+    );
   }
   for (const [id, img] of Object.entries(IMAGES)) {
     db.prepare('INSERT INTO images (id, gid, idx) VALUES (?, ?, ?)').run(Number(id), img.gid, Number(id) % 2);
@@ -92,15 +97,28 @@ afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-const summary = (d: SacDataset) =>
-  d.raters.map((r) => ({ raterId: r.raterId, ratings: r.ratings.map((x) => [x.imageId, x.rating]) }));
+const summary = (d: SacDataset) => d.raters.map((r) => ({ raterId: r.raterId, ratings: r.ratings.map((x) => [x.imageId, x.rating]) }));
 
 describe('loadSac', () => {
   it('finds the raters (one per intact survey) with their ratings in order, latest re-rating winning', () => {
     const d = loadSac(dbPath, imagesDir);
     expect(summary(d)).toEqual([
-      { raterId: 1, ratings: [[2, 3], [3, 9], [1, 8]] },
-      { raterId: 2, ratings: [[2, 10], [4, 1], [5, 6]] },
+      {
+        raterId: 1,
+        ratings: [
+          [2, 3],
+          [3, 9],
+          [1, 8],
+        ],
+      },
+      {
+        raterId: 2,
+        ratings: [
+          [2, 10],
+          [4, 1],
+          [5, 6],
+        ],
+      },
       { raterId: 4, ratings: [[4, 6]] },
     ]);
     expect(d.raters.map((r) => r.surveyAnswers)).toEqual([20, 20, 15]);
@@ -155,7 +173,12 @@ describe('loadSac', () => {
       images: 5,
     });
     expect(
-      s.ratingsUsed + s.ratingsWithoutSurvey + s.ratingsInvalid + s.ratingsDuplicate + s.ratingsMissingImage + s.ratingsFromCorruptedSurveys,
+      s.ratingsUsed +
+        s.ratingsWithoutSurvey +
+        s.ratingsInvalid +
+        s.ratingsDuplicate +
+        s.ratingsMissingImage +
+        s.ratingsFromCorruptedSurveys,
     ).toBe(s.ratingsTotal);
   });
 

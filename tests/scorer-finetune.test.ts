@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { createRng, type Rng } from '../src/core/random';
 import { RatingStore, subsetRatings, type PackedRatings } from '../src/core/scorer/data';
-import { IncrementalFinetune, fitFinetuneBatch, selectLambda, predictLinear, lambdaIsStale, type FinetunePrior } from '../src/core/scorer/finetune';
+import {
+  IncrementalFinetune,
+  fitFinetuneBatch,
+  selectLambda,
+  predictLinear,
+  lambdaIsStale,
+  type FinetunePrior,
+} from '../src/core/scorer/finetune';
 import { srocc } from '../src/core/scorer/metrics';
 import { symEig } from '../src/core/scorer/linalg';
 import { candidateGram } from '../src/core/scorer/active';
@@ -109,7 +116,10 @@ describe('closed-form leave-one-out', () => {
     return out;
   }
 
-  for (const [label, n, d] of [['dual', 20, 30], ['primal', 60, 10]] as const) {
+  for (const [label, n, d] of [
+    ['dual', 20, 30],
+    ['primal', 60, 10],
+  ] as const) {
     it(`equals brute-force LOO (${label}: n=${n}, d=${d}) at every λ of the grid`, () => {
       const rng = createRng(21);
       const prior = randomPrior(rng, d);
@@ -196,7 +206,11 @@ describe('finetune behaviour', () => {
 describe('posteriorCovariances (the active-selection fast path)', () => {
   // Must equal the two reference posteriorCross calls exactly, in both regimes, with and without the
   // precomputed candidate Gram matrix.
-  for (const [label, n, d] of [['dual', 0, 16], ['dual', 9, 16], ['primal', 40, 12]] as const) {
+  for (const [label, n, d] of [
+    ['dual', 0, 16],
+    ['dual', 9, 16],
+    ['primal', 40, 12],
+  ] as const) {
     it(`equals posteriorCross(…, true/false) (${label}, n=${n}, d=${d})`, () => {
       const rng = createRng(5 + n);
       const prior = randomPrior(rng, d);
@@ -215,7 +229,7 @@ describe('posteriorCovariances (the active-selection fast path)', () => {
     });
   }
 
-  it('reads the rated rows from the candidates\' gram when every rated image is a candidate (the evaluation\'s loop)', () => {
+  it("reads the rated rows from the candidates' gram when every rated image is a candidate (the evaluation's loop)", () => {
     const rng = createRng(77);
     const d = 16;
     const cands = Array.from({ length: 12 }, () => unit(rng, d));

@@ -89,11 +89,22 @@ describe('global', () => {
       const gen = 2 + rng.next() * 5; // per-rater offset
       gens.push(gen);
       const X = Array.from({ length: 30 }, () => unit(rng, d));
-      users.push(store(d, X, X.map((x) => gen + dotv(shared, x) + 0.1 * rng.normal())));
+      users.push(
+        store(
+          d,
+          X,
+          X.map((x) => gen + dotv(shared, x) + 0.1 * rng.normal()),
+        ),
+      );
     }
     const g = trainGlobal(users);
     const test = Array.from({ length: 100 }, () => unit(rng, d));
-    expect(srocc(test.map((x) => dotv(g.w, x)), test.map((x) => dotv(shared, x)))!).toBeGreaterThan(0.98);
+    expect(
+      srocc(
+        test.map((x) => dotv(g.w, x)),
+        test.map((x) => dotv(shared, x)),
+      )!,
+    ).toBeGreaterThan(0.98);
     // a person's offset recovers their generosity
     expect(globalOffset(g, users[3]!)).toBeCloseTo(gens[3]!, 0);
   });
@@ -116,7 +127,13 @@ describe('global', () => {
     const users: PackedRatings[] = [];
     for (let u = 0; u < 25; u++) {
       const gen = 4 + 2 * rng.next();
-      users.push(store(d, imgs, imgs.map((x, i) => gen + 6 * dotv(shared, x) + quirk[i]! + 0.3 * rng.normal())));
+      users.push(
+        store(
+          d,
+          imgs,
+          imgs.map((x, i) => gen + 6 * dotv(shared, x) + quirk[i]! + 0.3 * rng.normal()),
+        ),
+      );
     }
     return { d, shared, users, fresh: Array.from({ length: 200 }, embed) };
   }
@@ -133,7 +150,8 @@ describe('global', () => {
         ym += u.y[i]! / u.n;
         for (let j = 0; j < d; j++) xm[j]! += u.X[i * d + j]! / u.n;
       }
-      for (let i = 0; i < u.n; i++) rows.push({ x: Float64Array.from({ length: d }, (_, j) => u.X[i * d + j]! - xm[j]!), y: u.y[i]! - ym, img: i });
+      for (let i = 0; i < u.n; i++)
+        rows.push({ x: Float64Array.from({ length: d }, (_, j) => u.X[i * d + j]! - xm[j]!), y: u.y[i]! - ym, img: i });
     }
     const gram = (keep: (img: number) => boolean) => {
       const A = new Float64Array(d * d);
@@ -171,7 +189,11 @@ describe('global', () => {
     for (const seed of [21, 22, 23, 24, 25, 26]) {
       const { shared, users, fresh } = gallery(seed);
       const truth = fresh.map((x) => dotv(shared, x));
-      const fit = (w: Float64Array) => pearson(fresh.map((x) => dotv(w, x)), truth)!;
+      const fit = (w: Float64Array) =>
+        pearson(
+          fresh.map((x) => dotv(w, x)),
+          truth,
+        )!;
       expect(fit(trainGlobal(users).w)).toBeGreaterThan(fit(trainGlobal(users, { lambdaBy: 'gcv' }).w));
     }
   });
@@ -196,7 +218,13 @@ describe('knn', () => {
     // smooth + heavy noise → averaging many neighbours wins
     const w = Float64Array.from({ length: d }, () => rng.normal());
     const Xn = Array.from({ length: 200 }, () => unit(rng, d));
-    const smooth = selectK(store(d, Xn, Xn.map((x) => 5.5 + dotv(w, x) + 2.5 * rng.normal())));
+    const smooth = selectK(
+      store(
+        d,
+        Xn,
+        Xn.map((x) => 5.5 + dotv(w, x) + 2.5 * rng.normal()),
+      ),
+    );
     expect(smooth.k).toBeGreaterThanOrEqual(8);
     // the LOO MSE of the chosen k is the grid minimum
     expect(Math.min(...smooth.grid.map((g) => g.looMse))).toBe(smooth.grid.find((g) => g.k === smooth.k)!.looMse);
@@ -216,14 +244,22 @@ function taskFamily(rng: Rng, d: number, users: number, n: number, wStar: Float6
     const w = Float64Array.from(wStar, (v) => v + 0.8 * rng.normal());
     const gen = 5 + rng.normal();
     const X = Array.from({ length: n }, () => unit(rng, d));
-    return store(d, X, X.map((x) => gen + dotv(w, x) + 0.3 * rng.normal()));
+    return store(
+      d,
+      X,
+      X.map((x) => gen + dotv(w, x) + 0.3 * rng.normal()),
+    );
   });
 }
 
 function meanShotSrocc(meta: MetaParams, users: PackedRatings[], shots: number): number {
   let tot = 0;
   for (const u of users) {
-    const m = adapt(meta, u, Int32Array.from({ length: shots }, (_, i) => i));
+    const m = adapt(
+      meta,
+      u,
+      Int32Array.from({ length: shots }, (_, i) => i),
+    );
     const pred: number[] = [];
     const truth: number[] = [];
     for (let i = shots; i < u.n; i++) {
@@ -281,7 +317,14 @@ describe('auto', () => {
     const prior = emptyGlobal(d);
     const w = Float64Array.from({ length: d }, () => rng.normal() * 4);
     const Xl = Array.from({ length: 120 }, () => unit(rng, d));
-    const lin = autoSelect(store(d, Xl, Xl.map((x) => quantize(5.5 + dotv(w, x) + 0.3 * rng.normal()))), { global: prior, methods: ['finetune', 'knn', 'global'] });
+    const lin = autoSelect(
+      store(
+        d,
+        Xl,
+        Xl.map((x) => quantize(5.5 + dotv(w, x) + 0.3 * rng.normal())),
+      ),
+      { global: prior, methods: ['finetune', 'knn', 'global'] },
+    );
     expect(lin.method).toBe('finetune');
     // XOR-like taste over tight clusters: no linear function explains it
     const centers = Array.from({ length: 30 }, () => unit(rng, d));
@@ -331,18 +374,25 @@ describe('active selection', () => {
       const testTruth = test.map(truth);
       const run = (active: boolean): number[] => {
         const r2 = createRng(seed * 7 + (active ? 1 : 2));
-        const fit = new IncrementalFinetune(emptyGlobal(d), new RatingStore(d), { lambda: 1, });
+        const fit = new IncrementalFinetune(emptyGlobal(d), new RatingStore(d), { lambda: 1 });
         const used = new Set<number>();
         const out: number[] = [];
         for (const target of counts) {
           while (fit.data.n < target) {
             let pick: number;
             if (active) pick = nextToRate(fit, pool, 1, used)[0]!;
-            else do pick = r2.int(pool.length); while (used.has(pick));
+            else
+              do pick = r2.int(pool.length);
+              while (used.has(pick));
             used.add(pick);
             fit.add(pool[pick]!, truth(pool[pick]!) + 0.5 * r2.normal());
           }
-          out.push(srocc(test.map((x) => fit.predict(x)), testTruth) ?? 0);
+          out.push(
+            srocc(
+              test.map((x) => fit.predict(x)),
+              testTruth,
+            ) ?? 0,
+          );
         }
         return out;
       };
@@ -405,7 +455,11 @@ describe('community-calibrated λ schedule', () => {
     return Array.from({ length: users }, () => {
       const own = Float64Array.from(shared, (v) => v + personal * rng.normal());
       const X = Array.from({ length: perUser }, () => unit(rng, d));
-      return store(d, X, X.map((x) => 5 + dotv(own, x) * 2 + 0.3 * rng.normal()));
+      return store(
+        d,
+        X,
+        X.map((x) => 5 + dotv(own, x) * 2 + 0.3 * rng.normal()),
+      );
     });
   }
 
@@ -422,7 +476,12 @@ describe('community-calibrated λ schedule', () => {
   });
 
   it('finetune adopts the scheduled λ up to the last calibrated count and its own leave-one-out beyond', () => {
-    const schedule = { points: [{ n: 5, lambda: 100, members: 9 }, { n: 20, lambda: 3, members: 9 }] };
+    const schedule = {
+      points: [
+        { n: 5, lambda: 100, members: 9 },
+        { n: 20, lambda: 3, members: 9 },
+      ],
+    };
     expect(scheduledLambda(schedule, 4)).toBe(100);
     expect(scheduledLambda(schedule, 19)).toBe(100);
     expect(scheduledLambda(schedule, 20)).toBe(3);
@@ -430,8 +489,21 @@ describe('community-calibrated λ schedule', () => {
     expect(scheduledLambda(undefined, 10)).toBeNull();
     const [u] = people(33, 1, 1, 60);
     const g = trainGlobal(people(34, 1));
-    const withSchedule = { w: g.w, bias: g.bias, lambdaSchedule: { points: [{ n: 5, lambda: 95, members: 9 }, { n: 30, lambda: 0.11, members: 9 }] } };
-    const first = (n: number) => subsetRatings(u!, Array.from({ length: n }, (_, i) => i));
+    const withSchedule = {
+      w: g.w,
+      bias: g.bias,
+      lambdaSchedule: {
+        points: [
+          { n: 5, lambda: 95, members: 9 },
+          { n: 30, lambda: 0.11, members: 9 },
+        ],
+      },
+    };
+    const first = (n: number) =>
+      subsetRatings(
+        u!,
+        Array.from({ length: n }, (_, i) => i),
+      );
     expect(selectLambda(withSchedule, first(12)).lambda).toBe(100); // nearest grid value to 95
     expect(selectLambda(withSchedule, first(30)).lambda).toBe(0.1);
     expect(selectLambda(withSchedule, first(60)).lambda).toBe(selectLambda({ w: g.w, bias: g.bias }, first(60)).lambda);

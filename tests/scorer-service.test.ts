@@ -4,7 +4,13 @@ import { ScorerService } from '../src/core/scorer/service';
 import { trainGlobal, emptyGlobal } from '../src/core/scorer/global';
 import { RatingStore } from '../src/core/scorer/data';
 import { fitFinetuneBatch } from '../src/core/scorer/finetune';
-import { EmbeddingModelMismatchError, InvalidEmbeddingError, InvalidScoreError, UnknownImageError, UnknownUserError } from '../src/core/errors';
+import {
+  EmbeddingModelMismatchError,
+  InvalidEmbeddingError,
+  InvalidScoreError,
+  UnknownImageError,
+  UnknownUserError,
+} from '../src/core/errors';
 import { srocc } from '../src/core/scorer/metrics';
 
 function unit(rng: Rng, d: number): Float32Array {
@@ -131,7 +137,11 @@ describe('ScorerService', () => {
     const svc = new ScorerService({ modelId: 'm', dim: d });
     const base = unit(rng, d);
     const cands = [base, Float32Array.from(base), ...Array.from({ length: 6 }, () => unit(rng, d))];
-    svc.setRatings('c', Array.from({ length: 12 }, () => unit(rng, d)), Array.from({ length: 12 }, (_, i) => 1 + (i % 10)));
+    svc.setRatings(
+      'c',
+      Array.from({ length: 12 }, () => unit(rng, d)),
+      Array.from({ length: 12 }, (_, i) => 1 + (i % 10)),
+    );
     expect(svc.count('c')).toBe(12);
     const picks = svc.nextToRate('c', cands, 4, new Set([2]));
     expect(picks).toHaveLength(4);

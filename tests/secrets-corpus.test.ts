@@ -48,7 +48,8 @@ const ROOT = path.resolve(import.meta.dirname, '..');
 const hex = (n: number) => randomBytes(n).toString('hex');
 const b64url = (n: number) => randomBytes(n).toString('base64url');
 /** A Discord bot token: base64 of the bot's user id (so it starts with M, N or O), a timestamp, an HMAC. */
-const discordToken = (id: string) => `${Buffer.from(id).toString('base64').replace(/=+$/, '')}.${b64url(6).slice(0, 6)}.${b64url(30).slice(0, 38)}`;
+const discordToken = (id: string) =>
+  `${Buffer.from(id).toString('base64').replace(/=+$/, '')}.${b64url(6).slice(0, 6)}.${b64url(30).slice(0, 38)}`;
 
 const C = {
   openaiKey: `sk-proj-${b64url(36)}`,
@@ -126,7 +127,12 @@ const echo = http.createServer((req, res) => {
     const p = url.pathname;
     if (p.startsWith('/openai/')) {
       return send(401, {
-        error: { message: `Incorrect API key provided: ${auth.replace(/^Bearer /, '')}. You can find your API key at https://platform.openai.com/account/api-keys.`, type: 'invalid_request_error', param: null, code: 'invalid_api_key' },
+        error: {
+          message: `Incorrect API key provided: ${auth.replace(/^Bearer /, '')}. You can find your API key at https://platform.openai.com/account/api-keys.`,
+          type: 'invalid_request_error',
+          param: null,
+          code: 'invalid_api_key',
+        },
       });
     }
     if (p.startsWith('/replicate/')) return send(401, { title: 'Unauthenticated', detail: `Invalid token: ${auth}`, status: 401 });
@@ -136,9 +142,18 @@ const echo = http.createServer((req, res) => {
     }
     if (p === '/slack/api/auth.test') {
       // The incident: an invalid_auth answer that echoes the token it was given.
-      return send(200, { ok: false, error: 'invalid_auth', token: auth.replace(/^Bearer /, ''), response_metadata: { messages: [`token=${auth.replace(/^Bearer /, '')}`] } });
+      return send(200, {
+        ok: false,
+        error: 'invalid_auth',
+        token: auth.replace(/^Bearer /, ''),
+        response_metadata: { messages: [`token=${auth.replace(/^Bearer /, '')}`] },
+      });
     }
-    if (p.startsWith('/slack/')) return send(500, `upstream proxy error; request had Authorization: ${auth}; body ${body}`, { 'content-type': 'text/plain', 'x-api-key': C.xApiKey });
+    if (p.startsWith('/slack/'))
+      return send(500, `upstream proxy error; request had Authorization: ${auth}; body ${body}`, {
+        'content-type': 'text/plain',
+        'x-api-key': C.xApiKey,
+      });
     if (p.startsWith('/axios/')) return send(401, { ok: false, error: 'invalid_auth', token: new URLSearchParams(body).get('token') });
     return send(404, { error: 'not found' });
   });
@@ -167,7 +182,13 @@ afterAll(async () => {
 
 describe('provider errors are logged without their secrets', () => {
   it('OpenAI: the SDK APIError (401 echoing the key; set-cookie in its headers) wrapped as a ProviderError', async () => {
-    const llms = createOpenAILlms({ apiKey: C.openaiKey, baseURL: `${echoBase}/openai/v1`, model: 'gpt-4o-mini', maxRetries: 0, timeoutMs: 5_000 });
+    const llms = createOpenAILlms({
+      apiKey: C.openaiKey,
+      baseURL: `${echoBase}/openai/v1`,
+      model: 'gpt-4o-mini',
+      maxRetries: 0,
+      timeoutMs: 5_000,
+    });
     const err = await llms.moderator.check(['a lighthouse']).then(
       () => undefined,
       (e: unknown) => e,
@@ -189,7 +210,13 @@ describe('provider errors are logged without their secrets', () => {
 
   it('OpenAI: a base URL with user:password@ and ?api-key= in a connection error', async () => {
     const port = await closedPort();
-    const llms = createOpenAILlms({ apiKey: C.openaiKey, baseURL: `http://llm:${C.openaiUrlPassword}@127.0.0.1:${port}/v1?api-key=${C.openaiUrlApiKey}`, model: 'gpt-4o-mini', maxRetries: 0, timeoutMs: 5_000 });
+    const llms = createOpenAILlms({
+      apiKey: C.openaiKey,
+      baseURL: `http://llm:${C.openaiUrlPassword}@127.0.0.1:${port}/v1?api-key=${C.openaiUrlApiKey}`,
+      model: 'gpt-4o-mini',
+      maxRetries: 0,
+      timeoutMs: 5_000,
+    });
     const err = await llms.moderator.check(['a lighthouse']).then(
       () => undefined,
       (e: unknown) => e,
@@ -204,7 +231,13 @@ describe('provider errors are logged without their secrets', () => {
   });
 
   it('Replicate: ApiError (its request carries Authorization: Bearer r8_…) through ReplicateImageGenerator', async () => {
-    const gen = new ReplicateImageGenerator({ auth: C.replicateToken, baseUrl: `${echoBase}/replicate/v1`, model: 'owner/model', maxRetries: 0, timeoutMs: 5_000 });
+    const gen = new ReplicateImageGenerator({
+      auth: C.replicateToken,
+      baseUrl: `${echoBase}/replicate/v1`,
+      model: 'owner/model',
+      maxRetries: 0,
+      timeoutMs: 5_000,
+    });
     const err = await gen.generate('a lighthouse').then(
       () => undefined,
       (e: unknown) => e,
@@ -230,10 +263,20 @@ describe('provider errors are logged without their secrets', () => {
       (e: unknown) => e,
     );
     expect(err).toBeInstanceOf(TypeError);
-    const headers = new Headers({ authorization: `Bearer ${C.bearerOpaque}`, 'x-api-key': C.xApiKey, cookie: `sid=${C.cookie}`, accept: 'application/json' });
+    const headers = new Headers({
+      authorization: `Bearer ${C.bearerOpaque}`,
+      'x-api-key': C.xApiKey,
+      cookie: `sid=${C.cookie}`,
+      accept: 'application/json',
+    });
     Object.assign(err as object, {
       request: { method: 'GET', url, headers },
-      config: { headers: new Map([['Proxy-Authorization', `Basic ${Buffer.from(`svc:${C.basicPassword}`).toString('base64')}`], ['Accept', 'image/png']]) },
+      config: {
+        headers: new Map([
+          ['Proxy-Authorization', `Basic ${Buffer.from(`svc:${C.basicPassword}`).toString('base64')}`],
+          ['Accept', 'image/png'],
+        ]),
+      },
       response: { status: 0, body: { refresh_token: C.bearerOpaque, client_secret: C.slackSigning, hf: C.hfToken } },
     });
     const { log, text, lines } = capture();
@@ -242,7 +285,12 @@ describe('provider errors are logged without their secrets', () => {
     const first = lines()[0]!;
     expect(first.err.message).toBe('fetch failed: connect ECONNREFUSED 127.0.0.1:' + port);
     expect(first.err.request.url).toBe(`http://[redacted]@127.0.0.1:${port}/v1/things?access_token=[redacted]&page=2`);
-    expect(first.err.request.headers).toEqual({ accept: 'application/json', authorization: '[redacted]', cookie: '[redacted]', 'x-api-key': '[redacted]' });
+    expect(first.err.request.headers).toEqual({
+      accept: 'application/json',
+      authorization: '[redacted]',
+      cookie: '[redacted]',
+      'x-api-key': '[redacted]',
+    });
     expect(first.err.config.headers).toEqual({ 'Proxy-Authorization': '[redacted]', Accept: 'image/png' });
     expect(first.err.cause.code).toBe('ECONNREFUSED');
   });
@@ -256,10 +304,12 @@ describe('platform errors are logged without their secrets', () => {
       (e: unknown) => e,
     );
     expect(e401).toBeInstanceOf(DiscordAPIError);
-    const e404 = await rest.post(Routes.webhook('123456789012345678', C.interactionToken), { body: { content: 'hi', token: C.discordN }, auth: false }).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
+    const e404 = await rest
+      .post(Routes.webhook('123456789012345678', C.interactionToken), { body: { content: 'hi', token: C.discordN }, auth: false })
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     expect(e404).toBeInstanceOf(DiscordAPIError);
     expect((e404 as DiscordAPIError).url).toContain(C.interactionToken);
     const { log, text, lines } = capture();
@@ -280,7 +330,11 @@ describe('platform errors are logged without their secrets', () => {
   });
 
   it('Slack WebClient: a platform error whose data echoes the token, an HTTP error, a request error', async () => {
-    const client = new webApi.WebClient(C.slackBot, { slackApiUrl: `${echoBase}/slack/api/`, retryConfig: { retries: 0 }, logLevel: webApi.LogLevel.ERROR });
+    const client = new webApi.WebClient(C.slackBot, {
+      slackApiUrl: `${echoBase}/slack/api/`,
+      retryConfig: { retries: 0 },
+      logLevel: webApi.LogLevel.ERROR,
+    });
     const platformErr = await client.auth.test().then(
       () => undefined,
       (e: unknown) => e,
@@ -293,7 +347,11 @@ describe('platform errors are logged without their secrets', () => {
     );
     expect((httpErr as { code?: string }).code).toBe('slack_webapi_http_error');
     const port = await closedPort();
-    const offline = new webApi.WebClient(C.slackBot, { slackApiUrl: `http://127.0.0.1:${port}/api/`, retryConfig: { retries: 0 }, logLevel: webApi.LogLevel.ERROR });
+    const offline = new webApi.WebClient(C.slackBot, {
+      slackApiUrl: `http://127.0.0.1:${port}/api/`,
+      retryConfig: { retries: 0 },
+      logLevel: webApi.LogLevel.ERROR,
+    });
     const requestErr = await offline.auth.test().then(
       () => undefined,
       (e: unknown) => e,
@@ -305,7 +363,10 @@ describe('platform errors are logged without their secrets', () => {
     logEveryWay(log, httpErr, 'slack post failed');
     logEveryWay(log, requestErr, 'slack unreachable');
     // Socket Mode and HTTP-mode settings logged as a whole.
-    log.info({ slack: { token: C.slackBot, appToken: C.slackApp, signingSecret: C.slackSigning, 'signing-secret': C.slackSigning } }, 'slack settings');
+    log.info(
+      { slack: { token: C.slackBot, appToken: C.slackApp, signingSecret: C.slackSigning, 'signing-secret': C.slackSigning } },
+      'slack settings',
+    );
     log.info(`verifying requests with SLACK_SIGNING_SECRET=${C.slackSigning}; app token ${C.slackApp}`);
     log.info(`posting to https://hooks.slack.com/services/T0001/B0001/${C.slackWebhook}`);
     expect(leaks(text())).toEqual([]);
@@ -332,19 +393,41 @@ describe('platform errors are logged without their secrets', () => {
     }
     const url = `${echoBase}/axios/api/chat.postMessage`;
     const body = `token=${C.slackBot}&channel=C1&text=hi`;
-    const req = http.request(url, { method: 'POST', headers: { authorization: `Bearer ${C.slackBot}`, 'content-type': 'application/x-www-form-urlencoded' } });
+    const req = http.request(url, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${C.slackBot}`, 'content-type': 'application/x-www-form-urlencoded' },
+    });
     req.end(body);
     const res = await new Promise<http.IncomingMessage>((r) => req.once('response', r));
     const data = JSON.parse(await readBody(res)) as Record<string, unknown>;
     expect(String((req as unknown as { _header: string })._header)).toContain(C.slackBot);
     const config = {
-      url, method: 'post', data: body, timeout: 0,
-      headers: new AxiosHeaders({ Accept: 'application/json, text/plain, */*', 'Content-Type': 'application/x-www-form-urlencoded', authorization: `Bearer ${C.slackBot}`, 'User-Agent': '@slack:web-api/6.0.0 node/20' }),
+      url,
+      method: 'post',
+      data: body,
+      timeout: 0,
+      headers: new AxiosHeaders({
+        Accept: 'application/json, text/plain, */*',
+        'Content-Type': 'application/x-www-form-urlencoded',
+        authorization: `Bearer ${C.slackBot}`,
+        'User-Agent': '@slack:web-api/6.0.0 node/20',
+      }),
       auth: { username: 'bolt', password: C.basicPassword },
     };
     const err = Object.assign(new Error('Request failed with status code 401'), {
-      name: 'AxiosError', code: 'ERR_BAD_REQUEST', isAxiosError: true, config, request: req,
-      response: { status: res.statusCode, statusText: res.statusMessage, headers: new AxiosHeaders(res.headers as Record<string, string>), config, request: req, data },
+      name: 'AxiosError',
+      code: 'ERR_BAD_REQUEST',
+      isAxiosError: true,
+      config,
+      request: req,
+      response: {
+        status: res.statusCode,
+        statusText: res.statusMessage,
+        headers: new AxiosHeaders(res.headers as Record<string, string>),
+        config,
+        request: req,
+        data,
+      },
     });
     const { log, text, lines } = capture();
     logEveryWay(log, err, 'slack api call failed');
@@ -354,7 +437,12 @@ describe('platform errors are logged without their secrets', () => {
     expect(first.err.config.headers.authorization).toBe('[redacted]');
     expect(first.err.config.auth).toBe('[redacted]');
     expect(first.err.config.data).toBe('token=[redacted]&channel=C1&text=hi');
-    expect(first.err.request).toMatchObject({ type: 'ClientRequest', method: 'POST', path: '/axios/api/chat.postMessage', headers: { authorization: '[redacted]' } });
+    expect(first.err.request).toMatchObject({
+      type: 'ClientRequest',
+      method: 'POST',
+      path: '/axios/api/chat.postMessage',
+      headers: { authorization: '[redacted]' },
+    });
     expect(first.err.response.status).toBe(401);
     expect(first.err.response.data).toEqual({ ok: false, error: 'invalid_auth', token: '[redacted]' });
     expect(first.err.response.headers['set-cookie']).toBe('[redacted]');
@@ -362,9 +450,15 @@ describe('platform errors are logged without their secrets', () => {
 
   it('the whole configuration, logged by mistake, shows no secret', () => {
     const config = loadConfig({
-      OPENAI_API_KEY: C.openaiKey, OPENAI_BASE_URL: `http://llm:${C.openaiUrlPassword}@127.0.0.1:1/v1?api-key=${C.openaiUrlApiKey}`,
-      DATABASE_URL: `postgres://tl:${C.dbPassword}@db.internal:5432/tasteloop`, REPLICATE_API_TOKEN: C.replicateToken,
-      DISCORD_TOKEN: C.discordN, DISCORD_APPLICATION_ID: '123456789012345678', SLACK_BOT_TOKEN: C.slackBot, SLACK_SIGNING_SECRET: C.slackSigning, SLACK_APP_TOKEN: C.slackApp,
+      OPENAI_API_KEY: C.openaiKey,
+      OPENAI_BASE_URL: `http://llm:${C.openaiUrlPassword}@127.0.0.1:1/v1?api-key=${C.openaiUrlApiKey}`,
+      DATABASE_URL: `postgres://tl:${C.dbPassword}@db.internal:5432/tasteloop`,
+      REPLICATE_API_TOKEN: C.replicateToken,
+      DISCORD_TOKEN: C.discordN,
+      DISCORD_APPLICATION_ID: '123456789012345678',
+      SLACK_BOT_TOKEN: C.slackBot,
+      SLACK_SIGNING_SECRET: C.slackSigning,
+      SLACK_APP_TOKEN: C.slackApp,
       HF_ENDPOINT: `https://mirror:${C.hfToken}@hf.example.com/`,
     });
     const { log, text, lines } = capture();
@@ -420,7 +514,9 @@ async function startThrowawayPostgres(password: string): Promise<{ url: string; 
     }
   }
   const run = (cmd: string, args: string[]) =>
-    asRoot ? execFileSync('runuser', ['-u', 'postgres', '--', path.join(bin, cmd), ...args], { stdio: 'pipe', timeout: 60_000 }) : execFileSync(path.join(bin, cmd), args, { stdio: 'pipe', timeout: 60_000 });
+    asRoot
+      ? execFileSync('runuser', ['-u', 'postgres', '--', path.join(bin, cmd), ...args], { stdio: 'pipe', timeout: 60_000 })
+      : execFileSync(path.join(bin, cmd), args, { stdio: 'pipe', timeout: 60_000 });
   const dir = mkdtempSync(path.join(tmpdir(), 'tl-secrets-pg-'));
   const data = path.join(dir, 'data');
   const pwfile = path.join(dir, 'pw');
@@ -432,10 +528,25 @@ async function startThrowawayPostgres(password: string): Promise<{ url: string; 
   const port = await closedPort();
   try {
     run('initdb', ['-D', data, '-U', 'tl', `--pwfile=${pwfile}`, '-A', 'scram-sha-256', '-E', 'UTF8', '--no-sync']);
-    run('pg_ctl', ['-D', data, '-l', path.join(dir, 'log'), '-w', '-t', '30', '-o', `-p ${port} -c listen_addresses=127.0.0.1 -k ${dir} -c fsync=off -c max_connections=40`, 'start']);
+    run('pg_ctl', [
+      '-D',
+      data,
+      '-l',
+      path.join(dir, 'log'),
+      '-w',
+      '-t',
+      '30',
+      '-o',
+      `-p ${port} -c listen_addresses=127.0.0.1 -k ${dir} -c fsync=off -c max_connections=40`,
+      'start',
+    ]);
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });
-    console.warn(`no throwaway PostgreSQL (${String((err as { stderr?: Buffer }).stderr ?? err).trim().slice(0, 200)}); the start test uses PGlite`);
+    console.warn(
+      `no throwaway PostgreSQL (${String((err as { stderr?: Buffer }).stderr ?? err)
+        .trim()
+        .slice(0, 200)}); the start test uses PGlite`,
+    );
     return undefined;
   }
   return {
@@ -473,11 +584,19 @@ describe('npm start with secrets in its environment', () => {
     const healthPort = await closedPort();
     const llmPort = await closedPort();
     const env: NodeJS.ProcessEnv = {
-      PATH: process.env.PATH, HOME: process.env.HOME,
-      DATA_DIR: dataDir, PORT: String(port), HEALTH_PORT: String(healthPort), LOG_LEVEL: 'debug', IMAGE_SIZE: '128', GALLERY: 'off', PLAYGROUND: 'on',
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      DATA_DIR: dataDir,
+      PORT: String(port),
+      HEALTH_PORT: String(healthPort),
+      LOG_LEVEL: 'debug',
+      IMAGE_SIZE: '128',
+      GALLERY: 'off',
+      PLAYGROUND: 'on',
       OPENAI_API_KEY: C.openaiKey,
       OPENAI_BASE_URL: `http://llm:${C.openaiUrlPassword}@127.0.0.1:${llmPort}/v1?api-key=${C.openaiUrlApiKey}`,
-      LLM_TIMEOUT_MS: '2000', PROVIDER_MAX_RETRIES: '0',
+      LLM_TIMEOUT_MS: '2000',
+      PROVIDER_MAX_RETRIES: '0',
       REPLICATE_API_TOKEN: C.replicateToken,
       HF_TOKEN: C.hfToken,
       ...(pg ? { DATABASE_URL: pg.url } : {}),
@@ -485,15 +604,19 @@ describe('npm start with secrets in its environment', () => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(child);
     let out = '';
-    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     await waitFor(() => out.includes('playground: open') || child.exitCode !== null, 'the playground to be served', 120_000);
     expect(child.exitCode, out).toBeNull();
 
     const base = `http://127.0.0.1:${port}`;
     // The playground acts for a session's person when it has sessions (POST /api/session), else for `user`.
-    const opened = await fetch(`${base}/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ person: 'tess' }) });
+    const opened = await fetch(`${base}/api/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ person: 'tess' }),
+    });
     const cookie = opened.ok ? opened.headers.get('set-cookie')?.split(';')[0] : undefined;
     const session: Record<string, string> = cookie ? { cookie } : {};
     const backendsText = await (await fetch(`${base}/api/backends`, { headers: session })).text();
@@ -505,16 +628,27 @@ describe('npm start with secrets in its environment', () => {
 
     // A run whose LLM calls (moderation, proposals) fail: the errors are logged with their causes.
     const ran = await fetch(`${base}/api/command`, {
-      method: 'POST', headers: { 'content-type': 'application/json', ...session },
-      body: JSON.stringify({ ...(cookie ? {} : { user: 'tess' }), text: '/optimize prompt:a lighthouse at dusk iterations:1 candidates:2 optimizer:llm' }),
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...session },
+      body: JSON.stringify({
+        ...(cookie ? {} : { user: 'tess' }),
+        text: '/optimize prompt:a lighthouse at dusk iterations:1 candidates:2 optimizer:llm',
+      }),
     });
     expect(ran.ok, await ran.clone().text()).toBe(true);
-    await waitFor(() => /"msg":"run (failed|finished|cancelled)|run\.(failed|finished)|"level":50/.test(out) || child.exitCode !== null, 'the run to end', 90_000).catch(() => undefined);
+    await waitFor(
+      () => /"msg":"run (failed|finished|cancelled)|run\.(failed|finished)|"level":50/.test(out) || child.exitCode !== null,
+      'the run to end',
+      90_000,
+    ).catch(() => undefined);
 
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
 
-    const lines = out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { msg: string; part?: string; backend?: string; level: number });
+    const lines = out
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { msg: string; part?: string; backend?: string; level: number });
     const llmLine = lines.find((l) => l.part === 'llm');
     expect(llmLine?.backend).toBe(backends.llm);
     expect(llmLine?.msg).toBe(`llm: ${backends.llm}`);
@@ -533,17 +667,23 @@ describe('npm start with secrets in its environment', () => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
       cwd: ROOT,
       env: {
-        PATH: process.env.PATH, HOME: process.env.HOME,
-        DATA_DIR: tempDir('tl-secrets-clip-'), PORT: String(await closedPort()), HEALTH_PORT: String(await closedPort()),
-        EMBEDDER: 'clip', GALLERY: 'off', HF_ENDPOINT: `http://hub:${C.hubPassword}@127.0.0.1:${hubPort}/`, OPENAI_API_KEY: C.openaiKey,
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        DATA_DIR: tempDir('tl-secrets-clip-'),
+        PORT: String(await closedPort()),
+        HEALTH_PORT: String(await closedPort()),
+        EMBEDDER: 'clip',
+        GALLERY: 'off',
+        HF_ENDPOINT: `http://hub:${C.hubPassword}@127.0.0.1:${hubPort}/`,
+        OPENAI_API_KEY: C.openaiKey,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     children.push(child);
     let stdout = '';
     let stderr = '';
-    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
     expect(code, stderr).toBe(1);
     expect(stderr).toMatch(/Tasteloop could not start:\n.*CLIP model/);

@@ -22,7 +22,8 @@ describe('sketch renderer never triggers the resvg mirrored-<use> panic', () => 
       let diff = 0;
       for (let y = 0; y < size; y++)
         for (let x = 0; x < size / 2; x++)
-          for (let k = 0; k < 3; k++) diff += Math.abs(data[(y * size + x) * info.channels + k]! - data[(y * size + size - 1 - x) * info.channels + k]!);
+          for (let k = 0; k < 3; k++)
+            diff += Math.abs(data[(y * size + x) * info.channels + k]! - data[(y * size + size - 1 - x) * info.channels + k]!);
       expect(diff / (size * (size / 2) * 3)).toBeLessThan(25);
     }
     // The SVG no longer contains the construct at all.
@@ -34,7 +35,10 @@ describe('sketch renderer never triggers the resvg mirrored-<use> panic', () => 
   it('renders 3,000 seeded random symmetric prompts without a native crash (in a child process)', () => {
     // A panic would abort the child with SIGABRT / exit 134 instead of killing vitest.
     // Tens of seconds on a busy machine: the timeout only bounds a hang.
-    const res = spawnSync(process.execPath, ['--import', 'tsx', 'tests/fixtures/sketch-fuzz.ts', '3000', '20240601'], { encoding: 'utf8', timeout: 300_000 });
+    const res = spawnSync(process.execPath, ['--import', 'tsx', 'tests/fixtures/sketch-fuzz.ts', '3000', '20240601'], {
+      encoding: 'utf8',
+      timeout: 300_000,
+    });
     expect(res.stderr.slice(-2000)).not.toContain('panicked');
     expect(res.signal).toBeNull();
     expect(res.status).toBe(0);

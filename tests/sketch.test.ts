@@ -23,14 +23,22 @@ async function stat(png: Buffer, f: (r: number, g: number, b: number) => number)
 }
 const redMinusBlue = (png: Buffer) => stat(png, (r, _g, b) => r - b);
 const luminance = (png: Buffer) => stat(png, (r, g, b) => 0.2126 * r + 0.7152 * g + 0.0722 * b);
-const saturation = (png: Buffer) => stat(png, (r, g, b) => { const mx = Math.max(r, g, b); return mx ? (mx - Math.min(r, g, b)) / mx : 0; });
+const saturation = (png: Buffer) =>
+  stat(png, (r, g, b) => {
+    const mx = Math.max(r, g, b);
+    return mx ? (mx - Math.min(r, g, b)) / mx : 0;
+  });
 
 /** Share of pixels with a strong horizontal or vertical luminance step. */
 async function edgeDensity(png: Buffer): Promise<number> {
   const { rgb, w, h } = await pixels(png);
-  const L = (x: number, y: number) => { const i = (y * w + x) * 3; return 0.2126 * rgb[i]! + 0.7152 * rgb[i + 1]! + 0.0722 * rgb[i + 2]!; };
+  const L = (x: number, y: number) => {
+    const i = (y * w + x) * 3;
+    return 0.2126 * rgb[i]! + 0.7152 * rgb[i + 1]! + 0.0722 * rgb[i + 2]!;
+  };
   let n = 0;
-  for (let y = 0; y < h - 1; y++) for (let x = 0; x < w - 1; x++) if (Math.abs(L(x + 1, y) - L(x, y)) + Math.abs(L(x, y + 1) - L(x, y)) > 24) n++;
+  for (let y = 0; y < h - 1; y++)
+    for (let x = 0; x < w - 1; x++) if (Math.abs(L(x + 1, y) - L(x, y)) + Math.abs(L(x, y + 1) - L(x, y)) > 24) n++;
   return n / ((w - 1) * (h - 1));
 }
 
@@ -147,18 +155,24 @@ describe('renderSketch / SketchGenerator', () => {
     // Pixel art: at 512 px the image is made of big blocks, so most horizontal neighbours are equal.
     const { rgb, w, h } = await pixels(await render('pixel art city with mountains', 1, 512));
     let same = 0;
-    for (let y = 0; y < h; y++) for (let x = 0; x < w - 1; x++) if (rgb.compare(rgb, (y * w + x) * 3, (y * w + x) * 3 + 3, (y * w + x + 1) * 3, (y * w + x + 1) * 3 + 3) === 0) same++;
+    for (let y = 0; y < h; y++)
+      for (let x = 0; x < w - 1; x++)
+        if (rgb.compare(rgb, (y * w + x) * 3, (y * w + x) * 3 + 3, (y * w + x + 1) * 3, (y * w + x + 1) * 3 + 3) === 0) same++;
     expect(same / (h * (w - 1))).toBeGreaterThan(0.85);
   });
 
   it('symmetric scenes are mirror-symmetric', async () => {
     const { rgb, w, h } = await pixels(await render('symmetric abstract shapes', 2));
     let d = 0;
-    for (let y = 0; y < h; y++) for (let x = 0; x < w / 2; x++) for (let c = 0; c < 3; c++) d += Math.abs(rgb[(y * w + x) * 3 + c]! - rgb[(y * w + (w - 1 - x)) * 3 + c]!);
+    for (let y = 0; y < h; y++)
+      for (let x = 0; x < w / 2; x++)
+        for (let c = 0; c < 3; c++) d += Math.abs(rgb[(y * w + x) * 3 + c]! - rgb[(y * w + (w - 1 - x)) * 3 + c]!);
     const sym = d / (h * (w / 2) * 3);
     const { rgb: r2 } = await pixels(await render('abstract shapes', 2));
     let d2 = 0;
-    for (let y = 0; y < h; y++) for (let x = 0; x < w / 2; x++) for (let c = 0; c < 3; c++) d2 += Math.abs(r2[(y * w + x) * 3 + c]! - r2[(y * w + (w - 1 - x)) * 3 + c]!);
+    for (let y = 0; y < h; y++)
+      for (let x = 0; x < w / 2; x++)
+        for (let c = 0; c < 3; c++) d2 += Math.abs(r2[(y * w + x) * 3 + c]! - r2[(y * w + (w - 1 - x)) * 3 + c]!);
     expect(sym).toBeLessThan(3);
     expect(d2 / (h * (w / 2) * 3)).toBeGreaterThan(sym * 3);
   });
@@ -168,21 +182,52 @@ describe('renderSketch / SketchGenerator', () => {
       const { rgb, w, h } = await pixels(png);
       let v = 0;
       let hz = 0;
-      for (let y = 1; y < h - 1; y++) for (let x = 1; x < w - 1; x++) {
-        const i = (y * w + x) * 3;
-        v += Math.abs(rgb[i + 3]! - rgb[i - 3]!);
-        hz += Math.abs(rgb[i + w * 3]! - rgb[i - w * 3]!);
-      }
+      for (let y = 1; y < h - 1; y++)
+        for (let x = 1; x < w - 1; x++) {
+          const i = (y * w + x) * 3;
+          v += Math.abs(rgb[i + 3]! - rgb[i - 3]!);
+          hz += Math.abs(rgb[i + w * 3]! - rgb[i - w * 3]!);
+        }
       return v / (hz + 1);
     };
     expect(await overSeeds('city skyline', vertical)).toBeGreaterThan(await overSeeds('calm sea', vertical));
   });
 
   it('renders 150 random prompts without crashing (resvg panics abort the process)', async () => {
-    const words = ['red', 'teal', 'gold', 'warm', 'cool', 'neon', 'pastel', 'night', 'golden hour', 'busy', 'minimal', 'symmetric', 'centered',
-      'mountains', 'sea', 'city', 'forest', 'figure', 'abstract', 'moon', 'sun', 'flowers', 'desert', 'stars', 'clouds', 'ink', 'watercolor', 'pixel art', 'oil', 'zorblax'];
+    const words = [
+      'red',
+      'teal',
+      'gold',
+      'warm',
+      'cool',
+      'neon',
+      'pastel',
+      'night',
+      'golden hour',
+      'busy',
+      'minimal',
+      'symmetric',
+      'centered',
+      'mountains',
+      'sea',
+      'city',
+      'forest',
+      'figure',
+      'abstract',
+      'moon',
+      'sun',
+      'flowers',
+      'desert',
+      'stars',
+      'clouds',
+      'ink',
+      'watercolor',
+      'pixel art',
+      'oil',
+      'zorblax',
+    ];
     let s = 99;
-    const r = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 4294967296);
+    const r = () => (s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 4294967296;
     for (let i = 0; i < 150; i++) {
       const p = Array.from({ length: 1 + Math.floor(r() * 6) }, () => words[Math.floor(r() * words.length)]).join(' ');
       const png = await render(p, i, 48);

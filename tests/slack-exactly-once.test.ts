@@ -43,21 +43,41 @@ describe('the fake Slack keeps metadata and blocks like Slack', () => {
     const ts = String(parent.ts);
     for (let i = 0; i < 3; i++) {
       await api(fake, 'chat.postMessage', {
-        channel: fake.channelId, thread_ts: ts, text: `reply ${i}`, metadata: JSON.stringify({ event_type: 'tasteloop_event', event_payload: { event_key: `k${i}` } }),
+        channel: fake.channelId,
+        thread_ts: ts,
+        text: `reply ${i}`,
+        metadata: JSON.stringify({ event_type: 'tasteloop_event', event_payload: { event_key: `k${i}` } }),
       });
     }
-    await api(fake, 'chat.postMessage', { channel: fake.channelId, thread_ts: ts, text: 'x', blocks: JSON.stringify([{ type: 'section', block_id: 'b1', text: { type: 'mrkdwn', text: 'in a block' } }]) });
-    expect(await api(fake, 'chat.postMessage', { channel: fake.channelId, text: 'bad', metadata: JSON.stringify({ nope: 1 }) })).toMatchObject({ ok: false, error: 'invalid_metadata_format' });
+    await api(fake, 'chat.postMessage', {
+      channel: fake.channelId,
+      thread_ts: ts,
+      text: 'x',
+      blocks: JSON.stringify([{ type: 'section', block_id: 'b1', text: { type: 'mrkdwn', text: 'in a block' } }]),
+    });
+    expect(
+      await api(fake, 'chat.postMessage', { channel: fake.channelId, text: 'bad', metadata: JSON.stringify({ nope: 1 }) }),
+    ).toMatchObject({ ok: false, error: 'invalid_metadata_format' });
 
-    const plain = (await api(fake, 'conversations.replies', { channel: fake.channelId, ts })) as { messages: { metadata?: unknown; text: string }[] };
+    const plain = (await api(fake, 'conversations.replies', { channel: fake.channelId, ts })) as {
+      messages: { metadata?: unknown; text: string }[];
+    };
     expect(plain.messages.map((m) => m.text)).toEqual(['parent', 'reply 0', 'reply 1', 'reply 2', 'x']);
     expect(plain.messages.some((m) => m.metadata)).toBe(false);
 
     const pages: { metadata?: { event_payload: { event_key: string } }; blocks?: { block_id: string }[] }[][] = [];
     let cursor = '';
     do {
-      const page = (await api(fake, 'conversations.replies', { channel: fake.channelId, ts, include_all_metadata: 'true', limit: '2', ...(cursor ? { cursor } : {}) })) as {
-        messages: (typeof pages)[number]; has_more: boolean; response_metadata: { next_cursor: string };
+      const page = (await api(fake, 'conversations.replies', {
+        channel: fake.channelId,
+        ts,
+        include_all_metadata: 'true',
+        limit: '2',
+        ...(cursor ? { cursor } : {}),
+      })) as {
+        messages: (typeof pages)[number];
+        has_more: boolean;
+        response_metadata: { next_cursor: string };
       };
       pages.push(page.messages);
       cursor = page.has_more ? page.response_metadata.next_cursor : '';
@@ -67,12 +87,23 @@ describe('the fake Slack keeps metadata and blocks like Slack', () => {
     expect(pages.flat().at(-1)!.blocks![0]!.block_id).toBe('b1');
 
     // History: top-level messages only (the thread parent, not its replies), newest first, from `oldest`.
-    await api(fake, 'chat.postMessage', { channel: fake.channelId, text: 'later', metadata: JSON.stringify({ event_type: 'tasteloop_event', event_payload: { event_key: 'k-later' } }) });
-    const hist = (await api(fake, 'conversations.history', { channel: fake.channelId, oldest: ts, inclusive: 'true', include_all_metadata: 'true' })) as { messages: { text: string; reply_count?: number; metadata?: unknown }[] };
+    await api(fake, 'chat.postMessage', {
+      channel: fake.channelId,
+      text: 'later',
+      metadata: JSON.stringify({ event_type: 'tasteloop_event', event_payload: { event_key: 'k-later' } }),
+    });
+    const hist = (await api(fake, 'conversations.history', {
+      channel: fake.channelId,
+      oldest: ts,
+      inclusive: 'true',
+      include_all_metadata: 'true',
+    })) as { messages: { text: string; reply_count?: number; metadata?: unknown }[] };
     expect(hist.messages.map((m) => m.text)).toEqual(['later', 'parent']);
     expect(hist.messages[1]!.reply_count).toBe(4);
     expect(hist.messages[0]!.metadata).toEqual({ event_type: 'tasteloop_event', event_payload: { event_key: 'k-later' } });
-    const exclusive = (await api(fake, 'conversations.history', { channel: fake.channelId, oldest: ts })) as { messages: { text: string; metadata?: unknown }[] };
+    const exclusive = (await api(fake, 'conversations.history', { channel: fake.channelId, oldest: ts })) as {
+      messages: { text: string; metadata?: unknown }[];
+    };
     expect(exclusive.messages.map((m) => m.text)).toEqual(['later']);
     expect(exclusive.messages[0]!.metadata).toBeUndefined();
   });
@@ -135,8 +166,13 @@ describe('slack: a crash between a run post and its record leaves no copy', () =
     await h.away(() => {
       h.services.messages.record = original;
     });
-    const runId = services().events.filter((e) => e.type === 'run.started').at(-1)!.runId;
-    await waitFor(async () => (await h.services.messages.byEventKey('slack', `${runId}:end:done`)) !== undefined, 'the run shown to its end after the restart');
+    const runId = services()
+      .events.filter((e) => e.type === 'run.started')
+      .at(-1)!.runId;
+    await waitFor(
+      async () => (await h.services.messages.byEventKey('slack', `${runId}:end:done`)) !== undefined,
+      'the run shown to its end after the restart',
+    );
     await h.adapter.idle();
     const threads = await h.threadIds();
     expect(threads).toHaveLength(threadsBefore + 1);
@@ -151,22 +187,32 @@ describe('slack: a crash between a run post and its record leaves no copy', () =
     expect(new Set(keys).size).toBe(keys.length);
     // header + progress + (1 + 2×2 candidates) + 3 summaries + the final summary
     expect(keys).toHaveLength(1 + 1 + 5 + 3 + 1);
-    for (const k of keys) expect((await h.services.messages.byEventKey('slack', k))?.messageId, k).toBe(`${h.fake.channelId}:${inThread.find((m) => slackEventKey(m) === k)!.ts}`);
+    for (const k of keys)
+      expect((await h.services.messages.byEventKey('slack', k))?.messageId, k).toBe(
+        `${h.fake.channelId}:${inThread.find((m) => slackEventKey(m) === k)!.ts}`,
+      );
     const labels = inThread.map((m) => /^\*(Your prompt|Iteration \d+ · #\d+)\*/.exec(m.text)?.[1]).filter(Boolean);
     expect(labels.sort()).toEqual(['Iteration 1 · #1', 'Iteration 1 · #2', 'Iteration 2 · #1', 'Iteration 2 · #2', 'Your prompt']);
     // The closing notice, once, in the channel after the thread.
-    const notices = h.fake.messages.filter((m) => !m.threadTs && !m.ephemeralFor && m.text.startsWith('✅ Run finished') && Number(m.ts) > Number(threadTs));
+    const notices = h.fake.messages.filter(
+      (m) => !m.threadTs && !m.ephemeralFor && m.text.startsWith('✅ Run finished') && Number(m.ts) > Number(threadTs),
+    );
     expect(notices).toHaveLength(1);
     expect(slackEventKey(notices[0]!)).toBe(`${runId}:end:done`);
     // Every image of the thread has all ten rating reactions (also the one found again).
-    for (const m of inThread.filter((x) => x.files.length)) expect(RATING_SLACK_NAMES.every((n) => m.reactions.get(n)?.has(h.fake.botUserId))).toBe(true);
+    for (const m of inThread.filter((x) => x.files.length))
+      expect(RATING_SLACK_NAMES.every((n) => m.reactions.get(n)?.has(h.fake.botUserId))).toBe(true);
   }
 
-  const recovered = (key: string) => logs.lines().filter((l) => /posted before a restart but never recorded/.test(l.msg) && (l as { key?: string }).key === key);
+  const recovered = (key: string) =>
+    logs.lines().filter((l) => /posted before a restart but never recorded/.test(l.msg) && (l as { key?: string }).key === key);
 
   it('a candidate image (file share marked by its block_id)', async () => {
     const replies = h.fake.callsOf('conversations.replies').length;
-    const { runId, killedAt, inThread, threadTs } = await crashAt('a lighthouse', (m, seen) => m.kind === 'candidate' && seen.filter((s) => s.kind === 'candidate').length === 2);
+    const { runId, killedAt, inThread, threadTs } = await crashAt(
+      'a lighthouse',
+      (m, seen) => m.kind === 'candidate' && seen.filter((s) => s.kind === 'candidate').length === 2,
+    );
     const killed = inThread.find((m) => slackEventKey(m) === killedAt.eventKey)!;
     expect(killed.files).toHaveLength(1);
     expect(killed.metadata).toBeUndefined(); // a share cannot carry metadata: the mark is in its block
@@ -181,7 +227,10 @@ describe('slack: a crash between a run post and its record leaves no copy', () =
   });
 
   it('a text message (metadata): an iteration summary', async () => {
-    const { runId, killedAt, inThread, threadTs } = await crashAt('a harbor', (m) => m.kind === 'iteration' && m.eventKey!.endsWith(':it1:summary'));
+    const { runId, killedAt, inThread, threadTs } = await crashAt(
+      'a harbor',
+      (m) => m.kind === 'iteration' && m.eventKey!.endsWith(':it1:summary'),
+    );
     const killed = inThread.find((m) => slackEventKey(m) === killedAt.eventKey)!;
     expect(killed.metadata).toEqual({ event_type: 'tasteloop_event', event_payload: { event_key: killedAt.eventKey } });
     await expectEachOnce(runId, inThread, threadTs);
@@ -204,14 +253,18 @@ describe('slack: a crash between a run post and its record leaves no copy', () =
     expect(recovered(killedAt.eventKey!)).toHaveLength(1);
     const reads = h.fake.callsOf('conversations.history').slice(history);
     expect(reads.length).toBeGreaterThanOrEqual(1);
-    expect(reads.every((c) => c.body.include_all_metadata === 'true' && c.body.oldest === threadTs && c.body.channel === h.fake.channelId)).toBe(true);
+    expect(
+      reads.every((c) => c.body.include_all_metadata === 'true' && c.body.oldest === threadTs && c.body.channel === h.fake.channelId),
+    ).toBe(true);
   });
 
   it('a run shown by the process that started it reads no history at all', async () => {
     const reads = () => h.fake.callsOf('conversations.replies').length + h.fake.callsOf('conversations.history').length;
     const before = reads();
     await h.slash('bea', 'optimize', 'prompt:"a quiet run" iterations:1 candidates:1');
-    const runId = services().events.filter((e) => e.type === 'run.started').at(-1)!.runId;
+    const runId = services()
+      .events.filter((e) => e.type === 'run.started')
+      .at(-1)!.runId;
     await waitFor(async () => (await h.services.messages.byEventKey('slack', `${runId}:end:done`)) !== undefined, 'the run to end');
     await h.adapter.idle();
     expect(reads()).toBe(before);

@@ -58,7 +58,13 @@ for (const backend of testBackends()) {
       const fake = new FakeSlack();
       await fake.start();
       const adapter = createSlackAdapter({
-        config: { SLACK_BOT_TOKEN: fake.token, SLACK_SIGNING_SECRET: 'secret-0123456789', SLACK_API_URL: fake.apiUrl, SLACK_PORT: 0, HOST: '127.0.0.1' },
+        config: {
+          SLACK_BOT_TOKEN: fake.token,
+          SLACK_SIGNING_SECRET: 'secret-0123456789',
+          SLACK_API_URL: fake.apiUrl,
+          SLACK_PORT: 0,
+          HOST: '127.0.0.1',
+        },
         services: await createFakeServices(),
         log: silentLogger,
         db: database.db,

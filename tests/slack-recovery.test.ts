@@ -48,7 +48,11 @@ describe('slack: recovering from time away, lost access and a revoked token', ()
       const report = await h.away((p) => p.unrate('kim', a!.id, 8));
       expect(report).toMatchObject({ forbidden: 2, failed: 0 });
       expect(await h.rating('kim', a!.imageId!)).toBe(8);
-      expect(logs.lines().some((l) => l.level === 'warn' && /add the reactions:read scope \(reinstall the app\) and \/invite the bot/.test(l.msg))).toBe(true);
+      expect(
+        logs
+          .lines()
+          .some((l) => l.level === 'warn' && /add the reactions:read scope \(reinstall the app\) and \/invite the bot/.test(l.msg)),
+      ).toBe(true);
     } finally {
       h.fake.unreadableChannels.clear();
     }
@@ -63,7 +67,9 @@ describe('slack: recovering from time away, lost access and a revoked token', ()
     await waitFor(() => !h.adapter.health().ok, 'readiness to turn red');
     expect(h.adapter.health().detail).toBe('Slack refused the bot token (token_revoked): replace SLACK_BOT_TOKEN and restart');
     await h.command('ann', 'rate', { count: 1 });
-    const errors = logs.lines().filter((l) => l.level === 'error' && /Slack refused the bot token \(token_revoked\).*SLACK_BOT_TOKEN/.test(l.msg));
+    const errors = logs
+      .lines()
+      .filter((l) => l.level === 'error' && /Slack refused the bot token \(token_revoked\).*SLACK_BOT_TOKEN/.test(l.msg));
     expect(errors).toHaveLength(1);
     // The person who typed the command got a private answer through response_url (no token needed).
     expect(h.fake.messages.filter((m) => m.channel === 'response_url' && m.ephemeralFor).length).toBeGreaterThan(answeredBefore);

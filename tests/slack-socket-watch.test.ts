@@ -8,7 +8,13 @@ const setup = (opts: { stopping?: boolean } = {}) => {
   let t = 1_000;
   const backs: number[] = [];
   let gaveUp = 0;
-  const watch = watchSocketMode(client, { gapMs: 60_000, now: () => t, isStopping: () => Boolean(opts.stopping), onBackAfterGap: (ms) => backs.push(ms), onGaveUp: () => gaveUp++ });
+  const watch = watchSocketMode(client, {
+    gapMs: 60_000,
+    now: () => t,
+    isStopping: () => Boolean(opts.stopping),
+    onBackAfterGap: (ms) => backs.push(ms),
+    onGaveUp: () => gaveUp++,
+  });
   return { client, watch, backs, advance: (ms: number) => (t += ms), gaveUp: () => gaveUp };
 };
 

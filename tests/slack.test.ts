@@ -33,15 +33,26 @@ describe('slash command text (Slack passes one string)', () => {
   const mention = (v: string) => parseUserMention(v, 'T1');
   it('parses key:value options, quoted values and a free-text remainder (the prompt)', () => {
     expect(parseOptionText(optimize, 'prompt:"a red fox" iterations:3', mention)).toEqual({ prompt: 'a red fox', iterations: '3' });
-    expect(parseOptionText(optimize, 'iterations:3 a red fox candidates:2', mention)).toEqual({ prompt: 'a red fox', iterations: '3', candidates: '2' });
-    expect(parseOptionText(optimize, 'prompt:“a fox iterations:9” feedback:s+p', mention)).toEqual({ prompt: 'a fox iterations:9', feedback: 's+p' });
+    expect(parseOptionText(optimize, 'iterations:3 a red fox candidates:2', mention)).toEqual({
+      prompt: 'a red fox',
+      iterations: '3',
+      candidates: '2',
+    });
+    expect(parseOptionText(optimize, 'prompt:“a fox iterations:9” feedback:s+p', mention)).toEqual({
+      prompt: 'a fox iterations:9',
+      feedback: 's+p',
+    });
     expect(() => parseOptionText(optimize, 'prompt:"a red fox', mention)).toThrow(/quote is not closed[\s\S]*Usage: \/optimize/);
     expect(() => parseOptionText(optimize, 'prompt:fox iterations:3 stray words', mention)).toThrow(/already given/);
   });
   it('maps <@U…|name> to a person of the verified workspace, and nothing else', () => {
     const profile = findCommand('profile')!;
-    expect(parseOptionText(profile, 'user:<@U123ABC|ann>', mention)).toEqual({ user: { platform: 'slack', workspaceId: 'T1', userId: 'U123ABC', displayName: 'ann' } });
-    expect(parseOptionText(profile, '<@W9ZZ>', mention)).toEqual({ user: { platform: 'slack', workspaceId: 'T1', userId: 'W9ZZ', displayName: undefined } });
+    expect(parseOptionText(profile, 'user:<@U123ABC|ann>', mention)).toEqual({
+      user: { platform: 'slack', workspaceId: 'T1', userId: 'U123ABC', displayName: 'ann' },
+    });
+    expect(parseOptionText(profile, '<@W9ZZ>', mention)).toEqual({
+      user: { platform: 'slack', workspaceId: 'T1', userId: 'W9ZZ', displayName: undefined },
+    });
     expect(() => parseOptionText(profile, 'user:@ann', mention)).toThrow(/don't know the person/);
   });
   it('escapes text so nothing can ping or link, and speaks mrkdwn', () => {
@@ -52,7 +63,7 @@ describe('slash command text (Slack passes one string)', () => {
 describe('per-channel queue', () => {
   it('paces posts per channel and honors Retry-After on a 429, losing nothing', async () => {
     const slept: number[] = [];
-    let now = 0;
+    const now = 0;
     const q = new ChannelQueue({ postIntervalMs: 1000, now: () => now, sleep: async (ms) => void slept.push(ms) });
     let calls = 0;
     const limited = Object.assign(new Error('rate limited'), { code: 'slack_webapi_rate_limited_error', retryAfter: 3 });
@@ -85,9 +96,18 @@ describe('slack app against the fake Slack (in-memory services)', () => {
   const rateable = () => h.messages().then((ms) => ms.filter((m) => m.rateable && m.imageId && m.conversationId === h.channelId));
 
   it('rejects a bad signature with 401 and a timestamp older than 5 minutes', async () => {
-    const form = new URLSearchParams({ command: '/help', text: '', user_id: 'U1', team_id: h.fake.teamId, channel_id: h.fake.channelId, trigger_id: 't-bad' }).toString();
+    const form = new URLSearchParams({
+      command: '/help',
+      text: '',
+      user_id: 'U1',
+      team_id: h.fake.teamId,
+      channel_id: h.fake.channelId,
+      trigger_id: 't-bad',
+    }).toString();
     const before = h.fake.calls.length;
-    const bad = await h.send(form, 'application/x-www-form-urlencoded', { signature: sign('not-the-secret', Math.floor(Date.now() / 1000), form) });
+    const bad = await h.send(form, 'application/x-www-form-urlencoded', {
+      signature: sign('not-the-secret', Math.floor(Date.now() / 1000), form),
+    });
     expect(bad.status).toBe(401);
     const old = Math.floor(Date.now() / 1000) - 6 * 60;
     const stale = await h.send(form, 'application/x-www-form-urlencoded', { ts: old, signature: sign(SIGNING_SECRET, old, form) });
@@ -110,7 +130,9 @@ describe('slack app against the fake Slack (in-memory services)', () => {
       const res = await h.slash('zed', 'rate', 'count:1', { wait: false });
       expect(res.status).toBe(200);
       // The response is out while the handler still waits on the "database": nothing was posted yet.
-      const seenBefore = h.fake.calls.slice(0, res.callsSeenAtResponse).filter((c) => c.method === 'chat.postMessage' || c.method.startsWith('files.'));
+      const seenBefore = h.fake.calls
+        .slice(0, res.callsSeenAtResponse)
+        .filter((c) => c.method === 'chat.postMessage' || c.method.startsWith('files.'));
       expect(seenBefore).toHaveLength(0);
       release();
       await waitFor(() => h.fake.callsOf('files.completeUploadExternal').length > 0, 'the image post after the ack');
@@ -128,7 +150,10 @@ describe('slack app against the fake Slack (in-memory services)', () => {
     expect(imgs).toHaveLength(2);
     expect(h.fake.uploaded().every((f) => f.png && f.bytes > 100)).toBe(true);
     const [channel, ts] = imgs[0]!.id.split(':');
-    const adds = h.fake.callsOf('reactions.add').filter((c) => c.body.channel === channel && c.body.timestamp === ts).map((c) => c.body.name);
+    const adds = h.fake
+      .callsOf('reactions.add')
+      .filter((c) => c.body.channel === channel && c.body.timestamp === ts)
+      .map((c) => c.body.name);
     expect(adds).toEqual([...RATING_SLACK_NAMES]);
     // The message ts came from files.info shares (polled until Slack reported the share).
     expect(h.fake.callsOf('files.info').length).toBeGreaterThanOrEqual(2);
@@ -256,12 +281,25 @@ describe('Socket Mode (SLACK_APP_TOKEN)', () => {
     await fake.start();
     const adapter = createSlackAdapter({
       config: { SLACK_BOT_TOKEN: fake.token, SLACK_APP_TOKEN: fake.appToken, SLACK_API_URL: fake.apiUrl },
-      services, log: silentLogger, postIntervalMs: 20, sharePollMs: 5,
+      services,
+      log: silentLogger,
+      postIntervalMs: 20,
+      sharePollMs: 5,
     });
     try {
       await adapter.start();
       await waitFor(() => fake.socketClients === 1, 'the socket connection');
-      const cmd = { command: '/rate', text: 'count:1', user_id: 'USOCK1', user_name: 'sol', team_id: fake.teamId, channel_id: fake.channelId, trigger_id: 'trig-sock', response_url: fake.responseUrl('trig-sock'), api_app_id: 'A0FAKE' };
+      const cmd = {
+        command: '/rate',
+        text: 'count:1',
+        user_id: 'USOCK1',
+        user_name: 'sol',
+        team_id: fake.teamId,
+        channel_id: fake.channelId,
+        trigger_id: 'trig-sock',
+        response_url: fake.responseUrl('trig-sock'),
+        api_app_id: 'A0FAKE',
+      };
       fake.sendEnvelope({ envelope_id: 'env-1', type: 'slash_commands', payload: cmd, accepts_response_payload: true });
       await waitFor(() => fake.socketAcks.some((a) => a.envelope_id === 'env-1'), 'the ack of the command envelope');
       await waitFor(() => adapter.stats.commands === 1, 'the command');
@@ -269,15 +307,27 @@ describe('Socket Mode (SLACK_APP_TOKEN)', () => {
       const img = fake.messages.find((m) => m.files.length === 1)!;
       expect(RATING_SLACK_NAMES.every((n) => img.reactions.get(n)?.has(fake.botUserId))).toBe(true);
       const event = {
-        team_id: fake.teamId, api_app_id: 'A0FAKE', type: 'event_callback', event_id: 'Ev-SOCK-1', event_time: 1800200000,
-        event: { type: 'reaction_added', user: 'USOCK1', reaction: 'five', item: { type: 'message', channel: img.channel, ts: img.ts }, event_ts: '1800200000.000100' },
+        team_id: fake.teamId,
+        api_app_id: 'A0FAKE',
+        type: 'event_callback',
+        event_id: 'Ev-SOCK-1',
+        event_time: 1800200000,
+        event: {
+          type: 'reaction_added',
+          user: 'USOCK1',
+          reaction: 'five',
+          item: { type: 'message', channel: img.channel, ts: img.ts },
+          event_ts: '1800200000.000100',
+        },
       };
       fake.sendEnvelope({ envelope_id: 'env-2', type: 'events_api', payload: event });
       fake.sendEnvelope({ envelope_id: 'env-3', type: 'events_api', payload: event, retry_attempt: 1, retry_reason: 'timeout' });
       await waitFor(() => adapter.stats.events === 2, 'both deliveries');
       await adapter.idle();
       expect(services.ratingCalls.filter((c) => c.kind === 'rate')).toHaveLength(1);
-      expect(services.ratingsMap.get(`slack:${fake.teamId}:USOCK1|${services.messagesMap.get(`slack|${img.channel}:${img.ts}`)!.imageId}`)).toBe(5);
+      expect(
+        services.ratingsMap.get(`slack:${fake.teamId}:USOCK1|${services.messagesMap.get(`slack|${img.channel}:${img.ts}`)!.imageId}`),
+      ).toBe(5);
     } finally {
       await adapter.stop();
       await fake.stop();
@@ -294,11 +344,26 @@ describe('Socket Mode: a dropped socket', () => {
       config: { SLACK_BOT_TOKEN: fake.token, SLACK_APP_TOKEN: fake.appToken, SLACK_API_URL: fake.apiUrl },
       // The SDK waits this long (times the failures so far) before each reconnect, so it is short; but a
       // pong later than this also drops the socket, so not so short that a busy machine's pauses do.
-      services, log: silentLogger, postIntervalMs: 20, sharePollMs: 5, socketPingTimeoutMs: 2_000, ...opts,
+      services,
+      log: silentLogger,
+      postIntervalMs: 20,
+      sharePollMs: 5,
+      socketPingTimeoutMs: 2_000,
+      ...opts,
     });
     await adapter.start();
     await waitFor(() => adapter.lastReconcile, 'the startup read-back');
-    const cmd = { command: '/rate', text: 'count:1', user_id: 'USOCK1', user_name: 'sol', team_id: fake.teamId, channel_id: fake.channelId, trigger_id: 'trig-drop', response_url: fake.responseUrl('trig-drop'), api_app_id: 'A0FAKE' };
+    const cmd = {
+      command: '/rate',
+      text: 'count:1',
+      user_id: 'USOCK1',
+      user_name: 'sol',
+      team_id: fake.teamId,
+      channel_id: fake.channelId,
+      trigger_id: 'trig-drop',
+      response_url: fake.responseUrl('trig-drop'),
+      api_app_id: 'A0FAKE',
+    };
     fake.sendEnvelope({ envelope_id: 'env-drop-1', type: 'slash_commands', payload: cmd, accepts_response_payload: true });
     await waitFor(() => adapter.stats.commands === 1, 'the command');
     await adapter.idle();
@@ -314,7 +379,18 @@ describe('Socket Mode: a dropped socket', () => {
       fake.socketsRefused = false;
       await waitFor(() => fake.socketClients === 1 && adapter.health().ok, 'the socket to come back');
     };
-    return { services, fake, adapter, img, key, outage, close: async () => { await adapter.stop(); await fake.stop(); } };
+    return {
+      services,
+      fake,
+      adapter,
+      img,
+      key,
+      outage,
+      close: async () => {
+        await adapter.stop();
+        await fake.stop();
+      },
+    };
   };
 
   it('turns readiness red while it is down and, after a long gap, reads back the reactions given meanwhile', async () => {
@@ -333,7 +409,7 @@ describe('Socket Mode: a dropped socket', () => {
     }
   });
 
-  it('a short gap (Slack recycling the connection) is left to Slack\'s retries: no read-back', async () => {
+  it("a short gap (Slack recycling the connection) is left to Slack's retries: no read-back", async () => {
     const t = await setup({});
     try {
       const startup = t.adapter.lastReconcile;
@@ -353,7 +429,19 @@ describe('the Slack manifest', () => {
     const yml = renderSlackManifest({ baseUrl: 'https://tasteloop.example.com' });
     for (const name of ['/rate', '/optimize', '/cancel', '/profile', '/help']) expect(yml).toContain(`command: "${name}"`);
     expect(yml).toMatch(/bot_events:\n\s+- reaction_added\n\s+- reaction_removed/);
-    for (const scope of ['commands', 'chat:write', 'files:write', 'files:read', 'reactions:read', 'reactions:write', 'users:read', 'im:write', 'channels:history', 'groups:history']) expect(yml).toContain(`- ${scope}\n`);
+    for (const scope of [
+      'commands',
+      'chat:write',
+      'files:write',
+      'files:read',
+      'reactions:read',
+      'reactions:write',
+      'users:read',
+      'im:write',
+      'channels:history',
+      'groups:history',
+    ])
+      expect(yml).toContain(`- ${scope}\n`);
     const checkedIn = readFileSync(path.resolve(import.meta.dirname, '../deploy/slack-manifest.yml'), 'utf8');
     expect(checkedIn, 'run `npm run slack:manifest` after changing commands/').toBe(yml);
   });
@@ -366,8 +454,19 @@ for (const backend of testBackends()) {
     let h: SlackHarness;
     beforeAll(async () => {
       database = await backend.open();
-      const config = testConfig({ DATA_DIR: mkdtempSync(path.join(tmpdir(), 'tl-slack-')), IMAGE_SIZE: '128', IMAGEGEN: 'sketch', OPTIMIZER: 'genetic' });
-      app = await createApp(config, { log: silentLogger, database, seedGallery: true, queue: 'inprocess', runOptions: { outboxPollMs: 50 } });
+      const config = testConfig({
+        DATA_DIR: mkdtempSync(path.join(tmpdir(), 'tl-slack-')),
+        IMAGE_SIZE: '128',
+        IMAGEGEN: 'sketch',
+        OPTIMIZER: 'genetic',
+      });
+      app = await createApp(config, {
+        log: silentLogger,
+        database,
+        seedGallery: true,
+        queue: 'inprocess',
+        runOptions: { outboxPollMs: 50 },
+      });
       await app.start();
       app.drawGallery();
       await app.gallery.done;
@@ -406,7 +505,10 @@ for (const backend of testBackends()) {
       expect(rows.map((r) => Number(r.score))).toEqual([8]);
       const events = await queryRows<{ n: number }>(database.db, sql`select count(*)::int as n from rating_events where user_key = ${key}`);
       expect(Number(events[0]!.n)).toBe(1);
-      const claimed = await queryRows<{ n: number }>(database.db, sql`select count(*)::int as n from processed_events where event_key = 'slack:event:Ev-REAL-1'`);
+      const claimed = await queryRows<{ n: number }>(
+        database.db,
+        sql`select count(*)::int as n from processed_events where event_key = 'slack:event:Ev-REAL-1'`,
+      );
       expect(Number(claimed[0]!.n)).toBe(1);
     }, 180_000);
 

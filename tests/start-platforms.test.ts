@@ -78,7 +78,7 @@ function npmStart(name: string, env: NodeJS.ProcessEnv): Started {
   let err = '';
   const lines: LogLine[] = [];
   let partial = '';
-  child.stdout!.on('data', (d: Buffer) => {
+  child.stdout.on('data', (d: Buffer) => {
     const s = d.toString();
     out += s;
     partial += s;
@@ -93,10 +93,12 @@ function npmStart(name: string, env: NodeJS.ProcessEnv): Started {
       }
     }
   });
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   let closed = false;
   const started: Started = {
-    name, dataDir, child,
+    name,
+    dataDir,
+    child,
     logs: () => lines,
     hasLog: (msg) => lines.some((l) => (typeof msg === 'string' ? l.msg === msg : msg.test(String(l.msg ?? '')))),
     tail: (n = 25) => {
@@ -104,14 +106,24 @@ function npmStart(name: string, env: NodeJS.ProcessEnv): Started {
         if (!l.startsWith('{')) return l;
         try {
           const j = JSON.parse(l) as LogLine & { err?: { message?: string } };
-          const lvl = ({ 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' } as Record<number, string>)[j.level ?? 30] ?? j.level;
+          const lvl =
+            ({ 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' } as Record<number, string>)[j.level ?? 30] ??
+            j.level;
           return `${lvl}${j.platform ? ` [${String(j.platform)}]` : ''} ${j.msg ?? ''}${j.err?.message ? ` — ${j.err.message}` : ''}`;
         } catch {
           return l;
         }
       };
-      const o = out.split('\n').filter(Boolean).slice(-n).map((l) => `  ${fmt(l).slice(0, 300)}`);
-      const e = err.split('\n').filter(Boolean).slice(-10).map((l) => `  ${l.slice(0, 300)}`);
+      const o = out
+        .split('\n')
+        .filter(Boolean)
+        .slice(-n)
+        .map((l) => `  ${fmt(l).slice(0, 300)}`);
+      const e = err
+        .split('\n')
+        .filter(Boolean)
+        .slice(-10)
+        .map((l) => `  ${l.slice(0, 300)}`);
       return `--- last stdout lines of ${name} ---\n${o.join('\n') || '  (none)'}${e.length ? `\n--- stderr ---\n${e.join('\n')}` : ''}`;
     },
     exit: null,
@@ -153,9 +165,12 @@ async function step<T>(p: Started, what: string, fn: () => T | Promise<T>, ms = 
     if (p.exit) throw new Error(`${p.name}: the process ended (${JSON.stringify(p.exit)}) while waiting for ${what}\n${p.tail()}`);
     try {
       // A call that hangs (a request nobody answers) must not outlive the deadline either.
-      const v = await Promise.race([Promise.resolve().then(fn), new Promise<typeof HUNG>((r) => setTimeout(() => r(HUNG), Math.max(0, end - Date.now())).unref())]);
+      const v = await Promise.race([
+        Promise.resolve().then(fn),
+        new Promise<typeof HUNG>((r) => setTimeout(() => r(HUNG), Math.max(0, end - Date.now())).unref()),
+      ]);
       if (v === HUNG) last = new Error('the last check did not return');
-      else if (v) return v as NonNullable<T>;
+      else if (v) return v;
     } catch (err) {
       if (err instanceof StepFailed) throw new Error(`${p.name}: ${err.message} (while waiting for ${what})\n${p.tail()}`);
       last = err;
@@ -187,7 +202,8 @@ async function rateTwo<M>(p: Started, send: () => Promise<RateAttempt<M>>): Prom
   let texts: string[] = [];
   let posted = 0;
   return step(
-    p, 'the two rateable images of /rate',
+    p,
+    'the two rateable images of /rate',
     async () => {
       const imgs = await attempt.images();
       posted = imgs.length;
@@ -207,10 +223,11 @@ async function rateTwo<M>(p: Started, send: () => Promise<RateAttempt<M>>): Prom
       tries++;
       return null;
     },
-    T.rate, () => `${tries} /rate attempt(s); the last one posted ${posted} rateable image(s) and said ${JSON.stringify(texts.map((t) => t.slice(0, 160)))}`,
+    T.rate,
+    () =>
+      `${tries} /rate attempt(s); the last one posted ${posted} rateable image(s) and said ${JSON.stringify(texts.map((t) => t.slice(0, 160)))}`,
   );
 }
-
 
 interface Ports {
   port: number;
@@ -223,8 +240,13 @@ async function baseEnv(extra: Record<string, string>): Promise<{ env: NodeJS.Pro
   const dataDir = mkdtempSync(path.join(tmpdir(), 'tl-start-platforms-'));
   const ports = { port: await freePort(), health: await freePort(), slack: await freePort() };
   const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH, HOME: process.env.HOME,
-    DATA_DIR: dataDir, PORT: String(ports.port), HEALTH_PORT: String(ports.health), IMAGE_SIZE: '128', LOG_LEVEL: 'info',
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    DATA_DIR: dataDir,
+    PORT: String(ports.port),
+    HEALTH_PORT: String(ports.health),
+    IMAGE_SIZE: '128',
+    LOG_LEVEL: 'info',
     ...extra,
   };
   return { env, ports, dataDir };
@@ -234,7 +256,9 @@ async function baseEnv(extra: Record<string, string>): Promise<{ env: NodeJS.Pro
 async function ready(ports: Ports, checks: string[]): Promise<boolean> {
   const res = await fetch(`http://127.0.0.1:${ports.health}/readyz`);
   const body = (await res.json()) as { status: string; checks: Record<string, { ok: boolean }> };
-  return res.status === 200 && body.status === 'ready' && JSON.stringify(Object.keys(body.checks).sort()) === JSON.stringify([...checks].sort());
+  return (
+    res.status === 200 && body.status === 'ready' && JSON.stringify(Object.keys(body.checks).sort()) === JSON.stringify([...checks].sort())
+  );
 }
 
 /**
@@ -245,7 +269,8 @@ async function ready(ports: Ports, checks: string[]): Promise<boolean> {
 async function sigterm(p: Started): Promise<void> {
   const t0 = Date.now();
   p.child.kill('SIGTERM');
-  const within = (pr: Promise<unknown>) => Promise.race([pr.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), Math.max(0, t0 + SIGTERM_MS - Date.now())))]);
+  const within = (pr: Promise<unknown>) =>
+    Promise.race([pr.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), Math.max(0, t0 + SIGTERM_MS - Date.now())))]);
   const exited = await within(p.exited);
   const gone = exited && (await within(p.closed));
   const ms = Date.now() - t0;
@@ -277,8 +302,11 @@ describe('npm start with DISCORD_TOKEN (against the fake Discord)', () => {
     t0 = Date.now();
     await fake.start();
     const b = await baseEnv({
-      DISCORD_TOKEN: fake.token, DISCORD_APPLICATION_ID: fake.applicationId, DISCORD_API_URL: fake.apiUrl,
-      DISCORD_GUILD_ID: fake.guildId, PLAYGROUND: 'off',
+      DISCORD_TOKEN: fake.token,
+      DISCORD_APPLICATION_ID: fake.applicationId,
+      DISCORD_API_URL: fake.apiUrl,
+      DISCORD_GUILD_ID: fake.guildId,
+      PLAYGROUND: 'off',
     });
     ports = b.ports;
     p = npmStart('discord', b.env);
@@ -304,64 +332,100 @@ describe('npm start with DISCORD_TOKEN (against the fake Discord)', () => {
   const isRateable = (m: FakeMessage) => m.attachments.length > 0 && DISCORD_RATING.every((e) => m.reactions.get(e)?.has(fake.botUser.id));
   const answersOf = (iid: string) => [...fake.messages.values()].filter((m) => m.interactionId === iid && !m.deleted);
 
-  it('connects: IDENTIFY without privileged intents, ready on /readyz, its slash commands registered', async () => {
-    await step(p, 'an IDENTIFY at the fake gateway', () => fake.identifies >= 1, T.start);
-    expect(fake.identifyIntents[0]! & PRIVILEGED_INTENTS).toBe(0);
-    await step(p, 'the log line "discord connected"', () => p.hasLog('discord connected'));
-    await step(p, 'the command registration (PUT …/guilds/:guild/commands)', () => registered().length > 0);
-    expect(registered().map((c) => c.name).sort()).toEqual(expect.arrayContaining(README_COMMANDS));
-    await step(p, '/readyz to answer 200 with database and discord ready', () => ready(ports, ['database', 'discord']));
-    expect(p.hasLog('platforms: discord')).toBe(true);
-  }, T.it);
+  it(
+    'connects: IDENTIFY without privileged intents, ready on /readyz, its slash commands registered',
+    async () => {
+      await step(p, 'an IDENTIFY at the fake gateway', () => fake.identifies >= 1, T.start);
+      expect(fake.identifyIntents[0]! & PRIVILEGED_INTENTS).toBe(0);
+      await step(p, 'the log line "discord connected"', () => p.hasLog('discord connected'));
+      await step(p, 'the command registration (PUT …/guilds/:guild/commands)', () => registered().length > 0);
+      expect(
+        registered()
+          .map((c) => c.name)
+          .sort(),
+      ).toEqual(expect.arrayContaining(README_COMMANDS));
+      await step(p, '/readyz to answer 200 with database and discord ready', () => ready(ports, ['database', 'discord']));
+      expect(p.hasLog('platforms: discord')).toBe(true);
+    },
+    T.it,
+  );
 
   let images: FakeMessage[] = [];
-  it('/rate count:2 posts two rateable images (each with the bot\'s 10 rating reactions)', async () => {
-    images = await rateTwo(p, async () => {
-      const before = new Set(fake.messages.keys());
-      const iid = interact(alice, 'rate', { count: 2 });
-      return {
-        // Its answers (public or private) come through the interaction; the images are channel messages.
-        texts: () => answersOf(iid).filter((m) => !m.attachments.length).map((m) => m.content),
-        images: () => fake.channelMessages(fake.channelId).filter((m) => !before.has(m.id) && isRateable(m)),
-      };
-    });
-    expect(images).toHaveLength(2);
-    expect(images.every((m) => !(m.flags & 64))).toBe(true);
-  }, T.it);
+  it(
+    "/rate count:2 posts two rateable images (each with the bot's 10 rating reactions)",
+    async () => {
+      images = await rateTwo(p, async () => {
+        const before = new Set(fake.messages.keys());
+        const iid = interact(alice, 'rate', { count: 2 });
+        return {
+          // Its answers (public or private) come through the interaction; the images are channel messages.
+          texts: () =>
+            answersOf(iid)
+              .filter((m) => !m.attachments.length)
+              .map((m) => m.content),
+          images: () => fake.channelMessages(fake.channelId).filter((m) => !before.has(m.id) && isRateable(m)),
+        };
+      });
+      expect(images).toHaveLength(2);
+      expect(images.every((m) => !(m.flags & 64))).toBe(true);
+    },
+    T.it,
+  );
 
-  it('a 7️⃣ reaction on one image becomes "1 rating" in /profile', async () => {
-    expect(images.length).toBe(2);
-    fake.react(rater, images[0]!.id, DISCORD_RATING[6]!);
-    let answer = '';
-    await step(
-      p, '/profile to say "1 rating" after the 7️⃣ reaction',
-      async () => {
-        const iid = interact(rater, 'profile');
-        const m = await step(p, 'the answer to /profile', () => answersOf(iid).find((x) => x.flags & 64 && /taste profile/.test(x.content)));
-        answer = m.content;
-        if (/— 1 rating\b/.test(answer)) return true;
-        await new Promise((r) => setTimeout(r, S));
-        return false;
-      },
-      T.step, () => `last /profile answer: ${JSON.stringify(answer.slice(0, 200))}`,
-    );
-  }, T.it);
+  it(
+    'a 7️⃣ reaction on one image becomes "1 rating" in /profile',
+    async () => {
+      expect(images.length).toBe(2);
+      fake.react(rater, images[0]!.id, DISCORD_RATING[6]!);
+      let answer = '';
+      await step(
+        p,
+        '/profile to say "1 rating" after the 7️⃣ reaction',
+        async () => {
+          const iid = interact(rater, 'profile');
+          const m = await step(p, 'the answer to /profile', () =>
+            answersOf(iid).find((x) => x.flags & 64 && /taste profile/.test(x.content)),
+          );
+          answer = m.content;
+          if (/— 1 rating\b/.test(answer)) return true;
+          await new Promise((r) => setTimeout(r, S));
+          return false;
+        },
+        T.step,
+        () => `last /profile answer: ${JSON.stringify(answer.slice(0, 200))}`,
+      );
+    },
+    T.it,
+  );
 
-  it('/optimize posts a header, the candidates and a final summary in a thread', async () => {
-    const before = new Set(fake.threads().map((t) => t.id));
-    interact(alice, 'optimize', { prompt: PROMPT, iterations: ITERATIONS, candidates: CANDIDATES });
-    const thread = await step(p, 'the thread of /optimize', () => fake.threads().find((t) => !before.has(t.id)));
-    const msgs = () => fake.channelMessages(thread.id);
-    await step(p, 'the header in the thread', () => msgs()[0]?.content.includes(PROMPT));
-    await step(p, 'the final summary of /optimize in its thread', () => msgs().some((m) => m.content.includes('Run finished')), T.optimize,
-      () => `${msgs().length} message(s) in the thread: ${JSON.stringify(msgs().map((m) => m.content.slice(0, 40)))}`);
-    const candidates = msgs().filter((m) => isRateable(m) && /\/10/.test(m.content) && !m.content.includes('Run finished'));
-    expect(candidates).toHaveLength(1 + ITERATIONS * CANDIDATES); // the initial prompt, then iterations × candidates
-  }, T.it);
+  it(
+    '/optimize posts a header, the candidates and a final summary in a thread',
+    async () => {
+      const before = new Set(fake.threads().map((t) => t.id));
+      interact(alice, 'optimize', { prompt: PROMPT, iterations: ITERATIONS, candidates: CANDIDATES });
+      const thread = await step(p, 'the thread of /optimize', () => fake.threads().find((t) => !before.has(t.id)));
+      const msgs = () => fake.channelMessages(thread.id);
+      await step(p, 'the header in the thread', () => msgs()[0]?.content.includes(PROMPT));
+      await step(
+        p,
+        'the final summary of /optimize in its thread',
+        () => msgs().some((m) => m.content.includes('Run finished')),
+        T.optimize,
+        () => `${msgs().length} message(s) in the thread: ${JSON.stringify(msgs().map((m) => m.content.slice(0, 40)))}`,
+      );
+      const candidates = msgs().filter((m) => isRateable(m) && /\/10/.test(m.content) && !m.content.includes('Run finished'));
+      expect(candidates).toHaveLength(1 + ITERATIONS * CANDIDATES); // the initial prompt, then iterations × candidates
+    },
+    T.it,
+  );
 
-  it('SIGTERM ends npm start within 10 s with exit code 0', async () => {
-    await sigterm(p);
-  }, T.it);
+  it(
+    'SIGTERM ends npm start within 10 s with exit code 0',
+    async () => {
+      await sigterm(p);
+    },
+    T.it,
+  );
 });
 
 // ---------------------------------------------------------------- Slack (both modes)
@@ -378,12 +442,14 @@ interface SlackDriver {
 /** The manifest an operator pastes into Slack (README step 1), generated by the README's command. */
 async function slackManifest(args: string[]): Promise<string> {
   const child = spawn('npm', ['run', '-s', 'slack:manifest', '--', ...args, '--stdout'], {
-    cwd: ROOT, env: { PATH: process.env.PATH, HOME: process.env.HOME }, stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: ROOT,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME },
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
   let err = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   const code = await new Promise<number | null>((r) => child.once('close', (c) => r(c)));
   if (code !== 0) throw new Error(`npm run slack:manifest exited with ${code}: ${err}`);
   return out;
@@ -404,19 +470,45 @@ function slackSuite(mode: 'http' | 'socket'): void {
     const signed = async (url: string, body: string, contentType: string) => {
       const ts = Math.floor(Date.now() / 1000);
       const signature = `v0=${createHmac('sha256', SIGNING_SECRET).update(`v0:${ts}:${body}`).digest('hex')}`;
-      return fetch(url, { method: 'POST', headers: { 'content-type': contentType, 'x-slack-request-timestamp': String(ts), 'x-slack-signature': signature }, body });
+      return fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': contentType, 'x-slack-request-timestamp': String(ts), 'x-slack-signature': signature },
+        body,
+      });
     };
     const commandPayload = (user: string, command: string, text: string, trigger: string) => ({
-      token: 'deprecated-verification-token', team_id: fake.teamId, team_domain: 'fake', channel_id: fake.channelId, channel_name: 'general',
-      user_id: user, user_name: user.toLowerCase(), command, text, api_app_id: 'A0FAKE', is_enterprise_install: 'false',
-      response_url: fake.responseUrl(trigger), trigger_id: trigger,
+      token: 'deprecated-verification-token',
+      team_id: fake.teamId,
+      team_domain: 'fake',
+      channel_id: fake.channelId,
+      channel_name: 'general',
+      user_id: user,
+      user_name: user.toLowerCase(),
+      command,
+      text,
+      api_app_id: 'A0FAKE',
+      is_enterprise_install: 'false',
+      response_url: fake.responseUrl(trigger),
+      trigger_id: trigger,
     });
     const eventPayload = (user: string, m: FakeSlackMessage, reaction: string) => {
       const now = Date.now();
       return {
-        token: 'deprecated', team_id: fake.teamId, api_app_id: 'A0FAKE', type: 'event_callback', event_id: `Ev${name}${++seq}${now}`, event_time: Math.floor(now / 1000),
+        token: 'deprecated',
+        team_id: fake.teamId,
+        api_app_id: 'A0FAKE',
+        type: 'event_callback',
+        event_id: `Ev${name}${++seq}${now}`,
+        event_time: Math.floor(now / 1000),
         authorizations: [{ team_id: fake.teamId, user_id: fake.botUserId, is_bot: true }],
-        event: { type: 'reaction_added', user, reaction, item: { type: 'message', channel: m.channel, ts: m.ts }, item_user: fake.botUserId, event_ts: `${Math.floor(now / 1000)}.${String((now % 1000) * 1000).padStart(6, '0')}` },
+        event: {
+          type: 'reaction_added',
+          user,
+          reaction,
+          item: { type: 'message', channel: m.channel, ts: m.ts },
+          item_user: fake.botUserId,
+          event_ts: `${Math.floor(now / 1000)}.${String((now % 1000) * 1000).padStart(6, '0')}`,
+        },
       };
     };
 
@@ -425,7 +517,11 @@ function slackSuite(mode: 'http' | 'socket'): void {
         ? {
             async slash(user, command, text) {
               const trigger = `trig-${++seq}.${Date.now()}`;
-              const res = await signed(requestUrl(), new URLSearchParams(commandPayload(user, command, text, trigger)).toString(), 'application/x-www-form-urlencoded');
+              const res = await signed(
+                requestUrl(),
+                new URLSearchParams(commandPayload(user, command, text, trigger)).toString(),
+                'application/x-www-form-urlencoded',
+              );
               const body = await res.text();
               if (res.status !== 200) throw new Error(`${name}: ${command} got HTTP ${res.status}: ${body}`);
               return { trigger, ack: body ? ((JSON.parse(body) as { text?: string }).text ?? null) : null };
@@ -440,8 +536,15 @@ function slackSuite(mode: 'http' | 'socket'): void {
             async slash(user, command, text) {
               const trigger = `trig-${++seq}.${Date.now()}`;
               const envelope = `env-${name}-${seq}`;
-              fake.sendEnvelope({ envelope_id: envelope, type: 'slash_commands', payload: commandPayload(user, command, text, trigger), accepts_response_payload: true });
-              const acked = await step(p, `the ack of the ${command} envelope`, () => fake.socketAcks.find((a) => a.envelope_id === envelope));
+              fake.sendEnvelope({
+                envelope_id: envelope,
+                type: 'slash_commands',
+                payload: commandPayload(user, command, text, trigger),
+                accepts_response_payload: true,
+              });
+              const acked = await step(p, `the ack of the ${command} envelope`, () =>
+                fake.socketAcks.find((a) => a.envelope_id === envelope),
+              );
               return { trigger, ack: (acked.payload as { text?: string } | undefined)?.text ?? null };
             },
             async react(user, m, reaction) {
@@ -456,7 +559,9 @@ function slackSuite(mode: 'http' | 'socket'): void {
       t0 = Date.now();
       await fake.start();
       const b = await baseEnv({
-        SLACK_BOT_TOKEN: fake.token, SLACK_API_URL: fake.apiUrl, PLAYGROUND: 'off',
+        SLACK_BOT_TOKEN: fake.token,
+        SLACK_API_URL: fake.apiUrl,
+        PLAYGROUND: 'off',
         ...(mode === 'http' ? { SLACK_SIGNING_SECRET: SIGNING_SECRET } : { SLACK_APP_TOKEN: fake.appToken }),
       });
       ports = b.ports;
@@ -469,103 +574,145 @@ function slackSuite(mode: 'http' | 'socket'): void {
       console.log(`${name}: ${((Date.now() - t0) / S).toFixed(1)} s in all`);
     });
 
-    const isRateable = (m: FakeSlackMessage) => m.files.length > 0 && !m.ephemeralFor && SLACK_RATING.every((n) => m.reactions.get(n)?.has(fake.botUserId));
+    const isRateable = (m: FakeSlackMessage) =>
+      m.files.length > 0 && !m.ephemeralFor && SLACK_RATING.every((n) => m.reactions.get(n)?.has(fake.botUserId));
     /** What `user` was told privately since message index `from` (chat.postEphemeral, or the response_url). */
     const privateSince = (user: string, from: number, trigger?: string) =>
       fake.messages.slice(from).filter((m) => m.ephemeralFor === user || (trigger !== undefined && m.ephemeralFor === trigger));
 
-    it('connects (auth.test, then its receiver or socket) and is ready on /readyz', async () => {
-      await step(p, 'auth.test at the fake Slack', () => fake.callsOf('auth.test').length >= 1, T.start);
-      if (mode === 'http') {
-        await step(p, 'the log line "slack app listening (HTTP mode)"', () => p.hasLog('slack app listening (HTTP mode)'));
-      } else {
-        await step(p, 'apps.connections.open and an open socket', () => fake.callsOf('apps.connections.open').length >= 1 && fake.socketClients >= 1);
-        await step(p, 'the log line "slack connected (Socket Mode)"', () => p.hasLog('slack connected (Socket Mode)'));
-      }
-      await step(p, '/readyz to answer 200 with database and slack ready', () => ready(ports, ['database', 'slack']));
-      expect(p.hasLog('platforms: slack')).toBe(true);
-    }, T.it);
+    it(
+      'connects (auth.test, then its receiver or socket) and is ready on /readyz',
+      async () => {
+        await step(p, 'auth.test at the fake Slack', () => fake.callsOf('auth.test').length >= 1, T.start);
+        if (mode === 'http') {
+          await step(p, 'the log line "slack app listening (HTTP mode)"', () => p.hasLog('slack app listening (HTTP mode)'));
+        } else {
+          await step(
+            p,
+            'apps.connections.open and an open socket',
+            () => fake.callsOf('apps.connections.open').length >= 1 && fake.socketClients >= 1,
+          );
+          await step(p, 'the log line "slack connected (Socket Mode)"', () => p.hasLog('slack connected (Socket Mode)'));
+        }
+        await step(p, '/readyz to answer 200 with database and slack ready', () => ready(ports, ['database', 'slack']));
+        expect(p.hasLog('platforms: slack')).toBe(true);
+      },
+      T.it,
+    );
 
     // Slack has no command-registration call: the app manifest declares the slash commands (and, in
     // HTTP mode, the URL Slack sends them to). "Registered" here means: every command the manifest
     // from `npm run slack:manifest` declares reaches this bot the way Slack would send it, and the
     // bot answers it as that command (with its usage) — none is unknown to it.
-    it('answers every slash command its app manifest declares', async () => {
-      const manifest = mode === 'http' ? await slackManifest(['--url', `http://127.0.0.1:${ports.slack}`]) : await slackManifest(['--socket']);
-      const declared = [...manifest.matchAll(/^\s*- command: "\/([a-z-]+)"/gm)].map((m) => m[1]!);
-      expect(declared.sort()).toEqual(expect.arrayContaining(README_COMMANDS));
-      expect(manifest).toMatch(/^\s*bot_events:\n\s*- reaction_added\n\s*- reaction_removed/m);
-      expect(manifest).toContain(`socket_mode_enabled: ${mode === 'socket'}`);
-      const urls = [...manifest.matchAll(/^\s*(?:url|request_url): "([^"]+)"/gm)].map((m) => m[1]!);
-      if (mode === 'http') {
-        expect(new Set(urls)).toEqual(new Set([requestUrl()]));
-      } else {
-        expect(urls).toEqual([]);
-      }
-      for (const cmd of declared) {
-        // An unclosed quote: every command answers it privately with its own usage, and does nothing else.
-        const { ack } = await driver.slash(alice, `/${cmd}`, '"');
-        expect(ack, `/${cmd}`).toMatch(new RegExp(`Usage: /${cmd}\\b`));
-        expect(ack, `/${cmd}`).not.toMatch(/I don't know/);
-      }
-    }, T.it);
+    it(
+      'answers every slash command its app manifest declares',
+      async () => {
+        const manifest =
+          mode === 'http' ? await slackManifest(['--url', `http://127.0.0.1:${ports.slack}`]) : await slackManifest(['--socket']);
+        const declared = [...manifest.matchAll(/^\s*- command: "\/([a-z-]+)"/gm)].map((m) => m[1]!);
+        expect(declared.sort()).toEqual(expect.arrayContaining(README_COMMANDS));
+        expect(manifest).toMatch(/^\s*bot_events:\n\s*- reaction_added\n\s*- reaction_removed/m);
+        expect(manifest).toContain(`socket_mode_enabled: ${mode === 'socket'}`);
+        const urls = [...manifest.matchAll(/^\s*(?:url|request_url): "([^"]+)"/gm)].map((m) => m[1]!);
+        if (mode === 'http') {
+          expect(new Set(urls)).toEqual(new Set([requestUrl()]));
+        } else {
+          expect(urls).toEqual([]);
+        }
+        for (const cmd of declared) {
+          // An unclosed quote: every command answers it privately with its own usage, and does nothing else.
+          const { ack } = await driver.slash(alice, `/${cmd}`, '"');
+          expect(ack, `/${cmd}`).toMatch(new RegExp(`Usage: /${cmd}\\b`));
+          expect(ack, `/${cmd}`).not.toMatch(/I don't know/);
+        }
+      },
+      T.it,
+    );
 
     let images: FakeSlackMessage[] = [];
-    it('/rate count:2 posts two rateable images (each with the bot\'s 10 rating reactions)', async () => {
-      images = await rateTwo(p, async () => {
-        const from = fake.messages.length;
-        const { trigger, ack } = await driver.slash(alice, '/rate', 'count:2');
-        const since = () => fake.messages.slice(from);
-        return {
-          texts: () => [
-            ...(ack ? [ack] : []),
-            ...since().filter((m) => m.channel === fake.channelId && !m.threadTs && !m.ephemeralFor && !m.files.length).map((m) => m.text),
-            ...privateSince(alice, from, trigger).map((m) => m.text),
-          ],
-          images: () => since().filter((m) => m.channel === fake.channelId && !m.threadTs && isRateable(m)),
-        };
-      });
-      expect(images).toHaveLength(2);
-    }, T.it);
-
-    it('a :seven: reaction on one image becomes "1 rating" in /profile', async () => {
-      expect(images.length).toBe(2);
-      await driver.react(rater, images[0]!, 'seven');
-      let answer = '';
-      await step(
-        p, '/profile to say "1 rating" after the :seven: reaction',
-        async () => {
+    it(
+      "/rate count:2 posts two rateable images (each with the bot's 10 rating reactions)",
+      async () => {
+        images = await rateTwo(p, async () => {
           const from = fake.messages.length;
-          const { trigger } = await driver.slash(rater, '/profile', '');
-          const m = await step(p, 'the answer to /profile', () => privateSince(rater, from, trigger).find((x) => /taste profile/.test(x.text)));
-          answer = m.text;
-          if (/— 1 rating\b/.test(answer)) return true;
-          await new Promise((r) => setTimeout(r, S));
-          return false;
-        },
-        T.step, () => `last /profile answer: ${JSON.stringify(answer.slice(0, 200))}`,
-      );
-    }, T.it);
+          const { trigger, ack } = await driver.slash(alice, '/rate', 'count:2');
+          const since = () => fake.messages.slice(from);
+          return {
+            texts: () => [
+              ...(ack ? [ack] : []),
+              ...since()
+                .filter((m) => m.channel === fake.channelId && !m.threadTs && !m.ephemeralFor && !m.files.length)
+                .map((m) => m.text),
+              ...privateSince(alice, from, trigger).map((m) => m.text),
+            ],
+            images: () => since().filter((m) => m.channel === fake.channelId && !m.threadTs && isRateable(m)),
+          };
+        });
+        expect(images).toHaveLength(2);
+      },
+      T.it,
+    );
 
-    it('/optimize posts a header, the candidates and a final summary in a thread', async () => {
-      const from = fake.messages.length;
-      await driver.slash(alice, '/optimize', `prompt:"${PROMPT}" iterations:${ITERATIONS} candidates:${CANDIDATES}`);
-      // A thread in Slack is a parent message and the replies carrying its ts as thread_ts.
-      const replies = (parent: FakeSlackMessage) => fake.messages.filter((m) => m.channel === parent.channel && m.threadTs === parent.ts && !m.ephemeralFor);
-      const parent = await step(p, 'the thread of /optimize (a parent message with replies)', () =>
-        fake.messages.slice(from).find((m) => !m.threadTs && !m.ephemeralFor && m.channel === fake.channelId && replies(m).length > 0),
-      );
-      const msgs = () => replies(parent);
-      await step(p, 'the header in the thread', () => msgs()[0]?.text.includes(PROMPT));
-      await step(p, 'the final summary of /optimize in its thread', () => msgs().some((m) => m.text.includes('Run finished')), T.optimize,
-        () => `${msgs().length} message(s) in the thread: ${JSON.stringify(msgs().map((m) => m.text.slice(0, 40)))}`);
-      const candidates = msgs().filter((m) => isRateable(m) && /\/10/.test(m.text) && !m.text.includes('Run finished'));
-      expect(candidates).toHaveLength(1 + ITERATIONS * CANDIDATES);
-    }, T.it);
+    it(
+      'a :seven: reaction on one image becomes "1 rating" in /profile',
+      async () => {
+        expect(images.length).toBe(2);
+        await driver.react(rater, images[0]!, 'seven');
+        let answer = '';
+        await step(
+          p,
+          '/profile to say "1 rating" after the :seven: reaction',
+          async () => {
+            const from = fake.messages.length;
+            const { trigger } = await driver.slash(rater, '/profile', '');
+            const m = await step(p, 'the answer to /profile', () =>
+              privateSince(rater, from, trigger).find((x) => /taste profile/.test(x.text)),
+            );
+            answer = m.text;
+            if (/— 1 rating\b/.test(answer)) return true;
+            await new Promise((r) => setTimeout(r, S));
+            return false;
+          },
+          T.step,
+          () => `last /profile answer: ${JSON.stringify(answer.slice(0, 200))}`,
+        );
+      },
+      T.it,
+    );
 
-    it('SIGTERM ends npm start within 10 s with exit code 0', async () => {
-      await sigterm(p);
-    }, T.it);
+    it(
+      '/optimize posts a header, the candidates and a final summary in a thread',
+      async () => {
+        const from = fake.messages.length;
+        await driver.slash(alice, '/optimize', `prompt:"${PROMPT}" iterations:${ITERATIONS} candidates:${CANDIDATES}`);
+        // A thread in Slack is a parent message and the replies carrying its ts as thread_ts.
+        const replies = (parent: FakeSlackMessage) =>
+          fake.messages.filter((m) => m.channel === parent.channel && m.threadTs === parent.ts && !m.ephemeralFor);
+        const parent = await step(p, 'the thread of /optimize (a parent message with replies)', () =>
+          fake.messages.slice(from).find((m) => !m.threadTs && !m.ephemeralFor && m.channel === fake.channelId && replies(m).length > 0),
+        );
+        const msgs = () => replies(parent);
+        await step(p, 'the header in the thread', () => msgs()[0]?.text.includes(PROMPT));
+        await step(
+          p,
+          'the final summary of /optimize in its thread',
+          () => msgs().some((m) => m.text.includes('Run finished')),
+          T.optimize,
+          () => `${msgs().length} message(s) in the thread: ${JSON.stringify(msgs().map((m) => m.text.slice(0, 40)))}`,
+        );
+        const candidates = msgs().filter((m) => isRateable(m) && /\/10/.test(m.text) && !m.text.includes('Run finished'));
+        expect(candidates).toHaveLength(1 + ITERATIONS * CANDIDATES);
+      },
+      T.it,
+    );
+
+    it(
+      'SIGTERM ends npm start within 10 s with exit code 0',
+      async () => {
+        await sigterm(p);
+      },
+      T.it,
+    );
   });
 }
 
@@ -608,65 +755,97 @@ describe('npm start with no platform settings (the playground)', () => {
     if (res.status !== 200) throw new Error(`playground: ${text} got HTTP ${res.status}: ${JSON.stringify(res.body)}`);
     return before;
   };
-  const answersSince = async (person: string, before: Set<string>) => (await seen(person)).messages.filter((m) => m.ephemeralFor && !before.has(m.id));
+  const answersSince = async (person: string, before: Set<string>) =>
+    (await seen(person)).messages.filter((m) => m.ephemeralFor && !before.has(m.id));
 
-  it('listens on PORT (the page, its command list) and is ready on /readyz', async () => {
-    await step(p, `the log line "playground: open ${base}"`, () => p.hasLog(`playground: open ${base}`), T.start);
-    const page = await fetch(base);
-    expect(page.headers.get('content-type')).toMatch(/text\/html/);
-    const listed = (await (await (await as('alice')).get('/api/commands')).json()) as { name: string }[];
-    expect(listed.map((c) => c.name).sort()).toEqual(expect.arrayContaining(README_COMMANDS));
-    await step(p, '/readyz to answer 200 with database and playground ready', () => ready(ports, ['database', 'playground']));
-    expect(p.hasLog('platforms: playground')).toBe(true);
-  }, T.it);
+  it(
+    'listens on PORT (the page, its command list) and is ready on /readyz',
+    async () => {
+      await step(p, `the log line "playground: open ${base}"`, () => p.hasLog(`playground: open ${base}`), T.start);
+      const page = await fetch(base);
+      expect(page.headers.get('content-type')).toMatch(/text\/html/);
+      const listed = (await (await (await as('alice')).get('/api/commands')).json()) as { name: string }[];
+      expect(listed.map((c) => c.name).sort()).toEqual(expect.arrayContaining(README_COMMANDS));
+      await step(p, '/readyz to answer 200 with database and playground ready', () => ready(ports, ['database', 'playground']));
+      expect(p.hasLog('platforms: playground')).toBe(true);
+    },
+    T.it,
+  );
 
   let images: PlaygroundSnapshotMessage[] = [];
-  it('/rate count:2 posts two rateable images', async () => {
-    images = await rateTwo(p, async () => {
-      const before = await command('alice', '/rate count:2');
-      const since = async () => (await seen('alice')).messages.filter((m) => !before.has(m.id) && m.conversationId === 'general' && m.author.bot);
-      return {
-        texts: async () => (await since()).filter((m) => !m.imageId).map((m) => m.text),
-        images: async () => (await since()).filter((m) => m.kind === 'rate' && m.imageId && m.rateable),
-      };
-    });
-    expect(images).toHaveLength(2);
-    for (const img of images) expect((await (await as('alice')).get(`/images/${img.imageId}.png`)).headers.get('content-type')).toBe('image/png');
-  }, T.it);
+  it(
+    '/rate count:2 posts two rateable images',
+    async () => {
+      images = await rateTwo(p, async () => {
+        const before = await command('alice', '/rate count:2');
+        const since = async () =>
+          (await seen('alice')).messages.filter((m) => !before.has(m.id) && m.conversationId === 'general' && m.author.bot);
+        return {
+          texts: async () => (await since()).filter((m) => !m.imageId).map((m) => m.text),
+          images: async () => (await since()).filter((m) => m.kind === 'rate' && m.imageId && m.rateable),
+        };
+      });
+      expect(images).toHaveLength(2);
+      for (const img of images)
+        expect((await (await as('alice')).get(`/images/${img.imageId}.png`)).headers.get('content-type')).toBe('image/png');
+    },
+    T.it,
+  );
 
-  it('a click (score 7) becomes "1 rating" in /profile', async () => {
-    expect(images.length).toBe(2);
-    const res = await (await as('rater')).rate(images[0]!.id, 7);
-    expect(res.status).toBe(200);
-    let answer = '';
-    await step(
-      p, '/profile to say "1 rating" after the click',
-      async () => {
-        const before = await command('rater', '/profile');
-        const m = await step(p, 'the answer to /profile', async () => (await answersSince('rater', before)).find((x) => /taste profile/.test(x.text)));
-        answer = m.text;
-        if (/— 1 rating\b/.test(answer)) return true;
-        await new Promise((r) => setTimeout(r, S));
-        return false;
-      },
-      T.step, () => `last /profile answer: ${JSON.stringify(answer.slice(0, 200))}`,
-    );
-  }, T.it);
+  it(
+    'a click (score 7) becomes "1 rating" in /profile',
+    async () => {
+      expect(images.length).toBe(2);
+      const res = await (await as('rater')).rate(images[0]!.id, 7);
+      expect(res.status).toBe(200);
+      let answer = '';
+      await step(
+        p,
+        '/profile to say "1 rating" after the click',
+        async () => {
+          const before = await command('rater', '/profile');
+          const m = await step(p, 'the answer to /profile', async () =>
+            (await answersSince('rater', before)).find((x) => /taste profile/.test(x.text)),
+          );
+          answer = m.text;
+          if (/— 1 rating\b/.test(answer)) return true;
+          await new Promise((r) => setTimeout(r, S));
+          return false;
+        },
+        T.step,
+        () => `last /profile answer: ${JSON.stringify(answer.slice(0, 200))}`,
+      );
+    },
+    T.it,
+  );
 
-  it('/optimize posts a header, the candidates and a final summary in a thread', async () => {
-    const before = new Set((await seen('alice')).threads.map((t) => t.id));
-    await command('alice', `/optimize prompt:"${PROMPT}" iterations:${ITERATIONS} candidates:${CANDIDATES}`);
-    const thread = await step(p, 'the thread of /optimize', async () => (await seen('alice')).threads.find((t) => !before.has(t.id)));
-    const msgs = async () => (await seen('alice')).messages.filter((m) => m.conversationId === thread.id);
-    await step(p, 'the header in the thread', async () => (await msgs())[0]?.text.includes(PROMPT));
-    let inThread: PlaygroundSnapshotMessage[] = [];
-    await step(p, 'the final summary of /optimize in its thread', async () => (inThread = await msgs()).some((m) => m.text.includes('Run finished')), T.optimize,
-      () => `${inThread.length} message(s) in the thread: ${JSON.stringify(inThread.map((m) => m.text.slice(0, 40)))}`);
-    const candidates = (await msgs()).filter((m) => m.rateable && m.imageId && /\/10/.test(m.text) && !m.text.includes('Run finished'));
-    expect(candidates).toHaveLength(1 + ITERATIONS * CANDIDATES);
-  }, T.it);
+  it(
+    '/optimize posts a header, the candidates and a final summary in a thread',
+    async () => {
+      const before = new Set((await seen('alice')).threads.map((t) => t.id));
+      await command('alice', `/optimize prompt:"${PROMPT}" iterations:${ITERATIONS} candidates:${CANDIDATES}`);
+      const thread = await step(p, 'the thread of /optimize', async () => (await seen('alice')).threads.find((t) => !before.has(t.id)));
+      const msgs = async () => (await seen('alice')).messages.filter((m) => m.conversationId === thread.id);
+      await step(p, 'the header in the thread', async () => (await msgs())[0]?.text.includes(PROMPT));
+      let inThread: PlaygroundSnapshotMessage[] = [];
+      await step(
+        p,
+        'the final summary of /optimize in its thread',
+        async () => (inThread = await msgs()).some((m) => m.text.includes('Run finished')),
+        T.optimize,
+        () => `${inThread.length} message(s) in the thread: ${JSON.stringify(inThread.map((m) => m.text.slice(0, 40)))}`,
+      );
+      const candidates = (await msgs()).filter((m) => m.rateable && m.imageId && /\/10/.test(m.text) && !m.text.includes('Run finished'));
+      expect(candidates).toHaveLength(1 + ITERATIONS * CANDIDATES);
+    },
+    T.it,
+  );
 
-  it('SIGTERM ends npm start within 10 s with exit code 0', async () => {
-    await sigterm(p);
-  }, T.it);
+  it(
+    'SIGTERM ends npm start within 10 s with exit code 0',
+    async () => {
+      await sigterm(p);
+    },
+    T.it,
+  );
 });

@@ -36,13 +36,13 @@ function startMain(env: NodeJS.ProcessEnv): Started {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })));
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
+    child.once('exit', (code, signal) => r({ code, signal })),
+  );
   return { child, stdout: () => out, stderr: () => err, exit };
 }
-
-
 
 describe('npm start (src/main.ts in a child process, offline defaults)', () => {
   const running: ChildProcess[] = [];
@@ -56,16 +56,29 @@ describe('npm start (src/main.ts in a child process, offline defaults)', () => {
     const port = await freePort();
     const healthPort = await freePort();
     const env = baseEnv({
-      DATA_DIR: dataDir, PORT: String(port), HEALTH_PORT: String(healthPort), LOG_LEVEL: 'info', IMAGE_SIZE: '128',
-      NODE_OPTIONS: `--require ${GUARD}`, NET_GUARD_LOG: guardLog,
+      DATA_DIR: dataDir,
+      PORT: String(port),
+      HEALTH_PORT: String(healthPort),
+      LOG_LEVEL: 'info',
+      IMAGE_SIZE: '128',
+      NODE_OPTIONS: `--require ${GUARD}`,
+      NET_GUARD_LOG: guardLog,
     });
     const base = `http://127.0.0.1:${port}`;
 
     const first = startMain(env);
     running.push(first.child);
-    await waitFor(() => first.stdout().includes('playground: open') || first.child.exitCode !== null, 'the playground to be served', 120_000);
+    await waitFor(
+      () => first.stdout().includes('playground: open') || first.child.exitCode !== null,
+      'the playground to be served',
+      120_000,
+    );
     expect(first.child.exitCode).toBeNull();
-    const lines = first.stdout().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { msg: string; part?: string; backend?: string });
+    const lines = first
+      .stdout()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { msg: string; part?: string; backend?: string });
     const parts = Object.fromEntries(lines.filter((l) => l.part).map((l) => [l.part, l.backend]));
     expect(parts.database).toMatch(/PGlite/);
     expect(parts.embedder).toBeTruthy();
@@ -76,7 +89,11 @@ describe('npm start (src/main.ts in a child process, offline defaults)', () => {
     // Orchestrator probes on their own port: alive, and ready with the database and the playground up.
     expect((await fetch(`http://127.0.0.1:${healthPort}/healthz`)).status).toBe(200);
     const ready = await fetch(`http://127.0.0.1:${healthPort}/readyz`);
-    const readyBody = (await ready.json()) as { status: string; checks: Record<string, { ok: boolean }>; info: { gallery: { state: string; ready: number; total: number } } };
+    const readyBody = (await ready.json()) as {
+      status: string;
+      checks: Record<string, { ok: boolean }>;
+      info: { gallery: { state: string; ready: number; total: number } };
+    };
     expect(ready.status).toBe(200);
     expect(readyBody.status).toBe('ready');
     expect(Object.keys(readyBody.checks).sort()).toEqual(['database', 'playground']);
@@ -107,7 +124,11 @@ describe('npm start (src/main.ts in a child process, offline defaults)', () => {
     // Restart on the same DATA_DIR: the rating and the conversation are still there.
     const second = startMain(env);
     running.push(second.child);
-    await waitFor(() => second.stdout().includes('playground: open') || second.child.exitCode !== null, 'the restarted playground', 120_000);
+    await waitFor(
+      () => second.stdout().includes('playground: open') || second.child.exitCode !== null,
+      'the restarted playground',
+      120_000,
+    );
     expect(second.child.exitCode).toBeNull();
     // Sessions live in memory: the old cookie is no session any more; the page opens a new one.
     expect((await tess.get('/events')).status).toBe(401);
@@ -115,7 +136,10 @@ describe('npm start (src/main.ts in a child process, offline defaults)', () => {
     const again = await tessAgain.snapshot();
     expect(again.messages.find((m) => m.id === img.id)?.ratings).toEqual({ tess: 8 });
     expect((await tessAgain.command('/profile')).status).toBe(200);
-    const profile = await waitFor(async () => (await tessAgain.snapshot()).messages.find((m) => m.ephemeralFor === 'tess' && /profile/i.test(m.text)), 'the profile answer');
+    const profile = await waitFor(
+      async () => (await tessAgain.snapshot()).messages.find((m) => m.ephemeralFor === 'tess' && /profile/i.test(m.text)),
+      'the profile answer',
+    );
     expect(profile.text).toMatch(/— 1 rating\b/);
     // Another person's session does not see tess's private answer.
     expect((await (await PlaygroundClient.as(base, 'uma')).snapshot()).messages.some((m) => m.id === profile.id)).toBe(false);
@@ -135,7 +159,14 @@ describe('npm start (src/main.ts in a child process, offline defaults)', () => {
     await new Promise<void>((r) => busy.listen(0, '127.0.0.1', () => r()));
     const taken = (busy.address() as { port: number }).port;
     try {
-      const child = startMain(baseEnv({ HEALTH_PORT: String(taken), PORT: String(await freePort()), IMAGE_SIZE: '128', DATA_DIR: mkdtempSync(path.join(tmpdir(), 'tl-health-')) }));
+      const child = startMain(
+        baseEnv({
+          HEALTH_PORT: String(taken),
+          PORT: String(await freePort()),
+          IMAGE_SIZE: '128',
+          DATA_DIR: mkdtempSync(path.join(tmpdir(), 'tl-health-')),
+        }),
+      );
       running.push(child.child);
       const { code } = await child.exit;
       expect(code).toBe(1);
@@ -154,11 +185,27 @@ describe('npm start (src/main.ts in a child process, offline defaults)', () => {
     });
     try {
       const port = await freePort();
-      const child = startMain(baseEnv({ PORT: String(port), IMAGE_SIZE: '128', LOG_LEVEL: 'info', DATA_DIR: mkdtempSync(path.join(tmpdir(), 'tl-health-default-')) }));
+      const child = startMain(
+        baseEnv({
+          PORT: String(port),
+          IMAGE_SIZE: '128',
+          LOG_LEVEL: 'info',
+          DATA_DIR: mkdtempSync(path.join(tmpdir(), 'tl-health-default-')),
+        }),
+      );
       running.push(child.child);
-      await waitFor(() => child.stdout().includes('playground: open') || child.child.exitCode !== null, 'the playground to be served', 120_000);
+      await waitFor(
+        () => child.stdout().includes('playground: open') || child.child.exitCode !== null,
+        'the playground to be served',
+        120_000,
+      );
       expect(child.child.exitCode).toBeNull();
-      const moved = child.stdout().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { msg: string; level: number; port?: number }).find((l) => l.msg.startsWith('port 3002 is taken'));
+      const moved = child
+        .stdout()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { msg: string; level: number; port?: number })
+        .find((l) => l.msg.startsWith('port 3002 is taken'));
       expect(moved?.msg).toMatch(/\/healthz, \/readyz and \/metrics are on \d+ instead \(set HEALTH_PORT to choose one\)/);
       expect((await fetch(`http://127.0.0.1:${moved!.port}/healthz`)).status).toBe(200);
       child.child.kill('SIGTERM');
@@ -170,7 +217,16 @@ describe('npm start (src/main.ts in a child process, offline defaults)', () => {
 
   it('the playground on a non-loopback HOST without PLAYGROUND_TOKEN does not start: exit 1 naming both', async () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'tl-exposed-'));
-    const exposed = startMain(baseEnv({ HOST: '0.0.0.0', PORT: String(await freePort()), HEALTH_PORT: String(await freePort()), GALLERY: 'off', IMAGE_SIZE: '128', DATA_DIR: dataDir }));
+    const exposed = startMain(
+      baseEnv({
+        HOST: '0.0.0.0',
+        PORT: String(await freePort()),
+        HEALTH_PORT: String(await freePort()),
+        GALLERY: 'off',
+        IMAGE_SIZE: '128',
+        DATA_DIR: dataDir,
+      }),
+    );
     running.push(exposed.child);
     const { code } = await exposed.exit;
     expect(code).toBe(1);
@@ -195,13 +251,23 @@ describe('npm start (src/main.ts in a child process, offline defaults)', () => {
 
   it('an unreachable DATABASE_URL or a missing CLIP model exits with code 1 and says, in plain text, what to fix', async () => {
     const port = await freePort(); // nothing listens there
-    const noDb = startMain(baseEnv({ DATABASE_URL: `postgres://tasteloop@127.0.0.1:${port}/tasteloop`, DATA_DIR: mkdtempSync(path.join(tmpdir(), 'tl-nodb-')) }));
+    const noDb = startMain(
+      baseEnv({ DATABASE_URL: `postgres://tasteloop@127.0.0.1:${port}/tasteloop`, DATA_DIR: mkdtempSync(path.join(tmpdir(), 'tl-nodb-')) }),
+    );
     running.push(noDb.child);
     expect((await noDb.exit).code).toBe(1);
     expect(noDb.stderr()).toMatch(/could not start:\nCannot connect to PostgreSQL at 127\.0\.0\.1:\d+\/tasteloop: ECONNREFUSED/);
     expect(noDb.stderr()).toMatch(/Check DATABASE_URL/);
 
-    const noModel = startMain(baseEnv({ EMBEDDER: 'clip', CLIP_OFFLINE: '1', GALLERY: 'off', PORT: String(await freePort()), DATA_DIR: mkdtempSync(path.join(tmpdir(), 'tl-noclip-')) }));
+    const noModel = startMain(
+      baseEnv({
+        EMBEDDER: 'clip',
+        CLIP_OFFLINE: '1',
+        GALLERY: 'off',
+        PORT: String(await freePort()),
+        DATA_DIR: mkdtempSync(path.join(tmpdir(), 'tl-noclip-')),
+      }),
+    );
     running.push(noModel.child);
     expect((await noModel.exit).code).toBe(1);
     expect(noModel.stderr()).toMatch(/CLIP model "Xenova\/clip-vit-base-patch32"[\s\S]*CLIP_MODEL_DIR[\s\S]*EMBEDDER=features/);

@@ -73,15 +73,24 @@ function captureLog(): { log: pino.Logger; lines: () => LogLine[] } {
 }
 
 /** Runs /rate as a platform would, recording the reply and the posted images. */
-async function rate(app: App, count: number): Promise<{ replies: { text: string; ephemeral: boolean; kind?: string }[]; posts: OutMessage[] }> {
+async function rate(
+  app: App,
+  count: number,
+): Promise<{ replies: { text: string; ephemeral: boolean; kind?: string }[]; posts: OutMessage[] }> {
   const replies: { text: string; ephemeral: boolean; kind?: string }[] = [];
   const posts: OutMessage[] = [];
   const channel = { id: 'c1', mention: '#c1', post: async (m: OutMessage) => (posts.push(m), `m${posts.length}`), edit: async () => {} };
   const ctx = {
-    platform: 'playground', person: { platform: 'playground', userId: 'ada' }, scopeId: 'scope-1', channel, invocationId: `i-${Math.random()}`,
-    services: app.services, log: app.log,
+    platform: 'playground',
+    person: { platform: 'playground', userId: 'ada' },
+    scopeId: 'scope-1',
+    channel,
+    invocationId: `i-${Math.random()}`,
+    services: app.services,
+    log: app.log,
     defer: async () => {},
-    reply: async (m: OutMessage, o?: { ephemeral?: boolean }) => void replies.push({ text: m.text, ephemeral: Boolean(o?.ephemeral), kind: m.kind }),
+    reply: async (m: OutMessage, o?: { ephemeral?: boolean }) =>
+      void replies.push({ text: m.text, ephemeral: Boolean(o?.ephemeral), kind: m.kind }),
     openThread: async () => channel,
   } as unknown as CommandContext;
   await dispatchCommand('rate', { count }, ctx);
@@ -130,7 +139,11 @@ describe('the starter gallery drawn in the background', () => {
     const early = await rate(app, 5);
     expect(early.posts).toEqual([]);
     expect(early.replies).toEqual([
-      { text: `The starter images are still being drawn (0 of ${STARTER_TOTAL} ready) — try /rate again in a few seconds.`, ephemeral: true, kind: 'info' },
+      {
+        text: `The starter images are still being drawn (0 of ${STARTER_TOTAL} ready) — try /rate again in a few seconds.`,
+        ephemeral: true,
+        kind: 'info',
+      },
     ]);
 
     // Two drawn: both are offered (the onboarding ones, in order), and the reply says more are coming.
@@ -148,7 +161,10 @@ describe('the starter gallery drawn in the background', () => {
     expect((await app.images.list({ source: 'onboarding' })).length).toBe(ONBOARDING_PROMPTS.length);
 
     const lines = logged.lines();
-    expect(lines.find((l) => l.msg.startsWith('drawing the starter gallery in the background'))).toMatchObject({ ready: 0, total: STARTER_TOTAL });
+    expect(lines.find((l) => l.msg.startsWith('drawing the starter gallery in the background'))).toMatchObject({
+      ready: 0,
+      total: STARTER_TOTAL,
+    });
     const progress = lines.filter((l) => /^starter gallery \d+\/84$/.test(l.msg));
     expect(progress.length).toBeGreaterThan(0);
     expect(progress.length).toBeLessThanOrEqual(12); // every ~10%, not every image
@@ -183,7 +199,10 @@ describe('a failure while drawing', () => {
       const second = new GalleryProgress(true);
       await second.draw(store, working, { log: again.log, size: SIZE });
       expect(working.calls).toBe(STARTER_TOTAL - 4);
-      expect(again.lines().find((l) => l.msg.startsWith('starter gallery ready'))).toMatchObject({ rendered: STARTER_TOTAL - 4, skipped: 4 });
+      expect(again.lines().find((l) => l.msg.startsWith('starter gallery ready'))).toMatchObject({
+        rendered: STARTER_TOTAL - 4,
+        skipped: 4,
+      });
     } finally {
       await database.close();
     }
@@ -220,7 +239,10 @@ describe('loading the scorers in the background', () => {
     const store = new ImageStore(database.db, mkdtempSync(path.join(tmpdir(), 'tl-taste-load-')));
     const sketch = new SketchGenerator({ size: SIZE, concurrency: 1 });
     const ids: string[] = [];
-    for (const [i, p] of ONBOARDING_PROMPTS.slice(0, 8).entries()) ids.push((await store.put((await sketch.generate(p.prompt, { seed: p.seed })).bytes, { source: 'gallery', prompt: p.prompt, seed: i })).id);
+    for (const [i, p] of ONBOARDING_PROMPTS.slice(0, 8).entries())
+      ids.push(
+        (await store.put((await sketch.generate(p.prompt, { seed: p.seed })).bytes, { source: 'gallery', prompt: p.prompt, seed: i })).id,
+      );
     const embeddings = new EmbeddingService(database.db, store, new FeaturesEmbedder());
     const ledger = new RatingLedger(database.db);
     const ctx = { source: 'test' };
@@ -244,7 +266,16 @@ describe('loading the scorers in the background', () => {
       if (++embedCalls === 1) await annRated;
       return embed(imageIds);
     };
-    const taste = new TasteService({ db: database.db, ledger, embeddings, images: store, log: silentLogger, globalEvery: 1_000_000, seed: 1, trainCommunity });
+    const taste = new TasteService({
+      db: database.db,
+      ledger,
+      embeddings,
+      images: store,
+      log: silentLogger,
+      globalEvery: 1_000_000,
+      seed: 1,
+      trainCommunity,
+    });
     try {
       const loading = taste.load();
       await waitFor(() => embedCalls === 1, 'the load to reach Ann');

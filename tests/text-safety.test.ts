@@ -14,7 +14,8 @@ import { FakeOpenAIServer } from './fakes/openai-server';
 const HIDDEN =
   /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u00AD\u034F\u061C\u115F\u1160\u180E\u200B-\u200F\u202A-\u202E\u2060-\u2064\u2066-\u2069\u3164\uFE00-\uFE0F\uFEFF\uFFA0\uFFF9-\uFFFB\u{E0000}-\u{E007F}\u{E0100}-\u{E01EF}]/u;
 /** What Discord and Slack would turn into a ping. */
-const PING = /@everyone|@here|<@!?\d+>|<@&\d+>|<!(?:channel|here|everyone|subteam\^[A-Z0-9]+)(?:\|[^>]*)?>|<@[UW][A-Z0-9]+(?:\|[^>]*)?>|@channel/i;
+const PING =
+  /@everyone|@here|<@!?\d+>|<@&\d+>|<!(?:channel|here|everyone|subteam\^[A-Z0-9]+)(?:\|[^>]*)?>|<@[UW][A-Z0-9]+(?:\|[^>]*)?>|@channel/i;
 const BANNED = ['nsfw', 'gore', 'nude'];
 const MAX = 400;
 
@@ -89,7 +90,13 @@ describe('the injection corpus', () => {
         expect(r.text.length).toBeLessThanOrEqual(MAX);
         expect(r.text).toBe(r.text.trim());
         expect(r.text).not.toMatch(/\s{2,}|[\n\r\t]/);
-        for (const w of BANNED) expect(r.text.normalize('NFKC').toLowerCase().replace(/[^a-z]/g, '')).not.toContain(w);
+        for (const w of BANNED)
+          expect(
+            r.text
+              .normalize('NFKC')
+              .toLowerCase()
+              .replace(/[^a-z]/g, ''),
+          ).not.toContain(w);
       } else {
         rejected++;
         expect(r.reason).toMatch(/\S/);
@@ -167,7 +174,9 @@ describe('neutralizeMentions', () => {
   it('makes Discord and Slack mentions inert but readable', () => {
     expect(neutralizeMentions('hey @everyone and @HERE')).toBe('hey ＠everyone and ＠HERE');
     expect(neutralizeMentions('<@123> <@!456> <@&789> <#42>')).toBe('＠123 ＠456 ＠789 #42');
-    expect(neutralizeMentions('<!channel> <!here|here> <@U024BE7LH|bob> <!subteam^S1|devs>')).toBe('＠channel ＠here ＠U024BE7LH ＠subteam S1');
+    expect(neutralizeMentions('<!channel> <!here|here> <@U024BE7LH|bob> <!subteam^S1|devs>')).toBe(
+      '＠channel ＠here ＠U024BE7LH ＠subteam S1',
+    );
     expect(neutralizeMentions('email me at a@b.com')).toBe('email me at a@b.com');
   });
 });

@@ -98,15 +98,23 @@ export async function renderVegaLite(spec: Record<string, unknown>, opts: ChartO
   return svgToPng(svg, opts.scale ?? 1);
 }
 
-
 /** Lines (one per series, colored, with legend); error bands drawn where points carry lo/hi. */
-export async function lineChart(series: LineSeries[], opts: ChartOptions & { yDomain?: [number, number]; xLog?: boolean } = {}): Promise<Buffer> {
+export async function lineChart(
+  series: LineSeries[],
+  opts: ChartOptions & { yDomain?: [number, number]; xLog?: boolean } = {},
+): Promise<Buffer> {
   const values = series.flatMap((s) => s.points.map((p) => ({ series: s.name, x: p.x, y: p.y, lo: p.lo ?? p.y, hi: p.hi ?? p.y })));
   const hasBand = series.some((s) => s.points.some((p) => p.lo !== undefined || p.hi !== undefined));
   const x = { field: 'x', type: 'quantitative', title: opts.xTitle ?? 'x', ...(opts.xLog ? { scale: { type: 'log' } } : {}) };
   const yScale = opts.yDomain ? { domain: opts.yDomain, zero: false } : { zero: false };
   // Opaque legend symbols: otherwise the faded band layer would set the legend's look.
-  const color = { field: 'series', type: 'nominal', title: null, sort: series.map((s) => s.name), legend: { symbolOpacity: 1, symbolType: 'stroke', symbolStrokeWidth: 3 } };
+  const color = {
+    field: 'series',
+    type: 'nominal',
+    title: null,
+    sort: series.map((s) => s.name),
+    legend: { symbolOpacity: 1, symbolType: 'stroke', symbolStrokeWidth: 3 },
+  };
   const layers: Record<string, unknown>[] = [];
   if (hasBand) {
     layers.push({
@@ -121,32 +129,46 @@ export async function lineChart(series: LineSeries[], opts: ChartOptions & { yDo
   return renderVegaLite({ data: { values }, layer: layers }, opts);
 }
 
-
 /** Vertical bars; grouped side by side when bars carry `group`, with optional error bars. */
 export async function barChart(bars: Bar[], opts: ChartOptions = {}): Promise<Buffer> {
   const grouped = bars.some((b) => b.group !== undefined);
-  const values = bars.map((b) => ({ label: b.label, value: b.value, group: b.group ?? '', lo: b.value - (b.error ?? 0), hi: b.value + (b.error ?? 0) }));
+  const values = bars.map((b) => ({
+    label: b.label,
+    value: b.value,
+    group: b.group ?? '',
+    lo: b.value - (b.error ?? 0),
+    hi: b.value + (b.error ?? 0),
+  }));
   const labels = [...new Set(bars.map((b) => b.label))];
   const x = { field: 'label', type: 'nominal', title: opts.xTitle ?? null, sort: labels, axis: { labelAngle: 0 } };
   const xOffset = grouped ? { xOffset: { field: 'group', type: 'nominal', sort: [...new Set(bars.map((b) => b.group ?? ''))] } } : {};
-  const color = grouped ? { color: { field: 'group', type: 'nominal', title: null, sort: [...new Set(bars.map((b) => b.group ?? ''))] } } : {};
+  const color = grouped
+    ? { color: { field: 'group', type: 'nominal', title: null, sort: [...new Set(bars.map((b) => b.group ?? ''))] } }
+    : {};
   const layers: Record<string, unknown>[] = [
     {
       mark: { type: 'bar' },
       encoding: {
         x,
-        y: { field: 'value', type: 'quantitative', title: opts.yTitle ?? 'value', ...(opts.integerY ? { axis: { tickMinStep: 1, format: 'd' } } : {}) },
+        y: {
+          field: 'value',
+          type: 'quantitative',
+          title: opts.yTitle ?? 'value',
+          ...(opts.integerY ? { axis: { tickMinStep: 1, format: 'd' } } : {}),
+        },
         ...xOffset,
         ...color,
       },
     },
   ];
   if (bars.some((b) => b.error !== undefined)) {
-    layers.push({ mark: { type: 'rule', color: '#333' }, encoding: { x, y: { field: 'lo', type: 'quantitative' }, y2: { field: 'hi' }, ...xOffset } });
+    layers.push({
+      mark: { type: 'rule', color: '#333' },
+      encoding: { x, y: { field: 'lo', type: 'quantitative' }, y2: { field: 'hi' }, ...xOffset },
+    });
   }
   return renderVegaLite({ data: { values }, layer: layers }, opts);
 }
-
 
 /** A grid of colored cells with the value printed in each. */
 export async function heatmap(cells: HeatCell[], opts: ChartOptions & { decimals?: number } = {}): Promise<Buffer> {
@@ -164,7 +186,15 @@ export async function heatmap(cells: HeatCell[], opts: ChartOptions & { decimals
       data: { values },
       layer: [
         { mark: 'rect', encoding: { x, y, color: { field: 'value', type: 'quantitative', title: null, scale: { scheme: 'viridis' } } } },
-        { mark: { type: 'text', fontSize: 11 }, encoding: { x, y, text: { field: 'text' }, color: { condition: { test: `datum.value > ${mid}`, value: '#111' }, value: 'white' } } },
+        {
+          mark: { type: 'text', fontSize: 11 },
+          encoding: {
+            x,
+            y,
+            text: { field: 'text' },
+            color: { condition: { test: `datum.value > ${mid}`, value: '#111' }, value: 'white' },
+          },
+        },
       ],
     },
     opts,

@@ -80,7 +80,10 @@ export function pairMatch(a: CompareMember, b: CompareMember, ia: number, ib: nu
   const shared = [...a.ratings.keys()].filter((id) => b.ratings.has(id));
   let ratedRho: number | null = null;
   if (shared.length >= MIN_SHARED_RATINGS) {
-    ratedRho = srocc(shared.map((id) => a.ratings.get(id)!), shared.map((id) => b.ratings.get(id)!));
+    ratedRho = srocc(
+      shared.map((id) => a.ratings.get(id)!),
+      shared.map((id) => b.ratings.get(id)!),
+    );
   }
   const ratedWeight = ratedRho === null ? 0 : Math.min(0.5, shared.length / (shared.length + SHARED_HALF_WEIGHT));
   const rho = (1 - ratedWeight) * predictedRho + ratedWeight * (ratedRho ?? 0);
@@ -99,13 +102,15 @@ export function pairMatch(a: CompareMember, b: CompareMember, ia: number, ib: nu
 }
 
 export function compareTastes(members: readonly CompareMember[], referenceIds: readonly string[]): CompareResult {
-  if (members.length < MIN_MEMBERS || members.length > MAX_MEMBERS) throw new RangeError(`compare needs ${MIN_MEMBERS}–${MAX_MEMBERS} people (got ${members.length})`);
+  if (members.length < MIN_MEMBERS || members.length > MAX_MEMBERS)
+    throw new RangeError(`compare needs ${MIN_MEMBERS}–${MAX_MEMBERS} people (got ${members.length})`);
   const n = referenceIds.length;
   if (n < 2) throw new RangeError('compare needs at least 2 reference images');
   for (const m of members) if (m.predictions.length !== n) throw new RangeError(`predictions of ${m.key} do not cover the reference set`);
 
   const pairs: PairMatch[] = [];
-  for (let i = 0; i < members.length; i++) for (let j = i + 1; j < members.length; j++) pairs.push(pairMatch(members[i]!, members[j]!, i, j, n));
+  for (let i = 0; i < members.length; i++)
+    for (let j = i + 1; j < members.length; j++) pairs.push(pairMatch(members[i]!, members[j]!, i, j, n));
   const closest = pairs.reduce((best, p) => (p.percent > best.percent ? p : best));
   const farthest = pairs.reduce((worst, p) => (p.percent < worst.percent ? p : worst));
 

@@ -52,7 +52,10 @@ export class EmbeddingService {
         const p = work.then((vs) => vs[k]!);
         this.inflight.set(id, p);
         // Failures propagate through `waiting`; the inflight entry is dropped either way.
-        p.then(() => this.inflight.delete(id), () => this.inflight.delete(id));
+        p.then(
+          () => this.inflight.delete(id),
+          () => this.inflight.delete(id),
+        );
         waiting.push(p.then((v) => void out.set(id, v)));
       });
     }
@@ -87,7 +90,8 @@ export class EmbeddingService {
       throw new Error(`embedder ${this.embedder.modelId} returned ${vectors.length} vectors for ${ids.length} images`);
     }
     for (const v of vectors) {
-      if (v.length !== this.embedder.dim) throw new Error(`embedder ${this.embedder.modelId} returned a ${v.length}-d vector, expected ${this.embedder.dim}`);
+      if (v.length !== this.embedder.dim)
+        throw new Error(`embedder ${this.embedder.modelId} returned a ${v.length}-d vector, expected ${this.embedder.dim}`);
     }
     await this.db
       .insert(embeddings)

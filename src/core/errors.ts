@@ -36,7 +36,10 @@ export class InvalidPromptError extends UserError {}
 export class LimitReachedError extends UserError {}
 export class NotAllowedError extends UserError {}
 export class CommandInputError extends UserError {
-  constructor(message: string, public readonly usage?: string) {
+  constructor(
+    message: string,
+    public readonly usage?: string,
+  ) {
     super(usage ? `${message}\nUsage: ${usage}` : message);
   }
 }
@@ -49,7 +52,11 @@ export class EmbeddingModelMismatchError extends TasteloopError {
 }
 export class ModelNotFoundError extends TasteloopError {}
 export class ProviderError extends TasteloopError {
-  constructor(public readonly provider: string, message: string, options?: { cause?: unknown; status?: number }) {
+  constructor(
+    public readonly provider: string,
+    message: string,
+    options?: { cause?: unknown; status?: number },
+  ) {
     super(`${provider}: ${message}`, options);
     this.status = options?.status;
   }

@@ -265,7 +265,12 @@ export interface DrawGalleryOptions {
  * when slower, every few seconds) and a last line with the time it took. Never rejects: a failure is
  * logged and settles `progress.done`; seedGallery draws only what is missing, so the next start retries.
  */
-export async function drawStarterGallery(store: ImageStore, generator: ImageGenerator, progress: GalleryProgress, opts: DrawGalleryOptions): Promise<void> {
+export async function drawStarterGallery(
+  store: ImageStore,
+  generator: ImageGenerator,
+  progress: GalleryProgress,
+  opts: DrawGalleryOptions,
+): Promise<void> {
   const t0 = performance.now();
   const seconds = () => Math.round((performance.now() - t0) / 100) / 10;
   const log = opts.log;
@@ -279,19 +284,34 @@ export async function drawStarterGallery(store: ImageStore, generator: ImageGene
         progress.update(ready);
         if (!due) {
           due = progressThrottle(ready, total, opts.progressEveryMs ?? 5000);
-          if (ready < total) log.info({ ready, total }, `drawing the starter gallery in the background: ${total - ready} of ${total} images, the ${ONBOARDING_PROMPTS.length} onboarding ones first (/rate offers each as soon as it is drawn)`);
+          if (ready < total)
+            log.info(
+              { ready, total },
+              `drawing the starter gallery in the background: ${total - ready} of ${total} images, the ${ONBOARDING_PROMPTS.length} onboarding ones first (/rate offers each as soon as it is drawn)`,
+            );
         } else if (due(ready)) {
           log.info({ ready, total }, `starter gallery ${ready}/${total}`);
         }
       },
     });
     const took = seconds();
-    log.info({ ...r, total: progress.total, seconds: took, generator: generator.name }, `starter gallery ready: ${progress.total}/${progress.total} (${r.rendered} drawn now) in ${took} s`);
+    log.info(
+      { ...r, total: progress.total, seconds: took, generator: generator.name },
+      `starter gallery ready: ${progress.total}/${progress.total} (${r.rendered} drawn now) in ${took} s`,
+    );
     progress.finish();
   } catch (err) {
     const at = `${progress.ready()}/${progress.total}`;
-    if (opts.signal?.aborted) log.info({ ready: progress.ready(), total: progress.total }, `starter gallery paused at ${at} (stopping); the next start draws the rest`);
-    else log.error({ err, ready: progress.ready(), total: progress.total, seconds: seconds() }, `starter gallery stopped at ${at}: ${(err as Error)?.message ?? String(err)} — /rate offers what is drawn; the next start draws the rest`);
+    if (opts.signal?.aborted)
+      log.info(
+        { ready: progress.ready(), total: progress.total },
+        `starter gallery paused at ${at} (stopping); the next start draws the rest`,
+      );
+    else
+      log.error(
+        { err, ready: progress.ready(), total: progress.total, seconds: seconds() },
+        `starter gallery stopped at ${at}: ${(err as Error)?.message ?? String(err)} — /rate offers what is drawn; the next start draws the rest`,
+      );
     progress.finish(err);
   }
 }
@@ -301,7 +321,12 @@ export async function drawStarterGallery(store: ImageStore, generator: ImageGene
  * slower than that, when something new is ready and `everyMs` passed — a sign of life without flooding.
  * The last image never gets one (the "ready" line says it).
  */
-export function progressThrottle(start: number, total: number, everyMs: number, now: () => number = () => performance.now()): (ready: number) => boolean {
+export function progressThrottle(
+  start: number,
+  total: number,
+  everyMs: number,
+  now: () => number = () => performance.now(),
+): (ready: number) => boolean {
   const step = Math.max(1, Math.ceil(total / 10));
   let lastReady = start;
   let lastAt = now();
@@ -314,7 +339,10 @@ export function progressThrottle(start: number, total: number, everyMs: number, 
   };
 }
 
-async function idsFor(db: Db, source: 'gallery' | 'onboarding'): Promise<{ id: string; prompt: string | null; seed: number | null; createdAt: Date }[]> {
+async function idsFor(
+  db: Db,
+  source: 'gallery' | 'onboarding',
+): Promise<{ id: string; prompt: string | null; seed: number | null; createdAt: Date }[]> {
   return db
     .select({ id: images.id, prompt: images.prompt, seed: images.seed, createdAt: images.createdAt })
     .from(images)
@@ -335,7 +363,13 @@ export async function galleryImageIds(db: Db): Promise<string[]> {
   const rows = await idsFor(db, 'gallery');
   const ordered = orderByPrompts(rows, GALLERY_PROMPTS);
   const seen = new Set(ordered);
-  return [...ordered, ...rows.map((r) => r.id).filter((id) => !seen.has(id)).sort()];
+  return [
+    ...ordered,
+    ...rows
+      .map((r) => r.id)
+      .filter((id) => !seen.has(id))
+      .sort(),
+  ];
 }
 
 function orderByPrompts(

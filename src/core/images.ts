@@ -177,7 +177,10 @@ export class ImageStore {
   /** tmp file + rename: a reader never sees a half-written image, and a crash leaves at most a tmp file. */
   private async writeFileAtomic(id: string, png: Buffer): Promise<void> {
     const final = this.path(id);
-    const exists = await stat(final).then((s) => s.size === png.length, () => false);
+    const exists = await stat(final).then(
+      (s) => s.size === png.length,
+      () => false,
+    );
     if (exists) return;
     await mkdir(path.dirname(final), { recursive: true });
     const tmp = `${final}.${randomBytes(6).toString('hex')}.tmp`;

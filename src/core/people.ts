@@ -57,7 +57,7 @@ export async function touchPerson(db: Db, person: PersonRef, scopeId?: string): 
  */
 export async function assertNotForgotten(tx: Tx | Db, userKey: UserKey): Promise<void> {
   await lockPersonShared(tx, userKey);
-  if (await isForgotten(tx as Db, userKey)) throw new ForgottenError();
+  if (await isForgotten(tx, userKey)) throw new ForgottenError();
 }
 
 export async function isForgotten(db: Db, userKey: UserKey): Promise<boolean> {
@@ -71,6 +71,9 @@ export async function isForgotten(db: Db, userKey: UserKey): Promise<boolean> {
 
 /** Opts a forgotten person back in: removes their tombstone. Returns whether there was one. */
 export async function resumePerson(db: Db, userKey: UserKey): Promise<boolean> {
-  const rows = await db.delete(forgottenUsers).where(eq(forgottenUsers.userKeyHash, hashUserKey(userKey))).returning({ h: forgottenUsers.userKeyHash });
+  const rows = await db
+    .delete(forgottenUsers)
+    .where(eq(forgottenUsers.userKeyHash, hashUserKey(userKey)))
+    .returning({ h: forgottenUsers.userKeyHash });
   return rows.length > 0;
 }

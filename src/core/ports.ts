@@ -126,7 +126,14 @@ export interface PromptOptimizerLlm {
 export interface FeedbackLlm {
   readonly model: string;
   /** One short piece of advice on what to change in `prompt` given its image and score. */
-  feedback(req: { prompt: string; score: number; image: LlmMessageImage; signal?: AbortSignal; runId?: string; userKey?: string }): Promise<string>;
+  feedback(req: {
+    prompt: string;
+    score: number;
+    image: LlmMessageImage;
+    signal?: AbortSignal;
+    runId?: string;
+    userKey?: string;
+  }): Promise<string>;
 }
 
 export interface ModerationResult {

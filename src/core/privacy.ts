@@ -26,8 +26,22 @@ import { rm } from 'node:fs/promises';
 import { and, asc, eq, inArray, isNotNull, ne, or, sql } from 'drizzle-orm';
 import type { Db } from '../db/connection';
 import {
-  candidates, embeddings, forgottenUsers, images, outbox, platformMessages, processedEvents, ratingEvents, ratingVotes, ratings,
-  runIterations, runs, scorerModels, usage, userScopes, users,
+  candidates,
+  embeddings,
+  forgottenUsers,
+  images,
+  outbox,
+  platformMessages,
+  processedEvents,
+  ratingEvents,
+  ratingVotes,
+  ratings,
+  runIterations,
+  runs,
+  scorerModels,
+  usage,
+  userScopes,
+  users,
 } from '../db/schema';
 import { ProfileNotAvailableError } from './errors';
 import { hashUserKey, parseUserKey, type PersonRef, type UserKey } from './identity';
@@ -62,11 +76,7 @@ export async function canUseProfile(db: Db, req: AccessRequest): Promise<boolean
   if (req.requesterKey === req.targetKey) return true;
   if (!req.scopeId) return false;
   if (await isForgotten(db, req.targetKey)) return false;
-  const rows = await db
-    .select({ share: users.shareProfile })
-    .from(users)
-    .where(eq(users.userKey, req.targetKey))
-    .limit(1);
+  const rows = await db.select({ share: users.shareProfile }).from(users).where(eq(users.userKey, req.targetKey)).limit(1);
   if (!rows[0]?.share) return false;
   const scopes = await db
     .select({ k: userScopes.userKey })
@@ -132,7 +142,10 @@ export interface ForgetOptions {
 export async function tombstonePerson(db: Db, userKey: UserKey): Promise<void> {
   await db.transaction(async (tx) => {
     await lockPersonExclusive(tx, userKey);
-    await tx.insert(forgottenUsers).values({ userKeyHash: hashUserKey(userKey) }).onConflictDoNothing();
+    await tx
+      .insert(forgottenUsers)
+      .values({ userKeyHash: hashUserKey(userKey) })
+      .onConflictDoNothing();
   });
 }
 
@@ -158,7 +171,10 @@ const SHARED_SOURCES = ['gallery', 'onboarding'];
 async function forgetInTx(tx: Tx, userKey: UserKey): Promise<ForgetReport> {
   // First: rating events in flight for this person commit before us or see the tombstone after us.
   await lockPersonExclusive(tx, userKey);
-  await tx.insert(forgottenUsers).values({ userKeyHash: hashUserKey(userKey) }).onConflictDoNothing();
+  await tx
+    .insert(forgottenUsers)
+    .values({ userKeyHash: hashUserKey(userKey) })
+    .onConflictDoNothing();
   const db = tx as unknown as Db;
 
   const runIds = (await tx.select({ id: runs.id }).from(runs).where(eq(runs.userKey, userKey))).map((r) => r.id);
@@ -169,7 +185,8 @@ async function forgetInTx(tx: Tx, userKey: UserKey): Promise<ForgetReport> {
     const pp = (r.params as { prompt?: unknown } | null)?.prompt;
     if (typeof pp === 'string') prompts.add(pp);
   }
-  for (const c of await tx.selectDistinct({ p: candidates.prompt }).from(candidates).where(inArray(candidates.runId, runIds))) prompts.add(c.p);
+  for (const c of await tx.selectDistinct({ p: candidates.prompt }).from(candidates).where(inArray(candidates.runId, runIds)))
+    prompts.add(c.p);
   prompts.delete('');
 
   // Images that are theirs: uploads/attachments they brought, and every image made from their
@@ -178,23 +195,37 @@ async function forgetInTx(tx: Tx, userKey: UserKey): Promise<ForgetReport> {
   // a crash, never checkpointed). Starter images and images other people's runs show are kept.
   const candidateIds = new Set<string>();
   for (const r of await tx.select({ id: images.id }).from(images).where(eq(images.ownerKey, userKey))) candidateIds.add(r.id);
-  for (const r of await tx.selectDistinct({ id: candidates.imageId }).from(candidates).where(and(inArray(candidates.runId, runIds), isNotNull(candidates.imageId)))) candidateIds.add(r.id!);
+  for (const r of await tx
+    .selectDistinct({ id: candidates.imageId })
+    .from(candidates)
+    .where(and(inArray(candidates.runId, runIds), isNotNull(candidates.imageId))))
+    candidateIds.add(r.id!);
   if (runIds.length) {
     const partial = await queryRows<{ id: string | null }>(
       db,
       sql`select p.value->>'imageId' as id from runs r, jsonb_each(coalesce(r.state->'partial', '{}'::jsonb)) p
-          where r.id in (${sql.join(runIds.map((id) => sql`${id}`), sql`, `)})`,
+          where r.id in (${sql.join(
+            runIds.map((id) => sql`${id}`),
+            sql`, `,
+          )})`,
     );
     for (const r of partial) if (r.id) candidateIds.add(r.id);
   }
   if (prompts.size) {
-    const byPrompt = await tx.select({ id: images.id }).from(images).where(and(eq(images.source, 'generated'), inArray(images.prompt, [...prompts])));
+    const byPrompt = await tx
+      .select({ id: images.id })
+      .from(images)
+      .where(and(eq(images.source, 'generated'), inArray(images.prompt, [...prompts])));
     for (const r of byPrompt) candidateIds.add(r.id);
   }
   const kept = new Set<string>();
   if (candidateIds.size) {
     const ids = [...candidateIds];
-    for (const r of await tx.select({ id: images.id }).from(images).where(and(inArray(images.id, ids), inArray(images.source, SHARED_SOURCES)))) kept.add(r.id);
+    for (const r of await tx
+      .select({ id: images.id })
+      .from(images)
+      .where(and(inArray(images.id, ids), inArray(images.source, SHARED_SOURCES))))
+      kept.add(r.id);
     const others = await tx
       .selectDistinct({ id: candidates.imageId })
       .from(candidates)
@@ -204,10 +235,7 @@ async function forgetInTx(tx: Tx, userKey: UserKey): Promise<ForgetReport> {
   }
   const imageIds = [...candidateIds].filter((id) => !kept.has(id)).sort();
 
-  const affected = await tx
-    .selectDistinct({ k: ratings.userKey })
-    .from(ratings)
-    .where(inArray(ratings.imageId, imageIds));
+  const affected = await tx.selectDistinct({ k: ratings.userKey }).from(ratings).where(inArray(ratings.imageId, imageIds));
 
   await tx.delete(platformMessages).where(or(inArray(platformMessages.runId, runIds), inArray(platformMessages.imageId, imageIds)));
   await tx.delete(outbox).where(inArray(outbox.runId, runIds));
@@ -216,11 +244,19 @@ async function forgetInTx(tx: Tx, userKey: UserKey): Promise<ForgetReport> {
   await tx.delete(runIterations).where(inArray(runIterations.runId, runIds));
   const deletedRuns = await tx.delete(runs).where(inArray(runs.id, runIds)).returning({ id: runs.id });
 
-  const mine = (col: typeof ratings.userKey | typeof ratingVotes.userKey | typeof ratingEvents.userKey, img: typeof ratings.imageId | typeof ratingVotes.imageId | typeof ratingEvents.imageId) =>
-    or(eq(col, userKey), inArray(img, imageIds));
+  const mine = (
+    col: typeof ratings.userKey | typeof ratingVotes.userKey | typeof ratingEvents.userKey,
+    img: typeof ratings.imageId | typeof ratingVotes.imageId | typeof ratingEvents.imageId,
+  ) => or(eq(col, userKey), inArray(img, imageIds));
   const deletedRatings = await tx.delete(ratings).where(mine(ratings.userKey, ratings.imageId)).returning({ k: ratings.userKey });
-  const deletedVotes = await tx.delete(ratingVotes).where(mine(ratingVotes.userKey, ratingVotes.imageId)).returning({ k: ratingVotes.userKey });
-  const deletedEvents = await tx.delete(ratingEvents).where(mine(ratingEvents.userKey, ratingEvents.imageId)).returning({ k: ratingEvents.userKey });
+  const deletedVotes = await tx
+    .delete(ratingVotes)
+    .where(mine(ratingVotes.userKey, ratingVotes.imageId))
+    .returning({ k: ratingVotes.userKey });
+  const deletedEvents = await tx
+    .delete(ratingEvents)
+    .where(mine(ratingEvents.userKey, ratingEvents.imageId))
+    .returning({ k: ratingEvents.userKey });
 
   await tx.delete(scorerModels).where(eq(scorerModels.userKey, userKey));
   await tx.delete(userScopes).where(eq(userScopes.userKey, userKey));
@@ -233,8 +269,13 @@ async function forgetInTx(tx: Tx, userKey: UserKey): Promise<ForgetReport> {
   const needle = JSON.stringify(userKey).slice(1, -1);
   const placeholder = FORGOTTEN_MEMBER;
   for (const [table, column] of [
-    ['runs', 'params'], ['runs', 'state'], ['runs', 'metrics'], ['runs', 'destination'],
-    ['candidates', 'member_scores'], ['run_iterations', 'optimizer_state'], ['outbox', 'payload'],
+    ['runs', 'params'],
+    ['runs', 'state'],
+    ['runs', 'metrics'],
+    ['runs', 'destination'],
+    ['candidates', 'member_scores'],
+    ['run_iterations', 'optimizer_state'],
+    ['outbox', 'payload'],
   ] as const) {
     await tx.execute(sql`update ${sql.identifier(table)} set ${sql.identifier(column)} = replace(${sql.identifier(column)}::text, ${needle}, ${placeholder})::jsonb
       where ${sql.identifier(column)} is not null and strpos(${sql.identifier(column)}::text, ${needle}) > 0`);
@@ -278,9 +319,19 @@ export async function exportPerson(db: Db, userKey: UserKey, now = new Date()): 
   const runRows = await db.select().from(runs).where(eq(runs.userKey, userKey)).orderBy(asc(runs.createdAt));
   const runIds = runRows.map((r) => r.id);
   const its = await db.select().from(runIterations).where(inArray(runIterations.runId, runIds)).orderBy(asc(runIterations.iteration));
-  const cands = await db.select().from(candidates).where(inArray(candidates.runId, runIds)).orderBy(asc(candidates.iteration), asc(candidates.idx));
+  const cands = await db
+    .select()
+    .from(candidates)
+    .where(inArray(candidates.runId, runIds))
+    .orderBy(asc(candidates.iteration), asc(candidates.idx));
   const models = await db
-    .select({ model: scorerModels.model, method: scorerModels.method, n: scorerModels.n, quality: scorerModels.quality, updatedAt: scorerModels.updatedAt })
+    .select({
+      model: scorerModels.model,
+      method: scorerModels.method,
+      n: scorerModels.n,
+      quality: scorerModels.quality,
+      updatedAt: scorerModels.updatedAt,
+    })
     .from(scorerModels)
     .where(eq(scorerModels.userKey, userKey));
   return {

@@ -20,8 +20,16 @@ import type { ImageStore } from './images';
 import { isForgotten, resumePerson, touchPerson } from './people';
 import { assertCanUseProfile, exportPerson, forgetPerson, isSharing, setSharing, tombstonePerson, type ForgetHook } from './privacy';
 import {
-  describeTaste, directionResponses, directionsFor, imageGrid, ratingDistributionChart, separatingSentence,
-  type DirectionResponse, type GridRow, type TasteDirection, type TextEmbedder,
+  describeTaste,
+  directionResponses,
+  directionsFor,
+  imageGrid,
+  ratingDistributionChart,
+  separatingSentence,
+  type DirectionResponse,
+  type GridRow,
+  type TasteDirection,
+  type TextEmbedder,
 } from './profiles';
 import type { RatingLedger } from './ratings';
 import type { CompareView, PrivacyApi, ProfilesApi, ProfileView } from './services';
@@ -59,11 +67,12 @@ export function createProfileServices(deps: ProfileServicesDeps): ProfileService
   const log = deps.log ?? silentLogger;
   const limit = deps.referenceLimit ?? 300;
   let directions: Promise<TasteDirection[]> | null = null;
-  const getDirections = () => (directions ??= directionsFor(taste.modelId, deps.text).catch((err: unknown) => {
-    directions = null;
-    log.warn({ err }, 'taste directions unavailable; profiles go without a description');
-    return [];
-  }));
+  const getDirections = () =>
+    (directions ??= directionsFor(taste.modelId, deps.text).catch((err: unknown) => {
+      directions = null;
+      log.warn({ err }, 'taste directions unavailable; profiles go without a description');
+      return [];
+    }));
 
   /** The shared reference set: onboarding first, then the gallery; rated images fill in a thin gallery. */
   async function referenceIds(extraFrom: UserKey[] = []): Promise<string[]> {
@@ -93,7 +102,9 @@ export function createProfileServices(deps: ProfileServicesDeps): ProfileService
   }
 
   async function namesOf(keys: UserKey[], hints: PersonRef[] = []): Promise<Map<UserKey, string>> {
-    const rows = keys.length ? await db.select({ k: users.userKey, n: users.displayName }).from(users).where(inArray(users.userKey, keys)) : [];
+    const rows = keys.length
+      ? await db.select({ k: users.userKey, n: users.displayName }).from(users).where(inArray(users.userKey, keys))
+      : [];
     const out = new Map<UserKey, string>();
     for (const k of keys) {
       const hint = hints.find((h) => userKeyOf(h) === k)?.displayName;
@@ -114,9 +125,17 @@ export function createProfileServices(deps: ProfileServicesDeps): ProfileService
       const responses = summary.ratings > 0 ? (await responsesFor([targetKey], refIds)).get(targetKey) : undefined;
       const description = responses
         ? describeTaste(responses, { subject: self ? 'You' : name })
-        : { likes: [], dislikes: [], moreThanCommunity: [], lessThanCommunity: [], text: self ? 'Rate some images with /rate and I will describe your taste.' : `${name} has no ratings yet.` };
+        : {
+            likes: [],
+            dislikes: [],
+            moreThanCommunity: [],
+            lessThanCommunity: [],
+            text: self ? 'Rate some images with /rate and I will describe your taste.' : `${name} has no ratings yet.`,
+          };
       const scores = (await ledger.listRatings(targetKey)).map((r) => r.score);
-      const distributionChart = scores.length ? await ratingDistributionChart(deps.charts, scores, { title: `${self ? 'Your' : `${name}'s`} ratings (${scores.length})` }) : null;
+      const distributionChart = scores.length
+        ? await ratingDistributionChart(deps.charts, scores, { title: `${self ? 'Your' : `${name}'s`} ratings (${scores.length})` })
+        : null;
       const rows: GridRow[] = [];
       const tiles = async (items: { id: string; caption: string }[]) => {
         const out = [];
@@ -128,10 +147,23 @@ export function createProfileServices(deps: ProfileServicesDeps): ProfileService
       };
       const top = await tiles(summary.topImages.map((t) => ({ id: t.image.id, caption: `rated ${t.score}/10` })));
       if (top.length) rows.push({ label: 'Top rated', tiles: top });
-      const fav = await tiles(summary.predictedFavorites.map((t) => ({ id: t.image.id, caption: `predicted ${formatScore(t.predicted)}` })));
+      const fav = await tiles(
+        summary.predictedFavorites.map((t) => ({ id: t.image.id, caption: `predicted ${formatScore(t.predicted)}` })),
+      );
       if (fav.length && summary.ratings > 0) rows.push({ label: 'Predicted favorites (not rated yet)', tiles: fav });
       const grid = rows.length ? await imageGrid(deps.charts, rows) : null;
-      return { summary, name, self, description: description.text, likes: description.likes, dislikes: description.dislikes, moreThanCommunity: description.moreThanCommunity, lessThanCommunity: description.lessThanCommunity, distributionChart, grid };
+      return {
+        summary,
+        name,
+        self,
+        description: description.text,
+        likes: description.likes,
+        dislikes: description.dislikes,
+        moreThanCommunity: description.moreThanCommunity,
+        lessThanCommunity: description.lessThanCommunity,
+        distributionChart,
+        grid,
+      };
     },
 
     async compare({ requester, people, scopeId }): Promise<CompareView> {
@@ -139,12 +171,16 @@ export function createProfileServices(deps: ProfileServicesDeps): ProfileService
       let keys = [...new Set(people.map(userKeyOf))];
       if (keys.length === 1 && keys[0] !== requesterKey) keys = [requesterKey, ...keys];
       if (keys.length < MIN_MEMBERS || keys.length > MAX_MEMBERS) {
-        throw new CommandInputError(`Compare ${MIN_MEMBERS} to ${MAX_MEMBERS} different people (you named ${keys.length}).`, '/compare users:@a @b [@c …]');
+        throw new CommandInputError(
+          `Compare ${MIN_MEMBERS} to ${MAX_MEMBERS} different people (you named ${keys.length}).`,
+          '/compare users:@a @b [@c …]',
+        );
       }
       for (const k of keys) await assertCanUseProfile(db, { requesterKey, targetKey: k, scopeId });
       const names = await namesOf(keys, [requester, ...people]);
       const refIds = await referenceIds(keys);
-      if (refIds.length < 2) throw new CommandInputError('There are not enough shared images to compare tastes yet; try again once the gallery is ready.');
+      if (refIds.length < 2)
+        throw new CommandInputError('There are not enough shared images to compare tastes yet; try again once the gallery is ready.');
       const members: CompareMember[] = [];
       for (const k of keys) {
         members.push({
@@ -163,9 +199,14 @@ export function createProfileServices(deps: ProfileServicesDeps): ProfileService
       const separation = ra && rb ? separatingSentence({ name: fa.name, responses: ra }, { name: fb.name, responses: rb }) : null;
       const counts = members.map((m) => m.ratings.size);
       const text = renderCompare(result, separation, counts);
-      const heat = members.length >= 3
-        ? await deps.charts.render({ kind: 'heatmap', cells: matchCells(result), options: { title: 'Taste match (%)', decimals: 0, width: 120 + 70 * members.length, height: 80 + 50 * members.length } })
-        : null;
+      const heat =
+        members.length >= 3
+          ? await deps.charts.render({
+              kind: 'heatmap',
+              cells: matchCells(result),
+              options: { title: 'Taste match (%)', decimals: 0, width: 120 + 70 * members.length, height: 80 + 50 * members.length },
+            })
+          : null;
       return {
         members: result.members,
         pairs: result.pairs.map((p) => ({ a: members[p.a]!.name, b: members[p.b]!.name, percent: p.percent, explanation: p.explanation })),
@@ -189,7 +230,8 @@ export function createProfileServices(deps: ProfileServicesDeps): ProfileService
     async authorizeMembers(requester, members, scopeId) {
       const requesterKey = await touchPerson(db, requester, scopeId);
       const keys = [...new Set(members.map(userKeyOf))];
-      if (keys.length > MAX_MEMBERS) throw new CommandInputError(`A group run takes at most ${MAX_MEMBERS} people (you named ${keys.length}).`);
+      if (keys.length > MAX_MEMBERS)
+        throw new CommandInputError(`A group run takes at most ${MAX_MEMBERS} people (you named ${keys.length}).`);
       for (const k of keys) await assertCanUseProfile(db, { requesterKey, targetKey: k, scopeId });
       return keys;
     },
@@ -222,8 +264,13 @@ export function createProfileServices(deps: ProfileServicesDeps): ProfileService
         }
       }
       // A platform still showing one of their runs may have recorded a message for it meanwhile.
-      await db.delete(platformMessages).where(or(inArray(platformMessages.runId, report.runIds), inArray(platformMessages.imageId, report.imageIds)));
-      log.info({ ratings: report.ratings, runs: report.runs, images: report.images, affected: report.affectedPeople.length }, 'a person was forgotten');
+      await db
+        .delete(platformMessages)
+        .where(or(inArray(platformMessages.runId, report.runIds), inArray(platformMessages.imageId, report.imageIds)));
+      log.info(
+        { ratings: report.ratings, runs: report.runs, images: report.images, affected: report.affectedPeople.length },
+        'a person was forgotten',
+      );
       // The database part is done and the person stays forgotten; asking again repeats the rest.
       if (failed.length) throw new TasteloopError(`forget: ${failed.join(', ')} could not remove their copies`);
       return { ratings: report.ratings, runs: report.runs, images: report.images };
@@ -256,14 +303,18 @@ export function renderCompare(result: CompareResult, separation: string | null, 
   const names = uniqueNames(result.members.map((m) => m.name));
   const lines = [`**Taste match** (${result.members.length} people, ${result.referenceSize} shared reference images)`];
   for (const p of [...result.pairs].sort((x, y) => y.percent - x.percent)) {
-    lines.push(`• ${p.explanation.replace(`${result.members[p.a]!.name} and ${result.members[p.b]!.name}`, `**${names[p.a]} & ${names[p.b]}**`)}`);
+    lines.push(
+      `• ${p.explanation.replace(`${result.members[p.a]!.name} and ${result.members[p.b]!.name}`, `**${names[p.a]} & ${names[p.b]}**`)}`,
+    );
   }
-  if (result.pairs.length > 1) lines.push(`Closest pair: **${names[result.closest.a]} & ${names[result.closest.b]}** (${result.closest.percent}%).`);
+  if (result.pairs.length > 1)
+    lines.push(`Closest pair: **${names[result.closest.a]} & ${names[result.closest.b]}** (${result.closest.percent}%).`);
   const per = (scores: number[]) => scores.map((s, i) => `${names[i]} ${formatScore(s)}`).join(', ');
   lines.push(`Brings the group together (highest lowest score): predicted ${per(result.consensus.scores)}.`);
   lines.push(`Most divisive (they disagree most): predicted ${per(result.divisive.scores)}.`);
   if (separation) lines.push(separation);
   const thin = names.filter((_, i) => (ratingCounts[i] ?? 0) < 10);
-  if (thin.length) lines.push(`_Few ratings so far for ${thin.join(', ')}: their numbers lean on the community's taste and will sharpen as they rate._`);
+  if (thin.length)
+    lines.push(`_Few ratings so far for ${thin.join(', ')}: their numbers lean on the community's taste and will sharpen as they rate._`);
   return lines.join('\n');
 }

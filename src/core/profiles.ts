@@ -51,15 +51,65 @@ interface FeatureDirectionSpec {
 // hueHist: 12 soft bins of 30°, centers at 15°, 45°, … (0 = red, 1–2 orange/yellow, 3–4 green,
 // 5–6 cyan/teal, 7–8 blue, 9–10 purple/magenta, 11 pink-red).
 export const FEATURE_DIRECTION_SPECS: readonly FeatureDirectionSpec[] = [
-  { id: 'warm', positive: 'warm palettes', negative: 'cool palettes', parts: [{ group: 'warmth', weight: 1 }, { group: 'hueHist', dims: [0, 1, 2, 11], weight: 0.5 }, { group: 'hueHist', dims: [6, 7, 8], weight: -0.5 }] },
-  { id: 'contrast', positive: 'high contrast', negative: 'low-contrast, gentle tones', parts: [{ group: 'contrast', weight: 1 }, { group: 'brightness', dims: [1], weight: 0.7 }] },
-  { id: 'busy', positive: 'busy, detailed compositions', negative: 'calm, minimal compositions', parts: [{ group: 'edges', weight: 1 }, { group: 'entropy', weight: 0.6 }, { group: 'edgeGrid', weight: 0.4 }] },
-  { id: 'saturated', positive: 'saturated colour', negative: 'muted, desaturated colour', parts: [{ group: 'saturation', weight: 1 }, { group: 'colorfulness', weight: 1 }, { group: 'satHist', dims: [5, 6, 7], weight: 0.5 }, { group: 'satHist', dims: [0, 1], weight: -0.5 }] },
-  { id: 'dark', positive: 'dark scenes', negative: 'bright, airy scenes', parts: [{ group: 'brightness', dims: [0], weight: -1 }, { group: 'lumHist', dims: [0, 1, 2], weight: 0.5 }, { group: 'lumHist', dims: [5, 6, 7], weight: -0.5 }] },
+  {
+    id: 'warm',
+    positive: 'warm palettes',
+    negative: 'cool palettes',
+    parts: [
+      { group: 'warmth', weight: 1 },
+      { group: 'hueHist', dims: [0, 1, 2, 11], weight: 0.5 },
+      { group: 'hueHist', dims: [6, 7, 8], weight: -0.5 },
+    ],
+  },
+  {
+    id: 'contrast',
+    positive: 'high contrast',
+    negative: 'low-contrast, gentle tones',
+    parts: [
+      { group: 'contrast', weight: 1 },
+      { group: 'brightness', dims: [1], weight: 0.7 },
+    ],
+  },
+  {
+    id: 'busy',
+    positive: 'busy, detailed compositions',
+    negative: 'calm, minimal compositions',
+    parts: [
+      { group: 'edges', weight: 1 },
+      { group: 'entropy', weight: 0.6 },
+      { group: 'edgeGrid', weight: 0.4 },
+    ],
+  },
+  {
+    id: 'saturated',
+    positive: 'saturated colour',
+    negative: 'muted, desaturated colour',
+    parts: [
+      { group: 'saturation', weight: 1 },
+      { group: 'colorfulness', weight: 1 },
+      { group: 'satHist', dims: [5, 6, 7], weight: 0.5 },
+      { group: 'satHist', dims: [0, 1], weight: -0.5 },
+    ],
+  },
+  {
+    id: 'dark',
+    positive: 'dark scenes',
+    negative: 'bright, airy scenes',
+    parts: [
+      { group: 'brightness', dims: [0], weight: -1 },
+      { group: 'lumHist', dims: [0, 1, 2], weight: 0.5 },
+      { group: 'lumHist', dims: [5, 6, 7], weight: -0.5 },
+    ],
+  },
   { id: 'symmetry', positive: 'symmetry', negative: 'asymmetric layouts', parts: [{ group: 'symmetry', weight: 1 }] },
   { id: 'sharp', positive: 'crisp detail', negative: 'soft, blurry textures', parts: [{ group: 'sharpness', weight: 1 }] },
   { id: 'centered', positive: 'centered subjects', negative: 'off-center subjects', parts: [{ group: 'centerBorder', weight: 1 }] },
-  { id: 'thirds', positive: 'rule-of-thirds compositions', negative: 'compositions off the thirds', parts: [{ group: 'thirds', weight: 1 }] },
+  {
+    id: 'thirds',
+    positive: 'rule-of-thirds compositions',
+    negative: 'compositions off the thirds',
+    parts: [{ group: 'thirds', weight: 1 }],
+  },
   { id: 'reds', positive: 'reds and oranges', negative: null, parts: [{ group: 'hueHist', dims: [0, 1, 11], weight: 1 }] },
   { id: 'greens', positive: 'greens', negative: null, parts: [{ group: 'hueHist', dims: [3, 4], weight: 1 }] },
   { id: 'blues', positive: 'blues and teals', negative: null, parts: [{ group: 'hueHist', dims: [5, 6, 7, 8], weight: 1 }] },
@@ -109,40 +159,172 @@ export interface TextEmbedder {
 }
 
 /** ~150 descriptor phrases (styles, media, moods, subjects, colours) for CLIP-based descriptions. */
-export const DESCRIPTOR_PHRASES: Readonly<Record<'styles' | 'media' | 'moods' | 'subjects' | 'colors' | 'composition', readonly string[]>> = {
-  styles: [
-    'minimalism', 'maximalism', 'surrealism', 'impressionism', 'expressionism', 'art nouveau', 'art deco', 'bauhaus design',
-    'pop art', 'cubism', 'baroque painting', 'renaissance painting', 'ukiyo-e', 'cyberpunk', 'steampunk', 'synthwave',
-    'vaporwave', 'fantasy art', 'science fiction art', 'gothic art', 'retro futurism', 'anime style', 'comic book style',
-    'photorealism', 'abstract art', 'geometric art', 'psychedelic art', 'folk art', 'concept art', 'low poly',
-  ],
-  media: [
-    'watercolor painting', 'oil painting', 'acrylic painting', 'ink drawing', 'charcoal sketch', 'pencil drawing',
-    'pixel art', 'vector illustration', 'flat design', '3d render', 'claymation', 'collage', 'woodcut print',
-    'screen print', 'photograph', 'film photograph', 'polaroid photo', 'long exposure photograph', 'macro photograph',
-    'aerial photograph', 'digital painting', 'pastel drawing', 'stained glass', 'mosaic', 'embroidery',
-  ],
-  moods: [
-    'calm', 'serene', 'cozy', 'moody', 'melancholic', 'dreamy', 'whimsical', 'eerie', 'ominous', 'joyful', 'playful',
-    'romantic', 'nostalgic', 'epic', 'mysterious', 'lonely', 'peaceful', 'energetic', 'dramatic', 'gloomy', 'cheerful',
-    'elegant', 'chaotic', 'tranquil', 'magical',
-  ],
-  subjects: [
-    'mountains', 'the sea', 'a city skyline', 'a forest', 'a portrait', 'animals', 'flowers', 'the night sky', 'the desert',
-    'a lake', 'architecture', 'ruins', 'a street scene', 'food', 'cars', 'robots', 'spaceships', 'castles', 'a garden',
-    'clouds', 'the sun', 'the moon', 'waterfalls', 'snow', 'rain', 'islands', 'interiors', 'people', 'cats', 'birds',
-  ],
-  colors: [
-    'warm colors', 'cool colors', 'pastel colors', 'neon colors', 'earth tones', 'black and white', 'monochrome',
-    'vibrant colors', 'muted colors', 'red', 'orange', 'gold', 'yellow', 'green', 'teal', 'blue', 'purple', 'pink',
-    'brown', 'silver', 'golden hour light', 'blue hour light', 'dark shadows', 'bright daylight',
-  ],
-  composition: [
-    'symmetry', 'centered composition', 'rule of thirds', 'wide landscape', 'close-up', 'negative space', 'busy detail',
-    'clean lines', 'soft focus', 'sharp focus', 'high contrast', 'low contrast', 'silhouettes', 'reflections', 'patterns',
-    'textures', 'depth of field',
-  ],
-};
+export const DESCRIPTOR_PHRASES: Readonly<Record<'styles' | 'media' | 'moods' | 'subjects' | 'colors' | 'composition', readonly string[]>> =
+  {
+    styles: [
+      'minimalism',
+      'maximalism',
+      'surrealism',
+      'impressionism',
+      'expressionism',
+      'art nouveau',
+      'art deco',
+      'bauhaus design',
+      'pop art',
+      'cubism',
+      'baroque painting',
+      'renaissance painting',
+      'ukiyo-e',
+      'cyberpunk',
+      'steampunk',
+      'synthwave',
+      'vaporwave',
+      'fantasy art',
+      'science fiction art',
+      'gothic art',
+      'retro futurism',
+      'anime style',
+      'comic book style',
+      'photorealism',
+      'abstract art',
+      'geometric art',
+      'psychedelic art',
+      'folk art',
+      'concept art',
+      'low poly',
+    ],
+    media: [
+      'watercolor painting',
+      'oil painting',
+      'acrylic painting',
+      'ink drawing',
+      'charcoal sketch',
+      'pencil drawing',
+      'pixel art',
+      'vector illustration',
+      'flat design',
+      '3d render',
+      'claymation',
+      'collage',
+      'woodcut print',
+      'screen print',
+      'photograph',
+      'film photograph',
+      'polaroid photo',
+      'long exposure photograph',
+      'macro photograph',
+      'aerial photograph',
+      'digital painting',
+      'pastel drawing',
+      'stained glass',
+      'mosaic',
+      'embroidery',
+    ],
+    moods: [
+      'calm',
+      'serene',
+      'cozy',
+      'moody',
+      'melancholic',
+      'dreamy',
+      'whimsical',
+      'eerie',
+      'ominous',
+      'joyful',
+      'playful',
+      'romantic',
+      'nostalgic',
+      'epic',
+      'mysterious',
+      'lonely',
+      'peaceful',
+      'energetic',
+      'dramatic',
+      'gloomy',
+      'cheerful',
+      'elegant',
+      'chaotic',
+      'tranquil',
+      'magical',
+    ],
+    subjects: [
+      'mountains',
+      'the sea',
+      'a city skyline',
+      'a forest',
+      'a portrait',
+      'animals',
+      'flowers',
+      'the night sky',
+      'the desert',
+      'a lake',
+      'architecture',
+      'ruins',
+      'a street scene',
+      'food',
+      'cars',
+      'robots',
+      'spaceships',
+      'castles',
+      'a garden',
+      'clouds',
+      'the sun',
+      'the moon',
+      'waterfalls',
+      'snow',
+      'rain',
+      'islands',
+      'interiors',
+      'people',
+      'cats',
+      'birds',
+    ],
+    colors: [
+      'warm colors',
+      'cool colors',
+      'pastel colors',
+      'neon colors',
+      'earth tones',
+      'black and white',
+      'monochrome',
+      'vibrant colors',
+      'muted colors',
+      'red',
+      'orange',
+      'gold',
+      'yellow',
+      'green',
+      'teal',
+      'blue',
+      'purple',
+      'pink',
+      'brown',
+      'silver',
+      'golden hour light',
+      'blue hour light',
+      'dark shadows',
+      'bright daylight',
+    ],
+    composition: [
+      'symmetry',
+      'centered composition',
+      'rule of thirds',
+      'wide landscape',
+      'close-up',
+      'negative space',
+      'busy detail',
+      'clean lines',
+      'soft focus',
+      'sharp focus',
+      'high contrast',
+      'low contrast',
+      'silhouettes',
+      'reflections',
+      'patterns',
+      'textures',
+      'depth of field',
+    ],
+  };
 
 export function allDescriptorPhrases(): string[] {
   return Object.values(DESCRIPTOR_PHRASES).flat();
@@ -223,7 +405,8 @@ export function directionResponses(
   community: ArrayLike<number>,
   directions: readonly TasteDirection[],
 ): DirectionResponse[] {
-  if (person.length !== X.length || community.length !== X.length) throw new RangeError('predictions and reference images differ in length');
+  if (person.length !== X.length || community.length !== X.length)
+    throw new RangeError('predictions and reference images differ in length');
   const diff = Float64Array.from(person, (p, i) => p - (community[i] as number));
   return directions.map((direction) => {
     const s = positions(X, direction.vector);
@@ -260,7 +443,10 @@ function listWords(items: string[]): string {
  * Words for a set of responses. Two-pole directions (features) turn a negative slope into a like of
  * the other pole ("cool palettes"); single-pole phrases (CLIP) into a dislike.
  */
-export function describeTaste(responses: readonly DirectionResponse[], opts: { max?: number; threshold?: number; subject?: string } = {}): TasteDescription {
+export function describeTaste(
+  responses: readonly DirectionResponse[],
+  opts: { max?: number; threshold?: number; subject?: string } = {},
+): TasteDescription {
   const max = opts.max ?? 3;
   const t = opts.threshold ?? NOTABLE_SLOPE;
   const bySlope = [...responses].sort((a, b) => Math.abs(b.slope) - Math.abs(a.slope)).filter((r) => Math.abs(r.slope) >= t);
@@ -294,7 +480,8 @@ export function describeTaste(responses: readonly DirectionResponse[], opts: { m
   const sentences: string[] = [];
   if (likes.length) sentences.push(`${who} lean${who === 'You' ? '' : 's'} towards ${listWords(likes)}.`);
   if (dislikes.length) sentences.push(`Less keen on ${listWords(dislikes)}.`);
-  if (more.length) sentences.push(`Compared with the community: more into ${listWords(more)}${less.length ? `, less into ${listWords(less)}` : ''}.`);
+  if (more.length)
+    sentences.push(`Compared with the community: more into ${listWords(more)}${less.length ? `, less into ${listWords(less)}` : ''}.`);
   if (!sentences.length) sentences.push('No clear leanings yet: rate a few more images with different looks.');
   return { likes, dislikes, moreThanCommunity: more, lessThanCommunity: less, text: sentences.join(' ') };
 }
@@ -303,7 +490,10 @@ export function describeTaste(responses: readonly DirectionResponse[], opts: { m
  * The direction that separates two people most (largest difference of their slopes), as a sentence:
  * "Ann leans towards warm palettes while Bob leans towards cool palettes."
  */
-export function separatingSentence(a: { name: string; responses: readonly DirectionResponse[] }, b: { name: string; responses: readonly DirectionResponse[] }): string | null {
+export function separatingSentence(
+  a: { name: string; responses: readonly DirectionResponse[] },
+  b: { name: string; responses: readonly DirectionResponse[] },
+): string | null {
   let best: { d: TasteDirection; sa: number; sb: number } | null = null;
   for (const ra of a.responses) {
     const rb = b.responses.find((r) => r.direction.id === ra.direction.id);
@@ -322,13 +512,24 @@ export function separatingSentence(a: { name: string; responses: readonly Direct
 // ---------------------------------------------------------------- pictures
 
 /** Bar chart of how often a person gave each score 1..10 (a charting library draws it). */
-export async function ratingDistributionChart(charts: ChartRenderer, scores: readonly number[], opts: { title?: string; width?: number; height?: number } = {}): Promise<Buffer> {
+export async function ratingDistributionChart(
+  charts: ChartRenderer,
+  scores: readonly number[],
+  opts: { title?: string; width?: number; height?: number } = {},
+): Promise<Buffer> {
   const counts = new Array<number>(10).fill(0);
   for (const s of scores) if (Number.isInteger(s) && s >= 1 && s <= 10) counts[s - 1]!++;
   return charts.render({
     kind: 'bar',
     bars: counts.map((value, i) => ({ label: String(i + 1), value })),
-    options: { title: opts.title ?? `Ratings given (${scores.length})`, xTitle: 'score', yTitle: 'ratings', integerY: true, width: opts.width ?? 480, height: opts.height ?? 280 },
+    options: {
+      title: opts.title ?? `Ratings given (${scores.length})`,
+      xTitle: 'score',
+      yTitle: 'ratings',
+      integerY: true,
+      width: opts.width ?? 480,
+      height: opts.height ?? 280,
+    },
   });
 }
 
@@ -352,7 +553,8 @@ function escapeXml(s: string): string {
 
 /** A text strip rendered by resvg (the same font handling as the charts). */
 function textStrip(charts: ChartRenderer, text: string, width: number, height: number, size: number, bold = false): Promise<Buffer> {
-  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}"><rect width="100%" height="100%" fill="white"/>` +
+  const svg =
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}"><rect width="100%" height="100%" fill="white"/>` +
     `<text x="4" y="${Math.round(height * 0.72)}" font-family="DejaVu Sans, sans-serif" font-size="${size}"${bold ? ' font-weight="bold"' : ''} fill="#222">${escapeXml(text)}</text></svg>`;
   return charts.render({ kind: 'svg', svg });
 }
@@ -378,7 +580,10 @@ export async function imageGrid(charts: ChartRenderer, rows: readonly GridRow[],
       layers.push({ input: await textStrip(charts, t.caption, tile, GRID_CAPTION_H, 13), left, top: top + GRID_LABEL_H + tile });
     }
   }
-  return sharp({ create: { width, height, channels: 3, background: '#ffffff' } }).composite(layers).png().toBuffer();
+  return sharp({ create: { width, height, channels: 3, background: '#ffffff' } })
+    .composite(layers)
+    .png()
+    .toBuffer();
 }
 
 export function gridSize(rows: readonly GridRow[], tile = GRID_TILE): { width: number; height: number } {

@@ -144,9 +144,8 @@ export class RatingLedger {
 
   /** The audit trail of a person (optionally for one image), in the order changes were recorded. */
   async history(userKey: UserKey, imageId?: string): Promise<RatingHistoryEntry[]> {
-    const where = imageId === undefined
-      ? eq(ratingEvents.userKey, userKey)
-      : and(eq(ratingEvents.userKey, userKey), eq(ratingEvents.imageId, imageId));
+    const where =
+      imageId === undefined ? eq(ratingEvents.userKey, userKey) : and(eq(ratingEvents.userKey, userKey), eq(ratingEvents.imageId, imageId));
     const rows = await this.db.select().from(ratingEvents).where(where).orderBy(asc(ratingEvents.id));
     return rows.map((r) => ({
       id: r.id,
@@ -170,10 +169,7 @@ export class RatingLedger {
     for (;;) {
       const cols = { userKey: ratings.userKey, imageId: ratings.imageId, score: ratings.score, eventTime: ratings.eventTime };
       const query = this.db.select(cols).from(ratings);
-      const page = await (after
-        ? query.where(sql`(${ratings.userKey}, ${ratings.imageId}) > (${after.userKey}, ${after.imageId})`)
-        : query
-      )
+      const page = await (after ? query.where(sql`(${ratings.userKey}, ${ratings.imageId}) > (${after.userKey}, ${after.imageId})`) : query)
         .orderBy(asc(ratings.userKey), asc(ratings.imageId))
         .limit(pageSize);
       yield* page;
@@ -225,7 +221,7 @@ export class RatingLedger {
       pg_advisory_xact_lock(${LOCK_NS_VOTE}::int4, hashtext(${`${userKey}|${imageId}`}))`);
 
     const [flags] = await queryRows<{ forgotten: boolean; known: boolean }>(
-      tx as unknown as Db,
+      tx,
       sql`select
         exists(select 1 from ${forgottenUsers} where ${forgottenUsers.userKeyHash} = ${hashUserKey(userKey)}) as forgotten,
         exists(select 1 from ${images} where ${images.id} = ${imageId}) as known`,
@@ -283,8 +279,7 @@ export class RatingLedger {
     const eff = outcome.after;
     // applyVoteEvent returns the new vote object itself when it is the effective one; otherwise a stored vote.
     const effRow = !eff ? undefined : eff === outcome.vote ? voteRow : (eff as StoredVote);
-    const effChanged =
-      outcome.before?.score !== eff?.score || outcome.before?.eventTime.getTime() !== eff?.eventTime.getTime();
+    const effChanged = outcome.before?.score !== eff?.score || outcome.before?.eventTime.getTime() !== eff?.eventTime.getTime();
     if (effChanged) {
       if (!effRow) {
         await tx.delete(ratings).where(and(eq(ratings.userKey, userKey), eq(ratings.imageId, imageId)));

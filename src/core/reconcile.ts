@@ -42,7 +42,11 @@ export interface ReconcilePlan {
   remove: { person: PersonRef; score: number }[];
 }
 
-export function planReconcile(observed: readonly ObservedVotes[], standing: readonly StandingVote[], where: { platform: string; messageId: string }): ReconcilePlan {
+export function planReconcile(
+  observed: readonly ObservedVotes[],
+  standing: readonly StandingVote[],
+  where: { platform: string; messageId: string },
+): ReconcilePlan {
   const standingKeys = new Set(standing.map((v) => `${v.userKey}|${v.score}`));
   const shown = new Set<string>();
   const add: ReconcilePlan['add'] = [];
@@ -85,7 +89,11 @@ export async function reconcileMessage(ledger: ReconcileLedgerPort, m: Reconcile
   let added = 0;
   let removed = 0;
   // A person who asked to be forgotten is skipped (nothing stored); everyone else is still applied.
-  const changed = (p: Promise<{ changed: boolean }>) => p.then((r) => r.changed, (err: unknown) => (isForgottenError(err) ? false : Promise.reject(err)));
+  const changed = (p: Promise<{ changed: boolean }>) =>
+    p.then(
+      (r) => r.changed,
+      (err: unknown) => (isForgottenError(err) ? false : Promise.reject(err)),
+    );
   for (const a of plan.add) if (await changed(ledger.rate(a.person, m.imageId, a.score, ctx, m.observedAt))) added++;
   for (const r of plan.remove) if (await changed(ledger.unrate(r.person, m.imageId, r.score, ctx, m.observedAt))) removed++;
   return { added, removed };

@@ -35,7 +35,15 @@ import { userKeyOf, type UserKey } from './identity';
 import { assertNotForgotten } from './people';
 import type { RunEvent } from './optimizer/events';
 import {
-  eventKeys, finalMetrics, initialState, isAbort, runIteration, type DoneImage, type IterationResult, type LoopDeps, type LoopState,
+  eventKeys,
+  finalMetrics,
+  initialState,
+  isAbort,
+  runIteration,
+  type DoneImage,
+  type IterationResult,
+  type LoopDeps,
+  type LoopState,
 } from './optimizer/loop';
 import { paramsView, plannedImages, resolveRunParams, type RunParams } from './optimizer/params';
 import type { StartRunRequest } from './services';
@@ -51,7 +59,16 @@ class ShutdownError extends TasteloopError {}
 
 export interface RunServiceOptions {
   db: Db;
-  config: Pick<Config, 'MAX_IMAGES_PER_RUN' | 'DAILY_IMAGE_QUOTA_USER' | 'DAILY_IMAGE_QUOTA_WORKSPACE' | 'DAILY_BUDGET_USD' | 'BANNED_WORDS' | 'OPTIMIZER' | 'IMAGE_SIZE'>;
+  config: Pick<
+    Config,
+    | 'MAX_IMAGES_PER_RUN'
+    | 'DAILY_IMAGE_QUOTA_USER'
+    | 'DAILY_IMAGE_QUOTA_WORKSPACE'
+    | 'DAILY_BUDGET_USD'
+    | 'BANNED_WORDS'
+    | 'OPTIMIZER'
+    | 'IMAGE_SIZE'
+  >;
   llmAvailable: boolean;
   /** The loop's collaborators for one run (the objective depends on its members). */
   loopDeps(params: RunParams, run: { id: string; userKey: UserKey }): Promise<LoopDeps> | LoopDeps;
@@ -131,10 +148,17 @@ export class RunService {
           seed: req.seed ?? randomBytes(4).readUInt32BE(0) % 2 ** 31,
           size: this.opts.config.IMAGE_SIZE,
         },
-        { llmAvailable: this.opts.llmAvailable, maxImagesPerRun: this.opts.config.MAX_IMAGES_PER_RUN, defaultOptimizer: this.opts.config.OPTIMIZER },
+        {
+          llmAvailable: this.opts.llmAvailable,
+          maxImagesPerRun: this.opts.config.MAX_IMAGES_PER_RUN,
+          defaultOptimizer: this.opts.config.OPTIMIZER,
+        },
       ));
     } catch (err) {
-      if (err instanceof ZodError) throw new CommandInputError(`That run can't start: ${err.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; ')}.`);
+      if (err instanceof ZodError)
+        throw new CommandInputError(
+          `That run can't start: ${err.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; ')}.`,
+        );
       throw err;
     }
     const clean = sanitizePrompt(params.prompt, { bannedWords: this.opts.config.BANNED_WORDS });
@@ -149,7 +173,13 @@ export class RunService {
 
     const runId = `r${randomBytes(6).toString('hex')}`;
     const planned = plannedImages(params);
-    const started: RunEvent = { type: 'run.started', key: eventKeys.started(runId), runId, params: paramsView(params, this.opts.describe), ...(note || req.note ? { note: [note, req.note].filter(Boolean).join(' ') } : {}) };
+    const started: RunEvent = {
+      type: 'run.started',
+      key: eventKeys.started(runId),
+      runId,
+      params: paramsView(params, this.opts.describe),
+      ...(note || req.note ? { note: [note, req.note].filter(Boolean).join(' ') } : {}),
+    };
     try {
       await this.db.transaction(async (tx) => {
         // Serializes quota checks of one workspace (and of one person without workspace).
@@ -157,13 +187,20 @@ export class RunService {
         // A person who asked to be forgotten starts nothing (checked under their lock: a forget in
         // progress either sees this run, cancels and deletes it, or has committed its tombstone).
         await assertNotForgotten(tx, userKey);
-        await this.assertQuota(tx as unknown as Db, userKey, req.scopeId, planned);
+        await this.assertQuota(tx, userKey, req.scopeId, planned);
         // The run may spend at most what is left of the person's daily budget (it stops when spent).
-        const left = await this.budgetLeftUsd(tx as unknown as Db, userKey);
+        const left = await this.budgetLeftUsd(tx, userKey);
         params = { ...params, budget: { ...params.budget, maxUsd: Math.min(params.budget.maxUsd ?? Infinity, left) } };
         await tx.insert(runs).values({
-          id: runId, userKey, scopeId: req.scopeId ?? null, requestKey: req.requestKey ?? null, status: 'queued',
-          initialPrompt: params.prompt, params, destination: req.destination ?? null, state: null,
+          id: runId,
+          userKey,
+          scopeId: req.scopeId ?? null,
+          requestKey: req.requestKey ?? null,
+          status: 'queued',
+          initialPrompt: params.prompt,
+          params,
+          destination: req.destination ?? null,
+          state: null,
         });
         await tx.insert(outbox).values({ runId, key: started.key, kind: started.type, payload: started }).onConflictDoNothing();
       });
@@ -185,7 +222,11 @@ export class RunService {
   }
 
   private async assertNoActiveRun(userKey: UserKey): Promise<void> {
-    const act = await this.db.select({ id: runs.id }).from(runs).where(and(eq(runs.userKey, userKey), inArray(runs.status, ACTIVE))).limit(1);
+    const act = await this.db
+      .select({ id: runs.id })
+      .from(runs)
+      .where(and(eq(runs.userKey, userKey), inArray(runs.status, ACTIVE)))
+      .limit(1);
     if (act[0]) throw new LimitReachedError(`You already have a run going (${act[0].id}); /cancel it first.`);
   }
 
@@ -283,10 +324,12 @@ export class RunService {
     for (;;) {
       // A run whose worker is gone (stale heartbeat, not running here) has nobody left to stop.
       const stale = new Date(Date.now() - this.staleAfterMs).toISOString();
-      const act = (await this.db
-        .select({ id: runs.id, live: sql<boolean>`coalesce(${runs.heartbeatAt}, ${runs.updatedAt}) >= ${stale}::timestamptz` })
-        .from(runs)
-        .where(and(eq(runs.userKey, userKey), inArray(runs.status, ACTIVE)))).filter((a) => a.live || this.active.has(a.id));
+      const act = (
+        await this.db
+          .select({ id: runs.id, live: sql<boolean>`coalesce(${runs.heartbeatAt}, ${runs.updatedAt}) >= ${stale}::timestamptz` })
+          .from(runs)
+          .where(and(eq(runs.userKey, userKey), inArray(runs.status, ACTIVE)))
+      ).filter((a) => a.live || this.active.has(a.id));
       if (act.length === 0) return true;
       const left = deadline - Date.now();
       if (left <= 0) return false;
@@ -315,7 +358,15 @@ export class RunService {
   async get(runId: string): Promise<RunRow | undefined> {
     const r = (await this.db.select().from(runs).where(eq(runs.id, runId)).limit(1))[0];
     if (!r) return undefined;
-    return { id: r.id, userKey: r.userKey, status: r.status as RunStatus, nextIteration: r.nextIteration, params: r.params as RunParams, metrics: r.metrics, error: r.error };
+    return {
+      id: r.id,
+      userKey: r.userKey,
+      status: r.status as RunStatus,
+      nextIteration: r.nextIteration,
+      params: r.params as RunParams,
+      metrics: r.metrics,
+      error: r.error,
+    };
   }
 
   // ---------------------------------------------------------------- workers
@@ -343,7 +394,9 @@ export class RunService {
       });
     }
     await this.sweep();
-    this.timers.push(setInterval(() => void this.sweep().catch((err) => this.log.warn({ err }, 'run sweep failed')), this.opts.sweepMs ?? 10_000));
+    this.timers.push(
+      setInterval(() => void this.sweep().catch((err) => this.log.warn({ err }, 'run sweep failed')), this.opts.sweepMs ?? 10_000),
+    );
     this.timers.push(setInterval(() => void this.kickOutbox(), this.opts.outboxPollMs ?? 500));
   }
 
@@ -514,7 +567,10 @@ export class RunService {
   }
 
   private async holdsClaim(runId: string): Promise<boolean> {
-    const r = await this.db.select({ id: runs.id }).from(runs).where(and(eq(runs.id, runId), eq(runs.lockedBy, this.workerId), inArray(runs.status, ACTIVE)));
+    const r = await this.db
+      .select({ id: runs.id })
+      .from(runs)
+      .where(and(eq(runs.id, runId), eq(runs.lockedBy, this.workerId), inArray(runs.status, ACTIVE)));
     return Boolean(r[0]);
   }
 
@@ -534,7 +590,12 @@ export class RunService {
       // Fencing first: if another worker took over, nothing of ours is written.
       const mine = await tx
         .update(runs)
-        .set({ state: { loop: r.state } satisfies StoredState, nextIteration: r.state.iteration, heartbeatAt: new Date(), updatedAt: new Date() })
+        .set({
+          state: { loop: r.state } satisfies StoredState,
+          nextIteration: r.state.iteration,
+          heartbeatAt: new Date(),
+          updatedAt: new Date(),
+        })
         .where(and(eq(runs.id, runId), eq(runs.lockedBy, this.workerId), inArray(runs.status, ACTIVE)))
         .returning({ id: runs.id });
       if (!mine[0]) throw new LostClaimError('run claim lost before commit');
@@ -550,8 +611,15 @@ export class RunService {
       if (r.candidates.length) {
         await tx.insert(candidates).values(
           r.candidates.map((c) => ({
-            runId, iteration: c.iteration, idx: c.idx, prompt: c.prompt, imageId: c.imageId, score: finiteOrNull(c.score),
-            memberScores: c.memberScores ?? null, feedback: c.feedback ?? null, skippedReason: c.skippedReason ?? null,
+            runId,
+            iteration: c.iteration,
+            idx: c.idx,
+            prompt: c.prompt,
+            imageId: c.imageId,
+            score: finiteOrNull(c.score),
+            memberScores: c.memberScores ?? null,
+            feedback: c.feedback ?? null,
+            skippedReason: c.skippedReason ?? null,
           })),
         );
       }
@@ -564,7 +632,14 @@ export class RunService {
     return this.db.transaction(async (tx) => {
       const rows = await tx
         .update(runs)
-        .set({ status, metrics: extra.metrics ?? null, error: extra.error ?? null, lockedBy: null, heartbeatAt: null, updatedAt: new Date() })
+        .set({
+          status,
+          metrics: extra.metrics ?? null,
+          error: extra.error ?? null,
+          lockedBy: null,
+          heartbeatAt: null,
+          updatedAt: new Date(),
+        })
         .where(and(eq(runs.id, runId), eq(runs.lockedBy, this.workerId), inArray(runs.status, ACTIVE)))
         .returning({ id: runs.id });
       if (!rows[0]) return false;
@@ -579,7 +654,8 @@ export class RunService {
       .update(runs)
       .set({ lockedBy: null, heartbeatAt: null, updatedAt: new Date(0) })
       .where(and(eq(runs.id, runId), eq(runs.lockedBy, this.workerId)));
-    if (this.opts.queue.kind === 'graphile') await this.enqueue(runId).catch((err) => this.log.warn({ err, runId }, 're-enqueue on release failed'));
+    if (this.opts.queue.kind === 'graphile')
+      await this.enqueue(runId).catch((err) => this.log.warn({ err, runId }, 're-enqueue on release failed'));
     this.log.info({ runId }, 'run released for another worker (shutdown)');
   }
 

@@ -101,15 +101,30 @@ export interface Services {
      * The durable feed a platform shows runs from (see src/core/run-feed.ts): outbox events of runs
      * whose destination is `platform` with a thread, not yet done there, newer than `cursors[runId]`.
      */
-    feed(platform: string, cursors: Record<string, number>): Promise<{ id: number; runId: string; destination: Record<string, unknown>; event: RunEvent }[]>;
+    feed(
+      platform: string,
+      cursors: Record<string, number>,
+    ): Promise<{ id: number; runId: string; destination: Record<string, unknown>; event: RunEvent }[]>;
   };
   messages: {
     /**
      * Remember a posted platform message: what image it carries (so reactions work after restarts)
      * and, for run messages, which event it shows (`eventKey`, unique per platform).
      */
-    record(m: { platform: string; messageId: string; channelId: string; scopeId?: string; imageId?: string; runId?: string; kind: string; eventKey?: string }): Promise<void>;
-    lookup(platform: string, messageId: string): Promise<{ imageId: string | null; runId: string | null; kind: string; channelId: string } | undefined>;
+    record(m: {
+      platform: string;
+      messageId: string;
+      channelId: string;
+      scopeId?: string;
+      imageId?: string;
+      runId?: string;
+      kind: string;
+      eventKey?: string;
+    }): Promise<void>;
+    lookup(
+      platform: string,
+      messageId: string,
+    ): Promise<{ imageId: string | null; runId: string | null; kind: string; channelId: string } | undefined>;
     /** The message recorded for a run event on a platform (exactly-once posting after restarts). */
     byEventKey(platform: string, eventKey: string): Promise<{ messageId: string; channelId: string } | undefined>;
     /** Image-carrying messages posted on a platform since `since`, newest first (what reconciling reads). */

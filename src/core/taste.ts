@@ -20,7 +20,15 @@ import type { ImageRecord, RatingChange } from './ports';
 import type { ProfileSummary } from './services';
 import type { RatingLedger } from './ratings';
 import { RefitScheduler } from './refit-scheduler';
-import { packDataset, ScorerService, shouldRetrainMeta, trainOffThread, type CommunityTrainer, type PackedRatings, type ScorerMethod } from './scorer';
+import {
+  packDataset,
+  ScorerService,
+  shouldRetrainMeta,
+  trainOffThread,
+  type CommunityTrainer,
+  type PackedRatings,
+  type ScorerMethod,
+} from './scorer';
 
 export interface TasteServiceDeps {
   db: Db;
@@ -102,7 +110,11 @@ export class TasteService {
       await this.retrainCommunity();
     } catch (err) {
       // Serving with the neutral prior beats not starting; the next retrain (every globalEvery ratings) tries again.
-      if (!this.stopped) this.deps.log.error({ err }, 'community models could not be trained at startup; scores use the neutral prior until the next retrain');
+      if (!this.stopped)
+        this.deps.log.error(
+          { err },
+          'community models could not be trained at startup; scores use the neutral prior until the next retrain',
+        );
     }
     this.deps.log.info({ users: users.length, ratings: total, model: this.modelId }, 'scorers loaded');
     return { users: users.length, ratings: total };
@@ -187,7 +199,10 @@ export class TasteService {
     await this.db
       .insert(scorerModels)
       .values(row)
-      .onConflictDoUpdate({ target: [scorerModels.userKey, scorerModels.model], set: { method: row.method, n: row.n, params: row.params, quality: row.quality, updatedAt: row.updatedAt } });
+      .onConflictDoUpdate({
+        target: [scorerModels.userKey, scorerModels.model],
+        set: { method: row.method, n: row.n, params: row.params, quality: row.quality, updatedAt: row.updatedAt },
+      });
   }
 
   /** Forget a person's model (privacy). */
@@ -237,7 +252,11 @@ export class TasteService {
     const meta = shouldRetrainMeta(this.metaUsers, packed.length);
     const ratings = packed.reduce((n, u) => n + u.n, 0);
     const calibrate = meta || ratings >= this.calibratedRatings * 1.25;
-    const trained = await (this.deps.trainCommunity ?? trainOffThread)(packed, { meta, calibrate, seed: this.deps.seed ?? 1 }, this.training.signal);
+    const trained = await (this.deps.trainCommunity ?? trainOffThread)(
+      packed,
+      { meta, calibrate, seed: this.deps.seed ?? 1 },
+      this.training.signal,
+    );
     if (this.stopped) return;
     const schedule = trained.global.lambdaSchedule ?? this.scorer.getGlobal().lambdaSchedule;
     this.scorer.setGlobal(schedule ? { ...trained.global, lambdaSchedule: schedule } : trained.global);
@@ -256,7 +275,11 @@ export class TasteService {
     // A rating given a moment ago (e.g. on a run's image) must count in the very next scoring.
     await this.scheduler.settled(userKey);
     const vectors = await this.deps.embeddings.embed(imageIds);
-    return this.scorer.predict(userKey, imageIds.map((id) => vectors.get(id)!), { modelId: this.modelId });
+    return this.scorer.predict(
+      userKey,
+      imageIds.map((id) => vectors.get(id)!),
+      { modelId: this.modelId },
+    );
   }
 
   /**
@@ -272,7 +295,11 @@ export class TasteService {
       const pool = (await this.candidatePool()).filter((id) => !rated.has(id) && !picked.includes(id));
       if (pool.length > 0) {
         const vectors = await this.deps.embeddings.embed(pool);
-        const order = this.scorer.nextToRate(userKey, pool.map((id) => vectors.get(id)!), k - picked.length);
+        const order = this.scorer.nextToRate(
+          userKey,
+          pool.map((id) => vectors.get(id)!),
+          k - picked.length,
+        );
         for (const i of order) picked.push(pool[i]!);
       }
     }

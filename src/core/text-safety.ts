@@ -15,8 +15,7 @@
  * - fillers that render as nothing (Hangul fillers, Mongolian vowel separator, braille blank),
  * - lone surrogates.
  */
-const INVISIBLE =
-  /[\p{Cf}\u034F\u115F\u1160\u17B4\u17B5\u180B-\u180F\u2800\u3164\uFE00-\uFE0F\uFFA0\u{E0100}-\u{E01EF}]|\p{Cs}/gu;
+const INVISIBLE = /[\p{Cf}\u034F\u115F\u1160\u17B4\u17B5\u180B-\u180F\u2800\u3164\uFE00-\uFE0F\uFFA0\u{E0100}-\u{E01EF}]|\p{Cs}/gu;
 /** Controls except \t \n \r, which become ordinary whitespace. */
 const CONTROLS = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]/g;
 /** Unusual spaces and line/paragraph separators, mapped to plain ones. */
@@ -25,12 +24,7 @@ const LINE_SEPARATORS = /[\u2028\u2029\u0085]/g;
 
 /** Removes invisible and control characters; keeps \t, \n and \r. */
 export function stripInvisible(text: string): string {
-  return text
-    .normalize('NFC')
-    .replace(LINE_SEPARATORS, '\n')
-    .replace(INVISIBLE, '')
-    .replace(CONTROLS, '')
-    .replace(ODD_SPACES, ' ');
+  return text.normalize('NFC').replace(LINE_SEPARATORS, '\n').replace(INVISIBLE, '').replace(CONTROLS, '').replace(ODD_SPACES, ' ');
 }
 
 /** True when `text` still holds something stripInvisible would remove (or a control char). */
@@ -118,7 +112,11 @@ export function sanitizePrompt(text: string, opts: SanitizeOptions = {}): Saniti
   const minLen = opts.minLen ?? 1;
   let cleaned = neutralizeMentions(stripInvisible(String(text)).replace(/\s+/g, ' ').trim());
   if (cleaned.length < minLen) {
-    return { ok: false, text: cleaned, reason: cleaned.length === 0 ? 'the prompt is empty' : `the prompt is shorter than ${minLen} characters` };
+    return {
+      ok: false,
+      text: cleaned,
+      reason: cleaned.length === 0 ? 'the prompt is empty' : `the prompt is shorter than ${minLen} characters`,
+    };
   }
   if (cleaned.length > maxLen) {
     if (!opts.truncate) return { ok: false, text: cleaned.slice(0, maxLen), reason: `the prompt is longer than ${maxLen} characters` };

@@ -107,7 +107,7 @@ export async function migrateDatabase(database: Database): Promise<void> {
 /** The innermost cause's message (drizzle wraps driver errors in "Failed query: …"). */
 function rootMessage(err: unknown): string {
   let e = err as { message?: string; cause?: unknown; code?: string } | undefined;
-  while (e && e.cause) e = e.cause as typeof e;
+  while (e && e.cause) e = e.cause;
   return [e?.code, e?.message].filter(Boolean).join(' ') || String(err);
 }
 

@@ -11,7 +11,10 @@ import type { Db } from './connection';
 import { readBackPasses } from './schema';
 
 /** Claims the platform's read-back for `holder`, atomically (one statement): see ReadBackClaim. */
-export async function claimReadBack(db: Db, o: { platform: string; holder: string; neededSince: Date; leaseMs: number; now?: Date }): Promise<ReadBackClaim> {
+export async function claimReadBack(
+  db: Db,
+  o: { platform: string; holder: string; neededSince: Date; leaseMs: number; now?: Date },
+): Promise<ReadBackClaim> {
   const now = o.now ?? new Date();
   const staleBefore = new Date(now.getTime() - o.leaseMs);
   const won = await db
@@ -21,11 +24,17 @@ export async function claimReadBack(db: Db, o: { platform: string; holder: strin
       target: readBackPasses.platform,
       set: { holder: o.holder, startedAt: now, finishedAt: null },
       // Take it over only if the last pass started before we needed one, or died mid-way.
-      setWhere: or(lt(readBackPasses.startedAt, o.neededSince), and(isNull(readBackPasses.finishedAt), lt(readBackPasses.startedAt, staleBefore))),
+      setWhere: or(
+        lt(readBackPasses.startedAt, o.neededSince),
+        and(isNull(readBackPasses.finishedAt), lt(readBackPasses.startedAt, staleBefore)),
+      ),
     })
     .returning({ holder: readBackPasses.holder });
   if (won.length) return 'claimed';
-  const [row] = await db.select({ finishedAt: readBackPasses.finishedAt }).from(readBackPasses).where(eq(readBackPasses.platform, o.platform));
+  const [row] = await db
+    .select({ finishedAt: readBackPasses.finishedAt })
+    .from(readBackPasses)
+    .where(eq(readBackPasses.platform, o.platform));
   return row?.finishedAt ? 'covered' : 'busy';
 }
 

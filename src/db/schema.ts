@@ -7,8 +7,19 @@
  */
 import { sql } from 'drizzle-orm';
 import {
-  bigserial, boolean, doublePrecision, index, integer, jsonb, pgTable, primaryKey, real, smallint, text,
-  timestamp, uniqueIndex,
+  bigserial,
+  boolean,
+  doublePrecision,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  real,
+  smallint,
+  text,
+  timestamp,
+  uniqueIndex,
 } from 'drizzle-orm/pg-core';
 
 const createdAt = () => timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow();
@@ -64,7 +75,9 @@ export const images = pgTable(
 export const embeddings = pgTable(
   'embeddings',
   {
-    imageId: text('image_id').notNull().references(() => images.id, { onDelete: 'cascade' }),
+    imageId: text('image_id')
+      .notNull()
+      .references(() => images.id, { onDelete: 'cascade' }),
     model: text('model').notNull(),
     dim: integer('dim').notNull(),
     vector: real('vector').array().notNull(),
@@ -203,7 +216,9 @@ export const runs = pgTable(
   (t) => [
     uniqueIndex('runs_request_key_idx').on(t.requestKey),
     // At most one active run per person, enforced by the database itself.
-    uniqueIndex('runs_one_active_per_user_idx').on(t.userKey).where(sql`status in ('queued','running')`),
+    uniqueIndex('runs_one_active_per_user_idx')
+      .on(t.userKey)
+      .where(sql`status in ('queued','running')`),
     index('runs_status_idx').on(t.status),
   ],
 );
@@ -211,7 +226,9 @@ export const runs = pgTable(
 export const runIterations = pgTable(
   'run_iterations',
   {
-    runId: text('run_id').notNull().references(() => runs.id, { onDelete: 'cascade' }),
+    runId: text('run_id')
+      .notNull()
+      .references(() => runs.id, { onDelete: 'cascade' }),
     iteration: integer('iteration').notNull(),
     bestScore: doublePrecision('best_score'),
     bestSoFar: doublePrecision('best_so_far'),
@@ -227,7 +244,9 @@ export const runIterations = pgTable(
 export const candidates = pgTable(
   'candidates',
   {
-    runId: text('run_id').notNull().references(() => runs.id, { onDelete: 'cascade' }),
+    runId: text('run_id')
+      .notNull()
+      .references(() => runs.id, { onDelete: 'cascade' }),
     iteration: integer('iteration').notNull(),
     idx: integer('idx').notNull(),
     prompt: text('prompt').notNull(),

@@ -23,7 +23,12 @@ export function parseArgs<T extends Record<string, ArgValue | undefined>>(argv: 
     const a = argv[i] as string;
     if (!a.startsWith('--')) throw new UsageError(`unexpected argument "${a}" (flags look like --name value)`);
     const [rawName, inline] = a.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
-    if (!(rawName in defaults)) throw new UsageError(`unknown flag --${rawName}; known: ${Object.keys(defaults).map((k) => `--${k}`).join(' ')}`);
+    if (!(rawName in defaults))
+      throw new UsageError(
+        `unknown flag --${rawName}; known: ${Object.keys(defaults)
+          .map((k) => `--${k}`)
+          .join(' ')}`,
+      );
     const def = defaults[rawName];
     if (typeof def === 'boolean') {
       out[rawName] = inline === undefined ? true : inline !== 'false';

@@ -13,7 +13,12 @@ export async function embedderForEval(): Promise<Embedder> {
 }
 
 /** Embeds in batches (bounded memory, progress every `progressEvery` images). */
-export async function embedPngs(embedder: Embedder, pngs: Buffer[], onProgress?: (done: number, total: number) => void, batch = 64): Promise<Float32Array[]> {
+export async function embedPngs(
+  embedder: Embedder,
+  pngs: Buffer[],
+  onProgress?: (done: number, total: number) => void,
+  batch = 64,
+): Promise<Float32Array[]> {
   const out: Float32Array[] = [];
   for (let i = 0; i < pngs.length; i += batch) {
     out.push(...(await embedder.embed(pngs.slice(i, i + batch))));
@@ -28,7 +33,12 @@ export async function embedPngs(embedder: Embedder, pngs: Buffer[], onProgress?:
  * and any change of renderer output or embedder id (a features version bump) misses the cache.
  * `cacheDir` false = no cache.
  */
-export async function embedPngsCached(embedder: Embedder, pngs: Buffer[], cacheDir: string | false, onProgress?: (done: number, total: number) => void): Promise<{ vecs: Float32Array[]; cached: boolean }> {
+export async function embedPngsCached(
+  embedder: Embedder,
+  pngs: Buffer[],
+  cacheDir: string | false,
+  onProgress?: (done: number, total: number) => void,
+): Promise<{ vecs: Float32Array[]; cached: boolean }> {
   const key = createHash('sha256').update(`${embedder.modelId}|${embedder.dim}|${pngs.length}`);
   // The features embedder's constants are part of its output: a recalibration without an id bump
   // must still miss the cache.

@@ -12,9 +12,57 @@ import { decodeForFeatures, extractFeatures, FEATURE_DIM, FEATURES_THUMB } from 
 import { parseSketchPrompt, renderSketch } from '../providers/imagegen/sketch';
 
 const WORDS = {
-  color: ['red', 'blue', 'teal', 'gold', 'green', 'purple', 'pink', 'orange', 'navy', 'crimson', 'lavender', 'black', 'white', 'cyan', 'amber', ''],
-  mood: ['warm', 'cool', 'moody', 'neon', 'pastel', 'golden hour', 'night', 'bright', 'muted', 'misty', 'stormy', 'vibrant', 'dark', 'sunset', ''],
-  subject: ['mountains', 'sea', 'city', 'forest', 'figure', 'abstract', 'sun', 'moon', 'flowers', 'desert', 'stars', 'clouds', 'lighthouse', 'garden'],
+  color: [
+    'red',
+    'blue',
+    'teal',
+    'gold',
+    'green',
+    'purple',
+    'pink',
+    'orange',
+    'navy',
+    'crimson',
+    'lavender',
+    'black',
+    'white',
+    'cyan',
+    'amber',
+    '',
+  ],
+  mood: [
+    'warm',
+    'cool',
+    'moody',
+    'neon',
+    'pastel',
+    'golden hour',
+    'night',
+    'bright',
+    'muted',
+    'misty',
+    'stormy',
+    'vibrant',
+    'dark',
+    'sunset',
+    '',
+  ],
+  subject: [
+    'mountains',
+    'sea',
+    'city',
+    'forest',
+    'figure',
+    'abstract',
+    'sun',
+    'moon',
+    'flowers',
+    'desert',
+    'stars',
+    'clouds',
+    'lighthouse',
+    'garden',
+  ],
   comp: ['centered', 'symmetric', 'minimal', 'busy', '', ''],
   medium: ['watercolor', 'ink', 'pixel art', 'oil painting', '', '', ''],
 };
@@ -28,10 +76,17 @@ async function main(): Promise<void> {
   const n = Number(argv[argv.indexOf('--n') + 1] ?? 400) || 400;
   const dry = argv.includes('--dry');
   let s = 12345;
-  const r = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 4294967296);
+  const r = () => (s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 4294967296;
   const prompts = [...ONBOARDING_PROMPTS, ...GALLERY_PROMPTS].map((p) => ({ prompt: p.prompt, seed: p.seed }));
   while (prompts.length < n) {
-    const parts = [pick(WORDS.color, r), pick(WORDS.mood, r), pick(WORDS.subject, r), r() < 0.4 ? pick(WORDS.subject, r) : '', pick(WORDS.comp, r), pick(WORDS.medium, r)];
+    const parts = [
+      pick(WORDS.color, r),
+      pick(WORDS.mood, r),
+      pick(WORDS.subject, r),
+      r() < 0.4 ? pick(WORDS.subject, r) : '',
+      pick(WORDS.comp, r),
+      pick(WORDS.medium, r),
+    ];
     prompts.push({ prompt: parts.filter(Boolean).join(' '), seed: Math.floor(r() * 1e6) });
   }
   const sum = new Float64Array(FEATURE_DIM);

@@ -22,11 +22,28 @@ export interface LatentVisibility {
   lambda: number;
 }
 
-export async function diagnoseFeatures(opts: { seed: number; pool: number; folds: number; people?: number }): Promise<{ modelId: string; dim: number; latents: LatentVisibility[]; mean: number; weighted: number; tasteR2: number; people: number }> {
+export async function diagnoseFeatures(opts: {
+  seed: number;
+  pool: number;
+  folds: number;
+  people?: number;
+}): Promise<{
+  modelId: string;
+  dim: number;
+  latents: LatentVisibility[];
+  mean: number;
+  weighted: number;
+  tasteR2: number;
+  people: number;
+}> {
   const people = opts.people ?? 30;
   const pop = await buildPopulation({ seed: opts.seed, people, poolSize: opts.pool, onProgress: progress });
   const embedder = await embedderForEval();
-  const { vecs } = await embedPngsCached(embedder, pop.pool.map((p) => p.png), defaultCacheDir());
+  const { vecs } = await embedPngsCached(
+    embedder,
+    pop.pool.map((p) => p.png),
+    defaultCacheDir(),
+  );
   const d = embedder.dim;
   const n = vecs.length;
   const X = new Float32Array(n * d);
@@ -41,7 +58,13 @@ export async function diagnoseFeatures(opts: { seed: number; pool: number; folds
   // The same for whole people: the share of each virtual person's noise-free taste a linear scorer on
   // this embedding could learn from (folds−1)/folds of the pool — an upper bound for every scorer in
   // eval:piaa however many ratings it gets (they are all linear in the embedding).
-  const taste = outOfFoldRidge(X, n, d, pop.hidden.map((h) => Float64Array.from(h)), opts.folds);
+  const taste = outOfFoldRidge(
+    X,
+    n,
+    d,
+    pop.hidden.map((h) => Float64Array.from(h)),
+    opts.folds,
+  );
   const tasteR2 = taste.r2.reduce((a, r) => a + r, 0) / taste.r2.length;
   return { modelId: embedder.modelId, dim: d, latents, mean, weighted: mean, tasteR2, people };
 }
@@ -49,16 +72,36 @@ export async function diagnoseFeatures(opts: { seed: number; pool: number; folds
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2), { seed: 1, pool: 800, folds: 5, people: 30 });
   const t0 = performance.now();
-  const r = await diagnoseFeatures({ seed: Number(args.seed), pool: Number(args.pool), folds: Number(args.folds), people: Number(args.people) });
-  console.log(`## Linear visibility of the judge's scene latents in ${r.modelId} (${r.dim} dims, seed ${args.seed}, ${args.pool} images, ${args.folds}-fold CV ridge R²)`);
+  const r = await diagnoseFeatures({
+    seed: Number(args.seed),
+    pool: Number(args.pool),
+    folds: Number(args.folds),
+    people: Number(args.people),
+  });
+  console.log(
+    `## Linear visibility of the judge's scene latents in ${r.modelId} (${r.dim} dims, seed ${args.seed}, ${args.pool} images, ${args.folds}-fold CV ridge R²)`,
+  );
   console.log('');
   console.log('| latent | R² | λ |');
   console.log('|---|---|---|');
   for (const l of r.latents) console.log(`| ${l.name} | ${l.r2.toFixed(3)} | ${l.lambda} |`);
   console.log('');
   console.log(`mean R² (clipped at 0): ${r.mean.toFixed(3)}`);
-  console.log(`noise-free taste of ${r.people} virtual people, mean R²: ${r.tasteR2.toFixed(3)} (the most any linear scorer on this embedding can learn); ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-  console.log(JSON.stringify({ model: r.modelId, dim: r.dim, seed: Number(args.seed), pool: Number(args.pool), mean_r2: Number(r.mean.toFixed(4)), taste_r2: Number(r.tasteR2.toFixed(4)), people: r.people, r2: Object.fromEntries(r.latents.map((l) => [l.name, Number(l.r2.toFixed(4))])) }));
+  console.log(
+    `noise-free taste of ${r.people} virtual people, mean R²: ${r.tasteR2.toFixed(3)} (the most any linear scorer on this embedding can learn); ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+  );
+  console.log(
+    JSON.stringify({
+      model: r.modelId,
+      dim: r.dim,
+      seed: Number(args.seed),
+      pool: Number(args.pool),
+      mean_r2: Number(r.mean.toFixed(4)),
+      taste_r2: Number(r.tasteR2.toFixed(4)),
+      people: r.people,
+      r2: Object.fromEntries(r.latents.map((l) => [l.name, Number(l.r2.toFixed(4))])),
+    }),
+  );
 }
 
 runMain(import.meta.url, main);

@@ -11,9 +11,23 @@ export class MemoryImageStore implements LoopImageStore {
   readonly bytes = new Map<string, Buffer>();
   readonly records = new Map<string, ImageRecord>();
 
-  async put(bytes: Buffer, meta: { source: 'generated'; prompt?: string | null; generator?: string | null; seed?: number | null }): Promise<ImageRecord> {
+  async put(
+    bytes: Buffer,
+    meta: { source: 'generated'; prompt?: string | null; generator?: string | null; seed?: number | null },
+  ): Promise<ImageRecord> {
     const id = createHash('sha256').update(bytes).digest('hex');
-    const rec: ImageRecord = { id, width: 0, height: 0, bytes: bytes.length, source: meta.source, prompt: meta.prompt ?? null, generator: meta.generator ?? null, seed: meta.seed ?? null, ownerKey: null, createdAt: new Date() };
+    const rec: ImageRecord = {
+      id,
+      width: 0,
+      height: 0,
+      bytes: bytes.length,
+      source: meta.source,
+      prompt: meta.prompt ?? null,
+      generator: meta.generator ?? null,
+      seed: meta.seed ?? null,
+      ownerKey: null,
+      createdAt: new Date(),
+    };
     this.bytes.set(id, bytes);
     this.records.set(id, rec);
     return rec;

@@ -177,7 +177,13 @@ async function oneRun(
 ): Promise<RunOutcome> {
   const store = new MemoryImageStore();
   const { proposer, feedbackLlm, feedback } = proposerFor(row, cfg);
-  const deps: LoopDeps = { generator: new SketchGenerator({ size: cfg.size, concurrency: 4 }), store, objective: objectiveFactory(store), proposer, feedbackLlm };
+  const deps: LoopDeps = {
+    generator: new SketchGenerator({ size: cfg.size, concurrency: 4 }),
+    store,
+    objective: objectiveFactory(store),
+    proposer,
+    feedbackLlm,
+  };
   const budget = 1 + cfg.iterations * cfg.candidates;
   const params: RunParams = {
     prompt,
@@ -196,7 +202,16 @@ async function oneRun(
   const m = res.metrics;
   const bestSoFar = res.iterations.map((it) => it.state.bestSoFar ?? NaN);
   const trueGain = m.bestPrompt ? truth(m.bestPrompt) - truth(prompt) : 0;
-  return { max: m.max, maxMinusInit: m.maxMinusInit, kStar: m.kStar, trueGain, images: m.imagesUsed, maxSim: m.maxSim, scoreOfMostSim: m.scoreOfMostSim, bestSoFar };
+  return {
+    max: m.max,
+    maxMinusInit: m.maxMinusInit,
+    kStar: m.kStar,
+    trueGain,
+    images: m.imagesUsed,
+    maxSim: m.maxSim,
+    scoreOfMostSim: m.scoreOfMostSim,
+    bestSoFar,
+  };
 }
 
 interface SeedSetup {
@@ -207,12 +222,24 @@ interface SeedSetup {
 }
 
 async function setupSeed(seed: number, cfg: OptimizeConfig, embedder: Embedder): Promise<SeedSetup> {
-  const pop = await buildPopulation({ seed, people: cfg.people + cfg.community, poolSize: cfg.poolSize, size: cfg.size, cacheDir: cfg.cacheDir, onProgress: cfg.onProgress });
-  const vecs = await embedPngs(embedder, pop.pool.map((p) => p.png));
+  const pop = await buildPopulation({
+    seed,
+    people: cfg.people + cfg.community,
+    poolSize: cfg.poolSize,
+    size: cfg.size,
+    cacheDir: cfg.cacheDir,
+    onProgress: cfg.onProgress,
+  });
+  const vecs = await embedPngs(
+    embedder,
+    pop.pool.map((p) => p.png),
+  );
   const dim = embedder.dim;
   const rng = createRng(seed ^ 0xc0ffee);
   // The community (people after the first `cfg.people`) trains the global and meta models.
-  const commData = pop.people.slice(cfg.people).map((_, k) => packPerson(pop, vecs, dim, cfg.people + k, rng.shuffle([...pop.pool.keys()]).slice(0, cfg.trainRatings)));
+  const commData = pop.people
+    .slice(cfg.people)
+    .map((_, k) => packPerson(pop, vecs, dim, cfg.people + k, rng.shuffle([...pop.pool.keys()]).slice(0, cfg.trainRatings)));
   return { pop, community: trainCommunity(commData, rng), vecs, dim };
 }
 
@@ -231,7 +258,9 @@ function summarizeRows(outcomes: Record<string, RunOutcome[]>, personal: boolean
     const k = s((r) => r.kStar);
     const tg = s((r) => r.trueGain);
     const len = Math.max(...rs.map((r) => r.bestSoFar.length));
-    const curve = Array.from({ length: len }, (_, i) => round4(meanStd(rs.map((r) => r.bestSoFar[Math.min(i, r.bestSoFar.length - 1)] ?? null)).mean));
+    const curve = Array.from({ length: len }, (_, i) =>
+      round4(meanStd(rs.map((r) => r.bestSoFar[Math.min(i, r.bestSoFar.length - 1)] ?? null)).mean),
+    );
     const summary: RowSummary = {
       max: round4(max.mean),
       max_minus_init: round4(gain.mean),
@@ -248,7 +277,12 @@ function summarizeRows(outcomes: Record<string, RunOutcome[]>, personal: boolean
     if (personal) {
       const ms = s((r) => r.maxSim);
       const sm = s((r) => r.scoreOfMostSim);
-      Object.assign(summary, { max_sim: round4(ms.mean), score_of_most_sim: round4(sm.mean), max_sim_std: round4(ms.std), score_of_most_sim_std: round4(sm.std) });
+      Object.assign(summary, {
+        max_sim: round4(ms.mean),
+        score_of_most_sim: round4(sm.mean),
+        max_sim_std: round4(ms.std),
+        score_of_most_sim_std: round4(sm.std),
+      });
     }
     out[row] = summary;
   }
@@ -275,7 +309,16 @@ export async function runOptimizeEval(cfg: OptimizeConfig): Promise<OptimizeSumm
       const prompt = START_PROMPTS[(g + seed) % START_PROMPTS.length]!;
       const runSeed = mixSeed(seed, 'general', g) & 0x7fffffff;
       for (const row of cfg.rows) {
-        general[row]!.push(await oneRun(row, prompt, runSeed, (store) => new EmbeddingObjective(store, embedder, communityPredict, 'community scorer'), meanTruth, cfg));
+        general[row]!.push(
+          await oneRun(
+            row,
+            prompt,
+            runSeed,
+            (store) => new EmbeddingObjective(store, embedder, communityPredict, 'community scorer'),
+            meanTruth,
+            cfg,
+          ),
+        );
       }
       cfg.onProgress?.(`seed ${seed}: general ${g + 1}/${cfg.generalRuns}`);
     }
@@ -293,7 +336,16 @@ export async function runOptimizeEval(cfg: OptimizeConfig): Promise<OptimizeSumm
       const prompt = START_PROMPTS[(p + 3 * seed) % START_PROMPTS.length]!;
       const runSeed = mixSeed(seed, 'personal', p) & 0x7fffffff;
       for (const row of cfg.rows) {
-        personal[row]!.push(await oneRun(row, prompt, runSeed, (store) => new EmbeddingObjective(store, embedder, predict, `virtual human (${chosen})`, earlier), truth, cfg));
+        personal[row]!.push(
+          await oneRun(
+            row,
+            prompt,
+            runSeed,
+            (store) => new EmbeddingObjective(store, embedder, predict, `virtual human (${chosen})`, earlier),
+            truth,
+            cfg,
+          ),
+        );
       }
       cfg.onProgress?.(`seed ${seed}: person ${p + 1}/${cfg.people} (virtual human: auto → ${chosen})`);
     }
@@ -302,7 +354,10 @@ export async function runOptimizeEval(cfg: OptimizeConfig): Promise<OptimizeSumm
     `objective scores and true taste are on the 1..10 scale; true_gain = hidden true taste of the best image's scene − that of the initial prompt's scene`,
     `equal image budget per run: ${1 + cfg.iterations * cfg.candidates} images (1 initial + K=${cfg.iterations} × N=${cfg.candidates})`,
   ];
-  if (!cfg.llm) notes.push('LLM rows (feedback sets none, s+p, s+p+f, s+p+f+I) need an LLM: set OPENAI_API_KEY (and OPENAI_BASE_URL for a compatible server). Only the offline baselines ran.');
+  if (!cfg.llm)
+    notes.push(
+      'LLM rows (feedback sets none, s+p, s+p+f, s+p+f+I) need an LLM: set OPENAI_API_KEY (and OPENAI_BASE_URL for a compatible server). Only the offline baselines ran.',
+    );
   return {
     general: summarizeRows(general, false),
     personal: summarizeRows(personal, true),
@@ -319,12 +374,33 @@ export async function runOptimizeEval(cfg: OptimizeConfig): Promise<OptimizeSumm
 // ---------------------------------------------------------------- report
 
 export function optimizeMarkdown(s: OptimizeSummary): string {
-  const f = (x: number | undefined, sd: number | undefined) => (x === undefined || !Number.isFinite(x) ? 'n/a' : `${x.toFixed(2)} ± ${(sd ?? 0).toFixed(2)}`);
-  const lines = [`## Prompt optimization (seeds ${s.seeds.join(', ')}; K=${s.iterations}, N=${s.candidates}, ${s.budget_images} images per run)`, ''];
-  lines.push('### General preference (community scorer)', '', '| row | max | max − init | K* | true-taste gain | images | runs |', '|---|---|---|---|---|---|---|');
-  for (const [row, r] of Object.entries(s.general)) lines.push(`| ${row} | ${f(r.max, r.max_std)} | ${f(r.max_minus_init, r.max_minus_init_std)} | ${f(r.k_star, r.k_star_std)} | ${f(r.true_gain, r.true_gain_std)} | ${r.images} | ${r.runs} |`);
-  lines.push('', '### Personal preference (virtual human = the person\'s fitted scorer)', '', '| row | max | max − init | K* | max sim | score of most sim | true-taste gain | images | runs |', '|---|---|---|---|---|---|---|---|---|');
-  for (const [row, r] of Object.entries(s.personal)) lines.push(`| ${row} | ${f(r.max, r.max_std)} | ${f(r.max_minus_init, r.max_minus_init_std)} | ${f(r.k_star, r.k_star_std)} | ${f(r.max_sim, r.max_sim_std)} | ${f(r.score_of_most_sim, r.score_of_most_sim_std)} | ${f(r.true_gain, r.true_gain_std)} | ${r.images} | ${r.runs} |`);
+  const f = (x: number | undefined, sd: number | undefined) =>
+    x === undefined || !Number.isFinite(x) ? 'n/a' : `${x.toFixed(2)} ± ${(sd ?? 0).toFixed(2)}`;
+  const lines = [
+    `## Prompt optimization (seeds ${s.seeds.join(', ')}; K=${s.iterations}, N=${s.candidates}, ${s.budget_images} images per run)`,
+    '',
+  ];
+  lines.push(
+    '### General preference (community scorer)',
+    '',
+    '| row | max | max − init | K* | true-taste gain | images | runs |',
+    '|---|---|---|---|---|---|---|',
+  );
+  for (const [row, r] of Object.entries(s.general))
+    lines.push(
+      `| ${row} | ${f(r.max, r.max_std)} | ${f(r.max_minus_init, r.max_minus_init_std)} | ${f(r.k_star, r.k_star_std)} | ${f(r.true_gain, r.true_gain_std)} | ${r.images} | ${r.runs} |`,
+    );
+  lines.push(
+    '',
+    "### Personal preference (virtual human = the person's fitted scorer)",
+    '',
+    '| row | max | max − init | K* | max sim | score of most sim | true-taste gain | images | runs |',
+    '|---|---|---|---|---|---|---|---|---|',
+  );
+  for (const [row, r] of Object.entries(s.personal))
+    lines.push(
+      `| ${row} | ${f(r.max, r.max_std)} | ${f(r.max_minus_init, r.max_minus_init_std)} | ${f(r.k_star, r.k_star_std)} | ${f(r.max_sim, r.max_sim_std)} | ${f(r.score_of_most_sim, r.score_of_most_sim_std)} | ${f(r.true_gain, r.true_gain_std)} | ${r.images} | ${r.runs} |`,
+    );
   if (!s.llm) lines.push('', '_LLM rows (none, s+p, s+p+f, s+p+f+I) were not run: they need an LLM (OPENAI_API_KEY)._');
   return lines.join('\n');
 }
@@ -337,7 +413,9 @@ export function optimizeChecks(s: OptimizeSummary): string[] {
     if (!g || !r) continue;
     const proxy = g.max_minus_init > r.max_minus_init;
     const real = g.true_gain > r.true_gain;
-    out.push(`${table}: genetic vs random at ${s.budget_images} images — max−init ${g.max_minus_init.toFixed(2)} vs ${r.max_minus_init.toFixed(2)} (${proxy ? 'better' : 'NOT better'}), true-taste gain ${g.true_gain.toFixed(2)} vs ${r.true_gain.toFixed(2)} (${real ? 'better' : 'NOT better'}): ${proxy && real ? 'MET' : 'MISSED'}`);
+    out.push(
+      `${table}: genetic vs random at ${s.budget_images} images — max−init ${g.max_minus_init.toFixed(2)} vs ${r.max_minus_init.toFixed(2)} (${proxy ? 'better' : 'NOT better'}), true-taste gain ${g.true_gain.toFixed(2)} vs ${r.true_gain.toFixed(2)} (${real ? 'better' : 'NOT better'}): ${proxy && real ? 'MET' : 'MISSED'}`,
+    );
   }
   return out;
 }
@@ -346,7 +424,13 @@ export async function optimizeChart(s: OptimizeSummary): Promise<Buffer> {
   const series = (['general', 'personal'] as const).flatMap((table) =>
     Object.entries(s[table]).map(([row, r]) => ({ name: `${table}: ${row}`, points: r.best_so_far.map((y, i) => ({ x: i, y })) })),
   );
-  return lineChart(series, { title: `Best-so-far objective score vs iteration (mean over runs; seeds ${s.seeds.join(', ')})`, xTitle: 'iteration', yTitle: 'best-so-far score (1–10)', width: 760, height: 440 });
+  return lineChart(series, {
+    title: `Best-so-far objective score vs iteration (mean over runs; seeds ${s.seeds.join(', ')})`,
+    xTitle: 'iteration',
+    yTitle: 'best-so-far score (1–10)',
+    width: 760,
+    height: 440,
+  });
 }
 
 // ---------------------------------------------------------------- CLI
@@ -355,19 +439,36 @@ async function llmFromEnv(): Promise<OptimizeConfig['llm']> {
   const config = loadConfig();
   if (!config.OPENAI_API_KEY) return null;
   const { createOpenAILlms } = await import('../providers/llm/openai');
-  const llms = createOpenAILlms({ apiKey: config.OPENAI_API_KEY, baseURL: config.OPENAI_BASE_URL, model: config.LLM_MODEL, feedbackModel: config.LLM_FEEDBACK_MODEL, timeoutMs: config.LLM_TIMEOUT_MS });
+  const llms = createOpenAILlms({
+    apiKey: config.OPENAI_API_KEY,
+    baseURL: config.OPENAI_BASE_URL,
+    model: config.LLM_MODEL,
+    feedbackModel: config.LLM_FEEDBACK_MODEL,
+    timeoutMs: config.LLM_TIMEOUT_MS,
+  });
   return { optimizer: llms.optimizer, feedback: llms.feedback };
 }
 
 async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2), { seed: 1, quick: false, people: 0, seeds: 3, iterations: 6, candidates: 4, out: 'eval-results' } as Record<string, string | number | boolean>);
+  const args = parseArgs(process.argv.slice(2), {
+    seed: 1,
+    quick: false,
+    people: 0,
+    seeds: 3,
+    iterations: 6,
+    candidates: 4,
+    out: 'eval-results',
+  });
   const quick = Boolean(args.quick);
   const seed = Number(args.seed);
   const nSeeds = Math.max(1, Number(args.seeds));
   const people = Number(args.people) || (quick ? 10 : 20);
   const llm = await llmFromEnv();
   const rows = ['random', 'genetic', ...(llm ? LLM_ROWS.map((r) => `llm:${r}`) : [])];
-  if (!llm) progress('No LLM configured (OPENAI_API_KEY): running the offline baselines random and genetic only; the LLM feedback rows need an LLM.');
+  if (!llm)
+    progress(
+      'No LLM configured (OPENAI_API_KEY): running the offline baselines random and genetic only; the LLM feedback rows need an LLM.',
+    );
   const cfg: OptimizeConfig = {
     seeds: Array.from({ length: nSeeds }, (_, i) => seed + i),
     people,

@@ -113,7 +113,13 @@ export const blendMethod: EvalMethod = {
   },
 };
 
-const BY_NAME: Record<MethodName, EvalMethod> = { global: globalMethod, finetune: finetuneMethod, knn: knnMethod, maml: mamlMethod, blend: blendMethod };
+const BY_NAME: Record<MethodName, EvalMethod> = {
+  global: globalMethod,
+  finetune: finetuneMethod,
+  knn: knnMethod,
+  maml: mamlMethod,
+  blend: blendMethod,
+};
 
 /** `auto`: the product's per-person choice (best cross-validated SROCC), then that method's fit. */
 export const autoMethod: EvalMethod & { lastChoice?: MethodName } = {

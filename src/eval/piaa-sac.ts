@@ -56,14 +56,20 @@ export async function sacPiaaData(opts: SacPiaaOptions): Promise<PiaaData> {
   const minRatings = opts.minRatings ?? 30;
   const ds = loadSac(opts.sqlite, opts.imagesDir, { minRatingsPerRater: minRatings });
   let raters = ds.raters;
-  if (opts.maxRaters && raters.length > opts.maxRaters) raters = [...raters].sort((a, b) => b.ratings.length - a.ratings.length || a.raterId - b.raterId).slice(0, opts.maxRaters);
+  if (opts.maxRaters && raters.length > opts.maxRaters)
+    raters = [...raters].sort((a, b) => b.ratings.length - a.ratings.length || a.raterId - b.raterId).slice(0, opts.maxRaters);
   const kept = { ...ds, raters };
   const images = sacImages(kept);
   const s = ds.stats;
-  opts.onProgress?.(`SAC: ${s.surveys} surveys, ${s.corruptedSurveys} corrupted (excluded), ${raters.length} raters with ≥ ${minRatings} ratings, ${images.length} images`);
+  opts.onProgress?.(
+    `SAC: ${s.surveys} surveys, ${s.corruptedSurveys} corrupted (excluded), ${raters.length} raters with ≥ ${minRatings} ratings, ${images.length} images`,
+  );
 
   const embedder = opts.embedder ?? (await ClipEmbedder.create(clipOptionsFromConfig(loadConfig())));
-  const cacheFile = opts.cacheDir === false ? null : path.join(opts.cacheDir ?? defaultCacheDir(), `sac-${embedder.modelId.replace(/[^A-Za-z0-9._-]+/g, '_')}.bin`);
+  const cacheFile =
+    opts.cacheDir === false
+      ? null
+      : path.join(opts.cacheDir ?? defaultCacheDir(), `sac-${embedder.modelId.replace(/[^A-Za-z0-9._-]+/g, '_')}.bin`);
   const cache = cacheFile && embedder.dim > 0 ? readCache(cacheFile, embedder.dim) : new Map<number, Float32Array>();
   const todo = images.filter((im) => !cache.has(im.imageId));
   for (let i = 0; i < todo.length; i += 32) {
@@ -94,7 +100,9 @@ export async function sacPiaaData(opts: SacPiaaOptions): Promise<PiaaData> {
     })),
     notes: [
       `SAC: raters = surveys; ${s.corruptedSurveys} corrupted surveys (> 20 answers) excluded with their ${s.ratingsFromCorruptedSurveys} ratings` +
-        (ds.excludedSurveys.length ? ` (ids ${ds.excludedSurveys.slice(0, 10).join(', ')}${ds.excludedSurveys.length > 10 ? ', …' : ''})` : ''),
+        (ds.excludedSurveys.length
+          ? ` (ids ${ds.excludedSurveys.slice(0, 10).join(', ')}${ds.excludedSurveys.length > 10 ? ', …' : ''})`
+          : ''),
       `SAC: ${raters.length} raters with ≥ ${minRatings} ratings, ${images.length} images, ${s.ratingsMissingImage} ratings without an image file skipped; embedder ${embedder.modelId}; no noise ceiling (hidden taste unknown)`,
     ],
   };

@@ -129,7 +129,19 @@ export interface PiaaSummary {
   /** SROCC of the embedding bound (see RaterData.bound) against the observed ratings: the practical ceiling of every scorer here. */
   embedding_bound?: { srocc: number; srocc_std: number; n: number };
   /** Per count: mean SROCC of each arm, plus the paired per-person difference (active − random). */
-  active_vs_random: Record<string, { active: number; random: number; active_std: number; random_std: number; diff: number; diff_se: number; active_wins: number; n: number }>;
+  active_vs_random: Record<
+    string,
+    {
+      active: number;
+      random: number;
+      active_std: number;
+      random_std: number;
+      diff: number;
+      diff_se: number;
+      active_wins: number;
+      n: number;
+    }
+  >;
   seed: number;
   people: number;
   source: 'synthetic' | 'sac';
@@ -155,7 +167,12 @@ function clip10(v: Float64Array): Float64Array {
   return v.map((x) => (x < 1 ? 1 : x > 10 ? 10 : x));
 }
 
-function evaluate(method: EvalMethod, train: PackedRatings, test: PackedRatings, community: Community): { srocc: number | null; mse: number | null; mae: number | null } {
+function evaluate(
+  method: EvalMethod,
+  train: PackedRatings,
+  test: PackedRatings,
+  community: Community,
+): { srocc: number | null; mse: number | null; mae: number | null } {
   const pred = clip10(method.fit(train, community)(test.X, test.n));
   return { srocc: srocc(pred, test.y), mse: mse(pred, test.y), mae: mae(pred, test.y) };
 }
@@ -171,7 +188,14 @@ export interface PersonResult {
   active: Record<number, { active: number | null; random: number | null }>;
 }
 
-function evaluatePerson(data: PiaaData, rater: RaterData, community: Community, cfg: PiaaConfig, fresh: Uint8Array, rng: Rng): PersonResult | null {
+function evaluatePerson(
+  data: PiaaData,
+  rater: RaterData,
+  community: Community,
+  cfg: PiaaConfig,
+  fresh: Uint8Array,
+  rng: Rng,
+): PersonResult | null {
   const n = rater.items.length;
   const perm = permutation(n, rng);
   // Test images: fresh ones only (never seen by the community models); training: any other.
@@ -189,13 +213,17 @@ function evaluatePerson(data: PiaaData, rater: RaterData, community: Community, 
     const h = Float64Array.from(testPos, (p) => rater.hidden![p] as number);
     out.ceiling = srocc(h, test.y);
   }
-  if (rater.bound) out.bound = srocc(Float64Array.from(testPos, (p) => rater.bound![p] as number), test.y);
+  if (rater.bound)
+    out.bound = srocc(
+      Float64Array.from(testPos, (p) => rater.bound![p] as number),
+      test.y,
+    );
   for (const s of fitting) {
     const train = packRows(data, rater, trainSeq.slice(0, s));
     out.shots[s] = {};
     for (const name of cfg.methods) {
       const m = AVAILABLE_METHODS[name];
-      if (m) out.shots[s]![name] = evaluate(m, train, test, community);
+      if (m) out.shots[s][name] = evaluate(m, train, test, community);
     }
   }
   // Active vs random from the same start set, over the same candidate pool; repeated over
@@ -212,11 +240,19 @@ function evaluatePerson(data: PiaaData, rater: RaterData, community: Community, 
       const candPos = order.slice(0, Math.min(order.length, Math.max(cfg.activeCandidates, Math.max(...counts))));
       const pool = packRows(data, rater, candPos);
       const start = candPos.slice(0, cfg.activeStart);
-      const activeSeq = activeOrder(pool, community, start.map((_, i) => i), Math.max(...counts), cfg.activeBatch).map((i) => candPos[i] as number);
+      const activeSeq = activeOrder(
+        pool,
+        community,
+        start.map((_, i) => i),
+        Math.max(...counts),
+        cfg.activeBatch,
+      ).map((i) => candPos[i] as number);
       const randomSeqs = randomArmOrders(candPos, start.length, cfg.randomOrders ?? 1, rng);
       counts.forEach((c, ci) => {
         const a = evaluate(model, packRows(data, rater, activeSeq.slice(0, c)), test, community).srocc;
-        const randoms = randomSeqs.map((seq) => evaluate(model, packRows(data, rater, seq.slice(0, c)), test, community).srocc).filter((v): v is number => v !== null);
+        const randoms = randomSeqs
+          .map((seq) => evaluate(model, packRows(data, rater, seq.slice(0, c)), test, community).srocc)
+          .filter((v): v is number => v !== null);
         // A replicate counts only when both arms have a figure, so the two means stay paired.
         if (a !== null && randoms.length) {
           sums[ci]!.active.push(a);
@@ -244,7 +280,9 @@ export function randomArmOrders(candidates: readonly number[], startLength: numb
 
 /** Ratings of a community member used to train the community models (a random subset of non-fresh images). */
 function communityRatings(data: PiaaData, rater: RaterData, k: number, fresh: Uint8Array, rng: Rng): PackedRatings {
-  const perm = permutation(rater.items.length, rng).filter((p) => fresh[rater.items[p] as number] !== 1).slice(0, k);
+  const perm = permutation(rater.items.length, rng)
+    .filter((p) => fresh[rater.items[p] as number] !== 1)
+    .slice(0, k);
   return packRows(data, rater, perm);
 }
 
@@ -292,8 +330,14 @@ export function runFold(data: PiaaData, cfg: PiaaConfig, plan: FoldPlan): FoldRe
   const commRng = createRng(plan.commSeed);
   const fresh = freshImages(data.images, cfg.freshShare, commRng);
   const t0 = performance.now();
-  const community = trainCommunity(plan.commIdx.map((i) => communityRatings(data, data.raters[i]!, cfg.communityPerRater, fresh, commRng)), commRng, { maml: cfg.methods.includes('maml') || cfg.methods.includes('auto') });
-  cfg.onProgress?.(`fold ${f + 1}/2: community models from ${plan.commIdx.length} raters in ${(performance.now() - t0).toFixed(0)} ms; evaluating ${plan.testIdx.length} people`);
+  const community = trainCommunity(
+    plan.commIdx.map((i) => communityRatings(data, data.raters[i]!, cfg.communityPerRater, fresh, commRng)),
+    commRng,
+    { maml: cfg.methods.includes('maml') || cfg.methods.includes('auto') },
+  );
+  cfg.onProgress?.(
+    `fold ${f + 1}/2: community models from ${plan.commIdx.length} raters in ${(performance.now() - t0).toFixed(0)} ms; evaluating ${plan.testIdx.length} people`,
+  );
   const pts = community.global.lambdaSchedule?.points ?? [];
   const schedule = `fold ${f + 1}: community λ ${community.global.lambda}, finetune λ schedule ${pts.length ? pts.map((p) => `${p.n}→${p.lambda}`).join(' ') : 'none'}`;
   const results: PersonResult[] = [];
@@ -308,7 +352,12 @@ export function runFold(data: PiaaData, cfg: PiaaConfig, plan: FoldPlan): FoldRe
 /** The protocol on the calling thread, one fold after the other. */
 export function runPiaaProtocol(data: PiaaData, cfg: PiaaConfig): PiaaSummary {
   const folds = planFolds(data, cfg).map((plan) => runFold(data, cfg, plan));
-  return summarize(folds.flatMap((r) => r.results), data, cfg, folds.map((r) => r.schedule));
+  return summarize(
+    folds.flatMap((r) => r.results),
+    data,
+    cfg,
+    folds.map((r) => r.schedule),
+  );
 }
 
 /**
@@ -318,12 +367,22 @@ export function runPiaaProtocol(data: PiaaData, cfg: PiaaConfig): PiaaSummary {
 export async function runPiaaProtocolParallel(data: PiaaData, cfg: PiaaConfig): Promise<PiaaSummary> {
   const { onProgress, ...cloneable } = cfg;
   const folds = await Promise.all(planFolds(data, cfg).map((plan) => runFoldInWorker(data, cloneable, plan, onProgress)));
-  return summarize(folds.flatMap((r) => r.results), data, cfg, folds.map((r) => r.schedule));
+  return summarize(
+    folds.flatMap((r) => r.results),
+    data,
+    cfg,
+    folds.map((r) => r.schedule),
+  );
 }
 
 export type PiaaWorkerMessage = { progress: string } | { result: FoldResult } | { error: string; stack?: string };
 
-function runFoldInWorker(data: PiaaData, cfg: Omit<PiaaConfig, 'onProgress'>, plan: FoldPlan, onProgress?: (msg: string) => void): Promise<FoldResult> {
+function runFoldInWorker(
+  data: PiaaData,
+  cfg: Omit<PiaaConfig, 'onProgress'>,
+  plan: FoldPlan,
+  onProgress?: (msg: string) => void,
+): Promise<FoldResult> {
   return new Promise((resolve, reject) => {
     const worker = new Worker(new URL('./piaa-worker.mjs', import.meta.url), { workerData: { data, cfg, plan } });
     let done = false;
@@ -336,10 +395,15 @@ function runFoldInWorker(data: PiaaData, cfg: Omit<PiaaConfig, 'onProgress'>, pl
     worker.on('message', (m: PiaaWorkerMessage) => {
       if ('progress' in m) onProgress?.(m.progress);
       else if ('result' in m) finish(() => resolve(m.result));
-      else finish(() => reject(Object.assign(new Error(`eval:piaa fold ${plan.fold + 1} failed in its worker: ${m.error}`), { stack: m.stack })));
+      else
+        finish(() =>
+          reject(Object.assign(new Error(`eval:piaa fold ${plan.fold + 1} failed in its worker: ${m.error}`), { stack: m.stack })),
+        );
     });
     worker.once('error', (err) => finish(() => reject(err)));
-    worker.once('exit', (code) => finish(() => reject(new Error(`eval:piaa fold ${plan.fold + 1} worker exited (code ${code}) before replying`))));
+    worker.once('exit', (code) =>
+      finish(() => reject(new Error(`eval:piaa fold ${plan.fold + 1} worker exited (code ${code}) before replying`))),
+    );
   });
 }
 
@@ -353,7 +417,15 @@ function summarize(results: PersonResult[], data: PiaaData, cfg: PiaaConfig, sch
       const a = meanStd(rs.map((x) => x.srocc));
       const b = meanStd(rs.map((x) => x.mse));
       const c = meanStd(rs.map((x) => x.mae));
-      row[m] = { srocc: round4(a.mean), mse: round4(b.mean), mae: round4(c.mean), srocc_std: round4(a.std), mse_std: round4(b.std), mae_std: round4(c.std), n: rs.length };
+      row[m] = {
+        srocc: round4(a.mean),
+        mse: round4(b.mean),
+        mae: round4(c.mean),
+        srocc_std: round4(a.std),
+        mse_std: round4(b.std),
+        mae_std: round4(c.std),
+        n: rs.length,
+      };
     }
     if (Object.keys(row).length) shots[String(s)] = row;
   }
@@ -392,7 +464,11 @@ function summarize(results: PersonResult[], data: PiaaData, cfg: PiaaConfig, sch
       cfg.freshShare > 0
         ? `test images: fresh — ${Math.round(cfg.freshShare * 100)}% of the images per fold, never seen by the community models (${cfg.communityPerRater} ratings per community member)`
         : 'DIAGNOSTIC: test images may be ones the community models were trained on (--fresh-share 0)',
-      ...(Object.keys(avr).length ? [`active vs random: ${cfg.activeStart} random images first for both arms, then ${cfg.activeBatch} per active step from ${cfg.activeCandidates} candidates; both arms averaged over ${cfg.activeReplicates ?? 1} draw(s) of start set and candidates per person, the random arm over ${cfg.randomOrders ?? 1} random order(s) per draw`] : []),
+      ...(Object.keys(avr).length
+        ? [
+            `active vs random: ${cfg.activeStart} random images first for both arms, then ${cfg.activeBatch} per active step from ${cfg.activeCandidates} candidates; both arms averaged over ${cfg.activeReplicates ?? 1} draw(s) of start set and candidates per person, the random arm over ${cfg.randomOrders ?? 1} random order(s) per draw`,
+          ]
+        : []),
       ...schedules,
     ],
   };
@@ -420,7 +496,15 @@ export interface SyntheticDataOptions {
 
 /** The synthetic population as PiaaData: every person has (hidden) ratings of every pool image. */
 export async function syntheticPiaaData(opts: SyntheticDataOptions): Promise<PiaaData> {
-  const pop = await buildPopulation({ seed: opts.seed, people: opts.people, poolSize: opts.poolSize, size: opts.size, cacheDir: opts.cacheDir, judgeView: opts.judgeView, onProgress: opts.onProgress });
+  const pop = await buildPopulation({
+    seed: opts.seed,
+    people: opts.people,
+    poolSize: opts.poolSize,
+    size: opts.size,
+    cacheDir: opts.cacheDir,
+    judgeView: opts.judgeView,
+    onProgress: opts.onProgress,
+  });
   let vecs: Float32Array[];
   let modelId: string;
   if (opts.embedding === 'oracle-latents') {
@@ -435,9 +519,14 @@ export async function syntheticPiaaData(opts: SyntheticDataOptions): Promise<Pia
     modelId = embedder.modelId;
     const t0 = performance.now();
     const cacheDir = opts.cacheDir === undefined ? defaultCacheDir() : opts.cacheDir;
-    const res = await embedPngsCached(embedder, pop.pool.map((p) => p.png), cacheDir, (done, total) => {
-      if (done % 256 === 0 || done === total) opts.onProgress?.(`embedded ${done}/${total} images`);
-    });
+    const res = await embedPngsCached(
+      embedder,
+      pop.pool.map((p) => p.png),
+      cacheDir,
+      (done, total) => {
+        if (done % 256 === 0 || done === total) opts.onProgress?.(`embedded ${done}/${total} images`);
+      },
+    );
     vecs = res.vecs;
     opts.onProgress?.(`embedding with ${embedder.modelId}: ${(performance.now() - t0).toFixed(0)} ms${res.cached ? ' (from cache)' : ''}`);
   }
@@ -446,15 +535,28 @@ export async function syntheticPiaaData(opts: SyntheticDataOptions): Promise<Pia
   vecs.forEach((v, i) => X.set(v, i * dim));
   const all = Int32Array.from({ length: pop.pool.length }, (_, i) => i);
   const t1 = performance.now();
-  const bound = outOfFoldRidge(X, vecs.length, dim, pop.hidden.map((h) => Float64Array.from(h))).pred;
+  const bound = outOfFoldRidge(
+    X,
+    vecs.length,
+    dim,
+    pop.hidden.map((h) => Float64Array.from(h)),
+  ).pred;
   opts.onProgress?.(`embedding bound (linear fits of the noise-free tastes): ${(performance.now() - t1).toFixed(0)} ms`);
   return {
     source: 'synthetic',
     dim,
     X,
     images: pop.pool.length,
-    raters: pop.people.map((p, i) => ({ id: p.id, items: all, ratings: Float64Array.from(pop.ratings[i]!), hidden: pop.hidden[i]!, bound: bound[i]! })),
-    notes: [`synthetic population: ${opts.people} people, ${pop.pool.length} sketch images, embedder ${modelId}; hidden judge sees scene specs only (${pop.judge.view === 'drawn' ? 'what is drawn' : 'DIAGNOSTIC: the prompt\'s words'})`],
+    raters: pop.people.map((p, i) => ({
+      id: p.id,
+      items: all,
+      ratings: Float64Array.from(pop.ratings[i]!),
+      hidden: pop.hidden[i]!,
+      bound: bound[i]!,
+    })),
+    notes: [
+      `synthetic population: ${opts.people} people, ${pop.pool.length} sketch images, embedder ${modelId}; hidden judge sees scene specs only (${pop.judge.view === 'drawn' ? 'what is drawn' : "DIAGNOSTIC: the prompt's words"})`,
+    ],
   };
 }
 
@@ -468,7 +570,9 @@ export function markdownReport(s: PiaaSummary, methods: string[]): string {
   lines.push(`Noise ceiling SROCC: ${ceil}`);
   if (s.embedding_bound) {
     const b = s.embedding_bound;
-    lines.push(`Embedding bound SROCC: ${f(b.srocc, b.srocc_std)}${s.ceiling.srocc ? ` (${((b.srocc / s.ceiling.srocc) * 100).toFixed(0)}% of the ceiling)` : ''} — a linear fit of each person's *noise-free* taste on 4/5 of all images, tested on the rest: how far any scorer on this embedding could get (diagnostic)`);
+    lines.push(
+      `Embedding bound SROCC: ${f(b.srocc, b.srocc_std)}${s.ceiling.srocc ? ` (${((b.srocc / s.ceiling.srocc) * 100).toFixed(0)}% of the ceiling)` : ''} — a linear fit of each person's *noise-free* taste on 4/5 of all images, tested on the rest: how far any scorer on this embedding could get (diagnostic)`,
+    );
   }
   lines.push('');
   lines.push('| ratings | method | SROCC | MSE | MAE | people |', '|---|---|---|---|---|---|');
@@ -478,8 +582,17 @@ export function markdownReport(s: PiaaSummary, methods: string[]): string {
       if (r) lines.push(`| ${shot} | ${m} | ${f(r.srocc, r.srocc_std)} | ${f(r.mse, r.mse_std)} | ${f(r.mae, r.mae_std)} | ${r.n} |`);
     }
   }
-  lines.push('', `Active vs random selection (SROCC of \`${s.active_model}\` at equal numbers of ratings):`, '', '| ratings | active | random | paired diff ± s.e. | active wins | people |', '|---|---|---|---|---|---|');
-  for (const [c, r] of Object.entries(s.active_vs_random)) lines.push(`| ${c} | ${f(r.active, r.active_std)} | ${f(r.random, r.random_std)} | ${r.diff >= 0 ? '+' : ''}${r.diff.toFixed(3)} ± ${r.diff_se.toFixed(3)} | ${r.active_wins}/${r.n} | ${r.n} |`);
+  lines.push(
+    '',
+    `Active vs random selection (SROCC of \`${s.active_model}\` at equal numbers of ratings):`,
+    '',
+    '| ratings | active | random | paired diff ± s.e. | active wins | people |',
+    '|---|---|---|---|---|---|',
+  );
+  for (const [c, r] of Object.entries(s.active_vs_random))
+    lines.push(
+      `| ${c} | ${f(r.active, r.active_std)} | ${f(r.random, r.random_std)} | ${r.diff >= 0 ? '+' : ''}${r.diff.toFixed(3)} ± ${r.diff_se.toFixed(3)} | ${r.active_wins}/${r.n} | ${r.n} |`,
+    );
   return lines.join('\n');
 }
 
@@ -492,25 +605,35 @@ export function targetChecks(s: PiaaSummary): string[] {
     const best = entries.reduce((a, b) => (b[1].srocc > a[1].srocc ? b : a));
     if (s.ceiling.srocc !== null) {
       const ratio = best[1].srocc / s.ceiling.srocc;
-      const ofBound = s.embedding_bound ? `; ${((best[1].srocc / s.embedding_bound.srocc) * 100).toFixed(0)}% of the embedding bound ${s.embedding_bound.srocc.toFixed(3)}` : '';
-      out.push(`best at 100 ratings: ${best[0]} ${best[1].srocc.toFixed(3)} = ${(ratio * 100).toFixed(0)}% of the ceiling ${s.ceiling.srocc.toFixed(3)} (target ≥ 80%): ${ratio >= 0.8 ? 'MET' : 'MISSED'}${ofBound}`);
+      const ofBound = s.embedding_bound
+        ? `; ${((best[1].srocc / s.embedding_bound.srocc) * 100).toFixed(0)}% of the embedding bound ${s.embedding_bound.srocc.toFixed(3)}`
+        : '';
+      out.push(
+        `best at 100 ratings: ${best[0]} ${best[1].srocc.toFixed(3)} = ${(ratio * 100).toFixed(0)}% of the ceiling ${s.ceiling.srocc.toFixed(3)} (target ≥ 80%): ${ratio >= 0.8 ? 'MET' : 'MISSED'}${ofBound}`,
+      );
     }
     const auto = row100.auto;
     if (auto) {
       const gap = best[1].srocc - auto.srocc;
-      out.push(`auto at 100 ratings: ${auto.srocc.toFixed(3)}, ${gap.toFixed(3)} below the best (target ≤ 0.03): ${gap <= 0.03 ? 'MET' : 'MISSED'}`);
+      out.push(
+        `auto at 100 ratings: ${auto.srocc.toFixed(3)}, ${gap.toFixed(3)} below the best (target ≤ 0.03): ${gap <= 0.03 ? 'MET' : 'MISSED'}`,
+      );
     }
   }
   const avr = Object.entries(s.active_vs_random);
   if (avr.length) {
     const wins = avr.filter(([, r]) => r.active > r.random).length;
-    out.push(`active beats random at ${wins}/${avr.length} rating counts (${avr.map(([c, r]) => `${c}: ${(r.active - r.random >= 0 ? '+' : '')}${(r.active - r.random).toFixed(3)}`).join(', ')}): ${wins === avr.length ? 'MET' : 'MISSED'}`);
+    out.push(
+      `active beats random at ${wins}/${avr.length} rating counts (${avr.map(([c, r]) => `${c}: ${r.active - r.random >= 0 ? '+' : ''}${(r.active - r.random).toFixed(3)}`).join(', ')}): ${wins === avr.length ? 'MET' : 'MISSED'}`,
+    );
   }
   return out;
 }
 
 export async function piaaChart(s: PiaaSummary, methods: string[]): Promise<Buffer> {
-  const shots = Object.keys(s.shots).map(Number).sort((a, b) => a - b);
+  const shots = Object.keys(s.shots)
+    .map(Number)
+    .sort((a, b) => a - b);
   const series = methods
     .filter((m) => shots.some((k) => s.shots[String(k)]?.[m]))
     .map((m) => ({
@@ -522,11 +645,33 @@ export async function piaaChart(s: PiaaSummary, methods: string[]): Promise<Buff
         return [{ x: k, y: r.srocc, lo: r.srocc - se, hi: r.srocc + se }];
       }),
     }));
-  if (s.ceiling.srocc !== null && shots.length) series.push({ name: 'noise ceiling', points: shots.map((k) => ({ x: k, y: s.ceiling.srocc as number, lo: s.ceiling.srocc as number, hi: s.ceiling.srocc as number })) });
-  const counts = Object.keys(s.active_vs_random).map(Number).sort((a, b) => a - b);
+  if (s.ceiling.srocc !== null && shots.length)
+    series.push({
+      name: 'noise ceiling',
+      points: shots.map((k) => ({ x: k, y: s.ceiling.srocc as number, lo: s.ceiling.srocc as number, hi: s.ceiling.srocc as number })),
+    });
+  const counts = Object.keys(s.active_vs_random)
+    .map(Number)
+    .sort((a, b) => a - b);
   if (counts.length) {
-    series.push({ name: `active (${s.active_model})`, points: counts.map((c) => ({ x: c, y: s.active_vs_random[String(c)]!.active, lo: s.active_vs_random[String(c)]!.active, hi: s.active_vs_random[String(c)]!.active })) });
-    series.push({ name: `random (${s.active_model})`, points: counts.map((c) => ({ x: c, y: s.active_vs_random[String(c)]!.random, lo: s.active_vs_random[String(c)]!.random, hi: s.active_vs_random[String(c)]!.random })) });
+    series.push({
+      name: `active (${s.active_model})`,
+      points: counts.map((c) => ({
+        x: c,
+        y: s.active_vs_random[String(c)]!.active,
+        lo: s.active_vs_random[String(c)]!.active,
+        hi: s.active_vs_random[String(c)]!.active,
+      })),
+    });
+    series.push({
+      name: `random (${s.active_model})`,
+      points: counts.map((c) => ({
+        x: c,
+        y: s.active_vs_random[String(c)]!.random,
+        lo: s.active_vs_random[String(c)]!.random,
+        hi: s.active_vs_random[String(c)]!.random,
+      })),
+    });
   }
   return lineChart(series, {
     title: `PIAA: SROCC vs number of ratings (${s.source}, seed ${s.seed}, ${s.people} people; bands ± 1 s.e.)`,
@@ -542,7 +687,10 @@ export async function piaaChart(s: PiaaSummary, methods: string[]): Promise<Buff
 /** "1-5", "1,2,7" or "3" → [1,2,3,4,5] / [1,2,7] / [3]. */
 export function parseSeeds(spec: string): number[] {
   const out: number[] = [];
-  for (const part of spec.split(',').map((p) => p.trim()).filter(Boolean)) {
+  for (const part of spec
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const m = /^(\d+)(?:-(\d+))?$/.exec(part);
     if (!m) throw new UsageError(`--seeds takes seeds like 1-5 or 1,2,7 (got "${spec}")`);
     const a = Number(m[1]);
@@ -587,7 +735,9 @@ export function acrossSeeds(summaries: readonly PiaaSummary[]): AcrossSeeds {
       seed: s.seed,
       ceiling,
       bound: s.embedding_bound?.srocc ?? null,
-      best: bestEntry ? { method: bestEntry[0], srocc: bestEntry[1].srocc, ratio: ceiling ? round4(bestEntry[1].srocc / ceiling) : null } : null,
+      best: bestEntry
+        ? { method: bestEntry[0], srocc: bestEntry[1].srocc, ratio: ceiling ? round4(bestEntry[1].srocc / ceiling) : null }
+        : null,
       autoGap: bestEntry && row100.auto ? round4(bestEntry[1].srocc - row100.auto.srocc) : null,
       active: Object.fromEntries(Object.entries(s.active_vs_random).map(([c, r]) => [c, { diff: r.diff, se: r.diff_se }])),
     };
@@ -632,15 +782,25 @@ export function acrossSeedsReport(a: AcrossSeeds): string {
   ];
   for (const r of a.rows) {
     const bound = r.bound !== null ? `${r.bound.toFixed(3)}${r.ceiling ? ` (${((r.bound / r.ceiling) * 100).toFixed(0)}%)` : ''}` : 'n/a';
-    lines.push(`| ${r.seed} | ${r.ceiling?.toFixed(3) ?? 'n/a'} | ${bound} | ${r.best ? `${r.best.method} ${r.best.srocc.toFixed(3)}` : 'n/a'} | ${r.best?.ratio != null ? `${(r.best.ratio * 100).toFixed(1)}%` : 'n/a'} | ${r.autoGap?.toFixed(3) ?? 'n/a'} | ${counts.map((c) => (r.active[c] ? `${sign(r.active[c]!.diff)} ± ${r.active[c]!.se.toFixed(3)}` : 'n/a')).join(' | ')} |`);
+    lines.push(
+      `| ${r.seed} | ${r.ceiling?.toFixed(3) ?? 'n/a'} | ${bound} | ${r.best ? `${r.best.method} ${r.best.srocc.toFixed(3)}` : 'n/a'} | ${r.best?.ratio != null ? `${(r.best.ratio * 100).toFixed(1)}%` : 'n/a'} | ${r.autoGap?.toFixed(3) ?? 'n/a'} | ${counts.map((c) => (r.active[c] ? `${sign(r.active[c].diff)} ± ${r.active[c].se.toFixed(3)}` : 'n/a')).join(' | ')} |`,
+    );
   }
-  const pooled = counts.map((c) => `${sign(a.active[c]!.diff)} ± ${a.active[c]!.se.toFixed(3)} (ahead on ${a.active[c]!.ahead}/${a.active[c]!.seeds})`).join(' | ');
-  lines.push(`| all | | | | ${a.ratio ? `${(a.ratio.mean * 100).toFixed(1)}% (min ${(a.ratio.min * 100).toFixed(1)}%)` : 'n/a'} | | ${pooled} |`);
+  const pooled = counts
+    .map((c) => `${sign(a.active[c]!.diff)} ± ${a.active[c]!.se.toFixed(3)} (ahead on ${a.active[c]!.ahead}/${a.active[c]!.seeds})`)
+    .join(' | ');
+  lines.push(
+    `| all | | | | ${a.ratio ? `${(a.ratio.mean * 100).toFixed(1)}% (min ${(a.ratio.min * 100).toFixed(1)}%)` : 'n/a'} | | ${pooled} |`,
+  );
   const m = a.met;
   lines.push(
     '',
     `- best ≥ 80% of the ceiling at 100 ratings on ${m.ceiling80}/${m.seeds} seeds; auto within 0.03 of the best on ${m.autoWithin003}/${m.seeds}; active ahead of random at every count on ${m.activeEveryCount}/${m.seeds} — the targets ask for every seed.`,
-    ...(a.boundReaches80.of ? [`- the embedding bound itself reaches 80% of the ceiling on ${a.boundReaches80.seeds}/${a.boundReaches80.of} seeds: where it does not, no scorer on this embedding can meet the first target.`] : []),
+    ...(a.boundReaches80.of
+      ? [
+          `- the embedding bound itself reaches 80% of the ceiling on ${a.boundReaches80.seeds}/${a.boundReaches80.of} seeds: where it does not, no scorer on this embedding can meet the first target.`,
+        ]
+      : []),
   );
   return lines.join('\n');
 }
@@ -677,7 +837,8 @@ export function defaultConfig(seed: number, quick: boolean, methods: string[]): 
 /** A whole number of draws from 1 to 64, or a UsageError naming the flag. */
 function countFlag(args: Record<string, string | number | boolean>, name: string): number {
   const v = Number(args[name]);
-  if (!Number.isInteger(v) || v < 1 || v > 64) throw new UsageError(`--${name} must be a whole number from 1 to 64, got "${String(args[name])}"`);
+  if (!Number.isInteger(v) || v < 1 || v > 64)
+    throw new UsageError(`--${name} must be a whole number from 1 to 64, got "${String(args[name])}"`);
   return v;
 }
 
@@ -697,16 +858,21 @@ async function main(): Promise<void> {
     seeds: '',
     'active-replicates': ACTIVE_REPLICATES,
     'random-orders': RANDOM_ORDERS,
-  } as Record<string, string | number | boolean>);
+  });
   const seed = Number(args.seed);
   const quick = Boolean(args.quick);
-  const wanted = String(args.methods).split(',').map((m) => m.trim()).filter(Boolean);
+  const wanted = String(args.methods)
+    .split(',')
+    .map((m) => m.trim())
+    .filter(Boolean);
   const methods = wanted.filter((m) => AVAILABLE_METHODS[m]);
   const missing = wanted.filter((m) => !AVAILABLE_METHODS[m]);
   if (missing.length) progress(`note: methods not available in this build, skipped: ${missing.join(', ')}`);
   const freshShare = Number(args['fresh-share']);
-  if (!(freshShare >= 0 && freshShare < 1)) throw new UsageError(`--fresh-share must be a number from 0 up to (not including) 1, got "${String(args['fresh-share'])}"`);
-  if (freshShare === 0) progress('DIAGNOSTIC: test images may be ones the community models were trained on (--fresh-share 0); not a reportable result');
+  if (!(freshShare >= 0 && freshShare < 1))
+    throw new UsageError(`--fresh-share must be a number from 0 up to (not including) 1, got "${String(args['fresh-share'])}"`);
+  if (freshShare === 0)
+    progress('DIAGNOSTIC: test images may be ones the community models were trained on (--fresh-share 0); not a reportable result');
   // How the active-vs-random comparison is averaged per person (1 and 1: one draw, as the first versions did).
   const averaging = { activeReplicates: countFlag(args, 'active-replicates'), randomOrders: countFlag(args, 'random-orders') };
   const cfg = { ...defaultConfig(seed, quick, methods), ...averaging, freshShare, onProgress: progress };
@@ -714,19 +880,39 @@ async function main(): Promise<void> {
   const base = quick ? QUICK_CONFIG : FULL_CONFIG;
   const embedding = args['oracle-embedding'] ? 'oracle-latents' : 'embedder';
   const judgeView = String(args.judge);
-  if (judgeView !== 'drawn' && judgeView !== 'words') throw new UsageError(`--judge must be "drawn" (default) or "words" (diagnostic), got "${judgeView}"`);
+  if (judgeView !== 'drawn' && judgeView !== 'words')
+    throw new UsageError(`--judge must be "drawn" (default) or "words" (diagnostic), got "${judgeView}"`);
   const seeds = args.seeds ? parseSeeds(String(args.seeds)) : null;
   if (seeds && args.sac) throw new UsageError('--seeds is for the synthetic population (a real dataset has one fixed set of people)');
   if (!args.sac) {
-    if (embedding === 'oracle-latents') progress('DIAGNOSTIC: scorers get the judge\'s scene latents instead of image embeddings (--oracle-embedding); not a reportable result');
-    if (judgeView === 'words') progress('DIAGNOSTIC: the hidden judge scores the prompt\'s sky words and mood numbers (--judge words), as before features-v4; not a reportable result');
+    if (embedding === 'oracle-latents')
+      progress(
+        "DIAGNOSTIC: scorers get the judge's scene latents instead of image embeddings (--oracle-embedding); not a reportable result",
+      );
+    if (judgeView === 'words')
+      progress(
+        "DIAGNOSTIC: the hidden judge scores the prompt's sky words and mood numbers (--judge words), as before features-v4; not a reportable result",
+      );
   }
-  const synthetic = (sd: number) => syntheticPiaaData({ seed: sd, people: Number(args.people) || base.people, poolSize: Number(args.pool) || base.pool, embedding, judgeView, onProgress: progress });
+  const synthetic = (sd: number) =>
+    syntheticPiaaData({
+      seed: sd,
+      people: Number(args.people) || base.people,
+      poolSize: Number(args.pool) || base.pool,
+      embedding,
+      judgeView,
+      onProgress: progress,
+    });
   if (seeds) {
     const summaries: PiaaSummary[] = [];
     for (const sd of seeds) {
       progress(`--- seed ${sd} (${summaries.length + 1}/${seeds.length})`);
-      const sum = await runPiaaProtocolParallel(await synthetic(sd), { ...defaultConfig(sd, quick, methods), ...averaging, freshShare, onProgress: progress });
+      const sum = await runPiaaProtocolParallel(await synthetic(sd), {
+        ...defaultConfig(sd, quick, methods),
+        ...averaging,
+        freshShare,
+        onProgress: progress,
+      });
       summaries.push(sum);
       for (const c of targetChecks(sum)) progress(`seed ${sd}: ${c}`);
     }
@@ -739,7 +925,12 @@ async function main(): Promise<void> {
   let data: PiaaData;
   if (args.sac) {
     const { sacPiaaData } = await import('./piaa-sac');
-    data = await sacPiaaData({ sqlite: String(args.sac), imagesDir: String(args.images), onProgress: progress, maxRaters: Number(args.people) || undefined });
+    data = await sacPiaaData({
+      sqlite: String(args.sac),
+      imagesDir: String(args.images),
+      onProgress: progress,
+      maxRaters: Number(args.people) || undefined,
+    });
   } else {
     data = await synthetic(seed);
   }

@@ -33,7 +33,20 @@ async function main(): Promise<void> {
   const tiles: Buffer[] = [];
   for (const p of prompts) {
     const s = parseSketchPrompt(p);
-    if (spec) console.error(JSON.stringify({ prompt: p, lighting: s.lighting, warmth: s.warmth, brightness: s.brightness, saturation: s.saturation, detail: s.detail, composition: s.composition, medium: s.medium, subjects: s.subjects }));
+    if (spec)
+      console.error(
+        JSON.stringify({
+          prompt: p,
+          lighting: s.lighting,
+          warmth: s.warmth,
+          brightness: s.brightness,
+          saturation: s.saturation,
+          detail: s.detail,
+          composition: s.composition,
+          medium: s.medium,
+          subjects: s.subjects,
+        }),
+      );
     const t0 = performance.now();
     tiles.push(await renderSketch(s, { seed, size }));
     console.error(`${(performance.now() - t0).toFixed(1)} ms  ${p}`);

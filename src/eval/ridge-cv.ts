@@ -23,7 +23,14 @@ export interface OutOfFold {
 /** Rows of X (n×d, row-major) in fold f of `folds`: every folds-th row. */
 const inFold = (i: number, f: number, folds: number) => i % folds === f;
 
-export function outOfFoldRidge(X: Float32Array, n: number, d: number, Y: readonly Float64Array[], folds = 5, lambdas: readonly number[] = RIDGE_LAMBDAS): OutOfFold {
+export function outOfFoldRidge(
+  X: Float32Array,
+  n: number,
+  d: number,
+  Y: readonly Float64Array[],
+  folds = 5,
+  lambdas: readonly number[] = RIDGE_LAMBDAS,
+): OutOfFold {
   const t = Y.length;
   // preds[λ][c][i]
   const preds = lambdas.map(() => Y.map(() => new Float64Array(n)));
@@ -45,7 +52,12 @@ export function outOfFoldRidge(X: Float32Array, n: number, d: number, Y: readonl
     if (dual) {
       for (let a = 0; a < m; a++) for (let b = 0; b <= a; b++) M[a * m + b] = M[b * m + a] = dotAt(Xtr[a]!, 0, Xtr[b]!, 0, d);
     } else {
-      for (const x of Xtr) for (let a = 0; a < d; a++) { const xa = x[a]!; if (xa === 0) continue; for (let b = 0; b <= a; b++) M[a * d + b]! += xa * x[b]!; }
+      for (const x of Xtr)
+        for (let a = 0; a < d; a++) {
+          const xa = x[a]!;
+          if (xa === 0) continue;
+          for (let b = 0; b <= a; b++) M[a * d + b]! += xa * x[b]!;
+        }
       for (let a = 0; a < d; a++) for (let b = 0; b < a; b++) M[b * d + a] = M[a * d + b]!;
     }
     const { values, vectors } = symEig(M, m);
@@ -66,11 +78,17 @@ export function outOfFoldRidge(X: Float32Array, n: number, d: number, Y: readonl
         const yc = Float64Array.from(train, (i) => y[i]! - my);
         for (let k = 0; k < m; k++) beta[k] = dotAt(vectors, k * m, yc, 0, m);
       } else {
-        train.forEach((i, r) => { const z = Ztr![r]!; const yc = y[i]! - my; for (let k = 0; k < d; k++) beta[k]! += z[k]! * yc; });
+        train.forEach((i, r) => {
+          const z = Ztr![r]!;
+          const yc = y[i]! - my;
+          for (let k = 0; k < d; k++) beta[k]! += z[k]! * yc;
+        });
       }
       lambdas.forEach((lam, li) => {
         const coef = Float64Array.from(beta, (b, k) => b / (Math.max(values[k]!, 0) + lam));
-        test.forEach((i, r) => { preds[li]![c]![i] = my + dotAt(Zte[r]!, 0, coef, 0, m); });
+        test.forEach((i, r) => {
+          preds[li]![c]![i] = my + dotAt(Zte[r]!, 0, coef, 0, m);
+        });
       });
     }
   }
@@ -86,7 +104,10 @@ export function outOfFoldRidge(X: Float32Array, n: number, d: number, Y: readonl
       const p = preds[li]![c]!;
       let sse = 0;
       for (let i = 0; i < n; i++) sse += (y[i]! - p[i]!) ** 2;
-      if (sse < bestSse) { bestSse = sse; best = li; }
+      if (sse < bestSse) {
+        bestSse = sse;
+        best = li;
+      }
     });
     pred.push(preds[best]![c]!);
     lambda.push(lambdas[best]!);

@@ -175,9 +175,10 @@ function readRatingRows(db: Database.Database): RatingRow[] {
     generations.set(Number(id), { prompt: prompt === null ? null : String(prompt), method: method === null ? null : Number(method) });
   }
   const rows: RatingRow[] = [];
-  for (const [rid, sid, iid, rating] of db.prepare('SELECT rowid, sid, iid, rating FROM ratings ORDER BY rowid').raw().iterate() as Iterable<
-    [number, number | null, number, number | null]
-  >) {
+  for (const [rid, sid, iid, rating] of db
+    .prepare('SELECT rowid, sid, iid, rating FROM ratings ORDER BY rowid')
+    .raw()
+    .iterate() as Iterable<[number, number | null, number, number | null]>) {
     const imageId = Number(iid);
     const hasImage = imageGeneration.has(imageId);
     const gid = imageGeneration.get(imageId);
@@ -212,13 +213,11 @@ function checkSchema(db: Database.Database, sqlitePath: string): void {
   }
 }
 
-function assemble(
-  rows: RatingRow[],
-  surveyAnswers: Map<number, number>,
-  locator: ImageLocator,
-  minRatings: number,
-): SacDataset {
-  const excluded = [...surveyAnswers].filter(([, n]) => n > SAC_SURVEY_SIZE).map(([id]) => id).sort((a, b) => a - b);
+function assemble(rows: RatingRow[], surveyAnswers: Map<number, number>, locator: ImageLocator, minRatings: number): SacDataset {
+  const excluded = [...surveyAnswers]
+    .filter(([, n]) => n > SAC_SURVEY_SIZE)
+    .map(([id]) => id)
+    .sort((a, b) => a - b);
   const excludedSet = new Set(excluded);
   const stats: SacStats = {
     surveys: surveyAnswers.size,

@@ -24,18 +24,139 @@ import os from 'node:os';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { createRng, type Rng } from '../core/random';
-import { parseSketchPrompt, renderSketch, skyElements, type SkyElements, type Composition, type Lighting, type Medium, type SceneSpec, type Subject } from '../providers/imagegen/sketch';
+import {
+  parseSketchPrompt,
+  renderSketch,
+  skyElements,
+  type SkyElements,
+  type Composition,
+  type Lighting,
+  type Medium,
+  type SceneSpec,
+  type Subject,
+} from '../providers/imagegen/sketch';
 
 // ---------------------------------------------------------------- prompts
 
 /** Words the prompt generator draws from. Known words move the scene; filler words only vary it. */
 export const PROMPT_VOCAB = {
-  moods: ['warm', 'cozy', 'cool', 'cold', 'icy', 'winter', 'autumn', 'spring', 'summer', 'moody', 'dark', 'gloomy', 'stormy', 'misty', 'foggy', 'neon', 'cyberpunk', 'synthwave', 'pastel', 'soft', 'dreamy', 'bright', 'sunny', 'vibrant', 'vivid', 'colorful', 'muted', 'faded', 'serene', 'calm', 'eerie', 'sunset', 'sunrise', 'dawn', 'dusk', 'night', 'midnight', 'starry', 'golden hour', 'blue hour'],
-  colors: ['red', 'crimson', 'coral', 'orange', 'amber', 'gold', 'yellow', 'ochre', 'lime', 'green', 'emerald', 'olive', 'teal', 'turquoise', 'cyan', 'blue', 'azure', 'navy', 'indigo', 'purple', 'violet', 'lavender', 'magenta', 'pink', 'rose', 'brown', 'sepia', 'beige', 'black', 'white', 'silver'],
-  subjects: ['mountains', 'sea', 'city', 'forest', 'figure', 'abstract', 'sun', 'moon', 'flowers', 'stars', 'clouds', 'desert', 'lake', 'skyline', 'meadow', 'ocean', 'dunes', 'galaxy', 'portrait', 'trees'],
+  moods: [
+    'warm',
+    'cozy',
+    'cool',
+    'cold',
+    'icy',
+    'winter',
+    'autumn',
+    'spring',
+    'summer',
+    'moody',
+    'dark',
+    'gloomy',
+    'stormy',
+    'misty',
+    'foggy',
+    'neon',
+    'cyberpunk',
+    'synthwave',
+    'pastel',
+    'soft',
+    'dreamy',
+    'bright',
+    'sunny',
+    'vibrant',
+    'vivid',
+    'colorful',
+    'muted',
+    'faded',
+    'serene',
+    'calm',
+    'eerie',
+    'sunset',
+    'sunrise',
+    'dawn',
+    'dusk',
+    'night',
+    'midnight',
+    'starry',
+    'golden hour',
+    'blue hour',
+  ],
+  colors: [
+    'red',
+    'crimson',
+    'coral',
+    'orange',
+    'amber',
+    'gold',
+    'yellow',
+    'ochre',
+    'lime',
+    'green',
+    'emerald',
+    'olive',
+    'teal',
+    'turquoise',
+    'cyan',
+    'blue',
+    'azure',
+    'navy',
+    'indigo',
+    'purple',
+    'violet',
+    'lavender',
+    'magenta',
+    'pink',
+    'rose',
+    'brown',
+    'sepia',
+    'beige',
+    'black',
+    'white',
+    'silver',
+  ],
+  subjects: [
+    'mountains',
+    'sea',
+    'city',
+    'forest',
+    'figure',
+    'abstract',
+    'sun',
+    'moon',
+    'flowers',
+    'stars',
+    'clouds',
+    'desert',
+    'lake',
+    'skyline',
+    'meadow',
+    'ocean',
+    'dunes',
+    'galaxy',
+    'portrait',
+    'trees',
+  ],
   compositions: ['centered', 'symmetric', 'minimal', 'busy', 'balanced'],
   media: ['watercolor', 'ink', 'pixel art', 'oil painting', 'flat vector', 'charcoal', 'impressionist', 'poster'],
-  filler: ['ancient', 'quiet', 'lonely', 'grand', 'tiny', 'distant', 'wild', 'secret', 'floating', 'old', 'endless', 'hidden', 'glass', 'stone', 'velvet', 'electric'],
+  filler: [
+    'ancient',
+    'quiet',
+    'lonely',
+    'grand',
+    'tiny',
+    'distant',
+    'wild',
+    'secret',
+    'floating',
+    'old',
+    'endless',
+    'hidden',
+    'glass',
+    'stone',
+    'velvet',
+    'electric',
+  ],
 } as const;
 
 /** A random prompt: 1–2 subjects, optional moods, colors, composition, medium and a filler word. */
@@ -64,7 +185,20 @@ export function randomPrompt(rng: Rng): string {
 const LIGHTINGS: Lighting[] = ['day', 'golden', 'night', 'neon', 'overcast', 'dawn'];
 const COMPOSITIONS: Composition[] = ['centered', 'symmetric', 'minimal', 'busy', 'balanced'];
 const MEDIA: Medium[] = ['flat', 'watercolor', 'ink', 'pixel', 'oil'];
-const SUBJECTS: Subject[] = ['mountains', 'sea', 'city', 'forest', 'figure', 'abstract', 'sun', 'moon', 'flowers', 'stars', 'clouds', 'desert'];
+const SUBJECTS: Subject[] = [
+  'mountains',
+  'sea',
+  'city',
+  'forest',
+  'figure',
+  'abstract',
+  'sun',
+  'moon',
+  'flowers',
+  'stars',
+  'clouds',
+  'desert',
+];
 
 function isSkyElement(s: Subject): s is keyof SkyElements {
   return s === 'sun' || s === 'moon' || s === 'stars' || s === 'clouds';
@@ -72,7 +206,13 @@ function isSkyElement(s: Subject): s is keyof SkyElements {
 
 /** Names of the judge's latent dimensions, in order (for reports). */
 export const LATENT_NAMES: string[] = [
-  'warmth', 'brightness', 'saturation', 'detail', 'horizon', 'accent_cos', 'accent_sin',
+  'warmth',
+  'brightness',
+  'saturation',
+  'detail',
+  'horizon',
+  'accent_cos',
+  'accent_sin',
   ...LIGHTINGS.map((l) => `light:${l}`),
   ...COMPOSITIONS.map((c) => `comp:${c}`),
   ...MEDIA.map((m) => `medium:${m}`),
@@ -124,7 +264,13 @@ export function paletteTone(spec: SceneSpec): { warmth: number; brightness: numb
   const p = spec.palette;
   const sky = spec.horizon;
   const land = 1 - sky;
-  const parts: [typeof p.skyTop, number][] = [[p.skyTop, sky / 2], [p.skyBottom, sky / 2], [p.far, land * 0.3], [p.near, land * 0.3], [p.ground, land * 0.4]];
+  const parts: [typeof p.skyTop, number][] = [
+    [p.skyTop, sky / 2],
+    [p.skyBottom, sky / 2],
+    [p.far, land * 0.3],
+    [p.near, land * 0.3],
+    [p.ground, land * 0.4],
+  ];
   let warmth = 0;
   let light = 0;
   for (const [c, w] of parts) {
@@ -296,7 +442,12 @@ export function defaultCacheDir(): string {
 }
 
 /** Renders (or loads from cache) the pool's PNGs. Cache files are keyed by prompt, seed and size. */
-export async function renderPool(prompts: { prompt: string; seed: number }[], size: number, cacheDir: string | false, onProgress?: (msg: string) => void): Promise<PoolImage[]> {
+export async function renderPool(
+  prompts: { prompt: string; seed: number }[],
+  size: number,
+  cacheDir: string | false,
+  onProgress?: (msg: string) => void,
+): Promise<PoolImage[]> {
   if (cacheDir) fs.mkdirSync(cacheDir, { recursive: true });
   const out: PoolImage[] = [];
   let rendered = 0;
@@ -313,7 +464,8 @@ export async function renderPool(prompts: { prompt: string; seed: number }[], si
       rendered++;
     }
     out.push({ prompt, seed, spec, png });
-    if (onProgress && out.length % 200 === 0) onProgress(`pool: ${out.length}/${prompts.length} images (${rendered} rendered, rest cached)`);
+    if (onProgress && out.length % 200 === 0)
+      onProgress(`pool: ${out.length}/${prompts.length} images (${rendered} rendered, rest cached)`);
   }
   return out;
 }

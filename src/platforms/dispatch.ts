@@ -30,7 +30,9 @@ export async function dispatchCommand(name: string, raw: RawOptions, base: Comma
   } catch (err) {
     commandsTotal.inc({ platform: base.platform, command, outcome: isUserError(err) ? 'user_error' : 'error' });
     const msg = describeFailure(err, base.log, { command: name, platform: base.platform, invocationId: base.invocationId });
-    await base.reply(msg, { ephemeral: true }).catch((replyErr: unknown) => base.log.error({ err: replyErr }, 'could not send the error reply'));
+    await base
+      .reply(msg, { ephemeral: true })
+      .catch((replyErr: unknown) => base.log.error({ err: replyErr }, 'could not send the error reply'));
     return isForgottenError(err) ? 'forgotten' : isUserError(err) ? 'user_error' : 'error';
   }
 }
@@ -42,7 +44,10 @@ export function describeFailure(err: unknown, log: Logger, context: Record<strin
   if (isUserError(err)) return { kind: 'info', text: `⚠️ ${err.message}` };
   const referenceId = newReferenceId();
   log.error({ err, referenceId, ...context }, 'command failed unexpectedly');
-  return { kind: 'info', text: `😵 Something went wrong on my side. If it keeps happening, tell an admin the reference **${referenceId}**.` };
+  return {
+    kind: 'info',
+    text: `😵 Something went wrong on my side. If it keeps happening, tell an admin the reference **${referenceId}**.`,
+  };
 }
 
 export function newReferenceId(): string {

@@ -11,14 +11,20 @@ const SKIN_TONE = /[\u{1F3FB}-\u{1F3FF}]/gu;
 const KEYCAP = '\u20E3';
 
 const SLACK_NAMES: Record<string, number> = {
-  one: 1, two: 2, three: 3, four: 4, five: 5, six: 6, seven: 7, eight: 8, nine: 9, keycap_ten: 10,
+  one: 1,
+  two: 2,
+  three: 3,
+  four: 4,
+  five: 5,
+  six: 6,
+  seven: 7,
+  eight: 8,
+  nine: 9,
+  keycap_ten: 10,
 };
 
 /** The emoji the bot itself adds under a rateable image, in order (Discord form, with U+FE0F). */
-export const RATING_EMOJI: readonly string[] = [
-  ...Array.from({ length: 9 }, (_, i) => `${i + 1}\uFE0F${KEYCAP}`),
-  '\u{1F51F}',
-];
+export const RATING_EMOJI: readonly string[] = [...Array.from({ length: 9 }, (_, i) => `${i + 1}\uFE0F${KEYCAP}`), '\u{1F51F}'];
 /** Slack reaction names in the same order. */
 export const RATING_SLACK_NAMES: readonly string[] = Object.keys(SLACK_NAMES);
 
@@ -37,7 +43,10 @@ export function emojiToRating(input: string | EmojiInput | null | undefined): nu
   if (!raw) return null;
 
   // Slack: ":one:" / "one" / "one::skin-tone-3".
-  const slack = raw.replace(/^:|:$/g, '').replace(/::skin-tone-\d$/, '').replace(/:$/, '');
+  const slack = raw
+    .replace(/^:|:$/g, '')
+    .replace(/::skin-tone-\d$/, '')
+    .replace(/:$/, '');
   const named = SLACK_NAMES[slack];
   if (named !== undefined) return named;
 

@@ -83,14 +83,25 @@ export async function reconcileRecentMessages(o: ReconcileOptions): Promise<Reco
   try {
     return await pass(o, report);
   } finally {
-    if (o.coordinate) await o.services.messages.finishReadBack({ platform: o.platform, holder: o.coordinate.holder }).catch((err: unknown) => o.log.warn({ err }, 'could not mark the read-back finished'));
+    if (o.coordinate)
+      await o.services.messages
+        .finishReadBack({ platform: o.platform, holder: o.coordinate.holder })
+        .catch((err: unknown) => o.log.warn({ err }, 'could not mark the read-back finished'));
   }
 }
 
 /** 'claimed': this process runs the pass; 'covered': another process's pass covers it. */
-async function claimOrWait(o: ReconcileOptions, c: NonNullable<ReconcileOptions['coordinate']>): Promise<'claimed' | 'covered' | 'stopped'> {
+async function claimOrWait(
+  o: ReconcileOptions,
+  c: NonNullable<ReconcileOptions['coordinate']>,
+): Promise<'claimed' | 'covered' | 'stopped'> {
   for (;;) {
-    const claim = await o.services.messages.claimReadBack({ platform: o.platform, holder: c.holder, neededSince: c.neededSince, leaseMs: c.leaseMs ?? READ_BACK_LEASE_MS });
+    const claim = await o.services.messages.claimReadBack({
+      platform: o.platform,
+      holder: c.holder,
+      neededSince: c.neededSince,
+      leaseMs: c.leaseMs ?? READ_BACK_LEASE_MS,
+    });
     if (claim !== 'busy') return claim;
     if (o.shouldStop?.()) return 'stopped';
     // Another process is reading back right now: its result decides (or its lease runs out).
@@ -129,7 +140,13 @@ async function pass(o: ReconcileOptions, report: ReconcileReport): Promise<Recon
         return;
       }
       const r = await o.services.ratings.reconcile({
-        platform: o.platform, messageId: m.messageId, channelId: m.channelId, scopeId: m.scopeId ?? undefined, imageId: m.imageId, observedAt, observed,
+        platform: o.platform,
+        messageId: m.messageId,
+        channelId: m.channelId,
+        scopeId: m.scopeId ?? undefined,
+        imageId: m.imageId,
+        observedAt,
+        observed,
       });
       report.added += r.added;
       report.removed += r.removed;
@@ -155,11 +172,19 @@ async function pass(o: ReconcileOptions, report: ReconcileReport): Promise<Recon
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(o.concurrency ?? DEFAULT_RECONCILE_CONCURRENCY, messages.length)) }, worker));
   if (report.forbidden) {
-    o.log.warn({ platform: o.platform, forbidden: report.forbidden }, `could not read the reactions of ${report.forbidden} message(s): the bot lacks access there — ${o.forbiddenHint ?? 'check its permissions'}; ratings given there while it was away are missing until then`);
+    o.log.warn(
+      { platform: o.platform, forbidden: report.forbidden },
+      `could not read the reactions of ${report.forbidden} message(s): the bot lacks access there — ${o.forbiddenHint ?? 'check its permissions'}; ratings given there while it was away are missing until then`,
+    );
   }
   const level = report.failed || report.capped ? 'warn' : 'info';
-  const capNote = report.capped ? ` (the newest ${max} of the last ${o.days} days; older ones were not read — lower REACTION_RECONCILE_DAYS or expect them missed)` : '';
-  o.log[level]({ ...report, days: o.days }, `reconciled reactions of ${report.messages} recent rateable messages${capNote}: ${report.added} ratings added, ${report.removed} removed while the bot was away`);
+  const capNote = report.capped
+    ? ` (the newest ${max} of the last ${o.days} days; older ones were not read — lower REACTION_RECONCILE_DAYS or expect them missed)`
+    : '';
+  o.log[level](
+    { ...report, days: o.days },
+    `reconciled reactions of ${report.messages} recent rateable messages${capNote}: ${report.added} ratings added, ${report.removed} removed while the bot was away`,
+  );
   return report;
 }
 
@@ -168,7 +193,10 @@ async function pass(o: ReconcileOptions, report: ReconcileReport): Promise<Recon
  * pass may have missed events the running pass already read past). Each request says since when a
  * pass is needed (the start of the session that asked); a queued pass needs the latest of them.
  */
-export function reconcileScheduler(run: (neededSince: Date) => Promise<unknown>): { request(neededSince?: Date): Promise<void>; idle(): Promise<void> } {
+export function reconcileScheduler(run: (neededSince: Date) => Promise<unknown>): {
+  request(neededSince?: Date): Promise<void>;
+  idle(): Promise<void>;
+} {
   let running: Promise<void> | null = null;
   let pending: Date | null = null;
   const loop = async () => {

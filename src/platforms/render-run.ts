@@ -18,7 +18,11 @@ export function renderRunEvent(event: RunEvent): RenderOp[] {
   switch (event.type) {
     case 'run.started':
       return [
-        { op: 'post', key: event.key, message: { kind: 'header', runId: event.runId, userText: true, text: renderHeader(event.params, event.note) } },
+        {
+          op: 'post',
+          key: event.key,
+          message: { kind: 'header', runId: event.runId, userText: true, text: renderHeader(event.params, event.note) },
+        },
         { op: 'progress', key: `${event.key}:progress`, message: progressMessage(event.runId, 0, event.params.iterations, 0, 0) },
       ];
     case 'iteration.images':
@@ -31,13 +35,36 @@ export function renderRunEvent(event: RunEvent): RenderOp[] {
       return [{ op: 'post', key: event.key, message: { kind: 'iteration', runId: event.runId, userText: true, text: lines.join('\n') } }];
     }
     case 'run.progress':
-      return [{ op: 'progress', key: event.key, message: progressMessage(event.runId, event.iteration, event.iterations, event.imagesUsed, event.costUsd) }];
+      return [
+        {
+          op: 'progress',
+          key: event.key,
+          message: progressMessage(event.runId, event.iteration, event.iterations, event.imagesUsed, event.costUsd),
+        },
+      ];
     case 'run.finished': {
       const m = event.metrics;
       return [
         { op: 'post', key: event.key, message: renderSummary(event.runId, '✅ **Run finished**', m, event.stopReason) },
-        { op: 'progress', key: `${event.key}:progress`, message: { kind: 'progress', runId: event.runId, text: `✅ Done · ${progressBar(1, 1)} · ${plural(m.imagesUsed, 'image')} · ${formatUsd(m.costUsd)}` } },
-        { op: 'done', key: `${event.key}:done`, outcome: 'finished', notice: { kind: 'info', runId: event.runId, text: `✅ Run finished: best ${formatScore(m.max)} (${formatDelta(m.maxMinusInit)} over the first prompt). Details in the thread.` } },
+        {
+          op: 'progress',
+          key: `${event.key}:progress`,
+          message: {
+            kind: 'progress',
+            runId: event.runId,
+            text: `✅ Done · ${progressBar(1, 1)} · ${plural(m.imagesUsed, 'image')} · ${formatUsd(m.costUsd)}`,
+          },
+        },
+        {
+          op: 'done',
+          key: `${event.key}:done`,
+          outcome: 'finished',
+          notice: {
+            kind: 'info',
+            runId: event.runId,
+            text: `✅ Run finished: best ${formatScore(m.max)} (${formatDelta(m.maxMinusInit)} over the first prompt). Details in the thread.`,
+          },
+        },
       ];
     }
     case 'run.failed': {
@@ -47,7 +74,11 @@ export function renderRunEvent(event: RunEvent): RenderOp[] {
       const text = `⚠️ **Run failed**: ${message}${ref}`;
       return [
         { op: 'post', key: event.key, message: { kind: 'summary', runId: event.runId, text } },
-        { op: 'progress', key: `${event.key}:progress`, message: { kind: 'progress', runId: event.runId, text: '⚠️ Stopped: the run failed.' } },
+        {
+          op: 'progress',
+          key: `${event.key}:progress`,
+          message: { kind: 'progress', runId: event.runId, text: '⚠️ Stopped: the run failed.' },
+        },
         { op: 'done', key: `${event.key}:done`, outcome: 'failed', notice: { kind: 'info', runId: event.runId, text } },
       ];
     }
@@ -58,7 +89,12 @@ export function renderRunEvent(event: RunEvent): RenderOp[] {
       return [
         { op: 'post', key: event.key, message: post },
         { op: 'progress', key: `${event.key}:progress`, message: { kind: 'progress', runId: event.runId, text: '🛑 Cancelled.' } },
-        { op: 'done', key: `${event.key}:done`, outcome: 'cancelled', notice: { kind: 'info', runId: event.runId, text: '🛑 Run cancelled.' } },
+        {
+          op: 'done',
+          key: `${event.key}:done`,
+          outcome: 'cancelled',
+          notice: { kind: 'info', runId: event.runId, text: '🛑 Run cancelled.' },
+        },
       ];
     }
   }
@@ -81,11 +117,19 @@ export function renderCandidate(runId: string, c: CandidateView): OutMessage {
   const label = c.iteration === 0 ? '**Your prompt**' : `**Iteration ${c.iteration} · #${c.idx + 1}**`;
   if (c.withheld) {
     // Neutral and short: the image is not posted, and the prompt is not repeated next to it.
-    const why = c.withheld === 'flagged' ? cleanUserText(c.skippedReason ?? 'the image was flagged by moderation', 200) : 'the image could not be checked by moderation';
+    const why =
+      c.withheld === 'flagged'
+        ? cleanUserText(c.skippedReason ?? 'the image was flagged by moderation', 200)
+        : 'the image could not be checked by moderation';
     return { kind: 'candidate', runId, text: `${label} was withheld: ${why}.` };
   }
   if (!c.imageId) {
-    return { kind: 'candidate', runId, userText: true, text: `${label} skipped (${cleanUserText(c.skippedReason ?? 'no image', 200)}) — ${quoteUserText(c.prompt, 400)}` };
+    return {
+      kind: 'candidate',
+      runId,
+      userText: true,
+      text: `${label} skipped (${cleanUserText(c.skippedReason ?? 'no image', 200)}) — ${quoteUserText(c.prompt, 400)}`,
+    };
   }
   const members = memberScoresText(c.memberScores);
   return {
@@ -113,11 +157,15 @@ export function renderMetrics(m: RunMetricsView): string {
 /** " (ann: 6.1/10, bob: 7.3/10)" for group runs; nothing for one person (the score says it all). */
 function memberScoresText(scores: Record<string, number> | undefined): string {
   if (!scores || Object.keys(scores).length < 2) return '';
-  return ` (${Object.entries(scores).map(([k, v]) => `${k.split(':').pop()}: ${formatScore(v)}`).join(', ')})`;
+  return ` (${Object.entries(scores)
+    .map(([k, v]) => `${k.split(':').pop()}: ${formatScore(v)}`)
+    .join(', ')})`;
 }
 
 function renderSummary(runId: string, title: string, m: RunMetricsView, stopReason: string): OutMessage {
-  const best = m.bestPrompt ? `\nBest (${formatScore(m.max)}${memberScoresText(m.bestMemberScores)}): ${quoteUserText(m.bestPrompt, 400)}` : '';
+  const best = m.bestPrompt
+    ? `\nBest (${formatScore(m.max)}${memberScoresText(m.bestMemberScores)}): ${quoteUserText(m.bestPrompt, 400)}`
+    : '';
   return {
     kind: 'summary',
     runId,
@@ -128,5 +176,9 @@ function renderSummary(runId: string, title: string, m: RunMetricsView, stopReas
 }
 
 function progressMessage(runId: string, i: number, k: number, images: number, cost: number): OutMessage {
-  return { kind: 'progress', runId, text: `⏳ Iteration ${i}/${k} · ${progressBar(i, k)} · ${plural(images, 'image')} · ${formatUsd(cost)}` };
+  return {
+    kind: 'progress',
+    runId,
+    text: `⏳ Iteration ${i}/${k} · ${progressBar(i, k)} · ${plural(images, 'image')} · ${formatUsd(cost)}`,
+  };
 }

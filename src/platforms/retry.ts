@@ -9,7 +9,10 @@ import type { PersonRef } from '../core/identity';
 import type { RatingContext } from '../core/ports';
 import type { Services } from '../core/services';
 
-export async function withRetries<T>(fn: () => Promise<T>, opts: { attempts?: number; baseDelayMs?: number; log?: Logger; what?: string } = {}): Promise<T> {
+export async function withRetries<T>(
+  fn: () => Promise<T>,
+  opts: { attempts?: number; baseDelayMs?: number; log?: Logger; what?: string } = {},
+): Promise<T> {
   const attempts = opts.attempts ?? 3;
   const base = opts.baseDelayMs ?? 100;
   for (let i = 1; ; i++) {
@@ -38,14 +41,11 @@ export async function storeReactionRating(
   opts: { log?: Logger; what: string },
 ): Promise<'stored' | 'forgotten'> {
   try {
-    await withRetries(
-      async () => {
-        await services.people.touch(r.person, r.ctx.scopeId);
-        if (r.kind === 'add') await services.ratings.rate(r.person, r.imageId, r.rating, r.ctx, r.eventTime);
-        else await services.ratings.unrate(r.person, r.imageId, r.rating, r.ctx, r.eventTime);
-      },
-      opts,
-    );
+    await withRetries(async () => {
+      await services.people.touch(r.person, r.ctx.scopeId);
+      if (r.kind === 'add') await services.ratings.rate(r.person, r.imageId, r.rating, r.ctx, r.eventTime);
+      else await services.ratings.unrate(r.person, r.imageId, r.rating, r.ctx, r.eventTime);
+    }, opts);
     return 'stored';
   } catch (err) {
     if (!isForgottenError(err)) throw err;

@@ -125,13 +125,16 @@ export class RunDisplay {
     await Promise.all(
       [...byRun.entries()].map(async ([runId, events]) => {
         const dest = events[0]!.destination as unknown as RunDestination;
-        const ended = await this.show(runId, dest, events.map((e) => e.event));
+        const ended = await this.show(
+          runId,
+          dest,
+          events.map((e) => e.event),
+        );
         // A run shown to its end leaves the feed (its done marker); keep no cursor for it.
         if (ended) {
           this.cursors.delete(runId);
           this.caughtUp.delete(runId);
-        }
-        else this.cursors.set(runId, Math.max(this.cursors.get(runId) ?? 0, ...events.map((e) => e.id)));
+        } else this.cursors.set(runId, Math.max(this.cursors.get(runId) ?? 0, ...events.map((e) => e.id)));
       }),
     );
   }
@@ -161,10 +164,20 @@ export class RunDisplay {
    * While catching up with a run: the message an earlier process posted for `key` but never recorded
    * (it crashed in between), recorded now by the adapter (Conversation.findPosted), or undefined.
    */
-  private async findLost(conversation: Conversation, key: string, msg: OutMessage, runId: string, batch: Batch): Promise<string | undefined> {
+  private async findLost(
+    conversation: Conversation,
+    key: string,
+    msg: OutMessage,
+    runId: string,
+    batch: Batch,
+  ): Promise<string | undefined> {
     if (!batch.recovering || !conversation.findPosted) return undefined;
     const found = await conversation.findPosted({ ...msg, idempotencyKey: key });
-    if (found) this.opts.log.info({ runId, key, messageId: found }, 'found a run message posted before a restart but never recorded: recorded it, not posted again');
+    if (found)
+      this.opts.log.info(
+        { runId, key, messageId: found },
+        'found a run message posted before a restart but never recorded: recorded it, not posted again',
+      );
     return found;
   }
 
@@ -179,7 +192,8 @@ export class RunDisplay {
     }
     if (op.op === 'progress') {
       const key = progressKey(runId);
-      const existing = (await services.messages.byEventKey(platform, key))?.messageId ?? (await this.findLost(thread, key, op.message, runId, batch));
+      const existing =
+        (await services.messages.byEventKey(platform, key))?.messageId ?? (await this.findLost(thread, key, op.message, runId, batch));
       if (existing) await thread.edit(existing, op.message);
       else {
         batch.postedNew = true;
@@ -194,16 +208,33 @@ export class RunDisplay {
       if (follower?.notify) {
         // The key rides along: where the answer is a plain post (Slack), it is marked and recorded too.
         await follower.notify({ ...op.notice, idempotencyKey: doneKey });
-        await services.messages.record({ platform, messageId: doneKey, channelId: dest.channelId, scopeId: dest.scopeId, runId, kind: 'info', eventKey: doneKey });
+        await services.messages.record({
+          platform,
+          messageId: doneKey,
+          channelId: dest.channelId,
+          scopeId: dest.scopeId,
+          runId,
+          kind: 'info',
+          eventKey: doneKey,
+        });
       } else {
         // No live answer to fill (e.g. after a restart): the notice goes to the command's channel.
         const channel = this.opts.conversation(dest.channelId, dest);
-        if (!(await this.findLost(channel, doneKey, op.notice, runId, batch))) await channel.post({ ...op.notice, idempotencyKey: doneKey });
+        if (!(await this.findLost(channel, doneKey, op.notice, runId, batch)))
+          await channel.post({ ...op.notice, idempotencyKey: doneKey });
       }
     } catch (err) {
       this.opts.log.warn({ err, runId }, 'could not post the run outcome notice');
       // The run is over either way: mark it so the feed ends rather than retrying forever.
-      await services.messages.record({ platform, messageId: doneKey, channelId: dest.channelId, scopeId: dest.scopeId, runId, kind: 'info', eventKey: doneKey });
+      await services.messages.record({
+        platform,
+        messageId: doneKey,
+        channelId: dest.channelId,
+        scopeId: dest.scopeId,
+        runId,
+        kind: 'info',
+        eventKey: doneKey,
+      });
     }
     this.settle(runId, op.outcome);
   }

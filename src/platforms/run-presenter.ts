@@ -64,7 +64,8 @@ export async function startRunInThread(opts: PresentRunOptions): Promise<Present
         else progressId = await t.post(op.message);
       } else {
         unsubscribe();
-        if (opts.notify) await opts.notify(op.notice).catch((err: unknown) => log.warn({ err, runId }, 'could not post the run outcome notice'));
+        if (opts.notify)
+          await opts.notify(op.notice).catch((err: unknown) => log.warn({ err, runId }, 'could not post the run outcome notice'));
         resolveDone(op.outcome);
       }
     } catch (err) {

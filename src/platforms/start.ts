@@ -17,11 +17,18 @@ export interface AdapterExtras {
   db?: Db;
 }
 
-export async function createConfiguredAdapters(config: Config, services: Services, log: Logger, extras: AdapterExtras = {}): Promise<ChatAdapter[]> {
+export async function createConfiguredAdapters(
+  config: Config,
+  services: Services,
+  log: Logger,
+  extras: AdapterExtras = {},
+): Promise<ChatAdapter[]> {
   const adapters: ChatAdapter[] = [];
   if (config.discordEnabled) {
     const { createDiscordAdapter } = await import('./discord/adapter');
-    adapters.push(createDiscordAdapter({ config, services, log: log.child({ platform: 'discord' }), ingestAttachments: extras.ingestAttachments }));
+    adapters.push(
+      createDiscordAdapter({ config, services, log: log.child({ platform: 'discord' }), ingestAttachments: extras.ingestAttachments }),
+    );
   }
   if (config.slackEnabled) {
     const { createSlackAdapter } = await import('./slack/adapter');
@@ -30,13 +37,18 @@ export async function createConfiguredAdapters(config: Config, services: Service
   const nothingElse = adapters.length === 0;
   if (config.playgroundEnabled || nothingElse) {
     const { createPlaygroundAdapter } = await import('./playground/adapter');
-    adapters.push(createPlaygroundAdapter({
-      services, log: log.child({ platform: 'playground' }), host: config.HOST, port: config.PORT,
-      // Required off loopback: every browser logs in with it once.
-      token: config.PLAYGROUND_TOKEN,
-      // The conversation survives restarts next to the database (message ids stay valid).
-      stateFile: path.join(config.dataDir, 'playground.jsonl'),
-    }));
+    adapters.push(
+      createPlaygroundAdapter({
+        services,
+        log: log.child({ platform: 'playground' }),
+        host: config.HOST,
+        port: config.PORT,
+        // Required off loopback: every browser logs in with it once.
+        token: config.PLAYGROUND_TOKEN,
+        // The conversation survives restarts next to the database (message ids stay valid).
+        stateFile: path.join(config.dataDir, 'playground.jsonl'),
+      }),
+    );
   }
   return adapters;
 }

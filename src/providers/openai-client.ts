@@ -71,7 +71,7 @@ export class CountingOpenAI {
       baseURL: conn.baseURL,
       timeout: this.timeoutMs,
       maxRetries: this.maxRetries,
-      fetch: counting as typeof fetch,
+      fetch: counting,
     });
   }
 
@@ -98,7 +98,10 @@ export function mapOpenAIError(err: unknown, scope: CallScope, timeoutMs: number
   if (err instanceof OpenAI.APIConnectionTimeoutError) return new ProviderTimeoutError(provider, timeoutMs);
   if (err instanceof OpenAI.APIError) {
     if (err.status === 429 && err.code === 'insufficient_quota') {
-      return new QuotaExceededError(provider, 'the account has no quota left (insufficient_quota); add credit or lower usage', { cause: err, status: 429 });
+      return new QuotaExceededError(provider, 'the account has no quota left (insufficient_quota); add credit or lower usage', {
+        cause: err,
+        status: 429,
+      });
     }
     if (err.status === undefined) return new ProviderError(provider, `connection failed: ${err.message}`, { cause: err });
     const what = err.status === 429 ? 'rate limited (429) after retries' : `HTTP ${err.status}`;

@@ -25,7 +25,8 @@ export interface WebhookHeaders {
   'webhook-signature'?: string | null;
 }
 
-export type WebhookVerdict = { ok: true } | { ok: false; reason: 'missing-headers' | 'bad-secret' | 'bad-timestamp' | 'stale' | 'bad-signature' };
+export type WebhookVerdict =
+  { ok: true } | { ok: false; reason: 'missing-headers' | 'bad-secret' | 'bad-timestamp' | 'stale' | 'bad-signature' };
 
 /** Reads the three headers from a Headers object or a Node-style header record. */
 export function webhookHeaders(h: Headers | Record<string, string | string[] | undefined>): WebhookHeaders {
@@ -281,7 +282,12 @@ function send(res: ServerResponse, status: number, body: unknown): void {
 }
 
 /** GET /v1/webhooks/default/secret → "whsec_…" (the account's default webhook signing secret). */
-export async function fetchReplicateWebhookSecret(o: { auth: string; baseUrl?: string; fetch?: typeof fetch; timeoutMs?: number }): Promise<string> {
+export async function fetchReplicateWebhookSecret(o: {
+  auth: string;
+  baseUrl?: string;
+  fetch?: typeof fetch;
+  timeoutMs?: number;
+}): Promise<string> {
   const base = (o.baseUrl ?? 'https://api.replicate.com/v1').replace(/\/+$/, '');
   const res = await (o.fetch ?? fetch)(`${base}/webhooks/default/secret`, {
     headers: { authorization: `Bearer ${o.auth}` },
@@ -294,7 +300,13 @@ export async function fetchReplicateWebhookSecret(o: { auth: string; baseUrl?: s
 }
 
 /** The receiver for REPLICATE_WEBHOOK_URL: its path, and the secret from the setting or the API. */
-export function createReplicateWebhookReceiver(o: { url: string; secret?: string; auth: string; baseUrl?: string; log?: WarnLog }): ReplicateWebhookReceiver {
+export function createReplicateWebhookReceiver(o: {
+  url: string;
+  secret?: string;
+  auth: string;
+  baseUrl?: string;
+  log?: WarnLog;
+}): ReplicateWebhookReceiver {
   return new ReplicateWebhookReceiver({
     path: new URL(o.url).pathname,
     secret: o.secret ?? (() => fetchReplicateWebhookSecret({ auth: o.auth, baseUrl: o.baseUrl })),

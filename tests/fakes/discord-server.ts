@@ -74,7 +74,14 @@ export const MESSAGE_CONTENT_INTENT = 1 << 15;
 export class FakeDiscord {
   readonly token: string;
   readonly applicationId: string;
-  readonly botUser = { id: '900000000000000001', username: 'Tasteloop', discriminator: '0', global_name: 'Tasteloop', avatar: null, bot: true };
+  readonly botUser = {
+    id: '900000000000000001',
+    username: 'Tasteloop',
+    discriminator: '0',
+    global_name: 'Tasteloop',
+    avatar: null,
+    bot: true,
+  };
   readonly guildId = '800000000000000001';
   /** Privileged intents allowed for this application (see FakeDiscordOptions). */
   privilegedIntents: number;
@@ -108,7 +115,13 @@ export class FakeDiscord {
   private pending: Dispatch[] = [];
   private rateLimits: { match: (method: string, path: string) => boolean; retryAfter: number; remaining: number; global: boolean }[] = [];
   /** Per-route buckets (see limitRoute): requests counted per window, shared by every client of this token. */
-  private buckets: { name: string; match: (method: string, path: string) => string | null; limit: number; windowMs: number; windows: Map<string, { resetAt: number; used: number }> }[] = [];
+  private buckets: {
+    name: string;
+    match: (method: string, path: string) => string | null;
+    limit: number;
+    windowMs: number;
+    windows: Map<string, { resetAt: number; used: number }>;
+  }[] = [];
   /** Every 429 this server answered, with its scope. */
   readonly served429: { path: string; scope: 'user' | 'global' | 'shared' }[] = [];
   private interactionTokens = new Map<string, string>();
@@ -212,19 +225,42 @@ export class FakeDiscord {
   }
 
   /** Sends a slash command as `userId`; returns the interaction id. */
-  interact(userId: string, name: string, options: { name: string; type: number; value: unknown }[] = [], opts: { channelId?: string; users?: Record<string, ReturnType<FakeDiscord['user']>> } = {}): string {
+  interact(
+    userId: string,
+    name: string,
+    options: { name: string; type: number; value: unknown }[] = [],
+    opts: { channelId?: string; users?: Record<string, ReturnType<FakeDiscord['user']>> } = {},
+  ): string {
     const id = this.snowflake();
     const token = `itoken-${id}`;
     this.interactionTokens.set(token, id);
     const channelId = opts.channelId ?? this.channelId;
     const ch = this.channels.get(channelId)!;
     this.dispatch('INTERACTION_CREATE', {
-      id, application_id: this.applicationId, type: 2, token, version: 1,
+      id,
+      application_id: this.applicationId,
+      type: 2,
+      token,
+      version: 1,
       data: { id: `cmd-${name}`, name, type: 1, options, ...(opts.users ? { resolved: { users: opts.users } } : {}) },
-      guild_id: this.guildId, channel_id: channelId, channel: { ...ch },
-      member: { user: this.user(userId), roles: [], permissions: '2248473465835073', joined_at: new Date().toISOString(), deaf: false, mute: false, flags: 0 },
-      app_permissions: '2248473465835073', locale: 'en-US', guild_locale: 'en-US', entitlements: [],
-      authorizing_integration_owners: { '0': this.guildId }, context: 0,
+      guild_id: this.guildId,
+      channel_id: channelId,
+      channel: { ...ch },
+      member: {
+        user: this.user(userId),
+        roles: [],
+        permissions: '2248473465835073',
+        joined_at: new Date().toISOString(),
+        deaf: false,
+        mute: false,
+        flags: 0,
+      },
+      app_permissions: '2248473465835073',
+      locale: 'en-US',
+      guild_locale: 'en-US',
+      entitlements: [],
+      authorizing_integration_owners: { '0': this.guildId },
+      context: 0,
     });
     return id;
   }
@@ -234,7 +270,12 @@ export class FakeDiscord {
    * is dispatched — or, while no gateway session is connected, queued for a RESUME and lost to a new
    * session, as on Discord.
    */
-  react(userId: string, messageId: string, emoji: string | { id: string; name: string }, opts: { bot?: boolean; burst?: boolean } = {}): void {
+  react(
+    userId: string,
+    messageId: string,
+    emoji: string | { id: string; name: string },
+    opts: { bot?: boolean; burst?: boolean } = {},
+  ): void {
     const m = this.messages.get(messageId);
     const channelId = m?.channel_id ?? this.channelId;
     const e = typeof emoji === 'string' ? { id: null, name: emoji } : emoji;
@@ -246,8 +287,21 @@ export class FakeDiscord {
       if (opts.bot) this.botUsers.add(userId);
     }
     this.dispatch('MESSAGE_REACTION_ADD', {
-      user_id: userId, channel_id: channelId, message_id: messageId, guild_id: this.guildId, emoji: e, burst: opts.burst ?? false, type: opts.burst ? 1 : 0,
-      member: { user: this.user(userId, undefined, opts.bot), roles: [], joined_at: new Date().toISOString(), deaf: false, mute: false, flags: 0 },
+      user_id: userId,
+      channel_id: channelId,
+      message_id: messageId,
+      guild_id: this.guildId,
+      emoji: e,
+      burst: opts.burst ?? false,
+      type: opts.burst ? 1 : 0,
+      member: {
+        user: this.user(userId, undefined, opts.bot),
+        roles: [],
+        joined_at: new Date().toISOString(),
+        deaf: false,
+        mute: false,
+        flags: 0,
+      },
       message_author_id: m?.author_id,
     });
   }
@@ -256,13 +310,21 @@ export class FakeDiscord {
     const m = this.messages.get(messageId);
     m?.reactions.get(emoji)?.delete(userId);
     this.dispatch('MESSAGE_REACTION_REMOVE', {
-      user_id: userId, channel_id: m?.channel_id ?? this.channelId, message_id: messageId, guild_id: this.guildId, emoji: { id: null, name: emoji }, burst: false, type: 0,
+      user_id: userId,
+      channel_id: m?.channel_id ?? this.channelId,
+      message_id: messageId,
+      guild_id: this.guildId,
+      emoji: { id: null, name: emoji },
+      burst: false,
+      type: 0,
     });
   }
 
   /** A message a person posted, with an image attachment (for the attachment-ingest path). */
   postAsUser(userId: string, png: Buffer, channelId = this.channelId): FakeMessage {
-    const msg = this.createMessage(channelId, { content: '' }, [{ name: 'photo.png', size: png.length, type: 'image/png', bytes: png }], { viaWebhook: false });
+    const msg = this.createMessage(channelId, { content: '' }, [{ name: 'photo.png', size: png.length, type: 'image/png', bytes: png }], {
+      viaWebhook: false,
+    });
     msg.author_id = userId;
     return msg;
   }
@@ -313,8 +375,13 @@ export class FakeDiscord {
     this.pending = [];
     this.sessionId = `fake-session-${this.identifies}`;
     this.dispatch('READY', {
-      v: 10, user: this.botUser, guilds: [{ id: this.guildId, unavailable: true }], session_id: this.sessionId,
-      resume_gateway_url: this.gatewayUrl, application: { id: this.applicationId, flags: 0 }, shard: [0, 1],
+      v: 10,
+      user: this.botUser,
+      guilds: [{ id: this.guildId, unavailable: true }],
+      session_id: this.sessionId,
+      resume_gateway_url: this.gatewayUrl,
+      application: { id: this.applicationId, flags: 0 },
+      shard: [0, 1],
     });
     this.dispatch('GUILD_CREATE', this.guildPayload());
   }
@@ -339,20 +406,61 @@ export class FakeDiscord {
     const channels = [...this.channels.values()].filter((c) => c.type !== 11);
     const threads = [...this.channels.values()].filter((c) => c.type === 11).map((c) => this.channelPayload(c));
     return {
-      id: this.guildId, name: 'Fake Guild', icon: null, owner_id: '1', unavailable: false, member_count: 3, large: false,
-      joined_at: new Date().toISOString(), features: [], emojis: [], stickers: [], members: [], presences: [], voice_states: [],
-      stage_instances: [], guild_scheduled_events: [], soundboard_sounds: [],
-      roles: [{ id: this.guildId, name: '@everyone', permissions: '2248473465835073', position: 0, color: 0, hoist: false, managed: false, mentionable: false, flags: 0 }],
-      channels: channels.map((c) => this.channelPayload(c)), threads,
-      premium_tier: 0, preferred_locale: 'en-US', system_channel_flags: 0, verification_level: 0, default_message_notifications: 0,
-      explicit_content_filter: 0, mfa_level: 0, nsfw_level: 0, afk_timeout: 300,
+      id: this.guildId,
+      name: 'Fake Guild',
+      icon: null,
+      owner_id: '1',
+      unavailable: false,
+      member_count: 3,
+      large: false,
+      joined_at: new Date().toISOString(),
+      features: [],
+      emojis: [],
+      stickers: [],
+      members: [],
+      presences: [],
+      voice_states: [],
+      stage_instances: [],
+      guild_scheduled_events: [],
+      soundboard_sounds: [],
+      roles: [
+        {
+          id: this.guildId,
+          name: '@everyone',
+          permissions: '2248473465835073',
+          position: 0,
+          color: 0,
+          hoist: false,
+          managed: false,
+          mentionable: false,
+          flags: 0,
+        },
+      ],
+      channels: channels.map((c) => this.channelPayload(c)),
+      threads,
+      premium_tier: 0,
+      preferred_locale: 'en-US',
+      system_channel_flags: 0,
+      verification_level: 0,
+      default_message_notifications: 0,
+      explicit_content_filter: 0,
+      mfa_level: 0,
+      nsfw_level: 0,
+      afk_timeout: 300,
     };
   }
 
   private channelPayload(c: FakeChannel) {
     const base = { id: c.id, type: c.type, name: c.name, guild_id: c.guild_id, permission_overwrites: [], position: 0, nsfw: false };
     return c.type === 11
-      ? { ...base, parent_id: c.parent_id, owner_id: this.botUser.id, thread_metadata: { archived: false, auto_archive_duration: 1440, archive_timestamp: new Date().toISOString(), locked: false }, message_count: 0, member_count: 1 }
+      ? {
+          ...base,
+          parent_id: c.parent_id,
+          owner_id: this.botUser.id,
+          thread_metadata: { archived: false, auto_archive_duration: 1440, archive_timestamp: new Date().toISOString(), locked: false },
+          message_count: 0,
+          member_count: 1,
+        }
       : base;
   }
 
@@ -380,7 +488,7 @@ export class FakeDiscord {
     } else if (buf.length) {
       body = JSON.parse(buf.toString('utf8'));
     }
-    const auth = (req.headers.authorization as string | undefined) ?? null;
+    const auth = (req.headers.authorization) ?? null;
     const rec: RecordedRequest = { seq: this.requests.length + 1, method, path, rawPath, auth, body, files };
     this.requests.push(rec);
 
@@ -389,9 +497,14 @@ export class FakeDiscord {
       limit.remaining--;
       this.served429.push({ path, scope: limit.global ? 'global' : 'user' });
       res.writeHead(429, {
-        'content-type': 'application/json', 'retry-after': String(Math.ceil(limit.retryAfter)),
-        'x-ratelimit-scope': limit.global ? 'global' : 'user', ...(limit.global ? { 'x-ratelimit-global': 'true' } : {}),
-        'x-ratelimit-bucket': 'fakebucket', 'x-ratelimit-limit': '1', 'x-ratelimit-remaining': '0', 'x-ratelimit-reset-after': String(limit.retryAfter),
+        'content-type': 'application/json',
+        'retry-after': String(Math.ceil(limit.retryAfter)),
+        'x-ratelimit-scope': limit.global ? 'global' : 'user',
+        ...(limit.global ? { 'x-ratelimit-global': 'true' } : {}),
+        'x-ratelimit-bucket': 'fakebucket',
+        'x-ratelimit-limit': '1',
+        'x-ratelimit-remaining': '0',
+        'x-ratelimit-reset-after': String(limit.retryAfter),
       });
       res.end(JSON.stringify({ message: 'You are being rate limited.', retry_after: limit.retryAfter, global: limit.global }));
       return;
@@ -405,12 +518,20 @@ export class FakeDiscord {
       if (!w || now >= w.resetAt) b.windows.set(major, (w = { resetAt: now + b.windowMs, used: 0 }));
       const resetAfter = Math.max(0.001, (w.resetAt - now) / 1000);
       const common = {
-        'x-ratelimit-bucket': `${b.name}-${major}`, 'x-ratelimit-limit': String(b.limit),
-        'x-ratelimit-reset': (w.resetAt / 1000).toFixed(3), 'x-ratelimit-reset-after': resetAfter.toFixed(3),
+        'x-ratelimit-bucket': `${b.name}-${major}`,
+        'x-ratelimit-limit': String(b.limit),
+        'x-ratelimit-reset': (w.resetAt / 1000).toFixed(3),
+        'x-ratelimit-reset-after': resetAfter.toFixed(3),
       };
       if (w.used >= b.limit) {
         this.served429.push({ path, scope: 'user' });
-        res.writeHead(429, { 'content-type': 'application/json', 'retry-after': String(Math.ceil(resetAfter)), 'x-ratelimit-scope': 'user', 'x-ratelimit-remaining': '0', ...common });
+        res.writeHead(429, {
+          'content-type': 'application/json',
+          'retry-after': String(Math.ceil(resetAfter)),
+          'x-ratelimit-scope': 'user',
+          'x-ratelimit-remaining': '0',
+          ...common,
+        });
         res.end(JSON.stringify({ message: 'You are being rate limited.', retry_after: resetAfter, global: false }));
         return;
       }
@@ -426,11 +547,21 @@ export class FakeDiscord {
     const route = `${method} ${path}`;
     let m: RegExpExecArray | null;
     if (route === 'GET /gateway/bot') {
-      return this.json(res, 200, { url: this.gatewayUrl, shards: 1, session_start_limit: { total: 1000, remaining: 999, reset_after: 0, max_concurrency: 1 } });
+      return this.json(res, 200, {
+        url: this.gatewayUrl,
+        shards: 1,
+        session_start_limit: { total: 1000, remaining: 999, reset_after: 0, max_concurrency: 1 },
+      });
     }
     if (route === 'GET /users/@me') return this.json(res, 200, this.botUser);
     if ((m = /^PUT \/applications\/(\d+)(?:\/guilds\/(\d+))?\/commands$/.exec(route))) {
-      const list = (body as any[]).map((c) => ({ ...c, id: this.snowflake(), application_id: this.applicationId, version: '1', ...(m![2] ? { guild_id: m![2] } : {}) }));
+      const list = (body as any[]).map((c) => ({
+        ...c,
+        id: this.snowflake(),
+        application_id: this.applicationId,
+        version: '1',
+        ...(m![2] ? { guild_id: m![2] } : {}),
+      }));
       this.commands.set(m[2] ?? 'global', list);
       return this.json(res, 200, list);
     }
@@ -439,12 +570,26 @@ export class FakeDiscord {
       if (this.interactionTokens.get(token!) !== iid) return this.json(res, 404, { message: 'Unknown interaction', code: 10062 });
       const type = body.type as number;
       const data = body.data ?? {};
-      const msg = this.createMessage(this.interactionChannel(iid!), data, files, { viaWebhook: true, interactionId: iid, placeholder: type === 5 });
+      const msg = this.createMessage(this.interactionChannel(iid!), data, files, {
+        viaWebhook: true,
+        interactionId: iid,
+        placeholder: type === 5,
+      });
       this.messages.delete(msg.id);
       msg.id = `orig-${token}`;
       this.messages.set(msg.id, msg);
       if (url.searchParams.get('with_response') === 'true') {
-        return this.json(res, 200, { interaction: { id: iid, type: 2, activity_instance_id: null, response_message_id: msg.id, response_message_loading: type === 5, response_message_ephemeral: Boolean(msg.flags & 64) }, resource: { type, message: this.messagePayload(msg) } });
+        return this.json(res, 200, {
+          interaction: {
+            id: iid,
+            type: 2,
+            activity_instance_id: null,
+            response_message_id: msg.id,
+            response_message_loading: type === 5,
+            response_message_ephemeral: Boolean(msg.flags & 64),
+          },
+          resource: { type, message: this.messagePayload(msg) },
+        });
       }
       return this.noContent(res);
     }
@@ -501,13 +646,26 @@ export class FakeDiscord {
       if (url.searchParams.get('type') === '1') return this.json(res, 200, []);
       const limit = Math.min(100, Number(url.searchParams.get('limit') ?? 25));
       const after = BigInt(url.searchParams.get('after') ?? '0');
-      const ids = [...(msg.reactions.get(m[3]!) ?? [])].sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1)).filter((id) => BigInt(id) > after).slice(0, limit);
-      return this.json(res, 200, ids.map((id) => (id === this.botUser.id ? this.botUser : this.user(id, undefined, this.botUsers.has(id)))));
+      const ids = [...(msg.reactions.get(m[3]!) ?? [])]
+        .sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1))
+        .filter((id) => BigInt(id) > after)
+        .slice(0, limit);
+      return this.json(
+        res,
+        200,
+        ids.map((id) => (id === this.botUser.id ? this.botUser : this.user(id, undefined, this.botUsers.has(id)))),
+      );
     }
     if ((m = /^POST \/channels\/(\d+)\/threads$/.exec(route))) {
       const parent = this.channels.get(m[1]!);
       if (!parent) return this.json(res, 404, { message: 'Unknown Channel', code: 10003 });
-      const thread: FakeChannel = { id: this.snowflake(), type: body.type ?? 11, name: body.name, guild_id: this.guildId, parent_id: parent.id };
+      const thread: FakeChannel = {
+        id: this.snowflake(),
+        type: body.type ?? 11,
+        name: body.name,
+        guild_id: this.guildId,
+        parent_id: parent.id,
+      };
       this.channels.set(thread.id, thread);
       this.dispatch('THREAD_CREATE', { ...this.channelPayload(thread), newly_created: true });
       return this.json(res, 201, this.channelPayload(thread));
@@ -527,15 +685,31 @@ export class FakeDiscord {
   }
 
   private interactionChannel(iid: string): string {
-    const ev = this.history.find((e) => e.t === 'INTERACTION_CREATE' && (e.d as { id: string }).id === iid) ?? this.dispatched.find((e) => e.t === 'INTERACTION_CREATE' && (e.d as { id: string }).id === iid);
+    const ev =
+      this.history.find((e) => e.t === 'INTERACTION_CREATE' && (e.d as { id: string }).id === iid) ??
+      this.dispatched.find((e) => e.t === 'INTERACTION_CREATE' && (e.d as { id: string }).id === iid);
     return (ev?.d as { channel_id?: string } | undefined)?.channel_id ?? this.channelId;
   }
 
-  private createMessage(channelId: string, body: any, files: RecordedRequest['files'], o: { viaWebhook: boolean; interactionId?: string; placeholder?: boolean }): FakeMessage {
+  private createMessage(
+    channelId: string,
+    body: any,
+    files: RecordedRequest['files'],
+    o: { viaWebhook: boolean; interactionId?: string; placeholder?: boolean },
+  ): FakeMessage {
     const msg: FakeMessage = {
-      id: this.snowflake(), channel_id: channelId, content: o.placeholder ? '' : (body.content ?? ''), flags: body.flags ?? 0,
-      attachments: [], allowed_mentions: body.allowed_mentions, author_id: this.botUser.id, viaWebhook: o.viaWebhook,
-      interactionId: o.interactionId, edits: 0, deleted: false, reactions: new Map(),
+      id: this.snowflake(),
+      channel_id: channelId,
+      content: o.placeholder ? '' : (body.content ?? ''),
+      flags: body.flags ?? 0,
+      attachments: [],
+      allowed_mentions: body.allowed_mentions,
+      author_id: this.botUser.id,
+      viaWebhook: o.viaWebhook,
+      interactionId: o.interactionId,
+      edits: 0,
+      deleted: false,
+      reactions: new Map(),
       ...(body.nonce !== undefined ? { nonce: String(body.nonce) } : {}),
     };
     this.attach(msg, files);
@@ -553,15 +727,35 @@ export class FakeDiscord {
   private attach(msg: FakeMessage, files: RecordedRequest['files']): void {
     for (const f of files) {
       const id = this.snowflake();
-      msg.attachments.push({ id, filename: f.name, size: f.size, content_type: f.type || 'image/png', url: `http://127.0.0.1:${this.port}/api/v10/attachments/${id}`, bytes: f.bytes });
+      msg.attachments.push({
+        id,
+        filename: f.name,
+        size: f.size,
+        content_type: f.type || 'image/png',
+        url: `http://127.0.0.1:${this.port}/api/v10/attachments/${id}`,
+        bytes: f.bytes,
+      });
     }
   }
 
   messagePayload(msg: FakeMessage) {
     return {
-      id: msg.id, channel_id: msg.channel_id, guild_id: this.guildId, type: 0, content: msg.content, flags: msg.flags,
-      author: msg.author_id === this.botUser.id ? this.botUser : this.user(msg.author_id), timestamp: new Date().toISOString(), edited_timestamp: msg.edits ? new Date().toISOString() : null,
-      tts: false, mention_everyone: false, mentions: [], mention_roles: [], embeds: [], pinned: false, components: [],
+      id: msg.id,
+      channel_id: msg.channel_id,
+      guild_id: this.guildId,
+      type: 0,
+      content: msg.content,
+      flags: msg.flags,
+      author: msg.author_id === this.botUser.id ? this.botUser : this.user(msg.author_id),
+      timestamp: new Date().toISOString(),
+      edited_timestamp: msg.edits ? new Date().toISOString() : null,
+      tts: false,
+      mention_everyone: false,
+      mentions: [],
+      mention_roles: [],
+      embeds: [],
+      pinned: false,
+      components: [],
       attachments: msg.attachments.map(({ bytes: _b, ...a }) => ({ ...a, proxy_url: a.url })),
       reactions: this.reactionsPayload(msg),
       ...(msg.viaWebhook ? { webhook_id: this.applicationId, application_id: this.applicationId } : {}),
@@ -570,13 +764,19 @@ export class FakeDiscord {
 
   /** As on Discord: one entry per emoji with anyone on it, `me` = the bot reacted too. */
   private reactionsPayload(msg: FakeMessage) {
-    return [...msg.reactions].filter(([, users]) => users.size > 0).map(([key, users]) => {
-      const [name, id] = key.includes(':') ? key.split(':') : [key, null];
-      return {
-        emoji: { id, name }, count: users.size, count_details: { burst: 0, normal: users.size },
-        me: users.has(this.botUser.id), me_burst: false, burst_colors: [],
-      };
-    });
+    return [...msg.reactions]
+      .filter(([, users]) => users.size > 0)
+      .map(([key, users]) => {
+        const [name, id] = key.includes(':') ? key.split(':') : [key, null];
+        return {
+          emoji: { id, name },
+          count: users.size,
+          count_details: { burst: 0, normal: users.size },
+          me: users.has(this.botUser.id),
+          me_burst: false,
+          burst_colors: [],
+        };
+      });
   }
 
   private json(res: ServerResponse, status: number, body: unknown): void {

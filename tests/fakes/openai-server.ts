@@ -243,16 +243,21 @@ export class FakeOpenAIServer {
         for (const part of body.input as any[]) {
           if (part?.type === 'text') {
             const h = textHit(String(part.text ?? ''));
-            if (h) (hit = h), (applied[h] = [...(applied[h] ?? []), 'text']);
+            if (h) ((hit = h), (applied[h] = [...(applied[h] ?? []), 'text']));
           } else if (part?.type === 'image_url') {
             const h = await this.imageHit(String(part.image_url?.url ?? ''));
-            if (h === 'invalid') return this.json(res, 400, { error: { message: 'Invalid image.', type: 'invalid_request_error', code: 'invalid_image' } });
-            if (h) (hit = h), (applied[h] = [...(applied[h] ?? []), 'image']);
+            if (h === 'invalid')
+              return this.json(res, 400, { error: { message: 'Invalid image.', type: 'invalid_request_error', code: 'invalid_image' } });
+            if (h) ((hit = h), (applied[h] = [...(applied[h] ?? []), 'image']));
           } else {
             return this.json(res, 400, { error: { message: `unknown input type ${part?.type}`, type: 'invalid_request_error' } });
           }
         }
-        return this.json(res, 200, { id: `modr-${randomUUID()}`, model, results: [{ ...result(hit), category_applied_input_types: applied }] });
+        return this.json(res, 200, {
+          id: `modr-${randomUUID()}`,
+          model,
+          results: [{ ...result(hit), category_applied_input_types: applied }],
+        });
       }
       const inputs: string[] = Array.isArray(body?.input) ? body.input : [String(body?.input ?? '')];
       return this.json(res, 200, { id: `modr-${randomUUID()}`, model, results: inputs.map((t) => result(textHit(t))) });
@@ -273,7 +278,7 @@ export class FakeOpenAIServer {
       return 'invalid';
     }
     const n = this.imageChecks.length + 1;
-    const near = (c: Rgb) => Math.abs(c.r - mean!.r) <= 12 && Math.abs(c.g - mean!.g) <= 12 && Math.abs(c.b - mean!.b) <= 12;
+    const near = (c: Rgb) => Math.abs(c.r - mean.r) <= 12 && Math.abs(c.g - mean.g) <= 12 && Math.abs(c.b - mean.b) <= 12;
     const flagged = this.flagImageCalls.includes(n) || this.flaggedImageColors.some(near);
     this.imageChecks.push({ n, mime: m[1]!, mean, flagged });
     return flagged ? this.imageCategory : null;
@@ -306,7 +311,10 @@ export function messageText(messages: any): string {
       typeof m?.content === 'string'
         ? m.content
         : Array.isArray(m?.content)
-          ? m.content.filter((p: any) => p?.type === 'text').map((p: any) => p.text).join('\n')
+          ? m.content
+              .filter((p: any) => p?.type === 'text')
+              .map((p: any) => p.text)
+              .join('\n')
           : '',
     )
     .join('\n');
@@ -319,7 +327,9 @@ export async function fakePng(prompt: string, salt = 0, size = 64): Promise<Buff
   const r = h & 255;
   const g = (h >>> 8) & 255;
   const b = (h >>> 16) & 255;
-  return sharp({ create: { width: size, height: size, channels: 3, background: { r, g, b } } }).png().toBuffer();
+  return sharp({ create: { width: size, height: size, channels: 3, background: { r, g, b } } })
+    .png()
+    .toBuffer();
 }
 
 export async function startFakeOpenAI(opts: FakeOpenAIOptions = {}): Promise<FakeOpenAIServer> {

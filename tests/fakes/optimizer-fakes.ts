@@ -7,7 +7,14 @@ import { createHash } from 'node:crypto';
 import sharp from 'sharp';
 import { CancelledError } from '../../src/core/errors';
 import type { GenerateOptions, GeneratedImage, ImageGenerator, ImageRecord } from '../../src/core/ports';
-import type { FeedbackLlm, LlmMessageImage, ModerationResult, Moderator, PromptOptimizerLlm, ProposeRequest } from '../../src/providers/llm/types';
+import type {
+  FeedbackLlm,
+  LlmMessageImage,
+  ModerationResult,
+  Moderator,
+  PromptOptimizerLlm,
+  ProposeRequest,
+} from '../../src/providers/llm/types';
 import type { LoopImageStore, Objective, ObjectiveResult } from '../../src/core/optimizer/loop';
 import { parsePrompt } from '../../src/core/optimizer/keywords';
 
@@ -20,7 +27,9 @@ const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
 /** A tiny solid-colour PNG whose colour is a hash of (prompt, seed): deterministic, content-addressable. */
 export async function promptPng(prompt: string, seed = 0): Promise<Buffer> {
   const h = createHash('sha256').update(`${prompt}\u0001${seed}`).digest();
-  return sharp({ create: { width: 8, height: 8, channels: 3, background: { r: h[0]!, g: h[1]!, b: h[2]! } } }).png().toBuffer();
+  return sharp({ create: { width: 8, height: 8, channels: 3, background: { r: h[0]!, g: h[1]!, b: h[2]! } } })
+    .png()
+    .toBuffer();
 }
 
 export class FakeGenerator implements ImageGenerator {
@@ -51,7 +60,18 @@ export class MemoryImageStore implements LoopImageStore {
   async put(bytes: Buffer, meta: { prompt?: string | null; seed?: number | null; generator?: string | null }): Promise<ImageRecord> {
     const id = createHash('sha256').update(bytes).digest('hex');
     if (!this.images.has(id)) this.images.set(id, { bytes, prompt: meta.prompt ?? null });
-    return { id, width: 8, height: 8, bytes: bytes.length, source: 'generated', prompt: meta.prompt ?? null, generator: meta.generator ?? null, seed: meta.seed ?? null, ownerKey: null, createdAt: new Date() };
+    return {
+      id,
+      width: 8,
+      height: 8,
+      bytes: bytes.length,
+      source: 'generated',
+      prompt: meta.prompt ?? null,
+      generator: meta.generator ?? null,
+      seed: meta.seed ?? null,
+      ownerKey: null,
+      createdAt: new Date(),
+    };
   }
   async readBytes(id: string): Promise<Buffer> {
     const r = this.images.get(id);
@@ -94,7 +114,10 @@ export class KeywordObjective implements Objective {
   }
   async score(imageIds: string[]): Promise<ObjectiveResult> {
     this.calls++;
-    return { scores: imageIds.map((id) => ({ score: this.scorePrompt(this.promptOf(id)), memberScores: {} })), scorerN: this.ratings.length };
+    return {
+      scores: imageIds.map((id) => ({ score: this.scorePrompt(this.promptOf(id)), memberScores: {} })),
+      scorerN: this.ratings.length,
+    };
   }
 }
 

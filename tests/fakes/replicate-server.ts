@@ -129,14 +129,21 @@ export class FakeReplicateServer {
   }
 
   /** POSTs the prediction's current state to its webhook, signed (or as `sign` says), and records it. */
-  async deliver(predictionId: string, opts: { timestamp?: number; id?: string; secret?: string; body?: string; url?: string } = {}): Promise<WebhookDelivery> {
+  async deliver(
+    predictionId: string,
+    opts: { timestamp?: number; id?: string; secret?: string; body?: string; url?: string } = {},
+  ): Promise<WebhookDelivery> {
     const p = this.predictions.get(predictionId);
     const url = opts.url ?? p?.webhook;
     if (!url) throw new Error(`prediction ${predictionId} has no webhook`);
     const body = opts.body ?? JSON.stringify(p ? this.view(p) : { id: predictionId });
     const id = opts.id ?? `msg_${randomUUID().replace(/-/g, '')}`;
     const ts = String(Math.floor((opts.timestamp ?? Date.now()) / 1000));
-    const headers = { 'webhook-id': id, 'webhook-timestamp': ts, 'webhook-signature': signStandardWebhook(opts.secret ?? this.webhookSecret, id, ts, body) };
+    const headers = {
+      'webhook-id': id,
+      'webhook-timestamp': ts,
+      'webhook-signature': signStandardWebhook(opts.secret ?? this.webhookSecret, id, ts, body),
+    };
     const d: WebhookDelivery = { url, predictionId, headers, body, status: 0 };
     try {
       const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });

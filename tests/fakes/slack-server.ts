@@ -165,7 +165,14 @@ export class FakeSlack {
       this.sockets.add(ws);
       ws.on('close', () => this.sockets.delete(ws));
       ws.on('message', (data) => this.socketAcks.push(JSON.parse(String(data)) as { envelope_id: string }));
-      ws.send(JSON.stringify({ type: 'hello', num_connections: 1, debug_info: { host: 'fake', approximate_connection_time: 3600 }, connection_info: { app_id: 'A0FAKE' } }));
+      ws.send(
+        JSON.stringify({
+          type: 'hello',
+          num_connections: 1,
+          debug_info: { host: 'fake', approximate_connection_time: 3600 },
+          connection_info: { app_id: 'A0FAKE' },
+        }),
+      );
     });
     await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', () => r()));
   }
@@ -184,7 +191,14 @@ export class FakeSlack {
   }
 
   /** Sends a Socket Mode envelope (events_api / slash_commands) to every connected app. */
-  sendEnvelope(envelope: { envelope_id: string; type: string; payload: unknown; retry_attempt?: number; retry_reason?: string; accepts_response_payload?: boolean }): void {
+  sendEnvelope(envelope: {
+    envelope_id: string;
+    type: string;
+    payload: unknown;
+    retry_attempt?: number;
+    retry_reason?: string;
+    accepts_response_payload?: boolean;
+  }): void {
     for (const ws of this.sockets) ws.send(JSON.stringify(envelope));
   }
 
@@ -223,8 +237,14 @@ export class FakeSlack {
     if (url.pathname.startsWith('/response/')) {
       const body = JSON.parse(raw.toString('utf8') || '{}') as { text?: string; response_type?: string };
       this.messages.push({
-        channel: 'response_url', ts: this.nextTs(), text: body.text ?? '', user: this.botUserId, files: [], edits: 0,
-        ephemeralFor: body.response_type === 'in_channel' ? undefined : url.pathname.slice('/response/'.length), reactions: new Map(),
+        channel: 'response_url',
+        ts: this.nextTs(),
+        text: body.text ?? '',
+        user: this.botUserId,
+        files: [],
+        edits: 0,
+        ephemeralFor: body.response_type === 'in_channel' ? undefined : url.pathname.slice('/response/'.length),
+        reactions: new Map(),
       });
       return json(200, { ok: true });
     }
@@ -245,7 +265,8 @@ export class FakeSlack {
       if (req.headers.authorization !== `Bearer ${this.appToken}`) return json(200, { ok: false, error: 'invalid_auth' });
       return json(200, { ok: true, url: `${this.baseUrl.replace('http:', 'ws:')}/socket` });
     }
-    if (req.headers.authorization !== `Bearer ${this.token}` && body.token !== this.token) return json(200, { ok: false, error: 'invalid_auth' });
+    if (req.headers.authorization !== `Bearer ${this.token}` && body.token !== this.token)
+      return json(200, { ok: false, error: 'invalid_auth' });
     this.created = [];
     const refused = this.refusing.get(method);
     const out = refused ? { ok: false, error: refused } : this.api(method, body);
@@ -257,7 +278,15 @@ export class FakeSlack {
     const fail = (error: string) => ({ ok: false, error });
     switch (method) {
       case 'auth.test':
-        return { ok: true, url: 'https://fake.slack.com/', team: 'Fake', user: 'tasteloop', team_id: this.teamId, user_id: this.botUserId, bot_id: this.botId };
+        return {
+          ok: true,
+          url: 'https://fake.slack.com/',
+          team: 'Fake',
+          user: 'tasteloop',
+          team_id: this.teamId,
+          user_id: this.botUserId,
+          bot_id: this.botId,
+        };
       case 'chat.postMessage': {
         if (!b.channel) return fail('channel_not_found');
         const blocks = parseJson<FakeSlackMessage['blocks']>(b.blocks);
@@ -278,7 +307,16 @@ export class FakeSlack {
       case 'chat.postEphemeral': {
         if (!b.channel || !b.user) return fail('channel_not_found');
         const ts = this.nextTs();
-        this.messages.push({ channel: b.channel, ts, text: b.text ?? '', user: this.botUserId, files: [], edits: 0, ephemeralFor: b.user, reactions: new Map() });
+        this.messages.push({
+          channel: b.channel,
+          ts,
+          text: b.text ?? '',
+          user: this.botUserId,
+          files: [],
+          edits: 0,
+          ephemeralFor: b.user,
+          reactions: new Map(),
+        });
         return { ok: true, message_ts: ts };
       }
       case 'reactions.add': {
@@ -294,8 +332,15 @@ export class FakeSlack {
         if (this.unreadableChannels.has(b.channel ?? '')) return fail('not_in_channel');
         const m = this.find(b.channel ?? '', b.timestamp ?? '');
         if (!m) return fail('message_not_found');
-        const reactions = [...m.reactions].filter(([, users]) => users.size > 0).map(([name, users]) => ({ name, users: [...users], count: users.size }));
-        return { ok: true, type: 'message', channel: m.channel, message: { type: 'message', text: m.text, user: m.user, ts: m.ts, reactions } };
+        const reactions = [...m.reactions]
+          .filter(([, users]) => users.size > 0)
+          .map(([name, users]) => ({ name, users: [...users], count: users.size }));
+        return {
+          ok: true,
+          type: 'message',
+          channel: m.channel,
+          message: { type: 'message', text: m.text, user: m.user, ts: m.ts, reactions },
+        };
       }
       case 'files.getUploadURLExternal': {
         if (!b.filename || !b.length) return fail('invalid_arguments');
@@ -324,7 +369,9 @@ export class FakeSlack {
         const file = this.files.get(b.file ?? '');
         if (!file) return fail('file_not_found');
         const visible = file.hiddenFor-- <= 0 && file.channel && file.ts;
-        const shares = visible ? { public: { [file.channel!]: [{ ts: file.ts!, ...(file.threadTs ? { thread_ts: file.threadTs } : {}) }] } } : {};
+        const shares = visible
+          ? { public: { [file.channel!]: [{ ts: file.ts!, ...(file.threadTs ? { thread_ts: file.threadTs } : {}) }] } }
+          : {};
         return { ok: true, file: { id: file.id, shares } };
       }
       case 'conversations.replies': {
@@ -332,7 +379,10 @@ export class FakeSlack {
         // The parent first, then its replies, oldest first.
         const msgs = this.messages.filter((m) => !m.ephemeralFor && m.channel === b.channel && (m.ts === b.ts || m.threadTs === b.ts));
         if (!msgs.some((m) => m.ts === b.ts)) return fail('thread_not_found');
-        return this.page(msgs.sort((x, y) => Number(x.ts) - Number(y.ts)), b);
+        return this.page(
+          msgs.sort((x, y) => Number(x.ts) - Number(y.ts)),
+          b,
+        );
       }
       case 'conversations.history': {
         if (!b.channel) return fail('channel_not_found');
@@ -345,7 +395,10 @@ export class FakeSlack {
           const t = Number(m.ts);
           return inclusive ? t >= oldest && t <= latest : t > oldest && t < latest;
         });
-        return this.page(msgs.sort((x, y) => Number(y.ts) - Number(x.ts)), b);
+        return this.page(
+          msgs.sort((x, y) => Number(y.ts) - Number(x.ts)),
+          b,
+        );
       }
       case 'conversations.open':
         if (!b.users) return fail('invalid_arguments');
@@ -357,10 +410,24 @@ export class FakeSlack {
     }
   }
 
-  private post(channel: string, text: string, threadTs?: string, files: string[] = [], extra: Pick<FakeSlackMessage, 'blocks' | 'metadata'> = {}): FakeSlackMessage {
+  private post(
+    channel: string,
+    text: string,
+    threadTs?: string,
+    files: string[] = [],
+    extra: Pick<FakeSlackMessage, 'blocks' | 'metadata'> = {},
+  ): FakeSlackMessage {
     const m: FakeSlackMessage = {
-      channel, ts: this.nextTs(), threadTs: threadTs || undefined, text, user: this.botUserId, files, edits: 0, reactions: new Map(),
-      ...(extra.blocks ? { blocks: extra.blocks } : {}), ...(extra.metadata ? { metadata: extra.metadata } : {}),
+      channel,
+      ts: this.nextTs(),
+      threadTs: threadTs || undefined,
+      text,
+      user: this.botUserId,
+      files,
+      edits: 0,
+      reactions: new Map(),
+      ...(extra.blocks ? { blocks: extra.blocks } : {}),
+      ...(extra.metadata ? { metadata: extra.metadata } : {}),
     };
     this.messages.push(m);
     this.created.push(m);
@@ -370,16 +437,27 @@ export class FakeSlack {
   /** One page of a history answer: `limit` (default 100, at most 1000) from `cursor` on; metadata only when asked for. */
   private page(msgs: FakeSlackMessage[], b: Record<string, string>): Record<string, unknown> {
     const limit = Math.min(Math.max(Number(b.limit) || 100, 1), 1000);
-    const from = b.cursor ? Number(Buffer.from(b.cursor, 'base64').toString('utf8').replace(/^next:/, '')) : 0;
+    const from = b.cursor
+      ? Number(
+          Buffer.from(b.cursor, 'base64')
+            .toString('utf8')
+            .replace(/^next:/, ''),
+        )
+      : 0;
     if (!Number.isInteger(from) || from < 0) return { ok: false, error: 'invalid_cursor' };
     const slice = msgs.slice(from, from + limit);
     const more = from + limit < msgs.length;
     const withMetadata = b.include_all_metadata === 'true' || b.include_all_metadata === '1';
-    const replyCount = (m: FakeSlackMessage) => this.messages.filter((r) => !r.ephemeralFor && r.channel === m.channel && r.threadTs === m.ts && r.ts !== m.ts).length;
+    const replyCount = (m: FakeSlackMessage) =>
+      this.messages.filter((r) => !r.ephemeralFor && r.channel === m.channel && r.threadTs === m.ts && r.ts !== m.ts).length;
     return {
       ok: true,
       messages: slice.map((m) => ({
-        type: 'message', ts: m.ts, user: m.user, ...(m.user === this.botUserId ? { bot_id: this.botId } : {}), text: m.text,
+        type: 'message',
+        ts: m.ts,
+        user: m.user,
+        ...(m.user === this.botUserId ? { bot_id: this.botId } : {}),
+        text: m.text,
         ...(m.threadTs ? { thread_ts: m.threadTs } : replyCount(m) ? { thread_ts: m.ts, reply_count: replyCount(m) } : {}),
         ...(m.files.length ? { files: m.files.map((id) => ({ id })) } : {}),
         ...(m.blocks ? { blocks: m.blocks } : {}),
@@ -402,7 +480,10 @@ function parseJson<T>(v: string | undefined): T | undefined {
 
 /** What a message made of blocks reads as (the text of its sections), like Slack's fallback. */
 function textOfBlocks(blocks: FakeSlackMessage['blocks']): string {
-  return (blocks ?? []).map((b) => b.text?.text ?? '').filter(Boolean).join('\n');
+  return (blocks ?? [])
+    .map((b) => b.text?.text ?? '')
+    .filter(Boolean)
+    .join('\n');
 }
 
 async function readBody(req: IncomingMessage): Promise<Buffer> {

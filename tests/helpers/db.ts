@@ -46,7 +46,7 @@ export async function createFreshPostgresDatabase(): Promise<{ url: string; drop
   return {
     url: u.toString(),
     drop: async () => {
-      const a = postgres(TEST_DATABASE_URL!, { max: 1, onnotice: () => {} });
+      const a = postgres(TEST_DATABASE_URL, { max: 1, onnotice: () => {} });
       await a.unsafe(`drop database if exists ${name} with (force)`);
       await a.end();
     },

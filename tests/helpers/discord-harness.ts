@@ -40,19 +40,32 @@ export interface DiscordHarnessOptions {
   messageContent?: boolean;
 }
 
-export const discordIdOf = (user: string) => (BigInt(`0x${createHash('sha256').update(user).digest('hex').slice(0, 12)}`) + 100000000000000000n).toString();
+export const discordIdOf = (user: string) =>
+  (BigInt(`0x${createHash('sha256').update(user).digest('hex').slice(0, 12)}`) + 100000000000000000n).toString();
 
 export async function openDiscordHarness(opts: DiscordHarnessOptions = {}): Promise<DiscordHarness> {
   const core = opts.core ?? (await openTestCore(opts.coreOptions));
   const services = observeRatings(core.app.services);
   const fake = new FakeDiscord({ privilegedIntents: opts.messageContent ? MESSAGE_CONTENT_INTENT : 0 });
   await fake.start();
-  const proxy = opts.restProxy ? await startDiscordRestProxy({ port: 0, host: '127.0.0.1', upstreamApi: fake.apiUrl, log: silentLogger }) : null;
+  const proxy = opts.restProxy
+    ? await startDiscordRestProxy({ port: 0, host: '127.0.0.1', upstreamApi: fake.apiUrl, log: silentLogger })
+    : null;
   const apiUrl = proxy ? `${proxy.url}/api` : fake.apiUrl;
   const makeAdapter = () =>
     createDiscordAdapter({
-      config: { DISCORD_TOKEN: fake.token, DISCORD_APPLICATION_ID: fake.applicationId, DISCORD_API_URL: apiUrl, DISCORD_GUILD_ID: fake.guildId, DISCORD_MESSAGE_CONTENT: opts.messageContent ? 'on' : 'off' },
-      services, log: opts.log ?? silentLogger, clock: opts.clock, ingestAttachments: opts.ingestAttachments, runFeedPollMs: 50,
+      config: {
+        DISCORD_TOKEN: fake.token,
+        DISCORD_APPLICATION_ID: fake.applicationId,
+        DISCORD_API_URL: apiUrl,
+        DISCORD_GUILD_ID: fake.guildId,
+        DISCORD_MESSAGE_CONTENT: opts.messageContent ? 'on' : 'off',
+      },
+      services,
+      log: opts.log ?? silentLogger,
+      clock: opts.clock,
+      ingestAttachments: opts.ingestAttachments,
+      runFeedPollMs: 50,
     });
   let adapter = makeAdapter();
   const startAdapter = async () => {
@@ -68,9 +81,17 @@ export async function openDiscordHarness(opts: DiscordHarnessOptions = {}): Prom
     const def = findCommand(name);
     const options = Object.entries(o).map(([k, v]) => {
       const spec = def?.options.find((s) => s.name === k);
-      return { name: k, type: spec?.type === 'integer' ? 4 : spec?.type === 'user' ? 6 : 3, value: spec?.type === 'user' ? idOf(String(v)) : v };
+      return {
+        name: k,
+        type: spec?.type === 'integer' ? 4 : spec?.type === 'user' ? 6 : 3,
+        value: spec?.type === 'user' ? idOf(String(v)) : v,
+      };
     });
-    const users = Object.fromEntries(Object.entries(o).filter(([k]) => def?.options.find((s) => s.name === k)?.type === 'user').map(([, v]) => [idOf(String(v)), fake.user(idOf(String(v)), String(v))]));
+    const users = Object.fromEntries(
+      Object.entries(o)
+        .filter(([k]) => def?.options.find((s) => s.name === k)?.type === 'user')
+        .map(([, v]) => [idOf(String(v)), fake.user(idOf(String(v)), String(v))]),
+    );
     const iid = fake.interact(idOf(user), name, options, Object.keys(users).length ? { users } : {});
     await waitFor(() => fake.requests.some((r) => r.path.startsWith(`/interactions/${iid}/`)), `the ack of /${name}`);
     await adapter.idle();
@@ -85,14 +106,28 @@ export async function openDiscordHarness(opts: DiscordHarnessOptions = {}): Prom
   const imageOf = async (messageId: string) => (await services.messages.lookup('discord', messageId))?.imageId ?? null;
   const messages = async (): Promise<HarnessMessage[]> =>
     Promise.all(
-      [...fake.messages.values()].filter((m) => !m.deleted && (m.content || m.attachments.length)).map(async (m) => ({
-        id: m.id, conversationId: m.channel_id, text: m.content, imageId: await imageOf(m.id),
-        rateable: RATING_EMOJI.every((e) => m.reactions.get(e)?.has(fake.botUser.id)), ephemeral: Boolean(m.flags & 64), edits: m.edits,
-      })),
+      [...fake.messages.values()]
+        .filter((m) => !m.deleted && (m.content || m.attachments.length))
+        .map(async (m) => ({
+          id: m.id,
+          conversationId: m.channel_id,
+          text: m.content,
+          imageId: await imageOf(m.id),
+          rateable: RATING_EMOJI.every((e) => m.reactions.get(e)?.has(fake.botUser.id)),
+          ephemeral: Boolean(m.flags & 64),
+          edits: m.edits,
+        })),
     );
   const userKey = (user: string) => userKeyOf({ platform: 'discord', userId: idOf(user) });
   return {
-    fake, core, services, idOf, interaction, messages, imageOf, userKey,
+    fake,
+    core,
+    services,
+    idOf,
+    interaction,
+    messages,
+    imageOf,
+    userKey,
     get adapter() {
       return adapter;
     },
@@ -124,7 +159,8 @@ export async function openDiscordHarness(opts: DiscordHarnessOptions = {}): Prom
     close: async () => {
       await adapter.stop();
       // The contract passing proves nothing about the proxy unless the bot's requests went through it.
-      if (proxy && proxy.stats.forwarded < 20) throw new Error(`the REST proxy forwarded only ${proxy.stats.forwarded} requests: the bot did not use it`);
+      if (proxy && proxy.stats.forwarded < 20)
+        throw new Error(`the REST proxy forwarded only ${proxy.stats.forwarded} requests: the bot did not use it`);
       await proxy?.close();
       await fake.stop();
       if (!opts.core) await core.close();

@@ -127,7 +127,10 @@ export class PlaygroundClient {
             buf = buf.slice(end + 2);
             const lines = block.split('\n');
             const type = lines.find((l) => l.startsWith('event: '))?.slice('event: '.length);
-            const data = lines.filter((l) => l.startsWith('data: ')).map((l) => l.slice('data: '.length)).join('\n');
+            const data = lines
+              .filter((l) => l.startsWith('data: '))
+              .map((l) => l.slice('data: '.length))
+              .join('\n');
             if (!type) continue; // a ping
             return { type, data: JSON.parse(data) as unknown };
           }

@@ -14,7 +14,10 @@ import { FakeGenerator, KeywordObjective } from '../fakes/optimizer-fakes';
 export const PREF = ['watercolor', 'golden hour', 'pastel palette', 'wide angle'];
 
 /** The real store, remembering each id's prompt so the synthetic objective can score it synchronously. */
-export function trackingStore(db: Db, dir = mkdtempSync(path.join(tmpdir(), 'tl-runs-'))): LoopImageStore & { promptOf(id: string): string } {
+export function trackingStore(
+  db: Db,
+  dir = mkdtempSync(path.join(tmpdir(), 'tl-runs-')),
+): LoopImageStore & { promptOf(id: string): string } {
   const real = new ImageStore(db, dir);
   const prompts = new Map<string, string>();
   return {
@@ -30,7 +33,12 @@ export function trackingStore(db: Db, dir = mkdtempSync(path.join(tmpdir(), 'tl-
 
 export function makeService(
   db: Db,
-  opts: { generator?: ImageGenerator; config?: Record<string, string>; service?: Partial<RunServiceOptions>; objective?: (store: ReturnType<typeof trackingStore>) => KeywordObjective } = {},
+  opts: {
+    generator?: ImageGenerator;
+    config?: Record<string, string>;
+    service?: Partial<RunServiceOptions>;
+    objective?: (store: ReturnType<typeof trackingStore>) => KeywordObjective;
+  } = {},
 ) {
   const store = trackingStore(db);
   const generator = opts.generator ?? new FakeGenerator(2);
@@ -55,7 +63,7 @@ export async function waitFor<T>(fn: () => Promise<T> | T, what: string, timeout
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
-    if (v) return v as NonNullable<T>;
+    if (v) return v;
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 25));
   }

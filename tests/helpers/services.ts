@@ -37,8 +37,12 @@ export interface FakeServices extends Services {
 }
 
 async function solidPng(i: number, size = 64): Promise<Buffer> {
-  const r = (i * 67) % 256, g = (i * 131) % 256, b = (i * 199) % 256;
-  return sharp({ create: { width: size, height: size, channels: 3, background: { r, g, b } } }).png().toBuffer();
+  const r = (i * 67) % 256,
+    g = (i * 131) % 256,
+    b = (i * 199) % 256;
+  return sharp({ create: { width: size, height: size, channels: 3, background: { r, g, b } } })
+    .png()
+    .toBuffer();
 }
 
 export async function createFakeServices(opts: FakeServicesOptions = {}): Promise<FakeServices> {
@@ -64,8 +68,17 @@ export async function createFakeServices(opts: FakeServicesOptions = {}): Promis
     const m = await sharp(png).metadata();
     const id = createHash('sha256').update(png).digest('hex');
     const rec: ImageRecord = {
-      id, width: m.width ?? 0, height: m.height ?? 0, bytes: png.length, source: 'gallery', prompt: null, generator: null,
-      seed: null, ownerKey: null, createdAt: new Date(), ...meta,
+      id,
+      width: m.width ?? 0,
+      height: m.height ?? 0,
+      bytes: png.length,
+      source: 'gallery',
+      prompt: null,
+      generator: null,
+      seed: null,
+      ownerKey: null,
+      createdAt: new Date(),
+      ...meta,
     };
     images.set(id, { rec, bytes: png });
     return rec;
@@ -77,7 +90,14 @@ export async function createFakeServices(opts: FakeServicesOptions = {}): Promis
     for (const l of listeners) l(e);
   };
 
-  const applyVote = (kind: 'rate' | 'unrate', person: PersonRef, imageId: string, score: number, ctx: RatingContext, at?: Date): RatingChange => {
+  const applyVote = (
+    kind: 'rate' | 'unrate',
+    person: PersonRef,
+    imageId: string,
+    score: number,
+    ctx: RatingContext,
+    at?: Date,
+  ): RatingChange => {
     if (!Number.isInteger(score) || score < 1 || score > 10) throw new InvalidScoreError(score);
     if (!images.has(imageId)) throw new UnknownImageError(imageId);
     const userKey = userKeyOf(person);
@@ -90,8 +110,13 @@ export async function createFakeServices(opts: FakeServicesOptions = {}): Promis
     if (!prev || prev.time <= time) v.set(score, { present: kind === 'rate', time, source: ctx.source, messageId: ctx.messageId ?? null });
     let after: number | null = null;
     let newest = -Infinity;
-    for (const [s, vote] of v) if (vote.present && vote.time >= newest) { newest = vote.time; after = s; }
-    if (after === null) ratingsMap.delete(k); else ratingsMap.set(k, after);
+    for (const [s, vote] of v)
+      if (vote.present && vote.time >= newest) {
+        newest = vote.time;
+        after = s;
+      }
+    if (after === null) ratingsMap.delete(k);
+    else ratingsMap.set(k, after);
     const changed = before !== after;
     ratingCalls.push({ kind, userKey, imageId, score, ctx, changed });
     return { userKey, imageId, before, after, changed };
@@ -102,17 +127,51 @@ export async function createFakeServices(opts: FakeServicesOptions = {}): Promis
   async function script(runId: string, userKey: UserKey, req: StartRunRequest, slot: { cancelled: boolean }): Promise<void> {
     const K = req.iterations ?? 2;
     const n = req.candidates ?? 2;
-    let best = 0, init = 0, kStar = 0, imagesUsed = 0, bestImageId: string | null = null, bestPrompt: string | null = null;
-    const metrics = (): RunMetricsView => ({ init, max: best, maxMinusInit: best - init, kStar, maxSim: 0.5, scoreOfMostSim: 5, imagesUsed, costUsd: 0, bestImageId, bestPrompt });
+    let best = 0,
+      init = 0,
+      kStar = 0,
+      imagesUsed = 0,
+      bestImageId: string | null = null,
+      bestPrompt: string | null = null;
+    const metrics = (): RunMetricsView => ({
+      init,
+      max: best,
+      maxMinusInit: best - init,
+      kStar,
+      maxSim: 0.5,
+      scoreOfMostSim: 5,
+      imagesUsed,
+      costUsd: 0,
+      bestImageId,
+      bestPrompt,
+    });
     try {
       await gate(runId, 0);
-      emit({ type: 'run.started', key: `${runId}:started`, runId, params: {
-        prompt: req.prompt, iterations: K, candidates: n, feedback: req.feedback ?? 's+p', optimizer: req.optimizer ?? 'genetic',
-        objective: 'single', members: [userKey], seed: 1, generator: 'fake', llm: null, scorer: 'fake scorer' } });
+      emit({
+        type: 'run.started',
+        key: `${runId}:started`,
+        runId,
+        params: {
+          prompt: req.prompt,
+          iterations: K,
+          candidates: n,
+          feedback: req.feedback ?? 's+p',
+          optimizer: req.optimizer ?? 'genetic',
+          objective: 'single',
+          members: [userKey],
+          seed: 1,
+          generator: 'fake',
+          llm: null,
+          scorer: 'fake scorer',
+        },
+      });
       // Like the core's loop: iteration 0 scores the initial prompt alone, iterations 1..K render N candidates.
       for (let it = 0; it <= K; it++) {
         await gate(runId, it + 1);
-        if (slot.cancelled) { emit({ type: 'run.cancelled', key: `${runId}:cancelled`, runId, metrics: imagesUsed ? metrics() : null }); return; }
+        if (slot.cancelled) {
+          emit({ type: 'run.cancelled', key: `${runId}:cancelled`, runId, metrics: imagesUsed ? metrics() : null });
+          return;
+        }
         const cands: CandidateView[] = [];
         for (let c = 0; c < (it === 0 ? 1 : n); c++) {
           const prompt = it === 0 ? req.prompt : `${req.prompt} v${it}.${c}`;
@@ -120,11 +179,25 @@ export async function createFakeServices(opts: FakeServicesOptions = {}): Promis
           const score = 5 + it * 0.7 + c * 0.3;
           imagesUsed++;
           if (it === 0 && c === 0) init = score;
-          if (score > best) { best = score; kStar = it; bestImageId = rec.id; bestPrompt = prompt; }
+          if (score > best) {
+            best = score;
+            kStar = it;
+            bestImageId = rec.id;
+            bestPrompt = prompt;
+          }
           cands.push({ iteration: it, idx: c, prompt, imageId: rec.id, score });
         }
         emit({ type: 'iteration.images', key: `${runId}:it${it}:images`, runId, iteration: it, candidates: cands });
-        emit({ type: 'iteration.summary', key: `${runId}:it${it}:summary`, runId, iteration: it, bestSoFar: best, bestThisIteration: cands.at(-1)!.score, feedbackDigest: 'brighter colors', scorerN: countFor(userKey) });
+        emit({
+          type: 'iteration.summary',
+          key: `${runId}:it${it}:summary`,
+          runId,
+          iteration: it,
+          bestSoFar: best,
+          bestThisIteration: cands.at(-1)!.score,
+          feedbackDigest: 'brighter colors',
+          scorerN: countFor(userKey),
+        });
         emit({ type: 'run.progress', key: `${runId}:it${it}:progress`, runId, iteration: it, iterations: K, imagesUsed, costUsd: 0 });
       }
       emit({ type: 'run.finished', key: `${runId}:finished`, runId, metrics: metrics(), stopReason: 'iterations done' });
@@ -135,7 +208,11 @@ export async function createFakeServices(opts: FakeServicesOptions = {}): Promis
 
   const services: FakeServices = {
     backends: { images: 'fake', llm: 'none', embedder: 'fake', database: 'memory' },
-    ratingsMap, ratingCalls, messagesMap, events, addImage,
+    ratingsMap,
+    ratingCalls,
+    messagesMap,
+    events,
+    addImage,
     addToGallery: async (bytes) => {
       const rec = await addImage(bytes, { source: 'onboarding' });
       gallery.unshift(rec.id);
@@ -159,7 +236,13 @@ export async function createFakeServices(opts: FakeServicesOptions = {}): Promis
         reconcileMessage(
           {
             standingVotes: async (imageId) =>
-              [...votes].flatMap(([k, v]) => (k.endsWith(`|${imageId}`) ? [...v].filter(([, x]) => x.present).map(([score, x]) => ({ userKey: k.slice(0, -imageId.length - 1), score, source: x.source, messageId: x.messageId })) : [])),
+              [...votes].flatMap(([k, v]) =>
+                k.endsWith(`|${imageId}`)
+                  ? [...v]
+                      .filter(([, x]) => x.present)
+                      .map(([score, x]) => ({ userKey: k.slice(0, -imageId.length - 1), score, source: x.source, messageId: x.messageId }))
+                  : [],
+              ),
             rate: async (person, imageId, score, ctx, at) => applyVote('rate', person, imageId, score, ctx, at),
             unrate: async (person, imageId, score, ctx, at) => applyVote('unrate', person, imageId, score, ctx, at),
           },
@@ -168,14 +251,23 @@ export async function createFakeServices(opts: FakeServicesOptions = {}): Promis
       count: async (k) => countFor(k),
     },
     taste: {
-      nextToRate: async (k, n) => gallery.filter((id) => !ratingsMap.has(`${k}|${id}`)).slice(0, n).map((id) => images.get(id)!.rec),
+      nextToRate: async (k, n) =>
+        gallery
+          .filter((id) => !ratingsMap.has(`${k}|${id}`))
+          .slice(0, n)
+          .map((id) => images.get(id)!.rec),
       profile: async (k): Promise<ProfileSummary> => {
-        const mine = [...ratingsMap].filter(([key]) => key.startsWith(`${k}|`)).map(([key, score]) => ({ image: images.get(key.split('|')[1]!)!.rec, score }));
+        const mine = [...ratingsMap]
+          .filter(([key]) => key.startsWith(`${k}|`))
+          .map(([key, score]) => ({ image: images.get(key.split('|')[1]!)!.rec, score }));
         mine.sort((a, b) => b.score - a.score);
         return {
-          userKey: k, ratings: mine.length, method: mine.length >= 5 ? 'finetune' : 'global',
+          userKey: k,
+          ratings: mine.length,
+          method: mine.length >= 5 ? 'finetune' : 'global',
           quality: { n: mine.length, srocc: mine.length >= 5 ? 0.5 : null, mse: null, mae: mine.length >= 5 ? 1.2 : null },
-          topImages: mine.slice(0, 3), predictedFavorites: [],
+          topImages: mine.slice(0, 3),
+          predictedFavorites: [],
         };
       },
       predict: async (_k, ids) => ids.map(() => 5.5),
@@ -213,12 +305,25 @@ export async function createFakeServices(opts: FakeServicesOptions = {}): Promis
       feed: async (platform, cursors) =>
         events
           .map((event, i) => ({ id: i + 1, runId: event.runId, destination: destinations.get(event.runId) ?? {}, event }))
-          .filter((e) => e.destination.platform === platform && e.destination.threadId && !eventKeys.has(`${platform}|${e.runId}:end:done`) && e.id > (cursors[e.runId] ?? 0)),
+          .filter(
+            (e) =>
+              e.destination.platform === platform &&
+              e.destination.threadId &&
+              !eventKeys.has(`${platform}|${e.runId}:end:done`) &&
+              e.id > (cursors[e.runId] ?? 0),
+          ),
     },
     messages: {
       record: async (m) => {
-        messagesMap.set(`${m.platform}|${m.messageId}`, { imageId: m.imageId ?? null, runId: m.runId ?? null, kind: m.kind, channelId: m.channelId, scopeId: m.scopeId ?? null });
-        if (m.eventKey && !eventKeys.has(`${m.platform}|${m.eventKey}`)) eventKeys.set(`${m.platform}|${m.eventKey}`, { messageId: m.messageId, channelId: m.channelId });
+        messagesMap.set(`${m.platform}|${m.messageId}`, {
+          imageId: m.imageId ?? null,
+          runId: m.runId ?? null,
+          kind: m.kind,
+          channelId: m.channelId,
+          scopeId: m.scopeId ?? null,
+        });
+        if (m.eventKey && !eventKeys.has(`${m.platform}|${m.eventKey}`))
+          eventKeys.set(`${m.platform}|${m.eventKey}`, { messageId: m.messageId, channelId: m.channelId });
       },
       lookup: async (platform, id) => {
         const m = messagesMap.get(`${platform}|${id}`);
@@ -229,7 +334,12 @@ export async function createFakeServices(opts: FakeServicesOptions = {}): Promis
           .filter(([k, m]) => k.startsWith(`${platform}|`) && m.imageId)
           .reverse()
           .slice(0, limit)
-          .map(([k, m]) => ({ messageId: k.slice(platform.length + 1), channelId: m.channelId, scopeId: m.scopeId ?? null, imageId: m.imageId as string })),
+          .map(([k, m]) => ({
+            messageId: k.slice(platform.length + 1),
+            channelId: m.channelId,
+            scopeId: m.scopeId ?? null,
+            imageId: m.imageId as string,
+          })),
       byEventKey: async (platform, key) => eventKeys.get(`${platform}|${key}`),
       // One process in these tests: every read-back runs (the shared rule is tested on the real database).
       claimReadBack: async () => 'claimed' as const,

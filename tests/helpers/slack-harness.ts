@@ -48,7 +48,13 @@ export interface SlackHarness extends AdapterHarness {
   /** Stops the bot, lets reactions change meanwhile, starts it again and waits for its reconcile. */
   away: NonNullable<AdapterHarness['away']>;
   /** Sends a reaction event; resolves when the app has handled it. */
-  reaction(kind: 'add' | 'remove', user: string, messageId: string, reaction: string, o?: { eventId?: string; retryNum?: number; eventTs?: string }): Promise<SignedResponse>;
+  reaction(
+    kind: 'add' | 'remove',
+    user: string,
+    messageId: string,
+    reaction: string,
+    o?: { eventId?: string; retryNum?: number; eventTs?: string },
+  ): Promise<SignedResponse>;
 }
 
 export interface SlackHarnessOptions {
@@ -73,9 +79,19 @@ export async function openSlackHarness(opts: SlackHarnessOptions = {}): Promise<
   await fake.start();
   const makeAdapter = () =>
     createSlackAdapter({
-      config: { SLACK_BOT_TOKEN: fake.token, SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_API_URL: fake.apiUrl, SLACK_PORT: 0, HOST: '127.0.0.1' },
-      services, log: opts.log ?? silentLogger, db: opts.db, claimer: opts.claimer,
-      postIntervalMs: opts.postIntervalMs ?? 20, sharePollMs: 5,
+      config: {
+        SLACK_BOT_TOKEN: fake.token,
+        SLACK_SIGNING_SECRET: SIGNING_SECRET,
+        SLACK_API_URL: fake.apiUrl,
+        SLACK_PORT: 0,
+        HOST: '127.0.0.1',
+      },
+      services,
+      log: opts.log ?? silentLogger,
+      db: opts.db,
+      claimer: opts.claimer,
+      postIntervalMs: opts.postIntervalMs ?? 20,
+      sharePollMs: 5,
     });
   let adapter = makeAdapter();
   await adapter.start();
@@ -112,9 +128,19 @@ export async function openSlackHarness(opts: SlackHarnessOptions = {}): Promise<
   const slash: SlackHarness['slash'] = async (user, name, text, o = {}) => {
     const triggerId = o.triggerId ?? `trig${++triggers}.${Date.now()}`;
     const form = new URLSearchParams({
-      token: 'deprecated-verification-token', team_id: fake.teamId, team_domain: 'fake', channel_id: fake.channelId, channel_name: 'general',
-      user_id: idOf(user), user_name: user, command: `/${name}`, text, api_app_id: 'A0FAKE', is_enterprise_install: 'false',
-      response_url: fake.responseUrl(triggerId), trigger_id: triggerId,
+      token: 'deprecated-verification-token',
+      team_id: fake.teamId,
+      team_domain: 'fake',
+      channel_id: fake.channelId,
+      channel_name: 'general',
+      user_id: idOf(user),
+      user_name: user,
+      command: `/${name}`,
+      text,
+      api_app_id: 'A0FAKE',
+      is_enterprise_install: 'false',
+      response_url: fake.responseUrl(triggerId),
+      trigger_id: triggerId,
     }).toString();
     const before = adapter.stats.commands;
     const res = await send(form, 'application/x-www-form-urlencoded');
@@ -133,12 +159,20 @@ export async function openSlackHarness(opts: SlackHarnessOptions = {}): Promise<
     fake.setReaction(kind, user.startsWith('U') ? user : idOf(user), channel, ts, name);
     const eventTs = o.eventTs ?? nextEventTs();
     const envelope = {
-      token: 'deprecated', team_id: fake.teamId, api_app_id: 'A0FAKE', type: 'event_callback',
-      event_id: o.eventId ?? `Ev${++events}${Date.now()}`, event_time: Number(eventTs.split('.')[0]),
+      token: 'deprecated',
+      team_id: fake.teamId,
+      api_app_id: 'A0FAKE',
+      type: 'event_callback',
+      event_id: o.eventId ?? `Ev${++events}${Date.now()}`,
+      event_time: Number(eventTs.split('.')[0]),
       authorizations: [{ team_id: fake.teamId, user_id: fake.botUserId, is_bot: true }],
       event: {
-        type: kind === 'add' ? 'reaction_added' : 'reaction_removed', user: user.startsWith('U') ? user : idOf(user), reaction: name,
-        item: { type: 'message', channel, ts }, item_user: fake.botUserId, event_ts: eventTs,
+        type: kind === 'add' ? 'reaction_added' : 'reaction_removed',
+        user: user.startsWith('U') ? user : idOf(user),
+        reaction: name,
+        item: { type: 'message', channel, ts },
+        item_user: fake.botUserId,
+        event_ts: eventTs,
       },
     };
     const before = adapter.stats.events;
@@ -173,12 +207,27 @@ export async function openSlackHarness(opts: SlackHarnessOptions = {}): Promise<
     });
     // Which image a message carries, as the adapter recorded it (platform_messages).
     for (const m of fromApi) m.imageId = (await services.messages.lookup('slack', m.id))?.imageId ?? null;
-    const fromAcks = ackReplies.map((a, i) => ({ id: `ack${i}`, conversationId: fake.channelId, text: a.text, imageId: null, rateable: false, ephemeral: true, edits: 0 }));
+    const fromAcks = ackReplies.map((a, i) => ({
+      id: `ack${i}`,
+      conversationId: fake.channelId,
+      text: a.text,
+      imageId: null,
+      rateable: false,
+      ephemeral: true,
+      edits: 0,
+    }));
     return [...fromApi, ...fromAcks];
   };
 
   return {
-    fake, services, idOf, ackReplies, send, slash, reaction, messages,
+    fake,
+    services,
+    idOf,
+    ackReplies,
+    send,
+    slash,
+    reaction,
+    messages,
     get adapter() {
       return adapter;
     },
@@ -209,7 +258,9 @@ export async function openSlackHarness(opts: SlackHarnessOptions = {}): Promise<
     },
     channelId: fake.channelId,
     command: async (user, name, o = {}) => void (await slash(user, name, optionText(name, o))),
-    threadIds: async () => [...new Set(fake.messages.filter((m) => m.threadTs && !m.ephemeralFor).map((m) => slackConversationId(m.channel, m.threadTs)))],
+    threadIds: async () => [
+      ...new Set(fake.messages.filter((m) => m.threadTs && !m.ephemeralFor).map((m) => slackConversationId(m.channel, m.threadTs))),
+    ],
     rate: async (user, messageId, score) => void (await reaction('add', user, messageId, RATING_SLACK_NAMES[score - 1]!)),
     unrate: async (user, messageId, score) => void (await reaction('remove', user, messageId, RATING_SLACK_NAMES[score - 1]!)),
     userKey,

@@ -36,7 +36,13 @@ export function createTasteWorld(db: Db): TasteWorld {
   const charts = createOffThreadChartRenderer();
   const services = createProfileServices({ db, charts, taste, images: store, ledger, embeddings, log: silentLogger });
   return {
-    db, dir, store, embeddings, ledger, taste, ...services,
+    db,
+    dir,
+    store,
+    embeddings,
+    ledger,
+    taste,
+    ...services,
     close: () => {
       taste.stop();
       void charts.close();

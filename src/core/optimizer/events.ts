@@ -56,7 +56,16 @@ export interface RunMetricsView {
 export type RunEvent =
   | { type: 'run.started'; key: string; runId: string; params: RunParamsView; note?: string }
   | { type: 'iteration.images'; key: string; runId: string; iteration: number; candidates: CandidateView[] }
-  | { type: 'iteration.summary'; key: string; runId: string; iteration: number; bestSoFar: number; bestThisIteration: number | null; feedbackDigest: string | null; scorerN: number }
+  | {
+      type: 'iteration.summary';
+      key: string;
+      runId: string;
+      iteration: number;
+      bestSoFar: number;
+      bestThisIteration: number | null;
+      feedbackDigest: string | null;
+      scorerN: number;
+    }
   | { type: 'run.progress'; key: string; runId: string; iteration: number; iterations: number; imagesUsed: number; costUsd: number }
   | { type: 'run.finished'; key: string; runId: string; metrics: RunMetricsView; stopReason: string }
   | { type: 'run.failed'; key: string; runId: string; message: string; referenceId?: string }

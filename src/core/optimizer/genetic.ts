@@ -18,7 +18,17 @@
  * Deterministic under the rng; stateless (everything comes from the history), so resumes replay it.
  */
 import type { PromptProposer, ProposeContext, ScoredPrompt } from './proposer';
-import { MAX_KEYWORDS, categoryOf, dedupe, diverseInitialPrompts, formatPrompt, parsePrompt, randomKeyword, randomKeywordSet, KEYWORD_VOCABULARY } from './keywords';
+import {
+  MAX_KEYWORDS,
+  categoryOf,
+  dedupe,
+  diverseInitialPrompts,
+  formatPrompt,
+  parsePrompt,
+  randomKeyword,
+  randomKeywordSet,
+  KEYWORD_VOCABULARY,
+} from './keywords';
 import { pick, randInt, type Rng } from './rng';
 
 export interface GeneticOptions {
@@ -36,7 +46,14 @@ export interface GeneticOptions {
   immigrantRate: number;
 }
 
-export const DEFAULT_GENETIC: GeneticOptions = { population: 8, tournament: 3, eliteChildren: 2, crossoverRate: 0.5, mutationRate: 0.3, immigrantRate: 0.1 };
+export const DEFAULT_GENETIC: GeneticOptions = {
+  population: 8,
+  tournament: 3,
+  eliteChildren: 2,
+  crossoverRate: 0.5,
+  mutationRate: 0.3,
+  immigrantRate: 0.1,
+};
 
 export class GeneticProposer implements PromptProposer {
   readonly kind = 'genetic' as const;

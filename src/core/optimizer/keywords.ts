@@ -15,11 +15,35 @@ import { pick, shuffle, type Rng } from './rng';
  * keeps it stable while the other keywords evolve.
  */
 export const KEYWORD_VOCABULARY = {
-  medium: ['watercolor', 'oil painting', 'impressionist', 'gouache', 'ink sketch', 'charcoal', 'pencil sketch', 'pixel art', 'vector illustration', 'poster'],
+  medium: [
+    'watercolor',
+    'oil painting',
+    'impressionist',
+    'gouache',
+    'ink sketch',
+    'charcoal',
+    'pencil sketch',
+    'pixel art',
+    'vector illustration',
+    'poster',
+  ],
   lighting: ['golden hour', 'blue hour', 'sunset', 'sunrise', 'dusk', 'night', 'neon', 'daylight', 'misty', 'stormy'],
   mood: ['warm', 'cozy', 'cool', 'icy', 'moody', 'dark', 'dreamy', 'serene', 'eerie', 'bright', 'autumn', 'winter', 'spring', 'summer'],
   palette: ['pastel', 'vibrant', 'muted', 'faded', 'colorful', 'monochrome'],
-  color: ['teal and orange', 'crimson', 'gold', 'emerald', 'turquoise', 'navy blue', 'lavender', 'magenta', 'pink', 'amber', 'sepia', 'coral'],
+  color: [
+    'teal and orange',
+    'crimson',
+    'gold',
+    'emerald',
+    'turquoise',
+    'navy blue',
+    'lavender',
+    'magenta',
+    'pink',
+    'amber',
+    'sepia',
+    'coral',
+  ],
   composition: ['centered', 'symmetrical', 'minimalist', 'intricate', 'highly detailed', 'rule of thirds', 'reflection', 'sparse'],
   scenery: ['mountains', 'seascape', 'forest', 'city skyline', 'flower garden', 'cloudy sky', 'desert dunes', 'galaxy', 'full moon', 'sun'],
 } as const;
@@ -43,7 +67,10 @@ export function categoryOf(keyword: string): KeywordCategory | undefined {
 
 /** "a cat on a roof, watercolor, golden hour" → subject "a cat on a roof", keywords [watercolor, golden hour]. */
 export function parsePrompt(prompt: string): KeywordPrompt {
-  const parts = prompt.split(',').map((p) => p.trim()).filter(Boolean);
+  const parts = prompt
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean);
   const [subject = prompt.trim(), ...rest] = parts;
   return { subject, keywords: dedupe(rest.map((k) => k.toLowerCase())) };
 }
@@ -62,7 +89,12 @@ export function randomKeyword(rng: Rng, exclude: readonly string[]): string {
   const open = KEYWORD_CATEGORIES.filter((c) => !covered.has(c));
   const cat = pick(rng, open.length ? open : KEYWORD_CATEGORIES);
   const options = KEYWORD_VOCABULARY[cat].filter((k) => !exclude.includes(k));
-  return options.length ? pick(rng, options) : pick(rng, ALL_KEYWORDS.filter((k) => !exclude.includes(k)));
+  return options.length
+    ? pick(rng, options)
+    : pick(
+        rng,
+        ALL_KEYWORDS.filter((k) => !exclude.includes(k)),
+      );
 }
 
 /** `count` keywords from distinct categories (as far as possible). */

@@ -30,7 +30,14 @@ export function buildImproveRequest(
   ctx: ProposeContext,
   feedback?: ProposalFeedback,
 ): ProposeRequest {
-  const base: ProposeRequest = { task: 'improve', n, initialPrompt: ctx.initialPrompt, signal: ctx.signal, runId: ctx.runId, userKey: ctx.userKey };
+  const base: ProposeRequest = {
+    task: 'improve',
+    n,
+    initialPrompt: ctx.initialPrompt,
+    signal: ctx.signal,
+    runId: ctx.runId,
+    userKey: ctx.userKey,
+  };
   if (set === 'none') {
     // Its own earlier prompts only: no scores, no initial-prompt score, no feedback.
     return { ...base, previousPrompts: history.filter((h) => h.iteration > 0).map((h) => h.prompt) };
@@ -39,7 +46,8 @@ export function buildImproveRequest(
     ...base,
     history: sortHistoryByScore(history).map((h) => ({ prompt: h.prompt, score: h.score, iteration: h.iteration })),
   };
-  if (feedbackHasText(set) && feedback?.texts?.length) req.feedback = feedback.texts.map((f) => `Prompt: ${f.prompt}\nScore: ${f.score.toFixed(2)}\nAdvice: ${f.text}`);
+  if (feedbackHasText(set) && feedback?.texts?.length)
+    req.feedback = feedback.texts.map((f) => `Prompt: ${f.prompt}\nScore: ${f.score.toFixed(2)}\nAdvice: ${f.text}`);
   if (feedbackHasImages(set) && feedback?.images?.length) req.images = feedback.images;
   return req;
 }
@@ -56,7 +64,14 @@ export class LlmProposer implements PromptProposer {
   }
 
   async initial(prompt: string, n: number, _rng: unknown, ctx: ProposeContext): Promise<string[]> {
-    return this.llm.proposePrompts({ task: 'initial', n, initialPrompt: prompt, signal: ctx.signal, runId: ctx.runId, userKey: ctx.userKey });
+    return this.llm.proposePrompts({
+      task: 'initial',
+      n,
+      initialPrompt: prompt,
+      signal: ctx.signal,
+      runId: ctx.runId,
+      userKey: ctx.userKey,
+    });
   }
 
   async next(history: ScoredPrompt[], n: number, _rng: unknown, ctx: ProposeContext, feedback?: ProposalFeedback): Promise<string[]> {

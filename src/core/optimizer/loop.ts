@@ -58,7 +58,10 @@ export interface Objective {
 }
 
 export interface LoopImageStore {
-  put(bytes: Buffer, meta: { source: 'generated'; prompt?: string | null; generator?: string | null; seed?: number | null }): Promise<ImageRecord>;
+  put(
+    bytes: Buffer,
+    meta: { source: 'generated'; prompt?: string | null; generator?: string | null; seed?: number | null },
+  ): Promise<ImageRecord>;
   readBytes(id: string): Promise<Buffer>;
 }
 
@@ -108,7 +111,18 @@ export interface LoopState {
 }
 
 export function initialState(params: RunParams): LoopState {
-  return { version: 1, iteration: 0, pending: [params.prompt], history: [], init: null, bestSoFar: null, sinceImprovement: 0, imagesUsed: 0, costUsd: 0, stopReason: null };
+  return {
+    version: 1,
+    iteration: 0,
+    pending: [params.prompt],
+    history: [],
+    init: null,
+    bestSoFar: null,
+    sinceImprovement: 0,
+    imagesUsed: 0,
+    costUsd: 0,
+    stopReason: null,
+  };
 }
 
 /** Why a rendered image was not shown (see CandidateView.withheld). */
@@ -235,7 +249,10 @@ export async function runIteration(state: LoopState, params: RunParams, deps: Lo
   const made = toRender.filter((c) => c.imageId || c.withheld).length;
   let scorerN = 0;
   if (rendered.length) {
-    const res = await deps.objective.score(rendered.map((c) => c.imageId as string), signal);
+    const res = await deps.objective.score(
+      rendered.map((c) => c.imageId as string),
+      signal,
+    );
     scorerN = res.scorerN;
     rendered.forEach((c, i) => {
       const s = res.scores[i];
@@ -246,8 +263,12 @@ export async function runIteration(state: LoopState, params: RunParams, deps: Lo
   }
   if (it === 0 && rendered.length === 0) {
     const w = candidates[0]?.withheld;
-    if (w === 'flagged') throw new InvalidPromptError(`The image for your prompt was withheld: ${candidates[0]?.skippedReason}. Nothing was posted; try a different prompt.`);
-    if (w === 'unchecked') throw new ProviderError('moderation', 'the image for your prompt could not be checked, so it was withheld; try again later');
+    if (w === 'flagged')
+      throw new InvalidPromptError(
+        `The image for your prompt was withheld: ${candidates[0]?.skippedReason}. Nothing was posted; try a different prompt.`,
+      );
+    if (w === 'unchecked')
+      throw new ProviderError('moderation', 'the image for your prompt could not be checked, so it was withheld; try again later');
     throw new InvalidPromptError('The initial prompt could not be rendered.');
   }
 
@@ -283,7 +304,12 @@ export async function runIteration(state: LoopState, params: RunParams, deps: Lo
       proposals = await deps.proposer.initial(params.prompt, n, rng, ctx);
     } else {
       const feedback = await buildFeedback(candidates, params, deps, signal, runId, opts.userKey);
-      feedbackDigest = feedback?.texts?.length ? feedback.texts.map((f) => f.text).join(' | ').slice(0, 500) : null;
+      feedbackDigest = feedback?.texts?.length
+        ? feedback.texts
+            .map((f) => f.text)
+            .join(' | ')
+            .slice(0, 500)
+        : null;
       proposals = await deps.proposer.next(toScored(next.history), n, rng, ctx, feedback);
     }
     throwIfAborted(signal);
@@ -296,10 +322,24 @@ export async function runIteration(state: LoopState, params: RunParams, deps: Lo
   const events: RunEvent[] = [
     { type: 'iteration.images', key: eventKeys.images(runId, it), runId, iteration: it, candidates: views },
     {
-      type: 'iteration.summary', key: eventKeys.summary(runId, it), runId, iteration: it,
-      bestSoFar: next.bestSoFar ?? NaN, bestThisIteration: bestHere, feedbackDigest, scorerN,
+      type: 'iteration.summary',
+      key: eventKeys.summary(runId, it),
+      runId,
+      iteration: it,
+      bestSoFar: next.bestSoFar ?? NaN,
+      bestThisIteration: bestHere,
+      feedbackDigest,
+      scorerN,
     },
-    { type: 'run.progress', key: eventKeys.progress(runId, it), runId, iteration: it, iterations: params.iterations, imagesUsed: next.imagesUsed, costUsd: next.costUsd },
+    {
+      type: 'run.progress',
+      key: eventKeys.progress(runId, it),
+      runId,
+      iteration: it,
+      iterations: params.iterations,
+      imagesUsed: next.imagesUsed,
+      costUsd: next.costUsd,
+    },
   ];
   return { iteration: it, state: next, candidates, bestThisIteration: bestHere, feedbackDigest, scorerN, events, generated };
 }
@@ -333,7 +373,10 @@ async function screenPrompts(candidates: CandidateRecord[], deps: LoopDeps, isIn
   const open = candidates.filter((c) => !c.skippedReason);
   if (!deps.moderator || open.length === 0) return;
   throwIfAborted(signal);
-  const results = await deps.moderator.check(open.map((c) => c.prompt), signal);
+  const results = await deps.moderator.check(
+    open.map((c) => c.prompt),
+    signal,
+  );
   open.forEach((c, i) => {
     const r = results[i];
     if (r?.flagged) {
@@ -379,7 +422,8 @@ async function screenImage(
 export function sniffImageMime(b: Buffer): string {
   if (b.length >= 8 && b[0] === 0x89 && b.subarray(1, 4).toString('latin1') === 'PNG') return 'image/png';
   if (b.length >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return 'image/jpeg';
-  if (b.length >= 12 && b.subarray(0, 4).toString('latin1') === 'RIFF' && b.subarray(8, 12).toString('latin1') === 'WEBP') return 'image/webp';
+  if (b.length >= 12 && b.subarray(0, 4).toString('latin1') === 'RIFF' && b.subarray(8, 12).toString('latin1') === 'WEBP')
+    return 'image/webp';
   if (b.length >= 6 && b.subarray(0, 4).toString('latin1') === 'GIF8') return 'image/gif';
   // Unknown: the moderation endpoint rejects it, and the image is withheld (fail closed).
   return 'application/octet-stream';
@@ -396,7 +440,10 @@ async function buildFeedback(
   if (!deps.proposer.wantsFeedback || !feedbackHasText(params.feedback)) return undefined;
   const scored = candidates.filter((c) => c.imageId && c.score !== null);
   const withImages = await Promise.all(
-    scored.map(async (c) => ({ c, image: { mime: 'image/png', bytes: await deps.store.readBytes(c.imageId as string) } as LlmMessageImage })),
+    scored.map(async (c) => ({
+      c,
+      image: { mime: 'image/png', bytes: await deps.store.readBytes(c.imageId as string) },
+    })),
   );
   const out: ProposalFeedback = {};
   if (deps.feedbackLlm) {
@@ -410,7 +457,8 @@ async function buildFeedback(
     });
     out.texts = withImages.map(({ c }) => ({ prompt: c.prompt, score: c.score as number, text: c.feedback ?? '' }));
   }
-  if (feedbackHasImages(params.feedback)) out.images = withImages.map(({ c, image }) => ({ prompt: c.prompt, score: c.score as number, image }));
+  if (feedbackHasImages(params.feedback))
+    out.images = withImages.map(({ c, image }) => ({ prompt: c.prompt, score: c.score as number, image }));
   return out;
 }
 
@@ -449,7 +497,13 @@ export interface LoopRunResult {
 export async function runLoop(
   params: RunParams,
   deps: LoopDeps,
-  opts: { runId: string; signal?: AbortSignal; userKey?: string; onEvent?: (e: RunEvent) => void; beforeIteration?: (it: number) => Promise<void> | void },
+  opts: {
+    runId: string;
+    signal?: AbortSignal;
+    userKey?: string;
+    onEvent?: (e: RunEvent) => void;
+    beforeIteration?: (it: number) => Promise<void> | void;
+  },
 ): Promise<LoopRunResult> {
   let state = initialState(params);
   const events: RunEvent[] = [];

@@ -42,7 +42,10 @@ export function selectHighRated<T extends { score: number }>(rated: T[], thresho
 }
 
 /** The most similar earlier image to `best` (cosine), or null when there is none to compare with. */
-export function mostSimilar(best: Float32Array, earlier: { imageId: string; score: number; vector: Float32Array }[]): SimilarityResult | null {
+export function mostSimilar(
+  best: Float32Array,
+  earlier: { imageId: string; score: number; vector: Float32Array }[],
+): SimilarityResult | null {
   let out: SimilarityResult | null = null;
   for (const e of earlier) {
     const sim = cosine(best, e.vector);
@@ -63,7 +66,7 @@ export function bestCandidate<T extends Pick<CandidateView, 'iteration' | 'score
   let best: T | null = null;
   for (const c of candidates) {
     if (c.score === null || !Number.isFinite(c.score)) continue;
-    if (!best || (c.score as number) > (best.score as number) || (c.score === best.score && c.iteration < best.iteration)) best = c;
+    if (!best || (c.score) > (best.score as number) || (c.score === best.score && c.iteration < best.iteration)) best = c;
   }
   return best;
 }

@@ -65,7 +65,9 @@ export function createScorerObjective(deps: ScorerObjectiveDeps, opts: ScorerObj
     async similarity(imageId: string) {
       if (!deps.listRatings || !deps.embed) return null;
       // For groups, compare against every member's favorites (the metric asks "did we rediscover one?").
-      const rated = (await Promise.all(members.map((m) => deps.listRatings!(m)))).flatMap((rs) => selectHighRated(rs, opts.highRatedAt ?? 7));
+      const rated = (await Promise.all(members.map((m) => deps.listRatings!(m)))).flatMap((rs) =>
+        selectHighRated(rs, opts.highRatedAt ?? 7),
+      );
       const earlier = rated.filter((r) => r.imageId !== imageId);
       if (earlier.length === 0) return null;
       const vectors = await deps.embed([imageId, ...earlier.map((r) => r.imageId)]);

@@ -21,7 +21,12 @@ export const runParamsSchema = z.object({
   iterations: z.number().int().min(1).max(100).default(6),
   feedback: z.enum(FEEDBACK_SETS).default('s+p+f'),
   optimizer: z.enum(OPTIMIZER_KINDS).optional(),
-  seed: z.number().int().min(0).max(2 ** 31 - 1).default(0),
+  seed: z
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 31 - 1)
+    .default(0),
   /** Stop after this many iterations without a new best (null = never). */
   patience: z.number().int().min(1).max(100).nullable().default(null),
   budget: z
@@ -71,7 +76,8 @@ export function resolveRunParams(input: RunParamsInput, ctx: ResolveContext): Re
     note = 'No LLM is configured, so this run uses the offline genetic optimizer (keyword evolution).';
   } else {
     optimizer = fallback;
-    if (optimizer === 'genetic' && !ctx.llmAvailable) note = 'No LLM is configured, so this run uses the offline genetic optimizer (keyword evolution).';
+    if (optimizer === 'genetic' && !ctx.llmAvailable)
+      note = 'No LLM is configured, so this run uses the offline genetic optimizer (keyword evolution).';
   }
   const kn = p.iterations * p.candidates;
   if (kn > ctx.maxImagesPerRun) {

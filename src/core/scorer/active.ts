@@ -95,7 +95,15 @@ function duplicatesChosen(full: Float64Array, m: number, j: number, chosen: read
  * from the same candidates repeatedly; `rowsInCands` (optional, with gram): for each of the model's
  * rated rows in order, its index among the candidates, when every rated image is one of them.
  */
-export function nextToRate(fit: IncrementalFinetune, candidates: readonly ArrayLike<number>[], k: number, exclude?: ReadonlySet<number>, criterion: 'total' | 'max' = 'total', gram?: Float64Array, rowsInCands?: readonly number[]): number[] {
+export function nextToRate(
+  fit: IncrementalFinetune,
+  candidates: readonly ArrayLike<number>[],
+  k: number,
+  exclude?: ReadonlySet<number>,
+  criterion: 'total' | 'max' = 'total',
+  gram?: Float64Array,
+  rowsInCands?: readonly number[],
+): number[] {
   if (k <= 0 || candidates.length === 0) return [];
   const { full, cross } = fit.posteriorCovariances(candidates, gram, rowsInCands);
   return selectByVariance(full, candidates.length, k, exclude, criterion, cross);

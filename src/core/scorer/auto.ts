@@ -73,7 +73,8 @@ export function autoSelect(data: PackedRatings, ctx: AutoContext): AutoResult {
   if (ft && allowed.has('finetune')) evals.push(evaluation('finetune', data, all, ft.looPred));
   const kn = allowed.has('knn') || allowed.has('blend') ? selectK(data, ctx.kGrid) : null;
   if (kn && allowed.has('knn')) evals.push(evaluation('knn', data, kn.evalRows, kn.looPred));
-  if (ctx.meta && ctx.meta.dim === data.dim && allowed.has('maml')) evals.push(evaluation('maml', data, all, mamlCvPredictions(ctx.meta, data)));
+  if (ctx.meta && ctx.meta.dim === data.dim && allowed.has('maml'))
+    evals.push(evaluation('maml', data, all, mamlCvPredictions(ctx.meta, data)));
   if (ft && kn && allowed.has('blend')) {
     // Equal-weight blend of the linear and the local model, on the rows both were evaluated on.
     const blend = Float64Array.from(kn.evalRows, (row, t) => 0.5 * ((ft.looPred[row] as number) + (kn.looPred[t] as number)));

@@ -56,8 +56,14 @@ export function calibrateLambdaSchedule(users: readonly PackedRatings[], opts: C
     counts.forEach((n, ci) => {
       for (const u of scoreOn) {
         if (u.n < n + MIN_HELD_OUT) continue;
-        const train = subsetRatings(u, Array.from({ length: n }, (_, i) => i));
-        const test = subsetRatings(u, Array.from({ length: u.n - n }, (_, i) => n + i));
+        const train = subsetRatings(
+          u,
+          Array.from({ length: n }, (_, i) => i),
+        );
+        const test = subsetRatings(
+          u,
+          Array.from({ length: u.n - n }, (_, i) => n + i),
+        );
         const scores = grid.map((lambda) => {
           const m = fitFinetuneBatch(prior, train, lambda, { offsetScale: s }).model;
           const pred = Float64Array.from({ length: test.n }, (_, i) => predictLinear(m, test.X, i * test.dim));

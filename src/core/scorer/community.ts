@@ -34,7 +34,11 @@ export function trainCommunityModels(users: readonly PackedRatings[], job: Commu
 }
 
 /** A trainer: inline (`trainCommunityModels` wrapped in a promise) or off-thread (the default). */
-export type CommunityTrainer = (users: readonly PackedRatings[], job: CommunityJob, signal?: AbortSignal) => Promise<CommunityModels & { threadId: number }>;
+export type CommunityTrainer = (
+  users: readonly PackedRatings[],
+  job: CommunityJob,
+  signal?: AbortSignal,
+) => Promise<CommunityModels & { threadId: number }>;
 
 /** Runs on the calling thread — for callers that are not serving anyone (evaluations, scripts). */
 export const trainInline: CommunityTrainer = async (users, job) => ({ ...trainCommunityModels(users, job), threadId: 0 });
@@ -49,7 +53,10 @@ export type CommunityWorkerReply = { ok: true; models: CommunityModels; threadId
 export const trainOffThread: CommunityTrainer = (users, job, signal) => {
   if (signal?.aborted) return Promise.reject(abortError());
   // Exact-size copies: the caller's arrays may be views into bigger buffers, and transferring detaches.
-  const payload: CommunityWorkerRequest = { users: users.map((u) => ({ n: u.n, dim: u.dim, X: Float32Array.from(u.X.subarray(0, u.n * u.dim)), y: u.y.slice(0, u.n) })), job };
+  const payload: CommunityWorkerRequest = {
+    users: users.map((u) => ({ n: u.n, dim: u.dim, X: Float32Array.from(u.X.subarray(0, u.n * u.dim)), y: u.y.slice(0, u.n) })),
+    job,
+  };
   const transfer = payload.users.flatMap((u) => [u.X.buffer as ArrayBuffer, u.y.buffer as ArrayBuffer]);
   return new Promise((resolve, reject) => {
     const worker = new Worker(new URL('./community-worker.mjs', import.meta.url));
@@ -65,7 +72,8 @@ export const trainOffThread: CommunityTrainer = (users, job, signal) => {
     signal?.addEventListener('abort', onAbort, { once: true });
     worker.once('message', (reply: CommunityWorkerReply) => {
       if (reply.ok) finish(() => resolve({ ...reply.models, threadId: reply.threadId }));
-      else finish(() => reject(Object.assign(new Error(`community training failed in its worker: ${reply.message}`), { stack: reply.stack })));
+      else
+        finish(() => reject(Object.assign(new Error(`community training failed in its worker: ${reply.message}`), { stack: reply.stack })));
     });
     worker.once('error', (err) => finish(() => reject(err)));
     worker.once('exit', (code) => finish(() => reject(new Error(`community training worker exited (code ${code}) before replying`))));

@@ -24,7 +24,10 @@ export class RatingStore implements PackedRatings {
   y: Float64Array;
   ids: (string | null)[] = [];
 
-  constructor(readonly dim: number, capacity = 8) {
+  constructor(
+    readonly dim: number,
+    capacity = 8,
+  ) {
     this.X = new Float32Array(capacity * dim);
     this.y = new Float64Array(capacity);
   }

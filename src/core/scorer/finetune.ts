@@ -24,7 +24,7 @@
 import { scheduledLambda, type LambdaSchedule } from './lambda-schedule';
 import { choleskyInPlace, choleskySolve, forwardSolve, backSolveT, choleskyRankOneUpdate, dotAt, spdInverse, symEig } from './linalg';
 import type { PackedRatings } from './data';
-import { RatingStore } from './data';
+import { type RatingStore } from './data';
 
 export interface FinetunePrior {
   readonly w: Float64Array;
@@ -134,7 +134,12 @@ function augmentedRows(data: PackedRatings, s: number, r: Float64Array): Float64
  * Reference batch fit at a given λ by direct Cholesky solves (dual if n < p, else primal).
  * Independent of the incremental code paths; used by tests and the benchmark's "full refit".
  */
-export function fitFinetuneBatch(prior: FinetunePrior, data: PackedRatings, lambda: number, opts: FinetuneOptions = {}): { delta: Float64Array; model: LinearModel } {
+export function fitFinetuneBatch(
+  prior: FinetunePrior,
+  data: PackedRatings,
+  lambda: number,
+  opts: FinetuneOptions = {},
+): { delta: Float64Array; model: LinearModel } {
   const s = opts.offsetScale ?? DEFAULT_OFFSET_SCALE;
   const p = data.dim + 1;
   const r = priorResiduals(prior, data);
@@ -241,7 +246,13 @@ export function selectLambda(prior: FinetunePrior, data: PackedRatings, opts: Fi
   const d = data.dim;
   const p = d + 1;
   if (n === 0 || grid.length === 0) {
-    return { lambda: grid.includes(DEFAULT_LAMBDA) || grid.length === 0 ? DEFAULT_LAMBDA : (grid[0] as number), looPred: new Float64Array(0), looMse: NaN, grid: [], delta: new Float64Array(p) };
+    return {
+      lambda: grid.includes(DEFAULT_LAMBDA) || grid.length === 0 ? DEFAULT_LAMBDA : (grid[0] as number),
+      looPred: new Float64Array(0),
+      looMse: NaN,
+      grid: [],
+      delta: new Float64Array(p),
+    };
   }
   const r = priorResiduals(prior, data);
   const results: { lambda: number; looMse: number }[] = [];
@@ -762,7 +773,11 @@ export class IncrementalFinetune {
    * the O(m²·d) candidate dot products once instead of per call: in the dual regime the remaining
    * cost is O(m·n·d + m·n² + m²·n).
    */
-  posteriorCovariances(cands: readonly ArrayLike<number>[], gram?: Float64Array, rowsInCands?: readonly number[]): { full: Float64Array; cross: Float64Array } {
+  posteriorCovariances(
+    cands: readonly ArrayLike<number>[],
+    gram?: Float64Array,
+    rowsInCands?: readonly number[],
+  ): { full: Float64Array; cross: Float64Array } {
     this.ensureFactor();
     const m = cands.length;
     const d = this.dim;
@@ -784,7 +799,8 @@ export class IncrementalFinetune {
       const qr = Qr.subarray(a * n, a * n + n);
       // X·x_a: read from the candidates' gram when the rated rows are candidates themselves (the
       // evaluation's active loop), instead of n dot products of length d per candidate and step.
-      if (gram && rowsInCands && rowsInCands.length === n) for (let j = 0; j < n; j++) qr[j] = gram[a * m + (rowsInCands[j] as number)] as number;
+      if (gram && rowsInCands && rowsInCands.length === n)
+        for (let j = 0; j < n; j++) qr[j] = gram[a * m + (rowsInCands[j] as number)] as number;
       else for (let j = 0; j < n; j++) qr[j] = dotAt(this.data.X, j * d, x, 0, d);
       if (f && n > 0) forwardSolve(f.L, n, f.stride, qr);
       qc[a] = dotAt(qr, 0, c, 0, n);

@@ -16,8 +16,25 @@ export {
 } from './finetune';
 export { knnPredict, selectK, DEFAULT_K_GRID, type KnnSelection } from './knn';
 export { trainMeta, adapt, zeroMeta, shouldRetrainMeta, mamlCvPredictions, metaQueryMse, type MetaParams, type MetaOptions } from './maml';
-export { autoSelect, pickBest, AUTO_MIN_RATINGS, METHODS, type AutoResult, type AutoContext, type MethodEvaluation, type MethodName, type ScorerMethod } from './auto';
+export {
+  autoSelect,
+  pickBest,
+  AUTO_MIN_RATINGS,
+  METHODS,
+  type AutoResult,
+  type AutoContext,
+  type MethodEvaluation,
+  type MethodName,
+  type ScorerMethod,
+} from './auto';
 export { nextToRate, selectByVariance } from './active';
 export { qualityFromPredictions, qualityIsStale, QUALITY_EXACT_MAX_N } from './quality';
-export { trainCommunityModels, trainInline, trainOffThread, type CommunityTrainer, type CommunityModels, type CommunityJob } from './community';
+export {
+  trainCommunityModels,
+  trainInline,
+  trainOffThread,
+  type CommunityTrainer,
+  type CommunityModels,
+  type CommunityJob,
+} from './community';
 export { ScorerService, type ScorerServiceOptions, type RatingOptions } from './service';

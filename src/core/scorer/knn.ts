@@ -51,7 +51,13 @@ function weightedMean(sims: Float64Array, y: Float64Array, nb: Int32Array, k: nu
 }
 
 /** Predicted rating of x from the person's k most similar rated images. */
-export function knnPredict(data: PackedRatings, k: number, x: ArrayLike<number>, xOff = 0, sims: Float64Array = new Float64Array(data.n)): number {
+export function knnPredict(
+  data: PackedRatings,
+  k: number,
+  x: ArrayLike<number>,
+  xOff = 0,
+  sims: Float64Array = new Float64Array(data.n),
+): number {
   if (data.n === 0) return NaN;
   for (let j = 0; j < data.n; j++) sims[j] = dotAt(data.X, j * data.dim, x, xOff, data.dim);
   return weightedMean(sims, data.y, topK(sims, data.n, k, -1), k);

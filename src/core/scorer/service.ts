@@ -74,7 +74,8 @@ export class ScorerService {
     this.modelId = opts.modelId;
     this.dim = opts.dim;
     this.global = opts.global ?? emptyGlobal(opts.dim);
-    if (this.global.dim !== opts.dim) throw new EmbeddingModelMismatchError(`${opts.modelId} (${opts.dim}-d)`, `a ${this.global.dim}-d global model`);
+    if (this.global.dim !== opts.dim)
+      throw new EmbeddingModelMismatchError(`${opts.modelId} (${opts.dim}-d)`, `a ${this.global.dim}-d global model`);
     this.meta = opts.meta ?? null;
     this.hotCapacity = Math.max(1, opts.hotCapacity ?? 16);
     this.defaultMethod = opts.defaultMethod ?? 'auto';
@@ -97,7 +98,8 @@ export class ScorerService {
   }
 
   setMeta(meta: MetaParams | null): void {
-    if (meta && meta.dim !== this.dim) throw new EmbeddingModelMismatchError(`${this.modelId} (${this.dim}-d)`, `a ${meta.dim}-d meta-model`);
+    if (meta && meta.dim !== this.dim)
+      throw new EmbeddingModelMismatchError(`${this.modelId} (${this.dim}-d)`, `a ${meta.dim}-d meta-model`);
     this.meta = meta;
     for (const s of this.users.values()) {
       s.maml = null;
@@ -136,7 +138,12 @@ export class ScorerService {
    * Replaces all of a person's ratings (e.g. on load). The full refit happens on the person's next
    * use, so loading a whole community at startup costs only the copy.
    */
-  setRatings(userKey: UserKey, X: readonly ArrayLike<number>[], y: ArrayLike<number>, opts: { imageIds?: readonly string[]; modelId?: string } = {}): void {
+  setRatings(
+    userKey: UserKey,
+    X: readonly ArrayLike<number>[],
+    y: ArrayLike<number>,
+    opts: { imageIds?: readonly string[]; modelId?: string } = {},
+  ): void {
     if (X.length !== y.length) throw new RangeError(`setRatings: ${X.length} embeddings but ${y.length} ratings`);
     for (let i = 0; i < y.length; i++) this.checkScore(y[i] as number);
     X.forEach((x) => this.checkVector(x, opts.modelId));
@@ -192,7 +199,8 @@ export class ScorerService {
   predict(userKey: UserKey, X: readonly ArrayLike<number>[], opts: { modelId?: string } = {}): number[] {
     // Dimension/model checks only: a non-finite value cannot corrupt state here (it predicts mid-scale).
     if (opts.modelId !== undefined && opts.modelId !== this.modelId) throw new EmbeddingModelMismatchError(this.modelId, opts.modelId);
-    for (const x of X) if (x.length !== this.dim) throw new EmbeddingModelMismatchError(`${this.modelId} (${this.dim}-d)`, `a ${x.length}-d vector`);
+    for (const x of X)
+      if (x.length !== this.dim) throw new EmbeddingModelMismatchError(`${this.modelId} (${this.dim}-d)`, `a ${x.length}-d vector`);
     const s = this.users.get(userKey);
     const method = this.method(userKey);
     // The fit may (re)build its factorization here: account for it in the hot LRU.
@@ -224,7 +232,11 @@ export class ScorerService {
    * Predictions plus the Bayesian linear model's predictive variance σ²(1 + x̃ᵀA⁻¹x̃) in rating units²
    * (the uncertainty active selection maximizes).
    */
-  predictWithVariance(userKey: UserKey, X: readonly ArrayLike<number>[], opts: { modelId?: string } = {}): { mean: number[]; variance: number[] } {
+  predictWithVariance(
+    userKey: UserKey,
+    X: readonly ArrayLike<number>[],
+    opts: { modelId?: string } = {},
+  ): { mean: number[]; variance: number[] } {
     const mean = this.predict(userKey, X, opts);
     const s = this.users.get(userKey);
     const fit = s?.fit ?? this.emptyFit();
@@ -283,7 +295,7 @@ export class ScorerService {
     if (modelId !== undefined && modelId !== this.modelId) throw new EmbeddingModelMismatchError(this.modelId, modelId);
     if (x.length !== this.dim) throw new EmbeddingModelMismatchError(`${this.modelId} (${this.dim}-d)`, `a ${x.length}-d vector`);
     for (let j = 0; j < x.length; j++) {
-      if (!Number.isFinite(x[j] as number)) throw new InvalidEmbeddingError(`embedding has a non-finite value at ${j}`);
+      if (!Number.isFinite(x[j])) throw new InvalidEmbeddingError(`embedding has a non-finite value at ${j}`);
     }
   }
 

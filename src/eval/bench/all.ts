@@ -12,7 +12,9 @@ const BENCHES = ['scorer', 'loop', 'reconcile', 'discord-rest', 'startup'] as co
 
 function runBench(name: string, args: string[]): Promise<unknown> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(HERE, `${name}.ts`), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(HERE, `${name}.ts`), ...args], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let out = '';
     child.stdout.on('data', (chunk: Buffer) => {
       out += chunk.toString();
@@ -33,7 +35,9 @@ function runBench(name: string, args: string[]): Promise<unknown> {
 
 // Each benchmark has its own flags; one flag for all of them would be unknown to most.
 if (process.argv.length > 2) {
-  console.error(`error: npm run bench takes no flags; give them to one benchmark, e.g. npm run bench:reconcile -- --seed 2 (${BENCHES.map((b) => `bench:${b}`).join(', ')})`);
+  console.error(
+    `error: npm run bench takes no flags; give them to one benchmark, e.g. npm run bench:reconcile -- --seed 2 (${BENCHES.map((b) => `bench:${b}`).join(', ')})`,
+  );
   process.exit(2);
 }
 const results: Record<string, unknown> = {};

@@ -34,17 +34,30 @@ async function bucketedApi(limit: number, windowMs: number) {
     req.resume();
     req.on('end', () => {
       const m = /^\/api\/v\d+\/channels\/(\d+)\/messages$/.exec(req.url ?? '');
-      if (req.method !== 'POST' || !m) return void res.writeHead(404, { 'content-type': 'application/json' }).end('{"message":"404: Not Found","code":0}');
-      if (req.headers.authorization !== `Bot ${TOKEN}`) return void res.writeHead(401, { 'content-type': 'application/json' }).end('{"message":"401: Unauthorized","code":0}');
+      if (req.method !== 'POST' || !m)
+        return void res.writeHead(404, { 'content-type': 'application/json' }).end('{"message":"404: Not Found","code":0}');
+      if (req.headers.authorization !== `Bot ${TOKEN}`)
+        return void res.writeHead(401, { 'content-type': 'application/json' }).end('{"message":"401: Unauthorized","code":0}');
       stats.requests++;
       const now = Date.now();
       let w = windows.get(m[1]!);
       if (!w || now >= w.resetAt) windows.set(m[1]!, (w = { resetAt: now + windowMs, used: 0 }));
       const after = Math.max(0.001, (w.resetAt - now) / 1000);
-      const headers = { 'content-type': 'application/json', 'x-ratelimit-bucket': `msg-${m[1]}`, 'x-ratelimit-limit': String(limit), 'x-ratelimit-reset': (w.resetAt / 1000).toFixed(3), 'x-ratelimit-reset-after': after.toFixed(3) };
+      const headers = {
+        'content-type': 'application/json',
+        'x-ratelimit-bucket': `msg-${m[1]}`,
+        'x-ratelimit-limit': String(limit),
+        'x-ratelimit-reset': (w.resetAt / 1000).toFixed(3),
+        'x-ratelimit-reset-after': after.toFixed(3),
+      };
       if (w.used >= limit) {
         stats.limited++;
-        res.writeHead(429, { ...headers, 'x-ratelimit-remaining': '0', 'x-ratelimit-scope': 'user', 'retry-after': String(Math.ceil(after)) });
+        res.writeHead(429, {
+          ...headers,
+          'x-ratelimit-remaining': '0',
+          'x-ratelimit-scope': 'user',
+          'retry-after': String(Math.ceil(after)),
+        });
         return void res.end(JSON.stringify({ message: 'You are being rate limited.', retry_after: after, global: false }));
       }
       w.used++;
@@ -61,7 +74,10 @@ async function bucketedApi(limit: number, windowMs: number) {
 /** `processes` clients post `messages` each into one channel; start offsets and pauses drawn from `seed`. */
 async function run(api: string, processes: number, messages: number, seed: number): Promise<number> {
   const rng = createRng(seed);
-  const plans = Array.from({ length: processes }, () => ({ start: rng.int(200), pauses: Array.from({ length: messages }, () => rng.int(40)) }));
+  const plans = Array.from({ length: processes }, () => ({
+    start: rng.int(200),
+    pauses: Array.from({ length: messages }, () => rng.int(40)),
+  }));
   const t0 = performance.now();
   await Promise.all(
     plans.map(async (plan, p) => {
@@ -70,7 +86,7 @@ async function run(api: string, processes: number, messages: number, seed: numbe
       const posts: Promise<unknown>[] = [];
       for (let i = 0; i < messages; i++) {
         posts.push(rest.post('/channels/100/messages', { body: { content: `p${p} #${i}` } }));
-        await new Promise((r) => setTimeout(r, plan.pauses[i]!));
+        await new Promise((r) => setTimeout(r, plan.pauses[i]));
       }
       await Promise.all(posts);
     }),
@@ -81,12 +97,22 @@ async function run(api: string, processes: number, messages: number, seed: numbe
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2), { processes: '2,4', messages: 20, limit: 5, window: 1000, seeds: '1-3' });
   const counts = String(args.processes).split(',').map(Number);
-  if (counts.some((c) => !(Number.isInteger(c) && c >= 1 && c <= 16))) throw new UsageError(`--processes takes counts from 1 to 16 like 2,4 (got "${String(args.processes)}")`);
+  if (counts.some((c) => !(Number.isInteger(c) && c >= 1 && c <= 16)))
+    throw new UsageError(`--processes takes counts from 1 to 16 like 2,4 (got "${String(args.processes)}")`);
   const seeds = parseSeeds(String(args.seeds));
   const messages = Number(args.messages);
   const limit = Number(args.limit);
   const windowMs = Number(args.window);
-  const rows: { processes: number; seed: number; direct_429: number; direct_requests: number; proxy_429: number; proxy_requests: number; direct_s: number; proxy_s: number }[] = [];
+  const rows: {
+    processes: number;
+    seed: number;
+    direct_429: number;
+    direct_requests: number;
+    proxy_429: number;
+    proxy_requests: number;
+    direct_s: number;
+    proxy_s: number;
+  }[] = [];
   console.log(`## Several processes, one Discord message bucket (${limit} posts per ${windowMs} ms, ${messages} posts per process)`);
   console.log('');
   console.log('| processes | seed | straight: 429s / requests | through the proxy: 429s / requests | straight s | proxy s |');
@@ -101,16 +127,39 @@ async function main(): Promise<void> {
       const proxyS = await run(`${proxy.url}/api`, k, messages, seed);
       await proxy.close();
       await upstream.close();
-      const row = { processes: k, seed, direct_429: direct.stats.limited, direct_requests: direct.stats.requests, proxy_429: upstream.stats.limited, proxy_requests: upstream.stats.requests, direct_s: Number(directS.toFixed(2)), proxy_s: Number(proxyS.toFixed(2)) };
+      const row = {
+        processes: k,
+        seed,
+        direct_429: direct.stats.limited,
+        direct_requests: direct.stats.requests,
+        proxy_429: upstream.stats.limited,
+        proxy_requests: upstream.stats.requests,
+        direct_s: Number(directS.toFixed(2)),
+        proxy_s: Number(proxyS.toFixed(2)),
+      };
       rows.push(row);
-      console.log(`| ${k} | ${seed} | ${row.direct_429} / ${row.direct_requests} (${((100 * row.direct_429) / row.direct_requests).toFixed(1)}%) | ${row.proxy_429} / ${row.proxy_requests} (${((100 * row.proxy_429) / row.proxy_requests).toFixed(1)}%) | ${row.direct_s} | ${row.proxy_s} |`);
+      console.log(
+        `| ${k} | ${seed} | ${row.direct_429} / ${row.direct_requests} (${((100 * row.direct_429) / row.direct_requests).toFixed(1)}%) | ${row.proxy_429} / ${row.proxy_requests} (${((100 * row.proxy_429) / row.proxy_requests).toFixed(1)}%) | ${row.direct_s} | ${row.proxy_s} |`,
+      );
     }
   }
   const share = (a: number, b: number) => Number((a / b).toFixed(4));
   const sum = (f: (r: (typeof rows)[number]) => number) => rows.reduce((a, r) => a + f(r), 0);
-  const summary = { rows, direct_429_share: share(sum((r) => r.direct_429), sum((r) => r.direct_requests)), proxy_429_share: share(sum((r) => r.proxy_429), sum((r) => r.proxy_requests)) };
+  const summary = {
+    rows,
+    direct_429_share: share(
+      sum((r) => r.direct_429),
+      sum((r) => r.direct_requests),
+    ),
+    proxy_429_share: share(
+      sum((r) => r.proxy_429),
+      sum((r) => r.proxy_requests),
+    ),
+  };
   console.log('');
-  console.log(`429 share: straight ${(summary.direct_429_share * 100).toFixed(1)}%, through the proxy ${(summary.proxy_429_share * 100).toFixed(1)}% (target < 1%, none global); each post lands either way (discord.js waits out a 429 and retries).`);
+  console.log(
+    `429 share: straight ${(summary.direct_429_share * 100).toFixed(1)}%, through the proxy ${(summary.proxy_429_share * 100).toFixed(1)}% (target < 1%, none global); each post lands either way (discord.js waits out a 429 and retries).`,
+  );
   console.log(JSON.stringify(summary));
 }
 

@@ -173,19 +173,33 @@ async function main(): Promise<void> {
   const seed = Number(args.seed);
   const size = Number(args.size);
   // Real sketch renders at the product's default size, so embedding/scoring costs what it costs live.
-  const prompts = ['warm golden hour mountains', 'neon city at night', 'pastel flowers watercolor', 'stormy sea ink', 'minimal desert sun', 'busy forest oil painting'];
+  const prompts = [
+    'warm golden hour mountains',
+    'neon city at night',
+    'pastel flowers watercolor',
+    'stormy sea ink',
+    'minimal desert sun',
+    'busy forest oil painting',
+  ];
   const images = await Promise.all(prompts.map((p, i) => renderSketch(parseSketchPrompt(p), { seed: seed + i, size })));
   const out: Record<string, number | string> = {};
-  for (const [feedback, suffix] of [['s+p+f', ''], ['s+p', '_nofeedback']] as const) {
+  for (const [feedback, suffix] of [
+    ['s+p+f', ''],
+    ['s+p', '_nofeedback'],
+  ] as const) {
     for (const n of [4, 16]) {
       progress(`bench:loop N=${n} feedback=${feedback} …`);
       const r = await benchLoop({ lImgMs, lLlmMs, iterations, candidates: n, feedback, seed }, images);
-      progress(`  wall ${r.wallMs.toFixed(0)} ms, critical path ${r.criticalMs.toFixed(0)} ms, ratio ${r.ratio.toFixed(3)}; per iteration: ${r.perIteration.map((p) => `${p.iteration}:${(p.wallMs / p.criticalMs).toFixed(2)}`).join(' ')}`);
+      progress(
+        `  wall ${r.wallMs.toFixed(0)} ms, critical path ${r.criticalMs.toFixed(0)} ms, ratio ${r.ratio.toFixed(3)}; per iteration: ${r.perIteration.map((p) => `${p.iteration}:${(p.wallMs / p.criticalMs).toFixed(2)}`).join(' ')}`,
+      );
       out[`overhead_ratio_n${n}${suffix}`] = Number(r.ratio.toFixed(4));
     }
   }
   const summary = { ...out, l_img_ms: lImgMs, l_llm_ms: lLlmMs, iterations, image_size: size, feedback: 's+p+f', seed };
-  console.log(`| N | feedback | overhead ratio |\n|---|---|---|\n| 4 | s+p+f | ${out.overhead_ratio_n4} |\n| 16 | s+p+f | ${out.overhead_ratio_n16} |\n| 4 | s+p | ${out.overhead_ratio_n4_nofeedback} |\n| 16 | s+p | ${out.overhead_ratio_n16_nofeedback} |`);
+  console.log(
+    `| N | feedback | overhead ratio |\n|---|---|---|\n| 4 | s+p+f | ${out.overhead_ratio_n4} |\n| 16 | s+p+f | ${out.overhead_ratio_n16} |\n| 4 | s+p | ${out.overhead_ratio_n4_nofeedback} |\n| 16 | s+p | ${out.overhead_ratio_n16_nofeedback} |`,
+  );
   console.log(JSON.stringify(summary));
 }
 

@@ -46,15 +46,33 @@ async function main(): Promise<void> {
     for (const [i, id] of ids.entries()) {
       const messageId = `${tag}-${i}`;
       // Each configuration reads only its own messages: they are recorded under their own platform name.
-      await app.services.messages.record({ platform: `bench-${tag}`, messageId, channelId: `chan-${i % 12}`, scopeId: 'guild-1', imageId: id, kind: 'candidate' });
-      shows.set(messageId, Array.from({ length: reactors }, (_, r) => ({ person: { platform: 'discord', userId: `u${r}` }, scores: new Set([1 + rng.int(10)]) })));
+      await app.services.messages.record({
+        platform: `bench-${tag}`,
+        messageId,
+        channelId: `chan-${i % 12}`,
+        scopeId: 'guild-1',
+        imageId: id,
+        kind: 'candidate',
+      });
+      shows.set(
+        messageId,
+        Array.from({ length: reactors }, (_, r) => ({
+          person: { platform: 'discord', userId: `u${r}` },
+          scores: new Set([1 + rng.int(10)]),
+        })),
+      );
     }
   }
 
   async function pass(tag: string, concurrency: number, restLatency: number): Promise<{ seconds: number; added: number }> {
     const t0 = performance.now();
     const report = await reconcileRecentMessages({
-      platform: `bench-${tag}`, services: app.services, log: silentLogger, days: 7, concurrency, maxMessages: 100_000,
+      platform: `bench-${tag}`,
+      services: app.services,
+      log: silentLogger,
+      days: 7,
+      concurrency,
+      maxMessages: 100_000,
       read: async (m: RateableMessage) => {
         if (restLatency > 0) await new Promise((r) => setTimeout(r, 2 * restLatency));
         return shows.get(m.messageId) ?? [];
@@ -89,7 +107,9 @@ async function main(): Promise<void> {
     db_only_messages_per_s: Math.round(n / db.seconds),
     seed: Number(args.seed),
   };
-  console.log(`| configuration | per message | ratio |\n|---|---|---|\n| sequential | ${out.seq_ms_per_message} ms | 1.00 |\n| 4 at once | ${out.conc4_ms_per_message} ms | ×${out.speedup_conc4} |\n| our side only (no REST latency) | ${(1000 / out.db_only_messages_per_s).toFixed(1)} ms | |`);
+  console.log(
+    `| configuration | per message | ratio |\n|---|---|---|\n| sequential | ${out.seq_ms_per_message} ms | 1.00 |\n| 4 at once | ${out.conc4_ms_per_message} ms | ×${out.speedup_conc4} |\n| our side only (no REST latency) | ${(1000 / out.db_only_messages_per_s).toFixed(1)} ms | |`,
+  );
   console.log(JSON.stringify(out));
 }
 

@@ -91,7 +91,14 @@ function benchRefit(d: number, n: number, samples: number, fullReps: number, rng
   const a = performance.now();
   selectLambda(global, data);
   const withSelection = performance.now() - a;
-  const res: Record<string, number> & { refit_incremental_p50_ms: number; refit_incremental_p99_ms: number; refit_full_p50_ms: number; refit_speedup: number; remove_incremental_p50_ms: number; refit_full_with_lambda_selection_ms: number } = {
+  const res: Record<string, number> & {
+    refit_incremental_p50_ms: number;
+    refit_incremental_p99_ms: number;
+    refit_full_p50_ms: number;
+    refit_speedup: number;
+    remove_incremental_p50_ms: number;
+    refit_full_with_lambda_selection_ms: number;
+  } = {
     refit_incremental_p50_ms: pct(inc, 0.5),
     refit_incremental_p99_ms: pct(inc, 0.99),
     refit_full_p50_ms: pct(full, 0.5),
@@ -111,7 +118,11 @@ function benchPredict(d: number, rng: Rng): { perS: number; knnPerS: number } {
   const svc = new ScorerService({ modelId: 'bench', dim: d, global: randomGlobal(rng, d), defaultMethod: 'finetune' });
   const taste = Float64Array.from({ length: d }, () => rng.normal() * 2);
   const X = Array.from({ length: 1000 }, () => unit(rng, d));
-  svc.setRatings('p', X, X.map((x) => rating(rng, taste, x)));
+  svc.setRatings(
+    'p',
+    X,
+    X.map((x) => rating(rng, taste, x)),
+  );
   const imgs = Array.from({ length: 10_000 }, () => unit(rng, d));
   svc.predict('p', imgs); // warm-up (fits lazily, JIT)
   const times: number[] = [];
@@ -127,7 +138,9 @@ function benchPredict(d: number, rng: Rng): { perS: number; knnPerS: number } {
   const a = performance.now();
   svc.predict('p', some);
   const knnPerS = 500 / ((performance.now() - a) / 1000);
-  log(`predict (finetune, d=${d}): ${Math.round(perS).toLocaleString('en')} images/s over 10,000 images; knn with 1,000 ratings: ${Math.round(knnPerS).toLocaleString('en')}/s`);
+  log(
+    `predict (finetune, d=${d}): ${Math.round(perS).toLocaleString('en')} images/s over 10,000 images; knn with 1,000 ratings: ${Math.round(knnPerS).toLocaleString('en')}/s`,
+  );
   return { perS, knnPerS };
 }
 
@@ -139,7 +152,14 @@ function heapBytes(): number {
 }
 
 /** Resident bytes per stored person, measured as heap + array-buffer growth over many people. */
-function benchMemory(d: number, ratings: number, users: number, hotCapacity: number, fitAll: boolean, rng: Rng): { perUser: number; rssPerUser: number } {
+function benchMemory(
+  d: number,
+  ratings: number,
+  users: number,
+  hotCapacity: number,
+  fitAll: boolean,
+  rng: Rng,
+): { perUser: number; rssPerUser: number } {
   const taste = Float64Array.from({ length: d }, () => rng.normal() * 2);
   // Pre-generate one pool of embeddings so the measured delta is the service's own storage.
   const pool = Array.from({ length: ratings }, () => unit(rng, d));
@@ -172,7 +192,12 @@ function benchMemory(d: number, ratings: number, users: number, hotCapacity: num
  * longest gap between ticks of a 5 ms timer meanwhile: what every chat acknowledgement waiting on
  * this process would be delayed by.
  */
-async function benchCommunity(d: number, users: number, perUser: number, rng: Rng): Promise<{ trainMs: number; inlineStallMs: number; workerStallMs: number }> {
+async function benchCommunity(
+  d: number,
+  users: number,
+  perUser: number,
+  rng: Rng,
+): Promise<{ trainMs: number; inlineStallMs: number; workerStallMs: number }> {
   const w = Float64Array.from({ length: d }, () => rng.normal());
   const images = Array.from({ length: 600 }, () => unit(rng, d));
   const community: PackedRatings[] = Array.from({ length: users }, () => {

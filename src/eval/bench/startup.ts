@@ -86,9 +86,16 @@ function cpuSeconds(pid: number | undefined): number | null {
   }
 }
 
-async function pollReady(url: string, child: ChildProcess, t0: number, timeoutMs: number, stderr: () => string): Promise<{ s: number; cpu: number | null }> {
+async function pollReady(
+  url: string,
+  child: ChildProcess,
+  t0: number,
+  timeoutMs: number,
+  stderr: () => string,
+): Promise<{ s: number; cpu: number | null }> {
   while (performance.now() - t0 < timeoutMs) {
-    if (child.exitCode !== null) throw new Error(`src/main.ts exited with code ${child.exitCode} before it was ready:\n${stderr().slice(-2000)}`);
+    if (child.exitCode !== null)
+      throw new Error(`src/main.ts exited with code ${child.exitCode} before it was ready:\n${stderr().slice(-2000)}`);
     try {
       const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
       await res.arrayBuffer();
@@ -105,13 +112,18 @@ async function startMain(dataDir: string, timeoutMs: number, imageSize: number):
   const [port, healthPort] = [await freePort(), await freePort()];
   // A clean environment: the offline defaults, never this machine's tokens or database settings.
   const env = {
-    PATH: process.env.PATH, HOME: process.env.HOME, DATA_DIR: dataDir, PORT: String(port), HEALTH_PORT: String(healthPort), LOG_LEVEL: 'info',
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    DATA_DIR: dataDir,
+    PORT: String(port),
+    HEALTH_PORT: String(healthPort),
+    LOG_LEVEL: 'info',
     ...(imageSize ? { IMAGE_SIZE: String(imageSize) } : {}),
   };
   const t0 = performance.now();
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   const galleryDone = watchLog(child, t0, (msg) => msg.startsWith(GALLERY_DONE));
   galleryDone.catch(() => {}); // awaited only on the empty start
@@ -130,7 +142,10 @@ async function startMain(dataDir: string, timeoutMs: number, imageSize: number):
 async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   try {
-    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: nothing within ${ms / 1000} s`)), ms)))]);
+    return await Promise.race([
+      p,
+      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: nothing within ${ms / 1000} s`)), ms))),
+    ]);
   } finally {
     clearTimeout(timer);
   }
@@ -193,8 +208,13 @@ async function main(): Promise<void> {
   for (let i = 1; i <= runs; i++) {
     const r = await oneRun(timeoutMs, args['image-size']);
     results.push(r);
-    const cpu = r.emptyCpu === null || r.warmCpu === null ? '' : ` (CPU until ready: ${r.emptyCpu.toFixed(2)} s empty, ${r.warmCpu.toFixed(2)} s warm)`;
-    progress(`run ${i}/${runs}: empty DATA_DIR ready in ${r.empty.toFixed(2)} s (gallery drawn at ${r.gallery.toFixed(2)} s), warm ready in ${r.warm.toFixed(2)} s${cpu}`);
+    const cpu =
+      r.emptyCpu === null || r.warmCpu === null
+        ? ''
+        : ` (CPU until ready: ${r.emptyCpu.toFixed(2)} s empty, ${r.warmCpu.toFixed(2)} s warm)`;
+    progress(
+      `run ${i}/${runs}: empty DATA_DIR ready in ${r.empty.toFixed(2)} s (gallery drawn at ${r.gallery.toFixed(2)} s), warm ready in ${r.warm.toFixed(2)} s${cpu}`,
+    );
   }
   const out = {
     empty_ready_s: r2(median(results.map((r) => r.empty))),
@@ -210,7 +230,9 @@ async function main(): Promise<void> {
     warm_ready_runs_s: results.map((r) => r2(r.warm)),
     gallery_done_runs_s: results.map((r) => r2(r.gallery)),
   };
-  console.log(`spawn → /readyz 200, median of ${runs}: empty DATA_DIR ${out.empty_ready_s} s, warm ${out.warm_ready_s} s; starter gallery drawn ${out.gallery_done_s} s after spawn`);
+  console.log(
+    `spawn → /readyz 200, median of ${runs}: empty DATA_DIR ${out.empty_ready_s} s, warm ${out.warm_ready_s} s; starter gallery drawn ${out.gallery_done_s} s after spawn`,
+  );
   console.log(JSON.stringify(out));
 }
 

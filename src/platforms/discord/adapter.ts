@@ -4,9 +4,22 @@
  * threads; the interaction webhook is used only while its token is surely alive (< 13 of 15 minutes).
  */
 import {
-  Client, Events, GatewayIntentBits, MessageFlags, Partials, Routes, ChannelType, Status,
-  type ChatInputCommandInteraction, type Interaction, type MessageReaction, type PartialMessageReaction,
-  type PartialUser, type User, type RawFile, type InteractionReplyOptions,
+  Client,
+  Events,
+  GatewayIntentBits,
+  MessageFlags,
+  Partials,
+  Routes,
+  ChannelType,
+  Status,
+  type ChatInputCommandInteraction,
+  type Interaction,
+  type MessageReaction,
+  type PartialMessageReaction,
+  type PartialUser,
+  type User,
+  type RawFile,
+  type InteractionReplyOptions,
 } from 'discord.js';
 import type { Logger } from 'pino';
 import { findCommand, COMMANDS } from '../../../commands/index';
@@ -33,7 +46,17 @@ const MAX_CONTENT = 2000;
 const NO_MENTIONS = { parse: [] as never[] };
 
 export interface DiscordAdapterOptions {
-  config: Partial<Pick<Config, 'DISCORD_TOKEN' | 'DISCORD_APPLICATION_ID' | 'DISCORD_API_URL' | 'DISCORD_GUILD_ID' | 'REACTION_RECONCILE_DAYS' | 'DISCORD_MESSAGE_CONTENT'>>;
+  config: Partial<
+    Pick<
+      Config,
+      | 'DISCORD_TOKEN'
+      | 'DISCORD_APPLICATION_ID'
+      | 'DISCORD_API_URL'
+      | 'DISCORD_GUILD_ID'
+      | 'REACTION_RECONCILE_DAYS'
+      | 'DISCORD_MESSAGE_CONTENT'
+    >
+  >;
   services: Services;
   log: Logger;
   /**
@@ -60,7 +83,8 @@ export interface DiscordAdapter extends ChatAdapter {
 export function createDiscordAdapter(opts: DiscordAdapterOptions): DiscordAdapter {
   const { config, services, log } = opts;
   const clock = opts.clock ?? Date.now;
-  if (!config.DISCORD_TOKEN || !config.DISCORD_APPLICATION_ID) throw new Error('DISCORD_TOKEN and DISCORD_APPLICATION_ID are required for Discord');
+  if (!config.DISCORD_TOKEN || !config.DISCORD_APPLICATION_ID)
+    throw new Error('DISCORD_TOKEN and DISCORD_APPLICATION_ID are required for Discord');
   const token = config.DISCORD_TOKEN;
   const appId = config.DISCORD_APPLICATION_ID;
 
@@ -87,11 +111,16 @@ export function createDiscordAdapter(opts: DiscordAdapterOptions): DiscordAdapte
   client.rest.on('response', (_request, response) => {
     if (response.status !== 401 || tokenRejected) return;
     tokenRejected = true;
-    log.error('Discord rejected the bot token (401 Unauthorized): nothing can be posted or read. Put the current token from the developer portal (Bot → Reset Token) in DISCORD_TOKEN and restart.');
+    log.error(
+      'Discord rejected the bot token (401 Unauthorized): nothing can be posted or read. Put the current token from the developer portal (Bot → Reset Token) in DISCORD_TOKEN and restart.',
+    );
   });
   // Discord blocks an IP for an hour after 10,000 invalid requests in 10 minutes: warn well before.
   client.rest.on('invalidRequestWarning', ({ count, remainingTime }) => {
-    log.warn({ count, resetInMs: remainingTime }, `Discord has counted ${count} invalid requests (401/403/429) in its current 10-minute window; at 10,000 it blocks this IP for an hour — check the bot's permissions and token`);
+    log.warn(
+      { count, resetInMs: remainingTime },
+      `Discord has counted ${count} invalid requests (401/403/429) in its current 10-minute window; at 10,000 it blocks this IP for an hour — check the bot's permissions and token`,
+    );
   });
   const inFlight = new Set<Promise<unknown>>();
   let stopping = false;
@@ -111,7 +140,12 @@ export function createDiscordAdapter(opts: DiscordAdapterOptions): DiscordAdapte
       body.enforce_nonce = true;
     }
     const files: RawFile[] = [];
-    if (msg.image) files.push({ name: 'image.png', data: await encodeForUpload(await services.images.readBytes(msg.image.imageId)), contentType: 'image/png' });
+    if (msg.image)
+      files.push({
+        name: 'image.png',
+        data: await encodeForUpload(await services.images.readBytes(msg.image.imageId)),
+        contentType: 'image/png',
+      });
     // Charts, grids and exports (issue 6) ride along as further attachments.
     for (const f of msg.files ?? []) files.push({ name: f.name, data: f.data, contentType: f.contentType });
     if (!files.length) return { body };
@@ -135,14 +169,19 @@ export function createDiscordAdapter(opts: DiscordAdapterOptions): DiscordAdapte
         return res.id;
       },
       async edit(messageId, msg) {
-        await client.rest.patch(Routes.channelMessage(channelId, messageId), { body: { content: truncate(msg.text), allowed_mentions: NO_MENTIONS } });
+        await client.rest.patch(Routes.channelMessage(channelId, messageId), {
+          body: { content: truncate(msg.text), allowed_mentions: NO_MENTIONS },
+        });
       },
     };
   }
 
   // Runs are shown from the outbox into their thread, re-attached by id (also after a restart).
   const runDisplay = new RunDisplay({
-    platform: PLATFORM, services, log, pollMs: opts.runFeedPollMs,
+    platform: PLATFORM,
+    services,
+    log,
+    pollMs: opts.runFeedPollMs,
     conversation: (id, dest) => conversation(id, dest.scopeId),
   });
 
@@ -174,7 +213,11 @@ export function createDiscordAdapter(opts: DiscordAdapterOptions): DiscordAdapte
         return;
       }
       const { body, files } = await messageBody(msg);
-      const payload: InteractionReplyOptions = { content: body.content as string, allowedMentions: NO_MENTIONS, files: files?.map((f) => ({ attachment: f.data as Buffer, name: f.name })) };
+      const payload: InteractionReplyOptions = {
+        content: body.content as string,
+        allowedMentions: NO_MENTIONS,
+        files: files?.map((f) => ({ attachment: f.data as Buffer, name: f.name })),
+      };
       if (!originalFilled) {
         originalFilled = true;
         if (ephemeral && !deferredEphemeral) {
@@ -191,7 +234,15 @@ export function createDiscordAdapter(opts: DiscordAdapterOptions): DiscordAdapte
 
     const person = personOf(i.user);
     const base: Omit<CommandContext, 'options'> = {
-      platform: PLATFORM, person, scopeId: i.guildId ?? undefined, channel, invocationId: i.id, services, log, reply, runDisplay,
+      platform: PLATFORM,
+      person,
+      scopeId: i.guildId ?? undefined,
+      channel,
+      invocationId: i.id,
+      services,
+      log,
+      reply,
+      runDisplay,
       defer: async () => {},
       openThread: async (title) => {
         const t = (await client.rest.post(Routes.threads(i.channelId), {
@@ -221,12 +272,22 @@ export function createDiscordAdapter(opts: DiscordAdapterOptions): DiscordAdapte
   const reconciler = reconcileScheduler(async (neededSince) => {
     lastReconcile = await reconcileRecentMessages({
       coordinate: { holder: readBackHolder, neededSince },
-      platform: PLATFORM, services, log, days: config.REACTION_RECONCILE_DAYS ?? DEFAULT_RECONCILE_DAYS, read: (m) => readDiscordReactions(client.rest, client.user?.id, m), shouldStop: () => stopping || tokenRejected, clock,
+      platform: PLATFORM,
+      services,
+      log,
+      days: config.REACTION_RECONCILE_DAYS ?? DEFAULT_RECONCILE_DAYS,
+      read: (m) => readDiscordReactions(client.rest, client.user?.id, m),
+      shouldStop: () => stopping || tokenRejected,
+      clock,
       forbiddenHint: 'give the bot View Channel and Read Message History in those channels (and their threads)',
     });
   });
 
-  async function onReaction(kind: 'add' | 'remove', reaction: MessageReaction | PartialMessageReaction, user: User | PartialUser): Promise<void> {
+  async function onReaction(
+    kind: 'add' | 'remove',
+    reaction: MessageReaction | PartialMessageReaction,
+    user: User | PartialUser,
+  ): Promise<void> {
     if (user.id === client.user?.id || user.bot) return;
     const emoji = { name: reaction.emoji.name, id: reaction.emoji.id };
     const rating = emojiToRating(emoji);
@@ -243,9 +304,18 @@ export function createDiscordAdapter(opts: DiscordAdapterOptions): DiscordAdapte
       return;
     }
     if (!known.imageId || rating === null) return;
-    const ctx = { source: PLATFORM, scopeId: reaction.message.guildId ?? undefined, channelId: reaction.message.channelId, messageId: reaction.message.id };
+    const ctx = {
+      source: PLATFORM,
+      scopeId: reaction.message.guildId ?? undefined,
+      channelId: reaction.message.channelId,
+      messageId: reaction.message.id,
+    };
     // Gateway events are never resent: retry a passing storage failure here (the ledger is idempotent).
-    await storeReactionRating(services, { kind, person, imageId: known.imageId, rating, ctx, eventTime }, { log, what: 'rating from a Discord reaction' });
+    await storeReactionRating(
+      services,
+      { kind, person, imageId: known.imageId, rating, ctx, eventTime },
+      { log, what: 'rating from a Discord reaction' },
+    );
   }
 
   /** Servers already told that their opt-in needs DISCORD_MESSAGE_CONTENT (said once per server). */
@@ -258,7 +328,10 @@ export function createDiscordAdapter(opts: DiscordAdapterOptions): DiscordAdapte
     if (!messageContent) {
       if (!toldNoMessageContent.has(scopeId)) {
         toldNoMessageContent.add(scopeId);
-        log.warn({ scopeId }, `server ${scopeId} turned on attachment ingest, but the bot runs without the Message Content intent, so Discord sends it no attachments: turn on "Message Content Intent" for this application in the Discord developer portal (Bot → Privileged Gateway Intents) and set DISCORD_MESSAGE_CONTENT=on`);
+        log.warn(
+          { scopeId },
+          `server ${scopeId} turned on attachment ingest, but the bot runs without the Message Content intent, so Discord sends it no attachments: turn on "Message Content Intent" for this application in the Discord developer portal (Bot → Privileged Gateway Intents) and set DISCORD_MESSAGE_CONTENT=on`,
+        );
       }
       return undefined;
     }
@@ -275,7 +348,14 @@ export function createDiscordAdapter(opts: DiscordAdapterOptions): DiscordAdapte
       source: 'attachment',
       ownerKey: userKeyOf({ platform: PLATFORM, userId: raw.author.id }),
     });
-    await services.messages.record({ platform: PLATFORM, messageId: reaction.message.id, channelId, scopeId, imageId: image.id, kind: 'attachment' });
+    await services.messages.record({
+      platform: PLATFORM,
+      messageId: reaction.message.id,
+      channelId,
+      scopeId,
+      imageId: image.id,
+      kind: 'attachment',
+    });
     return { imageId: image.id, runId: null, kind: 'attachment', channelId };
   }
 
@@ -293,7 +373,10 @@ export function createDiscordAdapter(opts: DiscordAdapterOptions): DiscordAdapte
     if (!stopping) guarded('reaction reconcile', reconciler.request());
   });
   client.once(Events.ClientReady, () => {
-    guarded('command registration', registerCommands(client, appId, config.DISCORD_GUILD_ID).then((n) => log.info({ commands: n }, 'discord commands registered')));
+    guarded(
+      'command registration',
+      registerCommands(client, appId, config.DISCORD_GUILD_ID).then((n) => log.info({ commands: n }, 'discord commands registered')),
+    );
   });
   client.on(Events.Error, (err) => log.error({ err }, 'discord client error'));
 
@@ -310,9 +393,15 @@ export function createDiscordAdapter(opts: DiscordAdapterOptions): DiscordAdapte
     health() {
       if (stopping) return { ok: false, detail: 'stopping' };
       if (tokenRejected) return { ok: false, detail: 'Discord rejected the bot token (401): replace DISCORD_TOKEN and restart' };
-      if (intentsRefused) return { ok: false, detail: 'Discord refused the Message Content intent (4014): turn it on in the developer portal or set DISCORD_MESSAGE_CONTENT=off, then restart' };
+      if (intentsRefused)
+        return {
+          ok: false,
+          detail:
+            'Discord refused the Message Content intent (4014): turn it on in the developer portal or set DISCORD_MESSAGE_CONTENT=off, then restart',
+        };
       const shards = [...client.ws.shards.values()];
-      if (shards.length > 0 && shards.every((s) => s.status === Status.Ready)) return { ok: true, detail: `gateway ready, heartbeat ${client.ws.ping} ms` };
+      if (shards.length > 0 && shards.every((s) => s.status === Status.Ready))
+        return { ok: true, detail: `gateway ready, heartbeat ${client.ws.ping} ms` };
       return { ok: false, detail: `gateway ${shards.map((s) => Status[s.status]).join(', ') || 'not connected'}` };
     },
     async start() {
@@ -324,7 +413,9 @@ export function createDiscordAdapter(opts: DiscordAdapterOptions): DiscordAdapte
         // Gateway close 4014: no retry can succeed until the operator acts, so exiting would only make
         // the orchestrator restart us into the same refusal. Stay up, say it once, report not-ready.
         intentsRefused = true;
-        log.error(`Discord refused the gateway connection (close code 4014, disallowed intents): the bot asked for the Message Content intent (DISCORD_MESSAGE_CONTENT=on), which this application does not have. Turn on "Message Content Intent" in the Discord developer portal (your application → Bot → Privileged Gateway Intents), or set DISCORD_MESSAGE_CONTENT=off, then restart.`);
+        log.error(
+          `Discord refused the gateway connection (close code 4014, disallowed intents): the bot asked for the Message Content intent (DISCORD_MESSAGE_CONTENT=on), which this application does not have. Turn on "Message Content Intent" in the Discord developer portal (your application → Bot → Privileged Gateway Intents), or set DISCORD_MESSAGE_CONTENT=off, then restart.`,
+        );
         return;
       }
       await ready;
@@ -350,7 +441,10 @@ function isDisallowedIntents(err: unknown): boolean {
  * address then comes from its /gateway/bot. Every 250th invalid request (401/403/429) in Discord's
  * 10-minute window is reported.
  */
-export function discordRestOptions(config: Partial<Pick<Config, 'DISCORD_API_URL'>>): { api?: string; invalidRequestWarningInterval: number } {
+export function discordRestOptions(config: Partial<Pick<Config, 'DISCORD_API_URL'>>): {
+  api?: string;
+  invalidRequestWarningInterval: number;
+} {
   return { ...(config.DISCORD_API_URL ? { api: config.DISCORD_API_URL } : {}), invalidRequestWarningInterval: 250 };
 }
 

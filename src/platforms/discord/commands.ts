@@ -18,7 +18,12 @@ function toOption(o: OptionSpec) {
     case 'integer':
       return { ...base, type: ApplicationCommandOptionType.Integer as const, min_value: o.min, max_value: o.max };
     case 'string':
-      return { ...base, type: ApplicationCommandOptionType.String as const, max_length: o.maxLength, ...(o.minLength ? { min_length: o.minLength } : {}) };
+      return {
+        ...base,
+        type: ApplicationCommandOptionType.String as const,
+        max_length: o.maxLength,
+        ...(o.minLength ? { min_length: o.minLength } : {}),
+      };
     case 'choice':
       return { ...base, type: ApplicationCommandOptionType.String as const, choices: o.choices.map((c) => ({ name: c, value: c })) };
     case 'user':

@@ -16,7 +16,7 @@ async function main(): Promise<void> {
     return;
   }
   const rest = new REST(discordRestOptions(config)).setToken(config.DISCORD_TOKEN);
-  const n = await registerCommands({ rest } as never, config.DISCORD_APPLICATION_ID, config.DISCORD_GUILD_ID);
+  const n = await registerCommands({ rest }, config.DISCORD_APPLICATION_ID, config.DISCORD_GUILD_ID);
   log.info({ commands: n, scope: config.DISCORD_GUILD_ID ? `guild ${config.DISCORD_GUILD_ID}` : 'global' }, 'discord commands deployed');
 }
 

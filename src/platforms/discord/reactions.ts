@@ -27,7 +27,11 @@ interface ReactionUser {
 
 const PAGE = 100;
 
-export async function readDiscordReactions(rest: Pick<REST, 'get'>, botUserId: string | undefined, m: RateableMessage): Promise<ObservedVotes[] | 'gone' | 'forbidden'> {
+export async function readDiscordReactions(
+  rest: Pick<REST, 'get'>,
+  botUserId: string | undefined,
+  m: RateableMessage,
+): Promise<ObservedVotes[] | 'gone' | 'forbidden'> {
   let raw: { reactions?: DiscordReaction[] };
   try {
     raw = (await rest.get(Routes.channelMessage(m.channelId, m.messageId))) as typeof raw;
@@ -60,7 +64,10 @@ export async function readDiscordReactions(rest: Pick<REST, 'get'>, botUserId: s
         }
         for (const u of page) {
           if (u.bot || u.id === botUserId) continue;
-          const entry = people.get(u.id) ?? { person: { platform: 'discord', userId: u.id, displayName: u.global_name ?? u.username ?? undefined }, scores: new Set<number>() };
+          const entry = people.get(u.id) ?? {
+            person: { platform: 'discord', userId: u.id, displayName: u.global_name ?? u.username ?? undefined },
+            scores: new Set<number>(),
+          };
           entry.scores.add(rating);
           people.set(u.id, entry);
         }

@@ -26,7 +26,9 @@ import { createLogger } from '../../log';
 // `instanceof`, so they must share @discordjs/rest with discord.js, which loads the CommonJS build (the
 // ESM import would bring a second copy of every error class — and, under vitest's module runner, a
 // second @vladfrangu/async_event_emitter whose bundled util.inspect fails at import).
-const { populateErrorResponse, populateSuccessfulResponse } = createRequire(import.meta.url)('@discordjs/proxy') as typeof import('@discordjs/proxy');
+const { populateErrorResponse, populateSuccessfulResponse } = createRequire(import.meta.url)(
+  '@discordjs/proxy',
+) as typeof import('@discordjs/proxy');
 
 export interface DiscordRestProxy {
   readonly url: string;
@@ -57,10 +59,16 @@ export async function startDiscordRestProxy(opts: DiscordRestProxyOptions): Prom
   });
   rest.on('rateLimited', (info) => {
     stats.waits++;
-    log.debug({ route: info.route, bucket: info.hash, waitMs: info.timeToReset, global: info.global }, 'discord rate limit: waiting for the bucket');
+    log.debug(
+      { route: info.route, bucket: info.hash, waitMs: info.timeToReset, global: info.global },
+      'discord rate limit: waiting for the bucket',
+    );
   });
   rest.on('invalidRequestWarning', ({ count, remainingTime }) => {
-    log.warn({ count, resetInMs: remainingTime }, `Discord has counted ${count} invalid requests (401/403/429) through this proxy in its current 10-minute window; at 10,000 it blocks the IP for an hour`);
+    log.warn(
+      { count, resetInMs: remainingTime },
+      `Discord has counted ${count} invalid requests (401/403/429) through this proxy in its current 10-minute window; at 10,000 it blocks the IP for an hour`,
+    );
   });
   /**
    * The forwarding of @discordjs/proxy's proxyRequests, except for one case: a failure that is not an
@@ -91,10 +99,18 @@ export async function startDiscordRestProxy(opts: DiscordRestProxyOptions): Prom
       await populateSuccessfulResponse(res, answer);
     } catch (err) {
       if (err instanceof BodyTooLargeError) {
-        log.warn({ method: req.method, path: url.pathname, limit: maxBodyBytes }, 'discord rest proxy: request body too large; not forwarded');
+        log.warn(
+          { method: req.method, path: url.pathname, limit: maxBodyBytes },
+          'discord rest proxy: request body too large; not forwarded',
+        );
         res.statusCode = 413;
         res.setHeader('content-type', 'application/json');
-        res.write(JSON.stringify({ message: `Request body over ${maxBodyBytes} bytes: not forwarded to Discord (it would refuse it too)`, code: 40005 }));
+        res.write(
+          JSON.stringify({
+            message: `Request body over ${maxBodyBytes} bytes: not forwarded to Discord (it would refuse it too)`,
+            code: 40005,
+          }),
+        );
       } else if (!populateErrorResponse(res, err)) {
         log.error({ err, method: req.method, path: url.pathname }, 'discord rest proxy: no answer from Discord');
         res.statusCode = 502;
@@ -168,10 +184,17 @@ async function main(): Promise<void> {
     proxy = await startDiscordRestProxy({ port, host: config.HOST, upstreamApi: config.DISCORD_API_URL, log });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    log.error(code === 'EADDRINUSE' ? `DISCORD_REST_PROXY_PORT ${port} is not free. Set DISCORD_REST_PROXY_PORT to a free port.` : `the Discord REST proxy could not listen on port ${port}: ${String(err)}`);
+    log.error(
+      code === 'EADDRINUSE'
+        ? `DISCORD_REST_PROXY_PORT ${port} is not free. Set DISCORD_REST_PROXY_PORT to a free port.`
+        : `the Discord REST proxy could not listen on port ${port}: ${String(err)}`,
+    );
     process.exit(1);
   }
-  log.info({ url: proxy.url, upstream: config.DISCORD_API_URL ?? 'https://discord.com/api' }, `discord REST proxy listening: set DISCORD_API_URL=${proxy.url}/api in every bot process`);
+  log.info(
+    { url: proxy.url, upstream: config.DISCORD_API_URL ?? 'https://discord.com/api' },
+    `discord REST proxy listening: set DISCORD_API_URL=${proxy.url}/api in every bot process`,
+  );
   const stop = () => {
     log.info(proxy.stats, 'discord REST proxy stopping');
     void proxy.close().then(() => process.exit(0));

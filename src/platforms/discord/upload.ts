@@ -15,7 +15,11 @@ export async function encodeForUpload(bytes: Buffer): Promise<Buffer> {
   if (meta.format === 'png' && side <= MAX_UPLOAD_SIDE && bytes.length <= MAX_UPLOAD_BYTES) return bytes;
   // Shrink step by step until the PNG fits (noise compresses badly, so size depends on content).
   for (let limit = Math.min(side, MAX_UPLOAD_SIDE); ; limit = Math.floor(limit * 0.7)) {
-    const out = await sharp(bytes).rotate().resize({ width: limit, height: limit, fit: 'inside', withoutEnlargement: true }).png({ compressionLevel: 9 }).toBuffer();
+    const out = await sharp(bytes)
+      .rotate()
+      .resize({ width: limit, height: limit, fit: 'inside', withoutEnlargement: true })
+      .png({ compressionLevel: 9 })
+      .toBuffer();
     if (out.length <= MAX_UPLOAD_BYTES || limit <= 256) return out;
   }
 }

@@ -45,8 +45,20 @@ import type { ChatAdapter, Conversation, OutFile, OutMessage, ReplyOptions } fro
 import { diskFileStore, FILE_ID, memoryFileStore, pngSize, safeFileName, type PlaygroundFileStore } from './files';
 import { ignoreForgotten, isForgotten, registerPlaygroundForget } from './forget';
 import {
-  clearedCookie, crossOriginReason, hostPolicy, HttpError, isLoopbackHost, pageCsp, parseCookie, readJsonObject, requireJson,
-  SessionStore, sessionCookie, tokenMatches, validPersonId, type Session,
+  clearedCookie,
+  crossOriginReason,
+  hostPolicy,
+  HttpError,
+  isLoopbackHost,
+  pageCsp,
+  parseCookie,
+  readJsonObject,
+  requireJson,
+  SessionStore,
+  sessionCookie,
+  tokenMatches,
+  validPersonId,
+  type Session,
 } from './security';
 import { CHANNEL_ID, PlaygroundState, visibleTo, type PlaygroundFile, type PlaygroundMessage, type StateChange } from './state';
 
@@ -124,7 +136,12 @@ export function fileUrl(file: PlaygroundFile): string {
 }
 
 export function personFor(userId: string): PersonRef {
-  const id = userId.trim().toLowerCase().replace(/[^a-z0-9_-]/g, '').slice(0, 32) || 'guest';
+  const id =
+    userId
+      .trim()
+      .toLowerCase()
+      .replace(/[^a-z0-9_-]/g, '')
+      .slice(0, 32) || 'guest';
   return { platform: 'playground', userId: id, displayName: id.charAt(0).toUpperCase() + id.slice(1) };
 }
 
@@ -170,7 +187,13 @@ export function createPlaygroundAdapter(opts: PlaygroundOptions): PlaygroundAdap
     const out: PlaygroundFile[] = [];
     for (const f of files) {
       const id = await fileStore.put(f.data);
-      out.push({ id, name: safeFileName(f.name), contentType: f.contentType, size: f.data.length, ...(f.contentType === 'image/png' ? pngSize(f.data) : null) });
+      out.push({
+        id,
+        name: safeFileName(f.name),
+        contentType: f.contentType,
+        size: f.data.length,
+        ...(f.contentType === 'image/png' ? pngSize(f.data) : null),
+      });
     }
     return { files: out };
   }
@@ -181,8 +204,15 @@ export function createPlaygroundAdapter(opts: PlaygroundOptions): PlaygroundAdap
     async post(msg) {
       // The event key goes into the state file with the message (before it is shown): see findPosted.
       const m = state.addMessage({
-        conversationId: id, author: BOT, text: msg.text, imageId: msg.image?.imageId, rateable: Boolean(msg.image?.rateable),
-        kind: msg.kind, runId: msg.runId, ...(msg.idempotencyKey ? { eventKey: msg.idempotencyKey } : {}), ...(await storeFiles(msg.files)),
+        conversationId: id,
+        author: BOT,
+        text: msg.text,
+        imageId: msg.image?.imageId,
+        rateable: Boolean(msg.image?.rateable),
+        kind: msg.kind,
+        runId: msg.runId,
+        ...(msg.idempotencyKey ? { eventKey: msg.idempotencyKey } : {}),
+        ...(await storeFiles(msg.files)),
       });
       await recordPosted(services, PLATFORM, { messageId: m.id, channelId: id, scopeId: PLAYGROUND_SCOPE }, msg);
       return m.id;
@@ -205,7 +235,10 @@ export function createPlaygroundAdapter(opts: PlaygroundOptions): PlaygroundAdap
   const channel = conversation(CHANNEL_ID, '#general');
   // Runs are shown from the outbox into their thread (found again by id after a restart).
   const runDisplay = new RunDisplay({
-    platform: PLATFORM, services, log, pollMs: opts.runFeedPollMs,
+    platform: PLATFORM,
+    services,
+    log,
+    pollMs: opts.runFeedPollMs,
     conversation: (id) => (id === CHANNEL_ID ? channel : conversation(id, `the thread “${state.threads.get(id)?.title ?? id}”`)),
   });
 
@@ -221,34 +254,63 @@ export function createPlaygroundAdapter(opts: PlaygroundOptions): PlaygroundAdap
     const name = match?.[1]?.toLowerCase() ?? '';
     let raw: RawOptions;
     try {
-      if (trimmed.length > MAX_COMMAND_CHARS) throw new CommandInputError(`A command is at most ${MAX_COMMAND_CHARS} characters (got ${trimmed.length}).`);
+      if (trimmed.length > MAX_COMMAND_CHARS)
+        throw new CommandInputError(`A command is at most ${MAX_COMMAND_CHARS} characters (got ${trimmed.length}).`);
       const def = findCommand(name);
-      if (!def) throw new CommandInputError(`I don't know “${(name || trimmed).slice(0, 40)}”. Commands: ${COMMANDS.map((c) => `/${c.name}`).join(', ')}.`);
+      if (!def)
+        throw new CommandInputError(
+          `I don't know “${(name || trimmed).slice(0, 40)}”. Commands: ${COMMANDS.map((c) => `/${c.name}`).join(', ')}.`,
+        );
       raw = parseOptionText(def, match?.[2] ?? '', (v) => (v.trim() ? personFor(v.replace(/^@/, '')) : undefined));
       validateOptions(def, raw);
     } catch (err) {
-      if (findCommand(name)) commandsTotal.inc({ platform: PLATFORM, command: findCommand(name)!.name, outcome: isUserError(err) ? 'user_error' : 'error' });
+      if (findCommand(name))
+        commandsTotal.inc({ platform: PLATFORM, command: findCommand(name)!.name, outcome: isUserError(err) ? 'user_error' : 'error' });
       const msg = describeFailure(err, log, { platform: PLATFORM });
-      state.addMessage({ conversationId: CHANNEL_ID, author: BOT, text: msg.text, rateable: false, kind: msg.kind, ephemeralFor: person.userId }, { transient: true });
+      state.addMessage(
+        { conversationId: CHANNEL_ID, author: BOT, text: msg.text, rateable: false, kind: msg.kind, ephemeralFor: person.userId },
+        { transient: true },
+      );
       return { accepted: false, error: msg.text };
     }
 
     const invocationId = `pg${++invocations}-${clock().toString(36)}`;
     // A person who asked to be forgotten: their command and its answers are shown, never written (forget.ts).
-    const echo = state.addMessage({ conversationId: CHANNEL_ID, author: { id: person.userId, name: person.displayName!, bot: false }, text: trimmed, rateable: false }, { transient: await isForgotten(services, person) });
+    const echo = state.addMessage(
+      { conversationId: CHANNEL_ID, author: { id: person.userId, name: person.displayName!, bot: false }, text: trimmed, rateable: false },
+      { transient: await isForgotten(services, person) },
+    );
     let deferredEphemeral = false;
     const reply = async (msg: OutMessage, ro?: ReplyOptions): Promise<void> => {
       const ephemeral = ro?.ephemeral ?? deferredEphemeral;
-      state.addMessage({
-        conversationId: CHANNEL_ID, author: BOT, text: msg.text, imageId: msg.image?.imageId, rateable: Boolean(msg.image?.rateable),
-        kind: msg.kind, runId: msg.runId, ephemeralFor: ephemeral ? person.userId : undefined,
-        ...(msg.idempotencyKey && !ephemeral ? { eventKey: msg.idempotencyKey } : {}), ...(await storeFiles(msg.files)),
-      }, { transient: await isForgotten(services, person) });
+      state.addMessage(
+        {
+          conversationId: CHANNEL_ID,
+          author: BOT,
+          text: msg.text,
+          imageId: msg.image?.imageId,
+          rateable: Boolean(msg.image?.rateable),
+          kind: msg.kind,
+          runId: msg.runId,
+          ephemeralFor: ephemeral ? person.userId : undefined,
+          ...(msg.idempotencyKey && !ephemeral ? { eventKey: msg.idempotencyKey } : {}),
+          ...(await storeFiles(msg.files)),
+        },
+        { transient: await isForgotten(services, person) },
+      );
     };
     // Everyone who acts here is in the playground's one "server" (what /compare and group runs check).
     await services.people.touch(person, PLAYGROUND_SCOPE).catch(ignoreForgotten);
     await dispatchCommand(name, raw, {
-      platform: 'playground' as const, person, scopeId: PLAYGROUND_SCOPE, channel, invocationId, services, log, reply, runDisplay,
+      platform: 'playground' as const,
+      person,
+      scopeId: PLAYGROUND_SCOPE,
+      channel,
+      invocationId,
+      services,
+      log,
+      reply,
+      runDisplay,
       defer: async (o?: ReplyOptions) => {
         deferredEphemeral = Boolean(o?.ephemeral);
       },
@@ -272,7 +334,8 @@ export function createPlaygroundAdapter(opts: PlaygroundOptions): PlaygroundAdap
    * click reads the votes its predecessors left, so concurrent clicks end as the latest one says.
    */
   async function rate(userId: string, messageId: string, score: number | null): Promise<{ at: number }> {
-    if (score !== null && !(Number.isInteger(score) && score >= 1 && score <= 10)) throw new HttpError(400, 'score must be a whole number from 1 to 10, or null to clear');
+    if (score !== null && !(Number.isInteger(score) && score >= 1 && score <= 10))
+      throw new HttpError(400, 'score must be a whole number from 1 to 10, or null to clear');
     const person = personFor(userId);
     const m = state.messages.get(messageId);
     if (m && !visibleTo(m, person.userId)) throw new HttpError(404, 'no such message');
@@ -301,7 +364,10 @@ export function createPlaygroundAdapter(opts: PlaygroundOptions): PlaygroundAdap
   function inTurn<T>(userId: string, fn: () => Promise<T>): Promise<T> {
     const prev = turns.get(userId) ?? Promise.resolve();
     const run = prev.then(fn, fn);
-    const tail = run.then(() => undefined, () => undefined);
+    const tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
     turns.set(userId, tail);
     void tail.then(() => {
       if (turns.get(userId) === tail) turns.delete(userId);
@@ -348,7 +414,12 @@ export function createPlaygroundAdapter(opts: PlaygroundOptions): PlaygroundAdap
   function authorized(req: IncomingMessage): Session {
     const s = currentSession(req);
     if (s?.loggedIn) return s;
-    throw new HttpError(401, loginRequired ? 'log in first: open the playground page and enter PLAYGROUND_TOKEN' : 'no session: open the playground page (GET /) or POST /api/session first');
+    throw new HttpError(
+      401,
+      loginRequired
+        ? 'log in first: open the playground page and enter PLAYGROUND_TOKEN'
+        : 'no session: open the playground page (GET /) or POST /api/session first',
+    );
   }
 
   function switchPerson(s: Session, person: string): void {
@@ -358,13 +429,15 @@ export function createPlaygroundAdapter(opts: PlaygroundOptions): PlaygroundAdap
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     // Who may ask at all: this server's own host names, from its own page.
-    if (!allowedHost(req.headers.host)) throw new HttpError(403, `Host "${String(req.headers.host ?? '').slice(0, 80)}" is not this playground's address`);
+    if (!allowedHost(req.headers.host))
+      throw new HttpError(403, `Host "${String(req.headers.host ?? '').slice(0, 80)}" is not this playground's address`);
     const crossOrigin = crossOriginReason(req);
     if (crossOrigin) throw new HttpError(403, crossOrigin);
     const url = new URL(req.url ?? '/', 'http://playground.local');
     const method = req.method ?? 'GET';
     if (method === 'POST') requireJson(req);
-    else if (method !== 'GET' && !(method === 'HEAD' && url.pathname === '/')) throw new HttpError(405, `${method.slice(0, 10)} is not allowed`);
+    else if (method !== 'GET' && !(method === 'HEAD' && url.pathname === '/'))
+      throw new HttpError(405, `${method.slice(0, 10)} is not allowed`);
     const route = `${method === 'HEAD' ? 'GET' : method} ${url.pathname}`;
 
     if (route === 'GET /') {
@@ -420,9 +493,15 @@ export function createPlaygroundAdapter(opts: PlaygroundOptions): PlaygroundAdap
     }
 
     const session = authorized(req);
-    if (route === 'GET /api/session') return json(res, 200, { person: session.person, name: personFor(session.person).displayName, loginRequired });
+    if (route === 'GET /api/session')
+      return json(res, 200, { person: session.person, name: personFor(session.person).displayName, loginRequired });
     if (route === 'GET /events') {
-      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive', 'x-content-type-options': 'nosniff' });
+      res.writeHead(200, {
+        'content-type': 'text/event-stream',
+        'cache-control': 'no-store',
+        connection: 'keep-alive',
+        'x-content-type-options': 'nosniff',
+      });
       const client = { res, session };
       sendSnapshot(res, session);
       sse.add(client);
@@ -434,7 +513,11 @@ export function createPlaygroundAdapter(opts: PlaygroundOptions): PlaygroundAdap
       return;
     }
     if (route === 'GET /api/commands') {
-      return json(res, 200, COMMANDS.map((c) => ({ name: c.name, description: c.description, usage: c.usage, options: c.options })));
+      return json(
+        res,
+        200,
+        COMMANDS.map((c) => ({ name: c.name, description: c.description, usage: c.usage, options: c.options })),
+      );
     }
     if (route === 'GET /api/backends') return json(res, 200, services.backends);
     if (method !== 'POST' && url.pathname.startsWith('/images/')) {
@@ -464,13 +547,15 @@ export function createPlaygroundAdapter(opts: PlaygroundOptions): PlaygroundAdap
     const personHint = ' — the acting person is the session’s (POST /api/session to switch)';
     if (route === 'POST /api/command') {
       const body = await readJsonObject(req, ['text'], personHint);
-      if (typeof body.text !== 'string' || !body.text.trim()) throw new HttpError(400, 'text must be a non-empty string (a command such as "/rate count:3")');
+      if (typeof body.text !== 'string' || !body.text.trim())
+        throw new HttpError(400, 'text must be a non-empty string (a command such as "/rate count:3")');
       const outcome = await command(session.person, body.text);
       return outcome.accepted ? json(res, 200, { ok: true }) : json(res, 422, { ok: false, error: outcome.error });
     }
     if (route === 'POST /api/rate') {
       const body = await readJsonObject(req, ['messageId', 'score'], personHint);
-      if (typeof body.messageId !== 'string' || !MESSAGE_ID.test(body.messageId)) throw new HttpError(400, 'messageId must be a message id such as "m0001"');
+      if (typeof body.messageId !== 'string' || !MESSAGE_ID.test(body.messageId))
+        throw new HttpError(400, 'messageId must be a message id such as "m0001"');
       // JSON integers 1–10 only, as a reaction gives; null clears. Never coerced: "8", true, [8] are refused.
       const score = body.score;
       if (score !== null && !(typeof score === 'number' && Number.isInteger(score) && score >= 1 && score <= 10)) {
@@ -484,7 +569,17 @@ export function createPlaygroundAdapter(opts: PlaygroundOptions): PlaygroundAdap
         return json(res, 400, { error: describeFailure(err, log).text });
       }
     }
-    const known = ['/', '/api/login', '/api/logout', '/api/session', '/events', '/api/commands', '/api/backends', '/api/command', '/api/rate'];
+    const known = [
+      '/',
+      '/api/login',
+      '/api/logout',
+      '/api/session',
+      '/events',
+      '/api/commands',
+      '/api/backends',
+      '/api/command',
+      '/api/rate',
+    ];
     if (known.includes(url.pathname)) throw new HttpError(405, `${method} is not allowed on ${url.pathname}`);
     return json(res, 404, { error: 'not found' });
   }
@@ -553,7 +648,12 @@ export function createPlaygroundAdapter(opts: PlaygroundOptions): PlaygroundAdap
 
 function send(res: ServerResponse, status: number, body: Buffer | string, type: string): void {
   if (!res.hasHeader('cache-control')) res.setHeader('cache-control', 'no-store');
-  res.writeHead(status, { 'content-type': type, 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer', 'x-frame-options': 'DENY' });
+  res.writeHead(status, {
+    'content-type': type,
+    'x-content-type-options': 'nosniff',
+    'referrer-policy': 'no-referrer',
+    'x-frame-options': 'DENY',
+  });
   res.end(body);
 }
 function json(res: ServerResponse, status: number, body: unknown): void {

@@ -71,6 +71,9 @@ export function pngSize(data: Buffer): { width: number; height: number } | null 
 
 /** A file name safe to put in a URL path and a Content-Disposition header. */
 export function safeFileName(name: string): string {
-  const cleaned = name.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^[._]+/, '').slice(0, 100);
+  const cleaned = name
+    .replace(/[^A-Za-z0-9._-]+/g, '_')
+    .replace(/^[._]+/, '')
+    .slice(0, 100);
   return cleaned || 'file';
 }

@@ -45,7 +45,10 @@ export function registerPlaygroundForget(deps: PlaygroundForgetDeps): () => void
       const removed = forgetInState(deps.state, p);
       for (const id of removed.files) await deps.files.delete(id);
       deps.state.compact();
-      deps.log.info({ messages: removed.messages.length, threads: removed.threads.length, files: removed.files.length }, 'playground: removed what belonged to a forgotten person');
+      deps.log.info(
+        { messages: removed.messages.length, threads: removed.threads.length, files: removed.files.length },
+        'playground: removed what belonged to a forgotten person',
+      );
     },
   });
   return off ?? (() => {});
@@ -70,8 +73,15 @@ export function forgetInState(state: PlaygroundState, p: ForgottenPerson): { mes
   const runIds = new Set(p.runIds);
   const imageIds = new Set(p.imageIds);
   // A whole prompt as whole words; a long one also by its first 90 characters (cut mid-word maybe).
-  const whole = p.prompts.map(normalize).filter(Boolean).map((q) => ` ${q} `);
-  const prefixes = p.prompts.filter((t) => t.length > PROMPT_PREFIX).map((t) => normalize(t.slice(0, PROMPT_PREFIX))).filter(Boolean).map((q) => ` ${q}`);
+  const whole = p.prompts
+    .map(normalize)
+    .filter(Boolean)
+    .map((q) => ` ${q} `);
+  const prefixes = p.prompts
+    .filter((t) => t.length > PROMPT_PREFIX)
+    .map((t) => normalize(t.slice(0, PROMPT_PREFIX)))
+    .filter(Boolean)
+    .map((q) => ` ${q}`);
   const quotesPrompt = (text: string) => {
     const t = ` ${normalize(text)} `;
     return whole.some((q) => t.includes(q)) || prefixes.some((q) => t.includes(q));
@@ -102,10 +112,11 @@ export function forgetInState(state: PlaygroundState, p: ForgottenPerson): { mes
     for (const f of m.files ?? []) files.push(f.id);
     state.messages.delete(id);
   }
-  for (const [fileId, entry] of state.files) if (gone.has(entry.messageId)) {
-    state.files.delete(fileId);
-    if (!files.includes(fileId)) files.push(fileId);
-  }
+  for (const [fileId, entry] of state.files)
+    if (gone.has(entry.messageId)) {
+      state.files.delete(fileId);
+      if (!files.includes(fileId)) files.push(fileId);
+    }
   for (const id of threads) state.threads.delete(id);
   // Their clicks on everyone else's messages.
   if (playgroundId !== undefined) for (const m of state.messages.values()) dropRating(m, playgroundId);
@@ -117,7 +128,10 @@ const PROMPT_PREFIX = 90;
 
 /** Letters and digits only, lower case, single spaces: markdown, quotes and emoji do not hide a quote. */
 function normalize(text: string): string {
-  return text.toLowerCase().replace(/[^\p{L}\p{N}]+/gu, ' ').trim();
+  return text
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}]+/gu, ' ')
+    .trim();
 }
 
 function dropRating(m: PlaygroundMessage, userId: string): void {

@@ -36,7 +36,10 @@ export const MAX_BODY = 64 * 1024;
 const DRAIN_LIMIT = 1024 * 1024;
 
 export function isLoopbackHost(host: string): boolean {
-  const h = host.trim().toLowerCase().replace(/^\[|\]$/g, '');
+  const h = host
+    .trim()
+    .toLowerCase()
+    .replace(/^\[|\]$/g, '');
   return h === 'localhost' || h === '::1' || /^127(?:\.\d{1,3}){3}$/.test(h) || /^::ffff:127(?:\.\d{1,3}){3}$/.test(h);
 }
 
@@ -44,7 +47,11 @@ const isWildcard = (host: string) => ['0.0.0.0', '::', '[::]', ''].includes(host
 
 /** Lower-case host names without brackets. */
 function normalizeHostname(h: string): string {
-  return h.trim().toLowerCase().replace(/^\[|\]$/g, '').replace(/\.$/, '');
+  return h
+    .trim()
+    .toLowerCase()
+    .replace(/^\[|\]$/g, '')
+    .replace(/\.$/, '');
 }
 
 /**
@@ -102,7 +109,10 @@ export function crossOriginReason(req: IncomingMessage): string | null {
 export function requireJson(req: IncomingMessage): void {
   const type = (header(req, 'content-type') ?? '').split(';')[0]!.trim().toLowerCase();
   if (type !== 'application/json') {
-    throw new HttpError(415, `Content-Type must be application/json (got ${type ? `"${type.slice(0, 60)}"` : 'none'}): forms and text/plain posts are refused`);
+    throw new HttpError(
+      415,
+      `Content-Type must be application/json (got ${type ? `"${type.slice(0, 60)}"` : 'none'}): forms and text/plain posts are refused`,
+    );
   }
 }
 
@@ -234,7 +244,9 @@ export function tokenMatches(presented: string, expected: string): boolean {
 
 /** The Content-Security-Policy for a page whose only scripts are its inline ones (allowed by hash). */
 export function pageCsp(html: string): string {
-  const hashes = [...html.matchAll(/<script>([\s\S]*?)<\/script>/g)].map((m) => `'sha256-${createHash('sha256').update(m[1]!, 'utf8').digest('base64')}'`);
+  const hashes = [...html.matchAll(/<script>([\s\S]*?)<\/script>/g)].map(
+    (m) => `'sha256-${createHash('sha256').update(m[1]!, 'utf8').digest('base64')}'`,
+  );
   return [
     "default-src 'none'",
     `script-src ${hashes.join(' ') || "'none'"}`,

@@ -74,7 +74,10 @@ export class PlaygroundState extends EventEmitter<{ change: [StateChange] }> {
   private seq = 0;
   private readonly file: string | undefined;
 
-  constructor(private readonly clock: () => number = Date.now, opts: { file?: string } = {}) {
+  constructor(
+    private readonly clock: () => number = Date.now,
+    opts: { file?: string } = {},
+  ) {
     super();
     this.setMaxListeners(0);
     this.file = opts.file;
@@ -106,8 +109,7 @@ export class PlaygroundState extends EventEmitter<{ change: [StateChange] }> {
       if (change.type === 'message') {
         this.messages.set(change.message.id, change.message);
         this.indexFiles(change.message);
-      }
-      else this.threads.set(change.thread.id, change.thread);
+      } else this.threads.set(change.thread.id, change.thread);
       const n = Number.parseInt(item.id.slice(1), 36);
       if (Number.isFinite(n)) this.seq = Math.max(this.seq, n);
     }
@@ -119,9 +121,17 @@ export class PlaygroundState extends EventEmitter<{ change: [StateChange] }> {
     this.emit('change', change);
   }
 
-  addMessage(m: Omit<PlaygroundMessage, 'id' | 'ratings' | 'edits' | 'createdAt' | 'transient'>, opts: { transient?: boolean } = {}): PlaygroundMessage {
+  addMessage(
+    m: Omit<PlaygroundMessage, 'id' | 'ratings' | 'edits' | 'createdAt' | 'transient'>,
+    opts: { transient?: boolean } = {},
+  ): PlaygroundMessage {
     const message: PlaygroundMessage = {
-      ...m, id: this.nextId('m'), ratings: {}, edits: 0, createdAt: this.clock(), ...(opts.transient ? { transient: true } : {}),
+      ...m,
+      id: this.nextId('m'),
+      ratings: {},
+      edits: 0,
+      createdAt: this.clock(),
+      ...(opts.transient ? { transient: true } : {}),
     };
     this.messages.set(message.id, message);
     this.indexFiles(message);
@@ -133,7 +143,11 @@ export class PlaygroundState extends EventEmitter<{ change: [StateChange] }> {
     for (const file of m.files ?? []) this.files.set(file.id, { file, messageId: m.id });
   }
 
-  updateMessage(id: string, patch: Partial<Pick<PlaygroundMessage, 'text' | 'threadId' | 'ratings'>>, countsAsEdit = true): PlaygroundMessage {
+  updateMessage(
+    id: string,
+    patch: Partial<Pick<PlaygroundMessage, 'text' | 'threadId' | 'ratings'>>,
+    countsAsEdit = true,
+  ): PlaygroundMessage {
     const m = this.messages.get(id);
     if (!m) throw new Error(`no playground message ${id}`);
     Object.assign(m, patch);
@@ -159,7 +173,8 @@ export class PlaygroundState extends EventEmitter<{ change: [StateChange] }> {
     if (!this.file) return;
     const lines = [JSON.stringify({ type: 'seq', seq: this.seq })];
     for (const thread of this.threads.values()) lines.push(JSON.stringify({ type: 'thread', thread } satisfies StateChange));
-    for (const message of this.messages.values()) if (!message.transient) lines.push(JSON.stringify({ type: 'message', message } satisfies StateChange));
+    for (const message of this.messages.values())
+      if (!message.transient) lines.push(JSON.stringify({ type: 'message', message } satisfies StateChange));
     const tmp = `${this.file}.${process.pid}.tmp`;
     writeFileSync(tmp, `${lines.join('\n')}\n`);
     renameSync(tmp, this.file);
@@ -168,7 +183,10 @@ export class PlaygroundState extends EventEmitter<{ change: [StateChange] }> {
   /** Everything, or (with `viewer`, a person id) only what that person may see. */
   snapshot(viewer?: string): { messages: PlaygroundMessage[]; threads: PlaygroundThread[] } {
     const messages = [...this.messages.values()];
-    return { messages: viewer === undefined ? messages : messages.filter((m) => visibleTo(m, viewer)), threads: [...this.threads.values()] };
+    return {
+      messages: viewer === undefined ? messages : messages.filter((m) => visibleTo(m, viewer)),
+      threads: [...this.threads.values()],
+    };
   }
 }
 

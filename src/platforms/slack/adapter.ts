@@ -41,7 +41,13 @@ import { readSlackReactions } from './reactions';
 import { watchSocketMode, type SocketWatch } from './socket-watch';
 import { eventMetadata, markedTextBlocks, PostedIndex, type HistoryMessage } from './event-marks';
 import {
-  decodeSlackEntities, parseSlackMessageId, parseUserMention, slackConversationId, slackMessageId, toSlackText, tsToDate,
+  decodeSlackEntities,
+  parseSlackMessageId,
+  parseUserMention,
+  slackConversationId,
+  slackMessageId,
+  toSlackText,
+  tsToDate,
 } from './text';
 
 const PLATFORM = 'slack';
@@ -50,7 +56,12 @@ export const SLACK_EVENTS_PATH = '/slack/events';
 type WebClient = InstanceType<typeof webApi.WebClient>;
 
 export interface SlackAdapterOptions {
-  config: Partial<Pick<Config, 'SLACK_BOT_TOKEN' | 'SLACK_SIGNING_SECRET' | 'SLACK_APP_TOKEN' | 'SLACK_API_URL' | 'SLACK_PORT' | 'HOST' | 'REACTION_RECONCILE_DAYS'>>;
+  config: Partial<
+    Pick<
+      Config,
+      'SLACK_BOT_TOKEN' | 'SLACK_SIGNING_SECRET' | 'SLACK_APP_TOKEN' | 'SLACK_API_URL' | 'SLACK_PORT' | 'HOST' | 'REACTION_RECONCILE_DAYS'
+    >
+  >;
   services: Services;
   log: Logger;
   /** The database: retries are deduplicated in processed_events (shared by every process). */
@@ -94,7 +105,8 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
   const token = config.SLACK_BOT_TOKEN;
   if (!token) throw new Error('SLACK_BOT_TOKEN is required for Slack');
   const socketMode = Boolean(config.SLACK_APP_TOKEN);
-  if (!socketMode && !config.SLACK_SIGNING_SECRET) throw new Error('SLACK_SIGNING_SECRET is required for Slack in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)');
+  if (!socketMode && !config.SLACK_SIGNING_SECRET)
+    throw new Error('SLACK_SIGNING_SECRET is required for Slack in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)');
   const claimer = opts.claimer ?? (opts.db ? dbEventClaimer(opts.db) : memoryEventClaimer());
   const sharePollMs = opts.sharePollMs ?? 400;
   const socketGapReconcileMs = opts.socketGapReconcileMs ?? 60_000;
@@ -120,7 +132,10 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
         const code = (err as { data?: { error?: string } }).data?.error;
         if (code && AUTH_ERRORS.has(code) && !tokenRejected) {
           tokenRejected = code;
-          log.error({ error: code }, `Slack refused the bot token (${code}): nothing can be posted or read. Reinstall the app to the workspace if it was removed, put the current xoxb- token in SLACK_BOT_TOKEN and restart.`);
+          log.error(
+            { error: code },
+            `Slack refused the bot token (${code}): nothing can be posted or read. Reinstall the app to the workspace if it was removed, put the current xoxb- token in SLACK_BOT_TOKEN and restart.`,
+          );
         }
         throw err;
       }
@@ -164,9 +179,11 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
   async function uploadFiles(channel: string, threadTs: string | undefined, files: OutFile[], comment?: string): Promise<void> {
     await queue.run(channel, 'post', () =>
       web.files.uploadV2({
-        channel_id: channel, ...(threadTs ? { thread_ts: threadTs } : {}), ...(comment ? { initial_comment: comment } : {}),
+        channel_id: channel,
+        ...(threadTs ? { thread_ts: threadTs } : {}),
+        ...(comment ? { initial_comment: comment } : {}),
         file_uploads: files.map((f) => ({ file: f.data, filename: f.name })),
-      } as Parameters<WebClient['files']['uploadV2']>[0]),
+      }),
     );
   }
 
@@ -174,9 +191,11 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
   async function addRatingControls(channel: string, ts: string): Promise<void> {
     // Not paced like posts (reactions.add has its own, larger tier).
     for (const name of RATING_SLACK_NAMES) {
-      await queue.run(channel, 'call', () => web.reactions.add({ channel, timestamp: ts, name })).catch((err: unknown) => {
-        if ((err as { data?: { error?: string } }).data?.error !== 'already_reacted') throw err;
-      });
+      await queue
+        .run(channel, 'call', () => web.reactions.add({ channel, timestamp: ts, name }))
+        .catch((err: unknown) => {
+          if ((err as { data?: { error?: string } }).data?.error !== 'already_reacted') throw err;
+        });
     }
   }
 
@@ -190,7 +209,11 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
    * (conversations.history), with their metadata (include_all_metadata). Undefined when Slack refuses
    * (a missing history scope): then nothing can be found and posts go out as before.
    */
-  async function readPostedIndex(channel: string, threadTs: string | undefined, sinceTs: string | undefined): Promise<PostedIndex | undefined> {
+  async function readPostedIndex(
+    channel: string,
+    threadTs: string | undefined,
+    sinceTs: string | undefined,
+  ): Promise<PostedIndex | undefined> {
     const index = new PostedIndex();
     let cursor: string | undefined;
     try {
@@ -198,13 +221,22 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
         const res = (await queue.run(channel, 'call', () =>
           threadTs
             ? web.conversations.replies({ channel, ts: threadTs, include_all_metadata: true, limit: 200, ...(cursor ? { cursor } : {}) })
-            : web.conversations.history({ channel, include_all_metadata: true, limit: 200, ...(sinceTs ? { oldest: sinceTs, inclusive: true } : {}), ...(cursor ? { cursor } : {}) }),
+            : web.conversations.history({
+                channel,
+                include_all_metadata: true,
+                limit: 200,
+                ...(sinceTs ? { oldest: sinceTs, inclusive: true } : {}),
+                ...(cursor ? { cursor } : {}),
+              }),
         )) as { messages?: HistoryMessage[]; has_more?: boolean; response_metadata?: { next_cursor?: string } };
         index.add(res.messages ?? [], isOwn);
         cursor = res.response_metadata?.next_cursor || undefined;
         if (!res.has_more || !cursor) return index;
       }
-      log.warn({ channel, threadTs, pages: RECOVERY_PAGES }, 'looked through the most recent history only for run messages posted before a restart');
+      log.warn(
+        { channel, threadTs, pages: RECOVERY_PAGES },
+        'looked through the most recent history only for run messages posted before a restart',
+      );
       return index;
     } catch (err) {
       const code = (err as { data?: { error?: string } }).data?.error;
@@ -217,14 +249,23 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
           );
         }
       } else {
-        log.warn({ err, channel, threadTs }, 'could not read the conversation history to find run messages posted before a restart; posting them again');
+        log.warn(
+          { err, channel, threadTs },
+          'could not read the conversation history to find run messages posted before a restart; posting them again',
+        );
       }
       return undefined;
     }
   }
 
   /** `sinceTs`: channel conversations only read history from there on (a run's notice comes after its thread). */
-  function conversation(channel: string, threadTs: string | undefined, scopeId: string | undefined, label?: string, sinceTs?: string): Conversation {
+  function conversation(
+    channel: string,
+    threadTs: string | undefined,
+    scopeId: string | undefined,
+    label?: string,
+    sinceTs?: string,
+  ): Conversation {
     /** Read once per conversation object (RunDisplay makes one per batch of a run's events). */
     let posted: Promise<PostedIndex | undefined> | null = null;
     return {
@@ -240,8 +281,13 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
           const caption = key ? { blocks: markedTextBlocks(text, key) } : { initial_comment: text };
           const res = (await queue.run(channel, 'post', () =>
             web.files.uploadV2({
-              channel_id: channel, ...(threadTs ? { thread_ts: threadTs } : {}), ...caption, file: png, filename: 'tasteloop.png',
-              title: 'Tasteloop image', alt_text: 'An image to rate',
+              channel_id: channel,
+              ...(threadTs ? { thread_ts: threadTs } : {}),
+              ...caption,
+              file: png,
+              filename: 'tasteloop.png',
+              title: 'Tasteloop image',
+              alt_text: 'An image to rate',
             } as Parameters<WebClient['files']['uploadV2']>[0]),
           )) as { files?: { files?: { id?: string }[] }[] };
           const fileId = res.files?.[0]?.files?.[0]?.id;
@@ -250,7 +296,13 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
         } else {
           const res = await queue.run(channel, 'post', () =>
             web.chat.postMessage({
-              channel, thread_ts: threadTs, text, mrkdwn: true, link_names: false, unfurl_links: false, unfurl_media: false,
+              channel,
+              thread_ts: threadTs,
+              text,
+              mrkdwn: true,
+              link_names: false,
+              unfurl_links: false,
+              unfurl_media: false,
               ...(key ? { metadata: eventMetadata(key) } : {}),
             }),
           );
@@ -293,7 +345,10 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
   // Runs are shown from the outbox into their thread, re-attached by id (also after a restart).
   // Slack has no nonce: run messages carry their event key and are looked for before a repeat (findPosted).
   const runDisplay = new RunDisplay({
-    platform: PLATFORM, services, log, pollMs: opts.runFeedPollMs,
+    platform: PLATFORM,
+    services,
+    log,
+    pollMs: opts.runFeedPollMs,
     // The run's notice goes to the command's channel after its thread was opened: history from there on.
     conversation: (id, dest) => conversationById(id, dest.scopeId, dest.threadId?.split('/')[1]),
   });
@@ -346,7 +401,9 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
       // Slack cannot attach files to ephemeral messages: private answers carry their text only.
       const text = toSlackText(msg.text);
       try {
-        await queue.run(command.channel_id, 'post', () => web.chat.postEphemeral({ channel: command.channel_id, user: command.user_id, text }));
+        await queue.run(command.channel_id, 'post', () =>
+          web.chat.postEphemeral({ channel: command.channel_id, user: command.user_id, text }),
+        );
       } catch (err) {
         // Not a member of that conversation (a DM, a private channel): the command's response_url still works.
         log.debug({ err }, 'chat.postEphemeral failed; answering through response_url');
@@ -364,12 +421,26 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
       }
     };
     const base: Omit<CommandContext, 'options'> = {
-      platform: PLATFORM, person, scopeId: command.team_id, channel, invocationId: command.trigger_id, services, log, reply, runDisplay,
+      platform: PLATFORM,
+      person,
+      scopeId: command.team_id,
+      channel,
+      invocationId: command.trigger_id,
+      services,
+      log,
+      reply,
+      runDisplay,
       defer: async () => {},
       openThread: async (title) => {
         // A thread in Slack is a parent message; its ts is the thread id.
         const parent = await queue.run(command.channel_id, 'post', () =>
-          web.chat.postMessage({ channel: command.channel_id, text: toSlackText(title), link_names: false, unfurl_links: false, unfurl_media: false }),
+          web.chat.postMessage({
+            channel: command.channel_id,
+            text: toSlackText(title),
+            link_names: false,
+            unfurl_links: false,
+            unfurl_media: false,
+          }),
         );
         if (!parent.ts) throw new Error('chat.postMessage returned no ts');
         return conversation(command.channel_id, parent.ts, command.team_id, `the thread “${title.replace(/[“”]/g, '')}”`);
@@ -408,7 +479,11 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
     event_ts?: string;
   }
 
-  async function onReaction(kind: 'add' | 'remove', event: ReactionEvent, envelope: { team_id?: string; event_id?: string }): Promise<void> {
+  async function onReaction(
+    kind: 'add' | 'remove',
+    event: ReactionEvent,
+    envelope: { team_id?: string; event_id?: string },
+  ): Promise<void> {
     if (event.item.type !== 'message' || !event.item.channel || !event.item.ts) return;
     if (event.user === botUserId) return;
     const rating = emojiToRating(event.reaction);
@@ -422,7 +497,9 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
     if (await isBotUser(event.user)) return;
     const person: PersonRef = { platform: PLATFORM, workspaceId: envelope.team_id, userId: event.user };
     // Slack redelivers an event it thinks we missed (X-Slack-Retry-Num), with the same event_id.
-    const eventKey = envelope.event_id ? `slack:event:${envelope.event_id}` : `slack:reaction:${kind}:${messageId}:${event.user}:${event.reaction}:${event.event_ts}`;
+    const eventKey = envelope.event_id
+      ? `slack:event:${envelope.event_id}`
+      : `slack:reaction:${kind}:${messageId}:${event.user}:${event.reaction}:${event.event_ts}`;
     if (!(await claimer.claim(eventKey, userKeyOf(person)))) return void stats.duplicates++;
     try {
       if (cancel) {
@@ -434,7 +511,11 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
       const ctx = { source: PLATFORM, scopeId: envelope.team_id, channelId: channel, messageId };
       // The event was acked already, so Slack will not resend it: retry a passing failure here. The
       // ledger is idempotent by event time, so a repeat is harmless.
-      const stored = await storeReactionRating(services, { kind, person, imageId: known.imageId, rating, ctx, eventTime }, { log, what: 'rating from a Slack reaction' });
+      const stored = await storeReactionRating(
+        services,
+        { kind, person, imageId: known.imageId, rating, ctx, eventTime },
+        { log, what: 'rating from a Slack reaction' },
+      );
       // A forgotten person leaves no dedupe row behind (it names them); a redelivery is refused again.
       if (stored === 'forgotten') await claimer.release(eventKey).catch(() => {});
     } catch (err) {
@@ -450,25 +531,40 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
   const reconciler = reconcileScheduler(async (neededSince) => {
     lastReconcile = await reconcileRecentMessages({
       coordinate: { holder: readBackHolder, neededSince },
-      platform: PLATFORM, services, log, days: config.REACTION_RECONCILE_DAYS ?? DEFAULT_RECONCILE_DAYS, read: (m) => readSlackReactions({ reactionsGet: (args) => queue.run('reactions.get', 'call', () => web.reactions.get(args)), isBot: (u) => u === botUserId || isBotUser(u) }, m), shouldStop: () => stopping || tokenRejected !== null, clock,
+      platform: PLATFORM,
+      services,
+      log,
+      days: config.REACTION_RECONCILE_DAYS ?? DEFAULT_RECONCILE_DAYS,
+      read: (m) =>
+        readSlackReactions(
+          {
+            reactionsGet: (args) => queue.run('reactions.get', 'call', () => web.reactions.get(args)),
+            isBot: (u) => u === botUserId || isBotUser(u),
+          },
+          m,
+        ),
+      shouldStop: () => stopping || tokenRejected !== null,
+      clock,
       forbiddenHint: 'add the reactions:read scope (reinstall the app) and /invite the bot to those channels',
     });
   });
 
   function register(a: App): void {
     a.command(/^\/.+/, async ({ command, ack, respond }) => {
-      await onCommand(command, ack as never, respond as never);
+      await onCommand(command, ack, respond);
     });
-    const onEvent = (kind: 'add' | 'remove') => async ({ event, body }: { event: unknown; body: unknown }) => {
-      if (stopping) return;
-      track(`reaction ${kind}`, async () => {
-        try {
-          await onReaction(kind, event as ReactionEvent, body as never);
-        } finally {
-          stats.events++;
-        }
-      });
-    };
+    const onEvent =
+      (kind: 'add' | 'remove') =>
+      async ({ event, body }: { event: unknown; body: unknown }) => {
+        if (stopping) return;
+        track(`reaction ${kind}`, async () => {
+          try {
+            await onReaction(kind, event as ReactionEvent, body as never);
+          } finally {
+            stats.events++;
+          }
+        });
+      };
     a.event('reaction_added', onEvent('add'));
     a.event('reaction_removed', onEvent('remove'));
     a.error(async (err) => {
@@ -489,7 +585,8 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
     },
     health() {
       if (stopping) return { ok: false, detail: 'stopping' };
-      if (tokenRejected) return { ok: false, detail: `Slack refused the bot token (${tokenRejected}): replace SLACK_BOT_TOKEN and restart` };
+      if (tokenRejected)
+        return { ok: false, detail: `Slack refused the bot token (${tokenRejected}): replace SLACK_BOT_TOKEN and restart` };
       if (!app) return { ok: false, detail: 'not started' };
       if (socketMode) {
         const state = socket?.state ?? 'connecting';
@@ -517,15 +614,23 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
         await pruning.first;
       }
       const common = {
-        token, botId: auth.bot_id, botUserId: auth.user_id, clientOptions, logger: slackLogger, logLevel: LogLevel.INFO,
+        token,
+        botId: auth.bot_id,
+        botUserId: auth.user_id,
+        clientOptions,
+        logger: slackLogger,
+        logLevel: LogLevel.INFO,
         // Bots are filtered in onReaction (our own id, and other apps' bots via users.info), and every
         // delivery is counted there; Bolt's own filter would drop ours silently before that.
         ignoreSelf: false,
       };
       if (socketMode) {
         const receiver = new SocketModeReceiver({
-          appToken: config.SLACK_APP_TOKEN!, logger: slackLogger, logLevel: LogLevel.INFO,
-          installerOptions: { clientOptions }, clientPingTimeout: opts.socketPingTimeoutMs,
+          appToken: config.SLACK_APP_TOKEN!,
+          logger: slackLogger,
+          logLevel: LogLevel.INFO,
+          installerOptions: { clientOptions },
+          clientPingTimeout: opts.socketPingTimeoutMs,
         });
         socket = watchSocketMode(receiver.client, {
           gapMs: socketGapReconcileMs,
@@ -553,7 +658,7 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
       });
       app = new App({ ...common, receiver });
       register(app);
-      server = (await app.start({ port: config.SLACK_PORT ?? 3001, host: config.HOST ?? '127.0.0.1' })) as Server;
+      server = (await app.start({ port: config.SLACK_PORT ?? 3001, host: config.HOST ?? '127.0.0.1' }));
       runDisplay.start();
       log.info({ team: auth.team, bot: auth.user, url: this.url() }, 'slack app listening (HTTP mode)');
       // Slack retries an event for about an hour; reactions from a longer outage are read back here.

@@ -40,10 +40,17 @@ export function eventBlockId(key: string): string {
  * The message text as mrkdwn section blocks (what an image share shows above the image), the first
  * one carrying the mark. Long text is split over several sections (3000 characters each).
  */
-export function markedTextBlocks(text: string, key: string): { type: 'section'; block_id?: string; text: { type: 'mrkdwn'; text: string } }[] {
+export function markedTextBlocks(
+  text: string,
+  key: string,
+): { type: 'section'; block_id?: string; text: { type: 'mrkdwn'; text: string } }[] {
   const parts: string[] = [];
   for (let rest = text || ' '; rest.length; rest = rest.slice(MAX_SECTION_TEXT)) parts.push(rest.slice(0, MAX_SECTION_TEXT));
-  return parts.map((part, i) => ({ type: 'section' as const, ...(i === 0 ? { block_id: eventBlockId(key) } : {}), text: { type: 'mrkdwn' as const, text: part } }));
+  return parts.map((part, i) => ({
+    type: 'section' as const,
+    ...(i === 0 ? { block_id: eventBlockId(key) } : {}),
+    text: { type: 'mrkdwn' as const, text: part },
+  }));
 }
 
 /** A message as conversations.replies / .history return it (the fields read here). */

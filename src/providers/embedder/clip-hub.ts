@@ -210,4 +210,3 @@ export function formatSize(loaded: number, total: number): string {
 export function formatMs(ms: number): string {
   return ms < 1000 ? `${ms} ms` : ms < 120_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 60_000)} min`;
 }
-

@@ -70,7 +70,6 @@ export interface ClipEmbedderOptions {
   batchSize?: number;
 }
 
-
 /**
  * Maps the parsed environment to embedder options: CLIP_MODEL, CLIP_MODEL_DIR (default DATA_DIR/models),
  * CLIP_CACHE_DIR, CLIP_OFFLINE / HF_HUB_OFFLINE (either forbids downloading) and HF_ENDPOINT.
@@ -233,8 +232,8 @@ export class ClipEmbedder implements Embedder {
       progress?.finish();
       const loaded: Loaded = {
         lib,
-        processor: processor as unknown as Processor,
-        model: model as unknown as VisionModel,
+        processor: processor,
+        model: model,
       };
       if (this.dimension === 0) {
         // No projection_dim in config.json: learn the dimension from one probe image.
@@ -305,7 +304,9 @@ export class ClipEmbedder implements Embedder {
     if (failure.kind === 'network') {
       return new ProviderError(
         'clip',
-        [`CLIP model "${this.hubModelId}" could not be downloaded: ${failure.url} could not be reached (${failure.reason}).`, ...how].join('\n'),
+        [`CLIP model "${this.hubModelId}" could not be downloaded: ${failure.url} could not be reached (${failure.reason}).`, ...how].join(
+          '\n',
+        ),
         { cause: failure.cause },
       );
     }
@@ -399,7 +400,9 @@ export class ClipEmbedder implements Embedder {
       `i.e. <CLIP_MODEL_DIR>/${this.hubModelId}/{config.json, preprocessor_config.json, ${clipOnnxFile(this.dtype)}}` +
         ` (the quantized variant is ${clipOnnxFile('q8')}, loaded with dtype q8).`,
       `CLIP_MODEL_DIR is currently ${this.modelDir}` +
-        (this.cacheDir ? `; CLIP_CACHE_DIR (${this.cacheDir}) is searched with the same layout.` : '; CLIP_CACHE_DIR may point at a transformers.js cache with the same layout.'),
+        (this.cacheDir
+          ? `; CLIP_CACHE_DIR (${this.cacheDir}) is searched with the same layout.`
+          : '; CLIP_CACHE_DIR may point at a transformers.js cache with the same layout.'),
       `Then set CLIP_OFFLINE=1 so the bot never tries to download, or set HF_ENDPOINT to a reachable hub mirror.` +
         ` Set CLIP_MODEL to use another model id, or EMBEDDER=features to run without CLIP.`,
     ];

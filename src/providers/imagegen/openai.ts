@@ -63,7 +63,7 @@ export class OpenAIImageGenerator implements ImageGenerator {
             model: this.model,
             prompt,
             n: 1,
-            size: openAIImageSize(this.model, opts.size) as '1024x1024',
+            size: openAIImageSize(this.model, opts.size),
             ...(isGptImage ? { quality: this.opts.quality ?? 'low' } : { response_format: 'b64_json' as const }),
             ...(opts.userKey ? { user: opts.userKey.slice(0, 64) } : {}),
           },
@@ -105,7 +105,8 @@ export class OpenAIImageGenerator implements ImageGenerator {
   private cost(images: number, tokens?: { in: number; out: number }): number {
     if (images === 0) return 0;
     // Token pricing covers the one successful image; extra billable attempts use the per-image price.
-    if (tokens) return imageCostUsd(this.model, 1, tokens, this.opts.prices) + imageCostUsd(this.model, images - 1, undefined, this.opts.prices);
+    if (tokens)
+      return imageCostUsd(this.model, 1, tokens, this.opts.prices) + imageCostUsd(this.model, images - 1, undefined, this.opts.prices);
     return imageCostUsd(this.model, images, undefined, this.opts.prices);
   }
 }

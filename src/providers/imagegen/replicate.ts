@@ -123,7 +123,13 @@ export class ReplicateImageGenerator implements ImageGenerator {
       if (scope.reason) throw scope.abortError();
       const bytes = await scope.race(this.download(output, scope));
       ok = true;
-      return { bytes, generator: this.name, model: this.model, seed: opts.seed, costUsd: imageCostUsd(this.model, 1, undefined, this.opts.prices) };
+      return {
+        bytes,
+        generator: this.name,
+        model: this.model,
+        seed: opts.seed,
+        costUsd: imageCostUsd(this.model, 1, undefined, this.opts.prices),
+      };
     } catch (err) {
       const mapped = scope.mapError(err);
       if ((mapped instanceof ProviderTimeoutError || mapped instanceof CancelledError) && ledger.predictionId) {
@@ -184,10 +190,11 @@ export class ReplicateImageGenerator implements ImageGenerator {
           });
         })();
         polled.catch(() => undefined); // the losing branch may fail after the race is decided
-        final = (await scope.race(Promise.race<CompletedPrediction | { status: string }>([waiting.promise, polled]))) as typeof final;
+        final = (await scope.race(Promise.race<CompletedPrediction | { status: string }>([waiting.promise, polled])));
       }
       ledger.started = true;
-      if (final.status === 'failed') throw new ProviderError(PROVIDER, `prediction failed: ${String(final.error ?? 'unknown error')}`.slice(0, 300));
+      if (final.status === 'failed')
+        throw new ProviderError(PROVIDER, `prediction failed: ${String(final.error ?? 'unknown error')}`.slice(0, 300));
       if (final.status !== 'succeeded') throw new ProviderError(PROVIDER, `prediction ended as ${String(final.status).slice(0, 40)}`);
       return final.output;
     } finally {
@@ -204,7 +211,7 @@ export class ReplicateImageGenerator implements ImageGenerator {
       const client = new Replicate({
         auth: this.opts.auth,
         baseUrl: this.opts.baseUrl,
-        fetch: ((url: RequestInfo | URL, init?: RequestInit) => this.baseFetch(url, { ...init, signal: scope.signal })) as typeof fetch,
+        fetch: ((url: RequestInfo | URL, init?: RequestInit) => this.baseFetch(url, { ...init, signal: scope.signal })),
       });
       await scope.race(client.predictions.cancel(id));
     } catch {
@@ -226,9 +233,13 @@ export class ReplicateImageGenerator implements ImageGenerator {
       return Buffer.from(await blob.arrayBuffer());
     } catch (err) {
       if (err instanceof ProviderError) throw err;
-      throw new ProviderError(PROVIDER, `image download failed (the URL may have expired): ${String((err as Error)?.message ?? err).slice(0, 200)}`, {
-        cause: err,
-      });
+      throw new ProviderError(
+        PROVIDER,
+        `image download failed (the URL may have expired): ${String((err as Error)?.message ?? err).slice(0, 200)}`,
+        {
+          cause: err,
+        },
+      );
     }
   }
 
@@ -272,7 +283,7 @@ export class ReplicateImageGenerator implements ImageGenerator {
         await this.pause(retryAfter ?? backoffMs(attempt, base), scope, (e) => (gaveUp = e));
       }
     };
-    return f as typeof fetch;
+    return f;
   }
 
   private async pause(ms: number, scope: CallScope, onAbort: (e: Error) => void): Promise<void> {
@@ -289,7 +300,9 @@ export class ReplicateImageGenerator implements ImageGenerator {
 type FileOutputLike = { blob(): Promise<Blob>; url(): URL };
 
 function isFileOutput(v: unknown): v is FileOutputLike {
-  return !!v && typeof v === 'object' && typeof (v as FileOutputLike).blob === 'function' && typeof (v as FileOutputLike).url === 'function';
+  return (
+    !!v && typeof v === 'object' && typeof (v as FileOutputLike).blob === 'function' && typeof (v as FileOutputLike).url === 'function'
+  );
 }
 
 /** The first image of a model's output: a string URL, a FileOutput, or the first of an array/object. */
@@ -321,6 +334,7 @@ function toProviderError(err: unknown): Error {
   if (err instanceof ProviderError || err instanceof CancelledError) return err;
   const msg = String((err as Error)?.message ?? err);
   const status = (err as { response?: { status?: number } })?.response?.status;
-  if (/^Prediction failed/.test(msg)) return new ProviderError(PROVIDER, msg.replace(/^Prediction failed:\s*/, 'prediction failed: ').slice(0, 300), { cause: err });
+  if (/^Prediction failed/.test(msg))
+    return new ProviderError(PROVIDER, msg.replace(/^Prediction failed:\s*/, 'prediction failed: ').slice(0, 300), { cause: err });
   return new ProviderError(PROVIDER, msg.slice(0, 300), { cause: err, status });
 }

@@ -20,8 +20,7 @@ import { CancelledError } from '../../core/errors';
 // ---------------------------------------------------------------- scene spec
 
 export type Subject =
-  | 'mountains' | 'sea' | 'city' | 'forest' | 'figure' | 'abstract' | 'sun' | 'moon' | 'flowers'
-  | 'stars' | 'clouds' | 'desert';
+  'mountains' | 'sea' | 'city' | 'forest' | 'figure' | 'abstract' | 'sun' | 'moon' | 'flowers' | 'stars' | 'clouds' | 'desert';
 export type Composition = 'centered' | 'symmetric' | 'minimal' | 'busy' | 'balanced';
 export type Medium = 'flat' | 'watercolor' | 'ink' | 'pixel' | 'oil';
 export type Lighting = 'day' | 'golden' | 'night' | 'neon' | 'overcast' | 'dawn';
@@ -168,38 +167,164 @@ const PHRASES: [string, string][] = [
 ];
 
 const SUBJECT_WORDS: Record<string, Subject> = {
-  mountain: 'mountains', mountains: 'mountains', peaks: 'mountains', hills: 'mountains', alps: 'mountains', volcano: 'mountains',
-  sea: 'sea', ocean: 'sea', lake: 'sea', beach: 'sea', waves: 'sea', coast: 'sea', harbor: 'sea', river: 'sea', seascape: 'sea',
-  city: 'city', skyline: 'city', town: 'city', street: 'city', buildings: 'city', skyscrapers: 'city', urban: 'city', metropolis: 'city',
-  forest: 'forest', trees: 'forest', tree: 'forest', woods: 'forest', jungle: 'forest', pines: 'forest',
-  figure: 'figure', person: 'figure', woman: 'figure', man: 'figure', girl: 'figure', boy: 'figure', portrait: 'figure', wanderer: 'figure', traveler: 'figure', child: 'figure', people: 'figure',
-  abstract: 'abstract', geometric: 'abstract', shapes: 'abstract', pattern: 'abstract', cubist: 'abstract', bauhaus: 'abstract',
-  sun: 'sun', moon: 'moon', lunar: 'moon',
-  flower: 'flowers', flowers: 'flowers', meadow: 'flowers', garden: 'flowers', blossoms: 'flowers', bloom: 'flowers', roses: 'flowers', tulips: 'flowers',
-  stars: 'stars', galaxy: 'stars', cosmos: 'stars', space: 'stars',
-  clouds: 'clouds', cloudy: 'clouds', sky: 'clouds',
-  desert: 'desert', dunes: 'desert', sand: 'desert', canyon: 'desert',
+  mountain: 'mountains',
+  mountains: 'mountains',
+  peaks: 'mountains',
+  hills: 'mountains',
+  alps: 'mountains',
+  volcano: 'mountains',
+  sea: 'sea',
+  ocean: 'sea',
+  lake: 'sea',
+  beach: 'sea',
+  waves: 'sea',
+  coast: 'sea',
+  harbor: 'sea',
+  river: 'sea',
+  seascape: 'sea',
+  city: 'city',
+  skyline: 'city',
+  town: 'city',
+  street: 'city',
+  buildings: 'city',
+  skyscrapers: 'city',
+  urban: 'city',
+  metropolis: 'city',
+  forest: 'forest',
+  trees: 'forest',
+  tree: 'forest',
+  woods: 'forest',
+  jungle: 'forest',
+  pines: 'forest',
+  figure: 'figure',
+  person: 'figure',
+  woman: 'figure',
+  man: 'figure',
+  girl: 'figure',
+  boy: 'figure',
+  portrait: 'figure',
+  wanderer: 'figure',
+  traveler: 'figure',
+  child: 'figure',
+  people: 'figure',
+  abstract: 'abstract',
+  geometric: 'abstract',
+  shapes: 'abstract',
+  pattern: 'abstract',
+  cubist: 'abstract',
+  bauhaus: 'abstract',
+  sun: 'sun',
+  moon: 'moon',
+  lunar: 'moon',
+  flower: 'flowers',
+  flowers: 'flowers',
+  meadow: 'flowers',
+  garden: 'flowers',
+  blossoms: 'flowers',
+  bloom: 'flowers',
+  roses: 'flowers',
+  tulips: 'flowers',
+  stars: 'stars',
+  galaxy: 'stars',
+  cosmos: 'stars',
+  space: 'stars',
+  clouds: 'clouds',
+  cloudy: 'clouds',
+  sky: 'clouds',
+  desert: 'desert',
+  dunes: 'desert',
+  sand: 'desert',
+  canyon: 'desert',
 };
 
 const COMPOSITION_WORDS: Record<string, Composition> = {
-  centered: 'centered', central: 'centered', centre: 'centered', center: 'centered', portrait: 'centered',
-  symmetric: 'symmetric', symmetrical: 'symmetric', mirrored: 'symmetric', reflection: 'symmetric',
-  minimal: 'minimal', minimalist: 'minimal', simple: 'minimal', sparse: 'minimal', empty: 'minimal', zen: 'minimal',
-  busy: 'busy', crowded: 'busy', detailed: 'busy', intricate: 'busy', chaotic: 'busy', maximalist: 'busy', dense: 'busy',
+  centered: 'centered',
+  central: 'centered',
+  centre: 'centered',
+  center: 'centered',
+  portrait: 'centered',
+  symmetric: 'symmetric',
+  symmetrical: 'symmetric',
+  mirrored: 'symmetric',
+  reflection: 'symmetric',
+  minimal: 'minimal',
+  minimalist: 'minimal',
+  simple: 'minimal',
+  sparse: 'minimal',
+  empty: 'minimal',
+  zen: 'minimal',
+  busy: 'busy',
+  crowded: 'busy',
+  detailed: 'busy',
+  intricate: 'busy',
+  chaotic: 'busy',
+  maximalist: 'busy',
+  dense: 'busy',
   balanced: 'balanced',
 };
 
 const MEDIUM_WORDS: Record<string, Medium> = {
-  watercolor: 'watercolor', watercolour: 'watercolor', aquarelle: 'watercolor', wash: 'watercolor',
-  ink: 'ink', monochrome: 'ink', sumi: 'ink', etching: 'ink', charcoal: 'ink', pencil: 'ink', sketch: 'ink', noir: 'ink',
-  pixel: 'pixel', pixelated: 'pixel', '8bit': 'pixel', retro: 'pixel', voxel: 'pixel',
-  oil: 'oil', impasto: 'oil', impressionist: 'oil', canvas: 'oil', painterly: 'oil', gouache: 'oil',
-  flat: 'flat', vector: 'flat', poster: 'flat', illustration: 'flat', digital: 'flat',
+  watercolor: 'watercolor',
+  watercolour: 'watercolor',
+  aquarelle: 'watercolor',
+  wash: 'watercolor',
+  ink: 'ink',
+  monochrome: 'ink',
+  sumi: 'ink',
+  etching: 'ink',
+  charcoal: 'ink',
+  pencil: 'ink',
+  sketch: 'ink',
+  noir: 'ink',
+  pixel: 'pixel',
+  pixelated: 'pixel',
+  '8bit': 'pixel',
+  retro: 'pixel',
+  voxel: 'pixel',
+  oil: 'oil',
+  impasto: 'oil',
+  impressionist: 'oil',
+  canvas: 'oil',
+  painterly: 'oil',
+  gouache: 'oil',
+  flat: 'flat',
+  vector: 'flat',
+  poster: 'flat',
+  illustration: 'flat',
+  digital: 'flat',
 };
 
 const STOP_WORDS = new Set([
-  'a', 'an', 'the', 'of', 'and', 'in', 'on', 'at', 'with', 'by', 'for', 'to', 'from', 'over', 'under', 'into', 'its',
-  'is', 'are', 'very', 'some', 'style', 'art', 'painting', 'image', 'picture', 'scene', 'view', 'landscape', 'hour',
+  'a',
+  'an',
+  'the',
+  'of',
+  'and',
+  'in',
+  'on',
+  'at',
+  'with',
+  'by',
+  'for',
+  'to',
+  'from',
+  'over',
+  'under',
+  'into',
+  'its',
+  'is',
+  'are',
+  'very',
+  'some',
+  'style',
+  'art',
+  'painting',
+  'image',
+  'picture',
+  'scene',
+  'view',
+  'landscape',
+  'hour',
 ]);
 
 function hashWords(text: string): Buffer {
@@ -228,7 +353,12 @@ function hueWarmth(h: number): number {
 
 /** Reads a prompt into a scene. Pure and deterministic. */
 export function parseSketchPrompt(prompt: string): SceneSpec {
-  let text = prompt.toLowerCase().replace(/[^a-z0-9\s-]/g, ' ').replace(/-/g, ' ').replace(/\s+/g, ' ').trim();
+  let text = prompt
+    .toLowerCase()
+    .replace(/[^a-z0-9\s-]/g, ' ')
+    .replace(/-/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
   const normalized = text;
   for (const [phrase, rep] of PHRASES) text = text.split(phrase).join(rep);
   const words = text.split(' ').filter(Boolean);
@@ -300,7 +430,7 @@ export function parseSketchPrompt(prompt: string): SceneSpec {
 
   // Every word (known or not) steers the hash-derived knobs, so synonyms and unknown words still matter.
   const h = hashWords(words.join(' '));
-  const variation = Array.from({ length: 16 }, (_, i) => (h.readUInt16BE(i * 2) / 65536));
+  const variation = Array.from({ length: 16 }, (_, i) => h.readUInt16BE(i * 2) / 65536);
   const v = (i: number) => variation[i] ?? 0.5;
 
   if (composition === 'minimal') detail -= 0.35;
@@ -331,26 +461,58 @@ export function parseSketchPrompt(prompt: string): SceneSpec {
   let subjectsExplicit = subjects.length > 0;
   if (!subjectsExplicit) {
     const pool: Subject[][] = [
-      ['mountains', 'sun'], ['sea', 'sun'], ['city'], ['forest', 'mountains'], ['abstract'], ['flowers', 'clouds'],
-      ['desert', 'sun'], ['sea', 'moon'], ['figure', 'mountains'], ['abstract', 'sun'],
+      ['mountains', 'sun'],
+      ['sea', 'sun'],
+      ['city'],
+      ['forest', 'mountains'],
+      ['abstract'],
+      ['flowers', 'clouds'],
+      ['desert', 'sun'],
+      ['sea', 'moon'],
+      ['figure', 'mountains'],
+      ['abstract', 'sun'],
     ];
     subjects.push(...pool[Math.floor(v(3) * pool.length)]!);
     subjectsExplicit = false;
   }
   composition ??= subjects.includes('figure') ? 'centered' : 'balanced';
   medium ??= 'flat';
-  const horizon = clamp(0.5 + (v(4) - 0.5) * 0.25 + (subjects.includes('sea') ? 0.05 : 0) + (subjects.includes('mountains') ? -0.03 : 0), 0.35, 0.72);
+  const horizon = clamp(
+    0.5 + (v(4) - 0.5) * 0.25 + (subjects.includes('sea') ? 0.05 : 0) + (subjects.includes('mountains') ? -0.03 : 0),
+    0.35,
+    0.72,
+  );
 
   const palette = buildPalette({ colorWords, lighting, warmth, brightness, saturation, medium, variation, bluehour });
   return {
-    prompt: normalized, colorWords, moodWords, lighting, warmth, brightness, saturation, detail, composition, medium,
-    subjects, subjectsExplicit, horizon, unknownWords, variation, palette,
+    prompt: normalized,
+    colorWords,
+    moodWords,
+    lighting,
+    warmth,
+    brightness,
+    saturation,
+    detail,
+    composition,
+    medium,
+    subjects,
+    subjectsExplicit,
+    horizon,
+    unknownWords,
+    variation,
+    palette,
   };
 }
 
 function buildPalette(p: {
-  colorWords: string[]; lighting: Lighting; warmth: number; brightness: number; saturation: number; medium: Medium;
-  variation: number[]; bluehour: boolean;
+  colorWords: string[];
+  lighting: Lighting;
+  warmth: number;
+  brightness: number;
+  saturation: number;
+  medium: Medium;
+  variation: number[];
+  bluehour: boolean;
 }): SceneSpec['palette'] {
   const v = (i: number) => p.variation[i] ?? 0.5;
   const c1 = p.colorWords[0] ? COLOR_HUES[p.colorWords[0]]! : undefined;
@@ -410,14 +572,26 @@ function buildPalette(p: {
   const far = hsl(pullHue(landHue, skyBottom.h, 0.55), sat(0.35), dark ? clamp(skyBottom.l * 0.9, 0.05, 0.3) : L(0.6));
   const near = hsl(landHue, sat(0.6), dark ? clamp(skyTop.l * 0.9, 0.03, 0.2) : L(0.3));
   const ground = hsl(pullHue(landHue, base, 0.3), sat(0.55), dark ? 0.08 : L(0.38));
-  const accent = p.lighting === 'neon' ? hsl(pullHue(base, 315, 0.5), 1, 0.58) : hsl(c1 ? c1.h : pullHue(base, second, 0.1), sat(c1 ? c1.s : 0.85), clamp(c1 ? c1.l : L(0.55), 0.25, 0.85));
+  const accent =
+    p.lighting === 'neon'
+      ? hsl(pullHue(base, 315, 0.5), 1, 0.58)
+      : hsl(c1 ? c1.h : pullHue(base, second, 0.1), sat(c1 ? c1.s : 0.85), clamp(c1 ? c1.l : L(0.55), 0.25, 0.85));
   const accent2 = p.lighting === 'neon' ? hsl(pullHue(second, 185, 0.6), 1, 0.55) : hsl(second, sat(0.8), L(0.6));
   if (p.medium === 'ink') {
     const paper = hsl(40, 0.25, 0.9);
     const inkC = hsl(220, 0.1, 0.1);
     const mid = (t: number) => hsl(220, 0.05, 0.1 + t * 0.8);
     return dark
-      ? { skyTop: mid(0.05), skyBottom: mid(0.25), far: mid(0.4), near: mid(0.7), ground: mid(0.85), accent: paper, accent2: mid(0.6), light: paper }
+      ? {
+          skyTop: mid(0.05),
+          skyBottom: mid(0.25),
+          far: mid(0.4),
+          near: mid(0.7),
+          ground: mid(0.85),
+          accent: paper,
+          accent2: mid(0.6),
+          light: paper,
+        }
       : { skyTop: paper, skyBottom: paper, far: mid(0.65), near: mid(0.25), ground: inkC, accent: inkC, accent2: mid(0.45), light: paper };
   }
   return { skyTop, skyBottom, far, near, ground, accent, accent2, light };
@@ -444,7 +618,12 @@ function hslToRgb(c: Hsl): [number, number, number] {
 }
 
 function hex(c: Hsl): string {
-  return '#' + hslToRgb(c).map((x) => x.toString(16).padStart(2, '0')).join('');
+  return (
+    '#' +
+    hslToRgb(c)
+      .map((x) => x.toString(16).padStart(2, '0'))
+      .join('')
+  );
 }
 
 function mix(a: Hsl, b: Hsl, t: number): Hsl {
@@ -518,7 +697,8 @@ function celestialLayer(c: Ctx, kind: 'sun' | 'moon'): string {
       `<clipPath id="sunClip"><circle cx="${f1(cx)}" cy="${f1(cy)}" r="${f1(rad)}"/></clipPath>`,
     );
     s += `<g clip-path="url(#sunClip)"><rect x="${f1(cx - rad)}" y="${f1(cy - rad)}" width="${f1(rad * 2)}" height="${f1(rad * 2)}" fill="url(#sunG)"/>`;
-    for (let i = 0; i < 6; i++) s += `<rect x="${f1(cx - rad)}" y="${f1(cy + i * rad * 0.17)}" width="${f1(rad * 2)}" height="${f1(4 + i * 3)}" fill="${hex(p.skyBottom)}"/>`;
+    for (let i = 0; i < 6; i++)
+      s += `<rect x="${f1(cx - rad)}" y="${f1(cy + i * rad * 0.17)}" width="${f1(rad * 2)}" height="${f1(4 + i * 3)}" fill="${hex(p.skyBottom)}"/>`;
     s += '</g>';
   } else {
     s += `<circle cx="${f1(cx)}" cy="${f1(cy)}" r="${f1(rad)}" fill="${hex(col)}"/>`;
@@ -570,7 +750,7 @@ function mountainsLayer(c: Ctx): string {
     const t = i / (layers - 1);
     const col = mix(p.far, p.near, t);
     const base = c.hy + i * 18;
-    const amp = (c.hy * 0.55) * (1 - t * 0.45);
+    const amp = c.hy * 0.55 * (1 - t * 0.45);
     s += ridge(c, base, amp, 0.4 + c.spec.detail * 0.6, hex(col), i === 0 && c.spec.composition !== 'busy');
     if (i === 0 && !c.dark && c.spec.detail > 0.3 && c.spec.lighting !== 'golden') {
       // snow caps: a lighter copy clipped to the top of the first ridge
@@ -597,7 +777,8 @@ function seaLayer(c: Ctx): string {
   }
   // light reflection column under the sun/moon
   if (c.spec.subjects.includes('sun') || c.spec.subjects.includes('moon') || c.spec.lighting === 'golden') {
-    const cx = c.spec.composition === 'centered' || c.spec.composition === 'symmetric' ? c.W / 2 : c.W * (c.spec.variation[7]! < 0.5 ? 0.3 : 0.7);
+    const cx =
+      c.spec.composition === 'centered' || c.spec.composition === 'symmetric' ? c.W / 2 : c.W * (c.spec.variation[7]! < 0.5 ? 0.3 : 0.7);
     for (let i = 0; i < 10; i++) {
       const y = c.hy + 8 + i * ((c.W - c.hy) / 11);
       const w = 40 + i * 14;
@@ -618,7 +799,7 @@ function cityLayer(c: Ctx): string {
     let x = -20;
     const symmetric = c.spec.composition === 'symmetric' || c.spec.composition === 'centered';
     while (x < c.W) {
-      const w = c.W / count * (0.6 + c.r() * 0.8);
+      const w = (c.W / count) * (0.6 + c.r() * 0.8);
       const center = symmetric ? 1 - Math.abs(x + w / 2 - c.W / 2) / (c.W / 2) : c.r();
       const h = (90 + center * 210 + c.r() * 80) * (row === 0 ? 1.1 : 0.8);
       s += `<rect x="${f1(x)}" y="${f1(baseY - h)}" width="${f1(w - 3)}" height="${f1(h + c.W)}" fill="${hex(col)}"/>`;
@@ -651,7 +832,8 @@ function cityLayer(c: Ctx): string {
 }
 
 function tree(x: number, y: number, h: number, col: string, round: boolean): string {
-  if (round) return `<rect x="${f1(x - h * 0.04)}" y="${f1(y - h * 0.4)}" width="${f1(h * 0.08)}" height="${f1(h * 0.4)}" fill="${col}"/><circle cx="${f1(x)}" cy="${f1(y - h * 0.62)}" r="${f1(h * 0.3)}" fill="${col}"/>`;
+  if (round)
+    return `<rect x="${f1(x - h * 0.04)}" y="${f1(y - h * 0.4)}" width="${f1(h * 0.08)}" height="${f1(h * 0.4)}" fill="${col}"/><circle cx="${f1(x)}" cy="${f1(y - h * 0.62)}" r="${f1(h * 0.3)}" fill="${col}"/>`;
   return `<path d="M${f1(x)} ${f1(y - h)} L${f1(x + h * 0.22)} ${f1(y - h * 0.3)} L${f1(x + h * 0.05)} ${f1(y - h * 0.3)} L${f1(x + h * 0.05)} ${f1(y)} L${f1(x - h * 0.05)} ${f1(y)} L${f1(x - h * 0.05)} ${f1(y - h * 0.3)} L${f1(x - h * 0.22)} ${f1(y - h * 0.3)} Z" fill="${col}"/>`;
 }
 
@@ -693,7 +875,8 @@ function neonGrid(c: Ctx): string {
   const { W, hy } = c;
   const col = hex(c.spec.palette.accent);
   let g = `<rect x="0" y="${f1(hy)}" width="${W}" height="${f1(W - hy)}" fill="${hex(shade(c.spec.palette.skyTop, -0.02))}"/>`;
-  for (let i = -10; i <= 10; i++) g += `<line x1="${f1(W / 2 + i * 30)}" y1="${f1(hy)}" x2="${f1(W / 2 + i * 160)}" y2="${W}" stroke="${col}" stroke-width="2"/>`;
+  for (let i = -10; i <= 10; i++)
+    g += `<line x1="${f1(W / 2 + i * 30)}" y1="${f1(hy)}" x2="${f1(W / 2 + i * 160)}" y2="${W}" stroke="${col}" stroke-width="2"/>`;
   for (let i = 1; i < 9; i++) {
     const y = hy + Math.pow(i / 8, 2) * (W - hy);
     g += `<line x1="0" y1="${f1(y)}" x2="${W}" y2="${f1(y)}" stroke="${col}" stroke-width="2"/>`;
@@ -705,7 +888,10 @@ function groundLayer(c: Ctx): string {
   const p = c.spec.palette;
   if (c.spec.lighting === 'neon' && !c.spec.subjects.includes('flowers')) return neonGrid(c);
   // Meadows lean green unless a color word says otherwise.
-  const base = c.spec.subjects.includes('flowers') && c.spec.colorWords.length < 2 ? mix(p.ground, { h: 100, s: 0.5, l: clamp(p.ground.l, 0.25, 0.5) }, 0.85) : p.ground;
+  const base =
+    c.spec.subjects.includes('flowers') && c.spec.colorWords.length < 2
+      ? mix(p.ground, { h: 100, s: 0.5, l: clamp(p.ground.l, 0.25, 0.5) }, 0.85)
+      : p.ground;
   c.defs.push(
     `<linearGradient id="ground" x1="0" y1="0" x2="0" y2="1"><stop offset="0" stop-color="${hex(mix(base, p.skyBottom, 0.3))}"/><stop offset="1" stop-color="${hex(shade(base, -0.12))}"/></linearGradient>`,
   );
@@ -780,9 +966,12 @@ function abstractLayer(c: Ctx): string {
     const op = f1(0.6 + c.r() * 0.4);
     const kind = Math.floor(c.r() * 4);
     if (kind === 0) s += `<circle cx="${f1(x)}" cy="${f1(y)}" r="${f1(size / 2)}" fill="${col}" opacity="${op}"/>`;
-    else if (kind === 1) s += `<rect x="${f1(x - size / 2)}" y="${f1(y - size / 2)}" width="${f1(size)}" height="${f1(size * (0.4 + c.r()))}" fill="${col}" opacity="${op}" transform="rotate(${f1((c.r() - 0.5) * 60)} ${f1(x)} ${f1(y)})"/>`;
-    else if (kind === 2) s += `<path d="M${f1(x)} ${f1(y - size / 2)} L${f1(x + size / 2)} ${f1(y + size / 2)} L${f1(x - size / 2)} ${f1(y + size / 2)} Z" fill="${col}" opacity="${op}"/>`;
-    else s += `<path d="M${f1(x - size / 2)} ${f1(y)} A ${f1(size / 2)} ${f1(size / 2)} 0 0 1 ${f1(x + size / 2)} ${f1(y)}" stroke="${col}" stroke-width="${f1(8 + size / 10)}" fill="none" opacity="${op}"/>`;
+    else if (kind === 1)
+      s += `<rect x="${f1(x - size / 2)}" y="${f1(y - size / 2)}" width="${f1(size)}" height="${f1(size * (0.4 + c.r()))}" fill="${col}" opacity="${op}" transform="rotate(${f1((c.r() - 0.5) * 60)} ${f1(x)} ${f1(y)})"/>`;
+    else if (kind === 2)
+      s += `<path d="M${f1(x)} ${f1(y - size / 2)} L${f1(x + size / 2)} ${f1(y + size / 2)} L${f1(x - size / 2)} ${f1(y + size / 2)} Z" fill="${col}" opacity="${op}"/>`;
+    else
+      s += `<path d="M${f1(x - size / 2)} ${f1(y)} A ${f1(size / 2)} ${f1(size / 2)} 0 0 1 ${f1(x + size / 2)} ${f1(y)}" stroke="${col}" stroke-width="${f1(8 + size / 10)}" fill="none" opacity="${op}"/>`;
   }
   return s;
 }
@@ -833,7 +1022,15 @@ export function buildSketchSvg(spec: SceneSpec, seed: number, size: number): str
   const r = rng(seedHash);
   const comp = spec.composition;
   const focusX = comp === 'centered' || comp === 'symmetric' || comp === 'minimal' ? W / 2 : W * (spec.variation[7]! < 0.5 ? 1 / 3 : 2 / 3);
-  const c: Ctx = { spec, r, W, hy: spec.horizon * W + (r() - 0.5) * 30, defs: [], focusX, dark: spec.lighting === 'night' || spec.lighting === 'neon' };
+  const c: Ctx = {
+    spec,
+    r,
+    W,
+    hy: spec.horizon * W + (r() - 0.5) * 30,
+    defs: [],
+    focusX,
+    dark: spec.lighting === 'night' || spec.lighting === 'neon',
+  };
   const has = (s: Subject) => spec.subjects.includes(s);
   const sky = skyElements(spec);
   const parts: string[] = [skyLayer(c)];
@@ -866,7 +1063,9 @@ export function buildSketchSvg(spec: SceneSpec, seed: number, size: number): str
   // resvg's feTurbulence costs ~40 ms per 512² layer, too slow for the budget.
   if (spec.medium === 'ink') {
     // userSpaceOnUse: resvg 2.6 can panic (abort the process) computing an objectBoundingBox filter region.
-    filters.push(`<filter id="inkF" filterUnits="userSpaceOnUse" x="0" y="0" width="${W}" height="${W}"><feColorMatrix type="saturate" values="0"/><feComponentTransfer><feFuncR type="discrete" tableValues="0.08 0.35 0.65 0.93"/><feFuncG type="discrete" tableValues="0.08 0.35 0.64 0.91"/><feFuncB type="discrete" tableValues="0.09 0.34 0.6 0.86"/></feComponentTransfer></filter>`);
+    filters.push(
+      `<filter id="inkF" filterUnits="userSpaceOnUse" x="0" y="0" width="${W}" height="${W}"><feColorMatrix type="saturate" values="0"/><feComponentTransfer><feFuncR type="discrete" tableValues="0.08 0.35 0.65 0.93"/><feFuncG type="discrete" tableValues="0.08 0.35 0.64 0.91"/><feFuncB type="discrete" tableValues="0.09 0.34 0.6 0.86"/></feComponentTransfer></filter>`,
+    );
     // cross-hatching over the lower half, drawn in ink
     let hatch = '';
     const n = Math.round(20 + spec.detail * 60);
@@ -938,7 +1137,10 @@ async function watercolor(rgb: Uint8Array, size: number, seed: number): Promise<
   const warped = warp(rgb, size, seed, 6, size * 0.012);
   // Softness: a real Gaussian blur (sharp/libvips), scaled with the image.
   const soft = new Uint8Array(
-    await sharp(warped, { raw: { width: size, height: size, channels: 3 } }).blur(Math.max(1, 2.4 * (size / 512))).raw().toBuffer(),
+    await sharp(warped, { raw: { width: size, height: size, channels: 3 } })
+      .blur(Math.max(1, 2.4 * (size / 512)))
+      .raw()
+      .toBuffer(),
   );
   const blot = valueNoise(seed + 11, 9);
   const blot2 = valueNoise(seed + 12, 23);
@@ -1027,7 +1229,11 @@ export async function renderSketch(spec: SceneSpec, opts: { seed?: number; size?
   const pixel = spec.medium === 'pixel';
   const renderSize = pixel ? pixelGrid(size, spec.detail) : size;
   const svg = buildSketchSvg(spec, seed, renderSize);
-  const img = new Resvg(svg, { fitTo: { mode: 'width', value: renderSize }, font: { loadSystemFonts: false }, background: '#000000' }).render();
+  const img = new Resvg(svg, {
+    fitTo: { mode: 'width', value: renderSize },
+    font: { loadSystemFonts: false },
+    background: '#000000',
+  }).render();
   let rgb = rgbaToRgb(img.pixels);
   // Mirror before the media effects, so brush strokes and paper grain stay non-symmetric like a real painting.
   if (spec.composition === 'symmetric') mirrorLeftHalf(rgb, renderSize);
@@ -1038,7 +1244,9 @@ export async function renderSketch(spec: SceneSpec, opts: { seed?: number; size?
   if (pixel) {
     // Coarse grid upscaled with nearest neighbour, posterized to a small palette.
     const big = await sharp(rgb, raw).resize(size, size, { kernel: 'nearest' }).raw().toBuffer();
-    return sharp(big, { raw: { width: size, height: size, channels: 3 } }).png({ palette: true, colours: 24, dither: 0, compressionLevel: 6 }).toBuffer();
+    return sharp(big, { raw: { width: size, height: size, channels: 3 } })
+      .png({ palette: true, colours: 24, dither: 0, compressionLevel: 6 })
+      .toBuffer();
   }
   return sharp(rgb, raw).png({ compressionLevel: 3, adaptiveFiltering: false }).toBuffer();
 }

@@ -16,7 +16,15 @@ import { callScope, type CallScope } from '../http-util';
 import { CountingOpenAI, billableAttempts, mapOpenAIError, type OpenAIConnection } from '../openai-client';
 import { chatCostUsd, MODERATION_PRICE_PER_CALL, type TokenPrice } from '../pricing';
 import { emitUsage, type UsageKind, type UsageSink } from '../usage';
-import type { FeedbackLlm, LlmMessageImage, ModerationOptions, ModerationResult, Moderator, PromptOptimizerLlm, ProposeRequest } from './types';
+import type {
+  FeedbackLlm,
+  LlmMessageImage,
+  ModerationOptions,
+  ModerationResult,
+  Moderator,
+  PromptOptimizerLlm,
+  ProposeRequest,
+} from './types';
 
 type ChatMessage = OpenAI.Chat.Completions.ChatCompletionMessageParam;
 type ContentPart = OpenAI.Chat.Completions.ChatCompletionContentPart;
@@ -49,10 +57,7 @@ const SYSTEM_DATA_RULE =
 
 /** JSON inside a delimited block; "<", ">" and "&" are escaped so the text can't close or open a block. */
 export function dataBlock(name: string, value: unknown): string {
-  const json = JSON.stringify(cleanDeep(value), null, 0)
-    .replace(/</g, '\\u003c')
-    .replace(/>/g, '\\u003e')
-    .replace(/&/g, '\\u0026');
+  const json = JSON.stringify(cleanDeep(value), null, 0).replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/&/g, '\\u0026');
   return `<data name="${name}">${json}</data>`;
 }
 
@@ -131,7 +136,9 @@ class OpenAIChatCore {
         }
         const message = completion.choices[0]?.message;
         const content = message?.content ?? '';
-        const result = message?.refusal ? ({ ok: false, error: `the model refused: ${sanitizeText(message.refusal, 200)}` } as const) : decode(content, call.validate);
+        const result = message?.refusal
+          ? ({ ok: false, error: `the model refused: ${sanitizeText(message.refusal, 200)}` } as const)
+          : decode(content, call.validate);
         if (result.ok) {
           ok = true;
           return result.value;
@@ -210,7 +217,11 @@ function zodCheck<S extends z.ZodType>(schema: S, json: unknown): Validated<z.in
   return { ok: false, error: `it did not match the schema: ${z.prettifyError(parsed.error).replace(/\s+/g, ' ').slice(0, 300)}` };
 }
 
-const dedupeKey = (s: string) => s.toLowerCase().replace(/[^\p{L}\p{N}]+/gu, ' ').trim();
+const dedupeKey = (s: string) =>
+  s
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}]+/gu, ' ')
+    .trim();
 
 // ---------- the optimizer ----------
 
@@ -279,7 +290,12 @@ export function buildProposeMessages(req: ProposeRequest, n: number, maxLen: num
     if (req.history?.length) {
       const sorted = [...req.history].sort((a, b) => (b.score ?? -Infinity) - (a.score ?? -Infinity));
       text.push('Prompts tried so far with their scores, best first:');
-      text.push(dataBlock('history', sorted.map((h) => ({ prompt: h.prompt, score: h.score, iteration: h.iteration }))));
+      text.push(
+        dataBlock(
+          'history',
+          sorted.map((h) => ({ prompt: h.prompt, score: h.score, iteration: h.iteration })),
+        ),
+      );
     }
     if (req.previousPrompts?.length) {
       text.push('Your previous prompts:');
@@ -314,7 +330,14 @@ export class OpenAIFeedbackLlm implements FeedbackLlm {
     this.model = core.opts.feedbackModel ?? core.opts.model;
   }
 
-  feedback(req: { prompt: string; score: number; image: LlmMessageImage; signal?: AbortSignal; runId?: string; userKey?: string }): Promise<string> {
+  feedback(req: {
+    prompt: string;
+    score: number;
+    image: LlmMessageImage;
+    signal?: AbortSignal;
+    runId?: string;
+    userKey?: string;
+  }): Promise<string> {
     const system =
       'You are an art director. You see an image made from a text-to-image prompt and the score (1–10) one person gave it. ' +
       'In at most three short sentences, say concretely what to change in the prompt so this person would score it higher. ' +
@@ -360,7 +383,11 @@ export class OpenAIModerator implements Moderator {
   async check(texts: string[], signal?: AbortSignal): Promise<ModerationResult[]> {
     if (texts.length === 0) return [];
     // Moderate what would actually be rendered: the cleaned text.
-    return this.moderate(texts.map((t) => stripInvisible(t)), texts.length, { signal });
+    return this.moderate(
+      texts.map((t) => stripInvisible(t)),
+      texts.length,
+      { signal },
+    );
   }
 
   /**
@@ -376,7 +403,11 @@ export class OpenAIModerator implements Moderator {
     return result as ModerationResult;
   }
 
-  private async moderate(input: string[] | OpenAI.ModerationMultiModalInput[], expected: number, opts: ModerationOptions): Promise<ModerationResult[]> {
+  private async moderate(
+    input: string[] | OpenAI.ModerationMultiModalInput[],
+    expected: number,
+    opts: ModerationOptions,
+  ): Promise<ModerationResult[]> {
     const scope = callScope(PROVIDER, this.core.deadlineMs(), opts.signal);
     const tracker = this.core.api.begin();
     let ok = false;

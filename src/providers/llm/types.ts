@@ -6,7 +6,15 @@ import type { UsageSink } from '../usage';
 
 export type { UsageRecord, UsageSink } from '../usage';
 
-export type { LlmMessageImage, ProposeRequest, PromptOptimizerLlm, FeedbackLlm, ModerationOptions, ModerationResult, Moderator } from '../../core/ports';
+export type {
+  LlmMessageImage,
+  ProposeRequest,
+  PromptOptimizerLlm,
+  FeedbackLlm,
+  ModerationOptions,
+  ModerationResult,
+  Moderator,
+} from '../../core/ports';
 
 export interface LlmProviderOptions {
   onUsage?: UsageSink;
