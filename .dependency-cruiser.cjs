@@ -22,7 +22,7 @@ module.exports = {
       comment:
         'The domain is handed its providers and charts through ports (src/core/ports.ts); it keeps its queries next to it, on the drizzle schema in src/db.',
       from: { path: '^src/core/' },
-      to: { path: '^(src/(platforms|providers|eval|charts|app|main|health|metrics)|commands)' },
+      to: { path: '^(src/(platforms|providers|eval|charts|app|main|health|prometheus-metrics)|commands)' },
     },
     {
       name: 'core-uses-no-chat-sdk-chart-library-or-provider-client',

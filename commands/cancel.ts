@@ -1,10 +1,9 @@
 /** /cancel — stops the caller's active run (a ❌ on the run header does the same). */
-import type { CommandDefinition } from './types';
+import { defineCommand } from './kit/usage';
 
-export const cancel: CommandDefinition = {
+export const cancel = defineCommand({
   name: 'cancel',
   description: 'Stop your running optimization',
-  usage: '/cancel',
   private: true,
   options: [],
   async execute(ctx) {
@@ -15,4 +14,4 @@ export const cancel: CommandDefinition = {
       { ephemeral: true },
     );
   },
-};
+});

@@ -5,18 +5,25 @@
  * be in this server/workspace; see src/core/privacy.ts.
  */
 import { ProfileNotAvailableError } from '../src/core/errors';
-import { parseMentions } from './mentions';
-import type { CommandDefinition } from './types';
+import { defineCommand } from './kit/usage';
+import { parseMentions, PEOPLE_PLACEHOLDER } from './mentions';
+import { textOption } from './options';
 
-const USAGE = '/compare users:@a @b [@c …] (2–8 people; one person = you and them)';
-
-export const compare: CommandDefinition = {
+export const compare = defineCommand({
   name: 'compare',
   description: 'How alike are your tastes? Compare 2–8 people',
-  usage: USAGE,
-  options: [{ name: 'users', type: 'string', description: 'Mention 1–8 people (one = compare with you)', required: true, maxLength: 600 }],
+  options: [
+    {
+      name: 'users',
+      type: 'string',
+      description: 'Mention 1–8 people (one = compare with you)',
+      required: true,
+      maxLength: 600,
+      placeholder: PEOPLE_PLACEHOLDER,
+    },
+  ],
   async execute(ctx) {
-    const people = parseMentions(String(ctx.options.users ?? ''), ctx.person, USAGE);
+    const people = parseMentions(textOption(ctx.options, 'users'), ctx.person, ctx.mentions, compare.usage);
     if (!ctx.services.profiles) throw new ProfileNotAvailableError();
     await ctx.defer();
     const view = await ctx.services.profiles.compare({ requester: ctx.person, people, scopeId: ctx.scopeId });
@@ -39,4 +46,4 @@ export const compare: CommandDefinition = {
       });
     }
   },
-};
+});

@@ -1,5 +1,5 @@
 /** /help — what the bot does, the rating scale, and privacy in one paragraph. */
-import type { CommandDefinition } from './types';
+import { defineCommand } from './kit/usage';
 
 export const HELP_TEXT = [
   '**Tasteloop** learns your visual taste from your ratings, then optimizes image prompts for you.',
@@ -9,13 +9,12 @@ export const HELP_TEXT = [
   '**Privacy:** Tasteloop stores your platform user id, the ratings you give and the prompts you run, to train a taste model that is yours alone; images you rate stay in its image store. Others can see or use your profile only after you opt in with `/privacy share:on`, and only from a server or workspace you share; only the configured image and text providers see prompts. `/privacy action:export` gives you your data as JSON, and `/privacy action:forget` deletes it for good — after that Tasteloop stores nothing from you until you run `/privacy action:resume`.',
 ].join('\n');
 
-export const help: CommandDefinition = {
+export const help = defineCommand({
   name: 'help',
   description: 'What Tasteloop does, how rating works, and privacy',
-  usage: '/help',
   private: true,
   options: [],
   async execute(ctx) {
     await ctx.reply({ kind: 'info', text: HELP_TEXT }, { ephemeral: true });
   },
-};
+});

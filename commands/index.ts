@@ -14,4 +14,4 @@ export function findCommand(name: string): CommandDefinition | undefined {
   return COMMANDS.find((c) => c.name === name);
 }
 
-export type { CommandDefinition, OptionSpec } from './types';
+export type { CommandDefinition } from './types';

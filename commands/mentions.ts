@@ -2,37 +2,43 @@
  * People named in a text option, for /compare users:… and /optimize for:… .
  *
  * Why one string option and not user1…user8: Discord's typed user options would work there, but
- * Slack slash commands deliver plain text. A string of mentions works on both: Discord turns an
- * @-mention typed into a string option into `<@id>` (or `<@!id>`), Slack delivers `<@U123|name>`
- * (with "Escape channels, users, and links" on). The playground takes `@name`. The platform and the
- * Slack workspace come from the invoking person (the verified event), never from the text.
+ * Slack slash commands deliver plain text. A string of mentions works on every platform; how a
+ * platform writes a person (Discord `<@id>`, Slack `<@U123|name>`, the playground `@name`) is its
+ * MentionStyle, handed in with the command. The platform and the workspace of the people named come
+ * from the invoking person (the verified event), never from the text.
  */
 import { CommandInputError } from '../src/core/errors';
 import type { PersonRef } from '../src/core/identity';
+import type { MentionStyle } from './kit/types';
 
-const TAG = /^<@!?([A-Za-z0-9]+)(?:\|([^>]*))?>$/;
+/** How a list of people looks in a usage line. */
+export const PEOPLE_PLACEHOLDER = '@a @b …';
 
-export function parseMentions(text: string, requester: PersonRef, usage?: string): PersonRef[] {
+export function parseMentions(text: string, requester: PersonRef, style: MentionStyle, usage?: string): PersonRef[] {
   const out: PersonRef[] = [];
   const tokens = text
     .replace(/>\s*</g, '> <')
     .split(/[\s,]+/)
     .filter(Boolean);
   for (const token of tokens) {
-    const tag = TAG.exec(token);
-    if (tag && requester.platform !== 'playground') {
-      const person: PersonRef = { platform: requester.platform, userId: tag[1]!, ...(tag[2] ? { displayName: tag[2] } : {}) };
-      if (requester.platform === 'slack' && requester.workspaceId) person.workspaceId = requester.workspaceId;
-      out.push(person);
-      continue;
-    }
-    if (requester.platform === 'playground' && /^@?[A-Za-z0-9_-]{1,32}$/.test(token)) {
-      const id = token.replace(/^@/, '').toLowerCase();
-      out.push({ platform: 'playground', userId: id, displayName: id.charAt(0).toUpperCase() + id.slice(1) });
-      continue;
-    }
-    throw new CommandInputError(`I couldn't read "${token.slice(0, 40)}" as a person: mention people with @.`, usage);
+    const person = readMention(token, requester, style);
+    if (!person) throw new CommandInputError(`I couldn't read "${token.slice(0, 40)}" as a person: mention people with @.`, usage);
+    out.push(person);
   }
   const seen = new Set<string>();
   return out.filter((p) => (seen.has(p.userId) ? false : (seen.add(p.userId), true)));
+}
+
+function readMention(token: string, requester: PersonRef, style: MentionStyle): PersonRef | undefined {
+  const m = style.pattern.exec(token);
+  if (!m) return undefined;
+  const userId = style.typedNames ? m[1]!.toLowerCase() : m[1]!;
+  const displayName = m[2] || (style.typedNames ? userId.charAt(0).toUpperCase() + userId.slice(1) : undefined);
+  return {
+    platform: requester.platform,
+    userId,
+    ...(displayName ? { displayName } : {}),
+    // An id names someone within the invoker's workspace (Slack); platforms without workspaces have none.
+    ...(requester.workspaceId ? { workspaceId: requester.workspaceId } : {}),
+  };
 }

@@ -5,7 +5,7 @@
  */
 import type { PersonRef } from '../src/core/identity';
 import { CommandInputError } from '../src/core/errors';
-import type { CommandOptions, OptionValue } from '../src/platforms/types';
+import type { CommandOptions, OptionValue } from './kit/types';
 import type { CommandDefinition, OptionSpec } from './types';
 
 export type RawOptions = Record<string, OptionValue | undefined>;
@@ -48,7 +48,7 @@ function convert(def: CommandDefinition, spec: OptionSpec, value: OptionValue): 
     }
     case 'choice': {
       // Case-insensitive, but the canonical spelling goes on ('s+p+f+I' keeps its capital I).
-      const v = String(value).trim().toLowerCase();
+      const v = typeof value === 'object' ? '' : String(value).trim().toLowerCase();
       const canonical = spec.choices.find((c) => c.toLowerCase() === v);
       if (canonical === undefined) throw bad(`must be one of ${spec.choices.join(', ')}`);
       return canonical;
@@ -58,6 +58,12 @@ function convert(def: CommandDefinition, spec: OptionSpec, value: OptionValue): 
       throw bad('must be a person (mention them)');
     }
   }
+}
+
+/** A text option's value as a handler reads it, '' when not given (validation made it a string). */
+export function textOption(options: CommandOptions, name: string): string {
+  const value = options[name];
+  return typeof value === 'string' ? value : '';
 }
 
 /**

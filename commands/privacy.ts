@@ -11,10 +11,8 @@
  * store for them); here status and export say so too, and forget may be repeated (it is idempotent).
  */
 import { CommandInputError, ForgottenError, ProfileNotAvailableError } from '../src/core/errors';
-import { plural } from '../src/platforms/format';
-import type { CommandDefinition } from './types';
-
-const USAGE = '/privacy share:on|off · /privacy action:status|export · /privacy action:forget confirm:yes · /privacy action:resume';
+import { plural } from './kit/format';
+import { defineCommand } from './kit/usage';
 
 export const FORGET_WARNING =
   '⚠️ This deletes your ratings, your taste model, your runs, the images made from your prompts and the images you uploaded, for good, and Tasteloop stores nothing from you afterwards (until you run `/privacy action:resume`). To go ahead, run `/privacy action:forget confirm:yes`.';
@@ -22,10 +20,9 @@ export const FORGET_WARNING =
 export const RESUMED = '✅ Welcome back: Tasteloop stores your ratings and runs again. Nothing from before was kept, so start with /rate.';
 export const NOT_FORGOTTEN = 'Tasteloop has not forgotten you, so there is nothing to resume.';
 
-export const privacy: CommandDefinition = {
+export const privacy = defineCommand({
   name: 'privacy',
   description: 'Share your taste profile, export or delete your data',
-  usage: USAGE,
   private: true,
   options: [
     { name: 'share', type: 'choice', description: 'Let people in this server see and use your profile', choices: ['on', 'off'] },
@@ -42,7 +39,7 @@ export const privacy: CommandDefinition = {
     if (!api) throw new ProfileNotAvailableError();
     const share = ctx.options.share as 'on' | 'off' | undefined;
     const action = (ctx.options.action as string | undefined) ?? (share ? undefined : 'status');
-    if (share && action) throw new CommandInputError('Use share or action, not both.', USAGE);
+    if (share && action) throw new CommandInputError('Use share or action, not both.', privacy.usage);
     await ctx.defer({ ephemeral: true });
     if (share) {
       await api.setSharing(ctx.person, share === 'on', ctx.scopeId);
@@ -102,4 +99,4 @@ export const privacy: CommandDefinition = {
       { ephemeral: true },
     );
   },
-};
+});

@@ -2,13 +2,12 @@
 import { ProfileNotAvailableError } from '../src/core/errors';
 import { userKeyOf, type PersonRef } from '../src/core/identity';
 import type { ProfileSummary } from '../src/core/services';
-import { formatScore, plural } from '../src/platforms/format';
-import type { CommandDefinition } from './types';
+import { formatScore, plural } from './kit/format';
+import { defineCommand } from './kit/usage';
 
-export const profile: CommandDefinition = {
+export const profile = defineCommand({
   name: 'profile',
   description: "Show what Tasteloop has learned about your (or someone's) taste",
-  usage: '/profile [user:@someone]',
   private: true,
   options: [{ name: 'user', type: 'user', description: 'Whose profile (default: yours)' }],
   async execute(ctx) {
@@ -16,7 +15,7 @@ export const profile: CommandDefinition = {
     const target = (ctx.options.user as PersonRef | undefined) ?? ctx.person;
     const self = userKeyOf(target) === userKeyOf(ctx.person);
     if (ctx.services.profiles) {
-      // The rich profile (issue 6): description, charts and grid; another person's only when they share it here.
+      // The rich profile: description, charts and grid; another person's only when they share it here.
       const view = await ctx.services.profiles.view({ viewer: ctx.person, target: self ? undefined : target, scopeId: ctx.scopeId });
       const files = [
         ...(view.grid ? [{ name: 'taste-grid.png', contentType: 'image/png', data: view.grid }] : []),
@@ -41,7 +40,7 @@ export const profile: CommandDefinition = {
       );
     }
   },
-};
+});
 
 /** Pure so tests can check the wording ("1 rating", "0 ratings", `6.4/10`). */
 export function renderProfile(s: ProfileSummary, whose: string): string {

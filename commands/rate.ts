@@ -1,12 +1,11 @@
 /** /rate [count] — posts images to rate, each its own message with the 1–10 rating controls. */
-import type { CommandDefinition } from './types';
+import { defineCommand } from './kit/usage';
 
 export const RATE_DEFAULT_COUNT = 5;
 
-export const rate: CommandDefinition = {
+export const rate = defineCommand({
   name: 'rate',
   description: 'Rate a few images 1–10 so Tasteloop learns your taste',
-  usage: '/rate [count:1-10]',
   options: [{ name: 'count', type: 'integer', description: 'How many images (1–10)', min: 1, max: 10, default: RATE_DEFAULT_COUNT }],
   async execute(ctx) {
     await ctx.defer();
@@ -33,4 +32,4 @@ export const rate: CommandDefinition = {
       await ctx.channel.post({ kind: 'rate', text: `Image ${i + 1}/${images.length}`, image: { imageId: image.id, rateable: true } });
     }
   },
-};
+});

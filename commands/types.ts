@@ -1,9 +1,9 @@
 /**
  * How a slash command is declared, once for every platform: its name, description, typed options
- * with limits, and the handler. Discord registration, Slack's `key:value` parsing and the
- * playground's command box are all generated from these declarations.
+ * with limits, and the handler. Discord registration, Slack's `key:value` parsing, the usage lines
+ * (kit/usage.ts) and the playground's command box are all generated from these declarations.
  */
-import type { CommandContext } from '../src/platforms/types';
+import type { CommandContext } from './kit/types';
 
 interface OptionBase {
   name: string;
@@ -20,6 +20,8 @@ export interface StringOption extends OptionBase {
   type: 'string';
   minLength?: number;
   maxLength: number;
+  /** How the value looks in the usage line (default `<text>`): `@a @b …` for a list of people. */
+  placeholder?: string;
 }
 export interface ChoiceOption extends OptionBase {
   type: 'choice';
@@ -31,13 +33,17 @@ export interface UserOption extends OptionBase {
 }
 export type OptionSpec = IntegerOption | StringOption | ChoiceOption | UserOption;
 
-export interface CommandDefinition {
+/** What a command file writes; defineCommand (kit/usage.ts) adds the usage line. */
+export interface CommandDeclaration {
   name: string;
   description: string;
   options: readonly OptionSpec[];
-  /** One line of usage, shown with input errors: `/rate [count:1-10]`. */
-  usage: string;
   /** Answers only the invoker (help, profile, cancel): platforms that must acknowledge first acknowledge privately. */
   private?: boolean;
   execute(ctx: CommandContext): Promise<void>;
+}
+
+export interface CommandDefinition extends CommandDeclaration {
+  /** One line of usage, shown with input errors: `/rate [count:1-10]`. Generated from the options. */
+  readonly usage: string;
 }

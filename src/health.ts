@@ -7,7 +7,7 @@
  *                 connected — and the bot is not shutting down; otherwise 503. The JSON body names
  *                 each check with ok / detail, so "why is it not ready" is one request away, and
  *                 may carry `info` that never affects readiness (the starter gallery's progress).
- *   GET /metrics  operational counters and process metrics in the Prometheus text format (src/metrics.ts).
+ *   GET /metrics  operational counters and process metrics in the Prometheus text format (src/prometheus-metrics.ts).
  *
  * A check that hangs counts as failed after `timeoutMs`: a stuck database must turn readiness red,
  * not hang the probe. Bodies carry no secrets or personal data.
@@ -16,7 +16,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { metrics as defaultMetrics } from './metrics';
+import { metrics as defaultMetrics } from './prometheus-metrics';
 import { redactSecrets } from './redact';
 
 export interface CheckResult {

@@ -12,8 +12,6 @@
 import pino, { type Logger } from 'pino';
 import { isErrorLike, maskValues, redactDeep, redactSecrets, secretsFromEnv } from './redact';
 
-export { redactSecrets, redactUrl, redactDeep, isSecretKey, REDACTED } from './redact';
-
 export interface LoggerOptions {
   /** Exact values to mask wherever they appear (default: the secrets configured in `env`). */
   secrets?: readonly string[];

@@ -3,15 +3,16 @@
  * (plus the local playground unless PLAYGROUND=off), and drain cleanly on SIGTERM / SIGINT.
  */
 import { ConfigError, loadConfig, type Config } from './config';
-import { createLogger, redactSecrets, type Logger } from './log';
+import { createLogger, type Logger } from './log';
+import { redactSecrets } from './redact';
 import { createApp, type App } from './app';
 import { eq, sql } from 'drizzle-orm';
-import { scopeSettings } from './db/schema';
+import { ingestsAttachments } from './core/scope-settings';
 import { createConfiguredAdapters, startAdapters, stopAdapters } from './platforms/start';
 import type { ChatAdapter } from './platforms/types';
 import { createHealthServer, type HealthCheck } from './health';
 import { Gauge } from 'prom-client';
-import { metrics } from './metrics';
+import { metrics } from './prometheus-metrics';
 
 /** SIGTERM must end the process within this many ms even if something hangs. */
 const SHUTDOWN_DEADLINE_MS = 9_000;
@@ -94,11 +95,7 @@ export async function main(): Promise<void> {
     adapters = await createConfiguredAdapters(config, app.services, log, {
       // Slack retries (same event_id) are deduplicated across processes through the database.
       db: app.database.db,
-      // Per-server opt-in (scope_settings), off by default.
-      ingestAttachments: async (scopeId) => {
-        const [row] = await app.database.db.select().from(scopeSettings).where(eq(scopeSettings.scopeId, scopeId)).limit(1);
-        return row?.ingestAttachments ?? false;
-      },
+      ingestAttachments: (scopeId) => ingestsAttachments(app.database.db, scopeId),
     });
     await startAdapters(adapters);
     platformsStarted = true;

@@ -15,7 +15,7 @@ import { ONBOARDING_PROMPTS } from '../src/core/gallery';
 import { userKeyOf, type PersonRef } from '../src/core/identity';
 import type { RunEvent } from '../src/core/optimizer/events';
 import { silentLogger } from '../src/log';
-import { parseSketchPrompt } from '../src/providers/imagegen/sketch';
+import { parseSketchPrompt } from '../src/providers/imagegen/sketch/parse';
 import { InvalidScoreError, UnknownImageError } from '../src/core/errors';
 import { testBackends } from './helpers/db';
 import { waitFor } from './helpers/runs';
@@ -75,7 +75,7 @@ for (const backend of testBackends()) {
         test.map((i) => i.id),
       );
       const truth = test.map((i) => likes(i.prompt ?? ''));
-      const { srocc } = await import('../src/core/scorer');
+      const { srocc } = await import('../src/core/scorer/quality-metrics');
       expect(srocc(truth, predicted)).toBeGreaterThan(0.5);
 
       // The scorer's summary is recorded for /profile and /privacy export.

@@ -18,10 +18,10 @@ env.remoteHost = 'http://127.0.0.1:9/';
 process.env.HF_ENDPOINT = 'http://127.0.0.1:9';
 const networkCalls: string[] = [];
 const realFetch = globalThis.fetch;
-globalThis.fetch = ((input: Parameters<typeof fetch>[0], init?: RequestInit) => {
+globalThis.fetch = (input: Parameters<typeof fetch>[0], init?: RequestInit) => {
   networkCalls.push(String(input instanceof Request ? input.url : input));
   return realFetch(input, init);
-});
+};
 
 let root: string;
 let modelDir: string;

@@ -5,7 +5,7 @@ import { parseOptionText, validateOptions } from '../commands/options';
 import { renderProfile } from '../commands/profile';
 import { HELP_TEXT } from '../commands/help';
 import { CommandInputError } from '../src/core/errors';
-import { cleanUserText, formatScore, plural, progressBar } from '../src/platforms/format';
+import { cleanUserText, formatScore, plural, progressBar } from '../commands/kit/format';
 import { renderRunEvent } from '../src/platforms/render-run';
 import type { ProfileSummary } from '../src/core/services';
 
@@ -27,6 +27,40 @@ describe('command declarations', () => {
     });
     expect(rate.options[0]).toMatchObject({ type: 'integer', min: 1, max: 10, default: 5 });
     expect(optimize.options[0]).toMatchObject({ type: 'string', required: true, maxLength: 500 });
+  });
+});
+
+describe('usage lines', () => {
+  it('are written from the declared options: required bare, optional in brackets', () => {
+    expect(Object.fromEntries(COMMANDS.map((c) => [c.name, c.usage]))).toEqual({
+      rate: '/rate [count:1-10]',
+      optimize:
+        '/optimize prompt:<text> [iterations:1-10] [candidates:1-8] [feedback:none|s+p|s+p+f|s+p+f+I] [optimizer:llm|genetic|random] [for:@a @b …] [objective:mean|min]',
+      cancel: '/cancel',
+      profile: '/profile [user:@someone]',
+      compare: '/compare users:@a @b …',
+      privacy: '/privacy [share:on|off] [action:status|export|forget|resume] [confirm:yes]',
+      help: '/help',
+    });
+  });
+});
+
+describe('an unknown command', () => {
+  it('is answered in one wording that suggests the closest command and /help', async () => {
+    const { unknownCommand } = await import('../src/platforms/dispatch');
+    expect(unknownCommand('optimise').message).toBe("I don't know /optimise. Did you mean /optimize? Try /help for the list of commands.");
+    expect(unknownCommand('rat', '/tl-rat').message).toMatch(/^I don't know \/tl-rat\. Did you mean \/rate\?/);
+    expect(unknownCommand('hlep').message).toMatch(/Did you mean \/help\?/);
+    expect(unknownCommand('frobnicate').message).toBe("I don't know /frobnicate. Try /help for the list of commands.");
+  });
+  it('is refused before its options are read; known commands come back checked', async () => {
+    const { prepareCommand } = await import('../src/platforms/dispatch');
+    let read = 0;
+    const readOptions = () => (read++, { count: '3' });
+    expect(() => prepareCommand('rat', readOptions)).toThrow(/Did you mean \/rate\?/);
+    expect(read).toBe(0);
+    expect(prepareCommand('rate', readOptions)).toEqual({ count: 3 });
+    expect(() => prepareCommand('rate', () => ({ count: '0' }))).toThrow(/count must be from 1 to 10[\s\S]*Usage: \/rate/);
   });
 });
 
@@ -131,7 +165,7 @@ describe('renderRunEvent', () => {
 describe('dispatchCommand', () => {
   it('answers a mistake privately and an unexpected failure with a reference id, and counts each outcome for /metrics', async () => {
     const { dispatchCommand } = await import('../src/platforms/dispatch');
-    const { commandsTotal, valueOf } = await import('../src/metrics');
+    const { commandsTotal, valueOf } = await import('../src/prometheus-metrics');
     const { silentLogger } = await import('../src/log');
     const replies: { text: string; ephemeral: boolean }[] = [];
     // Any use of the services is a failure nobody planned for.

@@ -1,7 +1,7 @@
 /**
- * The Discord adapter when things around it go wrong: reactions given while it was away (reliability
- * scenario 5: offline past the resume window) are read back, a channel it may no longer read keeps its
- * ratings, and a revoked token is reported once with the fix and turns readiness red. The real
+ * The Discord adapter when things around it go wrong: reactions given while it was away (offline past
+ * the resume window, so the gateway cannot replay them) are read back, a channel it may no longer read
+ * keeps its ratings, and a revoked token is reported once with the fix and turns readiness red. The real
  * discord.js client against the fake Discord, the real core on PGlite.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

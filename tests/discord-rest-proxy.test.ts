@@ -1,8 +1,8 @@
 /**
- * Several bot processes share one Discord rate limit (reliability #15). The fake Discord keeps a real
- * per-channel bucket for message posts (5 per window, shared by the token, X-RateLimit-* headers on every
- * answer); each "process" is its own @discordjs/rest client built with the bot's REST options, as two
- * replicas are. Straight to Discord they collide and draw 429s; through `npm run discord:rest-proxy`
+ * Several bot processes share one Discord rate limit. The fake Discord keeps a real per-channel bucket
+ * for message posts (5 per window, shared by the token, X-RateLimit-* headers on every answer); each
+ * "process" is its own @discordjs/rest client built with the bot's REST options, as two replicas are.
+ * Straight to Discord they collide and draw 429s; through `npm run discord:rest-proxy`
  * (one queue for all of them) they draw none and every message lands.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';

@@ -44,12 +44,12 @@ describe('the chart stack and discord.js in one process', () => {
     for (const [p, person] of people.entries()) {
       await services.people.touch(person, 'g1');
       for (const [i, id] of ids.entries()) await services.ratings.rate(person, id, 1 + ((i * (p + 2)) % 10), ctx);
-      await services.privacy!.setSharing(person, true, 'g1');
+      await services.privacy.setSharing(person, true, 'g1');
     }
-    const view = await services.profiles!.view({ viewer: people[0]!, scopeId: 'g1' });
+    const view = await services.profiles.view({ viewer: people[0]!, scopeId: 'g1' });
     expect(view.distributionChart?.subarray(1, 4).toString()).toBe('PNG');
     expect(view.grid?.subarray(1, 4).toString()).toBe('PNG');
-    const compared = await services.profiles!.compare({ requester: people[0]!, people, scopeId: 'g1' });
+    const compared = await services.profiles.compare({ requester: people[0]!, people, scopeId: 'g1' });
     expect(compared.heatmap?.subarray(1, 4).toString()).toBe('PNG');
 
     // Only now does discord.js load — the order in which `npm start` loads them.

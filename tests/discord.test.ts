@@ -268,7 +268,7 @@ describe('discord bot against the fake Discord', () => {
     // (The core's prompt hygiene may also neutralize mentions; allowed_mentions is what guarantees no ping.)
   });
 
-  it('a crash after each post but before its record posts nothing twice: the nonce returns the first message (row 13)', async () => {
+  it('a crash after each post but before its record posts nothing twice: the nonce returns the first message', async () => {
     const run = (await runOf(h, 'ivy'))!;
     const thread = (run.destination as { threadId: string }).threadId;
     // Let the previous test's display settle first: under load its last records can still be in flight,
@@ -347,7 +347,7 @@ describe('discord bot against the fake Discord', () => {
     expect([...h.fake.messages.values()].filter((m) => m.deleted).length).toBeGreaterThan(0);
 
     // The one place a core method is replaced: to make an unexpected failure happen on purpose.
-    const profiles = h.services.profiles!;
+    const profiles = h.services.profiles;
     const original = profiles.view;
     profiles.view = async () => {
       throw new Error('db exploded: secret details');

@@ -1,4 +1,4 @@
-/** Reliability row 6: every rating emoji variant maps to exactly 1..10; everything else to null. */
+/** Every rating emoji variant maps to exactly 1..10; everything else to null, so a stray reaction is never a vote. */
 import { describe, expect, it } from 'vitest';
 import { emojiToRating, isCancelEmoji, RATING_EMOJI, RATING_SLACK_NAMES } from '../src/platforms/emoji';
 

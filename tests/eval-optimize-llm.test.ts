@@ -3,7 +3,7 @@
  * the local fake server: every ablation row runs with the same image budget as the baselines.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runOptimizeEval } from '../src/eval/optimize';
+import { runOptimizeEval } from '../src/eval/optimize/experiment';
 import { createOpenAILlms } from '../src/providers/llm/openai';
 import { startFakeOpenAI, type FakeOpenAIServer } from './fakes/openai-server';
 

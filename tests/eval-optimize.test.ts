@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { runOptimizeEval, optimizeMarkdown, type OptimizeSummary } from '../src/eval/optimize';
+import { runOptimizeEval, type OptimizeSummary } from '../src/eval/optimize/experiment';
+import { optimizeMarkdown } from '../src/eval/optimize/report';
 
 const num = z.number().refine(Number.isFinite, 'finite');
 const generalRow = z.object({ max: num, max_minus_init: num, k_star: num, true_gain: num, images: z.number().int() });
@@ -34,9 +35,21 @@ describe('eval:optimize on a tiny configuration', () => {
         expect(r.images).toBe(5); // 1 initial + K·N = 1 + 2·2, the same for every row
         expect(r.max).toBeGreaterThanOrEqual(1);
         expect(r.max).toBeLessThanOrEqual(10);
-        expect(r.max_minus_init).toBeGreaterThanOrEqual(0); // the max includes the initial image
         expect(r.k_star).toBeGreaterThanOrEqual(0);
         expect(r.k_star).toBeLessThanOrEqual(2);
+      }
+    }
+    for (const table of [s.general, s.personal]) {
+      for (const r of Object.values(table)) {
+        // The per-iteration record agrees with the run metrics: its first entry is the initial image's
+        // score and its last the best score of the run (means over runs, each rounded to 4 decimals).
+        const first = r.best_so_far[0]!;
+        const last = r.best_so_far[r.best_so_far.length - 1]!;
+        expect(r.max).toBeCloseTo(last, 3);
+        expect(r.max_minus_init).toBeCloseTo(last - first, 3);
+        // K* is the earliest iteration reaching the max, so it is above 0 exactly when some run beat its
+        // initial image.
+        expect(r.k_star > 0).toBe(r.max_minus_init > 0);
       }
     }
     for (const r of Object.values(parsed.personal)) {

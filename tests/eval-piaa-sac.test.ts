@@ -12,8 +12,9 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import { buildPopulation } from '../src/eval/synthetic';
-import { sacPiaaData } from '../src/eval/piaa-sac';
-import { runPiaaProtocol, defaultConfig } from '../src/eval/piaa';
+import { sacPiaaData } from '../src/eval/piaa/sac';
+import { runPiaaProtocol } from '../src/eval/piaa/protocol';
+import { defaultConfig } from '../src/eval/piaa/config';
 import { FeaturesEmbedder } from '../src/providers/embedder/features';
 
 let root: string;

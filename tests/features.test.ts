@@ -19,7 +19,8 @@ import {
   thumbnailRgb,
   FEATURES_THUMB,
 } from '../src/providers/embedder/features';
-import { parseSketchPrompt, renderSketch } from '../src/providers/imagegen/sketch';
+import { parseSketchPrompt } from '../src/providers/imagegen/sketch/parse';
+import { renderSketch } from '../src/providers/imagegen/sketch/render';
 import { ImageStore } from '../src/core/images';
 import { EmbeddingService } from '../src/core/embeddings';
 import { UnknownImageError } from '../src/core/errors';

@@ -1,6 +1,7 @@
 /**
- * Forget is a state, not a one-off delete (reliability row 24), end to end on the real core and the
- * playground platform in-process, on PGlite and (with TEST_DATABASE_URL) PostgreSQL:
+ * Forget is a state, not a one-off delete (nothing a forgotten person does later is stored), end to end
+ * on the real core and the playground platform in-process, on PGlite and (with TEST_DATABASE_URL)
+ * PostgreSQL:
  *
  *  - a person rates, runs /optimize to the end, exports their data, and is forgotten in the MIDDLE of
  *    a second run (a GatedGenerator holds a generation): the run is cancelled and awaited, then
@@ -27,7 +28,7 @@ import { silentLogger } from '../src/log';
 import { createPlaygroundAdapter, personFor, type PlaygroundAdapter } from '../src/platforms/playground/adapter';
 import { forgetInState } from '../src/platforms/playground/forget';
 import { CHANNEL_ID, PlaygroundState, type PlaygroundMessage } from '../src/platforms/playground/state';
-import { storeReactionRating } from '../src/platforms/retry';
+import { storeReactionRating } from '../src/platforms/reactions';
 import { RESUMED } from '../commands/privacy';
 import { GatedGenerator, openTestCore, type TestCore } from './helpers/core';
 import { testBackends } from './helpers/db';
@@ -310,7 +311,7 @@ for (const backend of testBackends()) {
     it('/privacy action:resume opts her back in: a rating is stored again, and no message id is handed out twice', async () => {
       await run(ZOE, '/privacy action:resume');
       expect(lastFor(ZOE).text).toBe(RESUMED);
-      expect(await core.app.services.privacy!.isForgotten(personFor(ZOE))).toBe(false);
+      expect(await core.app.services.privacy.isForgotten(personFor(ZOE))).toBe(false);
       const seen = messages().at(-1)!.id;
       await run(ZOE, '/rate count:1');
       const m = rateMessages(seen)[0]!;

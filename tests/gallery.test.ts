@@ -8,7 +8,8 @@ import type { Database } from '../src/db/connection';
 import { queryRows } from '../src/db/util';
 import { ImageStore } from '../src/core/images';
 import { GALLERY_PROMPTS, ONBOARDING_PROMPTS, galleryImageIds, onboardingImageIds, seedGallery } from '../src/core/gallery';
-import { parseSketchPrompt, SketchGenerator } from '../src/providers/imagegen/sketch';
+import { parseSketchPrompt } from '../src/providers/imagegen/sketch/parse';
+import { SketchGenerator } from '../src/providers/imagegen/sketch/generator';
 import type { GenerateOptions, ImageGenerator } from '../src/core/ports';
 
 describe('gallery prompts', () => {

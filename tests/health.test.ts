@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHealthServer, evaluateReadiness, type HealthCheck } from '../src/health';
 import { silentLogger } from '../src/log';
-import { commandsTotal, valueOf } from '../src/metrics';
+import { commandsTotal, valueOf } from '../src/prometheus-metrics';
 
 const ok = (name: string): HealthCheck => ({ name, check: () => ({ ok: true, detail: 'fine' }) });
 

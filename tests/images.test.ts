@@ -56,7 +56,7 @@ for (const backend of testBackends()) {
 
     async function expectRejected(bytes: Buffer, reason: RegExp): Promise<void> {
       await expect(store.put(bytes, { source: 'uploaded' })).rejects.toSatisfy(
-        (e: unknown) => e instanceof InvalidImageError && reason.test((e).message),
+        (e: unknown) => e instanceof InvalidImageError && reason.test(e.message),
       );
       expect(await filesUnder(dir)).toEqual([]);
       expect(await rowCount()).toBe(0);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Writable } from 'node:stream';
-import { createLogger, redactSecrets } from '../src/log';
+import { createLogger } from '../src/log';
+import { redactSecrets } from '../src/redact';
 import { isSecretKey, maskValues, redactDeep, redactUrl, secretsFromEnv } from '../src/redact';
 
 function headerPairs(h: Headers): [string, string][] {
@@ -35,7 +36,7 @@ const SECRETS = [
   'whsec' + '_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
 ];
 
-describe('secret redaction (reliability #26)', () => {
+describe('secret redaction', () => {
   it('masks token-shaped strings in messages, fields and errors', () => {
     const { lines, log } = capture();
     for (const s of SECRETS) {

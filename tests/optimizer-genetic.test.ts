@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { GeneticProposer, crossover, mutate } from '../src/core/optimizer/genetic';
-import { RandomProposer } from '../src/core/optimizer/random';
+import { RandomProposer } from '../src/core/optimizer/random-proposer';
 import {
   ALL_KEYWORDS,
   KEYWORD_CATEGORIES,
@@ -10,7 +10,7 @@ import {
   parsePrompt,
 } from '../src/core/optimizer/keywords';
 import type { ScoredPrompt } from '../src/core/optimizer/proposer';
-import { parseSketchPrompt } from '../src/providers/imagegen/sketch';
+import { parseSketchPrompt } from '../src/providers/imagegen/sketch/parse';
 import { runLoop } from '../src/core/optimizer/loop';
 import { resolveRunParams } from '../src/core/optimizer/params';
 import { mulberry32, shuffle } from '../src/core/optimizer/rng';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { aggregate, createScorerObjective } from '../src/core/optimizer/objective';
-import { bestCandidate, computeMetrics, cosine, mostSimilar, selectHighRated } from '../src/core/optimizer/metrics';
+import { bestCandidate, computeMetrics, cosine, mostSimilar, selectHighRated } from '../src/core/optimizer/run-metrics';
 
 describe('optimizer metrics', () => {
   it('cosine by hand', () => {

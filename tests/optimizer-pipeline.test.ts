@@ -1,5 +1,5 @@
 /**
- * The loop's per-iteration pipeline (issue 3, "bench:loop"): feedback for all N candidates goes out in
+ * The loop's per-iteration pipeline (measured by `npm run bench:loop`): feedback for all N candidates goes out in
  * one round (bounded by the feedback concurrency), each image is handed to the objective's `prepare`
  * (embedding warm-up) as soon as it is stored — while other renders are still in flight — and none of
  * this changes what a run produces. Ordering is asserted through event logs, never through timing.
@@ -9,8 +9,7 @@ import { LlmProposer } from '../src/core/optimizer/llm';
 import { GeneticProposer } from '../src/core/optimizer/genetic';
 import { DEFAULT_FEEDBACK_CONCURRENCY, runLoop, type LoopDeps, type Objective, type ObjectiveResult } from '../src/core/optimizer/loop';
 import { resolveRunParams } from '../src/core/optimizer/params';
-import type { GenerateOptions, GeneratedImage, ImageGenerator } from '../src/core/ports';
-import type { FeedbackLlm, LlmMessageImage } from '../src/providers/llm/types';
+import type { FeedbackLlm, GenerateOptions, GeneratedImage, ImageGenerator, LlmMessageImage } from '../src/core/ports';
 import { FakeGenerator, KeywordObjective, MemoryImageStore, ScriptedOptimizerLlm, promptPng } from './fakes/optimizer-fakes';
 
 const PREF = ['watercolor', 'golden hour', 'pastel', 'minimalist'];

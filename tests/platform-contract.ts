@@ -1,12 +1,12 @@
 /**
  * ONE contract every chat adapter must honour, run against each through a small harness
- * (tests/contract-discord.test.ts, tests/contract-playground.test.ts; Slack later) — always on the
- * REAL core (tests/helpers/core.ts: createApp with the offline backends on PGlite); ratings are read
- * back from the database.
+ * (tests/contract-discord.test.ts, contract-discord-proxy, contract-playground, contract-slack) —
+ * always on the REAL core (tests/helpers/core.ts: createApp with the offline backends on PGlite);
+ * ratings are read back from the database.
  */
 import { describe, expect, it, beforeAll, afterAll } from 'vitest';
 import { waitFor } from './helpers/wait';
-import type { ReconcileReport } from '../src/platforms/reconcile';
+import type { ReconcileReport } from '../src/platforms/reaction-read-back';
 
 export interface HarnessMessage {
   id: string;

@@ -50,7 +50,7 @@ describe('playground rating clicks follow the ledger (real core, over HTTP)', ()
   });
 
   const ledger = (user: string, imageId: string) => core.rating(userKeyOf(personFor(user)), imageId);
-  const standing = (user: string, imageId: string) => core.app.services.ratings.standing!(personFor(user), imageId);
+  const standing = (user: string, imageId: string) => core.app.services.ratings.standing(personFor(user), imageId);
   const ids = () => [...messages.keys()];
 
   it('two concurrent clicks on one image, then a click that clears it: no rating is left anywhere', async () => {

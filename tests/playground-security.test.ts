@@ -24,7 +24,7 @@ import { silentLogger } from '../src/log';
 import { createPlaygroundAdapter, personFor, PlaygroundExposedError, type PlaygroundAdapter } from '../src/platforms/playground/adapter';
 import { renderRunEvent } from '../src/platforms/render-run';
 import { CHANNEL_ID } from '../src/platforms/playground/state';
-import { SketchGenerator } from '../src/providers/imagegen/sketch';
+import { SketchGenerator } from '../src/providers/imagegen/sketch/generator';
 import { openTestCore, TEST_IMAGE_SIZE, type TestCore } from './helpers/core';
 import { PlaygroundClient } from './helpers/playground-client';
 import { waitFor } from './helpers/wait';
@@ -232,7 +232,7 @@ describe('the playground over HTTP: origin, sessions, strict input (real core)',
         expect((await raw(adapter.url(), { path: p, headers: { cookie: victim, origin: ATTACKER } })).status).toBe(403);
       }
       expect(await effects()).toBe(before);
-      expect(await core.app.services.privacy!.isSharing(personFor('ann'))).toBe(false);
+      expect(await core.app.services.privacy.isSharing(personFor('ann'))).toBe(false);
       // The session was not switched either: ann is still ann.
       expect((await ann.snapshot()).person).toBe('ann');
     });
@@ -283,8 +283,8 @@ describe('the playground over HTTP: origin, sessions, strict input (real core)',
       expect((await bob.command('/privacy share:on')).status).toBe(200);
       const echo = [...adapter.state.messages.values()].filter((m) => !m.author.bot).at(-1)!;
       expect(echo.author.id).toBe('bob');
-      expect(await core.app.services.privacy!.isSharing(personFor('bob'))).toBe(true);
-      expect(await core.app.services.privacy!.isSharing(personFor('ann'))).toBe(false);
+      expect(await core.app.services.privacy.isSharing(personFor('bob'))).toBe(true);
+      expect(await core.app.services.privacy.isSharing(personFor('ann'))).toBe(false);
       expect((await bob.rate(imageMessageId, 6)).status).toBe(200);
       expect(await core.rating(userKeyOf(personFor('bob')), imageId)).toBe(6);
       expect(await core.rating(userKeyOf(personFor('ann')), imageId)).toBeNull();

@@ -1,7 +1,7 @@
 /**
- * Privacy (reliability rows 23 and 24): opt-in, scope from the verified event, one refusal wording,
- * forget in one transaction (checked by scanning EVERY table's text/json columns for the key),
- * uploaded image files deleted, late duplicate events dropped, export contains the ratings.
+ * Privacy: opt-in, scope from the verified event, one refusal wording, forget in one transaction
+ * (checked by scanning EVERY table's text/json columns for the key), uploaded image files deleted, late
+ * duplicate events dropped, export contains the ratings.
  */
 import { existsSync } from 'node:fs';
 import sharp from 'sharp';
@@ -18,21 +18,25 @@ import { testBackends } from './helpers/db';
 import { findCommand } from '../commands/index';
 import { parseMentions } from '../commands/mentions';
 import { FORGET_WARNING } from '../commands/privacy';
-import type { CommandContext, OutMessage } from '../src/platforms/types';
+import type { CommandContext, OutMessage } from '../commands/kit/types';
+import { MENTION_STYLES } from '../src/platforms/mention-styles';
 import { silentLogger } from '../src/log';
 
 describe('mentions in text options', () => {
   it('reads Discord and Slack mentions with the platform and workspace of the invoker', () => {
-    expect(parseMentions('<@123> <@!456>,<@123>', { platform: 'discord', userId: '1' })).toEqual([
+    expect(parseMentions('<@123> <@!456>,<@123>', { platform: 'discord', userId: '1' }, MENTION_STYLES.discord)).toEqual([
       { platform: 'discord', userId: '123' },
       { platform: 'discord', userId: '456' },
     ]);
-    expect(parseMentions('<@U1|ann><@U2>', { platform: 'slack', workspaceId: 'T9', userId: 'U0' })).toEqual([
+    expect(parseMentions('<@U1|ann><@U2>', { platform: 'slack', workspaceId: 'T9', userId: 'U0' }, MENTION_STYLES.slack)).toEqual([
       { platform: 'slack', userId: 'U1', displayName: 'ann', workspaceId: 'T9' },
       { platform: 'slack', userId: 'U2', workspaceId: 'T9' },
     ]);
-    expect(parseMentions('@Ann @bob', { platform: 'playground', userId: 'me' }).map((p) => p.userId)).toEqual(['ann', 'bob']);
-    expect(() => parseMentions('<@1> bob', { platform: 'discord', userId: '1' })).toThrow(/mention people with @/);
+    expect(parseMentions('@Ann @bob', { platform: 'playground', userId: 'me' }, MENTION_STYLES.playground).map((p) => p.userId)).toEqual([
+      'ann',
+      'bob',
+    ]);
+    expect(() => parseMentions('<@1> bob', { platform: 'discord', userId: '1' }, MENTION_STYLES.discord)).toThrow(/mention people with @/);
   });
 });
 import { createTasteWorld, type TasteWorld } from './helpers/taste-world';
@@ -173,6 +177,7 @@ for (const backend of testBackends()) {
           invocationId: 'i-1',
           options,
           log: silentLogger,
+          mentions: MENTION_STYLES.discord,
           services: { profiles: world.profiles, privacy: world.privacy },
           defer: async () => {},
           reply: async (m: OutMessage) => void replies.push(m),
@@ -230,18 +235,16 @@ for (const backend of testBackends()) {
         .insert(platformMessages)
         .values({ platform: 'discord', messageId: 'm-upload', channelId: 'c1', scopeId: 'g1', imageId: upload.id, kind: 'attachment' });
       // Dan's run with everything hanging off it.
-      await db
-        .insert(runs)
-        .values({
-          id: 'run-dan',
-          userKey: dan,
-          scopeId: 'g1',
-          requestKey: 'discord:i-1',
-          status: 'finished',
-          initialPrompt: 'a fox',
-          params: { members: [dan] },
-          state: { history: [] },
-        });
+      await db.insert(runs).values({
+        id: 'run-dan',
+        userKey: dan,
+        scopeId: 'g1',
+        requestKey: 'discord:i-1',
+        status: 'finished',
+        initialPrompt: 'a fox',
+        params: { members: [dan] },
+        state: { history: [] },
+      });
       await db.insert(runIterations).values({ runId: 'run-dan', iteration: 0, bestScore: 6, bestSoFar: 6, scorerN: 6 });
       await db
         .insert(candidates)
@@ -258,26 +261,22 @@ for (const backend of testBackends()) {
       await db.insert(scorerModels).values({ userKey: dan, model: 'an-earlier-embedder', method: 'finetune', n: 6, params: {} });
       await db.insert(processedEvents).values({ eventKey: 'discord:i-1', userKey: dan });
       // Bob's group run that included Dan: kept, but Dan's key leaves its JSON.
-      await db
-        .insert(runs)
-        .values({
-          id: 'run-bob',
-          userKey: bob,
-          status: 'finished',
-          initialPrompt: 'a lake',
-          params: { members: [bob, dan], objective: 'min' },
-        });
-      await db
-        .insert(candidates)
-        .values({
-          runId: 'run-bob',
-          iteration: 0,
-          idx: 0,
-          prompt: 'a lake',
-          imageId: gallery[1]!,
-          score: 5,
-          memberScores: { [bob]: 7, [dan]: 5 },
-        });
+      await db.insert(runs).values({
+        id: 'run-bob',
+        userKey: bob,
+        status: 'finished',
+        initialPrompt: 'a lake',
+        params: { members: [bob, dan], objective: 'min' },
+      });
+      await db.insert(candidates).values({
+        runId: 'run-bob',
+        iteration: 0,
+        idx: 0,
+        prompt: 'a lake',
+        imageId: gallery[1]!,
+        score: 5,
+        memberScores: { [bob]: 7, [dan]: 5 },
+      });
       await db
         .insert(outbox)
         .values({ runId: 'run-bob', key: 'run-bob:started', kind: 'run.started', payload: { params: { members: [bob, dan] } } });

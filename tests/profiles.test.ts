@@ -9,23 +9,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../src/db/connection';
 import { userKeyOf, type PersonRef } from '../src/core/identity';
 import { touchPerson } from '../src/core/people';
-import {
-  allDescriptorPhrases,
-  describeTaste,
-  directionResponses,
-  featureDirections,
-  gridSize,
-  imageGrid,
-  phraseDirections,
-  ratingDistributionChart,
-  separatingSentence,
-  slopePerSd,
-  type TextEmbedder,
-} from '../src/core/profiles';
+import { featureDirections, phraseDirections, type TextEmbedder } from '../src/core/profile-directions';
+import { allDescriptorPhrases } from '../src/core/profile-phrases';
+import { gridSize, imageGrid, ratingDistributionChart } from '../src/core/profile-pictures';
+import { describeTaste, separatingSentence } from '../src/core/profile-words';
+import { directionResponses, slopePerSd } from '../src/core/profiles';
 import { createRng } from '../src/core/random';
 import { inProcessChartRenderer } from '../src/charts/render';
-import { FeaturesEmbedder, FEATURE_DIM } from '../src/providers/embedder/features';
-import { renderSketch, parseSketchPrompt } from '../src/providers/imagegen/sketch';
+import { FeaturesEmbedder, FEATURE_DIM, FEATURE_GROUPS } from '../src/providers/embedder/features';
+import { parseSketchPrompt } from '../src/providers/imagegen/sketch/parse';
+import { renderSketch } from '../src/providers/imagegen/sketch/render';
 import { testBackends } from './helpers/db';
 import { createTasteWorld, type TasteWorld } from './helpers/taste-world';
 
@@ -62,7 +55,7 @@ describe('taste directions and descriptions (features-v1)', () => {
   });
 
   it('builds unit directions over the feature layout', () => {
-    const dirs = featureDirections();
+    const dirs = featureDirections(FEATURE_GROUPS);
     expect(dirs.map((d) => d.id)).toEqual(expect.arrayContaining(['warm', 'contrast', 'busy', 'saturated', 'dark', 'symmetry']));
     for (const d of dirs) {
       expect(d.vector).toHaveLength(FEATURE_DIM);
@@ -78,7 +71,7 @@ describe('taste directions and descriptions (features-v1)', () => {
   it('describes a warm lover as liking warm palettes, more than a neutral community', () => {
     const person = isWarm.map((w) => (w ? 8.5 : 3));
     const community = isWarm.map(() => 5.5);
-    const responses = directionResponses(X, person, community, featureDirections());
+    const responses = directionResponses(X, person, community, featureDirections(FEATURE_GROUPS));
     const warm = responses.find((r) => r.direction.id === 'warm')!;
     expect(warm.slope).toBeGreaterThan(1);
     expect(warm.relative).toBeCloseTo(warm.slope, 9);
@@ -93,11 +86,11 @@ describe('taste directions and descriptions (features-v1)', () => {
         X,
         isWarm.map((w) => (w ? 3 : 8.5)),
         community,
-        featureDirections(),
+        featureDirections(FEATURE_GROUPS),
       ),
     );
     expect(cool.likes).toContain('cool palettes');
-    const same = describeTaste(directionResponses(X, person, person, featureDirections()));
+    const same = describeTaste(directionResponses(X, person, person, featureDirections(FEATURE_GROUPS)));
     expect(same.moreThanCommunity).toEqual([]);
     expect(
       separatingSentence(
@@ -108,7 +101,7 @@ describe('taste directions and descriptions (features-v1)', () => {
             X,
             isWarm.map((w) => (w ? 3 : 8.5)),
             community,
-            featureDirections(),
+            featureDirections(FEATURE_GROUPS),
           ),
         },
       ),
@@ -120,7 +113,7 @@ describe('taste directions and descriptions (features-v1)', () => {
     expect(phrases.length).toBeGreaterThanOrEqual(140);
     expect(new Set(phrases).size).toBe(phrases.length);
     // Stand-in text tower living in the features space: "warm colors" points along warmth, "cool colors" against it.
-    const warm = featureDirections().find((d) => d.id === 'warm')!.vector;
+    const warm = featureDirections(FEATURE_GROUPS).find((d) => d.id === 'warm')!.vector;
     const rng = createRng(3);
     const text: TextEmbedder = {
       modelId: 'fake-clip',

@@ -1,8 +1,8 @@
 /**
- * Reliability scenario 1: the same reaction event delivered many times at once (gateway resume
- * replay, Slack retries, two processes) → exactly one vote row, one rating row, one audit row and no
- * error. The real test is on PostgreSQL (READ COMMITTED, a postgres.js pool of 20 connections);
- * PGlite runs it too. Without TEST_DATABASE_URL the PostgreSQL part is skipped, loudly.
+ * The same reaction event delivered many times at once (gateway resume replay, Slack retries, two
+ * processes) → exactly one vote row, one rating row, one audit row and no error. The real test is on
+ * PostgreSQL (READ COMMITTED, a postgres.js pool of 20 connections); PGlite runs it too. Without
+ * TEST_DATABASE_URL the PostgreSQL part is skipped, loudly.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { and, count, eq, sql } from 'drizzle-orm';
@@ -11,7 +11,7 @@ import { forgottenUsers, images, ratingEvents, ratingVotes, ratings } from '../s
 import { queryRows } from '../src/db/util';
 import { ForgottenError } from '../src/core/errors';
 import { hashUserKey } from '../src/core/identity';
-import type { RatingChange } from '../src/core/ports';
+import type { RatingChange } from '../src/core/records';
 import { RatingLedger, lockPersonExclusive } from '../src/core/ratings';
 import { TEST_DATABASE_URL, openFreshPostgres } from './helpers/db';
 

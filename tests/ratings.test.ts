@@ -9,7 +9,7 @@ import type { Database } from '../src/db/connection';
 import { forgottenUsers, images, ratingEvents, ratingVotes, ratings, userScopes, users } from '../src/db/schema';
 import { ForgottenError, InvalidScoreError, UnknownImageError } from '../src/core/errors';
 import { hashUserKey } from '../src/core/identity';
-import type { RatingChange, RatingContext } from '../src/core/ports';
+import type { RatingChange, RatingContext } from '../src/core/records';
 import { RatingLedger, monotonicClock } from '../src/core/ratings';
 import { touchPerson } from '../src/core/people';
 import { testBackends } from './helpers/db';

@@ -1,5 +1,5 @@
 /**
- * Reconciling a message's reactions with the ledger (core/reconcile.ts, platforms/reconcile.ts):
+ * Reconciling a message's reactions with the ledger (core/reaction-sync.ts, platforms/reaction-read-back.ts):
  * the pure plan, the one-pass-at-a-time scheduler, and the time rules on the real ledger (PGlite, and
  * PostgreSQL when TEST_DATABASE_URL is set): a snapshot never overrides a later live event.
  * The platforms' side (reading reactions over REST after a restart) is in the platform contract
@@ -12,10 +12,10 @@ import { claimReadBack, finishReadBack } from '../src/db/read-back-passes';
 import type { Database } from '../src/db/connection';
 import { hashUserKey, userKeyOf, type PersonRef } from '../src/core/identity';
 import { RatingLedger } from '../src/core/ratings';
-import { planReconcile, reconcileMessage, type ReconcileLedgerPort, type StandingVote } from '../src/core/reconcile';
-import { reconcileRecentMessages, reconcileScheduler } from '../src/platforms/reconcile';
+import { planReconcile, reconcileMessage, type ReconcileLedgerPort, type StandingVote } from '../src/core/reaction-sync';
+import { reconcileRecentMessages, reconcileScheduler } from '../src/platforms/reaction-read-back';
 import { silentLogger } from '../src/log';
-import { reconcileMessagesTotal, reconciledTotal, valueOf } from '../src/metrics';
+import { reconcileMessagesTotal, reconciledTotal, valueOf } from '../src/prometheus-metrics';
 import type { Services } from '../src/core/services';
 import { testBackends } from './helpers/db';
 

@@ -1,8 +1,8 @@
 /**
- * Reliability scenario 7: 100 ratings in a burst by one person → refits are coalesced (at most one
- * running plus one pending per person), the last refit starts after the last rating, other people
- * are not held up, and a failing refit neither reaches the rater nor stops later refits.
- * Refits are gated by hand-released promises, so nothing here depends on timing.
+ * A burst of 100 ratings by one person → refits are coalesced (at most one running plus one pending per
+ * person), the last refit starts after the last rating, other people are not held up, and a failing
+ * refit neither reaches the rater nor stops later refits. Refits are gated by hand-released promises, so
+ * nothing here depends on timing.
  */
 import { describe, expect, it } from 'vitest';
 import { RefitScheduler } from '../src/core/refit-scheduler';

@@ -1,5 +1,5 @@
 /**
- * Run output survives restarts (reliability rows 12 and 13).
+ * Run output survives restarts: a crash mid-run neither loses the run's posts nor posts them twice.
  *
  * Discord, on real PostgreSQL: the bot runs as a child process (real app + real adapter; only the
  * image provider is a slow double), /optimize starts, the child is SIGKILLed mid-run, and a new app +

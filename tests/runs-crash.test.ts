@@ -1,6 +1,7 @@
 /**
  * kill -9 a worker mid-iteration on real PostgreSQL (graphile-worker), start another: the run resumes
- * from its last completed iteration. Reliability row 12. Needs TEST_DATABASE_URL (CI sets it).
+ * from its last completed iteration, so a crash mid-run costs at most one iteration. Needs
+ * TEST_DATABASE_URL (CI sets it).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';

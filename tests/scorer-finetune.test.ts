@@ -9,7 +9,7 @@ import {
   lambdaIsStale,
   type FinetunePrior,
 } from '../src/core/scorer/finetune';
-import { srocc } from '../src/core/scorer/metrics';
+import { srocc } from '../src/core/scorer/quality-metrics';
 import { symEig } from '../src/core/scorer/linalg';
 import { candidateGram } from '../src/core/scorer/active';
 

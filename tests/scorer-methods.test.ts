@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createRng, type Rng } from '../src/core/random';
 import { RatingStore, subsetRatings, type PackedRatings } from '../src/core/scorer/data';
-import { averageRanks, mae, mse, pearson, srocc } from '../src/core/scorer/metrics';
+import { averageRanks, mae, mse, pearson, srocc } from '../src/core/scorer/quality-metrics';
 import { selectK, knnPredict } from '../src/core/scorer/knn';
 import { trainMeta, adapt, zeroMeta, shouldRetrainMeta, type MetaParams } from '../src/core/scorer/maml';
 import { autoSelect } from '../src/core/scorer/auto';

@@ -11,7 +11,7 @@ import {
   UnknownImageError,
   UnknownUserError,
 } from '../src/core/errors';
-import { srocc } from '../src/core/scorer/metrics';
+import { srocc } from '../src/core/scorer/quality-metrics';
 
 function unit(rng: Rng, d: number): Float32Array {
   const v = new Float32Array(d).map(() => rng.normal());

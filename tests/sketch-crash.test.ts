@@ -6,7 +6,9 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import sharp from 'sharp';
-import { buildSketchSvg, parseSketchPrompt, renderSketch } from '../src/providers/imagegen/sketch';
+import { parseSketchPrompt } from '../src/providers/imagegen/sketch/parse';
+import { renderSketch } from '../src/providers/imagegen/sketch/render';
+import { buildSketchSvg } from '../src/providers/imagegen/sketch/svg';
 
 const CRASHING = { prompt: 'colorful cyberpunk lavender azure secret moon symmetric oil painting', seed: 417697 };
 

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import sharp from 'sharp';
-import { parseSketchPrompt, renderSketch, SketchGenerator, buildSketchSvg } from '../src/providers/imagegen/sketch';
+import { parseSketchPrompt } from '../src/providers/imagegen/sketch/parse';
+import { renderSketch } from '../src/providers/imagegen/sketch/render';
+import { buildSketchSvg } from '../src/providers/imagegen/sketch/svg';
+import { SketchGenerator } from '../src/providers/imagegen/sketch/generator';
 import { CancelledError } from '../src/core/errors';
 
 const SIZE = 128;

@@ -18,14 +18,14 @@ import { GalleryProgress, ONBOARDING_PROMPTS, STARTER_TOTAL, progressThrottle } 
 import { EmbeddingService } from '../src/core/embeddings';
 import { ImageStore } from '../src/core/images';
 import { RatingLedger } from '../src/core/ratings';
-import { trainInline, type CommunityTrainer } from '../src/core/scorer';
+import { trainInline, type CommunityTrainer } from '../src/core/scorer/community';
 import { TasteService } from '../src/core/taste';
 import { FeaturesEmbedder } from '../src/providers/embedder/features';
 import { silentLogger } from '../src/log';
 import type { GenerateOptions, GeneratedImage, ImageGenerator } from '../src/core/ports';
 import { dispatchCommand } from '../src/platforms/dispatch';
-import type { CommandContext, OutMessage } from '../src/platforms/types';
-import { SketchGenerator } from '../src/providers/imagegen/sketch';
+import type { CommandContext, OutMessage } from '../commands/kit/types';
+import { SketchGenerator } from '../src/providers/imagegen/sketch/generator';
 import { waitFor } from './helpers/runs';
 
 const SIZE = 64;

@@ -1,8 +1,8 @@
 /**
- * Prompt hygiene (reliability row 22): a 200-string prompt-injection corpus goes through
- * sanitizePrompt (the person's input) and through the LLM output validation of the real openai
- * client against the fake server. Every result is valid or rejected, none carries invisible
- * characters, and no platform would parse a mention from it.
+ * Prompt hygiene, so no prompt can carry a mention, a link or hidden characters: a 200-string
+ * prompt-injection corpus goes through sanitizePrompt (the person's input) and through the LLM output
+ * validation of the real openai client against the fake server. Every result is valid or rejected, none
+ * carries invisible characters, and no platform would parse a mention from it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hasInvisible, neutralizeMentions, sanitizePrompt, sanitizeText, stripInvisible } from '../src/core/text-safety';

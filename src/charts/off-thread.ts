@@ -9,7 +9,8 @@
  * `close()`) fails only the requests it held: the next request starts a new one.
  */
 import { Worker } from 'node:worker_threads';
-import type { ChartRenderer, ChartRequest } from '../core/ports';
+import type { ChartRenderer } from '../core/ports';
+import type { ChartRequest } from '../core/records';
 import type { ChartJob, ChartReply } from './worker';
 
 export interface OffThreadChartRenderer extends ChartRenderer {

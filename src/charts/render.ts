@@ -20,9 +20,10 @@ import path from 'node:path';
 import { Resvg } from '@resvg/resvg-js';
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
-import type { Bar, ChartOptions, ChartRenderer, ChartRequest, HeatCell, LineSeries } from '../core/ports';
+import type { ChartRenderer } from '../core/ports';
+import type { Bar, ChartOptions, ChartRequest, HeatCell, LineSeries } from '../core/records';
 
-export type { Bar, ChartOptions, HeatCell, LinePoint, LineSeries } from '../core/ports';
+export type { Bar, ChartOptions, HeatCell, LineSeries } from '../core/records';
 
 export const CHART_FONT = 'DejaVu Sans';
 const FONT_DIRS = ['/usr/share/fonts/truetype/dejavu', '/usr/share/fonts/dejavu', '/usr/share/fonts/TTF'];

@@ -4,7 +4,7 @@
  * or the error's message.
  */
 import { parentPort } from 'node:worker_threads';
-import type { ChartRequest } from '../core/ports';
+import type { ChartRequest } from '../core/records';
 import { renderChart } from './render';
 
 export interface ChartJob {

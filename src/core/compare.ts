@@ -13,7 +13,7 @@
  * Divisive image = the largest spread of predictions after removing each member's own average
  * (leniency is not disagreement).
  */
-import { srocc } from './scorer/metrics';
+import { srocc } from './scorer/quality-metrics';
 
 export const MIN_MEMBERS = 2;
 export const MAX_MEMBERS = 8;

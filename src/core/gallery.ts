@@ -12,7 +12,8 @@ import type { Logger } from 'pino';
 import type { Db } from '../db/connection';
 import { CancelledError } from './errors';
 import { images } from '../db/schema';
-import type { ImageGenerator, ImageSource } from './ports';
+import type { ImageGenerator } from './ports';
+import type { ImageSource } from './records';
 import type { ImageStore } from './images';
 
 export interface GalleryPrompt {
@@ -206,6 +207,7 @@ export class GalleryProgress {
   constructor(enabled: boolean) {
     this.state = enabled ? 'pending' : 'off';
     this.done = new Promise<void>((resolve, reject) => {
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- `done` rejects with drawing's own failure, unchanged (whatever was thrown)
       this.settle = (err) => (err === undefined ? resolve() : reject(err));
     });
     this.done.catch(() => {});

@@ -30,7 +30,3 @@ export function parseUserKey(key: UserKey): PersonRef {
 export function hashUserKey(key: UserKey): string {
   return createHash('sha256').update(`tasteloop-forget:${key}`).digest('hex');
 }
-
-/** Community models are stored under reserved keys. */
-export const GLOBAL_USER_KEY = '__global__';
-export const META_USER_KEY = '__meta__';

@@ -14,7 +14,7 @@ import type { Db } from '../db/connection';
 import { images } from '../db/schema';
 import { ForgottenError, InvalidImageError, UnknownImageError } from './errors';
 import { isForgotten } from './people';
-import type { ImageRecord, ImageSource } from './ports';
+import type { ImageRecord, ImageSource } from './records';
 
 /** Largest accepted input file (before decoding). */
 export const MAX_IMAGE_INPUT_BYTES = 20 * 1024 * 1024;
@@ -106,6 +106,11 @@ export class ImageStore {
   path(id: string): string {
     if (!ID_PATTERN.test(id)) throw new UnknownImageError(id);
     return path.join(this.dir, id.slice(0, 2), `${id}.png`);
+  }
+
+  /** An image a person posted (an attachment or an upload), owned by them. */
+  ingest(bytes: Buffer, meta: { source: 'uploaded' | 'attachment'; ownerKey?: string }): Promise<ImageRecord> {
+    return this.put(bytes, { source: meta.source, ownerKey: meta.ownerKey });
   }
 
   async put(bytes: Buffer, meta: PutImageMeta): Promise<ImageRecord> {

@@ -1,16 +1,31 @@
 /**
  * The seams between the core and the outside. Providers (src/providers) implement the provider
  * interfaces; core services implement the service interfaces; platforms and commands use only these.
- * Nothing here imports a platform SDK.
+ * Nothing here imports a platform SDK. The plain data the core keeps and describes (images, ratings,
+ * chart requests) is in records.ts.
  */
 import type { UserKey } from './identity';
+import type { ChartRequest } from './records';
 
 // ---------- providers ----------
+
+/** A named run of consecutive dimensions of an embedding, e.g. the features embedder's "warmth" (2 dims). */
+export interface FeatureGroup {
+  readonly name: string;
+  readonly dims: number;
+}
 
 export interface Embedder {
   /** Stable id of the model, e.g. "features-v1" or "clip:Xenova/clip-vit-base-patch32". Vectors of different ids never mix. */
   readonly modelId: string;
   readonly dim: number;
+  /**
+   * The vector's layout as named groups, in order (their dims add up to `dim`), when its dimensions
+   * mean something on their own — the built-in features embedder. The core builds named taste
+   * directions from them (src/core/profile-directions.ts). Absent for learned embeddings such as CLIP,
+   * whose dimensions have no names: profiles then use a TextEmbedder's phrases, or go without words.
+   */
+  readonly featureGroups?: readonly FeatureGroup[];
   /** Embed normalized PNG images. Returns unit-length vectors, one per input, in order. */
   embed(images: Buffer[]): Promise<Float32Array[]>;
   /** For startup logs. */
@@ -43,49 +58,6 @@ export interface ImageGenerator {
   readonly concurrency: number;
   generate(prompt: string, opts?: GenerateOptions): Promise<GeneratedImage>;
   describe(): string;
-}
-
-// ---------- core records ----------
-
-export type ImageSource = 'gallery' | 'onboarding' | 'generated' | 'uploaded' | 'attachment';
-
-export interface ImageRecord {
-  id: string;
-  width: number;
-  height: number;
-  bytes: number;
-  source: ImageSource;
-  prompt: string | null;
-  generator: string | null;
-  seed: number | null;
-  ownerKey: string | null;
-  createdAt: Date;
-}
-
-export interface RatingContext {
-  /** e.g. "discord", "slack", "playground", "reaction", "eval". */
-  source: string;
-  /** Guild id / Slack team id: where the rating happened. */
-  scopeId?: string;
-  channelId?: string;
-  messageId?: string;
-}
-
-export interface RatingChange {
-  userKey: UserKey;
-  imageId: string;
-  /** Effective rating before and after; null = none. */
-  before: number | null;
-  after: number | null;
-  /** false when the event was a duplicate or stale and changed nothing. */
-  changed: boolean;
-}
-
-export interface ScorerQuality {
-  n: number;
-  srocc: number | null;
-  mse: number | null;
-  mae: number | null;
 }
 
 // ---------- LLM (implemented in src/providers/llm; the core never imports an SDK) ----------
@@ -159,59 +131,7 @@ export interface Moderator {
   checkImage(image: LlmMessageImage, opts?: ModerationOptions): Promise<ModerationResult>;
 }
 
-/** Constructor options shared by the OpenAI-backed implementations. */
-
 // ---------- charts ----------
-
-/** Size, titles and density of a chart PNG. */
-export interface ChartOptions {
-  title?: string;
-  /** Final PNG width and height in CSS pixels (before `scale`). Default 640×400. */
-  width?: number;
-  height?: number;
-  xTitle?: string;
-  yTitle?: string;
-  /** Pixel density multiplier of the PNG (2 = retina). Default 1. */
-  scale?: number;
-  /** The y values are counts: whole-number ticks only. */
-  integerY?: boolean;
-}
-
-export interface LinePoint {
-  x: number;
-  y: number;
-  /** Optional band (e.g. mean ± std). */
-  lo?: number;
-  hi?: number;
-}
-export interface LineSeries {
-  name: string;
-  points: LinePoint[];
-}
-
-export interface Bar {
-  label: string;
-  value: number;
-  /** Side-by-side groups within a label (e.g. method per shot count). */
-  group?: string;
-  /** Symmetric error bar (e.g. std). */
-  error?: number;
-}
-
-export interface HeatCell {
-  x: string;
-  y: string;
-  value: number;
-}
-
-/** One picture to draw, as plain data (it crosses a thread boundary). */
-export type ChartRequest =
-  | { kind: 'line'; series: LineSeries[]; options?: ChartOptions & { yDomain?: [number, number]; xLog?: boolean } }
-  | { kind: 'bar'; bars: Bar[]; options?: ChartOptions }
-  | { kind: 'heatmap'; cells: HeatCell[]; options?: ChartOptions & { decimals?: number } }
-  | { kind: 'histogram'; values: number[]; options?: ChartOptions & { bins?: number; extent?: [number, number] } }
-  /** A hand-made SVG (text strips, labels) rasterized with the same fonts as the charts. */
-  | { kind: 'svg'; svg: string; scale?: number };
 
 /**
  * Draws charts to PNG. The core describes what to draw; the implementation decides where the chart

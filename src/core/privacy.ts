@@ -1,13 +1,13 @@
 /**
  * Privacy: opt-in sharing, who may see or use whose profile, forgetting and exporting a person.
  *
- * Visibility rule (reliability row 23): another person's profile can be seen (/profile user:…),
+ * Visibility rule: another person's profile can be seen (/profile user:…),
  * compared (/compare) or included in a group run only when that person opted in
  * (users.share_profile) AND both people have been seen in the scope the request came from
  * (user_scopes; the scope is the guild / workspace of the verified platform event, never a command
  * argument). Every refusal throws the same ProfileNotAvailableError, whatever the reason.
  *
- * Forget (row 24) is a state, not a one-off delete (the privacy service's forget runs the steps):
+ * Forget is a state, not a one-off delete (the privacy service's forget runs the steps):
  *  1. tombstone: forgotten_users gets the hash of the person's key (never the key), committed at
  *     once under their exclusive advisory lock. Everything that stores for a person (ratings, touch,
  *     run start) checks it under the shared lock, so from here on nothing new is stored: those entry
@@ -175,10 +175,60 @@ async function forgetInTx(tx: Tx, userKey: UserKey): Promise<ForgetReport> {
     .insert(forgottenUsers)
     .values({ userKeyHash: hashUserKey(userKey) })
     .onConflictDoNothing();
-  const db = tx as unknown as Db;
 
   const runIds = (await tx.select({ id: runs.id }).from(runs).where(eq(runs.userKey, userKey))).map((r) => r.id);
-  // Their text: every prompt of their runs (the initial one and each candidate's).
+  const prompts = await promptsOfRuns(tx, runIds);
+  const imageIds = await imagesToForget(tx, userKey, runIds, prompts);
+
+  const affected = await tx.selectDistinct({ k: ratings.userKey }).from(ratings).where(inArray(ratings.imageId, imageIds));
+
+  await tx.delete(platformMessages).where(or(inArray(platformMessages.runId, runIds), inArray(platformMessages.imageId, imageIds)));
+  await tx.delete(outbox).where(inArray(outbox.runId, runIds));
+  await tx.delete(usage).where(or(eq(usage.userKey, userKey), inArray(usage.runId, runIds)));
+  await tx.delete(candidates).where(inArray(candidates.runId, runIds));
+  await tx.delete(runIterations).where(inArray(runIterations.runId, runIds));
+  const deletedRuns = await tx.delete(runs).where(inArray(runs.id, runIds)).returning({ id: runs.id });
+
+  const mine = (
+    col: typeof ratings.userKey | typeof ratingVotes.userKey | typeof ratingEvents.userKey,
+    img: typeof ratings.imageId | typeof ratingVotes.imageId | typeof ratingEvents.imageId,
+  ) => or(eq(col, userKey), inArray(img, imageIds));
+  const deletedRatings = await tx.delete(ratings).where(mine(ratings.userKey, ratings.imageId)).returning({ k: ratings.userKey });
+  const deletedVotes = await tx
+    .delete(ratingVotes)
+    .where(mine(ratingVotes.userKey, ratingVotes.imageId))
+    .returning({ k: ratingVotes.userKey });
+  const deletedEvents = await tx
+    .delete(ratingEvents)
+    .where(mine(ratingEvents.userKey, ratingEvents.imageId))
+    .returning({ k: ratingEvents.userKey });
+
+  await tx.delete(scorerModels).where(eq(scorerModels.userKey, userKey));
+  await tx.delete(userScopes).where(eq(userScopes.userKey, userKey));
+  await tx.delete(processedEvents).where(eq(processedEvents.userKey, userKey));
+  await tx.delete(users).where(eq(users.userKey, userKey));
+  await tx.delete(embeddings).where(inArray(embeddings.imageId, imageIds));
+  await tx.delete(images).where(inArray(images.id, imageIds));
+
+  await dropFromGroupRuns(tx, userKey);
+
+  return {
+    userKey,
+    person: parseUserKey(userKey),
+    runIds,
+    imageIds,
+    prompts: [...prompts],
+    ratings: deletedRatings.filter((r) => r.k === userKey).length,
+    votes: deletedVotes.filter((r) => r.k === userKey).length,
+    ratingEvents: deletedEvents.filter((r) => r.k === userKey).length,
+    runs: deletedRuns.length,
+    images: imageIds.length,
+    affectedPeople: affected.map((a) => a.k).filter((k) => k !== userKey),
+  };
+}
+
+/** Their text: every prompt of their runs (the initial one and each candidate's). */
+async function promptsOfRuns(tx: Tx, runIds: string[]): Promise<Set<string>> {
   const prompts = new Set<string>();
   for (const r of await tx.select({ p: runs.initialPrompt, params: runs.params }).from(runs).where(inArray(runs.id, runIds))) {
     prompts.add(r.p);
@@ -188,11 +238,17 @@ async function forgetInTx(tx: Tx, userKey: UserKey): Promise<ForgetReport> {
   for (const c of await tx.selectDistinct({ p: candidates.prompt }).from(candidates).where(inArray(candidates.runId, runIds)))
     prompts.add(c.p);
   prompts.delete('');
+  return prompts;
+}
 
-  // Images that are theirs: uploads/attachments they brought, and every image made from their
-  // prompts — committed candidates, images checkpointed by an iteration that never committed
-  // (runs.state.partial), and any generated image carrying one of their prompts (stored just before
-  // a crash, never checkpointed). Starter images and images other people's runs show are kept.
+/**
+ * Images that are theirs: uploads/attachments they brought, and every image made from their
+ * prompts — committed candidates, images checkpointed by an iteration that never committed
+ * (runs.state.partial), and any generated image carrying one of their prompts (stored just before
+ * a crash, never checkpointed). Starter images and images other people's runs show are kept.
+ */
+async function imagesToForget(tx: Tx, userKey: UserKey, runIds: string[], prompts: Set<string>): Promise<string[]> {
+  const db = tx as unknown as Db;
   const candidateIds = new Set<string>();
   for (const r of await tx.select({ id: images.id }).from(images).where(eq(images.ownerKey, userKey))) candidateIds.add(r.id);
   for (const r of await tx
@@ -233,39 +289,11 @@ async function forgetInTx(tx: Tx, userKey: UserKey): Promise<ForgetReport> {
       .where(and(inArray(candidates.imageId, ids), ne(runs.userKey, userKey)));
     for (const r of others) if (r.id) kept.add(r.id);
   }
-  const imageIds = [...candidateIds].filter((id) => !kept.has(id)).sort();
+  return [...candidateIds].filter((id) => !kept.has(id)).sort();
+}
 
-  const affected = await tx.selectDistinct({ k: ratings.userKey }).from(ratings).where(inArray(ratings.imageId, imageIds));
-
-  await tx.delete(platformMessages).where(or(inArray(platformMessages.runId, runIds), inArray(platformMessages.imageId, imageIds)));
-  await tx.delete(outbox).where(inArray(outbox.runId, runIds));
-  await tx.delete(usage).where(or(eq(usage.userKey, userKey), inArray(usage.runId, runIds)));
-  await tx.delete(candidates).where(inArray(candidates.runId, runIds));
-  await tx.delete(runIterations).where(inArray(runIterations.runId, runIds));
-  const deletedRuns = await tx.delete(runs).where(inArray(runs.id, runIds)).returning({ id: runs.id });
-
-  const mine = (
-    col: typeof ratings.userKey | typeof ratingVotes.userKey | typeof ratingEvents.userKey,
-    img: typeof ratings.imageId | typeof ratingVotes.imageId | typeof ratingEvents.imageId,
-  ) => or(eq(col, userKey), inArray(img, imageIds));
-  const deletedRatings = await tx.delete(ratings).where(mine(ratings.userKey, ratings.imageId)).returning({ k: ratings.userKey });
-  const deletedVotes = await tx
-    .delete(ratingVotes)
-    .where(mine(ratingVotes.userKey, ratingVotes.imageId))
-    .returning({ k: ratingVotes.userKey });
-  const deletedEvents = await tx
-    .delete(ratingEvents)
-    .where(mine(ratingEvents.userKey, ratingEvents.imageId))
-    .returning({ k: ratingEvents.userKey });
-
-  await tx.delete(scorerModels).where(eq(scorerModels.userKey, userKey));
-  await tx.delete(userScopes).where(eq(userScopes.userKey, userKey));
-  await tx.delete(processedEvents).where(eq(processedEvents.userKey, userKey));
-  await tx.delete(users).where(eq(users.userKey, userKey));
-  await tx.delete(embeddings).where(inArray(embeddings.imageId, imageIds));
-  await tx.delete(images).where(inArray(images.id, imageIds));
-
-  // Other people's group runs that included them: keep the runs, drop the person's key from their JSON.
+/** Other people's group runs that included them: keep the runs, drop the person's key from their JSON. */
+async function dropFromGroupRuns(tx: Tx, userKey: UserKey): Promise<void> {
   const needle = JSON.stringify(userKey).slice(1, -1);
   const placeholder = FORGOTTEN_MEMBER;
   for (const [table, column] of [
@@ -280,20 +308,6 @@ async function forgetInTx(tx: Tx, userKey: UserKey): Promise<ForgetReport> {
     await tx.execute(sql`update ${sql.identifier(table)} set ${sql.identifier(column)} = replace(${sql.identifier(column)}::text, ${needle}, ${placeholder})::jsonb
       where ${sql.identifier(column)} is not null and strpos(${sql.identifier(column)}::text, ${needle}) > 0`);
   }
-
-  return {
-    userKey,
-    person: parseUserKey(userKey),
-    runIds,
-    imageIds,
-    prompts: [...prompts],
-    ratings: deletedRatings.filter((r) => r.k === userKey).length,
-    votes: deletedVotes.filter((r) => r.k === userKey).length,
-    ratingEvents: deletedEvents.filter((r) => r.k === userKey).length,
-    runs: deletedRuns.length,
-    images: imageIds.length,
-    affectedPeople: affected.map((a) => a.k).filter((k) => k !== userKey),
-  };
 }
 
 // ---------------------------------------------------------------- export

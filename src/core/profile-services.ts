@@ -2,7 +2,7 @@
  * The `profiles` and `privacy` sections of `Services` (src/core/services.ts), built from the core
  * services. src/app.ts plugs them in:
  *
- *   const { profiles, privacy } = createProfileServices({ db, charts, taste, images, ledger, embeddings, runs, log });
+ *   const { profiles, privacy } = createProfileServices({ db, charts, taste, images, ledger, embeddings, embedder, runs, log });
  *
  * Everything that reads another person's data goes through assertCanUseProfile first.
  */
@@ -12,27 +12,19 @@ import { platformMessages, users } from '../db/schema';
 import { silentLogger, type Logger } from '../log';
 import { compareTastes, matchCells, MAX_MEMBERS, MIN_MEMBERS, uniqueNames, type CompareMember, type CompareResult } from './compare';
 import type { EmbeddingService } from './embeddings';
-import type { ChartRenderer } from './ports';
+import type { ChartRenderer, Embedder } from './ports';
 import { CommandInputError, ForgottenError, TasteloopError } from './errors';
 import { galleryImageIds, onboardingImageIds } from './gallery';
 import { parseUserKey, userKeyOf, type PersonRef, type UserKey } from './identity';
 import type { ImageStore } from './images';
 import { isForgotten, resumePerson, touchPerson } from './people';
 import { assertCanUseProfile, exportPerson, forgetPerson, isSharing, setSharing, tombstonePerson, type ForgetHook } from './privacy';
-import {
-  describeTaste,
-  directionResponses,
-  directionsFor,
-  imageGrid,
-  ratingDistributionChart,
-  separatingSentence,
-  type DirectionResponse,
-  type GridRow,
-  type TasteDirection,
-  type TextEmbedder,
-} from './profiles';
+import { directionsFor, type TasteDirection, type TextEmbedder } from './profile-directions';
+import { imageGrid, ratingDistributionChart, type GridRow } from './profile-pictures';
+import { describeTaste, separatingSentence } from './profile-words';
+import { directionResponses, type DirectionResponse } from './profiles';
 import type { RatingLedger } from './ratings';
-import type { CompareView, PrivacyApi, ProfilesApi, ProfileView } from './services';
+import type { CompareView, ForgetSummary, PrivacyApi, ProfilesApi, ProfileView } from './services';
 import type { TasteService } from './taste';
 
 export interface ProfileServicesDeps {
@@ -43,6 +35,8 @@ export interface ProfileServicesDeps {
   images: ImageStore;
   ledger: RatingLedger;
   embeddings: EmbeddingService;
+  /** The embedder behind `embeddings`: its named feature groups, when it has them, become the taste directions. */
+  embedder: Pick<Embedder, 'modelId' | 'featureGroups'>;
   /** CLIP text tower, when available: descriptions from ~150 phrases instead of feature directions. */
   text?: TextEmbedder;
   /** To stop a forgotten person's active run, and wait for it, before their rows go. */
@@ -63,12 +57,30 @@ export interface ProfileServices {
 }
 
 export function createProfileServices(deps: ProfileServicesDeps): ProfileServices {
+  const ctx = profileContext(deps);
+  return {
+    profiles: {
+      view: (args) => viewProfile(deps, ctx, args),
+      compare: (args) => compareProfiles(deps, ctx, args),
+    },
+    privacy: createPrivacyApi(deps),
+  };
+}
+
+/** What /profile and /compare share: the taste directions, the reference set, responses and names. */
+interface ProfileContext {
+  referenceIds(extraFrom?: UserKey[]): Promise<string[]>;
+  responsesFor(keys: UserKey[], refIds: string[]): Promise<Map<UserKey, DirectionResponse[]>>;
+  namesOf(keys: UserKey[], hints?: PersonRef[]): Promise<Map<UserKey, string>>;
+}
+
+function profileContext(deps: ProfileServicesDeps): ProfileContext {
   const { db, taste, ledger } = deps;
   const log = deps.log ?? silentLogger;
   const limit = deps.referenceLimit ?? 300;
   let directions: Promise<TasteDirection[]> | null = null;
   const getDirections = () =>
-    (directions ??= directionsFor(taste.modelId, deps.text).catch((err: unknown) => {
+    (directions ??= directionsFor(deps.embedder, deps.text).catch((err: unknown) => {
       directions = null;
       log.warn({ err }, 'taste directions unavailable; profiles go without a description');
       return [];
@@ -113,115 +125,130 @@ export function createProfileServices(deps: ProfileServicesDeps): ProfileService
     return out;
   }
 
-  const profiles: ProfilesApi = {
-    async view({ viewer, target, scopeId }): Promise<ProfileView> {
-      const viewerKey = await touchPerson(db, viewer, scopeId);
-      const targetKey = target ? userKeyOf(target) : viewerKey;
-      const self = targetKey === viewerKey;
-      await assertCanUseProfile(db, { requesterKey: viewerKey, targetKey, scopeId });
-      const summary = await taste.profile(targetKey, { top: 4 });
-      const name = (await namesOf([targetKey], target ? [target] : [viewer])).get(targetKey)!;
-      const refIds = await referenceIds([targetKey]);
-      const responses = summary.ratings > 0 ? (await responsesFor([targetKey], refIds)).get(targetKey) : undefined;
-      const description = responses
-        ? describeTaste(responses, { subject: self ? 'You' : name })
-        : {
-            likes: [],
-            dislikes: [],
-            moreThanCommunity: [],
-            lessThanCommunity: [],
-            text: self ? 'Rate some images with /rate and I will describe your taste.' : `${name} has no ratings yet.`,
-          };
-      const scores = (await ledger.listRatings(targetKey)).map((r) => r.score);
-      const distributionChart = scores.length
-        ? await ratingDistributionChart(deps.charts, scores, { title: `${self ? 'Your' : `${name}'s`} ratings (${scores.length})` })
-        : null;
-      const rows: GridRow[] = [];
-      const tiles = async (items: { id: string; caption: string }[]) => {
-        const out = [];
-        for (const it of items) {
-          const png = await deps.images.readBytes(it.id).catch(() => null);
-          if (png) out.push({ png, caption: it.caption });
-        }
-        return out;
-      };
-      const top = await tiles(summary.topImages.map((t) => ({ id: t.image.id, caption: `rated ${t.score}/10` })));
-      if (top.length) rows.push({ label: 'Top rated', tiles: top });
-      const fav = await tiles(
-        summary.predictedFavorites.map((t) => ({ id: t.image.id, caption: `predicted ${formatScore(t.predicted)}` })),
-      );
-      if (fav.length && summary.ratings > 0) rows.push({ label: 'Predicted favorites (not rated yet)', tiles: fav });
-      const grid = rows.length ? await imageGrid(deps.charts, rows) : null;
-      return {
-        summary,
-        name,
-        self,
-        description: description.text,
-        likes: description.likes,
-        dislikes: description.dislikes,
-        moreThanCommunity: description.moreThanCommunity,
-        lessThanCommunity: description.lessThanCommunity,
-        distributionChart,
-        grid,
-      };
-    },
+  return { referenceIds, responsesFor, namesOf };
+}
 
-    async compare({ requester, people, scopeId }): Promise<CompareView> {
-      const requesterKey = await touchPerson(db, requester, scopeId);
-      let keys = [...new Set(people.map(userKeyOf))];
-      if (keys.length === 1 && keys[0] !== requesterKey) keys = [requesterKey, ...keys];
-      if (keys.length < MIN_MEMBERS || keys.length > MAX_MEMBERS) {
-        throw new CommandInputError(
-          `Compare ${MIN_MEMBERS} to ${MAX_MEMBERS} different people (you named ${keys.length}).`,
-          '/compare users:@a @b [@c …]',
-        );
-      }
-      for (const k of keys) await assertCanUseProfile(db, { requesterKey, targetKey: k, scopeId });
-      const names = await namesOf(keys, [requester, ...people]);
-      const refIds = await referenceIds(keys);
-      if (refIds.length < 2)
-        throw new CommandInputError('There are not enough shared images to compare tastes yet; try again once the gallery is ready.');
-      const members: CompareMember[] = [];
-      for (const k of keys) {
-        members.push({
-          key: k,
-          name: names.get(k)!,
-          predictions: await taste.predict(k, refIds),
-          ratings: new Map((await ledger.listRatings(k)).map((r) => [r.imageId, r.score])),
-        });
-      }
-      const result = compareTastes(members, refIds);
-      const fa = members[result.farthest.a]!;
-      const fb = members[result.farthest.b]!;
-      const responses = await responsesFor([fa.key, fb.key], refIds);
-      const ra = responses.get(fa.key);
-      const rb = responses.get(fb.key);
-      const separation = ra && rb ? separatingSentence({ name: fa.name, responses: ra }, { name: fb.name, responses: rb }) : null;
-      const counts = members.map((m) => m.ratings.size);
-      const text = renderCompare(result, separation, counts);
-      const heat =
-        members.length >= 3
-          ? await deps.charts.render({
-              kind: 'heatmap',
-              cells: matchCells(result),
-              options: { title: 'Taste match (%)', decimals: 0, width: 120 + 70 * members.length, height: 80 + 50 * members.length },
-            })
-          : null;
-      return {
-        members: result.members,
-        pairs: result.pairs.map((p) => ({ a: members[p.a]!.name, b: members[p.b]!.name, percent: p.percent, explanation: p.explanation })),
-        text,
-        heatmap: heat,
-        consensusImageId: result.consensus.imageId,
-        divisiveImageId: result.divisive.imageId,
-      };
-    },
+/** The image rows of a profile: the person's top-rated images and, once they rated, the predicted favorites. */
+async function profileGrid(deps: ProfileServicesDeps, summary: ProfileView['summary']): Promise<Buffer | null> {
+  const rows: GridRow[] = [];
+  const tiles = async (items: { id: string; caption: string }[]) => {
+    const out = [];
+    for (const it of items) {
+      const png = await deps.images.readBytes(it.id).catch(() => null);
+      if (png) out.push({ png, caption: it.caption });
+    }
+    return out;
   };
+  const top = await tiles(summary.topImages.map((t) => ({ id: t.image.id, caption: `rated ${t.score}/10` })));
+  if (top.length) rows.push({ label: 'Top rated', tiles: top });
+  const fav = await tiles(summary.predictedFavorites.map((t) => ({ id: t.image.id, caption: `predicted ${formatScore(t.predicted)}` })));
+  if (fav.length && summary.ratings > 0) rows.push({ label: 'Predicted favorites (not rated yet)', tiles: fav });
+  return rows.length ? await imageGrid(deps.charts, rows) : null;
+}
 
+async function viewProfile(
+  deps: ProfileServicesDeps,
+  ctx: ProfileContext,
+  { viewer, target, scopeId }: Parameters<ProfilesApi['view']>[0],
+): Promise<ProfileView> {
+  const { db, taste, ledger } = deps;
+  const viewerKey = await touchPerson(db, viewer, scopeId);
+  const targetKey = target ? userKeyOf(target) : viewerKey;
+  const self = targetKey === viewerKey;
+  await assertCanUseProfile(db, { requesterKey: viewerKey, targetKey, scopeId });
+  const summary = await taste.profile(targetKey, { top: 4 });
+  const name = (await ctx.namesOf([targetKey], target ? [target] : [viewer])).get(targetKey)!;
+  const refIds = await ctx.referenceIds([targetKey]);
+  const responses = summary.ratings > 0 ? (await ctx.responsesFor([targetKey], refIds)).get(targetKey) : undefined;
+  const description = responses
+    ? describeTaste(responses, { subject: self ? 'You' : name })
+    : {
+        likes: [],
+        dislikes: [],
+        moreThanCommunity: [],
+        lessThanCommunity: [],
+        text: self ? 'Rate some images with /rate and I will describe your taste.' : `${name} has no ratings yet.`,
+      };
+  const scores = (await ledger.listRatings(targetKey)).map((r) => r.score);
+  const distributionChart = scores.length
+    ? await ratingDistributionChart(deps.charts, scores, { title: `${self ? 'Your' : `${name}'s`} ratings (${scores.length})` })
+    : null;
+  const grid = await profileGrid(deps, summary);
+  return {
+    summary,
+    name,
+    self,
+    description: description.text,
+    likes: description.likes,
+    dislikes: description.dislikes,
+    moreThanCommunity: description.moreThanCommunity,
+    lessThanCommunity: description.lessThanCommunity,
+    distributionChart,
+    grid,
+  };
+}
+
+async function compareProfiles(
+  deps: ProfileServicesDeps,
+  ctx: ProfileContext,
+  { requester, people, scopeId }: Parameters<ProfilesApi['compare']>[0],
+): Promise<CompareView> {
+  const { db, taste, ledger } = deps;
+  const requesterKey = await touchPerson(db, requester, scopeId);
+  let keys = [...new Set(people.map(userKeyOf))];
+  if (keys.length === 1 && keys[0] !== requesterKey) keys = [requesterKey, ...keys];
+  if (keys.length < MIN_MEMBERS || keys.length > MAX_MEMBERS) {
+    throw new CommandInputError(
+      `Compare ${MIN_MEMBERS} to ${MAX_MEMBERS} different people (you named ${keys.length}).`,
+      '/compare users:@a @b [@c …]',
+    );
+  }
+  for (const k of keys) await assertCanUseProfile(db, { requesterKey, targetKey: k, scopeId });
+  const names = await ctx.namesOf(keys, [requester, ...people]);
+  const refIds = await ctx.referenceIds(keys);
+  if (refIds.length < 2)
+    throw new CommandInputError('There are not enough shared images to compare tastes yet; try again once the gallery is ready.');
+  const members: CompareMember[] = [];
+  for (const k of keys) {
+    members.push({
+      key: k,
+      name: names.get(k)!,
+      predictions: await taste.predict(k, refIds),
+      ratings: new Map((await ledger.listRatings(k)).map((r) => [r.imageId, r.score])),
+    });
+  }
+  const result = compareTastes(members, refIds);
+  const fa = members[result.farthest.a]!;
+  const fb = members[result.farthest.b]!;
+  const responses = await ctx.responsesFor([fa.key, fb.key], refIds);
+  const ra = responses.get(fa.key);
+  const rb = responses.get(fb.key);
+  const separation = ra && rb ? separatingSentence({ name: fa.name, responses: ra }, { name: fb.name, responses: rb }) : null;
+  const counts = members.map((m) => m.ratings.size);
+  const text = renderCompare(result, separation, counts);
+  const heat =
+    members.length >= 3
+      ? await deps.charts.render({
+          kind: 'heatmap',
+          cells: matchCells(result),
+          options: { title: 'Taste match (%)', decimals: 0, width: 120 + 70 * members.length, height: 80 + 50 * members.length },
+        })
+      : null;
+  return {
+    members: result.members,
+    pairs: result.pairs.map((p) => ({ a: members[p.a]!.name, b: members[p.b]!.name, percent: p.percent, explanation: p.explanation })),
+    text,
+    heatmap: heat,
+    consensusImageId: result.consensus.imageId,
+    divisiveImageId: result.divisive.imageId,
+  };
+}
+
+function createPrivacyApi(deps: ProfileServicesDeps): PrivacyApi {
+  const { db } = deps;
   /** Platforms' stores outside the database (PrivacyApi.onForget). */
   const forgetHooks = new Set<ForgetHook>();
-
-  const privacy: PrivacyApi = {
+  return {
     async setSharing(person, share, scopeId) {
       const key = await touchPerson(db, person, scopeId);
       await setSharing(db, key, share);
@@ -235,46 +262,7 @@ export function createProfileServices(deps: ProfileServicesDeps): ProfileService
       for (const k of keys) await assertCanUseProfile(db, { requesterKey, targetKey: k, scopeId });
       return keys;
     },
-    async forget(person) {
-      const key = userKeyOf(person);
-      // 1. From now on nothing new is stored for them (every entry point checks the tombstone).
-      await tombstonePerson(db, key);
-      // 2. Their run stops first: a run still executing could store an image after the deletes.
-      if (deps.runs) {
-        await deps.runs.cancel(key).catch((err: unknown) => log.warn({ err }, 'could not cancel the run of a person being forgotten'));
-        const stopped = (await deps.runs.waitStopped?.(key, { timeoutMs: deps.forgetRunWaitMs ?? 30_000 })) ?? true;
-        if (!stopped) log.warn('the run of a person being forgotten did not stop in time; deleting it anyway');
-      }
-      // A refit in flight must not write their scorer summary back after the deletes.
-      await taste.scheduler.settled(key);
-      // 3. One transaction; image files after commit.
-      const report = await forgetPerson(db, key, { imagePath: (id) => deps.images.path(id) });
-      taste.forget(key);
-      // Others lost their ratings of the deleted images; the community model lost this person.
-      for (const k of report.affectedPeople) taste.scheduler.request(k);
-      void taste.retrainCommunity().catch((err: unknown) => log.error({ err }, 'community retrain after forget failed'));
-      // 4. What platforms keep outside the database (the playground's conversation log and files).
-      const failed: string[] = [];
-      for (const hook of [...forgetHooks]) {
-        try {
-          await hook.forget(report);
-        } catch (err) {
-          failed.push(hook.name);
-          log.error({ err, hook: hook.name }, 'a platform could not forget a person');
-        }
-      }
-      // A platform still showing one of their runs may have recorded a message for it meanwhile.
-      await db
-        .delete(platformMessages)
-        .where(or(inArray(platformMessages.runId, report.runIds), inArray(platformMessages.imageId, report.imageIds)));
-      log.info(
-        { ratings: report.ratings, runs: report.runs, images: report.images, affected: report.affectedPeople.length },
-        'a person was forgotten',
-      );
-      // The database part is done and the person stays forgotten; asking again repeats the rest.
-      if (failed.length) throw new TasteloopError(`forget: ${failed.join(', ')} could not remove their copies`);
-      return { ratings: report.ratings, runs: report.runs, images: report.images };
-    },
+    forget: (person) => forgetEverywhere(deps, forgetHooks, person),
     isForgotten: (person) => isForgotten(db, userKeyOf(person)),
     resume: (person) => resumePerson(db, userKeyOf(person)),
     onForget(hook) {
@@ -289,8 +277,54 @@ export function createProfileServices(deps: ProfileServicesDeps): ProfileService
       return { filename: `tasteloop-export-${slug}.json`, json: JSON.stringify(data, null, 2) };
     },
   };
+}
 
-  return { profiles, privacy };
+/** PrivacyApi.forget: the person's rows, their run, the models they shaped, and the platforms' copies. */
+async function forgetEverywhere(
+  deps: ProfileServicesDeps,
+  forgetHooks: ReadonlySet<ForgetHook>,
+  person: PersonRef,
+): Promise<ForgetSummary> {
+  const { db, taste } = deps;
+  const log = deps.log ?? silentLogger;
+  const key = userKeyOf(person);
+  // 1. From now on nothing new is stored for them (every entry point checks the tombstone).
+  await tombstonePerson(db, key);
+  // 2. Their run stops first: a run still executing could store an image after the deletes.
+  if (deps.runs) {
+    await deps.runs.cancel(key).catch((err: unknown) => log.warn({ err }, 'could not cancel the run of a person being forgotten'));
+    const stopped = (await deps.runs.waitStopped?.(key, { timeoutMs: deps.forgetRunWaitMs ?? 30_000 })) ?? true;
+    if (!stopped) log.warn('the run of a person being forgotten did not stop in time; deleting it anyway');
+  }
+  // A refit in flight must not write their scorer summary back after the deletes.
+  await taste.scheduler.settled(key);
+  // 3. One transaction; image files after commit.
+  const report = await forgetPerson(db, key, { imagePath: (id) => deps.images.path(id) });
+  taste.forget(key);
+  // Others lost their ratings of the deleted images; the community model lost this person.
+  for (const k of report.affectedPeople) taste.scheduler.request(k);
+  void taste.retrainCommunity().catch((err: unknown) => log.error({ err }, 'community retrain after forget failed'));
+  // 4. What platforms keep outside the database (the playground's conversation log and files).
+  const failed: string[] = [];
+  for (const hook of [...forgetHooks]) {
+    try {
+      await hook.forget(report);
+    } catch (err) {
+      failed.push(hook.name);
+      log.error({ err, hook: hook.name }, 'a platform could not forget a person');
+    }
+  }
+  // A platform still showing one of their runs may have recorded a message for it meanwhile.
+  await db
+    .delete(platformMessages)
+    .where(or(inArray(platformMessages.runId, report.runIds), inArray(platformMessages.imageId, report.imageIds)));
+  log.info(
+    { ratings: report.ratings, runs: report.runs, images: report.images, affected: report.affectedPeople.length },
+    'a person was forgotten',
+  );
+  // The database part is done and the person stays forgotten; asking again repeats the rest.
+  if (failed.length) throw new TasteloopError(`forget: ${failed.join(', ')} could not remove their copies`);
+  return { ratings: report.ratings, runs: report.runs, images: report.images };
 }
 
 /** `6.4/10` (the core does not import the platforms' formatters). */

@@ -22,8 +22,8 @@ import { silentLogger, type Logger } from '../log';
 import { Emitter } from './emitter';
 import { ForgottenError, InvalidScoreError, TasteloopError, UnknownImageError } from './errors';
 import { hashUserKey, type UserKey } from './identity';
-import type { RatingChange, RatingContext } from './ports';
-import type { StandingVote } from './reconcile';
+import type { RatingChange, RatingContext } from './records';
+import type { StandingVote } from './reaction-sync';
 import { applyVoteEvent, isValidScore, type Vote, type VoteKind } from './vote-rules';
 
 export interface RatingEventInput {

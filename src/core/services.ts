@@ -4,13 +4,12 @@
  */
 import type { GalleryStatus } from './gallery';
 import type { PersonRef, UserKey } from './identity';
-import type { ImageRecord, RatingChange, RatingContext, ScorerQuality } from './ports';
+import type { ImageRecord, RatingChange, RatingContext, ScorerQuality } from './records';
 import type { FeedbackSet, GroupObjective, OptimizerKind, RunEvent } from './optimizer/events';
 import type { ForgetHook } from './privacy';
-import type { ReconcileMessageInput } from './reconcile';
+import type { ReconcileMessageInput } from './reaction-sync';
 
-/** See Services.messages.claimReadBack. */
-export type ReadBackClaim = 'claimed' | 'covered' | 'busy';
+import type { ReadBackClaim } from '../db/read-back-passes';
 
 /** A message the bot posted that carries an image people rate by reacting. */
 export interface RateableMessage {
@@ -52,10 +51,10 @@ export interface ProfileSummary {
 
 export interface Services {
   backends: Record<string, string>;
-  /** Taste profiles and comparisons (issue 6); see src/core/profile-services.ts. Optional until every Services builder wires it. */
-  profiles?: ProfilesApi;
-  /** Opt-in sharing, visibility checks, forget and export (issue 6). */
-  privacy?: PrivacyApi;
+  /** Taste profiles and comparisons; see src/core/profile-services.ts. */
+  profiles: ProfilesApi;
+  /** Opt-in sharing, visibility checks, forget and export. */
+  privacy: PrivacyApi;
   images: {
     get(id: string): Promise<ImageRecord | undefined>;
     readBytes(id: string): Promise<Buffer>;
@@ -69,20 +68,20 @@ export interface Services {
   ratings: {
     rate(person: PersonRef, imageId: string, score: number, ctx: RatingContext, eventTime?: Date): Promise<RatingChange>;
     unrate(person: PersonRef, imageId: string, score: number, ctx: RatingContext, eventTime?: Date): Promise<RatingChange>;
-    /** Scores of the person's votes standing on the image now, read from the ledger (the playground's buttons clear these). Optional for test doubles. */
-    standing?(person: PersonRef, imageId: string): Promise<number[]>;
+    /** Scores of the person's votes standing on the image now, read from the ledger (the playground's buttons clear these). */
+    standing(person: PersonRef, imageId: string): Promise<number[]>;
     count(userKey: UserKey): Promise<number>;
     /**
      * Brings the ledger in line with the rating reactions a message shows now (after the bot was
-     * away; see core/reconcile.ts). Returns how many votes it added and removed.
+     * away; see core/reaction-sync.ts). Returns how many votes it added and removed.
      */
     reconcile(m: ReconcileMessageInput): Promise<{ added: number; removed: number }>;
   };
   /**
    * The starter gallery, drawn in the background after start: lets /rate tell "still being drawn"
-   * from "nothing left to rate". Optional: test doubles may leave it out.
+   * from "nothing left to rate".
    */
-  gallery?: { status(): GalleryStatus };
+  gallery: { status(): GalleryStatus };
   taste: {
     /** Images to rate next (only images that exist): onboarding first for a new person, then active selection. */
     nextToRate(userKey: UserKey, k: number): Promise<ImageRecord[]>;
@@ -138,7 +137,7 @@ export interface Services {
   };
 }
 
-// ---------- profiles & privacy (issue 6) ----------
+// ---------- profiles & privacy ----------
 
 export interface ProfileView {
   summary: ProfileSummary;

@@ -16,19 +16,15 @@ import type { EmbeddingService } from './embeddings';
 import { galleryImageIds, onboardingImageIds } from './gallery';
 import type { UserKey } from './identity';
 import type { ImageStore } from './images';
-import type { ImageRecord, RatingChange } from './ports';
+import type { ImageRecord, RatingChange } from './records';
 import type { ProfileSummary } from './services';
 import type { RatingLedger } from './ratings';
 import { RefitScheduler } from './refit-scheduler';
-import {
-  packDataset,
-  ScorerService,
-  shouldRetrainMeta,
-  trainOffThread,
-  type CommunityTrainer,
-  type PackedRatings,
-  type ScorerMethod,
-} from './scorer';
+import type { ScorerMethod } from './scorer/auto';
+import { trainOffThread, type CommunityTrainer } from './scorer/community';
+import { packDataset, type PackedRatings } from './scorer/data';
+import { shouldRetrainMeta } from './scorer/maml';
+import { ScorerService } from './scorer/service';
 
 export interface TasteServiceDeps {
   db: Db;

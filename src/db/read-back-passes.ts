@@ -6,9 +6,14 @@
  * whose process died without finishing is taken over once its lease is out.
  */
 import { and, eq, isNull, lt, or } from 'drizzle-orm';
-import type { ReadBackClaim } from '../core/services';
 import type { Db } from './connection';
 import { readBackPasses } from './schema';
+
+/**
+ * 'claimed' = run the pass; 'covered' = a pass that started after it was needed has finished;
+ * 'busy' = one is running (wait and ask again).
+ */
+export type ReadBackClaim = 'claimed' | 'covered' | 'busy';
 
 /** Claims the platform's read-back for `holder`, atomically (one statement): see ReadBackClaim. */
 export async function claimReadBack(

@@ -150,7 +150,7 @@ export const ratingEvents = pgTable(
 export const scorerModels = pgTable(
   'scorer_models',
   {
-    userKey: text('user_key').notNull(), // '__global__' and '__meta__' for community models
+    userKey: text('user_key').notNull(),
     model: text('model').notNull(), // embedder model id
     method: text('method').notNull(),
     n: integer('n').notNull(),
@@ -305,7 +305,7 @@ export const processedEvents = pgTable('processed_events', {
 });
 
 /**
- * The latest reaction read-back per platform (platforms/reconcile.ts), shared by every process of a
+ * The latest reaction read-back per platform (platforms/reaction-read-back.ts), shared by every process of a
  * deployment: a process whose session began before another process's pass started is covered by that
  * pass and skips its own (db/read-back-passes.ts).
  */

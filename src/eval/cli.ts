@@ -47,6 +47,24 @@ export function parseArgs<T extends Record<string, ArgValue | undefined>>(argv: 
   return out as { [K in keyof T]: T[K] };
 }
 
+/** "1-5", "1,2,7" or "3" → [1,2,3,4,5] / [1,2,7] / [3]. */
+export function parseSeeds(spec: string): number[] {
+  const out: number[] = [];
+  for (const part of spec
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part);
+    if (!m) throw new UsageError(`--seeds takes seeds like 1-5 or 1,2,7 (got "${spec}")`);
+    const a = Number(m[1]);
+    const b = m[2] === undefined ? a : Number(m[2]);
+    if (b < a || b - a > 99) throw new UsageError(`--seeds range "${part}" must go upwards and span at most 100 seeds`);
+    for (let x = a; x <= b; x++) if (!out.includes(x)) out.push(x);
+  }
+  if (!out.length) throw new UsageError(`--seeds takes seeds like 1-5 or 1,2,7 (got "${spec}")`);
+  return out;
+}
+
 /** Progress for humans, on stderr (the last stdout line is machine-read). */
 export function progress(message: string): void {
   process.stderr.write(`${message}\n`);

@@ -1,7 +1,7 @@
 /**
  * Recomputes the `features` embedder's standardization constants (FEATURE_MEAN / FEATURE_SCALE) from
  * sketch renders of the gallery prompts plus random word mixes, and rewrites them in
- * src/providers/embedder/features.ts between the CALIBRATION markers.
+ * src/providers/embedder/features-calibration.data.ts between the CALIBRATION markers.
  *   npx tsx src/eval/features-calibrate.ts [--n 400] [--dry]
  * After changing the constants, bump FEATURES_MODEL_ID so old cached vectors are not mixed in.
  */
@@ -9,7 +9,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { GALLERY_PROMPTS, ONBOARDING_PROMPTS } from '../core/gallery';
 import { decodeForFeatures, extractFeatures, FEATURE_DIM, FEATURES_THUMB } from '../providers/embedder/features';
-import { parseSketchPrompt, renderSketch } from '../providers/imagegen/sketch';
+import { parseSketchPrompt } from '../providers/imagegen/sketch/parse';
+import { renderSketch } from '../providers/imagegen/sketch/render';
 
 const WORDS = {
   color: [
@@ -113,7 +114,7 @@ async function main(): Promise<void> {
     console.log(block);
     return;
   }
-  const file = fileURLToPath(new URL('../providers/embedder/features.ts', import.meta.url));
+  const file = fileURLToPath(new URL('../providers/embedder/features-calibration.data.ts', import.meta.url));
   const text = readFileSync(file, 'utf8').replace(/\/\/ CALIBRATION:BEGIN[\s\S]*?\/\/ CALIBRATION:END/, block);
   writeFileSync(file, text);
   console.log(`wrote constants from ${N} renders to ${file}`);

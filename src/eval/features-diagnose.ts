@@ -22,12 +22,7 @@ export interface LatentVisibility {
   lambda: number;
 }
 
-export async function diagnoseFeatures(opts: {
-  seed: number;
-  pool: number;
-  folds: number;
-  people?: number;
-}): Promise<{
+export async function diagnoseFeatures(opts: { seed: number; pool: number; folds: number; people?: number }): Promise<{
   modelId: string;
   dim: number;
   latents: LatentVisibility[];

@@ -4,7 +4,7 @@
  * evaluation can look up what the image shows (e.g. for the hidden judge).
  */
 import { createHash } from 'node:crypto';
-import type { ImageRecord } from '../core/ports';
+import type { ImageRecord } from '../core/records';
 import type { LoopImageStore } from '../core/optimizer/loop';
 
 export class MemoryImageStore implements LoopImageStore {

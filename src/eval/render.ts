@@ -5,7 +5,8 @@
  */
 import { writeFileSync } from 'node:fs';
 import sharp from 'sharp';
-import { parseSketchPrompt, renderSketch } from '../providers/imagegen/sketch';
+import { parseSketchPrompt } from '../providers/imagegen/sketch/parse';
+import { renderSketch } from '../providers/imagegen/sketch/render';
 
 function parseArgs(argv: string[]): { prompts: string[]; seed: number; size: number; out: string; spec: boolean } {
   const prompts: string[] = [];

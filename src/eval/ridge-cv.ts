@@ -1,7 +1,7 @@
 /**
  * K-fold ridge regression from image embeddings to many targets at once, for the evaluations'
  * diagnostics: how much of the hidden judge's scene properties (features-diagnose.ts) or of a virtual
- * person's noise-free taste (the embedding bound in piaa.ts) a *linear* model on the embedding can
+ * person's noise-free taste (the embedding bound in piaa/data.ts) a *linear* model on the embedding can
  * carry. Never a scorer: it is fitted on the hidden taste itself.
  *
  * One eigendecomposition of the training Gram per fold serves every λ and every target; each target

@@ -24,17 +24,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { createRng, type Rng } from '../core/random';
-import {
-  parseSketchPrompt,
-  renderSketch,
-  skyElements,
-  type SkyElements,
-  type Composition,
-  type Lighting,
-  type Medium,
-  type SceneSpec,
-  type Subject,
-} from '../providers/imagegen/sketch';
+import { parseSketchPrompt } from '../providers/imagegen/sketch/parse';
+import { renderSketch } from '../providers/imagegen/sketch/render';
+import { skyElements, type SkyElements } from '../providers/imagegen/sketch/paint/sky';
+import type { Composition, Lighting, Medium, SceneSpec, Subject } from '../providers/imagegen/sketch/scene';
 
 // ---------------------------------------------------------------- prompts
 
@@ -222,8 +215,8 @@ export const LATENT_DIM = LATENT_NAMES.length;
 
 /**
  * What the judge looks at. 'drawn' (the default, and every reported figure): what the picture shows.
- * 'words': the judge before features-v4, which scored the prompt's sky words and mood numbers — kept
- * only as a diagnostic (`eval:piaa -- --judge words`) so the effect of the correction can be re-measured.
+ * 'words': a judge that scores the prompt's sky words and mood numbers instead of the picture — kept
+ * only as a diagnostic (`eval:piaa -- --judge words`) so the effect of judging the picture can be re-measured.
  */
 export type JudgeView = 'drawn' | 'words';
 

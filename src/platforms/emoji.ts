@@ -2,7 +2,7 @@
  * Rating reactions → 1..10. One table for every platform: Discord sends Unicode (with or without the
  * U+FE0F variation selector, since clients differ), Slack sends short names (`one`, `:one:`,
  * `keycap_ten`, `thumbsup::skin-tone-2`). Anything else — custom emoji, other emoji, 0️⃣ — is not a
- * rating and maps to null (reliability row 6).
+ * rating and maps to null, so a stray reaction never counts as a vote.
  */
 
 const VS16 = /\uFE0F/g;

@@ -4,7 +4,7 @@
  * before adding rating controls.
  */
 import type { Services } from '../core/services';
-import type { OutMessage } from './types';
+import type { OutMessage } from '../../commands/kit/types';
 
 export async function recordPosted(
   services: Services,

@@ -3,8 +3,8 @@
  * presenter (run-presenter.ts) only applies the resulting operations to a Conversation.
  */
 import type { CandidateView, RunEvent, RunMetricsView, RunParamsView } from '../core/optimizer/events';
-import type { OutMessage } from './types';
-import { cleanUserText, formatDelta, formatScore, formatUsd, plural, progressBar, quoteUserText } from './format';
+import { cleanUserText, formatDelta, formatScore, formatUsd, plural, progressBar, quoteUserText } from '../../commands/kit/format';
+import type { OutMessage, RunOutcome } from '../../commands/kit/types';
 
 export type RenderOp =
   /** A new message in the run's thread. */
@@ -12,7 +12,7 @@ export type RenderOp =
   /** Create the run's single progress message, or edit it in place if it exists. */
   | { op: 'progress'; key: string; message: OutMessage }
   /** The run ended; `notice` is a one-line outcome for the channel where /optimize was typed. */
-  | { op: 'done'; key: string; outcome: 'finished' | 'failed' | 'cancelled'; notice: OutMessage };
+  | { op: 'done'; key: string; outcome: RunOutcome; notice: OutMessage };
 
 export function renderRunEvent(event: RunEvent): RenderOp[] {
   switch (event.type) {

@@ -23,10 +23,8 @@ import type { Logger } from 'pino';
 import { runDoneKey } from '../core/run-feed';
 import type { RunEvent } from '../core/optimizer/events';
 import type { Services } from '../core/services';
+import type { Conversation, Notify, OutMessage, RunFollower, RunOutcome } from '../../commands/kit/types';
 import { renderRunEvent, type RenderOp } from './render-run';
-import type { Conversation, OutMessage } from './types';
-
-export type RunOutcome = 'finished' | 'failed' | 'cancelled';
 
 /** Where a run is shown; stored in runs.destination (opaque to the core). */
 export interface RunDestination {
@@ -47,12 +45,9 @@ export interface RunDisplayOptions {
   pollMs?: number;
 }
 
-/** Posts the closing notice where the command was answered (Discord: the interaction while alive). */
-export type Notify = (msg: OutMessage) => Promise<void>;
-
 export const progressKey = (runId: string): string => `${runId}:progress`;
 
-export class RunDisplay {
+export class RunDisplay implements RunFollower {
   private readonly cursors = new Map<string, number>();
   private readonly followers = new Map<string, { notify?: Notify; resolve: (o: RunOutcome) => void }>();
   /**

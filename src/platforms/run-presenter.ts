@@ -10,11 +10,8 @@ import type { Logger } from 'pino';
 import { userKeyOf } from '../core/identity';
 import type { RunEvent } from '../core/optimizer/events';
 import type { Services, StartRunRequest } from '../core/services';
+import type { Conversation, Notify, RunFollower, RunOutcome, StartedRun } from '../../commands/kit/types';
 import { renderRunEvent, type RenderOp } from './render-run';
-import type { RunDisplay } from './run-display';
-import type { Conversation, OutMessage } from './types';
-
-export type RunOutcome = 'finished' | 'failed' | 'cancelled';
 
 export interface PresentRunOptions {
   services: Services;
@@ -23,18 +20,16 @@ export interface PresentRunOptions {
   request: StartRunRequest;
   log: Logger;
   /** Tells the command's channel how the run ended (Discord: the interaction, Slack: the channel). */
-  notify?: (msg: OutMessage) => Promise<void>;
+  notify?: Notify;
   /**
    * The platform's durable display (run-display.ts). With it the run's thread is stored on the run
    * and its messages come from the outbox (restarts continue in the same thread); without it this
    * process shows the live events it sees.
    */
-  display?: RunDisplay;
+  display?: RunFollower;
 }
 
-export interface PresentedRun {
-  runId: string;
-  thread: Conversation;
+export interface PresentedRun extends StartedRun {
   /** Resolves when the run ended and its last message is out. */
   done: Promise<RunOutcome>;
 }
@@ -104,7 +99,7 @@ export async function startRunInThread(opts: PresentRunOptions): Promise<Present
  * The durable path: start the run, open its thread, store the thread on the run, and let the
  * platform's RunDisplay show it from the outbox (here now, or in whichever process runs later).
  */
-async function startDurableRun(opts: PresentRunOptions, display: RunDisplay): Promise<PresentedRun> {
+async function startDurableRun(opts: PresentRunOptions, display: RunFollower): Promise<PresentedRun> {
   const { services } = opts;
   const { runId } = await services.runs.start(opts.request);
   let thread: Conversation;

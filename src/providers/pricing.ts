@@ -84,8 +84,3 @@ export function imageCostUsd(
   if (tokens && p.tokens && tokens.out > 0) return (tokens.in * p.tokens.inPerM + tokens.out * p.tokens.outPerM) / 1e6;
   return images * p.perImage;
 }
-
-/** Rough token count for text we sent when the server never reported usage (≈ 4 chars/token). */
-export function estimateTokens(text: string): number {
-  return Math.ceil(text.length / 4);
-}

@@ -1,7 +1,7 @@
 /**
  * A usage record: one per provider call (after its retries), written to the `usage` table by
  * whoever owns the sink. Attempts count the client's own retries so the ledger is attempts × price
- * when every attempt is billed (reliability row 19).
+ * when every attempt is billed: a retried call costs every attempt it made, not one.
  */
 export type UsageKind = 'chat' | 'feedback' | 'image' | 'moderation' | 'embed';
 

@@ -488,7 +488,7 @@ export class FakeDiscord {
     } else if (buf.length) {
       body = JSON.parse(buf.toString('utf8'));
     }
-    const auth = (req.headers.authorization) ?? null;
+    const auth = req.headers.authorization ?? null;
     const rec: RecordedRequest = { seq: this.requests.length + 1, method, path, rawPath, auth, body, files };
     this.requests.push(rec);
 

@@ -6,15 +6,18 @@ import { sleep as abortableSleep } from '../../src/providers/http-util';
 import { createHash } from 'node:crypto';
 import sharp from 'sharp';
 import { CancelledError } from '../../src/core/errors';
-import type { GenerateOptions, GeneratedImage, ImageGenerator, ImageRecord } from '../../src/core/ports';
 import type {
   FeedbackLlm,
+  GenerateOptions,
+  GeneratedImage,
+  ImageGenerator,
   LlmMessageImage,
   ModerationResult,
   Moderator,
   PromptOptimizerLlm,
   ProposeRequest,
-} from '../../src/providers/llm/types';
+} from '../../src/core/ports';
+import type { ImageRecord } from '../../src/core/records';
 import type { LoopImageStore, Objective, ObjectiveResult } from '../../src/core/optimizer/loop';
 import { parsePrompt } from '../../src/core/optimizer/keywords';
 

@@ -10,10 +10,11 @@ import { createApp, type App, type AppOptions } from '../../src/app';
 import { testConfig } from '../../src/config';
 import { openDatabase, type Database } from '../../src/db/connection';
 import { userKeyOf, type PersonRef } from '../../src/core/identity';
-import type { GenerateOptions, GeneratedImage, ImageGenerator, RatingChange, RatingContext } from '../../src/core/ports';
+import type { GenerateOptions, GeneratedImage, ImageGenerator } from '../../src/core/ports';
+import type { RatingChange, RatingContext } from '../../src/core/records';
 import type { Services } from '../../src/core/services';
 import { CancelledError } from '../../src/core/errors';
-import { SketchGenerator } from '../../src/providers/imagegen/sketch';
+import { SketchGenerator } from '../../src/providers/imagegen/sketch/generator';
 import { silentLogger } from '../../src/log';
 
 export const TEST_IMAGE_SIZE = 128;

@@ -9,11 +9,12 @@
 import { createHash } from 'node:crypto';
 import sharp from 'sharp';
 import { userKeyOf, type PersonRef, type UserKey } from '../../src/core/identity';
-import { LimitReachedError, UnknownImageError, InvalidScoreError } from '../../src/core/errors';
-import type { ImageRecord, RatingChange, RatingContext } from '../../src/core/ports';
+import { ForgottenError, InvalidScoreError, LimitReachedError, ProfileNotAvailableError, UnknownImageError } from '../../src/core/errors';
+import { applyVoteEvent, isValidScore, type Vote } from '../../src/core/vote-rules';
+import type { ImageRecord, RatingChange, RatingContext } from '../../src/core/records';
 import type { ProfileSummary, Services, StartRunRequest } from '../../src/core/services';
 import type { CandidateView, RunEvent, RunMetricsView } from '../../src/core/optimizer/events';
-import { reconcileMessage } from '../../src/core/reconcile';
+import { reconcileMessage } from '../../src/core/reaction-sync';
 
 export interface FakeServicesOptions {
   galleryImages?: number;
@@ -48,8 +49,10 @@ async function solidPng(i: number, size = 64): Promise<Buffer> {
 export async function createFakeServices(opts: FakeServicesOptions = {}): Promise<FakeServices> {
   const images = new Map<string, { rec: ImageRecord; bytes: Buffer }>();
   const gallery: string[] = [];
-  // Votes per (user, image): score → { present, time }; effective = newest present vote.
-  const votes = new Map<string, Map<number, { present: boolean; time: number; source: string; messageId: string | null }>>();
+  // Votes per (user, image), one per score, present or a tombstone.
+  const votes = new Map<string, (Vote & { source: string; messageId: string | null })[]>();
+  const sharing = new Set<UserKey>();
+  const forgotten = new Set<UserKey>();
   const ratingsMap = new Map<string, number>();
   const ratingCalls: FakeServices['ratingCalls'] = [];
   const messagesMap: FakeServices['messagesMap'] = new Map();
@@ -90,6 +93,7 @@ export async function createFakeServices(opts: FakeServicesOptions = {}): Promis
     for (const l of listeners) l(e);
   };
 
+  // The ledger's own vote rules (core/vote-rules.ts) over in-memory votes, so the double cannot drift from them.
   const applyVote = (
     kind: 'rate' | 'unrate',
     person: PersonRef,
@@ -98,29 +102,34 @@ export async function createFakeServices(opts: FakeServicesOptions = {}): Promis
     ctx: RatingContext,
     at?: Date,
   ): RatingChange => {
-    if (!Number.isInteger(score) || score < 1 || score > 10) throw new InvalidScoreError(score);
+    if (!isValidScore(score)) throw new InvalidScoreError(score);
     if (!images.has(imageId)) throw new UnknownImageError(imageId);
     const userKey = userKeyOf(person);
+    if (forgotten.has(userKey) && kind === 'rate') throw new ForgottenError();
     const k = `${userKey}|${imageId}`;
-    const time = (at ?? new Date()).getTime();
-    const v = votes.get(k) ?? new Map();
-    votes.set(k, v);
-    const before = ratingsMap.get(k) ?? null;
-    const prev = v.get(score);
-    if (!prev || prev.time <= time) v.set(score, { present: kind === 'rate', time, source: ctx.source, messageId: ctx.messageId ?? null });
-    let after: number | null = null;
-    let newest = -Infinity;
-    for (const [s, vote] of v)
-      if (vote.present && vote.time >= newest) {
-        newest = vote.time;
-        after = s;
-      }
+    const mine = votes.get(k) ?? [];
+    const outcome = applyVoteEvent(mine, { kind: kind === 'rate' ? 'add' : 'remove', score, eventTime: at ?? new Date() });
+    if (outcome.applied) {
+      const next = mine.filter((v) => v.score !== score);
+      next.push({ ...outcome.vote, source: ctx.source, messageId: ctx.messageId ?? null });
+      votes.set(k, next);
+    }
+    const before = outcome.before?.score ?? null;
+    const after = outcome.after?.score ?? null;
     if (after === null) ratingsMap.delete(k);
     else ratingsMap.set(k, after);
-    const changed = before !== after;
-    ratingCalls.push({ kind, userKey, imageId, score, ctx, changed });
-    return { userKey, imageId, before, after, changed };
+    ratingCalls.push({ kind, userKey, imageId, score, ctx, changed: outcome.changed });
+    return { userKey, imageId, before, after, changed: outcome.changed };
   };
+
+  const standingOn = (imageId: string) =>
+    [...votes].flatMap(([k, v]) =>
+      k.endsWith(`|${imageId}`)
+        ? v
+            .filter((x) => x.present)
+            .map((x) => ({ userKey: k.slice(0, -imageId.length - 1), score: x.score, source: x.source, messageId: x.messageId }))
+        : [],
+    );
 
   const countFor = (userKey: UserKey) => [...ratingsMap.keys()].filter((k) => k.startsWith(`${userKey}|`)).length;
 
@@ -227,22 +236,68 @@ export async function createFakeServices(opts: FakeServicesOptions = {}): Promis
       },
       ingest: async (bytes, meta) => addImage(bytes, { source: meta.source, ownerKey: meta.ownerKey ?? null }),
     },
-    people: { touch: async (p) => userKeyOf(p) },
+    people: {
+      touch: async (p) => {
+        if (forgotten.has(userKeyOf(p))) throw new ForgottenError();
+        return userKeyOf(p);
+      },
+    },
+    gallery: { status: () => ({ state: 'done', ready: gallery.length, total: gallery.length }) },
+    // Profiles need scorers, charts and a database: tests of /profile and /compare run on the real core
+    // (tests/helpers/core.ts). This double keeps only the privacy rule in front of them (someone else's
+    // profile only when they share it) and says so instead of inventing a profile.
+    profiles: {
+      view: async (req) => {
+        if (req.target && userKeyOf(req.target) !== userKeyOf(req.viewer) && !sharing.has(userKeyOf(req.target)))
+          throw new ProfileNotAvailableError();
+        throw new Error('profiles are not simulated by the Services double: use openTestCore');
+      },
+      compare: () => Promise.reject(new Error('comparisons are not simulated by the Services double: use openTestCore')),
+    },
+    privacy: {
+      setSharing: async (p, share) => {
+        if (share) sharing.add(userKeyOf(p));
+        else sharing.delete(userKeyOf(p));
+      },
+      isSharing: async (p) => sharing.has(userKeyOf(p)),
+      authorizeMembers: async (requester, members) => {
+        const keys = members.map((m) => userKeyOf(m));
+        if (keys.some((k) => k !== userKeyOf(requester) && !sharing.has(k))) throw new ProfileNotAvailableError();
+        return keys;
+      },
+      forget: async (p) => {
+        const key = userKeyOf(p);
+        forgotten.add(key);
+        sharing.delete(key);
+        const mine = [...ratingsMap.keys()].filter((k) => k.startsWith(`${key}|`));
+        for (const k of mine) ratingsMap.delete(k);
+        for (const k of [...votes.keys()]) if (k.startsWith(`${key}|`)) votes.delete(k);
+        return { ratings: mine.length, runs: 0, images: 0 };
+      },
+      isForgotten: async (p) => forgotten.has(userKeyOf(p)),
+      resume: async (p) => forgotten.delete(userKeyOf(p)),
+      onForget: () => () => {},
+      export: async (p) => {
+        if (forgotten.has(userKeyOf(p))) throw new ForgottenError();
+        const key = userKeyOf(p);
+        const ratings = [...ratingsMap]
+          .filter(([k]) => k.startsWith(`${key}|`))
+          .map(([k, score]) => ({ imageId: k.slice(key.length + 1), score }));
+        return { filename: 'tasteloop-export.json', json: JSON.stringify({ userKey: key, ratings }, null, 2) };
+      },
+    },
     ratings: {
       rate: async (p, id, s, ctx, t) => applyVote('rate', p, id, s, ctx, t),
       unrate: async (p, id, s, ctx, t) => applyVote('unrate', p, id, s, ctx, t),
-      // The real planning (core/reconcile.ts) over this in-memory ledger.
+      standing: async (p, imageId) =>
+        standingOn(imageId)
+          .filter((v) => v.userKey === userKeyOf(p))
+          .map((v) => v.score),
+      // The real planning (core/reaction-sync.ts) over this in-memory ledger.
       reconcile: (m) =>
         reconcileMessage(
           {
-            standingVotes: async (imageId) =>
-              [...votes].flatMap(([k, v]) =>
-                k.endsWith(`|${imageId}`)
-                  ? [...v]
-                      .filter(([, x]) => x.present)
-                      .map(([score, x]) => ({ userKey: k.slice(0, -imageId.length - 1), score, source: x.source, messageId: x.messageId }))
-                  : [],
-              ),
+            standingVotes: async (imageId) => standingOn(imageId),
             rate: async (person, imageId, score, ctx, at) => applyVote('rate', person, imageId, score, ctx, at),
             unrate: async (person, imageId, score, ctx, at) => applyVote('unrate', person, imageId, score, ctx, at),
           },

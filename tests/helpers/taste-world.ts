@@ -28,13 +28,14 @@ export interface TasteWorld extends ProfileServices {
 export function createTasteWorld(db: Db): TasteWorld {
   const dir = mkdtempSync(path.join(tmpdir(), 'tl-taste-'));
   const store = new ImageStore(db, dir);
-  const embeddings = new EmbeddingService(db, store, new FeaturesEmbedder());
+  const embedder = new FeaturesEmbedder();
+  const embeddings = new EmbeddingService(db, store, embedder);
   const ledger = new RatingLedger(db);
   // A large globalEvery: tests retrain the community model explicitly, when they choose to.
   const taste = new TasteService({ db, ledger, embeddings, images: store, log: silentLogger, globalEvery: 1_000_000, seed: 1 });
   // The bot's own chart path (a worker thread), so profile and compare tests exercise it.
   const charts = createOffThreadChartRenderer();
-  const services = createProfileServices({ db, charts, taste, images: store, ledger, embeddings, log: silentLogger });
+  const services = createProfileServices({ db, charts, taste, images: store, ledger, embeddings, embedder, log: silentLogger });
   return {
     db,
     dir,

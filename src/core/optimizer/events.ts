@@ -70,5 +70,3 @@ export type RunEvent =
   | { type: 'run.finished'; key: string; runId: string; metrics: RunMetricsView; stopReason: string }
   | { type: 'run.failed'; key: string; runId: string; message: string; referenceId?: string }
   | { type: 'run.cancelled'; key: string; runId: string; metrics: RunMetricsView | null };
-
-export type RunEventType = RunEvent['type'];

@@ -29,7 +29,7 @@ import {
   randomKeywordSet,
   KEYWORD_VOCABULARY,
 } from './keywords';
-import { pick, randInt, type Rng } from './rng';
+import { pick, randInt, type UniformSource } from './rng';
 
 export interface GeneticOptions {
   /** Parent pool: the best `population` distinct scored prompts of the whole history. */
@@ -64,11 +64,15 @@ export class GeneticProposer implements PromptProposer {
     this.opts = { ...DEFAULT_GENETIC, ...opts };
   }
 
-  async initial(prompt: string, n: number, rng: Rng): Promise<string[]> {
-    return diverseInitialPrompts(prompt, n, rng, new Set([prompt]));
+  initial(prompt: string, n: number, rng: UniformSource): Promise<string[]> {
+    return settled(() => diverseInitialPrompts(prompt, n, rng, new Set([prompt])));
   }
 
-  async next(history: ScoredPrompt[], n: number, rng: Rng, ctx: ProposeContext): Promise<string[]> {
+  next(history: ScoredPrompt[], n: number, rng: UniformSource, ctx: ProposeContext): Promise<string[]> {
+    return settled(() => this.propose(history, n, rng, ctx));
+  }
+
+  private propose(history: ScoredPrompt[], n: number, rng: UniformSource, ctx: ProposeContext): string[] {
     const population = selectPopulation(history, this.opts.population);
     if (population.length === 0) return diverseInitialPrompts(ctx.initialPrompt, n, rng, new Set(history.map((h) => h.prompt)));
     const subject = parsePrompt(ctx.initialPrompt).subject;
@@ -136,7 +140,7 @@ export function selectPopulation(history: ScoredPrompt[], size: number): Individ
 }
 
 /** Tournament selection: the best of `size` individuals drawn uniformly (with replacement). */
-function tournament(pop: Individual[], size: number, rng: Rng): Individual {
+function tournament(pop: Individual[], size: number, rng: UniformSource): Individual {
   let best = pick(rng, pop);
   for (let i = 1; i < size; i++) {
     const c = pick(rng, pop);
@@ -146,7 +150,7 @@ function tournament(pop: Individual[], size: number, rng: Rng): Individual {
 }
 
 /** Uniform crossover: keywords both parents share are kept; each other keyword is inherited with p = ½. */
-export function crossover(a: string[], b: string[], rng: Rng): string[] {
+export function crossover(a: string[], b: string[], rng: UniformSource): string[] {
   const shared = a.filter((k) => b.includes(k));
   const rest = dedupe([...a, ...b]).filter((k) => !shared.includes(k));
   const child = [...shared, ...rest.filter(() => rng() < 0.5)];
@@ -154,7 +158,7 @@ export function crossover(a: string[], b: string[], rng: Rng): string[] {
 }
 
 /** One mutation: add a keyword, remove one, or replace one by another of the same category. */
-export function mutate(keywords: string[], rng: Rng): string[] {
+export function mutate(keywords: string[], rng: UniformSource): string[] {
   const k = [...keywords];
   const op = k.length === 0 ? 0 : k.length >= MAX_KEYWORDS ? 1 + randInt(rng, 2) : randInt(rng, 3);
   if (op === 0) {

@@ -2,11 +2,11 @@
  * Prompts as "subject, keyword, keyword, …" — the representation of the keyword optimizers
  * (Pavlichenko & Ustalov 2023: a prompt = a base description + a set of style keywords).
  */
-import { pick, shuffle, type Rng } from './rng';
+import { pick, shuffle, type UniformSource } from './rng';
 
 /**
  * Every keyword is a word image models know AND one the offline sketch renderer reads
- * (src/providers/imagegen/sketch.ts `parseSketchPrompt`: media, lighting and mood words, palette and
+ * (src/providers/imagegen/sketch/parse.ts `parseSketchPrompt`: media, lighting and mood words, palette and
  * color words, composition words, scenery subjects). A keyword the renderer does not understand only
  * re-rolls the hash-derived details of the picture, which turns keyword search into noise: the old
  * vocabulary (art-movement names, camera and "quality" words) was mostly such words, and with it the
@@ -84,7 +84,7 @@ export function dedupe(items: string[]): string[] {
 }
 
 /** A random keyword, preferring categories the set does not cover yet (diversity). */
-export function randomKeyword(rng: Rng, exclude: readonly string[]): string {
+export function randomKeyword(rng: UniformSource, exclude: readonly string[]): string {
   const covered = new Set(exclude.map(categoryOf).filter(Boolean));
   const open = KEYWORD_CATEGORIES.filter((c) => !covered.has(c));
   const cat = pick(rng, open.length ? open : KEYWORD_CATEGORIES);
@@ -98,7 +98,7 @@ export function randomKeyword(rng: Rng, exclude: readonly string[]): string {
 }
 
 /** `count` keywords from distinct categories (as far as possible). */
-export function randomKeywordSet(rng: Rng, count: number, base: readonly string[] = []): string[] {
+export function randomKeywordSet(rng: UniformSource, count: number, base: readonly string[] = []): string[] {
   const out = [...base];
   const cats = shuffle(rng, KEYWORD_CATEGORIES);
   for (let i = 0; out.length < Math.min(MAX_KEYWORDS, base.length + count) && i < 50; i++) {
@@ -115,7 +115,7 @@ export function randomKeywordSet(rng: Rng, count: number, base: readonly string[
  * without repetition across the N prompts (a Latin-hypercube-like spread), and the categories rotate
  * so together the prompts cover every category instead of N random draws that often repeat one.
  */
-export function diverseInitialPrompts(prompt: string, n: number, rng: Rng, avoid: ReadonlySet<string> = new Set()): string[] {
+export function diverseInitialPrompts(prompt: string, n: number, rng: UniformSource, avoid: ReadonlySet<string> = new Set()): string[] {
   const base = parsePrompt(prompt);
   const out: string[] = [];
   const seen = new Set(avoid);

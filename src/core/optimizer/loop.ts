@@ -11,157 +11,31 @@
  * Moderation (when a moderator is configured): every prompt is checked before it is rendered, and
  * every rendered image before it is stored, scored or posted. A flagged image — or one moderation
  * could not check — is withheld: its bytes are never stored, its candidate carries `withheld` and a
- * neutral reason, and the run goes on with the other candidates.
+ * neutral reason, and the run goes on with the other candidates (see moderation.ts).
  */
-import { CancelledError, InvalidPromptError, ProviderError } from '../errors';
-import type { ImageGenerator, ImageRecord } from '../ports';
-import { sanitizePrompt, type SanitizeOptions } from '../text-safety';
-import type { FeedbackLlm, LlmMessageImage, Moderator } from '../ports';
+import { InvalidPromptError, ProviderError } from '../errors';
+import { isAbort, throwIfAborted } from './abort';
 import type { CandidateView, RunEvent, RunMetricsView } from './events';
-import { feedbackHasImages, feedbackHasText } from './llm';
-import { bestCandidate, computeMetrics } from './metrics';
+import { buildFeedback } from './feedback';
+import {
+  initialState,
+  type CandidateRecord,
+  type IterationOptions,
+  type IterationResult,
+  type LoopDeps,
+  type LoopState,
+  type Objective,
+} from './loop-types';
+import { mapBounded } from './map-bounded';
+import { UNCHECKED, screenImage, screenPrompts, withhold } from './moderation';
+import { bestCandidate, computeMetrics } from './run-metrics';
 import type { RunParams } from './params';
-import type { PromptProposer, ProposalFeedback, ScoredPrompt } from './proposer';
+import type { ScoredPrompt } from './proposer';
 import { mixSeed, rngFor } from './rng';
 
-// ---------- injected collaborators ----------
-
-export interface ObjectiveScore {
-  /** Objective score on 1..10 (group: mean or min over members). */
-  score: number;
-  memberScores: Record<string, number>;
-}
-
-export interface ObjectiveResult {
-  scores: ObjectiveScore[];
-  /** Ratings the scorer had when it scored (sum over members for groups): the human-in-the-loop record. */
-  scorerN: number;
-}
-
-/**
- * What the loop optimizes. `score` is called fresh every iteration, so ratings a person adds while
- * the run is going (and the refit they trigger) show up in the next iteration's scores.
- */
-export interface Objective {
-  describe(): string;
-  score(imageIds: string[], signal?: AbortSignal): Promise<ObjectiveResult>;
-  /**
-   * Optional warm-up of the per-image work behind `score` (embedding), called as soon as each image
-   * is stored so it overlaps the renders still in flight. Must not change what `score` returns: the
-   * batch is still scored once, after all images are in, by one version of the scorer (so a refit
-   * landing mid-iteration never mixes two scorers in one iteration). Failures are ignored here —
-   * `score` redoes the work and reports them.
-   */
-  prepare?(imageId: string, signal?: AbortSignal): Promise<void>;
-  /** Max-sim metric: the best image vs the person's earlier high-rated images (null when unknown). */
-  similarity?(imageId: string): Promise<{ maxSim: number; scoreOfMostSim: number } | null>;
-}
-
-export interface LoopImageStore {
-  put(
-    bytes: Buffer,
-    meta: { source: 'generated'; prompt?: string | null; generator?: string | null; seed?: number | null },
-  ): Promise<ImageRecord>;
-  readBytes(id: string): Promise<Buffer>;
-}
-
-export interface LoopDeps {
-  generator: ImageGenerator;
-  store: LoopImageStore;
-  objective: Objective;
-  proposer: PromptProposer;
-  feedbackLlm?: FeedbackLlm;
-  /** Checks prompts before rendering and images before they are stored, scored or posted. */
-  moderator?: Moderator;
-  /** Told when an image could not be moderated (it is withheld either way); for the operator's log. */
-  onModerationError?: (err: unknown) => void;
-  /** Prompt hygiene (length, banned words); defaults to text-safety's defaults. */
-  sanitize?: SanitizeOptions;
-  /** Feedback-LLM requests in flight at once (default 16): all N candidates' feedback in one round of latency. */
-  feedbackConcurrency?: number;
-}
-
-/** Default bound on concurrent feedback-LLM calls: N = 16 candidates cost one round of LLM latency, not four. */
-export const DEFAULT_FEEDBACK_CONCURRENCY = 16;
-
-// ---------- state ----------
-
-export interface CandidateRecord extends CandidateView {
-  feedback?: string | null;
-  costUsd?: number;
-}
-
-/** Everything a run needs to continue, JSON-serializable (stored in runs.state). */
-export interface LoopState {
-  version: 1;
-  /** The iteration to run next (0 = the initial prompt). */
-  iteration: number;
-  /** Prompts to render in `iteration`. */
-  pending: string[];
-  /** Every finished candidate so far. */
-  history: CandidateRecord[];
-  init: number | null;
-  bestSoFar: number | null;
-  /** Iterations in a row without a new best (for patience). */
-  sinceImprovement: number;
-  imagesUsed: number;
-  costUsd: number;
-  /** Set when the run is over: completed | patience | budget | no-prompts. */
-  stopReason: string | null;
-}
-
-export function initialState(params: RunParams): LoopState {
-  return {
-    version: 1,
-    iteration: 0,
-    pending: [params.prompt],
-    history: [],
-    init: null,
-    bestSoFar: null,
-    sinceImprovement: 0,
-    imagesUsed: 0,
-    costUsd: 0,
-    stopReason: null,
-  };
-}
-
-/** Why a rendered image was not shown (see CandidateView.withheld). */
-export interface WithheldImage {
-  kind: 'flagged' | 'unchecked';
-  /** Neutral, shown in the thread: "the image was flagged by moderation (sexual)". */
-  reason: string;
-}
-
-/** An image already generated for the iteration in flight before a crash (checkpointed by the caller). */
-export interface DoneImage {
-  /** null when the image was withheld by moderation (its bytes were never stored). */
-  imageId: string | null;
-  costUsd: number;
-  withheld?: WithheldImage;
-}
-
-export interface IterationOptions {
-  runId: string;
-  signal?: AbortSignal;
-  userKey?: string;
-  /** Images of this iteration generated before a crash, by candidate index: not generated again. */
-  done?: ReadonlyMap<number, DoneImage>;
-  /** Called as soon as each image is stored (or withheld by moderation), so the caller can checkpoint it. */
-  onImage?: (idx: number, image: DoneImage) => Promise<void>;
-}
-
-export interface IterationResult {
-  iteration: number;
-  state: LoopState;
-  candidates: CandidateRecord[];
-  bestThisIteration: number | null;
-  feedbackDigest: string | null;
-  scorerN: number;
-  /** iteration.images, iteration.summary, run.progress — with idempotency keys. */
-  events: RunEvent[];
-  /** Images actually generated in this call (resumed ones excluded). */
-  generated: number;
-}
+// The loop's contracts and helpers live in their own modules; callers keep importing them from here.
+export * from './loop-types';
+export { sniffImageMime } from './moderation';
 
 // ---------- keys ----------
 
@@ -189,14 +63,47 @@ export async function runIteration(state: LoopState, params: RunParams, deps: Lo
   const candidates: CandidateRecord[] = state.pending.map((prompt, idx) => ({ iteration: it, idx, prompt, imageId: null, score: null }));
   await screenPrompts(candidates, deps, it === 0, signal);
 
-  // 2. Render the admitted prompts concurrently (bounded by the provider's limit) as a per-image
-  //    pipeline: render → moderate → store → checkpoint → warm the objective (embedding), each image
-  //    as soon as it arrives, so storage and embedding overlap the renders still in flight.
-  //    Moderation comes before the store on purpose: stored generated images feed /rate and profile
-  //    pools, so a flagged image must never get there.
-  let generated = 0;
-  let costUsd = 0;
+  // 2. Render the admitted prompts (render → moderate → store → checkpoint → warm, per image).
   const toRender = candidates.filter((c) => !c.skippedReason);
+  const generated = await renderCandidates(toRender, it, params, deps, opts);
+  let costUsd = 0;
+  for (const c of toRender) costUsd += c.costUsd ?? 0;
+  throwIfAborted(signal);
+
+  // 3. Score with the objective as it is now (fresh ratings included).
+  const rendered = toRender.filter((c) => c.imageId);
+  // Withheld images were made (and paid for): they count against the image budget like shown ones.
+  const made = toRender.filter((c) => c.imageId || c.withheld).length;
+  const scorerN = await scoreCandidates(rendered, params, deps, signal);
+  if (it === 0 && rendered.length === 0) throw initialNotShown(candidates);
+
+  // 4. Book-keeping: best so far, patience, budget.
+  const bestHere = bestCandidate(candidates)?.score ?? null;
+  const { next, n } = advanceState(state, params, candidates, { made, costUsd, bestHere });
+
+  // 5. Feedback and the next prompts (not needed when the run ends here).
+  const feedbackDigest = next.stopReason ? null : await proposeNext(next, candidates, n, params, deps, opts);
+
+  const events = iterationEvents(runId, it, params, next, candidates, { bestHere, feedbackDigest, scorerN });
+  return { iteration: it, state: next, candidates, bestThisIteration: bestHere, feedbackDigest, scorerN, events, generated };
+}
+
+/**
+ * Renders the admitted prompts concurrently (bounded by the provider's limit) as a per-image
+ * pipeline: render → moderate → store → checkpoint → warm the objective (embedding), each image as
+ * soon as it arrives, so storage and embedding overlap the renders still in flight. Moderation comes
+ * before the store on purpose: stored generated images feed /rate and profile pools, so a flagged
+ * image must never get there. Returns how many images were generated here (resumed ones excluded).
+ */
+async function renderCandidates(
+  toRender: CandidateRecord[],
+  it: number,
+  params: RunParams,
+  deps: LoopDeps,
+  opts: IterationOptions,
+): Promise<number> {
+  const { runId, signal } = opts;
+  let generated = 0;
   const warming: Promise<void>[] = [];
   const warm = (imageId: string) => {
     if (deps.objective.prepare) warming.push(deps.objective.prepare(imageId, signal).catch(() => undefined));
@@ -240,40 +147,46 @@ export async function runIteration(state: LoopState, params: RunParams, deps: Lo
     // Never leave warm-ups running past the iteration (they are caught, so this cannot throw).
     await Promise.all(warming);
   }
-  for (const c of toRender) costUsd += c.costUsd ?? 0;
-  throwIfAborted(signal);
+  return generated;
+}
 
-  // 3. Score with the objective as it is now (fresh ratings included).
-  const rendered = toRender.filter((c) => c.imageId);
-  // Withheld images were made (and paid for): they count against the image budget like shown ones.
-  const made = toRender.filter((c) => c.imageId || c.withheld).length;
-  let scorerN = 0;
-  if (rendered.length) {
-    const res = await deps.objective.score(
-      rendered.map((c) => c.imageId as string),
-      signal,
+/** Scores the shown images in one batch; returns the ratings the scorer had (scorerN). */
+async function scoreCandidates(rendered: CandidateRecord[], params: RunParams, deps: LoopDeps, signal?: AbortSignal): Promise<number> {
+  if (!rendered.length) return 0;
+  const res = await deps.objective.score(
+    rendered.map((c) => c.imageId as string),
+    signal,
+  );
+  rendered.forEach((c, i) => {
+    const s = res.scores[i];
+    if (!s) throw new Error(`objective returned ${res.scores.length} scores for ${rendered.length} images`);
+    c.score = s.score;
+    if (params.members.length > 1) c.memberScores = s.memberScores;
+  });
+  return res.scorerN;
+}
+
+/** Why the run cannot go on when the initial prompt's image is not shown. */
+function initialNotShown(candidates: CandidateRecord[]): Error {
+  const w = candidates[0]?.withheld;
+  if (w === 'flagged')
+    return new InvalidPromptError(
+      `The image for your prompt was withheld: ${candidates[0]?.skippedReason}. Nothing was posted; try a different prompt.`,
     );
-    scorerN = res.scorerN;
-    rendered.forEach((c, i) => {
-      const s = res.scores[i];
-      if (!s) throw new Error(`objective returned ${res.scores.length} scores for ${rendered.length} images`);
-      c.score = s.score;
-      if (params.members.length > 1) c.memberScores = s.memberScores;
-    });
-  }
-  if (it === 0 && rendered.length === 0) {
-    const w = candidates[0]?.withheld;
-    if (w === 'flagged')
-      throw new InvalidPromptError(
-        `The image for your prompt was withheld: ${candidates[0]?.skippedReason}. Nothing was posted; try a different prompt.`,
-      );
-    if (w === 'unchecked')
-      throw new ProviderError('moderation', 'the image for your prompt could not be checked, so it was withheld; try again later');
-    throw new InvalidPromptError('The initial prompt could not be rendered.');
-  }
+  if (w === 'unchecked')
+    return new ProviderError('moderation', 'the image for your prompt could not be checked, so it was withheld; try again later');
+  return new InvalidPromptError('The initial prompt could not be rendered.');
+}
 
-  // 4. Book-keeping: best so far, patience, budget.
-  const bestHere = bestCandidate(candidates)?.score ?? null;
+/** The state after this iteration (best so far, patience, budget, stop reason) and the next batch size. */
+function advanceState(
+  state: LoopState,
+  params: RunParams,
+  candidates: CandidateRecord[],
+  step: { made: number; costUsd: number; bestHere: number | null },
+): { next: LoopState; n: number } {
+  const it = state.iteration;
+  const { made, costUsd, bestHere } = step;
   const next: LoopState = {
     ...state,
     iteration: it + 1,
@@ -293,33 +206,57 @@ export async function runIteration(state: LoopState, params: RunParams, deps: Lo
   }
   const n = nextBatchSize(next, params);
   next.stopReason = stopReasonAfter(next, params, it, n, made ? costUsd / made : 0);
+  return { next, n };
+}
 
-  // 5. Feedback and the next prompts (not needed when the run ends here).
+/**
+ * Builds feedback (after iteration 0) and asks the proposer for the next `n` prompts, new ones only,
+ * into `next.pending` (stopping the run when there are none). Returns the feedback digest.
+ */
+async function proposeNext(
+  next: LoopState,
+  candidates: CandidateRecord[],
+  n: number,
+  params: RunParams,
+  deps: LoopDeps,
+  opts: IterationOptions,
+): Promise<string | null> {
+  const { runId, signal } = opts;
+  const it = next.iteration - 1;
   let feedbackDigest: string | null = null;
-  if (!next.stopReason) {
-    const ctx = { initialPrompt: params.prompt, iteration: it + 1, signal, runId, userKey: opts.userKey };
-    const rng = rngFor(params.seed, it + 1, `propose:${deps.proposer.kind}`);
-    let proposals: string[];
-    if (it === 0) {
-      proposals = await deps.proposer.initial(params.prompt, n, rng, ctx);
-    } else {
-      const feedback = await buildFeedback(candidates, params, deps, signal, runId, opts.userKey);
-      feedbackDigest = feedback?.texts?.length
-        ? feedback.texts
-            .map((f) => f.text)
-            .join(' | ')
-            .slice(0, 500)
-        : null;
-      proposals = await deps.proposer.next(toScored(next.history), n, rng, ctx, feedback);
-    }
-    throwIfAborted(signal);
-    const seen = new Set(next.history.map((c) => c.prompt));
-    next.pending = [...new Set(proposals.map((p) => p.trim()).filter((p) => p && !seen.has(p)))].slice(0, n);
-    if (next.pending.length === 0) next.stopReason = 'no-prompts';
+  const ctx = { initialPrompt: params.prompt, iteration: it + 1, signal, runId, userKey: opts.userKey };
+  const rng = rngFor(params.seed, it + 1, `propose:${deps.proposer.kind}`);
+  let proposals: string[];
+  if (it === 0) {
+    proposals = await deps.proposer.initial(params.prompt, n, rng, ctx);
+  } else {
+    const feedback = await buildFeedback(candidates, params, deps, signal, runId, opts.userKey);
+    feedbackDigest = feedback?.texts?.length
+      ? feedback.texts
+          .map((f) => f.text)
+          .join(' | ')
+          .slice(0, 500)
+      : null;
+    proposals = await deps.proposer.next(toScored(next.history), n, rng, ctx, feedback);
   }
+  throwIfAborted(signal);
+  const seen = new Set(next.history.map((c) => c.prompt));
+  next.pending = [...new Set(proposals.map((p) => p.trim()).filter((p) => p && !seen.has(p)))].slice(0, n);
+  if (next.pending.length === 0) next.stopReason = 'no-prompts';
+  return feedbackDigest;
+}
 
+/** iteration.images, iteration.summary and run.progress, keyed for idempotent delivery. */
+function iterationEvents(
+  runId: string,
+  it: number,
+  params: RunParams,
+  next: LoopState,
+  candidates: CandidateRecord[],
+  step: { bestHere: number | null; feedbackDigest: string | null; scorerN: number },
+): RunEvent[] {
   const views = candidates.map(toView);
-  const events: RunEvent[] = [
+  return [
     { type: 'iteration.images', key: eventKeys.images(runId, it), runId, iteration: it, candidates: views },
     {
       type: 'iteration.summary',
@@ -327,9 +264,9 @@ export async function runIteration(state: LoopState, params: RunParams, deps: Lo
       runId,
       iteration: it,
       bestSoFar: next.bestSoFar ?? NaN,
-      bestThisIteration: bestHere,
-      feedbackDigest,
-      scorerN,
+      bestThisIteration: step.bestHere,
+      feedbackDigest: step.feedbackDigest,
+      scorerN: step.scorerN,
     },
     {
       type: 'run.progress',
@@ -341,7 +278,6 @@ export async function runIteration(state: LoopState, params: RunParams, deps: Lo
       costUsd: next.costUsd,
     },
   ];
-  return { iteration: it, state: next, candidates, bestThisIteration: bestHere, feedbackDigest, scorerN, events, generated };
 }
 
 /** How many prompts the next iteration gets: N, or what the image budget still allows. */
@@ -357,109 +293,6 @@ function stopReasonAfter(s: LoopState, p: RunParams, it: number, nextN: number, 
   // Stop before an iteration that would overspend the money budget (estimated from this iteration's price).
   if (p.budget.maxUsd !== undefined && s.costUsd + costPerImage * nextN > p.budget.maxUsd + EPS) return 'budget';
   return null;
-}
-
-async function screenPrompts(candidates: CandidateRecord[], deps: LoopDeps, isInitial: boolean, signal?: AbortSignal): Promise<void> {
-  for (const c of candidates) {
-    // The person's prompt must pass as is; LLM-written prompts are trimmed to length instead of dropped.
-    const r = sanitizePrompt(c.prompt, { ...deps.sanitize, truncate: !isInitial });
-    if (!r.ok) {
-      if (isInitial) throw new InvalidPromptError(`Your prompt can't be used: ${r.reason}.`);
-      c.skippedReason = r.reason;
-    } else {
-      c.prompt = r.text;
-    }
-  }
-  const open = candidates.filter((c) => !c.skippedReason);
-  if (!deps.moderator || open.length === 0) return;
-  throwIfAborted(signal);
-  const results = await deps.moderator.check(
-    open.map((c) => c.prompt),
-    signal,
-  );
-  open.forEach((c, i) => {
-    const r = results[i];
-    if (r?.flagged) {
-      const why = r.categories.length ? r.categories.join(', ') : 'unsafe content';
-      if (isInitial) throw new InvalidPromptError(`Your prompt was flagged by moderation (${why}); nothing was generated.`);
-      c.skippedReason = `flagged by moderation (${why})`;
-    }
-  });
-}
-
-const UNCHECKED: WithheldImage = { kind: 'unchecked', reason: 'the image could not be checked by moderation' };
-
-function withhold(c: CandidateRecord, w: WithheldImage): void {
-  c.imageId = null;
-  c.withheld = w.kind;
-  c.skippedReason = w.reason;
-}
-
-/** null when the image may be shown; otherwise why it is withheld. */
-async function screenImage(
-  bytes: Buffer,
-  deps: LoopDeps,
-  opts: { signal?: AbortSignal; runId: string; userKey?: string },
-): Promise<WithheldImage | null> {
-  if (!deps.moderator) return null;
-  throwIfAborted(opts.signal);
-  try {
-    const r = await deps.moderator.checkImage({ mime: sniffImageMime(bytes), bytes }, opts);
-    if (!r.flagged) return null;
-    const why = r.categories.length ? r.categories.join(', ') : 'unsafe content';
-    return { kind: 'flagged', reason: `the image was flagged by moderation (${why})` };
-  } catch (err) {
-    if (isAbort(err, opts.signal)) throw err;
-    // Fail closed: an image moderation could not vouch for (timeout, 5xx after the SDK's retries, a
-    // malformed reply) is withheld like a flagged one — never stored, scored or posted unchecked —
-    // with its own reason, and the run goes on with the other candidates.
-    deps.onModerationError?.(err);
-    return UNCHECKED;
-  }
-}
-
-/** The MIME type of image bytes from their signature (what the data URL for moderation says). */
-export function sniffImageMime(b: Buffer): string {
-  if (b.length >= 8 && b[0] === 0x89 && b.subarray(1, 4).toString('latin1') === 'PNG') return 'image/png';
-  if (b.length >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return 'image/jpeg';
-  if (b.length >= 12 && b.subarray(0, 4).toString('latin1') === 'RIFF' && b.subarray(8, 12).toString('latin1') === 'WEBP')
-    return 'image/webp';
-  if (b.length >= 6 && b.subarray(0, 4).toString('latin1') === 'GIF8') return 'image/gif';
-  // Unknown: the moderation endpoint rejects it, and the image is withheld (fail closed).
-  return 'application/octet-stream';
-}
-
-async function buildFeedback(
-  candidates: CandidateRecord[],
-  params: RunParams,
-  deps: LoopDeps,
-  signal: AbortSignal | undefined,
-  runId: string,
-  userKey: string | undefined,
-): Promise<ProposalFeedback | undefined> {
-  if (!deps.proposer.wantsFeedback || !feedbackHasText(params.feedback)) return undefined;
-  const scored = candidates.filter((c) => c.imageId && c.score !== null);
-  const withImages = await Promise.all(
-    scored.map(async (c) => ({
-      c,
-      image: { mime: 'image/png', bytes: await deps.store.readBytes(c.imageId as string) },
-    })),
-  );
-  const out: ProposalFeedback = {};
-  if (deps.feedbackLlm) {
-    const fb = deps.feedbackLlm;
-    out.texts = [];
-    // Every candidate's feedback at once (bounded by the feedback LLM's concurrency): one round of latency.
-    await mapBounded(withImages, Math.max(1, deps.feedbackConcurrency ?? DEFAULT_FEEDBACK_CONCURRENCY), async ({ c, image }) => {
-      throwIfAborted(signal);
-      const text = await fb.feedback({ prompt: c.prompt, score: c.score as number, image, signal, runId, userKey });
-      c.feedback = text;
-    });
-    out.texts = withImages.map(({ c }) => ({ prompt: c.prompt, score: c.score as number, text: c.feedback ?? '' }));
-  }
-  if (feedbackHasImages(params.feedback))
-    out.images = withImages.map(({ c, image }) => ({ prompt: c.prompt, score: c.score as number, image }));
-  return out;
 }
 
 function toScored(history: CandidateRecord[]): ScoredPrompt[] {
@@ -533,35 +366,4 @@ export async function runLoop(
       : { type: 'run.finished', key: eventKeys.end(opts.runId), runId: opts.runId, metrics, stopReason },
   );
   return { state, stopReason, metrics, events, iterations };
-}
-
-// ---------- helpers ----------
-
-export function throwIfAborted(signal?: AbortSignal): void {
-  if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : new CancelledError();
-}
-
-/** True when `err` is (or was caused by) the run's cancellation. */
-export function isAbort(err: unknown, signal?: AbortSignal): boolean {
-  if (err instanceof CancelledError) return true;
-  if (signal?.aborted) return true;
-  return err instanceof Error && err.name === 'AbortError';
-}
-
-/** Runs `fn` over `items` with at most `limit` in flight; the first failure stops new starts and is rethrown after in-flight work settles. */
-export async function mapBounded<T>(items: T[], limit: number, fn: (item: T, i: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failed: { err: unknown } | null = null;
-  const worker = async () => {
-    while (!failed && next < items.length) {
-      const i = next++;
-      try {
-        await fn(items[i] as T, i);
-      } catch (err) {
-        failed ??= { err };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  if (failed) throw (failed as { err: unknown }).err;
 }

@@ -10,7 +10,7 @@
 import type { UserKey } from '../identity';
 import type { GroupObjective } from './events';
 import type { Objective, ObjectiveResult } from './loop';
-import { mostSimilar, selectHighRated } from './metrics';
+import { mostSimilar, selectHighRated } from './run-metrics';
 
 export interface ScorerObjectiveDeps {
   /** Predicted 1..10 scores of `imageIds` for `userKey` (TasteService.predict). */

@@ -5,7 +5,7 @@
  */
 import type { LlmMessageImage } from '../ports';
 import type { OptimizerKind } from './events';
-import type { Rng } from './rng';
+import type { UniformSource } from './rng';
 
 export interface ScoredPrompt {
   prompt: string;
@@ -36,7 +36,7 @@ export interface PromptProposer {
   /** Whether the loop should pay for text feedback / images (only the LLM uses them). */
   readonly wantsFeedback: boolean;
   /** N diverse prompts spread around the initial prompt (iteration 0). */
-  initial(prompt: string, n: number, rng: Rng, ctx: ProposeContext): Promise<string[]>;
+  initial(prompt: string, n: number, rng: UniformSource, ctx: ProposeContext): Promise<string[]>;
   /** N new prompts that should score higher, given everything scored so far. */
-  next(history: ScoredPrompt[], n: number, rng: Rng, ctx: ProposeContext, feedback?: ProposalFeedback): Promise<string[]>;
+  next(history: ScoredPrompt[], n: number, rng: UniformSource, ctx: ProposeContext, feedback?: ProposalFeedback): Promise<string[]>;
 }

@@ -7,8 +7,8 @@ import { createRng, mulberry32 } from '../random';
 
 export { mulberry32 };
 
-/** A uniform [0, 1) source; a plain function so proposers stay trivially testable. */
-export type Rng = () => number;
+/** A uniform [0, 1) source; a plain function (unlike the `Rng` object of core/random.ts) so proposers stay trivially testable. */
+export type UniformSource = () => number;
 
 /** Mixes several integers into one 32-bit seed (FNV-1a over their bytes). */
 export function mixSeed(...parts: (number | string)[]): number {
@@ -26,21 +26,21 @@ export function mixSeed(...parts: (number | string)[]): number {
 }
 
 /** The rng of one (seed, iteration, purpose). */
-export function rngFor(seed: number, iteration: number, purpose: string): Rng {
+export function rngFor(seed: number, iteration: number, purpose: string): UniformSource {
   const r = createRng(mixSeed(seed, iteration, purpose));
   return () => r.next();
 }
 
-export function randInt(rng: Rng, n: number): number {
+export function randInt(rng: UniformSource, n: number): number {
   return Math.min(n - 1, Math.floor(rng() * n));
 }
 
-export function pick<T>(rng: Rng, items: readonly T[]): T {
+export function pick<T>(rng: UniformSource, items: readonly T[]): T {
   if (items.length === 0) throw new Error('pick from an empty list');
   return items[randInt(rng, items.length)] as T;
 }
 
-export function shuffle<T>(rng: Rng, items: readonly T[]): T[] {
+export function shuffle<T>(rng: UniformSource, items: readonly T[]): T[] {
   const a = [...items];
   for (let i = a.length - 1; i > 0; i--) {
     const j = randInt(rng, i + 1);

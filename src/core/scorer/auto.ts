@@ -10,7 +10,7 @@ import { selectLambda, type FinetuneOptions, type LambdaSelection } from './fine
 import { selectK, type KnnSelection } from './knn';
 import { mamlCvPredictions, type MetaParams } from './maml';
 import { qualityFromPredictions } from './quality';
-import type { ScorerQuality } from '../ports';
+import type { ScorerQuality } from '../records';
 
 export type MethodName = 'global' | 'finetune' | 'knn' | 'maml' | 'blend';
 export type ScorerMethod = MethodName | 'auto';

@@ -18,7 +18,7 @@ import type { PackedRatings } from './data';
 import { subsetRatings } from './data';
 import { fitFinetuneBatch, predictLinear, DEFAULT_LAMBDA_GRID, DEFAULT_OFFSET_SCALE } from './finetune';
 import { trainGlobal } from './global';
-import { srocc } from './metrics';
+import { srocc } from './quality-metrics';
 import type { LambdaSchedule } from './lambda-schedule';
 
 export { scheduledLambda, type LambdaSchedule } from './lambda-schedule';

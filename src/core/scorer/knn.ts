@@ -5,7 +5,7 @@
  */
 import { dotAt } from './linalg';
 import type { PackedRatings } from './data';
-import { mse as meanSquaredError } from './metrics';
+import { mse as meanSquaredError } from './quality-metrics';
 
 export const DEFAULT_K_GRID: readonly number[] = [1, 2, 3, 5, 8, 13, 21, 34];
 /** Above this many ratings, LOO is evaluated on an evenly spaced subset of held-out rows. */

@@ -8,7 +8,7 @@ import { createRng } from '../random';
 import type { PackedRatings } from './data';
 import type { LinearModel } from './finetune';
 import { dotAt } from './linalg';
-import { mse as meanSquaredError } from './metrics';
+import { mse as meanSquaredError } from './quality-metrics';
 
 export interface MetaParams {
   readonly dim: number;
@@ -173,16 +173,4 @@ export function mamlCvPredictions(meta: MetaParams, data: PackedRatings): Float6
     for (const i of test) out[i] = dotAt(m.w, 0, data.X, i * data.dim, data.dim) + m.bias;
   }
   return out;
-}
-
-/** Query MSE of a meta-model after adapting on the first `shots` ratings of each person (evaluation helper). */
-export function metaQueryMse(meta: MetaParams, users: readonly PackedRatings[], shots: number): number {
-  const errs: number[] = [];
-  for (const u of users) {
-    const m = adapt(meta, u, allRows(Math.min(shots, u.n)));
-    const pred = new Float64Array(u.n - shots);
-    for (let i = shots; i < u.n; i++) pred[i - shots] = dotAt(m.w, 0, u.X, i * u.dim, u.dim) + m.bias;
-    errs.push(meanSquaredError(pred, u.y.subarray(shots, u.n)) ?? 0);
-  }
-  return errs.reduce((a, b) => a + b, 0) / Math.max(errs.length, 1);
 }

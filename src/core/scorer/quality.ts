@@ -3,8 +3,8 @@
  * predicted by a model that did not see it). Recomputed after every change while n ≤ 200 (cheap
  * enough), then only after the data moved by 10% — between those points the cached figure stands.
  */
-import type { ScorerQuality } from '../ports';
-import { mae, mse, srocc } from './metrics';
+import type { ScorerQuality } from '../records';
+import { mae, mse, srocc } from './quality-metrics';
 
 export const QUALITY_EXACT_MAX_N = 200;
 

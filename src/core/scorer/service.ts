@@ -11,7 +11,7 @@
  */
 import { EmbeddingModelMismatchError, InvalidEmbeddingError, InvalidScoreError, UnknownImageError, UnknownUserError } from '../errors';
 import type { UserKey } from '../identity';
-import type { ScorerQuality } from '../ports';
+import type { ScorerQuality } from '../records';
 import { autoSelect, type MethodName, type ScorerMethod } from './auto';
 import { RatingStore } from './data';
 import { IncrementalFinetune, type FinetuneOptions, type LinearModel } from './finetune';

@@ -21,8 +21,7 @@ import { createRng } from '../../core/random';
 import { silentLogger } from '../../log';
 import { discordRestOptions } from '../../platforms/discord/adapter';
 import { startDiscordRestProxy } from '../../platforms/discord/rest-proxy';
-import { parseSeeds } from '../piaa';
-import { parseArgs, runMain, UsageError } from '../cli';
+import { parseArgs, parseSeeds, runMain, UsageError } from '../cli';
 
 const TOKEN = 'bench-token';
 

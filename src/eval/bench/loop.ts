@@ -23,13 +23,13 @@
 import { sleep as abortableSleep } from '../../providers/http-util';
 import { createHash } from 'node:crypto';
 import { CancelledError } from '../../core/errors';
-import type { GeneratedImage, GenerateOptions, ImageGenerator } from '../../core/ports';
+import type { FeedbackLlm, GeneratedImage, GenerateOptions, ImageGenerator, PromptOptimizerLlm, ProposeRequest } from '../../core/ports';
 import type { FeedbackSet } from '../../core/optimizer/events';
 import { initialState, runIteration, type LoopDeps, type Objective } from '../../core/optimizer/loop';
 import { LlmProposer } from '../../core/optimizer/llm';
 import type { RunParams } from '../../core/optimizer/params';
-import type { FeedbackLlm, PromptOptimizerLlm, ProposeRequest } from '../../providers/llm/types';
-import { parseSketchPrompt, renderSketch } from '../../providers/imagegen/sketch';
+import { parseSketchPrompt } from '../../providers/imagegen/sketch/parse';
+import { renderSketch } from '../../providers/imagegen/sketch/render';
 import { embedPngs, embedderForEval } from '../embedding';
 import { MemoryImageStore } from '../memory-store';
 import { runMain, parseArgs, progress } from '../cli';

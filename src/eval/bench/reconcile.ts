@@ -2,7 +2,7 @@
  * `npm run bench:reconcile [-- --messages 120 --reactors 5 --latency 60 --seed 1]`
  *
  * How long does reading reactions back after a restart take, and what does reading a few messages at
- * once buy? The real pass (src/platforms/reconcile.ts) runs against the real app core (PGlite in a
+ * once buy? The real pass (src/platforms/reaction-read-back.ts) runs against the real app core (PGlite in a
  * temporary folder, the real ledger and its transactions); the platform's REST API is modeled as two
  * round trips per message of `--latency` ms each (GET the message, GET one emoji's users) — the part
  * of a pass a rate limiter cannot remove. Each configuration reconciles its own equal set of fresh
@@ -21,10 +21,10 @@ import { createApp } from '../../app';
 import { loadConfig } from '../../config';
 import { images } from '../../db/schema';
 import { createRng } from '../../core/random';
-import type { ObservedVotes } from '../../core/reconcile';
+import type { ObservedVotes } from '../../core/reaction-sync';
 import type { RateableMessage } from '../../core/services';
 import { silentLogger } from '../../log';
-import { reconcileRecentMessages } from '../../platforms/reconcile';
+import { reconcileRecentMessages } from '../../platforms/reaction-read-back';
 import { runMain, parseArgs, progress } from '../cli';
 
 async function main(): Promise<void> {

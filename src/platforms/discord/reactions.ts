@@ -1,12 +1,12 @@
 /**
  * Reading a message's rating reactions back over Discord's REST API, for reconciling after the bot
- * was away (src/platforms/reconcile.ts): GET the message for its reaction counts, then the users of
+ * was away (src/platforms/reaction-read-back.ts): GET the message for its reaction counts, then the users of
  * each rating emoji, 100 per page, normal and burst ("super") reactions alike. Bots — this one
  * included — are left out, as on the live path.
  */
 import { Routes, type REST } from 'discord.js';
 import type { PersonRef } from '../../core/identity';
-import type { ObservedVotes } from '../../core/reconcile';
+import type { ObservedVotes } from '../../core/reaction-sync';
 import type { RateableMessage } from '../../core/services';
 import { emojiToRating } from '../emoji';
 

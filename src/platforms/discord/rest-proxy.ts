@@ -1,6 +1,6 @@
 /**
  * `npm run discord:rest-proxy`: one process that owns the Discord REST rate limits for every bot
- * process of a deployment (reliability #15).
+ * process of a deployment, so several replicas never overrun the one per-token budget between them.
  *
  * Why: Discord's limits are per bot token, not per process. discord.js learns a route's budget from the
  * X-RateLimit headers of its own responses, so two replicas each believe they have the whole budget and
@@ -19,6 +19,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { REST, type RequestMethod } from 'discord.js';
 import type { Logger } from 'pino';
+import type * as DiscordProxy from '@discordjs/proxy';
 import { loadConfig, ConfigError } from '../../config';
 import { createLogger } from '../../log';
 
@@ -26,9 +27,7 @@ import { createLogger } from '../../log';
 // `instanceof`, so they must share @discordjs/rest with discord.js, which loads the CommonJS build (the
 // ESM import would bring a second copy of every error class — and, under vitest's module runner, a
 // second @vladfrangu/async_event_emitter whose bundled util.inspect fails at import).
-const { populateErrorResponse, populateSuccessfulResponse } = createRequire(import.meta.url)(
-  '@discordjs/proxy',
-) as typeof import('@discordjs/proxy');
+const { populateErrorResponse, populateSuccessfulResponse } = createRequire(import.meta.url)('@discordjs/proxy') as typeof DiscordProxy;
 
 export interface DiscordRestProxy {
   readonly url: string;

@@ -1,6 +1,6 @@
 /**
  * Images as Discord attachments: PNG, scaled down when large so every upload stays well under the
- * limits (10 MB without boosts) — a 4096² noisy input still posts (reliability row 17).
+ * limits (10 MB without boosts) — even a 4096² noisy input, the worst case for PNG size, still posts.
  */
 import sharp from 'sharp';
 

@@ -48,16 +48,17 @@ export function diskFileStore(dir: string): PlaygroundFileStore {
 export function memoryFileStore(): PlaygroundFileStore {
   const files = new Map<string, Buffer>();
   return {
-    async put(data) {
+    put(data) {
       const id = newId();
       files.set(id, Buffer.from(data));
-      return id;
+      return Promise.resolve(id);
     },
-    async get(id) {
-      return files.get(id) ?? null;
+    get(id) {
+      return Promise.resolve(files.get(id) ?? null);
     },
-    async delete(id) {
+    delete(id) {
       files.delete(id);
+      return Promise.resolve();
     },
   };
 }

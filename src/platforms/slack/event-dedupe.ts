@@ -78,14 +78,15 @@ export function scheduleProcessedEventsPruning(
 export function memoryEventClaimer(max = 50_000): EventClaimer {
   const seen = new Set<string>();
   return {
-    async claim(key) {
-      if (seen.has(key)) return false;
+    claim(key) {
+      if (seen.has(key)) return Promise.resolve(false);
       seen.add(key);
       if (seen.size > max) seen.delete(seen.values().next().value as string);
-      return true;
+      return Promise.resolve(true);
     },
-    async release(key) {
+    release(key) {
       seen.delete(key);
+      return Promise.resolve();
     },
   };
 }

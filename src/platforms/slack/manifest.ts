@@ -12,7 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { COMMANDS } from '../../../commands/index';
 import type { CommandDefinition } from '../../../commands/types';
-import { SLACK_EVENTS_PATH } from './adapter';
+import { SLACK_EVENTS_PATH } from './context';
 
 /** What the app calls, and why: nothing more (least privilege). */
 export const SLACK_BOT_SCOPES = [

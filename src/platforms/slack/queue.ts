@@ -1,7 +1,8 @@
 /**
- * Outgoing Slack calls, one ordered queue per channel (reliability row 16). Posts in a channel are
- * paced to about one per second (Slack's chat.postMessage guidance); a 429 pauses that channel for
- * the Retry-After the server asked for, then the same call is tried again, so no post is lost.
+ * Outgoing Slack calls, one ordered queue per channel, so a channel's posts appear in the order they
+ * were made. Posts in a channel are paced to about one per second (Slack's chat.postMessage guidance);
+ * a 429 pauses that channel for the Retry-After the server asked for, then the same call is tried
+ * again, so no post is lost.
  *
  * This is the ONLY layer that retries: the WebClient is built with `rejectRateLimitedCalls: true`
  * and `retries: 0` (see adapter.ts), because a blind retry of a post after a timeout can post twice,

@@ -1,12 +1,12 @@
 /**
  * Reading a message's rating reactions back over Slack's Web API, for reconciling after the app was
- * away (src/platforms/reconcile.ts): `reactions.get` with `full=true` lists every reacting user. Bots
+ * away (src/platforms/reaction-read-back.ts): `reactions.get` with `full=true` lists every reacting user. Bots
  * and other apps are left out, as on the live path. A person's workspace is the one the message was
  * posted in (Slack user ids are unique only per workspace); without it the message is skipped rather
  * than an identity guessed.
  */
 import type { PersonRef } from '../../core/identity';
-import type { ObservedVotes } from '../../core/reconcile';
+import type { ObservedVotes } from '../../core/reaction-sync';
 import type { RateableMessage } from '../../core/services';
 import { emojiToRating } from '../emoji';
 

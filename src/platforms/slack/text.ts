@@ -9,7 +9,7 @@ export const MAX_TEXT = 3500;
 
 /**
  * Neutral text → Slack mrkdwn. `&`, `<`, `>` are escaped first, so nothing a person typed can become
- * `<!channel>`, `<@U…>` or a link (reliability row 22); then `**bold**` becomes `*bold*`.
+ * `<!channel>`, `<@U…>` or a link (no mass mention or injected link from a prompt); then `**bold**` becomes `*bold*`.
  */
 export function toSlackText(text: string): string {
   const escaped = text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -33,7 +33,7 @@ export function parseSlackMessageId(id: string): { channel: string; ts: string }
   return { channel: id.slice(0, at), ts: id.slice(at + 1) };
 }
 
-/** A conversation id: the channel, or channel + thread ts joined by '/' (see platforms/types.ts). */
+/** A conversation id: the channel, or channel + thread ts joined by '/' (see commands/kit/types.ts, Conversation.id). */
 export function slackConversationId(channel: string, threadTs?: string): string {
   return threadTs ? `${channel}/${threadTs}` : channel;
 }

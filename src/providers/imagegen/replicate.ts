@@ -190,7 +190,7 @@ export class ReplicateImageGenerator implements ImageGenerator {
           });
         })();
         polled.catch(() => undefined); // the losing branch may fail after the race is decided
-        final = (await scope.race(Promise.race<CompletedPrediction | { status: string }>([waiting.promise, polled])));
+        final = await scope.race(Promise.race<CompletedPrediction | { status: string }>([waiting.promise, polled]));
       }
       ledger.started = true;
       if (final.status === 'failed')
@@ -211,7 +211,7 @@ export class ReplicateImageGenerator implements ImageGenerator {
       const client = new Replicate({
         auth: this.opts.auth,
         baseUrl: this.opts.baseUrl,
-        fetch: ((url: RequestInfo | URL, init?: RequestInit) => this.baseFetch(url, { ...init, signal: scope.signal })),
+        fetch: (url: RequestInfo | URL, init?: RequestInit) => this.baseFetch(url, { ...init, signal: scope.signal }),
       });
       await scope.race(client.predictions.cancel(id));
     } catch {

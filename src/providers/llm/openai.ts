@@ -24,7 +24,7 @@ import type {
   Moderator,
   PromptOptimizerLlm,
   ProposeRequest,
-} from './types';
+} from '../../core/ports';
 
 type ChatMessage = OpenAI.Chat.Completions.ChatCompletionMessageParam;
 type ContentPart = OpenAI.Chat.Completions.ChatCompletionContentPart;

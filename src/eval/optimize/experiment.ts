@@ -1,0 +1,319 @@
+/**
+ * The prompt-optimization experiment: for each seed a synthetic population, its community models and
+ * one optimization run per (row, start prompt) with the product's own loop (src/core/optimizer/loop.ts
+ * `runLoop`, in memory) and proposers. Every row gets the same image budget (1 + K·N) and, per run,
+ * the same initial prompt and seed, hence the same initial image. Synthetic people also have a hidden
+ * true taste (src/eval/synthetic.ts, computed from the scene the prompt describes, never from pixels),
+ * so every run also records the TRUE-taste gain of the best image over the initial one: how much of
+ * the proxy gain is real and how much games the scorer.
+ */
+import { createRng } from '../../core/random';
+import { runLoop, type LoopDeps } from '../../core/optimizer/loop';
+import { RandomProposer } from '../../core/optimizer/random-proposer';
+import { GeneticProposer } from '../../core/optimizer/genetic';
+import { LlmProposer } from '../../core/optimizer/llm';
+import { selectHighRated } from '../../core/optimizer/run-metrics';
+import { mixSeed } from '../../core/optimizer/rng';
+import type { FeedbackSet } from '../../core/optimizer/events';
+import type { PromptProposer } from '../../core/optimizer/proposer';
+import type { RunParams } from '../../core/optimizer/params';
+import type { PackedRatings } from '../../core/scorer/data';
+import type { Embedder, FeedbackLlm, PromptOptimizerLlm } from '../../core/ports';
+import { parseSketchPrompt } from '../../providers/imagegen/sketch/parse';
+import { SketchGenerator } from '../../providers/imagegen/sketch/generator';
+import { buildPopulation, trueTaste, type Population } from '../synthetic';
+import { autoMethod, trainCommunity, globalMethod, type Community } from '../piaa/methods';
+import { embedderForEval, embedPngs } from '../embedding';
+import { MemoryImageStore } from '../memory-store';
+import { meanStd, round4 } from '../cli';
+import { EmbeddingObjective } from './objective';
+
+/** Neutral starting prompts (subjects without style words), one per run, cycling. */
+export const START_PROMPTS = [
+  'a lighthouse on a cliff',
+  'a quiet village street',
+  'a cat sleeping on a windowsill',
+  'a harbor with small boats',
+  'an old tree on a hill',
+  'a road through the countryside',
+  'a bowl of fruit on a table',
+  'a traveler resting by a river',
+  'a house by the water',
+  'a bridge over a canyon',
+  'a castle in the distance',
+  'a garden path',
+];
+
+export interface OptimizeConfig {
+  seeds: number[];
+  /** Virtual people for the personal table (per seed). */
+  people: number;
+  /** Community members who train the global / meta models (per seed). */
+  community: number;
+  poolSize: number;
+  /** Ratings each virtual person gave (their virtual human is fitted on these). */
+  trainRatings: number;
+  /** Runs of the general table per seed (one start prompt each). */
+  generalRuns: number;
+  iterations: number;
+  candidates: number;
+  size: number;
+  rows: string[];
+  llm?: { optimizer: PromptOptimizerLlm; feedback: FeedbackLlm } | null;
+  cacheDir?: string | false;
+  onProgress?: (msg: string) => void;
+}
+
+interface RunOutcome {
+  max: number;
+  maxMinusInit: number;
+  kStar: number;
+  trueGain: number;
+  images: number;
+  maxSim: number | null;
+  scoreOfMostSim: number | null;
+  bestSoFar: number[];
+}
+
+export interface RowSummary {
+  max: number;
+  max_minus_init: number;
+  k_star: number;
+  true_gain: number;
+  images: number;
+  max_std: number;
+  max_minus_init_std: number;
+  k_star_std: number;
+  true_gain_std: number;
+  runs: number;
+  best_so_far: number[];
+  max_sim?: number;
+  score_of_most_sim?: number;
+  max_sim_std?: number;
+  score_of_most_sim_std?: number;
+}
+
+export interface OptimizeSummary {
+  general: Record<string, RowSummary>;
+  personal: Record<string, RowSummary>;
+  seeds: number[];
+  people: number;
+  iterations: number;
+  candidates: number;
+  budget_images: number;
+  llm: string | null;
+  notes: string[];
+}
+
+export const LLM_ROWS: FeedbackSet[] = ['none', 's+p', 's+p+f', 's+p+f+I'];
+
+function proposerFor(row: string, cfg: OptimizeConfig): { proposer: PromptProposer; feedbackLlm?: FeedbackLlm; feedback: FeedbackSet } {
+  if (row === 'random') return { proposer: new RandomProposer(), feedback: 'none' };
+  if (row === 'genetic') return { proposer: new GeneticProposer(), feedback: 'none' };
+  const set = row.replace(/^llm:/, '') as FeedbackSet;
+  if (!cfg.llm || !LLM_ROWS.includes(set)) throw new Error(`row ${row} needs an LLM (set OPENAI_API_KEY)`);
+  return { proposer: new LlmProposer(cfg.llm.optimizer, set), feedbackLlm: cfg.llm.feedback, feedback: set };
+}
+async function oneRun(
+  row: string,
+  prompt: string,
+  runSeed: number,
+  objectiveFactory: (store: MemoryImageStore) => EmbeddingObjective,
+  truth: (prompt: string) => number,
+  cfg: OptimizeConfig,
+): Promise<RunOutcome> {
+  const store = new MemoryImageStore();
+  const { proposer, feedbackLlm, feedback } = proposerFor(row, cfg);
+  const deps: LoopDeps = {
+    generator: new SketchGenerator({ size: cfg.size, concurrency: 4 }),
+    store,
+    objective: objectiveFactory(store),
+    proposer,
+    feedbackLlm,
+  };
+  const budget = 1 + cfg.iterations * cfg.candidates;
+  const params: RunParams = {
+    prompt,
+    objective: 'single',
+    members: ['virtual'],
+    candidates: cfg.candidates,
+    iterations: cfg.iterations,
+    feedback,
+    optimizer: proposer.kind,
+    seed: runSeed,
+    patience: null,
+    budget: { maxImages: budget },
+    size: cfg.size,
+  };
+  const res = await runLoop(params, deps, { runId: `eval-${row}-${runSeed}` });
+  const m = res.metrics;
+  const bestSoFar = res.iterations.map((it) => it.state.bestSoFar ?? NaN);
+  const trueGain = m.bestPrompt ? truth(m.bestPrompt) - truth(prompt) : 0;
+  return {
+    max: m.max,
+    maxMinusInit: m.maxMinusInit,
+    kStar: m.kStar,
+    trueGain,
+    images: m.imagesUsed,
+    maxSim: m.maxSim,
+    scoreOfMostSim: m.scoreOfMostSim,
+    bestSoFar,
+  };
+}
+
+interface SeedSetup {
+  pop: Population;
+  community: Community;
+  vecs: Float32Array[];
+  dim: number;
+}
+
+async function setupSeed(seed: number, cfg: OptimizeConfig, embedder: Embedder): Promise<SeedSetup> {
+  const pop = await buildPopulation({
+    seed,
+    people: cfg.people + cfg.community,
+    poolSize: cfg.poolSize,
+    size: cfg.size,
+    cacheDir: cfg.cacheDir,
+    onProgress: cfg.onProgress,
+  });
+  const vecs = await embedPngs(
+    embedder,
+    pop.pool.map((p) => p.png),
+  );
+  const dim = embedder.dim;
+  const rng = createRng(seed ^ 0xc0ffee);
+  // The community (people after the first `cfg.people`) trains the global and meta models.
+  const commData = pop.people
+    .slice(cfg.people)
+    .map((_, k) => packPerson(pop, vecs, dim, cfg.people + k, rng.shuffle([...pop.pool.keys()]).slice(0, cfg.trainRatings)));
+  return { pop, community: trainCommunity(commData, rng), vecs, dim };
+}
+
+function packPerson(pop: Population, vecs: Float32Array[], dim: number, p: number, items: number[]): PackedRatings & { items: number[] } {
+  const X = new Float32Array(items.length * dim);
+  items.forEach((i, k) => X.set(vecs[i]!, k * dim));
+  return { n: items.length, dim, X, y: Float64Array.from(items, (i) => pop.ratings[p]![i]!), items };
+}
+
+function summarizeRows(outcomes: Record<string, RunOutcome[]>, personal: boolean): Record<string, RowSummary> {
+  const out: Record<string, RowSummary> = {};
+  for (const [row, rs] of Object.entries(outcomes)) {
+    const s = (f: (r: RunOutcome) => number | null) => meanStd(rs.map(f));
+    const max = s((r) => r.max);
+    const gain = s((r) => r.maxMinusInit);
+    const k = s((r) => r.kStar);
+    const tg = s((r) => r.trueGain);
+    const len = Math.max(...rs.map((r) => r.bestSoFar.length));
+    const curve = Array.from({ length: len }, (_, i) =>
+      round4(meanStd(rs.map((r) => r.bestSoFar[Math.min(i, r.bestSoFar.length - 1)] ?? null)).mean),
+    );
+    const summary: RowSummary = {
+      max: round4(max.mean),
+      max_minus_init: round4(gain.mean),
+      k_star: round4(k.mean),
+      true_gain: round4(tg.mean),
+      images: round4(s((r) => r.images).mean),
+      max_std: round4(max.std),
+      max_minus_init_std: round4(gain.std),
+      k_star_std: round4(k.std),
+      true_gain_std: round4(tg.std),
+      runs: rs.length,
+      best_so_far: curve,
+    };
+    if (personal) {
+      const ms = s((r) => r.maxSim);
+      const sm = s((r) => r.scoreOfMostSim);
+      Object.assign(summary, {
+        max_sim: round4(ms.mean),
+        score_of_most_sim: round4(sm.mean),
+        max_sim_std: round4(ms.std),
+        score_of_most_sim_std: round4(sm.std),
+      });
+    }
+    out[row] = summary;
+  }
+  return out;
+}
+
+export async function runOptimizeEval(cfg: OptimizeConfig): Promise<OptimizeSummary> {
+  const embedder = await embedderForEval();
+  const general: Record<string, RunOutcome[]> = Object.fromEntries(cfg.rows.map((r) => [r, []]));
+  const personal: Record<string, RunOutcome[]> = Object.fromEntries(cfg.rows.map((r) => [r, []]));
+  for (const seed of cfg.seeds) {
+    const t0 = performance.now();
+    const setup = await setupSeed(seed, cfg, embedder);
+    cfg.onProgress?.(`seed ${seed}: population, embeddings and community models in ${(performance.now() - t0).toFixed(0)} ms`);
+    const { pop, community, vecs, dim } = setup;
+
+    // General preference: the community scorer; truth = the population's mean hidden taste.
+    const communityPredict = globalMethod.fit({ n: 0, dim, X: new Float32Array(0), y: new Float64Array(0) }, community);
+    const meanTruth = (prompt: string) => {
+      const spec = parseSketchPrompt(prompt);
+      return pop.people.reduce((a, person) => a + trueTaste(person, pop.judge, spec), 0) / pop.people.length;
+    };
+    for (let g = 0; g < cfg.generalRuns; g++) {
+      const prompt = START_PROMPTS[(g + seed) % START_PROMPTS.length]!;
+      const runSeed = mixSeed(seed, 'general', g) & 0x7fffffff;
+      for (const row of cfg.rows) {
+        general[row]!.push(
+          await oneRun(
+            row,
+            prompt,
+            runSeed,
+            (store) => new EmbeddingObjective(store, embedder, communityPredict, 'community scorer'),
+            meanTruth,
+            cfg,
+          ),
+        );
+      }
+      cfg.onProgress?.(`seed ${seed}: general ${g + 1}/${cfg.generalRuns}`);
+    }
+
+    // Personal preference: each virtual person's own fitted scorer (the virtual human).
+    const rng = createRng(seed ^ 0xbeef);
+    for (let p = 0; p < cfg.people; p++) {
+      const items = rng.shuffle([...pop.pool.keys()]).slice(0, cfg.trainRatings);
+      const data = packPerson(pop, vecs, dim, p, items);
+      const predict = autoMethod.fit(data, community);
+      const chosen = autoMethod.lastChoice ?? 'auto';
+      const earlier = selectHighRated(items.map((i, k) => ({ imageId: `pool-${i}`, score: data.y[k]!, vector: vecs[i]! })));
+      const person = pop.people[p]!;
+      const truth = (prompt: string) => trueTaste(person, pop.judge, parseSketchPrompt(prompt));
+      const prompt = START_PROMPTS[(p + 3 * seed) % START_PROMPTS.length]!;
+      const runSeed = mixSeed(seed, 'personal', p) & 0x7fffffff;
+      for (const row of cfg.rows) {
+        personal[row]!.push(
+          await oneRun(
+            row,
+            prompt,
+            runSeed,
+            (store) => new EmbeddingObjective(store, embedder, predict, `virtual human (${chosen})`, earlier),
+            truth,
+            cfg,
+          ),
+        );
+      }
+      cfg.onProgress?.(`seed ${seed}: person ${p + 1}/${cfg.people} (virtual human: auto → ${chosen})`);
+    }
+  }
+  const notes = [
+    `objective scores and true taste are on the 1..10 scale; true_gain = hidden true taste of the best image's scene − that of the initial prompt's scene`,
+    `equal image budget per run: ${1 + cfg.iterations * cfg.candidates} images (1 initial + K=${cfg.iterations} × N=${cfg.candidates})`,
+  ];
+  if (!cfg.llm)
+    notes.push(
+      'LLM rows (feedback sets none, s+p, s+p+f, s+p+f+I) need an LLM: set OPENAI_API_KEY (and OPENAI_BASE_URL for a compatible server). Only the offline baselines ran.',
+    );
+  return {
+    general: summarizeRows(general, false),
+    personal: summarizeRows(personal, true),
+    seeds: cfg.seeds,
+    people: cfg.people,
+    iterations: cfg.iterations,
+    candidates: cfg.candidates,
+    budget_images: 1 + cfg.iterations * cfg.candidates,
+    llm: cfg.llm ? 'configured' : null,
+    notes,
+  };
+}

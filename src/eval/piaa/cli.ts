@@ -1,0 +1,189 @@
+/**
+ * `npm run eval:piaa [-- --seed N --quick --people N --pool N --methods maml,finetune,knn,global,auto
+ *                      --out eval-results --sac <sqlite> --images <dir> --oracle-embedding --judge drawn|words
+ *                      --active-replicates 4 --random-orders 4 (how active vs random is averaged per person)
+ *                      --fresh-share 0.25 --seeds 1-5]`
+ *
+ * Reproduces the method's PIAA table (SROCC / MSE / MAE of MAML, FineTune and kNN from 10, 50 and 100
+ * of a person's ratings) and extends it with `global`, `auto`, the noise ceiling and active vs random
+ * selection of the images to rate (the protocol: protocol.ts).
+ *
+ * --seeds runs the synthetic protocol once per seed and adds an across-seeds table: the targets must
+ * hold for any seed, so each seed's target checks are listed, never only a pooled average.
+ * With --sac, --people caps the number of raters (those with the most ratings are kept).
+ * --oracle-embedding is a diagnostic control (see syntheticPiaaData), never the reported result; so is
+ * --judge words (a hidden judge that scores the prompt's words rather than what is drawn; see JudgeView);
+ * so is --fresh-share 0 (test images shared with the community models; see the protocol note).
+ *
+ * Output: markdown on stdout, plots under eval-results/, JSON summary as the LAST stdout line.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { AVAILABLE_METHODS } from './methods';
+import { syntheticPiaaData, type PiaaData } from './data';
+import { ACTIVE_REPLICATES, FULL_CONFIG, QUICK_CONFIG, RANDOM_ORDERS, defaultConfig, type PiaaConfig } from './config';
+import { runPiaaProtocolParallel } from './parallel';
+import type { PiaaSummary } from './protocol';
+import { acrossSeeds, acrossSeedsReport, markdownReport, piaaChart, targetChecks } from './report';
+import type { JudgeView } from '../synthetic';
+import { runMain, UsageError, parseArgs, parseSeeds, progress } from '../cli';
+
+const FLAGS = {
+  seed: 1,
+  quick: false,
+  people: 0,
+  pool: 0,
+  sac: '',
+  images: '',
+  out: 'eval-results',
+  methods: 'maml,finetune,knn,global,auto',
+  'oracle-embedding': false,
+  judge: 'drawn',
+  'fresh-share': 0.25,
+  seeds: '',
+  'active-replicates': ACTIVE_REPLICATES,
+  'random-orders': RANDOM_ORDERS,
+};
+
+/** A whole number of draws from 1 to 64, or a UsageError naming the flag. */
+function countFlag(args: Record<string, string | number | boolean>, name: string): number {
+  const v = Number(args[name]);
+  if (!Number.isInteger(v) || v < 1 || v > 64)
+    throw new UsageError(`--${name} must be a whole number from 1 to 64, got "${String(args[name])}"`);
+  return v;
+}
+
+/** The command line, checked: a bad value is a UsageError before any work starts. */
+interface RunRequest {
+  seed: number;
+  quick: boolean;
+  methods: string[];
+  freshShare: number;
+  /** How the active-vs-random comparison is averaged per person (1 and 1: a single draw of each). */
+  averaging: Pick<PiaaConfig, 'activeReplicates' | 'randomOrders'>;
+  embedding: 'oracle-latents' | 'embedder';
+  judgeView: JudgeView;
+  seeds: number[] | null;
+  people: number;
+  pool: number;
+  sac: string;
+  images: string;
+  out: string;
+}
+
+function readRequest(argv: string[]): RunRequest {
+  const args = parseArgs(argv, FLAGS);
+  const wanted = String(args.methods)
+    .split(',')
+    .map((m) => m.trim())
+    .filter(Boolean);
+  const methods = wanted.filter((m) => AVAILABLE_METHODS[m]);
+  const missing = wanted.filter((m) => !AVAILABLE_METHODS[m]);
+  if (missing.length) progress(`note: methods not available in this build, skipped: ${missing.join(', ')}`);
+  const freshShare = Number(args['fresh-share']);
+  if (!(freshShare >= 0 && freshShare < 1))
+    throw new UsageError(`--fresh-share must be a number from 0 up to (not including) 1, got "${String(args['fresh-share'])}"`);
+  if (freshShare === 0)
+    progress('DIAGNOSTIC: test images may be ones the community models were trained on (--fresh-share 0); not a reportable result');
+  const averaging = { activeReplicates: countFlag(args, 'active-replicates'), randomOrders: countFlag(args, 'random-orders') };
+  const embedding = args['oracle-embedding'] ? 'oracle-latents' : 'embedder';
+  const judgeView = String(args.judge);
+  if (judgeView !== 'drawn' && judgeView !== 'words')
+    throw new UsageError(`--judge must be "drawn" (default) or "words" (diagnostic), got "${judgeView}"`);
+  const seeds = args.seeds ? parseSeeds(String(args.seeds)) : null;
+  if (seeds && args.sac) throw new UsageError('--seeds is for the synthetic population (a real dataset has one fixed set of people)');
+  if (!args.sac) {
+    if (embedding === 'oracle-latents')
+      progress(
+        "DIAGNOSTIC: scorers get the judge's scene latents instead of image embeddings (--oracle-embedding); not a reportable result",
+      );
+    if (judgeView === 'words')
+      progress(
+        "DIAGNOSTIC: the hidden judge scores the prompt's sky words and mood numbers (--judge words), not the picture; not a reportable result",
+      );
+  }
+  return {
+    seed: Number(args.seed),
+    quick: Boolean(args.quick),
+    methods,
+    freshShare,
+    averaging,
+    embedding,
+    judgeView,
+    seeds,
+    people: Number(args.people),
+    pool: Number(args.pool),
+    sac: String(args.sac),
+    images: String(args.images),
+    out: String(args.out),
+  };
+}
+
+/** The protocol's configuration for one seed of this request. */
+function configFor(req: RunRequest, seed: number): PiaaConfig {
+  return { ...defaultConfig(seed, req.quick, req.methods), ...req.averaging, freshShare: req.freshShare, onProgress: progress };
+}
+
+function syntheticData(req: RunRequest, seed: number): Promise<PiaaData> {
+  const base = req.quick ? QUICK_CONFIG : FULL_CONFIG;
+  return syntheticPiaaData({
+    seed,
+    people: req.people || base.people,
+    poolSize: req.pool || base.pool,
+    embedding: req.embedding,
+    judgeView: req.judgeView,
+    onProgress: progress,
+  });
+}
+
+/** --seeds: one synthetic run per seed, then the across-seeds table and JSON. */
+async function runSeeds(req: RunRequest, seeds: number[], t0: number): Promise<void> {
+  const summaries: PiaaSummary[] = [];
+  for (const sd of seeds) {
+    progress(`--- seed ${sd} (${summaries.length + 1}/${seeds.length})`);
+    const sum = await runPiaaProtocolParallel(await syntheticData(req, sd), configFor(req, sd));
+    summaries.push(sum);
+    for (const c of targetChecks(sum)) progress(`seed ${sd}: ${c}`);
+  }
+  const across = acrossSeeds(summaries);
+  console.log(acrossSeedsReport(across));
+  console.log(`- ${((performance.now() - t0) / 1000).toFixed(1)} s for ${seeds.length} seeds`);
+  console.log(JSON.stringify({ across, seeds: summaries }));
+}
+
+/** One run on the synthetic population or on SAC (--sac): tables, checks, plot and JSON. */
+async function runOnce(req: RunRequest, t0: number): Promise<void> {
+  let data: PiaaData;
+  if (req.sac) {
+    const { sacPiaaData } = await import('./sac');
+    data = await sacPiaaData({
+      sqlite: req.sac,
+      imagesDir: req.images,
+      onProgress: progress,
+      maxRaters: req.people || undefined,
+    });
+  } else {
+    data = await syntheticData(req, req.seed);
+  }
+  const summary = await runPiaaProtocolParallel(data, configFor(req, req.seed));
+  const md = markdownReport(summary, req.methods);
+  const checks = targetChecks(summary);
+  fs.mkdirSync(req.out, { recursive: true });
+  const pngPath = path.join(req.out, `piaa-${summary.source}-${req.seed}.png`);
+  fs.writeFileSync(pngPath, await piaaChart(summary, req.methods));
+  console.log(md);
+  console.log('');
+  for (const c of checks) console.log(`- ${c}`);
+  for (const n of summary.notes) console.log(`- ${n}`);
+  console.log(`- plot: ${pngPath}; ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  console.log(JSON.stringify(summary));
+}
+
+async function main(): Promise<void> {
+  const req = readRequest(process.argv.slice(2));
+  const t0 = performance.now();
+  if (req.seeds) await runSeeds(req, req.seeds, t0);
+  else await runOnce(req, t0);
+}
+
+runMain(import.meta.url, main);
