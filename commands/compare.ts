@@ -4,7 +4,6 @@
  * the group together and the most divisive one. Others must have opted in (`/privacy share:on`) and
  * be in this server/workspace; see src/core/privacy.ts.
  */
-import { ProfileNotAvailableError } from '../src/core/errors';
 import { defineCommand } from './kit/usage';
 import { parseMentions, PEOPLE_PLACEHOLDER } from './mentions';
 import { textOption } from './options';
@@ -24,7 +23,6 @@ export const compare = defineCommand({
   ],
   async execute(ctx) {
     const people = parseMentions(textOption(ctx.options, 'users'), ctx.person, ctx.mentions, compare.usage);
-    if (!ctx.services.profiles) throw new ProfileNotAvailableError();
     await ctx.defer();
     const view = await ctx.services.profiles.compare({ requester: ctx.person, people, scopeId: ctx.scopeId });
     await ctx.reply({

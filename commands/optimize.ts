@@ -3,7 +3,7 @@
  * summaries, one progress message, final summary). The command acknowledges first: a run takes
  * minutes, the platform's acknowledgement window only seconds.
  */
-import { InvalidPromptError, ProfileNotAvailableError } from '../src/core/errors';
+import { InvalidPromptError } from '../src/core/errors';
 import type { FeedbackSet, GroupObjective, OptimizerKind } from '../src/core/optimizer/events';
 import { cleanUserText } from './kit/format';
 import type { CommandContext } from './kit/types';
@@ -72,6 +72,5 @@ export const optimize = defineCommand({
 /** The group of a `for:` run as user keys: each other member must share their profile in this scope. */
 async function groupMembers(ctx: CommandContext): Promise<string[]> {
   const people = parseMentions(textOption(ctx.options, 'for'), ctx.person, ctx.mentions, optimize.usage);
-  if (!ctx.services.privacy) throw new ProfileNotAvailableError();
   return ctx.services.privacy.authorizeMembers(ctx.person, people, ctx.scopeId);
 }

@@ -27,8 +27,8 @@ import { ratingChangesTotal, runsEndedTotal } from './prometheus-metrics';
 import { RunService } from './core/runs';
 import type { Services } from './core/services';
 import { redactSecrets, redactUrl } from './redact';
-import { TasteService } from './core/taste';
-import { createProfileServices } from './core/profile-services';
+import { TasteService } from './core/taste-service';
+import { createProfilesAndPrivacy } from './core/profiles-and-privacy';
 import { createOffThreadChartRenderer } from './charts/off-thread';
 import { createProviders, type Providers } from './providers/from-config';
 
@@ -116,7 +116,7 @@ export async function createApp(config: Config, opts: AppOptions): Promise<App> 
   const gallery = new GalleryProgress(opts.seedGallery ?? config.GALLERY === 'on');
   const services: Services = {
     backends,
-    ...createProfileServices({ db, charts, taste, images, ledger, embeddings, embedder: providers.embedder, runs, log }),
+    ...createProfilesAndPrivacy({ db, charts, taste, images, ledger, embeddings, embedder: providers.embedder, runs, log }),
     images,
     people: { touch: (person, scopeId) => touchPerson(db, person, scopeId) },
     ratings: createPersonRatings(db, ledger),

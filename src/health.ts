@@ -12,7 +12,7 @@
  * A check that hangs counts as failed after `timeoutMs`: a stuck database must turn readiness red,
  * not hang the probe. Bodies carry no secrets or personal data.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -103,7 +103,7 @@ export function createHealthServer(o: HealthServerOptions): HealthServer {
       return {};
     }
   };
-  const send = (res: import('node:http').ServerResponse, status: number, body: unknown) => {
+  const send = (res: ServerResponse, status: number, body: unknown) => {
     res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
     res.end(JSON.stringify(body));
   };

@@ -3,10 +3,10 @@
  * (plus the local playground unless PLAYGROUND=off), and drain cleanly on SIGTERM / SIGINT.
  */
 import { ConfigError, loadConfig, type Config } from './config';
-import { createLogger, type Logger } from './log';
+import { createLogger } from './log';
 import { redactSecrets } from './redact';
 import { createApp, type App } from './app';
-import { eq, sql } from 'drizzle-orm';
+import { sql } from 'drizzle-orm';
 import { ingestsAttachments } from './core/scope-settings';
 import { createConfiguredAdapters, startAdapters, stopAdapters } from './platforms/start';
 import type { ChatAdapter } from './platforms/types';

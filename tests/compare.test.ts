@@ -26,7 +26,7 @@ import { SketchGenerator } from '../src/providers/imagegen/sketch/generator';
 import { buildPopulation, noisyRating, trueTaste, type Population } from '../src/eval/synthetic';
 import { testBackends } from './helpers/db';
 import { createTasteWorld, type TasteWorld } from './helpers/taste-world';
-import { TasteService } from '../src/core/taste';
+import { TasteService } from '../src/core/taste-service';
 import { trainInline, type CommunityJob } from '../src/core/scorer/community';
 import { silentLogger } from '../src/log';
 

@@ -190,7 +190,7 @@ for (const backend of testBackends()) {
       // A second run, held mid-iteration with images of the iteration in flight already stored.
       const second = `${WORD} castle in the fog`;
       await run(ZOE, `/optimize prompt:${second} iterations:3 candidates:3`);
-      const held = await waitFor(
+      await waitFor(
         async () => {
           const r = await runRow(second);
           if (!r) return null;

@@ -141,9 +141,8 @@ describe('per-image pipeline: render → store → prepare, scoring once per ite
   it('prepares each image as soon as it is stored, before the rest of the batch has rendered, and scores after all are prepared', async () => {
     const store = new MemoryImageStore();
     const log: string[] = [];
-    let objective!: PreparingObjective;
+    const objective = new PreparingObjective(new KeywordObjective((id) => store.promptOf(id), PREF), log);
     const generator = new StaggeredGenerator(log, () => objective.prepared.size);
-    objective = new PreparingObjective(new KeywordObjective((id) => store.promptOf(id), PREF), log);
     const { params } = resolveRunParams(
       { prompt: 'a fox in a forest', members: ['u'], iterations: 1, candidates: 4, seed: 9 },
       { llmAvailable: false, maxImagesPerRun: 64 },

@@ -14,6 +14,7 @@ import { FakeOpenAIServer, defaultChatHandler, fakePng, messageText } from './fa
 
 // Independent of the implementation's own regex: code points an attacker uses to hide text.
 const HIDDEN =
+  // eslint-disable-next-line no-control-regex -- detecting control characters is the point: the sanitized output must contain none
   /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u00AD\u200B-\u200F\u202A-\u202E\u2060-\u2064\u2066-\u2069\uFEFF\u{E0000}-\u{E007F}]/u;
 
 let server: FakeOpenAIServer;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createRng, type Rng } from '../src/core/random';
-import { ScorerService } from '../src/core/scorer/service';
+import { ScorerService } from '../src/core/scorer/scorer-service';
 import { trainGlobal, emptyGlobal } from '../src/core/scorer/global';
 import { RatingStore } from '../src/core/scorer/data';
 import { fitFinetuneBatch } from '../src/core/scorer/finetune';

@@ -24,6 +24,7 @@ import { FakeDiscord, PRIVILEGED_INTENTS, type FakeMessage } from './fakes/disco
 import { FakeSlack, type FakeSlackMessage } from './fakes/slack-server';
 import { PlaygroundClient, type PlaygroundSnapshotMessage } from './helpers/playground-client';
 import { freePort } from './helpers/ports';
+import { describeError } from './helpers/wait';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const S = 1000;
@@ -109,7 +110,7 @@ function npmStart(name: string, env: NodeJS.ProcessEnv): Started {
           const lvl =
             ({ 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' } as Record<number, string>)[j.level ?? 30] ??
             j.level;
-          return `${lvl}${j.platform ? ` [${String(j.platform)}]` : ''} ${j.msg ?? ''}${j.err?.message ? ` — ${j.err.message}` : ''}`;
+          return `${lvl}${j.platform ? ` [${typeof j.platform === 'string' ? j.platform : JSON.stringify(j.platform)}]` : ''} ${j.msg ?? ''}${j.err?.message ? ` — ${j.err.message}` : ''}`;
         } catch {
           return l;
         }
@@ -172,13 +173,13 @@ async function step<T>(p: Started, what: string, fn: () => T | Promise<T>, ms = 
       if (v === HUNG) last = new Error('the last check did not return');
       else if (v) return v;
     } catch (err) {
-      if (err instanceof StepFailed) throw new Error(`${p.name}: ${err.message} (while waiting for ${what})\n${p.tail()}`);
+      if (err instanceof StepFailed) throw new Error(`${p.name}: ${err.message} (while waiting for ${what})\n${p.tail()}`, { cause: err });
       last = err;
     }
     if (Date.now() > end) {
       const seen = status?.();
       throw new Error(
-        `${p.name}: waiting for ${what} (${Math.round(ms / S)} s)${seen ? `\nseen so far: ${seen}` : ''}${last ? `\nlast error: ${String(last)}` : ''}\n${p.tail()}`,
+        `${p.name}: waiting for ${what} (${Math.round(ms / S)} s)${seen ? `\nseen so far: ${seen}` : ''}${last ? `\nlast error: ${describeError(last)}` : ''}\n${p.tail()}`,
       );
     }
     await new Promise((r) => setTimeout(r, 250));

@@ -19,7 +19,7 @@ import { EmbeddingService } from '../src/core/embeddings';
 import { ImageStore } from '../src/core/images';
 import { RatingLedger } from '../src/core/ratings';
 import { trainInline, type CommunityTrainer } from '../src/core/scorer/community';
-import { TasteService } from '../src/core/taste';
+import { TasteService } from '../src/core/taste-service';
 import { FeaturesEmbedder } from '../src/providers/embedder/features';
 import { silentLogger } from '../src/log';
 import type { GenerateOptions, GeneratedImage, ImageGenerator } from '../src/core/ports';

@@ -4,7 +4,7 @@
  * validation of the real openai client against the fake server. Every result is valid or rejected, none
  * carries invisible characters, and no platform would parse a mention from it.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { hasInvisible, neutralizeMentions, sanitizePrompt, sanitizeText, stripInvisible } from '../src/core/text-safety';
 import { createOpenAILlms } from '../src/providers/llm/openai';
 import { ProviderError } from '../src/core/errors';
@@ -12,6 +12,7 @@ import { FakeOpenAIServer } from './fakes/openai-server';
 
 // Independent checks (not the implementation's regexes).
 const HIDDEN =
+  // eslint-disable-next-line no-control-regex, no-misleading-character-class -- an independent detector of hidden characters: it lists control characters and lone combining marks (CGJ, variation selectors) on purpose, each matched as its own code point under the u flag
   /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u00AD\u034F\u061C\u115F\u1160\u180E\u200B-\u200F\u202A-\u202E\u2060-\u2064\u2066-\u2069\u3164\uFE00-\uFE0F\uFEFF\uFFA0\uFFF9-\uFFFB\u{E0000}-\u{E007F}\u{E0100}-\u{E01EF}]/u;
 /** What Discord and Slack would turn into a ping. */
 const PING =

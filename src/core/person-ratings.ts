@@ -1,8 +1,8 @@
 /**
- * Ratings as platforms give them: by person (platform + user id), not by user key. A new vote records
- * the person first (so a forgotten person stores nothing: touchPerson throws ForgottenError); taking a
- * vote back needs no record of them. The reaction read-back after downtime applies its differences
- * through the same two functions, so a vote from a live reaction and one found later are stored alike.
+ * Ratings as platforms give them: by person (platform + user id), not by user key. Every vote, given or
+ * taken back, records the person and the scope first, so a forgotten person stores nothing (touchPerson
+ * throws ForgottenError before the ledger sees the vote). The reaction read-back after downtime applies
+ * its differences through the same two functions, so a live vote and one found later are stored alike.
  */
 import type { Db } from '../db/connection';
 import { userKeyOf } from './identity';
@@ -18,8 +18,10 @@ export function createPersonRatings(db: Db, ledger: RatingLedger): PersonRatings
     const userKey = await touchPerson(db, person, ctx.scopeId);
     return ledger.rate({ userKey, imageId, score, eventTime, ctx });
   };
-  const unrate: PersonRatings['unrate'] = (person, imageId, score, ctx, eventTime) =>
-    ledger.unrate({ userKey: userKeyOf(person), imageId, score, eventTime, ctx });
+  const unrate: PersonRatings['unrate'] = async (person, imageId, score, ctx, eventTime) => {
+    const userKey = await touchPerson(db, person, ctx.scopeId);
+    return ledger.unrate({ userKey, imageId, score, eventTime, ctx });
+  };
   return {
     rate,
     unrate,

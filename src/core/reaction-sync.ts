@@ -92,7 +92,10 @@ export async function reconcileMessage(ledger: ReconcileLedgerPort, m: Reconcile
   const changed = (p: Promise<{ changed: boolean }>) =>
     p.then(
       (r) => r.changed,
-      (err: unknown) => (isForgottenError(err) ? false : Promise.reject(err)),
+      (err: unknown) => {
+        if (isForgottenError(err)) return false;
+        throw err;
+      },
     );
   for (const a of plan.add) if (await changed(ledger.rate(a.person, m.imageId, a.score, ctx, m.observedAt))) added++;
   for (const r of plan.remove) if (await changed(ledger.unrate(r.person, m.imageId, r.score, ctx, m.observedAt))) removed++;

@@ -51,7 +51,7 @@ export interface ProfileSummary {
 
 export interface Services {
   backends: Record<string, string>;
-  /** Taste profiles and comparisons; see src/core/profile-services.ts. */
+  /** Taste profiles and comparisons; see src/core/profiles-and-privacy.ts. */
   profiles: ProfilesApi;
   /** Opt-in sharing, visibility checks, forget and export. */
   privacy: PrivacyApi;

@@ -15,8 +15,10 @@
  * - fillers that render as nothing (Hangul fillers, Mongolian vowel separator, braille blank),
  * - lone surrogates.
  */
+// eslint-disable-next-line no-misleading-character-class -- the class deliberately lists lone combining marks (U+034F, Mongolian and Unicode variation selectors) to strip them; with the u flag each is matched as its own code point
 const INVISIBLE = /[\p{Cf}\u034F\u115F\u1160\u17B4\u17B5\u180B-\u180F\u2800\u3164\uFE00-\uFE0F\uFFA0\u{E0100}-\u{E01EF}]|\p{Cs}/gu;
 /** Controls except \t \n \r, which become ordinary whitespace. */
+// eslint-disable-next-line no-control-regex -- matching C0/C1 control characters is the purpose: they are stripped from untrusted text
 const CONTROLS = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]/g;
 /** Unusual spaces and line/paragraph separators, mapped to plain ones. */
 const ODD_SPACES = /[\u00A0\u1680\u2000-\u200A\u202F\u205F\u3000]/g;

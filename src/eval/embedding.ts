@@ -8,8 +8,8 @@ import { createHash } from 'node:crypto';
 import type { Embedder } from '../core/ports';
 import { FeaturesEmbedder, FEATURE_GROUPS, FEATURE_MEAN, FEATURE_SCALE } from '../providers/embedder/features';
 
-export async function embedderForEval(): Promise<Embedder> {
-  return new FeaturesEmbedder();
+export function embedderForEval(): Promise<Embedder> {
+  return Promise.resolve(new FeaturesEmbedder());
 }
 
 /** Embeds in batches (bounded memory, progress every `progressEvery` images). */

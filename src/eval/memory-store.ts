@@ -11,7 +11,7 @@ export class MemoryImageStore implements LoopImageStore {
   readonly bytes = new Map<string, Buffer>();
   readonly records = new Map<string, ImageRecord>();
 
-  async put(
+  put(
     bytes: Buffer,
     meta: { source: 'generated'; prompt?: string | null; generator?: string | null; seed?: number | null },
   ): Promise<ImageRecord> {
@@ -30,12 +30,12 @@ export class MemoryImageStore implements LoopImageStore {
     };
     this.bytes.set(id, bytes);
     this.records.set(id, rec);
-    return rec;
+    return Promise.resolve(rec);
   }
 
-  async readBytes(id: string): Promise<Buffer> {
+  readBytes(id: string): Promise<Buffer> {
     const b = this.bytes.get(id);
-    if (!b) throw new Error(`no image ${id} in the memory store`);
-    return b;
+    if (!b) return Promise.reject(new Error(`no image ${id} in the memory store`));
+    return Promise.resolve(b);
   }
 }

@@ -264,7 +264,7 @@ function assemble(rows: RatingRow[], surveyAnswers: Map<number, number>, locator
       continue;
     }
     let ratings = byRater.get(sid);
-    if (!ratings) byRater.set(sid, (ratings = new Map()));
+    if (!ratings) byRater.set(sid, (ratings = new Map<number, SacRating>()));
     if (ratings.delete(imageId)) stats.ratingsDuplicate++;
     ratings.set(imageId, {
       imageId,

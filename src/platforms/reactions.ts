@@ -162,8 +162,6 @@ export async function storeReactionRating(
   return storeVote(services, r, opts);
 }
 
-const SCORES = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
-
 type Vote =
   | { kind: 'add' | 'remove'; person: PersonRef; imageId: string; rating: number; ctx: RatingContext; eventTime?: Date }
   | { kind: 'set'; person: PersonRef; imageId: string; rating: number | null; ctx: RatingContext; eventTime?: Date };
@@ -175,7 +173,6 @@ async function storeVote(
 ): Promise<'stored' | 'forgotten'> {
   try {
     await withRetries(async () => {
-      await services.people.touch(v.person, v.ctx.scopeId);
       if (v.kind === 'set') await setVote(services, v);
       else if (v.kind === 'add') await services.ratings.rate(v.person, v.imageId, v.rating, v.ctx, v.eventTime);
       else await services.ratings.unrate(v.person, v.imageId, v.rating, v.ctx, v.eventTime);
@@ -190,11 +187,10 @@ async function storeVote(
 
 /**
  * Setting score s at time t = add vote s at t and take back, at t, the person's other votes standing
- * on the image as read from the ledger; clearing = take back all of them at t. Without a ledger read
- * (a test double), every other score is taken back: the same outcome, more writes.
+ * on the image as read from the ledger; clearing = take back all of them at t.
  */
 async function setVote(services: Services, v: Extract<Vote, { kind: 'set' }>): Promise<void> {
-  const standing = services.ratings.standing ? await services.ratings.standing(v.person, v.imageId) : SCORES;
+  const standing = await services.ratings.standing(v.person, v.imageId);
   if (v.rating !== null) await services.ratings.rate(v.person, v.imageId, v.rating, v.ctx, v.eventTime);
   for (const s of new Set(standing)) if (s !== v.rating) await services.ratings.unrate(v.person, v.imageId, s, v.ctx, v.eventTime);
 }

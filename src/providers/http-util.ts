@@ -45,7 +45,8 @@ export function callScope(provider: string, deadlineMs: number, external?: Abort
     reason === 'timeout' ? new ProviderTimeoutError(provider, deadlineMs) : reason === 'cancelled' ? new CancelledError() : null;
 
   const aborted = new Promise<never>((_resolve, reject) => {
-    const fire = () => reject(abortError());
+    // The controller aborts only after `reason` is set, so abortError() is never null here.
+    const fire = () => reject(abortError() ?? new CancelledError());
     if (controller.signal.aborted) fire();
     else controller.signal.addEventListener('abort', fire, { once: true });
   });
@@ -78,7 +79,9 @@ export function callScope(provider: string, deadlineMs: number, external?: Abort
 /** Sleeps `ms`, rejecting early (with the signal's reason) when the signal aborts. */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- documented contract: rejects with the signal's own abort reason, unchanged (a call scope aborts with its typed CancelledError or ProviderTimeoutError)
+    const rejectWithReason = () => reject(signal?.reason);
+    if (signal?.aborted) return rejectWithReason();
     const t = setTimeout(
       () => {
         signal?.removeEventListener('abort', onAbort);
@@ -88,7 +91,7 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     );
     const onAbort = () => {
       clearTimeout(t);
-      reject(signal?.reason);
+      rejectWithReason();
     };
     signal?.addEventListener('abort', onAbort, { once: true });
   });

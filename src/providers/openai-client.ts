@@ -105,7 +105,7 @@ export function mapOpenAIError(err: unknown, scope: CallScope, timeoutMs: number
     }
     if (err.status === undefined) return new ProviderError(provider, `connection failed: ${err.message}`, { cause: err });
     const what = err.status === 429 ? 'rate limited (429) after retries' : `HTTP ${err.status}`;
-    return new ProviderError(provider, `${what}: ${shorten(err.message)}`, { cause: err, status: err.status });
+    return new ProviderError(provider, `${what}: ${shorten(err.message)}`, { cause: err, status: err.status as number });
   }
   return err instanceof Error ? err : new ProviderError(provider, String(err));
 }

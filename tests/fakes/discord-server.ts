@@ -355,7 +355,7 @@ export class FakeDiscord {
   private onSocket(ws: WebSocket): void {
     ws.send(JSON.stringify({ op: 10, d: { heartbeat_interval: 41_250 } }));
     ws.on('message', (raw) => {
-      const msg = JSON.parse(String(raw)) as { op: number; d: any };
+      const msg = JSON.parse((raw as Buffer).toString('utf8')) as { op: number; d: any };
       if (msg.op === 1) ws.send(JSON.stringify({ op: 11 }));
       else if (msg.op === 2) this.onIdentify(ws, msg.d);
       else if (msg.op === 6) this.onResume(ws, msg.d);
@@ -482,7 +482,7 @@ export class FakeDiscord {
       const entries: [string, FormDataEntryValue][] = [];
       form.forEach((v, k) => entries.push([k, v]));
       for (const [k, v] of entries) {
-        if (k === 'payload_json') body = JSON.parse(String(v));
+        if (k === 'payload_json') body = JSON.parse(typeof v === 'string' ? v : await v.text());
         else if (typeof v !== 'string') files.push({ name: v.name, size: v.size, type: v.type, bytes: Buffer.from(await v.arrayBuffer()) });
       }
     } else if (buf.length) {

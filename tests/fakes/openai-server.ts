@@ -154,7 +154,7 @@ export class FakeOpenAIServer {
     for await (const c of req) chunks.push(c as Buffer);
     const raw = Buffer.concat(chunks).toString('utf8');
     const path = (req.url ?? '/').split('?')[0] ?? '/';
-    let body: any = undefined;
+    let body: any;
     try {
       body = raw ? JSON.parse(raw) : undefined;
     } catch {
@@ -243,12 +243,18 @@ export class FakeOpenAIServer {
         for (const part of body.input as any[]) {
           if (part?.type === 'text') {
             const h = textHit(String(part.text ?? ''));
-            if (h) ((hit = h), (applied[h] = [...(applied[h] ?? []), 'text']));
+            if (h) {
+              hit = h;
+              applied[h] = [...(applied[h] ?? []), 'text'];
+            }
           } else if (part?.type === 'image_url') {
             const h = await this.imageHit(String(part.image_url?.url ?? ''));
             if (h === 'invalid')
               return this.json(res, 400, { error: { message: 'Invalid image.', type: 'invalid_request_error', code: 'invalid_image' } });
-            if (h) ((hit = h), (applied[h] = [...(applied[h] ?? []), 'image']));
+            if (h) {
+              hit = h;
+              applied[h] = [...(applied[h] ?? []), 'image'];
+            }
           } else {
             return this.json(res, 400, { error: { message: `unknown input type ${part?.type}`, type: 'invalid_request_error' } });
           }
@@ -266,7 +272,7 @@ export class FakeOpenAIServer {
   }
 
   /** The category an image is flagged for, null when it passes, 'invalid' when it is not a base64 image data URL. */
-  private async imageHit(url: string): Promise<string | null | 'invalid'> {
+  private async imageHit(url: string): Promise<string | null> {
     const m = /^data:(image\/(?:png|jpeg|webp|gif));base64,([A-Za-z0-9+/=]+)$/.exec(url);
     if (!m) return 'invalid';
     let mean: Rgb | null = null;

@@ -203,7 +203,8 @@ export class FakeReplicateServer {
 
   private async finish(p: FakePrediction): Promise<void> {
     if (this.failWithFor(p)) return;
-    const png = await fakePng(String(p.input.prompt ?? ''), Number(p.input.seed ?? 0));
+    const prompt = p.input.prompt ?? '';
+    const png = await fakePng(typeof prompt === 'string' ? prompt : JSON.stringify(prompt), Number(p.input.seed ?? 0));
     let url: string;
     if (this.output === 'data-url') url = `data:image/png;base64,${png.toString('base64')}`;
     else {

@@ -164,7 +164,7 @@ export class FakeSlack {
       }
       this.sockets.add(ws);
       ws.on('close', () => this.sockets.delete(ws));
-      ws.on('message', (data) => this.socketAcks.push(JSON.parse(String(data)) as { envelope_id: string }));
+      ws.on('message', (data) => this.socketAcks.push(JSON.parse((data as Buffer).toString('utf8')) as { envelope_id: string }));
       ws.send(
         JSON.stringify({
           type: 'hello',

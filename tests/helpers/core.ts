@@ -132,6 +132,7 @@ export class GatedGenerator implements ImageGenerator {
       try {
         await new Promise<void>((resolve, reject) => {
           this.releases.push(resolve);
+          // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- mirrors a real generator: an aborted call rejects with the signal's own reason, unchanged
           const onAbort = () => reject(opts.signal?.reason ?? new CancelledError());
           if (opts.signal?.aborted) onAbort();
           opts.signal?.addEventListener('abort', onAbort, { once: true });

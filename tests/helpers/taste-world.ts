@@ -8,14 +8,14 @@ import path from 'node:path';
 import type { Db } from '../../src/db/connection';
 import { EmbeddingService } from '../../src/core/embeddings';
 import { ImageStore } from '../../src/core/images';
-import { createProfileServices, type ProfileServices } from '../../src/core/profile-services';
+import { createProfilesAndPrivacy, type ProfilesAndPrivacy } from '../../src/core/profiles-and-privacy';
 import { RatingLedger } from '../../src/core/ratings';
-import { TasteService } from '../../src/core/taste';
+import { TasteService } from '../../src/core/taste-service';
 import { silentLogger } from '../../src/log';
 import { createOffThreadChartRenderer } from '../../src/charts/off-thread';
 import { FeaturesEmbedder } from '../../src/providers/embedder/features';
 
-export interface TasteWorld extends ProfileServices {
+export interface TasteWorld extends ProfilesAndPrivacy {
   db: Db;
   dir: string;
   store: ImageStore;
@@ -35,7 +35,7 @@ export function createTasteWorld(db: Db): TasteWorld {
   const taste = new TasteService({ db, ledger, embeddings, images: store, log: silentLogger, globalEvery: 1_000_000, seed: 1 });
   // The bot's own chart path (a worker thread), so profile and compare tests exercise it.
   const charts = createOffThreadChartRenderer();
-  const services = createProfileServices({ db, charts, taste, images: store, ledger, embeddings, embedder, log: silentLogger });
+  const services = createProfilesAndPrivacy({ db, charts, taste, images: store, ledger, embeddings, embedder, log: silentLogger });
   return {
     db,
     dir,

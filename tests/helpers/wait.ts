@@ -13,7 +13,13 @@ export async function waitFor<T>(check: () => T | Promise<T>, what: string, time
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${describeError(last)}` : ''}`);
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/** An Error as `Name: message`, a string as itself, anything else as JSON. */
+export function describeError(err: unknown): string {
+  if (err instanceof Error) return String(err);
+  return typeof err === 'string' ? err : JSON.stringify(err);
 }

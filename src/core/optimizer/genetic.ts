@@ -65,16 +65,13 @@ export class GeneticProposer implements PromptProposer {
   }
 
   initial(prompt: string, n: number, rng: UniformSource): Promise<string[]> {
-    return settled(() => diverseInitialPrompts(prompt, n, rng, new Set([prompt])));
+    return Promise.resolve(diverseInitialPrompts(prompt, n, rng, new Set([prompt])));
   }
 
   next(history: ScoredPrompt[], n: number, rng: UniformSource, ctx: ProposeContext): Promise<string[]> {
-    return settled(() => this.propose(history, n, rng, ctx));
-  }
-
-  private propose(history: ScoredPrompt[], n: number, rng: UniformSource, ctx: ProposeContext): string[] {
     const population = selectPopulation(history, this.opts.population);
-    if (population.length === 0) return diverseInitialPrompts(ctx.initialPrompt, n, rng, new Set(history.map((h) => h.prompt)));
+    if (population.length === 0)
+      return Promise.resolve(diverseInitialPrompts(ctx.initialPrompt, n, rng, new Set(history.map((h) => h.prompt))));
     const subject = parsePrompt(ctx.initialPrompt).subject;
     const seen = new Set(history.map((h) => h.prompt));
     const elite = population[0] as Individual;
@@ -112,7 +109,7 @@ export class GeneticProposer implements PromptProposer {
       if (rng() < this.opts.mutationRate) child = mutate(child, rng);
       propose(child);
     }
-    return out;
+    return Promise.resolve(out);
   }
 }
 

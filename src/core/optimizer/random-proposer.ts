@@ -10,11 +10,11 @@ export class RandomProposer implements PromptProposer {
   readonly kind = 'random' as const;
   readonly wantsFeedback = false;
 
-  async initial(prompt: string, n: number, rng: UniformSource): Promise<string[]> {
-    return diverseInitialPrompts(prompt, n, rng, new Set([prompt]));
+  initial(prompt: string, n: number, rng: UniformSource): Promise<string[]> {
+    return Promise.resolve(diverseInitialPrompts(prompt, n, rng, new Set([prompt])));
   }
 
-  async next(history: ScoredPrompt[], n: number, rng: UniformSource, ctx: ProposeContext): Promise<string[]> {
+  next(history: ScoredPrompt[], n: number, rng: UniformSource, ctx: ProposeContext): Promise<string[]> {
     const subject = parsePrompt(ctx.initialPrompt).subject;
     const seen = new Set(history.map((h) => h.prompt));
     const out: string[] = [];
@@ -25,6 +25,6 @@ export class RandomProposer implements PromptProposer {
         out.push(text);
       }
     }
-    return out;
+    return Promise.resolve(out);
   }
 }

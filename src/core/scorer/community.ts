@@ -41,7 +41,9 @@ export type CommunityTrainer = (
 ) => Promise<CommunityModels & { threadId: number }>;
 
 /** Runs on the calling thread — for callers that are not serving anyone (evaluations, scripts). */
-export const trainInline: CommunityTrainer = async (users, job) => ({ ...trainCommunityModels(users, job), threadId: 0 });
+export const trainInline: CommunityTrainer = (users, job) =>
+  // Trains synchronously; a training error still comes back as a rejection.
+  new Promise((resolve) => resolve({ ...trainCommunityModels(users, job), threadId: 0 }));
 
 /** Message the worker receives: each person's ratings as exact-size typed arrays. */
 export interface CommunityWorkerRequest {

@@ -8,7 +8,6 @@ import { createRng } from '../random';
 import type { PackedRatings } from './data';
 import type { LinearModel } from './finetune';
 import { dotAt } from './linalg';
-import { mse as meanSquaredError } from './quality-metrics';
 
 export interface MetaParams {
   readonly dim: number;

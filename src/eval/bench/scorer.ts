@@ -6,7 +6,7 @@
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { createRng, type Rng } from '../../core/random';
-import { ScorerService } from '../../core/scorer/service';
+import { ScorerService } from '../../core/scorer/scorer-service';
 import { emptyGlobal, type GlobalModel } from '../../core/scorer/global';
 import { RatingStore } from '../../core/scorer/data';
 import { IncrementalFinetune, fitFinetuneBatch, selectLambda } from '../../core/scorer/finetune';

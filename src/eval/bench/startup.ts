@@ -58,7 +58,7 @@ function watchLog(child: ChildProcess, t0: number, test: (msg: string) => boolea
       const lines = buf.split('\n');
       buf = lines.pop() ?? '';
       for (const line of lines) {
-        let msg = '';
+        let msg: string;
         try {
           msg = (JSON.parse(line) as { msg?: string }).msg ?? '';
         } catch {

@@ -32,7 +32,7 @@ import { createRouter } from './http-routes';
 import { createRatingClicks } from './rating-clicks';
 import { hostPolicy, isLoopbackHost, pageCsp, SessionStore } from './security';
 import type { Pages } from './session-routes';
-import { CHANNEL_ID, PlaygroundState, type PlaygroundFile, type PlaygroundMessage } from './state';
+import { CHANNEL_ID, PlaygroundState, type PlaygroundFile } from './state';
 
 export type { CommandOutcome } from './commands-handler';
 export { personFor, PLAYGROUND_SCOPE } from './context';

@@ -19,6 +19,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
+import type * as TransformersModule from '@huggingface/transformers';
 import type { Embedder } from '../../core/ports';
 import { InvalidImageError, ModelNotFoundError, ProviderError, ProviderTimeoutError } from '../../core/errors';
 import type { Config } from '../../config';
@@ -105,7 +106,7 @@ type Processor = (images: unknown[]) => Promise<Record<string, unknown>>;
 type VisionModel = ((inputs: Record<string, unknown>) => Promise<Record<string, TensorLike | undefined>>) & {
   dispose?: () => Promise<unknown>;
 };
-type Transformers = typeof import('@huggingface/transformers');
+type Transformers = typeof TransformersModule;
 
 interface Loaded {
   lib: Transformers;

@@ -120,7 +120,7 @@ export class ReplicateImageGenerator implements ImageGenerator {
               },
             ),
           );
-      if (scope.reason) throw scope.abortError();
+      if (scope.reason) throw scope.abortError() ?? new CancelledError();
       const bytes = await scope.race(this.download(output, scope));
       ok = true;
       return {
@@ -184,17 +184,19 @@ export class ReplicateImageGenerator implements ImageGenerator {
       if (!['succeeded', 'failed', 'canceled'].includes(created.status)) {
         const polled = (async () => {
           await sleep(hook.waitMs ?? DEFAULT_WEBHOOK_WAIT_MS, AbortSignal.any([scope.signal, stopPolling.signal]));
-          return client.wait(created as never, { interval: this.opts.pollIntervalMs ?? 500 }, async (p: { status?: string }) => {
+          return client.wait(created as never, { interval: this.opts.pollIntervalMs ?? 500 }, (p: { status?: string }) => {
             if (p.status && p.status !== 'starting') ledger.started = true;
-            return settled;
+            return Promise.resolve(settled);
           });
         })();
         polled.catch(() => undefined); // the losing branch may fail after the race is decided
         final = await scope.race(Promise.race<CompletedPrediction | { status: string }>([waiting.promise, polled]));
       }
       ledger.started = true;
-      if (final.status === 'failed')
-        throw new ProviderError(PROVIDER, `prediction failed: ${String(final.error ?? 'unknown error')}`.slice(0, 300));
+      if (final.status === 'failed') {
+        const why = final.error ?? 'unknown error';
+        throw new ProviderError(PROVIDER, `prediction failed: ${typeof why === 'string' ? why : JSON.stringify(why)}`.slice(0, 300));
+      }
       if (final.status !== 'succeeded') throw new ProviderError(PROVIDER, `prediction ended as ${String(final.status).slice(0, 40)}`);
       return final.output;
     } finally {

@@ -138,7 +138,7 @@ class OpenAIChatCore {
         const content = message?.content ?? '';
         const result = message?.refusal
           ? ({ ok: false, error: `the model refused: ${sanitizeText(message.refusal, 200)}` } as const)
-          : decode(content, call.validate);
+          : decode(content, (json) => call.validate(json));
         if (result.ok) {
           ok = true;
           return result.value;

@@ -24,7 +24,7 @@ import type { ScorerMethod } from './scorer/auto';
 import { trainOffThread, type CommunityTrainer } from './scorer/community';
 import { packDataset, type PackedRatings } from './scorer/data';
 import { shouldRetrainMeta } from './scorer/maml';
-import { ScorerService } from './scorer/service';
+import { ScorerService } from './scorer/scorer-service';
 
 export interface TasteServiceDeps {
   db: Db;

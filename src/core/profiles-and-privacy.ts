@@ -2,7 +2,7 @@
  * The `profiles` and `privacy` sections of `Services` (src/core/services.ts), built from the core
  * services. src/app.ts plugs them in:
  *
- *   const { profiles, privacy } = createProfileServices({ db, charts, taste, images, ledger, embeddings, embedder, runs, log });
+ *   const { profiles, privacy } = createProfilesAndPrivacy({ db, charts, taste, images, ledger, embeddings, embedder, runs, log });
  *
  * Everything that reads another person's data goes through assertCanUseProfile first.
  */
@@ -25,9 +25,9 @@ import { describeTaste, separatingSentence } from './profile-words';
 import { directionResponses, type DirectionResponse } from './profiles';
 import type { RatingLedger } from './ratings';
 import type { CompareView, ForgetSummary, PrivacyApi, ProfilesApi, ProfileView } from './services';
-import type { TasteService } from './taste';
+import type { TasteService } from './taste-service';
 
-export interface ProfileServicesDeps {
+export interface ProfilesAndPrivacyDeps {
   db: Db;
   /** Draws the distribution chart, the image grid's captions and the /compare heatmap. */
   charts: ChartRenderer;
@@ -51,12 +51,12 @@ export interface ProfileServicesDeps {
   referenceLimit?: number;
 }
 
-export interface ProfileServices {
+export interface ProfilesAndPrivacy {
   profiles: ProfilesApi;
   privacy: PrivacyApi;
 }
 
-export function createProfileServices(deps: ProfileServicesDeps): ProfileServices {
+export function createProfilesAndPrivacy(deps: ProfilesAndPrivacyDeps): ProfilesAndPrivacy {
   const ctx = profileContext(deps);
   return {
     profiles: {
@@ -74,7 +74,7 @@ interface ProfileContext {
   namesOf(keys: UserKey[], hints?: PersonRef[]): Promise<Map<UserKey, string>>;
 }
 
-function profileContext(deps: ProfileServicesDeps): ProfileContext {
+function profileContext(deps: ProfilesAndPrivacyDeps): ProfileContext {
   const { db, taste, ledger } = deps;
   const log = deps.log ?? silentLogger;
   const limit = deps.referenceLimit ?? 300;
@@ -129,7 +129,7 @@ function profileContext(deps: ProfileServicesDeps): ProfileContext {
 }
 
 /** The image rows of a profile: the person's top-rated images and, once they rated, the predicted favorites. */
-async function profileGrid(deps: ProfileServicesDeps, summary: ProfileView['summary']): Promise<Buffer | null> {
+async function profileGrid(deps: ProfilesAndPrivacyDeps, summary: ProfileView['summary']): Promise<Buffer | null> {
   const rows: GridRow[] = [];
   const tiles = async (items: { id: string; caption: string }[]) => {
     const out = [];
@@ -147,7 +147,7 @@ async function profileGrid(deps: ProfileServicesDeps, summary: ProfileView['summ
 }
 
 async function viewProfile(
-  deps: ProfileServicesDeps,
+  deps: ProfilesAndPrivacyDeps,
   ctx: ProfileContext,
   { viewer, target, scopeId }: Parameters<ProfilesApi['view']>[0],
 ): Promise<ProfileView> {
@@ -189,7 +189,7 @@ async function viewProfile(
 }
 
 async function compareProfiles(
-  deps: ProfileServicesDeps,
+  deps: ProfilesAndPrivacyDeps,
   ctx: ProfileContext,
   { requester, people, scopeId }: Parameters<ProfilesApi['compare']>[0],
 ): Promise<CompareView> {
@@ -244,7 +244,7 @@ async function compareProfiles(
   };
 }
 
-function createPrivacyApi(deps: ProfileServicesDeps): PrivacyApi {
+function createPrivacyApi(deps: ProfilesAndPrivacyDeps): PrivacyApi {
   const { db } = deps;
   /** Platforms' stores outside the database (PrivacyApi.onForget). */
   const forgetHooks = new Set<ForgetHook>();
@@ -281,7 +281,7 @@ function createPrivacyApi(deps: ProfileServicesDeps): PrivacyApi {
 
 /** PrivacyApi.forget: the person's rows, their run, the models they shaped, and the platforms' copies. */
 async function forgetEverywhere(
-  deps: ProfileServicesDeps,
+  deps: ProfilesAndPrivacyDeps,
   forgetHooks: ReadonlySet<ForgetHook>,
   person: PersonRef,
 ): Promise<ForgetSummary> {
