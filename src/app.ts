@@ -23,6 +23,7 @@ import { createPersonRatings } from './core/person-ratings';
 import { createPlatformMessages } from './core/platform-messages';
 import type { PromptOptimizerLlm } from './core/ports';
 import { RatingLedger } from './core/ratings';
+import { Retention } from './core/retention';
 import { ratingChangesTotal, runsEndedTotal } from './prometheus-metrics';
 import { RunService } from './core/runs';
 import type { Services } from './core/services';
@@ -86,7 +87,8 @@ export async function createApp(config: Config, opts: AppOptions): Promise<App> 
   const images = new ImageStore(db, config.imagesDir);
   const embeddings = new EmbeddingService(db, images, providers.embedder);
   const ledger = new RatingLedger(db, { log });
-  const taste = new TasteService({ db, ledger, embeddings, images, log, method: config.SCORER_METHOD });
+  // Listening, other processes' ratings on the same database reach this process's scorers too.
+  const taste = new TasteService({ db, ledger, embeddings, images, log, method: config.SCORER_METHOD, listen: database.listen });
   // Charts are drawn in a worker thread: the chart stack must never share a realm with a chat SDK.
   const charts = createOffThreadChartRenderer();
 
@@ -114,6 +116,8 @@ export async function createApp(config: Config, opts: AppOptions): Promise<App> 
   const backends = describeBackends(config, database, providers, queueKind, scorerLabel);
 
   const gallery = new GalleryProgress(opts.seedGallery ?? config.GALLERY === 'on');
+  // Deletes rows past RETENTION_DAYS (delivered outbox events, dedupe marks, rating audit), hourly.
+  const retention = new Retention({ db, log, days: config.RETENTION_DAYS });
   const services: Services = {
     backends,
     ...createProfilesAndPrivacy({ db, charts, taste, images, ledger, embeddings, embedder: providers.embedder, runs, log }),
@@ -151,6 +155,7 @@ export async function createApp(config: Config, opts: AppOptions): Promise<App> 
       if (replicateWebhook)
         log.info({ port: await replicateWebhook.listen(config.REPLICATE_WEBHOOK_PORT, config.HOST) }, 'replicate webhooks: listening');
       await runs.startWorker();
+      retention.start();
     },
     close: async () => {
       if (closed) return;
@@ -158,6 +163,7 @@ export async function createApp(config: Config, opts: AppOptions): Promise<App> 
       for (const off of unobserve) off();
       const drawing = gallery.stop(); // the next start draws what is missing
       await runs.stop();
+      await retention.stop();
       await replicateWebhook?.close();
       await drawing;
       taste.stop();
@@ -174,7 +180,11 @@ async function openConfiguredDatabase(config: Config, log: Logger): Promise<Data
   if (!config.DATABASE_URL && !existsSync(path.join(config.pgliteDir, 'PG_VERSION'))) {
     log.info({ dir: config.pgliteDir }, 'first start: creating the embedded database (a few seconds)');
   }
-  return openDatabase({ databaseUrl: config.DATABASE_URL, pgliteDir: config.DATABASE_URL ? undefined : config.pgliteDir });
+  return openDatabase({
+    databaseUrl: config.DATABASE_URL,
+    pgliteDir: config.DATABASE_URL ? undefined : config.pgliteDir,
+    onStaleLock: (message) => log.warn({ dir: config.pgliteDir }, message),
+  });
 }
 
 /** What one run's optimizer loop is given: the renderer, the person's (or group's) scorer, a proposer, moderation. */

@@ -30,6 +30,35 @@ const optionalUrl = z
   .optional()
   .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()))
   .pipe(z.url({ message: 'expected an absolute URL such as http://127.0.0.1:8080' }).optional());
+/** What one process does (TASTELOOP_ROLES); every process serves the health endpoint whatever its roles. */
+export const ROLES = ['gateway', 'worker', 'web'] as const;
+export type Role = (typeof ROLES)[number];
+/**
+ * A comma list of roles, unset = all three (one process does everything, as `npm start` always did).
+ * Set but empty is an error rather than "all": an operator who clears it meant some subset, and a
+ * process with no role would run nothing and look healthy.
+ */
+const roleList = z
+  .string()
+  .optional()
+  .transform((v, ctx): Role[] => {
+    if (v === undefined) return [...ROLES];
+    const names = v
+      .split(',')
+      .map((r) => r.trim().toLowerCase())
+      .filter(Boolean);
+    const unknown = names.filter((r) => !(ROLES as readonly string[]).includes(r));
+    const list = unknown.map((r) => `"${r}"`).join(', ');
+    if (unknown.length > 0)
+      ctx.addIssue({
+        code: 'custom',
+        message: `unknown role${unknown.length === 1 ? '' : 's'} ${list}: expected a comma list of ${ROLES.join(', ')}`,
+      });
+    else if (names.length === 0)
+      ctx.addIssue({ code: 'custom', message: `expected at least one of ${ROLES.join(', ')} (comma-separated; unset runs all three)` });
+    else return ROLES.filter((r) => names.includes(r));
+    return z.NEVER;
+  });
 const int = (def: number, min: number, max: number) =>
   z.coerce
     .number({ message: `expected a whole number between ${min} and ${max}` })
@@ -47,6 +76,8 @@ export const envSchema = z.object({
   // /healthz and /readyz for orchestrators (its own port: a Discord-only bot serves no other HTTP).
   HEALTH_PORT: int(3002, 0, 65535),
   HOST: z.string().default('127.0.0.1'),
+  // gateway (Discord, Slack Socket Mode, run display), worker (runs, outbox, gallery), web (playground, Slack HTTP).
+  TASTELOOP_ROLES: roleList,
   // The playground runs beside any chat platform unless turned off.
   PLAYGROUND: onOff.default('on'),
   // Required for the playground to listen off loopback (HOST=0.0.0.0): browsers log in with it once.
@@ -119,6 +150,9 @@ export const envSchema = z.object({
   SLACK_PORT: int(3001, 0, 65535),
   // After a (re)connect, reactions on rateable messages of the last N days are re-read (0 = off).
   REACTION_RECONCILE_DAYS: int(7, 0, 365),
+  // Delivered outbox events, processed-event marks and rating audit rows older than N days are deleted
+  // (core/retention.ts); ratings and votes never are. 0 keeps everything.
+  RETENTION_DAYS: int(30, 0, 36_500),
 
   SCORER_METHOD: z.enum(['auto', 'global', 'finetune', 'knn', 'maml']).default('auto'),
   OPTIMIZER: z.enum(['auto', 'llm', 'genetic', 'random']).default('auto'),
@@ -181,6 +215,8 @@ export interface Config extends Env {
   discordEnabled: boolean;
   slackEnabled: boolean;
   playgroundEnabled: boolean;
+  /** TASTELOOP_ROLES as flags: which parts run in this process. */
+  roles: Record<Role, boolean>;
   llmEnabled: boolean;
   /** HEALTH_PORT was chosen by the operator (not the default): a taken port then stops startup. */
   healthPortChosen: boolean;
@@ -226,6 +262,11 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     discordEnabled,
     slackEnabled,
     playgroundEnabled,
+    roles: {
+      gateway: env.TASTELOOP_ROLES.includes('gateway'),
+      worker: env.TASTELOOP_ROLES.includes('worker'),
+      web: env.TASTELOOP_ROLES.includes('web'),
+    },
     llmEnabled: Boolean(env.OPENAI_API_KEY) && env.OPTIMIZER !== 'genetic' && env.OPTIMIZER !== 'random',
     healthPortChosen: typeof source.HEALTH_PORT === 'string' && source.HEALTH_PORT.trim() !== '',
   };

@@ -1,21 +1,29 @@
 /**
- * `npm start`: read the config once, build the app, start every platform whose settings are present
- * (plus the local playground unless PLAYGROUND=off), and drain cleanly on SIGTERM / SIGINT.
+ * `npm start`: read the config once, build the app, run this process's roles (TASTELOOP_ROLES:
+ * gateway = the chat connections, worker = runs and background work, web = the playground and
+ * Slack's HTTP receiver), serve health whatever the roles, and drain cleanly on SIGTERM / SIGINT.
  */
-import { ConfigError, loadConfig, type Config } from './config';
-import { createLogger } from './log';
+import { ConfigError, loadConfig, ROLES, type Config } from './config';
+import { createLogger, type Logger } from './log';
 import { redactSecrets } from './redact';
 import { createApp, type App } from './app';
 import { sql } from 'drizzle-orm';
 import { ingestsAttachments } from './core/scope-settings';
-import { createConfiguredAdapters, startAdapters, stopAdapters } from './platforms/start';
+import { createConfiguredAdapters, logSurfacePlan, planSurfaces, startAdapters, stopAdapters } from './platforms/start';
 import type { ChatAdapter } from './platforms/types';
-import { createHealthServer, type HealthCheck } from './health';
+import { createHealthServer, type HealthCheck, type HealthServer } from './health';
 import { Gauge } from 'prom-client';
 import { metrics } from './prometheus-metrics';
 
 /** SIGTERM must end the process within this many ms even if something hangs. */
 const SHUTDOWN_DEADLINE_MS = 9_000;
+
+/** What health and shutdown read about the chat surfaces while they come up. */
+interface Surfaces {
+  adapters: ChatAdapter[];
+  started: boolean;
+  stopping: boolean;
+}
 
 export async function main(): Promise<void> {
   let config: Config;
@@ -30,10 +38,12 @@ export async function main(): Promise<void> {
   }
   const log = createLogger(config.LOG_LEVEL);
   log.info({ dataDir: config.dataDir }, 'Tasteloop starting');
+  logRoles(config, log);
 
   let app: App;
   try {
-    app = await createApp(config, { log });
+    // The starter gallery is the worker's to draw: elsewhere /rate offers what the worker has drawn so far.
+    app = await createApp(config, { log, seedGallery: config.GALLERY === 'on' && config.roles.worker });
   } catch (err) {
     log.fatal({ err }, `startup failed: ${(err as Error).message}`);
     // Also in plain text: the operator must be able to read what to fix without a JSON viewer.
@@ -42,20 +52,70 @@ export async function main(): Promise<void> {
   }
   for (const [part, backend] of Object.entries(app.backends)) log.info({ part, backend }, `${part}: ${backend}`);
 
-  await app.start();
-  let adapters: ChatAdapter[] = [];
-  let stopping = false;
-  let platformsStarted = false;
-  // Up before the platforms connect: live at once, ready once the database answers and every platform is connected.
+  // app.start() is the worker role: the run queue consumer, the outbox dispatcher, Replicate's
+  // completion webhooks (the generator waiting for them runs here) and the other background jobs.
+  if (config.roles.worker) await app.start();
+  const surfaces: Surfaces = { adapters: [], started: false, stopping: false };
+  const health = await startHealth(config, app, log, surfaces);
+  try {
+    surfaces.adapters = await createConfiguredAdapters(config, app.services, log, {
+      // Slack retries (same event_id) are deduplicated across processes through the database.
+      db: app.database.db,
+      ingestAttachments: (scopeId) => ingestsAttachments(app.database.db, scopeId),
+    });
+    await startAdapters(surfaces.adapters);
+    surfaces.started = true;
+  } catch (err) {
+    log.fatal({ err }, `a chat platform failed to start: ${(err as Error).message}`);
+    process.stderr.write(`\nTasteloop could not start:\n${redactSecrets((err as Error).message)}\n`);
+    await health.stop().catch(() => {});
+    await app.close().catch(() => {});
+    process.exit(1);
+  }
+  const names = surfaces.adapters.map((a) => a.name);
+  log.info({ platforms: names }, `platforms: ${names.join(', ') || 'none'}`);
+  logSurfacePlan(config, planSurfaces(config), log);
+  if (names.includes('playground')) log.info(`playground: open http://${config.HOST}:${config.PORT}`);
+  // Only now: on a first start drawing takes the CPU for a while, and connecting comes first.
+  if (config.roles.worker) app.drawGallery();
+  onSignals(app, log, surfaces, health);
+}
+
+/**
+ * Logs which roles run here. On PGlite nothing else can open the database, so a role left out runs
+ * nowhere: say so, since a gateway without a worker queues runs that never start.
+ */
+function logRoles(config: Config, log: Logger): void {
+  const roles = config.TASTELOOP_ROLES;
+  log.info({ roles }, `roles: ${roles.join(', ')}`);
+  const missing = ROLES.filter((r) => !config.roles[r]);
+  if (missing.length === 0) return;
+  if (!config.DATABASE_URL)
+    log.warn(
+      { roles, missing },
+      `roles ${missing.join(', ')} do not run in this process, and the embedded database (PGlite) cannot be shared with another: ` +
+        `other roles need a shared PostgreSQL (set DATABASE_URL in every process)`,
+    );
+  // The worker writes image files that the gateway and web read back to post and serve them.
+  else
+    log.info(
+      { dataDir: config.dataDir },
+      `roles ${missing.join(', ')} run elsewhere: every process must share DATABASE_URL and DATA_DIR (images)`,
+    );
+}
+
+/** The health endpoint, on every process whatever its roles: up before the platforms connect. */
+async function startHealth(config: Config, app: App, log: Logger, surfaces: Surfaces): Promise<HealthServer> {
+  // Live at once, ready once the database answers and every platform of this process is connected.
   const health = createHealthServer({
     host: config.HOST,
     port: config.HEALTH_PORT,
     log,
-    isStopping: () => stopping,
+    isStopping: () => surfaces.stopping,
     checks: () => [
       { name: 'database', check: async () => (await app.database.db.execute(sql`select 1`), { ok: true, detail: app.backends.database }) },
-      ...(platformsStarted
-        ? adapters.map((a): HealthCheck => ({ name: a.name, check: () => a.health() }))
+      ...(surfaces.started
+        ? surfaces.adapters.map((a): HealthCheck => ({ name: a.name, check: () => a.health() }))
         : [{ name: 'platforms', check: () => ({ ok: false, detail: 'starting' }) }]),
     ],
     // Drawn in the background after the platforms connect: shown, never a reason to be unready.
@@ -68,7 +128,7 @@ export async function main(): Promise<void> {
     labelNames: ['platform'],
     registers: [metrics],
     collect() {
-      for (const a of adapters) this.set({ platform: a.name }, platformsStarted && a.health().ok ? 1 : 0);
+      for (const a of surfaces.adapters) this.set({ platform: a.name }, surfaces.started && a.health().ok ? 1 : 0);
     },
   });
   try {
@@ -91,37 +151,21 @@ export async function main(): Promise<void> {
     await app.close().catch(() => {});
     process.exit(1);
   }
-  try {
-    adapters = await createConfiguredAdapters(config, app.services, log, {
-      // Slack retries (same event_id) are deduplicated across processes through the database.
-      db: app.database.db,
-      ingestAttachments: (scopeId) => ingestsAttachments(app.database.db, scopeId),
-    });
-    await startAdapters(adapters);
-    platformsStarted = true;
-  } catch (err) {
-    log.fatal({ err }, `a chat platform failed to start: ${(err as Error).message}`);
-    process.stderr.write(`\nTasteloop could not start:\n${redactSecrets((err as Error).message)}\n`);
-    await health.stop().catch(() => {});
-    await app.close().catch(() => {});
-    process.exit(1);
-  }
-  const names = adapters.map((a) => a.name);
-  log.info({ platforms: names }, `platforms: ${names.join(', ') || 'none'}`);
-  if (config.playgroundEnabled) log.info(`playground: open http://${config.HOST}:${config.PORT}`);
-  // Only now: on a first start drawing takes the CPU for a while, and connecting comes first.
-  app.drawGallery();
+  return health;
+}
 
+/** SIGTERM / SIGINT: stop taking work, checkpoint runs in flight, exit 0 within the deadline. */
+function onSignals(app: App, log: Logger, surfaces: Surfaces, health: HealthServer): void {
   const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
+    if (surfaces.stopping) return;
+    surfaces.stopping = true;
     log.info({ signal }, 'stopping: no new work; checkpointing runs in flight');
     const deadline = setTimeout(() => {
       log.warn('shutdown deadline reached; exiting now (runs resume from their last checkpoint)');
       process.exit(0);
     }, SHUTDOWN_DEADLINE_MS);
     deadline.unref();
-    await stopAdapters(adapters);
+    await stopAdapters(surfaces.adapters);
     await app.close().catch((err) => log.warn({ err }, 'close failed'));
     await health.stop().catch(() => {});
     log.info('stopped');

@@ -8,13 +8,18 @@
  *   ratings        the effective rating (latest vote still standing), absent when none stands;
  *   rating_events  append-only audit, one row per event that changed something.
  *
+ * Every process caches models fitted on these rows, so every change also reaches the other processes:
+ * the same transaction sends `pg_notify(RATING_CHANNEL, userKey)` (delivered on commit only), and
+ * `versions` gives each person's ledger version (from their rating_events rows), which a cache compares
+ * before use so a notification lost in a reconnect costs a refit, never a stale answer.
+ *
  * Every event runs in one transaction that first takes a transaction-scoped advisory lock on
  * (person, image), so the read–decide–write below is serialized per image even at READ COMMITTED;
  * the vote upsert additionally carries the `excluded.event_time > rating_votes.event_time` guard, so
  * the database itself never lets an older event overwrite a newer one. The decision rules are the
  * pure functions of ./vote-rules.
  */
-import { and, asc, count as sqlCount, eq, sql } from 'drizzle-orm';
+import { and, asc, count as sqlCount, eq, inArray, sql } from 'drizzle-orm';
 import type { Db } from '../db/connection';
 import { forgottenUsers, images, ratingEvents, ratingVotes, ratings } from '../db/schema';
 import { queryRows } from '../db/util';
@@ -72,6 +77,12 @@ export interface RatingLedgerOptions {
  */
 const LOCK_NS_PERSON = 7281001;
 const LOCK_NS_VOTE = 7281002;
+
+/** The LISTEN/NOTIFY channel every committed rating change is announced on; the payload is the person's key. */
+export const RATING_CHANNEL = 'tasteloop_rating_changed';
+
+/** Ledger version of a person who has no rating events (never rated, or forgotten). */
+export const NO_VERSION = '0';
 
 /** Postgres SQLSTATEs worth retrying the whole transaction for. */
 const RETRYABLE_CODES = new Set(['40001', '40P01']);
@@ -187,6 +198,29 @@ export class RatingLedger {
       .where(and(eq(ratingVotes.imageId, imageId), eq(ratingVotes.present, true)))
       .orderBy(asc(ratingVotes.userKey), asc(ratingVotes.score));
     return rows;
+  }
+
+  /**
+   * Each person's ledger version: equal versions mean the same ratings. Any committed change adds a
+   * rating_events row in the same transaction as the rating, and a forget deletes them, so the count,
+   * the last id and the sum of ids change with every change — the count also when a change with a
+   * smaller id commits after a larger one (ids are drawn at insert, not at commit), and the sum when
+   * old rows are pruned while new ones arrive. Compare for equality only. Read it before the ratings it
+   * describes: at READ COMMITTED the later read sees at least as much, so a cache never claims more.
+   */
+  async versions(userKeys: readonly UserKey[]): Promise<Map<UserKey, string>> {
+    const out = new Map<UserKey, string>(userKeys.map((k) => [k, NO_VERSION]));
+    if (userKeys.length === 0) return out;
+    const rows = await this.db
+      .select({
+        userKey: ratingEvents.userKey,
+        version: sql<string>`count(*)::text || ':' || max(${ratingEvents.id})::text || ':' || sum(${ratingEvents.id})::text`,
+      })
+      .from(ratingEvents)
+      .where(inArray(ratingEvents.userKey, [...new Set(userKeys)]))
+      .groupBy(ratingEvents.userKey);
+    for (const r of rows) out.set(r.userKey, r.version);
+    return out;
   }
 
   /** Everyone with at least one effective rating, sorted. */
@@ -314,18 +348,7 @@ export class RatingLedger {
 
     const after = eff?.score ?? null;
     if (!outcome.changed) return unchanged(after);
-    await tx.insert(ratingEvents).values({
-      userKey,
-      imageId,
-      kind,
-      score,
-      eventTime,
-      effectiveScore: after,
-      source: ctx.source,
-      scopeId: ctx.scopeId ?? null,
-      channelId: ctx.channelId ?? null,
-      messageId: ctx.messageId ?? null,
-    });
+    await recordChange(tx, kind, e, after);
     return { change: { userKey, imageId, before, after, changed: true } };
   }
 
@@ -341,6 +364,25 @@ export class RatingLedger {
       }
     }
   }
+}
+
+/** The audit row of a change, and its announcement to every process (which bumps the person's version). */
+async function recordChange(tx: Tx, kind: VoteKind, e: Required<RatingEventInput>, effectiveScore: number | null): Promise<void> {
+  const { userKey, ctx } = e;
+  await tx.insert(ratingEvents).values({
+    userKey,
+    imageId: e.imageId,
+    kind,
+    score: e.score,
+    eventTime: e.eventTime,
+    effectiveScore,
+    source: ctx.source,
+    scopeId: ctx.scopeId ?? null,
+    channelId: ctx.channelId ?? null,
+    messageId: ctx.messageId ?? null,
+  });
+  // Inside the transaction: delivered to every listening process on commit, never for a rollback.
+  await tx.execute(sql`select pg_notify(${RATING_CHANNEL}, ${userKey})`);
 }
 
 /**

@@ -27,6 +27,10 @@ export const runDoneKey = (runId: string): string => `${runId}:end:done`;
 /**
  * Outbox events (id order) of runs whose destination is `platform` and has a `threadId`, that have
  * no done marker on that platform yet, newer than `cursors[runId]` (0 when absent).
+ *
+ * `display_ended_at is null` (the marker's mirror, kept by a trigger) matches the partial index
+ * runs_feed_idx: each poll reads the few runs still being shown, not every run ever made; the marker
+ * itself stays the rule.
  */
 export async function pendingRunEvents(db: Db, platform: string, cursors: Record<string, number>, limit = 500): Promise<FeedEvent[]> {
   const rows = await queryRows<{ id: number | string; run_id: string; destination: unknown; payload: unknown }>(
@@ -35,6 +39,7 @@ export async function pendingRunEvents(db: Db, platform: string, cursors: Record
           from outbox o join runs r on r.id = o.run_id
          where r.destination->>'platform' = ${platform}
            and r.destination ? 'threadId'
+           and r.display_ended_at is null
            and not exists (select 1 from platform_messages pm
                             where pm.platform = ${platform} and pm.event_key = r.id || ':end:done')
            and o.id > coalesce((${JSON.stringify(cursors)}::jsonb ->> o.run_id)::bigint, 0)

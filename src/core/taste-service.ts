@@ -7,10 +7,15 @@
  * (incremental rank-one updates), so 100 ratings in 10 s cost ≤ 2 coalesced refits, each exact.
  * The community prior (`global`) and the meta-learned init (`maml`) retrain in the background as
  * ratings accumulate.
+ *
+ * Several processes may serve one database, each with its own cache. Each hears of every committed
+ * change through LISTEN on the ledger's RATING_CHANNEL (the ledger's pg_notify) and refits that person;
+ * and each scorer remembers the ledger version it was fitted at, compared with the database before
+ * every prediction, so a notification lost in a reconnect costs a refit on use, never a stale score.
  */
 import { and, desc, eq, inArray, notInArray } from 'drizzle-orm';
 import type { Logger } from 'pino';
-import type { Db } from '../db/connection';
+import type { Database, Db } from '../db/connection';
 import { images as imagesTable, ratings as ratingsTable, scorerModels } from '../db/schema';
 import type { EmbeddingService } from './embeddings';
 import { galleryImageIds, onboardingImageIds } from './gallery';
@@ -18,7 +23,7 @@ import type { UserKey } from './identity';
 import type { ImageStore } from './images';
 import type { ImageRecord, RatingChange } from './records';
 import type { ProfileSummary } from './services';
-import type { RatingLedger } from './ratings';
+import { NO_VERSION, RATING_CHANNEL, type RatingLedger } from './ratings';
 import { RefitScheduler } from './refit-scheduler';
 import type { ScorerMethod } from './scorer/auto';
 import { trainOffThread, type CommunityTrainer } from './scorer/community';
@@ -39,6 +44,8 @@ export interface TasteServiceDeps {
   seed?: number;
   /** Where community models train (default: a worker thread, so the event loop keeps serving). */
   trainCommunity?: CommunityTrainer;
+  /** LISTEN for the ledger's notifications (Database.listen), so other processes' ratings reach this cache. */
+  listen?: Database['listen'];
 }
 
 /** How many images active selection considers per request (the most recent gallery/generated ones). */
@@ -51,6 +58,17 @@ export class TasteService {
   private readonly deps: TasteServiceDeps;
   /** What each person's scorer currently holds: imageId → score. Mirrors the ScorerService. */
   private readonly held = new Map<UserKey, Map<string, number>>();
+  /** The ledger version (RatingLedger.versions) each person's scorer was fitted at. */
+  private readonly versions = new Map<UserKey, string>();
+  /**
+   * While listening, each local change also comes back as a notification: per person, local changes
+   * not yet matched by one (positive) or notifications not yet matched by a local change (negative),
+   * so the community retrain counts every change once, whether it came from here or elsewhere.
+   */
+  private readonly echoes = new Map<UserKey, number>();
+  private listening = false;
+  private unlisten: (() => Promise<void>) | null = null;
+  private unlistened: Promise<void> = Promise.resolve();
   private readonly unsubscribe: () => void;
   private changesSinceGlobal = 0;
   private metaUsers = 0;
@@ -94,6 +112,8 @@ export class TasteService {
   }
 
   private async loadAll(): Promise<{ users: number; ratings: number }> {
+    // Before reading who has ratings, so a change committed during the load is heard or read.
+    await this.listenForChanges();
     const users = await this.deps.ledger.ratedUsers();
     for (const userKey of users) {
       if (this.stopped) break;
@@ -124,6 +144,7 @@ export class TasteService {
   /** Wait for the startup load, queued refits and background training (tests, graceful shutdown). */
   async idle(): Promise<void> {
     await this.loading;
+    await this.unlistened;
     await this.scheduler.idle();
     while (this.communityJob) await this.communityJob;
   }
@@ -132,11 +153,51 @@ export class TasteService {
     this.stopped = true;
     this.unsubscribe();
     this.training.abort();
+    this.unlistened = this.stopListening().catch((err: unknown) => this.deps.log.warn({ err }, 'could not UNLISTEN rating changes'));
+  }
+
+  private async listenForChanges(): Promise<void> {
+    if (!this.deps.listen || this.listening || this.stopped) return;
+    this.listening = true;
+    try {
+      this.unlisten = await this.deps.listen(RATING_CHANNEL, (userKey) => this.onNotified(userKey));
+    } catch (err) {
+      this.listening = false;
+      this.deps.log.warn({ err }, "cannot LISTEN for other processes' rating changes; scorers catch up when used");
+    }
+    if (this.stopped) await this.stopListening();
+  }
+
+  /** Stops hearing other processes' changes (shutdown; tests of a missed notification). Checks on use remain. */
+  async stopListening(): Promise<void> {
+    const off = this.unlisten;
+    this.unlisten = null;
+    this.listening = false;
+    this.echoes.clear();
+    if (off) await off();
   }
 
   private onRatingChange(change: RatingChange): void {
     if (this.stopped) return;
     this.scheduler.request(change.userKey);
+    const pending = this.echoes.get(change.userKey) ?? 0;
+    if (this.listening) this.echoes.set(change.userKey, pending + 1);
+    // Negative: its notification came first and was counted then.
+    if (!this.listening || pending >= 0) this.countChange();
+  }
+
+  /** A change committed by any process, this one included (the ledger's pg_notify). */
+  private onNotified(userKey: UserKey): void {
+    if (this.stopped || !this.listening) return;
+    this.scheduler.request(userKey);
+    const pending = this.echoes.get(userKey) ?? 0;
+    if (pending === 1) this.echoes.delete(userKey);
+    else this.echoes.set(userKey, pending - 1);
+    // Positive: the echo of a local change, counted when it was made.
+    if (pending <= 0) this.countChange();
+  }
+
+  private countChange(): void {
     this.changesSinceGlobal++;
     if (this.changesSinceGlobal >= (this.deps.globalEvery ?? 20)) {
       this.changesSinceGlobal = 0;
@@ -145,16 +206,35 @@ export class TasteService {
   }
 
   /**
+   * Refits everyone whose scorer was fitted at another ledger version than the database's now (one
+   * query for all of them), and waits for it: what another process changed counts even when its
+   * notification never arrived.
+   */
+  async freshen(userKeys: readonly UserKey[]): Promise<void> {
+    const current = await this.deps.ledger.versions(userKeys);
+    const stale = [...current].filter(([userKey, version]) => this.versions.get(userKey) !== version).map(([userKey]) => userKey);
+    for (const userKey of stale) this.scheduler.request(userKey);
+    await Promise.all(stale.map((userKey) => this.scheduler.settled(userKey)));
+  }
+
+  /**
    * Brings one person's scorer in line with the ledger by applying only the difference.
    * Returns how many ratings the person has.
    */
   async refit(userKey: UserKey): Promise<number> {
+    // The version first, then the ratings: the ratings read are at least that version, never older.
+    const version = (await this.deps.ledger.versions([userKey])).get(userKey) ?? NO_VERSION;
+    // Nothing changed since the last fit (e.g. the notification of a change this process already refitted for).
+    if (this.versions.get(userKey) === version) return this.held.get(userKey)?.size ?? 0;
     const rows = await this.deps.ledger.listRatings(userKey);
     const want = new Map(rows.map((r) => [r.imageId, r.score]));
     const have = this.held.get(userKey) ?? new Map<string, number>();
     const toAdd = [...want].filter(([id, s]) => have.get(id) !== s);
     const toRemove = [...have.keys()].filter((id) => !want.has(id));
-    if (toAdd.length === 0 && toRemove.length === 0) return want.size;
+    if (toAdd.length === 0 && toRemove.length === 0) {
+      this.versions.set(userKey, version);
+      return want.size;
+    }
     const vectors = await this.deps.embeddings.embed(toAdd.map(([id]) => id));
     for (const id of toRemove) {
       this.scorer.removeRating(userKey, id);
@@ -172,6 +252,7 @@ export class TasteService {
       this.held.set(userKey, have);
       await this.saveSummary(userKey);
     }
+    this.versions.set(userKey, version);
     return want.size;
   }
 
@@ -204,6 +285,7 @@ export class TasteService {
   /** Forget a person's model (privacy). */
   forget(userKey: UserKey): void {
     this.held.delete(userKey);
+    this.versions.delete(userKey);
     this.scorer.deleteUser(userKey);
   }
 
@@ -268,8 +350,10 @@ export class TasteService {
   async predict(userKey: UserKey, imageIds: string[]): Promise<number[]> {
     if (imageIds.length === 0) return [];
     await this.loading;
-    // A rating given a moment ago (e.g. on a run's image) must count in the very next scoring.
+    // A rating given a moment ago (e.g. on a run's image) must count in the very next scoring,
+    // also one given through another process.
     await this.scheduler.settled(userKey);
+    await this.freshen([userKey]);
     const vectors = await this.deps.embeddings.embed(imageIds);
     return this.scorer.predict(
       userKey,
@@ -288,6 +372,7 @@ export class TasteService {
     if (picked.length < k) {
       // Onboarding needs no model; active selection does: it waits for the startup load.
       await this.loading;
+      await this.freshen([userKey]);
       const pool = (await this.candidatePool()).filter((id) => !rated.has(id) && !picked.includes(id));
       if (pool.length > 0) {
         const vectors = await this.deps.embeddings.embed(pool);

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { sql } from 'drizzle-orm';
 import * as schema from './schema';
+import { lockDataDir } from './pglite-lock';
 
 export type Schema = typeof schema;
 export type Db = PgDatabase<PgQueryResultHKT, Schema>;
@@ -22,6 +23,13 @@ export interface Database {
   close(): Promise<void>;
   /** The postgres.js connection string when kind = postgres (for the job queue). */
   connectionString?: string;
+  /**
+   * LISTEN on a channel: `onNotify` gets each payload sent with pg_notify, delivered on commit, from any
+   * process. Resolves once listening; the returned function stops it. PostgreSQL only: PGlite is one
+   * process, whose own events suffice, so it omits it. The connection re-LISTENs after it reconnects;
+   * notifications sent meanwhile are lost, so a listener must not be the only way to learn of a change.
+   */
+  listen?: (channel: string, onNotify: (payload: string) => void) => Promise<() => Promise<void>>;
 }
 
 export const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../migrations');
@@ -31,13 +39,17 @@ export interface OpenOptions {
   databaseUrl?: string;
   /** PGlite data directory; undefined = in-memory (tests). */
   pgliteDir?: string;
+  /** Told when a PGlite directory's lock was left by a process no longer running and is taken over. */
+  onStaleLock?: (message: string) => void;
   /** Apply migrations (default true). */
   migrate?: boolean;
   maxConnections?: number;
 }
 
 export async function openDatabase(opts: OpenOptions): Promise<Database> {
-  const database = opts.databaseUrl ? await openPostgres(opts.databaseUrl, opts.maxConnections ?? 10) : await openPglite(opts.pgliteDir);
+  const database = opts.databaseUrl
+    ? await openPostgres(opts.databaseUrl, opts.maxConnections ?? 10)
+    : await openPglite(opts.pgliteDir, opts.onStaleLock);
   if (opts.migrate !== false) await migrateDatabase(database);
   return database;
 }
@@ -62,16 +74,26 @@ async function openPostgres(url: string, max: number): Promise<Database> {
     kind: 'postgres',
     description: `PostgreSQL ${describeUrl(url)}`,
     connectionString: url,
+    // postgres.js opens one extra connection for all LISTENs of this client and re-issues them after a reconnect.
+    listen: async (channel, onNotify) => {
+      const listening = await client.listen(channel, onNotify);
+      return async () => void (await listening.unlisten());
+    },
     close: () => client.end({ timeout: 5 }),
   };
 }
 
-async function openPglite(dir: string | undefined): Promise<Database> {
+async function openPglite(dir: string | undefined, onStaleLock?: (message: string) => void): Promise<Database> {
   const { PGlite } = await import('@electric-sql/pglite');
   const { drizzle } = await import('drizzle-orm/pglite');
   if (dir) mkdirSync(dir, { recursive: true });
+  // A second process on the same directory would silently fork the data (pglite-lock.ts); in memory, nothing is shared.
+  const lock = dir ? lockDataDir(dir, onStaleLock) : undefined;
   const client = dir ? new PGlite(dir) : new PGlite();
-  await client.waitReady;
+  await client.waitReady.catch((err: unknown) => {
+    lock?.release();
+    throw err;
+  });
   const db = drizzle(client, { schema }) as unknown as Db;
   return {
     db,
@@ -79,6 +101,7 @@ async function openPglite(dir: string | undefined): Promise<Database> {
     description: dir ? `embedded PGlite at ${dir}` : 'embedded PGlite (in memory)',
     close: async () => {
       if (!client.closed) await client.close();
+      lock?.release();
     },
   };
 }

@@ -143,7 +143,8 @@ export const ratingEvents = pgTable(
     messageId: text('message_id'),
     receivedAt: createdAt(),
   },
-  (t) => [index('rating_events_user_idx').on(t.userKey, t.imageId)],
+  // By age: retention (core/retention.ts) deletes audit rows past RETENTION_DAYS oldest first.
+  (t) => [index('rating_events_user_idx').on(t.userKey, t.imageId), index('rating_events_received_idx').on(t.receivedAt)],
 );
 
 /** Persisted per-person scorer state (the model is small: O(d)). */
@@ -210,6 +211,13 @@ export const runs = pgTable(
     cancelRequested: boolean('cancel_requested').notNull().default(false),
     lockedBy: text('locked_by'),
     heartbeatAt: timestamp('heartbeat_at', { withTimezone: true, mode: 'date' }),
+    /**
+     * When the run's closing notice was recorded on its destination platform (the `${id}:end:done`
+     * platform message). A trigger on platform_messages keeps it in step with that marker
+     * (migrations/0004_run_display_ended.sql), so the run feed (core/run-feed.ts) reads only the runs
+     * still being shown, by index, instead of every run ever made.
+     */
+    displayEndedAt: timestamp('display_ended_at', { withTimezone: true, mode: 'date' }),
     createdAt: createdAt(),
     updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
   },
@@ -220,6 +228,13 @@ export const runs = pgTable(
       .on(t.userKey)
       .where(sql`status in ('queued','running')`),
     index('runs_status_idx').on(t.status),
+    // The run feed's poll (every 250 ms per platform): runs of a platform still being shown in a thread.
+    index('runs_feed_idx')
+      .on(sql`(${t.destination}->>'platform')`)
+      .where(sql`display_ended_at is null and destination ? 'threadId'`),
+    // The daily image quotas (run start): a person's runs, a workspace's runs and its active ones.
+    index('runs_user_idx').on(t.userKey),
+    index('runs_scope_idx').on(t.scopeId, t.status),
   ],
 );
 
@@ -257,7 +272,13 @@ export const candidates = pgTable(
     skippedReason: text('skipped_reason'),
     createdAt: createdAt(),
   },
-  (t) => [primaryKey({ columns: [t.runId, t.iteration, t.idx] })],
+  (t) => [
+    primaryKey({ columns: [t.runId, t.iteration, t.idx] }),
+    // The daily image quotas (run start) count the images of the last 24 h: only recent rows are read.
+    index('candidates_images_recent_idx')
+      .on(t.createdAt)
+      .where(sql`image_id is not null`),
+  ],
 );
 
 /** Transactional outbox: events to deliver to chat platforms, each exactly once per idempotency key. */
@@ -273,7 +294,18 @@ export const outbox = pgTable(
     deliveredRef: text('delivered_ref'),
     createdAt: createdAt(),
   },
-  (t) => [uniqueIndex('outbox_key_idx').on(t.key), index('outbox_run_idx').on(t.runId)],
+  (t) => [
+    uniqueIndex('outbox_key_idx').on(t.key),
+    index('outbox_run_idx').on(t.runId),
+    // The delivery claim (every 500 ms per process) reads only undelivered rows, in id order.
+    index('outbox_undelivered_idx')
+      .on(t.id)
+      .where(sql`delivered_at is null`),
+    // Retention deletes delivered rows past RETENTION_DAYS, oldest first.
+    index('outbox_delivered_idx')
+      .on(t.deliveredAt)
+      .where(sql`delivered_at is not null`),
+  ],
 );
 
 /** Every provider call that costs something. */
@@ -298,11 +330,16 @@ export const usage = pgTable(
 );
 
 /** Processed platform event ids (Slack event_id, Discord interaction id): dedupe retries. */
-export const processedEvents = pgTable('processed_events', {
-  eventKey: text('event_key').primaryKey(),
-  userKey: text('user_key'),
-  createdAt: createdAt(),
-});
+export const processedEvents = pgTable(
+  'processed_events',
+  {
+    eventKey: text('event_key').primaryKey(),
+    userKey: text('user_key'),
+    createdAt: createdAt(),
+  },
+  // By age: pruning (Slack's daily one and core/retention.ts) deletes the old rows only.
+  (t) => [index('processed_events_created_idx').on(t.createdAt)],
+);
 
 /**
  * The latest reaction read-back per platform (platforms/reaction-read-back.ts), shared by every process of a

@@ -11,6 +11,7 @@
  * Who sees what: a message with `ephemeralFor` is only for that person (`visibleTo`); the adapter
  * sends each browser session only what its current person may see.
  */
+import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -71,7 +72,6 @@ export class PlaygroundState extends EventEmitter<{ change: [StateChange] }> {
   readonly threads = new Map<string, PlaygroundThread>();
   /** file id → the file and the message that shows it (who may see it: its ephemeralFor). */
   readonly files = new Map<string, { file: PlaygroundFile; messageId: string }>();
-  private seq = 0;
   private readonly file: string | undefined;
 
   constructor(
@@ -84,8 +84,18 @@ export class PlaygroundState extends EventEmitter<{ change: [StateChange] }> {
     if (this.file) this.load(this.file);
   }
 
+  /**
+   * A message or thread id no other process and no earlier run hands out: platform_messages rows
+   * (ratings, run threads) are keyed by it in a database that several processes, or a fresh DATA_DIR,
+   * may share, so a per-process counter would let a click rate another process's image. Creation time
+   * in base 36 (ids sort by age) plus 50 random bits; still `[0-9a-z]`, 18 characters after the prefix (the
+   * rate route's MESSAGE_ID allows 20).
+   */
   nextId(prefix: string): string {
-    return `${prefix}${(++this.seq).toString(36).padStart(4, '0')}`;
+    for (;;) {
+      const id = `${prefix}${Date.now().toString(36)}${randomId(RANDOM_ID_CHARS)}`;
+      if (!this.messages.has(id) && !this.threads.has(id)) return id;
+    }
   }
 
   /** Replays the change log; a torn last line (crash mid-write) is skipped. */
@@ -100,18 +110,12 @@ export class PlaygroundState extends EventEmitter<{ change: [StateChange] }> {
       } catch {
         continue;
       }
-      // Written by compact(): ids handed out before stay taken even when their messages were removed.
-      if ((change as { type: string }).type === 'seq') {
-        this.seq = Math.max(this.seq, Number((change as unknown as { seq: unknown }).seq) || 0);
-        continue;
-      }
-      const item = change.type === 'message' ? change.message : change.thread;
+      // The `seq` line older versions' compact() wrote means nothing now that ids are random.
+      if ((change as { type: string }).type === 'seq') continue;
       if (change.type === 'message') {
         this.messages.set(change.message.id, change.message);
         this.indexFiles(change.message);
       } else this.threads.set(change.thread.id, change.thread);
-      const n = Number.parseInt(item.id.slice(1), 36);
-      if (Number.isFinite(n)) this.seq = Math.max(this.seq, n);
     }
   }
 
@@ -166,12 +170,12 @@ export class PlaygroundState extends EventEmitter<{ change: [StateChange] }> {
   /**
    * Rewrites the state file from memory — one line per thread and message, transient ones left out —
    * after a forget took messages out of the maps (forget.ts): nothing removed survives in the file.
-   * The id sequence is kept (a `seq` line), so a removed message's id is never handed out again
-   * (platform_messages rows may still name it). Write-then-rename: a crash leaves the old file or the new.
+   * A removed message's id is never handed out again (platform_messages rows may still name it): ids are
+   * random (nextId). Write-then-rename: a crash leaves the old file or the new.
    */
   compact(): void {
     if (!this.file) return;
-    const lines = [JSON.stringify({ type: 'seq', seq: this.seq })];
+    const lines: string[] = [];
     for (const thread of this.threads.values()) lines.push(JSON.stringify({ type: 'thread', thread } satisfies StateChange));
     for (const message of this.messages.values())
       if (!message.transient) lines.push(JSON.stringify({ type: 'message', message } satisfies StateChange));
@@ -188,6 +192,16 @@ export class PlaygroundState extends EventEmitter<{ change: [StateChange] }> {
       threads: [...this.threads.values()],
     };
   }
+}
+
+const RANDOM_ID_CHARS = 10;
+
+/** `n` random characters of `[0-9a-z]` (5 bits each from crypto). */
+function randomId(n: number): string {
+  const bytes = randomBytes(n);
+  let out = '';
+  for (const b of bytes) out += (b & 31).toString(36);
+  return out;
 }
 
 /** Whether `viewer` (a person id) may see the message: everyone for channel messages, the owner for private ones. */
