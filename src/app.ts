@@ -31,7 +31,7 @@ import { redactSecrets, redactUrl } from './redact';
 import { TasteService } from './core/taste-service';
 import { createProfilesAndPrivacy } from './core/profiles-and-privacy';
 import { createOffThreadChartRenderer } from './charts/off-thread';
-import { createProviders, type Providers } from './providers/from-config';
+import { createImageBlobStore, createProviders, type Providers } from './providers/from-config';
 
 export interface AppOptions {
   log: Logger;
@@ -84,7 +84,7 @@ export async function createApp(config: Config, opts: AppOptions): Promise<App> 
 
   const { providers, replicateWebhook } = await createProviders(config, { db, log, given: opts.providers });
 
-  const images = new ImageStore(db, config.imagesDir);
+  const images = new ImageStore(db, await createImageBlobStore(config));
   const embeddings = new EmbeddingService(db, images, providers.embedder);
   const ledger = new RatingLedger(db, { log });
   // Listening, other processes' ratings on the same database reach this process's scorers too.
@@ -113,7 +113,7 @@ export async function createApp(config: Config, opts: AppOptions): Promise<App> 
     loopDeps: loopDepsFactory({ config, log, providers, images, embeddings, ledger, taste, scorerLabel }),
   });
   const unobserve = countOperations(ledger, runs);
-  const backends = describeBackends(config, database, providers, queueKind, scorerLabel);
+  const backends = describeBackends(config, database, providers, images, queueKind, scorerLabel);
 
   const gallery = new GalleryProgress(opts.seedGallery ?? config.GALLERY === 'on');
   // Deletes rows past RETENTION_DAYS (delivered outbox events, dedupe marks, rating audit), hourly.
@@ -236,12 +236,14 @@ function describeBackends(
   config: Config,
   database: Database,
   providers: Providers,
+  images: ImageStore,
   queueKind: 'inprocess' | 'graphile',
   scorerLabel: string,
 ): Record<string, string> {
   return {
     database: database.description,
     embedder: redactSecrets(providers.embedder.describe()),
+    images: redactSecrets(images.blobs.describe()),
     imagegen: providers.generator.describe(),
     llm: providers.llm
       ? `OpenAI-compatible ${providers.llm.optimizer.model} at ${redactUrl(config.OPENAI_BASE_URL ?? 'api.openai.com')}`

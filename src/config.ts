@@ -100,6 +100,15 @@ export const envSchema = z.object({
   IMAGE_SIZE: int(512, 64, 2048),
   IMAGEGEN_CONCURRENCY: int(4, 1, 64),
   IMAGEGEN_TIMEOUT_MS: int(120_000, 100, 900_000),
+  // Where image bytes live: files under DATA_DIR/images, or an S3-compatible bucket every process shares.
+  IMAGE_STORE: z.enum(['fs', 's3']).default('fs'),
+  S3_BUCKET: optionalString,
+  // R2/MinIO endpoint; AWS when unset. Credentials: the standard AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY.
+  S3_ENDPOINT: optionalUrl,
+  S3_REGION: z.string().default('us-east-1'),
+  // MinIO and most self-hosted servers need path-style URLs (host/bucket/key).
+  S3_FORCE_PATH_STYLE: flag(false),
+  S3_TIMEOUT_MS: int(30_000, 100, 600_000),
 
   OPENAI_API_KEY: optionalString,
   OPENAI_BASE_URL: optionalUrl,
@@ -200,6 +209,14 @@ function crossFieldProblems(source: NodeJS.ProcessEnv): { name: string; message:
   }
   if (source.IMAGEGEN === 'openai' && !has('OPENAI_API_KEY')) {
     out.push({ name: 'OPENAI_API_KEY', message: 'required when IMAGEGEN=openai' });
+  }
+  if (source.IMAGE_STORE === 's3' && !has('S3_BUCKET')) {
+    out.push({ name: 'S3_BUCKET', message: 'required when IMAGE_STORE=s3 (the bucket images are stored in)' });
+  }
+  // One half of a key pair would make the SDK fall through to other credentials silently.
+  if (source.IMAGE_STORE === 's3' && has('AWS_ACCESS_KEY_ID') !== has('AWS_SECRET_ACCESS_KEY')) {
+    const missing = has('AWS_ACCESS_KEY_ID') ? 'AWS_SECRET_ACCESS_KEY' : 'AWS_ACCESS_KEY_ID';
+    out.push({ name: missing, message: 'required with IMAGE_STORE=s3 when the other half of the AWS key pair is set' });
   }
   if (source.OPTIMIZER === 'llm' && !has('OPENAI_API_KEY')) {
     out.push({ name: 'OPENAI_API_KEY', message: 'required when OPTIMIZER=llm' });

@@ -43,7 +43,7 @@ for (const backend of testBackends()) {
     it('seeds the starter gallery and onboarding set on first start, and says which backend each part uses', async () => {
       expect((await app.images.list({ source: 'onboarding' })).length).toBe(ONBOARDING_PROMPTS.length);
       expect((await app.images.list({ source: 'gallery' })).length).toBeGreaterThanOrEqual(60);
-      expect(Object.keys(app.backends).sort()).toEqual(['database', 'embedder', 'imagegen', 'llm', 'queue', 'scorer']);
+      expect(Object.keys(app.backends).sort()).toEqual(['database', 'embedder', 'imagegen', 'images', 'llm', 'queue', 'scorer']);
       expect(app.backends.llm).toMatch(/none/);
     });
 

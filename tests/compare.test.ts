@@ -145,6 +145,8 @@ for (const backend of testBackends()) {
         log,
         globalEvery: 1_000_000,
         seed: 1,
+        // Its own training only: the world's stored community models would be loaded instead.
+        shareCommunity: false,
         trainCommunity: async () => {
           throw new Error('worker could not start');
         },
@@ -175,6 +177,7 @@ for (const backend of testBackends()) {
         log: silentLogger,
         globalEvery: 1_000_000,
         seed: 1,
+        shareCommunity: false,
         trainCommunity: async (users, job, signal) => {
           jobs.push(job);
           return trainInline(users, job, signal);

@@ -21,6 +21,7 @@ import {
 } from '../src/providers/embedder/features';
 import { parseSketchPrompt } from '../src/providers/imagegen/sketch/parse';
 import { renderSketch } from '../src/providers/imagegen/sketch/render';
+import { FsImageBlobStore } from '../src/providers/blobstore/fs';
 import { ImageStore } from '../src/core/images';
 import { EmbeddingService } from '../src/core/embeddings';
 import { UnknownImageError } from '../src/core/errors';
@@ -422,7 +423,7 @@ for (const backend of testBackends()) {
     beforeAll(async () => {
       database = await backend.open();
       dir = await mkdtemp(path.join(os.tmpdir(), 'tl-emb-'));
-      store = new ImageStore(database.db, dir);
+      store = new ImageStore(database.db, new FsImageBlobStore(dir));
       for (const p of ['red sea', 'blue city', 'green forest', 'ink figure', 'neon abstract']) {
         ids.push((await store.put(await render(p, 1, 96), { source: 'generated', prompt: p })).id);
       }

@@ -6,6 +6,7 @@ import { sql } from 'drizzle-orm';
 import { testBackends } from './helpers/db';
 import type { Database } from '../src/db/connection';
 import { queryRows } from '../src/db/util';
+import { FsImageBlobStore } from '../src/providers/blobstore/fs';
 import { ImageStore } from '../src/core/images';
 import { GALLERY_PROMPTS, ONBOARDING_PROMPTS, galleryImageIds, onboardingImageIds, seedGallery } from '../src/core/gallery';
 import { parseSketchPrompt } from '../src/providers/imagegen/sketch/parse';
@@ -68,7 +69,7 @@ for (const backend of testBackends()) {
     beforeAll(async () => {
       database = await backend.open();
       dir = await mkdtemp(path.join(os.tmpdir(), 'tl-gallery-'));
-      store = new ImageStore(database.db, dir);
+      store = new ImageStore(database.db, new FsImageBlobStore(dir));
     });
     afterAll(async () => {
       await database.close();

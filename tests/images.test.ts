@@ -8,6 +8,7 @@ import { sql } from 'drizzle-orm';
 import { testBackends } from './helpers/db';
 import type { Database } from '../src/db/connection';
 import { queryRows } from '../src/db/util';
+import { FsImageBlobStore } from '../src/providers/blobstore/fs';
 import { ImageStore, MAX_IMAGE_INPUT_BYTES, MAX_IMAGE_SIDE_PX } from '../src/core/images';
 import { InvalidImageError, UnknownImageError } from '../src/core/errors';
 
@@ -47,7 +48,7 @@ for (const backend of testBackends()) {
     });
     beforeEach(async () => {
       dir = await mkdtemp(path.join(os.tmpdir(), 'tl-images-'));
-      store = new ImageStore(database.db, dir);
+      store = new ImageStore(database.db, new FsImageBlobStore(dir));
       await database.db.execute(sql`delete from images`);
     });
 

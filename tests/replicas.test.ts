@@ -4,7 +4,8 @@
  * database, each with its own connection pool, stand for two `npm start` processes: ratings go in
  * through A, and B — which never sees a local change — answers with A's numbers, once through the
  * ledger's notification (LISTEN/NOTIFY) and once, with B no longer listening, through the version
- * check it makes before every use.
+ * check it makes before every use. A forget reaches B the same way (B drops the person), and so does
+ * the community model: A stores what it trained with a version, and B adopts that stored model.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,6 +24,8 @@ import { waitFor } from './helpers/wait';
 interface Replicas {
   a: TestCore;
   b: TestCore;
+  /** Starts one more process on the same database and image directory (a replica started later). */
+  another: () => Promise<TestCore>;
   /** Rating changes B's own ledger emitted (must stay 0: B learns only from the database). */
   bLocalChanges: () => number;
   images: string[];
@@ -32,20 +35,25 @@ let open: { cores: TestCore[]; databases: Database[] } = { cores: [], databases:
 
 async function replicas(): Promise<Replicas> {
   const dbA = await openFreshPostgres();
-  // B's own pool on the same database: nothing shared with A but PostgreSQL.
-  const dbB = await openDatabase({ databaseUrl: dbA.connectionString, migrate: false, maxConnections: 5 });
-  open.databases.push(dbB, dbA);
+  open.databases.push(dbA);
   // One image directory, as replicas share their image store.
   const dataDir = mkdtempSync(path.join(tmpdir(), 'tl-replicas-'));
   const a = await openTestCore({ database: dbA, dataDir, queue: 'inprocess' });
   open.cores.push(a);
-  const b = await openTestCore({ database: dbB, dataDir, queue: 'inprocess', seedGallery: false });
-  open.cores.push(b);
+  // Each other process has its own pool on the same database: nothing shared with A but PostgreSQL.
+  const another = async () => {
+    const database = await openDatabase({ databaseUrl: dbA.connectionString, migrate: false, maxConnections: 5 });
+    open.databases.unshift(database);
+    const core = await openTestCore({ database, dataDir, queue: 'inprocess', seedGallery: false });
+    open.cores.push(core);
+    return core;
+  };
+  const b = await another();
   await Promise.all([a.app.taste.loaded(), b.app.taste.loaded()]);
   let local = 0;
   b.app.ledger.onChange(() => local++);
   const images = (await galleryImageIds(dbA.db)).slice(0, 30);
-  return { a, b, bLocalChanges: () => local, images };
+  return { a, b, another, bLocalChanges: () => local, images };
 }
 
 afterEach(async () => {
@@ -125,6 +133,60 @@ describe.skipIf(!TEST_DATABASE_URL)('replicas on one PostgreSQL database', () =>
     expect(b.app.taste.scorer.count(person)).toBe(11);
     expect(shape(await b.app.taste.profile(person))).toEqual(shape(await a.app.taste.profile(person)));
     expect(bLocalChanges()).toBe(0);
+  });
+
+  it('a forget in A makes B drop the person at once, without B being asked about them', async () => {
+    const { a, b, images } = await replicas();
+    const person = userKeyOf({ platform: 'discord', userId: 'replica-forget' });
+    const other = 'discord:-:replica-stays';
+    await rateMany(a.app, person, images.slice(0, 8), (i) => 1 + i);
+    await rateMany(a.app, other, images.slice(0, 5), (i) => 9 - i);
+    await waitFor(() => b.app.taste.scorer.count(person) === 8 && b.app.taste.scorer.count(other) === 5, 'B refitted both');
+    expect(b.app.taste.cachedPeople()).toContain(person);
+
+    await a.app.services.privacy.forget({ platform: 'discord', userId: 'replica-forget' });
+    // Only the forget's notification: nothing asks B about the person.
+    await waitFor(() => !b.app.taste.cachedPeople().includes(person), 'B dropped the forgotten person');
+    expect(b.app.taste.scorer.hasUser(person)).toBe(false);
+    expect(a.app.taste.cachedPeople()).not.toContain(person);
+    await b.app.taste.idle();
+    expect(b.app.taste.scorer.count(other)).toBe(5);
+  });
+
+  it('B adopts the community model A stored: notified, on use without a notification, and started later', async () => {
+    const { a, b, another, images } = await replicas();
+    const rated = images.slice(0, 8);
+    const probe = images.slice(8);
+    const newcomer = 'discord:-:replica-newcomer';
+    const same = async (x: TestCore) =>
+      expect(await x.app.taste.predict(newcomer, probe)).toEqual(await a.app.taste.predict(newcomer, probe));
+    // 16 changes: fewer than the 20 after which a process retrains on its own, so only A trains.
+    await rateMany(a.app, 'discord:-:community-a', rated, (i) => 1 + ((i * 3) % 10));
+    await rateMany(a.app, 'discord:-:community-b', rated, (i) => 10 - ((i * 7) % 10));
+    await a.app.taste.idle();
+    await a.app.taste.retrainCommunity();
+    expect(a.app.taste.scorer.getGlobal().ratings).toBe(16);
+
+    await waitFor(() => b.app.taste.scorer.getGlobal().ratings === 16, 'B adopted the stored community model');
+    expect(b.app.taste.scorer.getGlobal()).toEqual(a.app.taste.scorer.getGlobal());
+    await same(b);
+    expect(b.app.taste.lastCommunityThread).toBeNull();
+
+    // Missed notification: B finds the newer version when used.
+    await b.app.taste.stopListening();
+    await a.app.ledger.rate({ userKey: 'discord:-:community-c', imageId: rated[0]!, score: 4, ctx: { source: 'test' } });
+    await a.app.taste.idle();
+    await a.app.taste.retrainCommunity();
+    expect(b.app.taste.scorer.getGlobal().ratings).toBe(16);
+    await same(b);
+    expect(b.app.taste.scorer.getGlobal().ratings).toBe(17);
+
+    // A replica started after the retrain loads the stored model rather than training one of its own.
+    const c = await another();
+    await c.app.taste.loaded();
+    expect(c.app.taste.lastCommunityThread).toBeNull();
+    expect(c.app.taste.scorer.getGlobal()).toEqual(a.app.taste.scorer.getGlobal());
+    await same(c);
   });
 });
 

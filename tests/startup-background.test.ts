@@ -16,6 +16,7 @@ import { testConfig } from '../src/config';
 import { openDatabase, type Database } from '../src/db/connection';
 import { GalleryProgress, ONBOARDING_PROMPTS, STARTER_TOTAL, progressThrottle } from '../src/core/gallery';
 import { EmbeddingService } from '../src/core/embeddings';
+import { FsImageBlobStore } from '../src/providers/blobstore/fs';
 import { ImageStore } from '../src/core/images';
 import { RatingLedger } from '../src/core/ratings';
 import { trainInline, type CommunityTrainer } from '../src/core/scorer/community';
@@ -180,7 +181,7 @@ describe('a failure while drawing', () => {
   it('is logged with the error, settles `done` without crashing anything, and the next start draws only the rest', async () => {
     const database = await openDatabase({});
     try {
-      const store = new ImageStore(database.db, mkdtempSync(path.join(tmpdir(), 'tl-gallery-fail-')));
+      const store = new ImageStore(database.db, new FsImageBlobStore(mkdtempSync(path.join(tmpdir(), 'tl-gallery-fail-'))));
       const broken = new StepGenerator();
       broken.failAt = 5;
       broken.allow(STARTER_TOTAL);
@@ -211,7 +212,7 @@ describe('a failure while drawing', () => {
   it('stopping (shutdown) pauses drawing and lets `done` settle, drawn or not', async () => {
     const database = await openDatabase({});
     try {
-      const store = new ImageStore(database.db, mkdtempSync(path.join(tmpdir(), 'tl-gallery-stop-')));
+      const store = new ImageStore(database.db, new FsImageBlobStore(mkdtempSync(path.join(tmpdir(), 'tl-gallery-stop-'))));
       const gen = new StepGenerator();
       const logged = captureLog();
       const progress = new GalleryProgress(true);
@@ -236,7 +237,7 @@ describe('a failure while drawing', () => {
 describe('loading the scorers in the background', () => {
   it('predictions wait for the load, and a rating given meanwhile is counted once', async () => {
     const database = await openDatabase({});
-    const store = new ImageStore(database.db, mkdtempSync(path.join(tmpdir(), 'tl-taste-load-')));
+    const store = new ImageStore(database.db, new FsImageBlobStore(mkdtempSync(path.join(tmpdir(), 'tl-taste-load-'))));
     const sketch = new SketchGenerator({ size: SIZE, concurrency: 1 });
     const ids: string[] = [];
     for (const [i, p] of ONBOARDING_PROMPTS.slice(0, 8).entries())

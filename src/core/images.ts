@@ -1,19 +1,19 @@
 /**
  * Content-addressed image store. Every image is decoded and normalized once (EXIF rotation applied,
  * metadata stripped, re-encoded as PNG) so that the same picture always gets the same id: the sha256
- * of the normalized PNG. Files live at `<dir>/<id[0..2]>/<id>.png`; records in the `images` table.
+ * of the normalized PNG. Records live in the `images` table; the bytes in an ImageBlobStore handed in
+ * (src/providers/blobstore: files under DATA_DIR/images, or an S3-compatible bucket with IMAGE_STORE=s3).
  *
  * Validation happens entirely before anything is written, so a rejected input leaves no file and no row.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import path from 'node:path';
+import { createHash } from 'node:crypto';
 import sharp from 'sharp';
 import { and, desc, eq } from 'drizzle-orm';
 import type { Db } from '../db/connection';
 import { images } from '../db/schema';
 import { ForgottenError, InvalidImageError, UnknownImageError } from './errors';
 import { isForgotten } from './people';
+import type { ImageBlobStore } from './ports';
 import type { ImageRecord, ImageSource } from './records';
 
 /** Largest accepted input file (before decoding). */
@@ -98,14 +98,19 @@ function toRecord(r: ImageRow): ImageRecord {
 export class ImageStore {
   constructor(
     readonly db: Db,
-    /** DATA_DIR/images */
-    readonly dir: string,
+    readonly blobs: ImageBlobStore,
   ) {}
 
-  /** Where an image's file lives (whether or not it exists). */
+  /**
+   * The image's local file (whether or not it exists). Only the directory store has one: with a
+   * bucket there is no path to hand out, so callers that need bytes use readBytes, and deleting goes
+   * through deleteBytes.
+   */
   path(id: string): string {
     if (!ID_PATTERN.test(id)) throw new UnknownImageError(id);
-    return path.join(this.dir, id.slice(0, 2), `${id}.png`);
+    if (!this.blobs.localPath)
+      throw new Error(`images are kept in ${this.blobs.describe()}, not in local files: use readBytes/deleteBytes`);
+    return this.blobs.localPath(id);
   }
 
   /** An image a person posted (an attachment or an upload), owned by them. */
@@ -117,7 +122,8 @@ export class ImageStore {
     // An upload/attachment of a person who asked to be forgotten is not stored (nor its file).
     if (meta.ownerKey && (await isForgotten(this.db, meta.ownerKey))) throw new ForgottenError();
     const img = await normalizeImage(bytes);
-    await this.writeFileAtomic(img.id, img.png);
+    // Bytes before the row: a row is never visible (to this or another process) without its bytes.
+    await this.blobs.put(img.id, img.png);
     const seed = meta.seed === undefined || meta.seed === null ? null : Math.trunc(meta.seed) | 0;
     await this.db
       .insert(images)
@@ -156,12 +162,13 @@ export class ImageStore {
   /** The normalized PNG bytes. */
   async readBytes(id: string): Promise<Buffer> {
     if (!ID_PATTERN.test(id)) throw new UnknownImageError(id);
-    try {
-      return await readFile(this.path(id));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new UnknownImageError(id);
-      throw err;
-    }
+    return this.blobs.get(id);
+  }
+
+  /** Removes only the bytes (no error when already gone): for deletes whose rows went in a transaction. */
+  async deleteBytes(id: string): Promise<void> {
+    if (!ID_PATTERN.test(id)) return;
+    await this.blobs.delete(id);
   }
 
   async list(opts: { source?: ImageSource; limit?: number } = {}): Promise<ImageRecord[]> {
@@ -171,30 +178,11 @@ export class ImageStore {
     return rows.map(toRecord);
   }
 
-  /** Removes the row (embeddings cascade) and the file. Returns whether a row existed. */
+  /** Removes the row (embeddings cascade) and the bytes. Returns whether a row existed. */
   async delete(id: string): Promise<boolean> {
     if (!ID_PATTERN.test(id)) return false;
     const deleted = await this.db.delete(images).where(eq(images.id, id)).returning({ id: images.id });
-    await rm(this.path(id), { force: true });
+    await this.blobs.delete(id);
     return deleted.length > 0;
-  }
-
-  /** tmp file + rename: a reader never sees a half-written image, and a crash leaves at most a tmp file. */
-  private async writeFileAtomic(id: string, png: Buffer): Promise<void> {
-    const final = this.path(id);
-    const exists = await stat(final).then(
-      (s) => s.size === png.length,
-      () => false,
-    );
-    if (exists) return;
-    await mkdir(path.dirname(final), { recursive: true });
-    const tmp = `${final}.${randomBytes(6).toString('hex')}.tmp`;
-    try {
-      await writeFile(tmp, png);
-      await rename(tmp, final);
-    } catch (err) {
-      await rm(tmp, { force: true });
-      throw err;
-    }
   }
 }

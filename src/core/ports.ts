@@ -60,6 +60,25 @@ export interface ImageGenerator {
   describe(): string;
 }
 
+/**
+ * Where the bytes of stored images live (src/providers/blobstore: a directory or an S3-compatible
+ * bucket). The ImageStore keeps the rows; ids are the sha256 of the normalized PNG, so a put of an id
+ * that is already there is a no-op and every process sharing the store reads the same bytes.
+ */
+export interface ImageBlobStore {
+  /** Stores the PNG under its id; idempotent. A reader never sees a partly written image. */
+  put(id: string, png: Buffer): Promise<void>;
+  /** The PNG bytes; rejects with UnknownImageError when there is none under that id. */
+  get(id: string): Promise<Buffer>;
+  has?(id: string): Promise<boolean>;
+  /** Removes the bytes; no error when they are already gone. */
+  delete(id: string): Promise<void>;
+  /** The image's file, for stores that keep files on this machine (the fs store); absent otherwise. */
+  localPath?(id: string): string;
+  /** For startup logs; names no secret. */
+  describe(): string;
+}
+
 // ---------- LLM (implemented in src/providers/llm; the core never imports an SDK) ----------
 
 export interface LlmMessageImage {

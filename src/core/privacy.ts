@@ -18,11 +18,11 @@
  *     scorer state, users/user_scopes, processed events, and the images that are theirs — uploads
  *     and every image made from their prompts — with everybody's ratings of those images (an image
  *     that no longer exists cannot be scored); the image files go after commit. Group runs of OTHER
- *     people that included them keep their rows but lose the person's key from their JSON;
+ *     people that included them keep their rows but lose the person's key from their JSON. It announces
+ *     (RATING_CHANNEL) the person and everyone who lost rating rows, so every process refits or drops them;
  *  4. in-memory scorers, and the platforms' own stores (ForgetHook: the playground's log and files).
  * resumePerson (people.ts) removes the tombstone: /privacy action:resume opts back in.
  */
-import { rm } from 'node:fs/promises';
 import { and, asc, eq, inArray, isNotNull, ne, or, sql } from 'drizzle-orm';
 import type { Db } from '../db/connection';
 import {
@@ -46,7 +46,7 @@ import {
 import { ProfileNotAvailableError } from './errors';
 import { hashUserKey, parseUserKey, type PersonRef, type UserKey } from './identity';
 import { isForgotten } from './people';
-import { lockPersonExclusive } from './ratings';
+import { announceChange, lockPersonExclusive } from './ratings';
 import { queryRows } from '../db/util';
 
 type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
@@ -130,8 +130,8 @@ export interface ForgetReport extends ForgottenPerson {
 }
 
 export interface ForgetOptions {
-  /** Where an image's file lives (ImageStore.path); files are deleted after commit. */
-  imagePath?: (imageId: string) => string;
+  /** Deletes an image's bytes wherever they are kept (ImageStore.deleteBytes: a file or an object); called after commit. */
+  deleteImage?: (imageId: string) => Promise<void>;
 }
 
 /**
@@ -156,10 +156,11 @@ export async function tombstonePerson(db: Db, userKey: UserKey): Promise<void> {
  */
 export async function forgetPerson(db: Db, userKey: UserKey, opts: ForgetOptions = {}): Promise<ForgetReport> {
   const report = await db.transaction(async (tx) => forgetInTx(tx, userKey));
-  if (opts.imagePath) {
+  if (opts.deleteImage) {
     for (const id of report.imageIds) {
-      // After commit: a rollback must never leave rows pointing at deleted files.
-      await rm(opts.imagePath(id), { force: true }).catch(() => undefined);
+      // After commit: a rollback must never leave rows pointing at deleted bytes. A failed delete
+      // leaves an orphan nobody can reach (its row is gone), never a reference to nothing.
+      await opts.deleteImage(id).catch(() => undefined);
     }
   }
   return report;
@@ -211,6 +212,10 @@ async function forgetInTx(tx: Tx, userKey: UserKey): Promise<ForgetReport> {
   await tx.delete(images).where(inArray(images.id, imageIds));
 
   await dropFromGroupRuns(tx, userKey);
+  // Every process refits whoever lost rating events (the person, and others who rated their images) and
+  // drops the person entirely; group runs change no one's ratings, so they need no announcement.
+  const changed = new Set([userKey, ...[...deletedEvents, ...deletedRatings, ...deletedVotes].map((r) => r.k)]);
+  for (const k of [...changed].sort()) await announceChange(tx, k);
 
   return {
     userKey,

@@ -299,7 +299,7 @@ async function forgetEverywhere(
   // A refit in flight must not write their scorer summary back after the deletes.
   await taste.scheduler.settled(key);
   // 3. One transaction; image files after commit.
-  const report = await forgetPerson(db, key, { imagePath: (id) => deps.images.path(id) });
+  const report = await forgetPerson(db, key, { deleteImage: (id) => deps.images.deleteBytes(id) });
   taste.forget(key);
   // Others lost their ratings of the deleted images; the community model lost this person.
   for (const k of report.affectedPeople) taste.scheduler.request(k);

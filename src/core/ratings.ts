@@ -381,7 +381,14 @@ async function recordChange(tx: Tx, kind: VoteKind, e: Required<RatingEventInput
     channelId: ctx.channelId ?? null,
     messageId: ctx.messageId ?? null,
   });
-  // Inside the transaction: delivered to every listening process on commit, never for a rollback.
+  await announceChange(tx, userKey);
+}
+
+/**
+ * Tells every process that a person's ratings changed (also a forget, which deletes them): call inside
+ * the transaction that changed them, so it is delivered on commit and never for a rollback.
+ */
+export async function announceChange(tx: Pick<Db, 'execute'>, userKey: UserKey): Promise<void> {
   await tx.execute(sql`select pg_notify(${RATING_CHANNEL}, ${userKey})`);
 }
 

@@ -12,10 +12,13 @@
  * change through LISTEN on the ledger's RATING_CHANNEL (the ledger's pg_notify) and refits that person;
  * and each scorer remembers the ledger version it was fitted at, compared with the database before
  * every prediction, so a notification lost in a reconnect costs a refit on use, never a stale score.
+ * A forget announces the person too: every process then drops all it held of them. The community models
+ * are shared (./community-store): a retrain stores a new version, every process adopts the newest one.
  */
 import { and, desc, eq, inArray, notInArray } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Database, Db } from '../db/connection';
+import { COMMUNITY_CHANNEL, newerCommunity, storeCommunity, type CommunityState, type StoredCommunity } from './community-store';
 import { images as imagesTable, ratings as ratingsTable, scorerModels } from '../db/schema';
 import type { EmbeddingService } from './embeddings';
 import { galleryImageIds, onboardingImageIds } from './gallery';
@@ -46,6 +49,8 @@ export interface TasteServiceDeps {
   trainCommunity?: CommunityTrainer;
   /** LISTEN for the ledger's notifications (Database.listen), so other processes' ratings reach this cache. */
   listen?: Database['listen'];
+  /** false: train and keep the community models to itself, never stored nor loaded (tests of the training policy). */
+  shareCommunity?: boolean;
 }
 
 /** How many images active selection considers per request (the most recent gallery/generated ones). */
@@ -67,7 +72,7 @@ export class TasteService {
    */
   private readonly echoes = new Map<UserKey, number>();
   private listening = false;
-  private unlisten: (() => Promise<void>) | null = null;
+  private unlisten: (() => Promise<void>)[] = [];
   private unlistened: Promise<void> = Promise.resolve();
   private readonly unsubscribe: () => void;
   private changesSinceGlobal = 0;
@@ -75,6 +80,10 @@ export class TasteService {
   /** Ratings in the community when finetune's λ schedule was last calibrated. */
   private calibratedRatings = 0;
   private communityJob: Promise<void> | null = null;
+  /** Version (community_models) of the community models held; 0 = none adopted yet. */
+  private communityVersion = 0;
+  /** The last community sync: syncs run one after another, so a slow read never reorders adoptions. */
+  private communitySync: Promise<boolean> = Promise.resolve(false);
   /** Settles when load() has finished (see load); resolved until it is called. */
   private loading: Promise<void> = Promise.resolve();
   private communityDirty = false;
@@ -123,7 +132,8 @@ export class TasteService {
     const total = users.reduce((n, u) => n + (this.held.get(u)?.size ?? 0), 0);
     if (this.stopped) return { users: users.length, ratings: total };
     try {
-      await this.retrainCommunity();
+      // Another process's stored models, so every replica starts from the same; train only without them.
+      if (!(await this.syncCommunity())) await this.retrainCommunity();
     } catch (err) {
       // Serving with the neutral prior beats not starting; the next retrain (every globalEvery ratings) tries again.
       if (!this.stopped)
@@ -160,9 +170,10 @@ export class TasteService {
     if (!this.deps.listen || this.listening || this.stopped) return;
     this.listening = true;
     try {
-      this.unlisten = await this.deps.listen(RATING_CHANNEL, (userKey) => this.onNotified(userKey));
+      this.unlisten.push(await this.deps.listen(RATING_CHANNEL, (userKey) => this.onNotified(userKey)));
+      this.unlisten.push(await this.deps.listen(COMMUNITY_CHANNEL, (modelId) => void (modelId === this.modelId && this.syncCommunity())));
     } catch (err) {
-      this.listening = false;
+      await this.stopListening().catch(() => undefined);
       this.deps.log.warn({ err }, "cannot LISTEN for other processes' rating changes; scorers catch up when used");
     }
     if (this.stopped) await this.stopListening();
@@ -170,11 +181,11 @@ export class TasteService {
 
   /** Stops hearing other processes' changes (shutdown; tests of a missed notification). Checks on use remain. */
   async stopListening(): Promise<void> {
-    const off = this.unlisten;
-    this.unlisten = null;
+    const offs = this.unlisten;
+    this.unlisten = [];
     this.listening = false;
     this.echoes.clear();
-    if (off) await off();
+    for (const off of offs) await off();
   }
 
   private onRatingChange(change: RatingChange): void {
@@ -211,6 +222,7 @@ export class TasteService {
    * notification never arrived.
    */
   async freshen(userKeys: readonly UserKey[]): Promise<void> {
+    await this.syncCommunity();
     const current = await this.deps.ledger.versions(userKeys);
     const stale = [...current].filter(([userKey, version]) => this.versions.get(userKey) !== version).map(([userKey]) => userKey);
     for (const userKey of stale) this.scheduler.request(userKey);
@@ -232,7 +244,7 @@ export class TasteService {
     const toAdd = [...want].filter(([id, s]) => have.get(id) !== s);
     const toRemove = [...have.keys()].filter((id) => !want.has(id));
     if (toAdd.length === 0 && toRemove.length === 0) {
-      this.versions.set(userKey, version);
+      this.fittedAt(userKey, version, want.size);
       return want.size;
     }
     const vectors = await this.deps.embeddings.embed(toAdd.map(([id]) => id));
@@ -252,8 +264,22 @@ export class TasteService {
       this.held.set(userKey, have);
       await this.saveSummary(userKey);
     }
-    this.versions.set(userKey, version);
+    this.fittedAt(userKey, version, want.size);
     return want.size;
+  }
+
+  /**
+   * No ratings and no rating events: never rated, or forgotten (a forget deletes both and announces the
+   * person), so nothing of theirs is kept. Ratings whose events retention pruned keep NO_VERSION.
+   */
+  private fittedAt(userKey: UserKey, version: string, ratings: number): void {
+    if (ratings === 0 && version === NO_VERSION) this.forget(userKey);
+    else this.versions.set(userKey, version);
+  }
+
+  /** Everyone this process keeps anything about (scorer, fitted version, pending echo); diagnostics and tests. */
+  cachedPeople(): UserKey[] {
+    return [...new Set([...this.held.keys(), ...this.versions.keys(), ...this.echoes.keys()])].sort();
   }
 
   /**
@@ -286,6 +312,7 @@ export class TasteService {
   forget(userKey: UserKey): void {
     this.held.delete(userKey);
     this.versions.delete(userKey);
+    this.echoes.delete(userKey);
     this.scorer.deleteUser(userKey);
   }
 
@@ -310,7 +337,7 @@ export class TasteService {
     return this.communityJob;
   }
 
-  /** Trains the community prior on everyone's ratings and, when the community grew enough, the meta-init. */
+  /** Trains the community prior (and when the community grew enough the meta-init), stores it for every process and adopts it. */
   async retrainCommunity(): Promise<void> {
     const perUser = new Map<UserKey, { ids: string[]; y: number[] }>();
     for await (const r of this.deps.ledger.allRatings()) {
@@ -337,13 +364,39 @@ export class TasteService {
     );
     if (this.stopped) return;
     const schedule = trained.global.lambdaSchedule ?? this.scorer.getGlobal().lambdaSchedule;
-    this.scorer.setGlobal(schedule ? { ...trained.global, lambdaSchedule: schedule } : trained.global);
-    if (trained.meta) {
-      this.scorer.setMeta(trained.meta);
-      this.metaUsers = packed.length;
-    }
-    if (calibrate) this.calibratedRatings = ratings;
+    const state: CommunityState = {
+      global: schedule ? { ...trained.global, lambdaSchedule: schedule } : trained.global,
+      meta: trained.meta ?? this.scorer.getMeta(),
+      metaUsers: trained.meta ? packed.length : this.metaUsers,
+      calibratedRatings: calibrate ? ratings : this.calibratedRatings,
+    };
+    // Stored (and announced) first: what this process serves is a version every process can load.
+    const shared = this.deps.shareCommunity !== false;
+    this.adoptCommunity({ ...state, version: shared ? await storeCommunity(this.db, this.modelId, state) : this.communityVersion + 1 });
     this.lastCommunityThread = trained.threadId;
+  }
+
+  /** Adopts the stored community models when newer than those held (another process retrained). True if adopted. */
+  private syncCommunity(): Promise<boolean> {
+    if (this.deps.shareCommunity === false) return Promise.resolve(false);
+    this.communitySync = this.communitySync
+      .then(async () => !this.stopped && this.adoptCommunity(await newerCommunity(this.db, this.modelId, this.communityVersion)))
+      .catch((err: unknown) => {
+        this.deps.log.warn({ err }, 'could not read the stored community models; keeping those held');
+        return false;
+      });
+    return this.communitySync;
+  }
+
+  private adoptCommunity(c: StoredCommunity | null): boolean {
+    // Only forward: a retrain stored before another process's newer one must not replace it here.
+    if (!c || this.stopped || c.version <= this.communityVersion) return false;
+    this.scorer.setGlobal(c.global);
+    if (c.meta !== this.scorer.getMeta()) this.scorer.setMeta(c.meta);
+    this.metaUsers = c.metaUsers;
+    this.calibratedRatings = c.calibratedRatings;
+    this.communityVersion = c.version;
+    return true;
   }
 
   /** Predicted 1–10 ratings of images for a person (the community prior for a new person). */

@@ -162,6 +162,19 @@ export const scorerModels = pgTable(
   (t) => [primaryKey({ columns: [t.userKey, t.model] })],
 );
 
+/**
+ * The community models (global prior, meta-init, λ schedule) per embedder model, as the last retrain
+ * left them: `version` grows with every store, so a process compares it with the one it holds and
+ * loads this row instead of trusting its own retrain count (a replica started later, or one that
+ * missed notifications, ends up with the same community model).
+ */
+export const communityModels = pgTable('community_models', {
+  model: text('model').primaryKey(), // embedder model id
+  version: integer('version').notNull(),
+  params: jsonb('params').notNull(),
+  updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+});
+
 /** Messages the bot posted that carry an image: how a reaction finds its image after a restart. */
 export const platformMessages = pgTable(
   'platform_messages',

@@ -7,7 +7,8 @@ import type { Logger } from 'pino';
 import type { Config } from '../config';
 import type { Db } from '../db/connection';
 import { usage as usageTable } from '../db/schema';
-import type { Embedder, FeedbackLlm, ImageGenerator, Moderator, PromptOptimizerLlm } from '../core/ports';
+import type { Embedder, FeedbackLlm, ImageBlobStore, ImageGenerator, Moderator, PromptOptimizerLlm } from '../core/ports';
+import { FsImageBlobStore } from './blobstore/fs';
 import { FeaturesEmbedder } from './embedder/features';
 import { SketchGenerator } from './imagegen/sketch/generator';
 import { createReplicateWebhookReceiver, type ReplicateWebhookReceiver } from './replicate-webhook';
@@ -42,6 +43,20 @@ export async function createProviders(
     llm: o.given?.llm !== undefined ? o.given.llm : await createLlms(config, recordUsage),
   };
   return { providers, replicateWebhook };
+}
+
+/** Where image bytes live (IMAGE_STORE); the AWS SDK is loaded only for s3. */
+export async function createImageBlobStore(config: Config): Promise<ImageBlobStore> {
+  if (config.IMAGE_STORE !== 's3') return new FsImageBlobStore(config.imagesDir);
+  const { S3ImageBlobStore } = await import('./blobstore/s3');
+  return new S3ImageBlobStore({
+    // loadConfig rejects IMAGE_STORE=s3 without S3_BUCKET.
+    bucket: config.S3_BUCKET!,
+    endpoint: config.S3_ENDPOINT,
+    region: config.S3_REGION,
+    forcePathStyle: config.S3_FORCE_PATH_STYLE,
+    timeoutMs: config.S3_TIMEOUT_MS,
+  });
 }
 
 /** Stores one row per paid provider call; a failed insert is logged, never fails the call it describes. */

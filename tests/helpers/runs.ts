@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { testConfig } from '../../src/config';
 import type { Db } from '../../src/db/connection';
+import { FsImageBlobStore } from '../../src/providers/blobstore/fs';
 import { ImageStore } from '../../src/core/images';
 import { GeneticProposer } from '../../src/core/optimizer/genetic';
 import type { LoopDeps, LoopImageStore } from '../../src/core/optimizer/loop';
@@ -18,7 +19,7 @@ export function trackingStore(
   db: Db,
   dir = mkdtempSync(path.join(tmpdir(), 'tl-runs-')),
 ): LoopImageStore & { promptOf(id: string): string } {
-  const real = new ImageStore(db, dir);
+  const real = new ImageStore(db, new FsImageBlobStore(dir));
   const prompts = new Map<string, string>();
   return {
     async put(bytes, meta) {

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Db } from '../../src/db/connection';
 import { EmbeddingService } from '../../src/core/embeddings';
+import { FsImageBlobStore } from '../../src/providers/blobstore/fs';
 import { ImageStore } from '../../src/core/images';
 import { createProfilesAndPrivacy, type ProfilesAndPrivacy } from '../../src/core/profiles-and-privacy';
 import { RatingLedger } from '../../src/core/ratings';
@@ -27,7 +28,7 @@ export interface TasteWorld extends ProfilesAndPrivacy {
 
 export function createTasteWorld(db: Db): TasteWorld {
   const dir = mkdtempSync(path.join(tmpdir(), 'tl-taste-'));
-  const store = new ImageStore(db, dir);
+  const store = new ImageStore(db, new FsImageBlobStore(dir));
   const embedder = new FeaturesEmbedder();
   const embeddings = new EmbeddingService(db, store, embedder);
   const ledger = new RatingLedger(db);

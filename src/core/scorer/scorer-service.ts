@@ -97,6 +97,10 @@ export class ScorerService {
     return this.global;
   }
 
+  getMeta(): MetaParams | null {
+    return this.meta;
+  }
+
   setMeta(meta: MetaParams | null): void {
     if (meta && meta.dim !== this.dim)
       throw new EmbeddingModelMismatchError(`${this.modelId} (${this.dim}-d)`, `a ${meta.dim}-d meta-model`);

@@ -1,0 +1,387 @@
+/**
+ * Deployment files under deploy/ (and the root .dockerignore), checked offline without docker or kubectl:
+ * every YAML parses; Kubernetes objects are validated against the bundled Kubernetes JSON schemas of
+ * `kubernetes-models` and then checked structurally (security context, probes, resources, pinned image,
+ * roles, selectors); the compose files and the Dockerfile are checked for the rules in README "Deploying".
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
+import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
+import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
+import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
+import { PersistentVolumeClaim } from 'kubernetes-models/v1/PersistentVolumeClaim';
+import { Secret } from 'kubernetes-models/v1/Secret';
+import { Service } from 'kubernetes-models/v1/Service';
+import { describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const DEPLOY = path.join(ROOT, 'deploy');
+const ROLES = new Set(['gateway', 'worker', 'web']);
+
+function walk(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? walk(path.join(dir, e.name)) : [path.join(dir, e.name)],
+  );
+}
+
+const yamlFiles = walk(DEPLOY).filter((f) => /\.ya?ml$/.test(f));
+const rel = (f: string) => path.relative(ROOT, f);
+
+function parseYaml(file: string): any[] {
+  const docs = parseAllDocuments(readFileSync(file, 'utf8'), { merge: true }); // compose uses << merge keys
+  if (!Array.isArray(docs)) return []; // an empty file
+  for (const d of docs) {
+    if (d.errors.length > 0) throw new Error(`${rel(file)}: ${d.errors.map((e) => e.message).join('; ')}`);
+  }
+  return docs.map((d) => d.toJS({ maxAliasCount: 100 })).filter((o) => o != null);
+}
+
+interface K8sObject {
+  file: string;
+  obj: any;
+}
+const k8s: K8sObject[] = yamlFiles
+  .filter((f) => f.startsWith(path.join(DEPLOY, 'k8s') + path.sep))
+  .flatMap((file) => parseYaml(file).map((obj) => ({ file, obj })));
+const ofKind = (kind: string) => k8s.filter((o) => o.obj.kind === kind).map((o) => o.obj);
+const deployments = ofKind('Deployment');
+const podLabels = (d: any): Record<string, string> => d.spec.template.metadata.labels ?? {};
+const matches = (selector: Record<string, string>, labels: Record<string, string>) =>
+  Object.keys(selector).length > 0 && Object.entries(selector).every(([k, v]) => labels[k] === v);
+const envOf = (c: any): Record<string, any> => Object.fromEntries((c.env ?? []).map((e: any) => [e.name, e]));
+/** A container that runs the bot itself (src/main.ts, the image's CMD), not a helper such as the REST proxy. */
+const runsBot = (c: any) => c.command == null || c.command.join(' ').includes('src/main.ts');
+const rolesOf = (d: any): string[] =>
+  String(envOf(d.spec.template.spec.containers[0]).TASTELOOP_ROLES?.value ?? '')
+    .split(',')
+    .map((r) => r.trim())
+    .filter(Boolean);
+
+/** Schema validation with the Kubernetes OpenAPI schemas bundled in kubernetes-models (offline). */
+const MODELS: Record<string, new (data: any) => { validate(): void }> = {
+  'apps/v1/Deployment': Deployment,
+  'autoscaling/v2/HorizontalPodAutoscaler': HorizontalPodAutoscaler,
+  'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
+  'v1/ConfigMap': ConfigMap,
+  'v1/PersistentVolumeClaim': PersistentVolumeClaim,
+  'v1/Secret': Secret,
+  'v1/Service': Service,
+};
+
+describe('deploy/: every YAML file parses', () => {
+  it('finds the files', () => {
+    expect(yamlFiles.map(rel)).toEqual(
+      expect.arrayContaining(['deploy/compose.yml', 'deploy/compose.roles.yml', 'deploy/k8s/gateway.yaml']),
+    );
+  });
+  it.each(yamlFiles.map(rel))('%s', (file) => {
+    expect(() => parseYaml(path.join(ROOT, file))).not.toThrow();
+  });
+});
+
+describe('Kubernetes manifests (deploy/k8s)', () => {
+  it('every object has apiVersion, kind, metadata.name, no namespace, and passes the Kubernetes schema', () => {
+    expect(k8s.length).toBeGreaterThan(0);
+    for (const { file, obj } of k8s) {
+      const where = `${rel(file)} ${obj.kind}/${obj.metadata?.name}`;
+      expect(obj.apiVersion, where).toEqual(expect.any(String));
+      expect(obj.kind, where).toEqual(expect.any(String));
+      expect(obj.metadata?.name, where).toEqual(expect.any(String));
+      expect(obj.metadata?.namespace, `${where} must be namespace-agnostic`).toBeUndefined();
+      const Model = MODELS[`${obj.apiVersion}/${obj.kind}`];
+      expect(Model, `${where}: no schema validator registered for ${obj.apiVersion}/${obj.kind}`).toBeDefined();
+      expect(() => new Model!(obj).validate(), where).not.toThrow();
+    }
+  });
+
+  it('object names are unique per kind', () => {
+    const keys = k8s.map((o) => `${o.obj.kind}/${o.obj.metadata.name}`);
+    expect(new Set(keys).size).toBe(keys.length);
+  });
+
+  it('the Secret example holds placeholders only and lives outside the applied directory', () => {
+    const secrets = k8s.filter((o) => o.obj.kind === 'Secret');
+    expect(secrets.length).toBeGreaterThan(0);
+    for (const { file, obj } of secrets) {
+      expect(rel(file)).toMatch(/^deploy\/k8s\/examples\//);
+      for (const [key, value] of Object.entries<string>(obj.stringData ?? {})) {
+        expect(value === '' || value.includes('CHANGE-ME'), `${key} must be a placeholder`).toBe(true);
+      }
+      expect(obj.data, 'use stringData placeholders, not encoded data').toBeUndefined();
+    }
+  });
+
+  it.each(deployments.map((d) => [d.metadata.name, d]))('%s: containers are locked down, probed and sized', (_name, d) => {
+    const pod = d.spec.template.spec;
+    expect(matches(d.spec.selector.matchLabels, podLabels(d)), 'selector matches the pod labels').toBe(true);
+    const volumes = Object.fromEntries((pod.volumes ?? []).map((v: any) => [v.name, v]));
+    for (const c of [...(pod.initContainers ?? []), ...pod.containers]) {
+      const where = `${d.metadata.name}/${c.name}`;
+      // Image pinned to a version, never :latest.
+      expect(c.image, where).toMatch(/^[^@]+:[^:@/]*\d[^:@/]*(@sha256:[0-9a-f]{64})?$/);
+      expect(c.image, where).not.toMatch(/:latest(@|$)/);
+      // Resources.
+      for (const k of ['requests', 'limits'])
+        for (const r of ['cpu', 'memory']) expect(c.resources?.[k]?.[r], `${where} resources.${k}.${r}`).toBeDefined();
+      // Security context (container level, pod level as fallback where Kubernetes allows it).
+      const sc = c.securityContext ?? {};
+      const psc = pod.securityContext ?? {};
+      expect(sc.runAsNonRoot ?? psc.runAsNonRoot, `${where} runAsNonRoot`).toBe(true);
+      expect(sc.runAsUser ?? psc.runAsUser, `${where} numeric non-root uid (the image's USER is a name)`).toBeGreaterThan(0);
+      expect(sc.readOnlyRootFilesystem, `${where} readOnlyRootFilesystem`).toBe(true);
+      expect(sc.allowPrivilegeEscalation, `${where} allowPrivilegeEscalation`).toBe(false);
+      expect(sc.capabilities?.drop, `${where} drops ALL capabilities`).toContain('ALL');
+      expect(sc.capabilities?.add ?? [], `${where} adds no capability`).toEqual([]);
+      expect((sc.seccompProfile ?? psc.seccompProfile)?.type, `${where} seccomp`).toBe('RuntimeDefault');
+      // A read-only root needs a writable /tmp (tsx caches there).
+      const tmp = (c.volumeMounts ?? []).find((m: any) => m.mountPath === '/tmp');
+      expect(tmp, `${where} mounts /tmp`).toBeDefined();
+      expect(volumes[tmp.name]?.emptyDir, `${where} /tmp is an emptyDir`).toBeDefined();
+      // Probes.
+      expect(c.livenessProbe?.httpGet, `${where} livenessProbe`).toBeDefined();
+      expect(c.readinessProbe?.httpGet, `${where} readinessProbe`).toBeDefined();
+      const portNumber = (p: string | number) =>
+        typeof p === 'number' ? p : (c.ports ?? []).find((x: any) => x.name === p)?.containerPort;
+      if (runsBot(c)) {
+        const env = envOf(c);
+        const config = ofKind('ConfigMap').find((m) => (c.envFrom ?? []).some((e: any) => e.configMapRef?.name === m.metadata.name));
+        const healthPort = Number(env.HEALTH_PORT?.value ?? config?.data?.HEALTH_PORT);
+        expect(healthPort, `${where} sets HEALTH_PORT (so the probes cannot miss it)`).toBeGreaterThan(0);
+        expect(c.livenessProbe.httpGet.path).toBe('/healthz');
+        expect(c.readinessProbe.httpGet.path).toBe('/readyz');
+        expect(portNumber(c.livenessProbe.httpGet.port), `${where} liveness on HEALTH_PORT`).toBe(healthPort);
+        expect(portNumber(c.readinessProbe.httpGet.port), `${where} readiness on HEALTH_PORT`).toBe(healthPort);
+        // Roles.
+        expect(env.TASTELOOP_ROLES?.value, `${where} TASTELOOP_ROLES`).toEqual(expect.any(String));
+        const roles = rolesOf(d);
+        expect(roles.length).toBeGreaterThan(0);
+        for (const r of roles) expect(ROLES.has(r), `${where} unknown role ${r}`).toBe(true);
+        // Shared DATA_DIR on a ReadWriteMany claim.
+        const dataDir = env.DATA_DIR?.value ?? config?.data?.DATA_DIR;
+        const mount = (c.volumeMounts ?? []).find((m: any) => m.mountPath === dataDir);
+        expect(mount, `${where} mounts DATA_DIR ${dataDir}`).toBeDefined();
+        const claim = volumes[mount.name]?.persistentVolumeClaim?.claimName;
+        const pvc = ofKind('PersistentVolumeClaim').find((p) => p.metadata.name === claim);
+        expect(pvc?.spec.accessModes, `${where} DATA_DIR claim ${claim}`).toContain('ReadWriteMany');
+        // Secrets come from a Secret (secretKeyRef / envFrom), never inline.
+        const secretNames = new Set(ofKind('Secret').map((s) => s.metadata.name));
+        const refs = [
+          ...(c.env ?? []).map((e: any) => e.valueFrom?.secretKeyRef?.name),
+          ...(c.envFrom ?? []).map((e: any) => e.secretRef?.name),
+        ].filter(Boolean);
+        expect(refs.length, `${where} references a Secret`).toBeGreaterThan(0);
+        for (const name of refs) expect(secretNames.has(name), `${where} Secret ${name} has an example`).toBe(true);
+        for (const key of ['DISCORD_TOKEN', 'SLACK_BOT_TOKEN', 'OPENAI_API_KEY', 'DATABASE_URL', 'REPLICATE_API_TOKEN'])
+          expect(env[key]?.value, `${where} ${key} must not be inline`).toBeUndefined();
+      }
+    }
+  });
+
+  // gateway: a Discord gateway must not run two sessions of one shard (no sharding yet). web: in Slack HTTP
+  // mode it posts runs from the outbox feed, which has no cross-process claim. Either way two pods of one
+  // role, even old and new during a rolling update, would double up: one replica, Recreate, no HPA.
+  it.each(['gateway', 'web'])('%s: exactly one Deployment, 1 replica, Recreate, not autoscaled', (role) => {
+    const ds = deployments.filter((d) => rolesOf(d).includes(role));
+    expect(ds.length).toBe(1);
+    const [d] = ds;
+    expect(d.spec.replicas).toBe(1);
+    expect(d.spec.strategy?.type).toBe('Recreate');
+    const hpaTargets = ofKind('HorizontalPodAutoscaler').map((h) => h.spec.scaleTargetRef.name);
+    expect(hpaTargets).not.toContain(d.metadata.name);
+  });
+
+  it('workers: at least 2 replicas and a CPU HorizontalPodAutoscaler on an existing Deployment', () => {
+    const workers = deployments.filter((d) => rolesOf(d).join(',') === 'worker');
+    expect(workers.length).toBe(1);
+    expect(workers[0].spec.replicas).toBeGreaterThanOrEqual(2);
+    const hpas = ofKind('HorizontalPodAutoscaler');
+    expect(hpas.length).toBeGreaterThan(0);
+    for (const h of hpas) {
+      expect(h.apiVersion).toBe('autoscaling/v2');
+      const ref = h.spec.scaleTargetRef;
+      const target = deployments.find((d) => d.metadata.name === ref.name);
+      expect(ref.kind).toBe('Deployment');
+      expect(target, `HPA ${h.metadata.name} targets ${ref.name}`).toBeDefined();
+      expect(h.spec.metrics.some((m: any) => m.type === 'Resource' && m.resource.name === 'cpu')).toBe(true);
+      expect(h.spec.minReplicas).toBeLessThanOrEqual(h.spec.maxReplicas);
+      // CPU utilization needs CPU requests.
+      for (const c of target.spec.template.spec.containers) expect(c.resources.requests.cpu).toBeDefined();
+    }
+    expect(hpas.map((h) => h.spec.scaleTargetRef.name)).toContain(workers[0].metadata.name);
+  });
+
+  it('web: playground off, and a Service for the Slack HTTP port', () => {
+    const webs = deployments.filter((d) => rolesOf(d).includes('web'));
+    expect(webs.length).toBeGreaterThan(0);
+    for (const w of webs) {
+      const c = w.spec.template.spec.containers[0];
+      expect(envOf(c).PLAYGROUND?.value).toBe('off');
+      const slackPort = c.ports.find((p: any) => p.name === 'slack');
+      expect(slackPort?.containerPort).toBe(Number(envOf(c).SLACK_PORT?.value ?? 3001));
+      const svc = ofKind('Service').find((s) => matches(s.spec.selector, podLabels(w)));
+      expect(svc, `a Service selects ${w.metadata.name}`).toBeDefined();
+      expect(svc.spec.ports.some((p: any) => p.targetPort === 'slack' || p.targetPort === slackPort.containerPort)).toBe(true);
+      expect(svc.spec.type ?? 'ClusterIP', 'expose through an Ingress with TLS, not a node port').toBe('ClusterIP');
+    }
+    // No container exposes the playground port.
+    for (const d of deployments)
+      for (const c of d.spec.template.spec.containers) expect((c.ports ?? []).map((p: any) => p.containerPort)).not.toContain(3000);
+  });
+
+  it('every Service and PodDisruptionBudget selects a Deployment, and every Deployment has a PDB', () => {
+    for (const s of ofKind('Service'))
+      expect(
+        deployments.some((d) => matches(s.spec.selector, podLabels(d))),
+        `Service ${s.metadata.name}`,
+      ).toBe(true);
+    const pdbs = ofKind('PodDisruptionBudget');
+    for (const p of pdbs) {
+      expect(
+        deployments.some((d) => matches(p.spec.selector.matchLabels, podLabels(d))),
+        `PDB ${p.metadata.name}`,
+      ).toBe(true);
+      expect((p.spec.minAvailable == null) !== (p.spec.maxUnavailable == null), `PDB ${p.metadata.name}: one of min/max`).toBe(true);
+    }
+    for (const d of deployments) {
+      const pdb = pdbs.find((p) => matches(p.spec.selector.matchLabels, podLabels(d)));
+      expect(pdb, `PDB for ${d.metadata.name}`).toBeDefined();
+      // minAvailable >= replicas would block every node drain.
+      if (typeof pdb.spec.minAvailable === 'number') expect(pdb.spec.minAvailable).toBeLessThan(d.spec.replicas);
+    }
+  });
+});
+
+describe('compose files (deploy/compose*.yml)', () => {
+  const composeFiles = yamlFiles.filter((f) => /compose[^/]*\.ya?ml$/.test(path.basename(f)));
+  const load = (f: string) => parseYaml(f)[0];
+  const bots = (c: any) => Object.entries<any>(c.services).filter(([, s]) => s.build != null || /tasteloop/.test(s.image ?? ''));
+
+  it('there are compose files', () => expect(composeFiles.length).toBeGreaterThanOrEqual(2));
+
+  it.each(composeFiles.map(rel))('%s: restart policies, loopback-only ports, a healthy PostgreSQL first', (file) => {
+    const compose = load(path.join(ROOT, file));
+    const services = Object.entries<any>(compose.services);
+    for (const [name, s] of services) {
+      expect(['unless-stopped', 'always'], `${name} restart`).toContain(s.restart);
+      for (const p of s.ports ?? []) {
+        if (typeof p === 'string' || typeof p === 'number') {
+          expect(String(p), `${name} port ${p} must be bound to 127.0.0.1`).toMatch(/^127\.0\.0\.1:\d+:\d+(\/(tcp|udp))?$/);
+        } else {
+          expect(p.host_ip, `${name} port ${JSON.stringify(p)}`).toBe('127.0.0.1');
+        }
+      }
+      for (const e of s.expose ?? []) expect(String(e)).not.toContain('0.0.0.0');
+      expect(s.network_mode, `${name} must not share the host network`).not.toBe('host');
+    }
+    const pg = services.filter(([, s]) => /^postgres(:|$)/.test(s.image ?? ''));
+    expect(pg.length).toBe(1);
+    const [pgName, pgService] = pg[0]!;
+    expect(pgService.image).toMatch(/^postgres:\d+/);
+    expect(pgService.healthcheck?.test).toBeDefined();
+    expect((pgService.volumes ?? []).some((v: string) => String(v).includes('/var/lib/postgresql/data'))).toBe(true);
+    const botServices = bots(compose);
+    expect(botServices.length).toBeGreaterThan(0);
+    const urls = new Set<string>();
+    const dataVolumes = new Set<string>();
+    for (const [name, s] of botServices) {
+      expect(s.depends_on?.[pgName]?.condition, `${name} waits for PostgreSQL`).toBe('service_healthy');
+      expect(s.env_file, `${name} reads secrets from an .env file`).toBeDefined();
+      expect(s.environment?.TASTELOOP_ROLES, `${name} TASTELOOP_ROLES`).toEqual(expect.any(String));
+      expect(String(s.environment?.PLAYGROUND)).toMatch(/^(off|\$\{PLAYGROUND:-off\})$/);
+      expect(s.healthcheck?.test, `${name} healthcheck`).toBeDefined();
+      expect(s.image ?? '', `${name} image tag`).not.toMatch(/:latest$/);
+      urls.add(s.environment.DATABASE_URL);
+      const dataDir = s.environment.DATA_DIR;
+      const vol = (s.volumes ?? []).map(String).find((v: string) => v.endsWith(`:${dataDir}`));
+      expect(vol, `${name} mounts a volume on DATA_DIR`).toBeDefined();
+      dataVolumes.add(vol.split(':')[0]);
+      for (const r of String(s.environment.TASTELOOP_ROLES).split(',')) expect(ROLES.has(r.trim())).toBe(true);
+    }
+    expect(urls.size, 'one DATABASE_URL for every process').toBe(1);
+    expect(dataVolumes.size, 'one shared DATA_DIR volume for every process').toBe(1);
+  });
+
+  it('the roles example splits gateway+web from workers', () => {
+    const compose = load(path.join(DEPLOY, 'compose.roles.yml'));
+    const roles = bots(compose).map(([, s]) => String(s.environment.TASTELOOP_ROLES));
+    expect(roles).toContain('gateway,web');
+    expect(roles).toContain('worker');
+    const worker = bots(compose).find(([, s]) => s.environment.TASTELOOP_ROLES === 'worker')![1];
+    expect(worker.ports ?? []).toEqual([]);
+  });
+});
+
+describe('deploy/Dockerfile and .dockerignore', () => {
+  const text = readFileSync(path.join(DEPLOY, 'Dockerfile'), 'utf8');
+  // Instructions with line continuations joined, comments dropped.
+  const instructions = text
+    .replace(/\\\r?\n/g, ' ')
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'))
+    .map((l) => {
+      const [op = '', ...rest] = l.split(/\s+/);
+      return { op: op.toUpperCase(), args: rest.join(' ') };
+    });
+  const args = Object.fromEntries(
+    instructions.filter((i) => i.op === 'ARG' && i.args.includes('=')).map((i) => i.args.split('=', 2) as [string, string]),
+  );
+  const resolve = (s: string) => s.replace(/\$\{?(\w+)\}?/g, (_, k: string) => args[k] ?? `$${k}`);
+  const froms = instructions.filter((i) => i.op === 'FROM').map((i) => resolve(i.args.split(/\s+/)[0]!));
+
+  it('is multi-stage on a pinned node bookworm-slim base', () => {
+    expect(froms.length).toBeGreaterThanOrEqual(2);
+    for (const image of froms) {
+      expect(image).toMatch(/^node:\d+\.\d+\.\d+-bookworm-slim(@sha256:[0-9a-f]{64})?$/);
+      expect(image).not.toMatch(/:latest/);
+    }
+    expect(text, 'a comment says to pin by digest in production').toMatch(/digest/i);
+  });
+
+  it('installs production dependencies only, and says why tsx is still needed at runtime', () => {
+    const installs = instructions.filter((i) => i.op === 'RUN' && /\bnpm (ci|install)\b/.test(i.args));
+    expect(installs.length).toBeGreaterThan(0);
+    for (const i of installs) expect(i.args).toMatch(/npm ci --omit=dev/);
+    expect(text).toMatch(/tsx/);
+    expect(text).toMatch(/compil/i);
+  });
+
+  it('runs as a non-root user with a HEALTHCHECK, NODE_ENV=production and SIGTERM', () => {
+    const users = instructions.filter((i) => i.op === 'USER').map((i) => i.args);
+    expect(users.length).toBeGreaterThan(0);
+    expect(['root', '0', '0:0']).not.toContain(users.at(-1));
+    const health = instructions.filter((i) => i.op === 'HEALTHCHECK');
+    expect(health.length).toBe(1);
+    expect(health[0]!.args).toMatch(/127\.0\.0\.1/);
+    expect(health[0]!.args).toMatch(/HEALTH_PORT/);
+    expect(health[0]!.args).toMatch(/\/healthz/);
+    expect(health[0]!.args).not.toMatch(/\bcurl\b|\bwget\b/);
+    expect(instructions.some((i) => i.op === 'ENV' && /NODE_ENV=production/.test(i.args))).toBe(true);
+    expect(instructions.some((i) => i.op === 'STOPSIGNAL' && i.args === 'SIGTERM')).toBe(true);
+    expect(instructions.some((i) => i.op === 'RUN' && /chown node(:node)? \/data/.test(i.args))).toBe(true);
+    const cmd = instructions.filter((i) => i.op === 'CMD').at(-1);
+    expect(cmd?.args, 'exec form, node directly, so SIGTERM reaches the app').toMatch(/^\[\s*"node"/);
+  });
+
+  it('.dockerignore keeps node_modules, .git and data out but not what the build copies', () => {
+    const ignore = readFileSync(path.join(ROOT, '.dockerignore'), 'utf8')
+      .split(/\r?\n/)
+      .map((l) => l.trim())
+      .filter((l) => l !== '' && !l.startsWith('#'));
+    for (const p of ['node_modules', '.git', 'data']) expect(ignore).toContain(p);
+    const copied = instructions
+      .filter((i) => i.op === 'COPY' && !/--from=/.test(i.args))
+      .flatMap((i) =>
+        i.args
+          .split(/\s+/)
+          .filter((a) => !a.startsWith('--'))
+          .slice(0, -1),
+      );
+    expect(copied).toEqual(expect.arrayContaining(['package.json', 'package-lock.json', 'src']));
+    const top = new Set(ignore.map((p) => p.replace(/^\/|\/$/g, '')));
+    for (const c of copied) expect(top.has(c.replace(/\/$/, '')), `${c} is copied but ignored`).toBe(false);
+  });
+});
