@@ -1,0 +1,2 @@
+-- Placeholder: replaced by the real migration before commit.
+SELECT 1;
