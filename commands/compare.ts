@@ -5,7 +5,7 @@
  * be in this server/workspace; see src/core/privacy.ts.
  */
 import { defineCommand } from './kit/usage';
-import { parseMentions, PEOPLE_PLACEHOLDER } from './mentions';
+import { namingRefused, parseMentions, PEOPLE_PLACEHOLDER } from './mentions';
 import { textOption } from './options';
 
 export const compare = defineCommand({
@@ -24,7 +24,7 @@ export const compare = defineCommand({
   async execute(ctx) {
     const people = parseMentions(textOption(ctx.options, 'users'), ctx.person, ctx.mentions, compare.usage);
     await ctx.defer();
-    const view = await ctx.services.profiles.compare({ requester: ctx.person, people, scopeId: ctx.scopeId });
+    const view = await namingRefused(people, () => ctx.services.profiles.compare({ requester: ctx.person, people, scopeId: ctx.scopeId }));
     await ctx.reply({
       kind: 'info',
       text: view.text,

@@ -7,8 +7,8 @@
  * MentionStyle, handed in with the command. The platform and the workspace of the people named come
  * from the invoking person (the verified event), never from the text.
  */
-import { CommandInputError } from '../src/core/errors';
-import type { PersonRef } from '../src/core/identity';
+import { CommandInputError, ProfileNotAvailableError } from '../src/core/errors';
+import { userKeyOf, type PersonRef } from '../src/core/identity';
 import type { MentionStyle } from './kit/types';
 
 /** How a list of people looks in a usage line. */
@@ -41,4 +41,25 @@ function readMention(token: string, requester: PersonRef, style: MentionStyle): 
     // An id names someone within the invoker's workspace (Slack); platforms without workspaces have none.
     ...(requester.workspaceId ? { workspaceId: requester.workspaceId } : {}),
   };
+}
+
+/**
+ * Runs `work` for the people the asker named; a refusal from the core comes back naming which of
+ * them cannot be used here (the same words whatever the reason). Only people the asker named
+ * themselves are ever named, as they wrote them.
+ */
+export async function namingRefused<T>(people: readonly PersonRef[], work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    if (!(err instanceof ProfileNotAvailableError) || err.names) throw err;
+    const refused = err.refusedKeys ? people.filter((p) => err.refusedKeys!.includes(userKeyOf(p))) : people.length === 1 ? people : [];
+    if (!refused.length) throw err;
+    throw new ProfileNotAvailableError({ refusedKeys: refused.map(userKeyOf), names: refused.map(writtenName) });
+  }
+}
+
+/** How the asker wrote a person: the name their mention carried, else the platform's mention tag. */
+function writtenName(p: PersonRef): string {
+  return p.displayName ?? `<@${p.userId}>`;
 }

@@ -8,13 +8,16 @@ import type { FeedbackSet, GroupObjective, OptimizerKind } from '../src/core/opt
 import { cleanUserText } from './kit/format';
 import type { CommandContext } from './kit/types';
 import { defineCommand } from './kit/usage';
-import { parseMentions, PEOPLE_PLACEHOLDER } from './mentions';
+import { namingRefused, parseMentions, PEOPLE_PLACEHOLDER } from './mentions';
 import { textOption } from './options';
 
 export const FEEDBACK_CHOICES = ['none', 's+p', 's+p+f', 's+p+f+I'] as const;
 export const OPTIMIZER_CHOICES = ['llm', 'genetic', 'random'] as const;
 export const MAX_PROMPT_CHARS = 500;
 export const OBJECTIVE_CHOICES = ['mean', 'min'] as const;
+
+/** How much of the prompt a run's thread title quotes: the owner's name still fits Discord's 100 characters. */
+export const RUN_TITLE_PROMPT_CHARS = 60;
 
 export const optimize = defineCommand({
   name: 'optimize',
@@ -49,6 +52,8 @@ export const optimize = defineCommand({
     const prompt = cleanUserText(textOption(ctx.options, 'prompt'), MAX_PROMPT_CHARS);
     if (!prompt) throw new InvalidPromptError('The prompt is empty once invisible characters are removed; describe an image.');
     const members = ctx.options.for ? await groupMembers(ctx) : undefined;
+    // Said in the run's header and here: an offline renderer that ignores words should say which.
+    const limits = ctx.services.imageLimits?.(prompt);
     await ctx.defer();
     const { thread } = await ctx.startRun(
       {
@@ -62,15 +67,18 @@ export const optimize = defineCommand({
         scopeId: ctx.scopeId,
         requestKey: `${ctx.platform}:${ctx.invocationId}`,
         destination: { platform: ctx.platform, channelId: ctx.channel.id, ...(ctx.scopeId ? { scopeId: ctx.scopeId } : {}) },
+        ...(limits ? { note: limits } : {}),
       },
-      `🎨 ${prompt.slice(0, 90)}`,
+      // Whose run it is, in the title: a channel's thread list tells several people's runs of one prompt apart.
+      `🎨 ${prompt.slice(0, RUN_TITLE_PROMPT_CHARS)} — ${ctx.person.displayName ?? ctx.person.userId}`,
     );
-    await ctx.reply({ kind: 'info', text: `🎨 Run started — follow it in ${thread.mention}. Use /cancel to stop it.` });
+    const started = `🎨 Run started — follow it in ${thread.mention}. Use /cancel to stop it.`;
+    await ctx.reply({ kind: 'info', text: limits ? `${started}\n${limits}` : started });
   },
 });
 
 /** The group of a `for:` run as user keys: each other member must share their profile in this scope. */
 async function groupMembers(ctx: CommandContext): Promise<string[]> {
   const people = parseMentions(textOption(ctx.options, 'for'), ctx.person, ctx.mentions, optimize.usage);
-  return ctx.services.privacy.authorizeMembers(ctx.person, people, ctx.scopeId);
+  return namingRefused(people, () => ctx.services.privacy.authorizeMembers(ctx.person, people, ctx.scopeId));
 }

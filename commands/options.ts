@@ -14,14 +14,12 @@ export type RawOptions = Record<string, OptionValue | undefined>;
 export function validateOptions(def: CommandDefinition, raw: RawOptions): CommandOptions {
   const out: CommandOptions = {};
   for (const name of Object.keys(raw)) {
-    if (raw[name] !== undefined && !def.options.some((o) => o.name === name)) {
-      throw new CommandInputError(`/${def.name} has no option "${name}".`, def.usage);
-    }
+    if (raw[name] !== undefined && !def.options.some((o) => o.name === name)) throw unknownOption(def, name);
   }
   for (const spec of def.options) {
     const value = raw[spec.name];
     if (value === undefined || value === '') {
-      if (spec.required) throw new CommandInputError(`/${def.name} needs ${spec.name}.`, def.usage);
+      if (spec.required) throw new CommandInputError(`/${def.name} needs ${spec.name}: ${spec.description.toLowerCase()}.`, def.usage);
       if ('default' in spec && spec.default !== undefined) out[spec.name] = spec.default;
       continue;
     }
@@ -131,11 +129,27 @@ export function parseOptionText(def: CommandDefinition, text: string, resolveUse
   const rest = remainder.join(' ').trim();
   if (rest) {
     const target = def.options.find((o) => o.type === 'string' && o.required) ?? def.options[0];
-    if (!target) throw bad(`/${def.name} takes no options.`);
-    if (raw[target.name] !== undefined) throw bad(`I don't understand "${rest.slice(0, 60)}" (${target.name} is already given).`);
+    // Text that cannot be a value here but is shaped like an option (`color:red`) was meant as one.
+    const unusable = !target || raw[target.name] !== undefined || target.type !== 'string';
+    const optionLike = unusable ? remainder.map((w) => /^([a-z][\w-]{0,30}):\S/i.exec(w)?.[1]).find(Boolean) : undefined;
+    if (optionLike) throw unknownOption(def, optionLike);
+    if (!target) throw bad(`/${def.name} takes no options, so I don't know what “${rest.slice(0, 60)}” is for.`);
+    if (raw[target.name] !== undefined)
+      throw bad(
+        `I don't know what “${rest.slice(0, 60)}” is for: ${target.name} is already given. Put a value with spaces in quotes: ${target.name}:"…".`,
+      );
     setValue(target, rest);
   }
   return raw;
+}
+
+/** "Unknown option `color`. Options of /optimize: prompt, iterations, …" — from the command's declaration. */
+export function unknownOption(def: CommandDefinition, name: string): CommandInputError {
+  const shown = name.replace(/`/g, "'").slice(0, 40);
+  const known = def.options.length
+    ? `Options of /${def.name}: ${def.options.map((o) => o.name).join(', ')}.`
+    : `/${def.name} takes no options.`;
+  return new CommandInputError(`Unknown option \`${shown}\`. ${known}`, def.usage);
 }
 
 const QUOTES: Record<string, string> = { '"': '"', '\u201C': '\u201D', '\u201E': '\u201C' };

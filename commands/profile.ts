@@ -4,6 +4,7 @@ import { userKeyOf, type PersonRef } from '../src/core/identity';
 import type { ProfileSummary } from '../src/core/services';
 import { formatScore, plural } from './kit/format';
 import { defineCommand } from './kit/usage';
+import { namingRefused } from './mentions';
 
 export const profile = defineCommand({
   name: 'profile',
@@ -16,7 +17,10 @@ export const profile = defineCommand({
     const self = userKeyOf(target) === userKeyOf(ctx.person);
     if (ctx.services.profiles) {
       // The rich profile: description, charts and grid; another person's only when they share it here.
-      const view = await ctx.services.profiles.view({ viewer: ctx.person, target: self ? undefined : target, scopeId: ctx.scopeId });
+      const profiles = ctx.services.profiles;
+      const view = await namingRefused(self ? [] : [target], () =>
+        profiles.view({ viewer: ctx.person, target: self ? undefined : target, scopeId: ctx.scopeId }),
+      );
       const files = [
         ...(view.grid ? [{ name: 'taste-grid.png', contentType: 'image/png', data: view.grid }] : []),
         ...(view.distributionChart ? [{ name: 'ratings.png', contentType: 'image/png', data: view.distributionChart }] : []),
@@ -45,11 +49,13 @@ export const profile = defineCommand({
 /** Pure so tests can check the wording ("1 rating", "0 ratings", `6.4/10`). */
 export function renderProfile(s: ProfileSummary, whose: string): string {
   const q = s.quality;
+  // Measured on ratings the model did not see while learning (cross-validation), so it is honest.
   const quality =
     q.srocc === null
-      ? 'not enough ratings yet to cross-validate (rate a few more)'
-      : `cross-validated SROCC ${q.srocc.toFixed(2)}${q.mae === null ? '' : `, MAE ${q.mae.toFixed(2)}`} over ${plural(q.n, 'rating')}`;
-  const lines = [`**${whose} taste profile** — ${plural(s.ratings, 'rating')}`, `Scorer: ${s.method} · quality: ${quality}`];
+      ? 'not enough ratings yet to test it (rate a few more)'
+      : `it puts ratings it has not seen in the right order with a correlation of ${q.srocc.toFixed(2)} (SROCC; 1 = perfect, 0 = guessing)` +
+        `${q.mae === null ? '' : ` and is off by ${q.mae.toFixed(2)} points on average (MAE)`}, tested on ${plural(q.n, 'rating')}`;
+  const lines = [`**${whose} taste profile** — ${plural(s.ratings, 'rating')}`, `Prediction quality: ${quality}. Method: ${s.method}.`];
   if (s.topImages.length)
     lines.push(
       `Top rated: ${s.topImages

@@ -26,7 +26,7 @@ export const rate = defineCommand({
       drawing && images.length < count ? ` More are still being drawn (${gallery.ready} of ${gallery.total} starter images ready).` : '';
     await ctx.reply({
       kind: 'info',
-      text: `Here ${images.length === 1 ? 'is 1 image' : `are ${images.length} images`} to rate: react 1️⃣ (not for me) … 🔟 (love it). Anyone here can rate; each rating is your own.${more}`,
+      text: `Here ${images.length === 1 ? 'is 1 image' : `are ${images.length} images`} to rate: ${ctx.surface.rateHow} (1 = not for me, 10 = love it). Anyone here can rate; each rating is your own.${more}`,
     });
     for (const [i, image] of images.entries()) {
       await ctx.channel.post({ kind: 'rate', text: `Image ${i + 1}/${images.length}`, image: { imageId: image.id, rateable: true } });

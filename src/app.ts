@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from './config';
 import { openDatabase, type Database } from './db/connection';
+import { sessionAdvisoryLock } from './db/advisory-lock';
 import { EmbeddingService } from './core/embeddings';
 import { GalleryProgress } from './core/gallery';
 import { ImageStore } from './core/images';
@@ -31,6 +32,7 @@ import { redactSecrets, redactUrl } from './redact';
 import { TasteService } from './core/taste-service';
 import { createProfilesAndPrivacy } from './core/profiles-and-privacy';
 import { createOffThreadChartRenderer } from './charts/off-thread';
+import { createRunPictures } from './core/run-pictures';
 import { createImageBlobStore, createProviders, type Providers } from './providers/from-config';
 
 export interface AppOptions {
@@ -88,7 +90,21 @@ export async function createApp(config: Config, opts: AppOptions): Promise<App> 
   const embeddings = new EmbeddingService(db, images, providers.embedder);
   const ledger = new RatingLedger(db, { log });
   // Listening, other processes' ratings on the same database reach this process's scorers too.
-  const taste = new TasteService({ db, ledger, embeddings, images, log, method: config.SCORER_METHOD, listen: database.listen });
+  const taste = new TasteService({
+    db,
+    ledger,
+    embeddings,
+    images,
+    log,
+    method: config.SCORER_METHOD,
+    listen: database.listen,
+    cacheBytes: config.SCORER_CACHE_MB * 2 ** 20,
+    // One process in the deployment trains the community models: a worker holding this lock (PGlite: this process).
+    trains: config.roles.worker,
+    trainerLock: database.connectionString
+      ? sessionAdvisoryLock(database.connectionString, `tasteloop community trainer ${providers.embedder.modelId}`)
+      : undefined,
+  });
   // Charts are drawn in a worker thread: the chart stack must never share a realm with a chat SDK.
   const charts = createOffThreadChartRenderer();
 
@@ -120,18 +136,20 @@ export async function createApp(config: Config, opts: AppOptions): Promise<App> 
   const retention = new Retention({ db, log, days: config.RETENTION_DAYS });
   const services: Services = {
     backends,
+    imageLimits: (prompt) => providers.generator.describeLimits?.(prompt),
     ...createProfilesAndPrivacy({ db, charts, taste, images, ledger, embeddings, embedder: providers.embedder, runs, log }),
     images,
+    pictures: createRunPictures({ charts, images }),
     people: { touch: (person, scopeId) => touchPerson(db, person, scopeId) },
-    ratings: createPersonRatings(db, ledger),
+    ratings: createPersonRatings(ledger),
     gallery,
     taste,
     runs,
     messages: createPlatformMessages(db),
   };
 
-  // Scorers load in the background (seconds per hundred people): predictions wait for the load
-  // (TasteService.load), so the bot may answer while it runs without scoring from half a model.
+  // The community models load in the background (people load on first use): predictions wait for it
+  // (TasteService.load), so the bot may answer meanwhile without scoring from a half-loaded prior.
   void taste
     .load()
     .catch((err: unknown) => log.error({ err }, `scorers could not be loaded: ${(err as Error).message}; scores use what is loaded`));

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import path from 'node:path';
 import { redactSecrets, redactUrl } from './redact';
+import { discordShardProblems, gatewayNumberSchema, shardCountSchema, shardIdsSchema } from './discord-shard-config';
 
 const onOff = z.enum(['on', 'off']);
 /** A yes/no switch written the ways people (and the Hugging Face tools) write it; empty = the default. */
@@ -151,6 +152,12 @@ export const envSchema = z.object({
   DISCORD_MESSAGE_CONTENT: onOff.default('off'),
   // `npm run discord:rest-proxy` listens here; bot processes then set DISCORD_API_URL to http://<proxy>:<port>/api.
   DISCORD_REST_PROXY_PORT: int(3003, 0, 65535),
+  // Sharding (discord-shard-config.ts): the bot's shard count (auto = Discord's recommendation) and this
+  // process's shards — a list, or process DISCORD_GATEWAY_INDEX of DISCORD_GATEWAYS; unset = every shard.
+  DISCORD_SHARD_COUNT: shardCountSchema,
+  DISCORD_SHARD_IDS: shardIdsSchema,
+  DISCORD_GATEWAY_INDEX: gatewayNumberSchema(0, 'the index of this gateway process, a whole number from 0 (a StatefulSet pod index)'),
+  DISCORD_GATEWAYS: gatewayNumberSchema(1, 'how many gateway processes share the shards, a whole number from 1'),
 
   SLACK_BOT_TOKEN: optionalString,
   SLACK_SIGNING_SECRET: optionalString,
@@ -164,6 +171,9 @@ export const envSchema = z.object({
   RETENTION_DAYS: int(30, 0, 36_500),
 
   SCORER_METHOD: z.enum(['auto', 'global', 'finetune', 'knn', 'maml']).default('auto'),
+  // Memory for the people's scorers held by this process (MiB); the least recently used leave past it
+  // and come back from their stored state when used again (core/resident-scorers.ts).
+  SCORER_CACHE_MB: int(256, 1, 1_048_576),
   OPTIMIZER: z.enum(['auto', 'llm', 'genetic', 'random']).default('auto'),
   MAX_IMAGES_PER_RUN: int(64, 1, 10_000),
   DAILY_IMAGE_QUOTA_USER: int(200, 1, 1_000_000),
@@ -221,6 +231,7 @@ function crossFieldProblems(source: NodeJS.ProcessEnv): { name: string; message:
   if (source.OPTIMIZER === 'llm' && !has('OPENAI_API_KEY')) {
     out.push({ name: 'OPENAI_API_KEY', message: 'required when OPTIMIZER=llm' });
   }
+  out.push(...discordShardProblems(source));
   return out;
 }
 

@@ -59,7 +59,8 @@ export async function main(): Promise<void> {
   const health = await startHealth(config, app, log, surfaces);
   try {
     surfaces.adapters = await createConfiguredAdapters(config, app.services, log, {
-      // Slack retries (same event_id) are deduplicated across processes through the database.
+      // Slack retries (same event_id) are deduplicated across processes through the database, and
+      // Discord's shard leases live there (no two gateway processes run one shard).
       db: app.database.db,
       ingestAttachments: (scopeId) => ingestsAttachments(app.database.db, scopeId),
     });

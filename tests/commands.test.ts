@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { COMMANDS, findCommand } from '../commands/index';
 import { parseOptionText, validateOptions } from '../commands/options';
 import { renderProfile } from '../commands/profile';
-import { HELP_TEXT } from '../commands/help';
+import { helpText } from '../commands/help';
+import { PLATFORM_SURFACES } from '../src/platforms/surfaces';
 import { CommandInputError } from '../src/core/errors';
 import { cleanUserText, formatScore, plural, progressBar } from '../commands/kit/format';
 import { renderRunEvent } from '../src/platforms/render-run';
@@ -73,7 +74,7 @@ describe('validateOptions', () => {
     [{ count: 0 }, /count must be from 1 to 10/],
     [{ count: 11 }, /from 1 to 10/],
     [{ count: '2.5' }, /whole number/],
-    [{ bogus: 1 }, /no option "bogus"/],
+    [{ bogus: 1 }, /^Unknown option `bogus`\. Options of \/rate: count\.\nUsage: \/rate \[count:1-10\]$/],
   ])('rejects %j', (raw, msg) => {
     expect(() => validateOptions(rate, raw as never)).toThrow(CommandInputError);
     expect(() => validateOptions(rate, raw as never)).toThrow(msg);
@@ -102,6 +103,21 @@ describe('parseOptionText (Slack and playground)', () => {
     expect(parseOptionText(optimize, 'a lighthouse candidates:2', person)).toEqual({ prompt: 'a lighthouse', candidates: '2' });
     expect(parseOptionText(rate, '', person)).toEqual({});
   });
+  it("names an unknown option and lists the command's options (from its declaration)", () => {
+    expect(() => parseOptionText(optimize, 'prompt:"a red fox" color:red', person)).toThrow(
+      /^Unknown option `color`\. Options of \/optimize: prompt, iterations, candidates, feedback, optimizer, for, objective\.\nUsage: \/optimize/,
+    );
+    expect(() => parseOptionText(rate, 'colour:3', person)).toThrow(/^Unknown option `colour`\. Options of \/rate: count\./);
+    expect(() => parseOptionText(findCommand('help')!, 'verbose:yes', person)).toThrow(
+      /^Unknown option `verbose`\. \/help takes no options\./,
+    );
+    // Words that are not shaped like an option say what went wrong and how to quote.
+    expect(() => parseOptionText(optimize, 'prompt:"a fox" at dusk', person)).toThrow(
+      /“at dusk” is for: prompt is already given\. Put a value with spaces in quotes/,
+    );
+    // Colons inside a prompt stay part of it.
+    expect(parseOptionText(optimize, 'a fox, style:ink', person)).toEqual({ prompt: 'a fox, style:ink' });
+  });
   it('resolves people through the platform', () => {
     expect(parseOptionText(findCommand('profile')!, 'user:@ann', person)).toEqual({ user: { platform: 'playground', userId: 'ann' } });
   });
@@ -120,7 +136,7 @@ describe('wording', () => {
     expect(renderProfile(summary(1), 'Your')).toContain('— 1 rating\n');
     expect(renderProfile(summary(0), 'Your')).toContain('— 0 ratings\n');
     expect(renderProfile(summary(12), 'Your')).toMatch(
-      /12 ratings[\s\S]*Scorer: finetune · quality: cross-validated SROCC 0\.61, MAE 1\.23 over 12 ratings/,
+      /12 ratings[\s\S]*Prediction quality: .*correlation of 0\.61 \(SROCC; 1 = perfect, 0 = guessing\) and is off by 1\.23 points on average \(MAE\), tested on 12 ratings\. Method: finetune\./,
     );
   });
   it('scores look like 6.4/10', () => {
@@ -131,8 +147,10 @@ describe('wording', () => {
     expect(progressBar(3, 10)).toBe('▰▰▰▱▱▱▱▱▱▱');
   });
   it('/help covers what it does, the scale and privacy', () => {
-    expect(HELP_TEXT).toMatch(/1 = not for me, 10 = love it/);
-    expect(HELP_TEXT).toMatch(/\*\*Privacy:\*\*/);
+    for (const surface of Object.values(PLATFORM_SURFACES)) {
+      expect(helpText(surface)).toMatch(/1 = not for me, 10 = love it/);
+      expect(helpText(surface)).toMatch(/\*\*Privacy:\*\*/);
+    }
   });
   it('user text loses invisible characters', () => {
     expect(cleanUserText('a\u200Bb\u202Ec  d')).toBe('abc d');
@@ -155,9 +173,17 @@ describe('renderRunEvent', () => {
     };
     const ops = renderRunEvent({ type: 'run.finished', key: 'r:f', runId: 'r', metrics: m, stopReason: 'completed' });
     expect(ops.map((o) => o.op)).toEqual(['post', 'progress', 'done']);
-    expect(ops[0]!.op === 'post' && ops[0]!.message.text).toContain(
-      'max 7.3/10 · max − init +2.3 · K* 2 · max sim 0.90 · score of most sim 6.0/10 · 9 images · cost $0.12',
-    );
+    const text = ops[0]!.op === 'post' ? ops[0]!.message.text : '';
+    expect(text).toContain('from 5.0/10 to 7.3/10 (predicted for you) in 2 iterations.');
+    for (const metric of [
+      'max 7.3/10 — ',
+      'max − init +2.3 — ',
+      'K* 2 — ',
+      'max sim 0.90 — ',
+      'score of most sim 6.0/10 — ',
+      '9 images made · cost $0.12',
+    ])
+      expect(text.slice(text.indexOf('**Details**')), metric).toContain(metric);
     expect(ops[0]!.op === 'post' && ops[0]!.message.image).toEqual({ imageId: 'img', rateable: true });
   });
 });

@@ -152,8 +152,7 @@ for (const backend of testBackends()) {
         },
       });
       try {
-        const loaded = await broken.load();
-        expect(loaded.ratings).toBeGreaterThan(0);
+        await broken.load();
         expect(broken.scorer.getGlobal().users).toBe(0); // the neutral prior
         const logged = lines.map((l) => JSON.parse(l) as { msg: string; err?: { message: string } });
         expect(logged).toContainEqual(

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
+import { StatefulSet } from 'kubernetes-models/apps/v1/StatefulSet';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
 import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { PersistentVolumeClaim } from 'kubernetes-models/v1/PersistentVolumeClaim';
@@ -16,6 +17,7 @@ import { Secret } from 'kubernetes-models/v1/Secret';
 import { Service } from 'kubernetes-models/v1/Service';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
+import { PROGRAM_ENTRIES } from '../src/build';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const DEPLOY = path.join(ROOT, 'deploy');
@@ -48,12 +50,14 @@ const k8s: K8sObject[] = yamlFiles
   .flatMap((file) => parseYaml(file).map((obj) => ({ file, obj })));
 const ofKind = (kind: string) => k8s.filter((o) => o.obj.kind === kind).map((o) => o.obj);
 const deployments = ofKind('Deployment');
+/** Everything that runs pods of the bot's image: Deployments and the gateway's StatefulSet. */
+const workloads = [...deployments, ...ofKind('StatefulSet')];
 const podLabels = (d: any): Record<string, string> => d.spec.template.metadata.labels ?? {};
 const matches = (selector: Record<string, string>, labels: Record<string, string>) =>
   Object.keys(selector).length > 0 && Object.entries(selector).every(([k, v]) => labels[k] === v);
 const envOf = (c: any): Record<string, any> => Object.fromEntries((c.env ?? []).map((e: any) => [e.name, e]));
-/** A container that runs the bot itself (src/main.ts, the image's CMD), not a helper such as the REST proxy. */
-const runsBot = (c: any) => c.command == null || c.command.join(' ').includes('src/main.ts');
+/** A container that runs the bot itself (dist/main.js, the image's CMD), not a helper such as the REST proxy. */
+const runsBot = (c: any) => c.command == null || c.command.join(' ').includes('dist/main.js');
 const rolesOf = (d: any): string[] =>
   String(envOf(d.spec.template.spec.containers[0]).TASTELOOP_ROLES?.value ?? '')
     .split(',')
@@ -63,6 +67,7 @@ const rolesOf = (d: any): string[] =>
 /** Schema validation with the Kubernetes OpenAPI schemas bundled in kubernetes-models (offline). */
 const MODELS: Record<string, new (data: any) => { validate(): void }> = {
   'apps/v1/Deployment': Deployment,
+  'apps/v1/StatefulSet': StatefulSet,
   'autoscaling/v2/HorizontalPodAutoscaler': HorizontalPodAutoscaler,
   'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
   'v1/ConfigMap': ConfigMap,
@@ -114,12 +119,14 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
     }
   });
 
-  it.each(deployments.map((d) => [d.metadata.name, d]))('%s: containers are locked down, probed and sized', (_name, d) => {
+  it.each(workloads.map((d) => [d.metadata.name, d]))('%s: containers are locked down, probed and sized', (_name, d) => {
     const pod = d.spec.template.spec;
     expect(matches(d.spec.selector.matchLabels, podLabels(d)), 'selector matches the pod labels').toBe(true);
     const volumes = Object.fromEntries((pod.volumes ?? []).map((v: any) => [v.name, v]));
     for (const c of [...(pod.initContainers ?? []), ...pod.containers]) {
       const where = `${d.metadata.name}/${c.name}`;
+      // Compiled JavaScript only: no tsx loader, no TypeScript source.
+      expect((c.command ?? []).join(' '), where).not.toMatch(/\btsx\b|\.ts\b/);
       // Image pinned to a version, never :latest.
       expect(c.image, where).toMatch(/^[^@]+:[^:@/]*\d[^:@/]*(@sha256:[0-9a-f]{64})?$/);
       expect(c.image, where).not.toMatch(/:latest(@|$)/);
@@ -136,7 +143,7 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
       expect(sc.capabilities?.drop, `${where} drops ALL capabilities`).toContain('ALL');
       expect(sc.capabilities?.add ?? [], `${where} adds no capability`).toEqual([]);
       expect((sc.seccompProfile ?? psc.seccompProfile)?.type, `${where} seccomp`).toBe('RuntimeDefault');
-      // A read-only root needs a writable /tmp (tsx caches there).
+      // A read-only root needs a writable /tmp (os.tmpdir() for libraries' scratch files).
       const tmp = (c.volumeMounts ?? []).find((m: any) => m.mountPath === '/tmp');
       expect(tmp, `${where} mounts /tmp`).toBeDefined();
       expect(volumes[tmp.name]?.emptyDir, `${where} /tmp is an emptyDir`).toBeDefined();
@@ -180,17 +187,38 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
     }
   });
 
-  // gateway: a Discord gateway must not run two sessions of one shard (no sharding yet). web: in Slack HTTP
-  // mode it posts runs from the outbox feed, which has no cross-process claim. Either way two pods of one
-  // role, even old and new during a rolling update, would double up: one replica, Recreate, no HPA.
-  it.each(['gateway', 'web'])('%s: exactly one Deployment, 1 replica, Recreate, not autoscaled', (role) => {
-    const ds = deployments.filter((d) => rolesOf(d).includes(role));
+  // web: in Slack HTTP mode it posts runs from the outbox feed, which has no cross-process claim, so two
+  // pods, even old and new during a rolling update, would double up: one replica, Recreate, no HPA.
+  it('web: exactly one Deployment, 1 replica, Recreate, not autoscaled', () => {
+    const ds = workloads.filter((d) => rolesOf(d).includes('web'));
     expect(ds.length).toBe(1);
     const [d] = ds;
+    expect(d.kind).toBe('Deployment');
     expect(d.spec.replicas).toBe(1);
     expect(d.spec.strategy?.type).toBe('Recreate');
     const hpaTargets = ofKind('HorizontalPodAutoscaler').map((h) => h.spec.scaleTargetRef.name);
     expect(hpaTargets).not.toContain(d.metadata.name);
+  });
+
+  // gateway: each pod runs the Discord shards of its StatefulSet index (process i of DISCORD_GATEWAYS), so
+  // the index comes from the pod itself and the count of gateways is the replica count.
+  it('gateway: one StatefulSet whose pod index is DISCORD_GATEWAY_INDEX of DISCORD_GATEWAYS = replicas', () => {
+    const gateways = workloads.filter((d) => rolesOf(d).includes('gateway'));
+    expect(gateways.map((g) => g.kind)).toEqual(['StatefulSet']);
+    const [sts] = gateways;
+    const env = envOf(sts.spec.template.spec.containers[0]);
+    expect(env.DISCORD_GATEWAY_INDEX?.valueFrom?.fieldRef?.fieldPath).toBe("metadata.labels['apps.kubernetes.io/pod-index']");
+    expect(env.DISCORD_GATEWAY_INDEX?.value, 'the index is never fixed in the file').toBeUndefined();
+    expect(sts.spec.replicas).toBeGreaterThanOrEqual(1);
+    expect(Number(env.DISCORD_GATEWAYS?.value)).toBe(sts.spec.replicas);
+    expect(Number(env.DISCORD_SHARD_COUNT?.value), 'every gateway has a shard').toBeGreaterThanOrEqual(sts.spec.replicas);
+    expect(env.DISCORD_SHARD_IDS, 'shards come from the index, not a list').toBeUndefined();
+    // Its governing Service exists, is headless and selects its pods.
+    const svc = ofKind('Service').find((s) => s.metadata.name === sts.spec.serviceName);
+    expect(svc, `the governing Service ${sts.spec.serviceName}`).toBeDefined();
+    expect(svc.spec.clusterIP).toBe('None');
+    expect(matches(svc.spec.selector, podLabels(sts))).toBe(true);
+    expect(ofKind('HorizontalPodAutoscaler').map((h) => h.spec.scaleTargetRef.name)).not.toContain(sts.metadata.name);
   });
 
   it('workers: at least 2 replicas and a CPU HorizontalPodAutoscaler on an existing Deployment', () => {
@@ -227,25 +255,25 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
       expect(svc.spec.type ?? 'ClusterIP', 'expose through an Ingress with TLS, not a node port').toBe('ClusterIP');
     }
     // No container exposes the playground port.
-    for (const d of deployments)
+    for (const d of workloads)
       for (const c of d.spec.template.spec.containers) expect((c.ports ?? []).map((p: any) => p.containerPort)).not.toContain(3000);
   });
 
-  it('every Service and PodDisruptionBudget selects a Deployment, and every Deployment has a PDB', () => {
+  it('every Service and PodDisruptionBudget selects a workload, and every workload has a PDB', () => {
     for (const s of ofKind('Service'))
       expect(
-        deployments.some((d) => matches(s.spec.selector, podLabels(d))),
+        workloads.some((d) => matches(s.spec.selector, podLabels(d))),
         `Service ${s.metadata.name}`,
       ).toBe(true);
     const pdbs = ofKind('PodDisruptionBudget');
     for (const p of pdbs) {
       expect(
-        deployments.some((d) => matches(p.spec.selector.matchLabels, podLabels(d))),
+        workloads.some((d) => matches(p.spec.selector.matchLabels, podLabels(d))),
         `PDB ${p.metadata.name}`,
       ).toBe(true);
       expect((p.spec.minAvailable == null) !== (p.spec.maxUnavailable == null), `PDB ${p.metadata.name}: one of min/max`).toBe(true);
     }
-    for (const d of deployments) {
+    for (const d of workloads) {
       const pdb = pdbs.find((p) => matches(p.spec.selector.matchLabels, podLabels(d)));
       expect(pdb, `PDB for ${d.metadata.name}`).toBeDefined();
       // minAvailable >= replicas would block every node drain.
@@ -258,14 +286,26 @@ describe('compose files (deploy/compose*.yml)', () => {
   const composeFiles = yamlFiles.filter((f) => /compose[^/]*\.ya?ml$/.test(path.basename(f)));
   const load = (f: string) => parseYaml(f)[0];
   const bots = (c: any) => Object.entries<any>(c.services).filter(([, s]) => s.build != null || /tasteloop/.test(s.image ?? ''));
+  /** Services another waits for to have finished successfully: one-shot set-up steps. */
+  const oneShots = (c: any) =>
+    new Set(
+      Object.values<any>(c.services).flatMap((s) =>
+        Object.entries<any>(s.depends_on ?? {})
+          .filter(([, d]) => d?.condition === 'service_completed_successfully')
+          .map(([name]) => name),
+      ),
+    );
 
   it('there are compose files', () => expect(composeFiles.length).toBeGreaterThanOrEqual(2));
 
   it.each(composeFiles.map(rel))('%s: restart policies, loopback-only ports, a healthy PostgreSQL first', (file) => {
     const compose = load(path.join(ROOT, file));
     const services = Object.entries<any>(compose.services);
+    const setUpSteps = oneShots(compose);
     for (const [name, s] of services) {
-      expect(['unless-stopped', 'always'], `${name} restart`).toContain(s.restart);
+      // A set-up step (the bucket) runs once: retried when it fails, never restarted once it succeeded.
+      if (setUpSteps.has(name)) expect(s.restart, `${name} restart`).toBe('on-failure');
+      else expect(['unless-stopped', 'always'], `${name} restart`).toContain(s.restart);
       for (const p of s.ports ?? []) {
         if (typeof p === 'string' || typeof p === 'number') {
           expect(String(p), `${name} port ${p} must be bound to 127.0.0.1`).toMatch(/^127\.0\.0\.1:\d+:\d+(\/(tcp|udp))?$/);
@@ -302,6 +342,36 @@ describe('compose files (deploy/compose*.yml)', () => {
     }
     expect(urls.size, 'one DATABASE_URL for every process').toBe(1);
     expect(dataVolumes.size, 'one shared DATA_DIR volume for every process').toBe(1);
+  });
+
+  it.each(composeFiles.map(rel))('%s: image bytes in a MinIO bucket created before the bots start (IMAGE_STORE=s3)', (file) => {
+    const compose = load(path.join(ROOT, file));
+    const services = Object.entries<any>(compose.services);
+    const minio = services.filter(([, s]) => /^minio\/minio(:|$)/.test(s.image ?? ''));
+    expect(minio.length).toBe(1);
+    const [minioName, minioService] = minio[0]!;
+    expect(minioService.image, 'a pinned MinIO release').toMatch(/^minio\/minio:RELEASE\.\d{4}-\d{2}-\d{2}T[\d-]+Z$/);
+    expect(minioService.healthcheck?.test).toBeDefined();
+    expect(
+      (minioService.volumes ?? []).map(String).some((v: string) => v.endsWith(':/data')),
+      'objects on a volume',
+    ).toBe(true);
+    // The bucket: a one-shot mc run after MinIO is healthy.
+    const makers = services.filter(([, s]) => /^minio\/mc:RELEASE\./.test(s.image ?? ''));
+    expect(makers.length).toBe(1);
+    const [makerName, maker] = makers[0]!;
+    expect(maker.depends_on?.[minioName]?.condition).toBe('service_healthy');
+    expect([maker.entrypoint, maker.command].flat().join(' ')).toMatch(/mc mb --ignore-existing "store\/\$\$S3_BUCKET"/);
+    for (const [name, s] of bots(compose)) {
+      const env = s.environment;
+      expect(env.IMAGE_STORE, `${name} IMAGE_STORE`).toBe('s3');
+      expect(env.S3_ENDPOINT, `${name} S3_ENDPOINT`).toBe(`http://${minioName}:9000`);
+      expect(env.S3_FORCE_PATH_STYLE, `${name} path-style requests (MinIO)`).toBe('on');
+      expect(env.S3_BUCKET, `${name} uses the bucket ${makerName} creates`).toBe(maker.environment.S3_BUCKET);
+      expect(env.AWS_ACCESS_KEY_ID, `${name} the MinIO login`).toBe(minioService.environment.MINIO_ROOT_USER);
+      expect(env.AWS_SECRET_ACCESS_KEY, `${name} the MinIO login`).toBe(minioService.environment.MINIO_ROOT_PASSWORD);
+      expect(s.depends_on?.[makerName]?.condition, `${name} waits for the bucket`).toBe('service_completed_successfully');
+    }
   });
 
   it('the roles example splits gateway+web from workers', () => {
@@ -341,12 +411,51 @@ describe('deploy/Dockerfile and .dockerignore', () => {
     expect(text, 'a comment says to pin by digest in production').toMatch(/digest/i);
   });
 
-  it('installs production dependencies only, and says why tsx is still needed at runtime', () => {
-    const installs = instructions.filter((i) => i.op === 'RUN' && /\bnpm (ci|install)\b/.test(i.args));
-    expect(installs.length).toBeGreaterThan(0);
-    for (const i of installs) expect(i.args).toMatch(/npm ci --omit=dev/);
-    expect(text).toMatch(/tsx/);
-    expect(text).toMatch(/compil/i);
+  /** Each stage's instructions after its FROM, in order; the last one is the image. */
+  const stages = instructions.reduce<(typeof instructions)[]>(
+    (acc, i) => (i.op === 'FROM' ? [...acc, []] : (acc.at(-1)?.push(i), acc)),
+    [],
+  );
+  const stageNames = instructions.filter((i) => i.op === 'FROM').map((i) => /\bAS\s+(\S+)/i.exec(i.args)?.[1]);
+
+  it('compiles in a build stage, which then keeps production dependencies only', () => {
+    const runtime = stages.at(-1)!;
+    const from = (what: string) =>
+      runtime.find((i) => i.op === 'COPY' && new RegExp(`/app/${what}\\s`).test(i.args))?.args.match(/--from=(\S+)/)?.[1];
+    const buildStage = from('dist');
+    expect(buildStage, 'the image copies dist/ from a build stage').toBeDefined();
+    expect(from('node_modules'), 'node_modules come from the same stage').toBe(buildStage);
+    const runs = stages[stageNames.indexOf(buildStage)]!.filter((i) => i.op === 'RUN')
+      .map((i) => i.args)
+      .join(' && ');
+    expect(runs).toMatch(/\bnpm ci\b/);
+    const build = runs.indexOf('npm run build');
+    const prune = runs.indexOf('npm prune --omit=dev');
+    expect(build, 'npm run build').toBeGreaterThanOrEqual(0);
+    expect(prune, 'dev dependencies pruned after the build').toBeGreaterThan(build);
+    // The image holds the compiled output, not the sources.
+    expect(runtime.filter((i) => i.op === 'COPY' && !i.args.includes('--from=')).map((i) => i.args)).toEqual([]);
+  });
+
+  it('runs the compiled bot with node, never through tsx', () => {
+    const runtime = stages.at(-1)!;
+    const cmd = runtime.filter((i) => i.op === 'CMD').at(-1)!;
+    expect(JSON.parse(cmd.args)).toEqual(['node', '--enable-source-maps', 'dist/main.js']);
+    for (const i of runtime) expect(`${i.op} ${i.args}`).not.toMatch(/\btsx\b/);
+  });
+
+  it('every compiled program the deploy files name is an entry of the build', () => {
+    const scripts = (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+    const named = [
+      text,
+      ...k8s.flatMap(({ obj }) => (obj.spec?.template?.spec?.containers ?? []).map((c: any) => (c.command ?? []).join(' '))),
+      scripts['start:prod'],
+    ]
+      .join('\n')
+      .matchAll(/\bdist\/([\w-]+)\.js\b/g);
+    const programs = new Set([...named].map((m) => m[1]!));
+    expect([...programs]).toEqual(expect.arrayContaining(['main', 'rest-proxy']));
+    for (const p of programs) expect(Object.keys(PROGRAM_ENTRIES), `dist/${p}.js`).toContain(p);
   });
 
   it('runs as a non-root user with a HEALTHCHECK, NODE_ENV=production and SIGTERM', () => {

@@ -255,7 +255,7 @@ describe('discord bot against the fake Discord', () => {
     );
     expect(msgs.filter((m) => m.attachments.length && m.content.includes('/10'))).toHaveLength(1 + 3 * 2 + 1); // initial + candidates + best image
     expect(msgs.at(-1)!.content).toMatch(
-      /Run finished[\s\S]*max \d+\.\d\/10 · max − init \+\d\.\d · K\* \d · max sim (–|\d\.\d\d) · score of most sim \S+ · 7 images · cost \$/,
+      /Run finished[\s\S]*\*\*Details\*\*\n• max \d+\.\d\/10 — [^\n]*\n• max − init \+\d\.\d — [^\n]*\n• K\* \d — [^\n]*\n• max sim (–|\d\.\d\d) — [\s\S]*• 7 images made · cost \$/,
     );
     // Every run message went out once: one POST per nonce.
     const nonces = reqs.filter((r) => r.method === 'POST' && r.path === `/channels/${thread.id}/messages`).map((r) => r.body.nonce);

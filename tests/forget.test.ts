@@ -215,6 +215,10 @@ for (const backend of testBackends()) {
       expect(zoeImages.length).toBeGreaterThanOrEqual(4);
       for (const id of zoeImages) expect(existsSync(core.app.images.path(id))).toBe(true);
       expect(await dbHits(db(), zoeKey)).not.toEqual([]);
+      // Stored scorer states: hers, and Bob's naming her image, are among what the forget must delete.
+      await core.app.taste.idle();
+      expect(await dbHits(db(), zoeKey)).toContain('public.scorer_states.user_key: 1');
+      expect(await dbHits(db(), candidate.imageId!)).toContain('public.scorer_states.image_ids: 1');
       expect(fileHits(dataDir, WORD)).toEqual(expect.arrayContaining(['playground.jsonl', path.join('playground-files', exportFile.id)]));
       lastIdBeforeForget = messages().at(-1)!.id;
 

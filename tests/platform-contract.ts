@@ -135,7 +135,8 @@ export function platformContract(name: string, open: () => Promise<AdapterHarnes
       // Bold is `**` in markdown, `*` in Slack's mrkdwn.
       expect(msgs.filter((m) => /^📊 \*{1,2}\S/.test(m.text))).toHaveLength(3);
       const summary = msgs.find((m) => m.text.includes('Run finished'))!;
-      expect(summary.text).toMatch(/max \d+\.\d\/10 · max − init \+\d\.\d · K\* \d/);
+      // The method's measures, each explained, in the summary's Details part (bold is `*` in Slack's mrkdwn).
+      expect(summary.text).toMatch(/Details\*{1,2}\n• max \d+\.\d\/10 — [^\n]+\n• max − init \+\d\.\d — [^\n]+\n• K\* \d — /);
       // a run's candidate is rateable like any other image
       await h.rate('ann', candidates[0]!.id, 8);
       expect(await h.rating('ann', candidates[0]!.imageId!)).toBe(8);

@@ -21,7 +21,8 @@ import { openTestCore, type TestCore } from './helpers/core';
 import { PlaygroundClient } from './helpers/playground-client';
 import { waitFor } from './helpers/wait';
 
-const REFUSAL = `⚠️ ${ProfileNotAvailableError.MESSAGE}`;
+/** The refusal, naming the people the asker named (the same words whatever the reason). */
+const refusal = (...names: string[]) => `⚠️ ${ProfileNotAvailableError.naming(names)}`;
 const PNG_SIGNATURE = '89504e470d0a1a0a';
 
 // Scores for the same 10 images: bob agrees with ann, carol is her opposite, dave never opts in.
@@ -107,7 +108,7 @@ describe('playground community features (real core)', () => {
 
   it('before opting in, nobody can be compared — the refusal is generic', async () => {
     const [reply] = await command('ann', '/compare users:@ann @bob');
-    expect(reply?.text).toBe(REFUSAL);
+    expect(reply?.text).toBe(refusal('Bob'));
     expect(reply?.ephemeralFor).toBe('ann');
   });
 
@@ -124,7 +125,8 @@ describe('playground community features (real core)', () => {
     // The number is explained: what it is computed from and how.
     expect(main.text).toContain('rank correlation');
     expect(main.text).toContain('10 images both rated agree at');
-    expect(main.text).toContain('The percentage is 50 × (1 + correlation).');
+    // The scale is explained once in the reply, not once per pair.
+    expect(main.text.split('the percentage is 50 × (1 + correlation)')).toHaveLength(2);
     expect(main.files ?? []).toHaveLength(0); // a heatmap is for groups of 3+
     // The consensus image follows as its own message (and the divisive one when different).
     expect(replies[1]?.text).toContain('brings you together');
@@ -156,8 +158,8 @@ describe('playground community features (real core)', () => {
     // dave rated but never opted in; zed does not exist: the same refusal for both.
     const [dave] = await command('bob', '/profile user:@dave');
     const [zed] = await command('bob', '/profile user:@zed');
-    expect(dave?.text).toBe(REFUSAL);
-    expect(zed?.text).toBe(REFUSAL);
+    expect(dave?.text).toBe(refusal('Dave'));
+    expect(zed?.text).toBe(refusal('Zed'));
     expect(dave?.files).toBeUndefined();
   });
 
@@ -165,8 +167,12 @@ describe('playground community features (real core)', () => {
     const [cmp] = await command('ann', '/compare users:@ann @dave');
     const [cmpGhost] = await command('ann', '/compare users:@zed');
     const [run] = await command('ann', '/optimize prompt:a red fox for:@ann @dave objective:min');
-    for (const r of [cmp, cmpGhost, run]) {
-      expect(r?.text).toBe(REFUSAL);
+    for (const [r, name] of [
+      [cmp, 'Dave'],
+      [cmpGhost, 'Zed'],
+      [run, 'Dave'],
+    ] as const) {
+      expect(r?.text).toBe(refusal(name));
       expect(r?.ephemeralFor).toBe('ann');
     }
     expect(adapter.state.threads.size).toBe(0);
@@ -180,9 +186,9 @@ describe('playground community features (real core)', () => {
     const summary = await waitFor(() => inThread().find((m) => m.kind === 'summary'), 'the run’s final summary', 60_000);
     expect(summary.text).toContain('Run finished');
     // The best image with each member's score under it.
-    expect(summary.text).toMatch(/Best \(\d+\.\d\/10 \(ann: \d+\.\d\/10, bob: \d+\.\d\/10\)\)/);
+    expect(summary.text).toMatch(/Best prompt \(\d+\.\d\/10 \(ann: \d+\.\d\/10, bob: \d+\.\d\/10\)\)/);
     const header = inThread().find((m) => m.kind === 'header')!;
-    expect(header.text).toContain('group of 2 (min)');
+    expect(header.text).toContain('the taste models of 2 people: the lowest of the ratings they predict');
     const candidates = inThread().filter((m) => m.kind === 'candidate');
     expect(candidates).toHaveLength(1 + 2 * 2);
     for (const c of candidates) expect(c.text).toMatch(/\d+\.\d\/10 \(ann: \d+\.\d\/10, bob: \d+\.\d\/10\)/);
@@ -199,7 +205,7 @@ describe('playground community features (real core)', () => {
     expect(file?.contentType).toBe('application/json');
     const res = await fetchFile(file!, 'carol');
     expect(res.status).toBe(200);
-    expect(res.headers.get('content-disposition')).toMatch(/^attachment; filename="tasteloop-export-playground_-_carol\.json"$/);
+    expect(res.headers.get('content-disposition')).toMatch(/^attachment; filename="tasteloop-carol-\d{4}-\d\d-\d\d\.json"$/);
     const data = JSON.parse(await res.text()) as { userKey: string; ratings: unknown[] };
     expect(data.userKey).toBe(userKeyOf(personFor('carol')));
     expect(data.ratings).toHaveLength(10);

@@ -189,10 +189,10 @@ for (const backend of testBackends()) {
         await findCommand(name)!.execute(ctx);
       };
       await world.privacy.setSharing(BOB, false, 'g1');
-      await expect(run('compare', { users: `<@${BOB.userId}>` }, ANN)).rejects.toThrow(ProfileNotAvailableError.MESSAGE);
-      await expect(run('optimize', { prompt: 'a fox', for: `<@${ANN.userId}> <@${BOB.userId}>` }, ANN)).rejects.toThrow(
-        ProfileNotAvailableError.MESSAGE,
-      );
+      // The refusal names the person the asker named, as they wrote them (a Discord mention carries no name).
+      const bobRefused = ProfileNotAvailableError.naming([`<@${BOB.userId}>`]);
+      await expect(run('compare', { users: `<@${BOB.userId}>` }, ANN)).rejects.toThrow(bobRefused);
+      await expect(run('optimize', { prompt: 'a fox', for: `<@${ANN.userId}> <@${BOB.userId}>` }, ANN)).rejects.toThrow(bobRefused);
       await run('privacy', { action: 'forget' }, ANN);
       expect(replies.at(-1)!.text).toBe(FORGET_WARNING);
       expect(await world.ledger.count(userKeyOf(ANN))).toBe(10);

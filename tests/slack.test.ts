@@ -492,7 +492,9 @@ for (const backend of testBackends()) {
       expect(progress).toHaveLength(1);
       expect(progress[0]!.edits).toBeGreaterThanOrEqual(1);
       expect(h.fake.callsOf('chat.update').length).toBeGreaterThanOrEqual(1);
-      expect(inThread.find((m) => m.text.includes('Run finished'))!.text).toMatch(/max \d+\.\d\/10 · max − init [+-]\d+\.\d · K\* \d/);
+      expect(inThread.find((m) => m.text.includes('Run finished'))!.text).toMatch(
+        /Details\*\n• max \d+\.\d\/10 — [^\n]+\n• max − init [+-]\d+\.\d — [^\n]+\n• K\* \d — /,
+      );
       expect(done.threadTs).toBeUndefined(); // the closing notice is in the channel
 
       // Its images are rateable by reaction, found by (channel, ts) in platform_messages; a retry is deduplicated.

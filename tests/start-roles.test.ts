@@ -16,135 +16,25 @@
  *
  * Deadlines are guards against hangs on a slow machine, never speed assertions.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FakeDiscord, type FakeMessage } from './fakes/discord-server';
 import { createFreshPostgresDatabase, TEST_DATABASE_URL } from './helpers/db';
-import { freePort } from './helpers/ports';
+import { ProcessGroup, ready, step, terminate, type Proc } from './helpers/processes';
 
-const ROOT = path.resolve(import.meta.dirname, '..');
 const S = 1000;
 const T = { start: 240 * S, step: 90 * S, optimize: 300 * S, it: 480 * S };
 const DISCORD_RATING = [...Array.from({ length: 9 }, (_, i) => `${i + 1}\uFE0F\u20E3`), '\u{1F51F}'];
 const PROMPT = 'a lighthouse at dusk';
 
-interface LogLine {
-  msg?: string;
-  [k: string]: unknown;
-}
-
-interface Proc {
-  name: string;
-  child: ChildProcess;
-  dataDir: string;
-  ports: { port: number; health: number };
-  logs: LogLine[];
-  hasLog(msg: string | RegExp): boolean;
-  tail(): string;
-  exit: { code: number | null; signal: NodeJS.Signals | null } | null;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-const procs: Proc[] = [];
-
+const group = new ProcessGroup('tl-start-roles-');
 /** `npm start` as an operator runs it, in its own process group (so afterAll can kill what it left). */
-async function npmStart(name: string, extra: Record<string, string>): Promise<Proc> {
-  const dataDir = extra.DATA_DIR ?? mkdtempSync(path.join(tmpdir(), 'tl-start-roles-'));
-  const ports = { port: await freePort(), health: await freePort() };
-  const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    DATA_DIR: dataDir,
-    PORT: String(ports.port),
-    HEALTH_PORT: String(ports.health),
-    IMAGE_SIZE: '128',
-    GALLERY: 'off',
-    LOG_LEVEL: 'info',
-    ...extra,
-  };
-  const child = spawn('npm', ['start'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  let out = '';
-  let err = '';
-  let partial = '';
-  const logs: LogLine[] = [];
-  child.stdout.on('data', (d: Buffer) => {
-    out += d.toString();
-    partial += d.toString();
-    const parts = partial.split('\n');
-    partial = parts.pop()!;
-    for (const l of parts) {
-      if (!l.startsWith('{')) continue;
-      try {
-        logs.push(JSON.parse(l) as LogLine);
-      } catch {
-        /* not a log line */
-      }
-    }
-  });
-  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const p: Proc = {
-    name,
-    child,
-    dataDir,
-    ports,
-    logs,
-    hasLog: (msg) => logs.some((l) => (typeof msg === 'string' ? l.msg === msg : msg.test(String(l.msg ?? '')))),
-    tail: () =>
-      `--- last lines of ${name} ---\n${out.split('\n').filter(Boolean).slice(-25).join('\n').slice(-6000)}\n--- stderr ---\n${err.slice(-2000)}`,
-    exit: null,
-    exited: new Promise((r) => child.once('exit', (code, signal) => r((p.exit = { code, signal })))),
-  };
-  procs.push(p);
-  return p;
-}
+const npmStart = (name: string, extra: Record<string, string>): Promise<Proc> => group.npmStart(name, extra);
 
-afterAll(() => {
-  for (const p of procs) {
-    try {
-      process.kill(-p.child.pid!, 'SIGKILL');
-    } catch {
-      /* already gone */
-    }
-    rmSync(p.dataDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
-  }
-});
-
-/** Polls `fn` until truthy; fails naming what it waited for, with the processes' last log lines. */
-async function step<V>(what: string, watch: Proc[], fn: () => V | Promise<V>, ms = T.step): Promise<NonNullable<V>> {
-  const end = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    const ended = watch.find((p) => p.exit);
-    if (ended) throw new Error(`${ended.name} ended (${JSON.stringify(ended.exit)}) while waiting for ${what}\n${ended.tail()}`);
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > end)
-      throw new Error(
-        `waiting for ${what}${last ? ` (last error: ${last instanceof Error ? last.message : JSON.stringify(last)})` : ''}\n${watch.map((p) => p.tail()).join('\n')}`,
-      );
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
-/** /readyz: 200, ready, and exactly these checks. */
-async function ready(p: Proc, checks: string[]): Promise<boolean> {
-  const res = await fetch(`http://127.0.0.1:${p.ports.health}/readyz`);
-  const body = (await res.json()) as { status: string; checks: Record<string, unknown> };
-  return res.status === 200 && body.status === 'ready' && Object.keys(body.checks).sort().join() === [...checks].sort().join();
-}
+afterAll(() => group.closeAll());
 
 /** SIGTERM to npm: the process ends with code 0 (a generous guard, not a speed test). */
 async function stop(p: Proc): Promise<void> {
-  p.child.kill('SIGTERM');
-  const exit = await Promise.race([p.exited, new Promise<null>((r) => setTimeout(() => r(null), 30 * S))]);
-  expect(exit, `${p.name} after SIGTERM\n${p.tail()}`).toEqual({ code: 0, signal: null });
+  expect(await terminate(p, 30 * S), `${p.name} after SIGTERM\n${p.tail()}`).toEqual({ code: 0, signal: null });
 }
 
 function discordEnv(fake: FakeDiscord): Record<string, string> {
@@ -171,8 +61,7 @@ describe.skipIf(!TEST_DATABASE_URL)('TASTELOOP_ROLES on one PostgreSQL (npm star
     return fake;
   };
   afterAll(async () => {
-    for (const p of procs) if (!p.exit) p.child.kill('SIGKILL');
-    await Promise.all(procs.map((p) => Promise.race([p.exited, new Promise((r) => setTimeout(r, 5 * S))])));
+    await group.closeAll();
     for (const f of fakes) await f.stop();
     for (const d of dbs) await d.drop().catch(() => {});
   });
@@ -206,7 +95,7 @@ describe.skipIf(!TEST_DATABASE_URL)('TASTELOOP_ROLES on one PostgreSQL (npm star
       const fake = await fakeDiscord();
       const url = await freshDatabase();
       // One deployment: one database and one DATA_DIR (images are files there; the README's shared volume).
-      const env = { DATABASE_URL: url, DATA_DIR: mkdtempSync(path.join(tmpdir(), 'tl-start-roles-')), ...discordEnv(fake) };
+      const env = { DATABASE_URL: url, DATA_DIR: group.tempDir(), ...discordEnv(fake) };
       // Both at once, as an orchestrator starts them: migrations on one database are serialized by the app.
       const [g, w] = await Promise.all([
         npmStart('gateway+web', { ...env, TASTELOOP_ROLES: 'gateway,web' }),

@@ -4,7 +4,8 @@
  * - the starter gallery, drawn after the platforms are up: /rate answers while it is being drawn
  *   (offering only images that exist, onboarding first, or saying how far drawing is), the log shows
  *   progress and the time it took, and a failure is logged and resumed on the next start;
- * - loading everyone's scorer: predictions wait for it, and a rating given meanwhile counts once.
+ * - the scorers' startup load (the community models; people load on first use): predictions wait for
+ *   it, and a rating given meanwhile counts once.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -258,7 +259,7 @@ describe('loading the scorers in the background', () => {
       await gate;
       return trainInline(users, job, signal);
     };
-    // The load's first refit (Ann's) holds at its embedding lookup until Ann has rated again.
+    // The load's community training holds at its embedding lookup until Ann has rated again.
     let rated!: () => void;
     const annRated = new Promise<void>((r) => (rated = r));
     const embed = embeddings.embed.bind(embeddings);
@@ -279,8 +280,8 @@ describe('loading the scorers in the background', () => {
     });
     try {
       const loading = taste.load();
-      await waitFor(() => embedCalls === 1, 'the load to reach Ann');
-      // Ann rates while her scorer loads: the refit goes through the same per-person queue, never beside it.
+      await waitFor(() => embedCalls === 1, 'the load to reach the community training');
+      // Ann rates during the load: her refit goes through the same per-person queue, never beside it.
       await ledger.rate({ userKey: 'playground:ann', imageId: ids[6]!, score: 8, ctx });
       rated();
       let predicted: number[] | undefined;
@@ -288,11 +289,14 @@ describe('loading the scorers in the background', () => {
       await new Promise((r) => setTimeout(r, 200));
       expect(predicted).toBeUndefined(); // not from a half-loaded model
       release();
-      expect(await loading).toMatchObject({ users: 2 });
+      await loading;
       await prediction;
       expect(predicted).toHaveLength(1);
       await taste.idle();
       expect(taste.scorer.count('playground:ann')).toBe(7);
+      // Bo was never used: not loaded at startup, loaded by his first prediction.
+      expect(taste.scorer.hasUser('playground:bo')).toBe(false);
+      await taste.predict('playground:bo', [ids[7]!]);
       expect(taste.scorer.count('playground:bo')).toBe(6);
       expect(taste.scorer.getGlobal().users).toBe(2); // the community prior is trained
     } finally {

@@ -13,7 +13,38 @@ import type { PersonRef, Platform } from '../../src/core/identity';
 import type { Services, StartRunRequest } from '../../src/core/services';
 
 /** What a message in a conversation is, so reactions and restarts can find it again (platform_messages.kind). */
-export type MessageKind = 'rate' | 'candidate' | 'header' | 'progress' | 'summary' | 'iteration' | 'info' | 'best';
+export type MessageKind = 'rate' | 'candidate' | 'header' | 'progress' | 'summary' | 'iteration' | 'info' | 'best' | 'grid';
+
+/** One candidate of a run's iteration grid (see OutGrid). */
+export interface OutGridTile {
+  /** 1-based number shown on the tile and on its controls. */
+  number: number;
+  /** The image (sha256 hex); null when the candidate has none to show (skipped, withheld): no controls then. */
+  imageId: string | null;
+  score: number | null;
+  prompt: string;
+  /** Why a tile has no image, written on its grey tile. */
+  missingReason?: string;
+}
+
+/**
+ * A run's iteration as one picture of numbered tiles with per-tile controls: rate 1–10, "more like
+ * this" (a new run from the tile's prompt), "bigger" (the image full size in the thread). Platforms
+ * attach the picture (src/platforms/run-pictures.ts) and render one control per tile whose value
+ * carries the image id, so a click needs no client cache and survives restarts.
+ */
+export interface OutGrid {
+  runId: string;
+  iteration: number;
+  tiles: OutGridTile[];
+}
+
+/** Best and mean predicted score per iteration, drawn as a small line chart under a run's summary. */
+export interface OutScorePoint {
+  iteration: number;
+  best: number;
+  mean: number;
+}
 
 export interface OutImage {
   imageId: string;
@@ -44,6 +75,15 @@ export interface OutMessage {
    * recorded: they are not images of the image store.
    */
   files?: OutFile[];
+  /** A run iteration's tiles: the grid picture is attached and each tile gets its controls. */
+  grid?: OutGrid;
+  /** Drawn as a line chart attached to the message (a run's summary). */
+  scoreChart?: OutScorePoint[];
+  /**
+   * Longer explanations behind a "Details" toggle (Discord: a button answering privately; Slack: a
+   * button answering in an ephemeral; playground: a collapsible section), read again by run id.
+   */
+  details?: string;
 }
 
 export interface OutFile {
@@ -69,6 +109,8 @@ export interface Conversation {
    * whose posts are idempotent by themselves (Discord's nonce) leave it out.
    */
   findPosted?(msg: OutMessage): Promise<string | undefined>;
+  /** Deletes a message this bot posted (a progress message that moved to the end of the thread); gone already is fine. */
+  remove?(messageId: string): Promise<void>;
 }
 
 export interface ReplyOptions {
@@ -111,6 +153,20 @@ export interface MentionStyle {
   readonly typedNames?: boolean;
 }
 
+/**
+ * What a platform looks like to the person using it, so commands can say what to do there: how
+ * rating works and which markup shows. Every platform renders **bold** and `code` (the messages'
+ * common markup); italics only where `italics` is true.
+ */
+export interface PlatformSurface {
+  /** How to rate an image here, as an instruction: "react with 1️⃣ … 🔟". */
+  readonly rateHow: string;
+  /** How to take a rating back here. */
+  readonly unrateHow: string;
+  /** Whether *single-asterisk italics* render (Slack reads them as bold, the playground not at all). */
+  readonly italics: boolean;
+}
+
 /** What a platform adapter builds for one invocation; the dispatcher completes it into a CommandContext. */
 export interface CommandInvocation {
   platform: Platform;
@@ -145,6 +201,8 @@ export interface CommandContext extends CommandInvocation {
   options: CommandOptions;
   /** How this platform writes people in text (see commands/mentions.ts). */
   mentions: MentionStyle;
+  /** How rating and markup look on this platform (help and /rate say what to do here). */
+  surface: PlatformSurface;
   /**
    * Starts a run and shows it in a new thread titled `threadTitle` (header, candidates, iteration
    * summaries, one progress message, final summary); its closing notice answers this invocation.

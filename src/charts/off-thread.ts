@@ -10,6 +10,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { ChartRenderer } from '../core/ports';
+import { workerUrl } from '../runtime-files';
 import type { ChartRequest } from '../core/records';
 import type { ChartJob, ChartReply } from './worker';
 
@@ -34,7 +35,7 @@ export function createOffThreadChartRenderer(): OffThreadChartRenderer {
   let nextId = 1;
 
   const start = (): ChartThread => {
-    const thread: ChartThread = { worker: new Worker(new URL('./worker.mjs', import.meta.url)), pending: new Map() };
+    const thread: ChartThread = { worker: new Worker(workerUrl('chart')), pending: new Map() };
     const { worker, pending } = thread;
     const fail = (err: Error) => {
       if (current === thread) current = null;

@@ -61,6 +61,11 @@ export interface CompareResult {
   referenceSize: number;
 }
 
+/** How to read a match percentage and a rank correlation: said once in a /compare reply. */
+export const MATCH_SCALE =
+  'How to read it: 100% = they like images in the same order, 50% = their tastes are unrelated, 0% = opposite. ' +
+  'A rank correlation compares the order two people put images in (1 = the same order, 0 = unrelated, −1 = opposite); the percentage is 50 × (1 + correlation).';
+
 export function matchPercent(rho: number): number {
   return Math.round(50 * (1 + Math.max(-1, Math.min(1, rho))));
 }
@@ -88,16 +93,18 @@ export function pairMatch(a: CompareMember, b: CompareMember, ia: number, ib: nu
   const ratedWeight = ratedRho === null ? 0 : Math.min(0.5, shared.length / (shared.length + SHARED_HALF_WEIGHT));
   const rho = (1 - ratedWeight) * predictedRho + ratedWeight * (ratedRho ?? 0);
   const percent = matchPercent(rho);
+  // The scale itself is explained once per reply (MATCH_SCALE), not in every pair's sentence.
   const parts = [
     `${a.name} and ${b.name}: ${percent}% — ${matchWords(percent)}.`,
-    `Their taste models rank ${referenceSize} shared reference images with a rank correlation of ${predictedRho.toFixed(2)} (1 = same order, 0 = unrelated, −1 = opposite)`,
+    `Their taste models put ${referenceSize} shared images in order with a rank correlation of ${predictedRho.toFixed(2)}`,
   ];
   if (ratedRho !== null) {
-    parts[1] += `, and the ${shared.length} images both rated agree at ${ratedRho.toFixed(2)} (counted ${Math.round(ratedWeight * 100)}%)`;
+    const own = Math.round(ratedWeight * 100);
+    parts[1] += `, and the ${shared.length} images both rated agree at ${ratedRho.toFixed(2)} (their own ratings make up ${own}% of the match, the models the other ${100 - own}%)`;
   } else if (shared.length > 0) {
-    parts[1] += `; they rated only ${shared.length} of the same images, too few to count`;
+    parts[1] += `; they rated only ${shared.length} of the same images, too few to count yet`;
   }
-  parts[1] += `. The percentage is 50 × (1 + correlation).`;
+  parts[1] += '.';
   return { a: ia, b: ib, percent, predictedRho, ratedRho, sharedRatings: shared.length, ratedWeight, explanation: parts.join(' ') };
 }
 

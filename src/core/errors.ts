@@ -103,14 +103,29 @@ export class DatasetError extends TasteloopError {}
 export class InvalidEmbeddingError extends TasteloopError {}
 
 /**
- * Someone else's taste profile cannot be seen or used from here. ONE fixed message whatever the
+ * Someone else's taste profile cannot be seen or used from here. ONE fixed wording whatever the
  * reason (no such person, not opted in, not in this server/workspace, forgotten): a refusal must
- * never reveal whether the other person has a profile.
+ * never reveal whether the other person has a profile. The core marks which of the people asked
+ * for were refused (`refusedKeys`); the command then names them — only people the asker named
+ * themselves, in the words they wrote — with `names`.
  */
 export class ProfileNotAvailableError extends NotAllowedError {
   static readonly MESSAGE =
     "I can't show or use that taste profile here. People can let others see and use their profile with `/privacy share:on`, and only in a server or workspace you are both in.";
-  constructor() {
-    super(ProfileNotAvailableError.MESSAGE);
+  /** User keys of the people refused, when the request named several. */
+  readonly refusedKeys: readonly string[] | undefined;
+  /** How the asker wrote the refused people, when the message names them. */
+  readonly names: readonly string[] | undefined;
+  constructor(opts: { refusedKeys?: readonly string[]; names?: readonly string[] } = {}) {
+    super(opts.names?.length ? ProfileNotAvailableError.naming(opts.names) : ProfileNotAvailableError.MESSAGE);
+    this.refusedKeys = opts.refusedKeys;
+    this.names = opts.names;
+  }
+
+  /** The refusal naming people: the same words for every reason, whoever they are. */
+  static naming(names: readonly string[]): string {
+    const list = names.length === 1 ? names[0]! : `${names.slice(0, -1).join(', ')} and ${names.at(-1)!}`;
+    const whose = names.length === 1 ? 'the taste profile' : 'the taste profiles';
+    return `I can't show or use ${whose} of ${list} here. People can let others see and use their profile with \`/privacy share:on\`, and only in a server or workspace you are both in.`;
   }
 }

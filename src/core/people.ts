@@ -9,7 +9,8 @@
  */
 import { eq, sql } from 'drizzle-orm';
 import type { Db } from '../db/connection';
-import { forgottenUsers, userScopes, users } from '../db/schema';
+import { forgottenUsers } from '../db/schema';
+import { queryRows } from '../db/util';
 import { ForgottenError } from './errors';
 import { hashUserKey, userKeyOf, type PersonRef, type UserKey } from './identity';
 import { lockPersonShared } from './ratings';
@@ -18,36 +19,22 @@ type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
 
 /**
  * Records the person (and the scope they were seen in) and returns their key. Throws ForgottenError
- * for a person who asked to be forgotten: nothing is written for them. The check and the writes run
- * under the person's shared lock, so a forget running at the same time either sees these rows (and
- * deletes them) or commits its tombstone first (and this throws).
+ * for a person who asked to be forgotten: nothing is written for them. One statement
+ * (tasteloop_touch_person, migrations/0006) checks and writes under the person's shared lock, so a
+ * forget running at the same time either sees these rows (and deletes them) or commits its tombstone
+ * first (and this throws). It writes only what is new: an unknown person or a new name, a scope not
+ * seen in the last minute — a person rating twenty images in a row is recorded once, not twenty times.
  */
 export async function touchPerson(db: Db, person: PersonRef, scopeId?: string): Promise<UserKey> {
   const userKey = userKeyOf(person);
   const displayName = person.displayName?.trim() || null;
-  await db.transaction(async (tx) => {
-    await assertNotForgotten(tx, userKey);
-    await tx
-      .insert(users)
-      .values({
-        userKey,
-        platform: person.platform,
-        workspaceId: person.platform === 'slack' ? (person.workspaceId ?? null) : null,
-        platformUserId: person.userId,
-        displayName,
-      })
-      .onConflictDoUpdate({
-        target: users.userKey,
-        // Keep the last known name when an event carries none; never touch share_profile here.
-        set: { displayName: sql`coalesce(excluded.display_name, ${users.displayName})` },
-      });
-    if (scopeId) {
-      await tx
-        .insert(userScopes)
-        .values({ userKey, scopeId })
-        .onConflictDoUpdate({ target: [userScopes.userKey, userScopes.scopeId], set: { lastSeenAt: sql`now()` } });
-    }
-  });
+  const workspaceId = person.platform === 'slack' ? (person.workspaceId ?? null) : null;
+  const [row] = await queryRows<{ recorded: boolean }>(
+    db,
+    sql`select tasteloop_touch_person(${userKey}, ${hashUserKey(userKey)}, ${person.platform}, ${workspaceId},
+      ${person.userId}, ${displayName}, ${scopeId ?? null}) as recorded`,
+  );
+  if (!row?.recorded) throw new ForgottenError();
   return userKey;
 }
 

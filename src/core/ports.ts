@@ -58,6 +58,11 @@ export interface ImageGenerator {
   readonly concurrency: number;
   generate(prompt: string, opts?: GenerateOptions): Promise<GeneratedImage>;
   describe(): string;
+  /**
+   * One sentence on what this generator cannot show of `prompt` (an offline stand-in names the words
+   * it does not draw), or undefined when it can show all of it. Generators that draw anything leave it out.
+   */
+  describeLimits?(prompt: string): string | undefined;
 }
 
 /**

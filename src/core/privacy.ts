@@ -47,6 +47,7 @@ import { ProfileNotAvailableError } from './errors';
 import { hashUserKey, parseUserKey, type PersonRef, type UserKey } from './identity';
 import { isForgotten } from './people';
 import { announceChange, lockPersonExclusive } from './ratings';
+import { deleteScorerStates } from './scorer-state-store';
 import { queryRows } from '../db/util';
 
 type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
@@ -205,6 +206,9 @@ async function forgetInTx(tx: Tx, userKey: UserKey): Promise<ForgetReport> {
     .returning({ k: ratingEvents.userKey });
 
   await tx.delete(scorerModels).where(eq(scorerModels.userKey, userKey));
+  // Stored scorer states of the person and of everyone who lost ratings here (their states name images
+  // deleted now): each is refitted from the ratings that remain when next used.
+  await deleteScorerStates(tx, [userKey, ...new Set([...deletedEvents, ...deletedRatings, ...deletedVotes].map((r) => r.k))]);
   await tx.delete(userScopes).where(eq(userScopes.userKey, userKey));
   await tx.delete(processedEvents).where(eq(processedEvents.userKey, userKey));
   await tx.delete(users).where(eq(users.userKey, userKey));

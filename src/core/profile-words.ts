@@ -91,9 +91,12 @@ export function separatingSentence(
   }
   if (!best || Math.abs(best.sa - best.sb) < NOTABLE_SLOPE) return null;
   const [hi, lo, shi, slo] = best.sa >= best.sb ? [a.name, b.name, best.sa, best.sb] : [b.name, a.name, best.sb, best.sa];
+  // The slopes are rating points per standard deviation of the direction over the images: "a
+  // noticeably more … picture than a typical one" in words.
   const gap = (shi - slo).toFixed(1);
+  const size = `a picture leaning noticeably more towards ${best.d.positive} than a typical one gets about ${gap} points more from ${hi} than from ${lo}`;
   if (best.d.negative !== null) {
-    return `What separates ${hi} and ${lo} most: ${hi} leans towards ${best.d.positive} while ${lo} leans towards ${best.d.negative} (a gap of ${gap} rating points per step).`;
+    return `What separates ${hi} and ${lo} most: ${hi} leans towards ${best.d.positive} while ${lo} leans towards ${best.d.negative} (${size}).`;
   }
-  return `What separates ${hi} and ${lo} most: ${hi} likes ${best.d.positive} much more than ${lo} does (a gap of ${gap} rating points per step).`;
+  return `What separates ${hi} and ${lo} most: ${hi} likes ${best.d.positive} much more than ${lo} does (${size}).`;
 }

@@ -10,15 +10,34 @@ import { inArray, or } from 'drizzle-orm';
 import type { Db } from '../db/connection';
 import { platformMessages, users } from '../db/schema';
 import { silentLogger, type Logger } from '../log';
-import { compareTastes, matchCells, MAX_MEMBERS, MIN_MEMBERS, uniqueNames, type CompareMember, type CompareResult } from './compare';
+import {
+  compareTastes,
+  MATCH_SCALE,
+  matchCells,
+  MAX_MEMBERS,
+  MIN_MEMBERS,
+  uniqueNames,
+  type CompareMember,
+  type CompareResult,
+} from './compare';
 import type { EmbeddingService } from './embeddings';
 import type { ChartRenderer, Embedder } from './ports';
-import { CommandInputError, ForgottenError, TasteloopError } from './errors';
+import { CommandInputError, ForgottenError, ProfileNotAvailableError, TasteloopError } from './errors';
+import { exportFileName } from './export-file-name';
 import { galleryImageIds, onboardingImageIds } from './gallery';
 import { parseUserKey, userKeyOf, type PersonRef, type UserKey } from './identity';
 import type { ImageStore } from './images';
 import { isForgotten, resumePerson, touchPerson } from './people';
-import { assertCanUseProfile, exportPerson, forgetPerson, isSharing, setSharing, tombstonePerson, type ForgetHook } from './privacy';
+import {
+  assertCanUseProfile,
+  canUseProfile,
+  exportPerson,
+  forgetPerson,
+  isSharing,
+  setSharing,
+  tombstonePerson,
+  type ForgetHook,
+} from './privacy';
 import { directionsFor, type TasteDirection, type TextEmbedder } from './profile-directions';
 import { imageGrid, ratingDistributionChart, type GridRow } from './profile-pictures';
 import { describeTaste, separatingSentence } from './profile-words';
@@ -203,7 +222,7 @@ async function compareProfiles(
       '/compare users:@a @b [@c …]',
     );
   }
-  for (const k of keys) await assertCanUseProfile(db, { requesterKey, targetKey: k, scopeId });
+  await assertCanUseProfiles(db, requesterKey, keys, scopeId);
   const names = await ctx.namesOf(keys, [requester, ...people]);
   const refIds = await ctx.referenceIds(keys);
   if (refIds.length < 2)
@@ -244,6 +263,13 @@ async function compareProfiles(
   };
 }
 
+/** Refuses (one wording for every reason) unless every one of `keys` may be used; says which were refused. */
+async function assertCanUseProfiles(db: Db, requesterKey: UserKey, keys: readonly UserKey[], scopeId: string | undefined): Promise<void> {
+  const refusedKeys: UserKey[] = [];
+  for (const k of keys) if (!(await canUseProfile(db, { requesterKey, targetKey: k, scopeId }))) refusedKeys.push(k);
+  if (refusedKeys.length) throw new ProfileNotAvailableError({ refusedKeys });
+}
+
 function createPrivacyApi(deps: ProfilesAndPrivacyDeps): PrivacyApi {
   const { db } = deps;
   /** Platforms' stores outside the database (PrivacyApi.onForget). */
@@ -259,7 +285,7 @@ function createPrivacyApi(deps: ProfilesAndPrivacyDeps): PrivacyApi {
       const keys = [...new Set(members.map(userKeyOf))];
       if (keys.length > MAX_MEMBERS)
         throw new CommandInputError(`A group run takes at most ${MAX_MEMBERS} people (you named ${keys.length}).`);
-      for (const k of keys) await assertCanUseProfile(db, { requesterKey, targetKey: k, scopeId });
+      await assertCanUseProfiles(db, requesterKey, keys, scopeId);
       return keys;
     },
     forget: (person) => forgetEverywhere(deps, forgetHooks, person),
@@ -273,8 +299,7 @@ function createPrivacyApi(deps: ProfilesAndPrivacyDeps): PrivacyApi {
       const key = userKeyOf(person);
       if (await isForgotten(db, key)) throw new ForgottenError();
       const data = await exportPerson(db, key);
-      const slug = key.replace(/[^a-zA-Z0-9_-]+/g, '_');
-      return { filename: `tasteloop-export-${slug}.json`, json: JSON.stringify(data, null, 2) };
+      return { filename: exportFileName(person, data.exportedAt), json: JSON.stringify(data, null, 2) };
     },
   };
 }
@@ -341,11 +366,12 @@ export function renderCompare(result: CompareResult, separation: string | null, 
       `• ${p.explanation.replace(`${result.members[p.a]!.name} and ${result.members[p.b]!.name}`, `**${names[p.a]} & ${names[p.b]}**`)}`,
     );
   }
+  lines.push(MATCH_SCALE);
   if (result.pairs.length > 1)
     lines.push(`Closest pair: **${names[result.closest.a]} & ${names[result.closest.b]}** (${result.closest.percent}%).`);
   const per = (scores: number[]) => scores.map((s, i) => `${names[i]} ${formatScore(s)}`).join(', ');
-  lines.push(`Brings the group together (highest lowest score): predicted ${per(result.consensus.scores)}.`);
-  lines.push(`Most divisive (they disagree most): predicted ${per(result.divisive.scores)}.`);
+  lines.push(`The image that brings you together (the one whose lowest predicted score is highest): ${per(result.consensus.scores)}.`);
+  lines.push(`The image you disagree about most (after allowing for who rates generously): ${per(result.divisive.scores)}.`);
   if (separation) lines.push(separation);
   const thin = names.filter((_, i) => (ratingCounts[i] ?? 0) < 10);
   if (thin.length)

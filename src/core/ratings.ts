@@ -9,27 +9,32 @@
  *   rating_events  append-only audit, one row per event that changed something.
  *
  * Every process caches models fitted on these rows, so every change also reaches the other processes:
- * the same transaction sends `pg_notify(RATING_CHANNEL, userKey)` (delivered on commit only), and
- * `versions` gives each person's ledger version (from their rating_events rows), which a cache compares
- * before use so a notification lost in a reconnect costs a refit, never a stale answer.
+ * once it committed, `pg_notify(RATING_CHANNEL, userKey)` announces it (./rating-announcer, batched,
+ * never for a change that did not commit), and `versions` gives each person's ledger version (from
+ * their rating_events rows), which a cache compares before use so a notification lost (in a
+ * reconnect, or a crash right after the commit) costs a refit, never a stale answer.
  *
- * Every event runs in one transaction that first takes a transaction-scoped advisory lock on
- * (person, image), so the read–decide–write below is serialized per image even at READ COMMITTED;
- * the vote upsert additionally carries the `excluded.event_time > rating_votes.event_time` guard, so
- * the database itself never lets an older event overwrite a newer one. The decision rules are the
- * pure functions of ./vote-rules.
+ * Every event is one statement, the plpgsql function tasteloop_apply_vote (migrations/0006), run
+ * outside an explicit transaction: one round trip and one commit per rating. It first takes a
+ * transaction-scoped advisory lock on (person, image), so its read–decide–write is serialized per image
+ * even at READ COMMITTED; the vote upsert additionally carries the `excluded.event_time >
+ * rating_votes.event_time` guard, so the database itself never lets an older event overwrite a newer
+ * one. Its decision rules are those of ./vote-rules, written in SQL (tests check both against one
+ * reference model). Given the person, the same statement records them (users, user_scopes), so a
+ * platform's rating costs one statement in all.
  */
-import { and, asc, count as sqlCount, eq, inArray, sql } from 'drizzle-orm';
+import { and, asc, count as sqlCount, eq, inArray, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/connection';
-import { forgottenUsers, images, ratingEvents, ratingVotes, ratings } from '../db/schema';
+import { ratingEvents, ratingVotes, ratings } from '../db/schema';
 import { queryRows } from '../db/util';
 import { silentLogger, type Logger } from '../log';
 import { Emitter } from './emitter';
+import { RatingAnnouncer } from './rating-announcer';
 import { ForgottenError, InvalidScoreError, TasteloopError, UnknownImageError } from './errors';
-import { hashUserKey, type UserKey } from './identity';
+import { hashUserKey, type PersonRef, type UserKey } from './identity';
 import type { RatingChange, RatingContext } from './records';
 import type { StandingVote } from './reaction-sync';
-import { applyVoteEvent, isValidScore, type Vote, type VoteKind } from './vote-rules';
+import { isValidScore, type VoteKind } from './vote-rules';
 
 export interface RatingEventInput {
   userKey: UserKey;
@@ -38,6 +43,12 @@ export interface RatingEventInput {
   /** When the person acted (platform timestamp); defaults to now. */
   eventTime?: Date;
   ctx: RatingContext;
+  /**
+   * The person giving the vote, when the caller has them (a platform event): recorded in the same
+   * statement as the vote (users row, and user_scopes for ctx.scopeId), as touchPerson does. Their
+   * key must be `userKey`.
+   */
+  person?: PersonRef;
 }
 
 export interface StoredRating {
@@ -71,12 +82,12 @@ export interface RatingLedgerOptions {
 }
 
 /**
- * Advisory-lock namespaces (the two-int4 key space, apart from the migrator's single bigint key).
- * Rating events hold PERSON shared; `/privacy forget` should take it exclusively (lockPersonExclusive)
- * so no rating can slip in between its forgotten_users insert and its deletes.
+ * Advisory-lock namespace of a person (the two-int4 key space, apart from the migrator's single bigint
+ * key). Rating events hold it shared; `/privacy forget` takes it exclusively (lockPersonExclusive) so
+ * no rating can slip in between its forgotten_users insert and its deletes. tasteloop_apply_vote and
+ * tasteloop_touch_person (migrations/0006) use the same number, and 7281002 for (person, image).
  */
 const LOCK_NS_PERSON = 7281001;
-const LOCK_NS_VOTE = 7281002;
 
 /** The LISTEN/NOTIFY channel every committed rating change is announced on; the payload is the person's key. */
 export const RATING_CHANNEL = 'tasteloop_rating_changed';
@@ -87,24 +98,12 @@ export const NO_VERSION = '0';
 /** Postgres SQLSTATEs worth retrying the whole transaction for. */
 const RETRYABLE_CODES = new Set(['40001', '40P01']);
 
-type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
-
-interface StoredVote extends Vote {
-  source: string;
-  scopeId: string | null;
-  channelId: string | null;
-  messageId: string | null;
-}
-
-interface Applied {
-  change: RatingChange;
-}
-
 export class RatingLedger {
   private readonly log: Logger;
   private readonly now: () => Date;
   private readonly maxAttempts: number;
   private readonly changes: Emitter<RatingChange>;
+  private readonly announcer: RatingAnnouncer;
 
   constructor(
     private readonly db: Db,
@@ -114,6 +113,7 @@ export class RatingLedger {
     this.now = opts.now ?? monotonicClock();
     this.maxAttempts = opts.maxAttempts ?? 5;
     this.changes = new Emitter<RatingChange>((err) => this.log.error({ err }, 'rating-changed listener failed'));
+    this.announcer = new RatingAnnouncer(db, RATING_CHANNEL, this.log);
   }
 
   /** Adds the vote `score` (one rating reaction). */
@@ -124,6 +124,11 @@ export class RatingLedger {
   /** Removes the vote `score`; the rating falls back to the newest vote still standing. */
   unrate(input: RatingEventInput): Promise<RatingChange> {
     return this.apply('remove', input);
+  }
+
+  /** Resolves once every change committed so far has been announced to the other processes. */
+  announced(): Promise<void> {
+    return this.announcer.sent();
   }
 
   /** Called after commit, once per event that changed something. Returns the unsubscribe function. */
@@ -237,119 +242,19 @@ export class RatingLedger {
     if (!(eventTime instanceof Date) || Number.isNaN(eventTime.getTime())) {
       throw new TasteloopError(`Invalid rating event time: ${String(input.eventTime)}`);
     }
-    const event = { ...input, eventTime };
-    const { change } = await this.withRetry(() => this.db.transaction((tx) => this.applyInTx(tx, kind, event)));
-    if (change.changed) this.changes.emit(change);
-    return change;
-  }
-
-  private async applyInTx(tx: Tx, kind: VoteKind, e: Required<RatingEventInput>): Promise<Applied> {
-    const { userKey, imageId, score, eventTime, ctx } = e;
-    const unchanged = (current: number | null): Applied => ({
-      change: { userKey, imageId, before: current, after: current, changed: false },
-    });
-
-    // Lock first, read after: at READ COMMITTED each later statement sees everything committed before we got the lock.
-    await tx.execute(sql`select
-      pg_advisory_xact_lock_shared(${LOCK_NS_PERSON}::int4, hashtext(${userKey})),
-      pg_advisory_xact_lock(${LOCK_NS_VOTE}::int4, hashtext(${`${userKey}|${imageId}`}))`);
-
-    const [flags] = await queryRows<{ forgotten: boolean; known: boolean }>(
-      tx,
-      sql`select
-        exists(select 1 from ${forgottenUsers} where ${forgottenUsers.userKeyHash} = ${hashUserKey(userKey)}) as forgotten,
-        exists(select 1 from ${images} where ${images.id} = ${imageId}) as known`,
-    );
-    // Checked under the person lock: a forget either committed before (we refuse) or waits for us.
-    if (flags?.forgotten) throw new ForgottenError();
-    if (!flags?.known) throw new UnknownImageError(imageId);
-
-    const votes: StoredVote[] = await tx
-      .select({
-        score: ratingVotes.score,
-        present: ratingVotes.present,
-        eventTime: ratingVotes.eventTime,
-        source: ratingVotes.source,
-        scopeId: ratingVotes.scopeId,
-        channelId: ratingVotes.channelId,
-        messageId: ratingVotes.messageId,
-      })
-      .from(ratingVotes)
-      .where(and(eq(ratingVotes.userKey, userKey), eq(ratingVotes.imageId, imageId)));
-
-    const outcome = applyVoteEvent(votes, { kind, score, eventTime });
-    const before = outcome.before?.score ?? null;
-    if (!outcome.applied) return unchanged(before);
-
-    const voteRow = {
-      userKey,
-      imageId,
-      score,
-      present: outcome.vote.present,
-      eventTime,
-      source: ctx.source,
-      scopeId: ctx.scopeId ?? null,
-      channelId: ctx.channelId ?? null,
-      messageId: ctx.messageId ?? null,
-    };
-    await tx
-      .insert(ratingVotes)
-      .values(voteRow)
-      .onConflictDoUpdate({
-        target: [ratingVotes.userKey, ratingVotes.imageId, ratingVotes.score],
-        set: {
-          present: sql`excluded.present`,
-          eventTime: sql`excluded.event_time`,
-          source: sql`excluded.source`,
-          scopeId: sql`excluded.scope_id`,
-          channelId: sql`excluded.channel_id`,
-          messageId: sql`excluded.message_id`,
-        },
-        // The database's own guard: never let an older event overwrite a newer one.
-        setWhere: sql.raw('excluded.event_time > rating_votes.event_time'),
-      });
-
-    // The effective rating row follows the effective vote (its time and place too, when it falls back).
-    const eff = outcome.after;
-    // applyVoteEvent returns the new vote object itself when it is the effective one; otherwise a stored vote.
-    const effRow = !eff ? undefined : eff === outcome.vote ? voteRow : (eff as StoredVote);
-    const effChanged = outcome.before?.score !== eff?.score || outcome.before?.eventTime.getTime() !== eff?.eventTime.getTime();
-    if (effChanged) {
-      if (!effRow) {
-        await tx.delete(ratings).where(and(eq(ratings.userKey, userKey), eq(ratings.imageId, imageId)));
-      } else {
-        const row = {
-          userKey,
-          imageId,
-          score: effRow.score,
-          eventTime: effRow.eventTime,
-          source: effRow.source,
-          scopeId: effRow.scopeId,
-          channelId: effRow.channelId,
-          messageId: effRow.messageId,
-        };
-        await tx
-          .insert(ratings)
-          .values(row)
-          .onConflictDoUpdate({
-            target: [ratings.userKey, ratings.imageId],
-            set: {
-              score: row.score,
-              eventTime: row.eventTime,
-              source: row.source,
-              scopeId: row.scopeId,
-              channelId: row.channelId,
-              messageId: row.messageId,
-              updatedAt: sql`now()`,
-            },
-          });
-      }
+    const { userKey, imageId } = input;
+    const [row] = await this.withRetry(() => queryRows<ApplyVoteRow>(this.db, applyVoteQuery(kind, { ...input, eventTime })));
+    if (!row) throw new TasteloopError('tasteloop_apply_vote answered no row');
+    if (row.outcome === 'forgotten') throw new ForgottenError();
+    if (row.outcome === 'unknown_image') throw new UnknownImageError(imageId);
+    const before = row.before_score ?? null;
+    const after = row.after_score ?? null;
+    const change: RatingChange = { userKey, imageId, before, after, changed: row.outcome === 'changed' };
+    if (change.changed) {
+      this.announcer.announce(userKey);
+      this.changes.emit(change);
     }
-
-    const after = eff?.score ?? null;
-    if (!outcome.changed) return unchanged(after);
-    await recordChange(tx, kind, e, after);
-    return { change: { userKey, imageId, before, after, changed: true } };
+    return change;
   }
 
   private async withRetry<T>(fn: () => Promise<T>): Promise<T> {
@@ -366,22 +271,26 @@ export class RatingLedger {
   }
 }
 
-/** The audit row of a change, and its announcement to every process (which bumps the person's version). */
-async function recordChange(tx: Tx, kind: VoteKind, e: Required<RatingEventInput>, effectiveScore: number | null): Promise<void> {
-  const { userKey, ctx } = e;
-  await tx.insert(ratingEvents).values({
-    userKey,
-    imageId: e.imageId,
-    kind,
-    score: e.score,
-    eventTime: e.eventTime,
-    effectiveScore,
-    source: ctx.source,
-    scopeId: ctx.scopeId ?? null,
-    channelId: ctx.channelId ?? null,
-    messageId: ctx.messageId ?? null,
-  });
-  await announceChange(tx, userKey);
+/** What tasteloop_apply_vote answers (migrations/0006_ingest_one_statement.sql). */
+interface ApplyVoteRow {
+  outcome: 'forgotten' | 'unknown_image' | 'unchanged' | 'changed';
+  before_score: number | null;
+  after_score: number | null;
+}
+
+/**
+ * The whole event as one statement, run outside an explicit transaction: one round trip and one
+ * commit. The function takes the locks, checks the tombstone and the image, applies the vote rules,
+ * and writes the vote, the effective rating and the audit row.
+ */
+function applyVoteQuery(kind: VoteKind, e: RatingEventInput & { eventTime: Date }): SQL {
+  const { userKey, ctx, person } = e;
+  const name = person?.displayName?.trim() || null;
+  const workspace = person?.platform === 'slack' ? (person.workspaceId ?? null) : null;
+  return sql`select outcome, before_score, after_score from tasteloop_apply_vote(
+    ${userKey}, ${hashUserKey(userKey)}, ${e.imageId}, ${kind}, ${e.score}::smallint, ${e.eventTime.toISOString()}::timestamptz,
+    ${ctx.source}, ${ctx.scopeId ?? null}, ${ctx.channelId ?? null}, ${ctx.messageId ?? null},
+    ${person?.platform ?? null}, ${workspace}, ${person?.userId ?? null}, ${name})`;
 }
 
 /**

@@ -69,6 +69,11 @@ export class RefitScheduler {
     return new Promise((resolve) => state.waiters.push(resolve));
   }
 
+  /** True while this person has a refit running or pending (their scorer is about to change). */
+  busy(userKey: UserKey): boolean {
+    return this.active.has(userKey);
+  }
+
   /** Resolves when no refit is running or pending (tests, graceful shutdown). */
   idle(): Promise<void> {
     if (this.active.size === 0) return Promise.resolve();

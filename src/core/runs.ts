@@ -35,7 +35,7 @@ import { silentLogger, type Logger } from '../log';
 import { CancelledError, LimitReachedError, TasteloopError, isUserError } from './errors';
 import { userKeyOf, type UserKey } from './identity';
 import { assertNotForgotten } from './people';
-import type { RunEvent } from './optimizer/events';
+import type { RunEvent, RunMetricsView } from './optimizer/events';
 import { eventKeys, finalMetrics, initialState, runIteration, type DoneImage, type LoopDeps, type LoopState } from './optimizer/loop';
 import { isAbort } from './optimizer/abort';
 import { paramsView, plannedImages, type RunParams } from './optimizer/params';
@@ -282,6 +282,10 @@ export class RunService {
     return off;
   }
 
+  async metrics(runId: string): Promise<RunMetricsView | null> {
+    return ((await this.get(runId))?.metrics as RunMetricsView | null | undefined) ?? null;
+  }
+
   async get(runId: string): Promise<RunRow | undefined> {
     const r = (await this.db.select().from(runs).where(eq(runs.id, runId)).limit(1))[0];
     if (!r) return undefined;
@@ -419,7 +423,8 @@ export class RunService {
         void this.kickOutbox();
       }
       const metrics = await finalMetrics(state, deps.objective);
-      const ev: RunEvent = { type: 'run.finished', key: eventKeys.end(runId), runId, metrics, stopReason: state.stopReason };
+      const method = { optimizer: params.optimizer, feedback: params.feedback };
+      const ev: RunEvent = { type: 'run.finished', key: eventKeys.end(runId), runId, metrics, stopReason: state.stopReason, method };
       if (!(await this.claims.finish(runId, 'finished', ev, { metrics }))) return 'busy';
       this.log.info({ runId, stopReason: state.stopReason, max: metrics.max, images: metrics.imagesUsed }, 'run finished');
       return 'finished';

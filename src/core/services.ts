@@ -5,11 +5,13 @@
 import type { GalleryStatus } from './gallery';
 import type { PersonRef, UserKey } from './identity';
 import type { ImageRecord, RatingChange, RatingContext, ScorerQuality } from './records';
-import type { FeedbackSet, GroupObjective, OptimizerKind, RunEvent } from './optimizer/events';
+import type { FeedbackSet, GroupObjective, OptimizerKind, RunEvent, RunMetricsView } from './optimizer/events';
 import type { ForgetHook } from './privacy';
+import type { RunPicturesApi } from './run-pictures';
 import type { ReconcileMessageInput } from './reaction-sync';
 
 import type { ReadBackClaim } from '../db/read-back-passes';
+import type { RunDisplayClaim } from '../db/run-display-claims';
 
 /** A message the bot posted that carries an image people rate by reacting. */
 export interface RateableMessage {
@@ -51,10 +53,17 @@ export interface ProfileSummary {
 
 export interface Services {
   backends: Record<string, string>;
+  /**
+   * What the configured image generator cannot show of a prompt, in one sentence (the offline sketch
+   * renderer names the words it does not draw); absent or undefined when it can show all of it.
+   */
+  imageLimits?: (prompt: string) => string | undefined;
   /** Taste profiles and comparisons; see src/core/profiles-and-privacy.ts. */
   profiles: ProfilesApi;
   /** Opt-in sharing, visibility checks, forget and export. */
   privacy: PrivacyApi;
+  /** A run's grid and score chart pictures (absent where no chart renderer is wired: messages go without them). */
+  pictures?: RunPicturesApi;
   images: {
     get(id: string): Promise<ImageRecord | undefined>;
     readBytes(id: string): Promise<Buffer>;
@@ -94,6 +103,8 @@ export interface Services {
     cancel(userKey: UserKey, runId?: string): Promise<string | null>;
     /** Live events of a run (past events are not replayed; use the outbox for durability). */
     subscribe(listener: (event: RunEvent) => void): () => void;
+    /** The measures of a run that ended (what its summary's Details toggle shows again), or null. */
+    metrics?(runId: string): Promise<RunMetricsView | null>;
     /** Merges into the run's destination (e.g. `{ threadId }` once the platform opened the thread). */
     setDestination(runId: string, dest: Record<string, unknown>): Promise<void>;
     /**
@@ -134,6 +145,12 @@ export interface Services {
      */
     claimReadBack(o: { platform: string; holder: string; neededSince: Date; leaseMs: number }): Promise<ReadBackClaim>;
     finishReadBack(o: { platform: string; holder: string }): Promise<void>;
+    /**
+     * Which process shows a run on a platform (db/run-display-claims.ts): takes the run's claim for
+     * `holder` for `leaseMs`, or renews it; refused while another holder's claim is unexpired.
+     */
+    claimRunDisplay(o: { platform: string; runId: string; holder: string; leaseMs: number }): Promise<RunDisplayClaim>;
+    releaseRunDisplay(o: { platform: string; runId: string; holder: string }): Promise<void>;
   };
 }
 

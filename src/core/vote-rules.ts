@@ -1,6 +1,8 @@
 /**
- * The rules of rating votes, as pure functions (no I/O): the ledger applies them under a per-(person,
- * image) lock, and tests can check them directly.
+ * The rules of rating votes, as pure functions (no I/O). The ledger applies the same rules in SQL, in
+ * one statement under a per-(person, image) lock (tasteloop_apply_vote, migrations/0006), so a rating
+ * costs one round trip; these functions serve the in-memory ledger of the tests, and the property test
+ * of tests/ratings.test.ts holds the database's rules to the same reference model.
  *
  * A person may leave several rating reactions on one image; each (person, image, score) is one vote
  * that is present or absent (a tombstone). Delivery is at-least-once and unordered, so an event is

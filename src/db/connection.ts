@@ -4,12 +4,11 @@
  * `Db`; a union of the two driver types would break `.returning()` and friends.
  */
 import { mkdirSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { sql } from 'drizzle-orm';
 import * as schema from './schema';
 import { lockDataDir } from './pglite-lock';
+import { runtimeAsset } from '../runtime-files';
 
 export type Schema = typeof schema;
 export type Db = PgDatabase<PgQueryResultHKT, Schema>;
@@ -32,7 +31,7 @@ export interface Database {
   listen?: (channel: string, onNotify: (payload: string) => void) => Promise<() => Promise<void>>;
 }
 
-export const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../migrations');
+export const MIGRATIONS_DIR = runtimeAsset('migrations');
 
 export interface OpenOptions {
   /** postgres:// URL; when absent, PGlite is used. */

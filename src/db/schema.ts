@@ -9,6 +9,7 @@ import { sql } from 'drizzle-orm';
 import {
   bigserial,
   boolean,
+  customType,
   doublePrecision,
   index,
   integer,
@@ -157,6 +158,34 @@ export const scorerModels = pgTable(
     n: integer('n').notNull(),
     params: jsonb('params').notNull(),
     quality: jsonb('quality'),
+    updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.userKey, t.model] })],
+);
+
+/** Raw bytes (packed numbers); both drivers hand bytea over as a Uint8Array (postgres.js: a Buffer). */
+const bytea = customType<{ data: Uint8Array; driverData: Uint8Array }>({
+  dataType: () => 'bytea',
+});
+
+/**
+ * A person's fitted scorer in compact form, so a process loads them without replaying every rating: the
+ * rated image ids and scores in the scorer's row order (the vectors come from `embeddings`), the ledger
+ * version and community model version it was fitted at, and the fit itself — Δ (float64, d + 1) and the
+ * evaluation scalars (`fit`: λ, method, quality…). `fit`/`delta` are null when the fit was out of date
+ * when written (a new community prior): the rows are still usable, the fit is redone on use.
+ */
+export const scorerStates = pgTable(
+  'scorer_states',
+  {
+    userKey: text('user_key').notNull(),
+    model: text('model').notNull(), // embedder model id
+    ledgerVersion: text('ledger_version').notNull(),
+    communityVersion: integer('community_version'),
+    imageIds: text('image_ids').array().notNull(),
+    scores: smallint('scores').array().notNull(),
+    fit: jsonb('fit'),
+    delta: bytea('delta'),
     updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
   },
   (t) => [primaryKey({ columns: [t.userKey, t.model] })],
@@ -365,3 +394,31 @@ export const readBackPasses = pgTable('read_back_passes', {
   startedAt: timestamp('started_at', { withTimezone: true, mode: 'date' }).notNull(),
   finishedAt: timestamp('finished_at', { withTimezone: true, mode: 'date' }),
 });
+
+/**
+ * Named leases (src/db/leases.ts): one holder at a time until expires_at, renewed while held. A Discord
+ * gateway takes `discord:<application>:shard:<id>/<count>` before opening that shard's session.
+ */
+export const leases = pgTable('leases', {
+  name: text('name').primaryKey(),
+  holder: text('holder').notNull(),
+  expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }).notNull(),
+});
+
+/**
+ * Which process shows a run on a platform (src/db/run-display-claims.ts): the holder posts the run's
+ * events until expires_at (the database's clock), renewing while it shows the run, and deletes the row
+ * at the run's end; a holder that died is replaced once its claim has expired.
+ */
+export const runDisplayClaims = pgTable(
+  'run_display_claims',
+  {
+    platform: text('platform').notNull(),
+    runId: text('run_id')
+      .notNull()
+      .references(() => runs.id, { onDelete: 'cascade' }),
+    holder: text('holder').notNull(),
+    expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.platform, t.runId] })],
+);

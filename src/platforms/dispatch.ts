@@ -16,6 +16,7 @@ import { CommandInputError, isForgottenError, isUserError } from '../core/errors
 import { commandsTotal } from '../prometheus-metrics';
 import { MENTION_STYLES } from './mention-styles';
 import { startRunInThread } from './run-presenter';
+import { PLATFORM_SURFACES } from './surfaces';
 
 /** How a command ended: 'forgotten' = the person asked to be forgotten and nothing was stored. */
 export type CommandOutcome = 'ok' | 'user_error' | 'forgotten' | 'error';
@@ -30,7 +31,7 @@ const checked = new WeakMap<RawOptions, CommandDefinition>();
  * (`typed` is how the person wrote the command) or the option's mistake. Hand the result to
  * dispatchCommand, which does not check it again.
  */
-export function prepareCommand(name: string, read: (def: CommandDefinition) => RawOptions, typed = name): CommandOptions {
+export function prepareCommand(name: string, read: (def: CommandDefinition) => RawOptions, typed = `/${name}`): CommandOptions {
   const def = findCommand(name);
   if (!def) throw unknownCommand(name, typed);
   const options = validateOptions(def, read(def));
@@ -48,6 +49,7 @@ export async function dispatchCommand(name: string, raw: RawOptions, base: Comma
       ...base,
       options: checked.get(raw) === def ? raw : validateOptions(def, raw),
       mentions: MENTION_STYLES[base.platform],
+      surface: PLATFORM_SURFACES[base.platform],
       startRun: (request, threadTitle) =>
         startRunInThread({
           services: base.services,
@@ -71,12 +73,22 @@ export async function dispatchCommand(name: string, raw: RawOptions, base: Comma
   }
 }
 
+/** A message that is not a command at all: a friendly pointer, not a warning. */
+class PlainTextError extends CommandInputError {}
+
+/** The answer to a plain message (no slash) that is not a command: where to start. */
+export const PLAIN_TEXT_REPLY =
+  '👋 I answer commands, not chat messages. Type /help to see what I can do, or start with /rate to rate a few images.';
+
 /**
  * The one reply to a command this bot does not have, on every platform: the closest command when
- * one is near (a typo), and /help. `typed` is how the person wrote it (Slack: `/tl-rat`).
+ * one is near (a typo), and /help. `typed` is how the person wrote it (Slack: `/tl-rat`; the
+ * playground passes the whole text, so a message without a slash gets the plain-text answer).
  */
-export function unknownCommand(name: string, typed = name): CommandInputError {
-  const word = typed.trim().replace(/^\//, '').slice(0, 40);
+export function unknownCommand(name: string, typed = `/${name}`): CommandInputError {
+  const text = typed.trim();
+  if (!text.startsWith('/')) return new PlainTextError(PLAIN_TEXT_REPLY);
+  const word = (text.slice(1).split(/\s/)[0] ?? '').slice(0, 40);
   const shown = /^[\w-]+$/.test(word) ? `/${word}` : `“${word}”`;
   const near = closestCommand(name);
   return new CommandInputError(`I don't know ${shown}.${near ? ` Did you mean /${near}?` : ''} Try /help for the list of commands.`);
@@ -112,6 +124,7 @@ function editDistance(a: string, b: string): number {
 export function describeFailure(err: unknown, log: Logger, context: Record<string, unknown> = {}): OutMessage {
   // Not a mistake to warn about: the person's own choice, said in the same words everywhere.
   if (isForgottenError(err)) return { kind: 'info', text: err.message };
+  if (err instanceof PlainTextError) return { kind: 'info', text: err.message };
   if (isUserError(err)) return { kind: 'info', text: `⚠️ ${err.message}` };
   const referenceId = newReferenceId();
   log.error({ err, referenceId, ...context }, 'command failed unexpectedly');

@@ -16,15 +16,19 @@
  *   have posted without recording), never in steady state: after a restart that is one history read
  *   per run (per batch of its events, until one posts something new). What it finds is recorded (and
  *   finished: rating controls) and not posted again.
- * The progress message is one message per run (key `${runId}:progress`), found again after a restart
- * and edited in place. The closing notice records `${runId}:end:done`, which ends the run's feed.
+ * The progress message stays the thread's last: edited in place within an iteration, posted anew
+ * after each iteration's grid under that iteration's key, the older ones then removed (progress-trail.ts). The closing notice records `${runId}:end:done`, which ends the run's feed.
  */
 import type { Logger } from 'pino';
-import { runDoneKey } from '../core/run-feed';
+import { runDoneKey, type FeedEvent } from '../core/run-feed';
 import type { RunEvent } from '../core/optimizer/events';
 import type { Services } from '../core/services';
 import type { Conversation, Notify, OutMessage, RunFollower, RunOutcome } from '../../commands/kit/types';
+import { DisplayClaims } from './display-claims';
+import { processHolder } from './reaction-read-back';
+import { collapseProgressOps, ProgressTrail } from './progress-trail';
 import { renderRunEvent, type RenderOp } from './render-run';
+import { withRunPictures } from './run-pictures';
 
 /** Where a run is shown; stored in runs.destination (opaque to the core). */
 export interface RunDestination {
@@ -43,9 +47,23 @@ export interface RunDisplayOptions {
   /** A conversation by id with no client cache needed (the thread, or the command's channel). */
   conversation(id: string, dest: RunDestination): Conversation;
   pollMs?: number;
+  /**
+   * Whether this process shows a run (default: every run of the platform). Several gateway processes
+   * split a platform's runs so that no two post the same event: Discord shows a run in the process
+   * whose shards carry its server.
+   */
+  shows?: (dest: RunDestination) => boolean;
+  /**
+   * How long this process's claim on a run it shows lasts without renewal (default 15 s; renewed every
+   * third of it): another process showing the same platform takes a run over this long after the
+   * holder died. A process that stops gives its runs up at once.
+   */
+  claimLeaseMs?: number;
 }
 
-export const progressKey = (runId: string): string => `${runId}:progress`;
+const DEFAULT_CLAIM_LEASE_MS = 15_000;
+/** A run this process did not start waits this long before claiming it (its starter follows it: see display-claims.ts). */
+const HEAD_START_MS = 1_000;
 
 export class RunDisplay implements RunFollower {
   private readonly cursors = new Map<string, number>();
@@ -56,13 +74,35 @@ export class RunDisplay implements RunFollower {
    * events posted something new here (or reached its end), or when it was started here (follow()).
    */
   private readonly caughtUp = new Set<string>();
+  /** Runs another process shows whose last event went by here, with when (see skipRunsShownElsewhere). */
+  private readonly endedElsewhere = new Map<string, number>();
+  /** Which runs this process shows now: only while it holds a run's claim does it post the run's events. */
+  private readonly claims: DisplayClaims;
+  private readonly leaseMs: number;
+  /** Which progress messages each run has had, so a new one (posted last) removes the older ones. */
+  private readonly progress: ProgressTrail;
+  /** How runs followed here but shown by another process ended, as their events went by (settles follow()). */
+  private readonly outcomes = new Map<string, RunOutcome>();
   private timer: NodeJS.Timeout | null = null;
+  private heartbeat: NodeJS.Timeout | null = null;
+  /** The renewal in flight: stop() waits for it, so no claim is renewed after the claims are given up. */
+  private renewing: Promise<void> = Promise.resolve();
   private unsubscribe: (() => void) | null = null;
   private pass: Promise<void> | null = null;
   private again = false;
   private stopped = true;
 
-  constructor(private readonly opts: RunDisplayOptions) {}
+  constructor(private readonly opts: RunDisplayOptions) {
+    this.leaseMs = opts.claimLeaseMs ?? DEFAULT_CLAIM_LEASE_MS;
+    this.progress = new ProgressTrail(opts.services, opts.platform);
+    this.claims = new DisplayClaims({
+      platform: opts.platform,
+      holder: processHolder(opts.platform),
+      messages: opts.services.messages,
+      leaseMs: this.leaseMs,
+      headStartMs: Math.min(HEAD_START_MS, this.leaseMs / 4),
+    });
+  }
 
   start(): void {
     if (!this.stopped) return;
@@ -70,23 +110,40 @@ export class RunDisplay implements RunFollower {
     // Live events are only a wake-up call here; what to post always comes from the durable feed.
     this.unsubscribe = this.opts.services.runs.subscribe(() => void this.poll());
     this.timer = setInterval(() => void this.poll(), this.opts.pollMs ?? 250);
+    // Claims are renewed apart from the passes, so a post held up by a rate limit does not let them lapse.
+    this.heartbeat = setInterval(() => {
+      this.renewing = this.claims
+        .renewDue()
+        .catch((err: unknown) => this.opts.log.warn({ err }, 'renewing run display claims failed; will retry'));
+    }, this.leaseMs / 6);
     void this.poll();
   }
 
-  /** Stops reading the feed; resolves once the pass in flight is over. */
+  /**
+   * Stops reading the feed; resolves once the pass in flight is over and the runs this process showed
+   * are given up (another process takes them over at once rather than after their claims expire).
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    if (this.heartbeat) clearInterval(this.heartbeat);
     this.timer = null;
+    this.heartbeat = null;
     this.unsubscribe?.();
     this.unsubscribe = null;
     await this.pass?.catch(() => undefined);
+    await this.renewing;
+    await this.claims
+      .releaseAll()
+      .catch((err: unknown) => this.opts.log.warn({ err }, 'could not give run display claims up; they expire on their own'));
   }
 
   /** Resolves when the run's closing notice is out; `notify` (this process only) delivers that notice. */
   follow(runId: string, notify?: Notify): Promise<RunOutcome> {
     // Started by a command of this process: no earlier process can have posted any of it.
     if (!this.cursors.has(runId)) this.caughtUp.add(runId);
+    // Its closing notice answers this process's command: claim it now rather than after a head start.
+    this.claims.askSoon(runId);
     const done = new Promise<RunOutcome>((resolve) => this.followers.set(runId, { notify, resolve }));
     void this.poll();
     return done;
@@ -116,32 +173,106 @@ export class RunDisplay implements RunFollower {
     const rows = await this.opts.services.runs.feed(this.opts.platform, Object.fromEntries(this.cursors));
     const byRun = new Map<string, typeof rows>();
     for (const r of rows) byRun.set(r.runId, [...(byRun.get(r.runId) ?? []), r]);
-    // Runs advance independently; one run's messages stay in order.
-    await Promise.all(
-      [...byRun.entries()].map(async ([runId, events]) => {
-        const dest = events[0]!.destination as unknown as RunDestination;
-        const ended = await this.show(
-          runId,
-          dest,
-          events.map((e) => e.event),
-        );
-        // A run shown to its end leaves the feed (its done marker); keep no cursor for it.
-        if (ended) {
-          this.cursors.delete(runId);
-          this.caughtUp.delete(runId);
-        } else this.cursors.set(runId, Math.max(this.cursors.get(runId) ?? 0, ...events.map((e) => e.id)));
-      }),
-    );
+    this.skipRunsShownElsewhere(byRun);
+    // Runs advance independently; one run's messages stay in order. Runs held or watched are looked at
+    // without new events too: a claim is renewed, or taken over from a holder that died.
+    const runIds = new Set([...byRun.keys(), ...this.claims.known()]);
+    await Promise.all([...runIds].map((runId) => this.passRun(runId, byRun.get(runId) ?? [])));
   }
 
-  /** Applies the events' operations in order; true when the run's display ended (its 'done' op ran). */
-  private async show(runId: string, dest: RunDestination, events: RunEvent[]): Promise<boolean> {
-    if (!dest.threadId) return false;
+  /** One run's share of a pass: shown while this process holds its claim, else only read past. */
+  private async passRun(runId: string, events: FeedEvent[]): Promise<void> {
+    const standing = await this.claims.standing(runId, { followed: this.followers.has(runId) });
+    if (standing === 'over') return this.shownToEndElsewhere(runId);
+    if (standing === 'elsewhere') return this.readPast(runId, events);
+    // Taken over after this process read past part of it: another process may have shown (or half
+    // shown) that part, so go through the whole run again, looking for posts before repeating them.
+    if (standing === 'taken' && this.cursors.has(runId)) {
+      this.opts.log.info({ runId }, 'took over showing a run another process was showing');
+      return this.catchUpFromStart(runId);
+    }
+    if (!events.length) return;
+    const dest = events[0]!.destination as unknown as RunDestination;
+    const shown = await this.show(
+      runId,
+      dest,
+      events.map((e) => e.event),
+    );
+    if (shown === 'ended') {
+      // A run shown to its end leaves the feed (its done marker); keep no cursor nor claim for it.
+      this.cursors.delete(runId);
+      this.caughtUp.delete(runId);
+      this.progress.forget(runId);
+      await this.claims
+        .release(runId)
+        .catch((err: unknown) => this.opts.log.warn({ err, runId }, 'could not give a run display claim up; it expires on its own'));
+    } else if (shown === 'shown') this.cursors.set(runId, Math.max(this.cursors.get(runId) ?? 0, ...events.map((e) => e.id)));
+    // 'lost' (the claim went, or this process stops): the cursor stays, the next look decides.
+  }
+
+  /** Another process shows the run: its events are read past, not shown again on every pass. */
+  private readPast(runId: string, events: FeedEvent[]): void {
+    if (!events.length) return;
+    this.cursors.set(runId, Math.max(this.cursors.get(runId) ?? 0, ...events.map((e) => e.id)));
+    if (!this.followers.has(runId)) return;
+    for (const e of events) for (const op of renderRunEvent(e.event)) if (op.op === 'done') this.outcomes.set(runId, op.outcome);
+  }
+
+  private catchUpFromStart(runId: string): void {
+    this.cursors.delete(runId);
+    this.caughtUp.delete(runId);
+    this.again = true;
+  }
+
+  /**
+   * The run's display ended in another process (its closing notice went to the command's channel from
+   * there). A follower here is settled with the outcome its events showed; had this process read none
+   * of them, it is dropped unsettled (nothing here awaits it beyond the command that started the run).
+   */
+  private shownToEndElsewhere(runId: string): void {
+    this.cursors.delete(runId);
+    this.caughtUp.delete(runId);
+    this.claims.forget(runId);
+    const outcome = this.outcomes.get(runId);
+    this.outcomes.delete(runId);
+    if (outcome) this.settle(runId, outcome);
+    else this.followers.delete(runId);
+  }
+
+  /**
+   * Drops the runs another process shows (options.shows). Their cursor still advances, so their events
+   * are not read again on every pass (nor crowd this process's runs out of the feed's page); it is
+   * forgotten ten minutes after the run's last event, when its own process has long ended its feed.
+   */
+  private skipRunsShownElsewhere(byRun: Map<string, FeedEvent[]>): void {
+    const shows = this.opts.shows;
+    if (!shows) return;
+    const now = Date.now();
+    for (const [runId, endedAt] of this.endedElsewhere)
+      if (now - endedAt > 10 * 60_000) {
+        this.endedElsewhere.delete(runId);
+        this.cursors.delete(runId);
+      }
+    for (const [runId, events] of byRun) {
+      if (shows(events[0]!.destination as unknown as RunDestination)) continue;
+      byRun.delete(runId);
+      this.cursors.set(runId, Math.max(this.cursors.get(runId) ?? 0, ...events.map((e) => e.id)));
+      if (events.some((e) => renderRunEvent(e.event).some((op) => op.op === 'done'))) this.endedElsewhere.set(runId, now);
+    }
+  }
+
+  /**
+   * Applies the events' operations in order, each while this process still holds the run's claim:
+   * 'ended' when the run's display ended (its 'done' op ran), 'lost' when it stopped part-way (the claim
+   * went, or this process stops), else 'shown'.
+   */
+  private async show(runId: string, dest: RunDestination, events: RunEvent[]): Promise<'ended' | 'shown' | 'lost'> {
+    if (!dest.threadId) return 'shown';
     const thread = this.opts.conversation(dest.threadId, dest);
     const batch: Batch = { recovering: !this.caughtUp.has(runId), postedNew: false };
     let ended = false;
-    for (const op of collapseProgress(events.flatMap((e) => renderRunEvent(e)))) {
-      if (this.stopped) return false;
+    for (const op of collapseProgressOps(events.flatMap((e) => renderRunEvent(e)))) {
+      if (this.stopped || !(await this.stillHolds(runId))) return 'lost';
       if (op.op === 'done') ended = true;
       try {
         await this.apply(runId, dest, thread, op, batch);
@@ -152,7 +283,14 @@ export class RunDisplay implements RunFollower {
     }
     // Everything this process found of the run is shown now: from here on its posts are new.
     if (batch.postedNew || ended) this.caughtUp.add(runId);
-    return ended;
+    return ended ? 'ended' : 'shown';
+  }
+
+  /** Whether the run's claim is still this process's (renewed here if due). A claim that lapsed and was taken again means starting over. */
+  private async stillHolds(runId: string): Promise<boolean> {
+    const standing = await this.claims.standing(runId, { followed: this.followers.has(runId) });
+    if (standing === 'taken') this.catchUpFromStart(runId);
+    return standing === 'held';
   }
 
   /**
@@ -182,11 +320,12 @@ export class RunDisplay implements RunFollower {
       if (await services.messages.byEventKey(platform, op.key)) return;
       if (await this.findLost(thread, op.key, op.message, runId, batch)) return;
       batch.postedNew = true;
-      await thread.post({ ...op.message, idempotencyKey: op.key });
+      await thread.post({ ...(await withRunPictures(services, op.message, this.opts.log)), idempotencyKey: op.key });
       return;
     }
     if (op.op === 'progress') {
-      const key = progressKey(runId);
+      // One key per progress message (the run's first is `${runId}:progress`); a new one is posted last and retires the older ones.
+      const key = op.key;
       const existing =
         (await services.messages.byEventKey(platform, key))?.messageId ?? (await this.findLost(thread, key, op.message, runId, batch));
       if (existing) await thread.edit(existing, op.message);
@@ -194,6 +333,7 @@ export class RunDisplay implements RunFollower {
         batch.postedNew = true;
         await thread.post({ ...op.message, idempotencyKey: key });
       }
+      await this.progress.retire(runId, thread, key, op.replaces);
       return;
     }
     const doneKey = runDoneKey(runId);
@@ -247,16 +387,4 @@ interface Batch {
   recovering: boolean;
   /** Something was posted for the first time in this batch. */
   postedNew: boolean;
-}
-
-/**
- * Within one batch only the newest progress text matters (catching up after a restart would otherwise
- * replay every older state): it takes the place of the batch's first progress operation.
- */
-export function collapseProgress(ops: RenderOp[]): RenderOp[] {
-  const idx = ops.map((o, i) => (o.op === 'progress' ? i : -1)).filter((i) => i >= 0);
-  if (idx.length <= 1) return ops;
-  const last = ops[idx.at(-1)!]!;
-  const first = idx[0]!;
-  return ops.flatMap((o, i) => (o.op !== 'progress' ? [o] : i === first ? [last] : []));
 }

@@ -16,7 +16,10 @@ import type { ChatAdapter } from './types';
 export interface AdapterExtras {
   /** Reads scope_settings.ingest_attachments for a server (off when absent). */
   ingestAttachments?: (scopeId: string) => Promise<boolean>;
-  /** The database: Slack deduplicates retried events and commands in processed_events (else in memory). */
+  /**
+   * The database: Slack deduplicates retried events and commands in processed_events (else in memory);
+   * Discord keeps its shard leases there (else it takes none).
+   */
   db?: Db;
 }
 
@@ -70,7 +73,14 @@ export async function createConfiguredAdapters(
   if (here.has('discord')) {
     const { createDiscordAdapter } = await import('./discord/adapter');
     adapters.push(
-      createDiscordAdapter({ config, services, log: log.child({ platform: 'discord' }), ingestAttachments: extras.ingestAttachments }),
+      // The database keeps the shard leases: no two gateway processes open a session on one shard.
+      createDiscordAdapter({
+        config,
+        services,
+        log: log.child({ platform: 'discord' }),
+        ingestAttachments: extras.ingestAttachments,
+        db: extras.db,
+      }),
     );
   }
   if (here.has('slack')) {

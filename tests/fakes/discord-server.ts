@@ -1,15 +1,21 @@
 /**
  * A fake Discord on 127.0.0.1 for driving the real discord.js client: REST under /api/v10 and a
- * gateway WebSocket. It keeps channels, threads and messages, records every REST request and every
- * gateway dispatch for assertions, can inject a 429 on a route, and can drop the socket so the client
- * RESUMEs and gets events replayed.
+ * gateway WebSocket (tests/fakes/discord-gateway.ts). It keeps guilds, channels, threads and messages,
+ * records every REST request and every gateway dispatch for assertions, can inject a 429 on a route, and
+ * can drop the socket so the client RESUMEs and gets events replayed.
+ *
+ * Sharded like Discord: `shards` is what GET /gateway/bot recommends, each IDENTIFY names its shard,
+ * and a guild's events reach only the sessions of the guild's shard (addGuild places a guild on one).
  *
  * Known details of the real thing it reproduces: a 204 carries no JSON content type; paths arrive
  * URL-encoded (reaction emoji); INTERACTION_CREATE needs `authorizing_integration_owners`.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { WebSocketServer } from 'ws';
+import { FakeGateway, shardOf, type Dispatch } from './discord-gateway';
+
+export { PRIVILEGED_INTENTS, shardOf } from './discord-gateway';
 
 const EPOCH = 1420070400000n;
 
@@ -20,6 +26,11 @@ export interface RecordedRequest {
   path: string;
   rawPath: string;
   auth: string | null;
+  /**
+   * Which client sent it, when its API base carries a tag (`http://…/<tag>/api`): lets a test tell
+   * several bot processes apart on one fake (see apiUrlFor).
+   */
+  client: string | null;
   body: any;
   files: { name: string; size: number; type: string; bytes: Buffer }[];
 }
@@ -50,12 +61,6 @@ export interface FakeChannel {
   parent_id?: string;
 }
 
-interface Dispatch {
-  s: number;
-  t: string;
-  d: unknown;
-}
-
 export interface FakeDiscordOptions {
   token?: string;
   applicationId?: string;
@@ -65,10 +70,10 @@ export interface FakeDiscordOptions {
    * application: asking for one closes the gateway with 4014, as Discord does.
    */
   privilegedIntents?: number;
+  /** The shard count GET /gateway/bot recommends (1 by default). */
+  shards?: number;
 }
 
-/** GUILD_MEMBERS | GUILD_PRESENCES | MESSAGE_CONTENT. */
-export const PRIVILEGED_INTENTS = (1 << 1) | (1 << 8) | (1 << 15);
 export const MESSAGE_CONTENT_INTENT = 1 << 15;
 
 export class FakeDiscord {
@@ -85,34 +90,29 @@ export class FakeDiscord {
   readonly guildId = '800000000000000001';
   /** Privileged intents allowed for this application (see FakeDiscordOptions). */
   privilegedIntents: number;
-  /** The intents of every IDENTIFY, in order. */
-  readonly identifyIntents: number[] = [];
+  /** The shard count GET /gateway/bot recommends. */
+  readonly shardCount: number;
+  /** Guilds the bot is in (id → name); the first is `guildId`. */
+  readonly guilds = new Map<string, string>();
   readonly channelId = '810000000000000001';
   readonly requests: RecordedRequest[] = [];
   readonly messages = new Map<string, FakeMessage>();
   readonly channels = new Map<string, FakeChannel>();
-  /** Every dispatch sent (including replays), for assertions. */
-  readonly dispatched: Dispatch[] = [];
   readonly commands = new Map<string, unknown[]>();
-  identifies = 0;
+  /** Every bulk overwrite of the commands (PUT …/commands), by scope: guild id or 'global'. */
+  readonly commandPuts: string[] = [];
   /** After revokeToken(): the bot token is refused with 401, as after a reset in the developer portal. */
   private tokenRevoked = false;
   /** Channels the bot may no longer read (its View Channel / Read Message History was taken away). */
   readonly unreadableChannels = new Set<string>();
   /** Users created as bots by react(…, { bot: true }): reaction user lists mark them so. */
   readonly botUsers = new Set<string>();
-  resumes = 0;
+  /** The gateway: sessions per shard, what they were sent, overlapping sessions. */
+  readonly gateway: FakeGateway;
 
   private server: Server | null = null;
   private wss: WebSocketServer | null = null;
-  private socket: WebSocket | null = null;
-  private seq = 0;
   private idSeq = 0n;
-  private sessionId = 'fake-session-1';
-  /** Dispatches of this session, for replay on RESUME. */
-  private history: Dispatch[] = [];
-  /** Dispatches created while no socket was connected: delivered on RESUME. */
-  private pending: Dispatch[] = [];
   private rateLimits: { match: (method: string, path: string) => boolean; retryAfter: number; remaining: number; global: boolean }[] = [];
   /** Per-route buckets (see limitRoute): requests counted per window, shared by every client of this token. */
   private buckets: {
@@ -125,17 +125,64 @@ export class FakeDiscord {
   /** Every 429 this server answered, with its scope. */
   readonly served429: { path: string; scope: 'user' | 'global' | 'shared' }[] = [];
   private interactionTokens = new Map<string, string>();
+  /** interaction id → the channel it was sent in (where its answers are posted). */
+  private interactionChannels = new Map<string, string>();
   /** channel|nonce → message id, for enforce_nonce. */
   private nonces = new Map<string, string>();
-  /** Replays this many already-delivered events on the next RESUME (at-least-once delivery). */
-  private replayOnResume = 0;
-  private resumedWaiters: (() => void)[] = [];
-
   constructor(opts: FakeDiscordOptions = {}) {
     this.token = opts.token ?? 'fake-bot-token';
     this.applicationId = opts.applicationId ?? '700000000000000001';
     this.privilegedIntents = opts.privilegedIntents ?? 0;
+    this.shardCount = opts.shards ?? 1;
+    this.guilds.set(this.guildId, 'Fake Guild');
     this.channels.set(this.channelId, { id: this.channelId, type: 0, name: 'general', guild_id: this.guildId });
+    // Read when a session identifies: tests change privilegedIntents after construction.
+    this.gateway = new FakeGateway({
+      token: () => this.token,
+      privilegedIntents: () => this.privilegedIntents,
+      gatewayUrl: () => this.gatewayUrl,
+      ready: () => ({ v: 10, user: this.botUser, application: { id: this.applicationId, flags: 0 } }),
+      guildsOn: (shard, count) => [...this.guilds.keys()].filter((g) => shardOf(g, count) === shard).map((g) => this.guildPayload(g)),
+    });
+  }
+
+  /** Every IDENTIFY so far (all shards). */
+  get identifies(): number {
+    return this.gateway.identifies;
+  }
+  get resumes(): number {
+    return this.gateway.resumes;
+  }
+  /** The intents of every IDENTIFY, in order. */
+  get identifyIntents(): number[] {
+    return this.gateway.identifyIntents;
+  }
+  /** Every dispatch sent (including replays), for assertions. */
+  get dispatched(): Dispatch[] {
+    return this.gateway.dispatched;
+  }
+
+  /**
+   * A guild on `shard` (of the fake's shard count) with one text channel: its events reach only the
+   * sessions of that shard.
+   */
+  addGuild(opts: { shard?: number; name?: string } = {}): { guildId: string; channelId: string } {
+    const shard = opts.shard ?? 0;
+    if (shard >= this.shardCount) throw new Error(`the fake has ${this.shardCount} shard(s): no shard ${shard}`);
+    // The shard is the snowflake's timestamp modulo the count: step back to the nearest fitting millisecond.
+    const count = BigInt(this.shardCount);
+    const ms = BigInt(Date.now()) - EPOCH;
+    const fitting = ms - ((((ms - BigInt(shard)) % count) + count) % count);
+    const guildId = ((fitting << 22n) + (this.idSeq++ % 4096n)).toString();
+    this.guilds.set(guildId, opts.name ?? `Guild ${this.guilds.size + 1}`);
+    const channelId = this.snowflake();
+    this.channels.set(channelId, { id: channelId, type: 0, name: 'general', guild_id: guildId });
+    return { guildId, channelId };
+  }
+
+  /** The guild a channel (or thread) belongs to. */
+  guildOf(channelId: string): string {
+    return this.channels.get(channelId)?.guild_id ?? this.guildId;
   }
 
   get port(): number {
@@ -144,11 +191,15 @@ export class FakeDiscord {
   get apiUrl(): string {
     return `http://127.0.0.1:${this.port}/api`;
   }
+  /** The REST base for one of several bot processes: its requests are recorded with `client: tag`. */
+  apiUrlFor(tag: string): string {
+    return `http://127.0.0.1:${this.port}/${tag}/api`;
+  }
   get gatewayUrl(): string {
     return `ws://127.0.0.1:${this.port}/gateway`;
   }
   get connected(): boolean {
-    return this.socket !== null;
+    return this.gateway.connected;
   }
 
   async start(): Promise<void> {
@@ -161,12 +212,13 @@ export class FakeDiscord {
     this.wss = new WebSocketServer({ noServer: true });
     this.server.on('upgrade', (req, sock, head) => {
       if (!req.url?.startsWith('/gateway')) return sock.destroy();
-      this.wss!.handleUpgrade(req, sock, head, (ws) => this.onSocket(ws));
+      this.wss!.handleUpgrade(req, sock, head, (ws) => this.gateway.onSocket(ws));
     });
     await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', () => r()));
   }
 
   async stop(): Promise<void> {
+    this.gateway.closeAll();
     for (const c of this.wss?.clients ?? []) c.terminate();
     this.wss?.close();
     this.server?.closeAllConnections();
@@ -195,13 +247,9 @@ export class FakeDiscord {
     this.buckets.push({ name, match, limit, windowMs, windows: new Map() });
   }
 
-  /** Closes the gateway socket with a resumable code; events dispatched meanwhile are queued. */
+  /** Closes the gateway sockets with a resumable code; events dispatched meanwhile are queued. */
   dropConnection(opts: { replayDelivered?: number } = {}): Promise<void> {
-    this.replayOnResume = opts.replayDelivered ?? 0;
-    const resumed = new Promise<void>((r) => this.resumedWaiters.push(r));
-    this.socket?.close(4000, 'fake: dropped');
-    this.socket = null;
-    return resumed;
+    return this.gateway.dropConnection(opts);
   }
 
   /**
@@ -210,9 +258,7 @@ export class FakeDiscord {
    * dispatched meanwhile are never delivered.
    */
   expireSession(): void {
-    this.sessionId = `expired-${this.sessionId}`;
-    this.socket?.close(4000, 'fake: dropped');
-    this.socket = null;
+    this.gateway.expireSession();
   }
 
   /** The token is reset in the developer portal: every REST call with the old one gets 401 from now on. */
@@ -236,14 +282,16 @@ export class FakeDiscord {
     this.interactionTokens.set(token, id);
     const channelId = opts.channelId ?? this.channelId;
     const ch = this.channels.get(channelId)!;
-    this.dispatch('INTERACTION_CREATE', {
+    const guildId = ch.guild_id;
+    this.interactionChannels.set(id, channelId);
+    this.gateway.dispatch(guildId, 'INTERACTION_CREATE', {
       id,
       application_id: this.applicationId,
       type: 2,
       token,
       version: 1,
       data: { id: `cmd-${name}`, name, type: 1, options, ...(opts.users ? { resolved: { users: opts.users } } : {}) },
-      guild_id: this.guildId,
+      guild_id: guildId,
       channel_id: channelId,
       channel: { ...ch },
       member: {
@@ -259,7 +307,7 @@ export class FakeDiscord {
       locale: 'en-US',
       guild_locale: 'en-US',
       entitlements: [],
-      authorizing_integration_owners: { '0': this.guildId },
+      authorizing_integration_owners: { '0': guildId },
       context: 0,
     });
     return id;
@@ -286,11 +334,11 @@ export class FakeDiscord {
       m.reactions.set(key, set);
       if (opts.bot) this.botUsers.add(userId);
     }
-    this.dispatch('MESSAGE_REACTION_ADD', {
+    this.gateway.dispatch(this.guildOf(channelId), 'MESSAGE_REACTION_ADD', {
       user_id: userId,
       channel_id: channelId,
       message_id: messageId,
-      guild_id: this.guildId,
+      guild_id: this.guildOf(channelId),
       emoji: e,
       burst: opts.burst ?? false,
       type: opts.burst ? 1 : 0,
@@ -309,11 +357,12 @@ export class FakeDiscord {
   unreact(userId: string, messageId: string, emoji: string): void {
     const m = this.messages.get(messageId);
     m?.reactions.get(emoji)?.delete(userId);
-    this.dispatch('MESSAGE_REACTION_REMOVE', {
+    const channelId = m?.channel_id ?? this.channelId;
+    this.gateway.dispatch(this.guildOf(channelId), 'MESSAGE_REACTION_REMOVE', {
       user_id: userId,
-      channel_id: m?.channel_id ?? this.channelId,
+      channel_id: channelId,
       message_id: messageId,
-      guild_id: this.guildId,
+      guild_id: this.guildOf(channelId),
       emoji: { id: null, name: emoji },
       burst: false,
       type: 0,
@@ -338,76 +387,15 @@ export class FakeDiscord {
     return [...this.channels.values()].filter((c) => c.type === 11);
   }
 
-  // ---------- gateway ----------
+  // ---------- gateway payloads ----------
 
-  private dispatch(t: string, d: unknown): void {
-    const ev: Dispatch = { s: ++this.seq, t, d };
-    this.history.push(ev);
-    if (this.socket) this.send(ev);
-    else this.pending.push(ev);
-  }
-
-  private send(ev: Dispatch): void {
-    this.dispatched.push(ev);
-    this.socket?.send(JSON.stringify({ op: 0, s: ev.s, t: ev.t, d: ev.d }));
-  }
-
-  private onSocket(ws: WebSocket): void {
-    ws.send(JSON.stringify({ op: 10, d: { heartbeat_interval: 41_250 } }));
-    ws.on('message', (raw) => {
-      const msg = JSON.parse((raw as Buffer).toString('utf8')) as { op: number; d: any };
-      if (msg.op === 1) ws.send(JSON.stringify({ op: 11 }));
-      else if (msg.op === 2) this.onIdentify(ws, msg.d);
-      else if (msg.op === 6) this.onResume(ws, msg.d);
-    });
-    ws.on('close', () => {
-      if (this.socket === ws) this.socket = null;
-    });
-  }
-
-  private onIdentify(ws: WebSocket, d: { token: string; intents?: number }): void {
-    if (d.token.replace(/^Bot /, '') !== this.token) return ws.close(4004, 'Authentication failed');
-    this.identifyIntents.push(d.intents ?? 0);
-    if ((d.intents ?? 0) & PRIVILEGED_INTENTS & ~this.privilegedIntents) return ws.close(4014, 'Disallowed intent(s).');
-    this.identifies++;
-    this.socket = ws;
-    this.history = [];
-    this.pending = [];
-    this.sessionId = `fake-session-${this.identifies}`;
-    this.dispatch('READY', {
-      v: 10,
-      user: this.botUser,
-      guilds: [{ id: this.guildId, unavailable: true }],
-      session_id: this.sessionId,
-      resume_gateway_url: this.gatewayUrl,
-      application: { id: this.applicationId, flags: 0 },
-      shard: [0, 1],
-    });
-    this.dispatch('GUILD_CREATE', this.guildPayload());
-  }
-
-  private onResume(ws: WebSocket, d: { token: string; session_id: string; seq: number }): void {
-    if (d.session_id !== this.sessionId) {
-      ws.send(JSON.stringify({ op: 9, d: false }));
-      return;
-    }
-    this.resumes++;
-    this.socket = ws;
-    const fromSeq = Math.max(0, d.seq - this.replayOnResume);
-    this.replayOnResume = 0;
-    const replay = this.history.filter((e) => e.s > fromSeq && e.t !== 'READY');
-    this.pending = [];
-    for (const e of replay) this.send(e);
-    this.dispatch('RESUMED', {});
-    for (const w of this.resumedWaiters.splice(0)) w();
-  }
-
-  private guildPayload() {
-    const channels = [...this.channels.values()].filter((c) => c.type !== 11);
-    const threads = [...this.channels.values()].filter((c) => c.type === 11).map((c) => this.channelPayload(c));
+  private guildPayload(guildId: string) {
+    const own = [...this.channels.values()].filter((c) => c.guild_id === guildId);
+    const channels = own.filter((c) => c.type !== 11);
+    const threads = own.filter((c) => c.type === 11).map((c) => this.channelPayload(c));
     return {
-      id: this.guildId,
-      name: 'Fake Guild',
+      id: guildId,
+      name: this.guilds.get(guildId) ?? 'Fake Guild',
       icon: null,
       owner_id: '1',
       unavailable: false,
@@ -425,7 +413,7 @@ export class FakeDiscord {
       soundboard_sounds: [],
       roles: [
         {
-          id: this.guildId,
+          id: guildId,
           name: '@everyone',
           permissions: '2248473465835073',
           position: 0,
@@ -468,7 +456,8 @@ export class FakeDiscord {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://x');
-    const rawPath = url.pathname.replace(/^\/api\/v\d+/, '');
+    const tagged = /^(?:\/([\w-]+))?\/api\/v\d+/.exec(url.pathname);
+    const rawPath = url.pathname.slice(tagged?.[0].length ?? 0);
     const path = decodeURIComponent(rawPath);
     const method = req.method ?? 'GET';
     const chunks: Buffer[] = [];
@@ -489,7 +478,7 @@ export class FakeDiscord {
       body = JSON.parse(buf.toString('utf8'));
     }
     const auth = req.headers.authorization ?? null;
-    const rec: RecordedRequest = { seq: this.requests.length + 1, method, path, rawPath, auth, body, files };
+    const rec: RecordedRequest = { seq: this.requests.length + 1, method, path, rawPath, auth, client: tagged?.[1] ?? null, body, files };
     this.requests.push(rec);
 
     const limit = this.rateLimits.find((l) => l.remaining > 0 && l.match(method, path));
@@ -549,8 +538,9 @@ export class FakeDiscord {
     if (route === 'GET /gateway/bot') {
       return this.json(res, 200, {
         url: this.gatewayUrl,
-        shards: 1,
-        session_start_limit: { total: 1000, remaining: 999, reset_after: 0, max_concurrency: 1 },
+        shards: this.shardCount,
+        // Room for every shard of a process to IDENTIFY at once (discord.js spaces them 5 s apart per bucket).
+        session_start_limit: { total: 1000, remaining: 999, reset_after: 0, max_concurrency: 16 },
       });
     }
     if (route === 'GET /users/@me') return this.json(res, 200, this.botUser);
@@ -563,6 +553,7 @@ export class FakeDiscord {
         ...(m![2] ? { guild_id: m![2] } : {}),
       }));
       this.commands.set(m[2] ?? 'global', list);
+      this.commandPuts.push(m[2] ?? 'global');
       return this.json(res, 200, list);
     }
     if ((m = /^POST \/interactions\/(\d+)\/([^/]+)\/callback$/.exec(route))) {
@@ -663,11 +654,11 @@ export class FakeDiscord {
         id: this.snowflake(),
         type: body.type ?? 11,
         name: body.name,
-        guild_id: this.guildId,
+        guild_id: parent.guild_id,
         parent_id: parent.id,
       };
       this.channels.set(thread.id, thread);
-      this.dispatch('THREAD_CREATE', { ...this.channelPayload(thread), newly_created: true });
+      this.gateway.dispatch(parent.guild_id, 'THREAD_CREATE', { ...this.channelPayload(thread), newly_created: true });
       return this.json(res, 201, this.channelPayload(thread));
     }
     if ((m = /^GET \/channels\/(\d+)$/.exec(route))) {
@@ -685,10 +676,7 @@ export class FakeDiscord {
   }
 
   private interactionChannel(iid: string): string {
-    const ev =
-      this.history.find((e) => e.t === 'INTERACTION_CREATE' && (e.d as { id: string }).id === iid) ??
-      this.dispatched.find((e) => e.t === 'INTERACTION_CREATE' && (e.d as { id: string }).id === iid);
-    return (ev?.d as { channel_id?: string } | undefined)?.channel_id ?? this.channelId;
+    return this.interactionChannels.get(iid) ?? this.channelId;
   }
 
   private createMessage(
@@ -742,7 +730,7 @@ export class FakeDiscord {
     return {
       id: msg.id,
       channel_id: msg.channel_id,
-      guild_id: this.guildId,
+      guild_id: this.guildOf(msg.channel_id),
       type: 0,
       content: msg.content,
       flags: msg.flags,

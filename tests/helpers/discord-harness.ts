@@ -5,9 +5,9 @@ import { silentLogger, type Logger } from '../../src/log';
 import { userKeyOf } from '../../src/core/identity';
 import type { Services } from '../../src/core/services';
 import { RATING_EMOJI } from '../../src/platforms/emoji';
-import { createDiscordAdapter, type DiscordAdapter } from '../../src/platforms/discord/adapter';
+import { createDiscordAdapter, type DiscordAdapter, type DiscordAdapterOptions } from '../../src/platforms/discord/adapter';
 import { startDiscordRestProxy } from '../../src/platforms/discord/rest-proxy';
-import { FakeDiscord, MESSAGE_CONTENT_INTENT } from '../fakes/discord-server';
+import { FakeDiscord, MESSAGE_CONTENT_INTENT, shardOf } from '../fakes/discord-server';
 import { observeRatings, openTestCore, type RatingCall, type TestCore, type TestCoreOptions } from './core';
 import { waitFor } from './wait';
 import type { AdapterHarness, HarnessMessage } from '../platform-contract';
@@ -38,6 +38,16 @@ export interface DiscordHarnessOptions {
   restProxy?: boolean;
   /** The operator turned on the Message Content intent (portal and DISCORD_MESSAGE_CONTENT=on). */
   messageContent?: boolean;
+  /**
+   * Another harness's fake Discord (several gateway processes of one bot): used, not stopped on close.
+   * Its guilds on this process's shards are waited for; commands only when this process leads (shard 0).
+   */
+  fake?: FakeDiscord;
+  /** Sharding settings of this process (DISCORD_SHARD_COUNT, DISCORD_SHARD_IDS, …). */
+  shardConfig?: DiscordAdapterOptions['config'];
+  shardLeaseTiming?: DiscordAdapterOptions['shardLeaseTiming'];
+  /** Tags this process's REST requests in the fake (RecordedRequest.client). */
+  clientTag?: string;
 }
 
 export const discordIdOf = (user: string) =>
@@ -46,12 +56,12 @@ export const discordIdOf = (user: string) =>
 export async function openDiscordHarness(opts: DiscordHarnessOptions = {}): Promise<DiscordHarness> {
   const core = opts.core ?? (await openTestCore(opts.coreOptions));
   const services = observeRatings(core.app.services);
-  const fake = new FakeDiscord({ privilegedIntents: opts.messageContent ? MESSAGE_CONTENT_INTENT : 0 });
-  await fake.start();
+  const fake = opts.fake ?? new FakeDiscord({ privilegedIntents: opts.messageContent ? MESSAGE_CONTENT_INTENT : 0 });
+  if (!opts.fake) await fake.start();
   const proxy = opts.restProxy
     ? await startDiscordRestProxy({ port: 0, host: '127.0.0.1', upstreamApi: fake.apiUrl, log: silentLogger })
     : null;
-  const apiUrl = proxy ? `${proxy.url}/api` : fake.apiUrl;
+  const apiUrl = proxy ? `${proxy.url}/api` : opts.clientTag ? fake.apiUrlFor(opts.clientTag) : fake.apiUrl;
   const makeAdapter = () =>
     createDiscordAdapter({
       config: {
@@ -60,7 +70,11 @@ export async function openDiscordHarness(opts: DiscordHarnessOptions = {}): Prom
         DISCORD_API_URL: apiUrl,
         DISCORD_GUILD_ID: fake.guildId,
         DISCORD_MESSAGE_CONTENT: opts.messageContent ? 'on' : 'off',
+        ...opts.shardConfig,
       },
+      // Shard leases in the test database, as in a deployment.
+      db: core.app.database.db,
+      shardLeaseTiming: opts.shardLeaseTiming,
       services,
       log: opts.log ?? silentLogger,
       clock: opts.clock,
@@ -69,9 +83,12 @@ export async function openDiscordHarness(opts: DiscordHarnessOptions = {}): Prom
     });
   let adapter = makeAdapter();
   const startAdapter = async () => {
+    const puts = fake.commandPuts.length;
     await adapter.start();
-    await waitFor(() => adapter.client.guilds.cache.get(fake.guildId)?.available, 'the guild');
-    await waitFor(() => fake.commands.has(fake.guildId), 'command registration');
+    const plan = adapter.shards.plan!;
+    const ours = [...fake.guilds.keys()].filter((g) => plan.ids.includes(shardOf(g, plan.count)));
+    await waitFor(() => ours.every((g) => adapter.client.guilds.cache.get(g)?.available), 'the guilds of its shards');
+    if (adapter.shards.leader) await waitFor(() => fake.commandPuts.length > puts, 'command registration');
     await waitFor(() => adapter.lastReconcile, 'the reconcile of the new session');
   };
   await startAdapter();
@@ -162,7 +179,7 @@ export async function openDiscordHarness(opts: DiscordHarnessOptions = {}): Prom
       if (proxy && proxy.stats.forwarded < 20)
         throw new Error(`the REST proxy forwarded only ${proxy.stats.forwarded} requests: the bot did not use it`);
       await proxy?.close();
-      await fake.stop();
+      if (!opts.fake) await fake.stop();
       if (!opts.core) await core.close();
     },
   };

@@ -399,6 +399,9 @@ export async function createFakeServices(opts: FakeServicesOptions = {}): Promis
       // One process in these tests: every read-back runs (the shared rule is tested on the real database).
       claimReadBack: async () => 'claimed' as const,
       finishReadBack: async () => {},
+      // One process: every run's display is this one's (the shared rule is tested on the real database).
+      claimRunDisplay: async () => ({ ours: true, over: false, othersExpireInMs: null }),
+      releaseRunDisplay: async () => {},
     },
     idle: async () => {
       while (running.size) await Promise.all([...running]);

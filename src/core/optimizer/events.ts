@@ -51,6 +51,8 @@ export interface RunMetricsView {
   bestPrompt: string | null;
   /** Group runs: each member's predicted score for the best image. */
   bestMemberScores?: Record<string, number>;
+  /** Best and mean predicted score per iteration (absent in events stored before it was added). */
+  scoreHistory?: { iteration: number; best: number; mean: number }[];
 }
 
 export type RunEvent =
@@ -66,7 +68,25 @@ export type RunEvent =
       feedbackDigest: string | null;
       scorerN: number;
     }
-  | { type: 'run.progress'; key: string; runId: string; iteration: number; iterations: number; imagesUsed: number; costUsd: number }
-  | { type: 'run.finished'; key: string; runId: string; metrics: RunMetricsView; stopReason: string }
+  | {
+      type: 'run.progress';
+      key: string;
+      runId: string;
+      iteration: number;
+      iterations: number;
+      imagesUsed: number;
+      costUsd: number;
+      /** Milliseconds the iterations so far took (the progress message's ETA); absent in older events. */
+      elapsedMs?: number;
+    }
+  | {
+      type: 'run.finished';
+      key: string;
+      runId: string;
+      metrics: RunMetricsView;
+      stopReason: string;
+      /** How the run looked for prompts, for its summary (absent in events stored before it was added). */
+      method?: { optimizer: OptimizerKind; feedback: FeedbackSet };
+    }
   | { type: 'run.failed'; key: string; runId: string; message: string; referenceId?: string }
   | { type: 'run.cancelled'; key: string; runId: string; metrics: RunMetricsView | null };

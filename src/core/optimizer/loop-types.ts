@@ -94,6 +94,8 @@ export interface LoopState {
   costUsd: number;
   /** Set when the run is over: completed | patience | budget | no-prompts. */
   stopReason: string | null;
+  /** Wall-clock milliseconds the finished iterations took (the progress message's ETA); absent in older states. */
+  elapsedMs?: number;
 }
 
 export function initialState(params: RunParams): LoopState {

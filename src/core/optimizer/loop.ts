@@ -57,6 +57,7 @@ export async function runIteration(state: LoopState, params: RunParams, deps: Lo
   if (state.stopReason) throw new Error(`run is already over (${state.stopReason})`);
   const { runId, signal } = opts;
   const it = state.iteration;
+  const startedAt = Date.now();
   throwIfAborted(signal);
 
   // 1. Safety: sanitize and moderate every prompt before anything is rendered.
@@ -80,6 +81,7 @@ export async function runIteration(state: LoopState, params: RunParams, deps: Lo
   // 4. Book-keeping: best so far, patience, budget.
   const bestHere = bestCandidate(candidates)?.score ?? null;
   const { next, n } = advanceState(state, params, candidates, { made, costUsd, bestHere });
+  next.elapsedMs = (state.elapsedMs ?? 0) + (Date.now() - startedAt);
 
   // 5. Feedback and the next prompts (not needed when the run ends here).
   const feedbackDigest = next.stopReason ? null : await proposeNext(next, candidates, n, params, deps, opts);
@@ -276,6 +278,7 @@ function iterationEvents(
       iterations: params.iterations,
       imagesUsed: next.imagesUsed,
       costUsd: next.costUsd,
+      elapsedMs: next.elapsedMs,
     },
   ];
 }

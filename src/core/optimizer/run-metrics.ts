@@ -88,5 +88,16 @@ export function computeMetrics(input: MetricsInput): RunMetricsView {
     bestImageId: best?.imageId ?? null,
     bestPrompt: best?.prompt ?? null,
     ...(best?.memberScores && Object.keys(best.memberScores).length > 1 ? { bestMemberScores: best.memberScores } : {}),
+    scoreHistory: scoreHistory(input.candidates),
   };
+}
+
+/** Best and mean score of each iteration's scored candidates, in iteration order (the summary's chart). */
+export function scoreHistory(candidates: Pick<CandidateView, 'iteration' | 'score'>[]): { iteration: number; best: number; mean: number }[] {
+  const byIteration = new Map<number, number[]>();
+  for (const c of candidates)
+    if (c.score !== null && Number.isFinite(c.score)) byIteration.set(c.iteration, [...(byIteration.get(c.iteration) ?? []), c.score]);
+  return [...byIteration.entries()]
+    .sort(([a], [b]) => a - b)
+    .map(([iteration, scores]) => ({ iteration, best: Math.max(...scores), mean: scores.reduce((s, x) => s + x, 0) / scores.length }));
 }

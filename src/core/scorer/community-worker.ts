@@ -1,13 +1,40 @@
-/** Worker-thread entry of `trainOffThread` (community.ts): train once, reply, exit. */
-import { parentPort, threadId } from 'node:worker_threads';
-import { trainCommunityModels, type CommunityWorkerReply, type CommunityWorkerRequest } from './community';
+/**
+ * Worker-thread side of CommunityThread (community-thread.ts): holds the community's ratings and the
+ * global prior's moments for the thread's whole life, applies each message in order, answers requests.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { trainCommunityFromStats } from './community';
+import { CommunityStats } from './community-stats';
+import type { FromCommunityThread, ToCommunityThread } from './community-thread';
 
-parentPort?.once('message', (req: CommunityWorkerRequest) => {
-  let reply: CommunityWorkerReply;
-  try {
-    reply = { ok: true, models: trainCommunityModels(req.users, req.job), threadId };
-  } catch (err) {
-    reply = { ok: false, message: err instanceof Error ? err.message : String(err), stack: err instanceof Error ? err.stack : undefined };
+const stats = new CommunityStats((workerData as { dim: number }).dim);
+/** An update that failed part-way: the moments no longer match the ratings, so every later request fails. */
+let broken: Error | null = null;
+
+function handle(msg: ToCommunityThread): FromCommunityThread | null {
+  switch (msg.kind) {
+    case 'images':
+      msg.ids.forEach((id, i) => stats.setImage(id, msg.vectors.subarray(i * stats.dim, (i + 1) * stats.dim)));
+      return null;
+    case 'people':
+      for (const p of msg.people) stats.setPerson(p);
+      return null;
+    case 'status':
+    case 'fit': {
+      if (broken) throw broken;
+      const models = msg.kind === 'fit' ? trainCommunityFromStats(stats, msg.job) : undefined;
+      return { id: msg.id, ok: true, status: { drift: stats.drift(), users: stats.users, ratings: stats.ratings }, models };
+    }
   }
-  parentPort?.postMessage(reply);
+}
+
+parentPort?.on('message', (msg: ToCommunityThread) => {
+  try {
+    const reply = handle(msg);
+    if (reply) parentPort?.postMessage(reply);
+  } catch (err) {
+    const e = err instanceof Error ? err : new Error(String(err));
+    if (msg.kind === 'status' || msg.kind === 'fit') parentPort?.postMessage({ id: msg.id, ok: false, message: e.message, stack: e.stack });
+    else broken ??= e;
+  }
 });

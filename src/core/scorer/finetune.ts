@@ -77,6 +77,10 @@ export class IncrementalFinetune {
   get hasFactor(): boolean {
     return this.factor !== null;
   }
+  /** False while the fit awaits a recomputation (a new prior or λ without Δ): `delta` is then out of date. */
+  get fitted(): boolean {
+    return !this.stale;
+  }
   get factorKind(): 'dual' | 'primal' | null {
     return this.factor?.kind ?? null;
   }

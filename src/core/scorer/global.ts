@@ -54,6 +54,32 @@ const IMAGE_CV_BUDGET = 200_000;
 /** Below this many distinct images leave-one-image-out says little; GCV is used instead. */
 const IMAGE_CV_MIN_IMAGES = 10;
 
+/**
+ * What the fit reads of the ratings: sums over everyone plus the within-person centered scatter
+ * M = Σ (x−x̄u)(x−x̄u)ᵀ, cross-moment b = Σ (x−x̄u)(y−ȳu) and Σ (y−ȳu)². Built in one pass over packed
+ * ratings here, or kept up to date rating by rating (community-stats.ts).
+ */
+export interface GlobalMoments {
+  readonly dim: number;
+  /** Ratings and people with at least one rating. */
+  readonly N: number;
+  readonly U: number;
+  readonly ySum: number;
+  readonly xSum: Float64Array;
+  /** d×d, both triangles filled. */
+  readonly M: Float64Array;
+  readonly b: Float64Array;
+  readonly yy: number;
+}
+
+/** Leave-one-image-out's view of the ratings: each rating's person, image and centered score. */
+export interface ImageCvRows {
+  readonly rows: readonly { user: number; image: number; yc: number }[];
+  readonly images: { readonly count: number; readonly at: readonly { X: ArrayLike<number>; off: number }[] };
+  /** Each person's mean embedding, indexed like `rows[].user`. */
+  readonly userMeans: readonly ArrayLike<number>[];
+}
+
 export function trainGlobal(users: readonly PackedRatings[], opts: TrainGlobalOptions = {}): GlobalModel {
   const dim = users[0]?.dim ?? 0;
   let N = 0;
@@ -100,9 +126,15 @@ export function trainGlobal(users: readonly PackedRatings[], opts: TrainGlobalOp
     N += u.n;
   }
   for (let a = 0; a < dim; a++) for (let c = 0; c < a; c++) M[c * dim + a] = M[a * dim + c] as number;
+  return solveGlobal({ dim, N, U, ySum, xSum, M, b, yy }, { rows, images, userMeans }, opts);
+}
+
+/** The ridge fit from the moments: one eigendecomposition of M, λ by leave-one-image-out or GCV. */
+export function solveGlobal(m: GlobalMoments, cv: ImageCvRows, opts: TrainGlobalOptions = {}): GlobalModel {
+  const { dim, N, U, b, yy } = m;
   if (N === 0) return emptyGlobal(dim);
 
-  const { values, vectors } = symEig(M, dim);
+  const { values, vectors } = symEig(m.M, dim);
   const beta = new Float64Array(dim); // projections of Xᵀy on the eigenvectors
   for (let k = 0; k < dim; k++) beta[k] = dotAt(vectors, k * dim, b, 0, dim);
   const s = values.map((v) => Math.max(v, 0));
@@ -123,8 +155,8 @@ export function trainGlobal(users: readonly PackedRatings[], opts: TrainGlobalOp
   const dof = Math.max(N - U, 1); // per-person centering spends one degree of freedom each
   let lambda = opts.lambda ?? NaN;
   const grid = opts.lambdaGrid ?? DEFAULT_GLOBAL_LAMBDA_GRID;
-  if (!(lambda > 0) && (opts.lambdaBy ?? 'image') === 'image' && images.count >= IMAGE_CV_MIN_IMAGES) {
-    lambda = leaveImageOutLambda({ s, vectors, beta, dim, grid, rows, images, userMeans });
+  if (!(lambda > 0) && (opts.lambdaBy ?? 'image') === 'image' && cv.images.count >= IMAGE_CV_MIN_IMAGES) {
+    lambda = leaveImageOutLambda({ s, vectors, beta, dim, grid, ...cv });
   }
   if (!(lambda > 0)) {
     let best = Infinity;
@@ -142,9 +174,9 @@ export function trainGlobal(users: readonly PackedRatings[], opts: TrainGlobalOp
     const coef = (beta[k] as number) / ((s[k] as number) + lambda);
     for (let j = 0; j < dim; j++) w[j] = (w[j] as number) + coef * (vectors[k * dim + j] as number);
   }
-  const communityMean = ySum / N;
+  const communityMean = m.ySum / N;
   let wx = 0;
-  for (let j = 0; j < dim; j++) wx += (w[j] as number) * ((xSum[j] as number) / N);
+  for (let j = 0; j < dim; j++) wx += (w[j] as number) * ((m.xSum[j] as number) / N);
   const { rss, df } = rssAt(lambda);
   return {
     dim,
@@ -187,7 +219,7 @@ export function globalLooPredictions(g: GlobalModel, data: PackedRatings): Float
  * Distinct images among the rating rows, by exact equality of their embedding (the same image always
  * has the same vector under one model). Remembers where each image's vector is, not a copy.
  */
-class ImageIndex {
+export class ImageIndex {
   private readonly ids = new Map<string, number>();
   readonly at: { X: ArrayLike<number>; off: number }[] = [];
   private readonly bits = new Float32Array(1);
@@ -238,9 +270,9 @@ function leaveImageOutLambda(a: {
   beta: Float64Array;
   dim: number;
   grid: readonly number[];
-  rows: readonly { user: number; image: number; yc: number }[];
-  images: ImageIndex;
-  userMeans: readonly Float64Array[];
+  rows: ImageCvRows['rows'];
+  images: ImageCvRows['images'];
+  userMeans: ImageCvRows['userMeans'];
 }): number {
   const { s, vectors, beta, dim } = a;
   const groups: number[][] = Array.from({ length: a.images.count }, () => []);

@@ -1,5 +1,6 @@
 /**
- * ScorerService: every person's scorer, in memory, refitted after every rating.
+ * ScorerService: the scorers of the people held in memory, refitted after every rating (which people
+ * are held, and for how long, is the caller's cache: see footprint, snapshot and restore).
  *
  * Memory per stored person: their ratings (n×d float32 + n float64) and an O(d) model. The O(n²)
  * or O(d²) factorization that makes refits incremental lives only for the `hotCapacity` most
@@ -19,6 +20,7 @@ import { emptyGlobal, globalOffset, type GlobalModel } from './global';
 import { knnPredict, DEFAULT_K_GRID } from './knn';
 import { dotAt } from './linalg';
 import { adapt, type MetaParams } from './maml';
+import { BYTES_PER_PERSON_OVERHEAD, BYTES_PER_RATING_OVERHEAD, type PersonSnapshot } from './person-snapshot';
 import { qualityIsStale } from './quality';
 import { nextToRate as activeNextToRate } from './active';
 
@@ -157,6 +159,84 @@ export class ScorerService {
     const s = this.newState(data, prev?.method ?? this.defaultMethod, true);
     this.users.set(userKey, s);
     this.hot.delete(userKey);
+  }
+
+  /** The person's ratings (in row order) and fit, to persist; undefined if not held. */
+  snapshot(userKey: UserKey): PersonSnapshot | undefined {
+    const s = this.users.get(userKey);
+    if (!s) return undefined;
+    const { data, fit } = s;
+    const imageIds = data.ids.slice(0, data.n);
+    // Rows added without an image id cannot be matched with the ledger again: nothing to persist.
+    if (!imageIds.every((id): id is string => id !== null)) return undefined;
+    return {
+      imageIds,
+      scores: Array.from(data.y.subarray(0, data.n)),
+      fit: {
+        method: s.method,
+        lambda: fit.lambda,
+        nAtSelection: fit.nAtSelection,
+        delta: fit.fitted ? Float64Array.from(fit.delta) : null,
+        changed: s.changed,
+        evalN: s.evalN,
+        chosen: s.chosen,
+        quality: s.quality,
+        knnK: s.knnK,
+        noiseVar: s.noiseVar,
+      },
+    };
+  }
+
+  /**
+   * Puts back a person from a snapshot (rows in the snapshot's order, their vectors `X`): with its Δ the
+   * person predicts exactly as when it was taken and the next rating updates from there; without one,
+   * the fit is redone on first use (as after setRatings).
+   */
+  restore(userKey: UserKey, X: readonly ArrayLike<number>[], snap: PersonSnapshot): void {
+    const { imageIds, scores, fit } = snap;
+    if (X.length !== scores.length || imageIds.length !== scores.length)
+      throw new RangeError(`restore: ${X.length} embeddings, ${imageIds.length} ids, ${scores.length} ratings`);
+    for (const y of scores) this.checkScore(y);
+    X.forEach((x) => this.checkVector(x));
+    const data = new RatingStore(this.dim, Math.max(8, X.length));
+    X.forEach((x, i) => data.add(x, scores[i] as number, imageIds[i] ?? null));
+    const s = this.newState(data, fit.method, true);
+    if (fit.delta && fit.delta.length === this.dim + 1) {
+      s.fit.setLambda(fit.lambda, fit.delta);
+      s.fit.nAtSelection = fit.nAtSelection;
+      Object.assign(s, {
+        changed: fit.changed,
+        evalN: fit.evalN,
+        chosen: fit.chosen,
+        quality: fit.quality,
+        knnK: fit.knnK,
+        noiseVar: fit.noiseVar,
+      });
+    }
+    this.users.set(userKey, s);
+    this.hot.delete(userKey);
+  }
+
+  /**
+   * Estimated bytes this person holds now: ratings (n×d float32 + n float64, at capacity), Δ, the
+   * factorization when built (O(n²) or O(d²)), the meta-init adaptation when cached, and the overheads
+   * above. What an LRU of whole people accounts for.
+   */
+  footprint(userKey: UserKey): number {
+    const s = this.users.get(userKey);
+    if (!s) return 0;
+    const p = this.dim + 1;
+    const scratch = s.fit.factorKind === 'primal' ? 2 * p * 8 : 0;
+    const maml = s.maml ? s.maml.w.length * 8 : 0;
+    return (
+      s.data.byteLength +
+      s.fit.delta.byteLength +
+      s.fit.factorBytes +
+      scratch +
+      maml +
+      s.data.n * BYTES_PER_RATING_OVERHEAD +
+      BYTES_PER_PERSON_OVERHEAD
+    );
   }
 
   /** Forgets a person entirely. */

@@ -10,7 +10,8 @@ import { ScorerService } from '../../core/scorer/scorer-service';
 import { emptyGlobal, type GlobalModel } from '../../core/scorer/global';
 import { RatingStore } from '../../core/scorer/data';
 import { IncrementalFinetune, fitFinetuneBatch, selectLambda } from '../../core/scorer/finetune';
-import { trainInline, trainOffThread, type CommunityTrainer } from '../../core/scorer/community';
+import { trainInline, type CommunityTrainer } from '../../core/scorer/community';
+import { trainOffThread } from '../../core/scorer/community-thread';
 import type { PackedRatings } from '../../core/scorer/data';
 
 v8.setFlagsFromString('--expose-gc');

@@ -19,137 +19,17 @@
  * Last stdout line: JSON {empty_ready_s, warm_ready_s, gallery_done_s, empty_ready_cpu_s,
  * warm_ready_cpu_s, runs, image_size, cores, load_1m, empty_ready_runs_s, warm_ready_runs_s,
  * gallery_done_runs_s}.
+ *
+ * `--people N --database-url postgres://…` instead starts against a PostgreSQL database seeded with N
+ * people (their ratings and stored scorer states): time to ready and memory at a large population, see
+ * ./startup-population.ts for its flags and JSON.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs, progress, runMain, UsageError } from '../cli';
-
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const POLL_MS = 50;
-const GALLERY_DONE = 'starter gallery ready';
-
-interface Started {
-  child: ChildProcess;
-  /** Seconds from spawn to the first /readyz 200, and the CPU seconds the process used until then. */
-  ready: Promise<{ s: number; cpu: number | null }>;
-  /** Seconds from spawn to the log's gallery-done line. */
-  galleryDone: Promise<number>;
-  stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
-
-/** Resolves on the first line matching `test`; rejects if the process ends first. */
-function watchLog(child: ChildProcess, t0: number, test: (msg: string) => boolean): Promise<number> {
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      buf += d.toString();
-      const lines = buf.split('\n');
-      buf = lines.pop() ?? '';
-      for (const line of lines) {
-        let msg: string;
-        try {
-          msg = (JSON.parse(line) as { msg?: string }).msg ?? '';
-        } catch {
-          continue;
-        }
-        if (test(msg)) resolve((performance.now() - t0) / 1000);
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`src/main.ts exited (code ${code}) before logging what was awaited`)));
-  });
-}
-
-/**
- * CPU seconds (user + system, all threads) a process has used, from /proc (Linux; null elsewhere). Unlike
- * wall time it barely depends on what else the machine runs: on an idle machine wall time is at most this.
- */
-function cpuSeconds(pid: number | undefined): number | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // utime and stime are fields 14 and 15 of the whole line, in clock ticks (100 per second on Linux).
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return null;
-  }
-}
-
-async function pollReady(
-  url: string,
-  child: ChildProcess,
-  t0: number,
-  timeoutMs: number,
-  stderr: () => string,
-): Promise<{ s: number; cpu: number | null }> {
-  while (performance.now() - t0 < timeoutMs) {
-    if (child.exitCode !== null)
-      throw new Error(`src/main.ts exited with code ${child.exitCode} before it was ready:\n${stderr().slice(-2000)}`);
-    try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
-      await res.arrayBuffer();
-      if (res.status === 200) return { s: (performance.now() - t0) / 1000, cpu: cpuSeconds(child.pid) };
-    } catch {
-      // Not listening yet.
-    }
-    await new Promise((r) => setTimeout(r, POLL_MS));
-  }
-  throw new Error(`not ready within ${timeoutMs / 1000} s`);
-}
-
-async function startMain(dataDir: string, timeoutMs: number, imageSize: number): Promise<Started> {
-  const [port, healthPort] = [await freePort(), await freePort()];
-  // A clean environment: the offline defaults, never this machine's tokens or database settings.
-  const env = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    DATA_DIR: dataDir,
-    PORT: String(port),
-    HEALTH_PORT: String(healthPort),
-    LOG_LEVEL: 'info',
-    ...(imageSize ? { IMAGE_SIZE: String(imageSize) } : {}),
-  };
-  const t0 = performance.now();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let err = '';
-  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  const galleryDone = watchLog(child, t0, (msg) => msg.startsWith(GALLERY_DONE));
-  galleryDone.catch(() => {}); // awaited only on the empty start
-  const ready = pollReady(`http://127.0.0.1:${healthPort}/readyz`, child, t0, timeoutMs, () => err);
-  return {
-    child,
-    ready,
-    galleryDone,
-    stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      await exited;
-    },
-  };
-}
-
-async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      p,
-      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: nothing within ${ms / 1000} s`)), ms))),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+import { startMain, withTimeout } from './startup-process';
+import { populationStartup } from './startup-population';
 
 interface RunResult {
   empty: number;
@@ -197,7 +77,30 @@ function medianOrNull(xs: (number | null)[]): number | null {
 }
 
 async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2), { runs: 5, 'image-size': 0, timeout: 300 });
+  const args = parseArgs(process.argv.slice(2), {
+    runs: 5,
+    'image-size': 0,
+    timeout: 300,
+    people: 0,
+    ratings: 20,
+    groups: 200,
+    'cache-mb': 64,
+    use: 3000,
+    'database-url': '',
+  });
+  if (args.people > 0) {
+    const out = await populationStartup({
+      people: args.people,
+      ratings: args.ratings,
+      groups: args.groups,
+      cacheMb: args['cache-mb'],
+      use: args.use,
+      databaseUrl: args['database-url'],
+      timeoutMs: args.timeout * 1000,
+    });
+    console.log(JSON.stringify({ ...out, cores: availableParallelism(), load_1m: r2(loadavg()[0]!) }));
+    return;
+  }
   const runs = args.runs;
   if (!Number.isInteger(runs) || runs < 1) throw new UsageError(`--runs needs a whole number from 1 (got ${runs})`);
   const timeoutMs = args.timeout * 1000;

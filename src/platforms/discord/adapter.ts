@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import { COMMANDS } from '../../../commands/index';
 import type { Config } from '../../config';
 import type { Services } from '../../core/services';
+import type { Db } from '../../db/connection';
 import {
   DEFAULT_RECONCILE_DAYS,
   processHolder,
@@ -23,8 +24,10 @@ import { createDiscordClient, discordHealth, loginDiscord } from './client';
 import { createCommandHandler } from './commands-handler';
 import { toDiscordCommands } from './commands';
 import { discordOutgoing, PLATFORM, type DiscordContext } from './context';
+import { GatewayShards } from './gateway-shards';
 import { createReactionHandler } from './reaction-handler';
 import { readDiscordReactions } from './reactions';
+import type { LeaseTiming } from './shard-leases';
 
 export { WEBHOOK_CUTOFF_MS } from './commands-handler';
 export { discordRestOptions } from './client';
@@ -39,8 +42,19 @@ export interface DiscordAdapterOptions {
       | 'DISCORD_GUILD_ID'
       | 'REACTION_RECONCILE_DAYS'
       | 'DISCORD_MESSAGE_CONTENT'
+      | 'DISCORD_SHARD_COUNT'
+      | 'DISCORD_SHARD_IDS'
+      | 'DISCORD_GATEWAY_INDEX'
+      | 'DISCORD_GATEWAYS'
     >
   >;
+  /**
+   * The deployment's database: each shard's session is opened only under its lease there
+   * (shard-leases.ts), so two processes never run one shard. Without it (tests, tools) no lease is taken.
+   */
+  db?: Db;
+  /** Lease ttl / renewal / retry periods (tests shorten them). */
+  shardLeaseTiming?: Partial<LeaseTiming>;
   services: Services;
   log: Logger;
   /**
@@ -62,6 +76,8 @@ export interface DiscordAdapter extends ChatAdapter {
   idle(): Promise<void>;
   /** The last finished pass over recent messages' reactions (after each new gateway session). */
   readonly lastReconcile: ReconcileReport | null;
+  /** This process's shards (known once start() decided them). */
+  readonly shards: GatewayShards;
 }
 
 export function createDiscordAdapter(opts: DiscordAdapterOptions): DiscordAdapter {
@@ -82,6 +98,20 @@ export function createDiscordAdapter(opts: DiscordAdapterOptions): DiscordAdapte
     void tracked.finally(() => inFlight.delete(tracked));
   };
 
+  // Who this process is in the shard leases and the shared read-back (unique per adapter instance).
+  const holder = processHolder(PLATFORM);
+  const shards = new GatewayShards({
+    client,
+    token,
+    appId,
+    settings: config,
+    db: opts.db,
+    holder,
+    log,
+    timing: opts.shardLeaseTiming,
+    // Another process may own these shards now: end our sessions before both handle their events.
+    onLost: () => void client.destroy(),
+  });
   const out = discordOutgoing(client, services);
   // Runs are shown from the outbox into their thread, re-attached by id (also after a restart).
   const runDisplay = new RunDisplay({
@@ -90,14 +120,16 @@ export function createDiscordAdapter(opts: DiscordAdapterOptions): DiscordAdapte
     log,
     pollMs: opts.runFeedPollMs,
     conversation: (id, dest) => out.conversation(id, dest.scopeId),
+    // Each gateway shows the runs of the servers on its shards, so two gateways never post one event.
+    shows: (dest) => shards.owns(dest.scopeId),
   });
   const ctx: DiscordContext = { client, services, log, clock, runDisplay, ...out };
   const onCommand = createCommandHandler(ctx);
   const onReaction = createReactionHandler(ctx, { enabled: opts.ingestAttachments, messageContent });
 
   let lastReconcile: ReconcileReport | null = null;
-  // Who this process is when several share the read-back (one pass per platform across them).
-  const readBackHolder = processHolder(PLATFORM);
+  // One read-back pass per platform across every gateway (read_back_passes), whichever shard asked.
+  const readBackHolder = holder;
   const reconciler = reconcileScheduler(async (neededSince) => {
     lastReconcile = await reconcileRecentMessages({
       coordinate: { holder: readBackHolder, neededSince },
@@ -124,6 +156,8 @@ export function createDiscordAdapter(opts: DiscordAdapterOptions): DiscordAdapte
     if (!stopping) guarded('reaction reconcile', reconciler.request());
   });
   client.once(Events.ClientReady, () => {
+    // A deployment-wide chore: done once, by the gateway that runs shard 0.
+    if (!shards.leader) return log.info('discord commands are registered by the gateway process that runs shard 0');
     guarded(
       'command registration',
       registerCommands(client, appId, config.DISCORD_GUILD_ID).then((n) => log.info({ commands: n }, 'discord commands registered')),
@@ -141,16 +175,26 @@ export function createDiscordAdapter(opts: DiscordAdapterOptions): DiscordAdapte
     get lastReconcile() {
       return lastReconcile;
     },
-    health: () => discordHealth(client, state, stopping),
+    shards,
+    health: () => discordHealth(client, state, stopping, shards.problem),
     async start() {
-      if (!(await loginDiscord(client, token, state, log))) return;
+      if (!(await shards.open(() => stopping))) return;
+      if (stopping) return await shards.close();
+      try {
+        if (!(await loginDiscord(client, token, state, log))) return await shards.close();
+      } catch (err) {
+        await shards.close();
+        throw err;
+      }
       runDisplay.start();
-      log.info({ user: client.user?.tag }, 'discord connected');
+      log.info({ user: client.user?.tag, shards: shards.plan?.ids }, 'discord connected');
     },
     async stop() {
       stopping = true;
       await Promise.race([Promise.allSettled([...inFlight, runDisplay.stop()]), new Promise((r) => setTimeout(r, 5000).unref())]);
       await client.destroy();
+      // Only after the sessions are closed: the next holder may connect the moment it is free.
+      await shards.close();
     },
   };
 }

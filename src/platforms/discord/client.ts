@@ -76,9 +76,19 @@ export async function loginDiscord(client: Client, token: string, state: Discord
   return true;
 }
 
-/** Whether the bot is connected and taking work, with a word on why not. */
-export function discordHealth(client: Client, state: DiscordCredentialState, stopping: boolean): { ok: boolean; detail?: string } {
+/**
+ * Whether the bot is connected and taking work, with a word on why not: per shard of this process
+ * (`gateway shard 0 ready 41 ms, shard 2 Resuming`). `shardProblem` is why no session is open yet (a
+ * shard lease another process holds) or may no longer be.
+ */
+export function discordHealth(
+  client: Client,
+  state: DiscordCredentialState,
+  stopping: boolean,
+  shardProblem: string | null = null,
+): { ok: boolean; detail?: string } {
   if (stopping) return { ok: false, detail: 'stopping' };
+  if (shardProblem) return { ok: false, detail: `gateway ${shardProblem}` };
   if (state.tokenRejected) return { ok: false, detail: 'Discord rejected the bot token (401): replace DISCORD_TOKEN and restart' };
   if (state.intentsRefused)
     return {
@@ -87,9 +97,11 @@ export function discordHealth(client: Client, state: DiscordCredentialState, sto
         'Discord refused the Message Content intent (4014): turn it on in the developer portal or set DISCORD_MESSAGE_CONTENT=off, then restart',
     };
   const shards = [...client.ws.shards.values()];
-  if (shards.length > 0 && shards.every((s) => s.status === Status.Ready))
-    return { ok: true, detail: `gateway ready, heartbeat ${client.ws.ping} ms` };
-  return { ok: false, detail: `gateway ${shards.map((s) => Status[s.status]).join(', ') || 'not connected'}` };
+  const each = shards.map((s) => `shard ${s.id} ${s.status === Status.Ready ? `ready ${s.ping} ms` : Status[s.status]}`).join(', ');
+  const expected = Array.isArray(client.options.shards) ? client.options.shards.length : shards.length;
+  if (shards.length > 0 && shards.length >= expected && shards.every((s) => s.status === Status.Ready))
+    return { ok: true, detail: `gateway ready: ${each}` };
+  return { ok: false, detail: `gateway ${each || 'not connected'}` };
 }
 
 /** discord.js rejects login with this when the gateway closes with 4014 (disallowed intents). */

@@ -16,7 +16,6 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import type { Conversation } from '../../../commands/kit/types';
 import type { Services } from '../../core/services';
@@ -24,6 +23,7 @@ import { RunDisplay } from '../run-display';
 import type { ChatAdapter } from '../types';
 import { createCommandHandler, type CommandOutcome } from './commands-handler';
 import { PLATFORM, type PlaygroundContext } from './context';
+import { runtimeAsset } from '../../runtime-files';
 import { botConversations } from './conversations';
 import { EventStream } from './event-stream';
 import { diskFileStore, memoryFileStore, safeFileName } from './files';
@@ -37,8 +37,8 @@ import { CHANNEL_ID, PlaygroundState, type PlaygroundFile } from './state';
 export type { CommandOutcome } from './commands-handler';
 export { personFor, PLAYGROUND_SCOPE } from './context';
 
-const PAGE_PATH = fileURLToPath(new URL('./page.html', import.meta.url));
-const LOGIN_PATH = fileURLToPath(new URL('./login.html', import.meta.url));
+const PAGE_PATH = runtimeAsset('src/platforms/playground/page.html');
+const LOGIN_PATH = runtimeAsset('src/platforms/playground/login.html');
 /** Who a new session acts as until the page switches. */
 const DEFAULT_PERSON = 'alice';
 /** The shortest PLAYGROUND_TOKEN accepted. */

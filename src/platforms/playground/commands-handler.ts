@@ -47,7 +47,7 @@ export function createCommandHandler(ctx: PlaygroundContext): CommandHandler {
       const raw = prepareCommand(
         name,
         (def) => parseOptionText(def, match?.[2] ?? '', (v) => (v.trim() ? personFor(v.replace(/^@/, '')) : undefined)),
-        name || trimmed,
+        trimmed,
       );
       return { name, raw };
     } catch (err) {

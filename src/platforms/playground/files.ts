@@ -70,11 +70,32 @@ export function pngSize(data: Buffer): { width: number; height: number } | null 
   return { width: data.readUInt32BE(16), height: data.readUInt32BE(20) };
 }
 
-/** A file name safe to put in a URL path and a Content-Disposition header. */
+/** Longest file name kept, in characters (an export's name is far shorter). */
+const MAX_FILE_NAME_CHARS = 100;
+
+/**
+ * A file name safe to put in a URL path and a Content-Disposition header: letters of any script,
+ * digits, ".", "_" and "-" (a person named Zoë keeps her ë), never a path or a hidden file.
+ */
 export function safeFileName(name: string): string {
   const cleaned = name
-    .replace(/[^A-Za-z0-9._-]+/g, '_')
-    .replace(/^[._]+/, '')
-    .slice(0, 100);
-  return cleaned || 'file';
+    .normalize('NFC')
+    .replace(/[^\p{L}\p{N}._-]+/gu, '_')
+    .replace(/^[._]+/, '');
+  // By code point, so a letter outside the BMP is never cut in half.
+  return Array.from(cleaned).slice(0, MAX_FILE_NAME_CHARS).join('') || 'file';
+}
+
+/**
+ * The Content-Disposition of a served file. A name that is not plain ASCII goes in `filename*`
+ * (RFC 6266, UTF-8), with an ASCII stand-in (accents dropped) in `filename` for older clients.
+ */
+export function contentDisposition(disposition: 'inline' | 'attachment', name: string): string {
+  const safe = safeFileName(name);
+  const ascii = safe
+    .normalize('NFD')
+    .replace(/\p{M}+/gu, '')
+    .replace(/[^A-Za-z0-9._-]+/g, '_');
+  if (ascii === safe) return `${disposition}; filename="${safe}"`;
+  return `${disposition}; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(safe)}`;
 }

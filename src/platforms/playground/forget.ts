@@ -17,6 +17,7 @@
  * commands and the answers to them as transient messages (shown, never written), see `isForgotten`.
  */
 import type { Logger } from 'pino';
+import { RUN_TITLE_PROMPT_CHARS } from '../../../commands/optimize';
 import { isForgottenError } from '../../core/errors';
 import type { PersonRef } from '../../core/identity';
 import type { ForgottenPerson } from '../../core/privacy';
@@ -72,7 +73,7 @@ export function forgetInState(state: PlaygroundState, p: ForgottenPerson): { mes
   const playgroundId = p.person.platform === 'playground' ? p.person.userId : undefined;
   const runIds = new Set(p.runIds);
   const imageIds = new Set(p.imageIds);
-  // A whole prompt as whole words; a long one also by its first 90 characters (cut mid-word maybe).
+  // A whole prompt as whole words; a long one also by the start a thread title quotes (cut mid-word maybe).
   const whole = p.prompts
     .map(normalize)
     .filter(Boolean)
@@ -123,8 +124,8 @@ export function forgetInState(state: PlaygroundState, p: ForgottenPerson): { mes
   return { messages: [...gone], threads: [...threads], files };
 }
 
-/** Thread titles quote the first 90 characters of a prompt: matching on a prefix finds those too. */
-const PROMPT_PREFIX = 90;
+/** Thread titles quote the start of a prompt: matching on that prefix finds those too. */
+const PROMPT_PREFIX = RUN_TITLE_PROMPT_CHARS;
 
 /** Letters and digits only, lower case, single spaces: markdown, quotes and emoji do not hide a quote. */
 function normalize(text: string): string {

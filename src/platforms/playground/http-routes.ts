@@ -9,11 +9,13 @@
  *   POST /api/session      {person}         who this session acts as (opens a session on loopback)
  *   GET  /events                            SSE: `snapshot` {person, name, messages, threads} (again
  *                                           after a switch), then `message` / `thread` — only what
- *                                           the session's person may see
+ *                                           the session's person may see; a person's first visit
+ *                                           adds their welcome message first (welcome.ts)
  *   POST /api/command      {text}           runs as the session's person: 200 ran, 422 refused
  *                                           before running (nothing stored), 400 malformed
  *   POST /api/rate         {messageId, score: 1–10 | null}   a click: a vote with its event time
  *   GET  /api/commands, /api/backends, /images/:id.png, /files/:id/:name (private files: owner only)
+ *   GET  /favicon.svg, /favicon.ico     the tab icon (no session needed)
  * POSTs need `Content-Type: application/json`; all but `GET /`, `POST /api/login` and (on
  * loopback) `POST /api/session` need the session cookie (session-routes.ts).
  */
@@ -23,12 +25,14 @@ import { isUserError } from '../../core/errors';
 import { describeFailure } from '../dispatch';
 import type { CommandHandler } from './commands-handler';
 import { personFor, type PlaygroundContext } from './context';
-import { FILE_ID, safeFileName } from './files';
+import { FAVICON_PATHS, FAVICON_SVG } from './favicon';
+import { contentDisposition, FILE_ID } from './files';
 import type { RateClick } from './rating-clicks';
 import { json, send } from './responses';
 import { crossOriginReason, HttpError, readJsonObject, requireJson, type Session } from './security';
 import { authorized, sessionRoutes, type SessionContext } from './session-routes';
 import { visibleTo } from './state';
+import { createWelcome, type Welcome } from './welcome';
 
 const IMAGE_ID = /^[0-9a-f]{16,64}$/;
 const MESSAGE_ID = /^m[0-9a-z]{1,20}$/;
@@ -60,11 +64,15 @@ function checkRequest(ctx: HttpContext, req: IncomingMessage): { method: string;
 }
 
 /** Route ("METHOD /path") → handler, for the routes of a logged-in session. */
-function apiRoutes(ctx: HttpContext): Record<string, SessionRoute> {
+function apiRoutes(ctx: HttpContext, welcome: Welcome): Record<string, SessionRoute> {
   return {
     'GET /api/session': (_req, res, session) =>
       json(res, 200, { person: session.person, name: personFor(session.person).displayName, loginRequired: Boolean(ctx.token) }),
-    'GET /events': (req, res, session) => ctx.events.open(req, res, session),
+    'GET /events': async (req, res, session) => {
+      // Before the snapshot, so a first visit opens on the welcome.
+      await welcome(session.person);
+      ctx.events.open(req, res, session);
+    },
     'GET /api/commands': (_req, res) =>
       json(
         res,
@@ -124,20 +132,29 @@ async function fileRoute(ctx: HttpContext, res: ServerResponse, pathname: string
   // Only PNGs render inline; anything else (a JSON export) is a download, never rendered by the page's origin.
   const inline = file.contentType === 'image/png';
   res.setHeader('cache-control', shownIn.ephemeralFor ? 'private, no-store' : 'private, max-age=31536000, immutable');
-  res.setHeader('content-disposition', `${inline ? 'inline' : 'attachment'}; filename="${safeFileName(file.name)}"`);
+  res.setHeader('content-disposition', contentDisposition(inline ? 'inline' : 'attachment', file.name));
   send(res, 200, bytes, inline ? 'image/png' : 'application/octet-stream');
+}
+
+/** GET /favicon.svg, /favicon.ico — the same SVG (browsers take an SVG from either address). */
+function faviconRoute(res: ServerResponse): void {
+  res.setHeader('cache-control', 'public, max-age=86400');
+  send(res, 200, FAVICON_SVG, 'image/svg+xml');
 }
 
 /** The request handler the HTTP server calls: routes a request and answers whatever went wrong. */
 export function createRouter(ctx: HttpContext): (req: IncomingMessage, res: ServerResponse) => void {
-  const open = new Map(Object.entries(sessionRoutes(ctx)));
-  const api = new Map(Object.entries(apiRoutes(ctx)));
+  const welcome = createWelcome(ctx);
+  const open = new Map(Object.entries(sessionRoutes(ctx, welcome)));
+  const api = new Map(Object.entries(apiRoutes(ctx, welcome)));
   const knownPaths = new Set([...open.keys(), ...api.keys()].map((r) => r.slice(r.indexOf(' ') + 1)));
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const { method, url, route } = checkRequest(ctx, req);
     const openRoute = open.get(route);
     if (openRoute) return openRoute(req, res);
+    // The tab icon is the login page's too: served before any session.
+    if (method === 'GET' && FAVICON_PATHS.has(url.pathname)) return faviconRoute(res);
     // Anything else, even a path that does not exist, is for a logged-in session only.
     const session = authorized(ctx, req);
     const apiRoute = api.get(route);

@@ -19,6 +19,7 @@ import {
   type Session,
   type SessionStore,
 } from './security';
+import type { Welcome } from './welcome';
 
 /** A wrong token is answered after this delay (guessing is slow; a person does not notice). */
 const LOGIN_FAILURE_DELAY_MS = 300;
@@ -71,7 +72,7 @@ function sessionOrNew(ctx: SessionContext, req: IncomingMessage, res: ServerResp
 }
 
 /** Route ("METHOD /path") → handler, for the routes that need no logged-in session. */
-export function sessionRoutes(ctx: SessionContext): Record<string, OpenRoute> {
+export function sessionRoutes(ctx: SessionContext, welcome: Welcome): Record<string, OpenRoute> {
   return {
     'GET /': (req, res) => {
       const s = sessionOrNew(ctx, req, res);
@@ -112,6 +113,8 @@ export function sessionRoutes(ctx: SessionContext): Record<string, OpenRoute> {
       if (!person) throw new HttpError(400, 'person must be 1–32 letters, digits, "-" or "_"');
       const s = sessionOrNew(ctx, req, res);
       if (!s?.loggedIn) throw new HttpError(401, 'log in first: open the playground page and enter PLAYGROUND_TOKEN');
+      // A person acted as for the first time is welcomed in the snapshot the switch sends.
+      await welcome(person);
       ctx.events.switchPerson(s, person);
       json(res, 200, { person: s.person, name: personFor(s.person).displayName });
     },

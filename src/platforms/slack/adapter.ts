@@ -67,6 +67,8 @@ export interface SlackAdapterOptions {
   socketGapReconcileMs?: number;
   /** How often the run display reads the outbox feed (ms). */
   runFeedPollMs?: number;
+  /** How long the run display's claim on a run lasts without renewal (RunDisplayOptions.claimLeaseMs). */
+  runDisplayLeaseMs?: number;
   /** processed_events pruning (with `db`): rows older than `days` (7) go at start and every `everyMs` (daily). */
   pruneProcessedEvents?: { days?: number; everyMs?: number };
 }
@@ -113,6 +115,7 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
     services,
     log,
     pollMs: opts.runFeedPollMs,
+    claimLeaseMs: opts.runDisplayLeaseMs,
     // A stored id is `C123` or `C123/1700000000.000100` (a thread). The run's notice goes to the
     // command's channel after its thread was opened: history from there on.
     conversation: (id, dest) => {

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { COMMANDS } from '../../../commands/index';
 import type { CommandDefinition } from '../../../commands/types';
 import { SLACK_EVENTS_PATH } from './context';
+import { PACKAGE_ROOT } from '../../runtime-files';
 
 /** What the app calls, and why: nothing more (least privilege). */
 export const SLACK_BOT_SCOPES = [
@@ -92,7 +93,7 @@ function slashCommand(c: CommandDefinition, url: string | undefined, q: (s: stri
   ];
 }
 
-export const MANIFEST_PATH = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../deploy/slack-manifest.yml');
+export const MANIFEST_PATH = path.join(PACKAGE_ROOT, 'deploy/slack-manifest.yml');
 
 function main(argv: string[]): void {
   const arg = (flag: string) => {

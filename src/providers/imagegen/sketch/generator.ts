@@ -6,6 +6,7 @@
  */
 import type { GenerateOptions, GeneratedImage, ImageGenerator } from '../../../core/ports';
 import { CancelledError } from '../../../core/errors';
+import { undrawnWordsNote } from './limits';
 import { parseSketchPrompt } from './parse';
 import { renderSketch } from './render';
 
@@ -31,6 +32,11 @@ export class SketchGenerator implements ImageGenerator {
     const bytes = await renderSketch(parseSketchPrompt(prompt), { seed, size: opts.size ?? this.defaultSize });
     if (opts.signal?.aborted) throw new CancelledError();
     return { bytes, generator: this.name, model: this.model, seed, costUsd: 0 };
+  }
+
+  /** Names the prompt's words this stand-in does not draw (see limits.ts). */
+  describeLimits(prompt: string): string | undefined {
+    return undrawnWordsNote(prompt);
   }
 
   describe(): string {

@@ -8,14 +8,25 @@
  */
 import { clamp, hueWarmth } from './color';
 import { buildPalette } from './palette';
-import { type Composition, type Lighting, type Medium, type SceneSpec, type Subject, hashWords } from './scene';
-import { COLOR_HUES, COMPOSITION_WORDS, MEDIUM_WORDS, MOODS, PHRASES, STOP_WORDS, SUBJECT_WORDS } from './vocabulary';
+import { type Composition, type Lighting, type Medium, type Prop, type SceneSpec, type Subject, hashWords } from './scene';
+import {
+  COLOR_HUES,
+  COMPOSITION_WORDS,
+  MEDIUM_WORDS,
+  MOODS,
+  PHRASES,
+  PROP_SETTINGS,
+  PROP_WORDS,
+  STOP_WORDS,
+  SUBJECT_WORDS,
+} from './vocabulary';
 
 /** What the words say on their own, before defaults, clamping and the hash-derived nudges. */
 interface WordReading {
   colorWords: string[];
   moodWords: string[];
   subjects: Subject[];
+  props: Prop[];
   unknownWords: string[];
   composition: Composition | undefined;
   medium: Medium | undefined;
@@ -93,6 +104,11 @@ function readWord(r: WordReading, w: string): void {
     if (!r.subjects.includes(subj)) r.subjects.push(subj);
     known = true;
   }
+  const prop = PROP_WORDS[w];
+  if (prop) {
+    if (!r.props.includes(prop)) r.props.push(prop);
+    known = true;
+  }
   const comp = COMPOSITION_WORDS[w];
   // "portrait" only means centered when nothing else chose the composition.
   if (comp && !(comp === 'centered' && w === 'portrait' && r.composition)) {
@@ -112,6 +128,7 @@ function readWords(words: string[]): WordReading {
     colorWords: [],
     moodWords: [],
     subjects: [],
+    props: [],
     unknownWords: [],
     composition: undefined,
     medium: undefined,
@@ -123,6 +140,10 @@ function readWords(words: string[]): WordReading {
     bluehour: false,
   };
   for (const w of words) readWord(r, w);
+  for (const prop of r.props) {
+    const setting = PROP_SETTINGS[prop];
+    if (setting && !r.subjects.includes(setting)) r.subjects.push(setting);
+  }
   // A sketch of a "sketch" prompt is ink; "gold"/"golden" alone are colors, not lighting.
   if (r.subjects.includes('stars') && !r.lighting) r.lighting = 'night';
   if (r.subjects.includes('moon') && !r.lighting) r.lighting = 'night';
@@ -197,7 +218,8 @@ export function parseSketchPrompt(prompt: string): SceneSpec {
 
   const subjects = r.subjects;
   const subjectsExplicit = subjects.length > 0;
-  if (!subjectsExplicit) subjects.push(...FALLBACK_SUBJECTS[Math.floor(v(3) * FALLBACK_SUBJECTS.length)]!);
+  // A named cat or house stands on plain ground: scenery picked from the hash would upstage it.
+  if (!subjectsExplicit && !r.props.length) subjects.push(...FALLBACK_SUBJECTS[Math.floor(v(3) * FALLBACK_SUBJECTS.length)]!);
   const composition = r.composition ?? (subjects.includes('figure') ? 'centered' : 'balanced');
   const medium = r.medium ?? 'flat';
   const { colorWords, warmth, brightness, saturation } = r;
@@ -215,6 +237,7 @@ export function parseSketchPrompt(prompt: string): SceneSpec {
     composition,
     medium,
     subjects,
+    props: r.props,
     subjectsExplicit,
     horizon: horizonFor(subjects, v),
     unknownWords: r.unknownWords,

@@ -7,6 +7,12 @@ import { createHash } from 'node:crypto';
 
 export type Subject =
   'mountains' | 'sea' | 'city' | 'forest' | 'figure' | 'abstract' | 'sun' | 'moon' | 'flowers' | 'stars' | 'clouds' | 'desert';
+/**
+ * Things and animals a prompt names, each drawn as a silhouette in front of the scene. Kept apart
+ * from `subjects` (the scenery the evaluations' judge reads) so naming a cat never changes what the
+ * judge sees of a landscape.
+ */
+export type Prop = 'boat' | 'lighthouse' | 'house' | 'tree' | 'cat' | 'dog' | 'bird' | 'horse' | 'fish';
 export type Composition = 'centered' | 'symmetric' | 'minimal' | 'busy' | 'balanced';
 export type Medium = 'flat' | 'watercolor' | 'ink' | 'pixel' | 'oil';
 export type Lighting = 'day' | 'golden' | 'night' | 'neon' | 'overcast' | 'dawn';
@@ -36,6 +42,8 @@ export interface SceneSpec {
   composition: Composition;
   medium: Medium;
   subjects: Subject[];
+  /** Things and animals named in the prompt, drawn as silhouettes (first named = the main one). */
+  props: Prop[];
   /** Whether the subjects were named in the prompt (false = picked from the word hash). */
   subjectsExplicit: boolean;
   /** Horizon height as a fraction of the image from the top. */

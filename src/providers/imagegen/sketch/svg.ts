@@ -1,5 +1,5 @@
 /**
- * Composes a scene's SVG from the painters, back to front: sky, land, subjects, marks, then the ink
+ * Composes a scene's SVG from the painters, back to front: sky, land, subjects, props, marks, then the ink
  * medium's color filter and hatching. No <text> elements are ever emitted, so system fonts are never
  * needed (fast and reproducible).
  */
@@ -11,6 +11,7 @@ import { desertLayer, groundLayer, mountainsLayer, neonGrid, seaLayer } from './
 import { cityLayer } from './paint/city';
 import { flowersLayer, forestLayer } from './paint/plants';
 import { abstractLayer, detailMarks, figureLayer } from './paint/overlays';
+import { propsLayer } from './paint/props';
 
 /** Builds the scene's SVG (viewBox 1000×1000, no text). Exposed for debugging and tests. */
 export function buildSketchSvg(spec: SceneSpec, seed: number, size: number): string {
@@ -49,6 +50,7 @@ export function buildSketchSvg(spec: SceneSpec, seed: number, size: number): str
   }
   if (has('abstract')) parts.push(abstractLayer(c));
   if (has('figure')) parts.push(figureLayer(c));
+  parts.push(propsLayer(c));
   parts.push(detailMarks(c));
 
   let body = parts.join('');

@@ -3,7 +3,7 @@
  * words with how they nudge the scene, subject, composition and medium words, and the filler words
  * that are neither understood nor counted as unknown.
  */
-import type { Composition, Hsl, Lighting, Medium, Subject } from './scene';
+import type { Composition, Hsl, Lighting, Medium, Prop, Subject } from './scene';
 
 export const COLOR_HUES: Record<string, Hsl> = {
   red: { h: 2, s: 0.8, l: 0.48 },
@@ -117,6 +117,10 @@ export const SUBJECT_WORDS: Record<string, Subject> = {
   harbor: 'sea',
   river: 'sea',
   seascape: 'sea',
+  water: 'sea',
+  pond: 'sea',
+  bay: 'sea',
+  shore: 'sea',
   city: 'city',
   skyline: 'city',
   town: 'city',
@@ -127,7 +131,6 @@ export const SUBJECT_WORDS: Record<string, Subject> = {
   metropolis: 'city',
   forest: 'forest',
   trees: 'forest',
-  tree: 'forest',
   woods: 'forest',
   jungle: 'forest',
   pines: 'forest',
@@ -171,6 +174,64 @@ export const SUBJECT_WORDS: Record<string, Subject> = {
   sand: 'desert',
   canyon: 'desert',
 };
+
+/** Things and animals drawn as silhouettes (a harbor is the sea *with* boats). */
+export const PROP_WORDS: Record<string, Prop> = {
+  boat: 'boat',
+  boats: 'boat',
+  ship: 'boat',
+  ships: 'boat',
+  sailboat: 'boat',
+  sailboats: 'boat',
+  yacht: 'boat',
+  sail: 'boat',
+  harbor: 'boat',
+  harbour: 'boat',
+  marina: 'boat',
+  port: 'boat',
+  lighthouse: 'lighthouse',
+  lighthouses: 'lighthouse',
+  house: 'house',
+  houses: 'house',
+  home: 'house',
+  cottage: 'house',
+  cabin: 'house',
+  hut: 'house',
+  barn: 'house',
+  farmhouse: 'house',
+  village: 'house',
+  tree: 'tree',
+  oak: 'tree',
+  willow: 'tree',
+  cat: 'cat',
+  cats: 'cat',
+  kitten: 'cat',
+  kitty: 'cat',
+  dog: 'dog',
+  dogs: 'dog',
+  puppy: 'dog',
+  hound: 'dog',
+  bird: 'bird',
+  birds: 'bird',
+  gull: 'bird',
+  gulls: 'bird',
+  seagull: 'bird',
+  seagulls: 'bird',
+  crow: 'bird',
+  sparrow: 'bird',
+  swallow: 'bird',
+  eagle: 'bird',
+  horse: 'horse',
+  horses: 'horse',
+  pony: 'horse',
+  stallion: 'horse',
+  fish: 'fish',
+  koi: 'fish',
+  goldfish: 'fish',
+};
+
+/** Props that only make sense somewhere: boats, lighthouses and fish bring the sea with them. */
+export const PROP_SETTINGS: Partial<Record<Prop, Subject>> = { boat: 'sea', lighthouse: 'sea', fish: 'sea' };
 
 export const COMPOSITION_WORDS: Record<string, Composition> = {
   centered: 'centered',

@@ -1,0 +1,314 @@
+/**
+ * The people whose scorers this process holds in memory, and how they get there and leave.
+ *
+ * Nobody is loaded at startup: a person comes in on first use (a refit asked for by a rating, a
+ * notification or a version check before a prediction). Coming in, their compact state (./scorer-state-store)
+ * is read when one was stored for this embedder: at the ledger's current version it is the whole fit,
+ * otherwise the ratings since are applied to it as a diff; without one (or with an unusable one: an image
+ * since deleted) every rating is replayed. A refit then diffs the ledger's ratings against what the
+ * scorer holds (`held`) and applies rank-one updates.
+ *
+ * Memory is bounded by a byte budget (ScorerCache): past it, the least recently used people not in use
+ * (no refit running, not pinned by a prediction) are dropped, their state written first when it changed
+ * since it was last stored. States are written by the refit that settles a person, at most once per
+ * `writeIntervalMs` per person (a burst of ratings writes once), and on eviction.
+ */
+import { and, eq } from 'drizzle-orm';
+import type { Logger } from 'pino';
+import type { Db } from '../db/connection';
+import { scorerModels } from '../db/schema';
+import type { EmbeddingService } from './embeddings';
+import type { UserKey } from './identity';
+import { NO_VERSION, type RatingLedger } from './ratings';
+import { ScorerCache } from './scorer-cache';
+import { deleteScorerStates, loadScorerState, saveScorerState, type StoredScorerState } from './scorer-state-store';
+import type { ScorerService } from './scorer/scorer-service';
+
+export interface ResidentScorersDeps {
+  db: Db;
+  ledger: RatingLedger;
+  embeddings: EmbeddingService;
+  scorer: ScorerService;
+  log: Logger;
+  /** Memory budget of the people held (bytes, as ScorerService.footprint estimates them). */
+  cacheBytes: number;
+  /** At most one state write per person per this many ms (0: at every settled refit). */
+  writeIntervalMs: number;
+  /** Version of the community models in use; null when it means nothing to another process. */
+  communityVersion: () => number | null;
+  /** True while the person has a refit running or pending: never evicted then. */
+  refitting: (userKey: UserKey) => boolean;
+  /** Called when a refit finds the person without ratings or rating events (forgotten, or never rated). */
+  forgotten?: (userKey: UserKey) => void;
+}
+
+/** How a person came into memory on their last load (tests and diagnostics). */
+export type LoadedFrom = 'state' | 'state+diff' | 'ratings';
+
+export class ResidentScorers {
+  /** What each person's scorer currently holds: imageId → score. Mirrors the ScorerService. */
+  private readonly held = new Map<UserKey, Map<string, number>>();
+  /** The ledger version (RatingLedger.versions) each person's scorer was fitted at. */
+  private readonly versions = new Map<UserKey, string>();
+  private readonly cache: ScorerCache;
+  private readonly pins = new Map<UserKey, number>();
+  /** People whose scorer changed since their state was last written, with the timer that will write it. */
+  private readonly dirty = new Map<UserKey, NodeJS.Timeout | null>();
+  private readonly lastWrite = new Map<UserKey, number>();
+  /** The community version of the state last stored (or loaded) per person: a fit redone since is worth storing. */
+  private readonly storedCommunity = new Map<UserKey, number | null>();
+  /** Per person, the last write in flight: writes of one person land in the order they were taken. */
+  private readonly writes = new Map<UserKey, Promise<void>>();
+  readonly loadedFrom = new Map<UserKey, LoadedFrom>();
+  private stateWrites = 0;
+  private stopped = false;
+
+  constructor(private readonly deps: ResidentScorersDeps) {
+    this.cache = new ScorerCache(deps.cacheBytes);
+  }
+
+  private get modelId(): string {
+    return this.deps.scorer.modelId;
+  }
+
+  /** The ledger version the person's scorer was fitted at; undefined when not held. */
+  versionOf(userKey: UserKey): string | undefined {
+    return this.versions.get(userKey);
+  }
+
+  people(): UserKey[] {
+    return [...new Set([...this.held.keys(), ...this.versions.keys()])];
+  }
+
+  stats(): { people: number; usedBytes: number; budgetBytes: number; stateWrites: number } {
+    const { size, usedBytes, budgetBytes } = this.cache;
+    return { people: size, usedBytes, budgetBytes, stateWrites: this.stateWrites };
+  }
+
+  /** Keeps the person in memory until the returned release is called (a prediction in progress). */
+  pin(userKey: UserKey): () => void {
+    this.pins.set(userKey, (this.pins.get(userKey) ?? 0) + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const n = (this.pins.get(userKey) ?? 1) - 1;
+      if (n > 0) this.pins.set(userKey, n);
+      else this.pins.delete(userKey);
+      // Used under a newer community prior than its stored state's: the fit redone for this use is stored.
+      const community = this.deps.communityVersion();
+      if (this.held.has(userKey) && community !== null && this.storedCommunity.get(userKey) !== community) this.markDirty(userKey);
+      this.touch(userKey);
+    };
+  }
+
+  /**
+   * Brings one person's scorer in line with the ledger (loading them first when not held) by applying
+   * only the difference. Returns how many ratings the person has.
+   */
+  async refit(userKey: UserKey): Promise<number> {
+    // The version first, then the ratings: the ratings read are at least that version, never older.
+    const version = (await this.deps.ledger.versions([userKey])).get(userKey) ?? NO_VERSION;
+    // Nothing changed since the last fit (e.g. the notification of a change this process already refitted for).
+    if (this.versions.get(userKey) === version) return this.held.get(userKey)?.size ?? 0;
+    if (!this.held.has(userKey) && (await this.restore(userKey, version))) {
+      this.versions.set(userKey, version);
+      this.touch(userKey);
+      return this.held.get(userKey)?.size ?? 0;
+    }
+    const rows = await this.deps.ledger.listRatings(userKey);
+    const want = new Map(rows.map((r) => [r.imageId, r.score]));
+    const have = this.held.get(userKey) ?? new Map<string, number>();
+    if (!this.held.has(userKey)) this.loadedFrom.set(userKey, 'ratings');
+    const toAdd = [...want].filter(([id, s]) => have.get(id) !== s);
+    const toRemove = [...have.keys()].filter((id) => !want.has(id));
+    if (toAdd.length > 0 || toRemove.length > 0) await this.apply(userKey, have, toAdd, toRemove);
+    if (want.size === 0 && version === NO_VERSION) {
+      // Never rated, or forgotten (a forget deletes ratings and events and announces the person).
+      this.forget(userKey);
+      this.deps.forgotten?.(userKey);
+      return 0;
+    }
+    this.versions.set(userKey, version);
+    if (toAdd.length > 0 || toRemove.length > 0) this.markDirty(userKey);
+    this.touch(userKey);
+    return want.size;
+  }
+
+  private async apply(userKey: UserKey, have: Map<string, number>, toAdd: [string, number][], toRemove: string[]): Promise<void> {
+    const { scorer } = this.deps;
+    const vectors = await this.deps.embeddings.embed(toAdd.map(([id]) => id));
+    for (const id of toRemove) {
+      scorer.removeRating(userKey, id);
+      have.delete(id);
+    }
+    for (const [id, score] of toAdd) {
+      scorer.addRating(userKey, vectors.get(id)!, score, { imageId: id, modelId: this.modelId });
+      have.set(id, score);
+    }
+    if (have.size === 0) {
+      this.held.delete(userKey);
+      scorer.deleteUser(userKey);
+      this.cancelWrite(userKey);
+      await this.deps.db.delete(scorerModels).where(and(eq(scorerModels.userKey, userKey), eq(scorerModels.model, this.modelId)));
+      await deleteScorerStates(this.deps.db, [userKey]);
+    } else {
+      this.held.set(userKey, have);
+      await this.saveSummary(userKey);
+    }
+  }
+
+  /**
+   * Puts the person's stored state into the scorer and `held`. True when it is at `version` (nothing
+   * left to apply); false when the ratings since must still be diffed in (or there was no usable state).
+   */
+  private async restore(userKey: UserKey, version: string): Promise<boolean> {
+    // Evicted a moment ago: its state may still be on its way to the database.
+    await this.writes.get(userKey);
+    const stored = await loadScorerState(this.deps.db, userKey, this.modelId).catch((err: unknown) => {
+      this.deps.log.warn({ err, userKey }, 'could not read the stored scorer state; refitting from the ratings');
+      return null;
+    });
+    if (!stored) return false;
+    const { snapshot } = stored;
+    // An image deleted since (a forget of its owner) has no vector any more: replay the ratings instead.
+    const vectors = await this.deps.embeddings.embed(snapshot.imageIds).catch(() => null);
+    if (!vectors || snapshot.imageIds.some((id) => vectors.get(id)?.length !== this.deps.scorer.dim)) return false;
+    const community = this.deps.communityVersion();
+    const fitUsable = community !== null && stored.communityVersion === community;
+    const fit = fitUsable ? snapshot.fit : { ...snapshot.fit, delta: null };
+    try {
+      this.deps.scorer.restore(
+        userKey,
+        snapshot.imageIds.map((id) => vectors.get(id)!),
+        { ...snapshot, fit },
+      );
+    } catch (err) {
+      // A state this scorer cannot take (e.g. written by a version with other rules): the ratings are the truth.
+      this.deps.log.warn({ err, userKey }, 'the stored scorer state is unusable; refitting from the ratings');
+      this.deps.scorer.deleteUser(userKey);
+      return false;
+    }
+    this.held.set(userKey, new Map(snapshot.imageIds.map((id, i) => [id, snapshot.scores[i]!])));
+    this.storedCommunity.set(userKey, stored.communityVersion);
+    const current = stored.ledgerVersion === version;
+    this.loadedFrom.set(userKey, current ? 'state' : 'state+diff');
+    if (!current) this.markDirty(userKey);
+    return current;
+  }
+
+  /**
+   * Records the person's scorer as it stands (method, hyper-parameters, cross-validated quality): what
+   * /profile and /privacy export report, and an audit of how the model evolved.
+   */
+  private async saveSummary(userKey: UserKey): Promise<void> {
+    const d = this.deps.scorer.details(userKey);
+    if (!d) return;
+    const row = {
+      userKey,
+      model: this.modelId,
+      method: d.method,
+      n: d.quality.n,
+      params: { lambda: d.lambda, k: d.k },
+      quality: d.quality,
+      updatedAt: new Date(),
+    };
+    await this.deps.db
+      .insert(scorerModels)
+      .values(row)
+      .onConflictDoUpdate({
+        target: [scorerModels.userKey, scorerModels.model],
+        set: { method: row.method, n: row.n, params: row.params, quality: row.quality, updatedAt: row.updatedAt },
+      });
+  }
+
+  /** Records what the person holds now and drops whoever is past the budget (and not in use). */
+  touch(userKey: UserKey): void {
+    if (!this.held.has(userKey)) return;
+    this.cache.touch(userKey, this.deps.scorer.footprint(userKey));
+    const keep = (k: UserKey) => k === userKey || this.pins.has(k) || this.deps.refitting(k);
+    for (const victim of this.cache.evictions(keep)) this.evict(victim);
+  }
+
+  private evict(userKey: UserKey): void {
+    if (this.dirty.has(userKey)) this.writeNow(userKey);
+    this.drop(userKey);
+  }
+
+  private drop(userKey: UserKey): void {
+    this.cancelWrite(userKey);
+    this.held.delete(userKey);
+    this.versions.delete(userKey);
+    this.lastWrite.delete(userKey);
+    this.storedCommunity.delete(userKey);
+    this.loadedFrom.delete(userKey);
+    this.cache.remove(userKey);
+    this.deps.scorer.deleteUser(userKey);
+  }
+
+  /** Forget a person's model (privacy): nothing of theirs stays, nothing pending is written. */
+  forget(userKey: UserKey): void {
+    this.drop(userKey);
+  }
+
+  private markDirty(userKey: UserKey): void {
+    if (this.dirty.has(userKey)) return;
+    if (this.stopped) this.dirty.set(userKey, null);
+    else this.arm(userKey, Math.max(0, (this.lastWrite.get(userKey) ?? -Infinity) + this.deps.writeIntervalMs - Date.now()));
+  }
+
+  private arm(userKey: UserKey, ms: number): void {
+    const timer = setTimeout(() => this.writeDue(userKey), ms);
+    timer.unref();
+    this.dirty.set(userKey, timer);
+  }
+
+  private writeDue(userKey: UserKey): void {
+    if (!this.dirty.has(userKey) || this.stopped) return;
+    // A refit still running: write once it has settled, from the scorer it leaves.
+    if (this.deps.refitting(userKey)) this.arm(userKey, Math.max(50, this.deps.writeIntervalMs));
+    else this.writeNow(userKey);
+  }
+
+  private cancelWrite(userKey: UserKey): void {
+    const timer = this.dirty.get(userKey);
+    if (timer) clearTimeout(timer);
+    this.dirty.delete(userKey);
+  }
+
+  /** Takes the person's snapshot now and stores it behind their earlier writes. */
+  private writeNow(userKey: UserKey): void {
+    this.cancelWrite(userKey);
+    const snapshot = this.deps.scorer.snapshot(userKey);
+    const ledgerVersion = this.versions.get(userKey);
+    if (!snapshot || ledgerVersion === undefined) return;
+    const state: StoredScorerState = { snapshot, ledgerVersion, communityVersion: this.deps.communityVersion() };
+    this.lastWrite.set(userKey, Date.now());
+    this.stateWrites++;
+    this.storedCommunity.set(userKey, state.communityVersion);
+    const previous = this.writes.get(userKey) ?? Promise.resolve();
+    const write = previous
+      .then(() => saveScorerState(this.deps.db, userKey, this.modelId, state))
+      .then(
+        () => undefined,
+        (err: unknown) =>
+          this.deps.log.warn({ err, userKey }, 'could not store the scorer state; it is refitted from the ratings when next loaded'),
+      )
+      .finally(() => {
+        if (this.writes.get(userKey) === write) this.writes.delete(userKey);
+      });
+    this.writes.set(userKey, write);
+  }
+
+  /** Writes every changed state now and waits for all writes (tests, shutdown). */
+  async flush(): Promise<void> {
+    for (const userKey of [...this.dirty.keys()]) this.writeNow(userKey);
+    while (this.writes.size > 0) await Promise.all([...this.writes.values()]);
+  }
+
+  /** Stops timers; pending states are written by flush (stop itself never touches the database). */
+  stop(): void {
+    this.stopped = true;
+    for (const timer of this.dirty.values()) if (timer) clearTimeout(timer);
+  }
+}

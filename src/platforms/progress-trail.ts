@@ -1,0 +1,77 @@
+/**
+ * Keeps a run's progress message the last one in its thread. A message cannot be moved on Discord or
+ * Slack, so after each iteration the progress message is posted anew under that iteration's key and
+ * the ones before it are removed (or blanked where a platform cannot remove). Each progress key is
+ * posted at most once, by the same exactly-once path as every run message (run-display.ts); a removal
+ * is recorded (`<key>:removed`), so repeating a pass after a restart neither removes twice nor
+ * resurrects an old progress message.
+ */
+import type { Services } from '../core/services';
+import type { Conversation } from '../../commands/kit/types';
+
+export class ProgressTrail {
+  /** run id → the progress keys this process saw for the run, oldest first (a restart re-reads them from the feed). */
+  private readonly seen = new Map<string, string[]>();
+
+  constructor(
+    private readonly services: Services,
+    private readonly platform: string,
+  ) {}
+
+  /** Notes a progress key of the run (applied or passed over), so the next one knows what to replace. */
+  note(runId: string, key: string): void {
+    const keys = this.seen.get(runId) ?? [];
+    if (!keys.includes(key)) keys.push(key);
+    this.seen.set(runId, keys);
+  }
+
+  /** After `current` was posted: removes the run's earlier progress messages (`replaces` and those noted here). */
+  async retire(runId: string, thread: Conversation, current: string, replaces: readonly string[] = []): Promise<void> {
+    const keys = new Set([...(this.seen.get(runId) ?? []), ...replaces]);
+    keys.delete(current);
+    for (const key of keys) await this.removeOne(runId, thread, key);
+    this.seen.set(runId, [current]);
+  }
+
+  /** The run's display ended: nothing more to remember. */
+  forget(runId: string): void {
+    this.seen.delete(runId);
+  }
+
+  private async removeOne(runId: string, thread: Conversation, key: string): Promise<void> {
+    const { services, platform } = this;
+    const marker = `${key}:removed`;
+    const posted = await services.messages.byEventKey(platform, key);
+    if (!posted || (await services.messages.byEventKey(platform, marker))) return;
+    if (thread.remove) await thread.remove(posted.messageId);
+    else await thread.edit(posted.messageId, { kind: 'progress', runId, text: '⋯' });
+    await services.messages.record({ platform, messageId: marker, channelId: posted.channelId, runId, kind: 'info', eventKey: marker });
+  }
+}
+
+/** The progress operations of a batch, newest last: only the last is applied, replacing the others' keys. */
+export interface ProgressLike {
+  op: string;
+  key: string;
+  replaces?: string[];
+}
+
+/**
+ * Within one batch only the newest progress text matters (catching up after a restart would otherwise
+ * replay every older state): it takes the place of the batch's last progress operation (so it stays
+ * after the batch's grids) and replaces every progress key the dropped ones named or replaced.
+ */
+export function collapseProgressOps<T extends ProgressLike>(ops: T[]): T[] {
+  const idx = ops.map((o, i) => (o.op === 'progress' ? i : -1)).filter((i) => i >= 0);
+  if (idx.length <= 1) return ops;
+  const lastIdx = idx.at(-1)!;
+  const last = ops[lastIdx]!;
+  const replaced = new Set<string>(last.replaces ?? []);
+  for (const i of idx.slice(0, -1)) {
+    const o = ops[i]!;
+    replaced.add(o.key);
+    for (const k of o.replaces ?? []) replaced.add(k);
+  }
+  replaced.delete(last.key);
+  return ops.flatMap((o, i) => (o.op !== 'progress' ? [o] : i === lastIdx ? [{ ...last, replaces: [...replaced] }] : []));
+}
