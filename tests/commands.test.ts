@@ -173,8 +173,10 @@ describe('renderRunEvent', () => {
     };
     const ops = renderRunEvent({ type: 'run.finished', key: 'r:f', runId: 'r', metrics: m, stopReason: 'completed' });
     expect(ops.map((o) => o.op)).toEqual(['post', 'progress', 'done']);
-    const text = ops[0]!.op === 'post' ? ops[0]!.message.text : '';
-    expect(text).toContain('from 5.0/10 to 7.3/10 (predicted for you) in 2 iterations.');
+    const summary = ops[0]!.op === 'post' ? ops[0]!.message : { text: '', details: '' };
+    expect(summary.text).toContain('from 5.0/10 to 7.3/10 (predicted for you) in 2 iterations.');
+    // The method's measures are the summary's Details part, apart from its main text.
+    expect(summary.details).toMatch(/^\*\*Details\*\*\n/);
     for (const metric of [
       'max 7.3/10 — ',
       'max − init +2.3 — ',
@@ -182,8 +184,10 @@ describe('renderRunEvent', () => {
       'max sim 0.90 — ',
       'score of most sim 6.0/10 — ',
       '9 images made · cost $0.12',
-    ])
-      expect(text.slice(text.indexOf('**Details**')), metric).toContain(metric);
+    ]) {
+      expect(summary.details, metric).toContain(metric);
+      expect(summary.text, metric).not.toContain(metric);
+    }
     expect(ops[0]!.op === 'post' && ops[0]!.message.image).toEqual({ imageId: 'img', rateable: true });
   });
 });

@@ -15,9 +15,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { openDatabase, type Database } from '../src/db/connection';
 import { sessionAdvisoryLock } from '../src/db/advisory-lock';
 import { ONBOARDING_PROMPTS } from '../src/core/gallery';
+import type { CommunityPolicy } from '../src/core/community-training';
 import { EmbeddingService } from '../src/core/embeddings';
 import { ImageStore } from '../src/core/images';
 import { RatingLedger } from '../src/core/ratings';
+import { ratings as ratingsTable } from '../src/db/schema';
+import { eq } from 'drizzle-orm';
 import { trainGlobal } from '../src/core/scorer/global';
 import { packDataset } from '../src/core/scorer/data';
 import { TasteService } from '../src/core/taste-service';
@@ -60,7 +63,9 @@ async function deployment(backend: TestBackend) {
     );
   const sharedLedger = new RatingLedger(first.db);
 
-  const start = async (opts: { lockPollMs?: number; trains?: boolean } = {}): Promise<Process> => {
+  const start = async (
+    opts: { lockPollMs?: number; trains?: boolean; policy?: Partial<CommunityPolicy>; globalEvery?: number } = {},
+  ): Promise<Process> => {
     // On PostgreSQL every process has its own pool, ledger and trainer lock connection; PGlite is one process.
     const database =
       backend.name === 'postgres' ? await openDatabase({ databaseUrl: first.connectionString, migrate: false, maxConnections: 4 }) : first;
@@ -74,11 +79,11 @@ async function deployment(backend: TestBackend) {
       images: store,
       log: silentLogger,
       listen: database.listen,
-      globalEvery: 8,
+      globalEvery: opts.globalEvery ?? 8,
       seed: 1,
       trains: opts.trains,
       trainerLock: database.connectionString ? sessionAdvisoryLock(database.connectionString, 'community trainer under test') : undefined,
-      communityPolicy: { minIntervalMs: 0, lockPollMs: opts.lockPollMs ?? 50 },
+      communityPolicy: { minIntervalMs: 0, lockPollMs: opts.lockPollMs ?? 50, ...opts.policy },
     });
     cleanup.push(async () => {
       taste.stop();
@@ -119,8 +124,9 @@ for (const backend of testBackends()) {
       'only one of two services trains, on one worker thread it keeps; the other adopts what it stores',
       async () => {
         const { images, start } = await deployment(backend);
-        const a = await start();
-        const b = await start();
+        // A fit after every 16 changes: notifications reach A in batches, and a fit counts every change heard.
+        const a = await start({ globalEvery: 16 });
+        const b = await start({ globalEvery: 16 });
         expect(a.taste.trainsCommunity).toBe(true);
         expect(b.taste.trainsCommunity).toBe(false);
 
@@ -197,6 +203,53 @@ for (const backend of testBackends()) {
     );
   });
 }
+
+describe('pglite: when a fit is due', () => {
+  it(
+    'past globalEvery changes a big community waits for minIntervalMs unless the moments drifted; an explicit retrain fits at once',
+    async () => {
+      const { images, start } = await deployment({ name: 'pglite', open: () => openDatabase({}) });
+      // Drift never counts as enough and the interval never passes: only the first fit (nothing to wait for) runs.
+      const a = await start({ policy: { minIntervalMs: 3_600_000, driftThreshold: Infinity } });
+      await rateAll(a.ledger, ['discord:-:ann'], images.slice(0, 8));
+      await waitFor(() => a.taste.scorer.getGlobal().ratings === 8, 'the first fit', SLOW);
+      await rateAll(a.ledger, ['discord:-:bo'], images.slice(0, 8));
+      await a.taste.idle();
+      expect(a.taste.scorer.getGlobal().ratings).toBe(8); // due by count, held back by the interval
+      await a.taste.retrainCommunity();
+      expect(a.taste.scorer.getGlobal().ratings).toBe(16);
+    },
+    TEST_TIMEOUT,
+  );
+
+  it(
+    'within the interval, moments that moved past driftThreshold make the fit due at once',
+    async () => {
+      const { images, start } = await deployment({ name: 'pglite', open: () => openDatabase({}) });
+      const a = await start({ policy: { minIntervalMs: 3_600_000, driftThreshold: 0.05 } });
+      await rateAll(a.ledger, ['discord:-:ann'], images.slice(0, 8));
+      await waitFor(() => a.taste.scorer.getGlobal().ratings === 8, 'the first fit', SLOW);
+      // Doubling the community moves the moments far more than 5%.
+      await rateAll(a.ledger, ['discord:-:bo'], images.slice(0, 8));
+      await waitFor(() => a.taste.scorer.getGlobal().ratings === 16, 'the fit the drift made due', SLOW);
+    },
+    TEST_TIMEOUT,
+  );
+
+  it(
+    'an explicit retrain re-reads every rating: ratings deleted without a change event (a forget) leave the prior',
+    async () => {
+      const { images, start, first } = await deployment({ name: 'pglite', open: () => openDatabase({}) });
+      const a = await start();
+      await rateAll(a.ledger, ['discord:-:ann', 'discord:-:bo'], images.slice(0, 4));
+      await waitFor(() => a.taste.scorer.getGlobal().ratings === 8, 'the first fit', SLOW);
+      await first.db.delete(ratingsTable).where(eq(ratingsTable.userKey, 'discord:-:ann'));
+      await a.taste.retrainCommunity();
+      expect(a.taste.scorer.getGlobal()).toMatchObject({ ratings: 4, users: 1 });
+    },
+    TEST_TIMEOUT,
+  );
+});
 
 describe.skipIf(backend() !== 'postgres')('postgres: a trainer that dies', () => {
   it(

@@ -33,8 +33,11 @@ platformContract('playground (real core on PGlite)', async (): Promise<AdapterHa
     },
     messages: async () =>
       [...adapter.state.messages.values()]
-        .filter((m) => m.author.bot)
+        .filter((m) => m.author.bot && !m.removed)
         .map((m) => ({
+          files: (m.files ?? []).map((f) => f.name),
+          tiles: m.grid?.tiles.flatMap((t) => (t.imageId ? [t.imageId] : [])),
+          details: m.details,
           id: m.id,
           conversationId: m.conversationId,
           text: m.text,
@@ -54,6 +57,10 @@ platformContract('playground (real core on PGlite)', async (): Promise<AdapterHa
       if (m?.ratings[personFor(user).userId] !== score) return;
       const r = await (await as(user)).rate(messageId, null);
       if (r.status !== 200) throw new Error(`unrate failed: ${r.status} ${JSON.stringify(r.body)}`);
+    },
+    tile: async (user, messageId, imageId, choice) => {
+      const r = await (await as(user)).post('/api/tile', { messageId, imageId, choice });
+      if (r.status !== 200) throw new Error(`tile click failed: ${r.status} ${JSON.stringify(r.body)}`);
     },
     userKey,
     health: () => adapter.health(),

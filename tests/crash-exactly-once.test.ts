@@ -1,16 +1,16 @@
 /**
  * kill -9 between a run post and its record, for real: the bot is `node --import tsx src/main.ts` in
  * a child process (clean env, fresh DATA_DIR with PGlite, free ports), SIGKILLed at the exact moment a
- * post is out, then started again on the same DATA_DIR. Afterwards every event key / every candidate
- * label is in the thread exactly once, and the restarted process says it found the killed post rather
+ * post is out, then started again on the same DATA_DIR. Afterwards every event key / every iteration's
+ * grid is in the thread exactly once, and the restarted process says it found the killed post rather
  * than posting it again (which proves the kill landed between the post and its record).
  *
  * - Slack: the fake Slack runs in this process and kills the child the moment it has taken the post,
- *   before its answer goes out (FakeSlack.beforeAnswer): a candidate image (file share), an iteration
+ *   before its answer goes out (FakeSlack.beforeAnswer): an iteration's grid (file share), an iteration
  *   summary (chat.postMessage) and the closing notice in the channel — three kills, four processes.
  *   (Killing right after the answer is written races with the bot, which sometimes read it and
  *   recorded the post before the signal took effect: seen here under load.)
- * - Playground: the child is killed as soon as a candidate shows up in the /events stream. That races
+ * - Playground: the child is killed as soon as a grid message shows up in the /events stream. That races
  *   with the record, a local PGlite write a fraction of a millisecond later, which in practice wins.
  *   So, with the child dead, the test opens DATA_DIR's database and, if the record made it, takes it
  *   out again: the files are then exactly as a kill inside the window leaves them (the message in
@@ -39,7 +39,10 @@ import { freePort } from './helpers/ports';
 const ROOT = path.resolve(import.meta.dirname, '..');
 const K = 2; // iterations
 const N = 2; // candidates per iteration
-const LABELS = ['Your prompt', ...Array.from({ length: K * N }, (_, i) => `Iteration ${Math.floor(i / N) + 1} · #${(i % N) + 1}`)].sort();
+/** One grid message per iteration, titled like this. */
+const LABELS = ['Your prompt', ...Array.from({ length: K }, (_, i) => `Iteration ${i + 1}`)].sort();
+/** The candidates' lines in the grids' text ("2 · 7.4/10 — …"): 1 + K × N. */
+const tileLines = (texts: string[]) => texts.flatMap((t) => t.split('\n').filter((l) => /^\d+ · /.test(l)));
 
 interface Bot {
   child: ChildProcess;
@@ -129,8 +132,8 @@ describe('kill -9 between a post and its record: each run message once (child pr
     // The kill points, in order; the fake calls this once it stored the post, before answering.
     const plan: { what: string; at: (a: FakeSlackAnswer) => boolean }[] = [
       {
-        what: 'a candidate image',
-        at: (a) => a.method === 'files.completeUploadExternal' && /^\*Iteration 1 · #2\*/.test(a.created[0]?.text ?? ''),
+        what: 'a grid image',
+        at: (a) => a.method === 'files.completeUploadExternal' && /^\*Iteration 1\*/.test(a.created[0]?.text ?? ''),
       },
       {
         what: 'an iteration summary',
@@ -231,12 +234,16 @@ describe('kill -9 between a post and its record: each run message once (child pr
     const thread = fake.messages.filter((m) => m.threadTs === parents[0]!.ts && !m.ephemeralFor);
     const keys = thread.map(slackEventKey).filter((k): k is string => Boolean(k));
     expect(new Set(keys).size).toBe(keys.length);
-    expect(keys).toHaveLength(1 /* header */ + 1 /* progress */ + (1 + K * N) + (K + 1) /* summaries */ + 1 /* final summary */);
-    const labels = thread.map((m) => /^\*(Your prompt|Iteration \d+ · #\d+)\*/.exec(m.text)?.[1]).filter(Boolean);
+    // The older progress messages were deleted: one is left, the thread's last.
+    expect(keys).toHaveLength(1 /* header */ + 1 /* progress */ + (1 + K) /* grids */ + (K + 1) /* summaries */ + 1 /* final summary */);
+    const labels = thread.map((m) => /^\*(Your prompt|Iteration \d+)\*/.exec(m.text)?.[1]).filter(Boolean);
     expect(labels.sort()).toEqual(LABELS);
+    expect(tileLines(thread.filter((m) => /^\*(Your prompt|Iteration \d+)\*/.test(m.text)).map((m) => m.text))).toHaveLength(1 + K * N);
+    expect(thread.at(-1)!.text).toMatch(/^✅ Done/);
     expect(thread.filter((m) => /^(⏳ Iteration|✅ Done)/.test(m.text))).toHaveLength(1);
     expect(thread.find((m) => /^(⏳ Iteration|✅ Done)/.test(m.text))!.text).toMatch(/^✅ Done/);
-    for (const m of thread.filter((x) => x.files.length))
+    // The summary's best image is rateable by reactions (grids are rated through their tile menus).
+    for (const m of thread.filter((x) => x.files.length && x.text.includes('Run finished')))
       expect(RATING_SLACK_NAMES.every((n) => m.reactions.get(n)?.has(fake.botUserId))).toBe(true);
     const notices = fake.messages.filter((m) => m.channel === fake.channelId && !m.threadTs && m.text.startsWith('✅ Run finished'));
     expect(notices).toHaveLength(1);
@@ -254,7 +261,7 @@ describe('kill -9 between a post and its record: each run message once (child pr
     );
   }, 600_000);
 
-  it('playground: killed as a candidate appears in /events; after restarts each "Iteration i · #j" once', async () => {
+  it('playground: killed as a grid appears in /events; after restarts each iteration\'s grid once', async () => {
     const dataDir = dataDirFor('tl-crash-pg-');
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
@@ -274,7 +281,7 @@ describe('kill -9 between a post and its record: each run message once (child pr
       expect(b.child.exitCode).toBeNull();
       return b;
     };
-    /** Starts a run as `person`, watching /events first, and SIGKILLs `b` when its candidate `label` is shown. */
+    /** Starts a run as `person`, watching /events first, and SIGKILLs `b` when its grid `label` is shown. */
     const runAndKill = async (b: Bot, person: string, prompt: string, label: RegExp) => {
       const client = await PlaygroundClient.as(base, person);
       const stream = await client.events();
@@ -303,11 +310,11 @@ describe('kill -9 between a post and its record: each run message once (child pr
       }
     };
 
-    // Two runs, each killed as one of its candidates appears; each restart shows the rest.
+    // Two runs, each killed as one of its grids appears; each restart shows the rest.
     // (Two people: one person has one run at a time, and the first is still running when the second starts.)
     const runs = [
-      { person: 'amy', prompt: 'a red boat at sea', label: /^\*\*Iteration 1 · #2\*\*/ },
-      { person: 'bo', prompt: 'a green hill at noon', label: /^\*\*Iteration 1 · #1\*\*/ },
+      { person: 'amy', prompt: 'a red boat at sea', label: /^\*\*Iteration 1\*\*/ },
+      { person: 'bo', prompt: 'a green hill at noon', label: /^\*\*Your prompt\*\*/ },
     ];
     /**
      * With the bot dead: was the message recorded before the kill? If so the row is taken out, which
@@ -358,12 +365,16 @@ describe('kill -9 between a post and its record: each run message once (child pr
 
     for (const run of runs) {
       const threadId = snap.threads.find((t) => t.title.includes(run.prompt))!.id;
-      const inThread = snap.messages.filter((m) => m.conversationId === threadId);
-      const labels = inThread.map((m) => /^\*\*(Your prompt|Iteration \d+ · #\d+)\*\*/.exec(m.text)?.[1]).filter(Boolean);
+      // Progress messages that were replaced by a newer one (posted last) are removed: the page hides them.
+      const inThread = snap.messages.filter((m) => m.conversationId === threadId && !(m as { removed?: boolean }).removed);
+      const labels = inThread.map((m) => /^\*\*(Your prompt|Iteration \d+)\*\*/.exec(m.text)?.[1]).filter(Boolean);
       expect(labels.sort(), run.prompt).toEqual(LABELS);
+      expect(tileLines(inThread.filter((m) => /^\*\*(Your prompt|Iteration \d+)\*\*/.test(m.text)).map((m) => m.text))).toHaveLength(
+        1 + K * N,
+      );
       const keys = inThread.map((m) => m.eventKey).filter((k): k is string => Boolean(k));
       expect(new Set(keys).size).toBe(keys.length);
-      expect(keys).toHaveLength(1 + 1 + (1 + K * N) + (K + 1) + 1);
+      expect(keys).toHaveLength(1 + 1 + (1 + K) + (K + 1) + 1);
     }
     expect(snap.messages.filter((m) => m.text.startsWith('✅ Run finished:'))).toHaveLength(runs.length);
     const natural = killedAt.filter((k) => k.natural).length;

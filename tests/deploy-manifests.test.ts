@@ -187,15 +187,17 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
     }
   });
 
-  // web: in Slack HTTP mode it posts runs from the outbox feed, which has no cross-process claim, so two
-  // pods, even old and new during a rolling update, would double up: one replica, Recreate, no HPA.
-  it('web: exactly one Deployment, 1 replica, Recreate, not autoscaled', () => {
+  // web: in Slack HTTP mode it posts runs from the outbox feed; a run_display_claims row makes one pod
+  // show each run, so several pods and rolling updates are safe: keep at least two for availability,
+  // and never take the last one down during an update.
+  it('web: exactly one Deployment, at least 2 replicas, a rolling update that keeps one up, not autoscaled', () => {
     const ds = workloads.filter((d) => rolesOf(d).includes('web'));
     expect(ds.length).toBe(1);
     const [d] = ds;
     expect(d.kind).toBe('Deployment');
-    expect(d.spec.replicas).toBe(1);
-    expect(d.spec.strategy?.type).toBe('Recreate');
+    expect(d.spec.replicas).toBeGreaterThanOrEqual(2);
+    expect(d.spec.strategy?.type).toBe('RollingUpdate');
+    expect(d.spec.strategy?.rollingUpdate?.maxUnavailable).toBe(0);
     const hpaTargets = ofKind('HorizontalPodAutoscaler').map((h) => h.spec.scaleTargetRef.name);
     expect(hpaTargets).not.toContain(d.metadata.name);
   });

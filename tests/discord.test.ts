@@ -225,7 +225,7 @@ describe('discord bot against the fake Discord', () => {
     expect(await h.imageOf((await rateImages()).at(-1)!.id)).toBe(big.id);
   });
 
-  it('/optimize runs into a thread with the bot token, progress edited in place, a final summary, no mentions', async () => {
+  it('/optimize runs into a thread with the bot token, one grid per iteration, progress kept last, a final summary, no mentions', async () => {
     const first = h.fake.requests.length;
     await h.interaction('ivy', 'optimize', {
       prompt: '@everyone <@123> a lighthouse',
@@ -246,16 +246,24 @@ describe('discord bot against the fake Discord', () => {
     const msgs = h.fake.channelMessages(thread.id);
     expect(msgs[0]!.content).toContain('a lighthouse');
     expect(msgs[0]!.content).toContain('optimizer genetic');
-    // One progress message, edited in place (never re-posted) up to "Done".
+    // One progress message, the thread's last up to "Done": posted anew after each iteration's grid, the older one deleted.
     expect(msgs.filter((m) => /^(⏳ Iteration|✅ Done)/.test(m.content))).toHaveLength(1);
     const progress = msgs.find((m) => m.content.startsWith('✅ Done'))!;
-    expect(progress.edits).toBeGreaterThanOrEqual(1);
-    expect(reqs.filter((r) => r.method === 'PATCH' && r.path === `/channels/${thread.id}/messages/${progress.id}`)).toHaveLength(
-      progress.edits,
+    expect(msgs.at(-1)!.id).toBe(progress.id);
+    const progressPosts = reqs.filter(
+      (r) => r.method === 'POST' && r.path === `/channels/${thread.id}/messages` && /^(⏳ Iteration|✅ Done)/.test(r.body.content),
     );
-    expect(msgs.filter((m) => m.attachments.length && m.content.includes('/10'))).toHaveLength(1 + 3 * 2 + 1); // initial + candidates + best image
-    expect(msgs.at(-1)!.content).toMatch(
-      /Run finished[\s\S]*\*\*Details\*\*\n• max \d+\.\d\/10 — [^\n]*\n• max − init \+\d\.\d — [^\n]*\n• K\* \d — [^\n]*\n• max sim (–|\d\.\d\d) — [\s\S]*• 7 images made · cost \$/,
+    const deletes = reqs.filter((r) => r.method === 'DELETE' && r.path.startsWith(`/channels/${thread.id}/messages/`));
+    expect(deletes).toHaveLength(progressPosts.length - 1);
+    // One grid per iteration (initial + 3), its picture attached and a tile menu per candidate, and the best image.
+    const grids = msgs.filter((m) => /^\*\*(Your prompt|Iteration \d+)\*\*/.test(m.content));
+    expect(grids).toHaveLength(1 + 3);
+    expect(grids.every((g) => g.attachments.length === 1 && g.attachments[0]!.filename.endsWith('.png'))).toBe(true);
+    expect(grids.map((g) => g.components.length)).toEqual([1, 2, 2, 2]);
+    expect(msgs.filter((m) => m.attachments.length && m.content.includes('/10'))).toHaveLength(1 + 3 + 1); // grids + best image
+    expect(msgs.at(-2)!.content).toMatch(
+      // The outcome in plain words (the measures are the summary's Details part).
+      /Run finished\*\*: (from \d+\.\d\/10 to \d+\.\d\/10 \(predicted for you\) in \d+ iterations?|your own prompt stayed the best at \d+\.\d\/10 \(predicted for you\))/,
     );
     // Every run message went out once: one POST per nonce.
     const nonces = reqs.filter((r) => r.method === 'POST' && r.path === `/channels/${thread.id}/messages`).map((r) => r.body.nonce);

@@ -10,7 +10,9 @@ import { runPiaaProtocol, randomArmOrders, type PiaaSummary } from '../src/eval/
 import { runPiaaProtocolParallel } from '../src/eval/piaa/parallel';
 import { syntheticPiaaData, type PiaaData } from '../src/eval/piaa/data';
 import { defaultConfig } from '../src/eval/piaa/config';
-import { markdownReport, piaaChart, acrossSeeds, acrossSeedsReport } from '../src/eval/piaa/report';
+import { markdownReport, piaaChart, acrossSeeds, acrossSeedsChecks, acrossSeedsReport, targetChecks } from '../src/eval/piaa/report';
+import { BEST } from '../src/eval/piaa/comparisons';
+import { combineSeeds, type CompareOptions } from '../src/eval/paired';
 import { parseSeeds } from '../src/eval/cli';
 import { createRng } from '../src/core/random';
 import { parseSketchPrompt } from '../src/providers/imagegen/sketch/parse';
@@ -102,6 +104,28 @@ describe('eval:piaa on a tiny synthetic population', () => {
     },
     HEAVY_MS,
   );
+
+  it('compares person by person: active vs random, the best method vs each other, and the two targets with CIs', () => {
+    const cs = first.comparisons;
+    for (const c of ['10', '20', '50']) {
+      const cmp = cs.find((x) => x.a === 'active' && x.metric === `SROCC @${c} ratings (selection)`)!;
+      const r = first.active_vs_random[c]!;
+      // The same per-person differences as the active-vs-random table; the CI uses the sample s.e. (n − 1).
+      expect(cmp).toMatchObject({ units: 'people of seed 3', n: 12, pairs: 12, seeds: 1 });
+      expect(cmp.mean).toBeCloseTo(r.diff, 3);
+      expect(cmp.se).toBeCloseTo(r.diff_se * Math.sqrt(12 / 11), 3);
+      expect(cmp.hi - cmp.lo).toBeCloseTo(2 * 2.201 * cmp.se, 3); // t(0.975, 11) = 2.201
+    }
+    // The best at 100 ratings against each of the other four methods, then the two targets.
+    expect(cs.filter((x) => x.metric === 'SROCC @100' && x.a !== BEST)).toHaveLength(4);
+    expect(cs.find((x) => x.a === BEST && x.b === 'auto')).toMatchObject({ claim: 'less', margin: 0.03 });
+    expect(cs.find((x) => x.a === BEST && x.b === '0.8 × ceiling')).toMatchObject({ claim: 'greater', margin: 0 });
+    const checks = targetChecks(first);
+    expect(checks[0]).toMatch(/^best at 100 ratings: \w+ 0\.\d{3} = \d+% of the ceiling/);
+    expect(checks).toHaveLength(1 + cs.length);
+    for (const line of checks.slice(1))
+      expect(line).toMatch(/\(95% CI [+−]\d\.\d{3} to [+−]\d\.\d{3}; 12 people of seed 3\); claim .*: (MET|MISSED)$/);
+  });
 
   it('renders the markdown table and the plot', async () => {
     const md = markdownReport(first, METHODS);
@@ -291,6 +315,25 @@ describe('eval:piaa command line', () => {
 });
 
 describe('eval:piaa across seeds', () => {
+  /** A seed's comparison as seedComparisons makes it: people are the units, ±1.96 s.e. stands in for the t interval. */
+  const seedComparison = (
+    seed: number,
+    a: string,
+    b: string,
+    metric: string,
+    mean: number,
+    se: number,
+    extra: Partial<CompareOptions> = {},
+  ) =>
+    combineSeeds(
+      [{ seed, mean, se, lo: mean - 1.96 * se, hi: mean + 1.96 * se, n: 50 }],
+      { a, b, metric, unitName: 'people', ...extra },
+      {
+        n_a: 50,
+        n_b: 50,
+        pairs: 50,
+      },
+    );
   const run = (seed: number, ceiling: number, finetune: number, auto: number, diffs: [number, number][]): PiaaSummary => ({
     shots: {
       '100': {
@@ -310,14 +353,19 @@ describe('eval:piaa across seeds', () => {
     people: 50,
     source: 'synthetic',
     active_model: 'finetune',
+    comparisons: [
+      ...diffs.map(([d, se], i) => seedComparison(seed, 'active', 'random', `SROCC @${[10, 50][i]} ratings (selection)`, d, se)),
+      seedComparison(seed, BEST, 'auto', 'SROCC @100', finetune - auto, 0.004, { claim: 'less', margin: 0.03 }),
+      seedComparison(seed, BEST, '0.8 × ceiling', 'SROCC @100', finetune - 0.8 * ceiling, 0.01),
+    ],
     notes: [],
   });
 
-  it('lists every seed, pools the active − random differences with their s.e., and counts the seeds each target held on', () => {
+  it('lists every seed, takes each seed as one unit of the pooled comparisons, and counts the seeds each target held on', () => {
     const a = acrossSeeds([
       run(1, 0.8, 0.68, 0.66, [
         [0.01, 0.003],
-        [0.004, 0.004],
+        [0.004, 0.001],
       ]),
       run(2, 0.8, 0.66, 0.6, [
         [-0.002, 0.003],
@@ -329,12 +377,16 @@ describe('eval:piaa across seeds', () => {
       [2, 'finetune', 0.825, 0.06],
     ]);
     expect(a.ratio).toEqual({ mean: 0.8375, min: 0.825 });
-    expect(a.active['10']).toEqual({ diff: 0.004, se: 0.0021, ahead: 1, seeds: 2 });
-    expect(a.active['50']).toMatchObject({ diff: 0.005, ahead: 2 });
-    // 80% held on both, auto within 0.03 only on seed 1, active ahead at every count only on seed 1.
+    // @10: seed means +0.010 and −0.002 → mean +0.004, s.e. |0.010 + 0.002| / 2 = 0.006, t(0.975, 1) = 12.706.
+    expect(a.active['10']).toMatchObject({ diff: 0.004, se: 0.006, ahead: 1, seeds: 2, verdict: 'MISSED' });
+    expect(a.active['10']!.hi).toBeCloseTo(0.004 + 12.706 * 0.006, 3);
+    expect(a.active['50']).toMatchObject({ diff: 0.005, se: 0.001, ahead: 2 });
+    // Per seed (people as units): 80% held on both (lo > 0), auto within 0.03 only on seed 1 (seed 2's gap is 0.06),
+    // active ahead at every count only on seed 1 (seed 2 @10 is −0.002 ± 0.003; seed 2 @50's interval reaches below 0).
     expect(a.met).toEqual({ ceiling80: 2, autoWithin003: 1, activeEveryCount: 1, seeds: 2 });
-    // Only seed 2 reports an embedding bound (0.70 of a 0.80 ceiling = 87.5%).
     expect(a.boundReaches80).toEqual({ seeds: 1, of: 1 });
+    const auto = a.comparisons.find((c) => c.b === 'auto')!;
+    expect(auto).toMatchObject({ units: 'seeds', n: 2, pairs: 100, missed_seeds: [2], verdict: 'MISSED' });
     const md = acrossSeedsReport(a);
     expect(md).toMatch(
       /\| 2 \| 0\.800 \| 0\.700 \(87%\) \| finetune 0\.660 \| 82\.5% \| 0\.060 \| -0\.002 ± 0\.003 \| \+0\.006 ± 0\.004 \|/,
@@ -342,5 +394,15 @@ describe('eval:piaa across seeds', () => {
     expect(md).toMatch(/\| 1 \| 0\.800 \| n\/a \| finetune 0\.680 \|/);
     expect(md).toMatch(/active ahead of random at every count on 1\/2/);
     expect(md).toMatch(/the embedding bound itself reaches 80% of the ceiling on 1\/1 seeds/);
+    expect(md).toMatch(
+      /\| best method − auto \| SROCC @100 \| \+0\.040 ± 0\.020 \| .* \| 2 seeds \(100 pairs\) \| best method − auto < 0\.03 \| MISSED \| 1\/2: 2 \|/,
+    );
+    const checks = acrossSeedsChecks(a);
+    // The targets come first, then active vs random.
+    expect(checks[0]).toMatch(/^SROCC @100: best method − 0\.8 × ceiling /);
+    expect(checks[1]).toMatch(
+      /^SROCC @100: best method − auto \+0\.040 ± 0\.020 \(95% CI .*; 2 seeds, 100 pairs\); claim .*: MISSED; wrong side on 1\/2 seeds \(2\)$/,
+    );
+    expect(checks.filter((c) => c.startsWith('SROCC @10 ratings'))).toHaveLength(1);
   });
 });

@@ -174,8 +174,9 @@ for (const backend of testBackends()) {
       await waitFor(async () => (await runRow(first))?.status === 'finished', 'the first run to finish', 60_000);
       const runId = (await runRow(first))!.id;
       const candidate = await waitFor(
-        () => messages().find((m) => m.runId === runId && m.kind === 'candidate' && m.imageId && m.rateable),
-        'a candidate message',
+        // The run's best image, posted rateable with its summary (candidates are tiles of grid messages).
+        () => messages().find((m) => m.runId === runId && m.kind === 'summary' && m.imageId && m.rateable),
+        'the run summary’s image',
       );
       await adapter.rate(BOB, candidate.id, 9);
       expect(await core.rating(bobKey, candidate.imageId!)).toBe(9);

@@ -100,13 +100,22 @@ function setup(input: Partial<RunParamsInput> = {}, moderatorErrors: unknown[] =
   return { store, generator, llm, params, deps };
 }
 
-/** What a platform would post for the run's candidates (the destination stub): text and image per candidate. */
+/**
+ * What a platform would show of the run's candidates (the destination stub): per grid tile, its line
+ * in the grid message's text (prefixed with the message's title) and the image the tile shows.
+ */
 function posted(events: RunEvent[]) {
   return events
     .filter((e) => e.type === 'iteration.images')
     .flatMap((e) => renderRunEvent(e))
-    .map((op) => (op.op === 'post' ? { text: op.message.text, imageId: op.message.image?.imageId ?? null } : null))
-    .filter((m): m is { text: string; imageId: string | null } => m !== null);
+    .flatMap((op) => {
+      if (op.op !== 'post' || !op.message.grid) return [];
+      const [title, ...lines] = op.message.text.split('\n');
+      return op.message.grid.tiles.map((t) => ({
+        text: `${title!.split(' · ')[0]} ${lines.find((l) => l.startsWith(`${t.number} · `))}`,
+        imageId: t.imageId,
+      }));
+    });
 }
 
 const viewsOf = (events: RunEvent[]): CandidateView[] => events.flatMap((e) => (e.type === 'iteration.images' ? e.candidates : []));
@@ -150,7 +159,7 @@ describe('image moderation in the loop (real OpenAI moderator, fake server)', ()
     const posts = posted(res.events);
     expect(posts).toHaveLength(7);
     const line = posts.find((p) => p.text.includes('withheld'))!;
-    expect(line).toEqual({ text: '**Iteration 1 · #2** was withheld: the image was flagged by moderation (sexual).', imageId: null });
+    expect(line).toEqual({ text: '**Iteration 1** 2 · withheld: the image was flagged by moderation (sexual)', imageId: null });
     expect(posts.filter((p) => p.imageId)).toHaveLength(6);
 
     // One image check per rendered image, each a PNG data URL, each recorded as moderation usage of this run.
@@ -200,7 +209,7 @@ describe('image moderation in the loop (real OpenAI moderator, fake server)', ()
     const lines = posted(res.events).filter((p) => p.text.includes('withheld'));
     expect(lines).toHaveLength(2);
     for (const l of lines)
-      expect(l.text).toMatch(/^\*\*Iteration \d · #\d\*\* was withheld: the image could not be checked by moderation\.$/);
+      expect(l.text).toMatch(/^\*\*Iteration \d\*\* \d · withheld: the image could not be checked by moderation$/);
     expect(usage.filter((u) => u.kind === 'moderation' && !u.ok)).toHaveLength(2);
   });
 
@@ -372,7 +381,7 @@ describe('through the production wiring (createApp, sketch images, OpenAI modera
     expect(new Set(r.generated.map((g) => g.id))).toEqual(new Set(shown.map((c) => c.imageId)));
     const posts = posted(r.events);
     expect(posts.filter((p) => p.imageId)).toHaveLength(3);
-    expect(posts.filter((p) => /was withheld: the image was flagged by moderation \(sexual\)\.$/.test(p.text))).toHaveLength(1);
+    expect(posts.filter((p) => /withheld: the image was flagged by moderation \(sexual\)$/.test(p.text))).toHaveLength(1);
     expect(r.usage).toHaveLength(4);
   });
 

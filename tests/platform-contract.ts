@@ -19,6 +19,12 @@ export interface HarnessMessage {
   /** Visible only to the invoker. */
   ephemeral: boolean;
   edits: number;
+  /** Names of the files shown with the message (a run grid's picture, a summary's chart). */
+  files?: string[];
+  /** Image ids of a run grid's tiles that carry controls (rate, more like this, bigger). */
+  tiles?: string[];
+  /** What the message's Details toggle shows (where the platform renders one). */
+  details?: string;
 }
 
 export interface AdapterHarness {
@@ -32,6 +38,13 @@ export interface AdapterHarness {
   threadIds(): Promise<string[]>;
   rate(user: string, messageId: string, score: number): Promise<void>;
   unrate(user: string, messageId: string, score: number): Promise<void>;
+  /**
+   * Optional (platforms whose run grids have tile controls): `user` picks `choice` (r1…r10, more, big)
+   * on the tile of `imageId` in the grid message, and it resolves once the click was answered.
+   */
+  tile?(user: string, messageId: string, imageId: string, choice: string): Promise<void>;
+  /** Optional: opens the message's Details toggle as `user` and resolves to what it shows (undefined: none). */
+  details?(user: string, messageId: string): Promise<string | undefined>;
   userKey(user: string): string;
   /** The adapter's own health() (what /readyz reports for it). */
   health(): { ok: boolean; detail?: string };
@@ -83,7 +96,9 @@ export function platformContract(name: string, open: () => Promise<AdapterHarnes
         );
         return { thread, messages: await inThread() };
       })());
-    const isCandidate = (m: HarnessMessage) => m.rateable && !!m.imageId && /\/10/.test(m.text) && !m.text.includes('Run finished');
+    // A run shows each iteration as grid messages: a picture of numbered tiles, the prompts in the text.
+    const isGrid = (m: HarnessMessage) => /^\*{1,2}(Your prompt|Iteration \d+)\*{1,2}/.test(m.text);
+    const isSummary = (m: HarnessMessage) => m.text.includes('Run finished');
 
     it('reports itself healthy once started (what /readyz shows)', () => {
       const health = h.health();
@@ -123,29 +138,72 @@ export function platformContract(name: string, open: () => Promise<AdapterHarnes
       expect(texts.some((t) => /— 0 ratings\b/.test(t))).toBe(true);
     });
 
-    it('/optimize opens a thread with the header, rateable candidates, progress and a final summary', async () => {
+    it('/optimize opens a thread with the header, one grid message per iteration, progress and a final summary', async () => {
       const { messages: msgs } = await finishedRun();
       expect(msgs[0]!.text).toContain('a lighthouse at dusk');
-      const candidates = msgs.filter(isCandidate);
-      expect(candidates).toHaveLength(1 + 2 * 2); // the initial prompt, then 2 iterations × 2
+      // One grid message per iteration (the initial prompt, then 2 iterations), not one message per candidate.
+      const grids = msgs.filter(isGrid);
+      expect(grids).toHaveLength(1 + 2);
+      expect(grids.map((g) => g.text.split('\n').filter((l) => /^\d+ · /.test(l)).length)).toEqual([1, 2, 2]);
+      if (grids[0]!.files) expect(grids.every((g) => g.files!.some((f) => /^iteration-\d+-1\.png$/.test(f)))).toBe(true);
+      // No candidate is posted as an image of its own any more.
+      expect(msgs.filter((m) => m.imageId && !isSummary(m))).toHaveLength(0);
       const progress = msgs.filter((m) => /^(⏳ Iteration \d+\/\d+|✅ Done)/.test(m.text));
       expect(progress).toHaveLength(1);
       expect(progress[0]!.text).toMatch(/^✅ Done/);
-      expect(progress[0]!.edits).toBeGreaterThanOrEqual(1); // edited in place, never re-posted
+      // The progress message is the thread's last: posted anew after each iteration, the older ones removed.
+      expect(msgs.filter((m) => m.text !== '⋯').at(-1)!.id).toBe(progress[0]!.id);
       // Bold is `**` in markdown, `*` in Slack's mrkdwn.
       expect(msgs.filter((m) => /^📊 \*{1,2}\S/.test(m.text))).toHaveLength(3);
       const summary = msgs.find((m) => m.text.includes('Run finished'))!;
-      // The method's measures, each explained, in the summary's Details part (bold is `*` in Slack's mrkdwn).
-      expect(summary.text).toMatch(/Details\*{1,2}\n• max \d+\.\d\/10 — [^\n]+\n• max − init \+\d\.\d — [^\n]+\n• K\* \d — /);
-      // a run's candidate is rateable like any other image
-      await h.rate('ann', candidates[0]!.id, 8);
-      expect(await h.rating('ann', candidates[0]!.imageId!)).toBe(8);
+      // The outcome in plain words; the measures are the summary's Details part (bold is `*` in Slack's mrkdwn).
+      expect(summary.text).toMatch(
+        /Run finished\*{1,2}: (from \d+\.\d\/10 to \d+\.\d\/10 \(predicted for you\) in \d+ iterations?|your own prompt stayed the best at \d+\.\d\/10 \(predicted for you\))/,
+      );
+      // The method's measures, each explained, behind the summary's Details toggle (inline where there is none).
+      const details = (await h.details?.('ann', summary.id)) ?? summary.details ?? summary.text;
+      expect(details).toMatch(
+        /Details\*{1,2}\n• max \d+\.\d\/10 — [^\n]+\n• max − init \+\d\.\d — [^\n]+\n• K\* \d — /,
+      );
+      // The score chart: with the summary, or (Slack: one file per message) the message right after it.
+      const withChart = [summary, msgs[msgs.indexOf(summary) + 1]].filter((m) => m?.files);
+      if (withChart.length) expect(withChart.some((m) => m!.files!.includes('scores.png'))).toBe(true);
+      // the run's best image is rateable like any other image
+      await h.rate('ann', summary.id, 8);
+      expect(await h.rating('ann', summary.imageId!)).toBe(8);
+    });
+
+    it('a grid tile’s controls rate it, show it bigger, and start a run like it', async (ctx) => {
+      if (!h.tile) return ctx.skip(); // this platform's grid has no tile controls yet
+      const { thread, messages: msgs } = await finishedRun();
+      const grid = msgs.filter(isGrid).at(-1)!;
+      expect(grid.tiles).toHaveLength(2);
+      const [first, second] = grid.tiles! as [string, string];
+      // A rating through a tile control is one vote per person per image, set outright.
+      await h.tile('lee', grid.id, first, 'r6');
+      await h.tile('lee', grid.id, first, 'r9');
+      expect(await h.rating('lee', first)).toBe(9);
+      expect(await h.rating('lee', second)).toBeNull();
+      // Bigger: the tile's image full size in the thread, rateable there.
+      await h.tile('lee', grid.id, second, 'big');
+      const big = await waitFor(
+        async () => (await h.messages()).find((m) => m.conversationId === thread && m.imageId === second && m.rateable),
+        'the bigger image',
+      );
+      await h.rate('mo', big.id, 3);
+      expect(await h.rating('mo', second)).toBe(3);
+      // More like this: a new run (a new thread) through /optimize, from the tile's prompt.
+      const before = new Set(await h.threadIds());
+      await h.tile('lee', grid.id, first, 'more');
+      const next = await waitFor(async () => (await h.threadIds()).find((t) => !before.has(t)), 'a new run thread');
+      const header = await waitFor(async () => (await h.messages()).find((m) => m.conversationId === next), 'the new run header');
+      expect(header.text).toContain('Optimizing');
     });
 
     it('reactions added and removed while the bot was down are read back when it returns', async (ctx) => {
       if (!h.away) return ctx.skip(); // the playground has no reactions outside the running bot
       const [a, b, c] = (await ratedImages()) as [HarnessMessage, HarnessMessage, HarnessMessage];
-      const candidate = (await finishedRun()).messages.find(isCandidate)!;
+      const candidate = (await finishedRun()).messages.find((m) => isSummary(m) && m.imageId)!;
       // Before: eve 6 on a, fay 2 on b (live), gus 5 on c; jon 4 on a and kim 8 on a run's candidate stay untouched.
       await h.rate('jon', a.id, 4);
       await h.rate('kim', candidate.id, 8);

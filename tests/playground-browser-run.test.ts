@@ -43,7 +43,7 @@ function paneView(listId: string): PaneView {
   const list = document.getElementById(listId)!;
   const msgs = Array.from(list.querySelectorAll<HTMLElement>('.msg'));
   const newest = msgs.filter((m) => !m.classList.contains('progress')).at(-1);
-  const progress = list.querySelector<HTMLElement>('.msg.progress');
+  const progress = Array.from(list.querySelectorAll<HTMLElement>('.msg.progress')).at(-1);
   const p = list.getBoundingClientRect();
   const inView = (r: DOMRect) => r.top >= p.top - 1 && r.bottom <= p.bottom + 1 && r.bottom <= window.innerHeight + 1;
   const n = newest?.getBoundingClientRect();
@@ -73,11 +73,15 @@ async function followed(page: Page, listId = 'thread-messages'): Promise<PaneVie
     .then((h) => h.jsonValue() as Promise<PaneView>)
     .catch(() => page.evaluate((id) => window.paneViewInPage(id), listId));
   // On failure the diff shows where the newest message was against the pane.
-  expect(seen).toMatchObject({ ok: true, following: '1' });
+  expect(seen, JSON.stringify(seen)).toMatchObject({ ok: true, following: '1' });
   return seen;
 }
 
-/** The thread's messages of one kind, counted in the page. */
+/** What the run posts in its thread (the progress message is edited, not posted again), and its end. */
+const POSTED = '#thread-messages .msg:not(.progress)';
+const SUMMARY = '#thread-messages [data-kind="summary"]';
+
+/** Elements matching a selector, counted in the page. */
 const count = (page: Page, selector: string) => page.locator(selector).count();
 
 describe.skipIf(!hasChromium)('a whole /optimize run in headless Chromium', () => {
@@ -89,7 +93,7 @@ describe.skipIf(!hasChromium)('a whole /optimize run in headless Chromium', () =
 
   /**
    * Lets images through one at a time until the thread shows more messages matching `selector` than
-   * `than` (a run posts an iteration's candidates once all of them are drawn), then holds again.
+   * `than` (a run may post an iteration's images only once all of them are drawn), then holds again.
    */
   async function imagesUntilMore(selector: string, than: number): Promise<void> {
     await waitFor(async () => {
@@ -127,7 +131,7 @@ describe.skipIf(!hasChromium)('a whole /optimize run in headless Chromium', () =
     await core?.close();
   });
 
-  it('follows a run from its first candidate to the final summary, the progress message last', async () => {
+  it('follows a run from its first images to the final summary, the progress message last', async () => {
     // A new person: rate a few images with the buttons, then optimize a prompt.
     await command('/rate count:4');
     await page.waitForFunction(() => document.querySelectorAll('#channel-messages [data-kind="rate"] .ratebar').length === 4);
@@ -150,13 +154,12 @@ describe.skipIf(!hasChromium)('a whole /optimize run in headless Chromium', () =
     // The sidebar is narrow: the prompt on one line, whose run and when on the next.
     expect(await page.locator('#threads li .by').first().innerText()).toMatch(/^Alice, \d\d:\d\d$/);
 
-    const images = 1 + iterations * perIteration;
     // Iteration messages: the initial prompt's, then one per iteration.
     const mid = 1 + Math.ceil(iterations / 2);
     const shots = new Set<string>();
-    const candidates = '#thread-messages [data-kind="candidate"]';
-    while ((await count(page, candidates)) < images) {
-      await imagesUntilMore(candidates, await count(page, candidates));
+    // Each message the run posts (its images, however they are grouped, and its summaries), one by one.
+    while ((await count(page, SUMMARY)) === 0) {
+      await imagesUntilMore(POSTED, await count(page, POSTED));
       const view = await followed(page);
       expect(view.newest!.bottom).toBeLessThanOrEqual(Math.min(view.pane.bottom, view.windowHeight) + 1);
       const done = await count(page, '#thread-messages [data-kind="iteration"]');
@@ -170,9 +173,10 @@ describe.skipIf(!hasChromium)('a whole /optimize run in headless Chromium', () =
       }
     }
     generator.release();
-    const summary = page.locator('#thread-messages [data-kind="summary"]');
-    await summary.waitFor();
-    await page.waitForFunction(() => document.querySelector('#thread-messages .msg.progress')?.textContent?.includes('Done'));
+    const summary = page.locator(SUMMARY);
+    await page.waitForFunction(() =>
+      Array.from(document.querySelectorAll('#thread-messages .msg.progress')).at(-1)?.textContent?.includes('Done'),
+    );
     const end = await followed(page);
     expect(end.newest!.kind).toBe('summary');
     expect(end.progress).toMatchObject({ last: true });
@@ -183,22 +187,22 @@ describe.skipIf(!hasChromium)('a whole /optimize run in headless Chromium', () =
     expect(box.y + box.height).toBeLessThanOrEqual(Math.min(pane.y + pane.height, page.viewportSize()!.height) + 1);
     await page.screenshot({ path: path.join(SHOTS, '3-end.png') });
     expect([...shots]).toEqual(['1-first-iteration', '2-mid-run']);
-    expect(await count(page, '#thread-messages [data-kind="candidate"]')).toBe(images);
+    expect(await count(page, '#thread-messages [data-kind="iteration"]')).toBe(1 + iterations);
+    expect(await count(page, '#thread-messages .msg img')).toBeGreaterThan(iterations);
   }, 120_000);
 
   it('scrolled up, the thread stays put and offers "new messages ↓"; the pill brings it back and it follows again', async () => {
     generator.hold();
-    await command('/optimize prompt:a red fox in the snow iterations:3 candidates:3');
+    const iterations = 6;
+    await command(`/optimize prompt:a red fox in the snow iterations:${iterations} candidates:2`);
     await page.waitForFunction(() => document.getElementById('thread-title')!.textContent.includes('red fox'));
-    const images = 1 + 3 * 3;
-    const candidates = '#thread-messages [data-kind="candidate"]';
-    // Enough of the run to scroll, with candidates still to come.
+    // Enough of the run to scroll, with iterations still to come (each posts its images, then its summary).
     while (!(await page.evaluate(() => ((b) => b.scrollHeight - b.clientHeight > 300)(document.getElementById('thread-messages')!))))
-      await imagesUntilMore(candidates, await count(page, candidates));
-    expect(images - (await count(page, candidates))).toBeGreaterThanOrEqual(2);
+      await imagesUntilMore(POSTED, await count(page, POSTED));
+    expect(await count(page, '#thread-messages [data-kind="iteration"]')).toBeLessThanOrEqual(iterations - 2);
     await followed(page);
 
-    // The person scrolls up with the mouse wheel to look at an earlier candidate.
+    // The person scrolls up with the mouse wheel to look at earlier images.
     const pane = (await page.locator('#thread-messages').boundingBox())!;
     await page.mouse.move(pane.x + pane.width / 2, pane.y + pane.height / 2);
     await page.mouse.wheel(0, -250);
@@ -215,8 +219,8 @@ describe.skipIf(!hasChromium)('a whole /optimize run in headless Chromium', () =
         }),
     );
 
-    // A new candidate arrives below: the pane is not pulled away from what the person reads.
-    await imagesUntilMore(candidates, await count(page, candidates));
+    // New images arrive below: the pane is not pulled away from what the person reads.
+    await imagesUntilMore(POSTED, await count(page, POSTED));
     await page.waitForFunction(() => document.getElementById('thread-jump')!.textContent === 'new messages ↓');
     expect(await page.evaluate(() => document.getElementById('thread-messages')!.scrollTop)).toBe(readAt);
     expect(await page.getAttribute('#thread-messages', 'data-following')).toBe('0');
@@ -226,10 +230,10 @@ describe.skipIf(!hasChromium)('a whole /optimize run in headless Chromium', () =
     await page.click('#thread-jump');
     await followed(page);
     expect(await page.isHidden('#thread-jump')).toBe(true);
-    await imagesUntilMore(candidates, await count(page, candidates));
+    await imagesUntilMore(POSTED, await count(page, POSTED));
     await followed(page);
     generator.release();
-    await page.locator('#thread-messages [data-kind="summary"]').waitFor();
+    await page.locator(SUMMARY).waitFor();
     await followed(page);
   }, 120_000);
 

@@ -189,7 +189,11 @@ describe('playground community features (real core)', () => {
     expect(summary.text).toMatch(/Best prompt \(\d+\.\d\/10 \(ann: \d+\.\d\/10, bob: \d+\.\d\/10\)\)/);
     const header = inThread().find((m) => m.kind === 'header')!;
     expect(header.text).toContain('the taste models of 2 people: the lowest of the ratings they predict');
-    const candidates = inThread().filter((m) => m.kind === 'candidate');
+    // Each candidate is a tile line of its iteration's grid message.
+    const candidates = inThread()
+      .filter((m) => m.kind === 'grid')
+      .flatMap((m) => m.text.split('\n').filter((l) => /^\d+ · /.test(l)))
+      .map((text) => ({ text }));
     expect(candidates).toHaveLength(1 + 2 * 2);
     for (const c of candidates) expect(c.text).toMatch(/\d+\.\d\/10 \(ann: \d+\.\d\/10, bob: \d+\.\d\/10\)/);
     // The objective is the least-happy member: each candidate's score is the lower of the two.

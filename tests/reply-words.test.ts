@@ -46,9 +46,10 @@ const METRICS: RunMetricsView = {
   bestPrompt: 'a lighthouse at dusk, watercolor',
 };
 
-function summaryText(event: Parameters<typeof renderRunEvent>[0]): string {
+/** A summary's main text and its Details part (kept apart so a platform can fold the details away). */
+function summaryOf(event: Parameters<typeof renderRunEvent>[0]): { text: string; details: string } {
   const post = renderRunEvent(event).find((o) => o.op === 'post');
-  return post?.op === 'post' ? post.message.text : '';
+  return post?.op === 'post' ? { text: post.message.text, details: post.message.details ?? '' } : { text: '', details: '' };
 }
 
 describe('the run header', () => {
@@ -78,7 +79,7 @@ describe('the run header', () => {
 
 describe('the run summary', () => {
   it('leads with where the run got in plain words, then the measures each explained in a Details part', () => {
-    const text = summaryText({
+    const { text, details } = summaryOf({
       type: 'run.finished',
       key: 'k',
       runId: 'r',
@@ -86,13 +87,13 @@ describe('the run summary', () => {
       stopReason: 'completed',
       method: { optimizer: 'genetic', feedback: 's+p+f' },
     });
-    const [main, details] = text.split(`\n\n${DETAILS_HEADING}\n`) as [string, string];
-    expect(main.split('\n')).toEqual([
+    expect(text.split('\n')).toEqual([
       '✅ **Run finished**: from 6.2/10 to 8.7/10 (predicted for you) in 3 iterations.',
       'Best prompt (8.7/10): “a lighthouse at dusk, watercolor”',
       'New prompts come from a genetic search (offline, no language model): it mixes and changes the style words of the best-scoring prompts so far.',
     ]);
     expect(details.split('\n')).toEqual([
+      DETAILS_HEADING,
       '• max 8.7/10 — the best predicted score of any image in this run',
       '• max − init +2.5 — how much the best image beats the one from your own prompt',
       '• K* 3 — the iteration that first reached the best score (0 = your own prompt)',
@@ -103,21 +104,21 @@ describe('the run summary', () => {
   });
 
   it('says why a run stopped early and when the own prompt stayed best; a cancelled run keeps its measures', () => {
-    const early = summaryText({
+    const early = summaryOf({
       type: 'run.finished',
       key: 'k',
       runId: 'r',
       metrics: { ...METRICS, kStar: 0, maxMinusInit: 0, max: 6.2, maxSim: null },
       stopReason: 'patience',
     });
-    expect(early).toContain('your own prompt stayed the best at 6.2/10 (predicted for you)');
-    expect(early).toContain('It stopped early: several iterations in a row found no better image.');
-    expect(early).toContain('• max sim – — no image you rated highly to compare the best image with yet');
-    expect(early).not.toMatch(/\(patience\)|\(completed\)/);
-    const cancelled = summaryText({ type: 'run.cancelled', key: 'k', runId: 'r', metrics: METRICS });
-    expect(cancelled).toMatch(/^🛑 \*\*Run cancelled\*\*: from 6\.2\/10 to 8\.7\/10/);
-    expect(cancelled).not.toContain('(cancelled)');
-    expect(cancelled).toContain(`\n\n${DETAILS_HEADING}\n`);
+    expect(early.text).toContain('your own prompt stayed the best at 6.2/10 (predicted for you)');
+    expect(early.text).toContain('It stopped early: several iterations in a row found no better image.');
+    expect(early.details).toContain('• max sim – — no image you rated highly to compare the best image with yet');
+    expect(early.text).not.toMatch(/\(patience\)|\(completed\)/);
+    const cancelled = summaryOf({ type: 'run.cancelled', key: 'k', runId: 'r', metrics: METRICS });
+    expect(cancelled.text).toMatch(/^🛑 \*\*Run cancelled\*\*: from 6\.2\/10 to 8\.7\/10/);
+    expect(cancelled.text).not.toContain('(cancelled)');
+    expect(cancelled.details).toMatch(/^\*\*Details\*\*\n• max 8\.7\/10 — /);
   });
 });
 

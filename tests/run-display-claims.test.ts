@@ -32,8 +32,12 @@ import { waitFor } from './helpers/wait';
 const LEASE_MS = 1_500;
 const K = 2; // iterations
 const N = 2; // candidates per iteration
-/** header + progress + (prompt image + K×N candidates) + K+1 summaries + final summary */
-const THREAD_KEYS = 1 + 1 + (1 + K * N) + (K + 1) + 1;
+/** Event keys every run shows (core/optimizer/events.ts): its header, a summary per iteration (0 = the prompt's own image), its final summary. */
+const essentialKeys = (runId: string): string[] => [
+  `${runId}:started`,
+  ...Array.from({ length: K + 1 }, (_, i) => `${runId}:it${i}:summary`),
+  `${runId}:end`,
+];
 
 async function insertRun(database: Database, id: string): Promise<void> {
   await database.db.execute(sql`insert into runs (id, user_key, status, initial_prompt, params, destination)
@@ -200,16 +204,24 @@ for (const backend of testBackends()) {
       return fake.messages.filter((m) => m.threadTs === threadTs && !m.ephemeralFor);
     };
 
-    /** Every event key of the run in Slack exactly once, each recorded; the closing notice once. */
+    /**
+     * Every event key of the run in Slack at most once and recorded with that message, the ones every run
+     * shows all there, the closing notice once. (How many progress messages a run leaves depends on how
+     * its events were batched, e.g. around a takeover; each is still posted once.)
+     */
     async function expectEachKeyOnce(runId: string): Promise<void> {
       const keys = inThread(runId)
         .map(slackEventKey)
         .filter((k): k is string => Boolean(k));
       expect(keys.length - new Set(keys).size, `repeated keys: ${keys.filter((k, i) => keys.indexOf(k) !== i).join(', ')}`).toBe(0);
-      expect(keys).toHaveLength(THREAD_KEYS);
+      expect(essentialKeys(runId).filter((k) => !keys.includes(k))).toEqual([]);
       const notices = fake.messages.filter((m) => slackEventKey(m) === `${runId}:end:done`);
       expect(notices).toHaveLength(1);
-      for (const k of [...keys, `${runId}:end:done`]) expect(await core.app.services.messages.byEventKey('slack', k), k).toBeTruthy();
+      for (const m of inThread(runId)) {
+        const key = slackEventKey(m);
+        if (key) expect((await core.app.services.messages.byEventKey('slack', key))?.messageId, key).toBe(`${m.channel}:${m.ts}`);
+      }
+      expect(await core.app.services.messages.byEventKey('slack', `${runId}:end:done`)).toBeTruthy();
       // Released at the end: no claim row is left behind.
       expect(await queryRows(database.db, sql`select holder from run_display_claims where run_id = ${runId}`)).toEqual([]);
     }

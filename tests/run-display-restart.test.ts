@@ -4,8 +4,8 @@
  * Discord, on real PostgreSQL: the bot runs as a child process (real app + real adapter; only the
  * image provider is a slow double), /optimize starts, the child is SIGKILLed mid-run, and a new app +
  * adapter on the same database and the same fake Discord finishes the run into the SAME thread:
- * every candidate image message exists once (one message per nonce / event key), one progress
- * message, one final summary, one outcome notice.
+ * every iteration's grid message exists once (one message per nonce / event key), one progress
+ * message (the thread's last), one final summary, one outcome notice.
  *
  * Playground, on PGlite under DATA_DIR: a restart keeps every rating, replays the conversation, and
  * ratings on messages posted before the restart still work (found by message id in the database).
@@ -29,6 +29,7 @@ import { openTestCore, type TestCore } from './helpers/core';
 import { TEST_DATABASE_URL, createFreshPostgresDatabase } from './helpers/db';
 import { discordIdOf } from './helpers/discord-harness';
 import { waitFor } from './helpers/runs';
+import { PlaygroundClient } from './helpers/playground-client';
 
 const exited = (c: ChildProcess) =>
   new Promise<void>((r) => (c.exitCode !== null || c.signalCode !== null ? r() : c.once('exit', () => r())));
@@ -73,16 +74,15 @@ describe.skipIf(!TEST_DATABASE_URL)(
         { name: 'candidates', type: 4, value: N },
       ]);
       const thread = await waitFor(() => fake.threads()[0], 'the run thread');
-      const candidateMsgs = () =>
-        fake
-          .channelMessages(thread.id)
-          .filter((m) => m.attachments.length && /^\*\*(Your prompt|Iteration \d+ · #\d+)\*\*/.test(m.content));
-      // Mid-run: the first candidates are out, more are being generated (300 ms each).
-      await waitFor(() => candidateMsgs().length >= 2, 'the first candidate messages', 60_000);
+      // One grid message (its picture attached) per iteration.
+      const gridMsgs = () =>
+        fake.channelMessages(thread.id).filter((m) => m.attachments.length && /^\*\*(Your prompt|Iteration \d+)\*\*/.test(m.content));
+      // Mid-run: the first grids are out, more images are being generated (300 ms each).
+      await waitFor(() => gridMsgs().length >= 2, 'the first grid messages', 60_000);
       child.kill('SIGKILL');
       await exited(child);
-      const postedBeforeCrash = candidateMsgs().length;
-      expect(postedBeforeCrash).toBeLessThan(1 + K * N);
+      const postedBeforeCrash = gridMsgs().length;
+      expect(postedBeforeCrash).toBeLessThan(1 + K);
 
       // A new process on the same database and the same Discord.
       database = await openDatabase({ databaseUrl: fresh.url, maxConnections: 5 });
@@ -119,12 +119,14 @@ describe.skipIf(!TEST_DATABASE_URL)(
       expect(run!.status).toBe('finished');
       expect((run!.destination as { threadId?: string }).threadId).toBe(thread.id);
       const msgs = fake.channelMessages(thread.id);
-      // Every candidate image exactly once (initial prompt + K × N), the header once, one progress message, one summary.
-      expect(candidateMsgs()).toHaveLength(1 + K * N);
-      expect(new Set(candidateMsgs().map((m) => m.content)).size).toBe(1 + K * N);
+      // Every iteration's grid exactly once (initial prompt + K), with every candidate (1 + K × N tiles), the header once, one progress message, one summary.
+      expect(gridMsgs()).toHaveLength(1 + K);
+      expect(new Set(gridMsgs().map((m) => m.content)).size).toBe(1 + K);
+      expect(gridMsgs().flatMap((m) => m.content.split('\n').filter((l) => /^\d+ · /.test(l)))).toHaveLength(1 + K * N);
       expect(msgs.filter((m) => m.content.startsWith('🎨 **Optimizing**'))).toHaveLength(1);
       expect(msgs.filter((m) => /^(⏳ Iteration|✅ Done)/.test(m.content))).toHaveLength(1);
       expect(msgs.find((m) => /^(⏳ Iteration|✅ Done)/.test(m.content))!.content).toMatch(/^✅ Done/);
+      expect(msgs.at(-1)!.content).toMatch(/^✅ Done/); // the progress message stays the thread's last
       expect(msgs.filter((m) => m.content.startsWith('📊 **'))).toHaveLength(K + 1);
       expect(msgs.filter((m) => m.content.includes('Run finished'))).toHaveLength(1);
       expect(notice).toHaveLength(1);
@@ -141,9 +143,15 @@ describe.skipIf(!TEST_DATABASE_URL)(
         sql`select event_key, count(*) as n from platform_messages where run_id = ${run!.id} and event_key is not null group by event_key`,
       );
       expect(keys.every((k) => Number(k.n) === 1)).toBe(true);
-      expect(keys.length).toBe(1 /* header */ + 1 /* progress */ + (1 + K * N) + (K + 1) /* summaries */ + 1 /* final */ + 1 /* done */);
+      const progressKeys = keys.map((k) => k.event_key).filter((k) => k.endsWith(':progress'));
+      const removed = new Set(keys.map((k) => k.event_key).filter((k) => k.endsWith(':progress:removed')));
+      expect(keys.length - progressKeys.length - removed.size).toBe(
+        1 /* header */ + (1 + K) /* grids */ + (K + 1) /* summaries */ + 1 /* final */ + 1 /* done */,
+      );
+      // Progress messages posted anew after iterations: all but the current one removed (each once, recorded).
+      expect(progressKeys.filter((k) => !removed.has(`${k}:removed`))).toEqual([`${run!.id}:end:progress`]);
       console.log(
-        `discord crash test: ${postedBeforeCrash} candidate messages before SIGKILL; ${posts.length} POSTs into the thread for ${msgs.length} messages`,
+        `discord crash test: ${postedBeforeCrash} grid messages before SIGKILL; ${posts.length} POSTs into the thread for ${msgs.length} messages`,
       );
     }, 300_000);
   },
@@ -176,7 +184,9 @@ describe('playground: a restart on the same DATA_DIR (PGlite)', () => {
     await adapter.rate('amy', rateMsgs[0]!.id, 7);
     await adapter.command('amy', '/optimize prompt:a red boat iterations:1 candidates:1');
     await waitFor(() => [...adapter!.state.messages.values()].some((m) => m.text.startsWith('✅ Run finished:')), 'the run to finish');
-    const candidate = [...adapter.state.messages.values()].find((m) => m.kind === 'candidate' && m.imageId)!;
+    // The run's best image (its summary) and a grid of the run: rated by the image's id after the restart.
+    const candidate = [...adapter.state.messages.values()].find((m) => m.kind === 'summary' && m.imageId)!;
+    const grid = [...adapter.state.messages.values()].find((m) => m.kind === 'grid' && m.grid?.tiles[0]?.imageId)!;
     const before = adapter.state.snapshot();
     await adapter.stop();
     await core.close();
@@ -195,6 +205,10 @@ describe('playground: a restart on the same DATA_DIR (PGlite)', () => {
     expect(await core.rating(amy, rateMsgs[0]!.imageId!)).toBe(9);
     await adapter.rate('amy', candidate.id, 4);
     expect(await core.rating(amy, candidate.imageId!)).toBe(4);
+    const tileImage = grid.grid!.tiles[0]!.imageId!;
+    const client = await PlaygroundClient.as(adapter.url(), 'amy');
+    expect((await client.post('/api/tile', { messageId: grid.id, imageId: tileImage, choice: 'r2' })).status).toBe(200);
+    expect(await core.rating(amy, tileImage)).toBe(2);
     // New messages get new ids (no clash with rows recorded before the restart).
     await adapter.command('amy', '/rate count:1');
     const newest = [...adapter.state.messages.values()].at(-1)!;

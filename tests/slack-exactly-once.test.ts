@@ -181,43 +181,48 @@ describe('slack: a crash between a run post and its record leaves no copy', () =
     return { runId, killedAt: killedAt!, inThread, threadTs };
   }
 
-  /** Each event key once in Slack, each one recorded; each candidate label once. */
+  /** Each event key once in Slack, each one recorded; each iteration's grid once; one progress message, the thread's last. */
   async function expectEachOnce(runId: string, inThread: FakeSlackMessage[], threadTs: string) {
     const keys = inThread.map(slackEventKey).filter((k): k is string => Boolean(k));
     expect(new Set(keys).size).toBe(keys.length);
-    // header + progress + (1 + 2×2 candidates) + 3 summaries + the final summary
-    expect(keys).toHaveLength(1 + 1 + 5 + 3 + 1);
+    // header + progress (the older ones deleted) + (1 + 2 grids) + 3 summaries + the final summary
+    expect(keys).toHaveLength(1 + 1 + 3 + 3 + 1);
+    expect(inThread.filter((m) => /^(⏳ Iteration|✅ Done)/.test(m.text))).toHaveLength(1);
+    expect(inThread.at(-1)!.text).toMatch(/^✅ Done/);
     for (const k of keys)
       expect((await h.services.messages.byEventKey('slack', k))?.messageId, k).toBe(
         `${h.fake.channelId}:${inThread.find((m) => slackEventKey(m) === k)!.ts}`,
       );
-    const labels = inThread.map((m) => /^\*(Your prompt|Iteration \d+ · #\d+)\*/.exec(m.text)?.[1]).filter(Boolean);
-    expect(labels.sort()).toEqual(['Iteration 1 · #1', 'Iteration 1 · #2', 'Iteration 2 · #1', 'Iteration 2 · #2', 'Your prompt']);
+    const labels = inThread.map((m) => /^\*(Your prompt|Iteration \d+)\*/.exec(m.text)?.[1]).filter(Boolean);
+    expect(labels.sort()).toEqual(['Iteration 1', 'Iteration 2', 'Your prompt']);
+    // Every candidate once, as a tile line of its iteration's grid.
+    expect(inThread.flatMap((m) => (labels.length ? m.text.split('\n').filter((l) => /^\d+ · /.test(l)) : []))).toHaveLength(5);
     // The closing notice, once, in the channel after the thread.
     const notices = h.fake.messages.filter(
       (m) => !m.threadTs && !m.ephemeralFor && m.text.startsWith('✅ Run finished') && Number(m.ts) > Number(threadTs),
     );
     expect(notices).toHaveLength(1);
     expect(slackEventKey(notices[0]!)).toBe(`${runId}:end:done`);
-    // Every image of the thread has all ten rating reactions (also the one found again).
-    for (const m of inThread.filter((x) => x.files.length))
+    // Every image of the thread (the summary's best image; grids are rated through their menus) has all
+    // ten rating reactions (also the one found again).
+    for (const m of inThread.filter((x) => x.files.length && x.text.includes('Run finished')))
       expect(RATING_SLACK_NAMES.every((n) => m.reactions.get(n)?.has(h.fake.botUserId))).toBe(true);
   }
 
   const recovered = (key: string) =>
     logs.lines().filter((l) => /posted before a restart but never recorded/.test(l.msg) && (l as { key?: string }).key === key);
 
-  it('a candidate image (file share marked by its block_id)', async () => {
+  it('a grid image (file share marked by its block_id)', async () => {
     const replies = h.fake.callsOf('conversations.replies').length;
     const { runId, killedAt, inThread, threadTs } = await crashAt(
       'a lighthouse',
-      (m, seen) => m.kind === 'candidate' && seen.filter((s) => s.kind === 'candidate').length === 2,
+      (m, seen) => m.kind === 'grid' && seen.filter((s) => s.kind === 'grid').length === 1,
     );
     const killed = inThread.find((m) => slackEventKey(m) === killedAt.eventKey)!;
     expect(killed.files).toHaveLength(1);
     expect(killed.metadata).toBeUndefined(); // a share cannot carry metadata: the mark is in its block
     expect(killed.blocks![0]!.block_id).toBe(`tasteloop_event:${killedAt.eventKey}`);
-    expect(killed.text).toMatch(/^\*Iteration 1 · #2\*/);
+    expect(killed.text).toMatch(/^\*Iteration 1\*/);
     await expectEachOnce(runId, inThread, threadTs);
     expect(recovered(killedAt.eventKey!)).toHaveLength(1);
     // Looked for in the thread with metadata, once (one read per run caught up with, not per message).
@@ -237,7 +242,7 @@ describe('slack: a crash between a run post and its record leaves no copy', () =
     expect(recovered(killedAt.eventKey!)).toHaveLength(1);
   });
 
-  it('the progress message: found again and edited in place to the end', async () => {
+  it('the progress message: found again, and removed once a newer one is the thread’s last', async () => {
     const { runId, killedAt, inThread, threadTs } = await crashAt('a meadow', (m) => m.kind === 'progress');
     await expectEachOnce(runId, inThread, threadTs);
     const progress = inThread.filter((m) => /^(⏳ Iteration|✅ Done)/.test(m.text));

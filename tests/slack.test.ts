@@ -478,22 +478,28 @@ for (const backend of testBackends()) {
       await database?.close();
     });
 
-    it('a whole /optimize run goes into a thread: header, candidate images, progress via chat.update, final summary', async () => {
+    it('a whole /optimize run goes into a thread: header, a grid per iteration, progress kept last, final summary', async () => {
       await h.slash('ivy', 'optimize', 'a quiet harbor at dawn iterations:2 candidates:2');
       const done = await waitFor(() => h.fake.messages.find((m) => m.text.startsWith('✅ Run finished:')), 'the run to finish', 120_000);
       await h.adapter.idle();
       const thread = h.fake.messages.find((m) => m.threadTs)!.threadTs!;
       const inThread = h.fake.messages.filter((m) => m.threadTs === thread);
       expect(inThread[0]!.text).toContain('a quiet harbor at dawn');
-      const images = inThread.filter((m) => m.files.length === 1 && /\/10/.test(m.text) && !m.text.includes('Run finished'));
-      expect(images).toHaveLength(1 + 2 * 2);
+      // One grid picture per iteration with a tile menu per candidate (rated through the menus, not reactions).
+      const grids = inThread.filter((m) => m.files.length === 1 && /^\*(Your prompt|Iteration \d+)\*/.test(m.text));
+      expect(grids).toHaveLength(1 + 2);
+      expect(grids.map((g) => (g.blocks ?? []).filter((b) => b.type === 'actions').length)).toEqual([1, 2, 2]);
+      // The best image with the summary, rateable by reaction.
+      const images = inThread.filter((m) => m.files.length === 1 && m.text.includes('Run finished'));
+      expect(images).toHaveLength(1);
       expect(images.every((m) => RATING_SLACK_NAMES.every((n) => m.reactions.get(n)?.has(h.fake.botUserId)))).toBe(true);
+      // One progress message, the thread's last: posted anew after each iteration's grid, the older one deleted.
       const progress = inThread.filter((m) => /^(⏳ Iteration|✅ Done)/.test(m.text));
       expect(progress).toHaveLength(1);
-      expect(progress[0]!.edits).toBeGreaterThanOrEqual(1);
-      expect(h.fake.callsOf('chat.update').length).toBeGreaterThanOrEqual(1);
+      expect(inThread.at(-1)!.text).toMatch(/^✅ Done/);
+      expect(h.fake.callsOf('chat.delete').length).toBeGreaterThanOrEqual(2);
       expect(inThread.find((m) => m.text.includes('Run finished'))!.text).toMatch(
-        /Details\*\n• max \d+\.\d\/10 — [^\n]+\n• max − init [+-]\d+\.\d — [^\n]+\n• K\* \d — /,
+        /Run finished\*: (from \d+\.\d\/10 to \d+\.\d\/10 \(predicted for you\) in \d+ iterations?|your own prompt stayed the best at \d+\.\d\/10 \(predicted for you\))/,
       );
       expect(done.threadTs).toBeUndefined(); // the closing notice is in the channel
 

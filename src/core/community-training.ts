@@ -121,6 +121,8 @@ export class CommunityTraining {
   private syncing: Promise<boolean> = Promise.resolve(false);
   private stopped = false;
   private released: Promise<void> = Promise.resolve();
+  /** The lock try in flight, shared by whoever asks meanwhile. */
+  private claiming: Promise<boolean> | null = null;
 
   constructor(deps: CommunityTrainingDeps) {
     this.deps = deps;
@@ -149,24 +151,32 @@ export class CommunityTraining {
   }
 
   /**
-   * At startup, after the scorers loaded: adopts the stored models, and if this process becomes the
-   * trainer fills it and fits — unless the stored models were fitted on a community of this size. A
-   * failed fit rejects (the caller serves with the neutral prior meanwhile).
+   * At startup: adopts the stored models, and if this process becomes the trainer fills it and fits —
+   * unless the stored models were fitted on a community of this size. Resolves once scores can be
+   * served: after adoption, or after the first fit when there was nothing to adopt. A failed first fit
+   * rejects (the caller serves with the neutral prior meanwhile).
    */
   async start(): Promise<void> {
     const adopted = await this.sync();
+    const trains = await this.claim();
+    // Polls begin after this first try, so they never race it to become the trainer.
     if (this.lock && !this.pollTimer && !this.stopped) {
       this.pollTimer = setInterval(() => void this.poll(), this.policy.lockPollMs);
       this.pollTimer.unref();
     }
-    if (!(await this.claim())) return;
-    await this.enqueue(async () => {
+    if (!trains) return;
+    const catchUp = this.enqueue(async () => {
       const trainer = await this.ready();
       if (!trainer) return;
       const held = this.deps.scorer.getGlobal();
       const now = await trainer.status();
       if (!adopted || held.ratings !== now.ratings || held.users !== now.users) await this.fitNow();
     });
+    // With stored models adopted, scores can be served now: filling the trainer reads every rating
+    // (minutes at a large community), so it catches up in the background. Without any, the first fit
+    // is awaited, since the alternative is serving everyone the neutral prior.
+    if (adopted) void catchUp.catch((err: unknown) => this.failed(err));
+    else await catchUp;
   }
 
   /** A person's ratings changed (`counted`: the first time this process hears of this change). */
@@ -227,8 +237,13 @@ export class CommunityTraining {
     );
   }
 
-  /** Tries the lock; becoming the trainer starts an (empty) trainer, losing the lock ends it. */
-  private async claim(): Promise<boolean> {
+  /** Tries the lock (one try at a time); becoming the trainer starts an (empty) trainer, losing the lock ends it. */
+  private claim(): Promise<boolean> {
+    this.claiming ??= this.tryLock().finally(() => (this.claiming = null));
+    return this.claiming;
+  }
+
+  private async tryLock(): Promise<boolean> {
     if (!this.lock || this.stopped) return false;
     let held = false;
     try {
@@ -342,9 +357,11 @@ export class CommunityTraining {
   private async fitNow(): Promise<void> {
     const trainer = await this.ready();
     if (!trainer) return;
+    // Only the changes counted so far are in this fit: one heard while it runs counts toward the next.
+    const counted = this.changes;
     await this.pushChanged(trainer);
     const { users, ratings } = await trainer.status();
-    this.changes = 0;
+    this.changes = Math.max(0, this.changes - counted);
     this.someoneLeft = false;
     if (this.fitTimer) clearTimeout(this.fitTimer);
     this.fitTimer = null;

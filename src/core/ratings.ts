@@ -32,7 +32,7 @@ import { Emitter } from './emitter';
 import { RatingAnnouncer } from './rating-announcer';
 import { ForgottenError, InvalidScoreError, TasteloopError, UnknownImageError } from './errors';
 import { hashUserKey, type PersonRef, type UserKey } from './identity';
-import type { RatingChange, RatingContext } from './records';
+import type { CommittedChange, RatingChange, RatingContext } from './records';
 import type { StandingVote } from './reaction-sync';
 import { isValidScore, type VoteKind } from './vote-rules';
 
@@ -102,7 +102,7 @@ export class RatingLedger {
   private readonly log: Logger;
   private readonly now: () => Date;
   private readonly maxAttempts: number;
-  private readonly changes: Emitter<RatingChange>;
+  private readonly changes: Emitter<CommittedChange>;
   private readonly announcer: RatingAnnouncer;
 
   constructor(
@@ -112,7 +112,7 @@ export class RatingLedger {
     this.log = opts.log ?? silentLogger;
     this.now = opts.now ?? monotonicClock();
     this.maxAttempts = opts.maxAttempts ?? 5;
-    this.changes = new Emitter<RatingChange>((err) => this.log.error({ err }, 'rating-changed listener failed'));
+    this.changes = new Emitter<CommittedChange>((err) => this.log.error({ err }, 'rating-changed listener failed'));
     this.announcer = new RatingAnnouncer(db, RATING_CHANNEL, this.log);
   }
 
@@ -132,7 +132,7 @@ export class RatingLedger {
   }
 
   /** Called after commit, once per event that changed something. Returns the unsubscribe function. */
-  onChange(listener: (change: RatingChange) => void): () => void {
+  onChange(listener: (change: CommittedChange) => void): () => void {
     return this.changes.on(listener);
   }
 
@@ -252,7 +252,7 @@ export class RatingLedger {
     const change: RatingChange = { userKey, imageId, before, after, changed: row.outcome === 'changed' };
     if (change.changed) {
       this.announcer.announce(userKey);
-      this.changes.emit(change);
+      this.changes.emit({ ...change, eventId: row.event_id === null ? null : Number(row.event_id) });
     }
     return change;
   }
@@ -276,6 +276,8 @@ interface ApplyVoteRow {
   outcome: 'forgotten' | 'unknown_image' | 'unchanged' | 'changed';
   before_score: number | null;
   after_score: number | null;
+  /** The rating_events row a change added (null when nothing changed); bigint, so a string from some drivers. */
+  event_id: string | number | null;
 }
 
 /**
@@ -287,7 +289,10 @@ function applyVoteQuery(kind: VoteKind, e: RatingEventInput & { eventTime: Date 
   const { userKey, ctx, person } = e;
   const name = person?.displayName?.trim() || null;
   const workspace = person?.platform === 'slack' ? (person.workspaceId ?? null) : null;
-  return sql`select outcome, before_score, after_score from tasteloop_apply_vote(
+  // The audit row's id is the sequence value this session drew last, inside the function: no extra round trip.
+  return sql`select outcome, before_score, after_score,
+    case when outcome = 'changed' then currval(pg_get_serial_sequence('rating_events', 'id')) end as event_id
+    from tasteloop_apply_vote(
     ${userKey}, ${hashUserKey(userKey)}, ${e.imageId}, ${kind}, ${e.score}::smallint, ${e.eventTime.toISOString()}::timestamptz,
     ${ctx.source}, ${ctx.scopeId ?? null}, ${ctx.channelId ?? null}, ${ctx.messageId ?? null},
     ${person?.platform ?? null}, ${workspace}, ${person?.userId ?? null}, ${name})`;

@@ -39,6 +39,15 @@ export interface RatingChange {
   changed: boolean;
 }
 
+/**
+ * A change committed by this process, as the ledger tells its listeners: with the id of the audit row
+ * (rating_events) it added, so a cache can tell whether the change follows the ledger version it holds.
+ */
+export interface CommittedChange extends RatingChange {
+  /** null when unknown: the cache then refits from the ledger. */
+  eventId: number | null;
+}
+
 export interface ScorerQuality {
   n: number;
   srocc: number | null;

@@ -4,12 +4,19 @@
  * the current one — which then sees every rating given so far. So per person at most two refits
  * exist at any moment (one running, one pending) and the last one always starts after the last
  * request. Different people never wait for each other.
+ *
+ * A request carries what is known of the change: a change this process committed (`requestChange`) can
+ * be applied to the scorer in memory, anything else (`request`: a notification, a version check) needs
+ * a refit from the database. A refit takes every change queued for the person since the last one, or
+ * null when any request since needs the database.
  */
 import { silentLogger, type Logger } from '../log';
 import type { UserKey } from './identity';
+import type { CommittedChange } from './records';
 
 export interface RefitSchedulerOptions {
-  refit: (userKey: UserKey) => Promise<void>;
+  /** `changes`: this process's changes since the last refit of the person, or null when the database must be read. */
+  refit: (userKey: UserKey, changes: readonly CommittedChange[] | null) => Promise<void>;
   log?: Logger;
 }
 
@@ -29,12 +36,18 @@ export interface RefitStats {
 interface PersonState {
   /** A request arrived while a refit was running: run once more afterwards. */
   dirty: boolean;
+  /** The next refit must read the database (a request came without its change). */
+  full: boolean;
+  /** This process's changes not yet handed to a refit. */
+  changes: CommittedChange[];
+  /** Requests not yet handed to a refit: all but one of them are coalesced. */
+  asked: number;
   /** Callers waiting for this person's refits to settle. */
   waiters: (() => void)[];
 }
 
 export class RefitScheduler {
-  private readonly refit: (userKey: UserKey) => Promise<void>;
+  private readonly refit: RefitSchedulerOptions['refit'];
   private readonly log: Logger;
   /** People with a refit running (and maybe one pending). */
   private readonly active = new Map<UserKey, PersonState>();
@@ -48,15 +61,26 @@ export class RefitScheduler {
 
   /** Asks for a refit of this person's scorer. Never throws and never waits for the refit. */
   request(userKey: UserKey): void {
+    this.enqueue(userKey).full = true;
+  }
+
+  /** Asks for a refit that may apply this change (committed by this process) without reading the database. */
+  requestChange(userKey: UserKey, change: CommittedChange): void {
+    this.enqueue(userKey).changes.push(change);
+  }
+
+  private enqueue(userKey: UserKey): PersonState {
     this.counts.requested++;
     const state = this.active.get(userKey);
     if (state) {
-      if (state.dirty) this.counts.coalesced++;
       state.dirty = true;
-      return;
+      state.asked++;
+      return state;
     }
-    this.active.set(userKey, { dirty: false, waiters: [] });
+    const fresh: PersonState = { dirty: false, full: false, changes: [], asked: 1, waiters: [] };
+    this.active.set(userKey, fresh);
     void this.loop(userKey);
+    return fresh;
   }
 
   /**
@@ -89,10 +113,19 @@ export class RefitScheduler {
   private async loop(userKey: UserKey): Promise<void> {
     const state = this.active.get(userKey)!;
     do {
-      state.dirty = false;
       try {
-        // Deferred to a microtask so a synchronous throw or long synchronous part never runs in the rater's call.
-        await Promise.resolve().then(() => this.refit(userKey));
+        // Deferred to a microtask so a synchronous throw or long synchronous part never runs in the rater's call
+        // (and the request that started the loop has queued its change by then).
+        await Promise.resolve().then(() => {
+          // Everything asked so far goes into this refit: only a request from now on makes another.
+          const changes = state.full ? null : state.changes;
+          this.counts.coalesced += state.asked - 1;
+          state.asked = 0;
+          state.dirty = false;
+          state.full = false;
+          state.changes = [];
+          return this.refit(userKey, changes);
+        });
         this.counts.completed++;
       } catch (err) {
         this.counts.failed++;

@@ -8,10 +8,16 @@
  * since deleted) every rating is replayed. A refit then diffs the ledger's ratings against what the
  * scorer holds (`held`) and applies rank-one updates.
  *
+ * A change this process committed needs no database at all when its person is held (`applyLocal`): its
+ * effective score is applied as a rank-one update and the ledger version it leads to is computed
+ * (./ledger-version). When that cannot be told for sure (the change may already be counted, or the
+ * person is not held) the caller refits from the database instead.
+ *
  * Memory is bounded by a byte budget (ScorerCache): past it, the least recently used people not in use
  * (no refit running, not pinned by a prediction) are dropped, their state written first when it changed
  * since it was last stored. States are written by the refit that settles a person, at most once per
- * `writeIntervalMs` per person (a burst of ratings writes once), and on eviction.
+ * `writeIntervalMs` per person (a burst of ratings writes once), and on eviction; the scorer's summary
+ * (scorer_models) goes with the state, so it too trails the scorer by at most that long.
  */
 import { and, eq } from 'drizzle-orm';
 import type { Logger } from 'pino';
@@ -19,10 +25,16 @@ import type { Db } from '../db/connection';
 import { scorerModels } from '../db/schema';
 import type { EmbeddingService } from './embeddings';
 import type { UserKey } from './identity';
+import { versionAfter } from './ledger-version';
 import { NO_VERSION, type RatingLedger } from './ratings';
+import type { CommittedChange } from './records';
 import { ScorerCache } from './scorer-cache';
 import { deleteScorerStates, loadScorerState, saveScorerState, type StoredScorerState } from './scorer-state-store';
 import type { ScorerService } from './scorer/scorer-service';
+import { VectorCache } from './vector-cache';
+
+/** Vectors of recently rated images kept for in-memory updates (512-d float32: 2 KiB each, 8 MiB in all). */
+const RECENT_VECTORS = 4096;
 
 export interface ResidentScorersDeps {
   db: Db;
@@ -61,10 +73,13 @@ export class ResidentScorers {
   private readonly writes = new Map<UserKey, Promise<void>>();
   readonly loadedFrom = new Map<UserKey, LoadedFrom>();
   private stateWrites = 0;
+  private localUpdates = 0;
   private stopped = false;
+  private readonly recentVectors: VectorCache;
 
   constructor(private readonly deps: ResidentScorersDeps) {
     this.cache = new ScorerCache(deps.cacheBytes);
+    this.recentVectors = new VectorCache(deps.embeddings, RECENT_VECTORS);
   }
 
   private get modelId(): string {
@@ -80,9 +95,49 @@ export class ResidentScorers {
     return [...new Set([...this.held.keys(), ...this.versions.keys()])];
   }
 
-  stats(): { people: number; usedBytes: number; budgetBytes: number; stateWrites: number } {
+  stats(): { people: number; usedBytes: number; budgetBytes: number; stateWrites: number; localUpdates: number } {
     const { size, usedBytes, budgetBytes } = this.cache;
-    return { people: size, usedBytes, budgetBytes, stateWrites: this.stateWrites };
+    return { people: size, usedBytes, budgetBytes, stateWrites: this.stateWrites, localUpdates: this.localUpdates };
+  }
+
+  /**
+   * Applies changes this process committed to the person's scorer in memory, without reading the
+   * database. False (nothing applied) when it cannot be sure the result is the ledger at the computed
+   * version: the person is not held, a change may already be counted in the held version, or the
+   * person would be left without ratings. The caller then refits from the database.
+   */
+  async applyLocal(userKey: UserKey, changes: readonly CommittedChange[]): Promise<boolean> {
+    const have = this.held.get(userKey);
+    const held = this.versions.get(userKey);
+    if (!have || held === undefined || changes.some((c) => c.eventId === null)) return false;
+    // In audit-row order: one image's changes are serialized by the ledger, so the later id is the later score.
+    const ordered = [...changes].sort((a, b) => a.eventId! - b.eventId!);
+    const version = versionAfter(
+      held,
+      ordered.map((c) => c.eventId!),
+    );
+    if (version === null) return false;
+    const after = new Map(ordered.map((c) => [c.imageId, c.after]));
+    const toAdd = [...after].filter((e): e is [string, number] => e[1] !== null && have.get(e[0]) !== e[1]);
+    const toRemove = [...after].filter(([id, score]) => score === null && have.has(id)).map(([id]) => id);
+    if (have.size + toAdd.filter(([id]) => !have.has(id)).length - toRemove.length === 0) return false;
+    const vectors = await this.recentVectors.get(toAdd.map(([id]) => id));
+    // Forgotten or evicted while the vectors were read: the database decides.
+    if (this.held.get(userKey) !== have || this.versions.get(userKey) !== held) return false;
+    const { scorer } = this.deps;
+    for (const id of toRemove) {
+      scorer.removeRating(userKey, id);
+      have.delete(id);
+    }
+    for (const [id, score] of toAdd) {
+      scorer.addRating(userKey, vectors.get(id)!, score, { imageId: id, modelId: this.modelId });
+      have.set(id, score);
+    }
+    this.versions.set(userKey, version);
+    this.localUpdates++;
+    if (toAdd.length > 0 || toRemove.length > 0) this.markDirty(userKey);
+    this.touch(userKey);
+    return true;
   }
 
   /** Keeps the person in memory until the returned release is called (a prediction in progress). */
@@ -154,7 +209,6 @@ export class ResidentScorers {
       await deleteScorerStates(this.deps.db, [userKey]);
     } else {
       this.held.set(userKey, have);
-      await this.saveSummary(userKey);
     }
   }
 
@@ -195,31 +249,6 @@ export class ResidentScorers {
     this.loadedFrom.set(userKey, current ? 'state' : 'state+diff');
     if (!current) this.markDirty(userKey);
     return current;
-  }
-
-  /**
-   * Records the person's scorer as it stands (method, hyper-parameters, cross-validated quality): what
-   * /profile and /privacy export report, and an audit of how the model evolved.
-   */
-  private async saveSummary(userKey: UserKey): Promise<void> {
-    const d = this.deps.scorer.details(userKey);
-    if (!d) return;
-    const row = {
-      userKey,
-      model: this.modelId,
-      method: d.method,
-      n: d.quality.n,
-      params: { lambda: d.lambda, k: d.k },
-      quality: d.quality,
-      updatedAt: new Date(),
-    };
-    await this.deps.db
-      .insert(scorerModels)
-      .values(row)
-      .onConflictDoUpdate({
-        target: [scorerModels.userKey, scorerModels.model],
-        set: { method: row.method, n: row.n, params: row.params, quality: row.quality, updatedAt: row.updatedAt },
-      });
   }
 
   /** Records what the person holds now and drops whoever is past the budget (and not in use). */
@@ -279,10 +308,12 @@ export class ResidentScorers {
   /** Takes the person's snapshot now and stores it behind their earlier writes. */
   private writeNow(userKey: UserKey): void {
     this.cancelWrite(userKey);
+    // First: it evaluates the scorer, and the snapshot then keeps that evaluation.
+    const summary = this.summary(userKey);
     const snapshot = this.deps.scorer.snapshot(userKey);
     const ledgerVersion = this.versions.get(userKey);
     if (!snapshot || ledgerVersion === undefined) return;
-    const state: StoredScorerState = { snapshot, ledgerVersion, communityVersion: this.deps.communityVersion() };
+    const state: StoredScorerState = { snapshot, ledgerVersion, communityVersion: this.deps.communityVersion(), summary };
     this.lastWrite.set(userKey, Date.now());
     this.stateWrites++;
     this.storedCommunity.set(userKey, state.communityVersion);
@@ -298,6 +329,17 @@ export class ResidentScorers {
         if (this.writes.get(userKey) === write) this.writes.delete(userKey);
       });
     this.writes.set(userKey, write);
+  }
+
+  /**
+   * The person's scorer as it stands (method, hyper-parameters, cross-validated quality): what /profile
+   * and /privacy export report, and an audit of how the model evolved. Evaluated here, when the state is
+   * stored, not per rating: the evaluation is a leave-one-out pass over the person's ratings.
+   */
+  private summary(userKey: UserKey): StoredScorerState['summary'] {
+    const d = this.deps.scorer.details(userKey);
+    if (!d) return undefined;
+    return { method: d.method, n: d.quality.n, params: { lambda: d.lambda, k: d.k }, quality: d.quality };
   }
 
   /** Writes every changed state now and waits for all writes (tests, shutdown). */

@@ -5,12 +5,15 @@
  *
  * A write never brings a forgotten person back: it runs under the person's shared lock (a forget takes
  * the exclusive one) and stores nothing for someone without ratings (a forget deletes them all).
+ * The scorer's summary (scorer_models: method, λ and k, cross-validated quality — what /profile and the
+ * /privacy export report) is written with the state, in the same transaction and under the same rule.
  */
 import { and, eq, inArray } from 'drizzle-orm';
 import type { Db } from '../db/connection';
-import { ratings, scorerStates } from '../db/schema';
+import { ratings, scorerModels, scorerStates } from '../db/schema';
 import type { UserKey } from './identity';
 import { lockPersonShared } from './ratings';
+import type { ScorerQuality } from './records';
 import type { PersonFit, PersonSnapshot } from './scorer/person-snapshot';
 
 export interface StoredScorerState {
@@ -19,6 +22,16 @@ export interface StoredScorerState {
   ledgerVersion: string;
   /** The community models' version the fit was made with; null = not comparable (unshared community). */
   communityVersion: number | null;
+  /** The scorer_models row to store with it. */
+  summary?: ScorerSummary;
+}
+
+/** The scorer_models row of a person's scorer. */
+export interface ScorerSummary {
+  method: string;
+  n: number;
+  params: { lambda: number; k: number };
+  quality: ScorerQuality;
 }
 
 /** The fit's scalars, as stored in `fit` (Δ goes to `delta`). */
@@ -60,6 +73,13 @@ export async function saveScorerState(db: Db, userKey: UserKey, model: string, s
       .insert(scorerStates)
       .values({ userKey, model, ...values })
       .onConflictDoUpdate({ target: [scorerStates.userKey, scorerStates.model], set: values });
+    if (state.summary) {
+      const summary = { ...state.summary, updatedAt: values.updatedAt };
+      await tx
+        .insert(scorerModels)
+        .values({ userKey, model, ...summary })
+        .onConflictDoUpdate({ target: [scorerModels.userKey, scorerModels.model], set: summary });
+    }
     return true;
   });
 }

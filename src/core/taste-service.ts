@@ -3,14 +3,16 @@
  *
  * The ledger (PostgreSQL) is the source of truth; the ScorerService is a bounded cache of fitted models
  * (./resident-scorers: loaded on first use from a stored compact state, evicted past SCORER_CACHE_MB).
- * After every rating change the RefitScheduler asks for a refit of that person; a refit diffs the
- * person's ratings in the database against what their scorer holds and applies only the difference
- * (incremental rank-one updates), so 100 ratings in 10 s cost ≤ 2 coalesced refits, each exact.
+ * After every rating change the RefitScheduler asks for a refit of that person. A change made here is
+ * applied to a scorer held in memory as it is (a rank-one update, no database read: ./resident-scorers
+ * applyLocal); otherwise a refit diffs the person's ratings in the database against what their scorer
+ * holds and applies only the difference, so 100 ratings in 10 s cost ≤ 2 coalesced refits, each exact.
  * The community prior (`global`) and the meta-learned init (`maml`) retrain in the background as
- * ratings accumulate.
+ * ratings accumulate, in one process of the deployment (./community-training); every process adopts them.
  *
  * Several processes may serve one database, each with its own cache. Each hears of every committed
- * change through LISTEN on the ledger's RATING_CHANNEL (the ledger's pg_notify) and refits that person;
+ * change through LISTEN on the ledger's RATING_CHANNEL (the ledger's pg_notify), gathered for a short
+ * window and checked with one version read (./heard-changes), and refits the people found stale;
  * and each scorer remembers the ledger version it was fitted at, compared with the database before
  * every prediction, so a notification lost in a reconnect costs a refit on use, never a stale score.
  * A forget announces the person too: every process then drops all it held of them. The community models
@@ -24,9 +26,10 @@ import { CommunityTraining, type CommunityPolicy, type TrainerLock } from './com
 import { images as imagesTable, ratings as ratingsTable } from '../db/schema';
 import type { EmbeddingService } from './embeddings';
 import { galleryImageIds, onboardingImageIds } from './gallery';
+import { HeardChanges } from './heard-changes';
 import type { UserKey } from './identity';
 import type { ImageStore } from './images';
-import type { ImageRecord, RatingChange } from './records';
+import type { CommittedChange, ImageRecord } from './records';
 import type { ProfileSummary } from './services';
 import { RATING_CHANNEL, type RatingLedger } from './ratings';
 import { RefitScheduler } from './refit-scheduler';
@@ -62,6 +65,8 @@ export interface TasteServiceDeps {
   cacheBytes?: number;
   /** At most one stored-state write per person per this many ms (default 5 s; 0: after every settled refit). */
   stateWriteIntervalMs?: number;
+  /** How long other processes' announced changes are gathered before one version read checks them (default 25 ms). */
+  heardWindowMs?: number;
 }
 
 /** How many images active selection considers per request (the most recent gallery/generated ones). */
@@ -84,6 +89,8 @@ export class TasteService {
   private unlisten: (() => Promise<void>)[] = [];
   private unlistened: Promise<void> = Promise.resolve();
   private readonly unsubscribe: () => void;
+  /** People other processes announced, waiting for their batched version check. */
+  private readonly heard: HeardChanges;
   /** The community models: trained here when this process is the trainer, adopted from the store always. */
   private readonly community: CommunityTraining;
   /** Settles when load() has finished (see load); resolved until it is called. */
@@ -94,7 +101,8 @@ export class TasteService {
     this.deps = deps;
     this.db = deps.db;
     this.scorer = new ScorerService({ modelId: deps.embeddings.modelId, dim: deps.embeddings.dim, defaultMethod: deps.method ?? 'auto' });
-    this.scheduler = new RefitScheduler({ refit: async (userKey) => void (await this.refit(userKey)), log: deps.log });
+    this.scheduler = new RefitScheduler({ refit: (userKey, changes) => this.update(userKey, changes), log: deps.log });
+    this.heard = new HeardChanges(deps.heardWindowMs ?? 25, (userKeys) => this.checkHeard(userKeys), deps.log);
     this.community = new CommunityTraining({ ...deps, scorer: this.scorer, policy: deps.communityPolicy });
     this.resident = new ResidentScorers({
       ...deps,
@@ -156,6 +164,7 @@ export class TasteService {
   async idle(): Promise<void> {
     await this.loading;
     await this.unlistened;
+    await this.heard.idle();
     await this.scheduler.idle();
     await this.community.idle();
     await this.resident.flush();
@@ -164,6 +173,7 @@ export class TasteService {
   stop(): void {
     this.stopped = true;
     this.resident.stop();
+    this.heard.stop();
     this.unsubscribe();
     this.community.stop();
     this.unlistened = this.stopListening().catch((err: unknown) => this.deps.log.warn({ err }, 'could not UNLISTEN rating changes'));
@@ -191,9 +201,9 @@ export class TasteService {
     for (const off of offs) await off();
   }
 
-  private onRatingChange(change: RatingChange): void {
+  private onRatingChange(change: CommittedChange): void {
     if (this.stopped) return;
-    this.scheduler.request(change.userKey);
+    this.scheduler.requestChange(change.userKey, change);
     const pending = this.echoes.get(change.userKey) ?? 0;
     if (this.listening) this.echoes.set(change.userKey, pending + 1);
     // Negative: its notification came first and was counted then.
@@ -203,12 +213,29 @@ export class TasteService {
   /** A change committed by any process, this one included (the ledger's pg_notify). */
   private onNotified(userKey: UserKey): void {
     if (this.stopped || !this.listening) return;
-    this.scheduler.request(userKey);
+    this.heard.add(userKey);
     const pending = this.echoes.get(userKey) ?? 0;
     if (pending === 1) this.echoes.delete(userKey);
     else this.echoes.set(userKey, pending - 1);
     // Positive: the echo of a local change, counted when it was made.
     this.community.changed(userKey, pending <= 0);
+  }
+
+  /**
+   * Refits those of the people other processes announced whose scorer is not at the ledger's version
+   * (one query for all): the echo of a change made here finds its scorer current and costs nothing more.
+   */
+  private async checkHeard(userKeys: UserKey[]): Promise<void> {
+    // This process's own changes in flight land first, so their echo is not taken for news.
+    await Promise.all(userKeys.map((userKey) => this.scheduler.settled(userKey)));
+    const current = await this.deps.ledger.versions(userKeys);
+    for (const [userKey, version] of current) if (this.resident.versionOf(userKey) !== version) this.scheduler.request(userKey);
+  }
+
+  /** One scheduled refit: this process's changes in memory when that is exact, else from the database. */
+  private async update(userKey: UserKey, changes: readonly CommittedChange[] | null): Promise<void> {
+    if (changes && (await this.resident.applyLocal(userKey, changes))) return;
+    await this.refit(userKey);
   }
 
   /**

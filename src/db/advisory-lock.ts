@@ -14,16 +14,19 @@ const LOCK_NAMESPACE = 7281924;
 export interface SessionLock {
   /** True when held by this connection now (taken now, or confirmed still held); false while another session holds it. */
   acquire(): Promise<boolean>;
-  /** Ends the connection, which frees the lock. */
+  /** Ends the connection, which frees the lock; the lock is not taken again afterwards. */
   release(): Promise<void>;
 }
 
 export function sessionAdvisoryLock(connectionString: string, name: string): SessionLock {
   let client: Sql | null = null;
+  let released = false;
   return {
     async acquire() {
       if (!client) {
         const { default: postgres } = await import('postgres');
+        // Released while loading the driver (a shutdown during startup): opening now would hold the lock past the end.
+        if (released) return false;
         client ??= postgres(connectionString, { max: 1, idle_timeout: 0, max_lifetime: null, connect_timeout: 10, onnotice: () => {} });
       }
       // Confirming a held lock must not take it again (session locks stack); COALESCE stops at the first non-null.
@@ -37,6 +40,7 @@ export function sessionAdvisoryLock(connectionString: string, name: string): Ses
       return row?.held === true;
     },
     async release() {
+      released = true;
       const c = client;
       client = null;
       await c?.end({ timeout: 5 });

@@ -65,6 +65,33 @@ export function parseSeeds(spec: string): number[] {
   return out;
 }
 
+/**
+ * The seeds a run covers: `--seeds` (a range or list, each seed run once) or else exactly `--seed`.
+ * Giving both is a mistake (which one was meant?), reported as such.
+ */
+export function seedsOf(args: { seed?: ArgValue; seeds?: ArgValue }, argv: readonly string[]): number[] {
+  const gaveSeed = argv.some((a) => a === '--seed' || a.startsWith('--seed='));
+  if (args.seeds) {
+    if (gaveSeed) throw new UsageError('give either --seed N (one seed) or --seeds 1-10 (each seed once), not both');
+    return parseSeeds(String(args.seeds));
+  }
+  const seed = Number(args.seed);
+  if (!Number.isInteger(seed) || seed < 0) throw new UsageError(`--seed takes a whole number ≥ 0 (got "${String(args.seed)}")`);
+  return [seed];
+}
+
+/** [1,2,3,4,7] → "1–4, 7": how reports name the seeds they cover. */
+export function formatSeeds(seeds: readonly number[]): string {
+  const parts: string[] = [];
+  for (let i = 0; i < seeds.length;) {
+    let j = i;
+    while (j + 1 < seeds.length && seeds[j + 1] === seeds[j]! + 1) j++;
+    parts.push(j > i ? `${seeds[i]}–${seeds[j]}` : String(seeds[i]));
+    i = j + 1;
+  }
+  return parts.join(', ');
+}
+
 /** Progress for humans, on stderr (the last stdout line is machine-read). */
 export function progress(message: string): void {
   process.stderr.write(`${message}\n`);

@@ -25,11 +25,21 @@ export class ProgressTrail {
     this.seen.set(runId, keys);
   }
 
-  /** After `current` was posted: removes the run's earlier progress messages (`replaces` and those noted here). */
-  async retire(runId: string, thread: Conversation, current: string, replaces: readonly string[] = []): Promise<void> {
+  /**
+   * After `current` was posted: removes the run's earlier progress messages (`replaces` and those
+   * noted here). `findLost` finds one an earlier process posted without recording it (while a run is
+   * caught up with after a restart), so that one goes too.
+   */
+  async retire(
+    runId: string,
+    thread: Conversation,
+    current: string,
+    replaces: readonly string[] = [],
+    findLost?: (key: string) => Promise<string | undefined>,
+  ): Promise<void> {
     const keys = new Set([...(this.seen.get(runId) ?? []), ...replaces]);
     keys.delete(current);
-    for (const key of keys) await this.removeOne(runId, thread, key);
+    for (const key of keys) await this.removeOne(runId, thread, key, findLost);
     this.seen.set(runId, [current]);
   }
 
@@ -38,14 +48,22 @@ export class ProgressTrail {
     this.seen.delete(runId);
   }
 
-  private async removeOne(runId: string, thread: Conversation, key: string): Promise<void> {
+  private async removeOne(
+    runId: string,
+    thread: Conversation,
+    key: string,
+    findLost?: (key: string) => Promise<string | undefined>,
+  ): Promise<void> {
     const { services, platform } = this;
     const marker = `${key}:removed`;
-    const posted = await services.messages.byEventKey(platform, key);
-    if (!posted || (await services.messages.byEventKey(platform, marker))) return;
-    if (thread.remove) await thread.remove(posted.messageId);
-    else await thread.edit(posted.messageId, { kind: 'progress', runId, text: '⋯' });
-    await services.messages.record({ platform, messageId: marker, channelId: posted.channelId, runId, kind: 'info', eventKey: marker });
+    if (await services.messages.byEventKey(platform, marker)) return;
+    // findLost records what it finds, so the next line sees it.
+    const messageId = (await services.messages.byEventKey(platform, key))?.messageId ?? (await findLost?.(key));
+    if (!messageId) return;
+    if (thread.remove) await thread.remove(messageId);
+    else await thread.edit(messageId, { kind: 'progress', runId, text: '⋯' });
+    const channelId = (await services.messages.byEventKey(platform, key))?.channelId ?? thread.id;
+    await services.messages.record({ platform, messageId: marker, channelId, runId, kind: 'info', eventKey: marker });
   }
 }
 

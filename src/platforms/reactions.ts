@@ -162,11 +162,11 @@ export async function storeReactionRating(
   return storeVote(services, r, opts);
 }
 
-type Vote =
+export type Vote =
   | { kind: 'add' | 'remove'; person: PersonRef; imageId: string; rating: number; ctx: RatingContext; eventTime?: Date }
   | { kind: 'set'; person: PersonRef; imageId: string; rating: number | null; ctx: RatingContext; eventTime?: Date };
 
-async function storeVote(
+export async function storeVote(
   services: Services,
   v: Vote,
   opts: { log?: Logger; what: string; attempts?: number; baseDelayMs?: number },

@@ -16,6 +16,10 @@
  *   have posted without recording), never in steady state: after a restart that is one history read
  *   per run (per batch of its events, until one posts something new). What it finds is recorded (and
  *   finished: rating controls) and not posted again.
+ * Several processes reading one platform's feed (Slack web replicas, gateways in a rolling update)
+ * could each look a key up, find nothing, and both post: a process posts a run's events only while it
+ * holds the run's display claim (display-claims.ts), checked before every post. One that takes a run
+ * over from another goes through the whole run again as a catch-up (looking for posts first).
  * The progress message stays the thread's last: edited in place within an iteration, posted anew
  * after each iteration's grid under that iteration's key, the older ones then removed (progress-trail.ts). The closing notice records `${runId}:end:done`, which ends the run's feed.
  */
@@ -333,7 +337,9 @@ export class RunDisplay implements RunFollower {
         batch.postedNew = true;
         await thread.post({ ...op.message, idempotencyKey: key });
       }
-      await this.progress.retire(runId, thread, key, op.replaces);
+      await this.progress.retire(runId, thread, key, op.replaces, (k) =>
+        this.findLost(thread, k, { kind: 'progress', runId, text: '' }, runId, batch),
+      );
       return;
     }
     const doneKey = runDoneKey(runId);

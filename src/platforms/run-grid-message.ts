@@ -36,7 +36,8 @@ function toTile(c: CandidateView): OutGridTile {
     number: c.idx + 1,
     imageId: c.withheld ? null : c.imageId,
     score: c.withheld ? null : c.score,
-    prompt: c.prompt,
+    // A withheld image's prompt is not repeated anywhere next to it.
+    prompt: c.withheld ? '' : c.prompt,
     ...(missingReason ? { missingReason } : {}),
   };
 }
@@ -64,7 +65,7 @@ function gridText(event: ImagesEvent, tiles: OutGridTile[], part: number, parts:
 /** "3 · 7.4/10 — “a red fox …”" (withheld tiles never repeat their prompt). */
 function tileLine(t: OutGridTile, c: CandidateView | undefined): string {
   if (c?.withheld) {
-    const why = c.withheld === 'flagged' ? cleanUserText(c.skippedReason ?? 'flagged by moderation', 120) : 'could not be checked by moderation';
+    const why = c.withheld === 'flagged' ? cleanUserText(c.skippedReason ?? 'flagged by moderation', 120) : 'the image could not be checked by moderation';
     return `${t.number} · withheld: ${why}`;
   }
   if (!t.imageId) return `${t.number} · skipped (${cleanUserText(c?.skippedReason ?? 'no image', 120)}) — “${shorten(t.prompt)}”`;

@@ -12,6 +12,7 @@ import type { RunEvent } from '../core/optimizer/events';
 import type { Services, StartRunRequest } from '../core/services';
 import type { Conversation, Notify, RunFollower, RunOutcome, StartedRun } from '../../commands/kit/types';
 import { renderRunEvent, type RenderOp } from './render-run';
+import { withRunPictures } from './run-pictures';
 
 export interface PresentRunOptions {
   services: Services;
@@ -42,7 +43,8 @@ export async function startRunInThread(opts: PresentRunOptions): Promise<Present
   let runId: string | null = null;
   const early: RunEvent[] = [];
   const seen = new Set<string>();
-  let progressId: string | null = null;
+  /** The progress message shown now; a new one (posted after an iteration's grid) replaces it. */
+  let progress: { key: string; id: string } | null = null;
   let chain: Promise<void> = Promise.resolve();
   let resolveDone!: (o: RunOutcome) => void;
   const done = new Promise<RunOutcome>((r) => (resolveDone = r));
@@ -52,11 +54,16 @@ export async function startRunInThread(opts: PresentRunOptions): Promise<Present
     seen.add(op.key);
     try {
       if (op.op === 'post') {
-        await (await thread()).post(op.message);
+        await (await thread()).post(await withRunPictures(services, op.message, log));
       } else if (op.op === 'progress') {
         const t = await thread();
-        if (progressId) await t.edit(progressId, op.message);
-        else progressId = await t.post(op.message);
+        if (progress?.key === op.key) await t.edit(progress.id, op.message);
+        else {
+          const old = progress;
+          progress = { key: op.key, id: await t.post(op.message) };
+          // Kept last in the thread: the older progress message goes (blanked where it cannot be removed).
+          if (old) await (t.remove ? t.remove(old.id) : t.edit(old.id, { kind: 'progress', text: '⋯' }));
+        }
       } else {
         unsubscribe();
         if (opts.notify)

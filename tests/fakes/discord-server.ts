@@ -49,6 +49,8 @@ export interface FakeMessage {
   edits: number;
   deleted: boolean;
   nonce?: string;
+  /** Message components as posted (action rows of selects and buttons). */
+  components: any[];
   /** emoji (decoded) → user ids */
   reactions: Map<string, Set<string>>;
 }
@@ -268,6 +270,53 @@ export class FakeDiscord {
 
   user(id: string, name = `user${id.slice(-3)}`, bot = false) {
     return { id, username: name, discriminator: '0', global_name: name, avatar: null, bot };
+  }
+
+  /**
+   * A person clicks a component of message `messageId` (a button, or a string select with `values`):
+   * INTERACTION_CREATE of type 3 (MESSAGE_COMPONENT) carrying the message, as Discord sends it.
+   * Returns the interaction id (its answers are posted in the message's channel).
+   */
+  clickComponent(userId: string, messageId: string, customId: string, values?: string[]): string {
+    const msg = this.messages.get(messageId);
+    if (!msg) throw new Error(`fake discord: no message ${messageId}`);
+    const id = this.snowflake();
+    const token = `itoken-${id}`;
+    this.interactionTokens.set(token, id);
+    const ch = this.channels.get(msg.channel_id)!;
+    this.interactionChannels.set(id, ch.id);
+    const component = msg.components
+      .flatMap((row: { components: { custom_id: string; type: number }[] }) => row.components)
+      .find((c: { custom_id: string }) => c.custom_id === customId);
+    if (!component) throw new Error(`fake discord: message ${messageId} has no component ${customId}`);
+    this.gateway.dispatch(ch.guild_id, 'INTERACTION_CREATE', {
+      id,
+      application_id: this.applicationId,
+      type: 3,
+      token,
+      version: 1,
+      data: { custom_id: customId, component_type: component.type, ...(values ? { values } : {}) },
+      message: this.messagePayload(msg),
+      guild_id: ch.guild_id,
+      channel_id: ch.id,
+      channel: { ...this.channelPayload(ch) },
+      member: {
+        user: this.user(userId),
+        roles: [],
+        permissions: '2248473465835073',
+        joined_at: new Date().toISOString(),
+        deaf: false,
+        mute: false,
+        flags: 0,
+      },
+      app_permissions: '2248473465835073',
+      locale: 'en-US',
+      guild_locale: 'en-US',
+      entitlements: [],
+      authorizing_integration_owners: { '0': ch.guild_id },
+      context: 0,
+    });
+    return id;
   }
 
   /** Sends a slash command as `userId`; returns the interaction id. */
@@ -615,9 +664,13 @@ export class FakeDiscord {
     if ((m = /^GET \/channels\/(\d+)\/messages\//.exec(route)) && this.unreadableChannels.has(m[1]!)) {
       return this.json(res, 403, { message: 'Missing Access', code: 50001 });
     }
-    if ((m = /^(PATCH|GET) \/channels\/(\d+)\/messages\/(\d+)$/.exec(route))) {
+    if ((m = /^(PATCH|GET|DELETE) \/channels\/(\d+)\/messages\/(\d+)$/.exec(route))) {
       const msg = this.messages.get(m[3]!);
       if (!msg || msg.deleted) return this.json(res, 404, { message: 'Unknown Message', code: 10008 });
+      if (m[1] === 'DELETE') {
+        msg.deleted = true;
+        return this.noContent(res);
+      }
       if (m[1] === 'PATCH') this.editMessage(msg, body, files);
       return this.json(res, 200, this.messagePayload(msg));
     }
@@ -698,6 +751,7 @@ export class FakeDiscord {
       edits: 0,
       deleted: false,
       reactions: new Map(),
+      components: Array.isArray(body.components) ? body.components : [],
       ...(body.nonce !== undefined ? { nonce: String(body.nonce) } : {}),
     };
     this.attach(msg, files);
@@ -708,6 +762,7 @@ export class FakeDiscord {
   private editMessage(msg: FakeMessage, body: any, files: RecordedRequest['files']): void {
     if (body?.content !== undefined) msg.content = body.content;
     if (body?.allowed_mentions !== undefined) msg.allowed_mentions = body.allowed_mentions;
+    if (Array.isArray(body?.components)) msg.components = body.components;
     if (files.length) this.attach(msg, files);
     msg.edits++;
   }
@@ -743,7 +798,7 @@ export class FakeDiscord {
       mention_roles: [],
       embeds: [],
       pinned: false,
-      components: [],
+      components: msg.components,
       attachments: msg.attachments.map(({ bytes: _b, ...a }) => ({ ...a, proxy_url: a.url })),
       reactions: this.reactionsPayload(msg),
       ...(msg.viaWebhook ? { webhook_id: this.applicationId, application_id: this.applicationId } : {}),

@@ -47,6 +47,8 @@ export interface FakeSlackCall {
 
 interface FakeFile {
   id: string;
+  /** The file name the upload gave. */
+  name: string;
   bytes: number;
   png: boolean;
   channel?: string;
@@ -142,6 +144,11 @@ export class FakeSlack {
   deleteMessage(channel: string, ts: string): void {
     const i = this.messages.findIndex((m) => m.channel === channel && m.ts === ts && !m.ephemeralFor);
     if (i >= 0) this.messages.splice(i, 1);
+  }
+
+  /** The name a file was uploaded with. */
+  fileName(id: string): string | undefined {
+    return this.files.get(id)?.name;
   }
 
   /** Uploaded files with the bytes the client sent (to check real PNGs arrived). */
@@ -304,6 +311,11 @@ export class FakeSlack {
         if (b.metadata !== undefined) m.metadata = parseJson<FakeSlackMessage['metadata']>(b.metadata);
         return { ok: true, channel: m.channel, ts: m.ts, text: m.text };
       }
+      case 'chat.delete': {
+        if (!this.find(b.channel ?? '', b.ts ?? '')) return fail('message_not_found');
+        this.deleteMessage(b.channel ?? '', b.ts ?? '');
+        return { ok: true, channel: b.channel, ts: b.ts };
+      }
       case 'chat.postEphemeral': {
         if (!b.channel || !b.user) return fail('channel_not_found');
         const ts = this.nextTs();
@@ -345,7 +357,7 @@ export class FakeSlack {
       case 'files.getUploadURLExternal': {
         if (!b.filename || !b.length) return fail('invalid_arguments');
         const id = `F${String(++this.fileSeq).padStart(6, '0')}`;
-        this.files.set(id, { id, bytes: 0, png: false, hiddenFor: this.shareDelayPolls });
+        this.files.set(id, { id, name: b.filename, bytes: 0, png: false, hiddenFor: this.shareDelayPolls });
         return { ok: true, upload_url: `${this.baseUrl}/upload/${id}`, file_id: id };
       }
       case 'files.completeUploadExternal': {

@@ -133,8 +133,21 @@ export async function openDiscordHarness(opts: DiscordHarnessOptions = {}): Prom
           rateable: RATING_EMOJI.every((e) => m.reactions.get(e)?.has(fake.botUser.id)),
           ephemeral: Boolean(m.flags & 64),
           edits: m.edits,
+          files: m.attachments.map((a) => a.filename),
+          tiles: controlsOf(m)
+            .filter((c) => c.custom_id.startsWith('tl:tile:'))
+            .map((c) => c.custom_id.slice('tl:tile:'.length)),
         })),
     );
+  type Control = { custom_id: string };
+  const controlsOf = (m: { components: { components?: Control[] }[] }): Control[] => m.components.flatMap((row) => row.components ?? []);
+  /** A click on a component of a message; resolves once it was acknowledged and handled. Returns the interaction id. */
+  const click = async (user: string, messageId: string, customId: string, values?: string[]) => {
+    const iid = fake.clickComponent(idOf(user), messageId, customId, values);
+    await waitFor(() => fake.requests.some((r) => r.path.startsWith(`/interactions/${iid}/`)), 'the ack of the click');
+    await adapter.idle();
+    return iid;
+  };
   const userKey = (user: string) => userKeyOf({ platform: 'discord', userId: idOf(user) });
   return {
     fake,
@@ -171,6 +184,14 @@ export async function openDiscordHarness(opts: DiscordHarnessOptions = {}): Prom
     channelId: fake.channelId,
     command: async (user, name, o) => void (await interaction(user, name, o)),
     threadIds: async () => fake.threads().map((t) => t.id),
+    tile: async (user, messageId, imageId, choice) => void (await click(user, messageId, `tl:tile:${imageId}`, [choice])),
+    details: async (user, messageId) => {
+      const m = fake.messages.get(messageId);
+      const button = m && controlsOf(m).find((c) => c.custom_id.startsWith('tl:details:'));
+      if (!button) return undefined;
+      const iid = await click(user, messageId, button.custom_id);
+      return [...fake.messages.values()].find((x) => x.interactionId === iid && x.content)?.content;
+    },
     rate: (user, messageId, score) => ratingStep(() => fake.react(idOf(user), messageId, RATING_EMOJI[score - 1]!)),
     unrate: (user, messageId, score) => ratingStep(() => fake.unreact(idOf(user), messageId, RATING_EMOJI[score - 1]!)),
     close: async () => {

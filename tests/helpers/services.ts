@@ -227,6 +227,8 @@ export async function createFakeServices(opts: FakeServicesOptions = {}): Promis
       gallery.unshift(rec.id);
       return rec;
     },
+    // Run pictures without a chart renderer: a plain square per picture (what a platform posts is under test, not the drawing).
+    pictures: { grid: () => solidPng(200, 96), scoreChart: () => solidPng(201, 48) },
     images: {
       get: async (id) => images.get(id)?.rec,
       readBytes: async (id) => {

@@ -182,6 +182,34 @@ export async function openSlackHarness(opts: SlackHarnessOptions = {}): Promise<
     return res;
   };
 
+  /** A signed block_actions payload, as Slack sends a click on a control of message `messageId`; resolves once handled. */
+  const blockAction = async (user: string, messageId: string, action: Record<string, unknown>): Promise<string> => {
+    const [channel, ts] = messageId.split(':') as [string, string];
+    const m = fake.find(channel, ts);
+    const triggerId = `trig${++triggers}.${Date.now()}`;
+    const payload = {
+      type: 'block_actions',
+      user: { id: idOf(user), username: user, name: user, team_id: fake.teamId },
+      api_app_id: 'A0FAKE',
+      token: 'deprecated-verification-token',
+      container: { type: 'message', message_ts: ts, channel_id: channel, is_ephemeral: false },
+      trigger_id: triggerId,
+      team: { id: fake.teamId, domain: 'fake' },
+      channel: { id: channel, name: 'general' },
+      message: { type: 'message', ts, ...(m?.threadTs ? { thread_ts: m.threadTs } : {}), text: m?.text ?? '' },
+      response_url: fake.responseUrl(triggerId),
+      actions: [{ action_ts: nextEventTs(), ...action }],
+    };
+    const before = adapter.stats.events;
+    const res = await send(new URLSearchParams({ payload: JSON.stringify(payload) }).toString(), 'application/x-www-form-urlencoded');
+    if (res.status !== 200) throw new Error(`block action refused: ${res.status} ${res.text}`);
+    await waitFor(() => adapter.stats.events > before, 'the block action to be handled');
+    await adapter.idle();
+    return triggerId;
+  };
+  type Block = { type: string; block_id?: string; elements?: { action_id?: string; value?: string; options?: { value: string }[] }[] };
+  const controlsOf = (m: FakeSlackMessage) => ((m.blocks ?? []) as Block[]).flatMap((b) => (b.type === 'actions' ? (b.elements ?? []) : []));
+
   const userKey = (user: string) => userKeyOf({ platform: 'slack', workspaceId: fake.teamId, userId: idOf(user) });
   const optionText = (name: string, o: Record<string, string | number>) =>
     Object.entries(o)
@@ -203,6 +231,10 @@ export async function openSlackHarness(opts: SlackHarnessOptions = {}): Promise<
         rateable: RATING_SLACK_NAMES.every((n) => m.reactions.get(n)?.has(fake.botUserId)),
         ephemeral: Boolean(m.ephemeralFor),
         edits: m.edits,
+        files: m.files.map((f) => fake.fileName(f) ?? f),
+        tiles: controlsOf(m)
+          .filter((e) => e.action_id === 'tl_tile')
+          .map((e) => e.options![0]!.value.split('|')[1]!),
       };
     });
     // Which image a message carries, as the adapter recorded it (platform_messages).
@@ -261,6 +293,26 @@ export async function openSlackHarness(opts: SlackHarnessOptions = {}): Promise<
     threadIds: async () => [
       ...new Set(fake.messages.filter((m) => m.threadTs && !m.ephemeralFor).map((m) => slackConversationId(m.channel, m.threadTs))),
     ],
+    tile: async (user, messageId, imageId, choice) => {
+      const block = ((fake.find(...(messageId.split(':') as [string, string]))?.blocks ?? []) as Block[]).find((b) =>
+        b.elements?.some((e) => e.action_id === 'tl_tile' && e.options?.some((o) => o.value === `${choice}|${imageId}`)),
+      );
+      if (!block) throw new Error(`no tile control for ${imageId} on ${messageId}`);
+      const value = `${choice}|${imageId}`;
+      await blockAction(user, messageId, {
+        type: 'static_select',
+        action_id: 'tl_tile',
+        block_id: block.block_id,
+        selected_option: { text: { type: 'plain_text', text: choice }, value },
+      });
+    },
+    details: async (user, messageId) => {
+      const m = fake.find(...(messageId.split(':') as [string, string]));
+      const button = m && controlsOf(m).find((e) => e.action_id === 'tl_details');
+      if (!button) return undefined;
+      const trigger = await blockAction(user, messageId, { type: 'button', action_id: 'tl_details', block_id: 'tl_details', value: button.value });
+      return fake.messages.find((r) => r.channel === 'response_url' && r.ephemeralFor === trigger)?.text;
+    },
     rate: async (user, messageId, score) => void (await reaction('add', user, messageId, RATING_SLACK_NAMES[score - 1]!)),
     unrate: async (user, messageId, score) => void (await reaction('remove', user, messageId, RATING_SLACK_NAMES[score - 1]!)),
     userKey,

@@ -74,55 +74,91 @@ export async function warmThreadPool(): Promise<void> {
 }
 
 export interface PgCounters {
-  /** The WAL position flushed to disk (pg_current_wal_flush_lsn). */
-  lsn: string;
   commits: number;
 }
 
 async function readCounters(database: Database): Promise<PgCounters> {
-  const [row] = await queryRows<{ lsn: string; commits: string | number }>(
+  const [row] = await queryRows<{ commits: string | number }>(
     database.db,
-    // Flushed, not inserted: WAL can be read back (pg_walinspect) only up to the flushed position.
-    sql`select pg_current_wal_flush_lsn()::text as lsn,
-      (select xact_commit from pg_stat_database where datname = current_database()) as commits`,
+    sql`select xact_commit as commits from pg_stat_database where datname = current_database()`,
   );
-  return { lsn: row!.lsn, commits: Number(row!.commits) };
+  return { commits: Number(row!.commits) };
+}
+
+/** This database's WAL records between two flushed positions (see WalMeter); throws without pg_walinspect. */
+async function databaseWalBetween(database: Database, from: string, to: string): Promise<number> {
+  const [row] = await queryRows<{ bytes: string | null }>(
+    database.db,
+    sql`with recs as (select xid, resource_manager, record_length, block_ref from pg_get_wal_records_info(${from}::pg_lsn, ${to}::pg_lsn)),
+      db as (select '% rel %/' || oid::text || '/%' as pattern from pg_database where datname = current_database()),
+      mine as (select r.* from recs r, db where r.block_ref like db.pattern),
+      commits as (select r.* from recs r where r.resource_manager = 'Transaction' and r.xid in (select xid from mine where xid <> 0))
+      select ((select coalesce(sum(record_length), 0) from mine) + (select coalesce(sum(record_length), 0) from commits))::text as bytes`,
+  );
+  return Number(row?.bytes ?? 0);
+}
+
+async function flushedLsn(database: Database): Promise<string> {
+  const [row] = await queryRows<{ lsn: string }>(database.db, sql`select pg_current_wal_flush_lsn()::text as lsn`);
+  return row!.lsn;
+}
+
+export interface WalMeter {
+  /** WAL bytes since start, and whose: this database's ("database") or the whole server's ("cluster"). */
+  stop(): Promise<{ bytes: number; scope: 'database' | 'cluster' }>;
 }
 
 /**
- * WAL bytes written between two positions. With the pg_walinspect extension (PostgreSQL 15 contrib;
- * creating it needs a superuser) only this database's share counts: the records touching its relations
- * (full-page images included) and the commit records of the transactions that wrote them — other
- * databases on the same server write WAL too. Without it, the whole cluster's WAL, said so in `scope`.
+ * Measures the WAL written from now until stop(). With the pg_walinspect extension (PostgreSQL 15
+ * contrib; creating it needs a superuser) only this database's share counts — the records touching its
+ * relations, full-page images included, and the commit records of the transactions that wrote them —
+ * read back every `everyMs` while the segments are still on disk (a busy server recycles them within
+ * a minute). Without it, the whole server's WAL, other databases' included, said so in `scope`.
  */
-export async function walBytesBetween(
-  database: Database,
-  from: string,
-  to: string,
-): Promise<{ bytes: number; scope: 'database' | 'cluster' }> {
-  try {
-    await database.db.execute(sql`create extension if not exists pg_walinspect`);
-    const [row] = await queryRows<{ bytes: string | null }>(
-      database.db,
-      sql`with recs as (select xid, resource_manager, record_length, block_ref from pg_get_wal_records_info(${from}::pg_lsn, ${to}::pg_lsn)),
-        db as (select '% rel %/' || oid::text || '/%' as pattern from pg_database where datname = current_database()),
-        mine as (select r.* from recs r, db where r.block_ref like db.pattern),
-        commits as (select r.* from recs r where r.resource_manager = 'Transaction' and r.xid in (select xid from mine where xid <> 0))
-        select ((select coalesce(sum(record_length), 0) from mine) + (select coalesce(sum(record_length), 0) from commits))::text as bytes`,
-    );
-    return { bytes: Number(row?.bytes ?? 0), scope: 'database' };
-  } catch (err) {
-    progress(`WAL of this database alone not measured (${(err as Error).message}); counting the whole server's`);
-    const [row] = await queryRows<{ bytes: string }>(
-      database.db,
-      sql`select pg_wal_lsn_diff(${to}::pg_lsn, ${from}::pg_lsn)::text as bytes`,
-    );
-    return { bytes: Number(row!.bytes), scope: 'cluster' };
-  }
+export async function startWalMeter(database: Database, everyMs = 2000): Promise<WalMeter> {
+  const first = await flushedLsn(database);
+  let inspect = await database.db.execute(sql`create extension if not exists pg_walinspect`).then(
+    () => true,
+    (err: { cause?: Error; message: string }) => {
+      progress(`WAL of this database alone not measured (${(err.cause ?? err).message}); counting the whole server's`);
+      return false;
+    },
+  );
+  let last = first;
+  let bytes = 0;
+  let reading: Promise<void> = Promise.resolve();
+  const readUpToNow = async () => {
+    if (!inspect) return;
+    const now = await flushedLsn(database);
+    // Nothing flushed since the last reading (pg_walinspect refuses an empty range).
+    if (now === last) return;
+    try {
+      bytes += await databaseWalBetween(database, last, now);
+      last = now;
+    } catch (err) {
+      inspect = false;
+      progress(
+        `WAL of this database could not be read back (${((err as { cause?: Error }).cause ?? (err as Error)).message}); counting the whole server's`,
+      );
+    }
+  };
+  const timer = setInterval(() => void (reading = reading.then(readUpToNow)), everyMs);
+  return {
+    stop: async () => {
+      clearInterval(timer);
+      await (reading = reading.then(readUpToNow));
+      if (inspect) return { bytes, scope: 'database' };
+      const [row] = await queryRows<{ bytes: string }>(
+        database.db,
+        sql`select pg_wal_lsn_diff(pg_current_wal_flush_lsn(), ${first}::pg_lsn)::text as bytes`,
+      );
+      return { bytes: Number(row!.bytes), scope: 'cluster' };
+    },
+  };
 }
 
 /**
- * The cluster's WAL position and this database's committed transactions, once every connection has
+ * This database's committed transactions, once every connection has
  * reported its transactions: PostgreSQL 15 backends publish their counts at most once a second (and
  * an idle one within a few seconds), so this reads until the count stops moving. Each read is itself a
  * transaction: a difference of two settled counts includes a few of them, nothing next to the

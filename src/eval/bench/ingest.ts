@@ -53,7 +53,7 @@ import { TasteService } from '../../core/taste-service';
 import { silentLogger } from '../../log';
 import { createImageBlobStore, createProviders } from '../../providers/from-config';
 import { parseArgs, progress, runMain, UsageError } from '../cli';
-import { pgBackendCpuSeconds, pgCpuBetween, sampleNewThreadCpu, settledPgCounters, walBytesBetween, warmThreadPool } from './ingest-probes';
+import { pgBackendCpuSeconds, pgCpuBetween, sampleNewThreadCpu, settledPgCounters, startWalMeter, warmThreadPool } from './ingest-probes';
 
 interface Settings {
   people: number;
@@ -211,6 +211,7 @@ async function measure(s: Settings, database: Database) {
   const version0 = await communityVersion(database, providers.embedder.modelId);
   const before = await settledPgCounters(database);
   const pgCpu0 = await pgBackendCpuSeconds(database);
+  const walMeter = database.kind === 'postgres' ? await startWalMeter(database) : null;
   const cpu0 = process.cpuUsage();
   const trainer0 = trainerCpu.seconds();
   const rateMs: number[] = [];
@@ -250,7 +251,7 @@ async function measure(s: Settings, database: Database) {
   trainerCpu.stop();
   const pgCpu = pgCpuBetween(pgCpu0, await pgBackendCpuSeconds(database));
   const after = await settledPgCounters(database);
-  const wal = before && after ? await walBytesBetween(database, before.lsn, after.lsn) : null;
+  const wal = (await walMeter?.stop()) ?? null;
 
   const keys = Array.from({ length: s.people }, (_, i) => `discord:-:bench-${i}`);
   const counts = await Promise.all(keys.map((k) => ledger.count(k)));

@@ -256,6 +256,8 @@ async function serve(): Promise<void> {
         ),
         rss_after_use_mb: mb(process.memoryUsage().rss),
         heap_after_use_mb: mb(process.memoryUsage().heapUsed),
+        // Typed arrays (the ratings' vectors, Δ, factors) live outside the JS heap.
+        array_buffers_after_use_mb: mb(process.memoryUsage().arrayBuffers),
         cache_people: stats.people,
         cache_used_mb: mb(stats.usedBytes),
         cache_budget_mb: mb(stats.budgetBytes),

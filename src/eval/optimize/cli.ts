@@ -1,5 +1,9 @@
 /**
- * `npm run eval:optimize [-- --seed N --quick --people 10 --seeds 3 --iterations 6 --candidates 4]`
+ * `npm run eval:optimize [-- --seed N | --seeds 1-10] [--quick --people 10 --iterations 6 --candidates 4]`
+ *
+ * `--seed N` runs exactly seed N; `--seeds 1-10` (or a list, `1,4,7`) runs each seed once, so no two
+ * reported runs share a population. (`--seeds` used to be a count added to `--seed`: `--seed 2` ran seeds
+ * 2, 3 and 4, so "seed 1/2/3" results shared two thirds of their data.)
  *
  * Reproduces the method's two prompt-optimization tables with the product's own loop and proposers
  * (experiment.ts), the offline sketch generator and features-v1 embeddings:
@@ -9,73 +13,56 @@
  * Every row also reports the TRUE-taste gain of the best image over the initial one (see experiment.ts).
  * General preference's true taste is the population's mean hidden taste.
  *
- * Rows: `random` and `genetic` always; the LLM feedback ablations (none, s+p, s+p+f, s+p+f+I) only
+ * Rows: `best-of-n` (the start prompt re-rolled with the whole budget of seeds: the baseline every
+ * optimizer must beat), `random` and `genetic` always; the LLM feedback ablations (none, s+p, s+p+f, s+p+f+I) only
  * when OPENAI_API_KEY is configured. Every row gets the same image budget (1 + K·N) and, per run,
  * the same initial prompt and seed, hence the same initial image.
+ *
+ * Every comparison (optimizer vs best-of-n, vs random, ablation vs ablation) is a paired difference with
+ * its standard error, 95% CI and seed count (comparisons.ts, ../paired.ts).
  *
  * Output: markdown on stdout, a PNG of best-so-far vs iteration under eval-results/, and the JSON
  * summary as the LAST stdout line.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { loadConfig } from '../../config';
-import { runMain, parseArgs, progress } from '../cli';
-import { LLM_ROWS, runOptimizeEval, type OptimizeConfig } from './experiment';
+import { runMain, parseArgs, progress, seedsOf, formatSeeds } from '../cli';
+import { runOptimizeEval } from './experiment';
+import { llmFromEnv, optimizeConfig } from './settings';
 import { optimizeChart, optimizeChecks, optimizeMarkdown } from './report';
 
-async function llmFromEnv(): Promise<OptimizeConfig['llm']> {
-  const config = loadConfig();
-  if (!config.OPENAI_API_KEY) return null;
-  const { createOpenAILlms } = await import('../../providers/llm/openai');
-  const llms = createOpenAILlms({
-    apiKey: config.OPENAI_API_KEY,
-    baseURL: config.OPENAI_BASE_URL,
-    model: config.LLM_MODEL,
-    feedbackModel: config.LLM_FEEDBACK_MODEL,
-    timeoutMs: config.LLM_TIMEOUT_MS,
-  });
-  return { optimizer: llms.optimizer, feedback: llms.feedback };
-}
-
 async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2), {
+  const argv = process.argv.slice(2);
+  const args = parseArgs(argv, {
     seed: 1,
     quick: false,
     people: 0,
-    seeds: 3,
+    seeds: '',
     iterations: 6,
     candidates: 4,
     out: 'eval-results',
   });
   const quick = Boolean(args.quick);
-  const seed = Number(args.seed);
-  const nSeeds = Math.max(1, Number(args.seeds));
-  const people = Number(args.people) || (quick ? 10 : 20);
+  const seeds = seedsOf(args, argv);
   const llm = await llmFromEnv();
-  const rows = ['random', 'genetic', ...(llm ? LLM_ROWS.map((r) => `llm:${r}`) : [])];
   if (!llm)
     progress(
-      'No LLM configured (OPENAI_API_KEY): running the offline baselines random and genetic only; the LLM feedback rows need an LLM.',
+      'No LLM configured (OPENAI_API_KEY): running best-of-n and the offline baselines random and genetic only; the LLM feedback rows need an LLM.',
     );
-  const cfg: OptimizeConfig = {
-    seeds: Array.from({ length: nSeeds }, (_, i) => seed + i),
-    people,
-    community: quick ? 30 : 60,
-    poolSize: quick ? 300 : 600,
-    trainRatings: 100,
-    generalRuns: people,
+  const cfg = optimizeConfig({
+    seeds,
+    quick,
+    people: Number(args.people),
     iterations: Number(args.iterations),
     candidates: Number(args.candidates),
-    size: 128,
-    rows,
     llm,
     onProgress: progress,
-  };
+  });
   const t0 = performance.now();
   const summary = await runOptimizeEval(cfg);
   const outDir = String(args.out);
   fs.mkdirSync(outDir, { recursive: true });
-  const png = path.join(outDir, `optimize-${seed}.png`);
+  const png = path.join(outDir, `optimize-seeds-${formatSeeds(seeds).replace(/[–, ]+/g, '_')}.png`);
   fs.writeFileSync(png, await optimizeChart(summary));
   console.log(optimizeMarkdown(summary));
   console.log('');

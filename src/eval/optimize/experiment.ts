@@ -1,7 +1,7 @@
 /**
  * The prompt-optimization experiment: for each seed a synthetic population, its community models and
  * one optimization run per (row, start prompt) with the product's own loop (src/core/optimizer/loop.ts
- * `runLoop`, in memory) and proposers. Every row gets the same image budget (1 + K·N) and, per run,
+ * `runLoop`, in memory) and proposers, plus the best-of-N baseline (best-of-n.ts). Every row gets the same image budget (1 + K·N) and, per run,
  * the same initial prompt and seed, hence the same initial image. Synthetic people also have a hidden
  * true taste (src/eval/synthetic.ts, computed from the scene the prompt describes, never from pixels),
  * so every run also records the TRUE-taste gain of the best image over the initial one: how much of
@@ -25,8 +25,11 @@ import { buildPopulation, trueTaste, type Population } from '../synthetic';
 import { autoMethod, trainCommunity, globalMethod, type Community } from '../piaa/methods';
 import { embedderForEval, embedPngs } from '../embedding';
 import { MemoryImageStore } from '../memory-store';
-import { meanStd, round4 } from '../cli';
+import type { PairedComparison } from '../paired';
 import { EmbeddingObjective } from './objective';
+import { BEST_OF_N, runBestOfN } from './best-of-n';
+import { compareRows } from './comparisons';
+import { summarizeRows, type RowSummary, type RunOutcome } from './summary';
 
 /** Neutral starting prompts (subjects without style words), one per run, cycling. */
 export const START_PROMPTS = [
@@ -64,38 +67,11 @@ export interface OptimizeConfig {
   onProgress?: (msg: string) => void;
 }
 
-interface RunOutcome {
-  max: number;
-  maxMinusInit: number;
-  kStar: number;
-  trueGain: number;
-  images: number;
-  maxSim: number | null;
-  scoreOfMostSim: number | null;
-  bestSoFar: number[];
-}
-
-export interface RowSummary {
-  max: number;
-  max_minus_init: number;
-  k_star: number;
-  true_gain: number;
-  images: number;
-  max_std: number;
-  max_minus_init_std: number;
-  k_star_std: number;
-  true_gain_std: number;
-  runs: number;
-  best_so_far: number[];
-  max_sim?: number;
-  score_of_most_sim?: number;
-  max_sim_std?: number;
-  score_of_most_sim_std?: number;
-}
-
 export interface OptimizeSummary {
   general: Record<string, RowSummary>;
   personal: Record<string, RowSummary>;
+  /** Paired row-against-row differences with standard errors, 95% CIs and verdicts (comparisons.ts). */
+  comparisons: { general: PairedComparison[]; personal: PairedComparison[] };
   seeds: number[];
   people: number;
   iterations: number;
@@ -114,23 +90,26 @@ function proposerFor(row: string, cfg: OptimizeConfig): { proposer: PromptPropos
   if (!cfg.llm || !LLM_ROWS.includes(set)) throw new Error(`row ${row} needs an LLM (set OPENAI_API_KEY)`);
   return { proposer: new LlmProposer(cfg.llm.optimizer, set), feedbackLlm: cfg.llm.feedback, feedback: set };
 }
+
+/** One run of `row` on population `seed`: the product's loop, or the best-of-N baseline (no loop). */
 async function oneRun(
   row: string,
   prompt: string,
+  seed: number,
   runSeed: number,
   objectiveFactory: (store: MemoryImageStore) => EmbeddingObjective,
   truth: (prompt: string) => number,
   cfg: OptimizeConfig,
 ): Promise<RunOutcome> {
   const store = new MemoryImageStore();
+  const generator = new SketchGenerator({ size: cfg.size, concurrency: 4 });
+  const objective = objectiveFactory(store);
+  if (row === BEST_OF_N) {
+    const { iterations, candidates, size } = cfg;
+    return { seed, ...(await runBestOfN({ prompt, runSeed, iterations, candidates, size, generator, store, objective, truth })) };
+  }
   const { proposer, feedbackLlm, feedback } = proposerFor(row, cfg);
-  const deps: LoopDeps = {
-    generator: new SketchGenerator({ size: cfg.size, concurrency: 4 }),
-    store,
-    objective: objectiveFactory(store),
-    proposer,
-    feedbackLlm,
-  };
+  const deps: LoopDeps = { generator, store, objective, proposer, feedbackLlm };
   const budget = 1 + cfg.iterations * cfg.candidates;
   const params: RunParams = {
     prompt,
@@ -150,6 +129,7 @@ async function oneRun(
   const bestSoFar = res.iterations.map((it) => it.state.bestSoFar ?? NaN);
   const trueGain = m.bestPrompt ? truth(m.bestPrompt) - truth(prompt) : 0;
   return {
+    seed,
     max: m.max,
     maxMinusInit: m.maxMinusInit,
     kStar: m.kStar,
@@ -196,46 +176,6 @@ function packPerson(pop: Population, vecs: Float32Array[], dim: number, p: numbe
   return { n: items.length, dim, X, y: Float64Array.from(items, (i) => pop.ratings[p]![i]!), items };
 }
 
-function summarizeRows(outcomes: Record<string, RunOutcome[]>, personal: boolean): Record<string, RowSummary> {
-  const out: Record<string, RowSummary> = {};
-  for (const [row, rs] of Object.entries(outcomes)) {
-    const s = (f: (r: RunOutcome) => number | null) => meanStd(rs.map(f));
-    const max = s((r) => r.max);
-    const gain = s((r) => r.maxMinusInit);
-    const k = s((r) => r.kStar);
-    const tg = s((r) => r.trueGain);
-    const len = Math.max(...rs.map((r) => r.bestSoFar.length));
-    const curve = Array.from({ length: len }, (_, i) =>
-      round4(meanStd(rs.map((r) => r.bestSoFar[Math.min(i, r.bestSoFar.length - 1)] ?? null)).mean),
-    );
-    const summary: RowSummary = {
-      max: round4(max.mean),
-      max_minus_init: round4(gain.mean),
-      k_star: round4(k.mean),
-      true_gain: round4(tg.mean),
-      images: round4(s((r) => r.images).mean),
-      max_std: round4(max.std),
-      max_minus_init_std: round4(gain.std),
-      k_star_std: round4(k.std),
-      true_gain_std: round4(tg.std),
-      runs: rs.length,
-      best_so_far: curve,
-    };
-    if (personal) {
-      const ms = s((r) => r.maxSim);
-      const sm = s((r) => r.scoreOfMostSim);
-      Object.assign(summary, {
-        max_sim: round4(ms.mean),
-        score_of_most_sim: round4(sm.mean),
-        max_sim_std: round4(ms.std),
-        score_of_most_sim_std: round4(sm.std),
-      });
-    }
-    out[row] = summary;
-  }
-  return out;
-}
-
 export async function runOptimizeEval(cfg: OptimizeConfig): Promise<OptimizeSummary> {
   const embedder = await embedderForEval();
   const general: Record<string, RunOutcome[]> = Object.fromEntries(cfg.rows.map((r) => [r, []]));
@@ -260,6 +200,7 @@ export async function runOptimizeEval(cfg: OptimizeConfig): Promise<OptimizeSumm
           await oneRun(
             row,
             prompt,
+            seed,
             runSeed,
             (store) => new EmbeddingObjective(store, embedder, communityPredict, 'community scorer'),
             meanTruth,
@@ -287,6 +228,7 @@ export async function runOptimizeEval(cfg: OptimizeConfig): Promise<OptimizeSumm
           await oneRun(
             row,
             prompt,
+            seed,
             runSeed,
             (store) => new EmbeddingObjective(store, embedder, predict, `virtual human (${chosen})`, earlier),
             truth,
@@ -300,7 +242,12 @@ export async function runOptimizeEval(cfg: OptimizeConfig): Promise<OptimizeSumm
   const notes = [
     `objective scores and true taste are on the 1..10 scale; true_gain = hidden true taste of the best image's scene − that of the initial prompt's scene`,
     `equal image budget per run: ${1 + cfg.iterations * cfg.candidates} images (1 initial + K=${cfg.iterations} × N=${cfg.candidates})`,
+    `± in the row tables is the spread over runs (standard deviation); comparisons are paired run by run and reported as mean difference ± standard error with a 95% t interval, the seeds being the units (${cfg.seeds.length} seed${cfg.seeds.length === 1 ? '' : 's'})`,
   ];
+  if (cfg.rows.includes(BEST_OF_N))
+    notes.push(
+      `${BEST_OF_N}: the start prompt rendered with all ${1 + cfg.iterations * cfg.candidates} seeds, the image the proxy scorer likes best kept; its true-taste gain is 0 by construction (the hidden judge scores the scene a prompt describes, not a seed's pixels)`,
+    );
   if (!cfg.llm)
     notes.push(
       'LLM rows (feedback sets none, s+p, s+p+f, s+p+f+I) need an LLM: set OPENAI_API_KEY (and OPENAI_BASE_URL for a compatible server). Only the offline baselines ran.',
@@ -308,6 +255,7 @@ export async function runOptimizeEval(cfg: OptimizeConfig): Promise<OptimizeSumm
   return {
     general: summarizeRows(general, false),
     personal: summarizeRows(personal, true),
+    comparisons: { general: compareRows(general), personal: compareRows(personal) },
     seeds: cfg.seeds,
     people: cfg.people,
     iterations: cfg.iterations,

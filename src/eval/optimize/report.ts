@@ -1,12 +1,17 @@
-/** eval:optimize's report: the two markdown tables, the genetic-vs-random checks and the best-so-far plot. */
+/** eval:optimize's report: the two markdown tables, their paired comparisons, the checks and the best-so-far plot. */
 import { lineChart } from '../../charts/render';
+import { comparisonTable, formatCheck } from '../paired-report';
 import type { OptimizeSummary } from './experiment';
+
+const TABLES = ['general', 'personal'] as const;
 
 export function optimizeMarkdown(s: OptimizeSummary): string {
   const f = (x: number | undefined, sd: number | undefined) =>
     x === undefined || !Number.isFinite(x) ? 'n/a' : `${x.toFixed(2)} ± ${(sd ?? 0).toFixed(2)}`;
   const lines = [
     `## Prompt optimization (seeds ${s.seeds.join(', ')}; K=${s.iterations}, N=${s.candidates}, ${s.budget_images} images per run)`,
+    '',
+    'Row tables: mean ± standard deviation over runs (the spread, not an error bar). Comparisons: paired run by run, mean difference ± standard error, 95% t interval, seeds as the units; MET only when the whole interval is on the claimed side of 0.',
     '',
   ];
   lines.push(
@@ -19,6 +24,7 @@ export function optimizeMarkdown(s: OptimizeSummary): string {
     lines.push(
       `| ${row} | ${f(r.max, r.max_std)} | ${f(r.max_minus_init, r.max_minus_init_std)} | ${f(r.k_star, r.k_star_std)} | ${f(r.true_gain, r.true_gain_std)} | ${r.images} | ${r.runs} |`,
     );
+  lines.push('', ...comparisonTable(s.comparisons.general));
   lines.push(
     '',
     "### Personal preference (virtual human = the person's fitted scorer)",
@@ -30,27 +36,18 @@ export function optimizeMarkdown(s: OptimizeSummary): string {
     lines.push(
       `| ${row} | ${f(r.max, r.max_std)} | ${f(r.max_minus_init, r.max_minus_init_std)} | ${f(r.k_star, r.k_star_std)} | ${f(r.max_sim, r.max_sim_std)} | ${f(r.score_of_most_sim, r.score_of_most_sim_std)} | ${f(r.true_gain, r.true_gain_std)} | ${r.images} | ${r.runs} |`,
     );
+  lines.push('', ...comparisonTable(s.comparisons.personal));
   if (!s.llm) lines.push('', '_LLM rows (none, s+p, s+p+f, s+p+f+I) were not run: they need an LLM (OPENAI_API_KEY)._');
   return lines.join('\n');
 }
 
+/** One line per paired comparison of both tables, each ending in MET or MISSED (MET needs the 95% CI to exclude 0). */
 export function optimizeChecks(s: OptimizeSummary): string[] {
-  const out: string[] = [];
-  for (const table of ['general', 'personal'] as const) {
-    const g = s[table].genetic;
-    const r = s[table].random;
-    if (!g || !r) continue;
-    const proxy = g.max_minus_init > r.max_minus_init;
-    const real = g.true_gain > r.true_gain;
-    out.push(
-      `${table}: genetic vs random at ${s.budget_images} images — max−init ${g.max_minus_init.toFixed(2)} vs ${r.max_minus_init.toFixed(2)} (${proxy ? 'better' : 'NOT better'}), true-taste gain ${g.true_gain.toFixed(2)} vs ${r.true_gain.toFixed(2)} (${real ? 'better' : 'NOT better'}): ${proxy && real ? 'MET' : 'MISSED'}`,
-    );
-  }
-  return out;
+  return TABLES.flatMap((table) => s.comparisons[table].map((c) => `${table}: ${formatCheck(c)}`));
 }
 
 export async function optimizeChart(s: OptimizeSummary): Promise<Buffer> {
-  const series = (['general', 'personal'] as const).flatMap((table) =>
+  const series = TABLES.flatMap((table) =>
     Object.entries(s[table]).map(([row, r]) => ({ name: `${table}: ${row}`, points: r.best_so_far.map((y, i) => ({ x: i, y })) })),
   );
   return lineChart(series, {

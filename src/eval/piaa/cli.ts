@@ -10,6 +10,9 @@
  *
  * --seeds runs the synthetic protocol once per seed and adds an across-seeds table: the targets must
  * hold for any seed, so each seed's target checks are listed, never only a pooled average.
+ * Every comparison (active vs random, the best method vs each other, the targets) is a paired difference
+ * with its standard error and 95% CI, people the units within a seed and seeds across seeds
+ * (comparisons.ts, ../paired.ts); MET only when the interval is on the claimed side.
  * With --sac, --people caps the number of raters (those with the most ratings are kept).
  * --oracle-embedding is a diagnostic control (see syntheticPiaaData), never the reported result; so is
  * --judge words (a hidden judge that scores the prompt's words rather than what is drawn; see JudgeView);
@@ -24,7 +27,7 @@ import { syntheticPiaaData, type PiaaData } from './data';
 import { ACTIVE_REPLICATES, FULL_CONFIG, QUICK_CONFIG, RANDOM_ORDERS, defaultConfig, type PiaaConfig } from './config';
 import { runPiaaProtocolParallel } from './parallel';
 import type { PiaaSummary } from './protocol';
-import { acrossSeeds, acrossSeedsReport, markdownReport, piaaChart, targetChecks } from './report';
+import { acrossSeeds, acrossSeedsChecks, acrossSeedsReport, markdownReport, piaaChart, targetChecks } from './report';
 import type { JudgeView } from '../synthetic';
 import { runMain, UsageError, parseArgs, parseSeeds, progress } from '../cli';
 
@@ -147,6 +150,8 @@ async function runSeeds(req: RunRequest, seeds: number[], t0: number): Promise<v
   }
   const across = acrossSeeds(summaries);
   console.log(acrossSeedsReport(across));
+  console.log('');
+  for (const c of acrossSeedsChecks(across)) console.log(`- ${c}`);
   console.log(`- ${((performance.now() - t0) / 1000).toFixed(1)} s for ${seeds.length} seeds`);
   console.log(JSON.stringify({ across, seeds: summaries }));
 }

@@ -32,6 +32,8 @@ import { activeOrder, ACTIVE_MODEL } from './active';
 import { meanStd, round4 } from '../cli';
 import type { PiaaData, RaterData } from './data';
 import type { PiaaConfig } from './config';
+import type { PairedComparison } from '../paired';
+import { seedComparisons } from './comparisons';
 
 export interface MetricSummary {
   srocc: number;
@@ -66,6 +68,8 @@ export interface PiaaSummary {
   people: number;
   source: 'synthetic' | 'sac';
   active_model: string;
+  /** Paired per-person comparisons (active vs random, best vs each method, the targets): comparisons.ts. */
+  comparisons: PairedComparison[];
   notes: string[];
 }
 
@@ -331,6 +335,7 @@ export function summarize(results: PersonResult[], data: PiaaData, cfg: PiaaConf
     people: results.length,
     source: data.source,
     active_model: ACTIVE_MODEL,
+    comparisons: seedComparisons(results, cfg, shots),
     notes: [
       ...data.notes,
       cfg.freshShare > 0

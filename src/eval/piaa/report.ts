@@ -1,7 +1,10 @@
 /** eval:piaa's report: the markdown tables, the target checks, the plot and the across-seeds view. */
 import { lineChart } from '../../charts/render';
 import { round4 } from '../cli';
+import type { PairedComparison } from '../paired';
+import { comparisonTable, formatCheck } from '../paired-report';
 import type { PiaaSummary } from './protocol';
+import { AUTO_MARGIN, BEST, CEILING_SHARE, combineSeedComparisons } from './comparisons';
 
 export function markdownReport(s: PiaaSummary, methods: string[]): string {
   const lines: string[] = [];
@@ -34,41 +37,40 @@ export function markdownReport(s: PiaaSummary, methods: string[]): string {
     lines.push(
       `| ${c} | ${f(r.active, r.active_std)} | ${f(r.random, r.random_std)} | ${r.diff >= 0 ? '+' : ''}${r.diff.toFixed(3)} ± ${r.diff_se.toFixed(3)} | ${r.active_wins}/${r.n} | ${r.n} |`,
     );
+  lines.push(
+    '',
+    'Paired comparisons (person by person on the same test images; mean difference ± standard error, 95% t interval; MET only when the whole interval is on the claimed side):',
+    '',
+    ...comparisonTable(s.comparisons, 3),
+  );
   return lines.join('\n');
 }
 
-/** Checks of the targets (best ≥ 80% of the ceiling, auto within 0.03 of the best, active ahead of random), stated plainly (never tuned to pass). */
+/**
+ * The targets (best ≥ 80% of the ceiling, auto within 0.03 of the best, active ahead of random) and the
+ * method-vs-method comparisons, each a paired difference with its 95% CI: MET only when the interval is
+ * on the claimed side (never tuned to pass).
+ */
 export function targetChecks(s: PiaaSummary): string[] {
   const out: string[] = [];
   const row100 = s.shots['100'];
-  if (row100) {
-    const entries = Object.entries(row100);
-    const best = entries.reduce((a, b) => (b[1].srocc > a[1].srocc ? b : a));
-    if (s.ceiling.srocc !== null) {
-      const ratio = best[1].srocc / s.ceiling.srocc;
-      const ofBound = s.embedding_bound
-        ? `; ${((best[1].srocc / s.embedding_bound.srocc) * 100).toFixed(0)}% of the embedding bound ${s.embedding_bound.srocc.toFixed(3)}`
-        : '';
-      out.push(
-        `best at 100 ratings: ${best[0]} ${best[1].srocc.toFixed(3)} = ${(ratio * 100).toFixed(0)}% of the ceiling ${s.ceiling.srocc.toFixed(3)} (target ≥ 80%): ${ratio >= 0.8 ? 'MET' : 'MISSED'}${ofBound}`,
-      );
-    }
-    const auto = row100.auto;
-    if (auto) {
-      const gap = best[1].srocc - auto.srocc;
-      out.push(
-        `auto at 100 ratings: ${auto.srocc.toFixed(3)}, ${gap.toFixed(3)} below the best (target ≤ 0.03): ${gap <= 0.03 ? 'MET' : 'MISSED'}`,
-      );
-    }
-  }
-  const avr = Object.entries(s.active_vs_random);
-  if (avr.length) {
-    const wins = avr.filter(([, r]) => r.active > r.random).length;
+  if (row100 && s.ceiling.srocc !== null) {
+    const best = Object.entries(row100).reduce((a, b) => (b[1].srocc > a[1].srocc ? b : a));
+    const ratio = best[1].srocc / s.ceiling.srocc;
+    const ofBound = s.embedding_bound
+      ? `; ${((best[1].srocc / s.embedding_bound.srocc) * 100).toFixed(0)}% of the embedding bound ${s.embedding_bound.srocc.toFixed(3)}`
+      : '';
     out.push(
-      `active beats random at ${wins}/${avr.length} rating counts (${avr.map(([c, r]) => `${c}: ${r.active - r.random >= 0 ? '+' : ''}${(r.active - r.random).toFixed(3)}`).join(', ')}): ${wins === avr.length ? 'MET' : 'MISSED'}`,
+      `best at 100 ratings: ${best[0]} ${best[1].srocc.toFixed(3)} = ${(ratio * 100).toFixed(0)}% of the ceiling ${s.ceiling.srocc.toFixed(3)} (target ≥ ${CEILING_SHARE * 100}%)${ofBound}`,
     );
   }
-  return out;
+  return [...out, ...targetComparisons(s.comparisons).map((c) => formatCheck(c, 3))];
+}
+
+/** The comparisons in the order the checks list them: the targets first, then method against method. */
+function targetComparisons(cs: readonly PairedComparison[]): PairedComparison[] {
+  const rank = (c: PairedComparison) => (c.a === BEST ? (c.b === 'auto' ? 1 : 0) : c.a === 'active' ? 2 : 3);
+  return [...cs].sort((x, y) => rank(x) - rank(y));
 }
 
 export async function piaaChart(s: PiaaSummary, methods: string[]): Promise<Buffer> {
@@ -137,13 +139,22 @@ export interface AcrossSeeds {
   rows: SeedRow[];
   /** Mean and min of best ÷ ceiling over seeds. */
   ratio: { mean: number; min: number } | null;
-  /** Per count: mean of the seeds' paired differences, its s.e. (seeds independent), and how many seeds had active ahead. */
-  active: Record<string, { diff: number; se: number; ahead: number; seeds: number }>;
-  /** Seeds on which each target held. */
+  /** Every comparison over the seeds, each seed's mean difference one unit (comparisons.ts, paired.ts). */
+  comparisons: PairedComparison[];
+  /** Per count, active − random over the seeds: mean, s.e. and 95% CI over seed means, seeds ahead, verdict. */
+  active: Record<string, { diff: number; se: number; lo: number; hi: number; ahead: number; seeds: number; verdict: 'MET' | 'MISSED' }>;
+  /** Seeds on which each target's own paired comparison (people as units) was MET. */
   met: { ceiling80: number; autoWithin003: number; activeEveryCount: number; seeds: number };
   /** Seeds whose embedding bound itself reaches 80% of the ceiling (of those that report one): where the 80% target is reachable at all. */
   boundReaches80: { seeds: number; of: number };
 }
+
+const isActive = (c: PairedComparison) => c.a === 'active' && c.b === 'random';
+const countOf = (c: PairedComparison) => /@(\d+)/.exec(c.metric)?.[1] ?? c.metric;
+const metOn = (s: PiaaSummary, pick: (c: PairedComparison) => boolean) => {
+  const cs = s.comparisons.filter(pick);
+  return cs.length > 0 && cs.every((c) => c.verdict === 'MET');
+};
 
 /** The across-seeds view of several runs (pure). */
 export function acrossSeeds(summaries: readonly PiaaSummary[]): AcrossSeeds {
@@ -164,29 +175,31 @@ export function acrossSeeds(summaries: readonly PiaaSummary[]): AcrossSeeds {
     };
   });
   const ratios = rows.map((r) => r.best?.ratio).filter((x): x is number => typeof x === 'number');
-  const counts = [...new Set(rows.flatMap((r) => Object.keys(r.active)))].sort((a, b) => Number(a) - Number(b));
+  const comparisons = combineSeedComparisons(summaries.map((s) => ({ seed: s.seed, comparisons: s.comparisons })));
   const active: AcrossSeeds['active'] = {};
-  for (const c of counts) {
-    const per = rows.map((r) => r.active[c]).filter((x): x is { diff: number; se: number } => Boolean(x));
-    active[c] = {
-      diff: round4(per.reduce((a, x) => a + x.diff, 0) / per.length),
-      se: round4(Math.sqrt(per.reduce((a, x) => a + x.se ** 2, 0)) / per.length),
-      ahead: per.filter((x) => x.diff > 0).length,
-      seeds: per.length,
+  for (const c of comparisons.filter(isActive))
+    active[countOf(c)] = {
+      diff: c.mean,
+      se: c.se,
+      lo: c.lo,
+      hi: c.hi,
+      ahead: c.seeds - c.missed_seeds.length,
+      seeds: c.seeds,
+      verdict: c.verdict,
     };
-  }
   return {
     rows,
     ratio: ratios.length ? { mean: round4(ratios.reduce((a, b) => a + b, 0) / ratios.length), min: round4(Math.min(...ratios)) } : null,
+    comparisons,
     active,
     met: {
-      ceiling80: ratios.filter((r) => r >= 0.8).length,
-      autoWithin003: rows.filter((r) => r.autoGap !== null && r.autoGap <= 0.03).length,
-      activeEveryCount: rows.filter((r) => Object.keys(r.active).length > 0 && Object.values(r.active).every((a) => a.diff > 0)).length,
+      ceiling80: summaries.filter((s) => metOn(s, (c) => c.a === BEST && c.b !== 'auto')).length,
+      autoWithin003: summaries.filter((s) => metOn(s, (c) => c.a === BEST && c.b === 'auto')).length,
+      activeEveryCount: summaries.filter((s) => metOn(s, isActive)).length,
       seeds: rows.length,
     },
     boundReaches80: {
-      seeds: rows.filter((r) => r.bound !== null && r.ceiling && r.bound / r.ceiling >= 0.8).length,
+      seeds: rows.filter((r) => r.bound !== null && r.ceiling && r.bound / r.ceiling >= CEILING_SHARE).length,
       of: rows.filter((r) => r.bound !== null && r.ceiling).length,
     },
   };
@@ -216,12 +229,21 @@ export function acrossSeedsReport(a: AcrossSeeds): string {
   const m = a.met;
   lines.push(
     '',
-    `- best ≥ 80% of the ceiling at 100 ratings on ${m.ceiling80}/${m.seeds} seeds; auto within 0.03 of the best on ${m.autoWithin003}/${m.seeds}; active ahead of random at every count on ${m.activeEveryCount}/${m.seeds} — the targets ask for every seed.`,
+    `Per seed, people as units (± in the table: standard error over that seed's people); the "all" row and the comparisons below take each seed's mean as one unit (standard error over seeds, 95% t interval with seeds − 1 degrees of freedom).`,
+    '',
+    `- with a 95% CI on the claimed side: best ≥ ${CEILING_SHARE * 100}% of the ceiling at 100 ratings on ${m.ceiling80}/${m.seeds} seeds; auto within ${AUTO_MARGIN} of the best on ${m.autoWithin003}/${m.seeds}; active ahead of random at every count on ${m.activeEveryCount}/${m.seeds} — the targets ask for every seed.`,
     ...(a.boundReaches80.of
       ? [
           `- the embedding bound itself reaches 80% of the ceiling on ${a.boundReaches80.seeds}/${a.boundReaches80.of} seeds: where it does not, no scorer on this embedding can meet the first target.`,
         ]
       : []),
+    '',
+    ...comparisonTable(a.comparisons, 3),
   );
   return lines.join('\n');
+}
+
+/** One line per across-seeds comparison, each ending in its verdict. */
+export function acrossSeedsChecks(a: AcrossSeeds): string[] {
+  return targetComparisons(a.comparisons).map((c) => formatCheck(c, 3));
 }

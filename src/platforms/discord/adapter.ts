@@ -22,6 +22,7 @@ import { RunDisplay } from '../run-display';
 import type { ChatAdapter } from '../types';
 import { createDiscordClient, discordHealth, loginDiscord } from './client';
 import { createCommandHandler } from './commands-handler';
+import { createComponentHandler } from './component-handler';
 import { toDiscordCommands } from './commands';
 import { discordOutgoing, PLATFORM, type DiscordContext } from './context';
 import { GatewayShards } from './gateway-shards';
@@ -125,6 +126,7 @@ export function createDiscordAdapter(opts: DiscordAdapterOptions): DiscordAdapte
   });
   const ctx: DiscordContext = { client, services, log, clock, runDisplay, ...out };
   const onCommand = createCommandHandler(ctx);
+  const onComponent = createComponentHandler(ctx);
   const onReaction = createReactionHandler(ctx, { enabled: opts.ingestAttachments, messageContent });
 
   let lastReconcile: ReconcileReport | null = null;
@@ -145,8 +147,9 @@ export function createDiscordAdapter(opts: DiscordAdapterOptions): DiscordAdapte
   });
 
   client.on(Events.InteractionCreate, (i: Interaction) => {
-    if (stopping || !i.isChatInputCommand()) return;
-    guarded('command', onCommand(i));
+    if (stopping) return;
+    if (i.isChatInputCommand()) guarded('command', onCommand(i));
+    else if (i.isMessageComponent()) guarded('component', onComponent(i));
   });
   client.on(Events.MessageReactionAdd, (r, u) => guarded('reaction add', onReaction('add', r, u)));
   client.on(Events.MessageReactionRemove, (r, u) => guarded('reaction remove', onReaction('remove', r, u)));

@@ -12,6 +12,7 @@ import { RATING_EMOJI } from '../emoji';
 import { recordPosted } from '../record';
 import type { RunDisplay } from '../run-display';
 import type { Conversation, OutMessage } from '../../../commands/kit/types';
+import { componentsFor } from './components';
 import { encodeForUpload } from './upload';
 
 export const PLATFORM = 'discord';
@@ -35,6 +36,9 @@ export interface DiscordContext {
 export function discordOutgoing(client: Client, services: Services): Pick<DiscordContext, 'conversation' | 'messageBody'> {
   async function messageBody(msg: OutMessage): Promise<{ body: Record<string, unknown>; files?: RawFile[] }> {
     const body: Record<string, unknown> = { content: truncate(msg.text), allowed_mentions: NO_MENTIONS };
+    // A grid's tile menus and a summary's Details button (components.ts).
+    const components = componentsFor(msg);
+    if (components) body.components = components;
     if (msg.idempotencyKey) {
       // Discord returns the first message for a repeated nonce (within minutes) instead of posting
       // again: closes the window between a post and its record in platform_messages.
@@ -72,6 +76,12 @@ export function discordOutgoing(client: Client, services: Services): Pick<Discor
       async edit(messageId, msg) {
         await client.rest.patch(Routes.channelMessage(channelId, messageId), {
           body: { content: truncate(msg.text), allowed_mentions: NO_MENTIONS },
+        });
+      },
+      async remove(messageId) {
+        await client.rest.delete(Routes.channelMessage(channelId, messageId)).catch((err: unknown) => {
+          // Unknown Message: deleted already (by a person, or by this bot before a restart).
+          if ((err as { code?: number }).code !== 10008) throw err;
         });
       },
     };

@@ -45,6 +45,8 @@ export function botConversations(
         kind: msg.kind,
         runId: msg.runId,
         ...(msg.idempotencyKey ? { eventKey: msg.idempotencyKey } : {}),
+        ...(msg.grid ? { grid: msg.grid } : {}),
+        ...(msg.details ? { details: msg.details } : {}),
         ...(await storeFiles(deps.files, msg.files)),
       });
       await recordPosted(services, PLATFORM, { messageId: m.id, channelId: id, scopeId: PLAYGROUND_SCOPE }, msg);
@@ -63,6 +65,10 @@ export function botConversations(
     },
     edit(messageId, msg) {
       state.updateMessage(messageId, { text: msg.text });
+      return Promise.resolve();
+    },
+    remove(messageId) {
+      if (state.messages.has(messageId)) state.updateMessage(messageId, { removed: true }, false);
       return Promise.resolve();
     },
   });

@@ -14,6 +14,7 @@
  *   POST /api/command      {text}           runs as the session's person: 200 ran, 422 refused
  *                                           before running (nothing stored), 400 malformed
  *   POST /api/rate         {messageId, score: 1–10 | null}   a click: a vote with its event time
+ *   POST /api/tile         {messageId, imageId, choice: r1…r10 | more | big}   a run grid tile's button (tile-clicks.ts)
  *   GET  /api/commands, /api/backends, /images/:id.png, /files/:id/:name (private files: owner only)
  *   GET  /favicon.svg, /favicon.ico     the tab icon (no session needed)
  * POSTs need `Content-Type: application/json`; all but `GET /`, `POST /api/login` and (on
@@ -32,6 +33,7 @@ import { json, send } from './responses';
 import { crossOriginReason, HttpError, readJsonObject, requireJson, type Session } from './security';
 import { authorized, sessionRoutes, type SessionContext } from './session-routes';
 import { visibleTo } from './state';
+import { tileRoute } from './tile-clicks';
 import { createWelcome, type Welcome } from './welcome';
 
 const IMAGE_ID = /^[0-9a-f]{16,64}$/;
@@ -88,6 +90,7 @@ function apiRoutes(ctx: HttpContext, welcome: Welcome): Record<string, SessionRo
       return outcome.accepted ? json(res, 200, { ok: true }) : json(res, 422, { ok: false, error: outcome.error });
     },
     'POST /api/rate': (req, res, session) => rateRoute(ctx, req, res, session),
+    'POST /api/tile': (req, res, session) => tileRoute(ctx, req, res, session),
   };
 }
 

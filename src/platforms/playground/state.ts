@@ -15,6 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import type { OutGrid } from '../../../commands/kit/types';
 
 export const CHANNEL_ID = 'general';
 
@@ -50,6 +51,12 @@ export interface PlaygroundMessage {
   files?: PlaygroundFile[];
   /** Thread started from this message. */
   threadId?: string;
+  /** A run iteration's tiles: the page shows each tile's controls (tile-clicks.ts). */
+  grid?: OutGrid;
+  /** Shown behind a collapsible "Details" section. */
+  details?: string;
+  /** Taken away by the bot (an older progress message of a run): the page no longer shows it. */
+  removed?: boolean;
   /** Kept in memory only, never written to the state file (a refused command's private answer). */
   transient?: boolean;
   /** person id → their rating on this message. */
@@ -149,7 +156,7 @@ export class PlaygroundState extends EventEmitter<{ change: [StateChange] }> {
 
   updateMessage(
     id: string,
-    patch: Partial<Pick<PlaygroundMessage, 'text' | 'threadId' | 'ratings'>>,
+    patch: Partial<Pick<PlaygroundMessage, 'text' | 'threadId' | 'ratings' | 'removed'>>,
     countsAsEdit = true,
   ): PlaygroundMessage {
     const m = this.messages.get(id);

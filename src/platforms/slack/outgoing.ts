@@ -12,6 +12,7 @@ import { RATING_SLACK_NAMES } from '../emoji';
 import { recordPosted } from '../record';
 import { PLATFORM, type SlackContext, type SlackState } from './context';
 import { eventMetadata, markedTextBlocks } from './event-marks';
+import { detailsBlock, tileBlocks, type ActionsBlock } from './grid-blocks';
 import { postedIndexReader } from './history';
 import type { ChannelQueue } from './queue';
 import { parseSlackMessageId, slackConversationId, slackMessageId, toSlackText } from './text';
@@ -33,12 +34,19 @@ export function slackOutgoing(deps: OutgoingDeps): Pick<SlackContext, 'conversat
   const uploadFiles = (channel: string, threadTs: string | undefined, files: OutFile[], comment?: string) =>
     uploadExtraFiles(deps, channel, threadTs, files, comment);
 
-  async function postMessage(channel: string, threadTs: string | undefined, text: string, key: string | undefined): Promise<string> {
+  async function postMessage(
+    channel: string,
+    threadTs: string | undefined,
+    text: string,
+    key: string | undefined,
+    controls: ActionsBlock[] = [],
+  ): Promise<string> {
     const res = await queue.run(channel, 'post', () =>
       web.chat.postMessage({
         channel,
         thread_ts: threadTs,
         text,
+        ...(controls.length ? { blocks: [...sectionBlocks(text, key), ...controls] } : {}),
         mrkdwn: true,
         link_names: false,
         unfurl_links: false,
@@ -55,18 +63,20 @@ export function slackOutgoing(deps: OutgoingDeps): Pick<SlackContext, 'conversat
     threadTs: string | undefined,
     text: string,
     key: string | undefined,
-    imageId: string,
+    image: { imageId: string } | { png: Buffer; name: string },
+    controls: ActionsBlock[] = [],
   ): Promise<string> {
-    const png = await encodeForUpload(await services.images.readBytes(imageId));
-    // A run's image: its text goes in a section block marked with the event key (a share cannot carry metadata).
-    const caption = key ? { blocks: markedTextBlocks(text, key) } : { initial_comment: text };
+    const png = 'png' in image ? image.png : await encodeForUpload(await services.images.readBytes(image.imageId));
+    // A run's image: its text goes in a section block marked with the event key (a share cannot carry
+    // metadata); controls (a grid's tile menus, a summary's Details button) follow it.
+    const caption = key || controls.length ? { blocks: [...sectionBlocks(text, key), ...controls] } : { initial_comment: text };
     const res = (await queue.run(channel, 'post', () =>
       web.files.uploadV2({
         channel_id: channel,
         ...(threadTs ? { thread_ts: threadTs } : {}),
         ...caption,
         file: png,
-        filename: 'tasteloop.png',
+        filename: 'png' in image ? image.name : 'tasteloop.png',
         title: 'Tasteloop image',
         alt_text: 'An image to rate',
       } as Parameters<WebClient['files']['uploadV2']>[0]),
@@ -90,13 +100,20 @@ export function slackOutgoing(deps: OutgoingDeps): Pick<SlackContext, 'conversat
       id: slackConversationId(channel, threadTs),
       mention: label ?? 'this channel',
       async post(msg) {
-        const text = toSlackText(msg.text);
         const key = msg.idempotencyKey;
+        // Slack has no collapsible text: the Details toggle is a button answering with them privately.
+        const text = toSlackText(msg.text);
+        const controls = [...(msg.grid ? tileBlocks(msg.grid) : []), ...(msg.details && msg.runId ? [detailsBlock(msg.runId)] : [])];
+        // A grid's picture is the message itself (its tile menus under it); other files follow the message.
+        const gridPicture = msg.grid ? msg.files?.find((f) => f.contentType === 'image/png') : undefined;
+        const files = msg.files?.filter((f) => f !== gridPicture);
         const ts = msg.image
-          ? await postImage(channel, threadTs, text, key, msg.image.imageId)
-          : await postMessage(channel, threadTs, text, key);
+          ? await postImage(channel, threadTs, text, key, { imageId: msg.image.imageId }, controls)
+          : gridPicture
+            ? await postImage(channel, threadTs, text, key, { png: gridPicture.data, name: gridPicture.name }, controls)
+            : await postMessage(channel, threadTs, text, key, controls);
         const messageId = slackMessageId(channel, ts);
-        if (msg.files?.length) await uploadFiles(channel, threadTs, msg.files);
+        if (files?.length) await uploadFiles(channel, threadTs, files);
         await recordPosted(services, PLATFORM, { messageId, channelId: channel, scopeId }, msg);
         if (msg.image?.rateable) await addRatingControls(deps, channel, ts);
         return messageId;
@@ -116,10 +133,21 @@ export function slackOutgoing(deps: OutgoingDeps): Pick<SlackContext, 'conversat
         const { channel: ch, ts } = parseSlackMessageId(messageId);
         await queue.run(ch, 'call', () => web.chat.update({ channel: ch, ts, text: toSlackText(msg.text) }));
       },
+      async remove(messageId) {
+        const { channel: ch, ts } = parseSlackMessageId(messageId);
+        await queue.run(ch, 'call', () => web.chat.delete({ channel: ch, ts })).catch((err: unknown) => {
+          if ((err as { data?: { error?: string } }).data?.error !== 'message_not_found') throw err;
+        });
+      },
     };
   }
 
   return { conversation, uploadFiles };
+}
+
+/** The text as section blocks, marked with the run event key when there is one. */
+function sectionBlocks(text: string, key: string | undefined): { type: 'section'; text: { type: 'mrkdwn'; text: string } }[] {
+  return key ? markedTextBlocks(text, key) : [{ type: 'section', text: { type: 'mrkdwn', text: text.slice(0, 3000) || ' ' } }];
 }
 
 /** Where a file upload became a message: Slack shares uploads asynchronously, so poll files.info. */

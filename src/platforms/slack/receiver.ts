@@ -5,6 +5,7 @@
  * may never be retried). Either way the Bolt App routes slash commands and reaction events to the
  * handlers.
  */
+import { registerRunActions } from './action-handler';
 import { App, HTTPReceiver, LogLevel, SocketModeReceiver, type Logger as SlackLogger, type webApi } from '@slack/bolt';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -101,6 +102,7 @@ function register(ctx: SlackContext, a: App, handlers: { onCommand: CommandHandl
         });
       return Promise.resolve();
     };
+  registerRunActions(ctx, a, handlers.onCommand);
   a.event('reaction_added', onEvent('add'));
   a.event('reaction_removed', onEvent('remove'));
   a.error((err) => {
