@@ -6,9 +6,10 @@ import { optimize } from './optimize';
 import { privacy } from './privacy';
 import { profile } from './profile';
 import { rate } from './rate';
+import { suggest } from './suggest';
 import type { CommandDefinition } from './types';
 
-export const COMMANDS: readonly CommandDefinition[] = [rate, optimize, cancel, profile, compare, privacy, help];
+export const COMMANDS: readonly CommandDefinition[] = [rate, optimize, cancel, profile, suggest, compare, privacy, help];
 
 export function findCommand(name: string): CommandDefinition | undefined {
   return COMMANDS.find((c) => c.name === name);

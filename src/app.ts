@@ -33,6 +33,7 @@ import { TasteService } from './core/taste-service';
 import { createProfilesAndPrivacy } from './core/profiles-and-privacy';
 import { createOffThreadChartRenderer } from './charts/off-thread';
 import { createRunPictures } from './core/run-pictures';
+import { createSuggestions } from './core/suggestions';
 import { createImageBlobStore, createProviders, type Providers } from './providers/from-config';
 
 export interface AppOptions {
@@ -140,6 +141,7 @@ export async function createApp(config: Config, opts: AppOptions): Promise<App> 
     ...createProfilesAndPrivacy({ db, charts, taste, images, ledger, embeddings, embedder: providers.embedder, runs, log }),
     images,
     pictures: createRunPictures({ charts, images }),
+    suggestions: createSuggestions({ db, taste, ledger, embeddings, images, embedder: providers.embedder }),
     people: { touch: (person, scopeId) => touchPerson(db, person, scopeId) },
     ratings: createPersonRatings(ledger),
     gallery,

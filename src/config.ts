@@ -87,7 +87,7 @@ export const envSchema = z.object({
   ),
   GALLERY: onOff.default('on'),
 
-  EMBEDDER: z.enum(['features', 'clip']).default('features'),
+  EMBEDDER: z.enum(['features', 'clip', 'mobilenet']).default('features'),
   CLIP_MODEL: z.string().default('Xenova/clip-vit-base-patch32'),
   CLIP_MODEL_DIR: optionalString,
   CLIP_CACHE_DIR: optionalString,

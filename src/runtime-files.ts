@@ -33,6 +33,11 @@ export const WORKER_ENTRIES = {
     bundle: 'community-worker.js',
   },
   chart: { bootstrap: 'src/charts/worker.mjs', source: 'src/charts/worker.ts', bundle: 'chart-worker.js' },
+  mobilenet: {
+    bootstrap: 'src/providers/embedder/mobilenet-worker.mjs',
+    source: 'src/providers/embedder/mobilenet-worker.ts',
+    bundle: 'mobilenet-worker.js',
+  },
 } as const;
 export type WorkerEntry = keyof typeof WORKER_ENTRIES;
 

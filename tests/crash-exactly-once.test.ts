@@ -261,7 +261,7 @@ describe('kill -9 between a post and its record: each run message once (child pr
     );
   }, 600_000);
 
-  it('playground: killed as a grid appears in /events; after restarts each iteration\'s grid once', async () => {
+  it("playground: killed as a grid appears in /events; after restarts each iteration's grid once", async () => {
     const dataDir = dataDirFor('tl-crash-pg-');
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;

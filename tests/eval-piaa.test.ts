@@ -116,13 +116,14 @@ describe('eval:piaa on a tiny synthetic population', () => {
       expect(cmp.se).toBeCloseTo(r.diff_se * Math.sqrt(12 / 11), 3);
       expect(cmp.hi - cmp.lo).toBeCloseTo(2 * 2.201 * cmp.se, 3); // t(0.975, 11) = 2.201
     }
-    // The best at 100 ratings against each of the other four methods, then the two targets.
-    expect(cs.filter((x) => x.metric === 'SROCC @100' && x.a !== BEST)).toHaveLength(4);
+    // Every pair of the five methods at 100 ratings (the reports show the best against the other four), then the two targets.
+    expect(cs.filter((x) => x.metric === 'SROCC @100' && x.a !== BEST)).toHaveLength(10);
     expect(cs.find((x) => x.a === BEST && x.b === 'auto')).toMatchObject({ claim: 'less', margin: 0.03 });
     expect(cs.find((x) => x.a === BEST && x.b === '0.8 × ceiling')).toMatchObject({ claim: 'greater', margin: 0 });
     const checks = targetChecks(first);
     expect(checks[0]).toMatch(/^best at 100 ratings: \w+ 0\.\d{3} = \d+% of the ceiling/);
-    expect(checks).toHaveLength(1 + cs.length);
+    // The ratio line, active vs random at 3 counts, the best against 4 others at 3 counts, the 2 targets.
+    expect(checks).toHaveLength(1 + 3 + 3 * 4 + 2);
     for (const line of checks.slice(1))
       expect(line).toMatch(/\(95% CI [+−]\d\.\d{3} to [+−]\d\.\d{3}; 12 people of seed 3\); claim .*: (MET|MISSED)$/);
   });
@@ -359,6 +360,28 @@ describe('eval:piaa across seeds', () => {
       seedComparison(seed, BEST, '0.8 × ceiling', 'SROCC @100', finetune - 0.8 * ceiling, 0.01),
     ],
     notes: [],
+  });
+
+  it('pairs the same two methods on every seed and shows them from the method best over all seeds', () => {
+    const withMethods = (seed: number, finetune: number, maml: number): PiaaSummary => ({
+      ...run(seed, 0.8, finetune, 0.5, []),
+      shots: {
+        '10': {
+          finetune: { srocc: finetune, mse: 1, mae: 1, srocc_std: 0.1, mse_std: 0.1, mae_std: 0.1, n: 50 },
+          maml: { srocc: maml, mse: 1, mae: 1, srocc_std: 0.1, mse_std: 0.1, mae_std: 0.1, n: 50 },
+        },
+      },
+      // Computed in method order on every seed, whichever method won it.
+      comparisons: [seedComparison(seed, 'finetune', 'maml', 'SROCC @10', finetune - maml, 0.005)],
+    });
+    // maml wins seed 2 by a hair; finetune is ahead over the three seeds.
+    const a = acrossSeeds([withMethods(1, 0.52, 0.5), withMethods(2, 0.5, 0.505), withMethods(3, 0.53, 0.5)]);
+    const pair = a.comparisons.find((c) => c.metric === 'SROCC @10')!;
+    expect(pair).toMatchObject({ a: 'finetune', b: 'maml', seeds: 3, missed_seeds: [2] });
+    expect(pair.mean).toBeCloseTo(0.015, 4);
+    // On seed 2 alone the same pair is shown from maml, its best there.
+    const seed2 = markdownReport(withMethods(2, 0.5, 0.505), ['finetune', 'maml']);
+    expect(seed2).toMatch(/\| maml − finetune \| SROCC @10 \| \+0\.005 ± 0\.005 \|/);
   });
 
   it('lists every seed, takes each seed as one unit of the pooled comparisons, and counts the seeds each target held on', () => {

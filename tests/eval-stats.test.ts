@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { studentTCdf, studentTQuantile } from '../src/eval/student-t';
-import { combineSeeds, comparePaired, describeDifferences, verdictOf } from '../src/eval/paired';
+import { combineSeeds, comparePaired, describeDifferences, reorient, verdictOf } from '../src/eval/paired';
 import { formatCheck, formatDifference } from '../src/eval/paired-report';
 
 describe("Student's t distribution", () => {
@@ -108,5 +108,18 @@ describe('paired differences', () => {
     );
     expect(within.verdict).toBe('MET');
     expect(formatCheck(within, 3)).toMatch(/claim best − auto < 0\.03: MET/);
+  });
+
+  it('turns a comparison around to claim the other arm is ahead', () => {
+    const seeds = [-0.02, -0.03, 0.01].map((mean, i) => ({ seed: i + 1, mean, se: 0.01, lo: mean - 0.02, hi: mean + 0.02, n: 30 }));
+    const c = combineSeeds(seeds, { a: 'maml', b: 'finetune', metric: 'SROCC @10' }, { n_a: 90, n_b: 88, pairs: 88 });
+    const t = reorient(c);
+    expect([t.a, t.b, t.n_a, t.n_b, t.claim]).toEqual(['finetune', 'maml', 88, 90, 'greater']);
+    expect(t.mean).toBeCloseTo(-c.mean, 12);
+    expect([t.lo, t.hi]).toEqual([-c.hi, -c.lo]);
+    expect(t.se).toBe(c.se);
+    expect(t.missed_seeds).toEqual([3]);
+    expect(t.by_seed.map((s) => s.mean)).toEqual([0.02, 0.03, -0.01]);
+    expect(() => reorient({ ...c, margin: 0.03 })).toThrow(/only a comparison against 0/);
   });
 });

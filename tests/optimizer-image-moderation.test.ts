@@ -208,8 +208,7 @@ describe('image moderation in the loop (real OpenAI moderator, fake server)', ()
     expect(errors.every((e) => e instanceof ProviderError)).toBe(true);
     const lines = posted(res.events).filter((p) => p.text.includes('withheld'));
     expect(lines).toHaveLength(2);
-    for (const l of lines)
-      expect(l.text).toMatch(/^\*\*Iteration \d\*\* \d · withheld: the image could not be checked by moderation$/);
+    for (const l of lines) expect(l.text).toMatch(/^\*\*Iteration \d\*\* \d · withheld: the image could not be checked by moderation$/);
     expect(usage.filter((u) => u.kind === 'moderation' && !u.ok)).toHaveLength(2);
   });
 

@@ -162,9 +162,7 @@ export function platformContract(name: string, open: () => Promise<AdapterHarnes
       );
       // The method's measures, each explained, behind the summary's Details toggle (inline where there is none).
       const details = (await h.details?.('ann', summary.id)) ?? summary.details ?? summary.text;
-      expect(details).toMatch(
-        /Details\*{1,2}\n• max \d+\.\d\/10 — [^\n]+\n• max − init \+\d\.\d — [^\n]+\n• K\* \d — /,
-      );
+      expect(details).toMatch(/Details\*{1,2}\n• max \d+\.\d\/10 — [^\n]+\n• max − init \+\d\.\d — [^\n]+\n• K\* \d — /);
       // The score chart: with the summary, or (Slack: one file per message) the message right after it.
       const withChart = [summary, msgs[msgs.indexOf(summary) + 1]].filter((m) => m?.files);
       if (withChart.length) expect(withChart.some((m) => m!.files!.includes('scores.png'))).toBe(true);
@@ -234,6 +232,40 @@ export function platformContract(name: string, open: () => Promise<AdapterHarnes
       const again = await h.away(() => {});
       expect(again).toMatchObject({ added: 0, removed: 0, failed: 0 });
       expect(await h.rating('eve', a.imageId!)).toBe(9);
+    });
+
+    it('/suggest replies with rateable images she has not seen, each with its reason; rating one stores it', async () => {
+      const privately = async (text: string) => (await h.messages()).filter((m) => m.ephemeral && m.text.includes(text));
+      await h.command('sue', 'suggest');
+      expect(await privately("I don't know your taste yet — rate a few images with /rate first")).toHaveLength(1);
+      await h.command('zed', 'privacy', { action: 'forget', confirm: 'yes' });
+      await h.command('zed', 'suggest');
+      expect(await privately('You asked Tasteloop to forget you')).toHaveLength(1);
+      // Sue rates five images (a scorer of her own); Kim rates three more here, which Sue has not seen.
+      const known = new Set((await h.messages()).map((m) => m.id));
+      await h.command('sue', 'rate', { count: 8 });
+      const posted = await waitFor(async () => {
+        const fresh = (await rateable()).filter((m) => !known.has(m.id));
+        return fresh.length >= 8 ? fresh : null;
+      }, 'eight rateable images');
+      for (const [i, m] of posted.slice(0, 5).entries()) await h.rate('sue', m.id, 5 + i);
+      for (const m of posted.slice(5)) await h.rate('kim', m.id, 8);
+      const seen = new Set(posted.slice(0, 5).map((m) => m.imageId));
+      const before = new Set((await h.messages()).map((m) => m.id));
+      await h.command('sue', 'suggest', { count: 2 });
+      const answer = async () => (await h.messages()).filter((m) => !before.has(m.id));
+      const suggested = await waitFor(async () => {
+        const imgs = (await answer()).filter((m) => m.rateable && m.imageId);
+        return imgs.length >= 2 ? imgs : null;
+      }, 'two suggestions');
+      expect(suggested).toHaveLength(2);
+      for (const m of suggested) {
+        expect(seen.has(m.imageId)).toBe(false);
+        expect(m.text).toMatch(/Suggestion [12]\/2 · predicted \d+\.\d\/10 · \S/);
+      }
+      expect((await answer()).some((m) => m.text.includes('Suggestions for'))).toBe(true);
+      await h.rate('sue', suggested[0]!.id, 9);
+      expect(await h.rating('sue', suggested[0]!.imageId!)).toBe(9);
     });
 
     it('a person’s mistake gets a private, friendly reply', async () => {

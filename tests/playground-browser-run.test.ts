@@ -186,6 +186,20 @@ describe.skipIf(!hasChromium)('a whole /optimize run in headless Chromium', () =
     expect(box.y).toBeGreaterThanOrEqual(pane.y - 1);
     expect(box.y + box.height).toBeLessThanOrEqual(Math.min(pane.y + pane.height, page.viewportSize()!.height) + 1);
     await page.screenshot({ path: path.join(SHOTS, '3-end.png') });
+    // The end of the run at once, in a tall window: the last iteration's grid (its picture and one row
+    // of buttons per tile), the summary with the best image, the score chart and the Details toggle
+    // (opened), and the progress message last.
+    const grids = page.locator('#thread-messages [data-kind="grid"]');
+    expect(await grids.count()).toBe(1 + iterations);
+    expect(await grids.last().locator('.tile-row').count()).toBe(perIteration);
+    expect(await grids.last().locator('img[data-file^="iteration-"]').count()).toBe(1);
+    expect(await summary.locator('img[data-file="scores.png"]').count()).toBe(1);
+    await summary.locator('details.details summary').click();
+    expect(await summary.locator('details.details .text').innerText()).toMatch(/max − init [+−-]?\d\.\d — /);
+    await page.setViewportSize({ width: 1440, height: 1700 });
+    await page.locator('#thread-messages').evaluate((b) => (b.scrollTop = b.scrollHeight));
+    await page.screenshot({ path: path.join(SHOTS, '4-grid-and-summary.png') });
+    await page.setViewportSize({ width: 1440, height: 900 });
     expect([...shots]).toEqual(['1-first-iteration', '2-mid-run']);
     expect(await count(page, '#thread-messages [data-kind="iteration"]')).toBe(1 + iterations);
     expect(await count(page, '#thread-messages .msg img')).toBeGreaterThan(iterations);

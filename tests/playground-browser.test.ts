@@ -15,6 +15,7 @@ import { userKeyOf } from '../src/core/identity';
 import { createPlaygroundAdapter, personFor, type PlaygroundAdapter } from '../src/platforms/playground/adapter';
 import { CHROMIUM, hasChromium, launchChromium } from './helpers/chromium';
 import { GatedGenerator, openTestCore, type TestCore } from './helpers/core';
+import { waitFor } from './helpers/wait';
 
 if (!hasChromium)
   console.warn(`playground-browser.test: SKIPPED — no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`);
@@ -75,13 +76,19 @@ describe.skipIf(!hasChromium)('playground in headless Chromium', () => {
     await page.waitForSelector('#thread-messages [data-kind="summary"]', { timeout: 20_000 });
     expect(seenEarly).toBe(0);
     expect(await page.locator('#thread-messages [data-kind="iteration"]').count()).toBe(4); // the initial prompt + 3
-    expect(await page.locator('#thread-messages [data-kind="candidate"] img').count()).toBe(1 + 3 * 2);
+    // One grid picture per iteration, a row of buttons per candidate.
+    expect(await page.locator('#thread-messages [data-kind="grid"] img').count()).toBe(4);
+    expect(await page.locator('#thread-messages [data-kind="grid"] .tile-row').count()).toBe(1 + 3 * 2);
     expect(await page.locator('#thread-messages [data-kind="progress"]').count()).toBe(1);
     expect(await page.locator('#thread-messages [data-kind="progress"]').innerText()).toContain('Done');
-    // Rate a candidate from the thread.
-    const cand = page.locator('#thread-messages [data-kind="candidate"]').nth(3);
-    await cand.locator('.rate-btn[data-score="9"]').click();
-    await cand.locator('.rate-btn.mine[data-score="9"]').waitFor();
+    // Rate a candidate from the thread: its tile's button.
+    const grid = page.locator('#thread-messages [data-kind="grid"]').nth(2);
+    const gridId = (await grid.getAttribute('data-message-id'))!;
+    const tile = grid.locator('.tile-row').nth(1);
+    await tile.locator('.rate-btn[data-choice="r9"]').click();
+    await tile.locator('.rate-btn.mine[data-choice="r9"]').waitFor();
+    const tileImage = adapter.state.messages.get(gridId)!.grid!.tiles[1]!.imageId!;
+    await waitFor(async () => (await core.rating(userKeyOf(personFor('bob')), tileImage)) === 9, 'the tile rating');
     await page.evaluate(() => {
       const box = document.getElementById('thread-messages')!;
       box.scrollTop = box.scrollHeight;

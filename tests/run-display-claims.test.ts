@@ -36,6 +36,8 @@ const N = 2; // candidates per iteration
 const essentialKeys = (runId: string): string[] => [
   `${runId}:started`,
   ...Array.from({ length: K + 1 }, (_, i) => `${runId}:it${i}:summary`),
+  // One grid message per iteration (its candidates as tiles).
+  ...Array.from({ length: K + 1 }, (_, i) => `${runId}:it${i}:images:grid`),
   `${runId}:end`,
 ];
 
@@ -233,6 +235,7 @@ for (const backend of testBackends()) {
         120_000,
       );
 
+    // The iterations' grid pictures (file shares) posted so far.
     const candidatesOf = (runId: string) => inThread(runId).filter((m) => m.files.length > 0);
     const holders = async (runId: string) =>
       (await queryRows<{ holder: string }>(database.db, sql`select holder from run_display_claims where run_id = ${runId}`)).map(

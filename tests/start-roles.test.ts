@@ -9,7 +9,7 @@
  * - A gateway+web process and a worker process on one database and one DATA_DIR (the image files):
  *   `/optimize` typed in the fake Discord
  *   is executed by the worker (its log claims and finishes the run; the gateway's never does) and its
- *   header, candidates and summary are posted in the thread by the gateway — the only process that
+ *   header, grids and summary are posted in the thread by the gateway — the only process that
  *   ever connected to Discord.
  * - On PGlite (no PostgreSQL needed) a gateway,web process with PLAYGROUND=off and no platform starts no
  *   playground and says what to set, and that the roles it lacks need a shared PostgreSQL.
@@ -124,7 +124,10 @@ describe.skipIf(!TEST_DATABASE_URL)('TASTELOOP_ROLES on one PostgreSQL (npm star
       await step('the final summary in the thread', [g, w], () => msgs().some((m) => m.content.includes('Run finished')), T.optimize);
       const isRateable = (m: FakeMessage) =>
         m.attachments.length > 0 && DISCORD_RATING.every((e) => m.reactions.get(e)?.has(fake.botUser.id));
-      expect(msgs().filter((m) => isRateable(m) && /\/10/.test(m.content) && !m.content.includes('Run finished'))).toHaveLength(3);
+      // One grid per iteration (its picture attached), a tile menu per candidate; the best image rateable with the summary.
+      const grids = msgs().filter((m) => m.attachments.length > 0 && /^\*\*(Your prompt|Iteration \d+)\*\*/.test(m.content));
+      expect(grids.map((m) => m.components.length)).toEqual([1, 2]);
+      expect(msgs().filter((m) => isRateable(m) && m.content.includes('Run finished'))).toHaveLength(1);
 
       // Executed by the worker only; the gateway, the one process connected to Discord, posted it.
       const runIds = (p: Proc, msg: string) => p.logs.filter((l) => l.msg === msg).map((l) => l.runId);

@@ -104,6 +104,8 @@ export class RatingLedger {
   private readonly maxAttempts: number;
   private readonly changes: Emitter<CommittedChange>;
   private readonly announcer: RatingAnnouncer;
+  /** Per person, this process's rating statements in flight (sent, their change not yet told to listeners). */
+  private readonly inFlight = new Map<UserKey, number>();
 
   constructor(
     private readonly db: Db,
@@ -129,6 +131,14 @@ export class RatingLedger {
   /** Resolves once every change committed so far has been announced to the other processes. */
   announced(): Promise<void> {
     return this.announcer.sent();
+  }
+
+  /**
+   * Whether this process is writing a rating of this person right now: a change of theirs may have
+   * committed without its listeners being told yet (a cache checking versions waits for it).
+   */
+  writing(userKey: UserKey): boolean {
+    return this.inFlight.has(userKey);
   }
 
   /** Called after commit, once per event that changed something. Returns the unsubscribe function. */
@@ -242,8 +252,20 @@ export class RatingLedger {
     if (!(eventTime instanceof Date) || Number.isNaN(eventTime.getTime())) {
       throw new TasteloopError(`Invalid rating event time: ${String(input.eventTime)}`);
     }
+    const { userKey } = input;
+    this.inFlight.set(userKey, (this.inFlight.get(userKey) ?? 0) + 1);
+    try {
+      return await this.write(kind, { ...input, eventTime });
+    } finally {
+      const n = (this.inFlight.get(userKey) ?? 1) - 1;
+      if (n > 0) this.inFlight.set(userKey, n);
+      else this.inFlight.delete(userKey);
+    }
+  }
+
+  private async write(kind: VoteKind, input: RatingEventInput & { eventTime: Date }): Promise<RatingChange> {
     const { userKey, imageId } = input;
-    const [row] = await this.withRetry(() => queryRows<ApplyVoteRow>(this.db, applyVoteQuery(kind, { ...input, eventTime })));
+    const [row] = await this.withRetry(() => queryRows<ApplyVoteRow>(this.db, applyVoteQuery(kind, input)));
     if (!row) throw new TasteloopError('tasteloop_apply_vote answered no row');
     if (row.outcome === 'forgotten') throw new ForgottenError();
     if (row.outcome === 'unknown_image') throw new UnknownImageError(imageId);

@@ -33,6 +33,13 @@ import { deleteScorerStates, loadScorerState, saveScorerState, type StoredScorer
 import type { ScorerService } from './scorer/scorer-service';
 import { VectorCache } from './vector-cache';
 
+/**
+ * The scorer's summary (scorer_models) goes with a timed state write at most this often per person: it
+ * costs a leave-one-out evaluation of every method (milliseconds at 20 ratings, per person). Evictions
+ * and flush (idle, shutdown) always write it.
+ */
+const SUMMARY_INTERVAL_MS = 60_000;
+
 /** Vectors of recently rated images kept for in-memory updates (512-d float32: 2 KiB each, 8 MiB in all). */
 const RECENT_VECTORS = 4096;
 
@@ -67,6 +74,9 @@ export class ResidentScorers {
   /** People whose scorer changed since their state was last written, with the timer that will write it. */
   private readonly dirty = new Map<UserKey, NodeJS.Timeout | null>();
   private readonly lastWrite = new Map<UserKey, number>();
+  private readonly lastSummary = new Map<UserKey, number>();
+  /** People whose last state write went without the summary: the next eviction or flush writes it. */
+  private readonly summaryBehind = new Set<UserKey>();
   /** The community version of the state last stored (or loaded) per person: a fit redone since is worth storing. */
   private readonly storedCommunity = new Map<UserKey, number | null>();
   /** Per person, the last write in flight: writes of one person land in the order they were taken. */
@@ -260,7 +270,7 @@ export class ResidentScorers {
   }
 
   private evict(userKey: UserKey): void {
-    if (this.dirty.has(userKey)) this.writeNow(userKey);
+    if (this.dirty.has(userKey) || this.summaryBehind.has(userKey)) this.writeNow(userKey);
     this.drop(userKey);
   }
 
@@ -269,6 +279,8 @@ export class ResidentScorers {
     this.held.delete(userKey);
     this.versions.delete(userKey);
     this.lastWrite.delete(userKey);
+    this.lastSummary.delete(userKey);
+    this.summaryBehind.delete(userKey);
     this.storedCommunity.delete(userKey);
     this.loadedFrom.delete(userKey);
     this.cache.remove(userKey);
@@ -296,7 +308,7 @@ export class ResidentScorers {
     if (!this.dirty.has(userKey) || this.stopped) return;
     // A refit still running: write once it has settled, from the scorer it leaves.
     if (this.deps.refitting(userKey)) this.arm(userKey, Math.max(50, this.deps.writeIntervalMs));
-    else this.writeNow(userKey);
+    else this.writeNow(userKey, Date.now() - (this.lastSummary.get(userKey) ?? -Infinity) >= SUMMARY_INTERVAL_MS);
   }
 
   private cancelWrite(userKey: UserKey): void {
@@ -305,11 +317,14 @@ export class ResidentScorers {
     this.dirty.delete(userKey);
   }
 
-  /** Takes the person's snapshot now and stores it behind their earlier writes. */
-  private writeNow(userKey: UserKey): void {
+  /** Takes the person's snapshot now and stores it behind their earlier writes (with the summary unless told not to). */
+  private writeNow(userKey: UserKey, withSummary = true): void {
     this.cancelWrite(userKey);
     // First: it evaluates the scorer, and the snapshot then keeps that evaluation.
-    const summary = this.summary(userKey);
+    const summary = withSummary ? this.summary(userKey) : undefined;
+    if (summary) this.lastSummary.set(userKey, Date.now());
+    if (withSummary) this.summaryBehind.delete(userKey);
+    else this.summaryBehind.add(userKey);
     const snapshot = this.deps.scorer.snapshot(userKey);
     const ledgerVersion = this.versions.get(userKey);
     if (!snapshot || ledgerVersion === undefined) return;
@@ -344,7 +359,7 @@ export class ResidentScorers {
 
   /** Writes every changed state now and waits for all writes (tests, shutdown). */
   async flush(): Promise<void> {
-    for (const userKey of [...this.dirty.keys()]) this.writeNow(userKey);
+    for (const userKey of new Set([...this.dirty.keys(), ...this.summaryBehind])) this.writeNow(userKey);
     while (this.writes.size > 0) await Promise.all([...this.writes.values()]);
   }
 

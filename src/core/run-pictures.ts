@@ -35,13 +35,24 @@ export function createRunPictures(deps: { charts: ChartRenderer; images: { readB
       return runGridPicture(charts, withBytes);
     },
     scoreChart(points) {
+      // The 1–10 scale around the scores, at least two points tall, so a flat run reads as flat and not as noise.
+      const ys = points.flatMap((p) => [p.best, p.mean]);
+      const lo = Math.max(1, Math.floor(Math.min(...ys)) - 1);
+      const hi = Math.min(10, Math.max(lo + 2, Math.ceil(Math.max(...ys)) + 1));
       return charts.render({
         kind: 'line',
         series: [
           { name: 'best', points: points.map((p) => ({ x: p.iteration, y: p.best })) },
           { name: 'mean', points: points.map((p) => ({ x: p.iteration, y: p.mean })) },
         ],
-        options: { title: 'Predicted score per iteration', xTitle: 'iteration', yTitle: 'predicted score', width: 420, height: 220 },
+        options: {
+          title: 'Predicted score per iteration',
+          xTitle: 'iteration',
+          yTitle: 'predicted score',
+          width: 420,
+          height: 220,
+          yDomain: [lo, hi],
+        },
       });
     },
   };

@@ -9,6 +9,7 @@ import type { FeedbackSet, GroupObjective, OptimizerKind, RunEvent, RunMetricsVi
 import type { ForgetHook } from './privacy';
 import type { RunPicturesApi } from './run-pictures';
 import type { ReconcileMessageInput } from './reaction-sync';
+import type { SuggestionsApi } from './suggestions';
 
 import type { ReadBackClaim } from '../db/read-back-passes';
 import type { RunDisplayClaim } from '../db/run-display-claims';
@@ -64,6 +65,8 @@ export interface Services {
   privacy: PrivacyApi;
   /** A run's grid and score chart pictures (absent where no chart renderer is wired: messages go without them). */
   pictures?: RunPicturesApi;
+  /** /suggest: the scope's images a person would like and has not seen (absent where not wired: the command says so). */
+  suggestions?: SuggestionsApi;
   images: {
     get(id: string): Promise<ImageRecord | undefined>;
     readBytes(id: string): Promise<Buffer>;

@@ -69,6 +69,9 @@ export interface TasteServiceDeps {
   heardWindowMs?: number;
 }
 
+/** People whose scorer factorization stays built (ScorerService's LRU); the byte budget evicts before this in practice. */
+const HOT_FACTORS = 4096;
+
 /** How many images active selection considers per request (the most recent gallery/generated ones). */
 const CANDIDATE_POOL = 400;
 
@@ -100,7 +103,15 @@ export class TasteService {
   constructor(deps: TasteServiceDeps) {
     this.deps = deps;
     this.db = deps.db;
-    this.scorer = new ScorerService({ modelId: deps.embeddings.modelId, dim: deps.embeddings.dim, defaultMethod: deps.method ?? 'auto' });
+    this.scorer = new ScorerService({
+      modelId: deps.embeddings.modelId,
+      dim: deps.embeddings.dim,
+      defaultMethod: deps.method ?? 'auto',
+      // Factorizations are kept for everyone held: their bytes count in footprint, so the cache budget
+      // (SCORER_CACHE_MB) bounds them, and a rating updates a kept one (rank-one) instead of rebuilding it
+      // (O(n²·d)), which with many people rating in turn would happen at almost every rating.
+      hotCapacity: HOT_FACTORS,
+    });
     this.scheduler = new RefitScheduler({ refit: (userKey, changes) => this.update(userKey, changes), log: deps.log });
     this.heard = new HeardChanges(deps.heardWindowMs ?? 25, (userKeys) => this.checkHeard(userKeys), deps.log);
     this.community = new CommunityTraining({ ...deps, scorer: this.scorer, policy: deps.communityPolicy });
@@ -226,9 +237,14 @@ export class TasteService {
    * (one query for all): the echo of a change made here finds its scorer current and costs nothing more.
    */
   private async checkHeard(userKeys: UserKey[]): Promise<void> {
-    // This process's own changes in flight land first, so their echo is not taken for news.
-    await Promise.all(userKeys.map((userKey) => this.scheduler.settled(userKey)));
-    const current = await this.deps.ledger.versions(userKeys);
+    // Someone this process is rating right now: their change may be in the database but not yet here.
+    // Checked in the next window, once it has landed, so its echo is not taken for news.
+    const writing = userKeys.filter((userKey) => this.deps.ledger.writing(userKey));
+    for (const userKey of writing) this.heard.add(userKey);
+    const now = userKeys.filter((userKey) => !this.deps.ledger.writing(userKey));
+    // This process's own changes being applied land first, for the same reason.
+    await Promise.all(now.map((userKey) => this.scheduler.settled(userKey)));
+    const current = await this.deps.ledger.versions(now);
     for (const [userKey, version] of current) if (this.resident.versionOf(userKey) !== version) this.scheduler.request(userKey);
   }
 

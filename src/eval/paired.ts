@@ -145,6 +145,23 @@ export function comparePaired(observations: readonly PairedObservation[], opts: 
   );
 }
 
+/**
+ * The same comparison seen from the other arm, claiming that arm is ahead (b − a > 0): used to put the
+ * better of two methods first once it is known which one that is. Only for comparisons with margin 0.
+ */
+export function reorient(c: PairedComparison): PairedComparison {
+  if (c.margin !== 0) throw new Error(`only a comparison against 0 can be turned around (${c.a} − ${c.b} has margin ${c.margin})`);
+  const flip = <T extends DifferenceStats>(s: T): T => ({ ...s, mean: -s.mean, lo: -s.hi, hi: -s.lo });
+  const bySeed = c.by_seed.map(flip);
+  const turned = { ...flip(c), a: c.b, b: c.a, n_a: c.n_b, n_b: c.n_a, claim: 'greater' as const };
+  return {
+    ...turned,
+    verdict: verdictOf(turned, 'greater'),
+    by_seed: bySeed,
+    missed_seeds: bySeed.filter((s) => !(s.mean > 0)).map((s) => s.seed),
+  };
+}
+
 /** The comparison with its numbers rounded for the JSON summary (4 decimals). */
 export function roundComparison(c: PairedComparison): PairedComparison {
   const r = (x: number) => (Number.isFinite(x) ? Math.round(x * 1e4) / 1e4 : x);

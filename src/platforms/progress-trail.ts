@@ -43,6 +43,11 @@ export class ProgressTrail {
     this.seen.set(runId, [current]);
   }
 
+  /** Whether the progress message of `key` was removed already (a newer one replaced it): it is not shown again. */
+  async removed(key: string): Promise<boolean> {
+    return Boolean(await this.services.messages.byEventKey(this.platform, `${key}:removed`));
+  }
+
   /** The run's display ended: nothing more to remember. */
   forget(runId: string): void {
     this.seen.delete(runId);
@@ -75,13 +80,16 @@ export interface ProgressLike {
 }
 
 /**
- * Within one batch only the newest progress text matters (catching up after a restart would otherwise
- * replay every older state): it takes the place of the batch's last progress operation (so it stays
- * after the batch's grids) and replaces every progress key the dropped ones named or replaced.
+ * Within one batch only the newest progress text matters (catching up after a restart, or a display
+ * running behind its run, would otherwise replay every older state). It is applied twice: at once, at
+ * the place of the batch's first progress operation and under that one's key (so the message people
+ * see is current while the batch's grids go out), and at the place of the last one, under its own key
+ * (posted there, the thread's last), replacing every progress key the others named or replaced.
  */
 export function collapseProgressOps<T extends ProgressLike>(ops: T[]): T[] {
   const idx = ops.map((o, i) => (o.op === 'progress' ? i : -1)).filter((i) => i >= 0);
   if (idx.length <= 1) return ops;
+  const firstIdx = idx[0]!;
   const lastIdx = idx.at(-1)!;
   const last = ops[lastIdx]!;
   const replaced = new Set<string>(last.replaces ?? []);
@@ -91,5 +99,8 @@ export function collapseProgressOps<T extends ProgressLike>(ops: T[]): T[] {
     for (const k of o.replaces ?? []) replaced.add(k);
   }
   replaced.delete(last.key);
-  return ops.flatMap((o, i) => (o.op !== 'progress' ? [o] : i === lastIdx ? [{ ...last, replaces: [...replaced] }] : []));
+  const early = { ...last, key: ops[firstIdx]!.key, replaces: [] };
+  return ops.flatMap((o, i) =>
+    o.op !== 'progress' ? [o] : i === firstIdx ? [early] : i === lastIdx ? [{ ...last, replaces: [...replaced] }] : [],
+  );
 }

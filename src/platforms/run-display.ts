@@ -330,6 +330,8 @@ export class RunDisplay implements RunFollower {
     if (op.op === 'progress') {
       // One key per progress message (the run's first is `${runId}:progress`); a new one is posted last and retires the older ones.
       const key = op.key;
+      // Replaced by a newer one before a restart: that one stands, this one stays gone.
+      if (await this.progress.removed(key)) return;
       const existing =
         (await services.messages.byEventKey(platform, key))?.messageId ?? (await this.findLost(thread, key, op.message, runId, batch));
       if (existing) await thread.edit(existing, op.message);

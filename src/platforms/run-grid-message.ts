@@ -57,15 +57,17 @@ function gridText(event: ImagesEvent, tiles: OutGridTile[], part: number, parts:
   const shown = tiles.filter((t) => t.imageId).length;
   const lines = [`${title} · ${plural(shown, 'image')}, predicted score on each tile`];
   for (const t of tiles) lines.push(tileLine(t, event.candidates[t.number - 1]));
-  if (shown)
-    lines.push('Each tile’s menu: rate it 1–10, “More like this” (a new run from its prompt) or “Bigger” (full size, here).');
+  if (shown) lines.push('Each tile’s menu: rate it 1–10, “More like this” (a new run from its prompt) or “Bigger” (full size, here).');
   return lines.join('\n');
 }
 
 /** "3 · 7.4/10 — “a red fox …”" (withheld tiles never repeat their prompt). */
 function tileLine(t: OutGridTile, c: CandidateView | undefined): string {
   if (c?.withheld) {
-    const why = c.withheld === 'flagged' ? cleanUserText(c.skippedReason ?? 'flagged by moderation', 120) : 'the image could not be checked by moderation';
+    const why =
+      c.withheld === 'flagged'
+        ? cleanUserText(c.skippedReason ?? 'flagged by moderation', 120)
+        : 'the image could not be checked by moderation';
     return `${t.number} · withheld: ${why}`;
   }
   if (!t.imageId) return `${t.number} · skipped (${cleanUserText(c?.skippedReason ?? 'no image', 120)}) — “${shorten(t.prompt)}”`;

@@ -88,6 +88,11 @@ async function createEmbedder(config: Config, log: Logger): Promise<Embedder> {
     // The first start may download the model (hundreds of MB): its progress goes to the log.
     return ClipEmbedder.create({ ...clipOptionsFromConfig(config), log: log.child({ component: 'clip' }) });
   }
+  if (config.EMBEDDER === 'mobilenet') {
+    // The weights ship inside the nsfwjs package; the model loads in a worker thread on first use.
+    const { MobileNetEmbedder } = await import('./embedder/mobilenet');
+    return new MobileNetEmbedder();
+  }
   return new FeaturesEmbedder();
 }
 

@@ -208,7 +208,8 @@ export async function openSlackHarness(opts: SlackHarnessOptions = {}): Promise<
     return triggerId;
   };
   type Block = { type: string; block_id?: string; elements?: { action_id?: string; value?: string; options?: { value: string }[] }[] };
-  const controlsOf = (m: FakeSlackMessage) => ((m.blocks ?? []) as Block[]).flatMap((b) => (b.type === 'actions' ? (b.elements ?? []) : []));
+  const controlsOf = (m: FakeSlackMessage) =>
+    ((m.blocks ?? []) as Block[]).flatMap((b) => (b.type === 'actions' ? (b.elements ?? []) : []));
 
   const userKey = (user: string) => userKeyOf({ platform: 'slack', workspaceId: fake.teamId, userId: idOf(user) });
   const optionText = (name: string, o: Record<string, string | number>) =>
@@ -310,7 +311,12 @@ export async function openSlackHarness(opts: SlackHarnessOptions = {}): Promise<
       const m = fake.find(...(messageId.split(':') as [string, string]));
       const button = m && controlsOf(m).find((e) => e.action_id === 'tl_details');
       if (!button) return undefined;
-      const trigger = await blockAction(user, messageId, { type: 'button', action_id: 'tl_details', block_id: 'tl_details', value: button.value });
+      const trigger = await blockAction(user, messageId, {
+        type: 'button',
+        action_id: 'tl_details',
+        block_id: 'tl_details',
+        value: button.value,
+      });
       return fake.messages.find((r) => r.channel === 'response_url' && r.ephemeralFor === trigger)?.text;
     },
     rate: async (user, messageId, score) => void (await reaction('add', user, messageId, RATING_SLACK_NAMES[score - 1]!)),

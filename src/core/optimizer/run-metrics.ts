@@ -93,7 +93,9 @@ export function computeMetrics(input: MetricsInput): RunMetricsView {
 }
 
 /** Best and mean score of each iteration's scored candidates, in iteration order (the summary's chart). */
-export function scoreHistory(candidates: Pick<CandidateView, 'iteration' | 'score'>[]): { iteration: number; best: number; mean: number }[] {
+export function scoreHistory(
+  candidates: Pick<CandidateView, 'iteration' | 'score'>[],
+): { iteration: number; best: number; mean: number }[] {
   const byIteration = new Map<number, number[]>();
   for (const c of candidates)
     if (c.score !== null && Number.isFinite(c.score)) byIteration.set(c.iteration, [...(byIteration.get(c.iteration) ?? []), c.score]);

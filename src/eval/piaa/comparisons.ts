@@ -4,12 +4,14 @@
  * remove how predictable the person is. Across seeds, each seed's mean difference is one unit (paired.ts).
  *
  *   - active − random selection at each rating count (claim: active ahead);
- *   - at each rating count, the best method (highest mean SROCC on that seed) − every other method
- *     (claim: the best is really ahead, not a tie);
+ *   - at each rating count, every pair of methods; reports turn each pair so the best method (highest
+ *     mean SROCC: on that seed, or over all seeds) comes first, and show the best against every other
+ *     (claim: the best is really ahead, not a tie) — computing all pairs per seed is what lets the
+ *     across-seeds view pair the same two methods on every seed even where another method won a seed;
  *   - best − auto at 100 ratings (claim: auto within 0.03 of the best, i.e. the difference below 0.03);
  *   - best − 0.8 × the noise ceiling at 100 ratings, person by person (claim: at least 80% of the ceiling).
  */
-import { combineSeeds, comparePaired, roundComparison, type CompareOptions, type PairedComparison } from '../paired';
+import { combineSeeds, comparePaired, reorient, roundComparison, type CompareOptions, type PairedComparison } from '../paired';
 import type { PiaaConfig } from './config';
 
 export const BEST = 'best method';
@@ -45,11 +47,12 @@ export function seedComparisons(results: readonly PersonResult[], cfg: PiaaConfi
     if (results.some((r) => r.active[c]))
       compare((r) => [r.active[c]?.active, r.active[c]?.random], { a: 'active', b: 'random', metric: `SROCC @${c} ratings (selection)` });
   for (const shot of cfg.shots) {
-    const best = bestAt(shots, shot);
-    if (!best) continue;
-    for (const m of Object.keys(shots[String(shot)]!))
-      if (m !== best)
-        compare((r) => [r.shots[shot]?.[best]?.srocc, r.shots[shot]?.[m]?.srocc], { a: best, b: m, metric: `SROCC @${shot}` });
+    const ran = cfg.methods.filter((m) => shots[String(shot)]?.[m]);
+    ran.forEach((x, i) =>
+      ran
+        .slice(i + 1)
+        .forEach((y) => compare((r) => [r.shots[shot]?.[x]?.srocc, r.shots[shot]?.[y]?.srocc], { a: x, b: y, metric: `SROCC @${shot}` })),
+    );
   }
   const best100 = bestAt(shots, 100);
   if (best100 && shots['100']?.auto)
@@ -82,4 +85,31 @@ export function combineSeedComparisons(perSeed: readonly { seed: number; compari
     const counts = { n_a: sum((c) => c.n_a), n_b: sum((c) => c.n_b), pairs: sum((c) => c.pairs) };
     return roundComparison(combineSeeds(bySeed, { a, b, metric, claim, margin, unitName: 'people' }, counts));
   });
+}
+
+const METHOD_PAIR = /^SROCC @(\d+)$/;
+
+/**
+ * The comparisons as reports show them: each method pair at a rating count kept only when it involves
+ * that count's best method, turned so the best comes first; every other comparison as it is.
+ */
+export function orientToBest(cs: readonly PairedComparison[], best: (shot: string) => string | null): PairedComparison[] {
+  return cs.flatMap((c) => {
+    const shot = c.a === BEST ? null : METHOD_PAIR.exec(c.metric)?.[1];
+    if (!shot) return [c];
+    const b = best(shot);
+    return c.a === b ? [c] : c.b === b ? [reorient(c)] : [];
+  });
+}
+
+/** The method with the highest SROCC at a rating count averaged over seeds (the across-seeds reference). */
+export function pooledBest(shots: readonly Shots[], shot: string): string | null {
+  const sums = new Map<string, { total: number; n: number }>();
+  for (const s of shots)
+    for (const [m, r] of Object.entries(s[shot] ?? {})) {
+      const t = sums.get(m) ?? { total: 0, n: 0 };
+      sums.set(m, { total: t.total + r.srocc, n: t.n + 1 });
+    }
+  const means = [...sums.entries()].map(([m, t]) => [m, t.total / t.n] as const);
+  return means.length ? means.reduce((a, b) => (b[1] > a[1] ? b : a))[0] : null;
 }

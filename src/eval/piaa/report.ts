@@ -4,7 +4,7 @@ import { round4 } from '../cli';
 import type { PairedComparison } from '../paired';
 import { comparisonTable, formatCheck } from '../paired-report';
 import type { PiaaSummary } from './protocol';
-import { AUTO_MARGIN, BEST, CEILING_SHARE, combineSeedComparisons } from './comparisons';
+import { AUTO_MARGIN, BEST, CEILING_SHARE, bestAt, combineSeedComparisons, orientToBest, pooledBest } from './comparisons';
 
 export function markdownReport(s: PiaaSummary, methods: string[]): string {
   const lines: string[] = [];
@@ -41,7 +41,7 @@ export function markdownReport(s: PiaaSummary, methods: string[]): string {
     '',
     'Paired comparisons (person by person on the same test images; mean difference ± standard error, 95% t interval; MET only when the whole interval is on the claimed side):',
     '',
-    ...comparisonTable(s.comparisons, 3),
+    ...comparisonTable(seedView(s), 3),
   );
   return lines.join('\n');
 }
@@ -64,7 +64,12 @@ export function targetChecks(s: PiaaSummary): string[] {
       `best at 100 ratings: ${best[0]} ${best[1].srocc.toFixed(3)} = ${(ratio * 100).toFixed(0)}% of the ceiling ${s.ceiling.srocc.toFixed(3)} (target ≥ ${CEILING_SHARE * 100}%)${ofBound}`,
     );
   }
-  return [...out, ...targetComparisons(s.comparisons).map((c) => formatCheck(c, 3))];
+  return [...out, ...targetComparisons(seedView(s)).map((c) => formatCheck(c, 3))];
+}
+
+/** One seed's comparisons with each method pair turned towards that seed's best method. */
+function seedView(s: PiaaSummary): PairedComparison[] {
+  return orientToBest(s.comparisons, (shot) => bestAt(s.shots, Number(shot)));
 }
 
 /** The comparisons in the order the checks list them: the targets first, then method against method. */
@@ -175,7 +180,13 @@ export function acrossSeeds(summaries: readonly PiaaSummary[]): AcrossSeeds {
     };
   });
   const ratios = rows.map((r) => r.best?.ratio).filter((x): x is number => typeof x === 'number');
-  const comparisons = combineSeedComparisons(summaries.map((s) => ({ seed: s.seed, comparisons: s.comparisons })));
+  // Method pairs are combined over seeds first, then turned towards the method best over all seeds.
+  const comparisons = orientToBest(combineSeedComparisons(summaries.map((s) => ({ seed: s.seed, comparisons: s.comparisons }))), (shot) =>
+    pooledBest(
+      summaries.map((s) => s.shots),
+      shot,
+    ),
+  );
   const active: AcrossSeeds['active'] = {};
   for (const c of comparisons.filter(isActive))
     active[countOf(c)] = {

@@ -59,7 +59,10 @@ export function createComponentHandler(ctx: DiscordContext): (i: MessageComponen
 
 /** The channel a thread belongs to (the channel itself when it is not a thread), read over REST. */
 async function parentChannel(ctx: DiscordContext, channelId: string): Promise<string> {
-  const ch = (await ctx.client.rest.get(Routes.channel(channelId)).catch(() => null)) as { parent_id?: string | null; type?: number } | null;
+  const ch = (await ctx.client.rest.get(Routes.channel(channelId)).catch(() => null)) as {
+    parent_id?: string | null;
+    type?: number;
+  } | null;
   // 10, 11, 12: announcement, public and private threads.
   return ch && [10, 11, 12].includes(ch.type ?? -1) && ch.parent_id ? ch.parent_id : channelId;
 }

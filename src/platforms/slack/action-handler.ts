@@ -32,7 +32,12 @@ function clickOf(body: BlockAction, respond: Respond): Click | undefined {
   const channel = body.channel?.id ?? (body.container as { channel_id?: string }).channel_id;
   const message = body.message as { ts?: string; thread_ts?: string } | undefined;
   if (!teamId || !channel || !message?.ts) return undefined;
-  const person: PersonRef = { platform: PLATFORM, workspaceId: teamId, userId: body.user.id, displayName: body.user.username ?? body.user.name };
+  const person: PersonRef = {
+    platform: PLATFORM,
+    workspaceId: teamId,
+    userId: body.user.id,
+    displayName: body.user.username ?? body.user.name,
+  };
   return { person, teamId, channel, ts: message.ts, threadTs: message.thread_ts, triggerId: body.trigger_id, respond };
 }
 
@@ -58,7 +63,7 @@ export function registerRunActions(ctx: SlackContext, a: App, onCommand: Command
     const value = parseTileValue((action as { selected_option?: { value?: string } }).selected_option?.value ?? '');
     const choice = value && parseTileChoice(value.choice);
     if (!value || !choice) return;
-    tracked('tile action', body, respond as Respond, async (click) => {
+    tracked('tile action', body, respond, async (click) => {
       if (choice.kind === 'rate') {
         const outcome = await rateTile(
           ctx.services,
@@ -99,6 +104,6 @@ export function registerRunActions(ctx: SlackContext, a: App, onCommand: Command
     await ack();
     const runId = (action as { value?: string }).value;
     if (!runId) return;
-    tracked('details', body, respond as Respond, async (click) => answer(click, await runDetails(ctx.services, runId)));
+    tracked('details', body, respond, async (click) => answer(click, await runDetails(ctx.services, runId)));
   });
 }

@@ -135,9 +135,11 @@ export function slackOutgoing(deps: OutgoingDeps): Pick<SlackContext, 'conversat
       },
       async remove(messageId) {
         const { channel: ch, ts } = parseSlackMessageId(messageId);
-        await queue.run(ch, 'call', () => web.chat.delete({ channel: ch, ts })).catch((err: unknown) => {
-          if ((err as { data?: { error?: string } }).data?.error !== 'message_not_found') throw err;
-        });
+        await queue
+          .run(ch, 'call', () => web.chat.delete({ channel: ch, ts }))
+          .catch((err: unknown) => {
+            if ((err as { data?: { error?: string } }).data?.error !== 'message_not_found') throw err;
+          });
       },
     };
   }
