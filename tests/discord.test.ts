@@ -81,8 +81,9 @@ describe('discord bot against the fake Discord', () => {
       options: { name: string; min_value?: number; max_value?: number; max_length?: number; choices?: { value: string }[] }[];
     }[];
     const opt = (c: string) => cmds.find((x) => x.name === c)!.options;
-    expect(cmds.map((c) => c.name).sort()).toEqual(['cancel', 'compare', 'help', 'optimize', 'privacy', 'profile', 'rate']);
+    expect(cmds.map((c) => c.name).sort()).toEqual(['cancel', 'compare', 'help', 'optimize', 'privacy', 'profile', 'rate', 'suggest']);
     expect(opt('rate')).toMatchObject([{ name: 'count', min_value: 1, max_value: 10 }]);
+    expect(opt('suggest')).toMatchObject([{ name: 'count', min_value: 1, max_value: 10 }]);
     expect(opt('optimize').map((o) => o.name)).toEqual(['prompt', 'iterations', 'candidates', 'feedback', 'optimizer', 'for', 'objective']);
     expect(opt('optimize')[0]!.max_length).toBe(500);
     expect(
