@@ -414,8 +414,11 @@ describe('npm start with DISCORD_TOKEN (against the fake Discord)', () => {
         T.optimize,
         () => `${msgs().length} message(s) in the thread: ${JSON.stringify(msgs().map((m) => m.content.slice(0, 40)))}`,
       );
-      const candidates = msgs().filter((m) => isRateable(m) && /\/10/.test(m.content) && !m.content.includes('Run finished'));
-      expect(candidates).toHaveLength(1 + ITERATIONS * CANDIDATES); // the initial prompt, then iterations × candidates
+      // One grid message per iteration (the initial prompt, then each iteration), a tile line per candidate.
+      const grids = msgs().filter((m) => /^\*{1,2}(Your prompt|Iteration \d+)\*{1,2}/.test(m.content));
+      expect(grids).toHaveLength(1 + ITERATIONS);
+      expect(grids.flatMap((g) => g.content.split('\n').filter((l) => /^\d+ · /.test(l)))).toHaveLength(1 + ITERATIONS * CANDIDATES);
+      expect(grids.every((g) => g.attachments.length === 1)).toBe(true);
     },
     T.it,
   );
@@ -701,8 +704,10 @@ function slackSuite(mode: 'http' | 'socket'): void {
           T.optimize,
           () => `${msgs().length} message(s) in the thread: ${JSON.stringify(msgs().map((m) => m.text.slice(0, 40)))}`,
         );
-        const candidates = msgs().filter((m) => isRateable(m) && /\/10/.test(m.text) && !m.text.includes('Run finished'));
-        expect(candidates).toHaveLength(1 + ITERATIONS * CANDIDATES);
+        // One grid message per iteration (the initial prompt, then each iteration), a tile line per candidate.
+        const grids = msgs().filter((m) => /^\*{1,2}(Your prompt|Iteration \d+)\*{1,2}/.test(m.text));
+        expect(grids).toHaveLength(1 + ITERATIONS);
+        expect(grids.flatMap((g) => g.text.split('\n').filter((l) => /^\d+ · /.test(l)))).toHaveLength(1 + ITERATIONS * CANDIDATES);
       },
       T.it,
     );
@@ -836,8 +841,10 @@ describe('npm start with no platform settings (the playground)', () => {
         T.optimize,
         () => `${inThread.length} message(s) in the thread: ${JSON.stringify(inThread.map((m) => m.text.slice(0, 40)))}`,
       );
-      const candidates = (await msgs()).filter((m) => m.rateable && m.imageId && /\/10/.test(m.text) && !m.text.includes('Run finished'));
-      expect(candidates).toHaveLength(1 + ITERATIONS * CANDIDATES);
+      // One grid message per iteration (the initial prompt, then each iteration), a tile line per candidate.
+      const grids = (await msgs()).filter((m) => /^\*{1,2}(Your prompt|Iteration \d+)\*{1,2}/.test(m.text));
+      expect(grids).toHaveLength(1 + ITERATIONS);
+      expect(grids.flatMap((g) => g.text.split('\n').filter((l) => /^\d+ · /.test(l)))).toHaveLength(1 + ITERATIONS * CANDIDATES);
     },
     T.it,
   );

@@ -137,7 +137,10 @@ describe('npm start (src/main.ts in a child process, offline defaults)', () => {
     expect(again.messages.find((m) => m.id === img.id)?.ratings).toEqual({ tess: 8 });
     expect((await tessAgain.command('/profile')).status).toBe(200);
     const profile = await waitFor(
-      async () => (await tessAgain.snapshot()).messages.find((m) => m.ephemeralFor === 'tess' && /profile/i.test(m.text)),
+      async () =>
+        (await tessAgain.snapshot()).messages.find(
+          (m) => m.ephemeralFor === 'tess' && /profile/i.test(m.text) && !/Welcome to Tasteloop/.test(m.text),
+        ),
       'the profile answer',
     );
     expect(profile.text).toMatch(/— 1 rating\b/);

@@ -40,6 +40,7 @@ import { silentLogger } from '../../log';
 import { FeaturesEmbedder } from '../../providers/embedder/features';
 import { parseArgs, progress, runMain, UsageError } from '../cli';
 import { rssMiB, startMain, watchLog, withTimeout } from './startup-process';
+import { mulberry32 } from '../../core/random';
 
 export interface PopulationOptions {
   people: number;
@@ -62,17 +63,8 @@ const imageId = (k: number) => `bench-img-${String(k).padStart(5, '0')}`;
 const groupImage = (g: number, j: number) => (g * 37 + j * 11) % IMAGES;
 const groupScore = (g: number, j: number) => 1 + ((g * 3 + j * 7) % 10);
 
-/** Deterministic uniform numbers (mulberry32): the same embeddings and draws on every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic uniform numbers: the same embeddings and draws on every run. */
+const rng = mulberry32;
 
 async function freshDatabase(adminUrl: string): Promise<{ url: string; drop: () => Promise<void> }> {
   const name = `tl_bench_${randomBytes(4).toString('hex')}`;
