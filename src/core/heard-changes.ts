@@ -13,6 +13,7 @@ import type { UserKey } from './identity';
 export class HeardChanges {
   private readonly heard = new Set<UserKey>();
   private timer: NodeJS.Timeout | null = null;
+  /** The window being checked; set before `check` runs, so anyone it hears meanwhile waits for the next. */
   private checking: Promise<void> | null = null;
   private stopped = false;
 
@@ -25,17 +26,14 @@ export class HeardChanges {
   add(userKey: UserKey): void {
     if (this.stopped) return;
     this.heard.add(userKey);
-    if (!this.timer && !this.checking) this.arm();
+    // While a window is being checked its end arms the next one, so windows never overlap.
+    if (!this.checking) this.arm();
   }
 
   /** Resolves once everyone heard so far has been checked (tests, shutdown). */
   async idle(): Promise<void> {
     while (this.timer || this.checking) {
-      if (this.timer) {
-        clearTimeout(this.timer);
-        this.timer = null;
-        this.checking = this.run();
-      }
+      if (this.timer && !this.checking) this.checkNow();
       await this.checking;
     }
   }
@@ -47,25 +45,32 @@ export class HeardChanges {
     this.heard.clear();
   }
 
+  /** At most one timer: a second would start a window of nobody that never ends (see checkNow). */
   private arm(): void {
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      this.checking = this.run();
-    }, this.windowMs);
+    if (this.timer) return;
+    this.timer = setTimeout(() => this.checkNow(), this.windowMs);
     this.timer.unref();
   }
 
-  private async run(): Promise<void> {
+  private checkNow(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
     const people = [...this.heard];
     this.heard.clear();
-    try {
-      if (people.length > 0) await this.check(people);
-    } catch (err) {
-      // Their scorers stay as they are until the version check before their next use refits them.
-      this.log.warn({ err, people: people.length }, 'could not check the people other processes changed');
-    } finally {
-      this.checking = null;
-      if (this.heard.size > 0 && !this.stopped) this.arm();
-    }
+    // `checking` is set before `check` runs and cleared in a callback, which always runs later: a check
+    // that ends at once (nobody heard, or a synchronous throw) still clears it, instead of leaving a
+    // settled promise that idle() would await forever and that would keep add() from arming again.
+    let done: Promise<void> | null = null;
+    const finish = (): void => {
+      if (this.checking === done) this.checking = null;
+      if (this.heard.size > 0 && !this.stopped && !this.checking) this.arm();
+    };
+    this.checking = done = Promise.resolve()
+      .then(() => (people.length > 0 ? this.check(people) : undefined))
+      .catch((err: unknown) => {
+        // Their scorers stay as they are until the version check before their next use refits them.
+        this.log.warn({ err, people: people.length }, 'could not check the people other processes changed');
+      })
+      .then(finish);
   }
 }
