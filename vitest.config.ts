@@ -4,6 +4,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['tests/**/*.test.ts'],
+    // A stuck event loop fails its file instead of hanging the run (timeouts are timers and never fire).
+    setupFiles: ['tests/setup/event-loop-watchdog.ts'],
     pool: 'forks',
     maxWorkers: 2,
     testTimeout: 60_000,

@@ -9,7 +9,7 @@ import { HeardChanges } from '../src/core/heard-changes';
 import type { UserKey } from '../src/core/identity';
 import { silentLogger } from '../src/log';
 
-const key = (name: string) => `test:${name}` as UserKey;
+const key = (name: string): UserKey => `test:${name}`;
 
 describe('heard changes', () => {
   beforeEach(() => {
