@@ -4,11 +4,13 @@
  * minutes, the platform's acknowledgement window only seconds.
  */
 import { InvalidPromptError } from '../src/core/errors';
+import { userKeyOf } from '../src/core/identity';
 import type { FeedbackSet, GroupObjective, OptimizerKind } from '../src/core/optimizer/events';
 import { cleanUserText } from './kit/format';
 import type { CommandContext } from './kit/types';
 import { defineCommand } from './kit/usage';
 import { namingRefused, parseMentions, PEOPLE_PLACEHOLDER } from './mentions';
+import { lowMeterWarning, readMeter } from './meter';
 import { textOption } from './options';
 
 export const FEEDBACK_CHOICES = ['none', 's+p', 's+p+f', 's+p+f+I'] as const;
@@ -47,11 +49,15 @@ export const optimize = defineCommand({
       description: 'Group goal: mean score, or the least-happy member (min)',
       choices: OBJECTIVE_CHOICES,
     },
+    // A taste code from /profile: that frozen taste (yours, or one its owner shares) scores the run.
+    { name: 'taste', type: 'string', description: 'Optimize for a taste code from /profile (e.g. tl-7Q4K-M2XA)', maxLength: 40 },
   ],
   async execute(ctx) {
     const prompt = cleanUserText(textOption(ctx.options, 'prompt'), MAX_PROMPT_CHARS);
     if (!prompt) throw new InvalidPromptError('The prompt is empty once invisible characters are removed; describe an image.');
     const members = ctx.options.for ? await groupMembers(ctx) : undefined;
+    // A taste code the person may not use is refused before the run's thread is announced.
+    if (ctx.options.taste) await ctx.services.tasteCodes?.check(ctx.person, textOption(ctx.options, 'taste'), ctx.scopeId);
     // Said in the run's header and here: an offline renderer that ignores words should say which.
     const limits = ctx.services.imageLimits?.(prompt);
     await ctx.defer();
@@ -68,12 +74,15 @@ export const optimize = defineCommand({
         requestKey: `${ctx.platform}:${ctx.invocationId}`,
         destination: { platform: ctx.platform, channelId: ctx.channel.id, ...(ctx.scopeId ? { scopeId: ctx.scopeId } : {}) },
         ...(limits ? { note: limits } : {}),
+        ...(ctx.options.taste ? { taste: textOption(ctx.options, 'taste') } : {}),
       },
       // Whose run it is, in the title: a channel's thread list tells several people's runs of one prompt apart.
       `🎨 ${prompt.slice(0, RUN_TITLE_PROMPT_CHARS)} — ${ctx.person.displayName ?? ctx.person.userId}`,
     );
     const started = `🎨 Run started — follow it in ${thread.mention}. Use /cancel to stop it.`;
-    await ctx.reply({ kind: 'info', text: limits ? `${started}\n${limits}` : started });
+    // A solo run aims at the requester's scorer: say so while it barely knows them.
+    const warning = members || ctx.options.taste ? '' : lowMeterWarning(await readMeter(ctx, userKeyOf(ctx.person)));
+    await ctx.reply({ kind: 'info', text: `${limits ? `${started}\n${limits}` : started}${warning}` });
   },
 });
 

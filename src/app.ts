@@ -15,7 +15,7 @@ import { ImageStore } from './core/images';
 import { GeneticProposer } from './core/optimizer/genetic';
 import { LlmProposer } from './core/optimizer/llm';
 import type { LoopDeps } from './core/optimizer/loop';
-import { createScorerObjective } from './core/optimizer/objective';
+import { createScorerObjective, type ScorerObjectiveDeps } from './core/optimizer/objective';
 import type { RunParams } from './core/optimizer/params';
 import type { PromptProposer } from './core/optimizer/proposer';
 import { RandomProposer } from './core/optimizer/random-proposer';
@@ -33,7 +33,10 @@ import { TasteService } from './core/taste-service';
 import { createProfilesAndPrivacy } from './core/profiles-and-privacy';
 import { createOffThreadChartRenderer } from './charts/off-thread';
 import { createRunPictures } from './core/run-pictures';
+import { MadeForYou } from './core/made-for-you';
 import { createSuggestions } from './core/suggestions';
+import { createPicks } from './core/picks';
+import { createTasteCodes, type TasteCodes } from './core/taste-codes-service';
 import { createImageBlobStore, createProviders, type Providers } from './providers/from-config';
 
 export interface AppOptions {
@@ -110,6 +113,7 @@ export async function createApp(config: Config, opts: AppOptions): Promise<App> 
   const charts = createOffThreadChartRenderer();
 
   const scorerLabel = `${config.SCORER_METHOD} on ${providers.embedder.modelId}`;
+  const tasteCodes = createTasteCodes({ db, taste, embeddings });
   const queueKind = opts.queue ?? (database.kind === 'postgres' ? 'graphile' : 'inprocess');
   const runs = new RunService({
     db,
@@ -117,6 +121,7 @@ export async function createApp(config: Config, opts: AppOptions): Promise<App> 
     llmAvailable: providers.llm !== null,
     log,
     ratings: ledger,
+    tasteCodes,
     ...opts.runOptions,
     describe: {
       generator: providers.generator.describe(),
@@ -127,7 +132,7 @@ export async function createApp(config: Config, opts: AppOptions): Promise<App> 
       queueKind === 'graphile' && database.connectionString
         ? { kind: 'graphile', connectionString: database.connectionString }
         : { kind: 'inprocess' },
-    loopDeps: loopDepsFactory({ config, log, providers, images, embeddings, ledger, taste, scorerLabel }),
+    loopDeps: loopDepsFactory({ config, log, providers, images, embeddings, ledger, taste, tasteCodes, scorerLabel }),
   });
   const unobserve = countOperations(ledger, runs);
   const backends = describeBackends(config, database, providers, images, queueKind, scorerLabel);
@@ -135,6 +140,7 @@ export async function createApp(config: Config, opts: AppOptions): Promise<App> 
   const gallery = new GalleryProgress(opts.seedGallery ?? config.GALLERY === 'on');
   // Deletes rows past RETENTION_DAYS (delivered outbox events, dedupe marks, rating audit), hourly.
   const retention = new Retention({ db, log, days: config.RETENTION_DAYS });
+  const madeForYou = new MadeForYou({ db, ledger, images, runs, intervalHours: config.MADE_FOR_YOU_INTERVAL_HOURS, log });
   const services: Services = {
     backends,
     imageLimits: (prompt) => providers.generator.describeLimits?.(prompt),
@@ -142,6 +148,9 @@ export async function createApp(config: Config, opts: AppOptions): Promise<App> 
     images,
     pictures: createRunPictures({ charts, images }),
     suggestions: createSuggestions({ db, taste, ledger, embeddings, images, embedder: providers.embedder }),
+    madeForYou,
+    picks: createPicks({ db, ledger, embeddings, images, prior: () => taste.scorer.getGlobal() }),
+    tasteCodes,
     people: { touch: (person, scopeId) => touchPerson(db, person, scopeId) },
     ratings: createPersonRatings(ledger),
     gallery,
@@ -176,13 +185,14 @@ export async function createApp(config: Config, opts: AppOptions): Promise<App> 
         log.info({ port: await replicateWebhook.listen(config.REPLICATE_WEBHOOK_PORT, config.HOST) }, 'replicate webhooks: listening');
       await runs.startWorker();
       retention.start();
+      if (config.roles.worker) madeForYou.start(); // only workers start the weekly runs
     },
     close: async () => {
       if (closed) return;
       closed = true;
       for (const off of unobserve) off();
       const drawing = gallery.stop(); // the next start draws what is missing
-      await runs.stop();
+      await Promise.all([madeForYou.stop(), runs.stop()]);
       await retention.stop();
       await replicateWebhook?.close();
       await drawing;
@@ -216,6 +226,7 @@ function loopDepsFactory(d: {
   embeddings: EmbeddingService;
   ledger: RatingLedger;
   taste: TasteService;
+  tasteCodes: TasteCodes;
   scorerLabel: string;
 }): (params: RunParams) => LoopDeps {
   const { config, log, providers } = d;
@@ -225,7 +236,10 @@ function loopDepsFactory(d: {
     objective: createScorerObjective(
       {
         predict: (u, ids) => d.taste.predict(u, ids),
+        belief: (u, ids) => d.taste.belief(u, ids, { withSd: true }),
         ratingCount: (u) => d.ledger.count(u),
+        // A taste code's frozen scorer instead of the requester's latest one (run-start checked they may use it).
+        ...(params.taste !== undefined ? tasteCodeScores(d.tasteCodes, params.taste) : {}),
         listRatings: (u) => d.ledger.listRatings(u),
         embed: (ids) => d.embeddings.embed(ids),
       },
@@ -270,6 +284,19 @@ function describeBackends(
       : 'none (genetic optimizer)',
     queue: queueKind === 'graphile' ? 'graphile-worker on PostgreSQL' : 'in-process runner',
     scorer: scorerLabel,
+  };
+}
+
+function tasteCodeScores(codes: TasteCodes, code: string): Pick<ScorerObjectiveDeps, 'predict' | 'belief' | 'ratingCount'> {
+  const predict = (_userKey: string, ids: string[]) => codes.predict(code, ids);
+  return {
+    predict,
+    // A frozen scorer's scores are what it believes and what is shown, with no doubt left to learn away.
+    belief: async (userKey, ids) => {
+      const scores = await predict(userKey, ids);
+      return { mean: scores, sd: scores.map(() => 0), shown: scores };
+    },
+    ratingCount: () => codes.ratingCount(code),
   };
 }
 

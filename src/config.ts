@@ -87,7 +87,7 @@ export const envSchema = z.object({
   ),
   GALLERY: onOff.default('on'),
 
-  EMBEDDER: z.enum(['features', 'clip', 'mobilenet']).default('features'),
+  EMBEDDER: z.enum(['features', 'clip', 'mobilenet', 'mobilenet+features']).default('features'),
   CLIP_MODEL: z.string().default('Xenova/clip-vit-base-patch32'),
   CLIP_MODEL_DIR: optionalString,
   CLIP_CACHE_DIR: optionalString,
@@ -169,6 +169,8 @@ export const envSchema = z.object({
   // Delivered outbox events, processed-event marks and rating audit rows older than N days are deleted
   // (core/retention.ts); ratings and votes never are. 0 keeps everything.
   RETENTION_DAYS: int(30, 0, 36_500),
+  /** How often an opted-in person gets a "made for you" run (core/made-for-you.ts), in hours. */
+  MADE_FOR_YOU_INTERVAL_HOURS: int(168, 1, 24 * 366),
 
   SCORER_METHOD: z.enum(['auto', 'global', 'finetune', 'knn', 'maml']).default('auto'),
   // Memory for the people's scorers held by this process (MiB); the least recently used leave past it

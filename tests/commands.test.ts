@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { COMMANDS, findCommand } from '../commands/index';
 import { parseOptionText, validateOptions } from '../commands/options';
 import { renderProfile } from '../commands/profile';
+import { lowMeterWarning, meterNote } from '../commands/meter';
 import { helpText } from '../commands/help';
 import { PLATFORM_SURFACES } from '../src/platforms/surfaces';
 import { CommandInputError } from '../src/core/errors';
@@ -18,11 +19,11 @@ describe('command declarations', () => {
   it('declare exactly the specified options', () => {
     const names = Object.fromEntries(COMMANDS.map((c) => [c.name, c.options.map((o) => o.name)]));
     expect(names).toEqual({
-      rate: ['count'],
-      optimize: ['prompt', 'iterations', 'candidates', 'feedback', 'optimizer', 'for', 'objective'],
+      rate: ['count', 'mode'],
+      optimize: ['prompt', 'iterations', 'candidates', 'feedback', 'optimizer', 'for', 'objective', 'taste'],
       cancel: [],
-      profile: ['user'],
-      suggest: ['count'],
+      profile: ['user', 'show'],
+      suggest: ['count', 'weekly'],
       compare: ['users'],
       privacy: ['share', 'action', 'confirm'],
       help: [],
@@ -35,12 +36,12 @@ describe('command declarations', () => {
 describe('usage lines', () => {
   it('are written from the declared options: required bare, optional in brackets', () => {
     expect(Object.fromEntries(COMMANDS.map((c) => [c.name, c.usage]))).toEqual({
-      rate: '/rate [count:1-10]',
+      rate: '/rate [count:1-10] [mode:rate|pick]',
       optimize:
-        '/optimize prompt:<text> [iterations:1-10] [candidates:1-8] [feedback:none|s+p|s+p+f|s+p+f+I] [optimizer:llm|genetic|random] [for:@a @b …] [objective:mean|min]',
+        '/optimize prompt:<text> [iterations:1-10] [candidates:1-8] [feedback:none|s+p|s+p+f|s+p+f+I] [optimizer:llm|genetic|random] [for:@a @b …] [objective:mean|min] [taste:<text>]',
       cancel: '/cancel',
-      profile: '/profile [user:@someone]',
-      suggest: '/suggest [count:1-10]',
+      profile: '/profile [user:@someone] [show:profile|history]',
+      suggest: '/suggest [count:1-10] [weekly:on|off]',
       compare: '/compare users:@a @b …',
       privacy: '/privacy [share:on|off] [action:status|export|forget|resume] [confirm:yes]',
       help: '/help',
@@ -76,7 +77,7 @@ describe('validateOptions', () => {
     [{ count: 0 }, /count must be from 1 to 10/],
     [{ count: 11 }, /from 1 to 10/],
     [{ count: '2.5' }, /whole number/],
-    [{ bogus: 1 }, /^Unknown option `bogus`\. Options of \/rate: count\.\nUsage: \/rate \[count:1-10\]$/],
+    [{ bogus: 1 }, /^Unknown option `bogus`\. Options of \/rate: count, mode\.\nUsage: \/rate \[count:1-10\] \[mode:rate\|pick\]$/],
   ])('rejects %j', (raw, msg) => {
     expect(() => validateOptions(rate, raw as never)).toThrow(CommandInputError);
     expect(() => validateOptions(rate, raw as never)).toThrow(msg);
@@ -107,9 +108,9 @@ describe('parseOptionText (Slack and playground)', () => {
   });
   it("names an unknown option and lists the command's options (from its declaration)", () => {
     expect(() => parseOptionText(optimize, 'prompt:"a red fox" color:red', person)).toThrow(
-      /^Unknown option `color`\. Options of \/optimize: prompt, iterations, candidates, feedback, optimizer, for, objective\.\nUsage: \/optimize/,
+      /^Unknown option `color`\. Options of \/optimize: prompt, iterations, candidates, feedback, optimizer, for, objective, taste\.\nUsage: \/optimize/,
     );
-    expect(() => parseOptionText(rate, 'colour:3', person)).toThrow(/^Unknown option `colour`\. Options of \/rate: count\./);
+    expect(() => parseOptionText(rate, 'colour:3', person)).toThrow(/^Unknown option `colour`\. Options of \/rate: count, mode\./);
     expect(() => parseOptionText(findCommand('help')!, 'verbose:yes', person)).toThrow(
       /^Unknown option `verbose`\. \/help takes no options\./,
     );
@@ -140,6 +141,31 @@ describe('wording', () => {
     expect(renderProfile(summary(12), 'Your')).toMatch(
       /12 ratings[\s\S]*Prediction quality: .*correlation of 0\.61 \(SROCC; 1 = perfect, 0 = guessing\) and is off by 1\.23 points on average \(MAE\), tested on 12 ratings\. Method: finetune\./,
     );
+  });
+  it('/profile gives the quality with its interval, or "not enough ratings to tell" while it spans zero, and the meter', () => {
+    const withCi = (srocc: number, lo: number, hi: number): ProfileSummary => ({
+      ...summary(12),
+      quality: { n: 12, srocc, mse: null, mae: 1.234, sroccLow: lo, sroccHigh: hi },
+      confidence: { ratings: 12, predicted: 0.42, target: 0.6, toTarget: 30 },
+    });
+    const sure = renderProfile(withCi(0.61, 0.21, 0.84), 'Your');
+    expect(sure).toMatch(
+      /correlation of 0\.61 \(SROCC; 1 = perfect, 0 = guessing; 95% interval 0\.21 to 0\.84\) and is off by 1\.23 points/,
+    );
+    expect(sure).toContain('How well I know your taste: ▰▰▰▰▱▱▱▱▱▱ 0.42 — about 30 more ratings to reach 0.6.');
+    const unsure = renderProfile(withCi(0.21, -0.49, 0.75), 'Your');
+    expect(unsure).toMatch(
+      /Prediction quality: not enough ratings to tell yet .*0\.21 .*anything from -0\.49 to 0\.75 fits \(95% interval\)/,
+    );
+    expect(unsure).not.toMatch(/in the right order/);
+    expect(renderProfile(withCi(0.21, -0.49, 0.75), 'Ann’s')).toContain('How well I know Ann’s taste:');
+  });
+  it('/optimize warns while the meter is low and suggests /rate; /rate shows the meter', () => {
+    const low = { ratings: 6, predicted: 0.18, target: 0.6, toTarget: 45 };
+    expect(lowMeterWarning(low)).toMatch(/I barely know your taste yet \(▰▰▱▱▱▱▱▱▱▱ 0\.18\).*\/rate \(about 45 more to reach 0\.6\)/);
+    expect(lowMeterWarning({ ...low, predicted: 0.55, toTarget: 10 })).toBe('');
+    expect(lowMeterWarning(undefined)).toBe('');
+    expect(meterNote(low)).toBe('\nHow well I know your taste: ▰▰▱▱▱▱▱▱▱▱ 0.18 — about 45 more ratings to reach 0.6.');
   });
   it('scores look like 6.4/10', () => {
     expect(formatScore(6.4321)).toBe('6.4/10');

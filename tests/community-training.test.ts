@@ -83,7 +83,7 @@ async function deployment(backend: TestBackend) {
       seed: 1,
       trains: opts.trains,
       trainerLock: database.connectionString ? sessionAdvisoryLock(database.connectionString, 'community trainer under test') : undefined,
-      communityPolicy: { minIntervalMs: 0, lockPollMs: opts.lockPollMs ?? 50, ...opts.policy },
+      communityPolicy: { minIntervalMs: 0, maxBusyShare: 1, lockPollMs: opts.lockPollMs ?? 50, ...opts.policy },
     });
     cleanup.push(async () => {
       taste.stop();

@@ -105,7 +105,8 @@ for (const backend of testBackends()) {
     beforeAll(async () => {
       database = await backend.open();
       world = createTasteWorld(database.db);
-      pop = await buildPopulation({ seed: 11, people: 6, poolSize: 140, size: 96 });
+      // v1: these checks lean on tastes the community shares (a consensus image exists); v2 makes taste personal.
+      pop = await buildPopulation({ seed: 11, people: 6, poolSize: 140, size: 96, population: 'v1' });
       ids = [];
       for (const img of pop.pool) ids.push((await world.store.put(img.png, { source: 'gallery', prompt: img.prompt, seed: img.seed })).id);
       const rng = createRng(5);

@@ -37,6 +37,7 @@ platformContract('playground (real core on PGlite)', async (): Promise<AdapterHa
         .map((m) => ({
           files: (m.files ?? []).map((f) => f.name),
           tiles: m.grid?.tiles.flatMap((t) => (t.imageId ? [t.imageId] : [])),
+          picks: m.pick?.imageIds.length,
           details: m.details,
           id: m.id,
           conversationId: m.conversationId,
@@ -62,6 +63,12 @@ platformContract('playground (real core on PGlite)', async (): Promise<AdapterHa
       const r = await (await as(user)).post('/api/tile', { messageId, imageId, choice });
       if (r.status !== 200) throw new Error(`tile click failed: ${r.status} ${JSON.stringify(r.body)}`);
     },
+    pick: async (user, messageId, number) => {
+      const r = await (await as(user)).post('/api/pick', { messageId, number });
+      if (r.status !== 200) throw new Error(`pick failed: ${r.status} ${JSON.stringify(r.body)}`);
+      return (r.body as { text?: string }).text;
+    },
+    picksOf: async (user) => (await core.app.services.picks!.list(userKey(user))).map((p) => ({ winner: p.winner, losers: p.losers })),
     userKey,
     health: () => adapter.health(),
     close: async () => {

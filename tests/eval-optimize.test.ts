@@ -75,6 +75,14 @@ describe('eval:optimize on a tiny configuration', () => {
           expect(r.runs).toBe(4);
         }
       }
+      // Shown scores are calibrated (display-score.ts): the share read as "10.0" is reported beside the clipped one.
+      for (const table of [s.general, s.personal])
+        for (const r of Object.values(table)) {
+          expect(r.shown_at_10).toBeGreaterThanOrEqual(0);
+          expect(r.shown_at_10).toBeLessThanOrEqual(0.05);
+          expect(r.clipped_at_10).toBeGreaterThanOrEqual(0);
+          expect(r.clipped_at_10).toBeLessThanOrEqual(1);
+        }
       for (const table of [s.general, s.personal]) {
         for (const r of Object.values(table)) {
           // The per-iteration record agrees with the run metrics: its first entry is the initial image's

@@ -141,6 +141,58 @@ for (const backend of testBackends()) {
       expect(audit).toHaveLength(1);
     });
 
+    it('votes sent together (group commit) end as each sent alone would, each answered with its own outcome and audit row', async () => {
+      // One slot: while the first vote is in flight the others queue, and go together in the next statement.
+      const grouped = new RatingLedger(database.db, { writeSlots: 1 });
+      const alone = new RatingLedger(database.db, { writeSlots: 1, maxVotesPerStatement: 1 });
+      const gone: PersonRef = { platform: 'discord', userId: 'gone-too' };
+      await database.db.insert(forgottenUsers).values({ userKeyHash: hashUserKey(userKeyOf(gone)) });
+      const at = (s: number) => new Date(Date.UTC(2025, 7, 1, 0, 0, s));
+      /** The same events for one person through one ledger, all at once; what each call answered. */
+      const drive = async (l: RatingLedger, who: string) => {
+        const p: PersonRef = { platform: 'discord', userId: who, displayName: who };
+        const r = createPersonRatings(l);
+        const events: Promise<unknown>[] = [
+          r.rate(p, 'i1', 3, ctx('g1'), at(1)),
+          r.rate(p, 'i1', 3, ctx('g1'), at(1)),
+          r.rate(p, 'i1', 9, ctx('g1'), at(2)),
+          r.unrate(p, 'i1', 9, ctx('g1'), at(3)),
+          r.rate(p, 'i2', 6, ctx('g1'), at(4)),
+          r.rate(p, 'i2', 5, ctx('g1'), at(1)),
+          r.rate(p, 'no-such-image', 5, ctx('g1'), at(5)),
+          r.rate(gone, 'i3', 5, ctx('g1'), at(5)),
+        ];
+        const settled = await Promise.allSettled(events);
+        return settled.map((s) => (s.status === 'fulfilled' ? { ...(s.value as object), userKey: undefined } : (s.reason as Error).name));
+      };
+      const changes: { userKey: string; eventId: number | null }[] = [];
+      grouped.onChange((c) => changes.push(c));
+      const [together, oneByOne] = [await drive(grouped, 'grp'), await drive(alone, 'one')];
+      expect(together).toEqual(oneByOne);
+      expect(together).toContain('UnknownImageError');
+      expect(together).toContain('ForgottenError');
+      expect(grouped.writeStats().statements).toBeLessThan(grouped.writeStats().votes);
+      expect(alone.writeStats().statements).toBe(alone.writeStats().votes);
+      for (const [a, b] of [['grp', 'one']] as const) {
+        const of = async (who: string) => ({
+          ratings: await ledger.listRatings(userKeyOf({ platform: 'discord', userId: who })),
+          audit: (await ledger.history(userKeyOf({ platform: 'discord', userId: who }))).map((h) => [
+            h.imageId,
+            h.kind,
+            h.score,
+            h.effectiveScore,
+          ]),
+        });
+        const [x, y] = [await of(a), await of(b)];
+        expect(x.ratings.map((r) => [r.imageId, r.score])).toEqual(y.ratings.map((r) => [r.imageId, r.score]));
+        expect(x.audit.sort()).toEqual(y.audit.sort());
+      }
+      // Each change told to listeners carries the audit row it added.
+      const key = userKeyOf({ platform: 'discord', userId: 'grp' });
+      const ids = (await ledger.history(key)).map((h) => h.id).sort((p, q) => p - q);
+      expect(changes.map((c) => c.eventId).sort((p, q) => p! - q!)).toEqual(ids);
+    });
+
     it.skipIf(backend.name !== 'postgres')(
       'announces every committed change once, after its commit, and nothing for a duplicate (PostgreSQL only: PGlite has no other process to tell)',
       async () => {

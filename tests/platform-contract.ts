@@ -25,6 +25,8 @@ export interface HarnessMessage {
   tiles?: string[];
   /** What the message's Details toggle shows (where the platform renders one). */
   details?: string;
+  /** How many pick controls the message has (a /rate mode:pick message: one per image). */
+  picks?: number;
 }
 
 export interface AdapterHarness {
@@ -43,6 +45,10 @@ export interface AdapterHarness {
    * on the tile of `imageId` in the grid message, and it resolves once the click was answered.
    */
   tile?(user: string, messageId: string, imageId: string, choice: string): Promise<void>;
+  /** Optional (platforms with pick messages): `user` picks image `number` of the message; resolves to the private answer. */
+  pick?(user: string, messageId: string, number: number): Promise<string | undefined>;
+  /** Optional, with pick: `user`'s stored picks from the real core (winner and losers as image ids). */
+  picksOf?(user: string): Promise<{ winner: string; losers: string[] }[]>;
   /** Optional: opens the message's Details toggle as `user` and resolves to what it shows (undefined: none). */
   details?(user: string, messageId: string): Promise<string | undefined>;
   userKey(user: string): string;
@@ -198,6 +204,33 @@ export function platformContract(name: string, open: () => Promise<AdapterHarnes
       expect(header.text).toContain('Optimizing');
     });
 
+    it('/rate mode:pick posts a grid of four to pick from; a pick is stored, acknowledged privately, and replaced by a second pick', async (ctx) => {
+      if (!h.pick || !h.picksOf) return ctx.skip(); // this platform has no pick controls
+      const before = new Set((await h.messages()).map((m) => m.id));
+      await h.command('kim', 'rate', { mode: 'pick' });
+      const msg = await waitFor(async () => (await h.messages()).find((m) => !before.has(m.id) && (m.picks ?? 0) > 0), 'a pick message');
+      expect(msg.picks).toBe(4);
+      expect(msg.ephemeral).toBe(false);
+      expect(msg.conversationId).toBe(h.channelId);
+      // The 2×2 grid picture rides with the message.
+      expect(msg.files).toHaveLength(1);
+      expect(await h.pick('kim', msg.id, 2)).toMatch(/You picked 2/);
+      const first = await h.picksOf('kim');
+      expect(first).toHaveLength(1);
+      expect(first[0]!.losers).toHaveLength(3);
+      expect(first[0]!.losers).not.toContain(first[0]!.winner);
+      // Picking again on the same message replaces the pick: still one, now the third image.
+      expect(await h.pick('kim', msg.id, 3)).toMatch(/You picked 3/);
+      const second = await h.picksOf('kim');
+      expect(second).toHaveLength(1);
+      expect(second[0]!.winner).not.toBe(first[0]!.winner);
+      expect(second[0]!.losers).toContain(first[0]!.winner);
+      // Somebody else's pick on the same message is their own.
+      await h.pick('lee', msg.id, 1);
+      expect(await h.picksOf('lee')).toHaveLength(1);
+      expect(await h.picksOf('kim')).toHaveLength(1);
+    });
+
     it('reactions added and removed while the bot was down are read back when it returns', async (ctx) => {
       if (!h.away) return ctx.skip(); // the playground has no reactions outside the running bot
       const [a, b, c] = (await ratedImages()) as [HarnessMessage, HarnessMessage, HarnessMessage];
@@ -266,6 +299,55 @@ export function platformContract(name: string, open: () => Promise<AdapterHarnes
       expect((await answer()).some((m) => m.text.includes('Suggestions for'))).toBe(true);
       await h.rate('sue', suggested[0]!.id, 9);
       expect(await h.rating('sue', suggested[0]!.imageId!)).toBe(9);
+    });
+
+    it('/suggest weekly:on|off answers privately: rate first, then what will happen and how to stop', async () => {
+      const privately = async (text: string) => (await h.messages()).filter((m) => m.ephemeral && m.text.includes(text));
+      await h.command('wes', 'suggest', { weekly: 'on' });
+      expect(await privately('Rate a few images first')).toHaveLength(1);
+      const known = new Set((await h.messages()).map((m) => m.id));
+      await h.command('wes', 'rate', { count: 1 });
+      const [image] = await waitFor(async () => {
+        const fresh = (await rateable()).filter((m) => !known.has(m.id));
+        return fresh.length >= 1 ? fresh : null;
+      }, 'an image to rate');
+      await h.rate('wes', image!.id, 9);
+      await h.command('wes', 'suggest', { weekly: 'on' });
+      const [on] = await privately("You're in");
+      expect(on?.text).toMatch(/every 7 days .*Made for you.*Stop with \/suggest weekly:off/);
+      await h.command('wes', 'suggest', { weekly: 'off' });
+      expect(await privately('no more weekly "made for you" runs')).toHaveLength(1);
+      // Nothing of it went to the channel.
+      expect((await h.messages()).some((m) => !m.ephemeral && /Made for you|Rate a few images first/.test(m.text))).toBe(false);
+    });
+
+    it('taste codes: /profile shows one, /optimize taste: runs with it, others need it shared, forget retires it', async () => {
+      const [a, b] = await ratedImages();
+      await h.rate('tia', a!.id, 9);
+      await h.rate('tia', b!.id, 3);
+      const fresh = async (since: Set<string>) => (await h.messages()).filter((m) => !since.has(m.id));
+      const privately = async (user: string, name: string, o: Record<string, string | number>, text: string) => {
+        const before = new Set((await h.messages()).map((m) => m.id));
+        await h.command(user, name, o);
+        return waitFor(async () => (await fresh(before)).find((m) => m.ephemeral && m.text.includes(text)), `a private "${text}"`);
+      };
+      const profile = await privately('tia', 'profile', {}, 'Your taste code:');
+      const code = /tl-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}/.exec(profile.text)![0];
+      expect((await privately('tia', 'profile', { show: 'history' }, code)).text).toMatch(/2 ratings/);
+      // Her run is scored by the code (typed loosely): its header names it.
+      const threads = new Set(await h.threadIds());
+      await h.command('tia', 'optimize', { prompt: 'a quiet harbour', iterations: 1, candidates: 1, taste: code.toLowerCase() });
+      const thread = await waitFor(async () => (await h.threadIds()).find((t) => !threads.has(t)), 'the taste run thread');
+      const inThread = async () => (await h.messages()).filter((m) => m.conversationId === thread);
+      await waitFor(async () => (await inThread()).some((m) => m.text.includes(`taste code ${code}`)), 'the header naming the code');
+      await waitFor(async () => (await inThread()).some((m) => m.text.includes('Run finished')), 'the taste run to finish');
+      // Someone else may not use it while she does not share: a private, friendly refusal, and no run.
+      const before = new Set(await h.threadIds());
+      const refused = await privately('uma', 'optimize', { prompt: 'a cat', taste: code }, "I can't use that taste code");
+      expect(refused.text).not.toMatch(/reference/i);
+      expect((await h.threadIds()).filter((t) => !before.has(t))).toHaveLength(0);
+      await h.command('tia', 'privacy', { action: 'forget', confirm: 'yes' });
+      await privately('uma', 'optimize', { prompt: 'a cat', taste: code }, 'This taste code no longer exists');
     });
 
     it('a person’s mistake gets a private, friendly reply', async () => {

@@ -13,7 +13,7 @@ import type { PersonRef, Platform } from '../../src/core/identity';
 import type { Services, StartRunRequest } from '../../src/core/services';
 
 /** What a message in a conversation is, so reactions and restarts can find it again (platform_messages.kind). */
-export type MessageKind = 'rate' | 'candidate' | 'header' | 'progress' | 'summary' | 'iteration' | 'info' | 'best' | 'grid';
+export type MessageKind = 'rate' | 'candidate' | 'header' | 'progress' | 'summary' | 'iteration' | 'info' | 'best' | 'grid' | 'pick';
 
 /** One candidate of a run's iteration grid (see OutGrid). */
 export interface OutGridTile {
@@ -37,6 +37,17 @@ export interface OutGrid {
   runId: string;
   iteration: number;
   tiles: OutGridTile[];
+}
+
+/**
+ * Images to pick one of (/rate mode:pick): the grid picture of numbered tiles is attached as a file by
+ * the command, and platforms render one pick control per tile (Discord and Slack buttons, playground
+ * buttons) carrying the offer id and the tile's number, so a click needs no cache and survives restarts.
+ */
+export interface OutPick {
+  offerId: string;
+  /** The images in tile order (tile number = index + 1). */
+  imageIds: string[];
 }
 
 /** Best and mean predicted score per iteration, drawn as a small line chart under a run's summary. */
@@ -77,6 +88,8 @@ export interface OutMessage {
   files?: OutFile[];
   /** A run iteration's tiles: the grid picture is attached and each tile gets its controls. */
   grid?: OutGrid;
+  /** Pick-one controls under the message's grid picture (/rate mode:pick). */
+  pick?: OutPick;
   /** Drawn as a line chart attached to the message (a run's summary). */
   scoreChart?: OutScorePoint[];
   /**

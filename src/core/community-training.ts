@@ -62,9 +62,19 @@ export interface CommunityPolicy {
   driftThreshold: number;
   /** How often a process that does not train tries the lock (and the trainer confirms it still holds it). */
   lockPollMs: number;
+  /**
+   * The share of the time the trainer may spend fitting: after a fit that took T, the next one waits at
+   * least T·(1/share − 1) (a forget excepted), so on a busy machine fits never crowd out the ratings.
+   */
+  maxBusyShare: number;
 }
 
-export const DEFAULT_COMMUNITY_POLICY: CommunityPolicy = { minIntervalMs: 30_000, driftThreshold: 0.1, lockPollMs: 5_000 };
+export const DEFAULT_COMMUNITY_POLICY: CommunityPolicy = {
+  minIntervalMs: 30_000,
+  driftThreshold: 0.1,
+  lockPollMs: 5_000,
+  maxBusyShare: 0.2,
+};
 
 export interface CommunityTrainingDeps {
   db: Db;
@@ -106,6 +116,8 @@ export class CommunityTraining {
   private changes = 0;
   private someoneLeft = false;
   private lastFitAt = -Infinity;
+  /** How long the last fit took (ms, wall clock, from the request to its answer). */
+  private lastFitMs = 0;
   private fitTimer: NodeJS.Timeout | null = null;
   private pollTimer: NodeJS.Timeout | null = null;
   /** The trainer's work, one step at a time: a person's ratings are never sent out of order. */
@@ -341,8 +353,10 @@ export class CommunityTraining {
     if (!trainer) return;
     await this.pushChanged(trainer);
     if (this.changes < this.globalEvery && !this.someoneLeft) return;
-    const wait = this.lastFitAt + this.policy.minIntervalMs - Date.now();
-    if (wait > 0 && !this.someoneLeft && (await trainer.status()).drift < this.policy.driftThreshold) {
+    const cooldown = this.lastFitMs * (1 / Math.min(1, Math.max(0.01, this.policy.maxBusyShare)) - 1);
+    const drifted = (await trainer.status()).drift >= this.policy.driftThreshold;
+    const wait = this.lastFitAt + (drifted ? cooldown : Math.max(cooldown, this.policy.minIntervalMs)) - Date.now();
+    if (wait > 0 && !this.someoneLeft) {
       this.fitTimer ??= setTimeout(() => {
         this.fitTimer = null;
         this.queueFit();
@@ -371,8 +385,10 @@ export class CommunityTraining {
     // the prior itself is fitted every time.
     const meta = shouldRetrainMeta(this.metaUsers, users);
     const calibrate = meta || ratings >= this.calibratedRatings * 1.25;
+    const started = Date.now();
     const trained = await trainer.fit({ meta, calibrate, seed: this.deps.seed ?? 1 });
     this.lastFitAt = Date.now();
+    this.lastFitMs = this.lastFitAt - started;
     if (this.stopped || this.trainer !== trainer) return;
     const { scorer } = this.deps;
     const schedule = trained.global.lambdaSchedule ?? scorer.getGlobal().lambdaSchedule;

@@ -4,11 +4,12 @@
  */
 import { createHash } from 'node:crypto';
 
-export type Platform = 'discord' | 'slack' | 'playground' | 'synthetic';
+/** 'import': a rater from a dataset brought in with `npm run import:ratings`, never a chat account. */
+export type Platform = 'discord' | 'slack' | 'playground' | 'synthetic' | 'import';
 
 export interface PersonRef {
   platform: Platform;
-  /** Slack team id; omitted for Discord (global user ids) and the playground. */
+  /** Slack team id (for 'import': the dataset's name); omitted for Discord (global user ids) and the playground. */
   workspaceId?: string;
   userId: string;
   displayName?: string;
@@ -17,7 +18,8 @@ export interface PersonRef {
 export type UserKey = string;
 
 export function userKeyOf(p: PersonRef): UserKey {
-  const ws = p.platform === 'slack' ? (p.workspaceId ?? '-') : '-';
+  // Rater ids of an imported dataset are unique only within it, as Slack ids are within a workspace.
+  const ws = p.platform === 'slack' || p.platform === 'import' ? (p.workspaceId ?? '-') : '-';
   return `${p.platform}:${ws}:${p.userId}`;
 }
 

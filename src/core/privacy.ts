@@ -48,6 +48,9 @@ import { hashUserKey, parseUserKey, type PersonRef, type UserKey } from './ident
 import { isForgotten } from './people';
 import { announceChange, lockPersonExclusive } from './ratings';
 import { deleteScorerStates } from './scorer-state-store';
+import { exportTasteCodes, retireTasteCodes } from './taste-codes-store';
+import { forgetPicks } from './picks-store';
+import { unsubscribe as forgetMadeForYou } from './made-for-you-store';
 import { queryRows } from '../db/util';
 
 type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
@@ -206,6 +209,11 @@ async function forgetInTx(tx: Tx, userKey: UserKey): Promise<ForgetReport> {
     .returning({ k: ratingEvents.userKey });
 
   await tx.delete(scorerModels).where(eq(scorerModels.userKey, userKey));
+  await forgetPicks(tx, userKey, imageIds);
+  // Their taste codes go; each answers "this taste code no longer exists" from now on.
+  await retireTasteCodes(tx, userKey);
+  // No weekly "made for you" run for a forgotten person.
+  await forgetMadeForYou(tx, userKey);
   // Stored scorer states of the person and of everyone who lost ratings here (their states name images
   // deleted now): each is refitted from the ratings that remain when next used.
   await deleteScorerStates(tx, [userKey, ...new Set([...deletedEvents, ...deletedRatings, ...deletedVotes].map((r) => r.k))]);
@@ -333,6 +341,8 @@ export interface PersonExport {
   runs: (Record<string, unknown> & { iterations: Record<string, unknown>[]; candidates: Record<string, unknown>[] })[];
   uploadedImages: Record<string, unknown>[];
   scorerModels: Record<string, unknown>[];
+  /** Their taste codes (code, model, ratings, method, date; the frozen numbers are not shown). */
+  tasteCodes?: Record<string, unknown>[];
   usage: Record<string, unknown>[];
 }
 
@@ -376,6 +386,7 @@ export async function exportPerson(db: Db, userKey: UserKey, now = new Date()): 
     })),
     uploadedImages: await db.select().from(images).where(eq(images.ownerKey, userKey)),
     scorerModels: models,
+    tasteCodes: await exportTasteCodes(db, [userKey]),
     usage: await db.select().from(usage).where(eq(usage.userKey, userKey)),
   };
 }

@@ -15,7 +15,10 @@
  * reconnect, or a crash right after the commit) costs a refit, never a stale answer.
  *
  * Every event is one statement, the plpgsql function tasteloop_apply_vote (migrations/0006), run
- * outside an explicit transaction: one round trip and one commit per rating. It first takes a
+ * outside an explicit transaction: one round trip and one commit per rating. Under load the votes
+ * waiting for a free statement slot go together (group commit, ./vote-batcher): tasteloop_apply_votes
+ * (migrations/0013) applies each exactly as alone, so several votes share one round trip and one WAL
+ * flush; each caller still resolves only once its vote committed. It first takes a
  * transaction-scoped advisory lock on (person, image), so its read–decide–write is serialized per image
  * even at READ COMMITTED; the vote upsert additionally carries the `excluded.event_time >
  * rating_votes.event_time` guard, so the database itself never lets an older event overwrite a newer
@@ -30,6 +33,7 @@ import { queryRows } from '../db/util';
 import { silentLogger, type Logger } from '../log';
 import { Emitter } from './emitter';
 import { RatingAnnouncer } from './rating-announcer';
+import { VoteBatcher } from './vote-batcher';
 import { ForgottenError, InvalidScoreError, TasteloopError, UnknownImageError } from './errors';
 import { hashUserKey, type PersonRef, type UserKey } from './identity';
 import type { CommittedChange, RatingChange, RatingContext } from './records';
@@ -79,6 +83,10 @@ export interface RatingLedgerOptions {
   now?: () => Date;
   /** Attempts for a transaction that hit a serialization failure or deadlock (default 5). */
   maxAttempts?: number;
+  /** Rating statements in flight at once; votes arriving meanwhile are sent together (./vote-batcher; default 4). */
+  writeSlots?: number;
+  /** Votes per statement at most (default 64; 1: every vote alone). */
+  maxVotesPerStatement?: number;
 }
 
 /**
@@ -87,7 +95,7 @@ export interface RatingLedgerOptions {
  * no rating can slip in between its forgotten_users insert and its deletes. tasteloop_apply_vote and
  * tasteloop_touch_person (migrations/0006) use the same number, and 7281002 for (person, image).
  */
-const LOCK_NS_PERSON = 7281001;
+export const LOCK_NS_PERSON = 7281001;
 
 /** The LISTEN/NOTIFY channel every committed rating change is announced on; the payload is the person's key. */
 export const RATING_CHANNEL = 'tasteloop_rating_changed';
@@ -104,6 +112,8 @@ export class RatingLedger {
   private readonly maxAttempts: number;
   private readonly changes: Emitter<CommittedChange>;
   private readonly announcer: RatingAnnouncer;
+  /** Group commit: the votes waiting for a free statement slot go together (./vote-batcher). */
+  private readonly batcher: VoteBatcher<VoteToApply, ApplyVoteRow>;
   /** Per person, this process's rating statements in flight (sent, their change not yet told to listeners). */
   private readonly inFlight = new Map<UserKey, number>();
 
@@ -116,6 +126,11 @@ export class RatingLedger {
     this.maxAttempts = opts.maxAttempts ?? 5;
     this.changes = new Emitter<CommittedChange>((err) => this.log.error({ err }, 'rating-changed listener failed'));
     this.announcer = new RatingAnnouncer(db, RATING_CHANNEL, this.log);
+    this.batcher = new VoteBatcher({
+      send: (votes) => this.withRetry(() => this.applyVotes(votes)),
+      slots: opts.writeSlots,
+      maxBatch: opts.maxVotesPerStatement,
+    });
   }
 
   /** Adds the vote `score` (one rating reaction). */
@@ -265,8 +280,7 @@ export class RatingLedger {
 
   private async write(kind: VoteKind, input: RatingEventInput & { eventTime: Date }): Promise<RatingChange> {
     const { userKey, imageId } = input;
-    const [row] = await this.withRetry(() => queryRows<ApplyVoteRow>(this.db, applyVoteQuery(kind, input)));
-    if (!row) throw new TasteloopError('tasteloop_apply_vote answered no row');
+    const row = await this.batcher.submit({ kind, event: input });
     if (row.outcome === 'forgotten') throw new ForgottenError();
     if (row.outcome === 'unknown_image') throw new UnknownImageError(imageId);
     const before = row.before_score ?? null;
@@ -277,6 +291,27 @@ export class RatingLedger {
       this.changes.emit({ ...change, eventId: row.event_id === null ? null : Number(row.event_id) });
     }
     return change;
+  }
+
+  /** Votes and statements sent so far: how well group commit batches (diagnostics, bench:ingest). */
+  writeStats(): { votes: number; statements: number } {
+    return this.batcher.stats();
+  }
+
+  /** One statement for all the votes: alone through tasteloop_apply_vote, together through tasteloop_apply_votes. */
+  private async applyVotes(votes: readonly VoteToApply[]): Promise<ApplyVoteRow[]> {
+    if (votes.length === 1) {
+      const rows = await queryRows<ApplyVoteRow>(this.db, applyVoteQuery(votes[0]!.kind, votes[0]!.event));
+      if (rows.length !== 1) throw new TasteloopError(`tasteloop_apply_vote answered ${rows.length} rows`);
+      return rows;
+    }
+    const rows = await queryRows<ApplyVoteRow & { i: number }>(this.db, applyVotesQuery(votes));
+    const byPlace = new Map(rows.map((r) => [Number(r.i), r]));
+    return votes.map((_, i) => {
+      const row = byPlace.get(i);
+      if (!row) throw new TasteloopError(`tasteloop_apply_votes answered no row for vote ${i} of ${votes.length}`);
+      return row;
+    });
   }
 
   private async withRetry<T>(fn: () => Promise<T>): Promise<T> {
@@ -291,6 +326,12 @@ export class RatingLedger {
       }
     }
   }
+}
+
+/** A vote waiting for its statement. */
+interface VoteToApply {
+  kind: VoteKind;
+  event: RatingEventInput & { eventTime: Date };
 }
 
 /** What tasteloop_apply_vote answers (migrations/0006_ingest_one_statement.sql). */
@@ -309,8 +350,7 @@ interface ApplyVoteRow {
  */
 function applyVoteQuery(kind: VoteKind, e: RatingEventInput & { eventTime: Date }): SQL {
   const { userKey, ctx, person } = e;
-  const name = person?.displayName?.trim() || null;
-  const workspace = person?.platform === 'slack' ? (person.workspaceId ?? null) : null;
+  const { name, workspace } = personColumns(person);
   // The audit row's id is the sequence value this session drew last, inside the function: no extra round trip.
   return sql`select outcome, before_score, after_score,
     case when outcome = 'changed' then currval(pg_get_serial_sequence('rating_events', 'id')) end as event_id
@@ -318,6 +358,42 @@ function applyVoteQuery(kind: VoteKind, e: RatingEventInput & { eventTime: Date 
     ${userKey}, ${hashUserKey(userKey)}, ${e.imageId}, ${kind}, ${e.score}::smallint, ${e.eventTime.toISOString()}::timestamptz,
     ${ctx.source}, ${ctx.scopeId ?? null}, ${ctx.channelId ?? null}, ${ctx.messageId ?? null},
     ${person?.platform ?? null}, ${workspace}, ${person?.userId ?? null}, ${name})`;
+}
+
+/**
+ * Several votes as one statement (group commit): tasteloop_apply_votes (migrations/0013) applies each as
+ * tasteloop_apply_vote would alone, in one transaction, and answers each with its place `i` in `votes`.
+ */
+function applyVotesQuery(votes: readonly VoteToApply[]): SQL {
+  const json = votes.map(({ kind, event: e }, i) => {
+    const { name, workspace } = personColumns(e.person);
+    return {
+      i,
+      user_key: e.userKey,
+      forget_hash: hashUserKey(e.userKey),
+      image_id: e.imageId,
+      kind,
+      score: e.score,
+      event_time: e.eventTime.toISOString(),
+      source: e.ctx.source,
+      scope_id: e.ctx.scopeId ?? null,
+      channel_id: e.ctx.channelId ?? null,
+      message_id: e.ctx.messageId ?? null,
+      platform: e.person?.platform ?? null,
+      workspace_id: workspace,
+      platform_user_id: e.person?.userId ?? null,
+      display_name: name,
+    };
+  });
+  return sql`select i, outcome, before_score, after_score, event_id from tasteloop_apply_votes(${JSON.stringify(json)}::jsonb)`;
+}
+
+/** The users columns a platform's event carries about the person (nothing without one). */
+function personColumns(person: PersonRef | undefined): { name: string | null; workspace: string | null } {
+  return {
+    name: person?.displayName?.trim() || null,
+    workspace: person?.platform === 'slack' ? (person.workspaceId ?? null) : null,
+  };
 }
 
 /**

@@ -53,6 +53,9 @@ export interface ScorerQuality {
   srocc: number | null;
   mse: number | null;
   mae: number | null;
+  /** 95% interval of `srocc` (absent in figures stored before it was reported; see scorer/quality-cv.ts). */
+  sroccLow?: number | null;
+  sroccHigh?: number | null;
 }
 
 // ---------- charts ----------

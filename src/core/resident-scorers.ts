@@ -16,8 +16,9 @@
  * Memory is bounded by a byte budget (ScorerCache): past it, the least recently used people not in use
  * (no refit running, not pinned by a prediction) are dropped, their state written first when it changed
  * since it was last stored. States are written by the refit that settles a person, at most once per
- * `writeIntervalMs` per person (a burst of ratings writes once), and on eviction; the scorer's summary
- * (scorer_models) goes with the state, so it too trails the scorer by at most that long.
+ * `writeIntervalMs` per person (a burst of ratings writes once), and on eviction, many people per
+ * transaction (./scorer-state-writer). The scorer's summary (scorer_models) goes with an eviction's or a
+ * flush's write, and with a timed one only when the scorer's evaluation is already current.
  */
 import { and, eq } from 'drizzle-orm';
 import type { Logger } from 'pino';
@@ -29,7 +30,8 @@ import { versionAfter } from './ledger-version';
 import { NO_VERSION, type RatingLedger } from './ratings';
 import type { CommittedChange } from './records';
 import { ScorerCache } from './scorer-cache';
-import { deleteScorerStates, loadScorerState, saveScorerState, type StoredScorerState } from './scorer-state-store';
+import { deleteScorerStates, loadScorerState, type StoredScorerState } from './scorer-state-store';
+import { ScorerStateWriter } from './scorer-state-writer';
 import type { ScorerService } from './scorer/scorer-service';
 import { VectorCache } from './vector-cache';
 
@@ -79,8 +81,8 @@ export class ResidentScorers {
   private readonly summaryBehind = new Set<UserKey>();
   /** The community version of the state last stored (or loaded) per person: a fit redone since is worth storing. */
   private readonly storedCommunity = new Map<UserKey, number | null>();
-  /** Per person, the last write in flight: writes of one person land in the order they were taken. */
-  private readonly writes = new Map<UserKey, Promise<void>>();
+  /** Stores the states taken, several people per transaction, each person's in the order taken. */
+  private readonly writer: ScorerStateWriter;
   readonly loadedFrom = new Map<UserKey, LoadedFrom>();
   private stateWrites = 0;
   private localUpdates = 0;
@@ -90,6 +92,7 @@ export class ResidentScorers {
   constructor(private readonly deps: ResidentScorersDeps) {
     this.cache = new ScorerCache(deps.cacheBytes);
     this.recentVectors = new VectorCache(deps.embeddings, RECENT_VECTORS);
+    this.writer = new ScorerStateWriter(deps.db, deps.scorer.modelId, deps.log);
   }
 
   private get modelId(): string {
@@ -184,7 +187,7 @@ export class ResidentScorers {
     const rows = await this.deps.ledger.listRatings(userKey);
     const want = new Map(rows.map((r) => [r.imageId, r.score]));
     const have = this.held.get(userKey) ?? new Map<string, number>();
-    if (!this.held.has(userKey)) this.loadedFrom.set(userKey, 'ratings');
+    if (!this.held.has(userKey)) this.cameIn(userKey, 'ratings');
     const toAdd = [...want].filter(([id, s]) => have.get(id) !== s);
     const toRemove = [...have.keys()].filter((id) => !want.has(id));
     if (toAdd.length > 0 || toRemove.length > 0) await this.apply(userKey, have, toAdd, toRemove);
@@ -228,7 +231,7 @@ export class ResidentScorers {
    */
   private async restore(userKey: UserKey, version: string): Promise<boolean> {
     // Evicted a moment ago: its state may still be on its way to the database.
-    await this.writes.get(userKey);
+    await this.writer.written(userKey);
     const stored = await loadScorerState(this.deps.db, userKey, this.modelId).catch((err: unknown) => {
       this.deps.log.warn({ err, userKey }, 'could not read the stored scorer state; refitting from the ratings');
       return null;
@@ -256,9 +259,20 @@ export class ResidentScorers {
     this.held.set(userKey, new Map(snapshot.imageIds.map((id, i) => [id, snapshot.scores[i]!])));
     this.storedCommunity.set(userKey, stored.communityVersion);
     const current = stored.ledgerVersion === version;
-    this.loadedFrom.set(userKey, current ? 'state' : 'state+diff');
+    this.cameIn(userKey, current ? 'state' : 'state+diff');
     if (!current) this.markDirty(userKey);
     return current;
+  }
+
+  /**
+   * A person just loaded: a timed state write carries their summary only from SUMMARY_INTERVAL_MS on,
+   * and only when their scorer was evaluated anyway (a prediction); a state written without it leaves
+   * the summary to their eviction or the next flush. With many people rating in turn, evaluating
+   * everyone at their first write would cost more than the ratings.
+   */
+  private cameIn(userKey: UserKey, from: LoadedFrom): void {
+    this.loadedFrom.set(userKey, from);
+    this.lastSummary.set(userKey, Date.now());
   }
 
   /** Records what the person holds now and drops whoever is past the budget (and not in use). */
@@ -290,6 +304,7 @@ export class ResidentScorers {
   /** Forget a person's model (privacy): nothing of theirs stays, nothing pending is written. */
   forget(userKey: UserKey): void {
     this.drop(userKey);
+    this.writer.discard(userKey);
   }
 
   private markDirty(userKey: UserKey): void {
@@ -308,7 +323,7 @@ export class ResidentScorers {
     if (!this.dirty.has(userKey) || this.stopped) return;
     // A refit still running: write once it has settled, from the scorer it leaves.
     if (this.deps.refitting(userKey)) this.arm(userKey, Math.max(50, this.deps.writeIntervalMs));
-    else this.writeNow(userKey, Date.now() - (this.lastSummary.get(userKey) ?? -Infinity) >= SUMMARY_INTERVAL_MS);
+    else this.writeNow(userKey, Date.now() - (this.lastSummary.get(userKey) ?? -Infinity) >= SUMMARY_INTERVAL_MS ? 'if-evaluated' : 'no');
   }
 
   private cancelWrite(userKey: UserKey): void {
@@ -317,13 +332,18 @@ export class ResidentScorers {
     this.dirty.delete(userKey);
   }
 
-  /** Takes the person's snapshot now and stores it behind their earlier writes (with the summary unless told not to). */
-  private writeNow(userKey: UserKey, withSummary = true): void {
+  /**
+   * Takes the person's snapshot now and stores it behind their earlier writes, with the summary: always
+   * (evaluating the scorer if need be: an eviction, a flush), only when the scorer's evaluation is
+   * already current (a timed write while people rate: evaluating everyone who rated would cost more
+   * than the ratings), or not at all.
+   */
+  private writeNow(userKey: UserKey, withSummary: 'yes' | 'if-evaluated' | 'no' = 'yes'): void {
     this.cancelWrite(userKey);
-    // First: it evaluates the scorer, and the snapshot then keeps that evaluation.
-    const summary = withSummary ? this.summary(userKey) : undefined;
+    // First: it may evaluate the scorer, and the snapshot then keeps that evaluation.
+    const summary = withSummary === 'no' ? undefined : this.summary(userKey, withSummary === 'yes');
     if (summary) this.lastSummary.set(userKey, Date.now());
-    if (withSummary) this.summaryBehind.delete(userKey);
+    if (summary || withSummary === 'yes') this.summaryBehind.delete(userKey);
     else this.summaryBehind.add(userKey);
     const snapshot = this.deps.scorer.snapshot(userKey);
     const ledgerVersion = this.versions.get(userKey);
@@ -332,18 +352,7 @@ export class ResidentScorers {
     this.lastWrite.set(userKey, Date.now());
     this.stateWrites++;
     this.storedCommunity.set(userKey, state.communityVersion);
-    const previous = this.writes.get(userKey) ?? Promise.resolve();
-    const write = previous
-      .then(() => saveScorerState(this.deps.db, userKey, this.modelId, state))
-      .then(
-        () => undefined,
-        (err: unknown) =>
-          this.deps.log.warn({ err, userKey }, 'could not store the scorer state; it is refitted from the ratings when next loaded'),
-      )
-      .finally(() => {
-        if (this.writes.get(userKey) === write) this.writes.delete(userKey);
-      });
-    this.writes.set(userKey, write);
+    this.writer.put(userKey, state);
   }
 
   /**
@@ -351,8 +360,8 @@ export class ResidentScorers {
    * and /privacy export report, and an audit of how the model evolved. Evaluated here, when the state is
    * stored, not per rating: the evaluation is a leave-one-out pass over the person's ratings.
    */
-  private summary(userKey: UserKey): StoredScorerState['summary'] {
-    const d = this.deps.scorer.details(userKey);
+  private summary(userKey: UserKey, evaluate: boolean): StoredScorerState['summary'] {
+    const d = evaluate ? this.deps.scorer.details(userKey) : this.deps.scorer.evaluatedDetails(userKey);
     if (!d) return undefined;
     return { method: d.method, n: d.quality.n, params: { lambda: d.lambda, k: d.k }, quality: d.quality };
   }
@@ -360,7 +369,7 @@ export class ResidentScorers {
   /** Writes every changed state now and waits for all writes (tests, shutdown). */
   async flush(): Promise<void> {
     for (const userKey of new Set([...this.dirty.keys(), ...this.summaryBehind])) this.writeNow(userKey);
-    while (this.writes.size > 0) await Promise.all([...this.writes.values()]);
+    await this.writer.flush();
   }
 
   /** Stops timers; pending states are written by flush (stop itself never touches the database). */

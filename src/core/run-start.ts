@@ -16,6 +16,7 @@ import { assertCanUseProfile } from './privacy';
 import { AUTO_MIN_RATINGS } from './scorer/auto';
 import type { StartRunRequest } from './services';
 import { sanitizePrompt } from './text-safety';
+import { parseTasteCode, TasteCodeGroupError, type TasteCodeRuns } from './taste-codes';
 
 /** Where a person's rating count comes from (the rating ledger). */
 export interface RatingCounter {
@@ -24,10 +25,21 @@ export interface RatingCounter {
 
 /**
  * Records the requester, checks the group members' consent and returns the header note for a scorer
- * that is still learning (undefined once every member has enough ratings for a personal scorer).
+ * that is still learning (undefined once every member has enough ratings for a personal scorer), or
+ * for a run scored with a taste code, which code (when the requester may use it).
  */
-export async function checkRequester(db: Db, ratings: RatingCounter, req: StartRunRequest): Promise<string | undefined> {
+export async function checkRequester(
+  db: Db,
+  ratings: RatingCounter,
+  req: StartRunRequest,
+  tasteCodes?: Pick<TasteCodeRuns, 'authorize'>,
+): Promise<string | undefined> {
   const requesterKey = await touchPerson(db, req.requester, req.scopeId);
+  if (req.taste !== undefined) {
+    if (req.members?.length) throw new TasteCodeGroupError();
+    if (!tasteCodes) throw new CommandInputError('Taste codes are not available on this bot; leave out taste:.');
+    return (await tasteCodes.authorize(requesterKey, req.taste)).note;
+  }
   // Group runs use other people's scorers: each must have opted in and share this scope.
   for (const targetKey of new Set(req.members ?? [])) {
     await assertCanUseProfile(db, { requesterKey, targetKey, scopeId: req.scopeId });
@@ -68,6 +80,7 @@ export function resolveStartParams(
         optimizer: req.optimizer,
         seed: req.seed ?? randomBytes(4).readUInt32BE(0) % 2 ** 31,
         size: opts.config.IMAGE_SIZE,
+        ...(req.taste !== undefined ? { taste: parseTasteCode(req.taste) ?? req.taste } : {}),
       },
       {
         llmAvailable: opts.llmAvailable,

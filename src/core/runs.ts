@@ -45,6 +45,7 @@ import { GraphileRunQueue } from './run-graphile-queue';
 import { RunOutbox } from './run-outbox';
 import { assertImageQuota, assertNoActiveRun, budgetLeftUsd, lockQuotaScope } from './run-quotas';
 import { checkRequester, resolveStartParams, type RatingCounter } from './run-start';
+import type { TasteCodeRuns } from './taste-codes';
 import { ACTIVE_STATUSES as ACTIVE, type RunStatus } from './run-status';
 import type { StartRunRequest } from './services';
 
@@ -71,6 +72,8 @@ export interface RunServiceOptions {
    * ratings: the app's rating ledger (default: a ledger over `db`, which counts the same rows).
    */
   ratings?: RatingCounter;
+  /** Checks a run's taste code at its start (absent: a request with one is refused). */
+  tasteCodes?: Pick<TasteCodeRuns, 'authorize'>;
   /** The loop's collaborators for one run (the objective depends on its members). */
   loopDeps(params: RunParams, run: { id: string; userKey: UserKey }): Promise<LoopDeps> | LoopDeps;
   /** For the run.started event. */
@@ -132,7 +135,7 @@ export class RunService {
    * the quotas, and queues the run. A retried request (same requestKey) returns the same run.
    */
   async start(req: StartRunRequest): Promise<{ runId: string }> {
-    const learning = await checkRequester(this.db, this.ratings, req);
+    const learning = await checkRequester(this.db, this.ratings, req, this.opts.tasteCodes);
     const extraNote = [req.note, learning].filter(Boolean).join(' ') || undefined;
     const userKey = userKeyOf(req.requester);
     const members = req.members?.length ? [...new Set(req.members)] : [userKey];

@@ -8,11 +8,12 @@
  * The scorer's summary (scorer_models: method, λ and k, cross-validated quality — what /profile and the
  * /privacy export report) is written with the state, in the same transaction and under the same rule.
  */
-import { and, eq, inArray } from 'drizzle-orm';
+import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Db } from '../db/connection';
 import { ratings, scorerModels, scorerStates } from '../db/schema';
 import type { UserKey } from './identity';
-import { lockPersonShared } from './ratings';
+import { queryRows } from '../db/util';
+import { LOCK_NS_PERSON, lockPersonShared } from './ratings';
 import type { ScorerQuality } from './records';
 import type { PersonFit, PersonSnapshot } from './scorer/person-snapshot';
 
@@ -81,6 +82,63 @@ export async function saveScorerState(db: Db, userKey: UserKey, model: string, s
         .onConflictDoUpdate({ target: [scorerModels.userKey, scorerModels.model], set: summary });
     }
     return true;
+  });
+}
+
+/**
+ * Stores (replaces) several people's states in one transaction of three statements, whatever their
+ * number: their shared locks, then every state, then every summary, each row only for a person who still
+ * has ratings (a forget deletes them all). Answers the people stored.
+ */
+export async function saveScorerStates(
+  db: Db,
+  model: string,
+  states: readonly { userKey: UserKey; state: StoredScorerState }[],
+): Promise<UserKey[]> {
+  if (states.length === 0) return [];
+  const keys = [...new Set(states.map((s) => s.userKey))].sort();
+  const rows = states.map(({ userKey, state }) => {
+    const { delta, ...scalars } = state.snapshot.fit;
+    return {
+      user_key: userKey,
+      ledger_version: state.ledgerVersion,
+      community_version: state.communityVersion,
+      image_ids: state.snapshot.imageIds,
+      scores: state.snapshot.scores,
+      fit: scalars,
+      delta: delta ? Buffer.from(packFloat64(delta)).toString('base64') : null,
+      summary: state.summary ?? null,
+    };
+  });
+  const json = JSON.stringify(rows);
+  return db.transaction(async (tx) => {
+    await tx.execute(
+      sql`select count(pg_advisory_xact_lock_shared(${LOCK_NS_PERSON}::int4, hashtext(k)))
+        from (select jsonb_array_elements_text(${JSON.stringify(keys)}::jsonb) as k order by 1) as people`,
+    );
+    const stored = await queryRows<{ user_key: string }>(
+      tx,
+      sql`insert into scorer_states as s (user_key, model, ledger_version, community_version, image_ids, scores, fit, delta, updated_at)
+        select x.user_key, ${model}, x.ledger_version, x.community_version, x.image_ids, x.scores, x.fit, decode(x.delta, 'base64'), now()
+        from jsonb_to_recordset(${json}::jsonb) as x(user_key text, ledger_version text, community_version integer,
+          image_ids text[], scores smallint[], fit jsonb, delta text)
+        where exists (select 1 from ratings r where r.user_key = x.user_key)
+        on conflict (user_key, model) do update set ledger_version = excluded.ledger_version,
+          community_version = excluded.community_version, image_ids = excluded.image_ids, scores = excluded.scores,
+          fit = excluded.fit, delta = excluded.delta, updated_at = excluded.updated_at
+        returning s.user_key`,
+    );
+    if (rows.some((r) => r.summary)) {
+      await tx.execute(
+        sql`insert into scorer_models (user_key, model, method, n, params, quality, updated_at)
+          select x.user_key, ${model}, x.summary->>'method', (x.summary->>'n')::integer, x.summary->'params', x.summary->'quality', now()
+          from jsonb_to_recordset(${json}::jsonb) as x(user_key text, summary jsonb)
+          where x.summary is not null and exists (select 1 from ratings r where r.user_key = x.user_key)
+          on conflict (user_key, model) do update set method = excluded.method, n = excluded.n, params = excluded.params,
+            quality = excluded.quality, updated_at = excluded.updated_at`,
+      );
+    }
+    return stored.map((r) => r.user_key);
   });
 }
 

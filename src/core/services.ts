@@ -5,11 +5,15 @@
 import type { GalleryStatus } from './gallery';
 import type { PersonRef, UserKey } from './identity';
 import type { ImageRecord, RatingChange, RatingContext, ScorerQuality } from './records';
+import type { ConfidenceReading } from './scorer/confidence';
 import type { FeedbackSet, GroupObjective, OptimizerKind, RunEvent, RunMetricsView } from './optimizer/events';
 import type { ForgetHook } from './privacy';
 import type { RunPicturesApi } from './run-pictures';
 import type { ReconcileMessageInput } from './reaction-sync';
 import type { SuggestionsApi } from './suggestions';
+import type { MadeForYouApi } from './made-for-you-store';
+import type { PicksApi } from './picks';
+import type { TasteCodesApi } from './taste-codes';
 
 import type { ReadBackClaim } from '../db/read-back-passes';
 import type { RunDisplayClaim } from '../db/run-display-claims';
@@ -41,6 +45,8 @@ export interface StartRunRequest {
   destination?: Record<string, unknown>;
   /** Extra words for the run header (e.g. "your scorer is still learning"). */
   note?: string;
+  /** A taste code (as the person typed it): its frozen scorer scores the run; the requester's own, or a shared one. */
+  taste?: string;
 }
 
 export interface ProfileSummary {
@@ -48,6 +54,8 @@ export interface ProfileSummary {
   ratings: number;
   method: string;
   quality: ScorerQuality;
+  /** The confidence meter (scorer/confidence.ts); absent where the taste service does not compute it. */
+  confidence?: ConfidenceReading;
   topImages: { image: ImageRecord; score: number }[];
   predictedFavorites: { image: ImageRecord; predicted: number }[];
 }
@@ -67,6 +75,12 @@ export interface Services {
   pictures?: RunPicturesApi;
   /** /suggest: the scope's images a person would like and has not seen (absent where not wired: the command says so). */
   suggestions?: SuggestionsApi;
+  /** The opt-in weekly "made for you" run (/suggest weekly:on|off); absent where the bot does not offer it. */
+  madeForYou?: MadeForYouApi;
+  /** /rate mode:pick: sets of four to pick from and the picks (absent where not wired: the command says so). */
+  picks?: PicksApi;
+  /** Taste codes: /profile's code and history (absent where not wired: /profile goes without them). */
+  tasteCodes?: TasteCodesApi;
   images: {
     get(id: string): Promise<ImageRecord | undefined>;
     readBytes(id: string): Promise<Buffer>;
@@ -99,6 +113,8 @@ export interface Services {
     nextToRate(userKey: UserKey, k: number): Promise<ImageRecord[]>;
     profile(userKey: UserKey): Promise<ProfileSummary>;
     predict(userKey: UserKey, imageIds: string[]): Promise<number[]>;
+    /** How well the scorer knows the person (the confidence meter); optional for services that do not compute it. */
+    confidence?(userKey: UserKey): Promise<ConfidenceReading>;
   };
   runs: {
     start(req: StartRunRequest): Promise<{ runId: string }>;

@@ -60,7 +60,11 @@ export interface SuggestionsApi {
 
 export interface SuggestionsDeps {
   db: Db;
-  taste: { predict(userKey: UserKey, imageIds: string[]): Promise<number[]> };
+  taste: {
+    predict(userKey: UserKey, imageIds: string[]): Promise<number[]>;
+    /** Uncapped beliefs (the ranking) and calibrated 1–10 scores (what is shown), when the scorer offers them. */
+    belief?(userKey: UserKey, imageIds: string[]): Promise<{ mean: number[]; shown: number[] }>;
+  };
   ledger: Pick<RatingLedger, 'listRatings'>;
   embeddings: Pick<EmbeddingService, 'embed'>;
   images: Pick<ImageStore, 'getMany'>;
@@ -86,10 +90,12 @@ async function suggest(
   if (own.length < AUTO_MIN_RATINGS) return { kind: 'learning', ratings: own.length, needed: AUTO_MIN_RATINGS };
   const ids = await unseenPool(deps.db, req.scopeId, req.userKey, deps.poolLimit ?? POOL_LIMIT);
   if (ids.length === 0) return { kind: 'empty' };
-  const predicted = await deps.taste.predict(req.userKey, ids);
+  // Ranked on what the scorer believes (uncapped), shown on the person's calibrated 1–10 scale.
+  const belief = deps.taste.belief ? await deps.taste.belief(req.userKey, ids) : null;
+  const predicted = belief?.mean ?? (await deps.taste.predict(req.userKey, ids));
   const top = ids
-    .map((id, i) => ({ id, predicted: predicted[i]! }))
-    .sort((a, b) => b.predicted - a.predicted || a.id.localeCompare(b.id))
+    .map((id, i) => ({ id, mean: predicted[i]!, predicted: belief?.shown[i] ?? predicted[i]! }))
+    .sort((a, b) => b.mean - a.mean || a.id.localeCompare(b.id))
     .slice(0, req.count);
   const records = await deps.images.getMany(top.map((t) => t.id));
 

@@ -36,7 +36,9 @@ import { RefitScheduler } from './refit-scheduler';
 import { ResidentScorers } from './resident-scorers';
 import type { ScorerMethod } from './scorer/auto';
 import type { CommunityTrainer, TrainerUsage } from './scorer/community';
+import { communityCurve, confidenceMeter, type ConfidenceReading } from './scorer/confidence';
 import { ScorerService } from './scorer/scorer-service';
+import type { ScorerBelief } from './optimizer/objective';
 
 export interface TasteServiceDeps {
   db: Db;
@@ -332,6 +334,36 @@ export class TasteService {
     });
   }
 
+  /** How well the person's scorer knows their taste (the confidence meter), after their latest rating. */
+  async confidence(userKey: UserKey): Promise<ConfidenceReading> {
+    await this.loading;
+    return this.inUse(userKey, async () => {
+      await this.scheduler.settled(userKey);
+      await this.freshen([userKey]);
+      return this.meterOf(userKey);
+    });
+  }
+
+  private meterOf(userKey: UserKey): ConfidenceReading {
+    return confidenceMeter(this.scorer.quality(userKey), communityCurve(this.scorer.getGlobal().lambdaSchedule));
+  }
+
+  /**
+   * What the person's scorer believes of images — uncapped posterior means (what rankings use) and, with
+   * `withSd`, their standard deviations — and the calibrated 1–10 scores shown for them (display-score.ts).
+   */
+  async belief(userKey: UserKey, imageIds: string[], opts: { withSd?: boolean } = {}): Promise<ScorerBelief> {
+    if (imageIds.length === 0) return { mean: [], sd: [], shown: [] };
+    await this.loading;
+    return this.inUse(userKey, async () => {
+      await this.scheduler.settled(userKey);
+      await this.freshen([userKey]);
+      const vectors = await this.deps.embeddings.embed(imageIds);
+      const X = imageIds.map((id) => vectors.get(id)!);
+      return this.scorer.belief(userKey, X, { modelId: this.modelId, withSd: opts.withSd });
+    });
+  }
+
   /** Runs `use` with the person loaded on demand and kept in memory until it is done (never evicted midway). */
   private async inUse<T>(userKey: UserKey, use: () => Promise<T>): Promise<T> {
     const release = this.resident.pin(userKey);
@@ -407,10 +439,11 @@ export class TasteService {
       )
       .limit(CANDIDATE_POOL);
     const poolIds = pool.map((r) => r.id);
-    const predicted = await this.predict(userKey, poolIds);
+    // Ranked on the uncapped belief (no ties at a clipped 10), shown on the person's calibrated scale.
+    const belief = await this.belief(userKey, poolIds);
     const favorites = poolIds
-      .map((id, i) => ({ id, predicted: predicted[i]! }))
-      .sort((a, b) => b.predicted - a.predicted)
+      .map((id, i) => ({ id, mean: belief.mean[i]!, predicted: belief.shown[i]! }))
+      .sort((a, b) => b.mean - a.mean)
       .slice(0, top);
     const records = await this.deps.images.getMany([...rows.map((r) => r.imageId), ...favorites.map((f) => f.id)]);
     return {
@@ -418,6 +451,7 @@ export class TasteService {
       ratings: ratedIds.length,
       method: this.scorer.method(userKey),
       quality: this.scorer.quality(userKey),
+      confidence: this.meterOf(userKey),
       topImages: rows.flatMap((r) => {
         const image = records.get(r.imageId);
         return image ? [{ image, score: r.score }] : [];

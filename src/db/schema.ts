@@ -192,6 +192,81 @@ export const scorerStates = pgTable(
 );
 
 /**
+ * Taste codes (core/taste-codes*.ts): a short code (`tl-7Q4K-M2XA`) naming an immutable snapshot of a
+ * person's scorer, one per person, embedding model and ledger version. Self-contained: the linear
+ * model (`weights` float64 × dim, `bias`), and for knn/blend the rated vectors (float32 n × dim) and scores.
+ */
+export const tasteCodes = pgTable(
+  'taste_codes',
+  {
+    code: text('code').primaryKey(),
+    userKey: text('user_key').notNull(),
+    model: text('model').notNull(),
+    ledgerVersion: text('ledger_version').notNull(),
+    ratings: integer('ratings').notNull(),
+    method: text('method').notNull(),
+    dim: integer('dim').notNull(),
+    weights: bytea('weights'),
+    bias: doublePrecision('bias'),
+    neighbourVectors: bytea('neighbour_vectors'),
+    neighbourScores: smallint('neighbour_scores').array(),
+    neighbourK: integer('neighbour_k'),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex('taste_codes_person_version_idx').on(t.userKey, t.model, t.ledgerVersion),
+    index('taste_codes_person_created_idx').on(t.userKey, t.createdAt),
+  ],
+);
+
+/** Sets of images offered together for a pick (/rate mode:pick): what a pick control's id points at. */
+export const pickOffers = pgTable('pick_offers', {
+  id: text('id').primaryKey(),
+  imageIds: text('image_ids').array().notNull(),
+  createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+});
+
+/** A person's pick on an offer: the winner over each other image shown (pairwise preferences); one per person per offer. */
+export const picks = pgTable(
+  'picks',
+  {
+    offerId: text('offer_id')
+      .notNull()
+      .references(() => pickOffers.id, { onDelete: 'cascade' }),
+    userKey: text('user_key').notNull(),
+    winnerImageId: text('winner_image_id').notNull(),
+    loserImageIds: text('loser_image_ids').array().notNull(),
+    source: text('source').notNull(),
+    pickedAt: timestamp('picked_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.offerId, t.userKey] }), index('picks_user_idx').on(t.userKey)],
+);
+
+/** A person's opt-in to the weekly "made for you" run (core/made-for-you.ts), with where it is posted. */
+export const madeForYou = pgTable(
+  'made_for_you',
+  {
+    userKey: text('user_key').primaryKey(),
+    platform: text('platform').notNull(),
+    scopeId: text('scope_id'),
+    channelId: text('channel_id').notNull(),
+    displayName: text('display_name').notNull(),
+    optedInAt: timestamp('opted_in_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    lastRunAt: timestamp('last_run_at', { withTimezone: true, mode: 'date' }),
+    lastRunId: text('last_run_id'),
+    skipReason: text('skip_reason'),
+    skipToldAt: timestamp('skip_told_at', { withTimezone: true, mode: 'date' }),
+  },
+  (t) => [index('made_for_you_due_idx').on(t.lastRunAt.asc().nullsFirst())],
+);
+
+/** Hashes of the codes a forget deleted: they answer "this taste code no longer exists" and are never issued again. */
+export const retiredTasteCodes = pgTable('retired_taste_codes', {
+  codeHash: text('code_hash').primaryKey(),
+  retiredAt: timestamp('retired_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+});
+
+/**
  * The community models (global prior, meta-init, λ schedule) per embedder model, as the last retrain
  * left them: `version` grows with every store, so a process compares it with the one it holds and
  * loads this row instead of trusting its own retrain count (a replica started later, or one that

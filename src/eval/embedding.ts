@@ -1,15 +1,27 @@
 /**
- * The embedder the evaluations use: the configured offline default (`features`), or CLIP for real
- * data. Scorers under evaluation see only these vectors — never the renderer's scene description.
+ * The embedder the evaluations use: the offline default (`features`), MobileNetV2 or both (`--embedder`),
+ * or CLIP for real data. Scorers under evaluation see only these vectors — never the renderer's scene description.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import type { Embedder } from '../core/ports';
-import { FeaturesEmbedder, FEATURE_GROUPS, FEATURE_MEAN, FEATURE_SCALE } from '../providers/embedder/features';
+import { FeaturesEmbedder, FEATURE_GROUPS, FEATURE_MEAN, FEATURE_SCALE, FEATURES_MODEL_ID } from '../providers/embedder/features';
 
-export function embedderForEval(): Promise<Embedder> {
-  return Promise.resolve(new FeaturesEmbedder());
+/** The embedders an evaluation can run on offline (`--embedder`): the built-in descriptors, MobileNetV2, or both. */
+export type EvalEmbedderName = 'features' | 'mobilenet' | 'mobilenet+features';
+export const EVAL_EMBEDDERS: readonly EvalEmbedderName[] = ['features', 'mobilenet', 'mobilenet+features'];
+
+export async function embedderForEval(name: EvalEmbedderName = 'features'): Promise<Embedder> {
+  if (name === 'mobilenet') {
+    const { MobileNetEmbedder } = await import('../providers/embedder/mobilenet');
+    return new MobileNetEmbedder();
+  }
+  if (name === 'mobilenet+features') {
+    const { MobileNetPlusFeaturesEmbedder } = await import('../providers/embedder/mobilenet-features');
+    return new MobileNetPlusFeaturesEmbedder();
+  }
+  return new FeaturesEmbedder();
 }
 
 /** Embeds in batches (bounded memory, progress every `progressEvery` images). */
@@ -42,7 +54,8 @@ export async function embedPngsCached(
   const key = createHash('sha256').update(`${embedder.modelId}|${embedder.dim}|${pngs.length}`);
   // The features embedder's constants are part of its output: a recalibration without an id bump
   // must still miss the cache.
-  if (embedder instanceof FeaturesEmbedder) key.update(JSON.stringify([FEATURE_GROUPS, FEATURE_MEAN, FEATURE_SCALE]));
+  if (embedder instanceof FeaturesEmbedder || embedder.modelId.endsWith(`+${FEATURES_MODEL_ID}`))
+    key.update(JSON.stringify([FEATURE_GROUPS, FEATURE_MEAN, FEATURE_SCALE]));
   for (const p of pngs) key.update(createHash('sha256').update(p).digest());
   const file = cacheDir ? path.join(cacheDir, `emb-${key.digest('hex').slice(0, 32)}.f32`) : '';
   const d = embedder.dim;

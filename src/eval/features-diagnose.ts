@@ -32,7 +32,9 @@ export async function diagnoseFeatures(opts: { seed: number; pool: number; folds
   people: number;
 }> {
   const people = opts.people ?? 30;
-  const pop = await buildPopulation({ seed: opts.seed, people, poolSize: opts.pool, onProgress: progress });
+  // v1 only: the featurizer is frozen against population v2 and eval:optimize's judges (README, "Featurizer
+  // freeze"), so this tool never reports how well the features explain a v2 taste.
+  const pop = await buildPopulation({ seed: opts.seed, people, poolSize: opts.pool, population: 'v1', onProgress: progress });
   const embedder = await embedderForEval();
   const { vecs } = await embedPngsCached(
     embedder,

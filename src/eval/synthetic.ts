@@ -13,11 +13,14 @@
  * about from CLIP vectors. This module therefore never imports the embedder or `extractFeatures`;
  * `judgeLatents` and `trueTaste` take a `SceneSpec` and nothing else (a test checks both facts).
  *
- * The taste model (fixed a priori, not tuned to any scorer): a linear preference over standardized
- * scene latents (community weights shared by everyone + personal weights), plus personal "ideal
- * point" preferences on brightness and saturation (people like some brightness, not the most), mapped
- * to each person's own leniency (mean) and spread, plus per-person rating noise, rounded and clipped
- * to 1..10.
+ * Two populations (`population`): v2, the default, where taste is personal and structured (taste
+ * types, interactions between scene properties, people using the scale differently: synthetic-v2.ts),
+ * and v1, kept for comparison. v1's taste model (fixed a priori, not tuned to any scorer): a linear
+ * preference over standardized scene latents (community weights shared by everyone + personal weights),
+ * plus personal "ideal point" preferences on brightness and saturation (people like some brightness,
+ * not the most), mapped to each person's own leniency (mean) and spread, plus per-person rating noise,
+ * rounded and clipped to 1..10. What the judge reads of a scene: synthetic-latents.ts; how personal
+ * and how linear a population's tastes turn out: synthetic-stats.ts.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -26,8 +29,11 @@ import { createHash } from 'node:crypto';
 import { createRng, type Rng } from '../core/random';
 import { parseSketchPrompt } from '../providers/imagegen/sketch/parse';
 import { renderSketch } from '../providers/imagegen/sketch/render';
-import { skyElements, type SkyElements } from '../providers/imagegen/sketch/paint/sky';
-import type { Composition, Lighting, Medium, SceneSpec, Subject } from '../providers/imagegen/sketch/scene';
+import type { SceneSpec } from '../providers/imagegen/sketch/scene';
+import { LATENT_DIM, fitLatentScale, judgeLatents, sceneTone, type JudgeView, type LatentScale } from './synthetic-latents';
+import { createV2Tastes, drawScaleUse, interactionTerms, readScene, v2Parts, type V2Scales } from './synthetic-v2';
+
+export { LATENT_DIM, LATENT_NAMES, judgeLatents, paletteTone, type JudgeView } from './synthetic-latents';
 
 // ---------------------------------------------------------------- prompts
 
@@ -173,127 +179,6 @@ export function randomPrompt(rng: Rng): string {
   return parts.join(' ');
 }
 
-// ---------------------------------------------------------------- the hidden judge's view
-
-const LIGHTINGS: Lighting[] = ['day', 'golden', 'night', 'neon', 'overcast', 'dawn'];
-const COMPOSITIONS: Composition[] = ['centered', 'symmetric', 'minimal', 'busy', 'balanced'];
-const MEDIA: Medium[] = ['flat', 'watercolor', 'ink', 'pixel', 'oil'];
-const SUBJECTS: Subject[] = [
-  'mountains',
-  'sea',
-  'city',
-  'forest',
-  'figure',
-  'abstract',
-  'sun',
-  'moon',
-  'flowers',
-  'stars',
-  'clouds',
-  'desert',
-];
-
-function isSkyElement(s: Subject): s is keyof SkyElements {
-  return s === 'sun' || s === 'moon' || s === 'stars' || s === 'clouds';
-}
-
-/** Names of the judge's latent dimensions, in order (for reports). */
-export const LATENT_NAMES: string[] = [
-  'warmth',
-  'brightness',
-  'saturation',
-  'detail',
-  'horizon',
-  'accent_cos',
-  'accent_sin',
-  ...LIGHTINGS.map((l) => `light:${l}`),
-  ...COMPOSITIONS.map((c) => `comp:${c}`),
-  ...MEDIA.map((m) => `medium:${m}`),
-  ...SUBJECTS.map((s) => `subj:${s}`),
-];
-export const LATENT_DIM = LATENT_NAMES.length;
-
-/**
- * What the judge looks at. 'drawn' (the default, and every reported figure): what the picture shows.
- * 'words': a judge that scores the prompt's sky words and mood numbers instead of the picture — kept
- * only as a diagnostic (`eval:piaa -- --judge words`) so the effect of judging the picture can be re-measured.
- */
-export type JudgeView = 'drawn' | 'words';
-
-/**
- * The latent scene properties the hidden judge sees: numbers straight from the renderer's scene
- * description. Deliberately takes a SceneSpec — never pixels, features or embeddings.
- * It scores what the picture shows, not what the prompt asked for: the sky elements are the ones the
- * renderer draws (`skyElements`, the renderer's own decision — a night sky has a moon whether or not the
- * word was there), and warmth / brightness are those of the palette (`paletteTone`). A judge that liked
- * the *word* "moon" would hold a taste no image model could ever learn from pixels.
- */
-export function judgeLatents(spec: SceneSpec, view: JudgeView = 'drawn'): number[] {
-  const accent = spec.palette.accent.h * (Math.PI / 180);
-  const tone = sceneTone(spec, view);
-  const drawn = view === 'drawn' ? skyElements(spec) : null;
-  return [
-    tone.warmth,
-    tone.brightness,
-    spec.saturation,
-    spec.detail,
-    spec.horizon,
-    Math.cos(accent) * spec.palette.accent.s,
-    Math.sin(accent) * spec.palette.accent.s,
-    ...LIGHTINGS.map((l) => (spec.lighting === l ? 1 : 0)),
-    ...COMPOSITIONS.map((c) => (spec.composition === c ? 1 : 0)),
-    ...MEDIA.map((m) => (spec.medium === m ? 1 : 0)),
-    ...SUBJECTS.map((s) => (drawn && isSkyElement(s) ? (drawn[s] ? 1 : 0) : spec.subjects.includes(s) ? 1 : 0)),
-  ];
-}
-
-/**
- * Warmth and brightness of the colors the scene is painted in (its palette, weighted by roughly how
- * much of the picture each fills: sky above the horizon, land below), rather than of the mood words
- * that asked for them: a named color, the lighting or the medium can override what "warm" or "dark"
- * asked for, and a visual judge reacts to what is shown. Brightness on −1…+1 like SceneSpec's.
- */
-export function paletteTone(spec: SceneSpec): { warmth: number; brightness: number } {
-  const p = spec.palette;
-  const sky = spec.horizon;
-  const land = 1 - sky;
-  const parts: [typeof p.skyTop, number][] = [
-    [p.skyTop, sky / 2],
-    [p.skyBottom, sky / 2],
-    [p.far, land * 0.3],
-    [p.near, land * 0.3],
-    [p.ground, land * 0.4],
-  ];
-  let warmth = 0;
-  let light = 0;
-  for (const [c, w] of parts) {
-    warmth += w * Math.cos(((c.h - 30) * Math.PI) / 180) * c.s;
-    light += w * c.l;
-  }
-  return { warmth, brightness: 2 * light - 1 };
-}
-
-/** Warmth and brightness as the judge sees them (see JudgeView). */
-function sceneTone(spec: SceneSpec, view: JudgeView): { warmth: number; brightness: number } {
-  return view === 'drawn' ? paletteTone(spec) : { warmth: spec.warmth, brightness: spec.brightness };
-}
-
-/** Standardization of latents over the pool, so every dimension weighs in on the same scale. */
-export interface LatentScale {
-  mean: number[];
-  std: number[];
-}
-
-export function fitLatentScale(latents: number[][]): LatentScale {
-  const d = latents[0]?.length ?? LATENT_DIM;
-  const mean = new Array<number>(d).fill(0);
-  const std = new Array<number>(d).fill(0);
-  for (const z of latents) for (let j = 0; j < d; j++) mean[j]! += z[j]! / latents.length;
-  for (const z of latents) for (let j = 0; j < d; j++) std[j]! += (z[j]! - mean[j]!) ** 2 / latents.length;
-  // Dimensions that never vary in the pool get std 1 (they contribute nothing either way).
-  return { mean, std: std.map((v) => (v > 1e-9 ? Math.sqrt(v) : 1)) };
-}
-
 // ---------------------------------------------------------------- people
 
 export interface TasteParams {
@@ -330,21 +215,39 @@ export interface VirtualPerson {
   rawMean: number;
   rawStd: number;
   noiseSd: number;
+  /** Population v2: weights of the interaction terms (synthetic-v2.ts), absent in v1. */
+  interactions?: number[];
+  /** Population v2: the taste type the person belongs to. */
+  type?: number;
+  /** The band the person rates in (v2: some use 1–10, some only e.g. 3–8); absent = 1..10. */
+  scale?: { lo: number; hi: number };
 }
 
+/** Which synthetic population: v1 (shared, nearly linear taste) or v2 (personal, structured taste; the default). */
+export type PopulationVersion = 'v1' | 'v2';
+export const POPULATION_VERSIONS: readonly PopulationVersion[] = ['v1', 'v2'];
+
 export interface HiddenJudge {
+  population: PopulationVersion;
   scale: LatentScale;
+  /** v1's community weights (empty in v2, whose shared parts live in its taste types). */
   community: number[];
   params: TasteParams;
   view: JudgeView;
+  /** v2's scales of the latents and the interaction terms (absent in v1). */
+  v2?: V2Scales;
 }
 
 function gaussianVector(rng: Rng, d: number, sd: number): number[] {
   return Array.from({ length: d }, () => rng.normal() * sd);
 }
 
-/** The person's taste before mapping to 1..10: linear + ideal-point terms over the scene. */
-function rawTaste(person: Pick<VirtualPerson, 'weights' | 'ideal'>, judge: HiddenJudge, spec: SceneSpec): number {
+/** The person's taste before mapping to 1..10: linear + ideal-point terms over the scene (v2: + interactions). */
+function rawTaste(person: Pick<VirtualPerson, 'weights' | 'ideal' | 'interactions'>, judge: HiddenJudge, spec: SceneSpec): number {
+  if (judge.v2 && person.interactions) {
+    const [lin, inter, ideal] = v2Parts({ ...person, interactions: person.interactions }, readScene(spec, judge.view, judge.v2));
+    return lin + inter + ideal;
+  }
   const z = judgeLatents(spec, judge.view);
   let s = 0;
   for (let j = 0; j < z.length; j++) s += person.weights[j]! * ((z[j]! - judge.scale.mean[j]!) / judge.scale.std[j]!);
@@ -358,10 +261,30 @@ export function trueTaste(person: VirtualPerson, judge: HiddenJudge, spec: Scene
   return person.mean + (person.spread * (rawTaste(person, judge, spec) - person.rawMean)) / person.rawStd;
 }
 
-/** One observed rating: taste + the person's noise, rounded and clipped to 1..10. */
+/** One observed rating: taste + the person's noise, rounded and clipped to the band they rate in (1..10 unless v2 says otherwise). */
 export function noisyRating(person: VirtualPerson, taste: number, rng: Rng): number {
+  const lo = person.scale?.lo ?? 1;
+  const hi = person.scale?.hi ?? 10;
   const r = Math.round(taste + rng.normal() * person.noiseSd);
-  return r < 1 ? 1 : r > 10 ? 10 : r;
+  return r < lo ? lo : r > hi ? hi : r;
+}
+
+/** Mean and SD of a raw taste over the calibration scenes: what maps it onto the person's scale. */
+function rawCalibration(person: Pick<VirtualPerson, 'weights' | 'ideal' | 'interactions'>, judge: HiddenJudge, calibration: SceneSpec[]) {
+  const raws = calibration.map((s) => rawTaste(person, judge, s));
+  const rawMean = raws.reduce((a, b) => a + b, 0) / raws.length;
+  const rawStd = Math.sqrt(raws.reduce((a, b) => a + (b - rawMean) ** 2, 0) / raws.length) || 1;
+  return { rawMean, rawStd };
+}
+
+/** Population v2's people (synthetic-v2.ts): taste types, interactions, each with their own use of the scale. */
+function createPeopleV2(rng: Rng, judge: HiddenJudge & { v2: V2Scales }, n: number, calibration: SceneSpec[]): VirtualPerson[] {
+  const readings = calibration.map((s) => readScene(s, judge.view, judge.v2));
+  return createV2Tastes(rng, n, readings).map((taste, i) => {
+    const use = drawScaleUse(rng);
+    const { rawMean, rawStd } = rawCalibration(taste, judge, calibration);
+    return { id: `person-${i}`, ...taste, ...use, rawMean, rawStd };
+  });
 }
 
 /** A community of people sharing `community` weights; each raw scale is calibrated on `calibration`. */
@@ -379,9 +302,7 @@ export function createPeople(rng: Rng, judge: HiddenJudge, n: number, calibratio
       saturation: 0.35 + rng.next() * 0.5,
       strength: p.idealPointWeight * (0.5 + rng.next()),
     };
-    const raws = calibration.map((s) => rawTaste({ weights, ideal }, judge, s));
-    const rawMean = raws.reduce((a, b) => a + b, 0) / raws.length;
-    const rawStd = Math.sqrt(raws.reduce((a, b) => a + (b - rawMean) ** 2, 0) / raws.length) || 1;
+    const { rawMean, rawStd } = rawCalibration({ weights, ideal }, judge, calibration);
     people.push({
       id: `person-${i}`,
       weights,
@@ -414,6 +335,8 @@ export interface PopulationOptions {
   taste?: Partial<TasteParams>;
   /** What the hidden judge looks at (default 'drawn'; 'words' is a diagnostic, see JudgeView). */
   judgeView?: JudgeView;
+  /** Which population (default 'v2': taste that is personal; 'v1' for comparison). */
+  population?: PopulationVersion;
   /** Folder for cached renders; default <os tmpdir>/tasteloop-eval-cache. `false` = no cache. */
   cacheDir?: string | false;
   onProgress?: (msg: string) => void;
@@ -463,6 +386,28 @@ export async function renderPool(
   return out;
 }
 
+function v1Judge(rng: Rng, specs: SceneSpec[], view: JudgeView, params: TasteParams, n: number) {
+  const scale = fitLatentScale(specs.map((s) => judgeLatents(s, view)));
+  const community = gaussianVector(rng, LATENT_DIM, 1 / Math.sqrt(LATENT_DIM));
+  const judge: HiddenJudge = { population: 'v1', scale, community, params, view };
+  return { judge, people: createPeople(rng, judge, n, specs) };
+}
+
+function v2Judge(rng: Rng, specs: SceneSpec[], view: JudgeView, params: TasteParams, n: number) {
+  const raws = specs.map((s) => judgeLatents(s, view));
+  const latents = fitLatentScale(raws);
+  const terms = fitLatentScale(
+    raws.map((raw) =>
+      interactionTerms(
+        raw,
+        raw.map((v, j) => (v - latents.mean[j]!) / latents.std[j]!),
+      ),
+    ),
+  );
+  const judge = { population: 'v2' as const, scale: latents, community: [], params, view, v2: { latents, terms } };
+  return { judge, people: createPeopleV2(rng, judge, n, specs) };
+}
+
 /**
  * Build the seeded population: pool prompts, renders, hidden judge, people, and every person's
  * hidden taste and noisy rating for every pool image (the protocol samples from these).
@@ -477,10 +422,11 @@ export async function buildPopulation(opts: PopulationOptions): Promise<Populati
   const pool = await renderPool(prompts, size, opts.cacheDir === undefined ? defaultCacheDir() : opts.cacheDir, opts.onProgress);
   const specs = pool.map((p) => p.spec);
   const view = opts.judgeView ?? 'drawn';
-  const scale = fitLatentScale(specs.map((s) => judgeLatents(s, view)));
   const params = { ...DEFAULT_TASTE, ...opts.taste };
-  const judge: HiddenJudge = { scale, community: gaussianVector(tasteRng, LATENT_DIM, 1 / Math.sqrt(LATENT_DIM)), params, view };
-  const people = createPeople(tasteRng, judge, opts.people, specs);
+  const { judge, people } =
+    (opts.population ?? 'v2') === 'v2'
+      ? v2Judge(tasteRng, specs, view, params, opts.people)
+      : v1Judge(tasteRng, specs, view, params, opts.people);
   const hidden = people.map((person) => Float64Array.from(specs, (s) => trueTaste(person, judge, s)));
   const ratings = people.map((person, p) => Uint8Array.from(hidden[p]!, (t) => noisyRating(person, t, noiseRng)));
   return { seed: opts.seed, pool, judge, people, hidden, ratings };

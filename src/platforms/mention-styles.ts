@@ -16,6 +16,8 @@ export const MENTION_STYLES: Readonly<Record<Platform, MentionStyle>> = {
   discord: CHAT_TAG,
   slack: CHAT_TAG,
   synthetic: CHAT_TAG,
+  // Imported raters (npm run import:ratings) never write commands; the entry only completes the table.
+  import: CHAT_TAG,
   // The playground's people are names typed in the page: `@ann` or `ann`.
   playground: { pattern: /^@?([A-Za-z0-9_-]{1,32})$/, typedNames: true },
 };

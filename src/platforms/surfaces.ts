@@ -14,6 +14,8 @@ export const PLATFORM_SURFACES: Readonly<Record<Platform, PlatformSurface>> = {
   // Slack's markup turns *text* into bold, so no single-asterisk italics there.
   slack: { ...REACTIONS, italics: false },
   synthetic: { ...REACTIONS, italics: false },
+  // Imported raters (npm run import:ratings) never see a surface; the entry only completes the table.
+  import: { ...REACTIONS, italics: false },
   // The playground shows buttons 1–10 under each image and renders only **bold** and `code`.
   playground: { rateHow: 'click one of the buttons 1 … 10 under it', unrateHow: 'click your number again', italics: false },
 };

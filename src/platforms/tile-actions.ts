@@ -12,7 +12,8 @@
  */
 import type { Logger } from 'pino';
 import { UserError } from '../core/errors';
-import type { PersonRef } from '../core/identity';
+import { userKeyOf, type PersonRef } from '../core/identity';
+import { meterLine } from '../core/scorer/confidence';
 import type { Services } from '../core/services';
 import { formatScore } from '../../commands/kit/format';
 import type { Conversation } from '../../commands/kit/types';
@@ -97,6 +98,26 @@ export async function postBigger(services: Services, thread: Conversation, image
     image: { imageId, rateable: true },
     text: `🔍 Full size${image.prompt ? ` — “${shorten(image.prompt, 300)}”` : ''}`,
   });
+}
+
+/** How long a tile rating's answer waits for the confidence meter before going without it (Discord answers within 3 s). */
+const METER_WAIT_MS = 1500;
+
+/** The words a stored tile rating is answered with, plus the confidence meter when it is ready in time. */
+export async function tileRatingAnswer(
+  services: Services,
+  person: PersonRef,
+  outcome: 'stored' | 'forgotten' | 'gone',
+  score: number,
+): Promise<string> {
+  const text = tileRatingReply(outcome, score);
+  const confidence = services.taste.confidence?.bind(services.taste);
+  if (outcome !== 'stored' || !confidence) return text;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), METER_WAIT_MS)));
+  // The meter is a hint beside the acknowledgement: a slow or failed read leaves it out, never the answer.
+  const reading = await Promise.race([confidence(userKeyOf(person)).catch(() => undefined), late]).finally(() => clearTimeout(timer));
+  return reading ? `${text}\n${meterLine(reading)}` : text;
 }
 
 /** A run summary's Details, read again from the run (the toggle's answer). */

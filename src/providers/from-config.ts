@@ -82,7 +82,7 @@ function usageRecorder(db: Db, log: Logger): (r: UsageRecord & { scopeId?: strin
   };
 }
 
-async function createEmbedder(config: Config, log: Logger): Promise<Embedder> {
+export async function createEmbedder(config: Config, log: Logger): Promise<Embedder> {
   if (config.EMBEDDER === 'clip') {
     const { ClipEmbedder, clipOptionsFromConfig } = await import('./embedder/clip');
     // The first start may download the model (hundreds of MB): its progress goes to the log.
@@ -92,6 +92,11 @@ async function createEmbedder(config: Config, log: Logger): Promise<Embedder> {
     // The weights ship inside the nsfwjs package; the model loads in a worker thread on first use.
     const { MobileNetEmbedder } = await import('./embedder/mobilenet');
     return new MobileNetEmbedder();
+  }
+  if (config.EMBEDDER === 'mobilenet+features') {
+    // MobileNetV2's pooled features beside the built-in descriptors, each half of the vector.
+    const { MobileNetPlusFeaturesEmbedder } = await import('./embedder/mobilenet-features');
+    return new MobileNetPlusFeaturesEmbedder();
   }
   return new FeaturesEmbedder();
 }

@@ -137,6 +137,7 @@ export async function openDiscordHarness(opts: DiscordHarnessOptions = {}): Prom
           tiles: controlsOf(m)
             .filter((c) => c.custom_id.startsWith('tl:tile:'))
             .map((c) => c.custom_id.slice('tl:tile:'.length)),
+          picks: controlsOf(m).filter((c) => c.custom_id.startsWith('tl:pick:')).length,
         })),
     );
   type Control = { custom_id: string };
@@ -185,6 +186,14 @@ export async function openDiscordHarness(opts: DiscordHarnessOptions = {}): Prom
     command: async (user, name, o) => void (await interaction(user, name, o)),
     threadIds: async () => fake.threads().map((t) => t.id),
     tile: async (user, messageId, imageId, choice) => void (await click(user, messageId, `tl:tile:${imageId}`, [choice])),
+    pick: async (user, messageId, number) => {
+      const m = fake.messages.get(messageId);
+      const button = m && controlsOf(m).find((c) => c.custom_id.startsWith('tl:pick:') && c.custom_id.endsWith(`:${number}`));
+      if (!button) throw new Error(`no pick button ${number} on ${messageId}`);
+      const iid = await click(user, messageId, button.custom_id);
+      return [...fake.messages.values()].find((x) => x.interactionId === iid && x.content)?.content;
+    },
+    picksOf: async (user) => (await services.picks!.list(userKey(user))).map((p) => ({ winner: p.winner, losers: p.losers })),
     details: async (user, messageId) => {
       const m = fake.messages.get(messageId);
       const button = m && controlsOf(m).find((c) => c.custom_id.startsWith('tl:details:'));

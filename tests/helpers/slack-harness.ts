@@ -236,6 +236,7 @@ export async function openSlackHarness(opts: SlackHarnessOptions = {}): Promise<
         tiles: controlsOf(m)
           .filter((e) => e.action_id === 'tl_tile')
           .map((e) => e.options![0]!.value.split('|')[1]!),
+        picks: controlsOf(m).filter((e) => e.action_id?.startsWith('tl_pick_')).length,
       };
     });
     // Which image a message carries, as the adapter recorded it (platform_messages).
@@ -307,6 +308,19 @@ export async function openSlackHarness(opts: SlackHarnessOptions = {}): Promise<
         selected_option: { text: { type: 'plain_text', text: choice }, value },
       });
     },
+    pick: async (user, messageId, number) => {
+      const m = fake.find(...(messageId.split(':') as [string, string]));
+      const button = m && controlsOf(m).find((e) => e.action_id === `tl_pick_${number}`);
+      if (!button) throw new Error(`no pick button ${number} on ${messageId}`);
+      const trigger = await blockAction(user, messageId, {
+        type: 'button',
+        action_id: button.action_id,
+        block_id: 'tl_pick',
+        value: button.value,
+      });
+      return fake.messages.find((r) => r.channel === 'response_url' && r.ephemeralFor === trigger)?.text;
+    },
+    picksOf: async (user) => (await services.picks!.list(userKey(user))).map((p) => ({ winner: p.winner, losers: p.losers })),
     details: async (user, messageId) => {
       const m = fake.find(...(messageId.split(':') as [string, string]));
       const button = m && controlsOf(m).find((e) => e.action_id === 'tl_details');

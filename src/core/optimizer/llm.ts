@@ -44,7 +44,8 @@ export function buildImproveRequest(
   }
   const req: ProposeRequest = {
     ...base,
-    history: sortHistoryByScore(history).map((h) => ({ prompt: h.prompt, score: h.score, iteration: h.iteration })),
+    // Ordered by what the run ranks on; the LLM reads the 1–10 scores a person sees.
+    history: sortHistoryByScore(history).map((h) => ({ prompt: h.prompt, score: h.shown ?? h.score, iteration: h.iteration })),
   };
   if (feedbackHasText(set) && feedback?.texts?.length)
     req.feedback = feedback.texts.map((f) => `Prompt: ${f.prompt}\nScore: ${f.score.toFixed(2)}\nAdvice: ${f.text}`);

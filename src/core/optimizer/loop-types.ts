@@ -13,9 +13,15 @@ import type { RunParams } from './params';
 import type { PromptProposer } from './proposer';
 
 export interface ObjectiveScore {
-  /** Objective score on 1..10 (group: mean or min over members). */
+  /** The score shown on 1..10 (group: mean or min over members' shown scores). */
   score: number;
   memberScores: Record<string, number>;
+  /**
+   * What the scorer believes, uncapped: the posterior mean rating (group: mean or min over members)
+   * and its standard deviation. What the run ranks on (ranking.ts); absent = `score` with no doubt.
+   */
+  mean?: number;
+  sd?: number;
 }
 
 export interface ObjectiveResult {
@@ -75,6 +81,10 @@ export const DEFAULT_FEEDBACK_CONCURRENCY = 16;
 export interface CandidateRecord extends CandidateView {
   feedback?: string | null;
   costUsd?: number;
+  /** The scorer's uncapped posterior mean: what the run's best is chosen on (absent in older states). */
+  mean?: number | null;
+  /** What the optimizer ranks this candidate on under the run's ranking rule (ranking.ts). */
+  rank?: number | null;
 }
 
 /** Everything a run needs to continue, JSON-serializable (stored in runs.state). */
@@ -88,6 +98,8 @@ export interface LoopState {
   history: CandidateRecord[];
   init: number | null;
   bestSoFar: number | null;
+  /** The posterior mean of the best-so-far candidate (what "better" is judged on); absent in older states. */
+  bestMeanSoFar?: number | null;
   /** Iterations in a row without a new best (for patience). */
   sinceImprovement: number;
   imagesUsed: number;

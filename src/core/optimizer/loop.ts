@@ -28,7 +28,8 @@ import {
 } from './loop-types';
 import { mapBounded } from './map-bounded';
 import { UNCHECKED, screenImage, screenPrompts, withhold } from './moderation';
-import { bestCandidate, computeMetrics } from './run-metrics';
+import { beliefOf, bestCandidate, computeMetrics } from './run-metrics';
+import { DEFAULT_RANKING, rankingValue, thompsonDraw } from './ranking';
 import type { RunParams } from './params';
 import type { ScoredPrompt } from './proposer';
 import { mixSeed, rngFor } from './rng';
@@ -78,9 +79,10 @@ export async function runIteration(state: LoopState, params: RunParams, deps: Lo
   const scorerN = await scoreCandidates(rendered, params, deps, signal);
   if (it === 0 && rendered.length === 0) throw initialNotShown(candidates);
 
-  // 4. Book-keeping: best so far, patience, budget.
-  const bestHere = bestCandidate(candidates)?.score ?? null;
-  const { next, n } = advanceState(state, params, candidates, { made, costUsd, bestHere });
+  // 4. Book-keeping: best so far (judged on belief, reported as shown), patience, budget.
+  const bestC = bestCandidate(candidates);
+  const bestHere = bestC?.score ?? null;
+  const { next, n } = advanceState(state, params, candidates, { made, costUsd, bestHere, bestMean: bestC ? beliefOf(bestC) : null });
   next.elapsedMs = (state.elapsedMs ?? 0) + (Date.now() - startedAt);
 
   // 5. Feedback and the next prompts (not needed when the run ends here).
@@ -152,7 +154,10 @@ async function renderCandidates(
   return generated;
 }
 
-/** Scores the shown images in one batch; returns the ratings the scorer had (scorerN). */
+/**
+ * Scores the shown images in one batch: the shown score, the scorer's uncapped belief (mean) and the
+ * value the optimizer ranks on under the run's ranking rule. Returns the ratings the scorer had.
+ */
 async function scoreCandidates(rendered: CandidateRecord[], params: RunParams, deps: LoopDeps, signal?: AbortSignal): Promise<number> {
   if (!rendered.length) return 0;
   const res = await deps.objective.score(
@@ -163,6 +168,8 @@ async function scoreCandidates(rendered: CandidateRecord[], params: RunParams, d
     const s = res.scores[i];
     if (!s) throw new Error(`objective returned ${res.scores.length} scores for ${rendered.length} images`);
     c.score = s.score;
+    c.mean = s.mean ?? s.score;
+    c.rank = rankingValue(params.ranking ?? DEFAULT_RANKING, c.mean, s.sd ?? 0, thompsonDraw(params.seed, c.iteration, c.idx));
     if (params.members.length > 1) c.memberScores = s.memberScores;
   });
   return res.scorerN;
@@ -185,10 +192,12 @@ function advanceState(
   state: LoopState,
   params: RunParams,
   candidates: CandidateRecord[],
-  step: { made: number; costUsd: number; bestHere: number | null },
+  step: { made: number; costUsd: number; bestHere: number | null; bestMean: number | null },
 ): { next: LoopState; n: number } {
   const it = state.iteration;
-  const { made, costUsd, bestHere } = step;
+  const { made, costUsd, bestHere, bestMean } = step;
+  // States stored before beliefs were kept judge on the shown best so far.
+  const meanSoFar = state.bestMeanSoFar ?? state.bestSoFar;
   const next: LoopState = {
     ...state,
     iteration: it + 1,
@@ -200,8 +209,10 @@ function advanceState(
   if (it === 0) {
     next.init = bestHere;
     next.bestSoFar = bestHere;
-  } else if (bestHere !== null && (next.bestSoFar === null || bestHere > next.bestSoFar + EPS)) {
+    next.bestMeanSoFar = bestMean;
+  } else if (bestMean !== null && (meanSoFar === null || bestMean > meanSoFar + EPS)) {
     next.bestSoFar = bestHere;
+    next.bestMeanSoFar = bestMean;
     next.sinceImprovement = 0;
   } else {
     next.sinceImprovement = state.sinceImprovement + 1;
@@ -298,8 +309,9 @@ function stopReasonAfter(s: LoopState, p: RunParams, it: number, nextN: number, 
   return null;
 }
 
+/** The proposer's view: each prompt with the value it ranks on (the rule's, or the belief in older states) and the shown score. */
 function toScored(history: CandidateRecord[]): ScoredPrompt[] {
-  return history.map((c) => ({ prompt: c.prompt, score: c.score, iteration: c.iteration, idx: c.idx }));
+  return history.map((c) => ({ prompt: c.prompt, score: c.rank ?? beliefOf(c), shown: c.score, iteration: c.iteration, idx: c.idx }));
 }
 
 export function toView(c: CandidateRecord): CandidateView {

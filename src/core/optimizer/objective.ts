@@ -12,9 +12,21 @@ import type { GroupObjective } from './events';
 import type { Objective, ObjectiveResult } from './loop';
 import { mostSimilar, selectHighRated } from './run-metrics';
 
+/** What a person's scorer believes of some images, index by index (TasteService.belief). */
+export interface ScorerBelief {
+  /** Uncapped posterior mean ratings: what rankings use. */
+  mean: number[];
+  /** Posterior standard deviations of those means (the model's doubt, not the rating noise). */
+  sd: number[];
+  /** The calibrated 1..10 scores shown to the person (display-score.ts). */
+  shown: number[];
+}
+
 export interface ScorerObjectiveDeps {
-  /** Predicted 1..10 scores of `imageIds` for `userKey` (TasteService.predict). */
+  /** Predicted 1..10 scores of `imageIds` for `userKey` (TasteService.predict); used when `belief` is not given. */
   predict(userKey: UserKey, imageIds: string[]): Promise<number[]>;
+  /** Uncapped beliefs and shown scores (TasteService.belief): rank on the first, show the second. */
+  belief?(userKey: UserKey, imageIds: string[]): Promise<ScorerBelief>;
   /** Ratings the person has now (RatingLedger.count): recorded per iteration. */
   ratingCount(userKey: UserKey): Promise<number>;
   /** The person's ratings (RatingLedger.listRatings), for max sim. */
@@ -32,6 +44,24 @@ export interface ScorerObjectiveOptions {
   label?: string;
 }
 
+/** A clipped prediction taken as both belief and shown score, with no doubt (deps without `belief`). */
+function beliefFromPredictions(p: number[]): ScorerBelief {
+  return { mean: p, sd: p.map(() => 0), shown: p };
+}
+
+/**
+ * The group's belief in one image: mean or min of members' means; the sd of a mean of independent
+ * members' beliefs, or the sd of the member whose mean is the minimum.
+ */
+function aggregateBelief(means: number[], sds: number[], how: GroupObjective | 'single'): { mean: number; sd: number } {
+  if (how === 'min') {
+    const j = means.indexOf(Math.min(...means));
+    return { mean: means[j] as number, sd: sds[j] as number };
+  }
+  const m = means.length;
+  return { mean: aggregate(means, how), sd: Math.sqrt(sds.reduce((s, x) => s + x * x, 0)) / m };
+}
+
 /** mean or min over members; a single member's score as is. */
 export function aggregate(scores: number[], how: GroupObjective | 'single'): number {
   if (scores.length === 0) throw new Error('no member scores to aggregate');
@@ -45,15 +75,22 @@ export function createScorerObjective(deps: ScorerObjectiveDeps, opts: ScorerObj
   return {
     describe: () => `${opts.label ?? 'personal scorer'}${members.length > 1 ? ` (${opts.objective} of ${members.length} people)` : ''}`,
     async score(imageIds: string[], signal?: AbortSignal): Promise<ObjectiveResult> {
-      const perMember = await Promise.all(members.map((m) => deps.predict(m, imageIds)));
+      const perMember = await Promise.all(
+        members.map((m) => (deps.belief ? deps.belief(m, imageIds) : deps.predict(m, imageIds).then(beliefFromPredictions))),
+      );
       if (signal?.aborted) throw signal.reason;
       const counts = await Promise.all(members.map((m) => deps.ratingCount(m)));
       return {
         scorerN: counts.reduce((s, n) => s + n, 0),
         scores: imageIds.map((_, i) => {
           const memberScores: Record<string, number> = {};
-          members.forEach((m, j) => (memberScores[m] = perMember[j]?.[i] ?? NaN));
-          return { score: aggregate(Object.values(memberScores), opts.objective), memberScores };
+          members.forEach((m, j) => (memberScores[m] = perMember[j]?.shown[i] ?? NaN));
+          const belief = aggregateBelief(
+            perMember.map((b) => b.mean[i] ?? NaN),
+            perMember.map((b) => b.sd[i] ?? 0),
+            opts.objective,
+          );
+          return { score: aggregate(Object.values(memberScores), opts.objective), memberScores, ...belief };
         }),
       };
     },

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { LimitReachedError } from '../errors';
 import type { FeedbackSet, OptimizerKind, RunParamsView } from './events';
+import { RANKING_RULES } from './ranking';
 
 export const FEEDBACK_SETS = ['none', 's+p', 's+p+f', 's+p+f+I'] as const satisfies readonly FeedbackSet[];
 export const OPTIMIZER_KINDS = ['llm', 'genetic', 'random'] as const satisfies readonly OptimizerKind[];
@@ -21,6 +22,8 @@ export const runParamsSchema = z.object({
   iterations: z.number().int().min(1).max(100).default(6),
   feedback: z.enum(FEEDBACK_SETS).default('s+p+f'),
   optimizer: z.enum(OPTIMIZER_KINDS).optional(),
+  /** What the optimizer ranks candidates on (ranking.ts); absent = DEFAULT_RANKING, also for runs stored before it existed. */
+  ranking: z.enum(RANKING_RULES).optional(),
   seed: z
     .number()
     .int()
@@ -37,6 +40,8 @@ export const runParamsSchema = z.object({
     .default({}),
   /** Image edge length requested from the generator. */
   size: z.number().int().min(64).max(2048).optional(),
+  /** A taste code (core/taste-codes.ts): its frozen scorer scores the run instead of the requester's latest one. */
+  taste: z.string().min(1).max(40).optional(),
 });
 
 export type RunParamsInput = z.input<typeof runParamsSchema>;

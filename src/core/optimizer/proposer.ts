@@ -9,8 +9,13 @@ import type { UniformSource } from './rng';
 
 export interface ScoredPrompt {
   prompt: string;
-  /** null when the candidate was skipped (moderation) or its image failed. */
+  /**
+   * What the optimizer ranks on: the scorer's uncapped belief under the run's ranking rule (ranking.ts),
+   * not bounded to 1–10. null when the candidate was skipped (moderation) or its image failed.
+   */
   score: number | null;
+  /** The 1–10 score shown to the person, for text an LLM reads (absent: `score`). */
+  shown?: number | null;
   iteration: number;
   idx: number;
 }

@@ -55,18 +55,37 @@ export function mostSimilar(
 }
 
 export interface MetricsInput {
-  candidates: Pick<CandidateView, 'iteration' | 'score' | 'imageId' | 'prompt' | 'memberScores'>[];
+  candidates: (Pick<CandidateView, 'iteration' | 'score' | 'imageId' | 'prompt' | 'memberScores'> & Believed)[];
   imagesUsed: number;
   costUsd: number;
   similarity: Pick<SimilarityResult, 'maxSim' | 'scoreOfMostSim'> | null;
 }
 
-/** The best candidate: highest score, earliest iteration on ties (that is what K* means). */
-export function bestCandidate<T extends Pick<CandidateView, 'iteration' | 'score'>>(candidates: T[]): T | null {
+/** A candidate's uncapped posterior mean, when the objective reported one (see loop-types.ts). */
+interface Believed {
+  mean?: number | null;
+}
+
+/**
+ * What "best" is judged on: the scorer's uncapped belief when known — two images shown 9.9 are not a
+ * tie when the scorer believes one is better — else the shown score (candidates stored before beliefs).
+ */
+export function beliefOf(c: Pick<CandidateView, 'score'> & Believed): number | null {
+  if (c.score === null || !Number.isFinite(c.score)) return null;
+  return typeof c.mean === 'number' && Number.isFinite(c.mean) ? c.mean : c.score;
+}
+
+/** The best candidate: highest belief, earliest iteration on ties (that is what K* means). */
+export function bestCandidate<T extends Pick<CandidateView, 'iteration' | 'score'> & Believed>(candidates: T[]): T | null {
   let best: T | null = null;
+  let bestBelief = -Infinity;
   for (const c of candidates) {
-    if (c.score === null || !Number.isFinite(c.score)) continue;
-    if (!best || c.score > (best.score as number) || (c.score === best.score && c.iteration < best.iteration)) best = c;
+    const b = beliefOf(c);
+    if (b === null) continue;
+    if (!best || b > bestBelief || (b === bestBelief && c.iteration < best.iteration)) {
+      best = c;
+      bestBelief = b;
+    }
   }
   return best;
 }

@@ -1,15 +1,28 @@
 /**
  * `auto`: per person, the method (or blend) whose cross-validated predictions rank that person's
- * ratings best (SROCC, ties broken by MSE). Under 5 ratings there is nothing to validate against:
+ * ratings best (SROCC, ties broken by MSE). The SROCC is the honest one of quality-cv.ts: every pair of
+ * ratings is ordered by a model that saw neither, so no method wins or loses by how a held-out rating
+ * moves the person's mean (plain leave-one-out ranked a mean-only model at −0.99 on unrelated ratings). Under 5 ratings there is nothing to validate against:
  * the community prior (`global`) is used; under AUTO_CONFIDENT_RATINGS `finetune` is kept unless
  * another method wins clearly (see pickAgainstDefault).
  */
 import type { PackedRatings } from './data';
 import { globalLooPredictions, type GlobalModel } from './global';
-import { selectLambda, type FinetuneOptions, type LambdaSelection } from './finetune';
+import { DEFAULT_OFFSET_SCALE, selectLambda, type FinetuneOptions, type LambdaSelection } from './finetune';
 import { selectK, type KnnSelection } from './knn';
 import { mamlCvPredictions, type MetaParams } from './maml';
-import { qualityFromPredictions } from './quality';
+import {
+  averageFit,
+  finetuneFit,
+  finetuneNestedFit,
+  globalFit,
+  NESTED_LAMBDA_MAX_N,
+  honestQuality,
+  knnFit,
+  mamlFit,
+  pairwiseAgreement,
+  type RankAgreement,
+} from './quality-cv';
 import type { ScorerQuality } from '../records';
 
 export type MethodName = 'global' | 'finetune' | 'knn' | 'maml' | 'blend';
@@ -23,6 +36,8 @@ export interface MethodEvaluation {
   cvPred: Float64Array;
   /** Rows of the person's data the predictions are for. */
   rows: Int32Array;
+  /** How pairs of held-out ratings agree with models that saw neither (quality-cv.ts). */
+  agreement: RankAgreement;
   quality: ScorerQuality;
 }
 
@@ -47,9 +62,15 @@ export function pickBest(evals: readonly MethodEvaluation[]): MethodEvaluation {
   return best;
 }
 
-function evaluation(method: MethodName, data: PackedRatings, rows: Int32Array, cvPred: Float64Array): MethodEvaluation {
+function evaluation(
+  method: MethodName,
+  data: PackedRatings,
+  rows: Int32Array,
+  cvPred: Float64Array,
+  agreement: RankAgreement,
+): MethodEvaluation {
   const truth = Float64Array.from(rows, (i) => data.y[i] as number);
-  return { method, cvPred, rows, quality: qualityFromPredictions(truth, cvPred) };
+  return { method, cvPred, rows, agreement, quality: honestQuality(truth, cvPred, agreement) };
 }
 
 export interface AutoContext {
@@ -64,21 +85,28 @@ export interface AutoContext {
 export function autoSelect(data: PackedRatings, ctx: AutoContext): AutoResult {
   const n = data.n;
   const all = Int32Array.from({ length: n }, (_, i) => i);
-  const globalEval = evaluation('global', data, all, globalLooPredictions(ctx.global, data));
+  const agree = (fit: ReturnType<typeof globalFit>, rows?: Int32Array) => pairwiseAgreement(data.y.subarray(0, n), fit, rows);
+  const globalEval = evaluation('global', data, all, globalLooPredictions(ctx.global, data), agree(globalFit(ctx.global.w, data)));
   if (n < AUTO_MIN_RATINGS) return { method: 'global', evaluations: [globalEval], finetune: null, knn: null };
   const allowed = new Set(ctx.methods ?? METHODS);
   const evals: MethodEvaluation[] = [];
   if (allowed.has('global')) evals.push(globalEval);
   const ft = allowed.has('finetune') || allowed.has('blend') ? selectLambda(ctx.global, data, ctx.finetune) : null;
-  if (ft && allowed.has('finetune')) evals.push(evaluation('finetune', data, all, ft.looPred));
+  const ftFit = !ft
+    ? null
+    : n <= NESTED_LAMBDA_MAX_N
+      ? finetuneNestedFit(ctx.global, data, ctx.finetune ?? {})
+      : finetuneFit(ctx.global, data, ft.lambda, ctx.finetune?.offsetScale ?? DEFAULT_OFFSET_SCALE);
+  if (ft && ftFit && allowed.has('finetune')) evals.push(evaluation('finetune', data, all, ft.looPred, agree(ftFit)));
   const kn = allowed.has('knn') || allowed.has('blend') ? selectK(data, ctx.kGrid) : null;
-  if (kn && allowed.has('knn')) evals.push(evaluation('knn', data, kn.evalRows, kn.looPred));
+  const knFit = kn ? knnFit(data, kn.k, kn.evalRows) : null;
+  if (kn && knFit && allowed.has('knn')) evals.push(evaluation('knn', data, kn.evalRows, kn.looPred, agree(knFit, kn.evalRows)));
   if (ctx.meta && ctx.meta.dim === data.dim && allowed.has('maml'))
-    evals.push(evaluation('maml', data, all, mamlCvPredictions(ctx.meta, data)));
-  if (ft && kn && allowed.has('blend')) {
+    evals.push(evaluation('maml', data, all, mamlCvPredictions(ctx.meta, data), agree(mamlFit(ctx.meta, data))));
+  if (ft && ftFit && kn && knFit && allowed.has('blend')) {
     // Equal-weight blend of the linear and the local model, on the rows both were evaluated on.
     const blend = Float64Array.from(kn.evalRows, (row, t) => 0.5 * ((ft.looPred[row] as number) + (kn.looPred[t] as number)));
-    evals.push(evaluation('blend', data, kn.evalRows, blend));
+    evals.push(evaluation('blend', data, kn.evalRows, blend, agree(averageFit(ftFit, knFit), kn.evalRows)));
   }
   if (evals.length === 0) evals.push(globalEval);
   const finetuneEval = evals.find((e) => e.method === 'finetune');

@@ -75,13 +75,14 @@ export function calibrateLambdaSchedule(users: readonly PackedRatings[], opts: C
       }
     });
   }
-  const points: { n: number; lambda: number; members: number }[] = [];
+  const points: { n: number; lambda: number; members: number; srocc: number }[] = [];
   counts.forEach((n, ci) => {
     if ((members[ci] as number) < MIN_MEMBERS) return;
     const row = sums[ci] as Float64Array;
     let best = 0;
     for (let g = 1; g < grid.length; g++) if ((row[g] as number) > (row[best] as number)) best = g;
-    points.push({ n, lambda: grid[best] as number, members: members[ci] as number });
+    const m = members[ci] as number;
+    points.push({ n, lambda: grid[best] as number, members: m, srocc: (row[best] as number) / m });
   });
   return { points };
 }

@@ -1,7 +1,13 @@
 /** A community-calibrated λ per rating count (built by calibrate.ts, read by finetune's λ choice). */
 export interface LambdaSchedule {
   /** Ascending rating counts, each with the λ that served community members with that many ratings best. */
-  readonly points: readonly { readonly n: number; readonly lambda: number; readonly members: number }[];
+  readonly points: readonly {
+    readonly n: number;
+    readonly lambda: number;
+    readonly members: number;
+    /** Mean SROCC that λ reached on the members' other ratings: the community's learning curve (confidence.ts). */
+    readonly srocc?: number;
+  }[];
 }
 
 /**

@@ -22,6 +22,7 @@ import { dotAt } from './linalg';
 import { adapt, type MetaParams } from './maml';
 import { BYTES_PER_PERSON_OVERHEAD, BYTES_PER_RATING_OVERHEAD, type PersonSnapshot } from './person-snapshot';
 import { qualityIsStale } from './quality';
+import { clampToScale, dotF64F32, displayScore, fitDisplayMap, uncapped } from './predict-kernels';
 import { nextToRate as activeNextToRate } from './active';
 
 export interface ScorerServiceOptions {
@@ -269,6 +270,8 @@ export class ScorerService {
     return this.effective(s.method, s);
   }
 
+  /** The linear model `method` predicts with for the person now (null for knn and blend): what a taste code freezes. */
+  linearModel = (userKey: UserKey, method: MethodName): LinearModel | null => this.linearModelFor(method, this.users.get(userKey));
   /** Cross-validated quality of the method in use (SROCC, MSE, MAE, n). */
   quality(userKey: UserKey): ScorerQuality {
     const s = this.users.get(userKey);
@@ -279,8 +282,9 @@ export class ScorerService {
 
   // ---------------- prediction ----------------
 
-  /** Predicted ratings (clamped to 1..10) for embeddings, with the person's current method. */
-  predict(userKey: UserKey, X: readonly ArrayLike<number>[], opts: { modelId?: string } = {}): number[] {
+  /** Predicted ratings (clamped to 1..10, or `uncapped`: what the model believes) for embeddings, with the person's current method. */
+  predict(userKey: UserKey, X: readonly ArrayLike<number>[], opts: { modelId?: string; uncapped?: boolean } = {}): number[] {
+    const clamp = opts.uncapped ? uncapped : clampToScale;
     // Dimension/model checks only: a non-finite value cannot corrupt state here (it predicts mid-scale).
     if (opts.modelId !== undefined && opts.modelId !== this.modelId) throw new EmbeddingModelMismatchError(this.modelId, opts.modelId);
     for (const x of X)
@@ -310,6 +314,17 @@ export class ScorerService {
       out[i] = clamp(ft ? 0.5 * (kn + dotAt(ft.w, 0, x, 0, this.dim) + ft.bias) : kn);
     }
     return out;
+  }
+
+  /** Uncapped means, (`withSd`) their sds √(σ²·x̃ᵀA⁻¹x̃) without rating noise, and the 1–10 scores shown (display-score.ts). */
+  belief(userKey: UserKey, X: readonly ArrayLike<number>[], opts: { modelId?: string; withSd?: boolean } = {}) {
+    const mean = this.predict(userKey, X, { modelId: opts.modelId, uncapped: true });
+    const s = this.users.get(userKey);
+    if (s && opts.withSd) this.touchHot(userKey, s);
+    const lev = opts.withSd ? (s?.fit ?? this.emptyFit()).leverage(X) : new Float64Array(X.length);
+    const noise = s?.noiseVar ?? this.global.residualVar;
+    const map = fitDisplayMap(s ? s.data.y.subarray(0, s.data.n) : [], { mean: this.global.communityMean });
+    return { mean, sd: Array.from(lev, (l) => Math.sqrt(noise * Math.max(0, l))), shown: mean.map((m) => displayScore(map, m)) };
   }
 
   /**
@@ -367,6 +382,13 @@ export class ScorerService {
     if (!s) return undefined;
     this.refresh(s);
     return { lambda: s.fit.lambda, k: s.knnK, method: this.effective(s.method, s), quality: s.quality };
+  }
+
+  /** details() when the person's evaluation is current, else undefined: never runs the (costly) evaluation itself. */
+  evaluatedDetails(userKey: UserKey): ReturnType<ScorerService['details']> {
+    const s = this.users.get(userKey);
+    if (!s || qualityIsStale(s.data.n, s.evalN, s.changed) || s.fit.lambdaStale) return undefined;
+    return this.details(userKey);
   }
 
   // ---------------- internals ----------------
@@ -474,24 +496,4 @@ export class ScorerService {
         return null;
     }
   }
-}
-
-function dotF64F32(w: Float64Array, x: Float32Array, d: number): number {
-  let s0 = 0;
-  let s1 = 0;
-  let s2 = 0;
-  let s3 = 0;
-  let j = 0;
-  for (; j + 3 < d; j += 4) {
-    s0 += (w[j] as number) * (x[j] as number);
-    s1 += (w[j + 1] as number) * (x[j + 1] as number);
-    s2 += (w[j + 2] as number) * (x[j + 2] as number);
-    s3 += (w[j + 3] as number) * (x[j + 3] as number);
-  }
-  for (; j < d; j++) s0 += (w[j] as number) * (x[j] as number);
-  return s0 + s1 + s2 + s3;
-}
-
-function clamp(v: number): number {
-  return v < 1 ? 1 : v > 10 ? 10 : Number.isNaN(v) ? 5.5 : v;
 }

@@ -1,6 +1,6 @@
 /**
  * `npm run bench:ingest [-- --people 1000 --ratings 20 --concurrency 32 --images 400 --seed 1
- *   --retrain on|off --refits on|off --quick]`
+ *   --retrain on|off --refits on|off --group-commit on|off --quick]`
  *
  * How many ratings per second the write path takes, and what each costs: `--people` people give
  * `--ratings` ratings each through `services.ratings.rate()` — the call every platform makes — from
@@ -14,12 +14,14 @@
  *
  * Against `DATABASE_URL` when set (a database you can fill and throw away), else PGlite in a
  * temporary folder. `--retrain off` never retrains the community models (refits stay).
- * `--refits off` leaves the TasteService out altogether: the ledger alone.
+ * `--refits off` leaves the TasteService out altogether: the ledger alone. `--group-commit off` sends every
+ * vote in a statement of its own (the ledger's maxVotesPerStatement 1), for a paired comparison.
  * `--quick` is a small run (60 people × 5 ratings at 8 callers) for tests.
  *
  * Last stdout line: JSON {ratings_per_s, rate_p50_ms, rate_p99_ms, refit_lag_p99_ms, retrain_cpu_share,
  * wal_bytes_per_rating, wal_scope, tx_per_rating, backend, people, ratings, concurrency, images, retrain, refits,
- * seed, retrains, errors, scorers_match, seconds, cpu_ms_per_rating, pg_cpu_ms_per_rating}; retrains
+ * seed, retrains, errors, scorers_match, seconds, cpu_ms_per_rating, pg_cpu_ms_per_rating, group_commit,
+ * votes_per_statement}; retrains
  * counts the community models stored during the run, scorers_match whether every person's scorer ended
  * holding as many ratings as the ledger has for them.
  *   refit_lag   from rate() resolving to the person's scorer having refitted after it (the
@@ -64,6 +66,8 @@ interface Settings {
   retrain: boolean;
   /** false: no TasteService at all, only the ledger (what the write path alone sustains). */
   refits: boolean;
+  /** false: one vote per statement (no group commit). */
+  groupCommit: boolean;
 }
 
 interface OneRating {
@@ -81,6 +85,7 @@ function readSettings(argv: string[]): Settings {
     seed: 1,
     retrain: 'on',
     refits: 'on',
+    'group-commit': 'on',
     quick: false,
   });
   const quick = a.quick ? { people: 60, ratings: 5, concurrency: 8, images: 60 } : {};
@@ -90,7 +95,9 @@ function readSettings(argv: string[]): Settings {
   if (s.ratings > s.images) throw new UsageError(`--ratings (${s.ratings}) cannot exceed --images (${s.images}): one rating per image`);
   if (a.retrain !== 'on' && a.retrain !== 'off') throw new UsageError(`--retrain takes on or off (got "${a.retrain}")`);
   if (a.refits !== 'on' && a.refits !== 'off') throw new UsageError(`--refits takes on or off (got "${a.refits}")`);
-  return { ...s, seed: a.seed, retrain: a.retrain === 'on' && a.refits === 'on', refits: a.refits === 'on' };
+  const group = a['group-commit'];
+  if (group !== 'on' && group !== 'off') throw new UsageError(`--group-commit takes on or off (got "${group}")`);
+  return { ...s, seed: a.seed, retrain: a.retrain === 'on' && a.refits === 'on', refits: a.refits === 'on', groupCommit: group === 'on' };
 }
 
 function unitVector(rng: Rng, dim: number): number[] {
@@ -176,7 +183,7 @@ async function main(): Promise<void> {
 async function wire(s: Settings, database: Database, config: Config, embedder: Embedder) {
   const log = silentLogger;
   const imageStore = new ImageStore(database.db, await createImageBlobStore(config));
-  const ledger = new RatingLedger(database.db, { log });
+  const ledger = new RatingLedger(database.db, { log, ...(s.groupCommit ? {} : { maxVotesPerStatement: 1 }) });
   const taste = !s.refits
     ? null
     : new TasteService({
@@ -253,6 +260,7 @@ async function measure(s: Settings, database: Database) {
   const after = await settledPgCounters(database);
   const wal = (await walMeter?.stop()) ?? null;
 
+  const writes = ledger.writeStats();
   const keys = Array.from({ length: s.people }, (_, i) => `discord:-:bench-${i}`);
   const counts = await Promise.all(keys.map((k) => ledger.count(k)));
   const scorersMatch = taste ? keys.every((k, i) => taste.scorer.count(k) === counts[i]) : null;
@@ -287,6 +295,8 @@ async function measure(s: Settings, database: Database) {
     seconds: r1(seconds),
     cpu_ms_per_rating: Math.round((totalCpu / n) * 1e5) / 100,
     pg_cpu_ms_per_rating: pgCpu === null ? null : Math.round((pgCpu / n) * 1e5) / 100,
+    group_commit: s.groupCommit ? 'on' : 'off',
+    votes_per_statement: writes.statements > 0 ? Math.round((writes.votes / writes.statements) * 100) / 100 : null,
   };
 }
 

@@ -1,5 +1,10 @@
 /**
- * `npm run eval:optimize [-- --seed N | --seeds 1-10] [--quick --people 10 --iterations 6 --candidates 4]`
+ * `npm run eval:optimize [-- --seed N | --seeds 1-10] [--quick --people 10 --iterations 6 --candidates 4]
+ *                         [--population v2|v1] [--embedder features|mobilenet|mobilenet+features]`
+ *
+ * `--population` picks the synthetic population (v2, the default: taste that is personal; v1 for
+ * comparison; each seed's inter-person correlation and linear R² go into the notes), `--embedder` what
+ * the scorers (community model, virtual humans) see.
  *
  * `--seed N` runs exactly seed N; `--seeds 1-10` (or a list, `1,4,7`) runs each seed once, so no two
  * reported runs share a population. (`--seeds` used to be a count added to `--seed`: `--seed 2` ran seeds
@@ -27,6 +32,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { runMain, parseArgs, progress, seedsOf, formatSeeds } from '../cli';
+import { embedderFlag, populationFlag } from '../eval-flags';
 import { runOptimizeEval } from './experiment';
 import { llmFromEnv, optimizeConfig } from './settings';
 import { optimizeChart, optimizeChecks, optimizeMarkdown } from './report';
@@ -41,7 +47,11 @@ async function main(): Promise<void> {
     iterations: 6,
     candidates: 4,
     out: 'eval-results',
+    population: 'v2',
+    embedder: 'features',
   });
+  const population = populationFlag(args.population);
+  const embedder = embedderFlag(args.embedder);
   const quick = Boolean(args.quick);
   const seeds = seedsOf(args, argv);
   const llm = await llmFromEnv();
@@ -56,6 +66,8 @@ async function main(): Promise<void> {
     iterations: Number(args.iterations),
     candidates: Number(args.candidates),
     llm,
+    population,
+    embedder,
     onProgress: progress,
   });
   const t0 = performance.now();

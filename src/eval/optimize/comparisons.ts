@@ -7,7 +7,9 @@
  *   - every optimizer against best-of-N (the start prompt re-rolled with the same image budget): the
  *     baseline each must beat, on the proxy gain (max − init) and on the hidden true taste;
  *   - every other optimizer against random (what its search buys over random prompts);
- *   - each LLM feedback ablation against the one with less feedback (none → s+p → s+p+f → s+p+f+I).
+ *   - each LLM feedback ablation against the one with less feedback (none → s+p → s+p+f → s+p+f+I);
+ *   - each ranking rule against ranking on the posterior mean (`genetic:ucb` vs `genetic`): what the
+ *     exploration bonus buys, on the same runs.
  */
 import { comparePaired, roundComparison, type PairedComparison } from '../paired';
 import { BEST_OF_N } from './best-of-n';
@@ -23,10 +25,16 @@ export function comparisonPairs(rows: readonly string[]): [string, string][] {
   const has = (r: string) => rows.includes(r);
   const optimizers = rows.filter((r) => r !== BEST_OF_N);
   const pairs: [string, string][] = [];
-  if (has(BEST_OF_N)) for (const r of optimizers) pairs.push([r, BEST_OF_N]);
-  if (has('random')) for (const r of optimizers) if (r !== 'random') pairs.push([r, 'random']);
+  // Ranking-rule variants are compared with their base row only (below), not again with every baseline.
+  const variants = (r: string) => r.startsWith('genetic:');
+  if (has(BEST_OF_N)) for (const r of optimizers) if (!variants(r)) pairs.push([r, BEST_OF_N]);
+  if (has('random')) for (const r of optimizers) if (r !== 'random' && !variants(r)) pairs.push([r, 'random']);
   const llm = rows.filter((r) => r.startsWith('llm:'));
   for (let i = 1; i < llm.length; i++) pairs.push([llm[i]!, llm[i - 1]!]);
+  for (const r of rows) {
+    const base = r.split(':')[0]!;
+    if (base === 'genetic' && r !== base && has(base)) pairs.push([r, base]);
+  }
   return pairs;
 }
 

@@ -21,12 +21,15 @@ import type { PackedRatings } from '../../core/scorer/data';
 import type { Embedder, FeedbackLlm, PromptOptimizerLlm } from '../../core/ports';
 import { parseSketchPrompt } from '../../providers/imagegen/sketch/parse';
 import { SketchGenerator } from '../../providers/imagegen/sketch/generator';
-import { buildPopulation, trueTaste, type Population } from '../synthetic';
-import { autoMethod, trainCommunity, globalMethod, type Community } from '../piaa/methods';
-import { embedderForEval, embedPngs } from '../embedding';
+import { buildPopulation, trueTaste, type Population, type PopulationVersion } from '../synthetic';
+import { trainCommunity, type Community } from '../piaa/methods';
+import { DEFAULT_RANKING, RANKING_RULES, type RankingRule } from '../../core/optimizer/ranking';
+import { shareShownAtTen } from '../../core/scorer/display-score';
+import { embedderForEval, embedPngs, type EvalEmbedderName } from '../embedding';
+import { describePopulation, populationStats, type PopulationStats } from '../synthetic-stats';
 import { MemoryImageStore } from '../memory-store';
 import type { PairedComparison } from '../paired';
-import { EmbeddingObjective } from './objective';
+import { EmbeddingObjective, scorerFor } from './objective';
 import { BEST_OF_N, runBestOfN } from './best-of-n';
 import { compareRows } from './comparisons';
 import { summarizeRows, type RowSummary, type RunOutcome } from './summary';
@@ -64,6 +67,9 @@ export interface OptimizeConfig {
   rows: string[];
   llm?: { optimizer: PromptOptimizerLlm; feedback: FeedbackLlm } | null;
   cacheDir?: string | false;
+  /** The synthetic population (default v2) and the offline embedder the scorers see (default the built-in features). */
+  population?: PopulationVersion;
+  embedder?: EvalEmbedderName;
   onProgress?: (msg: string) => void;
 }
 
@@ -79,13 +85,21 @@ export interface OptimizeSummary {
   budget_images: number;
   llm: string | null;
   notes: string[];
+  /** Each seed's population figures: inter-person correlation of true tastes, linear R² on the latents (synthetic-stats.ts). */
+  populations?: (PopulationStats & { seed: number })[];
 }
 
 export const LLM_ROWS: FeedbackSet[] = ['none', 's+p', 's+p+f', 's+p+f+I'];
 
+/** A row's ranking rule: `genetic:ucb` is the genetic optimizer ranking on UCB; a row without one ranks on DEFAULT_RANKING. */
+export function rankingOf(row: string): RankingRule {
+  const rule = row.split(':')[1];
+  return RANKING_RULES.includes(rule as RankingRule) ? (rule as RankingRule) : DEFAULT_RANKING;
+}
+
 function proposerFor(row: string, cfg: OptimizeConfig): { proposer: PromptProposer; feedbackLlm?: FeedbackLlm; feedback: FeedbackSet } {
   if (row === 'random') return { proposer: new RandomProposer(), feedback: 'none' };
-  if (row === 'genetic') return { proposer: new GeneticProposer(), feedback: 'none' };
+  if (row === 'genetic' || row.startsWith('genetic:')) return { proposer: new GeneticProposer(), feedback: 'none' };
   const set = row.replace(/^llm:/, '') as FeedbackSet;
   if (!cfg.llm || !LLM_ROWS.includes(set)) throw new Error(`row ${row} needs an LLM (set OPENAI_API_KEY)`);
   return { proposer: new LlmProposer(cfg.llm.optimizer, set), feedbackLlm: cfg.llm.feedback, feedback: set };
@@ -106,7 +120,8 @@ async function oneRun(
   const objective = objectiveFactory(store);
   if (row === BEST_OF_N) {
     const { iterations, candidates, size } = cfg;
-    return { seed, ...(await runBestOfN({ prompt, runSeed, iterations, candidates, size, generator, store, objective, truth })) };
+    const outcome = await runBestOfN({ prompt, runSeed, iterations, candidates, size, generator, store, objective, truth });
+    return { seed, ...outcome, ...atTen(objective) };
   }
   const { proposer, feedbackLlm, feedback } = proposerFor(row, cfg);
   const deps: LoopDeps = { generator, store, objective, proposer, feedbackLlm };
@@ -119,6 +134,7 @@ async function oneRun(
     iterations: cfg.iterations,
     feedback,
     optimizer: proposer.kind,
+    ranking: rankingOf(row),
     seed: runSeed,
     patience: null,
     budget: { maxImages: budget },
@@ -138,6 +154,15 @@ async function oneRun(
     maxSim: m.maxSim,
     scoreOfMostSim: m.scoreOfMostSim,
     bestSoFar,
+    ...atTen(objective),
+  };
+}
+
+/** Shares of a run's scored candidates a person would read as "10.0": shown (calibrated) and as clipped predictions read before. */
+function atTen(objective: EmbeddingObjective): { shownAtTen: number; clippedAtTen: number } {
+  return {
+    shownAtTen: shareShownAtTen(objective.log.shown),
+    clippedAtTen: shareShownAtTen(objective.log.mean.map((s) => Math.min(10, Math.max(1, s)))),
   };
 }
 
@@ -153,6 +178,7 @@ async function setupSeed(seed: number, cfg: OptimizeConfig, embedder: Embedder):
     seed,
     people: cfg.people + cfg.community,
     poolSize: cfg.poolSize,
+    population: cfg.population,
     size: cfg.size,
     cacheDir: cfg.cacheDir,
     onProgress: cfg.onProgress,
@@ -177,7 +203,8 @@ function packPerson(pop: Population, vecs: Float32Array[], dim: number, p: numbe
 }
 
 export async function runOptimizeEval(cfg: OptimizeConfig): Promise<OptimizeSummary> {
-  const embedder = await embedderForEval();
+  const embedder = await embedderForEval(cfg.embedder);
+  const populations: (PopulationStats & { seed: number })[] = [];
   const general: Record<string, RunOutcome[]> = Object.fromEntries(cfg.rows.map((r) => [r, []]));
   const personal: Record<string, RunOutcome[]> = Object.fromEntries(cfg.rows.map((r) => [r, []]));
   for (const seed of cfg.seeds) {
@@ -185,9 +212,11 @@ export async function runOptimizeEval(cfg: OptimizeConfig): Promise<OptimizeSumm
     const setup = await setupSeed(seed, cfg, embedder);
     cfg.onProgress?.(`seed ${seed}: population, embeddings and community models in ${(performance.now() - t0).toFixed(0)} ms`);
     const { pop, community, vecs, dim } = setup;
+    populations.push({ seed, ...populationStats(pop) });
+    cfg.onProgress?.(`seed ${seed}: ${describePopulation(populations.at(-1)!)}`);
 
-    // General preference: the community scorer; truth = the population's mean hidden taste.
-    const communityPredict = globalMethod.fit({ n: 0, dim, X: new Float32Array(0), y: new Float64Array(0) }, community);
+    // General preference: the community scorer (a person with no ratings); truth = the population's mean hidden taste.
+    const communityScorer = scorerFor(community, dim, embedder.modelId);
     const meanTruth = (prompt: string) => {
       const spec = parseSketchPrompt(prompt);
       return pop.people.reduce((a, person) => a + trueTaste(person, pop.judge, spec), 0) / pop.people.length;
@@ -202,7 +231,7 @@ export async function runOptimizeEval(cfg: OptimizeConfig): Promise<OptimizeSumm
             prompt,
             seed,
             runSeed,
-            (store) => new EmbeddingObjective(store, embedder, communityPredict, 'community scorer'),
+            (store) => new EmbeddingObjective(store, embedder, communityScorer, 'community scorer'),
             meanTruth,
             cfg,
           ),
@@ -216,8 +245,9 @@ export async function runOptimizeEval(cfg: OptimizeConfig): Promise<OptimizeSumm
     for (let p = 0; p < cfg.people; p++) {
       const items = rng.shuffle([...pop.pool.keys()]).slice(0, cfg.trainRatings);
       const data = packPerson(pop, vecs, dim, p, items);
-      const predict = autoMethod.fit(data, community);
-      const chosen = autoMethod.lastChoice ?? 'auto';
+      // The product's own scorer on the person's ratings: `auto` picks the method, as for a real person.
+      const scorer = scorerFor(community, dim, embedder.modelId, data);
+      const chosen = scorer.method('virtual');
       const earlier = selectHighRated(items.map((i, k) => ({ imageId: `pool-${i}`, score: data.y[k]!, vector: vecs[i]! })));
       const person = pop.people[p]!;
       const truth = (prompt: string) => trueTaste(person, pop.judge, parseSketchPrompt(prompt));
@@ -230,7 +260,7 @@ export async function runOptimizeEval(cfg: OptimizeConfig): Promise<OptimizeSumm
             prompt,
             seed,
             runSeed,
-            (store) => new EmbeddingObjective(store, embedder, predict, `virtual human (${chosen})`, earlier),
+            (store) => new EmbeddingObjective(store, embedder, scorer, `virtual human (${chosen})`, earlier),
             truth,
             cfg,
           ),
@@ -240,10 +270,14 @@ export async function runOptimizeEval(cfg: OptimizeConfig): Promise<OptimizeSumm
     }
   }
   const notes = [
+    ...populations.map((p) => `seed ${p.seed}: ${describePopulation(p)}; embedder ${embedder.modelId}`),
     `objective scores and true taste are on the 1..10 scale; true_gain = hidden true taste of the best image's scene − that of the initial prompt's scene`,
     `equal image budget per run: ${1 + cfg.iterations * cfg.candidates} images (1 initial + K=${cfg.iterations} × N=${cfg.candidates})`,
     `± in the row tables is the spread over runs (standard deviation); comparisons are paired run by run and reported as mean difference ± standard error with a 95% t interval, the seeds being the units (${cfg.seeds.length} seed${cfg.seeds.length === 1 ? '' : 's'})`,
   ];
+  notes.push(
+    'scores are the calibrated 1–10 display (display-score.ts); runs rank on the uncapped posterior mean (genetic:ucb: mean + 1 sd); "shown at 10.0 (clipped)" = share of scored candidates a person reads as 10.0, and would have with predictions clipped to 1–10',
+  );
   if (cfg.rows.includes(BEST_OF_N))
     notes.push(
       `${BEST_OF_N}: the start prompt rendered with all ${1 + cfg.iterations * cfg.candidates} seeds, the image the proxy scorer likes best kept; its true-taste gain is 0 by construction (the hidden judge scores the scene a prompt describes, not a seed's pixels)`,
@@ -263,5 +297,6 @@ export async function runOptimizeEval(cfg: OptimizeConfig): Promise<OptimizeSumm
     budget_images: 1 + cfg.iterations * cfg.candidates,
     llm: cfg.llm ? 'configured' : null,
     notes,
+    populations,
   };
 }

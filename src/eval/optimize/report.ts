@@ -2,8 +2,16 @@
 import { lineChart } from '../../charts/render';
 import { comparisonTable, formatCheck } from '../paired-report';
 import type { OptimizeSummary } from './experiment';
+import type { RowSummary } from './summary';
 
 const TABLES = ['general', 'personal'] as const;
+
+const percent = (x: number) => (Number.isFinite(x) ? `${(100 * x).toFixed(1)}%` : 'n/a');
+
+/** Share of candidates shown "10.0" with the calibrated display, and (in brackets) had predictions been clipped. */
+function atTen(r: RowSummary): string {
+  return `${percent(r.shown_at_10)} (${percent(r.clipped_at_10)})`;
+}
 
 export function optimizeMarkdown(s: OptimizeSummary): string {
   const f = (x: number | undefined, sd: number | undefined) =>
@@ -17,24 +25,24 @@ export function optimizeMarkdown(s: OptimizeSummary): string {
   lines.push(
     '### General preference (community scorer)',
     '',
-    '| row | max | max − init | K* | true-taste gain | images | runs |',
-    '|---|---|---|---|---|---|---|',
+    '| row | max | max − init | K* | true-taste gain | shown at 10.0 (clipped) | images | runs |',
+    '|---|---|---|---|---|---|---|---|',
   );
   for (const [row, r] of Object.entries(s.general))
     lines.push(
-      `| ${row} | ${f(r.max, r.max_std)} | ${f(r.max_minus_init, r.max_minus_init_std)} | ${f(r.k_star, r.k_star_std)} | ${f(r.true_gain, r.true_gain_std)} | ${r.images} | ${r.runs} |`,
+      `| ${row} | ${f(r.max, r.max_std)} | ${f(r.max_minus_init, r.max_minus_init_std)} | ${f(r.k_star, r.k_star_std)} | ${f(r.true_gain, r.true_gain_std)} | ${atTen(r)} | ${r.images} | ${r.runs} |`,
     );
   lines.push('', ...comparisonTable(s.comparisons.general));
   lines.push(
     '',
     "### Personal preference (virtual human = the person's fitted scorer)",
     '',
-    '| row | max | max − init | K* | max sim | score of most sim | true-taste gain | images | runs |',
-    '|---|---|---|---|---|---|---|---|---|',
+    '| row | max | max − init | K* | max sim | score of most sim | true-taste gain | shown at 10.0 (clipped) | images | runs |',
+    '|---|---|---|---|---|---|---|---|---|---|',
   );
   for (const [row, r] of Object.entries(s.personal))
     lines.push(
-      `| ${row} | ${f(r.max, r.max_std)} | ${f(r.max_minus_init, r.max_minus_init_std)} | ${f(r.k_star, r.k_star_std)} | ${f(r.max_sim, r.max_sim_std)} | ${f(r.score_of_most_sim, r.score_of_most_sim_std)} | ${f(r.true_gain, r.true_gain_std)} | ${r.images} | ${r.runs} |`,
+      `| ${row} | ${f(r.max, r.max_std)} | ${f(r.max_minus_init, r.max_minus_init_std)} | ${f(r.k_star, r.k_star_std)} | ${f(r.max_sim, r.max_sim_std)} | ${f(r.score_of_most_sim, r.score_of_most_sim_std)} | ${f(r.true_gain, r.true_gain_std)} | ${atTen(r)} | ${r.images} | ${r.runs} |`,
     );
   lines.push('', ...comparisonTable(s.comparisons.personal));
   if (!s.llm) lines.push('', '_LLM rows (none, s+p, s+p+f, s+p+f+I) were not run: they need an LLM (OPENAI_API_KEY)._');

@@ -26,6 +26,9 @@ export interface OptimizeRequest {
   iterations?: number;
   candidates?: number;
   llm: OptimizeConfig['llm'];
+  /** The synthetic population (default v2) and the offline embedder (default the built-in features). */
+  population?: OptimizeConfig['population'];
+  embedder?: OptimizeConfig['embedder'];
   onProgress?: (msg: string) => void;
 }
 
@@ -42,8 +45,11 @@ export function optimizeConfig(req: OptimizeRequest): OptimizeConfig {
     iterations: req.iterations ?? 6,
     candidates: req.candidates ?? 4,
     size: 128,
-    rows: [BEST_OF_N, 'random', 'genetic', ...(req.llm ? LLM_ROWS.map((r) => `llm:${r}`) : [])],
+    // genetic:ucb ranks on the posterior mean + 1 sd (ranking.ts), paired against genetic (the mean).
+    rows: [BEST_OF_N, 'random', 'genetic', 'genetic:ucb', ...(req.llm ? LLM_ROWS.map((r) => `llm:${r}`) : [])],
     llm: req.llm,
+    population: req.population,
+    embedder: req.embedder,
     onProgress: req.onProgress,
   };
 }

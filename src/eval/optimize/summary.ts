@@ -12,6 +12,10 @@ export interface RunOutcome {
   maxSim: number | null;
   scoreOfMostSim: number | null;
   bestSoFar: number[];
+  /** Share of the run's scored candidates shown as "10.0" (calibrated display, display-score.ts). */
+  shownAtTen?: number;
+  /** The same share had the predictions been clipped to 1–10 and shown, as they were before the display map. */
+  clippedAtTen?: number;
 }
 
 /** Means over a row's runs; every `_std` is the spread over runs (a standard deviation, not an error bar). */
@@ -27,6 +31,9 @@ export interface RowSummary {
   true_gain_std: number;
   runs: number;
   best_so_far: number[];
+  /** Share of all the row's scored candidates shown as "10.0", and as the clipped predictions would have read. */
+  shown_at_10: number;
+  clipped_at_10: number;
   max_sim?: number;
   score_of_most_sim?: number;
   max_sim_std?: number;
@@ -57,6 +64,9 @@ export function summarizeRows(outcomes: Record<string, RunOutcome[]>, personal: 
       true_gain_std: round4(tg.std),
       runs: rs.length,
       best_so_far: curve,
+      // Every run scores the same number of candidates (equal budgets), so the mean of shares is the pooled share.
+      shown_at_10: round4(s((r) => r.shownAtTen ?? null).mean),
+      clipped_at_10: round4(s((r) => r.clippedAtTen ?? null).mean),
     };
     if (personal) {
       const ms = s((r) => r.maxSim);

@@ -2,11 +2,18 @@
  * `npm run eval:piaa [-- --seed N --quick --people N --pool N --methods maml,finetune,knn,global,auto
  *                      --out eval-results --sac <sqlite> --images <dir> --oracle-embedding --judge drawn|words
  *                      --active-replicates 4 --random-orders 4 (how active vs random is averaged per person)
- *                      --fresh-share 0.25 --seeds 1-5]`
+ *                      --fresh-share 0.25 --seeds 1-5 --population v2|v1 --embedder features|mobilenet|mobilenet+features --picks (k picks of four vs k ratings: picks.ts)
+ *                      --ratings <file.csv|.jsonl> --images <dir> [--columns rater=…,image=…,score=…] [--scale 1-5] [--min-ratings 30]]`
  *
  * Reproduces the method's PIAA table (SROCC / MSE / MAE of MAML, FineTune and kNN from 10, 50 and 100
  * of a person's ratings) and extends it with `global`, `auto`, the noise ceiling and active vs random
  * selection of the images to rate (the protocol: protocol.ts).
+ *
+ * --population picks the synthetic population: v2 (default; taste that is personal, with taste types,
+ * interactions and personal use of the scale: ../synthetic-v2.ts) or v1 (the earlier, shared and nearly
+ * linear taste). Every synthetic run prints its population's mean inter-person correlation of true tastes
+ * and the mean R² of a linear fit on the scene latents (../synthetic-stats.ts). --embedder picks what the
+ * scorers see: the built-in features (default), MobileNetV2 (mobilenet) or both (mobilenet+features).
  *
  * --seeds runs the synthetic protocol once per seed and adds an across-seeds table: the targets must
  * hold for any seed, so each seed's target checks are listed, never only a pooled average.
@@ -14,6 +21,10 @@
  * with its standard error and 95% CI, people the units within a seed and seeds across seeds
  * (comparisons.ts, ../paired.ts); MET only when the interval is on the claimed side.
  * With --sac, --people caps the number of raters (those with the most ratings are kept).
+ * --calibration adds a section checking /profile's quality figure and the confidence meter against the
+ * SROCC measured on fresh images, by ratings count (calibration.ts).
+ * --ratings runs the same protocol on any (rater, image file, score) dataset with the configured embedder
+ * (EMBEDDER, or --embedder when given); rejected rows are counted and named on stderr (external.ts, ../../ratings-import/ratings-file.ts).
  * --oracle-embedding is a diagnostic control (see syntheticPiaaData), never the reported result; so is
  * --judge words (a hidden judge that scores the prompt's words rather than what is drawn; see JudgeView);
  * so is --fresh-share 0 (test images shared with the community models; see the protocol note).
@@ -26,9 +37,12 @@ import { AVAILABLE_METHODS } from './methods';
 import { syntheticPiaaData, type PiaaData } from './data';
 import { ACTIVE_REPLICATES, FULL_CONFIG, QUICK_CONFIG, RANDOM_ORDERS, defaultConfig, type PiaaConfig } from './config';
 import { runPiaaProtocolParallel } from './parallel';
-import type { PiaaSummary } from './protocol';
-import { acrossSeeds, acrossSeedsChecks, acrossSeedsReport, markdownReport, piaaChart, targetChecks } from './report';
-import type { JudgeView } from '../synthetic';
+import { PICK_COUNTS } from './picks';
+import { externalDataForCli, externalRequest, type ExternalRequest } from './external';
+import { acrossSeeds, acrossSeedsChecks, acrossSeedsReport, markdownReport, piaaChart, targetChecks, type PiaaRun } from './report';
+import type { JudgeView, PopulationVersion } from '../synthetic';
+import type { EvalEmbedderName } from '../embedding';
+import { embedderFlag, populationFlag } from '../eval-flags';
 import { runMain, UsageError, parseArgs, parseSeeds, progress } from '../cli';
 
 const FLAGS = {
@@ -38,6 +52,10 @@ const FLAGS = {
   pool: 0,
   sac: '',
   images: '',
+  ratings: '',
+  columns: '',
+  scale: '',
+  'min-ratings': 30,
   out: 'eval-results',
   methods: 'maml,finetune,knn,global,auto',
   'oracle-embedding': false,
@@ -46,6 +64,10 @@ const FLAGS = {
   seeds: '',
   'active-replicates': ACTIVE_REPLICATES,
   'random-orders': RANDOM_ORDERS,
+  population: 'v2',
+  embedder: 'features',
+  picks: false,
+  calibration: false,
 };
 
 /** A whole number of draws from 1 to 64, or a UsageError naming the flag. */
@@ -66,12 +88,21 @@ interface RunRequest {
   averaging: Pick<PiaaConfig, 'activeReplicates' | 'randomOrders'>;
   embedding: 'oracle-latents' | 'embedder';
   judgeView: JudgeView;
+  /** The synthetic population (v2 by default) and the offline embedder the scorers see. */
+  population: PopulationVersion;
+  embedder: EvalEmbedderName;
   seeds: number[] | null;
   people: number;
   pool: number;
   sac: string;
   images: string;
+  /** --ratings and its companions, or null. */
+  ratings: ExternalRequest | null;
   out: string;
+  /** --picks: also run the picks arm (picks.ts), k picks vs k ratings against the hidden taste. */
+  picks: boolean;
+  /** --calibration: also check the reported quality and the confidence meter against the truth (calibration.ts). */
+  calibration: boolean;
 }
 
 function readRequest(argv: string[]): RunRequest {
@@ -93,9 +124,14 @@ function readRequest(argv: string[]): RunRequest {
   const judgeView = String(args.judge);
   if (judgeView !== 'drawn' && judgeView !== 'words')
     throw new UsageError(`--judge must be "drawn" (default) or "words" (diagnostic), got "${judgeView}"`);
+  const population = populationFlag(args.population);
+  const embedder = embedderFlag(args.embedder);
+  if (embedding === 'oracle-latents' && embedder !== 'features')
+    throw new UsageError(`--oracle-embedding replaces the embedder with the judge's own numbers: leave out --embedder ${embedder}`);
   const seeds = args.seeds ? parseSeeds(String(args.seeds)) : null;
-  if (seeds && args.sac) throw new UsageError('--seeds is for the synthetic population (a real dataset has one fixed set of people)');
-  if (!args.sac) {
+  if (seeds && (args.sac || args.ratings))
+    throw new UsageError('--seeds is for the synthetic population (a real dataset has one fixed set of people)');
+  if (!args.sac && !args.ratings) {
     if (embedding === 'oracle-latents')
       progress(
         "DIAGNOSTIC: scorers get the judge's scene latents instead of image embeddings (--oracle-embedding); not a reportable result",
@@ -113,18 +149,32 @@ function readRequest(argv: string[]): RunRequest {
     averaging,
     embedding,
     judgeView,
+    population,
+    embedder,
     seeds,
     people: Number(args.people),
     pool: Number(args.pool),
     sac: String(args.sac),
     images: String(args.images),
+    ratings: externalRequest(args, argv),
     out: String(args.out),
+    picks: Boolean(args.picks),
+    calibration: Boolean(args.calibration),
   };
 }
 
 /** The protocol's configuration for one seed of this request. */
 function configFor(req: RunRequest, seed: number): PiaaConfig {
-  return { ...defaultConfig(seed, req.quick, req.methods), ...req.averaging, freshShare: req.freshShare, onProgress: progress };
+  const picks = req.picks ? { pickCounts: PICK_COUNTS } : {};
+  const calibration = req.calibration ? { calibration: true } : {};
+  return {
+    ...defaultConfig(seed, req.quick, req.methods),
+    ...req.averaging,
+    freshShare: req.freshShare,
+    ...picks,
+    ...calibration,
+    onProgress: progress,
+  };
 }
 
 function syntheticData(req: RunRequest, seed: number): Promise<PiaaData> {
@@ -135,16 +185,19 @@ function syntheticData(req: RunRequest, seed: number): Promise<PiaaData> {
     poolSize: req.pool || base.pool,
     embedding: req.embedding,
     judgeView: req.judgeView,
+    population: req.population,
+    embedder: req.embedder,
     onProgress: progress,
   });
 }
 
 /** --seeds: one synthetic run per seed, then the across-seeds table and JSON. */
 async function runSeeds(req: RunRequest, seeds: number[], t0: number): Promise<void> {
-  const summaries: PiaaSummary[] = [];
+  const summaries: PiaaRun[] = [];
   for (const sd of seeds) {
     progress(`--- seed ${sd} (${summaries.length + 1}/${seeds.length})`);
-    const sum = await runPiaaProtocolParallel(await syntheticData(req, sd), configFor(req, sd));
+    const data = await syntheticData(req, sd);
+    const sum: PiaaRun = { ...(await runPiaaProtocolParallel(data, configFor(req, sd))), population: data.population };
     summaries.push(sum);
     for (const c of targetChecks(sum)) progress(`seed ${sd}: ${c}`);
   }
@@ -167,10 +220,12 @@ async function runOnce(req: RunRequest, t0: number): Promise<void> {
       onProgress: progress,
       maxRaters: req.people || undefined,
     });
+  } else if (req.ratings) {
+    data = await externalDataForCli(req.ratings, req.images, req.people || undefined, progress);
   } else {
     data = await syntheticData(req, req.seed);
   }
-  const summary = await runPiaaProtocolParallel(data, configFor(req, req.seed));
+  const summary: PiaaRun = { ...(await runPiaaProtocolParallel(data, configFor(req, req.seed))), population: data.population };
   const md = markdownReport(summary, req.methods);
   const checks = targetChecks(summary);
   fs.mkdirSync(req.out, { recursive: true });

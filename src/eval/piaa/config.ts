@@ -25,6 +25,10 @@ export interface PiaaConfig {
   randomOrders?: number;
   /** Draws of (candidates, start set) per person that both arms are averaged over (default 1). */
   activeReplicates?: number;
+  /** Interaction counts of the picks arm (picks.ts: k picks vs k ratings); the arm runs only when set (--picks). */
+  pickCounts?: readonly number[];
+  /** Also measure the quality figure and the confidence meter against the truth (calibration.ts; --calibration). */
+  calibration?: boolean;
   /** At most this many test people per fold (all when undefined). */
   maxTestPeople?: number;
   onProgress?: (msg: string) => void;

@@ -2,8 +2,10 @@
  * What eval:piaa evaluates on: images as embeddings and raters with their ratings of some of them.
  * Two sources fill this shape: the synthetic population (here) and the SAC release (sac.ts).
  */
-import { buildPopulation, defaultCacheDir, judgeLatents, type JudgeView } from '../synthetic';
-import { embedderForEval, embedPngsCached } from '../embedding';
+import { buildPopulation, defaultCacheDir, judgeLatents, type JudgeView, type Population, type PopulationVersion } from '../synthetic';
+import { readScene } from '../synthetic-v2';
+import { describePopulation, populationStats, type PopulationStats } from '../synthetic-stats';
+import { embedderForEval, embedPngsCached, type EvalEmbedderName } from '../embedding';
 import { outOfFoldRidge } from '../ridge-cv';
 
 export interface RaterData {
@@ -23,13 +25,15 @@ export interface RaterData {
 }
 
 export interface PiaaData {
-  source: 'synthetic' | 'sac';
+  source: 'synthetic' | 'sac' | 'external';
   dim: number;
   /** Image embeddings, row-major (images × dim). */
   X: Float32Array;
   images: number;
   raters: RaterData[];
   notes: string[];
+  /** Synthetic only: how personal and how linear the population's tastes are (synthetic-stats.ts). */
+  population?: PopulationStats;
 }
 
 export interface SyntheticDataOptions {
@@ -47,7 +51,26 @@ export interface SyntheticDataOptions {
   embedding?: 'embedder' | 'oracle-latents';
   /** What the hidden judge looks at (default 'drawn'); 'words' is a diagnostic (see JudgeView). */
   judgeView?: JudgeView;
+  /** Which synthetic population (default v2). */
+  population?: PopulationVersion;
+  /** Which offline embedder the scorers see (default the built-in features). */
+  embedder?: EvalEmbedderName;
   onProgress?: (msg: string) => void;
+}
+
+/**
+ * The judge's own numbers for an image (the --oracle-embedding control): the standardized scene latents,
+ * and in v2 also its standardized interaction terms — everything the hidden taste is a function of, bar
+ * the ideal points.
+ */
+function oracleVector(pop: Population, i: number): Float32Array {
+  const spec = pop.pool[i]!.spec;
+  const { judge } = pop;
+  const z = judge.v2
+    ? (({ z, terms }) => [...z, ...terms])(readScene(spec, judge.view, judge.v2))
+    : judgeLatents(spec, judge.view).map((v, j) => (v - judge.scale.mean[j]!) / judge.scale.std[j]!);
+  const norm = Math.hypot(...z) || 1;
+  return Float32Array.from(z, (v) => v / norm);
 }
 
 /** The synthetic population as PiaaData: every person has (hidden) ratings of every pool image. */
@@ -59,19 +82,18 @@ export async function syntheticPiaaData(opts: SyntheticDataOptions): Promise<Pia
     size: opts.size,
     cacheDir: opts.cacheDir,
     judgeView: opts.judgeView,
+    population: opts.population,
     onProgress: opts.onProgress,
   });
+  const population = populationStats(pop);
+  opts.onProgress?.(describePopulation(population));
   let vecs: Float32Array[];
   let modelId: string;
   if (opts.embedding === 'oracle-latents') {
     modelId = 'oracle-latents (diagnostic)';
-    vecs = pop.pool.map((p) => {
-      const z = judgeLatents(p.spec, pop.judge.view).map((v, j) => (v - pop.judge.scale.mean[j]!) / pop.judge.scale.std[j]!);
-      const norm = Math.hypot(...z) || 1;
-      return Float32Array.from(z, (v) => v / norm);
-    });
+    vecs = pop.pool.map((_, i) => oracleVector(pop, i));
   } else {
-    const embedder = await embedderForEval();
+    const embedder = await embedderForEval(opts.embedder);
     modelId = embedder.modelId;
     const t0 = performance.now();
     const cacheDir = opts.cacheDir === undefined ? defaultCacheDir() : opts.cacheDir;
@@ -110,8 +132,10 @@ export async function syntheticPiaaData(opts: SyntheticDataOptions): Promise<Pia
       hidden: pop.hidden[i]!,
       bound: bound[i]!,
     })),
+    population,
     notes: [
-      `synthetic population: ${opts.people} people, ${pop.pool.length} sketch images, embedder ${modelId}; hidden judge sees scene specs only (${pop.judge.view === 'drawn' ? 'what is drawn' : "DIAGNOSTIC: the prompt's words"})`,
+      describePopulation(population),
+      `synthetic population ${pop.judge.population}: ${opts.people} people, ${pop.pool.length} sketch images, embedder ${modelId}; hidden judge sees scene specs only (${pop.judge.view === 'drawn' ? 'what is drawn' : "DIAGNOSTIC: the prompt's words"})`,
     ],
   };
 }

@@ -34,6 +34,8 @@ import type { PiaaData, RaterData } from './data';
 import type { PiaaConfig } from './config';
 import type { PairedComparison } from '../paired';
 import { seedComparisons } from './comparisons';
+import { picksArm, picksComparisons, summarizePicks, type PicksResult } from './picks';
+import { calibrationPoint, summarizeCalibration, type CalibrationPoint, type CalibrationRow } from './calibration';
 
 export interface MetricSummary {
   srocc: number;
@@ -66,14 +68,18 @@ export interface PiaaSummary {
   >;
   seed: number;
   people: number;
-  source: 'synthetic' | 'sac';
+  source: 'synthetic' | 'sac' | 'external';
   active_model: string;
   /** Paired per-person comparisons (active vs random, best vs each method, the targets): comparisons.ts. */
   comparisons: PairedComparison[];
+  /** The picks arm (picks.ts), when run (--picks): mean SROCC against the hidden taste per interaction count. */
+  picks_vs_ratings?: Record<string, { picks: number; ratings: number; n: number }>;
+  /** Reported quality and confidence meter vs the truth per ratings count (calibration.ts), when run (--calibration). */
+  calibration?: Record<string, CalibrationRow>;
   notes: string[];
 }
 
-function packRows(data: PiaaData, rater: RaterData, positions: readonly number[]): PackedRatings {
+export function packRows(data: PiaaData, rater: RaterData, positions: readonly number[]): PackedRatings {
   const d = data.dim;
   const X = new Float32Array(positions.length * d);
   const y = new Float64Array(positions.length);
@@ -108,6 +114,8 @@ export interface PersonResult {
   ceiling: number | null;
   bound: number | null;
   active: Record<number, { active: number | null; random: number | null }>;
+  picks?: PicksResult | null;
+  calibration?: Record<number, CalibrationPoint>;
 }
 
 function evaluatePerson(
@@ -147,6 +155,10 @@ function evaluatePerson(
       const m = AVAILABLE_METHODS[name];
       if (m) out.shots[s][name] = evaluate(m, train, test, community);
     }
+    if (cfg.calibration) {
+      const hidden = rater.hidden ? Float64Array.from(testPos, (p) => rater.hidden![p] as number) : null;
+      (out.calibration ??= {})[s] = calibrationPoint(train, test, hidden, community);
+    }
   }
   // Active vs random from the same start set, over the same candidate pool; repeated over
   // `activeReplicates` draws of (candidates, start set) from the person's training images — the first
@@ -184,6 +196,11 @@ function evaluatePerson(
     }
     const mean = (v: number[]) => (v.length ? v.reduce((x, y) => x + y, 0) / v.length : null);
     counts.forEach((c, ci) => (out.active[c] = { active: mean(sums[ci]!.active), random: mean(sums[ci]!.random) }));
+  }
+  if (cfg.pickCounts?.length) {
+    const pack = (positions: readonly number[]) => packRows(data, rater, positions);
+    const setup = { data, rater, community, trainSeq, testPos, counts: cfg.pickCounts, candidates: cfg.activeCandidates, pack };
+    out.picks = picksArm(setup, rng);
   }
   return out;
 }
@@ -335,7 +352,15 @@ export function summarize(results: PersonResult[], data: PiaaData, cfg: PiaaConf
     people: results.length,
     source: data.source,
     active_model: ACTIVE_MODEL,
-    comparisons: seedComparisons(results, cfg, shots),
+    comparisons: [
+      ...seedComparisons(results, cfg, shots),
+      ...picksComparisons(
+        results.map((r) => r.picks),
+        cfg.seed,
+      ),
+    ],
+    ...(results.some((r) => r.picks) ? { picks_vs_ratings: summarizePicks(results.map((r) => r.picks)) } : {}),
+    ...(cfg.calibration ? { calibration: summarizeCalibration(results.map((r) => r.calibration)) } : {}),
     notes: [
       ...data.notes,
       cfg.freshShare > 0

@@ -5,11 +5,24 @@ import type { PairedComparison } from '../paired';
 import { comparisonTable, formatCheck } from '../paired-report';
 import type { PiaaSummary } from './protocol';
 import { AUTO_MARGIN, BEST, CEILING_SHARE, bestAt, combineSeedComparisons, orientToBest, pooledBest } from './comparisons';
+import { personalTargets } from './personal-targets';
+import { calibrationReport } from './calibration';
+import { describePopulation, type PopulationStats } from '../synthetic-stats';
 
-export function markdownReport(s: PiaaSummary, methods: string[]): string {
+/** One run's summary with, on a synthetic population, how personal and how linear its tastes are. */
+export type PiaaRun = PiaaSummary & { population?: PopulationStats };
+
+/** "71% / 88%": a SROCC as a share of the noise ceiling and of the embedding bound (n/a where either is missing). */
+function shareOf(x: number, s: PiaaSummary): string {
+  const pct = (ref: number | null | undefined) => (ref ? `${((x / ref) * 100).toFixed(0)}%` : 'n/a');
+  return `${pct(s.ceiling.srocc)} | ${pct(s.embedding_bound?.srocc)}`;
+}
+
+export function markdownReport(s: PiaaRun, methods: string[]): string {
   const lines: string[] = [];
   const f = (x: number, sd: number) => `${x.toFixed(3)} ± ${sd.toFixed(3)}`;
   lines.push(`## PIAA evaluation (${s.source}, seed ${s.seed}, ${s.people} people)`, '');
+  if (s.population) lines.push(`Population: ${describePopulation(s.population)}`, '');
   const ceil = s.ceiling.srocc === null ? 'n/a (real data)' : f(s.ceiling.srocc, (s.ceiling as { srocc_std: number }).srocc_std);
   lines.push(`Noise ceiling SROCC: ${ceil}`);
   if (s.embedding_bound) {
@@ -19,11 +32,14 @@ export function markdownReport(s: PiaaSummary, methods: string[]): string {
     );
   }
   lines.push('');
-  lines.push('| ratings | method | SROCC | MSE | MAE | people |', '|---|---|---|---|---|---|');
+  lines.push('| ratings | method | SROCC | % of ceiling | % of bound | MSE | MAE | people |', '|---|---|---|---|---|---|---|---|');
   for (const [shot, row] of Object.entries(s.shots)) {
     for (const m of methods) {
       const r = row[m];
-      if (r) lines.push(`| ${shot} | ${m} | ${f(r.srocc, r.srocc_std)} | ${f(r.mse, r.mse_std)} | ${f(r.mae, r.mae_std)} | ${r.n} |`);
+      if (r)
+        lines.push(
+          `| ${shot} | ${m} | ${f(r.srocc, r.srocc_std)} | ${shareOf(r.srocc, s)} | ${f(r.mse, r.mse_std)} | ${f(r.mae, r.mae_std)} | ${r.n} |`,
+        );
     }
   }
   lines.push(
@@ -43,6 +59,7 @@ export function markdownReport(s: PiaaSummary, methods: string[]): string {
     '',
     ...comparisonTable(seedView(s), 3),
   );
+  if (s.calibration) lines.push(...calibrationReport(s.calibration));
   return lines.join('\n');
 }
 
@@ -64,7 +81,8 @@ export function targetChecks(s: PiaaSummary): string[] {
       `best at 100 ratings: ${best[0]} ${best[1].srocc.toFixed(3)} = ${(ratio * 100).toFixed(0)}% of the ceiling ${s.ceiling.srocc.toFixed(3)} (target ≥ ${CEILING_SHARE * 100}%)${ofBound}`,
     );
   }
-  return [...out, ...targetComparisons(seedView(s)).map((c) => formatCheck(c, 3))];
+  const personal = personalTargets(s.comparisons, [s.shots]);
+  return [...out, ...[...personal, ...targetComparisons(seedView(s))].map((c) => formatCheck(c, 3))];
 }
 
 /** One seed's comparisons with each method pair turned towards that seed's best method. */
@@ -152,6 +170,23 @@ export interface AcrossSeeds {
   met: { ceiling80: number; autoWithin003: number; activeEveryCount: number; seeds: number };
   /** Seeds whose embedding bound itself reaches 80% of the ceiling (of those that report one): where the 80% target is reachable at all. */
   boundReaches80: { seeds: number; of: number };
+  /** The personal-taste targets over the seeds (personal-targets.ts): best personal − global ≥ 0.10, auto within 0.02. */
+  targets: PairedComparison[];
+  /** The population's figures averaged over the seeds that report them (synthetic-stats.ts). */
+  population: { population: string; inter_person_correlation: number; linear_r2: number; seeds: number } | null;
+}
+
+/** Mean population figures over the runs that carry them (null when none does). */
+function meanPopulation(summaries: readonly PiaaRun[]): AcrossSeeds['population'] {
+  const ps = summaries.map((s) => s.population).filter((p): p is PopulationStats => !!p);
+  if (!ps.length) return null;
+  const mean = (f: (p: PopulationStats) => number) => round4(ps.reduce((t, p) => t + f(p), 0) / ps.length);
+  return {
+    population: [...new Set(ps.map((p) => p.population))].join('+'),
+    inter_person_correlation: mean((p) => p.inter_person_correlation),
+    linear_r2: mean((p) => p.linear_r2),
+    seeds: ps.length,
+  };
 }
 
 const isActive = (c: PairedComparison) => c.a === 'active' && c.b === 'random';
@@ -162,7 +197,7 @@ const metOn = (s: PiaaSummary, pick: (c: PairedComparison) => boolean) => {
 };
 
 /** The across-seeds view of several runs (pure). */
-export function acrossSeeds(summaries: readonly PiaaSummary[]): AcrossSeeds {
+export function acrossSeeds(summaries: readonly PiaaRun[]): AcrossSeeds {
   const rows: SeedRow[] = summaries.map((s) => {
     const row100 = s.shots['100'] ?? {};
     const entries = Object.entries(row100);
@@ -181,7 +216,8 @@ export function acrossSeeds(summaries: readonly PiaaSummary[]): AcrossSeeds {
   });
   const ratios = rows.map((r) => r.best?.ratio).filter((x): x is number => typeof x === 'number');
   // Method pairs are combined over seeds first, then turned towards the method best over all seeds.
-  const comparisons = orientToBest(combineSeedComparisons(summaries.map((s) => ({ seed: s.seed, comparisons: s.comparisons }))), (shot) =>
+  const combined = combineSeedComparisons(summaries.map((s) => ({ seed: s.seed, comparisons: s.comparisons })));
+  const comparisons = orientToBest(combined, (shot) =>
     pooledBest(
       summaries.map((s) => s.shots),
       shot,
@@ -213,6 +249,11 @@ export function acrossSeeds(summaries: readonly PiaaSummary[]): AcrossSeeds {
       seeds: rows.filter((r) => r.bound !== null && r.ceiling && r.bound / r.ceiling >= CEILING_SHARE).length,
       of: rows.filter((r) => r.bound !== null && r.ceiling).length,
     },
+    targets: personalTargets(
+      combined,
+      summaries.map((s) => s.shots),
+    ),
+    population: meanPopulation(summaries),
   };
 }
 
@@ -222,20 +263,26 @@ export function acrossSeedsReport(a: AcrossSeeds): string {
   const lines = [
     `## PIAA across ${a.rows.length} seeds`,
     '',
-    `| seed | ceiling | embedding bound | best @100 | % of ceiling | auto gap | ${counts.map((c) => `active − random @${c}`).join(' | ')} |`,
-    `|---|---|---|---|---|---|${counts.map(() => '---|').join('')}`,
+    ...(a.population
+      ? [
+          `Population ${a.population.population} (mean over ${a.population.seeds} seeds): inter-person correlation of true tastes ${a.population.inter_person_correlation.toFixed(3)}; a linear fit on the scene latents explains R² ${a.population.linear_r2.toFixed(3)} of a person's taste.`,
+          '',
+        ]
+      : []),
+    `| seed | ceiling | embedding bound | best @100 | % of ceiling | % of bound | auto gap | ${counts.map((c) => `active − random @${c}`).join(' | ')} |`,
+    `|---|---|---|---|---|---|---|${counts.map(() => '---|').join('')}`,
   ];
   for (const r of a.rows) {
     const bound = r.bound !== null ? `${r.bound.toFixed(3)}${r.ceiling ? ` (${((r.bound / r.ceiling) * 100).toFixed(0)}%)` : ''}` : 'n/a';
     lines.push(
-      `| ${r.seed} | ${r.ceiling?.toFixed(3) ?? 'n/a'} | ${bound} | ${r.best ? `${r.best.method} ${r.best.srocc.toFixed(3)}` : 'n/a'} | ${r.best?.ratio != null ? `${(r.best.ratio * 100).toFixed(1)}%` : 'n/a'} | ${r.autoGap?.toFixed(3) ?? 'n/a'} | ${counts.map((c) => (r.active[c] ? `${sign(r.active[c].diff)} ± ${r.active[c].se.toFixed(3)}` : 'n/a')).join(' | ')} |`,
+      `| ${r.seed} | ${r.ceiling?.toFixed(3) ?? 'n/a'} | ${bound} | ${r.best ? `${r.best.method} ${r.best.srocc.toFixed(3)}` : 'n/a'} | ${r.best?.ratio != null ? `${(r.best.ratio * 100).toFixed(1)}%` : 'n/a'} | ${r.best && r.bound ? `${((r.best.srocc / r.bound) * 100).toFixed(1)}%` : 'n/a'} | ${r.autoGap?.toFixed(3) ?? 'n/a'} | ${counts.map((c) => (r.active[c] ? `${sign(r.active[c].diff)} ± ${r.active[c].se.toFixed(3)}` : 'n/a')).join(' | ')} |`,
     );
   }
   const pooled = counts
     .map((c) => `${sign(a.active[c]!.diff)} ± ${a.active[c]!.se.toFixed(3)} (ahead on ${a.active[c]!.ahead}/${a.active[c]!.seeds})`)
     .join(' | ');
   lines.push(
-    `| all | | | | ${a.ratio ? `${(a.ratio.mean * 100).toFixed(1)}% (min ${(a.ratio.min * 100).toFixed(1)}%)` : 'n/a'} | | ${pooled} |`,
+    `| all | | | | ${a.ratio ? `${(a.ratio.mean * 100).toFixed(1)}% (min ${(a.ratio.min * 100).toFixed(1)}%)` : 'n/a'} | | | ${pooled} |`,
   );
   const m = a.met;
   lines.push(
@@ -249,12 +296,12 @@ export function acrossSeedsReport(a: AcrossSeeds): string {
         ]
       : []),
     '',
-    ...comparisonTable(a.comparisons, 3),
+    ...comparisonTable([...a.targets, ...a.comparisons], 3),
   );
   return lines.join('\n');
 }
 
 /** One line per across-seeds comparison, each ending in its verdict. */
 export function acrossSeedsChecks(a: AcrossSeeds): string[] {
-  return targetComparisons(a.comparisons).map((c) => formatCheck(c, 3));
+  return [...a.targets, ...targetComparisons(a.comparisons)].map((c) => formatCheck(c, 3));
 }

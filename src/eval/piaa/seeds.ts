@@ -3,6 +3,7 @@ import { syntheticPiaaData } from './data';
 import { FULL_CONFIG, QUICK_CONFIG, defaultConfig } from './config';
 import { runPiaaProtocolParallel } from './parallel';
 import type { PiaaSummary } from './protocol';
+import type { PiaaRun } from './report';
 
 export const REPORT_METHODS = ['maml', 'finetune', 'knn', 'global', 'auto'];
 
@@ -19,7 +20,12 @@ export async function runPiaaSeeds(opts: {
   for (const seed of opts.seeds) {
     opts.onProgress?.(`piaa: seed ${seed} (${out.length + 1}/${opts.seeds.length})`);
     const data = await syntheticPiaaData({ seed, people: base.people, poolSize: base.pool, onProgress: opts.onProgress });
-    out.push(await runPiaaProtocolParallel(data, { ...defaultConfig(seed, opts.quick, methods), onProgress: opts.onProgress }));
+    // The population's figures ride along, so the across-seeds view can print them (report.ts PiaaRun).
+    const run: PiaaRun = {
+      ...(await runPiaaProtocolParallel(data, { ...defaultConfig(seed, opts.quick, methods), onProgress: opts.onProgress })),
+      population: data.population,
+    };
+    out.push(run);
   }
   return out;
 }

@@ -7,7 +7,8 @@
  */
 import { MessageFlags, Routes, type MessageComponentInteraction } from 'discord.js';
 import { describeFailure } from '../dispatch';
-import { parseTileChoice, postBigger, rateTile, runDetails, tilePrompt, tileRatingReply } from '../tile-actions';
+import { pickImage, pickReply } from '../pick-actions';
+import { parseTileChoice, postBigger, rateTile, runDetails, tilePrompt, tileRatingAnswer } from '../tile-actions';
 import { runCommandInteraction } from './commands-handler';
 import { parseCustomId } from './components';
 import { NO_MENTIONS, PLATFORM, personOf, type DiscordContext } from './context';
@@ -29,6 +30,10 @@ export function createComponentHandler(ctx: DiscordContext): (i: MessageComponen
     await i.deferReply({ flags: MessageFlags.Ephemeral });
     try {
       if ('details' in target) return void (await answer(i, await runDetails(services, target.details)));
+      if ('pick' in target) {
+        const request = { offerId: target.pick, number: target.number, person: personOf(i.user), scopeId: i.guildId ?? undefined };
+        return void (await answer(i, pickReply(await pickImage(services, { ...request, source: PLATFORM }))));
+      }
       if (!choice) return void (await answer(i, 'Pick one of the menu’s choices.'));
       const imageId = target.tile;
       if (choice.kind === 'rate') {
@@ -46,7 +51,7 @@ export function createComponentHandler(ctx: DiscordContext): (i: MessageComponen
           },
           log,
         );
-        return void (await answer(i, tileRatingReply(outcome, choice.score)));
+        return void (await answer(i, await tileRatingAnswer(services, personOf(i.user), outcome, choice.score)));
       }
       const runId = (await services.messages.lookup(PLATFORM, i.message.id))?.runId ?? undefined;
       await postBigger(services, ctx.conversation(i.channelId, i.guildId ?? undefined), imageId, runId);

@@ -6,9 +6,12 @@
  * Discord's 100 characters) or `tl:details:<run id>`.
  */
 import type { OutMessage } from '../../../commands/kit/types';
+import { pickNumbers } from '../pick-actions';
 import { TILE_CHOICES } from '../tile-actions';
 
 const TILE_PREFIX = 'tl:tile:';
+/** `tl:pick:<offer id>:<number>` (46 characters): a pick of one image (/rate mode:pick). */
+const PICK_PREFIX = 'tl:pick:';
 const DETAILS_PREFIX = 'tl:details:';
 
 /** Raw API components (action rows) for a message, or undefined when it has no controls. */
@@ -28,13 +31,25 @@ export function componentsFor(msg: OutMessage): Record<string, unknown>[] | unde
       ],
     });
   }
+  if (msg.pick)
+    rows.push({
+      type: 1,
+      components: pickNumbers(msg.pick.imageIds.length).map((n) => ({
+        type: 2,
+        style: 1,
+        label: `${n}`,
+        custom_id: `${PICK_PREFIX}${msg.pick!.offerId}:${n}`,
+      })),
+    });
   if (msg.details && msg.runId)
     rows.push({ type: 1, components: [{ type: 2, style: 2, label: 'Details', custom_id: `${DETAILS_PREFIX}${msg.runId}` }] });
   return rows.length ? rows.slice(0, 5) : undefined;
 }
 
 /** What a component's custom_id asks for (undefined: not one of the bot's run controls). */
-export function parseCustomId(customId: string): { tile: string } | { details: string } | undefined {
+export function parseCustomId(customId: string): { tile: string } | { details: string } | { pick: string; number: number } | undefined {
+  const pick = customId.startsWith(PICK_PREFIX) ? /^([^:]+):(\d+)$/.exec(customId.slice(PICK_PREFIX.length)) : null;
+  if (pick) return { pick: pick[1]!, number: Number(pick[2]) };
   if (customId.startsWith(TILE_PREFIX)) return { tile: customId.slice(TILE_PREFIX.length) };
   if (customId.startsWith(DETAILS_PREFIX)) return { details: customId.slice(DETAILS_PREFIX.length) };
   return undefined;

@@ -46,6 +46,7 @@ export function botConversations(
         runId: msg.runId,
         ...(msg.idempotencyKey ? { eventKey: msg.idempotencyKey } : {}),
         ...(msg.grid ? { grid: msg.grid } : {}),
+        ...(msg.pick ? { pick: msg.pick } : {}),
         ...(msg.details ? { details: msg.details } : {}),
         ...(await storeFiles(deps.files, msg.files)),
       });

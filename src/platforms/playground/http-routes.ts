@@ -15,6 +15,7 @@
  *                                           before running (nothing stored), 400 malformed
  *   POST /api/rate         {messageId, score: 1–10 | null}   a click: a vote with its event time
  *   POST /api/tile         {messageId, imageId, choice: r1…r10 | more | big}   a run grid tile's button (tile-clicks.ts)
+ *   POST /api/pick         {messageId, number}   a pick of one image of a /rate mode:pick message (pick-clicks.ts)
  *   GET  /api/commands, /api/backends, /images/:id.png, /files/:id/:name (private files: owner only)
  *   GET  /favicon.svg, /favicon.ico     the tab icon (no session needed)
  * POSTs need `Content-Type: application/json`; all but `GET /`, `POST /api/login` and (on
@@ -34,6 +35,7 @@ import { crossOriginReason, HttpError, readJsonObject, requireJson, type Session
 import { authorized, sessionRoutes, type SessionContext } from './session-routes';
 import { visibleTo } from './state';
 import { tileRoute } from './tile-clicks';
+import { pickRoute } from './pick-clicks';
 import { createWelcome, type Welcome } from './welcome';
 
 const IMAGE_ID = /^[0-9a-f]{16,64}$/;
@@ -91,6 +93,7 @@ function apiRoutes(ctx: HttpContext, welcome: Welcome): Record<string, SessionRo
     },
     'POST /api/rate': (req, res, session) => rateRoute(ctx, req, res, session),
     'POST /api/tile': (req, res, session) => tileRoute(ctx, req, res, session),
+    'POST /api/pick': (req, res, session) => pickRoute(ctx, req, res, session),
   };
 }
 

@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { OutGrid } from '../../../commands/kit/types';
+import type { OutGrid, OutPick } from '../../../commands/kit/types';
 
 export const CHANNEL_ID = 'general';
 
@@ -53,6 +53,8 @@ export interface PlaygroundMessage {
   threadId?: string;
   /** A run iteration's tiles: the page shows each tile's controls (tile-clicks.ts). */
   grid?: OutGrid;
+  /** Images to pick one of (/rate mode:pick): the page shows a button per image (pick-clicks.ts). */
+  pick?: OutPick;
   /** Shown behind a collapsible "Details" section. */
   details?: string;
   /** Taken away by the bot (an older progress message of a run): the page no longer shows it. */

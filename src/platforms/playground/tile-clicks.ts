@@ -8,7 +8,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isUserError } from '../../core/errors';
 import { describeFailure } from '../dispatch';
-import { parseTileChoice, postBigger, rateTile, tilePrompt, tileRatingReply } from '../tile-actions';
+import { parseTileChoice, postBigger, rateTile, tilePrompt, tileRatingAnswer } from '../tile-actions';
 import type { CommandHandler } from './commands-handler';
 import { PLATFORM, PLAYGROUND_SCOPE, personFor, type PlaygroundContext } from './context';
 import { json } from './responses';
@@ -35,7 +35,10 @@ export async function tileRoute(ctx: TileContext, req: IncomingMessage, res: Ser
         { person, platform: PLATFORM, scopeId: PLAYGROUND_SCOPE, channelId: m.conversationId, messageId, imageId, score: action.score },
         ctx.log,
       );
-      return json(res, outcome === 'stored' ? 200 : 400, { ok: outcome === 'stored', text: tileRatingReply(outcome, action.score) });
+      return json(res, outcome === 'stored' ? 200 : 400, {
+        ok: outcome === 'stored',
+        text: await tileRatingAnswer(ctx.services, person, outcome, action.score),
+      });
     }
     if (action.kind === 'bigger') {
       await postBigger(ctx.services, ctx.conversation(m.conversationId, ''), imageId, m.runId);

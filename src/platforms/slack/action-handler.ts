@@ -8,10 +8,11 @@
 import type { App, BlockAction, SlashCommand } from '@slack/bolt';
 import type { PersonRef } from '../../core/identity';
 import { describeFailure } from '../dispatch';
-import { parseTileChoice, postBigger, rateTile, runDetails, tilePrompt, tileRatingReply } from '../tile-actions';
+import { parseTileChoice, postBigger, rateTile, runDetails, tilePrompt, tileRatingAnswer } from '../tile-actions';
 import type { CommandHandler } from './commands-handler';
 import { PLATFORM, type SlackContext } from './context';
-import { DETAILS_ACTION_ID, parseTileValue, TILE_ACTION_ID } from './grid-blocks';
+import { DETAILS_ACTION_ID, parseTileValue, PICK_ACTION_ID, TILE_ACTION_ID } from './grid-blocks';
+import { pickImage, pickReply } from '../pick-actions';
 import { slackMessageId, toSlackText } from './text';
 
 type Respond = (msg: { response_type: 'ephemeral'; text: string; replace_original?: boolean }) => Promise<unknown>;
@@ -78,7 +79,7 @@ export function registerRunActions(ctx: SlackContext, a: App, onCommand: Command
           },
           ctx.log,
         );
-        return answer(click, tileRatingReply(outcome, choice.score));
+        return answer(click, await tileRatingAnswer(ctx.services, click.person, outcome, choice.score));
       }
       if (choice.kind === 'bigger') {
         const runId = (await ctx.services.messages.lookup(PLATFORM, slackMessageId(click.channel, click.ts)))?.runId ?? undefined;
@@ -97,6 +98,16 @@ export function registerRunActions(ctx: SlackContext, a: App, onCommand: Command
         trigger_id: click.triggerId,
       } as SlashCommand;
       await onCommand(command, (r) => (r ? answer(click, r.text) : Promise.resolve()), click.respond);
+    });
+  });
+
+  a.action<BlockAction>({ action_id: PICK_ACTION_ID }, async ({ ack, body, action, respond }) => {
+    await ack();
+    const [offerId, number] = ((action as { value?: string }).value ?? '').split('|');
+    if (!offerId || !number) return;
+    tracked('pick', body, respond, async (click) => {
+      const request = { offerId, number: Number(number), person: click.person, scopeId: click.teamId, source: PLATFORM };
+      await answer(click, pickReply(await pickImage(ctx.services, request)));
     });
   });
 

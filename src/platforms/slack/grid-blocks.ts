@@ -4,11 +4,14 @@
  * carrying the choice and the image id, so the click needs no cache (action-handler.ts); and a
  * "Details" button under a summary, whose value is the run id.
  */
-import type { OutGrid } from '../../../commands/kit/types';
+import type { OutGrid, OutPick } from '../../../commands/kit/types';
+import { pickNumbers } from '../pick-actions';
 import { TILE_CHOICES } from '../tile-actions';
 
 export const TILE_ACTION_ID = 'tl_tile';
 export const DETAILS_ACTION_ID = 'tl_details';
+/** A pick button's action id: `tl_pick_<number>` (action ids are unique within a block). */
+export const PICK_ACTION_ID = /^tl_pick_\d+$/;
 
 export interface ActionsBlock {
   type: 'actions';
@@ -38,6 +41,20 @@ export function tileBlocks(grid: OutGrid): ActionsBlock[] {
         ]
       : [],
   );
+}
+
+/** One button per image of a pick message (/rate mode:pick), each value `<offer id>|<number>`. */
+export function pickBlock(pick: OutPick): ActionsBlock {
+  return {
+    type: 'actions',
+    block_id: 'tl_pick',
+    elements: pickNumbers(pick.imageIds.length).map((n) => ({
+      type: 'button',
+      action_id: `tl_pick_${n}`,
+      text: plain(`${n}`),
+      value: `${pick.offerId}|${n}`,
+    })),
+  };
 }
 
 export function detailsBlock(runId: string): ActionsBlock {

@@ -12,7 +12,7 @@ import { RATING_SLACK_NAMES } from '../emoji';
 import { recordPosted } from '../record';
 import { PLATFORM, type SlackContext, type SlackState } from './context';
 import { eventMetadata, markedTextBlocks } from './event-marks';
-import { detailsBlock, tileBlocks, type ActionsBlock } from './grid-blocks';
+import { detailsBlock, pickBlock, tileBlocks, type ActionsBlock } from './grid-blocks';
 import { postedIndexReader } from './history';
 import type { ChannelQueue } from './queue';
 import { parseSlackMessageId, slackConversationId, slackMessageId, toSlackText } from './text';
@@ -103,9 +103,9 @@ export function slackOutgoing(deps: OutgoingDeps): Pick<SlackContext, 'conversat
         const key = msg.idempotencyKey;
         // Slack has no collapsible text: the Details toggle is a button answering with them privately.
         const text = toSlackText(msg.text);
-        const controls = [...(msg.grid ? tileBlocks(msg.grid) : []), ...(msg.details && msg.runId ? [detailsBlock(msg.runId)] : [])];
-        // A grid's picture is the message itself (its tile menus under it); other files follow the message.
-        const gridPicture = msg.grid ? msg.files?.find((f) => f.contentType === 'image/png') : undefined;
+        const controls = messageControls(msg);
+        // A grid's picture is the message itself (its tile menus or pick buttons under it); other files follow the message.
+        const gridPicture = msg.grid || msg.pick ? msg.files?.find((f) => f.contentType === 'image/png') : undefined;
         const files = msg.files?.filter((f) => f !== gridPicture);
         const ts = msg.image
           ? await postImage(channel, threadTs, text, key, { imageId: msg.image.imageId }, controls)
@@ -145,6 +145,15 @@ export function slackOutgoing(deps: OutgoingDeps): Pick<SlackContext, 'conversat
   }
 
   return { conversation, uploadFiles };
+}
+
+/** A message's controls: a grid's tile menus, a pick's buttons, a summary's Details button. */
+function messageControls(msg: Parameters<Conversation['post']>[0]): ActionsBlock[] {
+  return [
+    ...(msg.grid ? tileBlocks(msg.grid) : []),
+    ...(msg.pick ? [pickBlock(msg.pick)] : []),
+    ...(msg.details && msg.runId ? [detailsBlock(msg.runId)] : []),
+  ];
 }
 
 /** The text as section blocks, marked with the run event key when there is one. */
