@@ -82,9 +82,10 @@ describe('discord bot against the fake Discord', () => {
     }[];
     const opt = (c: string) => cmds.find((x) => x.name === c)!.options;
     expect(cmds.map((c) => c.name).sort()).toEqual(['cancel', 'compare', 'help', 'optimize', 'privacy', 'profile', 'rate', 'suggest']);
-    expect(opt('rate')).toMatchObject([{ name: 'count', min_value: 1, max_value: 10 }]);
-    expect(opt('suggest')).toMatchObject([{ name: 'count', min_value: 1, max_value: 10 }]);
-    expect(opt('optimize').map((o) => o.name)).toEqual(['prompt', 'iterations', 'candidates', 'feedback', 'optimizer', 'for', 'objective']);
+    expect(opt('rate')).toMatchObject([{ name: 'count', min_value: 1, max_value: 10 }, { name: 'mode' }]);
+    expect(opt('rate')[1]!.choices!.map((c) => c.value)).toEqual(['rate', 'pick']);
+    expect(opt('suggest')).toMatchObject([{ name: 'count', min_value: 1, max_value: 10 }, { name: 'weekly' }]);
+    expect(opt('optimize').map((o) => o.name)).toEqual(['prompt', 'iterations', 'candidates', 'feedback', 'optimizer', 'for', 'objective', 'taste']);
     expect(opt('optimize')[0]!.max_length).toBe(500);
     expect(
       opt('optimize')
@@ -96,7 +97,7 @@ describe('discord bot against the fake Discord', () => {
         .find((o) => o.name === 'optimizer')!
         .choices!.map((c) => c.value),
     ).toEqual(['llm', 'genetic', 'random']);
-    expect(opt('profile')).toMatchObject([{ name: 'user', type: 6 }]);
+    expect(opt('profile')).toMatchObject([{ name: 'user', type: 6 }, { name: 'show' }]);
   });
 
   it('/rate acks first, then posts each image as a PNG with the 1️⃣…🔟 reactions in order', async () => {
