@@ -5,9 +5,10 @@ import type { CommandContext } from './kit/types';
 
 /** The person's meter, or undefined where the services do not compute one or it could not be read (logged). */
 export async function readMeter(ctx: CommandContext, userKey: UserKey): Promise<ConfidenceReading | undefined> {
-  const confidence = ctx.services.taste.confidence?.bind(ctx.services.taste);
-  if (!confidence) return undefined;
   try {
+    // Inside the try: services built for one command (tests, tools) may have no taste service at all.
+    const confidence = ctx.services.taste.confidence?.bind(ctx.services.taste);
+    if (!confidence) return undefined;
     return await confidence(userKey);
   } catch (err) {
     // The meter is a hint beside the command's real answer: a failure to read it must not cost that answer.

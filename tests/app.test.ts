@@ -195,12 +195,13 @@ for (const backend of testBackends()) {
       // Candidate scores equal the person's scorer's prediction for that image.
       const cands = await app.database.db.select().from(candidates).where(eq(candidates.runId, runId));
       const scored = cands.filter((c) => c.imageId && c.score !== null);
-      const again = await app.services.taste.predict(
+      const again = await app.taste.belief(
         userKeyOf(ada),
         scored.map((c) => c.imageId!),
       );
-      // The scorer did not change during the run (no ratings), so scores are reproducible.
-      scored.forEach((c, i) => expect(c.score!).toBeCloseTo(again[i]!, 6));
+      // The scorer did not change during the run (no ratings), so scores are reproducible: each stored
+      // score is the calibrated one shown for the person's prediction of that image.
+      scored.forEach((c, i) => expect(c.score!).toBeCloseTo(again.shown[i]!, 6));
       // Offline: nothing billable was recorded.
       const spent = await app.database.db.select().from(usage);
       expect(spent.every((u) => u.costUsd === 0)).toBe(true);

@@ -154,7 +154,9 @@ for (const backend of testBackends()) {
       await queryRows(database.db, sql`delete from scorer_states`);
       for (const userKey of PEOPLE) {
         const got = await small.predict(userKey, probe());
-        expect(got).toEqual(expected.get(userKey));
+        // The same model to rounding: the stored Δ is exact, the sums it is rebuilt with may round differently.
+        const want = expected.get(userKey)!;
+        got.forEach((g, i) => expect(Math.abs(g - want[i]!)).toBeLessThan(1e-9));
         expect(small.resident.stats().usedBytes).toBeLessThanOrEqual(small.resident.stats().budgetBytes);
       }
       await small.idle();

@@ -1,8 +1,7 @@
 /**
  * `auto`: per person, the method (or blend) whose cross-validated predictions rank that person's
- * ratings best (SROCC, ties broken by MSE). The SROCC is the honest one of quality-cv.ts: every pair of
- * ratings is ordered by a model that saw neither, so no method wins or loses by how a held-out rating
- * moves the person's mean (plain leave-one-out ranked a mean-only model at −0.99 on unrelated ratings). Under 5 ratings there is nothing to validate against:
+ * ratings best (cross-validated SROCC, ties broken by MSE; see MethodEvaluation.selectionSrocc for why not
+ * yet the honest figure of quality-cv.ts, which is what people are shown). Under 5 ratings there is nothing to validate against:
  * the community prior (`global`) is used; under AUTO_CONFIDENT_RATINGS `finetune` is kept unless
  * another method wins clearly (see pickAgainstDefault).
  */
@@ -23,6 +22,7 @@ import {
   pairwiseAgreement,
   type RankAgreement,
 } from './quality-cv';
+import { qualityFromPredictions } from './quality';
 import type { ScorerQuality } from '../records';
 
 export type MethodName = 'global' | 'finetune' | 'knn' | 'maml' | 'blend';
@@ -39,6 +39,13 @@ export interface MethodEvaluation {
   /** How pairs of held-out ratings agree with models that saw neither (quality-cv.ts). */
   agreement: RankAgreement;
   quality: ScorerQuality;
+  /**
+   * What `auto` ranks methods on: plain cross-validated SROCC. Not the honest figure above, yet: `global`'s
+   * honest figure comes from a community model trained on this person's own ratings too, so in a small
+   * community it won for people whose taste it had merely memorized (6 people, 80 ratings each: `global`
+   * chosen over the personal methods). Removing the person from the community model first is the fix.
+   */
+  selectionSrocc: number | null;
 }
 
 export interface AutoResult {
@@ -53,7 +60,7 @@ export interface AutoResult {
 export function pickBest(evals: readonly MethodEvaluation[]): MethodEvaluation {
   let best = evals[0];
   if (!best) throw new RangeError('pickBest needs at least one evaluation');
-  const key = (e: MethodEvaluation) => e.quality.srocc ?? -Infinity;
+  const key = (e: MethodEvaluation) => e.selectionSrocc ?? -Infinity;
   for (const e of evals.slice(1)) {
     const a = key(e);
     const b = key(best);
@@ -70,7 +77,14 @@ function evaluation(
   agreement: RankAgreement,
 ): MethodEvaluation {
   const truth = Float64Array.from(rows, (i) => data.y[i] as number);
-  return { method, cvPred, rows, agreement, quality: honestQuality(truth, cvPred, agreement) };
+  return {
+    method,
+    cvPred,
+    rows,
+    agreement,
+    quality: honestQuality(truth, cvPred, agreement),
+    selectionSrocc: qualityFromPredictions(truth, cvPred).srocc,
+  };
 }
 
 export interface AutoContext {
