@@ -85,7 +85,16 @@ describe('discord bot against the fake Discord', () => {
     expect(opt('rate')).toMatchObject([{ name: 'count', min_value: 1, max_value: 10 }, { name: 'mode' }]);
     expect(opt('rate')[1]!.choices!.map((c) => c.value)).toEqual(['rate', 'pick']);
     expect(opt('suggest')).toMatchObject([{ name: 'count', min_value: 1, max_value: 10 }, { name: 'weekly' }]);
-    expect(opt('optimize').map((o) => o.name)).toEqual(['prompt', 'iterations', 'candidates', 'feedback', 'optimizer', 'for', 'objective', 'taste']);
+    expect(opt('optimize').map((o) => o.name)).toEqual([
+      'prompt',
+      'iterations',
+      'candidates',
+      'feedback',
+      'optimizer',
+      'for',
+      'objective',
+      'taste',
+    ]);
     expect(opt('optimize')[0]!.max_length).toBe(500);
     expect(
       opt('optimize')

@@ -263,17 +263,22 @@ describe.skipIf(!TEST_DATABASE_URL)('2 gateways (one shard each), 2 workers and 
           sql`select image_id, score from candidates where run_id = ${runOf.get(p)!} and image_id is not null and score is not null order by iteration, idx`,
         );
         expect(scored).toHaveLength(1 + ITERATIONS * CANDIDATES);
-        const predicted = await core.app.services.taste.predict(
-          keyOf(p),
-          scored.map((c) => c.image_id),
-        );
+        // A stored score is the calibrated one shown for the prediction (display-score.ts).
+        const predicted = (
+          await core.app.taste.belief(
+            keyOf(p),
+            scored.map((c) => c.image_id),
+          )
+        ).shown;
         scored.forEach((c, i) => expect(Math.abs(Number(c.score) - predicted[i]!), `${p.name} ${c.image_id}`).toBeLessThan(1e-9));
         compared += scored.length;
         // Not a comparison any scorer would pass: without this person's ratings the same images score otherwise.
-        const unrated = await core.app.services.taste.predict(
-          'discord:-:100000000000000999',
-          scored.map((c) => c.image_id),
-        );
+        const unrated = (
+          await core.app.taste.belief(
+            'discord:-:100000000000000999',
+            scored.map((c) => c.image_id),
+          )
+        ).shown;
         expect(unrated.some((u, i) => Math.abs(u - predicted[i]!) > 1e-6)).toBe(true);
       }
       console.log(
