@@ -162,3 +162,21 @@ describe('active selection of the four images to pick from', () => {
     expect(mean).toBeGreaterThan(0);
   });
 });
+
+describe('a pick set from a prior without a usable noise variance', () => {
+  it('still holds four distinct images', async () => {
+    const { choosePickSet } = await import('../src/core/scorer/pick-selection');
+    const { fitJoint } = await import('../src/core/scorer/pairwise');
+    const d = 4;
+    const prior = { w: new Float64Array(d), bias: 5 };
+    const fit = fitJoint(prior, { n: 0, dim: d, X: new Float32Array(0), y: new Float64Array(0) }, [], {
+      noiseVar: Number.NaN,
+      interactions: 0,
+    });
+    const candidates = Array.from({ length: 9 }, (_, i) => Float32Array.from({ length: d }, (_, j) => Math.sin(i + 3 * j)));
+    const set = choosePickSet(fit, candidates);
+    expect(set).toHaveLength(4);
+    expect(new Set(set).size).toBe(4);
+    for (const i of set) expect(i >= 0 && i < candidates.length).toBe(true);
+  });
+});

@@ -45,7 +45,10 @@ export function choosePickSet(
   const open = candidates.map((_, i) => i).filter((i) => !exclude.has(i));
   if (open.length <= size) return open;
   const c = candidates.length;
-  const gains = pairGains(fit, candidates);
+  const raw = pairGains(fit, candidates);
+  // A prior without a usable noise variance (zero, or missing from an older stored model) makes every gain
+  // NaN; no comparison with NaN is true, so the set would come out short. Such a pair teaches nothing known.
+  const gains = raw.map((g) => (Number.isFinite(g) ? g : 0));
   let first: [number, number] = [open[0]!, open[1]!];
   let best = -Infinity;
   for (const a of open)
@@ -66,7 +69,7 @@ export function choosePickSet(
         pick = j;
       }
     }
-    chosen.push(pick);
+    chosen.push(pick >= 0 ? pick : open.find((j) => !chosen.includes(j))!);
   }
   return chosen;
 }
