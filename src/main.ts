@@ -57,6 +57,10 @@ export async function main(): Promise<void> {
   if (config.roles.worker) await app.start();
   const surfaces: Surfaces = { adapters: [], started: false, stopping: false };
   const health = await startHealth(config, app, log, surfaces);
+  // Before the platforms start, not after: a gateway can wait minutes for a shard lease another process
+  // holds, and a SIGTERM then (a rolling update giving up on it) must still stop the adapters — which ends
+  // the wait holding nothing — and checkpoint this process's runs, instead of Node's default exit.
+  onSignals(app, log, surfaces, health);
   try {
     surfaces.adapters = await createConfiguredAdapters(config, app.services, log, {
       // Slack retries (same event_id) are deduplicated across processes through the database, and
@@ -65,8 +69,10 @@ export async function main(): Promise<void> {
       ingestAttachments: (scopeId) => ingestsAttachments(app.database.db, scopeId),
     });
     await startAdapters(surfaces.adapters);
+    if (surfaces.stopping) return; // a signal came while connecting: the shutdown owns the exit
     surfaces.started = true;
   } catch (err) {
+    if (surfaces.stopping) return;
     log.fatal({ err }, `a chat platform failed to start: ${(err as Error).message}`);
     process.stderr.write(`\nTasteloop could not start:\n${redactSecrets((err as Error).message)}\n`);
     await health.stop().catch(() => {});
@@ -79,7 +85,6 @@ export async function main(): Promise<void> {
   if (names.includes('playground')) log.info(`playground: open http://${config.HOST}:${config.PORT}`);
   // Only now: on a first start drawing takes the CPU for a while, and connecting comes first.
   if (config.roles.worker) app.drawGallery();
-  onSignals(app, log, surfaces, health);
 }
 
 /**
