@@ -7,9 +7,9 @@ export function helpText(surface: PlatformSurface): string {
   const your = surface.italics ? '*your*' : 'your';
   return [
     '**Tasteloop** learns your visual taste from your ratings, then improves image prompts for you.',
-    `• \`/rate [count]\` posts up to 10 images; to rate one, ${surface.rateHow} (1 = not for me, 10 = love it). To take a rating back, ${surface.unrateHow}; your latest rating counts.`,
+    `• \`/rate [count]\` posts up to 10 images; to rate one, ${surface.rateHow} (1 = not for me, 10 = love it). To take a rating back, ${surface.unrateHow}; your latest rating counts. \`/rate mode:pick\` shows four images instead: pick the one you like best — each pick teaches your model too.`,
     `• \`/optimize prompt:<text>\` makes images in a thread: it tries new versions of your prompt, and each image gets the score ${your} taste model predicts for you. Rate its images too — every rating teaches the model.`,
-    '• `/profile` shows how many ratings you gave, how well your model predicts them and what you like. `/suggest [count]` finds images made or rated here that you have not seen and would probably like. `/compare users:@a @b` shows how well tastes match; `/optimize … for:@a @b objective:mean|min` makes images for a group. `/cancel` stops your run.',
+    '• `/profile` shows how many ratings and picks you gave, how well your model predicts them and what you like. `/suggest [count]` finds images made or rated here that you have not seen and would probably like. `/compare users:@a @b` shows how well tastes match; `/optimize … for:@a @b objective:mean|min` makes images for a group. `/cancel` stops your run.',
     '**Privacy:** Tasteloop stores your platform user id, the ratings you give and the prompts you run, to train a taste model that is yours alone; images you rate stay in its image store. Others can see or use your profile only after you opt in with `/privacy share:on`, and only from a server or workspace you share; only the configured image and text providers see prompts. `/privacy action:export` gives you your data as JSON, and `/privacy action:forget` deletes it for good — after that Tasteloop stores nothing from you until you run `/privacy action:resume`.',
   ].join('\n');
 }

@@ -82,10 +82,10 @@ export function qualityWords(q: ScorerQuality): string {
   );
 }
 
-/** Pure so tests can check the wording ("1 rating", "0 ratings", `6.4/10`). */
+/** Pure so tests can check the wording ("1 rating", "0 ratings", "12 ratings and 5 picks", `6.4/10`). */
 export function renderProfile(s: ProfileSummary, whose: string): string {
   const lines = [
-    `**${whose} taste profile** — ${plural(s.ratings, 'rating')}`,
+    `**${whose} taste profile** — ${plural(s.ratings, 'rating')}${s.picks ? ` and ${plural(s.picks, 'pick')}` : ''}`,
     `Prediction quality: ${qualityWords(s.quality)}. Method: ${s.method}.`,
   ];
   if (s.confidence) lines.push(meterLine(s.confidence, whose === 'Your' ? 'your' : whose));
@@ -103,6 +103,6 @@ export function renderProfile(s: ProfileSummary, whose: string): string {
         .map((t) => formatScore(t.predicted))
         .join(', ')}`,
     );
-  if (s.ratings === 0) lines.push('Use /rate to get started.');
+  if (s.ratings === 0 && !s.picks) lines.push('Use /rate to get started.');
   return lines.join('\n');
 }

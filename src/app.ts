@@ -149,7 +149,7 @@ export async function createApp(config: Config, opts: AppOptions): Promise<App> 
     pictures: createRunPictures({ charts, images }),
     suggestions: createSuggestions({ db, taste, ledger, embeddings, images, embedder: providers.embedder }),
     madeForYou,
-    picks: createPicks({ db, ledger, embeddings, images, prior: () => taste.scorer.getGlobal() }),
+    picks: createPicks({ db, ledger, embeddings, images, prior: () => taste.scorer.getGlobal(), picked: taste.picked }),
     tasteCodes,
     people: { touch: (person, scopeId) => touchPerson(db, person, scopeId) },
     ratings: createPersonRatings(ledger),

@@ -96,6 +96,26 @@ describe('the global prior from moments kept rating by rating', () => {
     expectSameModel(stats.fitGlobal({ lambda: 2 }), trainGlobal(packTable(table, w.images, w.d), { lambda: 2 }));
   });
 
+  it('gathers scatter updates a few at a time with exactly the moments of one update at a time', () => {
+    const gathered = new CommunityStats(16);
+    randomHistory(world(4), gathered, new Map(), 9, 203, createRng(5));
+    // The same history with a fit after every change: each update reaches the scatter on its own.
+    class FitEveryChange extends CommunityStats {
+      override rate(person: string, imageId: string, score: number | null): void {
+        super.rate(person, imageId, score);
+        this.fitGlobal({ lambda: 1 });
+      }
+    }
+    const oneByOne = new FitEveryChange(16);
+    randomHistory(world(4), oneByOne, new Map(), 9, 203, createRng(5));
+    expect(oneByOne.ratings).toBe(gathered.ratings);
+    const a = gathered.fitGlobal({ lambda: 2 });
+    const b = oneByOne.fitGlobal({ lambda: 2 });
+    expect(Array.from(a.w)).toEqual(Array.from(b.w));
+    expect(a.bias).toBe(b.bias);
+    expect(a.residualVar).toBe(b.residualVar);
+  });
+
   it('a rating taken back leaves no trace: the moments equal those of never having given it', () => {
     const w = world(2);
     const ids = [...w.images.keys()];

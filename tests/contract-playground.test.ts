@@ -1,3 +1,4 @@
+import type { MadeForYou } from '../src/core/made-for-you';
 import { userKeyOf } from '../src/core/identity';
 import { createPlaygroundAdapter, personFor } from '../src/platforms/playground/adapter';
 import { CHANNEL_ID } from '../src/platforms/playground/state';
@@ -70,6 +71,7 @@ platformContract('playground (real core on PGlite)', async (): Promise<AdapterHa
     },
     picksOf: async (user) => (await core.app.services.picks!.list(userKey(user))).map((p) => ({ winner: p.winner, losers: p.losers })),
     userKey,
+    madeForYouTick: async () => void (await (core.app.services.madeForYou as MadeForYou).runDue()),
     health: () => adapter.health(),
     close: async () => {
       await adapter.stop();

@@ -1,3 +1,4 @@
+import type { MadeForYou } from '../src/core/made-for-you';
 import { openTestCore } from './helpers/core';
 import { openSlackHarness } from './helpers/slack-harness';
 import { platformContract, type AdapterHarness } from './platform-contract';
@@ -9,6 +10,7 @@ platformContract(
     const h = await openSlackHarness({ services: core.app.services, db: core.app.database.db, rating: core.rating });
     return {
       ...h,
+      madeForYouTick: async () => void (await (core.app.services.madeForYou as MadeForYou).runDue()),
       close: async () => {
         await h.close();
         await core.close();

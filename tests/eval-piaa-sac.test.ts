@@ -16,6 +16,8 @@ import { sacPiaaData } from '../src/eval/piaa/sac';
 import { runPiaaProtocol } from '../src/eval/piaa/protocol';
 import { defaultConfig } from '../src/eval/piaa/config';
 import { FeaturesEmbedder } from '../src/providers/embedder/features';
+import { externalPiaaData } from '../src/eval/piaa/external';
+import { spawnSync } from 'node:child_process';
 
 let root: string;
 const RATERS = 8;
@@ -82,5 +84,64 @@ describe('eval:piaa --sac', () => {
       }
     }
     expect(Object.keys(s.active_vs_random).sort()).toEqual(['10', '20', '50']);
-  }, 180_000); // a whole protocol run: ~25 s on a busy 2-core machine
+  }, 900_000); // a whole protocol run: ~25 s on a quiet 2-core machine, minutes when many tests run beside it
+
+  it('is a preset of --ratings: the same rows as a ratings file give the same data', async () => {
+    const embedder = new FeaturesEmbedder();
+    const sac = await sacPiaaData({
+      sqlite: path.join(root, 'sac.sqlite'),
+      imagesDir: path.join(root, 'images'),
+      embedder,
+      cacheDir: false,
+    });
+    // The survey rule leaves surveys 1..8, each rating every image once, in image order.
+    const db = new Database(path.join(root, 'sac.sqlite'), { readonly: true });
+    const rows = db
+      .prepare('SELECT r.sid, p.path, r.rating FROM ratings r JOIN paths p ON p.iid = r.iid WHERE r.sid <> 99 ORDER BY r.rowid')
+      .all() as { sid: number; path: string; rating: number }[];
+    db.close();
+    const csv = path.join(root, 'sac-as-ratings.csv');
+    fs.writeFileSync(csv, ['rater,image,score', ...rows.map((r) => `survey-${r.sid},${r.path},${r.rating}`)].join('\n'));
+    const viaFile = await externalPiaaData({ file: csv, imagesDir: path.join(root, 'images'), embedder, cacheDir: false });
+
+    expect(sac.notes.join('\n')).toMatch(/SAC: 8 raters with ≥ 30 ratings \(0 with fewer left out\), 140 images, embedder features/);
+    expect(sac.images).toBe(viaFile.images);
+    expect(Array.from(sac.X)).toEqual(Array.from(viaFile.X));
+    const byId = (d: typeof sac) => Object.fromEntries(d.raters.map((r) => [r.id, [Array.from(r.items), Array.from(r.ratings)]]));
+    expect(byId(sac)).toEqual(byId(viaFile));
+  }, 600_000);
+
+  it('eval:piaa --sac runs end to end from the command line (with --embedder instead of CLIP)', () => {
+    const run = spawnSync(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'src/eval/piaa/cli.ts',
+        '--sac',
+        path.join(root, 'sac.sqlite'),
+        '--images',
+        path.join(root, 'images'),
+        '--embedder',
+        'features',
+        '--quick',
+        '--methods',
+        'finetune,global',
+        '--active-replicates',
+        '1',
+        '--random-orders',
+        '1',
+        '--out',
+        path.join(root, 'out'),
+      ],
+      { encoding: 'utf8', timeout: 400_000 },
+    );
+    expect(run.status, run.stderr).toBe(0);
+    const summary = JSON.parse(run.stdout.trim().split('\n').at(-1)!);
+    expect(summary.source).toBe('sac');
+    expect(summary.people).toBe(RATERS);
+    expect(summary.shots['10'].finetune.srocc).toEqual(expect.any(Number));
+    expect(summary.notes.join('\n')).toMatch(/corrupted surveys \(> 20 answers\) excluded with their 140 ratings \(ids 99\)/);
+    expect(summary.notes.join('\n')).toMatch(/SAC .*: 1120 usable rows, 0 rejected/);
+  }, 400_000);
 });

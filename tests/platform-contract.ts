@@ -52,6 +52,8 @@ export interface AdapterHarness {
   /** Optional: opens the message's Details toggle as `user` and resolves to what it shows (undefined: none). */
   details?(user: string, messageId: string): Promise<string | undefined>;
   userKey(user: string): string;
+  /** Optional: one pass of the weekly "made for you" worker now (MadeForYou.runDue), instead of waiting for its timer. */
+  madeForYouTick?(): Promise<void>;
   /** The adapter's own health() (what /readyz reports for it). */
   health(): { ok: boolean; detail?: string };
   /**
@@ -302,6 +304,7 @@ export function platformContract(name: string, open: () => Promise<AdapterHarnes
     });
 
     it('/suggest weekly:on|off answers privately: rate first, then what will happen and how to stop', async () => {
+      const start = new Set((await h.messages()).map((m) => m.id));
       const privately = async (text: string) => (await h.messages()).filter((m) => m.ephemeral && m.text.includes(text));
       await h.command('wes', 'suggest', { weekly: 'on' });
       expect(await privately('Rate a few images first')).toHaveLength(1);
@@ -318,8 +321,48 @@ export function platformContract(name: string, open: () => Promise<AdapterHarnes
       await h.command('wes', 'suggest', { weekly: 'off' });
       expect(await privately('no more weekly "made for you" runs')).toHaveLength(1);
       // Nothing of it went to the channel.
-      expect((await h.messages()).some((m) => !m.ephemeral && /Made for you|Rate a few images first/.test(m.text))).toBe(false);
+      expect(
+        (await h.messages()).some((m) => !start.has(m.id) && !m.ephemeral && /Made for you|Rate a few images first/.test(m.text)),
+      ).toBe(false);
     });
+
+    it('the weekly worker’s run is posted where she opted in: a parent message, a thread with the grids and the summary, once each', async (ctx) => {
+      if (!h.madeForYouTick) return ctx.skip();
+      const known = new Set((await h.messages()).map((m) => m.id));
+      await h.command('nia', 'rate', { count: 1 });
+      const [image] = await waitFor(async () => {
+        const fresh = (await rateable()).filter((m) => !known.has(m.id));
+        return fresh.length >= 1 ? fresh : null;
+      }, 'an image to rate');
+      await h.rate('nia', image!.id, 9);
+      await h.command('nia', 'suggest', { weekly: 'on' });
+      const threadsBefore = new Set(await h.threadIds());
+      const notices = async () =>
+        (await h.messages()).filter((m) => m.conversationId === h.channelId && m.text.startsWith('✅ Run finished:')).length;
+      const noticesBefore = await notices();
+      await h.madeForYouTick();
+      const thread = await waitFor(
+        async () => (await h.threadIds()).find((t) => !threadsBefore.has(t)),
+        'the made-for-you thread',
+        120_000,
+      );
+      const inThread = async () => (await h.messages()).filter((m) => m.conversationId === thread);
+      await waitFor(async () => (await inThread()).some(isSummary), 'the made-for-you run’s summary', 180_000);
+      await waitFor(async () => ((await notices()) > noticesBefore ? true : null), 'the outcome notice in the channel', 60_000);
+      // A second pass of the worker within the week starts nothing more.
+      await h.madeForYouTick();
+      const parents = (await h.messages()).filter((m) => !known.has(m.id) && m.conversationId === h.channelId && m.text.startsWith('🎁'));
+      expect(parents).toHaveLength(1);
+      expect(parents[0]!.ephemeral).toBe(false);
+      expect(parents[0]!.text).toMatch(/Made for you, .*top-rated image “.+” — rate the results .*\/suggest weekly:off/);
+      expect((await h.threadIds()).filter((t) => !threadsBefore.has(t))).toEqual([thread]);
+      const msgs = await inThread();
+      expect(msgs[0]!.text).toContain('Made for you');
+      // The initial prompt, then 2 iterations of 4: one grid message each, and one summary.
+      expect(msgs.filter(isGrid)).toHaveLength(1 + 2);
+      expect(msgs.filter(isSummary)).toHaveLength(1);
+      expect(await notices()).toBe(noticesBefore + 1);
+    }, 300_000);
 
     it('taste codes: /profile shows one, /optimize taste: runs with it, others need it shared, forget retires it', async () => {
       const [a, b] = await ratedImages();

@@ -451,7 +451,6 @@ describe('few-ratings safeguards', () => {
     rows: Int32Array.from(pred.map((_, i) => i)),
     agreement: { tau: null, rows: pred.length },
     quality: qualityFromPredictions(Float64Array.from(pred), Float64Array.from(pred)),
-    selectionSrocc: null,
   });
   const data: PackedRatings = { n: 10, dim: 1, X: new Float32Array(10), y: Float64Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]) };
 

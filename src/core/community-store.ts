@@ -32,7 +32,7 @@ export interface StoredCommunity extends CommunityState {
 }
 
 interface Encoded {
-  global: Omit<GlobalModel, 'w'> & { w: number[] };
+  global: Omit<GlobalModel, 'w' | 'spectrum'> & { w: number[]; spectrum?: { values: string; vectors: string } };
   meta: (Omit<MetaParams, 'w0'> & { w0: number[] }) | null;
   metaUsers: number;
   calibratedRatings: number;
@@ -41,7 +41,7 @@ interface Encoded {
 /** Stores the models as the next version and announces it (on commit). Returns that version. */
 export async function storeCommunity(db: Db, modelId: string, state: CommunityState): Promise<number> {
   const params: Encoded = {
-    global: { ...state.global, w: Array.from(state.global.w) },
+    global: encodeGlobal(state.global),
     meta: state.meta ? { ...state.meta, w0: Array.from(state.meta.w0) } : null,
     metaUsers: state.metaUsers,
     calibratedRatings: state.calibratedRatings,
@@ -70,9 +70,43 @@ export async function newerCommunity(db: Db, modelId: string, held: number): Pro
   const p = row.params as Encoded;
   return {
     version: row.version,
-    global: { ...p.global, w: Float64Array.from(p.global.w) },
+    global: decodeGlobal(p.global),
     meta: p.meta ? { ...p.meta, w0: Float64Array.from(p.meta.w0) } : null,
     metaUsers: p.metaUsers,
     calibratedRatings: p.calibratedRatings,
   };
+}
+
+/**
+ * The spectrum (d² numbers: 2 MiB at d = 512) travels as the bytes of its Float64Arrays in base64, not as
+ * jsonb numbers: it is exact either way, but a typed array spread into jsonb becomes an object with one
+ * key per entry. Every replica needs it, not only the trainer: `auto` takes a person back out of the
+ * prior with it, and a replica without it would choose differently from the one that trained.
+ */
+function encodeGlobal(g: GlobalModel): Encoded['global'] {
+  const { spectrum, w, ...rest } = g;
+  return {
+    ...rest,
+    w: Array.from(w),
+    ...(spectrum ? { spectrum: { values: bytesOf(spectrum.values), vectors: bytesOf(spectrum.vectors) } } : {}),
+  };
+}
+
+function decodeGlobal(e: Encoded['global']): GlobalModel {
+  const { spectrum, w, ...rest } = e;
+  return {
+    ...rest,
+    w: Float64Array.from(w),
+    ...(spectrum ? { spectrum: { values: floatsOf(spectrum.values), vectors: floatsOf(spectrum.vectors) } } : {}),
+  };
+}
+
+const bytesOf = (a: Float64Array): string => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
+
+function floatsOf(b64: string): Float64Array {
+  const bytes = Buffer.from(b64, 'base64');
+  // Copied into a fresh buffer: a Buffer's byteOffset need not be a multiple of 8.
+  const out = new Float64Array(bytes.byteLength / 8);
+  new Uint8Array(out.buffer).set(bytes);
+  return out;
 }

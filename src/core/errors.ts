@@ -96,6 +96,12 @@ export function isUserError(err: unknown): err is UserError {
   return err instanceof UserError;
 }
 
+/**
+ * A channel a run was to be shown in cannot take the bot's posts at all (deleted, archived, or the bot
+ * lacks the permission): retrying would fail the same way, so the run is given up instead.
+ */
+export class ChannelUnavailableError extends TasteloopError {}
+
 /** An evaluation dataset (e.g. the SAC release) that is missing, unreadable or not shaped as expected. */
 export class DatasetError extends TasteloopError {}
 

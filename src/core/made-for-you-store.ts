@@ -29,6 +29,11 @@ export interface MadeForYouApi {
   optOut(userKey: UserKey): Promise<boolean>;
   /** Why last week's post was skipped, once; undefined when there is nothing new to tell. */
   untoldSkip(userKey: UserKey): Promise<string | undefined>;
+  /**
+   * The week's run could not be posted where the person opted in (channel gone, no permission): told
+   * once on their next /suggest, like a skipped week. Ignored when a newer week's run is theirs already.
+   */
+  notPosted(userKey: UserKey, runId: string, reason: string): Promise<void>;
 }
 
 export async function subscribe(db: Db, sub: MadeForYouSubscription, now: Date): Promise<void> {
@@ -87,6 +92,14 @@ export async function recordRun(db: Db, userKey: UserKey, runId: string): Promis
 
 export async function recordSkip(db: Db, userKey: UserKey, reason: string): Promise<void> {
   await db.update(madeForYou).set({ skipReason: reason, skipToldAt: null }).where(eq(madeForYou.userKey, userKey));
+}
+
+/** Records why the week of run `runId` came to nothing, unless a later week has started since. */
+export async function recordNotPosted(db: Db, userKey: UserKey, runId: string, reason: string): Promise<void> {
+  await db
+    .update(madeForYou)
+    .set({ skipReason: reason, skipToldAt: null })
+    .where(and(eq(madeForYou.userKey, userKey), eq(madeForYou.lastRunId, runId)));
 }
 
 /** The reason of a skipped week not told yet, marked told as it is read (so it is told exactly once). */

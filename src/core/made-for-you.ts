@@ -21,6 +21,7 @@ import { LIKED_FROM_SCORE } from './suggestion-reasons';
 import {
   claimDue,
   readSubscription,
+  recordNotPosted,
   recordRun,
   recordSkip,
   subscribe,
@@ -73,6 +74,10 @@ export class MadeForYou implements MadeForYouApi {
 
   untoldSkip(userKey: UserKey): Promise<string | undefined> {
     return takeUntoldSkip(this.deps.db, userKey, this.now());
+  }
+
+  notPosted(userKey: UserKey, runId: string, reason: string): Promise<void> {
+    return recordNotPosted(this.deps.db, userKey, runId, reason);
   }
 
   /** Checks for due weeks now and every `everyMs` (worker processes only: see app.ts). */
@@ -137,17 +142,33 @@ export class MadeForYou implements MadeForYouApi {
   }
 }
 
-/** The run request of one week: a normal run in the opted-in channel, titled for the person. */
+/** What a platform needs to open a made-for-you run's thread (its parent message names the person and the prompt). */
+export interface MadeForYouPost {
+  userKey: UserKey;
+  /** The person's id on the platform (for a mention where the platform has one). */
+  userId: string;
+  displayName: string;
+  prompt: string;
+}
+
+/**
+ * The run request of one week: a normal run in the opted-in channel, titled for the person. No thread
+ * exists yet: `threadId: null` puts the run in its platform's feed (core/run-feed.ts lists runs whose
+ * destination has the key), where the process showing it opens the thread first (platforms/run-thread.ts).
+ */
 function madeForYouRequest(sub: MadeForYouSubscription, prompt: string, at: Date): StartRunRequest {
+  const requester = personOf(sub.userKey, sub.displayName);
+  const post: MadeForYouPost = { userKey: sub.userKey, userId: requester.userId, displayName: sub.displayName, prompt };
   const destination: Record<string, unknown> = {
     platform: sub.platform,
     channelId: sub.channelId,
     ...(sub.scopeId ? { scopeId: sub.scopeId } : {}),
+    threadId: null,
     title: `🎁 Made for you, ${sub.displayName}`,
-    madeForYou: true,
+    madeForYou: post,
   };
   return {
-    requester: personOf(sub.userKey, sub.displayName),
+    requester,
     prompt,
     iterations: MADE_FOR_YOU_ITERATIONS,
     candidates: MADE_FOR_YOU_CANDIDATES,

@@ -4,11 +4,12 @@
  * deletes the person's picks and every offer showing an image it deleted (with everyone's picks on it).
  */
 import { randomUUID } from 'node:crypto';
-import { arrayOverlaps, desc, eq, or } from 'drizzle-orm';
+import { arrayOverlaps, desc, eq, or, sql } from 'drizzle-orm';
 import type { Db } from '../db/connection';
 import { pickOffers, picks } from '../db/schema';
 import type { UserKey } from './identity';
 import { assertNotForgotten } from './people';
+import { RATING_CHANNEL } from './ratings';
 
 type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
 
@@ -50,6 +51,9 @@ export async function storePick(
         target: [picks.offerId, picks.userKey],
         set: { winnerImageId: row.winnerImageId, loserImageIds: row.loserImageIds, source: row.source, pickedAt: new Date() },
       });
+    // A pick changes the person's ledger version (RatingLedger.versions) as a rating does: announced on
+    // the ratings' channel, so every process refits them (delivered only if this commits).
+    await tx.execute(sql`select pg_notify(${RATING_CHANNEL}, ${p.userKey})`);
   });
 }
 

@@ -55,6 +55,8 @@ export interface PicksDeps {
   images: Pick<ImageStore, 'getMany'>;
   /** The community prior the fit starts from (the taste service's current one). */
   prior: () => GlobalModel;
+  /** Told of every pick stored, after it committed: the live scorer refits the person (TasteService.picked). */
+  picked?: (userKey: UserKey) => void;
 }
 
 /** Candidates considered per offer: the onboarding and gallery images and the newest generated ones. */
@@ -102,6 +104,7 @@ export function createPicks(deps: PicksDeps): PicksApi {
         const userKey = await touchPerson(db, req.person, req.scopeId);
         const losers = imageIds.filter((id) => id !== winner);
         await storePick(db, { userKey, offerId: req.offerId, winner, losers, source: req.source });
+        deps.picked?.(userKey);
         return { kind: 'stored', number: req.number };
       } catch (err) {
         if (isForgottenError(err)) return { kind: 'forgotten' };

@@ -2,13 +2,15 @@
  * The messages the bot posted on a platform, as the database remembers them: which image a message
  * carries (so a reaction on it is a rating even after a restart, from any replica), which run event it
  * shows (so a restarted process does not post that event twice), the one reaction read-back per
- * platform that every process of a deployment shares, and which process shows each run.
+ * platform that every process of a deployment shares, which process shows each run, and the thread
+ * opened for a run that had none.
  */
 import { and, desc, eq, gte, isNotNull } from 'drizzle-orm';
 import type { Db } from '../db/connection';
 import { claimReadBack, finishReadBack } from '../db/read-back-passes';
 import { claimRunDisplay, releaseRunDisplay } from '../db/run-display-claims';
 import { platformMessages } from '../db/schema';
+import { attachRunThread } from './run-feed';
 import type { Services } from './services';
 
 export type PlatformMessages = Services['messages'];
@@ -65,5 +67,6 @@ export function createPlatformMessages(db: Db): PlatformMessages {
     finishReadBack: (o) => finishReadBack(db, o),
     claimRunDisplay: (o) => claimRunDisplay(db, o),
     releaseRunDisplay: (o) => releaseRunDisplay(db, o),
+    attachRunThread: (runId, threadId) => attachRunThread(db, runId, threadId),
   };
 }

@@ -31,6 +31,8 @@ import {
   forgottenUsers,
   images,
   outbox,
+  pickOffers,
+  picks,
   platformMessages,
   processedEvents,
   ratingEvents,
@@ -343,6 +345,8 @@ export interface PersonExport {
   scorerModels: Record<string, unknown>[];
   /** Their taste codes (code, model, ratings, method, date; the frozen numbers are not shown). */
   tasteCodes?: Record<string, unknown>[];
+  /** Their picks (/rate mode:pick): the images offered together, the one picked, where and when. */
+  picks?: { offerId: string; offeredImageIds: string[]; pickedImageId: string; source: string; pickedAt: Date }[];
   usage: Record<string, unknown>[];
 }
 
@@ -387,6 +391,18 @@ export async function exportPerson(db: Db, userKey: UserKey, now = new Date()): 
     uploadedImages: await db.select().from(images).where(eq(images.ownerKey, userKey)),
     scorerModels: models,
     tasteCodes: await exportTasteCodes(db, [userKey]),
+    picks: await db
+      .select({
+        offerId: picks.offerId,
+        offeredImageIds: pickOffers.imageIds,
+        pickedImageId: picks.winnerImageId,
+        source: picks.source,
+        pickedAt: picks.pickedAt,
+      })
+      .from(picks)
+      .innerJoin(pickOffers, eq(pickOffers.id, picks.offerId))
+      .where(eq(picks.userKey, userKey))
+      .orderBy(asc(picks.pickedAt)),
     usage: await db.select().from(usage).where(eq(usage.userKey, userKey)),
   };
 }

@@ -161,7 +161,8 @@ async function profileGrid(deps: ProfilesAndPrivacyDeps, summary: ProfileView['s
   const top = await tiles(summary.topImages.map((t) => ({ id: t.image.id, caption: `rated ${t.score}/10` })));
   if (top.length) rows.push({ label: 'Top rated', tiles: top });
   const fav = await tiles(summary.predictedFavorites.map((t) => ({ id: t.image.id, caption: `predicted ${formatScore(t.predicted)}` })));
-  if (fav.length && summary.ratings > 0) rows.push({ label: 'Predicted favorites (not rated yet)', tiles: fav });
+  if (fav.length && (summary.ratings > 0 || (summary.picks ?? 0) > 0))
+    rows.push({ label: 'Predicted favorites (not rated yet)', tiles: fav });
   return rows.length ? await imageGrid(deps.charts, rows) : null;
 }
 

@@ -28,10 +28,11 @@
  */
 import { and, asc, count as sqlCount, eq, inArray, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/connection';
-import { ratingEvents, ratingVotes, ratings } from '../db/schema';
+import { picks, ratingEvents, ratingVotes, ratings } from '../db/schema';
 import { queryRows } from '../db/util';
 import { silentLogger, type Logger } from '../log';
 import { Emitter } from './emitter';
+import { NO_VERSION, withPicks } from './ledger-version';
 import { RatingAnnouncer } from './rating-announcer';
 import { VoteBatcher } from './vote-batcher';
 import { ForgottenError, InvalidScoreError, TasteloopError, UnknownImageError } from './errors';
@@ -100,8 +101,8 @@ export const LOCK_NS_PERSON = 7281001;
 /** The LISTEN/NOTIFY channel every committed rating change is announced on; the payload is the person's key. */
 export const RATING_CHANNEL = 'tasteloop_rating_changed';
 
-/** Ledger version of a person who has no rating events (never rated, or forgotten). */
-export const NO_VERSION = '0';
+/** Ledger version of a person who has no rating events nor picks (never rated, or forgotten). */
+export { NO_VERSION } from './ledger-version';
 
 /** Postgres SQLSTATEs worth retrying the whole transaction for. */
 const RETRYABLE_CODES = new Set(['40001', '40P01']);
@@ -231,25 +232,41 @@ export class RatingLedger {
   }
 
   /**
-   * Each person's ledger version: equal versions mean the same ratings. Any committed change adds a
+   * Each person's ledger version: equal versions mean the same ratings and picks. Any committed change adds a
    * rating_events row in the same transaction as the rating, and a forget deletes them, so the count,
    * the last id and the sum of ids change with every change — the count also when a change with a
    * smaller id commits after a larger one (ids are drawn at insert, not at commit), and the sum when
    * old rows are pruned while new ones arrive. Compare for equality only. Read it before the ratings it
    * describes: at READ COMMITTED the later read sees at least as much, so a cache never claims more.
+   * A person's picks add a part (count and a hash of which image won each offer: a pick replaced
+   * changes it), so a pick moves the version as a rating does.
    */
   async versions(userKeys: readonly UserKey[]): Promise<Map<UserKey, string>> {
     const out = new Map<UserKey, string>(userKeys.map((k) => [k, NO_VERSION]));
     if (userKeys.length === 0) return out;
-    const rows = await this.db
+    const keys = [...new Set(userKeys)];
+    const rated = this.db
       .select({
         userKey: ratingEvents.userKey,
+        kind: sql<string>`'r'`,
         version: sql<string>`count(*)::text || ':' || max(${ratingEvents.id})::text || ':' || sum(${ratingEvents.id})::text`,
       })
       .from(ratingEvents)
-      .where(inArray(ratingEvents.userKey, [...new Set(userKeys)]))
+      .where(inArray(ratingEvents.userKey, keys))
       .groupBy(ratingEvents.userKey);
-    for (const r of rows) out.set(r.userKey, r.version);
+    // Picks teach the scorer too (./ledger-version: withPicks), read in the same round trip.
+    const picked = this.db
+      .select({
+        userKey: picks.userKey,
+        kind: sql<string>`'p'`,
+        version: sql<string>`count(*)::text || ':' || md5(string_agg(${picks.offerId} || '>' || ${picks.winnerImageId}, ',' order by ${picks.offerId}))`,
+      })
+      .from(picks)
+      .where(inArray(picks.userKey, keys))
+      .groupBy(picks.userKey);
+    const rows = await rated.unionAll(picked);
+    for (const r of rows) if (r.kind === 'r') out.set(r.userKey, r.version);
+    for (const r of rows) if (r.kind === 'p') out.set(r.userKey, withPicks(out.get(r.userKey) ?? NO_VERSION, r.version));
     return out;
   }
 

@@ -6,7 +6,9 @@
  * is read when one was stored for this embedder: at the ledger's current version it is the whole fit,
  * otherwise the ratings since are applied to it as a diff; without one (or with an unusable one: an image
  * since deleted) every rating is replayed. A refit then diffs the ledger's ratings against what the
- * scorer holds (`held`) and applies rank-one updates.
+ * scorer holds (`held`) and applies rank-one updates. The person's picks (./live-picks) are not in the
+ * stored state: they are read whenever the picks part of the ledger version is not the one held (on
+ * every load of someone who picked, and after each pick), and the scorer refits on them jointly.
  *
  * A change this process committed needs no database at all when its person is held (`applyLocal`): its
  * effective score is applied as a rank-one update and the ledger version it leads to is computed
@@ -26,12 +28,14 @@ import type { Db } from '../db/connection';
 import { scorerModels } from '../db/schema';
 import type { EmbeddingService } from './embeddings';
 import type { UserKey } from './identity';
-import { versionAfter } from './ledger-version';
+import { picksPart, versionAfter } from './ledger-version';
+import { loadHeldPairs } from './live-picks';
 import { NO_VERSION, type RatingLedger } from './ratings';
 import type { CommittedChange } from './records';
 import { ScorerCache } from './scorer-cache';
-import { deleteScorerStates, loadScorerState, type StoredScorerState } from './scorer-state-store';
+import { deleteScorerStates, type StoredScorerState } from './scorer-state-store';
 import { ScorerStateWriter } from './scorer-state-writer';
+import { PeopleReads } from './people-batch-load';
 import type { ScorerService } from './scorer/scorer-service';
 import { VectorCache } from './vector-cache';
 
@@ -71,6 +75,8 @@ export class ResidentScorers {
   private readonly held = new Map<UserKey, Map<string, number>>();
   /** The ledger version (RatingLedger.versions) each person's scorer was fitted at. */
   private readonly versions = new Map<UserKey, string>();
+  /** The picks part of the version (./ledger-version) whose picks each person's scorer holds (stored states carry none). */
+  private readonly heldPicks = new Map<UserKey, string>();
   private readonly cache: ScorerCache;
   private readonly pins = new Map<UserKey, number>();
   /** People whose scorer changed since their state was last written, with the timer that will write it. */
@@ -83,6 +89,8 @@ export class ResidentScorers {
   private readonly storedCommunity = new Map<UserKey, number | null>();
   /** Stores the states taken, several people per transaction, each person's in the order taken. */
   private readonly writer: ScorerStateWriter;
+  /** The reads of people coming into memory or refitting, one query for everyone asking at the same time. */
+  private readonly reads: PeopleReads;
   readonly loadedFrom = new Map<UserKey, LoadedFrom>();
   private stateWrites = 0;
   private localUpdates = 0;
@@ -93,6 +101,7 @@ export class ResidentScorers {
     this.cache = new ScorerCache(deps.cacheBytes);
     this.recentVectors = new VectorCache(deps.embeddings, RECENT_VECTORS);
     this.writer = new ScorerStateWriter(deps.db, deps.scorer.modelId, deps.log);
+    this.reads = new PeopleReads({ ...deps, modelId: deps.scorer.modelId });
   }
 
   private get modelId(): string {
@@ -176,21 +185,25 @@ export class ResidentScorers {
    */
   async refit(userKey: UserKey): Promise<number> {
     // The version first, then the ratings: the ratings read are at least that version, never older.
-    const version = (await this.deps.ledger.versions([userKey])).get(userKey) ?? NO_VERSION;
+    const version = await this.reads.version(userKey, NO_VERSION);
     // Nothing changed since the last fit (e.g. the notification of a change this process already refitted for).
     if (this.versions.get(userKey) === version) return this.held.get(userKey)?.size ?? 0;
     if (!this.held.has(userKey) && (await this.restore(userKey, version))) {
+      await this.syncPicks(userKey, version);
       this.versions.set(userKey, version);
       this.touch(userKey);
       return this.held.get(userKey)?.size ?? 0;
     }
-    const rows = await this.deps.ledger.listRatings(userKey);
+    // The ratings and (when they changed) the picks, each one indexed query, side by side.
+    const [rows, picksRead] = await Promise.all([this.reads.ratings(userKey), this.syncPicks(userKey, version)]);
     const want = new Map(rows.map((r) => [r.imageId, r.score]));
     const have = this.held.get(userKey) ?? new Map<string, number>();
     if (!this.held.has(userKey)) this.cameIn(userKey, 'ratings');
     const toAdd = [...want].filter(([id, s]) => have.get(id) !== s);
     const toRemove = [...have.keys()].filter((id) => !want.has(id));
     if (toAdd.length > 0 || toRemove.length > 0) await this.apply(userKey, have, toAdd, toRemove);
+    // Picks and no ratings: a personal model all the same, held like anyone's.
+    else if (this.deps.scorer.pickCount(userKey) > 0) this.held.set(userKey, have);
     if (want.size === 0 && version === NO_VERSION) {
       // Never rated, or forgotten (a forget deletes ratings and events and announces the person).
       this.forget(userKey);
@@ -198,14 +211,33 @@ export class ResidentScorers {
       return 0;
     }
     this.versions.set(userKey, version);
-    if (toAdd.length > 0 || toRemove.length > 0) this.markDirty(userKey);
+    // A new pick too: the stored state then records the version it is current at.
+    if (toAdd.length > 0 || toRemove.length > 0 || picksRead) this.markDirty(userKey);
     this.touch(userKey);
     return want.size;
   }
 
+  /**
+   * Gives the scorer the person's picks when the picks part of `version` is not the one it holds (picks
+   * are not in the stored state: they are read after every load). No query for someone who never picked.
+   */
+  private async syncPicks(userKey: UserKey, version: string): Promise<boolean> {
+    const part = picksPart(version);
+    const { scorer } = this.deps;
+    if (this.heldPicks.get(userKey) === part) return false;
+    if (part === '' && scorer.pickCount(userKey) === 0) {
+      this.heldPicks.set(userKey, part);
+      return false;
+    }
+    const { pairs, picks } = await loadHeldPairs(this.deps.db, this.deps.embeddings, userKey);
+    if (picks > 0 || scorer.hasUser(userKey)) scorer.setPairs(userKey, pairs, picks);
+    this.heldPicks.set(userKey, part);
+    return true;
+  }
+
   private async apply(userKey: UserKey, have: Map<string, number>, toAdd: [string, number][], toRemove: string[]): Promise<void> {
     const { scorer } = this.deps;
-    const vectors = await this.deps.embeddings.embed(toAdd.map(([id]) => id));
+    const vectors = await this.reads.vectors(toAdd.map(([id]) => id));
     for (const id of toRemove) {
       scorer.removeRating(userKey, id);
       have.delete(id);
@@ -214,7 +246,7 @@ export class ResidentScorers {
       scorer.addRating(userKey, vectors.get(id)!, score, { imageId: id, modelId: this.modelId });
       have.set(id, score);
     }
-    if (have.size === 0) {
+    if (have.size === 0 && scorer.pickCount(userKey) === 0) {
       this.held.delete(userKey);
       scorer.deleteUser(userKey);
       this.cancelWrite(userKey);
@@ -232,14 +264,14 @@ export class ResidentScorers {
   private async restore(userKey: UserKey, version: string): Promise<boolean> {
     // Evicted a moment ago: its state may still be on its way to the database.
     await this.writer.written(userKey);
-    const stored = await loadScorerState(this.deps.db, userKey, this.modelId).catch((err: unknown) => {
+    const stored = await this.reads.state(userKey).catch((err: unknown) => {
       this.deps.log.warn({ err, userKey }, 'could not read the stored scorer state; refitting from the ratings');
       return null;
     });
     if (!stored) return false;
     const { snapshot } = stored;
     // An image deleted since (a forget of its owner) has no vector any more: replay the ratings instead.
-    const vectors = await this.deps.embeddings.embed(snapshot.imageIds).catch(() => null);
+    const vectors = await this.reads.vectors(snapshot.imageIds).catch(() => null);
     if (!vectors || snapshot.imageIds.some((id) => vectors.get(id)?.length !== this.deps.scorer.dim)) return false;
     const community = this.deps.communityVersion();
     const fitUsable = community !== null && stored.communityVersion === community;
@@ -292,6 +324,7 @@ export class ResidentScorers {
     this.cancelWrite(userKey);
     this.held.delete(userKey);
     this.versions.delete(userKey);
+    this.heldPicks.delete(userKey);
     this.lastWrite.delete(userKey);
     this.lastSummary.delete(userKey);
     this.summaryBehind.delete(userKey);

@@ -54,6 +54,27 @@ export async function pendingRunEvents(db: Db, platform: string, cursors: Record
   }));
 }
 
+/**
+ * Stores the thread a platform opened for a run that had none (a made-for-you run), only if none is
+ * stored yet (a conditional update: of two processes racing, the first one's thread stays); resolves
+ * to the run's thread now, whichever process stored it.
+ */
+export async function attachRunThread(db: Db, runId: string, threadId: string): Promise<string | undefined> {
+  const set = await queryRows<{ thread_id: string }>(
+    db,
+    sql`update runs set destination = coalesce(destination, '{}'::jsonb) || jsonb_build_object('threadId', ${threadId}::text),
+                        updated_at = updated_at
+         where id = ${runId} and (destination->>'threadId') is null
+     returning destination->>'threadId' as thread_id`,
+  );
+  if (set[0]) return set[0].thread_id;
+  const now = await queryRows<{ thread_id: string | null }>(
+    db,
+    sql`select destination->>'threadId' as thread_id from runs where id = ${runId}`,
+  );
+  return now[0]?.thread_id ?? undefined;
+}
+
 function parseJson(v: unknown): unknown {
   return typeof v === 'string' ? JSON.parse(v) : v;
 }

@@ -39,19 +39,28 @@ export interface ScorerSummary {
 type FitScalars = Omit<PersonFit, 'delta'>;
 
 export async function loadScorerState(db: Db, userKey: UserKey, model: string): Promise<StoredScorerState | null> {
-  const [row] = await db
+  return (await loadScorerStates(db, [userKey], model)).get(userKey) ?? null;
+}
+
+/** Several people's stored states in one query (people coming into memory together); a person without a usable one is left out. */
+export async function loadScorerStates(db: Db, userKeys: readonly UserKey[], model: string): Promise<Map<UserKey, StoredScorerState>> {
+  const out = new Map<UserKey, StoredScorerState>();
+  if (userKeys.length === 0) return out;
+  const rows = await db
     .select()
     .from(scorerStates)
-    .where(and(eq(scorerStates.userKey, userKey), eq(scorerStates.model, model)));
-  if (!row) return null;
-  const scalars = row.fit as FitScalars | null;
-  if (!scalars || row.imageIds.length !== row.scores.length) return null;
-  const delta = row.fit && row.delta ? unpackFloat64(row.delta) : null;
-  return {
-    snapshot: { imageIds: row.imageIds, scores: row.scores, fit: { ...scalars, delta } },
-    ledgerVersion: row.ledgerVersion,
-    communityVersion: row.communityVersion,
-  };
+    .where(and(inArray(scorerStates.userKey, [...new Set(userKeys)]), eq(scorerStates.model, model)));
+  for (const row of rows) {
+    const scalars = row.fit as FitScalars | null;
+    if (!scalars || row.imageIds.length !== row.scores.length) continue;
+    const delta = row.fit && row.delta ? unpackFloat64(row.delta) : null;
+    out.set(row.userKey, {
+      snapshot: { imageIds: row.imageIds, scores: row.scores, fit: { ...scalars, delta } },
+      ledgerVersion: row.ledgerVersion,
+      communityVersion: row.communityVersion,
+    });
+  }
+  return out;
 }
 
 /** Stores (replaces) a person's state; false when nothing was stored because the person has no ratings. */

@@ -52,6 +52,8 @@ export interface StartRunRequest {
 export interface ProfileSummary {
   userKey: UserKey;
   ratings: number;
+  /** Picks made with /rate mode:pick (each teaches the scorer as three preferences); absent where not counted. */
+  picks?: number;
   method: string;
   quality: ScorerQuality;
   /** The confidence meter (scorer/confidence.ts); absent where the taste service does not compute it. */
@@ -170,6 +172,11 @@ export interface Services {
      */
     claimRunDisplay(o: { platform: string; runId: string; holder: string; leaseMs: number }): Promise<RunDisplayClaim>;
     releaseRunDisplay(o: { platform: string; runId: string; holder: string }): Promise<void>;
+    /**
+     * Stores the thread a platform opened for a run that had none (a made-for-you run) unless one is
+     * stored already; resolves to the run's thread now (of two processes racing, the first one's).
+     */
+    attachRunThread?(runId: string, threadId: string): Promise<string | undefined>;
   };
 }
 

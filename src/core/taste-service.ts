@@ -27,6 +27,7 @@ import { images as imagesTable, ratings as ratingsTable } from '../db/schema';
 import type { EmbeddingService } from './embeddings';
 import { galleryImageIds, onboardingImageIds } from './gallery';
 import { HeardChanges } from './heard-changes';
+import { picksCount } from './ledger-version';
 import type { UserKey } from './identity';
 import type { ImageStore } from './images';
 import type { CommittedChange, ImageRecord } from './records';
@@ -222,6 +223,17 @@ export class TasteService {
     // Negative: its notification came first and was counted then.
     this.community.changed(change.userKey, !this.listening || pending >= 0);
   }
+
+  /**
+   * A pick this process stored: the person's scorer refits from the database (their picks are read
+   * there). Its notification comes back like a rating's and is matched here, so the community retrain,
+   * which learns from ratings only, does not count it; other processes hear it and refit the person too.
+   */
+  readonly picked = (userKey: UserKey): void => {
+    if (this.stopped) return;
+    this.scheduler.request(userKey);
+    if (this.listening) this.echoes.set(userKey, (this.echoes.get(userKey) ?? 0) + 1);
+  };
 
   /** A change committed by any process, this one included (the ledger's pg_notify). */
   private onNotified(userKey: UserKey): void {
@@ -449,6 +461,7 @@ export class TasteService {
     return {
       userKey,
       ratings: ratedIds.length,
+      picks: picksCount(this.resident.versionOf(userKey) ?? ''),
       method: this.scorer.method(userKey),
       quality: this.scorer.quality(userKey),
       confidence: this.meterOf(userKey),

@@ -22,26 +22,37 @@
  * over from another goes through the whole run again as a catch-up (looking for posts first).
  * The progress message stays the thread's last: edited in place within an iteration, posted anew
  * after each iteration's grid under that iteration's key, the older ones then removed (progress-trail.ts). The closing notice records `${runId}:end:done`, which ends the run's feed.
+ * A run without a thread yet (made for you: started by the weekly worker, not a command) gets its
+ * parent message and thread from the claim holder first (run-thread.ts); a channel that takes no posts
+ * gives the run up: cancelled, logged once with a reference, the person told on their next /suggest.
  */
 import type { Logger } from 'pino';
+import { ChannelUnavailableError } from '../core/errors';
+import type { MadeForYouPost } from '../core/made-for-you';
 import { runDoneKey, type FeedEvent } from '../core/run-feed';
 import type { RunEvent } from '../core/optimizer/events';
 import type { Services } from '../core/services';
 import type { Conversation, Notify, OutMessage, RunFollower, RunOutcome } from '../../commands/kit/types';
 import { DisplayClaims } from './display-claims';
+import { newReferenceId } from './dispatch';
 import { processHolder } from './reaction-read-back';
 import { collapseProgressOps, ProgressTrail } from './progress-trail';
 import { renderRunEvent, type RenderOp } from './render-run';
 import { withRunPictures } from './run-pictures';
+import { notPostedReason, openRunThread, type ThreadOpener } from './run-thread';
 
 /** Where a run is shown; stored in runs.destination (opaque to the core). */
 export interface RunDestination {
   platform: string;
   /** The channel /optimize was typed in (the closing notice goes there). */
   channelId: string;
-  /** The run's thread. */
-  threadId?: string;
+  /** The run's thread (null: a made-for-you run whose thread is not open yet). */
+  threadId?: string | null;
   scopeId?: string;
+  /** The thread's title (a made-for-you run: "🎁 Made for you, <name>"). */
+  title?: string;
+  /** Set on a run the weekly worker started: whom its thread's parent message is for (core/made-for-you.ts). */
+  madeForYou?: MadeForYouPost;
 }
 
 export interface RunDisplayOptions {
@@ -63,11 +74,15 @@ export interface RunDisplayOptions {
    * holder died. A process that stops gives its runs up at once.
    */
   claimLeaseMs?: number;
+  /** How this platform opens a thread on a message: without it, runs started without a thread are not shown. */
+  threads?: ThreadOpener;
 }
 
 const DEFAULT_CLAIM_LEASE_MS = 15_000;
 /** A run this process did not start waits this long before claiming it (its starter follows it: see display-claims.ts). */
 const HEAD_START_MS = 1_000;
+/** A thread that could not be opened for a passing reason (a network error) is tried again this much later. */
+const THREAD_RETRY_MS = 5_000;
 
 export class RunDisplay implements RunFollower {
   private readonly cursors = new Map<string, number>();
@@ -87,6 +102,8 @@ export class RunDisplay implements RunFollower {
   private readonly progress: ProgressTrail;
   /** How runs followed here but shown by another process ended, as their events went by (settles follow()). */
   private readonly outcomes = new Map<string, RunOutcome>();
+  /** Runs whose thread could not be opened for a passing reason, with when to try again. */
+  private readonly threadRetryAt = new Map<string, number>();
   private timer: NodeJS.Timeout | null = null;
   private heartbeat: NodeJS.Timeout | null = null;
   /** The renewal in flight: stop() waits for it, so no claim is renewed after the claims are given up. */
@@ -196,7 +213,12 @@ export class RunDisplay implements RunFollower {
       return this.catchUpFromStart(runId);
     }
     if (!events.length) return;
-    const dest = events[0]!.destination as unknown as RunDestination;
+    let dest = events[0]!.destination as unknown as RunDestination;
+    if (!dest.threadId && dest.madeForYou && this.opts.threads) {
+      const threadId = await this.openThread(runId, dest, dest.madeForYou, this.opts.threads);
+      if (!threadId) return;
+      dest = { ...dest, threadId };
+    }
     const shown = await this.show(
       runId,
       dest,
@@ -212,6 +234,58 @@ export class RunDisplay implements RunFollower {
         .catch((err: unknown) => this.opts.log.warn({ err, runId }, 'could not give a run display claim up; it expires on its own'));
     } else if (shown === 'shown') this.cursors.set(runId, Math.max(this.cursors.get(runId) ?? 0, ...events.map((e) => e.id)));
     // 'lost' (the claim went, or this process stops): the cursor stays, the next look decides.
+  }
+
+  /**
+   * The thread of a made-for-you run (run-thread.ts), or undefined: not now (a passing failure, tried
+   * again in a few seconds with the run's events unread), or never (the channel takes no posts: the
+   * run is given up and leaves the feed).
+   */
+  private async openThread(runId: string, dest: RunDestination, post: MadeForYouPost, threads: ThreadOpener): Promise<string | undefined> {
+    if ((this.threadRetryAt.get(runId) ?? 0) > Date.now()) return undefined;
+    const { services, platform, log } = this.opts;
+    try {
+      const threadId = await openRunThread({
+        runId,
+        platform,
+        services,
+        channel: this.opts.conversation(dest.channelId, dest),
+        dest: { ...dest, madeForYou: post },
+        opener: threads,
+        recovering: !this.caughtUp.has(runId),
+      });
+      this.threadRetryAt.delete(runId);
+      log.info({ runId, threadId }, 'made for you: opened the run’s thread');
+      return threadId;
+    } catch (err) {
+      if (!(err instanceof ChannelUnavailableError)) {
+        this.threadRetryAt.set(runId, Date.now() + THREAD_RETRY_MS);
+        log.warn({ err, runId }, 'made for you: could not open the run’s thread; will retry');
+        return undefined;
+      }
+      this.threadRetryAt.delete(runId);
+      // Once: the done marker below takes the run out of every process's feed.
+      const referenceId = newReferenceId();
+      log.error({ err, runId, channelId: dest.channelId, referenceId }, 'made for you: the channel takes no posts; run given up');
+      await services.runs.cancel(post.userKey, runId).catch(() => null);
+      await services.madeForYou?.notPosted(post.userKey, runId, notPostedReason(referenceId));
+      const doneKey = runDoneKey(runId);
+      await services.messages.record({
+        platform,
+        messageId: doneKey,
+        channelId: dest.channelId,
+        scopeId: dest.scopeId,
+        runId,
+        kind: 'info',
+        eventKey: doneKey,
+      });
+      this.cursors.delete(runId);
+      this.caughtUp.delete(runId);
+      await this.claims
+        .release(runId)
+        .catch((e: unknown) => log.warn({ err: e, runId }, 'could not give a run display claim up; it expires on its own'));
+      return undefined;
+    }
   }
 
   /** Another process shows the run: its events are read past, not shown again on every pass. */

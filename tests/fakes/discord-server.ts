@@ -700,6 +700,19 @@ export class FakeDiscord {
         ids.map((id) => (id === this.botUser.id ? this.botUser : this.user(id, undefined, this.botUsers.has(id)))),
       );
     }
+    if ((m = /^POST \/channels\/(\d+)\/messages\/(\d+)\/threads$/.exec(route))) {
+      // A thread started from a message has the message's id; Discord refuses a second one.
+      const parent = this.channels.get(m[1]!);
+      const msg = this.messages.get(m[2]!);
+      if (!parent) return this.json(res, 404, { message: 'Unknown Channel', code: 10003 });
+      if (!msg || msg.deleted || msg.channel_id !== parent.id) return this.json(res, 404, { message: 'Unknown Message', code: 10008 });
+      if (this.channels.has(msg.id))
+        return this.json(res, 400, { message: 'A thread has already been created for this message', code: 160004 });
+      const thread: FakeChannel = { id: msg.id, type: 11, name: body.name, guild_id: parent.guild_id, parent_id: parent.id };
+      this.channels.set(thread.id, thread);
+      this.gateway.dispatch(parent.guild_id, 'THREAD_CREATE', { ...this.channelPayload(thread), newly_created: true });
+      return this.json(res, 201, this.channelPayload(thread));
+    }
     if ((m = /^POST \/channels\/(\d+)\/threads$/.exec(route))) {
       const parent = this.channels.get(m[1]!);
       if (!parent) return this.json(res, 404, { message: 'Unknown Channel', code: 10003 });

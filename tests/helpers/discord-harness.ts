@@ -8,6 +8,7 @@ import { RATING_EMOJI } from '../../src/platforms/emoji';
 import { createDiscordAdapter, type DiscordAdapter, type DiscordAdapterOptions } from '../../src/platforms/discord/adapter';
 import { startDiscordRestProxy } from '../../src/platforms/discord/rest-proxy';
 import { FakeDiscord, MESSAGE_CONTENT_INTENT, shardOf } from '../fakes/discord-server';
+import type { MadeForYou } from '../../src/core/made-for-you';
 import { observeRatings, openTestCore, type RatingCall, type TestCore, type TestCoreOptions } from './core';
 import { waitFor } from './wait';
 import type { AdapterHarness, HarnessMessage } from '../platform-contract';
@@ -185,6 +186,7 @@ export async function openDiscordHarness(opts: DiscordHarnessOptions = {}): Prom
     channelId: fake.channelId,
     command: async (user, name, o) => void (await interaction(user, name, o)),
     threadIds: async () => fake.threads().map((t) => t.id),
+    madeForYouTick: async () => void (await (core.app.services.madeForYou as MadeForYou).runDue()),
     tile: async (user, messageId, imageId, choice) => void (await click(user, messageId, `tl:tile:${imageId}`, [choice])),
     pick: async (user, messageId, number) => {
       const m = fake.messages.get(messageId);

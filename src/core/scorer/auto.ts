@@ -1,12 +1,16 @@
 /**
- * `auto`: per person, the method (or blend) whose cross-validated predictions rank that person's
- * ratings best (cross-validated SROCC, ties broken by MSE; see MethodEvaluation.selectionSrocc for why not
- * yet the honest figure of quality-cv.ts, which is what people are shown). Under 5 ratings there is nothing to validate against:
- * the community prior (`global`) is used; under AUTO_CONFIDENT_RATINGS `finetune` is kept unless
- * another method wins clearly (see pickAgainstDefault).
+ * `auto`: per person, the method (or blend) that orders that person's held-out ratings best, on the
+ * honest figure of quality-cv.ts (every pair of ratings ordered by a model that saw neither; ties broken
+ * by MSE) — the figure people are shown. For `global` and finetune "saw neither" includes the community
+ * prior: it is trained on everyone, this person too, so their figures are computed against the prior
+ * with the person's own ratings taken out (global-leave-out.ts); otherwise a small community's prior wins
+ * by having memorized the person. Under 5 ratings there is nothing to validate against: the community
+ * prior (`global`) is used; under AUTO_CONFIDENT_RATINGS `finetune` is kept unless another method wins
+ * clearly (see pickAgainstDefault).
  */
 import type { PackedRatings } from './data';
 import { globalLooPredictions, type GlobalModel } from './global';
+import { priorForFigures } from './global-leave-out';
 import { DEFAULT_OFFSET_SCALE, selectLambda, type FinetuneOptions, type LambdaSelection } from './finetune';
 import { selectK, type KnnSelection } from './knn';
 import { mamlCvPredictions, type MetaParams } from './maml';
@@ -22,7 +26,6 @@ import {
   pairwiseAgreement,
   type RankAgreement,
 } from './quality-cv';
-import { qualityFromPredictions } from './quality';
 import type { ScorerQuality } from '../records';
 
 export type MethodName = 'global' | 'finetune' | 'knn' | 'maml' | 'blend';
@@ -38,14 +41,15 @@ export interface MethodEvaluation {
   rows: Int32Array;
   /** How pairs of held-out ratings agree with models that saw neither (quality-cv.ts). */
   agreement: RankAgreement;
-  quality: ScorerQuality;
   /**
-   * What `auto` ranks methods on: plain cross-validated SROCC. Not the honest figure above, yet: `global`'s
-   * honest figure comes from a community model trained on this person's own ratings too, so in a small
-   * community it won for people whose taste it had merely memorized (6 people, 80 ratings each: `global`
-   * chosen over the personal methods). Removing the person from the community model first is the fix.
+   * The honest figure (`srocc`, with its interval) and the errors of the cross-validated predictions.
+   * `auto` ranks methods on `srocc`: for `global` and finetune it is computed against the community
+   * prior without this person's ratings (global-leave-out.ts), so a prior that memorized the person in a
+   * small community does not win (6 people × 80 ratings chose `global` over the personal methods when it
+   * was not). Plain leave-one-out SROCC, ranked on before, is biased strongly negative for models
+   * dominated by the person's mean (ten ratings unrelated to the images read −0.99).
    */
-  selectionSrocc: number | null;
+  quality: ScorerQuality;
 }
 
 export interface AutoResult {
@@ -60,7 +64,7 @@ export interface AutoResult {
 export function pickBest(evals: readonly MethodEvaluation[]): MethodEvaluation {
   let best = evals[0];
   if (!best) throw new RangeError('pickBest needs at least one evaluation');
-  const key = (e: MethodEvaluation) => e.selectionSrocc ?? -Infinity;
+  const key = (e: MethodEvaluation) => e.quality.srocc ?? -Infinity;
   for (const e of evals.slice(1)) {
     const a = key(e);
     const b = key(best);
@@ -77,14 +81,7 @@ function evaluation(
   agreement: RankAgreement,
 ): MethodEvaluation {
   const truth = Float64Array.from(rows, (i) => data.y[i] as number);
-  return {
-    method,
-    cvPred,
-    rows,
-    agreement,
-    quality: honestQuality(truth, cvPred, agreement),
-    selectionSrocc: qualityFromPredictions(truth, cvPred).srocc,
-  };
+  return { method, cvPred, rows, agreement, quality: honestQuality(truth, cvPred, agreement) };
 }
 
 export interface AutoContext {
@@ -94,13 +91,21 @@ export interface AutoContext {
   kGrid?: readonly number[];
   /** Restrict the candidates (e.g. to test one method); default: all available. */
   methods?: readonly MethodName[];
+  /**
+   * Whether `global` was trained on this person's ratings too (default true: the product's community
+   * trainer holds everyone's). An evaluation whose community excludes the person passes false, so
+   * nothing is taken out of the prior that was never in it.
+   */
+  personInPrior?: boolean;
 }
 
 export function autoSelect(data: PackedRatings, ctx: AutoContext): AutoResult {
   const n = data.n;
   const all = Int32Array.from({ length: n }, (_, i) => i);
   const agree = (fit: ReturnType<typeof globalFit>, rows?: Int32Array) => pairwiseAgreement(data.y.subarray(0, n), fit, rows);
-  const globalEval = evaluation('global', data, all, globalLooPredictions(ctx.global, data), agree(globalFit(ctx.global.w, data)));
+  // The prior the figures are computed against (the person taken out of it); fits adopted stay on ctx.global.
+  const fig = priorForFigures(ctx.global, data, ctx.personInPrior !== false);
+  const globalEval = evaluation('global', data, all, globalLooPredictions(fig, data), agree(globalFit(fig.w, data)));
   if (n < AUTO_MIN_RATINGS) return { method: 'global', evaluations: [globalEval], finetune: null, knn: null };
   const allowed = new Set(ctx.methods ?? METHODS);
   const evals: MethodEvaluation[] = [];
@@ -109,8 +114,8 @@ export function autoSelect(data: PackedRatings, ctx: AutoContext): AutoResult {
   const ftFit = !ft
     ? null
     : n <= NESTED_LAMBDA_MAX_N
-      ? finetuneNestedFit(ctx.global, data, ctx.finetune ?? {})
-      : finetuneFit(ctx.global, data, ft.lambda, ctx.finetune?.offsetScale ?? DEFAULT_OFFSET_SCALE);
+      ? finetuneNestedFit(fig, data, ctx.finetune ?? {})
+      : finetuneFit(fig, data, ft.lambda, ctx.finetune?.offsetScale ?? DEFAULT_OFFSET_SCALE);
   if (ft && ftFit && allowed.has('finetune')) evals.push(evaluation('finetune', data, all, ft.looPred, agree(ftFit)));
   const kn = allowed.has('knn') || allowed.has('blend') ? selectK(data, ctx.kGrid) : null;
   const knFit = kn ? knnFit(data, kn.k, kn.evalRows) : null;

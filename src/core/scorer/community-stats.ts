@@ -139,6 +139,9 @@ export class CommunityRatings {
   }
 }
 
+/** Rank-one scatter updates gathered before one pass over the scatter (flushScatter is unrolled for four). */
+const SCATTER_BLOCK = 4;
+
 export class CommunityStats extends CommunityRatings {
   private ySumAll = 0;
   private readonly xSumAll: Float64Array;
@@ -150,14 +153,22 @@ export class CommunityStats extends CommunityRatings {
   /** Σ |change of the scatter's trace| since the last fit, and the trace then: the drift measure. */
   private moved = 0;
   private traceAtFit = 0;
-  private readonly dx: Float64Array;
+  /**
+   * Rank-one terms f·dx·dxᵀ not yet in M, added SCATTER_BLOCK at a time: the scatter (2 MiB at 512-d)
+   * is then read and written once per block instead of once per rating, the cost of a rating in the
+   * trainer while people rate. Each entry of M still receives the same terms in the same order, so
+   * the moments are bit for bit those of one update at a time.
+   */
+  private readonly pendingDx: Float64Array[];
+  private readonly pendingF = new Float64Array(SCATTER_BLOCK);
+  private pending = 0;
 
   constructor(dim: number) {
     super(dim);
     this.xSumAll = new Float64Array(dim);
     this.M = new Float64Array(dim * dim);
     this.b = new Float64Array(dim);
-    this.dx = new Float64Array(dim);
+    this.pendingDx = Array.from({ length: SCATTER_BLOCK }, () => new Float64Array(dim));
   }
 
   /**
@@ -172,6 +183,7 @@ export class CommunityStats extends CommunityRatings {
 
   /** The global prior from the held moments: equal, within rounding, to trainGlobal on the same ratings. */
   fitGlobal(opts: TrainGlobalOptions = {}): GlobalModel {
+    this.flushScatter();
     const d = this.dim;
     const M = Float64Array.from(this.M);
     for (let a = 0; a < d; a++) for (let c = 0; c < a; c++) M[c * d + a] = M[a * d + c] as number;
@@ -212,26 +224,59 @@ export class CommunityStats extends CommunityRatings {
   /** Adds f·(x−x̄)(x−x̄)ᵀ to the scatter and f·(x−x̄)(y−ȳ), f·(y−ȳ)² to the other moments (x̄, ȳ: p's means). */
   private centeredUpdate(p: Person, x: Float32Array, y: number, f: number): void {
     const d = this.dim;
-    const dx = this.dx;
+    const dx = this.pendingDx[this.pending] as Float64Array;
     let norm2 = 0;
     for (let j = 0; j < d; j++) {
       dx[j] = (x[j] as number) - (p.xSum[j] as number) / p.n;
       norm2 += (dx[j] as number) ** 2;
     }
     const dy = y - p.ySum / p.n;
-    for (let a = 0; a < d; a++) {
-      const fa = f * (dx[a] as number);
-      this.b[a] = (this.b[a] as number) + fa * dy;
-      const row = a * d;
-      for (let c = 0; c <= a; c++) this.M[row + c] = (this.M[row + c] as number) + fa * (dx[c] as number);
-    }
+    for (let a = 0; a < d; a++) this.b[a] = (this.b[a] as number) + f * (dx[a] as number) * dy;
+    this.pendingF[this.pending++] = f;
+    if (this.pending === SCATTER_BLOCK) this.flushScatter();
     this.yy += f * dy * dy;
     this.trace += f * norm2;
     this.moved += Math.abs(f * norm2);
   }
 
+  /** Adds the pending rank-one terms to the scatter's lower triangle, in the order they came. */
+  private flushScatter(): void {
+    const d = this.dim;
+    const M = this.M;
+    const f = this.pendingF;
+    const [x0, x1, x2, x3] = this.pendingDx as [Float64Array, Float64Array, Float64Array, Float64Array];
+    if (this.pending === SCATTER_BLOCK) {
+      for (let a = 0; a < d; a++) {
+        const f0 = (f[0] as number) * (x0[a] as number);
+        const f1 = (f[1] as number) * (x1[a] as number);
+        const f2 = (f[2] as number) * (x2[a] as number);
+        const f3 = (f[3] as number) * (x3[a] as number);
+        const row = a * d;
+        for (let c = 0; c <= a; c++) {
+          let m = M[row + c] as number;
+          m += f0 * (x0[c] as number);
+          m += f1 * (x1[c] as number);
+          m += f2 * (x2[c] as number);
+          m += f3 * (x3[c] as number);
+          M[row + c] = m;
+        }
+      }
+    } else {
+      for (let i = 0; i < this.pending; i++) {
+        const dx = this.pendingDx[i] as Float64Array;
+        for (let a = 0; a < d; a++) {
+          const fa = (f[i] as number) * (dx[a] as number);
+          const row = a * d;
+          for (let c = 0; c <= a; c++) M[row + c] = (M[row + c] as number) + fa * (dx[c] as number);
+        }
+      }
+    }
+    this.pending = 0;
+  }
+
   /** With no ratings left the moments are exactly zero, not the residue of every update. */
   private clearMoments(): void {
+    this.pending = 0;
     this.M.fill(0);
     this.b.fill(0);
     this.xSumAll.fill(0);

@@ -3,6 +3,7 @@
  * (O(n·d) memory, contiguous for fast dot products) plus float64 ratings and optional image ids.
  */
 import type { Vec } from './linalg';
+import { rememberSubset } from './subset-gram';
 
 /** The read-only view every fitting routine takes: the first n rows of X (row-major, n×d) and y. */
 export interface PackedRatings {
@@ -108,5 +109,8 @@ export function subsetRatings(data: PackedRatings, rows: readonly number[]): Pac
     X.set(data.X.subarray(r * d, (r + 1) * d), k * d);
     y[k] = data.y[r] as number;
   });
-  return { n: rows.length, dim: d, X, y };
+  const subset = { n: rows.length, dim: d, X, y };
+  // Fits on many subsets of one person's ratings (cross-validation) then share their dot products.
+  rememberSubset(data, rows, subset);
+  return subset;
 }

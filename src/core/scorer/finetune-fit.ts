@@ -10,6 +10,7 @@
 import { choleskyInPlace, choleskySolve, dotAt } from './linalg';
 import type { PackedRatings } from './data';
 import type { LambdaSchedule } from './lambda-schedule';
+import { subsetDots } from './subset-gram';
 
 export interface FinetunePrior {
   readonly w: Float64Array;
@@ -71,9 +72,11 @@ export function gramDual(data: PackedRatings, s: number, lambda: number): Float6
   const n = data.n;
   const d = data.dim;
   const K = new Float64Array(n * n);
+  // A subset of someone's ratings (a cross-validation fit) takes the same dot products from its parent's table.
+  const shared = subsetDots(data);
   for (let i = 0; i < n; i++) {
     for (let j = 0; j <= i; j++) {
-      const v = dotAt(data.X, i * d, data.X, j * d, d) + s * s;
+      const v = (shared ? shared(i, j) : dotAt(data.X, i * d, data.X, j * d, d)) + s * s;
       K[i * n + j] = v;
       K[j * n + i] = v;
     }

@@ -32,6 +32,11 @@ export interface GlobalModel {
   readonly ratings: number;
   /** λ by rating count for the personal fits on top of this prior (calibrate.ts); none until calibrated. */
   readonly lambdaSchedule?: LambdaSchedule;
+  /**
+   * The eigendecomposition of the centered scatter the weights were solved with (rows of `vectors` are
+   * unit eigenvectors): what takes one person back out of the prior without refitting (global-leave-out.ts).
+   */
+  readonly spectrum?: { readonly values: Float64Array; readonly vectors: Float64Array };
 }
 
 export const DEFAULT_GLOBAL_LAMBDA_GRID: readonly number[] = [0.1, 0.3, 1, 3, 10, 30, 100, 300, 1000];
@@ -187,6 +192,7 @@ export function solveGlobal(m: GlobalMoments, cv: ImageCvRows, opts: TrainGlobal
     residualVar: rss / Math.max(dof - df, 1),
     users: U,
     ratings: N,
+    spectrum: { values, vectors },
   };
 }
 
@@ -199,7 +205,7 @@ export function globalOffset(g: GlobalModel, data: PackedRatings): number {
 }
 
 /** Leave-one-out predictions of the global method: each rating predicted with the offset of the others. */
-export function globalLooPredictions(g: GlobalModel, data: PackedRatings): Float64Array {
+export function globalLooPredictions(g: Pick<GlobalModel, 'w' | 'bias'>, data: PackedRatings): Float64Array {
   const n = data.n;
   const wx = new Float64Array(n);
   let total = 0;

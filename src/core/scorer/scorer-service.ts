@@ -10,20 +10,23 @@
  * lazily — when someone asks for a prediction/quality — and only when stale (see qualityIsStale and
  * lambdaIsStale), so adding a rating stays an exact O(n·d + n²) / O(d²) update.
  */
-import { EmbeddingModelMismatchError, InvalidEmbeddingError, InvalidScoreError, UnknownImageError, UnknownUserError } from '../errors';
+import { EmbeddingModelMismatchError, UnknownImageError, UnknownUserError } from '../errors';
 import type { UserKey } from '../identity';
 import type { ScorerQuality } from '../records';
 import { autoSelect, type MethodName, type ScorerMethod } from './auto';
 import { RatingStore } from './data';
 import { IncrementalFinetune, type FinetuneOptions, type LinearModel } from './finetune';
 import { emptyGlobal, globalOffset, type GlobalModel } from './global';
-import { knnPredict, DEFAULT_K_GRID } from './knn';
+import { knnPredict } from './knn';
 import { dotAt } from './linalg';
 import { adapt, type MetaParams } from './maml';
 import { BYTES_PER_PERSON_OVERHEAD, BYTES_PER_RATING_OVERHEAD, type PersonSnapshot } from './person-snapshot';
 import { qualityIsStale } from './quality';
 import { clampToScale, dotF64F32, displayScore, fitDisplayMap, uncapped } from './predict-kernels';
 import { nextToRate as activeNextToRate } from './active';
+import { adoptSnapshotFit, EMPTY_QUALITY, newUserState, snapshotOf, type UserState } from './person-state';
+import { jointModel, pickAwareChoice, type HeldPair } from './pick-fit';
+import { checkScore, checkVector } from './scorer-input';
 
 export interface ScorerServiceOptions {
   /** Embedding model id the scorers are tied to (e.g. "features-v1"). */
@@ -44,24 +47,6 @@ export interface RatingOptions {
   /** Model id of the embedding; checked against the service's. */
   modelId?: string;
 }
-
-interface UserState {
-  data: RatingStore;
-  fit: IncrementalFinetune;
-  method: ScorerMethod;
-  // --- lazily refreshed evaluation ---
-  changed: boolean;
-  evalN: number;
-  chosen: MethodName;
-  quality: ScorerQuality;
-  knnK: number;
-  noiseVar: number;
-  // --- O(d) caches of per-person models ---
-  globalOffset: number | null;
-  maml: LinearModel | null;
-}
-
-const EMPTY_QUALITY: ScorerQuality = { n: 0, srocc: null, mse: null, mae: null };
 
 export class ScorerService {
   readonly modelId: string;
@@ -92,6 +77,7 @@ export class ScorerService {
     for (const s of this.users.values()) {
       s.fit.setPrior(model);
       s.globalOffset = null;
+      s.joint = null;
       s.changed = true;
     }
   }
@@ -118,8 +104,8 @@ export class ScorerService {
 
   /** Adds (or, for an already rated imageId, replaces) a rating and refits incrementally. */
   addRating(userKey: UserKey, x: ArrayLike<number>, score: number, opts: RatingOptions = {}): void {
-    this.checkScore(score);
-    this.checkVector(x, opts.modelId);
+    checkScore(score);
+    checkVector(this, x, opts.modelId);
     const s = this.stateFor(userKey, true) as UserState;
     this.touchHot(userKey, s);
     if (opts.imageId !== undefined) {
@@ -152,12 +138,12 @@ export class ScorerService {
     opts: { imageIds?: readonly string[]; modelId?: string } = {},
   ): void {
     if (X.length !== y.length) throw new RangeError(`setRatings: ${X.length} embeddings but ${y.length} ratings`);
-    for (let i = 0; i < y.length; i++) this.checkScore(y[i] as number);
-    X.forEach((x) => this.checkVector(x, opts.modelId));
+    for (let i = 0; i < y.length; i++) checkScore(y[i] as number);
+    X.forEach((x) => checkVector(this, x, opts.modelId));
     const data = new RatingStore(this.dim, Math.max(8, X.length));
     X.forEach((x, i) => data.add(x, y[i] as number, opts.imageIds?.[i] ?? null));
     const prev = this.users.get(userKey);
-    const s = this.newState(data, prev?.method ?? this.defaultMethod, true);
+    const s = this.newState(data, prev?.method ?? this.defaultMethod, true, prev);
     this.users.set(userKey, s);
     this.hot.delete(userKey);
   }
@@ -165,27 +151,8 @@ export class ScorerService {
   /** The person's ratings (in row order) and fit, to persist; undefined if not held. */
   snapshot(userKey: UserKey): PersonSnapshot | undefined {
     const s = this.users.get(userKey);
-    if (!s) return undefined;
-    const { data, fit } = s;
-    const imageIds = data.ids.slice(0, data.n);
     // Rows added without an image id cannot be matched with the ledger again: nothing to persist.
-    if (!imageIds.every((id): id is string => id !== null)) return undefined;
-    return {
-      imageIds,
-      scores: Array.from(data.y.subarray(0, data.n)),
-      fit: {
-        method: s.method,
-        lambda: fit.lambda,
-        nAtSelection: fit.nAtSelection,
-        delta: fit.fitted ? Float64Array.from(fit.delta) : null,
-        changed: s.changed,
-        evalN: s.evalN,
-        chosen: s.chosen,
-        quality: s.quality,
-        knnK: s.knnK,
-        noiseVar: s.noiseVar,
-      },
-    };
+    return s ? snapshotOf(s) : undefined;
   }
 
   /**
@@ -197,23 +164,12 @@ export class ScorerService {
     const { imageIds, scores, fit } = snap;
     if (X.length !== scores.length || imageIds.length !== scores.length)
       throw new RangeError(`restore: ${X.length} embeddings, ${imageIds.length} ids, ${scores.length} ratings`);
-    for (const y of scores) this.checkScore(y);
-    X.forEach((x) => this.checkVector(x));
+    for (const y of scores) checkScore(y);
+    X.forEach((x) => checkVector(this, x));
     const data = new RatingStore(this.dim, Math.max(8, X.length));
     X.forEach((x, i) => data.add(x, scores[i] as number, imageIds[i] ?? null));
-    const s = this.newState(data, fit.method, true);
-    if (fit.delta && fit.delta.length === this.dim + 1) {
-      s.fit.setLambda(fit.lambda, fit.delta);
-      s.fit.nAtSelection = fit.nAtSelection;
-      Object.assign(s, {
-        changed: fit.changed,
-        evalN: fit.evalN,
-        chosen: fit.chosen,
-        quality: fit.quality,
-        knnK: fit.knnK,
-        noiseVar: fit.noiseVar,
-      });
-    }
+    const s = this.newState(data, fit.method, true, this.users.get(userKey));
+    adoptSnapshotFit(s, fit, this.dim);
     this.users.set(userKey, s);
     this.hot.delete(userKey);
   }
@@ -235,6 +191,8 @@ export class ScorerService {
       s.fit.factorBytes +
       scratch +
       maml +
+      // Each pair holds two vectors (shared with the other pairs of its pick, so this is an upper bound).
+      s.pairs.length * 2 * this.dim * 4 +
       s.data.n * BYTES_PER_RATING_OVERHEAD +
       BYTES_PER_PERSON_OVERHEAD
     );
@@ -252,6 +210,21 @@ export class ScorerService {
 
   count(userKey: UserKey): number {
     return this.users.get(userKey)?.data.n ?? 0;
+  }
+
+  /**
+   * Replaces the person's picks (`picks` of them, as `pairs`: winner over each other image shown). The
+   * methods that learn from them (./pick-fit) refit on next use; their ratings' evaluation stays.
+   */
+  setPairs(userKey: UserKey, pairs: readonly HeldPair[], picks: number): void {
+    for (const pr of pairs) [pr.winner, pr.loser].forEach((x) => checkVector(this, x));
+    const s = this.stateFor(userKey, true) as UserState;
+    Object.assign(s, { pairs, picks, joint: null });
+  }
+
+  /** How many picks the person's scorer holds. */
+  pickCount(userKey: UserKey): number {
+    return this.users.get(userKey)?.picks ?? 0;
   }
 
   // ---------------- method choice ----------------
@@ -307,7 +280,7 @@ export class ScorerService {
     }
     const st = s as UserState; // knn/blend need ratings, so the person exists
     const sims = new Float64Array(st.data.n);
-    const ft = method === 'blend' ? st.fit.model() : null;
+    const ft = method === 'blend' ? this.finetuneModel(st) : null;
     for (let i = 0; i < X.length; i++) {
       const x = X[i] as ArrayLike<number>;
       const kn = knnPredict(st.data, st.knnK, x, 0, sims);
@@ -351,7 +324,7 @@ export class ScorerService {
    * (e.g. already rated). Onboarding-first ordering is the caller's job.
    */
   nextToRate(userKey: UserKey, candidates: readonly ArrayLike<number>[], k: number, exclude?: ReadonlySet<number>): number[] {
-    for (const x of candidates) this.checkVector(x);
+    for (const x of candidates) checkVector(this, x);
     const s = this.users.get(userKey);
     if (s) {
       this.refresh(s);
@@ -393,32 +366,9 @@ export class ScorerService {
 
   // ---------------- internals ----------------
 
-  private checkScore(score: number): void {
-    if (typeof score !== 'number' || !Number.isInteger(score) || score < 1 || score > 10) throw new InvalidScoreError(score);
-  }
-
-  private checkVector(x: ArrayLike<number>, modelId?: string): void {
-    if (modelId !== undefined && modelId !== this.modelId) throw new EmbeddingModelMismatchError(this.modelId, modelId);
-    if (x.length !== this.dim) throw new EmbeddingModelMismatchError(`${this.modelId} (${this.dim}-d)`, `a ${x.length}-d vector`);
-    for (let j = 0; j < x.length; j++) {
-      if (!Number.isFinite(x[j])) throw new InvalidEmbeddingError(`embedding has a non-finite value at ${j}`);
-    }
-  }
-
-  private newState(data: RatingStore, method: ScorerMethod, lazy = false): UserState {
-    return {
-      data,
-      fit: new IncrementalFinetune(this.global, data, { offsetScale: this.opts.finetune?.offsetScale, lazy }),
-      method,
-      changed: true,
-      evalN: 0,
-      chosen: 'global',
-      quality: EMPTY_QUALITY,
-      knnK: DEFAULT_K_GRID[0] as number,
-      noiseVar: this.global.residualVar,
-      globalOffset: null,
-      maml: null,
-    };
+  /** A fresh state; `prev`: the person's state it replaces, whose picks it keeps (they are not ratings). */
+  private newState(data: RatingStore, method: ScorerMethod, lazy = false, prev?: UserState): UserState {
+    return newUserState(this.global, data, method, { lazy, offsetScale: this.opts.finetune?.offsetScale, prev });
   }
 
   private emptyFit(): IncrementalFinetune {
@@ -448,6 +398,7 @@ export class ScorerService {
     s.changed = true;
     s.globalOffset = null;
     s.maml = null;
+    s.joint = null;
   }
 
   /** Re-runs the LOO evaluation (λ, k, method, quality) when the cached one is stale. */
@@ -469,9 +420,10 @@ export class ScorerService {
   }
 
   private effective(method: ScorerMethod, s: UserState | null): MethodName {
-    if (method === 'auto') return s?.chosen ?? 'global';
+    const picked = (s?.pairs.length ?? 0) > 0;
+    if (method === 'auto') return s ? (picked ? pickAwareChoice(s.chosen) : s.chosen) : 'global';
     if (method === 'maml' && !this.meta) return 'finetune';
-    if ((method === 'knn' || method === 'blend') && (s?.data.n ?? 0) === 0) return 'global';
+    if ((method === 'knn' || method === 'blend') && (s?.data.n ?? 0) === 0) return method === 'blend' && picked ? 'finetune' : 'global';
     return method;
   }
 
@@ -484,10 +436,10 @@ export class ScorerService {
         return { w: this.global.w, bias: s.globalOffset };
       }
       case 'finetune':
-        return s ? s.fit.model() : { w: this.global.w, bias: this.global.bias };
+        return s ? this.finetuneModel(s) : { w: this.global.w, bias: this.global.bias };
       case 'maml': {
         const meta = this.meta;
-        if (!meta) return s ? s.fit.model() : { w: this.global.w, bias: this.global.bias };
+        if (!meta) return s ? this.finetuneModel(s) : { w: this.global.w, bias: this.global.bias };
         if (!s) return { w: meta.w0, bias: meta.b0 };
         s.maml ??= adapt(meta, s.data);
         return s.maml;
@@ -495,5 +447,14 @@ export class ScorerService {
       default:
         return null;
     }
+  }
+
+  /** The finetune model: on the ratings alone (incremental), or on ratings and picks jointly (./pick-fit). */
+  private finetuneModel(s: UserState): LinearModel {
+    if (s.pairs.length === 0) return s.fit.model();
+    const lambda = s.data.n > 0 && s.fit.nAtSelection > 0 ? s.fit.lambda : undefined;
+    const opts = { lambda, noiseVar: s.noiseVar, picks: s.picks, offsetScale: s.fit.offsetScale };
+    s.joint ??= jointModel(this.global, s.data, s.pairs, opts);
+    return s.joint;
   }
 }

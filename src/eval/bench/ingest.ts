@@ -20,7 +20,7 @@
  *
  * Last stdout line: JSON {ratings_per_s, rate_p50_ms, rate_p99_ms, refit_lag_p99_ms, retrain_cpu_share,
  * wal_bytes_per_rating, wal_scope, tx_per_rating, backend, people, ratings, concurrency, images, retrain, refits,
- * seed, retrains, errors, scorers_match, seconds, cpu_ms_per_rating, pg_cpu_ms_per_rating, group_commit,
+ * seed, retrains, errors, scorers_match, seconds, cpu_ms_per_rating, ingest_cpu_ms_per_rating, pg_cpu_ms_per_rating, group_commit,
  * votes_per_statement}; retrains
  * counts the community models stored during the run, scorers_match whether every person's scorer ended
  * holding as many ratings as the ledger has for them.
@@ -34,7 +34,10 @@
  *               both null on PGlite;
  *   cpu_ms_per_rating  this process's CPU (all threads) per rating; pg_cpu_ms_per_rating  the CPU of
  *               the server processes serving this database per rating (null unless the server runs on
- *               this machine, readable): on a busy machine throughput falls, these barely move.
+ *               this machine, readable): on a busy machine throughput falls, these barely move;
+ *   ingest_cpu_ms_per_rating  the part of cpu_ms_per_rating spent until every refit settled: without the
+ *               final write of everyone's state with its evaluated summary (what evictions and shutdown
+ *               pay once per person), so the CPU a sustained stream of ratings costs.
  */
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -252,6 +255,7 @@ async function measure(s: Settings, database: Database) {
   );
   const seconds = (performance.now() - t0) / 1000;
   await Promise.all(lags);
+  const ingestCpu = process.cpuUsage(cpu0);
   await taste?.idle();
   const cpuUsed = process.cpuUsage(cpu0);
   const trainer1 = trainerCpu.seconds();
@@ -294,6 +298,7 @@ async function measure(s: Settings, database: Database) {
     scorers_match: scorersMatch,
     seconds: r1(seconds),
     cpu_ms_per_rating: Math.round((totalCpu / n) * 1e5) / 100,
+    ingest_cpu_ms_per_rating: Math.round(((ingestCpu.user + ingestCpu.system) / 1e6 / n) * 1e5) / 100,
     pg_cpu_ms_per_rating: pgCpu === null ? null : Math.round((pgCpu / n) * 1e5) / 100,
     group_commit: s.groupCommit ? 'on' : 'off',
     votes_per_statement: writes.statements > 0 ? Math.round((writes.votes / writes.statements) * 100) / 100 : null,

@@ -15,6 +15,8 @@ const GALLERY_DONE = 'starter gallery ready';
 
 export interface Started {
   child: ChildProcess;
+  /** The PORT it was given (the playground listens there). */
+  port: number;
   /** performance.now() at spawn. */
   t0: number;
   /** Seconds from spawn to the first /readyz 200, and the CPU seconds the process used until then. */
@@ -119,6 +121,7 @@ export async function startMain(
   const ready = pollReady(`http://127.0.0.1:${healthPort}/readyz`, child, t0, timeoutMs, () => err);
   return {
     child,
+    port,
     t0,
     ready,
     galleryDone,

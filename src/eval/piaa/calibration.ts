@@ -36,7 +36,7 @@ export function calibrationPoint(
   hidden: Float64Array | null,
   community: Community,
 ): CalibrationPoint {
-  const res = autoSelect(train, { global: community.global, methods: ['finetune'] });
+  const res = autoSelect(train, { global: community.global, methods: ['finetune'], personInPrior: false });
   const ev = res.evaluations.find((e) => e.method === 'finetune');
   const q = ev?.quality ?? { n: train.n, srocc: null, mse: null, mae: null };
   const lambda = res.finetune?.lambda ?? 1;

@@ -20,7 +20,9 @@
  * Every comparison (active vs random, the best method vs each other, the targets) is a paired difference
  * with its standard error and 95% CI, people the units within a seed and seeds across seeds
  * (comparisons.ts, ../paired.ts); MET only when the interval is on the claimed side.
- * With --sac, --people caps the number of raters (those with the most ratings are kept).
+ * --sac is a preset of --ratings (sac.ts): the release's ratings become rating rows under the survey rule and
+ * take the same pipeline, embedded with CLIP unless --embedder is given. --people caps the number of raters
+ * (those with the most ratings are kept).
  * --calibration adds a section checking /profile's quality figure and the confidence meter against the
  * SROCC measured on fresh images, by ratings count (calibration.ts).
  * --ratings runs the same protocol on any (rater, image file, score) dataset with the configured embedder
@@ -41,7 +43,7 @@ import { PICK_COUNTS } from './picks';
 import { externalDataForCli, externalRequest, type ExternalRequest } from './external';
 import { acrossSeeds, acrossSeedsChecks, acrossSeedsReport, markdownReport, piaaChart, targetChecks, type PiaaRun } from './report';
 import type { JudgeView, PopulationVersion } from '../synthetic';
-import type { EvalEmbedderName } from '../embedding';
+import { embedderForEval, type EvalEmbedderName } from '../embedding';
 import { embedderFlag, populationFlag } from '../eval-flags';
 import { runMain, UsageError, parseArgs, parseSeeds, progress } from '../cli';
 
@@ -103,6 +105,8 @@ interface RunRequest {
   picks: boolean;
   /** --calibration: also check the reported quality and the confidence meter against the truth (calibration.ts). */
   calibration: boolean;
+  /** --embedder was given: a real dataset (--sac) uses it instead of its default (CLIP). */
+  embedderGiven: boolean;
 }
 
 function readRequest(argv: string[]): RunRequest {
@@ -160,6 +164,7 @@ function readRequest(argv: string[]): RunRequest {
     out: String(args.out),
     picks: Boolean(args.picks),
     calibration: Boolean(args.calibration),
+    embedderGiven: argv.some((a) => a === '--embedder' || a.startsWith('--embedder=')),
   };
 }
 
@@ -219,6 +224,7 @@ async function runOnce(req: RunRequest, t0: number): Promise<void> {
       imagesDir: req.images,
       onProgress: progress,
       maxRaters: req.people || undefined,
+      ...(req.embedderGiven ? { embedder: await embedderForEval(req.embedder) } : {}),
     });
   } else if (req.ratings) {
     data = await externalDataForCli(req.ratings, req.images, req.people || undefined, progress);

@@ -18,7 +18,9 @@ import {
   parseScale,
   readRatingsFile,
   type ColumnNames,
+  type RatingRow,
   type RatingScale,
+  type RejectedRow,
 } from '../../ratings-import/ratings-file';
 import { identifyImages } from '../../ratings-import/image-files';
 import { DatasetError } from '../../core/errors';
@@ -111,10 +113,43 @@ async function configuredEmbedder(): Promise<Embedder> {
 const EMBED_CHUNK = 256;
 
 export async function externalPiaaData(opts: ExternalPiaaOptions): Promise<PiaaData> {
-  const minRatings = opts.minRatings ?? 30;
   const read = readRatingsFile(opts.file, { imagesDir: opts.imagesDir, columns: opts.columns, scale: opts.scale });
-  const found = await identifyImages(read.rows, (done, total) => opts.onProgress?.(`checked ${done}/${total} image files`));
-  const rejected = [...read.rejected, ...found.rejected];
+  const scale = read.scale.low === 1 && read.scale.high === 10 ? '1–10' : `${read.scale.low}–${read.scale.high}, mapped linearly onto 1–10`;
+  return ratingRowsPiaaData(
+    {
+      source: 'external',
+      name: 'external ratings',
+      label: `external ratings ${opts.file} (${read.format}; scale ${scale})`,
+      rows: read.rows,
+      rejected: read.rejected,
+    },
+    opts,
+  );
+}
+
+/** Checked rating rows from any source (a ratings file, or a preset such as SAC that turns its own tables into rows). */
+export interface RatingRowsInput {
+  source: PiaaData['source'];
+  /** Short name for the notes ("external ratings", "SAC") and the long one (with the file and scale). */
+  name: string;
+  label: string;
+  rows: readonly RatingRow[];
+  /** Rows the source already set aside (counted and named with the rest). */
+  rejected: readonly RejectedRow[];
+  /** Notes of the source's own, put before the pipeline's. */
+  notes?: string[];
+}
+
+export type RatingRowsOptions = Pick<ExternalPiaaOptions, 'embedder' | 'minRatings' | 'maxRaters' | 'cacheDir' | 'onProgress'>;
+
+/**
+ * The --ratings pipeline from checked rows on: pictures identified as the image store does (duplicates
+ * under other file names set aside), raters with too few ratings left out, images embedded (cached).
+ */
+export async function ratingRowsPiaaData(input: RatingRowsInput, opts: RatingRowsOptions): Promise<PiaaData> {
+  const minRatings = opts.minRatings ?? 30;
+  const found = await identifyImages(input.rows, (done, total) => opts.onProgress?.(`checked ${done}/${total} image files`));
+  const rejected = [...input.rejected, ...found.rejected];
   for (const r of rejected.slice(0, 20)) opts.onProgress?.(`rejected line ${r.line}: ${r.reason}`);
 
   const byRater = new Map<string, typeof found.rows>();
@@ -134,9 +169,8 @@ export async function externalPiaaData(opts: ExternalPiaaOptions): Promise<PiaaD
   const kinds = Object.entries(countByKind(rejected))
     .map(([k, n]) => `${n} ${k}`)
     .join(', ');
-  const scale = read.scale.low === 1 && read.scale.high === 10 ? '1–10' : `${read.scale.low}–${read.scale.high}, mapped linearly onto 1–10`;
   return {
-    source: 'external',
+    source: input.source,
     dim,
     X,
     images: images.length,
@@ -146,14 +180,15 @@ export async function externalPiaaData(opts: ExternalPiaaOptions): Promise<PiaaD
       ratings: Float64Array.from(rows, (r) => r.score10),
     })),
     notes: [
-      `external ratings ${opts.file} (${read.format}; scale ${scale}): ${found.rows.length} usable rows, ${rejected.length} rejected${kinds ? ` (${kinds})` : ''}`,
-      `external ratings: ${raters.length} raters with ≥ ${minRatings} ratings (${tooFew} with fewer left out), ${images.length} images, embedder ${opts.embedder.modelId}; no noise ceiling (hidden taste unknown)`,
+      ...(input.notes ?? []),
+      `${input.label}: ${found.rows.length} usable rows, ${rejected.length} rejected${kinds ? ` (${kinds})` : ''}`,
+      `${input.name}: ${raters.length} raters with ≥ ${minRatings} ratings (${tooFew} with fewer left out), ${images.length} images, embedder ${opts.embedder.modelId}; no noise ceiling (hidden taste unknown)`,
     ],
   };
 }
 
 /** The images' embeddings, row-major; the dimension is read off the vectors (a lazily loaded model may not know it up front). */
-async function embedImages(files: string[], opts: ExternalPiaaOptions): Promise<{ X: Float32Array; dim: number }> {
+async function embedImages(files: string[], opts: RatingRowsOptions): Promise<{ X: Float32Array; dim: number }> {
   const vecs: Float32Array[] = [];
   const cacheDir = opts.cacheDir === undefined ? defaultCacheDir() : opts.cacheDir;
   const t0 = performance.now();

@@ -125,7 +125,8 @@ const BY_NAME: Record<MethodName, EvalMethod> = {
 export const autoMethod: EvalMethod & { lastChoice?: MethodName } = {
   name: 'auto',
   fit(train, c) {
-    const sel = autoSelect(train, { global: c.global, meta: c.meta });
+    // The protocol's community models are trained on the other fold's raters, never on this person.
+    const sel = autoSelect(train, { global: c.global, meta: c.meta, personInPrior: false });
     const choice = sel.method;
     autoMethod.lastChoice = choice;
     // Adopt the selection's by-products (the same λ fit / k) instead of selecting them again.

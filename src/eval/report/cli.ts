@@ -10,6 +10,12 @@
  * Both summaries are saved to eval-results/report.json before anything is rendered; `--from` that file
  * renders the section again without re-running the evaluations (its command line is the one saved).
  *
+ * --extras measures and writes the second block instead (extras.ts: the picks arm, the meter's calibration,
+ * the share displayed at 10.0, UCB vs mean and mobilenet vs features), saved to eval-results/extras.json
+ * and re-rendered with `--extras --from` that file; it is saved after every finished seed, so a run stopped
+ * early still renders what it measured. `--people N` sets eval:optimize's virtual people per seed there
+ * (default: its quick/full size).
+ *
  * Output: the generated section on stdout, then a JSON line with both summaries (the last stdout line).
  */
 import fs from 'node:fs';
@@ -22,6 +28,8 @@ import { acrossSeeds } from '../piaa/report';
 import type { OptimizeSummary } from '../optimize/experiment';
 import type { PiaaSummary } from '../piaa/protocol';
 import { replaceBetweenMarkers, reportSection } from './readme';
+import { extrasSection, replaceExtras, type ExtrasRun } from './extras';
+import { measureExtras } from './extras-measure';
 
 const DEFAULT_SEEDS = { full: '1-10', quick: '1-3' };
 
@@ -51,9 +59,57 @@ async function measure(argv: string[], quick: boolean, seedSpec: string): Promis
   return { command, seeds, quick, seconds, date: new Date().toISOString().slice(0, 10), optimize, piaaSeeds };
 }
 
+/** --extras: the second generated block (extras.ts), measured or re-read from its saved JSON. */
+async function extras(
+  argv: string[],
+  args: { quick: boolean; seeds: string; readme: string; write: boolean; from: string; out: string; people: number },
+) {
+  let run: ExtrasRun;
+  if (args.from) run = JSON.parse(fs.readFileSync(args.from, 'utf8')) as ExtrasRun;
+  else {
+    const seeds = parseSeeds(args.seeds || (args.quick ? DEFAULT_SEEDS.quick : DEFAULT_SEEDS.full));
+    const command = ['npm run eval:report --', ...argv].join(' ');
+    fs.mkdirSync(args.out, { recursive: true });
+    const saved = path.join(args.out, 'extras.json');
+    // Saved after every finished piece: a run stopped early still renders (each section names its seeds).
+    const onPiece = (r: ExtrasRun) => fs.writeFileSync(saved, JSON.stringify(r));
+    const onProgress = (name: string) => (msg: string) => progress(`[${name}] ${msg}`);
+    run = await measureExtras({ command, seeds, quick: args.quick, people: args.people, onProgress, onPiece });
+    progress(`saved the extras run to ${saved} (re-render with --extras --from ${saved})`);
+  }
+  const section = extrasSection(run);
+  if (args.write) {
+    fs.writeFileSync(args.readme, replaceExtras(fs.readFileSync(args.readme, 'utf8'), section));
+    progress(`wrote the extras block of ${args.readme}`);
+  }
+  console.log(section);
+  console.log(JSON.stringify(run));
+}
+
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
-  const args = parseArgs(argv, { quick: false, seeds: '', readme: 'README.md', write: true, from: '', out: 'eval-results' });
+  const args = parseArgs(argv, {
+    quick: false,
+    seeds: '',
+    readme: 'README.md',
+    write: true,
+    from: '',
+    out: 'eval-results',
+    extras: false,
+    people: 0,
+  });
+  if (args.extras) {
+    const { quick, seeds, readme, write, from, out, people } = args;
+    return extras(argv, {
+      quick: Boolean(quick),
+      seeds: String(seeds),
+      readme: String(readme),
+      write: Boolean(write),
+      from: String(from),
+      out: String(out),
+      people: Number(people),
+    });
+  }
   let run: ReportRun;
   if (args.from) run = JSON.parse(fs.readFileSync(String(args.from), 'utf8')) as ReportRun;
   else {

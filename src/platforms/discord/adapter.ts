@@ -28,6 +28,7 @@ import { discordOutgoing, PLATFORM, type DiscordContext } from './context';
 import { GatewayShards } from './gateway-shards';
 import { createReactionHandler } from './reaction-handler';
 import { readDiscordReactions } from './reactions';
+import { discordRunThreads } from './run-threads';
 import type { LeaseTiming } from './shard-leases';
 
 export { WEBHOOK_CUTOFF_MS } from './commands-handler';
@@ -88,7 +89,6 @@ export function createDiscordAdapter(opts: DiscordAdapterOptions): DiscordAdapte
     throw new Error('DISCORD_TOKEN and DISCORD_APPLICATION_ID are required for Discord');
   const token = config.DISCORD_TOKEN;
   const appId = config.DISCORD_APPLICATION_ID;
-
   const messageContent = config.DISCORD_MESSAGE_CONTENT === 'on';
   const { client, state } = createDiscordClient(config, messageContent, log);
   const inFlight = new Set<Promise<unknown>>();
@@ -123,6 +123,7 @@ export function createDiscordAdapter(opts: DiscordAdapterOptions): DiscordAdapte
     conversation: (id, dest) => out.conversation(id, dest.scopeId),
     // Each gateway shows the runs of the servers on its shards, so two gateways never post one event.
     shows: (dest) => shards.owns(dest.scopeId),
+    threads: discordRunThreads(client),
   });
   const ctx: DiscordContext = { client, services, log, clock, runDisplay, ...out };
   const onCommand = createCommandHandler(ctx);

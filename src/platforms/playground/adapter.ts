@@ -123,6 +123,14 @@ function buildContext(opts: PlaygroundOptions): PlaygroundContext {
     log,
     pollMs: opts.runFeedPollMs,
     conversation: (id) => (id === CHANNEL_ID ? channel : conversation(id, `the thread “${state.threads.get(id)?.title ?? id}”`)),
+    threads: {
+      // A made-for-you run's thread hangs on its parent message: the one already there is found again.
+      threadOn: ({ messageId, title }) => {
+        const t = [...state.threads.values()].find((x) => x.parentId === messageId) ?? state.addThread(messageId, title);
+        state.updateMessage(messageId, { threadId: t.id }, false);
+        return Promise.resolve(t.id);
+      },
+    },
   });
   return { services, log, clock, state, files, runDisplay, channel, conversation };
 }

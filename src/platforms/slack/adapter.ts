@@ -34,6 +34,7 @@ import type { ChatAdapter } from '../types';
 import { botUserCheck, type BotUserCheck } from './bot-users';
 import { createCommandHandler } from './commands-handler';
 import { PLATFORM, type SlackContext, type SlackState } from './context';
+import { slackRunThreads } from './run-threads';
 import { dbEventClaimer, memoryEventClaimer, scheduleProcessedEventsPruning, type EventClaimer, type PruneSchedule } from './event-dedupe';
 import { slackOutgoing } from './outgoing';
 import { ChannelQueue } from './queue';
@@ -122,6 +123,7 @@ export function createSlackAdapter(opts: SlackAdapterOptions): SlackAdapter {
       const [channel, threadTs] = id.split('/') as [string, string | undefined];
       return out.conversation(channel, threadTs, dest.scopeId, threadTs ? 'the run’s thread' : undefined, dest.threadId?.split('/')[1]);
     },
+    threads: slackRunThreads,
   });
   const ctx: SlackContext = {
     ...out,
