@@ -178,6 +178,9 @@ for (const backend of testBackends()) {
         () => messages().find((m) => m.runId === runId && m.kind === 'summary' && m.imageId && m.rateable),
         'the run summary’s image',
       );
+      // A message is in the conversation a moment before it is recorded (post, then record): a click
+      // in between is answered "no such message", so wait for the record as a person's click would.
+      await waitFor(() => core.app.services.messages.lookup('playground', candidate.id), 'the summary message recorded');
       await adapter.rate(BOB, candidate.id, 9);
       expect(await core.rating(bobKey, candidate.imageId!)).toBe(9);
 

@@ -269,16 +269,7 @@ export class RunDisplay implements RunFollower {
       log.error({ err, runId, channelId: dest.channelId, referenceId }, 'made for you: the channel takes no posts; run given up');
       await services.runs.cancel(post.userKey, runId).catch(() => null);
       await services.madeForYou?.notPosted(post.userKey, runId, notPostedReason(referenceId));
-      const doneKey = runDoneKey(runId);
-      await services.messages.record({
-        platform,
-        messageId: doneKey,
-        channelId: dest.channelId,
-        scopeId: dest.scopeId,
-        runId,
-        kind: 'info',
-        eventKey: doneKey,
-      });
+      await this.markDone(runId, dest);
       this.cursors.delete(runId);
       this.caughtUp.delete(runId);
       await this.claims
@@ -425,15 +416,7 @@ export class RunDisplay implements RunFollower {
       if (follower?.notify) {
         // The key rides along: where the answer is a plain post (Slack), it is marked and recorded too.
         await follower.notify({ ...op.notice, idempotencyKey: doneKey });
-        await services.messages.record({
-          platform,
-          messageId: doneKey,
-          channelId: dest.channelId,
-          scopeId: dest.scopeId,
-          runId,
-          kind: 'info',
-          eventKey: doneKey,
-        });
+        await this.markDone(runId, dest);
       } else {
         // No live answer to fill (e.g. after a restart): the notice goes to the command's channel.
         const channel = this.opts.conversation(dest.channelId, dest);
@@ -443,17 +426,23 @@ export class RunDisplay implements RunFollower {
     } catch (err) {
       this.opts.log.warn({ err, runId }, 'could not post the run outcome notice');
       // The run is over either way: mark it so the feed ends rather than retrying forever.
-      await services.messages.record({
-        platform,
-        messageId: doneKey,
-        channelId: dest.channelId,
-        scopeId: dest.scopeId,
-        runId,
-        kind: 'info',
-        eventKey: doneKey,
-      });
+      await this.markDone(runId, dest);
     }
     this.settle(runId, op.outcome);
+  }
+
+  /** Records the run's done marker (its closing notice's key), which ends the run in every process's feed. */
+  private async markDone(runId: string, dest: RunDestination): Promise<void> {
+    const doneKey = runDoneKey(runId);
+    await this.opts.services.messages.record({
+      platform: this.opts.platform,
+      messageId: doneKey,
+      channelId: dest.channelId,
+      scopeId: dest.scopeId,
+      runId,
+      kind: 'info',
+      eventKey: doneKey,
+    });
   }
 
   private settle(runId: string, outcome: RunOutcome): void {
