@@ -121,9 +121,15 @@ describe.skipIf(!TEST_DATABASE_URL)('TASTELOOP_ROLES on one PostgreSQL (npm star
       const thread = await step('the thread of /optimize', [g, w], () => fake.threads().find((t) => !before.has(t.id)));
       const msgs = () => fake.channelMessages(thread.id);
       await step('the header in the thread', [g, w], () => msgs()[0]?.content.includes(PROMPT));
-      await step('the final summary in the thread', [g, w], () => msgs().some((m) => m.content.includes('Run finished')), T.optimize);
       const isRateable = (m: FakeMessage) =>
         m.attachments.length > 0 && DISCORD_RATING.every((e) => m.reactions.get(e)?.has(fake.botUser.id));
+      // The summary is posted first and its rating reactions are added one request each after it, so wait for all.
+      await step(
+        'the final summary in the thread, rateable',
+        [g, w],
+        () => msgs().some((m) => isRateable(m) && m.content.includes('Run finished')),
+        T.optimize,
+      );
       // One grid per iteration (its picture attached), a tile menu per candidate; the best image rateable with the summary.
       const grids = msgs().filter((m) => m.attachments.length > 0 && /^\*\*(Your prompt|Iteration \d+)\*\*/.test(m.content));
       expect(grids.map((m) => m.components.length)).toEqual([1, 2]);
