@@ -52,7 +52,8 @@ export async function storeCommunity(db: Db, modelId: string, state: CommunitySt
       .values({ model: modelId, version: 1, params, updatedAt: new Date() })
       .onConflictDoUpdate({
         target: communityModels.model,
-        set: { version: sql`${communityModels.version} + 1`, params, updatedAt: new Date() },
+        // excluded.params: the models (megabytes at d = 512) are sent once, not a second time for the update.
+        set: { version: sql`${communityModels.version} + 1`, params: sql`excluded.params`, updatedAt: new Date() },
       })
       .returning({ version: communityModels.version });
     await tx.execute(sql`select pg_notify(${COMMUNITY_CHANNEL}, ${modelId})`);

@@ -14,10 +14,11 @@
  * young community fits at once, a big one at most every `minIntervalMs` — and at once when someone's
  * last rating went (a forget must not linger in the prior).
  */
-import { asc, inArray } from 'drizzle-orm';
+import { asc } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Db } from '../db/connection';
 import { ratings as ratingsTable } from '../db/schema';
+import { inJsonList } from '../db/util';
 import { newerCommunity, storeCommunity, type CommunityState, type StoredCommunity } from './community-store';
 import type { EmbeddingService } from './embeddings';
 import type { UserKey } from './identity';
@@ -96,6 +97,13 @@ export interface CommunityTrainingDeps {
   policy?: Partial<CommunityPolicy>;
 }
 
+/**
+ * How long changes gather before the people they touched are read and sent to the trainer (ms). The
+ * trainer needs them only by the next fit (seconds apart at the soonest); sent one by one as they come,
+ * a thousand ratings a second cost hundreds of reads a second, nearly one per rating.
+ */
+const PUSH_GATHER_MS = 100;
+
 /** People re-read in one query when their ratings changed. */
 const PEOPLE_PER_QUERY = 500;
 /** Ratings sent to the trainer per message while it is filled. */
@@ -119,6 +127,10 @@ export class CommunityTraining {
   /** How long the last fit took (ms, wall clock, from the request to its answer). */
   private lastFitMs = 0;
   private fitTimer: NodeJS.Timeout | null = null;
+  /** When fitTimer fires (Date.now() ms). */
+  private fitDueAt = Infinity;
+  /** The wait before the changed people are sent (see PUSH_GATHER_MS). */
+  private pushTimer: NodeJS.Timeout | null = null;
   private pollTimer: NodeJS.Timeout | null = null;
   /** The trainer's work, one step at a time: a person's ratings are never sent out of order. */
   private chain: Promise<void> = Promise.resolve();
@@ -196,7 +208,8 @@ export class CommunityTraining {
     if (!this.trainer || this.stopped) return;
     this.dirty.add(userKey);
     if (counted) this.changes++;
-    if (this.changes >= this.globalEvery) this.queueFit();
+    // With a fit already timed, each further change is only gathered and sent; the push checks the drift.
+    if (this.changes >= this.globalEvery && !this.fitTimer) this.queueFit();
     else this.queuePush();
   }
 
@@ -228,6 +241,12 @@ export class CommunityTraining {
 
   /** Resolves when no training step is queued and, after stop(), the trainer and lock are let go. */
   async idle(): Promise<void> {
+    // Changes still gathering are sent now: idle means the trainer holds everything heard.
+    if (this.pushTimer) {
+      clearTimeout(this.pushTimer);
+      this.pushTimer = null;
+      this.enqueuePush();
+    }
     for (;;) {
       const chain = this.chain;
       await chain;
@@ -241,6 +260,7 @@ export class CommunityTraining {
     this.stopped = true;
     if (this.pollTimer) clearInterval(this.pollTimer);
     if (this.fitTimer) clearTimeout(this.fitTimer);
+    if (this.pushTimer) clearTimeout(this.pushTimer);
     const trainer = this.trainer;
     this.trainer = null;
     this.released = Promise.all([trainer?.close(), this.lock?.release()]).then(
@@ -305,13 +325,23 @@ export class CommunityTraining {
   }
 
   private queuePush(): void {
-    if (this.pushQueued) return;
+    if (this.pushQueued || this.pushTimer) return;
+    this.pushTimer = setTimeout(() => {
+      this.pushTimer = null;
+      this.enqueuePush();
+    }, PUSH_GATHER_MS);
+    this.pushTimer.unref();
+  }
+
+  private enqueuePush(): void {
+    if (this.pushQueued || this.stopped) return;
     this.pushQueued = true;
     void this.enqueue(async () => {
       this.pushQueued = false;
       const trainer = await this.ready();
       if (trainer) await this.pushChanged(trainer);
-      if (this.someoneLeft) this.queueFit();
+      // A timed fit may be due sooner now (the moments drifted): fitIfDue checks, at most once per push.
+      if (this.someoneLeft || (this.fitTimer && this.changes >= this.globalEvery)) this.queueFit();
     }).catch((err: unknown) => this.failed(err));
   }
 
@@ -357,7 +387,11 @@ export class CommunityTraining {
     const drifted = (await trainer.status()).drift >= this.policy.driftThreshold;
     const wait = this.lastFitAt + (drifted ? cooldown : Math.max(cooldown, this.policy.minIntervalMs)) - Date.now();
     if (wait > 0 && !this.someoneLeft) {
-      this.fitTimer ??= setTimeout(() => {
+      // A timer already set for later is brought forward (a drift shortened the wait), never put back.
+      if (this.fitTimer && this.fitDueAt <= Date.now() + wait) return;
+      if (this.fitTimer) clearTimeout(this.fitTimer);
+      this.fitDueAt = Date.now() + wait;
+      this.fitTimer = setTimeout(() => {
         this.fitTimer = null;
         this.queueFit();
       }, wait);
@@ -458,7 +492,7 @@ export class CommunityTraining {
       const rows = await this.deps.db
         .select({ userKey: ratingsTable.userKey, imageId: ratingsTable.imageId, score: ratingsTable.score })
         .from(ratingsTable)
-        .where(inArray(ratingsTable.userKey, people))
+        .where(inJsonList(ratingsTable.userKey, people))
         .orderBy(asc(ratingsTable.userKey), asc(ratingsTable.eventTime), asc(ratingsTable.imageId));
       const byPerson = new Map<UserKey, PersonRatings>(people.map((person) => [person, { person, ratings: [] }]));
       for (const r of rows) byPerson.get(r.userKey)?.ratings.push([r.imageId, r.score]);

@@ -3,9 +3,10 @@
  * Switching the embedder simply asks for vectors under a new model id, so old rows stay put and are
  * never mixed with the new ones; missing vectors are computed lazily on first use.
  */
-import { and, eq, inArray } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
 import type { Db } from '../db/connection';
 import { embeddings } from '../db/schema';
+import { inJsonList } from '../db/util';
 import type { Embedder } from './ports';
 import type { ImageStore } from './images';
 
@@ -75,7 +76,7 @@ export class EmbeddingService {
       const rows = await this.db
         .select({ imageId: embeddings.imageId, dim: embeddings.dim, vector: embeddings.vector })
         .from(embeddings)
-        .where(and(eq(embeddings.model, this.embedder.modelId), inArray(embeddings.imageId, ids.slice(i, i + CHUNK))));
+        .where(and(eq(embeddings.model, this.embedder.modelId), inJsonList(embeddings.imageId, ids.slice(i, i + CHUNK))));
       for (const r of rows) {
         if (r.dim === this.embedder.dim && r.vector.length === r.dim) out.set(r.imageId, Float32Array.from(r.vector));
       }

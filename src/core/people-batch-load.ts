@@ -10,9 +10,10 @@
  * nothing); whoever asks while it is on its way goes in the next one. A batch that fails is read again
  * request by request, so one person's unreadable data (an image deleted since) fails only them.
  */
-import { asc, inArray } from 'drizzle-orm';
+import { asc } from 'drizzle-orm';
 import type { Db } from '../db/connection';
 import { ratings as ratingsTable } from '../db/schema';
+import { inJsonList } from '../db/util';
 import type { EmbeddingService } from './embeddings';
 import type { UserKey } from './identity';
 import type { RatingLedger, StoredRating } from './ratings';
@@ -125,7 +126,7 @@ async function ratingsOf(db: Db, userKeys: readonly UserKey[]): Promise<Map<User
   const rows = await db
     .select({ userKey: ratingsTable.userKey, imageId: ratingsTable.imageId, score: ratingsTable.score, eventTime: ratingsTable.eventTime })
     .from(ratingsTable)
-    .where(inArray(ratingsTable.userKey, [...userKeys]))
+    .where(inJsonList(ratingsTable.userKey, [...userKeys]))
     .orderBy(asc(ratingsTable.userKey), asc(ratingsTable.eventTime), asc(ratingsTable.imageId));
   const out = new Map<UserKey, StoredRating[]>();
   for (const { userKey, ...rating } of rows) {

@@ -26,10 +26,10 @@
  * reference model). Given the person, the same statement records them (users, user_scopes), so a
  * platform's rating costs one statement in all.
  */
-import { and, asc, count as sqlCount, eq, inArray, sql, type SQL } from 'drizzle-orm';
+import { and, asc, count as sqlCount, eq, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/connection';
 import { picks, ratingEvents, ratingVotes, ratings } from '../db/schema';
-import { queryRows } from '../db/util';
+import { inJsonList, queryRows } from '../db/util';
 import { silentLogger, type Logger } from '../log';
 import { Emitter } from './emitter';
 import { NO_VERSION, withPicks } from './ledger-version';
@@ -252,7 +252,7 @@ export class RatingLedger {
         version: sql<string>`count(*)::text || ':' || max(${ratingEvents.id})::text || ':' || sum(${ratingEvents.id})::text`,
       })
       .from(ratingEvents)
-      .where(inArray(ratingEvents.userKey, keys))
+      .where(inJsonList(ratingEvents.userKey, keys))
       .groupBy(ratingEvents.userKey);
     // Picks teach the scorer too (./ledger-version: withPicks), read in the same round trip.
     const picked = this.db
@@ -262,7 +262,7 @@ export class RatingLedger {
         version: sql<string>`count(*)::text || ':' || md5(string_agg(${picks.offerId} || '>' || ${picks.winnerImageId}, ',' order by ${picks.offerId}))`,
       })
       .from(picks)
-      .where(inArray(picks.userKey, keys))
+      .where(inJsonList(picks.userKey, keys))
       .groupBy(picks.userKey);
     const rows = await rated.unionAll(picked);
     for (const r of rows) if (r.kind === 'r') out.set(r.userKey, r.version);

@@ -305,6 +305,10 @@ export class ResidentScorers {
   private cameIn(userKey: UserKey, from: LoadedFrom): void {
     this.loadedFrom.set(userKey, from);
     this.lastSummary.set(userKey, Date.now());
+    // Their first state write waits the interval too, counted from now: people arrive together (a
+    // start, a busy server), and writing each at their first rating wrote a thousand states in the
+    // two seconds their ratings were busiest. Until then a load elsewhere replays what the state lacks.
+    this.lastWrite.set(userKey, Date.now());
   }
 
   /** Records what the person holds now and drops whoever is past the budget (and not in use). */

@@ -12,7 +12,7 @@ import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Db } from '../db/connection';
 import { ratings, scorerModels, scorerStates } from '../db/schema';
 import type { UserKey } from './identity';
-import { queryRows } from '../db/util';
+import { inJsonList, queryRows } from '../db/util';
 import { LOCK_NS_PERSON, lockPersonShared } from './ratings';
 import type { ScorerQuality } from './records';
 import type { PersonFit, PersonSnapshot } from './scorer/person-snapshot';
@@ -49,7 +49,7 @@ export async function loadScorerStates(db: Db, userKeys: readonly UserKey[], mod
   const rows = await db
     .select()
     .from(scorerStates)
-    .where(and(inArray(scorerStates.userKey, [...new Set(userKeys)]), eq(scorerStates.model, model)));
+    .where(and(inJsonList(scorerStates.userKey, [...new Set(userKeys)]), eq(scorerStates.model, model)));
   for (const row of rows) {
     const scalars = row.fit as FitScalars | null;
     if (!scalars || row.imageIds.length !== row.scores.length) continue;

@@ -122,7 +122,7 @@ export class TasteService {
       ...deps,
       scorer: this.scorer,
       cacheBytes: deps.cacheBytes ?? 256 * 2 ** 20,
-      writeIntervalMs: deps.stateWriteIntervalMs ?? 5000,
+      writeIntervalMs: deps.stateWriteIntervalMs ?? 60_000,
       // Versions are shared only through community_models: an unshared count means nothing elsewhere.
       communityVersion: () => (deps.shareCommunity === false ? null : this.communityVersion),
       refitting: (userKey) => this.scheduler.busy(userKey),

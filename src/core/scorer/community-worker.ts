@@ -2,10 +2,35 @@
  * Worker-thread side of CommunityThread (community-thread.ts): holds the community's ratings and the
  * global prior's moments for the thread's whole life, applies each message in order, answers requests.
  */
+import { readlinkSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { trainCommunityFromStats } from './community';
 import { CommunityStats } from './community-stats';
 import type { FromCommunityThread, ToCommunityThread } from './community-thread';
+
+/**
+ * How far below the process's other threads a fit runs (Linux nice, 0–19). A fit is seconds of
+ * arithmetic on one core; at the same priority it takes half of a two-core machine from the ratings,
+ * the refits and PostgreSQL while it runs. Niced, it takes only what they leave when they compete (about
+ * a tenth, so it still finishes on a busy machine) and all of an idle core otherwise.
+ */
+const TRAINER_NICENESS = 10;
+
+/**
+ * Lowers this thread's CPU priority only (on Linux setpriority on a thread id applies to that thread).
+ * Best effort: where /proc/thread-self or setpriority is missing the trainer runs at normal priority.
+ */
+function yieldToOtherThreads(): void {
+  try {
+    const tid = Number(readlinkSync('/proc/thread-self').split('/').at(-1));
+    if (Number.isInteger(tid) && tid > 0 && tid !== process.pid) setPriority(tid, TRAINER_NICENESS);
+  } catch {
+    // Not Linux, or not allowed: the policy's maxBusyShare still spaces the fits out.
+  }
+}
+
+yieldToOtherThreads();
 
 const stats = new CommunityStats((workerData as { dim: number }).dim);
 /** An update that failed part-way: the moments no longer match the ratings, so every later request fails. */

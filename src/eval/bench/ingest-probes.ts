@@ -47,7 +47,7 @@ export interface NewThreadCpu {
  * CPU after its last sample before it exits is not seen, so this errs low by at most one interval of
  * each training.
  */
-export function sampleNewThreadCpu(everyMs = 20): NewThreadCpu {
+export function sampleNewThreadCpu(everyMs = 100): NewThreadCpu {
   const baseline = new Set(threadIds());
   if (baseline.size === 0) return { seconds: () => null, stop: () => {} };
   const lastSeen = new Map<string, number>();
@@ -66,6 +66,11 @@ export function sampleNewThreadCpu(everyMs = 20): NewThreadCpu {
     },
     stop: () => clearInterval(timer),
   };
+}
+
+/** CPU seconds of the main thread alone (the event loop every rating passes through); null without /proc. */
+export function mainThreadCpuSeconds(): number | null {
+  return cpuSecondsOf(`self/task/${process.pid}`);
 }
 
 /** Starts the libuv thread pool (it starts lazily, on first use) so its threads belong to the baseline. */
