@@ -26,35 +26,9 @@ import type { RatingLedger } from './ratings';
 import { fullRetrainer, type CommunityTrainer, type IncrementalTrainer, type TrainerUsage } from './scorer/community';
 import type { PersonRatings } from './scorer/community-stats';
 import { CommunityThread } from './scorer/community-thread';
+import { localTrainerLock, soleTrainer, type TrainerLock } from './community-trainer-lock';
 import { shouldRetrainMeta } from './scorer/maml';
 import type { ScorerService } from './scorer/scorer-service';
-
-/** Decides which process trains. `acquire` also confirms a hold, which a lost connection ends. */
-export interface TrainerLock {
-  /** True when this process is (now, or still) the trainer; false while another one is. */
-  acquire(): Promise<boolean>;
-  release(): Promise<void>;
-}
-
-const localHolders = new WeakMap<object, object>();
-
-/** The trainer lock among the services of one process sharing `scope` (an embedded database). */
-export function localTrainerLock(scope: object): TrainerLock {
-  const me = {};
-  return {
-    acquire: () => {
-      if (!localHolders.has(scope)) localHolders.set(scope, me);
-      return Promise.resolve(localHolders.get(scope) === me);
-    },
-    release: () => {
-      if (localHolders.get(scope) === me) localHolders.delete(scope);
-      return Promise.resolve();
-    },
-  };
-}
-
-/** Always the trainer: a service that keeps its models to itself. */
-const soleTrainer: TrainerLock = { acquire: () => Promise.resolve(true), release: () => Promise.resolve() };
 
 export interface CommunityPolicy {
   /** Fits are at least this far apart unless the moments drifted `driftThreshold`. */
@@ -68,6 +42,12 @@ export interface CommunityPolicy {
    * least T·(1/share − 1) (a forget excepted), so on a busy machine fits never crowd out the ratings.
    */
   maxBusyShare: number;
+  /**
+   * How long changes gather before the people they touched are read and sent to the trainer (ms). The
+   * trainer needs them only by the next fit (seconds apart at the soonest); sent one by one as they
+   * came, a thousand ratings a second cost hundreds of reads a second, nearly one per rating.
+   */
+  pushGatherMs: number;
 }
 
 export const DEFAULT_COMMUNITY_POLICY: CommunityPolicy = {
@@ -75,6 +55,7 @@ export const DEFAULT_COMMUNITY_POLICY: CommunityPolicy = {
   driftThreshold: 0.1,
   lockPollMs: 5_000,
   maxBusyShare: 0.2,
+  pushGatherMs: 100,
 };
 
 export interface CommunityTrainingDeps {
@@ -96,13 +77,6 @@ export interface CommunityTrainingDeps {
   trainerLock?: TrainerLock;
   policy?: Partial<CommunityPolicy>;
 }
-
-/**
- * How long changes gather before the people they touched are read and sent to the trainer (ms). The
- * trainer needs them only by the next fit (seconds apart at the soonest); sent one by one as they come,
- * a thousand ratings a second cost hundreds of reads a second, nearly one per rating.
- */
-const PUSH_GATHER_MS = 100;
 
 /** People re-read in one query when their ratings changed. */
 const PEOPLE_PER_QUERY = 500;
@@ -129,7 +103,7 @@ export class CommunityTraining {
   private fitTimer: NodeJS.Timeout | null = null;
   /** When fitTimer fires (Date.now() ms). */
   private fitDueAt = Infinity;
-  /** The wait before the changed people are sent (see PUSH_GATHER_MS). */
+  /** The wait before the changed people are sent (see CommunityPolicy.pushGatherMs). */
   private pushTimer: NodeJS.Timeout | null = null;
   private pollTimer: NodeJS.Timeout | null = null;
   /** The trainer's work, one step at a time: a person's ratings are never sent out of order. */
@@ -329,7 +303,7 @@ export class CommunityTraining {
     this.pushTimer = setTimeout(() => {
       this.pushTimer = null;
       this.enqueuePush();
-    }, PUSH_GATHER_MS);
+    }, this.policy.pushGatherMs);
     this.pushTimer.unref();
   }
 

@@ -199,10 +199,15 @@ async function warmUp(s: Settings, rng: Rng, images: number, rate: (r: OneRating
     image: rng.int(images),
     score: 1 + rng.int(10),
   }));
+  await atConcurrency(todo, s.concurrency, rate);
+}
+
+/** The closed loop: `callers` callers, each taking the next rating as soon as its last one is done. */
+async function atConcurrency(ratings: readonly OneRating[], callers: number, rate: (r: OneRating) => Promise<unknown>): Promise<void> {
   let next = 0;
   await Promise.all(
-    Array.from({ length: Math.min(s.concurrency, Math.max(1, todo.length)) }, async () => {
-      while (next < todo.length) await rate(todo[next++]!);
+    Array.from({ length: Math.min(callers, Math.max(1, ratings.length)) }, async () => {
+      while (next < ratings.length) await rate(ratings[next++]!);
     }),
   );
 }
@@ -344,14 +349,7 @@ async function measure(s: Settings, database: Database) {
     }
   };
   if (s.rate > 0) await offerAtRate(ratings, s.rate, t0, rateOne);
-  else {
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: s.concurrency }, async () => {
-        while (next < ratings.length) await rateOne(ratings[next++]!, performance.now());
-      }),
-    );
-  }
+  else await atConcurrency(ratings, s.concurrency, (r) => rateOne(r, performance.now()));
   const seconds = (performance.now() - t0) / 1000;
   loopDelay.disable();
   await Promise.all(lags);
